@@ -1,0 +1,1 @@
+//! osflow-store-dynamodb
