@@ -1,1 +1,11 @@
-//! osflow-app
+//! osflow's application layer: the ports (what the use cases need from the outside world) and the use cases.
+//!
+//! Adapters (`store-dynamodb`, `store-sqlite`, `bus`, `nfe`, `lambda-kit`) implement the ports; functions and
+//! `osflow-local` wire adapters into use cases. Authorization of roles and tenants happens here, never in a handler.
+
+pub mod ports;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use ports::*;

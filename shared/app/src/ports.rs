@@ -1,0 +1,216 @@
+//! The ports. Every adapter gives them the same observable behaviour, checked by [`crate::conformance`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use osflow_domain::values::{Document, OrderId, TenantId};
+use osflow_domain::{Event, Flow, InvoiceState, Order, StatusKey};
+use serde::{Deserialize, Serialize};
+
+/// Failures of a store. `Conflict` is the optimistic-concurrency refusal and is part of the contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The stored version is not the one the step was decided on.
+    #[error("version conflict: the stored version is {current_version}")]
+    Conflict { current_version: u64 },
+    /// The item to create exists already (an order id, a flow version, an idempotency key).
+    #[error("already exists")]
+    AlreadyExists,
+    /// The item to update does not exist.
+    #[error("not found")]
+    NotFound,
+    /// An idempotency key already used for another request.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyMismatch,
+    /// A transient failure (throttling, timeout, busy database): the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item could not be read back (corruption, schema drift).
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+    /// Anything else.
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A request for one page of a list. `cursor` is the opaque value of the previous page's `next`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PageRequest {
+    /// 1..=100; adapters clamp larger values to 100 and treat 0 as 20.
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub fn first(limit: u32) -> PageRequest {
+        PageRequest { limit, cursor: None }
+    }
+
+    /// The effective page size.
+    pub fn size(&self) -> u32 {
+        match self.limit {
+            0 => 20,
+            n => n.min(100),
+        }
+    }
+}
+
+/// One page of a list; `next` is `None` on the last page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A response saved under an `Idempotency-Key`, replayed for a retry of the same request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub tenant: TenantId,
+    pub key: String,
+    /// SHA-256 (hex) of the request (method, path, body) the key was first used with.
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    /// After this instant the record may be deleted (DynamoDB TTL; SQLite sweeps).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Orders and their events.
+///
+/// Ordering contract (the same in every adapter):
+/// - `list_by_status`: oldest `updated_at` first (a work queue), ties by id;
+/// - `list_by_customer`: newest `created_at` first (a history), ties by id descending;
+/// - `timeline`: ascending version.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// The next human order number of the company (1, 2, 3…). Gaps are allowed (a number taken by a request
+    /// that then failed is not reused); duplicates are not.
+    async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64>;
+
+    /// Stores a new order (version 1) with its `Opened` event and, when given, the idempotency record — all or
+    /// nothing. `AlreadyExists` when the order id or the idempotency key exists.
+    async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()>;
+
+    /// The order, or `None` (also for another tenant's order).
+    async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>>;
+
+    /// Applies a step atomically: writes `order` (whose version is the last event's) and `events`, and the
+    /// idempotency record when given — only if the stored version is `expected_version`. Otherwise nothing is
+    /// written and `Conflict { current_version }` is returned (`NotFound` if the order does not exist;
+    /// `AlreadyExists` if the idempotency key was taken meanwhile).
+    async fn apply(
+        &self,
+        expected_version: u64,
+        order: &Order,
+        events: &[Event],
+        idem: Option<&IdempotencyRecord>,
+    ) -> StoreResult<()>;
+
+    async fn list_by_status(&self, tenant: &TenantId, status: &StatusKey, page: &PageRequest)
+    -> StoreResult<Page<Order>>;
+
+    async fn list_by_customer(&self, tenant: &TenantId, document: &Document, page: &PageRequest)
+    -> StoreResult<Page<Order>>;
+
+    /// The order's events in version order (empty for an unknown order or another tenant's).
+    async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>>;
+}
+
+/// Published flow versions of a company. Versions are immutable; `CURRENT` points at the latest published.
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores `flow` (already validated, with its version number) and makes it current, only if no flow with
+    /// that version exists (`AlreadyExists` otherwise) and the current one is `expected_current`
+    /// (`Conflict { current_version }` otherwise; `None` = none published yet).
+    async fn publish(&self, tenant: &TenantId, flow: &Flow, expected_current: Option<u32>) -> StoreResult<()>;
+
+    async fn current(&self, tenant: &TenantId) -> StoreResult<Option<Flow>>;
+
+    async fn version(&self, tenant: &TenantId, version: u32) -> StoreResult<Option<Flow>>;
+
+    /// Every published version, ascending.
+    async fn versions(&self, tenant: &TenantId) -> StoreResult<Vec<Flow>>;
+}
+
+/// The gapless NF-e number sequence of one emitter CNPJ and série.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NumberingKey {
+    /// Emitter CNPJ, 14 chars (alphanumeric allowed).
+    pub cnpj: String,
+    pub serie: u32,
+}
+
+/// An NF-e of an order as stored: the number and access key survive every retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRecord {
+    pub tenant: TenantId,
+    pub order_id: OrderId,
+    pub numbering: NumberingKey,
+    pub number: u64,
+    /// The random cNF of the access key: chosen once, never changed on retry.
+    pub cnf: String,
+    /// The 44-character access key.
+    pub access_key: String,
+    pub state: InvoiceState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cstat: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Where the signed XML / nfeProc is kept (blob key), once signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml_ref: Option<String>,
+    /// Incremented by every `save_invoice`; updates are conditional on it.
+    pub revision: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait InvoiceStore: Send + Sync {
+    /// The number of the order's NF-e in this sequence: the one claimed before for this order, or the next
+    /// number (previous + 1, starting at 1), claimed atomically so that concurrent claims never share or skip a
+    /// number.
+    async fn claim_number(&self, tenant: &TenantId, key: &NumberingKey, order: &OrderId) -> StoreResult<u64>;
+
+    /// Creates (`expected_revision == 0`, record.revision == 1) or updates (record.revision ==
+    /// expected_revision + 1) the invoice record of (order, numbering, number); `Conflict` when the stored
+    /// revision differs, `AlreadyExists` when creating over an existing record.
+    async fn save_invoice(&self, record: &InvoiceRecord, expected_revision: u64) -> StoreResult<()>;
+
+    /// The order's invoices, ascending by number.
+    async fn invoices(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Vec<InvoiceRecord>>;
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The record saved under `key`, unless missing or expired at `now`.
+    async fn get_idempotency(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+}
+
+/// The embedded mode's outbox: events committed but not yet relayed (the DynamoDB adapter relays through
+/// DynamoDB Streams instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Monotonic position in the outbox.
+    pub seq: u64,
+    pub tenant: TenantId,
+    pub order_id: OrderId,
+    pub event: Event,
+}
+
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Up to `limit` unrelayed entries, oldest first.
+    async fn pending(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
+    /// Marks entries relayed (idempotent).
+    async fn mark_relayed(&self, seqs: &[u64], at: DateTime<Utc>) -> StoreResult<()>;
+}
