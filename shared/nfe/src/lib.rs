@@ -1,1 +1,35 @@
-//! osflow-nfe
+//! NF-e 4.00 (model 55, schema package PL_010f) for osflow: the parts of a paid service order.
+//!
+//! - [`model`]: what the caller provides ([`NfeInput`]); [`build()`] validates it (typed
+//!   [`BuildError`]s naming the field), computes taxes and totals, composes the
+//!   [`AccessKey`] and writes `infNFe` in canonical form.
+//! - [`sign()`]: enveloped XMLDSig with the SEFAZ profile, using an A1 [`Certificate`]
+//!   loaded from PKCS#12 ([`cert`]); [`verify()`] checks one the same way SEFAZ does.
+//! - [`wrap`]: `enviNFe`, the SOAP 1.2 envelope and `nfeProc`, embedding the signed bytes verbatim.
+//! - [`FiscalAuthority`]: the SEFAZ port, with [`sefaz::SefazSoap`] (SOAP over mutual TLS)
+//!   and [`simulator::Simulator`] (offline homologation).
+
+pub mod authority;
+pub mod build;
+pub mod cert;
+pub mod error;
+pub mod key;
+pub mod model;
+pub mod num;
+pub mod sefaz;
+pub mod sign;
+pub mod simulator;
+pub mod text;
+pub mod verify;
+pub mod wrap;
+mod xml;
+
+pub use authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError};
+pub use build::{IbsCbsTotals, NFE_NS, Totals, UnsignedNfe, build};
+pub use cert::{CertError, CertInfo, Certificate};
+pub use error::{BuildError, Problem};
+pub use key::{AccessKey, Cnf, Cnpj, Cpf, KeyError, Uf};
+pub use model::*;
+pub use sign::{SignError, SignedNfe, sign};
+pub use verify::{VerifyError, verify};
+pub use xml::XmlError;

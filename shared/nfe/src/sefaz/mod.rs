@@ -1,0 +1,221 @@
+//! The SEFAZ adapter: SOAP 1.2 over HTTPS with mutual TLS (the A1 certificate as client
+//! identity) and a configurable trust store.
+//!
+//! TLS goes through `native-tls` (OpenSSL on Linux): the same library this crate already
+//! needs for RSA-SHA1, so there is a single crypto stack; it also keeps TLS renegotiation,
+//! which rustls lacks. Only the roots given in [`SefazConfig::trust_roots_pem`] are trusted
+//! (the ICP-Brasil bundle in production): the system and Mozilla roots are disabled.
+
+pub mod endpoints;
+pub mod response;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::authority::{FiscalAuthority, Outcome, ServiceStatus, TransportError};
+use crate::cert::Certificate;
+use crate::key::{AccessKey, Uf};
+use crate::model::{EmissionType, Environment};
+use crate::sign::SignedNfe;
+use crate::wrap;
+
+pub use endpoints::Service;
+
+/// Endpoint URLs used instead of the table (tests, a proxy, a new URL not yet in the table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointOverride {
+    pub authorization: String,
+    pub consult: String,
+    pub status: String,
+}
+
+/// Configuration of [`SefazSoap`].
+#[derive(Clone)]
+pub struct SefazConfig {
+    pub environment: Environment,
+    /// UF of the emitter (its authorizer, and the `cUF` of status requests).
+    pub uf: Uf,
+    /// Normal, or SVC-AN / SVC-RS contingency.
+    pub emission: EmissionType,
+    /// The A1 certificate: TLS client identity.
+    pub certificate: Certificate,
+    /// PEM bundle of the trusted roots (ICP-Brasil in production).
+    pub trust_roots_pem: Vec<u8>,
+    /// Whole-request timeout (default 30 s). On expiry the client consults by key.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub endpoints: Option<EndpointOverride>,
+}
+
+impl std::fmt::Debug for SefazConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SefazConfig")
+            .field("environment", &self.environment)
+            .field("uf", &self.uf)
+            .field("emission", &self.emission)
+            .field("certificate", &self.certificate)
+            .field("timeout", &self.timeout)
+            .field("endpoints", &self.endpoints)
+            .finish()
+    }
+}
+
+impl SefazConfig {
+    pub fn new(environment: Environment, uf: Uf, certificate: Certificate, trust_roots_pem: Vec<u8>) -> Self {
+        SefazConfig {
+            environment,
+            uf,
+            emission: EmissionType::Normal,
+            certificate,
+            trust_roots_pem,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            endpoints: None,
+        }
+    }
+}
+
+/// SEFAZ over SOAP 1.2 (NFeAutorizacao4 with `indSinc=1`, NFeConsultaProtocolo4,
+/// NFeStatusServico4).
+#[derive(Debug, Clone)]
+pub struct SefazSoap {
+    config: SefazConfig,
+    http: reqwest::Client,
+}
+
+impl SefazSoap {
+    pub fn new(config: SefazConfig) -> Result<SefazSoap, TransportError> {
+        let cfg = |e: &dyn std::fmt::Display| TransportError::Config(e.to_string());
+        let (chain, key) = config.certificate.identity_pem().map_err(|e| cfg(&e))?;
+        let identity = reqwest::Identity::from_pkcs8_pem(&chain, &key).map_err(|e| cfg(&e))?;
+        drop(key);
+        let roots = reqwest::Certificate::from_pem_bundle(&config.trust_roots_pem).map_err(|e| cfg(&e))?;
+        if roots.is_empty() {
+            return Err(TransportError::Config("the trust store is empty".into()));
+        }
+        let http = reqwest::Client::builder()
+            .tls_backend_native()
+            .tls_certs_only(roots)
+            .identity(identity)
+            .tls_version_min(reqwest::tls::Version::TLS_1_2)
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .http1_only()
+            .no_proxy()
+            .build()
+            .map_err(|e| cfg(&e))?;
+        Ok(SefazSoap { config, http })
+    }
+
+    fn url(&self, uf: Uf, service: Service) -> Result<String, TransportError> {
+        if let Some(o) = &self.config.endpoints {
+            return Ok(match service {
+                Service::Authorization => o.authorization.clone(),
+                Service::Consult => o.consult.clone(),
+                _ => o.status.clone(),
+            });
+        }
+        endpoints::endpoint(uf, self.config.environment, self.config.emission, service)
+            .map(str::to_owned)
+            .ok_or_else(|| TransportError::Config(format!("no {service:?} endpoint for {uf}")))
+    }
+
+    async fn post(&self, uf: Uf, service: Service, message: &str) -> Result<String, TransportError> {
+        let url = self.url(uf, service)?;
+        let body = wrap::soap12(service.wsdl(), message);
+        let ct = format!("application/soap+xml;charset=utf-8;action=\"{}\"", service.action());
+        tracing::debug!(service = service.wsdl(), %url, bytes = body.len(), "SEFAZ request");
+        let resp =
+            self.http.post(&url).header(reqwest::header::CONTENT_TYPE, ct).body(body).send().await.map_err(classify)?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(classify)?;
+        if !status.is_success() {
+            let reason = response::fault_reason(&text).unwrap_or_else(|| text.chars().take(300).collect());
+            return Err(TransportError::Http { status: status.as_u16(), body: reason });
+        }
+        Ok(text)
+    }
+
+    fn key_uf(key: &AccessKey) -> Result<Uf, TransportError> {
+        key.cuf()
+            .parse()
+            .ok()
+            .and_then(Uf::from_code)
+            .ok_or_else(|| TransportError::Config(format!("unknown cUF in key {key}")))
+    }
+
+    /// After a timeout or a duplicate, find out what the authority holds for `key`.
+    async fn settle(&self, key: &AccessKey) -> Result<Outcome, TransportError> {
+        self.consult(key).await
+    }
+}
+
+fn classify(e: reqwest::Error) -> TransportError {
+    if e.is_timeout() {
+        TransportError::Timeout { consulted: None }
+    } else if e.is_connect() {
+        TransportError::Connect(error_chain(&e))
+    } else {
+        TransportError::InvalidResponse(error_chain(&e))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[async_trait]
+impl FiscalAuthority for SefazSoap {
+    async fn authorize(&self, nfe: &SignedNfe) -> Result<Outcome, TransportError> {
+        let key = nfe.key();
+        let uf = Self::key_uf(key)?;
+        let id_lote = key.n_nf().parse::<u64>().unwrap_or(1);
+        let msg = wrap::envi_nfe(nfe, id_lote);
+        match self.post(uf, Service::Authorization, &msg).await {
+            Ok(text) => {
+                let out = response::authorization(&text)?;
+                match out.c_stat() {
+                    // Duplicate: the authority already has this number; fetch what it holds.
+                    204 | 539 => {
+                        tracing::info!(%key, c_stat = out.c_stat(), "duplicate, consulting by key");
+                        match self.settle(key).await {
+                            Ok(found @ (Outcome::Authorized(_) | Outcome::Denied { .. })) => Ok(found),
+                            _ => Ok(out),
+                        }
+                    }
+                    _ => Ok(out),
+                }
+            }
+            Err(TransportError::Timeout { .. }) => {
+                tracing::warn!(%key, "authorization timed out, consulting by key before anything else");
+                match self.settle(key).await {
+                    Ok(found @ (Outcome::Authorized(_) | Outcome::Denied { .. })) => Ok(found),
+                    Ok(other) => Err(TransportError::Timeout { consulted: Some(other.c_stat()) }),
+                    Err(_) => Err(TransportError::Timeout { consulted: None }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn consult(&self, key: &AccessKey) -> Result<Outcome, TransportError> {
+        let uf = Self::key_uf(key)?;
+        let msg = wrap::cons_sit_nfe(key, self.config.environment);
+        let text = self.post(uf, Service::Consult, &msg).await?;
+        response::consult(&text)
+    }
+
+    async fn status(&self) -> Result<ServiceStatus, TransportError> {
+        let msg = wrap::cons_stat_serv(self.config.uf, self.config.environment);
+        let text = self.post(self.config.uf, Service::Status, &msg).await?;
+        response::status(&text)
+    }
+}
