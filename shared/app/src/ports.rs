@@ -57,6 +57,10 @@ impl PageRequest {
 }
 
 /// One page of a list; `next` is `None` on the last page.
+///
+/// A page with a `next` is full (`size()` items), and a last page that happens to be full has no `next` (no
+/// empty trailing page). A cursor is a position in the list's order, not an offset; a cursor the adapter did not
+/// give out is refused with an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -90,7 +94,8 @@ pub trait OrderStore: Send + Sync {
     async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64>;
 
     /// Stores a new order (version 1) with its `Opened` event and, when given, the idempotency record — all or
-    /// nothing. `AlreadyExists` when the order id or the idempotency key exists.
+    /// nothing. `AlreadyExists` when the order id or the idempotency key exists. (Here and in `apply`, a key whose
+    /// record has expired by the new record's `created_at` is free again: the new record replaces it.)
     async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()>;
 
     /// The order, or `None` (also for another tenant's order).
@@ -123,7 +128,8 @@ pub trait OrderStore: Send + Sync {
 pub trait FlowStore: Send + Sync {
     /// Stores `flow` (already validated, with its version number) and makes it current, only if no flow with
     /// that version exists (`AlreadyExists` otherwise) and the current one is `expected_current`
-    /// (`Conflict { current_version }` otherwise; `None` = none published yet).
+    /// (`Conflict { current_version }` otherwise, with `current_version: 0` when none is published yet;
+    /// `None` = none published yet).
     async fn publish(&self, tenant: &TenantId, flow: &Flow, expected_current: Option<u32>) -> StoreResult<()>;
 
     async fn current(&self, tenant: &TenantId) -> StoreResult<Option<Flow>>;
@@ -178,7 +184,8 @@ pub trait InvoiceStore: Send + Sync {
 
     /// Creates (`expected_revision == 0`, record.revision == 1) or updates (record.revision ==
     /// expected_revision + 1) the invoice record of (order, numbering, number); `Conflict` when the stored
-    /// revision differs, `AlreadyExists` when creating over an existing record.
+    /// revision differs, `AlreadyExists` when creating over an existing record, `NotFound` when updating a record
+    /// that does not exist.
     async fn save_invoice(&self, record: &InvoiceRecord, expected_revision: u64) -> StoreResult<()>;
 
     /// The order's invoices, ascending by number.
@@ -187,7 +194,7 @@ pub trait InvoiceStore: Send + Sync {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// The record saved under `key`, unless missing or expired at `now`.
+    /// The record saved under `key`, unless missing or expired at `now` (expired when `expires_at <= now`).
     async fn get_idempotency(
         &self,
         tenant: &TenantId,

@@ -1,0 +1,1130 @@
+//! The adapter conformance suite: the observable behaviour every store adapter must give the ports.
+//!
+//! Each `pub async fn` of this module taking a [`Stores`] is one case, run on a fresh, isolated set of stores
+//! (a new SQLite file, a new DynamoDB table). An adapter instantiates the whole suite in its
+//! `tests/conformance.rs` with [`conformance_tests!`](crate::conformance_tests):
+//!
+//! ```ignore
+//! async fn stores() -> osflow_app::conformance::Stores {
+//!     let store = std::sync::Arc::new(MyStore::open_fresh().await);
+//!     osflow_app::conformance::Stores::from_one(store)
+//! }
+//!
+//! osflow_app::conformance_tests!(stores);
+//! ```
+//!
+//! The macro expands into one `#[tokio::test]` (multi-threaded runtime) per case, so the adapter's test crate
+//! needs `tokio` (features `macros` and `rt-multi-thread`) as a dev-dependency.
+//!
+//! The fixtures ([`open_order`], [`advance`], [`idem_record`], …) are public so that adapters can reuse them in
+//! their own tests.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use osflow_domain::values::{
+    CityCode, Document, Email, Money, Ncm, OrderId, Phone, Quantity, TenantId, Uf, UserId, Zip,
+};
+use osflow_domain::{
+    Actor, Address, ChecklistItem, Command, Context, Customer, Equipment, Event, Flow, FlowDef, InvoiceState,
+    LineInput, LineKind, OpenOrder, Order, PaymentMethod, QuoteDecision, Role, Service, StatusKey, decide_open, step,
+};
+
+use crate::ports::{
+    FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord, InvoiceStore, NumberingKey, OrderStore, Page,
+    PageRequest, StoreError,
+};
+
+/// A fresh, isolated set of stores, as an adapter's factory returns it.
+#[derive(Clone)]
+pub struct Stores {
+    pub orders: Arc<dyn OrderStore>,
+    pub flows: Arc<dyn FlowStore>,
+    pub invoices: Arc<dyn InvoiceStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+}
+
+impl Stores {
+    /// The four ports served by one adapter value.
+    pub fn from_one<S>(store: Arc<S>) -> Stores
+    where
+        S: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + 'static,
+    {
+        Stores { orders: store.clone(), flows: store.clone(), invoices: store.clone(), idempotency: store }
+    }
+}
+
+impl fmt::Debug for Stores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
+
+/// Expands into one `#[tokio::test]` per case of the suite; `$factory` is an async function (or a closure
+/// returning a future) giving a fresh [`Stores`](crate::conformance::Stores) for every call.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr) => {
+        $crate::__conformance_cases!(
+            $factory;
+            order_round_trip_through_the_whole_flow,
+            create_refuses_an_existing_order,
+            unknown_orders_are_absent,
+            apply_writes_several_events_at_once,
+            stale_apply_conflicts_and_writes_nothing,
+            apply_to_an_unknown_order_is_not_found,
+            order_numbers_increase_per_tenant,
+            concurrent_order_numbers_are_distinct,
+            list_by_status_pages_oldest_first,
+            list_by_status_follows_status_changes,
+            list_by_customer_pages_newest_first,
+            cursors_are_positions_not_offsets,
+            page_size_is_clamped,
+            invalid_cursors_are_refused,
+            tenants_never_see_each_others_orders,
+            tenants_never_see_each_others_flows_invoices_and_keys,
+            idempotency_record_is_saved_with_the_step,
+            used_idempotency_key_refuses_the_write,
+            expired_idempotency_records_are_not_returned,
+            expired_idempotency_key_can_be_used_again,
+            flows_publish_and_read,
+            flow_versions_are_immutable,
+            stale_flow_publish_conflicts,
+            invoice_numbers_are_claimed_in_order,
+            numbering_sequences_are_independent,
+            save_invoice_checks_revisions,
+            concurrent_applies_have_one_winner,
+            concurrent_claims_are_gapless,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let stores: $crate::conformance::Stores = ($factory)().await;
+                $crate::conformance::$case(stores).await;
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The suite's origin of time (with a sub-second part, so that adapters must keep it).
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap() + Duration::microseconds(123_456)
+}
+
+/// `t0()` plus `n` minutes.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + Duration::minutes(minutes)
+}
+
+pub fn tenant(slug: &str) -> TenantId {
+    TenantId::parse(slug).expect("valid tenant slug")
+}
+
+pub fn status(key: &str) -> StatusKey {
+    StatusKey::parse(key).expect("valid status key")
+}
+
+/// A new random UUIDv7 order id.
+pub fn new_order_id() -> OrderId {
+    OrderId::parse(&uuid::Uuid::now_v7().to_string()).expect("a UUIDv7 is a valid order id")
+}
+
+/// A valid CPF built from `n` (distinct `n` below 10^9 give distinct CPFs).
+pub fn cpf(n: u32) -> Document {
+    let base: Vec<u32> = format!("{:09}", 100_000_000 + n % 900_000_000).bytes().map(|b| u32::from(b - b'0')).collect();
+    let check = |digits: &[u32]| {
+        let sum: u32 = digits.iter().rev().zip(2..).map(|(d, w)| d * w).sum();
+        match sum % 11 {
+            0 | 1 => 0,
+            r => 11 - r,
+        }
+    };
+    let first = check(&base);
+    let mut all = base.clone();
+    all.push(first);
+    let second = check(&all);
+    all.push(second);
+    let text: String = all.iter().map(|d| char::from(b'0' + *d as u8)).collect();
+    Document::parse(&text).expect("generated CPF is valid")
+}
+
+/// The staff member every fixture step is taken by (a `representante` may take every step of the default flow).
+pub fn actor() -> Actor {
+    Actor::staff(UserId::parse("user-1").unwrap(), vec![Role::Representante])
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+fn items() -> Vec<LineInput> {
+    vec![
+        LineInput {
+            kind: LineKind::Part,
+            code: "P-001".into(),
+            description: "Fonte 65W".into(),
+            ncm: Some(Ncm::parse("85044010").unwrap()),
+            quantity: Quantity::parse("1").unwrap(),
+            unit_price: money("149.90"),
+        },
+        LineInput {
+            kind: LineKind::Labor,
+            code: "S-001".into(),
+            description: "Diagnóstico e reparo".into(),
+            ncm: None,
+            quantity: Quantity::parse("1").unwrap(),
+            unit_price: money("120.00"),
+        },
+    ]
+}
+
+/// A customer with every optional field filled (so that round trips cover them).
+pub fn customer(document: Document) -> Customer {
+    Customer {
+        name: "Maria Souza".into(),
+        document,
+        email: Some(Email::parse("maria@example.com").unwrap()),
+        phone: Some(Phone::parse("+55 11 98765-4321").unwrap()),
+        address: Some(Address {
+            street: "Rua Augusta".into(),
+            number: "100".into(),
+            complement: Some("Sala 3".into()),
+            district: "Consolação".into(),
+            city: "São Paulo".into(),
+            city_code: CityCode::parse("3550308").unwrap(),
+            uf: Uf::parse("SP").unwrap(),
+            zip: Zip::parse("01305-000").unwrap(),
+        }),
+    }
+}
+
+/// Opens an order (version 1, status `aberta`) of the default flow at `when`: the order and its `Opened` event.
+pub fn open_order_with_id(
+    tenant: &TenantId,
+    id: OrderId,
+    number: u64,
+    document: Document,
+    when: DateTime<Utc>,
+) -> (Order, Event) {
+    let cmd = OpenOrder {
+        id,
+        tenant: tenant.clone(),
+        number,
+        customer: customer(document),
+        equipment: Equipment {
+            description: "Notebook".into(),
+            brand: Some("Dell".into()),
+            model: Some("Inspiron 15".into()),
+            serial: Some(format!("BR{number:06}")),
+        },
+        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+        items: items(),
+        due_date: NaiveDate::from_ymd_opt(2026, 12, 10),
+        technician: None,
+    };
+    let opened = decide_open(&Flow::default_flow(), cmd, &actor(), when).expect("the fixture opens");
+    let order = Order::from_opened(&opened).expect("an opened event makes an order");
+    (order, opened)
+}
+
+/// [`open_order_with_id`] with a new id.
+pub fn open_order(tenant: &TenantId, number: u64, document: Document, when: DateTime<Utc>) -> (Order, Event) {
+    open_order_with_id(tenant, new_order_id(), number, document, when)
+}
+
+/// Takes one step of the default flow at `when`: the new events and the order after them.
+pub fn advance(order: &Order, cmd: Command, when: DateTime<Utc>) -> (Vec<Event>, Order) {
+    let ctx = Context { now: when, invoicing_enabled: false };
+    step(order, &Flow::default_flow(), cmd, &actor(), &ctx).expect("the fixture step is allowed")
+}
+
+/// A note step (allowed in every non-final status; does not change the status).
+pub fn note(text: &str) -> Command {
+    Command::AddNote { text: text.into(), visible_to_customer: true }
+}
+
+/// An idempotency record created at `created_at`, expiring one day later.
+pub fn idem_record(tenant: &TenantId, key: &str, created_at: DateTime<Utc>) -> IdempotencyRecord {
+    IdempotencyRecord {
+        tenant: tenant.clone(),
+        key: key.into(),
+        request_hash: format!("{:064x}", key.len() as u128 * 0x9e37_79b9_7f4a_7c15),
+        status: 201,
+        body: format!("{{\"key\":\"{key}\",\"note\":\"ação\"}}"),
+        created_at,
+        expires_at: created_at + Duration::days(1),
+    }
+}
+
+/// A numbering sequence.
+pub fn numbering(cnpj: &str, serie: u32) -> NumberingKey {
+    NumberingKey { cnpj: cnpj.into(), serie }
+}
+
+/// A pending invoice record (revision 1) of `order` with `number`.
+pub fn invoice_record(
+    tenant: &TenantId,
+    order: &OrderId,
+    key: &NumberingKey,
+    number: u64,
+    when: DateTime<Utc>,
+) -> InvoiceRecord {
+    InvoiceRecord {
+        tenant: tenant.clone(),
+        order_id: *order,
+        numbering: key.clone(),
+        number,
+        cnf: "12345678".into(),
+        access_key: format!("3526121122233300018155{:03}{:09}1123456780", key.serie % 1000, number % 1_000_000_000),
+        state: InvoiceState::Pending,
+        cstat: None,
+        message: None,
+        protocol: None,
+        xml_ref: None,
+        revision: 1,
+        created_at: when,
+        updated_at: when,
+    }
+}
+
+/// A flow version whose content differs from the other versions' (the label of the initial status).
+pub fn flow_version(version: u32) -> Flow {
+    let mut def: FlowDef = Flow::default_flow().def;
+    let initial = def.initial.clone();
+    if let Some(s) = def.statuses.iter_mut().find(|s| s.key == initial) {
+        s.label = format!("Aberta (v{version})");
+    }
+    Flow::publish(def, version).expect("the default flow with another label is valid")
+}
+
+/// Creates an opened order in the stores.
+async fn create(s: &Stores, tenant: &TenantId, number: u64, document: Document, when: DateTime<Utc>) -> Order {
+    let (order, opened) = open_order(tenant, number, document, when);
+    s.orders.create(&order, &opened, None).await.expect("create");
+    order
+}
+
+/// Applies one step to the stored order and returns the new state.
+async fn apply_step(s: &Stores, order: &Order, cmd: Command, when: DateTime<Utc>) -> Order {
+    let (events, next) = advance(order, cmd, when);
+    s.orders.apply(order.version, &next, &events, None).await.expect("apply");
+    next
+}
+
+/// Every page of a list, checking the page invariants: at most `limit` items, no empty page with a `next`, a
+/// `next` on every page but the last.
+async fn all_pages<F, Fut>(limit: u32, mut fetch: F) -> Vec<Vec<Order>>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<Order>, StoreError>>,
+{
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = fetch(PageRequest { limit, cursor: cursor.clone() }).await.expect("list page");
+        assert!(page.items.len() <= limit as usize, "a page holds at most `limit` items");
+        match page.next {
+            Some(next) => {
+                assert_eq!(page.items.len(), limit as usize, "only the last page may be short");
+                assert!(Some(&next) != cursor.as_ref(), "the cursor moves forward");
+                pages.push(page.items);
+                cursor = Some(next);
+            }
+            None => {
+                pages.push(page.items);
+                return pages;
+            }
+        }
+        assert!(pages.len() <= 1_000, "pagination does not end");
+    }
+}
+
+fn ids(orders: &[Order]) -> Vec<OrderId> {
+    orders.iter().map(|o| o.id).collect()
+}
+
+fn by_status_order(orders: &mut [Order]) {
+    orders.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then(a.id.cmp(&b.id)));
+}
+
+fn by_customer_order(orders: &mut [Order]) {
+    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Orders: round trips
+// ---------------------------------------------------------------------------------------------------------------
+
+/// An order walked through the whole default flow, one `apply` per step: after every step the stored order
+/// equals the state written, and the timeline equals every event written, in version order.
+pub async fn order_round_trip_through_the_whole_flow(s: Stores) {
+    let t = tenant("acme");
+    let (mut order, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&order, &opened, None).await.unwrap();
+    assert_eq!(s.orders.get(&t, &order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(s.orders.timeline(&t, &order.id).await.unwrap(), vec![opened.clone()]);
+
+    let date = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    let steps = vec![
+        Command::SendQuote,
+        Command::DecideQuote {
+            revision: None,
+            decision: QuoteDecision::Approve,
+            lines: vec![],
+            comment: Some("Pode fazer".into()),
+            evidence: None,
+        },
+        Command::Start,
+        note("Placa limpa"),
+        Command::AddAttachment {
+            key: "acme/photos/1.jpg".into(),
+            content_type: "image/jpeg".into(),
+            caption: Some("Antes".into()),
+            visible_to_customer: true,
+        },
+        Command::WaitMaterial { reason: "Fonte em falta".into(), parts: vec!["P-001".into()], expected_at: date(5) },
+        Command::ChangeMaterialDate { expected_at: date(8) },
+        Command::MaterialArrived,
+        Command::Finish { tests_performed: Some("Ligou e carregou por 2 h".into()) },
+        Command::Validate {
+            checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
+            extra_items: vec![],
+        },
+        Command::RequestPayment,
+        Command::RegisterPayment { amount: money("100.00"), method: PaymentMethod::Pix, reference: None },
+        Command::RegisterPayment {
+            amount: money("169.90"),
+            method: PaymentMethod::Credit,
+            reference: Some("AUTH-1".into()),
+        },
+        Command::Release,
+        Command::Close,
+    ];
+    let mut all_events = vec![opened];
+    for (i, cmd) in steps.into_iter().enumerate() {
+        let (events, next) = advance(&order, cmd, at(10 * (i as i64 + 1)));
+        s.orders.apply(order.version, &next, &events, None).await.unwrap();
+        all_events.extend(events);
+        order = next;
+        assert_eq!(s.orders.get(&t, &order.id).await.unwrap(), Some(order.clone()), "after step {i}");
+    }
+    assert_eq!(order.status.as_str(), "encerrada");
+    assert_eq!(order.version, all_events.len() as u64);
+    assert_eq!(s.orders.timeline(&t, &order.id).await.unwrap(), all_events);
+}
+
+/// Creating an order id that exists is `AlreadyExists` and leaves the stored order as it was.
+pub async fn create_refuses_an_existing_order(s: Stores) {
+    let t = tenant("acme");
+    let id = new_order_id();
+    let (first, opened) = open_order_with_id(&t, id, 1, cpf(1), at(0));
+    s.orders.create(&first, &opened, None).await.unwrap();
+
+    let (second, opened_again) = open_order_with_id(&t, id, 2, cpf(2), at(5));
+    assert_eq!(s.orders.create(&second, &opened_again, None).await, Err(StoreError::AlreadyExists));
+    assert_eq!(s.orders.get(&t, &id).await.unwrap(), Some(first));
+    assert_eq!(s.orders.timeline(&t, &id).await.unwrap(), vec![opened]);
+}
+
+/// An unknown order: `get` is `None`, the timeline and the lists are empty.
+pub async fn unknown_orders_are_absent(s: Stores) {
+    let t = tenant("acme");
+    let id = new_order_id();
+    assert_eq!(s.orders.get(&t, &id).await.unwrap(), None);
+    assert_eq!(s.orders.timeline(&t, &id).await.unwrap(), vec![]);
+    let page = s.orders.list_by_status(&t, &status("aberta"), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(page, Page { items: vec![], next: None });
+    let page = s.orders.list_by_customer(&t, &cpf(1), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(page, Page { items: vec![], next: None });
+}
+
+/// One `apply` may write several events (versions n+1..=n+k) with the order at version n+k.
+pub async fn apply_writes_several_events_at_once(s: Stores) {
+    let t = tenant("acme");
+    let (order, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&order, &opened, None).await.unwrap();
+    let (mut events, mid) = advance(&order, Command::SendQuote, at(1));
+    let (more, last) = advance(&mid, note("Enviado por WhatsApp"), at(2));
+    events.extend(more);
+    assert_eq!(last.version, 3);
+    s.orders.apply(1, &last, &events, None).await.unwrap();
+    assert_eq!(s.orders.get(&t, &order.id).await.unwrap(), Some(last));
+    let mut expected = vec![opened];
+    expected.extend(events);
+    assert_eq!(s.orders.timeline(&t, &order.id).await.unwrap(), expected);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Orders: optimistic concurrency
+// ---------------------------------------------------------------------------------------------------------------
+
+/// An apply decided on a version that is not the stored one (older or newer) writes nothing and returns
+/// `Conflict` with the real stored version.
+pub async fn stale_apply_conflicts_and_writes_nothing(s: Stores) {
+    let t = tenant("acme");
+    let (v1, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&v1, &opened, None).await.unwrap();
+    let (events_a, v2) = advance(&v1, Command::SendQuote, at(1));
+    s.orders.apply(1, &v2, &events_a, None).await.unwrap();
+
+    // Another request decided on version 1 as well.
+    let (events_b, stale) = advance(&v1, note("decidido sobre a versão 1"), at(2));
+    assert_eq!(s.orders.apply(1, &stale, &events_b, None).await, Err(StoreError::Conflict { current_version: 2 }));
+    // A version from the future.
+    let (events_c, v3) = advance(&v2, note("n"), at(3));
+    let (events_d, v4) = advance(&v3, note("n+1"), at(4));
+    assert_eq!(s.orders.apply(3, &v4, &events_d, None).await, Err(StoreError::Conflict { current_version: 2 }));
+
+    assert_eq!(s.orders.get(&t, &v1.id).await.unwrap(), Some(v2.clone()));
+    let mut expected = vec![opened];
+    expected.extend(events_a);
+    assert_eq!(s.orders.timeline(&t, &v1.id).await.unwrap(), expected);
+    // The right version still goes through.
+    s.orders.apply(2, &v3, &events_c, None).await.unwrap();
+    assert_eq!(s.orders.get(&t, &v1.id).await.unwrap(), Some(v3));
+}
+
+/// Applying a step to an order that was never created is `NotFound`, and creates nothing.
+pub async fn apply_to_an_unknown_order_is_not_found(s: Stores) {
+    let t = tenant("acme");
+    let (v1, _opened) = open_order(&t, 1, cpf(1), at(0));
+    let (events, v2) = advance(&v1, Command::SendQuote, at(1));
+    assert_eq!(s.orders.apply(1, &v2, &events, None).await, Err(StoreError::NotFound));
+    assert_eq!(s.orders.get(&t, &v1.id).await.unwrap(), None);
+    assert_eq!(s.orders.timeline(&t, &v1.id).await.unwrap(), vec![]);
+}
+
+/// 64 requests apply a step to the same order at the same version: exactly one wins, the 63 others get
+/// `Conflict { current_version: 2 }`, and the store holds the winner's order and events, nothing else.
+pub async fn concurrent_applies_have_one_winner(s: Stores) {
+    let t = tenant("acme");
+    let (v1, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&v1, &opened, None).await.unwrap();
+
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let orders = s.orders.clone();
+            let (events, next) = advance(&v1, note(&format!("tarefa {i}")), at(1));
+            tokio::spawn(async move {
+                let result = orders.apply(1, &next, &events, None).await;
+                (result, next, events)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (result, next, events) = task.await.expect("task");
+        match result {
+            Ok(()) => winners.push((next, events)),
+            Err(StoreError::Conflict { current_version: 2 }) => conflicts += 1,
+            Err(e) => panic!("unexpected result of a concurrent apply: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one concurrent apply succeeds");
+    assert_eq!(conflicts, 63);
+    let (winner, winner_events) = winners.pop().unwrap();
+    let stored = s.orders.get(&t, &v1.id).await.unwrap().unwrap();
+    assert_eq!(stored, winner);
+    let timeline = s.orders.timeline(&t, &v1.id).await.unwrap();
+    assert_eq!(timeline.len() as u64, stored.version, "the events number exactly the stored version");
+    let mut expected = vec![opened];
+    expected.extend(winner_events);
+    assert_eq!(timeline, expected);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Orders: numbers
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Order numbers start at 1 and increase by one per call, independently per tenant.
+pub async fn order_numbers_increase_per_tenant(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("beta"));
+    assert_eq!(s.orders.next_order_number(&a).await.unwrap(), 1);
+    assert_eq!(s.orders.next_order_number(&a).await.unwrap(), 2);
+    assert_eq!(s.orders.next_order_number(&b).await.unwrap(), 1);
+    assert_eq!(s.orders.next_order_number(&a).await.unwrap(), 3);
+    assert_eq!(s.orders.next_order_number(&b).await.unwrap(), 2);
+}
+
+/// 50 concurrent calls get 50 distinct numbers, 1..=50.
+pub async fn concurrent_order_numbers_are_distinct(s: Stores) {
+    let t = tenant("acme");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let orders = s.orders.clone();
+            let t = t.clone();
+            tokio::spawn(async move { orders.next_order_number(&t).await })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.expect("task").expect("next_order_number"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=50).collect::<Vec<u64>>());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lists
+// ---------------------------------------------------------------------------------------------------------------
+
+/// `list_by_status` over several pages: only the orders in that status, each exactly once, oldest `updated_at`
+/// first with ties by id; every page full but the last; the last page has no `next`.
+pub async fn list_by_status_pages_oldest_first(s: Stores) {
+    let t = tenant("acme");
+    let mut open = Vec::new();
+    for i in 0..23u64 {
+        // Five distinct instants: many ties, broken by id. Created out of order.
+        let when = at(((i * 7) % 5) as i64);
+        open.push(create(&s, &t, i + 1, cpf(i as u32 % 3), when).await);
+    }
+    // Orders in another status are not listed.
+    let mut waiting = Vec::new();
+    for i in 0..3u64 {
+        let o = create(&s, &t, 100 + i, cpf(9), at(0)).await;
+        waiting.push(apply_step(&s, &o, Command::SendQuote, at(1)).await);
+    }
+    by_status_order(&mut open);
+    by_status_order(&mut waiting);
+
+    let aberta = status("aberta");
+    let pages = all_pages(5, |p| {
+        let (orders, t, aberta) = (s.orders.clone(), t.clone(), aberta.clone());
+        async move { orders.list_by_status(&t, &aberta, &p).await }
+    })
+    .await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5, 5, 5, 3]);
+    assert_eq!(pages.concat(), open, "every order exactly once, in the contract's order");
+
+    let waiting_status = status("aguardando_aprovacao");
+    let pages = all_pages(3, |p| {
+        let (orders, t, st) = (s.orders.clone(), t.clone(), waiting_status.clone());
+        async move { orders.list_by_status(&t, &st, &p).await }
+    })
+    .await;
+    assert_eq!(pages.len(), 1, "a full last page has no next");
+    assert_eq!(pages.concat(), waiting);
+
+    // An exact multiple of the page size: no empty trailing page.
+    let pages = all_pages(1, |p| {
+        let (orders, t, st) = (s.orders.clone(), t.clone(), waiting_status.clone());
+        async move { orders.list_by_status(&t, &st, &p).await }
+    })
+    .await;
+    assert_eq!(pages.len(), 3);
+    assert_eq!(pages.concat(), waiting);
+}
+
+/// A step that changes the status moves the order from one status list to the other, placed by its new
+/// `updated_at`.
+pub async fn list_by_status_follows_status_changes(s: Stores) {
+    let t = tenant("acme");
+    let a = create(&s, &t, 1, cpf(1), at(0)).await;
+    let b = create(&s, &t, 2, cpf(1), at(1)).await;
+    let c = create(&s, &t, 3, cpf(1), at(2)).await;
+    let (aberta, waiting) = (status("aberta"), status("aguardando_aprovacao"));
+    let list = |st: StatusKey| {
+        let (orders, t) = (s.orders.clone(), t.clone());
+        async move { orders.list_by_status(&t, &st, &PageRequest::first(50)).await.unwrap().items }
+    };
+    assert_eq!(ids(&list(aberta.clone()).await), vec![a.id, b.id, c.id]);
+
+    let a2 = apply_step(&s, &a, Command::SendQuote, at(10)).await;
+    assert_eq!(list(aberta.clone()).await, vec![b.clone(), c.clone()]);
+    assert_eq!(list(waiting.clone()).await, vec![a2.clone()]);
+
+    let b2 = apply_step(&s, &b, Command::SendQuote, at(5)).await;
+    assert_eq!(list(waiting.clone()).await, vec![b2, a2.clone()], "by updated_at, not by creation");
+    // A step that keeps the status moves the order within its list.
+    let c2 = apply_step(&s, &c, note("atualizada"), at(20)).await;
+    assert_eq!(list(aberta.clone()).await, vec![c2]);
+    let a3 = apply_step(&s, &a2, note("depois"), at(30)).await;
+    assert_eq!(ids(&list(waiting).await), vec![b.id, a3.id]);
+}
+
+/// `list_by_customer` over several pages: only that document's orders, each exactly once, newest `created_at`
+/// first with ties by id descending — also after steps changed `updated_at`.
+pub async fn list_by_customer_pages_newest_first(s: Stores) {
+    let t = tenant("acme");
+    let maria = cpf(42);
+    let mut history = Vec::new();
+    for i in 0..12u64 {
+        let when = at(((i * 3) % 4) as i64);
+        history.push(create(&s, &t, i + 1, maria, when).await);
+    }
+    for i in 0..3u64 {
+        create(&s, &t, 50 + i, cpf(43), at(1)).await;
+    }
+    // Steps change `updated_at` and the status, not the place in the history.
+    history[0] = apply_step(&s, &history[0], Command::SendQuote, at(100)).await;
+    history[5] = apply_step(&s, &history[5], note("x"), at(200)).await;
+    by_customer_order(&mut history);
+
+    let pages = all_pages(5, |p| {
+        let (orders, t) = (s.orders.clone(), t.clone());
+        async move { orders.list_by_customer(&t, &maria, &p).await }
+    })
+    .await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5, 2]);
+    assert_eq!(pages.concat(), history);
+
+    let pages = all_pages(4, |p| {
+        let (orders, t) = (s.orders.clone(), t.clone());
+        async move { orders.list_by_customer(&t, &maria, &p).await }
+    })
+    .await;
+    assert_eq!(pages.len(), 3, "a full last page has no next");
+    assert_eq!(pages.concat(), history);
+}
+
+/// A cursor is a position in the order of the list, not an offset: reusing it gives the same page, and an
+/// order inserted before it does not shift the following pages.
+pub async fn cursors_are_positions_not_offsets(s: Stores) {
+    let t = tenant("acme");
+    let mut open = Vec::new();
+    for i in 0..6u64 {
+        open.push(create(&s, &t, i + 1, cpf(7), at(10 + i as i64)).await);
+    }
+    let aberta = status("aberta");
+    let first = s.orders.list_by_status(&t, &aberta, &PageRequest::first(3)).await.unwrap();
+    assert_eq!(first.items, open[..3].to_vec());
+    let cursor = first.next.clone().expect("more pages");
+    let request = PageRequest { limit: 3, cursor: Some(cursor.clone()) };
+    let second = s.orders.list_by_status(&t, &aberta, &request).await.unwrap();
+    assert_eq!(second.items, open[3..].to_vec());
+    assert_eq!(second.next, None);
+    assert_eq!(s.orders.list_by_status(&t, &aberta, &request).await.unwrap(), second, "a cursor is stable");
+
+    // An order older than every listed one, and one for another customer's history.
+    let older = create(&s, &t, 7, cpf(7), at(0)).await;
+    assert_eq!(s.orders.list_by_status(&t, &aberta, &request).await.unwrap(), second);
+    let restart = s.orders.list_by_status(&t, &aberta, &PageRequest::first(3)).await.unwrap();
+    assert_eq!(restart.items[0], older);
+
+    // The same for the customer history (newest first): an order newer than the cursor does not shift it.
+    let first = s.orders.list_by_customer(&t, &cpf(7), &PageRequest::first(4)).await.unwrap();
+    let request = PageRequest { limit: 4, cursor: first.next.clone() };
+    let before = s.orders.list_by_customer(&t, &cpf(7), &request).await.unwrap();
+    create(&s, &t, 8, cpf(7), at(1_000)).await;
+    assert_eq!(s.orders.list_by_customer(&t, &cpf(7), &request).await.unwrap(), before);
+    let mut all = open.clone();
+    all.push(older);
+    by_customer_order(&mut all);
+    assert_eq!(before.items, all[4..].to_vec());
+}
+
+/// A page size of 0 means 20; more than 100 means 100.
+pub async fn page_size_is_clamped(s: Stores) {
+    let t = tenant("acme");
+    for i in 0..105u64 {
+        create(&s, &t, i + 1, cpf(5), at(i as i64)).await;
+    }
+    let aberta = status("aberta");
+    let page = s.orders.list_by_status(&t, &aberta, &PageRequest::first(0)).await.unwrap();
+    assert_eq!(page.items.len(), 20);
+    assert!(page.next.is_some());
+    let page = s.orders.list_by_status(&t, &aberta, &PageRequest::first(1_000)).await.unwrap();
+    assert_eq!(page.items.len(), 100);
+    let rest = s.orders.list_by_status(&t, &aberta, &PageRequest { limit: 1_000, cursor: page.next }).await.unwrap();
+    assert_eq!(rest.items.len(), 5);
+    assert_eq!(rest.next, None);
+    let page = s.orders.list_by_customer(&t, &cpf(5), &PageRequest::first(0)).await.unwrap();
+    assert_eq!(page.items.len(), 20);
+    let page = s.orders.list_by_customer(&t, &cpf(5), &PageRequest::first(101)).await.unwrap();
+    assert_eq!(page.items.len(), 100);
+}
+
+/// A cursor that no list gave out is refused with an error (never a panic, never silently the first page).
+pub async fn invalid_cursors_are_refused(s: Stores) {
+    let t = tenant("acme");
+    for i in 0..3u64 {
+        create(&s, &t, i + 1, cpf(5), at(i as i64)).await;
+    }
+    for bad in ["not a cursor!", "AAAA", "%%%", "eyJ4IjoxfQ"] {
+        let request = PageRequest { limit: 2, cursor: Some(bad.into()) };
+        let result = s.orders.list_by_status(&t, &status("aberta"), &request).await;
+        assert!(result.is_err(), "list_by_status accepted the cursor {bad:?}: {result:?}");
+        let result = s.orders.list_by_customer(&t, &cpf(5), &request).await;
+        assert!(result.is_err(), "list_by_customer accepted the cursor {bad:?}: {result:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tenant isolation
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The same order id and customer in two tenants are two orders: each tenant sees, changes and lists only its
+/// own; a third tenant sees nothing.
+pub async fn tenants_never_see_each_others_orders(s: Stores) {
+    let (a, b, c) = (tenant("acme"), tenant("beta"), tenant("gamma"));
+    let id = new_order_id();
+    let doc = cpf(77);
+    let (order_a, opened_a) = open_order_with_id(&a, id, 1, doc, at(0));
+    let (order_b, opened_b) = open_order_with_id(&b, id, 9, doc, at(1));
+    s.orders.create(&order_a, &opened_a, None).await.unwrap();
+    s.orders.create(&order_b, &opened_b, None).await.unwrap();
+    assert_eq!(s.orders.get(&a, &id).await.unwrap(), Some(order_a.clone()));
+    assert_eq!(s.orders.get(&b, &id).await.unwrap(), Some(order_b.clone()));
+    assert_eq!(s.orders.get(&c, &id).await.unwrap(), None);
+
+    let (events, a2) = advance(&order_a, Command::SendQuote, at(2));
+    s.orders.apply(1, &a2, &events, None).await.unwrap();
+    assert_eq!(s.orders.get(&b, &id).await.unwrap(), Some(order_b.clone()), "B untouched by A's step");
+    assert_eq!(s.orders.timeline(&b, &id).await.unwrap(), vec![opened_b.clone()]);
+    assert_eq!(s.orders.timeline(&a, &id).await.unwrap().len(), 2);
+    assert_eq!(s.orders.timeline(&c, &id).await.unwrap(), vec![]);
+    // B's version is its own.
+    let (events, b2) = advance(&order_b, note("B"), at(3));
+    s.orders.apply(1, &b2, &events, None).await.unwrap();
+
+    // More orders on both sides, so that lists page.
+    let mut more_b = vec![b2.clone()];
+    for i in 0..4u64 {
+        create(&s, &a, 10 + i, doc, at(4)).await;
+        more_b.push(create(&s, &b, 20 + i, doc, at(5)).await);
+    }
+    let aberta = status("aberta");
+    let pages = all_pages(2, |p| {
+        let (orders, b, st) = (s.orders.clone(), b.clone(), aberta.clone());
+        async move { orders.list_by_status(&b, &st, &p).await }
+    })
+    .await;
+    let listed = pages.concat();
+    assert!(listed.iter().all(|o| o.tenant == b), "B's list holds only B's orders");
+    by_status_order(&mut more_b);
+    assert_eq!(listed, more_b);
+    let pages = all_pages(2, |p| {
+        let (orders, b) = (s.orders.clone(), b.clone());
+        async move { orders.list_by_customer(&b, &doc, &p).await }
+    })
+    .await;
+    by_customer_order(&mut more_b);
+    assert_eq!(pages.concat(), more_b);
+    let waiting = s.orders.list_by_status(&b, &status("aguardando_aprovacao"), &PageRequest::first(10)).await;
+    assert_eq!(waiting.unwrap().items, vec![], "A's order in that status is not B's");
+
+    // A cursor of A's list used on B's list never yields A's orders.
+    let page_a = s.orders.list_by_status(&a, &aberta, &PageRequest::first(2)).await.unwrap();
+    if let Ok(page) = s.orders.list_by_status(&b, &aberta, &PageRequest { limit: 2, cursor: page_a.next }).await {
+        assert!(page.items.iter().all(|o| o.tenant == b));
+    }
+    assert_eq!(s.orders.list_by_customer(&c, &doc, &PageRequest::first(10)).await.unwrap().items, vec![]);
+}
+
+/// Flows, invoice numbers and records, and idempotency keys are per tenant, under the same keys.
+pub async fn tenants_never_see_each_others_flows_invoices_and_keys(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("beta"));
+    // Flows.
+    s.flows.publish(&a, &flow_version(1), None).await.unwrap();
+    s.flows.publish(&a, &flow_version(2), Some(1)).await.unwrap();
+    assert_eq!(s.flows.current(&b).await.unwrap(), None);
+    assert_eq!(s.flows.version(&b, 1).await.unwrap(), None);
+    assert_eq!(s.flows.versions(&b).await.unwrap(), vec![]);
+    let other = Flow { version: 1, def: Flow::default_flow().def };
+    s.flows.publish(&b, &other, None).await.unwrap();
+    assert_eq!(s.flows.current(&b).await.unwrap(), Some(other.clone()));
+    assert_eq!(s.flows.current(&a).await.unwrap(), Some(flow_version(2)));
+    assert_eq!(s.flows.version(&a, 1).await.unwrap(), Some(flow_version(1)));
+
+    // Invoice numbers and records.
+    let key = numbering("11222333000181", 1);
+    let order = new_order_id();
+    assert_eq!(s.invoices.claim_number(&a, &key, &new_order_id()).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&a, &key, &order).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&b, &key, &order).await.unwrap(), 1, "B's sequence is its own");
+    s.invoices.save_invoice(&invoice_record(&a, &order, &key, 2, at(0)), 0).await.unwrap();
+    assert_eq!(s.invoices.invoices(&b, &order).await.unwrap(), vec![]);
+    s.invoices.save_invoice(&invoice_record(&b, &order, &key, 1, at(0)), 0).await.unwrap();
+    assert_eq!(s.invoices.invoices(&a, &order).await.unwrap(), vec![invoice_record(&a, &order, &key, 2, at(0))]);
+
+    // Idempotency keys.
+    let (o1, opened1) = open_order(&a, 1, cpf(1), at(0));
+    let record_a = idem_record(&a, "same-key", at(0));
+    s.orders.create(&o1, &opened1, Some(&record_a)).await.unwrap();
+    assert_eq!(s.idempotency.get_idempotency(&b, "same-key", at(1)).await.unwrap(), None);
+    let (o2, opened2) = open_order(&b, 1, cpf(1), at(0));
+    let record_b = idem_record(&b, "same-key", at(0));
+    s.orders.create(&o2, &opened2, Some(&record_b)).await.expect("the same key is free in another tenant");
+    assert_eq!(s.idempotency.get_idempotency(&a, "same-key", at(1)).await.unwrap(), Some(record_a));
+    assert_eq!(s.idempotency.get_idempotency(&b, "same-key", at(1)).await.unwrap(), Some(record_b));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Idempotency
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A record given to `create` or `apply` is written with the step and read back as it was written.
+pub async fn idempotency_record_is_saved_with_the_step(s: Stores) {
+    let t = tenant("acme");
+    assert_eq!(s.idempotency.get_idempotency(&t, "k-open", at(0)).await.unwrap(), None);
+    let (v1, opened) = open_order(&t, 1, cpf(1), at(0));
+    let on_create = idem_record(&t, "k-open", at(0));
+    s.orders.create(&v1, &opened, Some(&on_create)).await.unwrap();
+    assert_eq!(s.idempotency.get_idempotency(&t, "k-open", at(1)).await.unwrap(), Some(on_create));
+
+    let (events, v2) = advance(&v1, Command::SendQuote, at(2));
+    let mut on_apply = idem_record(&t, "k-send", at(2));
+    on_apply.status = 200;
+    on_apply.body = "{\"status\":\"aguardando_aprovacao\"}".into();
+    s.orders.apply(1, &v2, &events, Some(&on_apply)).await.unwrap();
+    assert_eq!(s.idempotency.get_idempotency(&t, "k-send", at(3)).await.unwrap(), Some(on_apply));
+    assert_eq!(s.orders.get(&t, &v1.id).await.unwrap(), Some(v2));
+}
+
+/// A key used before makes `create` and `apply` fail with `AlreadyExists` and write nothing: no order, no
+/// event, no change to the first record.
+pub async fn used_idempotency_key_refuses_the_write(s: Stores) {
+    let t = tenant("acme");
+    let (first, opened) = open_order(&t, 1, cpf(1), at(0));
+    let record = idem_record(&t, "k1", at(0));
+    s.orders.create(&first, &opened, Some(&record)).await.unwrap();
+
+    // The same key on another create.
+    let (second, opened2) = open_order(&t, 2, cpf(1), at(1));
+    let mut reuse = idem_record(&t, "k1", at(1));
+    reuse.body = "{\"other\":true}".into();
+    assert_eq!(s.orders.create(&second, &opened2, Some(&reuse)).await, Err(StoreError::AlreadyExists));
+    assert_eq!(s.orders.get(&t, &second.id).await.unwrap(), None);
+    assert_eq!(s.orders.timeline(&t, &second.id).await.unwrap(), vec![]);
+    let listed = s.orders.list_by_status(&t, &status("aberta"), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(ids(&listed.items), vec![first.id]);
+
+    // The same key on an apply.
+    let (events, v2) = advance(&first, Command::SendQuote, at(2));
+    assert_eq!(s.orders.apply(1, &v2, &events, Some(&reuse)).await, Err(StoreError::AlreadyExists));
+    assert_eq!(s.orders.get(&t, &first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(s.orders.timeline(&t, &first.id).await.unwrap(), vec![opened]);
+    assert_eq!(s.idempotency.get_idempotency(&t, "k1", at(3)).await.unwrap(), Some(record));
+
+    // The order is not locked by the failure: the same step under a new key goes through.
+    s.orders.apply(1, &v2, &events, Some(&idem_record(&t, "k2", at(2)))).await.unwrap();
+    assert_eq!(s.orders.get(&t, &first.id).await.unwrap(), Some(v2));
+}
+
+/// A record is returned while `now < expires_at`, and not from `expires_at` on.
+pub async fn expired_idempotency_records_are_not_returned(s: Stores) {
+    let t = tenant("acme");
+    let (order, opened) = open_order(&t, 1, cpf(1), at(0));
+    let mut record = idem_record(&t, "k1", at(0));
+    record.expires_at = at(60);
+    s.orders.create(&order, &opened, Some(&record)).await.unwrap();
+    let get = |now| {
+        let (idem, t) = (s.idempotency.clone(), t.clone());
+        async move { idem.get_idempotency(&t, "k1", now).await.unwrap() }
+    };
+    assert_eq!(get(at(30)).await, Some(record.clone()));
+    assert_eq!(get(at(60) - Duration::milliseconds(1)).await, Some(record));
+    assert_eq!(get(at(60)).await, None);
+    assert_eq!(get(at(61)).await, None);
+    assert_eq!(get(at(60 * 24 * 30)).await, None);
+}
+
+/// A key whose record has expired by the new record's `created_at` is free again: the new record replaces it.
+pub async fn expired_idempotency_key_can_be_used_again(s: Stores) {
+    let t = tenant("acme");
+    let (first, opened) = open_order(&t, 1, cpf(1), at(0));
+    let mut old = idem_record(&t, "k1", at(0));
+    old.expires_at = at(60);
+    s.orders.create(&first, &opened, Some(&old)).await.unwrap();
+
+    let (second, opened2) = open_order(&t, 2, cpf(1), at(120));
+    let fresh = idem_record(&t, "k1", at(120));
+    s.orders.create(&second, &opened2, Some(&fresh)).await.expect("an expired key is free again");
+    assert_eq!(s.idempotency.get_idempotency(&t, "k1", at(121)).await.unwrap(), Some(fresh.clone()));
+
+    // And on apply: the record of `fresh` expires one day later.
+    let later = fresh.expires_at + Duration::minutes(1);
+    let (events, v2) = advance(&first, Command::SendQuote, later);
+    let newest = idem_record(&t, "k1", later);
+    s.orders.apply(1, &v2, &events, Some(&newest)).await.unwrap();
+    assert_eq!(s.idempotency.get_idempotency(&t, "k1", later).await.unwrap(), Some(newest));
+    assert_eq!(s.orders.get(&t, &first.id).await.unwrap(), Some(v2));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Flows
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Publishing makes a version current; every version stays readable; `versions` is ascending.
+pub async fn flows_publish_and_read(s: Stores) {
+    let t = tenant("acme");
+    assert_eq!(s.flows.current(&t).await.unwrap(), None);
+    assert_eq!(s.flows.versions(&t).await.unwrap(), vec![]);
+    assert_eq!(s.flows.version(&t, 1).await.unwrap(), None);
+
+    s.flows.publish(&t, &flow_version(1), None).await.unwrap();
+    assert_eq!(s.flows.current(&t).await.unwrap(), Some(flow_version(1)));
+    s.flows.publish(&t, &flow_version(2), Some(1)).await.unwrap();
+    s.flows.publish(&t, &flow_version(3), Some(2)).await.unwrap();
+    assert_eq!(s.flows.current(&t).await.unwrap(), Some(flow_version(3)));
+    assert_eq!(s.flows.version(&t, 2).await.unwrap(), Some(flow_version(2)));
+    assert_eq!(s.flows.version(&t, 4).await.unwrap(), None);
+    assert_eq!(s.flows.versions(&t).await.unwrap(), vec![flow_version(1), flow_version(2), flow_version(3)]);
+    // Ascending as numbers, not as text.
+    for v in 4..=10 {
+        s.flows.publish(&t, &flow_version(v), Some(v - 1)).await.unwrap();
+    }
+    let versions: Vec<u32> = s.flows.versions(&t).await.unwrap().iter().map(|f| f.version).collect();
+    assert_eq!(versions, (1..=10).collect::<Vec<u32>>());
+    assert_eq!(s.flows.current(&t).await.unwrap(), Some(flow_version(10)));
+}
+
+/// A published version is never replaced: publishing it again is `AlreadyExists` and changes nothing.
+pub async fn flow_versions_are_immutable(s: Stores) {
+    let t = tenant("acme");
+    s.flows.publish(&t, &flow_version(1), None).await.unwrap();
+    s.flows.publish(&t, &flow_version(2), Some(1)).await.unwrap();
+
+    let mut rewritten = flow_version(1);
+    rewritten.def.per_line_approval = !rewritten.def.per_line_approval;
+    assert_eq!(s.flows.publish(&t, &rewritten, Some(2)).await, Err(StoreError::AlreadyExists));
+    let mut rewritten = flow_version(2);
+    rewritten.def.per_line_approval = !rewritten.def.per_line_approval;
+    assert_eq!(s.flows.publish(&t, &rewritten, Some(2)).await, Err(StoreError::AlreadyExists));
+
+    assert_eq!(s.flows.version(&t, 1).await.unwrap(), Some(flow_version(1)));
+    assert_eq!(s.flows.current(&t).await.unwrap(), Some(flow_version(2)));
+    assert_eq!(s.flows.versions(&t).await.unwrap(), vec![flow_version(1), flow_version(2)]);
+}
+
+/// Publishing on a stale `expected_current` is `Conflict { current_version }` (0 when none is published) and
+/// writes nothing.
+pub async fn stale_flow_publish_conflicts(s: Stores) {
+    let t = tenant("acme");
+    assert_eq!(s.flows.publish(&t, &flow_version(1), Some(1)).await, Err(StoreError::Conflict { current_version: 0 }));
+    assert_eq!(s.flows.current(&t).await.unwrap(), None);
+    assert_eq!(s.flows.version(&t, 1).await.unwrap(), None);
+
+    s.flows.publish(&t, &flow_version(1), None).await.unwrap();
+    assert_eq!(s.flows.publish(&t, &flow_version(2), None).await, Err(StoreError::Conflict { current_version: 1 }));
+    assert_eq!(s.flows.publish(&t, &flow_version(2), Some(7)).await, Err(StoreError::Conflict { current_version: 1 }));
+    assert_eq!(s.flows.current(&t).await.unwrap(), Some(flow_version(1)));
+    assert_eq!(s.flows.version(&t, 2).await.unwrap(), None);
+    assert_eq!(s.flows.versions(&t).await.unwrap(), vec![flow_version(1)]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Invoices
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Claims give 1, 2, 3… in order; an order claiming again gets its first number.
+pub async fn invoice_numbers_are_claimed_in_order(s: Stores) {
+    let t = tenant("acme");
+    let key = numbering("11222333000181", 1);
+    let orders: Vec<OrderId> = (0..5).map(|_| new_order_id()).collect();
+    for (i, o) in orders.iter().enumerate() {
+        assert_eq!(s.invoices.claim_number(&t, &key, o).await.unwrap(), i as u64 + 1);
+    }
+    assert_eq!(s.invoices.claim_number(&t, &key, &orders[2]).await.unwrap(), 3);
+    assert_eq!(s.invoices.claim_number(&t, &key, &orders[0]).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &key, &new_order_id()).await.unwrap(), 6);
+    assert_eq!(s.invoices.claim_number(&t, &key, &orders[4]).await.unwrap(), 5);
+}
+
+/// Every (CNPJ, série) is its own sequence; the same order claims one number in each.
+pub async fn numbering_sequences_are_independent(s: Stores) {
+    let t = tenant("acme");
+    let (a1, a2, b1) = (numbering("11222333000181", 1), numbering("11222333000181", 2), numbering("12ABC34501DE35", 1));
+    let (x, y) = (new_order_id(), new_order_id());
+    assert_eq!(s.invoices.claim_number(&t, &a1, &x).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &a1, &y).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&t, &a2, &y).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &b1, &y).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &b1, &x).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&t, &a2, &x).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&t, &a1, &x).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &a2, &y).await.unwrap(), 1);
+}
+
+/// `save_invoice` creates at revision 1, updates only from the stored revision, and `invoices` lists an order's
+/// records ascending by number.
+pub async fn save_invoice_checks_revisions(s: Stores) {
+    let t = tenant("acme");
+    let order = new_order_id();
+    let key = numbering("11222333000181", 1);
+    let r1 = invoice_record(&t, &order, &key, 5, at(0));
+    s.invoices.save_invoice(&r1, 0).await.unwrap();
+    assert_eq!(s.invoices.invoices(&t, &order).await.unwrap(), vec![r1.clone()]);
+    assert_eq!(s.invoices.save_invoice(&r1, 0).await, Err(StoreError::AlreadyExists));
+
+    let mut r2 = r1.clone();
+    r2.revision = 2;
+    r2.state = InvoiceState::Authorized;
+    r2.cstat = Some(100);
+    r2.message = Some("Autorizado o uso da NF-e".into());
+    r2.protocol = Some("135260000000001".into());
+    r2.xml_ref = Some("acme/nfe/5.xml".into());
+    r2.updated_at = at(1);
+    s.invoices.save_invoice(&r2, 1).await.unwrap();
+    assert_eq!(s.invoices.invoices(&t, &order).await.unwrap(), vec![r2.clone()]);
+
+    // A concurrent update decided on revision 1 as well.
+    let mut stale = r1.clone();
+    stale.revision = 2;
+    stale.state = InvoiceState::Rejected;
+    assert_eq!(s.invoices.save_invoice(&stale, 1).await, Err(StoreError::Conflict { current_version: 2 }));
+    let mut ahead = r2.clone();
+    ahead.revision = 5;
+    assert_eq!(s.invoices.save_invoice(&ahead, 4).await, Err(StoreError::Conflict { current_version: 2 }));
+    assert_eq!(s.invoices.invoices(&t, &order).await.unwrap(), vec![r2.clone()]);
+
+    // Updating a record never created.
+    let mut missing = invoice_record(&t, &order, &key, 6, at(0));
+    missing.revision = 2;
+    assert_eq!(s.invoices.save_invoice(&missing, 1).await, Err(StoreError::NotFound));
+
+    // Ascending by number, only this order's.
+    let other_serie = numbering("11222333000181", 2);
+    let r3 = invoice_record(&t, &order, &other_serie, 2, at(2));
+    s.invoices.save_invoice(&r3, 0).await.unwrap();
+    let r4 = invoice_record(&t, &order, &key, 11, at(3));
+    s.invoices.save_invoice(&r4, 0).await.unwrap();
+    s.invoices.save_invoice(&invoice_record(&t, &new_order_id(), &key, 7, at(3)), 0).await.unwrap();
+    assert_eq!(s.invoices.invoices(&t, &order).await.unwrap(), vec![r3, r2, r4]);
+    assert_eq!(s.invoices.invoices(&t, &new_order_id()).await.unwrap(), vec![]);
+}
+
+/// 200 concurrent claims across 20 orders for one série: the numbers are exactly 1..=20, one per order, and
+/// each order's repeated claims return its first number.
+pub async fn concurrent_claims_are_gapless(s: Stores) {
+    let t = tenant("acme");
+    let key = numbering("11222333000181", 1);
+    let orders: Vec<OrderId> = (0..20).map(|_| new_order_id()).collect();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (invoices, t, key, order) = (s.invoices.clone(), t.clone(), key.clone(), orders[i % 20]);
+            tokio::spawn(async move { (order, invoices.claim_number(&t, &key, &order).await) })
+        })
+        .collect();
+    let mut claimed: BTreeMap<OrderId, BTreeSet<u64>> = BTreeMap::new();
+    for task in tasks {
+        let (order, number) = task.await.expect("task");
+        claimed.entry(order).or_default().insert(number.expect("claim_number"));
+    }
+    assert_eq!(claimed.len(), 20);
+    let mut numbers = HashSet::new();
+    for (order, set) in &claimed {
+        assert_eq!(set.len(), 1, "order {order} got several numbers: {set:?}");
+        assert!(numbers.insert(*set.first().unwrap()), "a number was given to two orders");
+    }
+    let numbers: BTreeSet<u64> = numbers.into_iter().collect();
+    assert_eq!(numbers, (1..=20).collect::<BTreeSet<u64>>(), "no gap, no duplicate");
+    for (order, set) in &claimed {
+        assert_eq!(s.invoices.claim_number(&t, &key, order).await.unwrap(), *set.first().unwrap());
+    }
+    assert_eq!(s.invoices.claim_number(&t, &key, &new_order_id()).await.unwrap(), 21);
+}
