@@ -1,1 +1,3 @@
 //! osflow-domain
+
+pub mod values;
