@@ -1,0 +1,133 @@
+//! The data folder: the SQLite database, the development-token key and the lock that keeps a second instance out.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+const DB_FILE: &str = "osflow.db";
+const KEY_FILE: &str = "token.key";
+const LOCK_FILE: &str = "osflow.lock";
+const KEY_LEN: usize = 64;
+
+/// The data folder (created on first use, readable by its owner only).
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    path: PathBuf,
+}
+
+/// Why the data folder could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("another osflow-local{pid} is already using the data folder {dir}; stop it or choose another with --data")]
+    Busy { dir: String, pid: String },
+    #[error("cannot use the data folder {dir}: {source}")]
+    Io { dir: String, source: io::Error },
+}
+
+/// The exclusive lock on the data folder, released when dropped (or when the process ends, however it ends).
+#[derive(Debug)]
+pub struct DataLock {
+    _file: File,
+}
+
+impl DataDir {
+    /// Opens (creating if needed) the folder.
+    pub fn open(path: &Path) -> Result<DataDir, DataDirError> {
+        let dir = DataDir { path: path.to_path_buf() };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| dir.io(e))?;
+        Ok(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.path.join(DB_FILE)
+    }
+
+    fn io(&self, source: io::Error) -> DataDirError {
+        DataDirError::Io { dir: self.path.display().to_string(), source }
+    }
+
+    /// Takes the folder's exclusive lock, or says which process holds it.
+    pub fn lock(&self) -> Result<DataLock, DataDirError> {
+        let lock_path = self.path.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| self.io(e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let pid = if holder.is_empty() { String::new() } else { format!(" (pid {holder})") };
+                return Err(DataDirError::Busy { dir: self.path.display().to_string(), pid });
+            }
+            Err(TryLockError::Error(e)) => return Err(self.io(e)),
+        }
+        // Record who holds it, for the message of the next one that tries.
+        file.set_len(0).map_err(|e| self.io(e))?;
+        file.write_all(std::process::id().to_string().as_bytes()).map_err(|e| self.io(e))?;
+        Ok(DataLock { _file: file })
+    }
+
+    /// The development-token key: read it, or create it once (random, mode 0600). Creation is atomic (a complete
+    /// temporary file hard-linked into place), so a server and a concurrent `token` command agree on one key.
+    pub fn token_key(&self) -> Result<Vec<u8>, DataDirError> {
+        let key_path = self.path.join(KEY_FILE);
+        if let Some(key) = self.read_key(&key_path)? {
+            return Ok(key);
+        }
+        let tmp = self.path.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
+        let mut key = vec![0u8; KEY_LEN];
+        rand::rng().fill_bytes(&mut key);
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| self.io(e))?;
+            f.write_all(&key).map_err(|e| self.io(e))?;
+            f.sync_all().map_err(|e| self.io(e))?;
+        }
+        let linked = fs::hard_link(&tmp, &key_path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(key),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                self.read_key(&key_path)?.ok_or_else(|| self.io(io::Error::other("token key vanished")))
+            }
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn read_key(&self, key_path: &Path) -> Result<Option<Vec<u8>>, DataDirError> {
+        match fs::read(key_path) {
+            Ok(key) if key.len() == KEY_LEN => {
+                let mode = fs::metadata(key_path).map_err(|e| self.io(e))?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    fs::set_permissions(key_path, fs::Permissions::from_mode(0o600)).map_err(|e| self.io(e))?;
+                }
+                Ok(Some(key))
+            }
+            Ok(other) => Err(self.io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} has {} bytes instead of {KEY_LEN}; delete it to make a new key", KEY_FILE, other.len()),
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+}

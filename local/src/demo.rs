@@ -1,0 +1,257 @@
+//! `--demo`: the company `demo` with the default flow and a few example orders in different statuses, made once
+//! by walking the real API (the same requests a client would send), never by writing rows.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use lambda_http::http::{self, Method, header};
+use osflow_app::{Caller, PageRequest};
+use osflow_domain::Role;
+use osflow_domain::values::{TenantId, UserId};
+use serde_json::{Value, json};
+
+use crate::gateway::Gateway;
+
+/// The demo company's tenant id.
+pub const TENANT: &str = "demo";
+
+/// What seeding did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeded {
+    /// The company had orders already: nothing was done.
+    AlreadyThere,
+    /// This many example orders were created.
+    Created(usize),
+}
+
+/// Seeds the demo company unless it has orders already.
+pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
+    if has_orders(gw).await? {
+        return Ok(Seeded::AlreadyThere);
+    }
+    let client = Client { gw, token: gw.keys().issue(TENANT, "demo-seed", &Role::ALL, Duration::from_secs(600)) };
+    let mut created = 0;
+
+    // 1. The whole flow, start to end: encerrada.
+    let id = client.open(maria()).await?;
+    client.post(&id, "quote/send", json!({})).await?;
+    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
+    client.post(&id, "start", json!({})).await?;
+    client.post(&id, "notes", json!({"text": "Placa limpa", "visible_to_customer": true})).await?;
+    client
+        .post(&id, "material/wait", json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}))
+        .await?;
+    client.call(Method::PATCH, &format!("/v1/orders/{id}/material"), json!({"expected_at": "2026-12-08"})).await?;
+    client.post(&id, "material/arrived", json!({})).await?;
+    client.post(&id, "finish", json!({"tests_performed": "Ligou e carregou por 2 h"})).await?;
+    client
+        .post(&id, "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}))
+        .await?;
+    client.post(&id, "payment/request", json!({})).await?;
+    client.post(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await?;
+    client.post(&id, "release", json!({})).await?;
+    client.post(&id, "close", json!({})).await?;
+    created += 1;
+
+    // 2. In execution, with a note the customer can see.
+    let id = client
+        .open(order(
+            customer("João Pereira", "111.444.777-35", "joao@example.com"),
+            ("Smartphone", "Samsung", "Galaxy S21", "RX8F40ABC"),
+            ("reparo", "Tela quebrada"),
+            vec![
+                part("P-210", "Tela AMOLED 6.2\"", "85177099", "1", "689.00"),
+                labor("S-002", "Troca de tela", "1", "150.00"),
+            ],
+        ))
+        .await?;
+    client.post(&id, "quote/send", json!({})).await?;
+    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
+    client.post(&id, "start", json!({})).await?;
+    client.post(&id, "notes", json!({"text": "Tela removida; conector íntegro", "visible_to_customer": true})).await?;
+    created += 1;
+
+    // 3. Waiting for a part.
+    let id = client
+        .open(order(
+            customer("Oficina Bom Pedal Ltda", "11.222.333/0001-81", "contato@bompedal.example.com"),
+            ("Bicicleta elétrica", "Caloi", "E-Vibe City", "CL-99812"),
+            ("reparo", "Motor falhando em subidas"),
+            vec![
+                part("P-330", "Controlador 36V", "85044090", "1", "420.00"),
+                labor("S-010", "Diagnóstico e troca do controlador", "2", "90.00"),
+            ],
+        ))
+        .await?;
+    client.post(&id, "quote/send", json!({})).await?;
+    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
+    client.post(&id, "start", json!({})).await?;
+    client
+        .post(
+            &id,
+            "material/wait",
+            json!({"reason": "Controlador em falta no fornecedor", "parts": ["P-330"], "expected_at": "2026-12-15"}),
+        )
+        .await?;
+    created += 1;
+
+    // 4. Quote sent, waiting for the customer.
+    let id = client
+        .open(order(
+            customer("Ana Lima", "390.533.447-05", "ana.lima@example.com"),
+            ("Impressora", "HP", "LaserJet M111w", "VNB3K12345"),
+            ("manutencao", "Papel enroscando"),
+            vec![
+                part("P-051", "Rolo de tração", "84439999", "2", "35.50"),
+                labor("S-003", "Limpeza e troca dos rolos", "1", "80.00"),
+            ],
+        ))
+        .await?;
+    client.post(&id, "quote/send", json!({})).await?;
+    created += 1;
+
+    // 5. Just opened.
+    client
+        .open(order(
+            customer("Carlos Souza", "123.456.789-09", "carlos@example.com"),
+            ("TV", "LG", "55UR8750", "LG55-0042"),
+            ("orcamento", "Sem imagem, com som"),
+            vec![labor("S-001", "Diagnóstico", "1", "60.00")],
+        ))
+        .await?;
+    created += 1;
+
+    // 6. Validated and partly paid: waiting for the rest of the payment.
+    let id = client
+        .open(order(
+            customer("Beatriz Costa", "987.654.321-00", "bia@example.com"),
+            ("Console", "Sony", "PlayStation 5", "PS5-771199"),
+            ("reparo", "Superaquecendo"),
+            vec![
+                part("P-777", "Pasta térmica de metal líquido", "34039900", "1", "45.00"),
+                labor("S-020", "Limpeza interna e troca da pasta térmica", "1", "180.00"),
+            ],
+        ))
+        .await?;
+    client.post(&id, "quote/send", json!({})).await?;
+    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
+    client.post(&id, "payments", json!({"amount": "100.00", "method": "cash"})).await?;
+    client.post(&id, "start", json!({})).await?;
+    client.post(&id, "finish", json!({"tests_performed": "Duas horas de jogo a 68 °C"})).await?;
+    client
+        .post(&id, "validation", json!({"checklist": [{"item": "Temperatura sob carga", "ok": true}], "extra_items": []}))
+        .await?;
+    client.post(&id, "payment/request", json!({})).await?;
+    created += 1;
+
+    // 7. Quote rejected by the customer: cancelled.
+    let id = client
+        .open(order(
+            customer("Pedro Alves", "714.602.380-01", "pedro@example.com"),
+            ("Notebook", "Lenovo", "IdeaPad 3", "LN-3344"),
+            ("reparo", "Teclado falhando"),
+            vec![part("P-404", "Teclado ABNT2", "84716052", "1", "210.00"), labor("S-004", "Troca do teclado", "1", "90.00")],
+        ))
+        .await?;
+    client.post(&id, "quote/send", json!({})).await?;
+    client.post(&id, "quote/decision", json!({"decision": "reject", "comment": "Vou comprar outro"})).await?;
+    created += 1;
+
+    Ok(Seeded::Created(created))
+}
+
+/// Whether the demo company has any order, in any status of its flow.
+async fn has_orders(gw: &Gateway) -> Result<bool, String> {
+    let tenant = TenantId::parse(TENANT).map_err(|e| e.to_string())?;
+    let caller =
+        Caller { tenant, user: UserId::parse("demo-seed").map_err(|e| e.to_string())?, roles: Role::ALL.to_vec() };
+    let flow = gw.app().get_flow(&caller).await.map_err(|e| format!("reading the demo flow: {e}"))?;
+    for status in &flow.def.statuses {
+        let page = gw
+            .app()
+            .list_by_status(&caller, &status.key, &PageRequest::first(1))
+            .await
+            .map_err(|e| format!("listing demo orders: {e}"))?;
+        if !page.items.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Sends requests through the gateway, as the demo's staff.
+struct Client<'a> {
+    gw: &'a Gateway,
+    token: String,
+}
+
+impl Client<'_> {
+    async fn call(&self, method: Method, path: &str, body: Value) -> Result<Value, String> {
+        let req = http::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Bytes::from(body.to_string()))
+            .map_err(|e| e.to_string())?;
+        let resp = self.gw.dispatch(req, IpAddr::V4(Ipv4Addr::LOCALHOST)).await;
+        let status = resp.status();
+        let text = String::from_utf8_lossy(resp.body()).into_owned();
+        if !status.is_success() {
+            return Err(format!("{method} {path} answered {status}: {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("{method} {path}: unreadable response ({e}): {text}"))
+    }
+
+    async fn post(&self, id: &str, step: &str, body: Value) -> Result<Value, String> {
+        self.call(Method::POST, &format!("/v1/orders/{id}/{step}"), body).await
+    }
+
+    /// Opens an order and returns its id.
+    async fn open(&self, body: Value) -> Result<String, String> {
+        let created = self.call(Method::POST, "/v1/orders", body).await?;
+        created["id"].as_str().map(str::to_owned).ok_or_else(|| format!("POST /v1/orders returned no id: {created}"))
+    }
+}
+
+/// DESIGN §4's example order.
+fn maria() -> Value {
+    order(
+        customer("Maria Souza", "529.982.247-25", "maria@example.com"),
+        ("Notebook", "Dell", "Inspiron 15", "BR123456"),
+        ("reparo", "Não liga"),
+        vec![
+            part("P-001", "Fonte 65W", "85044010", "1", "149.90"),
+            labor("S-001", "Diagnóstico e reparo", "1", "120.00"),
+        ],
+    )
+}
+
+fn customer(name: &str, document: &str, email: &str) -> Value {
+    json!({
+        "name": name, "document": document, "email": email, "phone": "+55 11 98765-4321",
+        "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
+                    "city_code": "3550308", "uf": "SP", "zip": "01305-000"}
+    })
+}
+
+fn order(customer: Value, equipment: (&str, &str, &str, &str), service: (&str, &str), items: Vec<Value>) -> Value {
+    let (description, brand, model, serial) = equipment;
+    json!({
+        "customer": customer,
+        "equipment": {"description": description, "brand": brand, "model": model, "serial": serial},
+        "service": {"type": service.0, "reported_problem": service.1},
+        "items": items,
+        "due_date": "2026-12-10"
+    })
+}
+
+fn part(code: &str, description: &str, ncm: &str, quantity: &str, unit_price: &str) -> Value {
+    json!({"kind": "part", "code": code, "description": description, "ncm": ncm, "quantity": quantity,
+           "unit_price": unit_price})
+}
+
+fn labor(code: &str, description: &str, quantity: &str, unit_price: &str) -> Value {
+    json!({"kind": "labor", "code": code, "description": description, "quantity": quantity, "unit_price": unit_price})
+}

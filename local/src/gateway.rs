@@ -1,0 +1,221 @@
+//! What API Gateway (HTTP API, payload 2.0, JWT authorizer) does in front of the Lambda functions, done in
+//! process: find the route, check the token, and hand the handler the same `lambda_http::Request` a Lambda
+//! receives — route key, path and query string parameters, source IP and the authorizer's JWT claims in the
+//! request context.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+    ApiGatewayV2httpRequestContextHttpDescription,
+};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::http::{self, HeaderValue, Method, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt, Response};
+use osflow_api::{Function, Route};
+use osflow_app::App;
+use osflow_lambda_kit::{Problem, ProblemType};
+
+use crate::token::{Claims, TokenError, TokenKeys};
+
+/// Largest request body accepted before the handler sees it: API Gateway HTTP API's payload limit. The API's
+/// own, smaller limit is the handler's to enforce, with its own problem.
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// The `type` of the authorizer's 401 (the request never reached a handler).
+pub const UNAUTHORIZED_TYPE: &str = "/problems/unauthorized";
+/// Its title.
+pub const UNAUTHORIZED_TITLE: &str = "Não autenticado";
+
+/// The in-process API Gateway: routes, the authorizer, and the handler behind them.
+#[derive(Debug)]
+pub struct Gateway {
+    app: App,
+    keys: TokenKeys,
+}
+
+impl Gateway {
+    pub fn new(app: App, keys: TokenKeys) -> Gateway {
+        Gateway { app, keys }
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    /// Serves one request whose body was read already.
+    pub async fn dispatch(&self, req: http::Request<Bytes>, source_ip: IpAddr) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path();
+        let Some((route, params)) = osflow_api::match_route(parts.method.as_str(), path) else {
+            return not_routed(&parts.method, path);
+        };
+        let claims = if is_public(route) {
+            None
+        } else {
+            match self.keys.verify_header(parts.headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes)) {
+                Ok(claims) => Some(claims),
+                Err(e) => return unauthorized(&e),
+            }
+        };
+        let req = api_gateway_request(parts, body, route, params, claims.as_ref(), source_ip);
+        osflow_api::handle(&self.app, None, req).await
+    }
+}
+
+/// Routes that API Gateway serves without the JWT authorizer.
+fn is_public(route: &Route) -> bool {
+    route.path.starts_with("/p/") || (route.function == Function::OrdersQuery && route.path == "/v1/openapi.json")
+}
+
+/// The request as API Gateway hands it to a Lambda function.
+fn api_gateway_request(
+    parts: http::request::Parts,
+    body: Bytes,
+    route: &Route,
+    params: Vec<(String, String)>,
+    claims: Option<&Claims>,
+    source_ip: IpAddr,
+) -> lambda_http::Request {
+    let path = parts.uri.path().to_owned();
+    let query: QueryMap = match parts.uri.query() {
+        Some(q) => q.parse().unwrap_or_default(),
+        None => QueryMap::default(),
+    };
+    let path_params: HashMap<String, String> = params.into_iter().map(|(k, v)| (k, percent_decode(&v))).collect();
+
+    let mut http_ctx = ApiGatewayV2httpRequestContextHttpDescription::default();
+    http_ctx.method = parts.method.clone();
+    http_ctx.path = Some(path.clone());
+    http_ctx.protocol = Some(format!("{:?}", parts.version));
+    http_ctx.source_ip = Some(source_ip.to_string());
+    http_ctx.user_agent = header_str(&parts.headers, header::USER_AGENT);
+
+    let now = chrono::Utc::now();
+    let mut ctx = ApiGatewayV2httpRequestContext::default();
+    ctx.route_key = Some(osflow_api::route_key(route));
+    ctx.account_id = Some("000000000000".to_owned());
+    ctx.apiid = Some("osflow-local".to_owned());
+    ctx.stage = Some("$default".to_owned());
+    ctx.request_id = Some(uuid::Uuid::now_v7().to_string());
+    ctx.domain_name = header_str(&parts.headers, header::HOST);
+    ctx.time = Some(now.format("%d/%b/%Y:%H:%M:%S %z").to_string());
+    ctx.time_epoch = now.timestamp_millis();
+    ctx.http = http_ctx;
+    ctx.authorizer = claims.map(authorizer);
+
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body.into()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    let mut req = http::Request::from_parts(parts, body);
+    req.extensions_mut().clear();
+    req.with_raw_http_path(path)
+        .with_query_string_parameters(query)
+        .with_path_parameters(path_params)
+        .with_stage_variables(HashMap::<String, String>::new())
+        .with_request_context(RequestContext::ApiGatewayV2(ctx))
+}
+
+/// The JWT authorizer's output: every claim as a string, an array claim as API Gateway renders it
+/// (`"[representante atendente]"`).
+fn authorizer(claims: &Claims) -> ApiGatewayRequestAuthorizer {
+    let mut map = HashMap::with_capacity(6);
+    map.insert("custom:tenant".to_owned(), claims.tenant.clone());
+    map.insert("sub".to_owned(), claims.sub.clone());
+    map.insert("cognito:groups".to_owned(), format!("[{}]", claims.groups.join(" ")));
+    map.insert("iss".to_owned(), claims.iss.clone());
+    map.insert("iat".to_owned(), claims.iat.to_string());
+    map.insert("exp".to_owned(), claims.exp.to_string());
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = map;
+    let mut auth = ApiGatewayRequestAuthorizer::default();
+    auth.jwt = Some(jwt);
+    auth
+}
+
+fn header_str(headers: &http::HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Decodes `%XX` escapes of a path segment (API Gateway hands path parameters decoded).
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// No route for this method and path: 405 (with `Allow`) when the path exists with other methods, 404 otherwise.
+fn not_routed(method: &Method, path: &str) -> Response<Body> {
+    let mut allowed: Vec<&'static str> = Vec::new();
+    for route in osflow_api::ROUTES {
+        if route.method != method.as_str()
+            && !allowed.contains(&route.method)
+            && osflow_api::match_route(route.method, path).is_some()
+        {
+            allowed.push(route.method);
+        }
+    }
+    if allowed.is_empty() {
+        return Problem::new(ProblemType::NotFound)
+            .with_detail(format!("Não existe a rota {method} {path}."))
+            .into_response();
+    }
+    let mut resp = Problem::new(ProblemType::MethodNotAllowed)
+        .with_detail(format!("{path} aceita {}.", allowed.join(", ")))
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+/// The authorizer's refusal: no token, an expired one, or one this installation did not sign.
+fn unauthorized(e: &TokenError) -> Response<Body> {
+    let mut problem = Problem::new(ProblemType::Unauthenticated).with_detail(e.detail());
+    problem.type_uri = UNAUTHORIZED_TYPE.to_owned();
+    problem.title = UNAUTHORIZED_TITLE.to_owned();
+    let mut resp = problem.into_response();
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+/// The request body exceeds what API Gateway accepts.
+pub fn payload_too_large() -> Response<Body> {
+    Problem::new(ProblemType::PayloadTooLarge)
+        .with_detail(format!("O corpo da requisição passa de {} MiB.", MAX_BODY / (1024 * 1024)))
+        .into_response()
+}
+
+/// The request body could not be read (the client broke off, or a malformed chunked encoding).
+pub fn payload_unreadable() -> Response<Body> {
+    Problem::new(ProblemType::MalformedJson).with_detail("Não foi possível ler o corpo da requisição.").into_response()
+}

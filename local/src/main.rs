@@ -1,0 +1,218 @@
+//! osflow-local: the whole osflow API in one process on this machine — every route of every Lambda function
+//! behind one HTTP server, the embedded SQLite store, and locally signed development tokens in place of Cognito.
+//!
+//! Wiring only: the rules live in `osflow-domain` and `osflow-app`, the HTTP API in `osflow-api`.
+
+mod data_dir;
+mod demo;
+mod gateway;
+mod server;
+mod token;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use osflow_app::{App, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_domain::Role;
+use osflow_domain::values::{TenantId, UserId};
+use osflow_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::data_dir::DataDir;
+use crate::gateway::Gateway;
+use crate::token::{DEFAULT_TTL, TokenKeys};
+
+/// osflow on one machine: the service-order API on 127.0.0.1 with data in a local folder.
+#[derive(Debug, Parser)]
+#[command(name = "osflow-local", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (HOST:PORT; port 0 picks a free one).
+    #[arg(long, env = "OSFLOW_ADDR", default_value = "127.0.0.1:3000", value_name = "HOST:PORT")]
+    addr: String,
+    /// Data folder: the SQLite database, the token key and the lock.
+    #[arg(long, env = "OSFLOW_DATA_DIR", default_value = "./.osflow", value_name = "DIR")]
+    data: PathBuf,
+    /// Create (once) the company `demo` with example orders in different statuses.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a development token (the token alone is the last line of the output).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// Company (tenant id): a-z, 0-9 and '-'.
+    #[arg(long)]
+    tenant: String,
+    /// Role(s): representante, atendente, tecnico, financeiro (repeat or separate with commas).
+    #[arg(long, required = true, value_delimiter = ',')]
+    role: Vec<String>,
+    /// User id (the `sub` claim); defaults to `<role>@<tenant>`.
+    #[arg(long)]
+    user: Option<String>,
+    /// Days until the token expires.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    days: u64,
+    /// Data folder holding the token key (the server's).
+    #[arg(long, env = "OSFLOW_DATA_DIR", default_value = "./.osflow", value_name = "DIR")]
+    data: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Token(args)) => print_token(args),
+        None => run(cli.serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("osflow-local: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `osflow-local token`: the token alone on the last line, so `$(osflow-local token … | tail -n1)` works.
+fn print_token(args: TokenArgs) -> Result<(), String> {
+    let tenant = TenantId::parse(&args.tenant).map_err(|e| format!("--tenant {:?}: {e}", args.tenant))?;
+    let roles = args
+        .role
+        .iter()
+        .map(|r| Role::parse(r.trim()).ok_or_else(|| format!("--role {r:?}: use representante, atendente, tecnico or financeiro")))
+        .collect::<Result<Vec<Role>, String>>()?;
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    let user = args.user.unwrap_or_else(|| format!("{}@{}", names.join("+"), tenant));
+    let user = UserId::parse(&user).map_err(|e| format!("--user {user:?}: {e}"))?;
+    let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
+    let keys = TokenKeys::from_secret(&dir.token_key().map_err(|e| e.to_string())?);
+    let ttl = Duration::from_secs(args.days * 24 * 3600);
+    let token = keys.issue(tenant.as_str(), user.as_str(), &roles, ttl);
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
+    println!(
+        "Token for {user} of company {tenant}, roles {}, valid until {} (data folder {}):",
+        names.join(", "),
+        expires.format("%Y-%m-%d %H:%M UTC"),
+        dir.path().display()
+    );
+    println!("{token}");
+    Ok(())
+}
+
+/// The server: lock the data folder, open the store, seed the demo if asked, serve until Ctrl-C or SIGTERM.
+fn run(args: ServeArgs) -> Result<(), String> {
+    init_tracing();
+    let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
+    let lock = dir.lock().map_err(|e| e.to_string())?;
+    let keys = TokenKeys::from_secret(&dir.token_key().map_err(|e| e.to_string())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("osflow-local")
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let result = runtime.block_on(async {
+        let db = dir.db_path();
+        let store = Arc::new(
+            SqliteStore::open(&db).map_err(|e| format!("cannot open the database {}: {e}", db.display()))?,
+        );
+        let app = App {
+            orders: store.clone(),
+            flows: store.clone(),
+            invoices: store.clone(),
+            idempotency: store.clone(),
+            invoicing: Arc::new(NoInvoicing),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Ids),
+        };
+        let gateway = Arc::new(Gateway::new(app, keys));
+        if args.demo {
+            match demo::seed(&gateway).await.map_err(|e| format!("--demo failed: {e}"))? {
+                demo::Seeded::AlreadyThere => println!("Demo company \"demo\" already has its data."),
+                demo::Seeded::Created(n) => println!("Demo company \"demo\" created with {n} example orders."),
+            }
+        }
+        let listener =
+            TcpListener::bind(&args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        print_banner(addr, &dir, gateway.keys());
+        server::serve(listener, gateway, shutdown_signal()).await;
+        Ok::<(), String>(())
+    });
+    // Every connection is done (or abandoned after the drain timeout): the runtime and with it the store close.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    drop(lock);
+    if result.is_ok() {
+        println!("osflow-local stopped.");
+    }
+    result
+}
+
+fn print_banner(addr: SocketAddr, dir: &DataDir, keys: &TokenKeys) {
+    let url = format!("http://{addr}");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "osflow-local {} — data in {}", env!("CARGO_PKG_VERSION"), dir.path().display());
+    if !addr.ip().is_loopback() {
+        let _ = writeln!(out, "WARNING: listening on a non-loopback address; anyone who can reach it can try tokens");
+    }
+    let _ = writeln!(out, "Listening on {url}");
+    let _ = writeln!(out, "Development tokens for the company \"{}\" (valid 30 days):", demo::TENANT);
+    for role in Role::ALL {
+        let token = keys.issue(demo::TENANT, &format!("{}@{}", role.as_str(), demo::TENANT), &[role], DEFAULT_TTL);
+        let _ = writeln!(out, "  {:<14} {token}", role.as_str());
+    }
+    let _ = writeln!(out, "Other companies and roles: osflow-local token --tenant T --role R --data {}", dir.path().display());
+    let _ = writeln!(out, "Try: curl -H \"Authorization: Bearer <token>\" {url}/v1/flow");
+    let _ = writeln!(out, "Ctrl-C stops.");
+    let _ = out.flush();
+}
+
+/// Completes on the first Ctrl-C or SIGTERM; a second one ends the process at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    eprintln!("osflow-local: stopping — finishing open requests (Ctrl-C again to quit now)");
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("osflow-local: stopped without waiting");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler cannot fail on Unix");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Human-readable logs unless `OSFLOW_LOG_FORMAT=json`; `RUST_LOG` filters (default: info).
+fn init_tracing() {
+    let config = osflow_lambda_kit::Config::from_vars(|name| match std::env::var(name).ok() {
+        None if name == "OSFLOW_LOG_FORMAT" => Some("text".to_owned()),
+        value => value,
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("osflow-local: {e}; logging as text");
+        osflow_lambda_kit::Config::from_vars(|name| (name == "OSFLOW_LOG_FORMAT").then(|| "text".to_owned()))
+            .expect("defaults are valid")
+    });
+    osflow_lambda_kit::logging::init_tracing_with(&config);
+}

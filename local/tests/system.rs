@@ -1,0 +1,841 @@
+//! System tests of osflow-local: the real binary on a free loopback port with a temporary data folder, tokens
+//! from `osflow-local token`, and every request over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_osflow-local");
+
+/// Upper bound on how long a healthy binary needs to start or stop; only guards against a hung test.
+const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The process
+
+/// A running osflow-local. Killed when dropped.
+struct Local {
+    child: Child,
+    url: String,
+    data: PathBuf,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl Local {
+    /// Starts the binary on a free port with `data` and waits until it prints its URL.
+    fn start(data: &Path, extra: &[&str]) -> Local {
+        let mut child = Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .env_remove("OSFLOW_ADDR")
+            .env_remove("OSFLOW_DATA_DIR")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn osflow-local");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let lines = stdout.clone();
+        let out = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("Listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let err = child.stderr.take().expect("stderr is piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[osflow-local] {line}");
+            }
+        });
+        let url = match rx.recv_timeout(PROCESS_DEADLINE) {
+            Ok(url) => url,
+            Err(_) => {
+                let status = child.try_wait().ok().flatten();
+                let _ = child.kill();
+                panic!("osflow-local did not print its URL (exit: {status:?}); stdout: {:?}", stdout.lock().unwrap());
+            }
+        };
+        Local { child, url, data: data.to_path_buf(), stdout }
+    }
+
+    /// Sends SIGTERM and waits for the process to end.
+    fn stop(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(killed.success(), "kill -TERM {pid} failed");
+        let status = wait_with_deadline(&mut self.child);
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(50));
+        let lines = self.stdout.lock().unwrap().clone();
+        (status, lines)
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn api(&self, token: &str) -> Api {
+        Api { http: reqwest::Client::new(), base: self.url.clone(), token: Some(token.to_owned()) }
+    }
+
+    fn anonymous(&self) -> Api {
+        Api { http: reqwest::Client::new(), base: self.url.clone(), token: None }
+    }
+
+    fn token(&self, tenant: &str, role: &str) -> String {
+        token(&self.data, tenant, role)
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_with_deadline(child: &mut Child) -> ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for osflow-local") {
+            return status;
+        }
+        if start.elapsed() > PROCESS_DEADLINE {
+            let _ = child.kill();
+            panic!("osflow-local did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `osflow-local token --tenant T --role R --data DIR`: the last line of its output.
+fn token(data: &Path, tenant: &str, role: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "--tenant", tenant, "--role", role, "--data"])
+        .arg(data)
+        .env_remove("OSFLOW_DATA_DIR")
+        .output()
+        .expect("run osflow-local token");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    assert!(out.status.success(), "token command failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let last = stdout.lines().last().expect("a last line").trim().to_owned();
+    assert_eq!(last.split('.').count(), 3, "the last line is a JWT: {last}");
+    last
+}
+
+fn data_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("osflow-local-test-").tempdir().expect("temp dir")
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP
+
+#[derive(Debug)]
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Resp {
+    fn ok(self, expected: StatusCode) -> Value {
+        assert_eq!(self.status, expected, "unexpected status; body: {}", self.body);
+        self.body
+    }
+
+    /// Asserts a problem+json response of `status` and `type` and returns its body.
+    fn problem(self, status: StatusCode, type_: &str) -> Value {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(ct.starts_with("application/problem+json"), "content type {ct:?} for {}", self.body);
+        assert_eq!(self.body["type"], type_, "problem type; body: {}", self.body);
+        assert_eq!(self.body["status"], status.as_u16(), "problem status; body: {}", self.body);
+        self.body
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    fn with_token(&self, token: &str) -> Api {
+        Api { token: Some(token.to_owned()), ..self.clone() }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header(header::CONTENT_TYPE, "application/json").body(body);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.expect("request to osflow-local");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("response body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp { status, headers, body }
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, path, Some(body.to_string().into_bytes()), &[]).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::PUT, path, Some(body.to_string().into_bytes()), &[]).await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::PATCH, path, Some(body.to_string().into_bytes()), &[]).await
+    }
+
+    /// A step on an order: `POST /v1/orders/{id}/{step}`.
+    async fn step(&self, id: &str, step: &str, body: Value) -> Resp {
+        self.post(&format!("/v1/orders/{id}/{step}"), body).await
+    }
+
+    /// A step that must succeed; returns the order after it.
+    async fn step_ok(&self, id: &str, step: &str, body: Value) -> Value {
+        let resp = self.step(id, step, body).await;
+        assert!(resp.status.is_success(), "{step} on {id}: {} {}", resp.status, resp.body);
+        resp.body
+    }
+
+    async fn order(&self, id: &str) -> Value {
+        self.get(&format!("/v1/orders/{id}")).await.ok(StatusCode::OK)
+    }
+
+    async fn status_of(&self, id: &str) -> String {
+        self.order(id).await["status"].as_str().expect("status is a string").to_owned()
+    }
+
+    /// Opens DESIGN §4's example order and returns its id.
+    async fn open_example(&self) -> String {
+        let body = self.post("/v1/orders", example_order()).await.ok(StatusCode::CREATED);
+        body["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// DESIGN §4's `POST /v1/orders` body, verbatim.
+fn example_order() -> Value {
+    serde_json::from_str(
+        r#"{"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
+              "phone": "+55 11 98765-4321",
+              "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
+                          "city_code": "3550308", "uf": "SP", "zip": "01305-000"}},
+ "equipment": {"description": "Notebook", "brand": "Dell", "model": "Inspiron 15", "serial": "BR123456"},
+ "service": {"type": "reparo", "reported_problem": "Não liga"},
+ "items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
+            "quantity": "1", "unit_price": "149.90"},
+           {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
+ "due_date": "2026-12-10"}"#,
+    )
+    .expect("the DESIGN example is JSON")
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The flows
+
+/// The eight steps of the default flow with DESIGN §4's requests, verbatim.
+#[tokio::test]
+async fn default_flow_runs_the_eight_steps_with_the_design_examples() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&local.token("oficina-a", "representante"));
+
+    // 1. Abertura
+    let opened = api.post("/v1/orders", example_order()).await.ok(StatusCode::CREATED);
+    assert_eq!(opened["number"], 1);
+    assert_eq!(opened["status"], "aberta");
+    assert_eq!(opened["version"], 1);
+    assert_eq!(opened["quote"]["revision"], 1);
+    assert_eq!(opened["quote"]["total"], "269.90");
+    let id = opened["id"].as_str().expect("id").to_owned();
+
+    // 2. Aprovação do cliente
+    assert_eq!(api.step_ok(&id, "quote/send", json!({})).await["status"], "aguardando_aprovacao");
+    assert_eq!(api.step_ok(&id, "quote/decision", json!({"decision": "approve"})).await["status"], "aprovada");
+
+    // 3. Execução
+    assert_eq!(api.step_ok(&id, "start", json!({})).await["status"], "em_execucao");
+    let noted = api.step_ok(&id, "notes", json!({"text": "Placa limpa", "visible_to_customer": true})).await;
+    assert_eq!(noted["status"], "em_execucao", "a note changes no status");
+
+    // 4. Pausa para materiais
+    let waiting = api
+        .step_ok(&id, "material/wait", json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}))
+        .await;
+    assert_eq!(waiting["status"], "aguardando_material");
+    let moved = api.patch(&format!("/v1/orders/{id}/material"), json!({"expected_at": "2026-12-08"})).await;
+    assert_eq!(moved.ok(StatusCode::OK)["status"], "aguardando_material", "a new date changes no status");
+    assert_eq!(api.step_ok(&id, "material/arrived", json!({})).await["status"], "em_execucao");
+
+    // 5. Finalização
+    let finished = api.step_ok(&id, "finish", json!({"tests_performed": "Ligou e carregou por 2 h"})).await;
+    assert_eq!(finished["status"], "finalizada");
+
+    // 6. Validação
+    let validated = api
+        .step_ok(&id, "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}))
+        .await;
+    assert_eq!(validated["status"], "em_validacao");
+
+    // 7. Pagamento e liberação
+    assert_eq!(api.step_ok(&id, "payment/request", json!({})).await["status"], "aguardando_pagamento");
+    let paid = api.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await;
+    assert_eq!(paid["status"], "aguardando_pagamento", "a payment changes no status");
+    assert_eq!(api.step_ok(&id, "release", json!({})).await["status"], "liberada");
+
+    // 8. Encerramento
+    let closed = api.step_ok(&id, "close", json!({})).await;
+    assert_eq!(closed["status"], "encerrada");
+
+    // The reads: the order with its ETag, the timeline, the status list, the customer's history.
+    let resp = api.get(&format!("/v1/orders/{id}")).await;
+    let etag = resp.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).expect("an ETag").to_owned();
+    let order = resp.ok(StatusCode::OK);
+    assert_eq!(order["status"], "encerrada");
+    assert_eq!(order["id"], id.as_str());
+    let version = order["version"].as_u64().expect("version");
+    assert!(etag.contains(&version.to_string()), "ETag {etag} names version {version}");
+
+    let timeline = api.get(&format!("/v1/orders/{id}/timeline")).await.ok(StatusCode::OK);
+    let events = timeline["events"].as_array().expect("events");
+    assert_eq!(events.len() as u64, version, "one event per version");
+
+    let listed = api.get("/v1/orders?status=encerrada").await.ok(StatusCode::OK);
+    assert!(list_ids(&listed).contains(&id), "the closed order is listed: {listed}");
+    let history = api.get("/v1/customers/52998224725/orders").await.ok(StatusCode::OK);
+    assert!(list_ids(&history).contains(&id), "the customer's history has the order: {history}");
+
+    // A final status takes no step.
+    api.step(&id, "notes", json!({"text": "Depois de encerrada"})).await.problem(StatusCode::CONFLICT, NOT_ALLOWED);
+}
+
+/// A shop that drops the validation step: finished orders go straight to payment. The flow is published as a
+/// new version; orders opened before stay on the old one.
+#[tokio::test]
+async fn a_shop_flow_without_validation_published_with_put_flow() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-b", "representante"));
+
+    let before = rep.open_example().await;
+
+    let current = rep.get("/v1/flow").await.ok(StatusCode::OK);
+    assert_eq!(current["version"], 1);
+    let mut def = current.clone();
+    def.as_object_mut().unwrap().remove("version");
+    def["statuses"].as_array_mut().unwrap().retain(|s| s["key"] != "em_validacao");
+    let transitions = def["transitions"].as_array_mut().unwrap();
+    transitions.retain(|t| t["from"] != "em_validacao" && t["to"] != "em_validacao");
+    transitions.push(json!({"from": "finalizada", "to": "aguardando_pagamento", "action": "request_payment",
+                            "roles": ["representante", "atendente", "financeiro"], "guards": []}));
+
+    // Only the representante edits the flow.
+    let atendente = rep.with_token(&local.token("oficina-b", "atendente"));
+    atendente.put("/v1/flow", def.clone()).await.problem(StatusCode::FORBIDDEN, FORBIDDEN);
+
+    let published = rep.put("/v1/flow", def).await.ok(StatusCode::OK);
+    assert_eq!(published["version"], 2);
+    let versions = rep.get("/v1/flow/versions").await.ok(StatusCode::OK);
+    assert_eq!(versions.to_string().matches("\"version\":").count() >= 2, true, "two versions: {versions}");
+
+    let id = rep.open_example().await;
+    assert_eq!(rep.order(&id).await["flow_version"], 2);
+    walk_to(&rep, &id, "finalizada").await;
+    rep.step(&id, "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}))
+        .await
+        .problem(StatusCode::CONFLICT, NOT_ALLOWED);
+    assert_eq!(rep.step_ok(&id, "payment/request", json!({})).await["status"], "aguardando_pagamento");
+    rep.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await;
+    rep.step_ok(&id, "release", json!({})).await;
+    assert_eq!(rep.step_ok(&id, "close", json!({})).await["status"], "encerrada");
+
+    // The order opened before keeps the default flow: it still needs the validation step.
+    assert_eq!(rep.order(&before).await["flow_version"], 1);
+    walk_to(&rep, &before, "finalizada").await;
+    rep.step(&before, "payment/request", json!({})).await.problem(StatusCode::CONFLICT, NOT_ALLOWED);
+    let validated = rep
+        .step_ok(&before, "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}))
+        .await;
+    assert_eq!(validated["status"], "em_validacao");
+
+    // A flow that cannot close from some status is refused, naming it.
+    let mut broken = rep.get("/v1/flow").await.ok(StatusCode::OK);
+    broken.as_object_mut().unwrap().remove("version");
+    broken["statuses"].as_array_mut().unwrap().push(json!({"key": "limbo", "label": "Limbo", "kind": "custom"}));
+    broken["transitions"].as_array_mut().unwrap().push(
+        json!({"from": "aberta", "to": "limbo", "action": "move", "roles": ["representante"], "guards": []}),
+    );
+    let refused = rep.put("/v1/flow", broken).await.problem(StatusCode::UNPROCESSABLE_ENTITY, "/problems/invalid-flow");
+    assert!(refused.to_string().contains("limbo"), "the refusal names the status: {refused}");
+}
+
+/// A custom "Diagnóstico" status entered and left with `move`.
+#[tokio::test]
+async fn a_custom_status_is_entered_and_left_with_move() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-c", "representante"));
+
+    let mut def = rep.get("/v1/flow").await.ok(StatusCode::OK);
+    def.as_object_mut().unwrap().remove("version");
+    def["statuses"].as_array_mut().unwrap().push(
+        json!({"key": "diagnostico", "label": "Diagnóstico", "kind": "custom", "notify": true, "channels": ["email"]}),
+    );
+    let transitions = def["transitions"].as_array_mut().unwrap();
+    transitions.push(json!({"from": "aberta", "to": "diagnostico", "action": "move", "roles": ["representante", "tecnico"]}));
+    transitions.push(json!({"from": "diagnostico", "to": "aberta", "action": "move", "roles": ["representante", "tecnico"]}));
+    transitions.push(json!({"from": "diagnostico", "to": "cancelada", "action": "cancel", "roles": ["representante"]}));
+    rep.put("/v1/flow", def).await.ok(StatusCode::OK);
+
+    let id = rep.open_example().await;
+    let tecnico = rep.with_token(&local.token("oficina-c", "tecnico"));
+    assert_eq!(tecnico.step_ok(&id, "move", json!({"to": "diagnostico"})).await["status"], "diagnostico");
+    // Steps of the default vocabulary do not apply in the custom status; the refusal names the status.
+    let refused = tecnico.step(&id, "start", json!({})).await.problem(StatusCode::CONFLICT, NOT_ALLOWED);
+    assert_eq!(refused["status_key"], "diagnostico");
+    // Roles come from the flow: atendente may not move.
+    let atendente = rep.with_token(&local.token("oficina-c", "atendente"));
+    atendente.step(&id, "move", json!({"to": "aberta"})).await.problem(StatusCode::FORBIDDEN, FORBIDDEN);
+    // An unknown target is refused.
+    tecnico.step(&id, "move", json!({"to": "nao_existe"})).await.problem(StatusCode::UNPROCESSABLE_ENTITY, "/problems/unknown-status");
+    assert_eq!(tecnico.step_ok(&id, "move", json!({"to": "aberta"})).await["status"], "aberta");
+    assert_eq!(rep.step_ok(&id, "quote/send", json!({})).await["status"], "aguardando_aprovacao");
+    let listed = rep.get("/v1/orders?status=diagnostico").await.ok(StatusCode::OK);
+    assert!(list_ids(&listed).is_empty(), "nothing is left in diagnostico: {listed}");
+}
+
+/// The customer asks for adjustments: the order goes back to aberta, a new revision is made and sent, and the
+/// approval applies to the new total.
+#[tokio::test]
+async fn adjustments_make_a_new_quote_revision() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&local.token("oficina-d", "atendente"));
+    let id = api.open_example().await;
+    api.step_ok(&id, "quote/send", json!({})).await;
+    let adjusted =
+        api.step_ok(&id, "quote/decision", json!({"decision": "adjust", "comment": "Sem o diagnóstico, por favor"})).await;
+    assert_eq!(adjusted["status"], "aberta");
+
+    let revised = api
+        .put(
+            &format!("/v1/orders/{id}/quote"),
+            json!({"items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
+                              "quantity": "1", "unit_price": "149.90"},
+                             {"kind": "labor", "code": "S-001", "description": "Reparo", "quantity": "1",
+                              "unit_price": "80.00"}]}),
+        )
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(revised["quote"]["revision"], 2);
+    assert_eq!(revised["quote"]["total"], "229.90");
+    assert_eq!(revised["status"], "aberta");
+
+    api.step_ok(&id, "quote/send", json!({})).await;
+    let approved = api.step_ok(&id, "quote/decision", json!({"decision": "approve"})).await;
+    assert_eq!(approved["status"], "aprovada");
+    assert_eq!(approved["quote"]["revision"], 2);
+    assert_eq!(approved["quote"]["total"], "229.90");
+
+    // A new revision is no longer possible once approved.
+    api.put(&format!("/v1/orders/{id}/quote"), json!({"items": [{"kind": "labor", "description": "X", "quantity": "1", "unit_price": "1.00"}]}))
+        .await
+        .problem(StatusCode::CONFLICT, NOT_ALLOWED);
+}
+
+/// Extra items found at validation need the customer's approval: a supplementary quote is sent, payment waits
+/// for it, and once approved the order goes back to execution with the new total.
+#[tokio::test]
+async fn extra_items_found_at_validation_go_back_for_approval() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&local.token("oficina-e", "representante"));
+    let id = api.open_example().await;
+    walk_to(&api, &id, "finalizada").await;
+
+    let validated = api
+        .step_ok(
+            &id,
+            "validation",
+            json!({"checklist": [{"item": "Equipamento liga", "ok": true}],
+                   "extra_items": [{"kind": "part", "code": "P-002", "description": "Bateria", "ncm": "85076000",
+                                    "quantity": "1", "unit_price": "350.00"}]}),
+        )
+        .await;
+    assert_eq!(validated["status"], "em_validacao");
+    let refused = api.step(&id, "payment/request", json!({})).await.problem(StatusCode::CONFLICT, "/problems/guard-failed");
+    assert_eq!(refused["guard"], "no_pending_extra_items");
+
+    assert_eq!(api.step_ok(&id, "quote/send", json!({})).await["status"], "aguardando_aprovacao");
+    let approved = api.step_ok(&id, "quote/decision", json!({"decision": "approve"})).await;
+    assert_eq!(approved["status"], "em_execucao", "an approved supplementary quote goes back to execution");
+    assert_eq!(approved["quote"]["total"], "619.90");
+
+    api.step_ok(&id, "finish", json!({"tests_performed": "Bateria nova segura carga"})).await;
+    api.step_ok(&id, "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}))
+        .await;
+    assert_eq!(api.step_ok(&id, "payment/request", json!({})).await["status"], "aguardando_pagamento");
+    api.step_ok(&id, "payments", json!({"amount": "619.90", "method": "credit_card"})).await;
+    assert_eq!(api.step_ok(&id, "release", json!({})).await["status"], "liberada");
+}
+
+/// A deposit once approved, the rest in two payments of other methods; release waits for the full amount.
+#[tokio::test]
+async fn partial_payments_and_release_when_paid_in_full() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-f", "representante"));
+    let fin = rep.with_token(&local.token("oficina-f", "financeiro"));
+    let id = rep.open_example().await;
+
+    fin.step(&id, "payments", json!({"amount": "50.00", "method": "pix"})).await.problem(StatusCode::CONFLICT, NOT_ALLOWED);
+    walk_to(&rep, &id, "aprovada").await;
+    let deposit = fin.step_ok(&id, "payments", json!({"amount": "100.00", "method": "pix"})).await;
+    assert_eq!(deposit["status"], "aprovada");
+
+    walk_to(&rep, &id, "aguardando_pagamento").await;
+    let refused = fin.step(&id, "release", json!({})).await.problem(StatusCode::CONFLICT, "/problems/guard-failed");
+    assert_eq!(refused["guard"], "paid_in_full");
+
+    // A retried payment with the same Idempotency-Key is recorded once.
+    let body = json!({"amount": "100.00", "method": "cash"}).to_string().into_bytes();
+    let path = format!("/v1/orders/{id}/payments");
+    let first = fin.send(reqwest::Method::POST, &path, Some(body.clone()), &[("Idempotency-Key", "pay-2")]).await;
+    let first = first.ok(StatusCode::OK);
+    let again = fin.send(reqwest::Method::POST, &path, Some(body), &[("Idempotency-Key", "pay-2")]).await;
+    assert_eq!(again.ok(StatusCode::OK), first, "the replay is the saved response");
+
+    fin.step(&id, "release", json!({})).await.problem(StatusCode::CONFLICT, "/problems/guard-failed");
+    fin.step_ok(&id, "payments", json!({"amount": "69.90", "method": "debit_card"})).await;
+    let order = fin.order(&id).await;
+    assert_eq!(order["payments"].as_array().map(Vec::len), Some(3), "three payments: {order}");
+    assert_eq!(fin.step_ok(&id, "release", json!({})).await["status"], "liberada");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Refusals
+
+const NOT_ALLOWED: &str = "/problems/not-allowed-in-status";
+const FORBIDDEN: &str = "/problems/forbidden";
+const INVALID_FIELD: &str = "/problems/invalid-field";
+
+#[tokio::test]
+async fn bad_inputs_are_refused_with_problems() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&local.token("oficina-g", "representante"));
+
+    // Malformed JSON.
+    let raw = b"{\"customer\": ".to_vec();
+    api.send(reqwest::Method::POST, "/v1/orders", Some(raw), &[]).await.problem(StatusCode::BAD_REQUEST, "/problems/malformed-json");
+
+    // Invalid CPF (check digits).
+    let mut bad_cpf = example_order();
+    bad_cpf["customer"]["document"] = json!("529.982.247-26");
+    let p = api.post("/v1/orders", bad_cpf).await.problem(StatusCode::UNPROCESSABLE_ENTITY, INVALID_FIELD);
+    assert_eq!(p["field"], "customer.document");
+
+    // More than two decimals in money.
+    let mut bad_money = example_order();
+    bad_money["items"][0]["unit_price"] = json!("149.901");
+    let p = api.post("/v1/orders", bad_money).await.problem(StatusCode::UNPROCESSABLE_ENTITY, INVALID_FIELD);
+    assert_eq!(p["field"], "items[0].unit_price");
+
+    // A body over 1 MiB.
+    let mut huge = example_order();
+    huge["service"]["reported_problem"] = json!("x".repeat(1024 * 1024 + 1));
+    api.post("/v1/orders", huge).await.problem(StatusCode::PAYLOAD_TOO_LARGE, "/problems/payload-too-large");
+
+    // No number was burnt by the refusals.
+    let opened = api.post("/v1/orders", example_order()).await.ok(StatusCode::CREATED);
+    let id = opened["id"].as_str().unwrap().to_owned();
+
+    // A step the status does not allow: 409 naming the status.
+    let p = api.step(&id, "start", json!({})).await.problem(StatusCode::CONFLICT, NOT_ALLOWED);
+    assert_eq!(p["status_key"], "aberta");
+    assert!(p["detail"].to_string().contains("aberta") || p["status_key"] == "aberta");
+
+    // A stale If-Match: 412 with the current version.
+    let body = json!({"text": "Cliente ligou", "visible_to_customer": false}).to_string().into_bytes();
+    let path = format!("/v1/orders/{id}/notes");
+    let p = api
+        .send(reqwest::Method::POST, &path, Some(body.clone()), &[("If-Match", "\"7\"")])
+        .await
+        .problem(StatusCode::PRECONDITION_FAILED, "/problems/precondition-failed");
+    assert_eq!(p["current_version"], 1);
+    let fresh = api.send(reqwest::Method::POST, &path, Some(body), &[("If-Match", "\"1\"")]).await;
+    assert_eq!(fresh.ok(StatusCode::OK)["version"], 2);
+
+    // Unknown route, and a known path with the wrong method.
+    api.get("/v1/nada").await.problem(StatusCode::NOT_FOUND, "/problems/not-found");
+    let resp = api.send(reqwest::Method::DELETE, &format!("/v1/orders/{id}"), None, &[]).await;
+    let allow = resp.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    resp.problem(StatusCode::METHOD_NOT_ALLOWED, "/problems/method-not-allowed");
+    assert!(allow.contains("GET"), "Allow: {allow}");
+
+    // An id that is not an order id.
+    api.get("/v1/orders/nao-e-um-id").await.problem(StatusCode::NOT_FOUND, "/problems/not-found");
+}
+
+#[tokio::test]
+async fn tokens_and_roles_are_checked() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-h", "representante"));
+    let id = rep.open_example().await;
+    let path = format!("/v1/orders/{id}");
+
+    // Missing token.
+    let p = local.anonymous().get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    assert_eq!(p["title"], "Não autenticado");
+    // Not a bearer token.
+    let p = rep.send(reqwest::Method::GET, &path, None, &[("Authorization", "Basic Zm9vOmJhcg==")]).await;
+    p.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+
+    // Expired: signed with the real key, expired an hour ago.
+    let key = std::fs::read(dir.path().join("token.key")).expect("the token key is in the data folder");
+    let expired = sign(&key, json!({"custom:tenant": "oficina-h", "sub": "x", "cognito:groups": ["representante"],
+                                    "iss": "osflow-local", "iat": unix_now() - 7200, "exp": unix_now() - 3600}));
+    let p = rep.with_token(&expired).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    assert_eq!(p["title"], "Não autenticado");
+
+    // Forged: the right claims, another key.
+    let forged = sign(b"not the key of this installation, not at all, no", json!({"custom:tenant": "oficina-h", "sub": "x",
+        "cognito:groups": ["representante"], "iss": "osflow-local", "iat": unix_now(), "exp": unix_now() + 3600}));
+    rep.with_token(&forged).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    // Tampered: a valid token with its payload swapped for another tenant's.
+    let good = local.token("oficina-h", "representante");
+    let other = local.token("oficina-x", "representante");
+    let parts: Vec<&str> = good.split('.').collect();
+    let other_parts: Vec<&str> = other.split('.').collect();
+    let tampered = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
+    rep.with_token(&tampered).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    // Garbage.
+    rep.with_token("abc.def.ghi").get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+
+    // Roles: a técnico registers no payment, a financeiro opens no order, only the representante edits the flow.
+    let tecnico = rep.with_token(&local.token("oficina-h", "tecnico"));
+    let financeiro = rep.with_token(&local.token("oficina-h", "financeiro"));
+    walk_to(&rep, &id, "aprovada").await;
+    tecnico.step(&id, "payments", json!({"amount": "10.00", "method": "pix"})).await.problem(StatusCode::FORBIDDEN, FORBIDDEN);
+    financeiro.post("/v1/orders", example_order()).await.problem(StatusCode::FORBIDDEN, FORBIDDEN);
+    tecnico.get("/v1/flow/versions").await.problem(StatusCode::FORBIDDEN, FORBIDDEN);
+    // But every role reads.
+    assert_eq!(tecnico.order(&id).await["id"], id.as_str());
+}
+
+/// Another company's order is indistinguishable from a missing one, for reads and for steps.
+#[tokio::test]
+async fn tenants_are_isolated() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let a = local.api(&local.token("empresa-a", "representante"));
+    let b = local.api(&local.token("empresa-b", "representante"));
+    let id = a.open_example().await;
+    a.step_ok(&id, "quote/send", json!({})).await;
+
+    b.get(&format!("/v1/orders/{id}")).await.problem(StatusCode::NOT_FOUND, "/problems/not-found");
+    b.get(&format!("/v1/orders/{id}/timeline")).await.problem(StatusCode::NOT_FOUND, "/problems/not-found");
+    b.step(&id, "quote/decision", json!({"decision": "approve"})).await.problem(StatusCode::NOT_FOUND, "/problems/not-found");
+    b.step(&id, "cancel", json!({"reason": "Sonda"})).await.problem(StatusCode::NOT_FOUND, "/problems/not-found");
+    b.put(&format!("/v1/orders/{id}/quote"), json!({"items": [{"kind": "labor", "description": "X", "quantity": "1", "unit_price": "1.00"}]}))
+        .await
+        .problem(StatusCode::NOT_FOUND, "/problems/not-found");
+    let listed = b.get("/v1/orders?status=aguardando_aprovacao").await.ok(StatusCode::OK);
+    assert!(list_ids(&listed).is_empty(), "company B lists none of A's orders: {listed}");
+    let history = b.get("/v1/customers/52998224725/orders").await.ok(StatusCode::OK);
+    assert!(list_ids(&history).is_empty(), "company B sees none of A's customer history: {history}");
+    // B's own numbering starts at 1.
+    assert_eq!(b.post("/v1/orders", example_order()).await.ok(StatusCode::CREATED)["number"], 1);
+    // A's order is untouched.
+    let order = a.order(&id).await;
+    assert_eq!(order["status"], "aguardando_aprovacao");
+    assert_eq!(order["version"], 2);
+    // A published flow is the company's own.
+    let mut def = b.get("/v1/flow").await.ok(StatusCode::OK);
+    def.as_object_mut().unwrap().remove("version");
+    b.put("/v1/flow", def).await.ok(StatusCode::OK);
+    assert_eq!(a.get("/v1/flow").await.ok(StatusCode::OK)["version"], 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The process
+
+#[tokio::test]
+async fn a_second_instance_on_the_same_data_folder_is_refused() {
+    let dir = data_dir();
+    let first = Local::start(dir.path(), &[]);
+    let out = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env_remove("OSFLOW_ADDR")
+        .output()
+        .expect("run a second osflow-local");
+    assert!(!out.status.success(), "the second instance must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already using the data folder"), "clear message: {stderr}");
+    assert!(stderr.contains(&first.child.id().to_string()), "names the holder's pid: {stderr}");
+    // The first one still serves.
+    let api = first.api(&first.token("oficina-i", "atendente"));
+    api.open_example().await;
+    // Once it stops, the folder is free again.
+    let (status, _) = first.stop();
+    assert!(status.success());
+    let again = Local::start(dir.path(), &[]);
+    again.stop();
+}
+
+#[tokio::test]
+async fn restart_keeps_the_data_and_the_tokens() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let token = local.token("oficina-j", "representante");
+    let api = local.api(&token);
+    let id = api.open_example().await;
+    api.step_ok(&id, "quote/send", json!({})).await;
+    let (status, lines) = local.stop();
+    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
+    assert!(lines.iter().any(|l| l.contains("stopped")), "says it stopped: {lines:?}");
+
+    let key = std::fs::metadata(dir.path().join("token.key")).expect("token key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(key.permissions().mode() & 0o777, 0o600, "the token key is private");
+
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&token);
+    let order = api.order(&id).await;
+    assert_eq!(order["status"], "aguardando_aprovacao");
+    assert_eq!(order["version"], 2);
+    assert_eq!(api.post("/v1/orders", example_order()).await.ok(StatusCode::CREATED)["number"], 2);
+}
+
+#[tokio::test]
+async fn the_banner_prints_a_working_token_per_role_for_demo() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let lines = local.stdout();
+    for role in ["representante", "atendente", "tecnico", "financeiro"] {
+        let line = lines.iter().find(|l| l.trim_start().starts_with(role)).unwrap_or_else(|| panic!("{role}: {lines:?}"));
+        let token = line.split_whitespace().last().unwrap();
+        let flow = local.api(token).get("/v1/flow").await.ok(StatusCode::OK);
+        assert_eq!(flow["version"], 1, "company demo starts on the default flow");
+    }
+    // The demo company is empty without --demo.
+    let api = local.api(&local.token("demo", "representante"));
+    let listed = api.get("/v1/orders?status=aberta").await.ok(StatusCode::OK);
+    assert!(list_ids(&listed).is_empty());
+}
+
+#[tokio::test]
+async fn demo_is_created_once() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &["--demo"]);
+    assert!(local.stdout().iter().any(|l| l.contains("created with")), "{:?}", local.stdout());
+    let api = local.api(&local.token("demo", "atendente"));
+    let first = demo_census(&api).await;
+    let statuses: Vec<&String> = first.iter().filter(|(_, n)| *n > 0).map(|(s, _)| s).collect();
+    assert!(statuses.len() >= 4, "example orders in several statuses: {first:?}");
+    assert!(first.iter().any(|(s, n)| s == "encerrada" && *n == 1), "one walked to the end: {first:?}");
+    local.stop();
+
+    let local = Local::start(dir.path(), &["--demo"]);
+    assert!(local.stdout().iter().any(|l| l.contains("already has its data")), "{:?}", local.stdout());
+    let api = local.api(&local.token("demo", "atendente"));
+    assert_eq!(demo_census(&api).await, first, "a restart with --demo creates nothing new");
+}
+
+#[tokio::test]
+async fn the_token_command_refuses_bad_arguments() {
+    let dir = data_dir();
+    for args in [
+        vec!["token", "--tenant", "demo", "--role", "chefe"],
+        vec!["token", "--tenant", "Demo Inc", "--role", "tecnico"],
+        vec!["token", "--role", "tecnico"],
+    ] {
+        let out = Command::new(BIN).args(&args).arg("--data").arg(dir.path()).output().expect("run token");
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(!out.stderr.is_empty(), "{args:?} says why");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+/// The number of orders per status of the default flow.
+async fn demo_census(api: &Api) -> Vec<(String, usize)> {
+    let mut census = Vec::new();
+    for status in ["aberta", "aguardando_aprovacao", "aprovada", "em_execucao", "aguardando_material", "finalizada",
+                   "em_validacao", "aguardando_pagamento", "liberada", "encerrada", "cancelada"] {
+        let listed = api.get(&format!("/v1/orders?status={status}&limit=100")).await.ok(StatusCode::OK);
+        census.push((status.to_owned(), list_ids(&listed).len()));
+    }
+    census
+}
+
+/// The ids in a list response.
+fn list_ids(list: &Value) -> Vec<String> {
+    list["items"].as_array().map(|items| items.iter().filter_map(|o| o["id"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// Takes an order of DESIGN's example from wherever it is along the default path to `target`.
+async fn walk_to(api: &Api, id: &str, target: &str) {
+    let path: [(&str, &str, Value); 7] = [
+        ("aberta", "quote/send", json!({})),
+        ("aguardando_aprovacao", "quote/decision", json!({"decision": "approve"})),
+        ("aprovada", "start", json!({})),
+        ("em_execucao", "finish", json!({"tests_performed": "Ligou"})),
+        ("finalizada", "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []})),
+        ("em_validacao", "payment/request", json!({})),
+        ("aguardando_pagamento", "release", json!({})),
+    ];
+    loop {
+        let status = api.status_of(id).await;
+        if status == target {
+            return;
+        }
+        let (_, step, body) = path.iter().find(|(from, _, _)| *from == status).unwrap_or_else(|| panic!("no way from {status} to {target}"));
+        api.step_ok(id, step, body.clone()).await;
+    }
+}
+
+fn sign(key: &[u8], claims: Value) -> String {
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(key))
+        .expect("sign")
+}
