@@ -1,1 +1,98 @@
-//! osflow-store-dynamodb
+//! osflow's DynamoDB adapter: [`DynamoStore`] implements the `OrderStore`, `FlowStore`, `InvoiceStore` and
+//! `IdempotencyStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
+//! indexes and expressions.
+//!
+//! # Item layout
+//!
+//! | item | PK | SK | attributes |
+//! |---|---|---|---|
+//! | order | `T#<tenant>#ORDER#<id>` | `ORDER` | the order's fields (`version`, `status`, `flow_version`, customer, quote…, decimals as strings); `GSI1PK` `T#<tenant>#STATUS#<status>` / `GSI1SK` `<updated_at>#<id>`; `GSI2PK` `T#<tenant>#CUST#<document>` / `GSI2SK` `<created_at>#<id>` |
+//! | event | `T#<tenant>#ORDER#<id>` | `EVT#<version:010>` | `event_id` (`<order>:<version>`), `type`, `tenant`, `order_id`, `occurred_at`, `version`, `data` (the event) |
+//! | invoice | `T#<tenant>#ORDER#<id>` | `NFE#<n:09>#<cnpj>#<serie>` | the invoice record (`revision`, number, cNF, access key, state…) |
+//! | order's NF-e claim | `T#<tenant>#ORDER#<id>` | `CLAIM#NFE#<cnpj>#<serie>` | `number` |
+//! | flow version | `T#<tenant>#FLOW` | `V#<n:06>` | `version`, `flow` |
+//! | current flow | `T#<tenant>#FLOW` | `CURRENT` | `version`, `flow` (a copy of that version) |
+//! | NF-e counter | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` | `SEQ` | `last` |
+//! | NF-e number claim | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` | `CLAIM` | `order_id`, `number` |
+//! | order-number counter | `T#<tenant>#SEQ#ORDER` | `SEQ` | `last` |
+//! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record, `expires_at_us`, `ttl` (TTL, epoch seconds) |
+//!
+//! Every item has an `entity` attribute naming its kind. Only order items have GSI keys (the indexes are
+//! sparse). Timestamps in sort keys are fixed-width (`2026-12-01T12:00:00.123456000Z`), so string order is
+//! time order.
+//!
+//! # Requests
+//!
+//! `create` and `apply` are one `TransactWriteItems` each; `get` is one `GetItem`; a page of a list is one
+//! `Query` on GSI1 or GSI2; `next_order_number` is one `UpdateItem` (`ADD`: gaps are allowed for order numbers,
+//! never for NF-e numbers, which go through a conditional transaction, see [`InvoiceStore`]).
+//!
+//! Lists read the GSIs, which DynamoDB keeps eventually consistent: an order written a moment ago may show in
+//! its new status list a moment later. Reads by key (`get`, `timeline`, flows, invoices, idempotency) are
+//! strongly consistent.
+//!
+//! [`InvoiceStore`]: osflow_app::InvoiceStore
+
+mod cursor;
+mod error;
+mod flows;
+mod idempotency;
+mod invoices;
+pub mod items;
+pub mod keys;
+mod orders;
+pub mod table;
+mod tx;
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+pub use items::{StoredEvent, decode_event_image};
+pub use table::{TableDefinition, create_table, table_definition};
+
+/// The environment variable the Lambda functions read the table name from.
+pub const TABLE_ENV: &str = "OSFLOW_TABLE";
+
+/// The DynamoDB store of one table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl DynamoStore {
+    /// A store on `table` through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: Arc::from(table.into()) }
+    }
+
+    /// A store on `table`, configured from the standard AWS environment (region, credentials,
+    /// `AWS_ENDPOINT_URL`…) — see [`load_sdk_config`].
+    pub async fn from_env(table: impl Into<String>) -> DynamoStore {
+        DynamoStore::new(Client::new(&load_sdk_config().await), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// The HTTPS client of the SDK: hyper with rustls on the `ring` crypto provider (the SDK's default would be
+/// aws-lc-rs, a much longer C build). Plain `http://` endpoints (the local emulator) go through it as well.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
+/// The SDK configuration from the standard AWS environment (`aws_config::defaults`), with [`https_client`].
+/// `AWS_ENDPOINT_URL` points it at an emulator; in Lambda it is the real service.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).load().await
+}

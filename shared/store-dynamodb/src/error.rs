@@ -1,0 +1,53 @@
+//! Mapping of SDK failures to [`StoreError`].
+
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use osflow_app::StoreError;
+
+/// Error codes of DynamoDB that mean "try again later".
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Cancellation reason codes of a transaction that mean "try again later".
+pub(crate) const TRANSIENT_REASONS: &[&str] =
+    &["ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "TransactionConflict"];
+
+/// Whether a service error code is transient.
+pub(crate) fn is_transient_code(code: &str) -> bool {
+    TRANSIENT_CODES.contains(&code)
+}
+
+/// Maps an SDK failure: throttling, capacity, timeouts, connection failures and 5xx answers are `Unavailable`
+/// (the caller may retry), anything else is `Other`.
+pub(crate) fn sdk_error<E>(err: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let text = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("timeout: {text}")),
+        SdkError::DispatchFailure(_) => StoreError::Unavailable(format!("dispatch failure: {text}")),
+        SdkError::ResponseError(_) => StoreError::Unavailable(format!("unreadable response: {text}")),
+        SdkError::ServiceError(service) => {
+            let transient =
+                service.err().code().is_some_and(is_transient_code) || service.raw().status().is_server_error();
+            if transient { StoreError::Unavailable(text) } else { StoreError::Other(text) }
+        }
+        _ => StoreError::Other(text),
+    }
+}
+
+/// A request that could not be built (a bug: a required field missing).
+pub(crate) fn build_error(err: BuildError) -> StoreError {
+    StoreError::Other(format!("request build error: {err}"))
+}
+
+/// An item that does not read back into its type.
+pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}

@@ -1,0 +1,160 @@
+//! `InvoiceStore`: gapless NF-e numbering and the invoice records.
+//!
+//! Numbering (DESIGN §3), per sequence (tenant, emitter CNPJ, série):
+//! 1. one `TransactGetItems` reads the order's claim in the sequence and the counter;
+//! 2. a claim found is the answer (a retry for the same order gets the same number);
+//! 3. otherwise one `TransactWriteItems` moves the counter from n-1 to n (conditioned on the value read, or on
+//!    its absence for the first number), puts the claim item of number n (which must not exist) and the order's
+//!    claim (which must not exist);
+//! 4. a failed condition means a concurrent claimer won this round: pause (jittered) and go back to 1, at most
+//!    [`CLAIM_ATTEMPTS`] times. The counter never moves without a claim: no gap, no duplicate, never an `ADD`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Get, TransactGetItem};
+use osflow_app::{InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult};
+use osflow_domain::values::{OrderId, TenantId};
+
+use crate::DynamoStore;
+use crate::error::{build_error, sdk_error};
+use crate::items::{self, Item, attr, entity, get_u64, key, n, s};
+use crate::keys;
+use crate::tx::{CondPut, NEW_ITEM, TxOutcome, backoff, cancelled_without_condition, failed_condition};
+
+/// Rounds of a claim before giving up with `Unavailable` (each lost round means another claim succeeded).
+pub const CLAIM_ATTEMPTS: u32 = 60;
+
+fn check_numbering(key: &NumberingKey) -> StoreResult<()> {
+    if keys::valid_numbering(key) {
+        Ok(())
+    } else {
+        Err(StoreError::Other("numbering CNPJ must be 14 ASCII letters or digits".into()))
+    }
+}
+
+impl DynamoStore {
+    /// The order's claim in the sequence (if any) and the counter's last number (0 when none), in one read.
+    async fn read_claim_state(&self, order_key: &Item, counter_key: &Item) -> StoreResult<(Option<u64>, u64)> {
+        let get = |k: &Item| -> StoreResult<TransactGetItem> {
+            let get = Get::builder().table_name(self.table()).set_key(Some(k.clone())).build().map_err(build_error)?;
+            Ok(TransactGetItem::builder().get(get).build())
+        };
+        let out = self
+            .client
+            .transact_get_items()
+            .transact_items(get(order_key)?)
+            .transact_items(get(counter_key)?)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let responses = out.responses();
+        let item = |i: usize| responses.get(i).and_then(|r| r.item()).filter(|item| !item.is_empty());
+        let mine = item(0).map(|claim| get_u64(claim, attr::NUMBER)).transpose()?;
+        let last = item(1).map(|counter| get_u64(counter, attr::LAST)).transpose()?.unwrap_or(0);
+        Ok((mine, last))
+    }
+}
+
+#[async_trait]
+impl InvoiceStore for DynamoStore {
+    async fn claim_number(&self, tenant: &TenantId, key_: &NumberingKey, order: &OrderId) -> StoreResult<u64> {
+        check_numbering(key_)?;
+        let order_claim_key = key(keys::order_pk(tenant, order), keys::order_claim_sk(key_));
+        let counter_key = key(keys::nfe_counter_pk(tenant, key_), keys::COUNTER_SK);
+        for attempt in 0..CLAIM_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt, Duration::from_millis(10), Duration::from_millis(300)).await;
+            }
+            let (mine, last) = self.read_claim_state(&order_claim_key, &counter_key).await?;
+            if let Some(number) = mine {
+                return Ok(number);
+            }
+            let number = last + 1;
+
+            let mut counter = counter_key.clone();
+            counter.insert(attr::ENTITY.into(), s(entity::NFE_COUNTER));
+            counter.insert(attr::LAST.into(), n(number));
+            let counter = if last == 0 {
+                CondPut::new_item(counter)
+            } else {
+                CondPut::when(counter, "#last = :previous").name("#last", attr::LAST).value(":previous", n(last))
+            };
+            let mut claim = key(keys::nfe_claim_pk(tenant, key_, number), keys::CLAIM_SK);
+            claim.insert(attr::ENTITY.into(), s(entity::NFE_CLAIM));
+            claim.insert("order_id".into(), s(order.to_string()));
+            claim.insert(attr::NUMBER.into(), n(number));
+            let mut mine = order_claim_key.clone();
+            mine.insert(attr::ENTITY.into(), s(entity::NFE_ORDER_CLAIM));
+            mine.insert(attr::NUMBER.into(), n(number));
+
+            let puts = vec![counter, CondPut::new_item(claim), CondPut::new_item(mine)];
+            let reasons = match self.transact(puts).await? {
+                TxOutcome::Committed => return Ok(number),
+                TxOutcome::Cancelled(reasons) => reasons,
+            };
+            let failed: Vec<bool> = reasons.iter().map(failed_condition).collect();
+            match failed.as_slice() {
+                // The counter says n-1 but number n is taken: the sequence is damaged; retrying cannot help.
+                [false, true, _] => {
+                    return Err(StoreError::Corrupt(format!(
+                        "NF-e number {number} of {}/{} is claimed but the counter is at {last}",
+                        key_.cnpj, key_.serie
+                    )));
+                }
+                // Another claimer moved the counter, or claimed for this order meanwhile: read again.
+                _ if failed.contains(&true) => {}
+                // Transaction conflicts that outlasted the retries of `transact`: another round.
+                _ if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) => {}
+                _ => return Err(cancelled_without_condition(&reasons)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "NF-e numbering of {}/{}: no number claimed after {CLAIM_ATTEMPTS} contended rounds",
+            key_.cnpj, key_.serie
+        )))
+    }
+
+    async fn save_invoice(&self, record: &InvoiceRecord, expected_revision: u64) -> StoreResult<()> {
+        check_numbering(&record.numbering)?;
+        if record.revision != expected_revision + 1 {
+            return Err(StoreError::Other(format!(
+                "an invoice saved over revision {expected_revision} must have revision {}",
+                expected_revision + 1
+            )));
+        }
+        let item = items::invoice_item(record)?;
+        let mut put = self.client.put_item().table_name(self.table()).set_item(Some(item));
+        put = if expected_revision == 0 {
+            put.condition_expression(NEW_ITEM).expression_attribute_names("#pk", crate::table::PK)
+        } else {
+            put.condition_expression("#revision = :expected")
+                .expression_attribute_names("#revision", attr::REVISION)
+                .expression_attribute_values(":expected", n(expected_revision))
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+        };
+        let err = match put.send().await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
+                if expected_revision == 0 {
+                    return Err(StoreError::AlreadyExists);
+                }
+                match failed.item() {
+                    Some(old) => Err(StoreError::Conflict { current_version: get_u64(old, attr::REVISION)? }),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+            _ => Err(sdk_error(err)),
+        }
+    }
+
+    async fn invoices(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Vec<InvoiceRecord>> {
+        let items = self.query_prefix(keys::order_pk(tenant, order), keys::INVOICE_PREFIX).await?;
+        items.into_iter().map(items::read_invoice).collect()
+    }
+}

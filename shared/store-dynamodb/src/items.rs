@@ -1,0 +1,260 @@
+//! Items: the domain values as DynamoDB items, and back. Decimals (Money, Quantity) are strings, as the domain
+//! serializes them; timestamps are RFC 3339 strings (exact to the nanosecond) and, in sort keys, the fixed-width
+//! form of [`keys::sortable_time`].
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use osflow_app::{IdempotencyRecord, InvoiceRecord, StoreError};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{Event, Flow, Order};
+use serde::{Deserialize, Serialize};
+
+use crate::error::corrupt;
+use crate::keys;
+use crate::table::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK, SK, TTL_ATTRIBUTE};
+
+/// An item as the SDK holds it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Names of the attributes the adapter reads or writes besides the serialized values.
+pub mod attr {
+    /// The kind of item: `order`, `event`, `flow`, `flow_current`, `invoice`, `nfe_counter`, `nfe_claim`,
+    /// `nfe_order_claim`, `order_counter`, `idempotency`.
+    pub const ENTITY: &str = "entity";
+    /// The version of an order (and of an event, and of a flow).
+    pub const VERSION: &str = "version";
+    /// The revision of an invoice record.
+    pub const REVISION: &str = "revision";
+    /// The last number given by a counter.
+    pub const LAST: &str = "last";
+    /// The number held by an NF-e claim.
+    pub const NUMBER: &str = "number";
+    /// The expiry of an idempotency record in microseconds since the epoch (a number, for exact conditions).
+    pub const EXPIRES_AT_US: &str = "expires_at_us";
+}
+
+/// Entity names (values of [`attr::ENTITY`]).
+pub mod entity {
+    pub const ORDER: &str = "order";
+    pub const EVENT: &str = "event";
+    pub const FLOW: &str = "flow";
+    pub const FLOW_CURRENT: &str = "flow_current";
+    pub const INVOICE: &str = "invoice";
+    pub const NFE_COUNTER: &str = "nfe_counter";
+    pub const NFE_CLAIM: &str = "nfe_claim";
+    pub const NFE_ORDER_CLAIM: &str = "nfe_order_claim";
+    pub const ORDER_COUNTER: &str = "order_counter";
+    pub const IDEMPOTENCY: &str = "idempotency";
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The primary key of an item.
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn to_item<T: Serialize>(what: &str, value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Other(format!("cannot write {what} as an item: {e}")))
+}
+
+/// A number attribute as `u64`.
+pub(crate) fn get_u64(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(text)) => text.parse().map_err(|e| corrupt(name, e)),
+        Some(_) => Err(StoreError::Corrupt(format!("attribute {name} is not a number"))),
+        None => Err(StoreError::Corrupt(format!("attribute {name} is missing"))),
+    }
+}
+
+fn insert_keys(item: &mut Item, pk: String, sk: impl Into<String>, entity: &str) {
+    item.insert(PK.to_owned(), s(pk));
+    item.insert(SK.to_owned(), s(sk));
+    item.insert(attr::ENTITY.to_owned(), s(entity));
+}
+
+// --- orders ---------------------------------------------------------------------------------------------------
+
+/// The order item: the order's fields as top-level attributes (`version`, `status`, `flow_version`, customer…)
+/// plus its keys and the GSI1 (status) and GSI2 (customer) keys.
+pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
+    let mut item = to_item("order", order)?;
+    insert_keys(&mut item, keys::order_pk(&order.tenant, &order.id), keys::ORDER_SK, entity::ORDER);
+    item.insert(GSI1PK.to_owned(), s(keys::status_pk(&order.tenant, &order.status)));
+    item.insert(GSI1SK.to_owned(), s(keys::status_sk(&order.updated_at, &order.id)));
+    item.insert(GSI2PK.to_owned(), s(keys::customer_pk(&order.tenant, &order.customer.document)));
+    item.insert(GSI2SK.to_owned(), s(keys::customer_sk(&order.created_at, &order.id)));
+    Ok(item)
+}
+
+pub(crate) fn read_order(item: Item) -> Result<Order, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| corrupt("order item", e))
+}
+
+// --- events ---------------------------------------------------------------------------------------------------
+
+/// The event item. Self-contained, so that a stream NEW_IMAGE of it is a whole bus message: `event_id`, `type`,
+/// `tenant`, `order_id`, `occurred_at`, `version` and the event itself in `data`.
+#[derive(Debug, Serialize, Deserialize)]
+struct EventItem<E> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    event_id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    tenant: TenantId,
+    order_id: OrderId,
+    occurred_at: DateTime<Utc>,
+    version: u64,
+    data: E,
+}
+
+pub(crate) fn event_item(tenant: &TenantId, order: &OrderId, event: &Event) -> Result<Item, StoreError> {
+    to_item(
+        "event",
+        &EventItem {
+            pk: keys::order_pk(tenant, order),
+            sk: keys::event_sk(event.version),
+            entity: entity::EVENT.to_owned(),
+            event_id: keys::event_id(order, event.version),
+            event_type: event.change.type_name().to_owned(),
+            tenant: tenant.clone(),
+            order_id: *order,
+            occurred_at: event.at,
+            version: event.version,
+            data: event,
+        },
+    )
+}
+
+pub(crate) fn read_event(item: Item) -> Result<Event, StoreError> {
+    let stored: EventItem<Event> = serde_dynamo::from_item(item).map_err(|e| corrupt("event item", e))?;
+    Ok(stored.data)
+}
+
+/// An event as the outbox relay reads it from a DynamoDB Streams NEW_IMAGE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// `<order>:<version>`.
+    pub event_id: String,
+    /// `order.opened`, `order.quote_sent`…
+    pub event_type: String,
+    pub tenant: TenantId,
+    pub order_id: OrderId,
+    pub occurred_at: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// Decodes a stream image (`NEW_IMAGE`, as `aws_lambda_events` gives it, or an SDK item): `Some` for an event
+/// item, `None` for every other kind of item (orders, invoices, counters… also change the table).
+pub fn decode_event_image(image: impl Into<serde_dynamo::Item>) -> Result<Option<StoredEvent>, StoreError> {
+    let image: serde_dynamo::Item = image.into();
+    match image.get(attr::ENTITY) {
+        Some(serde_dynamo::AttributeValue::S(kind)) if kind == entity::EVENT => {}
+        _ => return Ok(None),
+    }
+    let stored: EventItem<Event> = serde_dynamo::from_item(image).map_err(|e| corrupt("event image", e))?;
+    Ok(Some(StoredEvent {
+        event_id: stored.event_id,
+        event_type: stored.event_type,
+        tenant: stored.tenant,
+        order_id: stored.order_id,
+        occurred_at: stored.occurred_at,
+        event: stored.data,
+    }))
+}
+
+// --- flows ----------------------------------------------------------------------------------------------------
+
+/// A flow version (`V#<n>`) or the current pointer (`CURRENT`, which carries a copy of the current version so
+/// that reading the current flow is one GetItem).
+#[derive(Debug, Serialize, Deserialize)]
+struct FlowItem<F> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant: TenantId,
+    version: u32,
+    flow: F,
+}
+
+pub(crate) fn flow_version_item(tenant: &TenantId, flow: &Flow) -> Result<Item, StoreError> {
+    to_item(
+        "flow",
+        &FlowItem {
+            pk: keys::flow_pk(tenant),
+            sk: keys::flow_version_sk(flow.version),
+            entity: entity::FLOW.to_owned(),
+            tenant: tenant.clone(),
+            version: flow.version,
+            flow,
+        },
+    )
+}
+
+pub(crate) fn flow_current_item(tenant: &TenantId, flow: &Flow) -> Result<Item, StoreError> {
+    to_item(
+        "flow",
+        &FlowItem {
+            pk: keys::flow_pk(tenant),
+            sk: keys::FLOW_CURRENT_SK.to_owned(),
+            entity: entity::FLOW_CURRENT.to_owned(),
+            tenant: tenant.clone(),
+            version: flow.version,
+            flow,
+        },
+    )
+}
+
+pub(crate) fn read_flow(item: Item) -> Result<Flow, StoreError> {
+    let stored: FlowItem<Flow> = serde_dynamo::from_item(item).map_err(|e| corrupt("flow item", e))?;
+    Ok(stored.flow)
+}
+
+// --- invoices -------------------------------------------------------------------------------------------------
+
+/// The invoice record under its order: the record's fields plus the keys.
+pub(crate) fn invoice_item(record: &InvoiceRecord) -> Result<Item, StoreError> {
+    let mut item = to_item("invoice", record)?;
+    insert_keys(
+        &mut item,
+        keys::order_pk(&record.tenant, &record.order_id),
+        keys::invoice_sk(&record.numbering, record.number),
+        entity::INVOICE,
+    );
+    Ok(item)
+}
+
+pub(crate) fn read_invoice(item: Item) -> Result<InvoiceRecord, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| corrupt("invoice item", e))
+}
+
+// --- idempotency ----------------------------------------------------------------------------------------------
+
+/// The idempotency record: its fields, the keys, `expires_at_us` (for the "expired, so free again" condition)
+/// and the TTL attribute (epoch seconds, rounded up so that DynamoDB never deletes a live record).
+pub(crate) fn idempotency_item(record: &IdempotencyRecord) -> Result<Item, StoreError> {
+    let mut item = to_item("idempotency record", record)?;
+    insert_keys(&mut item, keys::idem_pk(&record.tenant, &record.key), keys::IDEM_SK, entity::IDEMPOTENCY);
+    item.insert(attr::EXPIRES_AT_US.to_owned(), n(record.expires_at.timestamp_micros()));
+    let ttl = record.expires_at.timestamp() + i64::from(record.expires_at.timestamp_subsec_nanos() > 0);
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl));
+    Ok(item)
+}
+
+pub(crate) fn read_idempotency(item: Item) -> Result<IdempotencyRecord, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| corrupt("idempotency item", e))
+}

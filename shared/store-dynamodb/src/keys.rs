@@ -1,0 +1,145 @@
+//! Item keys (DESIGN §3). The tenant is in every partition key, so no request of one tenant can reach an item of
+//! another: every read is a GetItem or a Query on a key built here from the caller's tenant.
+
+use chrono::{DateTime, Utc};
+use osflow_app::NumberingKey;
+use osflow_domain::StatusKey;
+use osflow_domain::values::{Document, OrderId, TenantId};
+
+/// Sort key of an order item.
+pub const ORDER_SK: &str = "ORDER";
+/// Prefix of the sort keys of an order's events.
+pub const EVENT_PREFIX: &str = "EVT#";
+/// Prefix of the sort keys of an order's invoices.
+pub const INVOICE_PREFIX: &str = "NFE#";
+/// Prefix of the sort keys of a tenant's flow versions.
+pub const FLOW_VERSION_PREFIX: &str = "V#";
+/// Sort key of the pointer to the current flow version.
+pub const FLOW_CURRENT_SK: &str = "CURRENT";
+/// Sort key of a counter item (order numbers, NF-e numbers).
+pub const COUNTER_SK: &str = "SEQ";
+/// Sort key of a claim of an NF-e number.
+pub const CLAIM_SK: &str = "CLAIM";
+/// Sort key of an idempotency record.
+pub const IDEM_SK: &str = "IDEM";
+
+/// A timestamp in a fixed-width, lexicographically sortable form: `2026-12-01T12:00:00.123456000Z` (always nine
+/// fractional digits), so that string order is time order in the GSI sort keys.
+pub fn sortable_time(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+/// `T#<tenant>#ORDER#<id>`: the partition of an order, its events, its invoices and its NF-e claims.
+pub fn order_pk(tenant: &TenantId, id: &OrderId) -> String {
+    format!("T#{tenant}#ORDER#{id}")
+}
+
+/// `EVT#<version:010>`.
+pub fn event_sk(version: u64) -> String {
+    format!("{EVENT_PREFIX}{version:010}")
+}
+
+/// `<order>:<version>`: the id of an event on the bus (consumers are idempotent on it).
+pub fn event_id(order: &OrderId, version: u64) -> String {
+    format!("{order}:{version}")
+}
+
+/// GSI1 partition: `T#<tenant>#STATUS#<status>`.
+pub fn status_pk(tenant: &TenantId, status: &StatusKey) -> String {
+    format!("T#{tenant}#STATUS#{status}")
+}
+
+/// GSI1 sort key: `<updated_at>#<id>` (oldest first, ties by id).
+pub fn status_sk(updated_at: &DateTime<Utc>, id: &OrderId) -> String {
+    format!("{}#{id}", sortable_time(updated_at))
+}
+
+/// GSI2 partition: `T#<tenant>#CUST#<document>` (the bare CPF/CNPJ characters).
+pub fn customer_pk(tenant: &TenantId, document: &Document) -> String {
+    format!("T#{tenant}#CUST#{}", document.as_str())
+}
+
+/// GSI2 sort key: `<created_at>#<id>` (read newest first, ties by id descending).
+pub fn customer_sk(created_at: &DateTime<Utc>, id: &OrderId) -> String {
+    format!("{}#{id}", sortable_time(created_at))
+}
+
+/// `T#<tenant>#FLOW`: the partition of a tenant's flow versions and its `CURRENT` pointer.
+pub fn flow_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#FLOW")
+}
+
+/// `V#<n:06>`.
+pub fn flow_version_sk(version: u32) -> String {
+    format!("{FLOW_VERSION_PREFIX}{version:06}")
+}
+
+/// `NFE#<n:09>#<cnpj>#<serie>`, under the order's partition: ascending by number; the sequence suffix keeps
+/// apart two NF-e of one order that have the same number in different sequences.
+pub fn invoice_sk(key: &NumberingKey, number: u64) -> String {
+    format!("{INVOICE_PREFIX}{number:09}#{}#{}", key.cnpj, key.serie)
+}
+
+/// `CLAIM#NFE#<cnpj>#<serie>`, under the order's partition: the number this order claimed in that sequence.
+pub fn order_claim_sk(key: &NumberingKey) -> String {
+    format!("CLAIM#NFE#{}#{}", key.cnpj, key.serie)
+}
+
+/// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` (sort key [`COUNTER_SK`]): the last NF-e number given in a sequence.
+pub fn nfe_counter_pk(tenant: &TenantId, key: &NumberingKey) -> String {
+    format!("T#{tenant}#SEQ#NFE#{}#{}", key.cnpj, key.serie)
+}
+
+/// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` (sort key [`CLAIM_SK`]): who holds number `n`.
+pub fn nfe_claim_pk(tenant: &TenantId, key: &NumberingKey, number: u64) -> String {
+    format!("{}#NUM#{number:09}", nfe_counter_pk(tenant, key))
+}
+
+/// `T#<tenant>#SEQ#ORDER` (sort key [`COUNTER_SK`]): the last human order number of a tenant.
+pub fn order_counter_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#SEQ#ORDER")
+}
+
+/// `T#<tenant>#IDEM#<key>` (sort key [`IDEM_SK`]).
+pub fn idem_pk(tenant: &TenantId, key: &str) -> String {
+    format!("T#{tenant}#IDEM#{key}")
+}
+
+/// The CNPJ of a numbering key must be 14 ASCII letters or digits (it is part of item keys).
+pub fn valid_numbering(key: &NumberingKey) -> bool {
+    key.cnpj.len() == 14 && key.cnpj.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn sortable_time_is_fixed_width_and_ordered() {
+        let a = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let b = a + chrono::Duration::microseconds(5);
+        let c = a + chrono::Duration::seconds(1);
+        let (sa, sb, sc) = (sortable_time(&a), sortable_time(&b), sortable_time(&c));
+        assert_eq!(sa, "2026-12-01T12:00:00.000000000Z");
+        assert_eq!(sb, "2026-12-01T12:00:00.000005000Z");
+        assert_eq!(sa.len(), sb.len());
+        assert!(sa < sb && sb < sc);
+    }
+
+    #[test]
+    fn numeric_parts_are_zero_padded() {
+        assert_eq!(event_sk(7), "EVT#0000000007");
+        assert!(event_sk(9) < event_sk(10));
+        assert_eq!(flow_version_sk(12), "V#000012");
+        let key = NumberingKey { cnpj: "11222333000181".into(), serie: 1 };
+        assert_eq!(invoice_sk(&key, 42), "NFE#000000042#11222333000181#1");
+        assert!(invoice_sk(&key, 9) < invoice_sk(&key, 10));
+        let t = TenantId::parse("acme").unwrap();
+        assert_eq!(nfe_counter_pk(&t, &key), "T#acme#SEQ#NFE#11222333000181#1");
+        assert_eq!(nfe_claim_pk(&t, &key, 3), "T#acme#SEQ#NFE#11222333000181#1#NUM#000000003");
+        assert!(valid_numbering(&key));
+        assert!(!valid_numbering(&NumberingKey { cnpj: "1122#333000181".into(), serie: 1 }));
+    }
+}

@@ -1,0 +1,225 @@
+//! `OrderStore`: orders and their events.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult};
+use osflow_domain::values::{Document, OrderId, TenantId};
+use osflow_domain::{Event, Order, StatusKey};
+
+use crate::DynamoStore;
+use crate::cursor::{self, CursorShape};
+use crate::error::sdk_error;
+use crate::idempotency::idempotency_put;
+use crate::items::{self, Item, attr, entity, get_u64, key, n, s};
+use crate::keys;
+use crate::table::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
+use crate::tx::{CondPut, TxOutcome, cancelled_without_condition, failed_condition};
+
+/// The most items one `TransactWriteItems` may hold (DynamoDB's limit).
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+const STATUS_LIST: CursorShape = CursorShape { names: [PK, SK, GSI1PK, GSI1SK], partition: GSI1PK };
+const CUSTOMER_LIST: CursorShape = CursorShape { names: [PK, SK, GSI2PK, GSI2SK], partition: GSI2PK };
+
+/// Checks that `events` take the order from `from` to exactly `order.version`, one version each.
+fn check_versions(from: u64, order: &Order, events: &[Event]) -> StoreResult<()> {
+    let contiguous = events.iter().enumerate().all(|(i, e)| e.version == from + 1 + i as u64);
+    if !contiguous || order.version != from + events.len() as u64 {
+        return Err(StoreError::Other(format!(
+            "inconsistent step: from version {from}, {} event(s), order at version {}",
+            events.len(),
+            order.version
+        )));
+    }
+    if events.len() + 2 > MAX_TRANSACTION_ITEMS {
+        return Err(StoreError::Other(format!("a step of {} events does not fit one transaction", events.len())));
+    }
+    Ok(())
+}
+
+impl DynamoStore {
+    /// One page of an index list: one Query of `size + 1` items, so that `next` is `None` on the last page.
+    async fn list_page(
+        &self,
+        shape: CursorShape,
+        index: &str,
+        partition: String,
+        forward: bool,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let size = page.size() as usize;
+        let start = page.cursor.as_deref().map(|c| cursor::decode(shape, c, &partition)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(index)
+            .key_condition_expression("#ipk = :ipk")
+            .expression_attribute_names("#ipk", shape.partition)
+            .expression_attribute_values(":ipk", s(partition))
+            .scan_index_forward(forward)
+            .limit(size as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut raw: Vec<Item> = out.items.unwrap_or_default();
+        let next = if raw.len() > size {
+            raw.truncate(size);
+            Some(cursor::encode(shape, &raw[size - 1])?)
+        } else if let Some(last) = out.last_evaluated_key.filter(|_| !raw.is_empty()) {
+            // The Query stopped at its 1 MB limit before `size + 1` items: go on from where it stopped.
+            Some(cursor::encode(shape, &last)?)
+        } else {
+            None
+        };
+        let items = raw.into_iter().map(items::read_order).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl OrderStore for DynamoStore {
+    async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::order_counter_pk(tenant), keys::COUNTER_SK)))
+            .update_expression("ADD #last :one SET #entity = :entity")
+            .expression_attribute_names("#last", attr::LAST)
+            .expression_attribute_names("#entity", attr::ENTITY)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":entity", s(entity::ORDER_COUNTER))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        get_u64(&out.attributes.unwrap_or_default(), attr::LAST)
+    }
+
+    async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
+        check_versions(0, order, std::slice::from_ref(opened))?;
+        let mut puts = vec![
+            CondPut::new_item(items::order_item(order)?),
+            CondPut::new_item(items::event_item(&order.tenant, &order.id, opened)?),
+        ];
+        if let Some(record) = idem {
+            puts.push(idempotency_put(record)?);
+        }
+        match self.transact(puts).await? {
+            TxOutcome::Committed => Ok(()),
+            TxOutcome::Cancelled(reasons) if reasons.iter().any(failed_condition) => Err(StoreError::AlreadyExists),
+            TxOutcome::Cancelled(reasons) => Err(cancelled_without_condition(&reasons)),
+        }
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::order_pk(tenant, id), keys::ORDER_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(items::read_order).transpose()
+    }
+
+    async fn apply(
+        &self,
+        expected_version: u64,
+        order: &Order,
+        events: &[Event],
+        idem: Option<&IdempotencyRecord>,
+    ) -> StoreResult<()> {
+        check_versions(expected_version, order, events)?;
+        let mut puts = vec![
+            CondPut::when(items::order_item(order)?, "#version = :expected")
+                .name("#version", attr::VERSION)
+                .value(":expected", n(expected_version))
+                .return_old(),
+        ];
+        for event in events {
+            puts.push(CondPut::new_item(items::event_item(&order.tenant, &order.id, event)?));
+        }
+        if let Some(record) = idem {
+            puts.push(idempotency_put(record)?);
+        }
+        let reasons = match self.transact(puts).await? {
+            TxOutcome::Committed => return Ok(()),
+            TxOutcome::Cancelled(reasons) => reasons,
+        };
+        if let Some(on_order) = reasons.first().filter(|r| failed_condition(r)) {
+            // The old item comes back with the cancellation reason: no second read.
+            return match on_order.item() {
+                Some(stored) => Err(StoreError::Conflict { current_version: get_u64(stored, attr::VERSION)? }),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        if idem.is_some() && reasons.last().is_some_and(failed_condition) {
+            return Err(StoreError::AlreadyExists);
+        }
+        if reasons.iter().any(failed_condition) {
+            return Err(StoreError::Corrupt(format!(
+                "order {} is at version {expected_version} but an event after it exists",
+                order.id
+            )));
+        }
+        Err(cancelled_without_condition(&reasons))
+    }
+
+    async fn list_by_status(
+        &self,
+        tenant: &TenantId,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        self.list_page(STATUS_LIST, GSI1, keys::status_pk(tenant, status), true, page).await
+    }
+
+    async fn list_by_customer(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        self.list_page(CUSTOMER_LIST, GSI2, keys::customer_pk(tenant, document), false, page).await
+    }
+
+    async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>> {
+        let items = self.query_prefix(keys::order_pk(tenant, id), keys::EVENT_PREFIX).await?;
+        items.into_iter().map(items::read_event).collect()
+    }
+}
+
+impl DynamoStore {
+    /// Every item of partition `pk` whose sort key starts with `prefix`, ascending, strongly consistent (as many
+    /// Query pages as needed).
+    pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
+        let mut all = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            all.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(all),
+            }
+        }
+    }
+}
