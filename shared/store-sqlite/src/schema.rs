@@ -1,0 +1,142 @@
+//! The schema, as an ordered list of migrations recorded in `PRAGMA user_version`.
+//!
+//! Migration `i` (0-based) brings a database from `user_version = i` to `i + 1`. Migrations are only ever
+//! appended: a released migration is never edited.
+//!
+//! Keys: the tenant leads every primary key and index, so no query can reach across tenants by accident.
+//! Instants used for ordering (`created_at`, `updated_at`, `at`, `expires_at`, `relayed_at`) are Unix
+//! nanoseconds (`INTEGER`), whose numeric order is the instants' order; the rows' full content is the JSON
+//! `body` of the domain value, which is what reads return.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The migrations, oldest first.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    -- Per-tenant counters (the human order number).
+    CREATE TABLE counters (
+        tenant TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        value  INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE orders (
+        tenant     TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        UNIQUE (tenant, id)
+    );
+    -- list_by_status: oldest updated_at first, ties by id.
+    CREATE INDEX orders_by_status ON orders (tenant, status, updated_at, id);
+    -- list_by_customer: newest created_at first, ties by id descending (the index is walked backwards).
+    CREATE INDEX orders_by_customer ON orders (tenant, document, created_at, id);
+
+    -- Events: the history, the timeline and (embedded mode) the outbox: `seq` is the commit order, and
+    -- `relayed_at` is set once the relay has published the event.
+    CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant     TEXT NOT NULL,
+        order_id   TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        relayed_at INTEGER,
+        UNIQUE (tenant, order_id, version),
+        FOREIGN KEY (tenant, order_id) REFERENCES orders (tenant, id)
+    );
+    CREATE INDEX events_unrelayed ON events (seq) WHERE relayed_at IS NULL;
+
+    -- Published flow versions (immutable) and the pointer to the current one.
+    CREATE TABLE flows (
+        tenant  TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (tenant, version)
+    );
+    CREATE TABLE flow_current (
+        tenant  TEXT NOT NULL PRIMARY KEY,
+        version INTEGER NOT NULL,
+        FOREIGN KEY (tenant, version) REFERENCES flows (tenant, version)
+    ) WITHOUT ROWID;
+
+    -- Gapless NF-e numbering: the last number of each (CNPJ, série), and which order claimed which number.
+    CREATE TABLE invoice_counters (
+        tenant TEXT NOT NULL,
+        cnpj   TEXT NOT NULL,
+        serie  INTEGER NOT NULL,
+        last   INTEGER NOT NULL,
+        PRIMARY KEY (tenant, cnpj, serie)
+    ) WITHOUT ROWID;
+    CREATE TABLE invoice_claims (
+        tenant   TEXT NOT NULL,
+        cnpj     TEXT NOT NULL,
+        serie    INTEGER NOT NULL,
+        order_id TEXT NOT NULL,
+        number   INTEGER NOT NULL,
+        PRIMARY KEY (tenant, cnpj, serie, order_id),
+        UNIQUE (tenant, cnpj, serie, number)
+    ) WITHOUT ROWID;
+    CREATE TABLE invoices (
+        tenant   TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        cnpj     TEXT NOT NULL,
+        serie    INTEGER NOT NULL,
+        number   INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        body     TEXT NOT NULL,
+        PRIMARY KEY (tenant, order_id, cnpj, serie, number)
+    );
+
+    CREATE TABLE idempotency (
+        tenant     TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        PRIMARY KEY (tenant, key)
+    );
+    CREATE INDEX idempotency_expiry ON idempotency (expires_at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Why a database cannot be brought to [`SCHEMA_VERSION`].
+#[derive(Debug)]
+pub(crate) enum MigrateError {
+    Db(rusqlite::Error),
+    /// The file was written by a newer osflow.
+    Newer(u32),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Db(e)
+    }
+}
+
+/// Applies the missing migrations in one `BEGIN IMMEDIATE` transaction (a concurrent opener waits, then finds
+/// the work done). Returns the version found before.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, MigrateError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(MigrateError::Newer(found));
+    }
+    for migration in &MIGRATIONS[found as usize..] {
+        tx.execute_batch(migration)?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(found)
+}
