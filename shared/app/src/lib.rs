@@ -4,8 +4,10 @@
 //! `osflow-local` wire adapters into use cases. Authorization of roles and tenants happens here, never in a handler.
 
 pub mod ports;
+pub mod usecases;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 pub use ports::*;
+pub use usecases::*;

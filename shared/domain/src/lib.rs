@@ -1,3 +1,19 @@
-//! osflow-domain
+//! osflow's pure domain: the service order (OS), its configurable flow and the state machine.
+//!
+//! No I/O, no async, no clock, no randomness: time and ids come in as arguments.
 
+pub mod event;
+pub mod flow;
+pub mod machine;
+pub mod order;
+pub mod timeline;
 pub mod values;
+
+pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
+pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
+pub use machine::{Command, Context, DomainError, OpenOrder, ReplayError, decide, decide_open, step};
+pub use order::{
+    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput,
+    LineKind, MaterialWait, Note, Order, Payment, PaymentMethod, QuoteLine, QuoteRevision, RevisionStatus, Service,
+};
+pub use timeline::{Stay, stays, time_in_status};

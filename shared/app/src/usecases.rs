@@ -1,0 +1,436 @@
+//! The use cases: one entry point per step of the flow, plus reads and the flow editor.
+//!
+//! Every use case takes the [`Caller`] (tenant, user and roles, as the authorizer established them) and scopes
+//! everything to the caller's tenant: another tenant's order is `NotFound`, never `Forbidden`, so ids cannot
+//! be probed. Role checks of the steps live in the domain (the flow says who may do what); role checks of the
+//! reads and of the flow editor live here.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use osflow_domain::values::{Document, OrderId, TenantId, UserId};
+use osflow_domain::{
+    Actor, Command, Context, DomainError, Event, Flow, FlowDef, FlowError, OpenOrder, Order, Role, StatusKey, decide,
+    decide_open,
+};
+
+use crate::ports::{
+    Blob, BlobStore, FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord, InvoiceStore, OrderStore, Page,
+    PageRequest, StoreError,
+};
+
+/// Who is calling: established by the JWT authorizer (Lambda) or the development token (osflow-local).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub roles: Vec<Role>,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::staff(self.user.clone(), self.roles.clone())
+    }
+
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        self.roles.iter().any(|r| roles.contains(r))
+    }
+}
+
+/// The source of time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The source of new ids.
+pub trait Ids: Send + Sync {
+    fn order_id(&self) -> OrderId;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// UUIDv7 ids: time-ordered, random in the low bits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UuidV7Ids;
+
+impl Ids for UuidV7Ids {
+    fn order_id(&self) -> OrderId {
+        OrderId::from_uuid(uuid::Uuid::now_v7()).expect("now_v7 yields a version 7 UUID")
+    }
+}
+
+/// Whether a company issues NF-e (has an emitter configured); the release guard depends on it.
+#[async_trait::async_trait]
+pub trait InvoicingPolicy: Send + Sync {
+    async fn invoicing_enabled(&self, tenant: &TenantId) -> Result<bool, StoreError>;
+}
+
+/// Why a use case refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    /// Unknown order (or another tenant's).
+    #[error("not found")]
+    NotFound,
+    /// The caller's roles do not allow this.
+    #[error("forbidden: requires one of {allowed:?}")]
+    Forbidden { allowed: Vec<Role> },
+    /// Refused by the rules of the domain.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A flow definition was refused.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    /// `If-Match` named another version.
+    #[error("precondition failed: the current version is {current_version}")]
+    PreconditionFailed { current_version: u64 },
+    /// Concurrent writers kept winning; the client may retry.
+    #[error("conflict: the current version is {current_version}")]
+    Conflict { current_version: u64 },
+    /// The `Idempotency-Key` was used before with another request.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyMismatch,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> AppError {
+        match e {
+            StoreError::IdempotencyMismatch => AppError::IdempotencyMismatch,
+            other => AppError::Store(other),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// An `Idempotency-Key` with the hash of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A response as the HTTP layer will send it: the use case saves it with the step under the idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The result of a write: a fresh result, or the response saved for an earlier identical request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply<T> {
+    Fresh(T),
+    Replayed(Rendered),
+}
+
+/// How long idempotency records are kept.
+pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// Retries of a step that lost a version race (only when the client did not pin a version with `If-Match`).
+const STEP_ATTEMPTS: usize = 3;
+
+/// The use cases, over the ports.
+#[derive(Clone)]
+pub struct App {
+    pub orders: Arc<dyn OrderStore>,
+    pub flows: Arc<dyn FlowStore>,
+    pub invoices: Arc<dyn InvoiceStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub invoicing: Arc<dyn InvoicingPolicy>,
+    /// Attachments and fiscal XML (S3 in AWS, a folder in the embedded mode).
+    pub blobs: Arc<dyn BlobStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+const READERS: [Role; 4] = [Role::Representante, Role::Atendente, Role::Tecnico, Role::Financeiro];
+
+impl App {
+    fn idem_record(&self, tenant: &TenantId, idem: &Idempotency, rendered: &Rendered) -> IdempotencyRecord {
+        let now = self.clock.now();
+        IdempotencyRecord {
+            tenant: tenant.clone(),
+            key: idem.key.clone(),
+            request_hash: idem.request_hash.clone(),
+            status: rendered.status,
+            body: rendered.body.clone(),
+            created_at: now,
+            expires_at: now + Duration::hours(IDEMPOTENCY_TTL_HOURS),
+        }
+    }
+
+    /// The response saved under the key, if this exact request was already done.
+    async fn replay(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Option<Rendered>> {
+        let Some(idem) = idem else { return Ok(None) };
+        match self.idempotency.get_idempotency(tenant, &idem.key, self.clock.now()).await? {
+            None => Ok(None),
+            Some(r) if r.request_hash == idem.request_hash => Ok(Some(Rendered { status: r.status, body: r.body })),
+            Some(_) => Err(AppError::IdempotencyMismatch),
+        }
+    }
+
+    /// After a write lost the race on its idempotency key: the winner's saved response.
+    async fn replay_after_race(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Rendered> {
+        self.replay(tenant, idem).await?.ok_or(AppError::Store(StoreError::AlreadyExists))
+    }
+
+    /// The flow an order runs on (the default flow is version 1 of every company until it publishes another).
+    pub async fn flow_version(&self, tenant: &TenantId, version: u32) -> AppResult<Flow> {
+        match self.flows.version(tenant, version).await? {
+            Some(f) => Ok(f),
+            None if version == 1 => Ok(Flow::default_flow()),
+            None => Err(AppError::Store(StoreError::Corrupt(format!("flow version {version} is missing")))),
+        }
+    }
+
+    /// The company's current flow.
+    pub async fn current_flow(&self, tenant: &TenantId) -> AppResult<Flow> {
+        Ok(self.flows.current(tenant).await?.unwrap_or_else(Flow::default_flow))
+    }
+
+    /// Step 1: opens an order on the company's current flow.
+    pub async fn open_order(
+        &self,
+        caller: &Caller,
+        input: OpenOrderInput,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order) -> Rendered + Sync),
+    ) -> AppResult<Reply<Order>> {
+        if let Some(saved) = self.replay(&caller.tenant, idem).await? {
+            return Ok(Reply::Replayed(saved));
+        }
+        let flow = self.current_flow(&caller.tenant).await?;
+        let now = self.clock.now();
+        // Validate before taking a number, so bad input burns none.
+        let probe = OpenOrder {
+            id: self.ids.order_id(),
+            tenant: caller.tenant.clone(),
+            number: 0,
+            customer: input.customer,
+            equipment: input.equipment,
+            service: input.service,
+            items: input.items,
+            due_date: input.due_date,
+            technician: input.technician,
+        };
+        decide_open(&flow, probe.clone(), &caller.actor(), now)?;
+        let number = self.orders.next_order_number(&caller.tenant).await?;
+        let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?;
+        let order = Order::from_opened(&event).expect("decide_open yields Opened");
+        let rendered = render(&order);
+        let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
+        match self.orders.create(&order, &event, record.as_ref()).await {
+            Ok(()) => Ok(Reply::Fresh(order)),
+            Err(StoreError::AlreadyExists) if idem.is_some() => {
+                Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Any step after opening. `if_match` pins the version the client saw (412 when stale); without it a step
+    /// that loses a race with another writer is decided again on the new state (a few times).
+    pub async fn step(
+        &self,
+        caller: &Caller,
+        id: &OrderId,
+        cmd: Command,
+        if_match: Option<u64>,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order) -> Rendered + Sync),
+    ) -> AppResult<Reply<Order>> {
+        self.step_as(&caller.tenant, &caller.actor(), id, cmd, if_match, idem, render).await
+    }
+
+    /// A step by any actor (staff, the customer through the portal, the system), scoped to `tenant`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn step_as(
+        &self,
+        tenant: &TenantId,
+        actor: &Actor,
+        id: &OrderId,
+        cmd: Command,
+        if_match: Option<u64>,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order) -> Rendered + Sync),
+    ) -> AppResult<Reply<Order>> {
+        if let Some(saved) = self.replay(tenant, idem).await? {
+            return Ok(Reply::Replayed(saved));
+        }
+        let invoicing_enabled = self.invoicing.invoicing_enabled(tenant).await?;
+        let mut last_conflict = 0;
+        for _ in 0..STEP_ATTEMPTS {
+            let order = self.orders.get(tenant, id).await?.ok_or(AppError::NotFound)?;
+            if let Some(v) = if_match
+                && v != order.version
+            {
+                return Err(AppError::PreconditionFailed { current_version: order.version });
+            }
+            let flow = self.flow_version(tenant, order.flow_version).await?;
+            let ctx = Context { now: self.clock.now(), invoicing_enabled };
+            let events = decide(&order, &flow, cmd.clone(), actor, &ctx)?;
+            let mut next = order.clone();
+            for e in &events {
+                next.apply(e);
+            }
+            let rendered = render(&next);
+            let record = idem.map(|i| self.idem_record(tenant, i, &rendered));
+            match self.orders.apply(order.version, &next, &events, record.as_ref()).await {
+                Ok(()) => return Ok(Reply::Fresh(next)),
+                Err(StoreError::Conflict { current_version }) => {
+                    if if_match.is_some() {
+                        return Err(AppError::PreconditionFailed { current_version });
+                    }
+                    last_conflict = current_version;
+                }
+                Err(StoreError::AlreadyExists) if idem.is_some() => {
+                    return Ok(Reply::Replayed(self.replay_after_race(tenant, idem).await?));
+                }
+                Err(StoreError::NotFound) => return Err(AppError::NotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict { current_version: last_conflict })
+    }
+
+    fn require(&self, caller: &Caller, roles: &[Role]) -> AppResult<()> {
+        if caller.has_any(roles) { Ok(()) } else { Err(AppError::Forbidden { allowed: roles.to_vec() }) }
+    }
+
+    pub async fn get_order(&self, caller: &Caller, id: &OrderId) -> AppResult<Order> {
+        self.require(caller, &READERS)?;
+        self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)
+    }
+
+    pub async fn timeline(&self, caller: &Caller, id: &OrderId) -> AppResult<Vec<Event>> {
+        self.require(caller, &READERS)?;
+        let events = self.orders.timeline(&caller.tenant, id).await?;
+        if events.is_empty() {
+            return Err(AppError::NotFound);
+        }
+        Ok(events)
+    }
+
+    pub async fn list_by_status(
+        &self,
+        caller: &Caller,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> AppResult<Page<Order>> {
+        self.require(caller, &READERS)?;
+        Ok(self.orders.list_by_status(&caller.tenant, status, page).await?)
+    }
+
+    pub async fn customer_orders(
+        &self,
+        caller: &Caller,
+        document: &Document,
+        page: &PageRequest,
+    ) -> AppResult<Page<Order>> {
+        self.require(caller, &READERS)?;
+        Ok(self.orders.list_by_customer(&caller.tenant, document, page).await?)
+    }
+
+    /// The order's NF-e records, ascending by number (empty until one is issued).
+    pub async fn order_invoices(&self, caller: &Caller, id: &OrderId) -> AppResult<Vec<InvoiceRecord>> {
+        self.require(caller, &READERS)?;
+        if self.orders.get(&caller.tenant, id).await?.is_none() {
+            return Err(AppError::NotFound);
+        }
+        Ok(self.invoices.invoices(&caller.tenant, id).await?)
+    }
+
+    /// The stored XML (the signed NF-e, or the nfeProc once authorized) of the order's invoice with this access
+    /// key; `NotFound` for an unknown key or an invoice not signed yet.
+    pub async fn invoice_xml(
+        &self,
+        caller: &Caller,
+        id: &OrderId,
+        access_key: &str,
+    ) -> AppResult<(InvoiceRecord, Blob)> {
+        let record = self
+            .order_invoices(caller, id)
+            .await?
+            .into_iter()
+            .find(|r| r.access_key == access_key)
+            .ok_or(AppError::NotFound)?;
+        let xml_ref = record.xml_ref.as_deref().ok_or(AppError::NotFound)?;
+        let blob = self.blobs.get(&caller.tenant, xml_ref).await?.ok_or(AppError::NotFound)?;
+        Ok((record, blob))
+    }
+
+    /// The flow editor: reads are for every staff role (they need the labels), publishing is `representante` only.
+    pub async fn get_flow(&self, caller: &Caller) -> AppResult<Flow> {
+        self.require(caller, &READERS)?;
+        self.current_flow(&caller.tenant).await
+    }
+
+    pub async fn flow_versions(&self, caller: &Caller) -> AppResult<Vec<Flow>> {
+        self.require(caller, &[Role::Representante])?;
+        let mut versions = self.flows.versions(&caller.tenant).await?;
+        if versions.first().is_none_or(|f| f.version != 1) {
+            versions.insert(0, Flow::default_flow());
+        }
+        Ok(versions)
+    }
+
+    /// Publishes a new flow version (validated); existing orders stay on the version they were opened with.
+    pub async fn publish_flow(&self, caller: &Caller, def: FlowDef, if_match: Option<u32>) -> AppResult<Flow> {
+        self.require(caller, &[Role::Representante])?;
+        let stored = self.flows.current(&caller.tenant).await?;
+        let current = stored.as_ref().map_or(1, |f| f.version);
+        if let Some(v) = if_match
+            && v != current
+        {
+            return Err(AppError::PreconditionFailed { current_version: current as u64 });
+        }
+        let flow = Flow::publish(def, current + 1)?;
+        match self.flows.publish(&caller.tenant, &flow, stored.map(|f| f.version)).await {
+            Ok(()) => Ok(flow),
+            Err(StoreError::Conflict { .. } | StoreError::AlreadyExists) => {
+                // Another representante published meanwhile.
+                let now = self.flows.current(&caller.tenant).await?.map_or(1, |f| f.version);
+                Err(AppError::Conflict { current_version: now as u64 })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The input of step 1 (parsed by the HTTP layer into domain values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOrderInput {
+    pub customer: osflow_domain::Customer,
+    pub equipment: osflow_domain::Equipment,
+    pub service: osflow_domain::Service,
+    pub items: Vec<osflow_domain::LineInput>,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub technician: Option<UserId>,
+}
+
+/// Companies issue no NF-e (no emitter configured anywhere): the invoice guard never blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInvoicing;
+
+#[async_trait::async_trait]
+impl InvoicingPolicy for NoInvoicing {
+    async fn invoicing_enabled(&self, _tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}

@@ -1,0 +1,90 @@
+//! Deciding + applying one step on an order that already has 50 events (target: under 5 µs).
+
+use chrono::{Duration, TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use osflow_domain::values::{Document, Money, Ncm, OrderId, Quantity, TenantId, UserId};
+use osflow_domain::*;
+use std::hint::black_box;
+
+fn order_with_50_events() -> (Flow, Order, Actor) {
+    let flow = Flow::default_flow();
+    let actor = Actor::staff(UserId::parse("bench").unwrap(), vec![Role::Representante]);
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+    let line = |kind, ncm: Option<&str>, price: &str| LineInput {
+        kind,
+        code: "C-1".into(),
+        description: "Linha".into(),
+        ncm: ncm.map(|n| Ncm::parse(n).unwrap()),
+        quantity: Quantity::parse("1").unwrap(),
+        unit_price: Money::parse(price).unwrap(),
+    };
+    let open = OpenOrder {
+        id: OrderId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
+        tenant: TenantId::parse("bench").unwrap(),
+        number: 1,
+        customer: Customer {
+            name: "Maria Souza".into(),
+            document: Document::parse("52998224725").unwrap(),
+            email: None,
+            phone: None,
+            address: None,
+        },
+        equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
+        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+        items: vec![line(LineKind::Part, Some("85044010"), "149.90"), line(LineKind::Labor, None, "120.00")],
+        due_date: None,
+        technician: None,
+    };
+    let e = decide_open(&flow, open, &actor, now).unwrap();
+    let mut order = Order::from_opened(&e).unwrap();
+    let ctx = Context { now, invoicing_enabled: false };
+    for cmd in [Command::SendQuote, decide_quote(), Command::Start] {
+        order = step(&order, &flow, cmd, &actor, &ctx).unwrap().1;
+    }
+    let mut ctx = ctx;
+    while order.version < 50 {
+        ctx.now += Duration::minutes(5);
+        let cmd = Command::AddNote { text: format!("nota {}", order.version), visible_to_customer: true };
+        order = step(&order, &flow, cmd, &actor, &ctx).unwrap().1;
+    }
+    (flow, order, actor)
+}
+
+fn decide_quote() -> Command {
+    Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![],
+        comment: None,
+        evidence: None,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let (flow, order, actor) = order_with_50_events();
+    assert_eq!(order.version, 50);
+    let ctx = Context { now: order.updated_at + Duration::hours(1), invoicing_enabled: false };
+    c.bench_function("decide+apply wait_material on an order with 50 events", |b| {
+        b.iter(|| {
+            let cmd = Command::WaitMaterial {
+                reason: "Fonte em falta".into(),
+                parts: vec!["P-001".into()],
+                expected_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(),
+            };
+            black_box(step(black_box(&order), &flow, cmd, &actor, &ctx).unwrap())
+        })
+    });
+    c.bench_function("decide only (no state copy): wait_material", |b| {
+        b.iter(|| {
+            let cmd = Command::WaitMaterial {
+                reason: "Fonte em falta".into(),
+                parts: vec!["P-001".into()],
+                expected_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(),
+            };
+            black_box(decide(black_box(&order), &flow, cmd, &actor, &ctx).unwrap())
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

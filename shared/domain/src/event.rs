@@ -1,0 +1,189 @@
+//! Events: the only way an order changes. They are at once the history, the timeline and the outbox.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::flow::{Action, Role, StatusKey};
+use crate::order::{
+    Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, LineDecision, MaterialWait, Note, Payment,
+    QuoteRevision, Service,
+};
+use crate::values::{Money, OrderId, TenantId, UserId};
+
+/// Who did it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    /// A company user, with the roles of their token.
+    Staff { user: UserId, roles: Vec<Role> },
+    /// The customer, through a signed link.
+    Customer {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// An osflow component (the invoicer, the notifier…).
+    System { component: String },
+}
+
+impl Actor {
+    pub fn staff(user: UserId, roles: impl Into<Vec<Role>>) -> Actor {
+        Actor::Staff { user, roles: roles.into() }
+    }
+
+    pub fn has_any_role(&self, allowed: &[Role]) -> bool {
+        match self {
+            Actor::Staff { roles, .. } => roles.iter().any(|r| allowed.contains(r)),
+            _ => false,
+        }
+    }
+}
+
+/// The customer's decision on a quote revision as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuoteDecision {
+    Approve,
+    Reject,
+    Adjust,
+}
+
+/// What the customer's page records when the customer decides (LGPD: only what proves the decision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionEvidence {
+    pub ip: String,
+    pub user_agent: String,
+    /// The name the customer typed.
+    pub name: String,
+    /// SHA-256 (hex) of the quote as shown to the customer.
+    pub quote_sha256: String,
+}
+
+/// The data of a newly opened order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opened {
+    pub id: OrderId,
+    pub tenant: TenantId,
+    pub number: u64,
+    pub flow_version: u32,
+    pub customer: Customer,
+    pub equipment: Equipment,
+    pub service: Service,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub technician: Option<UserId>,
+    pub quote: QuoteRevision,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    Opened(Box<Opened>),
+    /// A new quote revision (sent at once when the order already waits for approval).
+    QuoteRevised {
+        revision: QuoteRevision,
+    },
+    QuoteSent {
+        revision: u32,
+    },
+    QuoteDecided {
+        revision: u32,
+        decision: QuoteDecision,
+        /// Per-line decisions (every line of the revision).
+        lines: Vec<(u32, LineDecision)>,
+        approved_total: Money,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<DecisionEvidence>,
+    },
+    Started,
+    NoteAdded {
+        note: Note,
+    },
+    AttachmentAdded {
+        attachment: Attachment,
+    },
+    MaterialAwaited {
+        material: MaterialWait,
+    },
+    MaterialDateChanged {
+        previous: NaiveDate,
+        expected_at: NaiveDate,
+    },
+    MaterialArrived,
+    Finished {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tests_performed: Option<String>,
+    },
+    Validated {
+        checklist: Vec<ChecklistItem>,
+    },
+    PaymentRequested {
+        amount_due: Money,
+    },
+    PaymentRegistered {
+        payment: Payment,
+        /// Balance after this payment; zero means settled (the invoicing trigger).
+        balance: Money,
+    },
+    InvoiceUpdated {
+        invoice: InvoiceInfo,
+    },
+    Released,
+    Closed,
+    Cancelled {
+        reason: String,
+    },
+    Moved,
+}
+
+impl Change {
+    /// Stable name of the event type (`order.opened`, `order.quote_sent`…), used on the bus.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Change::Opened(_) => "order.opened",
+            Change::QuoteRevised { .. } => "order.quote_revised",
+            Change::QuoteSent { .. } => "order.quote_sent",
+            Change::QuoteDecided { .. } => "order.quote_decided",
+            Change::Started => "order.started",
+            Change::NoteAdded { .. } => "order.note_added",
+            Change::AttachmentAdded { .. } => "order.attachment_added",
+            Change::MaterialAwaited { .. } => "order.material_awaited",
+            Change::MaterialDateChanged { .. } => "order.material_date_changed",
+            Change::MaterialArrived => "order.material_arrived",
+            Change::Finished { .. } => "order.finished",
+            Change::Validated { .. } => "order.validated",
+            Change::PaymentRequested { .. } => "order.payment_requested",
+            Change::PaymentRegistered { .. } => "order.payment_registered",
+            Change::InvoiceUpdated { .. } => "order.invoice_updated",
+            Change::Released => "order.released",
+            Change::Closed => "order.closed",
+            Change::Cancelled { .. } => "order.cancelled",
+            Change::Moved => "order.moved",
+        }
+    }
+}
+
+/// One change of one order. `version` is the order's version after the event (1 for `Opened`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub version: u64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// The flow action taken, when the event is a transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// Status before the event (`None` for `Opened`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_before: Option<StatusKey>,
+    pub status_after: StatusKey,
+    pub change: Change,
+}
+
+impl Event {
+    /// Whether the event moved the order to another status.
+    pub fn changes_status(&self) -> bool {
+        self.status_before.as_ref() != Some(&self.status_after)
+    }
+}

@@ -1,0 +1,752 @@
+//! The state machine: `decide` turns (order, flow, command, actor, context) into events or a typed refusal;
+//! `apply` folds an event into the order. Both are pure.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
+use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
+use crate::order::{
+    Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, LineDecision, LineInput, LineKind, MaterialWait, Note,
+    Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
+};
+use crate::values::{Money, OrderId, TenantId, UserId};
+
+/// Facts from outside the order that rules depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    pub now: DateTime<Utc>,
+    /// Whether the company issues NF-e (has an emitter configured).
+    pub invoicing_enabled: bool,
+}
+
+/// Opening an order: the data of step 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOrder {
+    pub id: OrderId,
+    pub tenant: TenantId,
+    pub number: u64,
+    pub customer: Customer,
+    pub equipment: Equipment,
+    pub service: Service,
+    pub items: Vec<LineInput>,
+    pub due_date: Option<NaiveDate>,
+    pub technician: Option<UserId>,
+}
+
+/// Every step of the seed after opening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    SendQuote,
+    ReviseQuote {
+        items: Vec<LineInput>,
+        due_date: Option<NaiveDate>,
+    },
+    DecideQuote {
+        /// The revision the decider saw; refused when it is no longer the one waiting.
+        revision: Option<u32>,
+        decision: QuoteDecision,
+        lines: Vec<(u32, LineDecision)>,
+        comment: Option<String>,
+        evidence: Option<DecisionEvidence>,
+    },
+    Start,
+    AddNote {
+        text: String,
+        visible_to_customer: bool,
+    },
+    AddAttachment {
+        key: String,
+        content_type: String,
+        caption: Option<String>,
+        visible_to_customer: bool,
+    },
+    WaitMaterial {
+        reason: String,
+        parts: Vec<String>,
+        expected_at: NaiveDate,
+    },
+    ChangeMaterialDate {
+        expected_at: NaiveDate,
+    },
+    MaterialArrived,
+    Finish {
+        tests_performed: Option<String>,
+    },
+    Validate {
+        checklist: Vec<ChecklistItem>,
+        extra_items: Vec<LineInput>,
+    },
+    RequestPayment,
+    RegisterPayment {
+        amount: Money,
+        method: PaymentMethod,
+        reference: Option<String>,
+    },
+    RecordInvoice {
+        invoice: InvoiceInfo,
+    },
+    Release,
+    Close,
+    Cancel {
+        reason: String,
+    },
+    Move {
+        to: StatusKey,
+    },
+}
+
+impl Command {
+    /// Stable name of the command, used in refusals.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::SendQuote => "send_quote",
+            Command::ReviseQuote { .. } => "revise_quote",
+            Command::DecideQuote { .. } => "decide_quote",
+            Command::Start => "start",
+            Command::AddNote { .. } => "add_note",
+            Command::AddAttachment { .. } => "add_attachment",
+            Command::WaitMaterial { .. } => "wait_material",
+            Command::ChangeMaterialDate { .. } => "change_material_date",
+            Command::MaterialArrived => "resume",
+            Command::Finish { .. } => "finish",
+            Command::Validate { .. } => "validate",
+            Command::RequestPayment => "request_payment",
+            Command::RegisterPayment { .. } => "register_payment",
+            Command::RecordInvoice { .. } => "record_invoice",
+            Command::Release => "release",
+            Command::Close => "close",
+            Command::Cancel { .. } => "cancel",
+            Command::Move { .. } => "move",
+        }
+    }
+}
+
+/// Why a command is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DomainError {
+    /// The command does not apply to the order's current status.
+    #[error("{action} is not allowed in status {status}")]
+    NotAllowedInStatus { action: String, status: StatusKey },
+    /// The actor has none of the roles the flow allows for this command.
+    #[error("{action} requires one of the roles {allowed:?}")]
+    RoleNotAllowed { action: String, allowed: Vec<Role> },
+    /// A guard of the transition failed.
+    #[error("{action}: guard {guard} failed")]
+    GuardFailed { action: String, guard: Guard },
+    /// The decision refers to a quote revision that is no longer waiting for a decision.
+    #[error("quote revision {revision} is not the one waiting for a decision")]
+    StaleRevision { revision: u32 },
+    /// A field of the command is invalid.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The flow passed in is not the version the order runs on.
+    #[error("order runs on flow version {expected}, got {got}")]
+    FlowVersionMismatch { expected: u32, got: u32 },
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> DomainError {
+    DomainError::Invalid { field: field.to_owned(), reason: reason.into() }
+}
+
+/// A trimmed, non-empty text of at most `max` characters without control characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(invalid(field, format!("must have at most {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(v.to_owned())
+}
+
+fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text(field, v, max).map(Some),
+    }
+}
+
+/// Largest total of one quote line (R$ 1 trillion): with at most 500 lines, sums stay far inside [`Money`]'s range.
+pub const MAX_LINE_TOTAL_CENTS: i64 = 100_000_000_000_000;
+
+const STAFF_OPEN: [Role; 3] = [Role::Representante, Role::Atendente, Role::Tecnico];
+const STAFF_ALL: [Role; 4] = [Role::Representante, Role::Atendente, Role::Tecnico, Role::Financeiro];
+const PAYMENT_ROLES: [Role; 3] = [Role::Representante, Role::Atendente, Role::Financeiro];
+
+fn check_lines(field: &str, items: &[LineInput], allow_empty: bool) -> Result<Vec<LineInput>, DomainError> {
+    if items.is_empty() && !allow_empty {
+        return Err(invalid(field, "must have at least one line"));
+    }
+    if items.len() > 500 {
+        return Err(invalid(field, "must have at most 500 lines"));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let f = |name: &str| format!("{field}[{i}].{name}");
+            if l.unit_price.is_negative() {
+                return Err(invalid(&f("unit_price"), "must not be negative"));
+            }
+            match l.unit_price.checked_mul_quantity(l.quantity) {
+                Some(total) if total.cents() <= MAX_LINE_TOTAL_CENTS => {}
+                _ => return Err(invalid(&f("quantity"), "quantity × unit_price is too large")),
+            }
+            if l.kind == LineKind::Part && l.ncm.is_none() {
+                return Err(invalid(&f("ncm"), "is required for parts (it goes on the NF-e)"));
+            }
+            let code = if l.code.trim().is_empty() { String::new() } else { text(&f("code"), &l.code, 60)? };
+            Ok(LineInput { code, description: text(&f("description"), &l.description, 120)?, ..l.clone() })
+        })
+        .collect()
+}
+
+/// Decides the opening of an order (step 1) on the company's current flow.
+pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc>) -> Result<Event, DomainError> {
+    if !actor.has_any_role(&STAFF_OPEN) {
+        return Err(DomainError::RoleNotAllowed { action: "open".into(), allowed: STAFF_OPEN.to_vec() });
+    }
+    let customer = Customer { name: text("customer.name", &cmd.customer.name, 60)?, ..cmd.customer };
+    let equipment = Equipment {
+        description: text("equipment.description", &cmd.equipment.description, 120)?,
+        brand: opt_text("equipment.brand", cmd.equipment.brand.as_deref(), 60)?,
+        model: opt_text("equipment.model", cmd.equipment.model.as_deref(), 60)?,
+        serial: opt_text("equipment.serial", cmd.equipment.serial.as_deref(), 60)?,
+    };
+    let service = Service {
+        kind: text("service.type", &cmd.service.kind, 60)?,
+        reported_problem: text("service.reported_problem", &cmd.service.reported_problem, 2000)?,
+    };
+    if let Some(d) = cmd.due_date
+        && d < now.date_naive()
+    {
+        return Err(invalid("due_date", "must not be in the past"));
+    }
+    let items = check_lines("items", &cmd.items, true)?;
+    let quote = QuoteRevision::new(1, false, items, cmd.due_date, now);
+    Ok(Event {
+        version: 1,
+        at: now,
+        actor: actor.clone(),
+        action: None,
+        status_before: None,
+        status_after: flow.initial().clone(),
+        change: Change::Opened(Box::new(Opened {
+            id: cmd.id,
+            tenant: cmd.tenant,
+            number: cmd.number,
+            flow_version: flow.version,
+            customer,
+            equipment,
+            service,
+            due_date: cmd.due_date,
+            technician: cmd.technician,
+            quote,
+        })),
+    })
+}
+
+/// Decides a command on an existing order. Returns the events to append (versions `order.version + 1…`).
+pub fn decide(
+    order: &Order,
+    flow: &Flow,
+    cmd: Command,
+    actor: &Actor,
+    ctx: &Context,
+) -> Result<Vec<Event>, DomainError> {
+    if flow.version != order.flow_version {
+        return Err(DomainError::FlowVersionMismatch { expected: order.flow_version, got: flow.version });
+    }
+    let status_kind = flow.kind_of(&order.status).unwrap_or(StatusKind::Custom);
+    let name = cmd.name();
+    let not_allowed = || DomainError::NotAllowedInStatus { action: name.to_owned(), status: order.status.clone() };
+    if status_kind.is_final() {
+        return Err(not_allowed());
+    }
+    // The customer acts only on quotes; the system only records invoices.
+    match (actor, &cmd) {
+        (Actor::Customer { .. }, Command::DecideQuote { .. })
+        | (Actor::System { .. }, Command::RecordInvoice { .. }) => {}
+        (Actor::Staff { .. }, Command::RecordInvoice { .. })
+        | (Actor::Customer { .. }, _)
+        | (Actor::System { .. }, _) => {
+            return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: vec![] });
+        }
+        (Actor::Staff { .. }, _) => {}
+    }
+    let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
+    let require_roles = |allowed: &[Role]| {
+        if actor.has_any_role(allowed) {
+            Ok(())
+        } else {
+            Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: allowed.to_vec() })
+        }
+    };
+
+    match cmd {
+        Command::SendQuote => {
+            let t = out.transition(flow, Action::SendQuote, |_| true)?;
+            let rev = order.current_revision().filter(|r| r.status == RevisionStatus::Draft).ok_or_else(not_allowed)?;
+            if rev.lines.is_empty() {
+                return Err(invalid("quote", "the quote has no lines to send"));
+            }
+            out.push(Some(t), Change::QuoteSent { revision: rev.revision });
+        }
+        Command::ReviseQuote { items, due_date } => {
+            let t = out.transition(flow, Action::ReviseQuote, |_| true)?;
+            let items = check_lines("items", &items, false)?;
+            let current = order.current_revision();
+            let supplementary = current.is_some_and(|r| r.supplementary && r.is_pending());
+            let mut revision = QuoteRevision::new(
+                current.map_or(1, |r| r.revision + 1),
+                supplementary,
+                items,
+                due_date.or(order.due_date),
+                ctx.now,
+            );
+            if flow.kind_of(&t.to) == Some(StatusKind::AwaitingApproval) {
+                revision.status = RevisionStatus::Sent;
+                revision.sent_at = Some(ctx.now);
+            }
+            out.push(Some(t), Change::QuoteRevised { revision });
+        }
+        Command::DecideQuote { revision, decision, lines, comment, evidence } => {
+            let rev = order.current_revision().filter(|r| r.status == RevisionStatus::Sent).ok_or_else(not_allowed)?;
+            if let Some(n) = revision
+                && n != rev.revision
+            {
+                return Err(DomainError::StaleRevision { revision: n });
+            }
+            let comment = opt_text("comment", comment.as_deref(), 1000)?;
+            if decision == QuoteDecision::Adjust && comment.is_none() {
+                return Err(invalid("comment", "is required when asking for adjustments"));
+            }
+            let line_decisions = decide_lines(flow, rev, decision, &lines)?;
+            let approved_total = rev
+                .lines
+                .iter()
+                .zip(&line_decisions)
+                .filter(|(_, (_, d))| *d == LineDecision::Approve)
+                .map(|(l, _)| l.total)
+                .sum::<Money>();
+            let wanted: &[StatusKind] = match (decision, rev.supplementary) {
+                (QuoteDecision::Approve, false) => &[StatusKind::Approved],
+                (QuoteDecision::Approve, true) => &[StatusKind::InProgress, StatusKind::Approved],
+                (QuoteDecision::Adjust, false) => &[StatusKind::Open],
+                (QuoteDecision::Reject, false) => &[StatusKind::Cancelled],
+                (QuoteDecision::Adjust | QuoteDecision::Reject, true) => &[StatusKind::Validation],
+            };
+            let t = wanted
+                .iter()
+                .find_map(|k| {
+                    flow.transitions_from(&order.status, Action::DecideQuote).find(|t| flow.kind_of(&t.to) == Some(*k))
+                })
+                .ok_or_else(not_allowed)?;
+            if !matches!(actor, Actor::Customer { .. }) {
+                require_roles(&t.roles)?;
+            }
+            out.check_guards(name, t)?;
+            out.push(
+                Some(t),
+                Change::QuoteDecided {
+                    revision: rev.revision,
+                    decision,
+                    lines: line_decisions,
+                    approved_total,
+                    comment,
+                    evidence,
+                },
+            );
+        }
+        Command::Start => {
+            let t = out.transition(flow, Action::Start, |_| true)?;
+            out.push(Some(t), Change::Started);
+        }
+        Command::AddNote { text: t, visible_to_customer } => {
+            require_roles(&STAFF_ALL)?;
+            let note = Note { text: text("text", &t, 4000)?, visible_to_customer, at: ctx.now };
+            out.push(None, Change::NoteAdded { note });
+        }
+        Command::AddAttachment { key, content_type, caption, visible_to_customer } => {
+            require_roles(&STAFF_ALL)?;
+            let attachment = Attachment {
+                key: text("key", &key, 512)?,
+                content_type: text("content_type", &content_type, 100)?,
+                caption: opt_text("caption", caption.as_deref(), 200)?,
+                visible_to_customer,
+                at: ctx.now,
+            };
+            out.push(None, Change::AttachmentAdded { attachment });
+        }
+        Command::WaitMaterial { reason, parts, expected_at } => {
+            let t = out.transition(flow, Action::WaitMaterial, |_| true)?;
+            if expected_at < ctx.now.date_naive() {
+                return Err(invalid("expected_at", "must not be in the past"));
+            }
+            let parts = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| text(&format!("parts[{i}]"), p, 120))
+                .collect::<Result<Vec<_>, _>>()?;
+            let material = MaterialWait { reason: text("reason", &reason, 500)?, parts, expected_at, since: ctx.now };
+            out.push(Some(t), Change::MaterialAwaited { material });
+        }
+        Command::ChangeMaterialDate { expected_at } => {
+            let roles: Vec<Role> =
+                flow.transitions_from(&order.status, Action::Resume).flat_map(|t| t.roles.iter().copied()).collect();
+            let current = order.material.as_ref().filter(|_| status_kind == StatusKind::WaitingMaterial);
+            let current = current.ok_or_else(not_allowed)?;
+            require_roles(&roles)?;
+            if expected_at < ctx.now.date_naive() {
+                return Err(invalid("expected_at", "must not be in the past"));
+            }
+            if expected_at == current.expected_at {
+                return Err(invalid("expected_at", "is the date already recorded"));
+            }
+            out.push(None, Change::MaterialDateChanged { previous: current.expected_at, expected_at });
+        }
+        Command::MaterialArrived => {
+            let t = out.transition(flow, Action::Resume, |_| true)?;
+            out.push(Some(t), Change::MaterialArrived);
+        }
+        Command::Finish { tests_performed } => {
+            let t = out.transition(flow, Action::Finish, |_| true)?;
+            let tests_performed = opt_text("tests_performed", tests_performed.as_deref(), 4000)?;
+            out.push(Some(t), Change::Finished { tests_performed });
+        }
+        Command::Validate { checklist, extra_items } => {
+            let checklist = checklist
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    Ok(ChecklistItem {
+                        item: text(&format!("checklist[{i}].item"), &c.item, 200)?,
+                        ok: c.ok,
+                        note: opt_text(&format!("checklist[{i}].note"), c.note.as_deref(), 500)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, DomainError>>()?;
+            let extra_items = check_lines("extra_items", &extra_items, true)?;
+            let t = if status_kind == StatusKind::Validation {
+                // Updating the checklist while already in validation: no transition.
+                require_roles(&[Role::Representante, Role::Atendente, Role::Tecnico])?;
+                None
+            } else {
+                Some(out.transition(flow, Action::Validate, |_| true)?)
+            };
+            out.push(t, Change::Validated { checklist });
+            if !extra_items.is_empty() {
+                let send = out.transition(flow, Action::SendQuote, |_| true)?;
+                let next = order.current_revision().map_or(1, |r| r.revision + 1);
+                let revision = QuoteRevision::new(next, true, extra_items, order.due_date, ctx.now);
+                out.push(None, Change::QuoteRevised { revision });
+                out.push(Some(send), Change::QuoteSent { revision: next });
+            }
+        }
+        Command::RequestPayment => {
+            let t = out.transition(flow, Action::RequestPayment, |_| true)?;
+            out.push(Some(t), Change::PaymentRequested { amount_due: order.amount_due() });
+        }
+        Command::RegisterPayment { amount, method, reference } => {
+            require_roles(&PAYMENT_ROLES)?;
+            if !order.quote_approved() {
+                return Err(not_allowed());
+            }
+            if amount.is_negative() || amount.is_zero() {
+                return Err(invalid("amount", "must be greater than zero"));
+            }
+            let balance = order.balance();
+            if amount > balance {
+                return Err(invalid("amount", format!("exceeds the balance of {balance}")));
+            }
+            let payment = Payment {
+                seq: order.payments.len() as u32 + 1,
+                amount,
+                method,
+                at: ctx.now,
+                reference: opt_text("reference", reference.as_deref(), 120)?,
+            };
+            out.push(None, Change::PaymentRegistered { payment, balance: balance - amount });
+        }
+        Command::RecordInvoice { invoice } => {
+            out.push(None, Change::InvoiceUpdated { invoice });
+        }
+        Command::Release => {
+            let t = out.transition(flow, Action::Release, |_| true)?;
+            out.push(Some(t), Change::Released);
+        }
+        Command::Close => {
+            let t = out.transition(flow, Action::Close, |_| true)?;
+            out.push(Some(t), Change::Closed);
+        }
+        Command::Cancel { reason } => {
+            let reason = text("reason", &reason, 500)?;
+            let t = out.transition(flow, Action::Cancel, |_| true)?;
+            out.push(Some(t), Change::Cancelled { reason });
+        }
+        Command::Move { to } => {
+            let t = out.transition(flow, Action::Move, |t| t.to == to)?;
+            out.push(Some(t), Change::Moved);
+        }
+    }
+    Ok(out.events)
+}
+
+fn decide_lines(
+    flow: &Flow,
+    rev: &QuoteRevision,
+    decision: QuoteDecision,
+    lines: &[(u32, LineDecision)],
+) -> Result<Vec<(u32, LineDecision)>, DomainError> {
+    let whole = match decision {
+        QuoteDecision::Approve => LineDecision::Approve,
+        QuoteDecision::Reject | QuoteDecision::Adjust => LineDecision::Reject,
+    };
+    if lines.is_empty() {
+        return Ok(rev.lines.iter().map(|l| (l.line, whole)).collect());
+    }
+    if decision != QuoteDecision::Approve {
+        return Err(invalid("lines", "per-line decisions go with \"approve\""));
+    }
+    if !flow.def.per_line_approval {
+        return Err(invalid("lines", "the company's flow does not allow per-line approval"));
+    }
+    for (i, (n, _)) in lines.iter().enumerate() {
+        if !rev.lines.iter().any(|l| l.line == *n) {
+            return Err(invalid(&format!("lines[{i}].line"), format!("revision {} has no line {n}", rev.revision)));
+        }
+        if lines[..i].iter().any(|(m, _)| m == n) {
+            return Err(invalid(&format!("lines[{i}].line"), format!("line {n} is decided twice")));
+        }
+    }
+    let decided: Vec<(u32, LineDecision)> = rev
+        .lines
+        .iter()
+        .map(|l| (l.line, lines.iter().find(|(n, _)| *n == l.line).map_or(LineDecision::Approve, |(_, d)| *d)))
+        .collect();
+    if !decided.iter().any(|(_, d)| *d == LineDecision::Approve) {
+        return Err(invalid("lines", "approve at least one line, or reject the quote"));
+    }
+    Ok(decided)
+}
+
+/// Collects the events of one command, threading the status through them.
+struct Emitter<'a> {
+    order: &'a Order,
+    actor: &'a Actor,
+    ctx: &'a Context,
+    events: Vec<Event>,
+    status: StatusKey,
+}
+
+impl<'a> Emitter<'a> {
+    /// Finds the transition for `action` from the current status, checks roles and guards.
+    fn transition<'f>(
+        &self,
+        flow: &'f Flow,
+        action: Action,
+        pick: impl Fn(&Transition) -> bool,
+    ) -> Result<&'f Transition, DomainError> {
+        let candidates: Vec<&Transition> =
+            flow.def.transitions.iter().filter(|t| t.from == self.status && t.action == action && pick(t)).collect();
+        let Some(first) = candidates.first() else {
+            return Err(DomainError::NotAllowedInStatus {
+                action: action.as_str().to_owned(),
+                status: self.status.clone(),
+            });
+        };
+        let t = candidates.iter().find(|t| self.actor.has_any_role(&t.roles)).ok_or_else(|| {
+            DomainError::RoleNotAllowed { action: action.as_str().to_owned(), allowed: first.roles.clone() }
+        })?;
+        self.check_guards(action.as_str(), t)?;
+        Ok(t)
+    }
+
+    fn check_guards(&self, action: &str, t: &Transition) -> Result<(), DomainError> {
+        let o = self.order;
+        for guard in &t.guards {
+            let ok = match guard {
+                Guard::QuoteApproved => o.quote_approved(),
+                Guard::ChecklistComplete => o.checklist_complete(),
+                Guard::AtLeastOnePhoto => o.has_photo(),
+                Guard::PaidInFull => o.paid_in_full(),
+                Guard::InvoiceAuthorized => {
+                    !self.ctx.invoicing_enabled || o.approved_parts().next().is_none() || o.invoice_authorized()
+                }
+                Guard::NoPendingExtraItems => !o.pending_extra_items(),
+            };
+            if !ok {
+                return Err(DomainError::GuardFailed { action: action.to_owned(), guard: *guard });
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, t: Option<&Transition>, change: Change) {
+        let before = self.status.clone();
+        if let Some(t) = t {
+            self.status = t.to.clone();
+        }
+        self.events.push(Event {
+            version: self.order.version + self.events.len() as u64 + 1,
+            at: self.ctx.now,
+            actor: self.actor.clone(),
+            action: t.map(|t| t.action),
+            status_before: Some(before),
+            status_after: self.status.clone(),
+            change,
+        });
+    }
+}
+
+/// Why a list of events cannot be folded into an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the first event must be order.opened with version 1")]
+    NotOpened,
+    #[error("event version {got} follows version {previous}")]
+    Gap { previous: u64, got: u64 },
+    #[error("order.opened found at version {0}")]
+    OpenedTwice(u64),
+}
+
+impl Order {
+    /// The order an `Opened` event creates.
+    pub fn from_opened(event: &Event) -> Option<Order> {
+        let Change::Opened(o) = &event.change else { return None };
+        let o = o.as_ref().clone();
+        Some(Order {
+            id: o.id,
+            tenant: o.tenant,
+            number: o.number,
+            version: event.version,
+            flow_version: o.flow_version,
+            status: event.status_after.clone(),
+            status_since: event.at,
+            customer: o.customer,
+            equipment: o.equipment,
+            service: o.service,
+            due_date: o.due_date,
+            technician: o.technician,
+            quote: vec![o.quote],
+            payments: vec![],
+            checklist: vec![],
+            notes: vec![],
+            attachments: vec![],
+            material: None,
+            tests_performed: None,
+            invoice: None,
+            cancel_reason: None,
+            created_at: event.at,
+            updated_at: event.at,
+        })
+    }
+
+    /// Folds one event into the order.
+    pub fn apply(&mut self, event: &Event) {
+        let now = event.at;
+        match &event.change {
+            Change::Opened(_) => {}
+            Change::QuoteRevised { revision } => {
+                for r in self.quote.iter_mut().filter(|r| r.is_pending()) {
+                    r.status = RevisionStatus::Superseded;
+                }
+                if let Some(d) = revision.due_date {
+                    self.due_date = Some(d);
+                }
+                self.quote.push(revision.clone());
+            }
+            Change::QuoteSent { revision } => {
+                if let Some(r) = self.revision_mut(*revision) {
+                    r.status = RevisionStatus::Sent;
+                    r.sent_at = Some(now);
+                }
+            }
+            Change::QuoteDecided { revision, decision, lines, approved_total, comment, .. } => {
+                if let Some(r) = self.revision_mut(*revision) {
+                    r.status = match decision {
+                        QuoteDecision::Approve => RevisionStatus::Approved,
+                        QuoteDecision::Reject => RevisionStatus::Rejected,
+                        QuoteDecision::Adjust => RevisionStatus::AdjustmentRequested,
+                    };
+                    r.decided_at = Some(now);
+                    r.customer_comment = comment.clone();
+                    r.approved_total = *approved_total;
+                    for (n, d) in lines {
+                        if let Some(l) = r.lines.iter_mut().find(|l| l.line == *n) {
+                            l.decision = Some(*d);
+                        }
+                    }
+                }
+                if *decision == QuoteDecision::Reject && event.action == Some(Action::DecideQuote) {
+                    let main = self.revision(*revision).is_some_and(|r| !r.supplementary);
+                    if main {
+                        self.cancel_reason =
+                            Some(comment.clone().unwrap_or_else(|| "Orçamento recusado pelo cliente".to_owned()));
+                    }
+                }
+            }
+            Change::Started | Change::Released | Change::Closed | Change::Moved => {}
+            Change::NoteAdded { note } => self.notes.push(note.clone()),
+            Change::AttachmentAdded { attachment } => self.attachments.push(attachment.clone()),
+            Change::MaterialAwaited { material } => self.material = Some(material.clone()),
+            Change::MaterialDateChanged { expected_at, .. } => {
+                if let Some(m) = self.material.as_mut() {
+                    m.expected_at = *expected_at;
+                }
+            }
+            Change::MaterialArrived => self.material = None,
+            Change::Finished { tests_performed } => self.tests_performed = tests_performed.clone(),
+            Change::Validated { checklist } => self.checklist = checklist.clone(),
+            Change::PaymentRequested { .. } => {}
+            Change::PaymentRegistered { payment, .. } => self.payments.push(payment.clone()),
+            Change::InvoiceUpdated { invoice } => self.invoice = Some(invoice.clone()),
+            Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
+        }
+        if event.status_after != self.status {
+            self.status = event.status_after.clone();
+            self.status_since = now;
+        }
+        self.version = event.version;
+        self.updated_at = now;
+    }
+
+    /// Rebuilds an order from its whole history.
+    pub fn replay<'e>(events: impl IntoIterator<Item = &'e Event>) -> Result<Order, ReplayError> {
+        let mut it = events.into_iter();
+        let first = it.next().filter(|e| e.version == 1).ok_or(ReplayError::NotOpened)?;
+        let mut order = Order::from_opened(first).ok_or(ReplayError::NotOpened)?;
+        for e in it {
+            if e.version != order.version + 1 {
+                return Err(ReplayError::Gap { previous: order.version, got: e.version });
+            }
+            if matches!(e.change, Change::Opened(_)) {
+                return Err(ReplayError::OpenedTwice(e.version));
+            }
+            order.apply(e);
+        }
+        Ok(order)
+    }
+}
+
+/// Convenience: decides and applies, returning the events and the new state.
+pub fn step(
+    order: &Order,
+    flow: &Flow,
+    cmd: Command,
+    actor: &Actor,
+    ctx: &Context,
+) -> Result<(Vec<Event>, Order), DomainError> {
+    let events = decide(order, flow, cmd, actor, ctx)?;
+    let mut next = order.clone();
+    for e in &events {
+        next.apply(e);
+    }
+    Ok((events, next))
+}

@@ -1,0 +1,389 @@
+//! The service order (OS) and its parts: customer, equipment, quote revisions, payments, checklist, notes.
+//!
+//! An [`Order`] is only ever changed by folding [`crate::Event`]s into it (see [`crate::machine`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::flow::StatusKey;
+use crate::values::{CityCode, Document, Email, Money, Ncm, OrderId, Phone, Quantity, TenantId, Uf, UserId, Zip};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub street: String,
+    pub number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complement: Option<String>,
+    pub district: String,
+    pub city: String,
+    pub city_code: CityCode,
+    pub uf: Uf,
+    pub zip: Zip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub name: String,
+    pub document: Document,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Equipment {
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// Free service type of the company, e.g. "reparo", "instalação", "consultoria".
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reported_problem: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// A part: goes on the NF-e (needs an NCM).
+    Part,
+    /// Labor: goes on the NFS-e.
+    Labor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineDecision {
+    Approve,
+    Reject,
+}
+
+/// A line of a quote as typed by staff (parsed values; validated again by [`QuoteLine::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineInput {
+    pub kind: LineKind,
+    #[serde(default)]
+    pub code: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ncm: Option<Ncm>,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteLine {
+    /// 1-based position in the revision.
+    pub line: u32,
+    pub kind: LineKind,
+    pub code: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ncm: Option<Ncm>,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+    /// quantity × unit price, rounded half away from zero to the centavo.
+    pub total: Money,
+    /// The customer's decision on this line, once the revision is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<LineDecision>,
+}
+
+impl QuoteLine {
+    pub fn is_approved(&self) -> bool {
+        self.decision == Some(LineDecision::Approve)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisionStatus {
+    /// Being prepared by staff.
+    Draft,
+    /// Sent to the customer, waiting for a decision.
+    Sent,
+    Approved,
+    Rejected,
+    /// The customer asked for adjustments.
+    AdjustmentRequested,
+    /// Replaced by a later revision before a decision.
+    Superseded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteRevision {
+    pub revision: u32,
+    /// A supplementary quote of extra items found during execution/validation.
+    #[serde(default)]
+    pub supplementary: bool,
+    pub status: RevisionStatus,
+    pub lines: Vec<QuoteLine>,
+    pub parts_total: Money,
+    pub labor_total: Money,
+    pub total: Money,
+    /// Sum of the approved lines once decided.
+    pub approved_total: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_comment: Option<String>,
+}
+
+impl QuoteRevision {
+    /// Builds a revision from lines checked by the state machine (line totals within
+    /// [`crate::machine::MAX_LINE_TOTAL_CENTS`]), numbering them and computing totals.
+    pub(crate) fn new(
+        revision: u32,
+        supplementary: bool,
+        inputs: Vec<LineInput>,
+        due_date: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> QuoteRevision {
+        let lines: Vec<QuoteLine> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| QuoteLine {
+                line: i as u32 + 1,
+                total: l.unit_price.checked_mul_quantity(l.quantity).expect("line totals are checked before"),
+                kind: l.kind,
+                code: l.code,
+                description: l.description,
+                ncm: l.ncm,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                decision: None,
+            })
+            .collect();
+        let sum = |kind: LineKind| lines.iter().filter(|l| l.kind == kind).map(|l| l.total).sum::<Money>();
+        let (parts_total, labor_total) = (sum(LineKind::Part), sum(LineKind::Labor));
+        QuoteRevision {
+            revision,
+            supplementary,
+            status: RevisionStatus::Draft,
+            parts_total,
+            labor_total,
+            total: parts_total + labor_total,
+            approved_total: Money::zero(),
+            lines,
+            due_date,
+            created_at: now,
+            sent_at: None,
+            decided_at: None,
+            customer_comment: None,
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status, RevisionStatus::Draft | RevisionStatus::Sent)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Pix,
+    Cash,
+    Credit,
+    Debit,
+    Boleto,
+    Transfer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// 1-based sequence within the order.
+    pub seq: u32,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub at: DateTime<Utc>,
+    /// Card authorization code, PIX end-to-end id, boleto number…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistItem {
+    pub item: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+    pub visible_to_customer: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Storage key of the file (S3 key or path in the data folder); never a public URL.
+    pub key: String,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    pub visible_to_customer: bool,
+    pub at: DateTime<Utc>,
+}
+
+impl Attachment {
+    pub fn is_photo(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialWait {
+    pub reason: String,
+    pub parts: Vec<String>,
+    pub expected_at: NaiveDate,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceState {
+    Pending,
+    Authorized,
+    Rejected,
+    Denied,
+}
+
+/// The fiscal document of the order as the invoicer last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceInfo {
+    pub state: InvoiceState,
+    pub serie: u32,
+    pub number: u64,
+    /// The 44-character access key.
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cstat: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub tenant: TenantId,
+    /// Human number of the OS within the company (1, 2, 3…).
+    pub number: u64,
+    /// Number of events folded into this state; the version writes are conditional on.
+    pub version: u64,
+    /// The flow version the order runs on, for its whole life.
+    pub flow_version: u32,
+    pub status: StatusKey,
+    pub status_since: DateTime<Utc>,
+    pub customer: Customer,
+    pub equipment: Equipment,
+    pub service: Service,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub technician: Option<UserId>,
+    pub quote: Vec<QuoteRevision>,
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    #[serde(default)]
+    pub checklist: Vec<ChecklistItem>,
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<MaterialWait>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests_performed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<InvoiceInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    /// The latest main (non-supplementary) revision.
+    pub fn main_revision(&self) -> Option<&QuoteRevision> {
+        self.quote.iter().rev().find(|r| !r.supplementary)
+    }
+
+    /// The latest revision of any kind.
+    pub fn current_revision(&self) -> Option<&QuoteRevision> {
+        self.quote.last()
+    }
+
+    pub fn revision(&self, n: u32) -> Option<&QuoteRevision> {
+        self.quote.iter().find(|r| r.revision == n)
+    }
+
+    pub(crate) fn revision_mut(&mut self, n: u32) -> Option<&mut QuoteRevision> {
+        self.quote.iter_mut().find(|r| r.revision == n)
+    }
+
+    /// Whether the main quote has been approved by the customer.
+    pub fn quote_approved(&self) -> bool {
+        self.quote.iter().any(|r| !r.supplementary && r.status == RevisionStatus::Approved)
+    }
+
+    /// Amount the customer owes: the approved lines of every approved revision.
+    pub fn amount_due(&self) -> Money {
+        self.quote.iter().filter(|r| r.status == RevisionStatus::Approved).map(|r| r.approved_total).sum()
+    }
+
+    pub fn amount_paid(&self) -> Money {
+        self.payments.iter().map(|p| p.amount).sum()
+    }
+
+    pub fn balance(&self) -> Money {
+        self.amount_due() - self.amount_paid()
+    }
+
+    pub fn paid_in_full(&self) -> bool {
+        self.balance().is_zero()
+    }
+
+    /// Approved part lines: what goes on the NF-e.
+    pub fn approved_parts(&self) -> impl Iterator<Item = &QuoteLine> {
+        self.quote
+            .iter()
+            .filter(|r| r.status == RevisionStatus::Approved)
+            .flat_map(|r| r.lines.iter())
+            .filter(|l| l.kind == LineKind::Part && l.is_approved())
+    }
+
+    pub fn checklist_complete(&self) -> bool {
+        !self.checklist.is_empty() && self.checklist.iter().all(|c| c.ok)
+    }
+
+    pub fn pending_extra_items(&self) -> bool {
+        self.quote.iter().any(|r| r.supplementary && r.is_pending())
+    }
+
+    pub fn has_photo(&self) -> bool {
+        self.attachments.iter().any(Attachment::is_photo)
+    }
+
+    pub fn invoice_authorized(&self) -> bool {
+        self.invoice.as_ref().is_some_and(|i| i.state == InvoiceState::Authorized)
+    }
+}

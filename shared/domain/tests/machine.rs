@@ -1,0 +1,758 @@
+//! The state machine: every command's success and refusals, and property tests over random command sequences.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use osflow_domain::values::{Document, Money, Ncm, OrderId, Quantity, TenantId, UserId};
+use osflow_domain::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap()
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+fn key(s: &str) -> StatusKey {
+    StatusKey::parse(s).unwrap()
+}
+
+fn part(code: &str, qty: &str, price: &str) -> LineInput {
+    LineInput {
+        kind: LineKind::Part,
+        code: code.into(),
+        description: format!("Peça {code}"),
+        ncm: Some(Ncm::parse("85044010").unwrap()),
+        quantity: Quantity::parse(qty).unwrap(),
+        unit_price: money(price),
+    }
+}
+
+fn labor(price: &str) -> LineInput {
+    LineInput {
+        kind: LineKind::Labor,
+        code: "S-001".into(),
+        description: "Diagnóstico e reparo".into(),
+        ncm: None,
+        quantity: Quantity::parse("1").unwrap(),
+        unit_price: money(price),
+    }
+}
+
+fn staff(roles: &[Role]) -> Actor {
+    Actor::staff(UserId::parse("user-1").unwrap(), roles.to_vec())
+}
+
+fn rep() -> Actor {
+    staff(&[Role::Representante])
+}
+
+fn ctx(now: DateTime<Utc>) -> Context {
+    Context { now, invoicing_enabled: false }
+}
+
+fn open_cmd(items: Vec<LineInput>) -> OpenOrder {
+    OpenOrder {
+        id: OrderId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
+        tenant: TenantId::parse("acme").unwrap(),
+        number: 1,
+        customer: Customer {
+            name: "Maria Souza".into(),
+            document: Document::parse("529.982.247-25").unwrap(),
+            email: None,
+            phone: None,
+            address: None,
+        },
+        equipment: Equipment {
+            description: "Notebook".into(),
+            brand: Some("Dell".into()),
+            model: None,
+            serial: Some("BR123456".into()),
+        },
+        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+        items,
+        due_date: Some(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
+        technician: None,
+    }
+}
+
+/// Keeps the events, checks versions, and that the fold of all events equals the state.
+struct Harness {
+    flow: Flow,
+    order: Order,
+    events: Vec<Event>,
+    now: DateTime<Utc>,
+    invoicing: bool,
+}
+
+impl Harness {
+    fn new(flow: Flow, items: Vec<LineInput>) -> Harness {
+        let e = decide_open(&flow, open_cmd(items), &rep(), t0()).unwrap();
+        let order = Order::from_opened(&e).unwrap();
+        Harness { flow, order, events: vec![e], now: t0(), invoicing: false }
+    }
+
+    fn default() -> Harness {
+        Harness::new(Flow::default_flow(), vec![part("P-001", "1", "149.90"), labor("120.00")])
+    }
+
+    fn try_as(&mut self, actor: &Actor, cmd: Command) -> Result<Vec<Event>, DomainError> {
+        self.now += Duration::hours(1);
+        let ctx = Context { now: self.now, invoicing_enabled: self.invoicing };
+        let (events, next) = step(&self.order, &self.flow, cmd, actor, &ctx)?;
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(e.version, self.order.version + 1 + i as u64);
+        }
+        self.order = next;
+        self.events.extend(events.clone());
+        assert_eq!(Order::replay(&self.events).unwrap(), self.order, "fold(events) == state");
+        Ok(events)
+    }
+
+    fn try_(&mut self, cmd: Command) -> Result<Vec<Event>, DomainError> {
+        self.try_as(&rep(), cmd)
+    }
+
+    fn ok(&mut self, cmd: Command) -> Vec<Event> {
+        self.try_(cmd).unwrap()
+    }
+
+    fn status(&self) -> &str {
+        self.order.status.as_str()
+    }
+
+    fn approve(&mut self) {
+        self.ok(Command::SendQuote);
+        self.ok(decide_cmd(QuoteDecision::Approve, None));
+    }
+
+    fn walk_to_validation(&mut self) {
+        self.approve();
+        self.ok(Command::Start);
+        self.ok(Command::Finish { tests_performed: Some("Ligou".into()) });
+        self.ok(Command::Validate { checklist: checklist(true), extra_items: vec![] });
+    }
+}
+
+fn decide_cmd(decision: QuoteDecision, comment: Option<&str>) -> Command {
+    Command::DecideQuote { revision: None, decision, lines: vec![], comment: comment.map(Into::into), evidence: None }
+}
+
+fn checklist(ok: bool) -> Vec<ChecklistItem> {
+    vec![ChecklistItem { item: "Equipamento liga".into(), ok, note: None }]
+}
+
+fn date(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+}
+
+#[test]
+fn the_whole_default_flow() {
+    let mut h = Harness::default();
+    assert_eq!(h.status(), "aberta");
+    assert_eq!(h.order.quote[0].total, money("269.90"));
+    assert_eq!(h.order.quote[0].parts_total, money("149.90"));
+    h.ok(Command::SendQuote);
+    assert_eq!(h.status(), "aguardando_aprovacao");
+    h.ok(decide_cmd(QuoteDecision::Approve, None));
+    assert_eq!(h.status(), "aprovada");
+    assert_eq!(h.order.amount_due(), money("269.90"));
+    h.ok(Command::Start);
+    assert_eq!(h.status(), "em_execucao");
+    h.ok(Command::AddNote { text: "Placa limpa".into(), visible_to_customer: true });
+    h.ok(Command::WaitMaterial { reason: "Fonte em falta".into(), parts: vec!["P-001".into()], expected_at: date(5) });
+    assert_eq!(h.status(), "aguardando_material");
+    h.ok(Command::ChangeMaterialDate { expected_at: date(8) });
+    assert_eq!(h.order.material.as_ref().unwrap().expected_at, date(8));
+    h.ok(Command::MaterialArrived);
+    assert_eq!(h.status(), "em_execucao");
+    assert!(h.order.material.is_none());
+    h.ok(Command::Finish { tests_performed: Some("Ligou e carregou por 2 h".into()) });
+    assert_eq!(h.status(), "finalizada");
+    h.ok(Command::Validate { checklist: checklist(true), extra_items: vec![] });
+    assert_eq!(h.status(), "em_validacao");
+    h.ok(Command::RequestPayment);
+    assert_eq!(h.status(), "aguardando_pagamento");
+    let ev = h.ok(Command::RegisterPayment { amount: money("100.00"), method: PaymentMethod::Pix, reference: None });
+    assert!(matches!(&ev[0].change, Change::PaymentRegistered { balance, .. } if *balance == money("169.90")));
+    h.ok(Command::RegisterPayment { amount: money("169.90"), method: PaymentMethod::Credit, reference: None });
+    assert!(h.order.paid_in_full());
+    h.ok(Command::Release);
+    assert_eq!(h.status(), "liberada");
+    h.ok(Command::Close);
+    assert_eq!(h.status(), "encerrada");
+    assert_eq!(h.order.version, h.events.len() as u64);
+    // Nothing more after a final status.
+    let err = h.try_(Command::AddNote { text: "x".into(), visible_to_customer: false }).unwrap_err();
+    assert_eq!(err, DomainError::NotAllowedInStatus { action: "add_note".into(), status: key("encerrada") });
+}
+
+#[test]
+fn wrong_status_is_refused_naming_it() {
+    let mut h = Harness::default();
+    for cmd in [
+        Command::Start,
+        Command::Finish { tests_performed: None },
+        Command::Release,
+        Command::Close,
+        Command::RequestPayment,
+        Command::MaterialArrived,
+        decide_cmd(QuoteDecision::Approve, None),
+    ] {
+        let name = cmd.name();
+        let err = h.try_(cmd).unwrap_err();
+        assert!(
+            matches!(&err, DomainError::NotAllowedInStatus { status, .. } if status.as_str() == "aberta"),
+            "{name}: {err:?}"
+        );
+    }
+    assert_eq!(h.order.version, 1, "nothing applied");
+}
+
+#[test]
+fn roles_are_enforced() {
+    let mut h = Harness::default();
+    let fin = staff(&[Role::Financeiro]);
+    let err = h.try_as(&fin, Command::SendQuote).unwrap_err();
+    assert!(matches!(err, DomainError::RoleNotAllowed { ref allowed, .. } if allowed.contains(&Role::Atendente)));
+    let tec = staff(&[Role::Tecnico]);
+    h.try_as(&tec, Command::SendQuote).unwrap();
+    // a técnico cannot record the customer's decision; an atendente can
+    assert!(matches!(
+        h.try_as(&tec, decide_cmd(QuoteDecision::Approve, None)).unwrap_err(),
+        DomainError::RoleNotAllowed { .. }
+    ));
+    h.try_as(&staff(&[Role::Atendente]), decide_cmd(QuoteDecision::Approve, None)).unwrap();
+    // the customer may decide only quotes
+    let customer = Actor::Customer { name: Some("Maria".into()) };
+    assert!(matches!(h.try_as(&customer, Command::Start).unwrap_err(), DomainError::RoleNotAllowed { .. }));
+    // payments: not by a técnico
+    assert!(matches!(
+        h.try_as(
+            &tec,
+            Command::RegisterPayment { amount: money("1.00"), method: PaymentMethod::Cash, reference: None }
+        )
+        .unwrap_err(),
+        DomainError::RoleNotAllowed { .. }
+    ));
+    // invoices are recorded by the system only
+    let invoice = InvoiceInfo {
+        state: InvoiceState::Pending,
+        serie: 1,
+        number: 1,
+        key: "k".into(),
+        protocol: None,
+        cstat: None,
+        message: None,
+    };
+    assert!(matches!(
+        h.try_as(&rep(), Command::RecordInvoice { invoice: invoice.clone() }).unwrap_err(),
+        DomainError::RoleNotAllowed { .. }
+    ));
+    h.try_as(&Actor::System { component: "invoicer".into() }, Command::RecordInvoice { invoice }).unwrap();
+}
+
+#[test]
+fn opening_validates_input_and_roles() {
+    let flow = Flow::default_flow();
+    let mut cmd = open_cmd(vec![part("P-1", "1", "10.00")]);
+    cmd.customer.name = "   ".into();
+    assert!(
+        matches!(decide_open(&flow, cmd, &rep(), t0()).unwrap_err(), DomainError::Invalid { field, .. } if field == "customer.name")
+    );
+    let mut cmd = open_cmd(vec![part("P-1", "1", "-1.00")]);
+    cmd.items[0].unit_price = money("-1.00");
+    assert!(
+        matches!(decide_open(&flow, cmd, &rep(), t0()).unwrap_err(), DomainError::Invalid { field, .. } if field == "items[0].unit_price")
+    );
+    let mut cmd = open_cmd(vec![part("P-1", "1", "10.00")]);
+    cmd.items[0].ncm = None;
+    assert!(
+        matches!(decide_open(&flow, cmd, &rep(), t0()).unwrap_err(), DomainError::Invalid { field, .. } if field == "items[0].ncm")
+    );
+    let mut cmd = open_cmd(vec![]);
+    cmd.due_date = Some(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+    assert!(
+        matches!(decide_open(&flow, cmd, &rep(), t0()).unwrap_err(), DomainError::Invalid { field, .. } if field == "due_date")
+    );
+    let err = decide_open(&flow, open_cmd(vec![]), &staff(&[Role::Financeiro]), t0()).unwrap_err();
+    assert!(matches!(err, DomainError::RoleNotAllowed { .. }));
+    // an order may be opened without lines, but its quote cannot be sent empty
+    let mut h = Harness::new(Flow::default_flow(), vec![]);
+    assert!(matches!(h.try_(Command::SendQuote).unwrap_err(), DomainError::Invalid { field, .. } if field == "quote"));
+}
+
+#[test]
+fn adjustment_makes_a_new_revision() {
+    let mut h = Harness::default();
+    h.ok(Command::SendQuote);
+    assert!(
+        matches!(h.try_(decide_cmd(QuoteDecision::Adjust, None)).unwrap_err(), DomainError::Invalid { field, .. } if field == "comment")
+    );
+    h.ok(decide_cmd(QuoteDecision::Adjust, Some("Sem a fonte, só o reparo")));
+    assert_eq!(h.status(), "aberta");
+    assert_eq!(h.order.quote[0].status, RevisionStatus::AdjustmentRequested);
+    // cannot send the adjusted revision again without revising
+    assert!(h.try_(Command::SendQuote).is_err());
+    h.ok(Command::ReviseQuote { items: vec![labor("120.00")], due_date: None });
+    assert_eq!(h.order.quote.len(), 2);
+    assert_eq!(h.order.current_revision().unwrap().revision, 2);
+    assert_eq!(h.order.current_revision().unwrap().status, RevisionStatus::Draft);
+    h.ok(Command::SendQuote);
+    // a decision on the old revision is stale
+    let stale = Command::DecideQuote {
+        revision: Some(1),
+        decision: QuoteDecision::Approve,
+        lines: vec![],
+        comment: None,
+        evidence: None,
+    };
+    assert_eq!(h.try_(stale).unwrap_err(), DomainError::StaleRevision { revision: 1 });
+    // revising while waiting sends the new revision at once and supersedes the old
+    h.ok(Command::ReviseQuote { items: vec![labor("110.00")], due_date: Some(date(20)) });
+    assert_eq!(h.status(), "aguardando_aprovacao");
+    assert_eq!(h.order.quote[1].status, RevisionStatus::Superseded);
+    assert_eq!(h.order.quote[2].status, RevisionStatus::Sent);
+    assert_eq!(h.order.due_date, Some(date(20)));
+    h.ok(Command::DecideQuote {
+        revision: Some(3),
+        decision: QuoteDecision::Approve,
+        lines: vec![],
+        comment: None,
+        evidence: None,
+    });
+    assert_eq!(h.order.amount_due(), money("110.00"));
+}
+
+#[test]
+fn rejection_cancels() {
+    let mut h = Harness::default();
+    h.ok(Command::SendQuote);
+    h.try_as(&Actor::Customer { name: None }, decide_cmd(QuoteDecision::Reject, Some("Muito caro"))).unwrap();
+    assert_eq!(h.status(), "cancelada");
+    assert_eq!(h.order.cancel_reason.as_deref(), Some("Muito caro"));
+}
+
+#[test]
+fn per_line_decisions() {
+    let mut h = Harness::new(Flow::default_flow(), vec![part("P-1", "2", "10.00"), labor("50.00")]);
+    h.ok(Command::SendQuote);
+    let bad = Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![(9, LineDecision::Approve)],
+        comment: None,
+        evidence: None,
+    };
+    assert!(matches!(h.try_(bad).unwrap_err(), DomainError::Invalid { field, .. } if field == "lines[0].line"));
+    let none = Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![(1, LineDecision::Reject), (2, LineDecision::Reject)],
+        comment: None,
+        evidence: None,
+    };
+    assert!(h.try_(none).is_err());
+    h.ok(Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![(1, LineDecision::Reject)],
+        comment: None,
+        evidence: None,
+    });
+    assert_eq!(h.status(), "aprovada");
+    assert_eq!(h.order.amount_due(), money("50.00"));
+    assert_eq!(h.order.approved_parts().count(), 0);
+    // a flow without per-line approval refuses line decisions
+    let mut flow = Flow::default_flow();
+    flow.def.per_line_approval = false;
+    let mut h = Harness::new(flow, vec![part("P-1", "1", "10.00"), labor("50.00")]);
+    h.ok(Command::SendQuote);
+    let cmd = Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![(1, LineDecision::Reject)],
+        comment: None,
+        evidence: None,
+    };
+    assert!(matches!(h.try_(cmd).unwrap_err(), DomainError::Invalid { field, .. } if field == "lines"));
+}
+
+#[test]
+fn extra_items_go_back_to_the_customer() {
+    let mut h = Harness::default();
+    h.approve();
+    h.ok(Command::Start);
+    h.ok(Command::Finish { tests_performed: None });
+    let evs = h.ok(Command::Validate { checklist: checklist(true), extra_items: vec![part("P-9", "1", "35.00")] });
+    assert_eq!(evs.len(), 3);
+    assert_eq!(evs[0].status_after.as_str(), "em_validacao");
+    assert_eq!(h.status(), "aguardando_aprovacao");
+    let supp = h.order.current_revision().unwrap();
+    assert!(supp.supplementary);
+    assert_eq!(supp.status, RevisionStatus::Sent);
+    assert!(h.order.pending_extra_items());
+    // approved extra items: back to execution, amount grows
+    h.try_as(&Actor::Customer { name: Some("Maria".into()) }, decide_cmd(QuoteDecision::Approve, None)).unwrap();
+    assert_eq!(h.status(), "em_execucao");
+    assert_eq!(h.order.amount_due(), money("304.90"));
+    h.ok(Command::Finish { tests_performed: None });
+    h.ok(Command::Validate { checklist: checklist(true), extra_items: vec![part("P-10", "1", "5.00")] });
+    // rejected extra items: back to validation, amount unchanged, payment can be requested
+    h.ok(decide_cmd(QuoteDecision::Reject, None));
+    assert_eq!(h.status(), "em_validacao");
+    assert_eq!(h.order.amount_due(), money("304.90"));
+    assert!(h.order.cancel_reason.is_none());
+    h.ok(Command::RequestPayment);
+}
+
+#[test]
+fn guards_name_what_failed() {
+    let mut h = Harness::default();
+    h.approve();
+    h.ok(Command::Start);
+    h.ok(Command::Finish { tests_performed: None });
+    h.ok(Command::Validate { checklist: checklist(false), extra_items: vec![] });
+    let err = h.try_(Command::RequestPayment).unwrap_err();
+    assert_eq!(err, DomainError::GuardFailed { action: "request_payment".into(), guard: Guard::ChecklistComplete });
+    // in-place checklist update while in validation
+    h.ok(Command::Validate { checklist: checklist(true), extra_items: vec![] });
+    assert_eq!(h.status(), "em_validacao");
+    h.ok(Command::RequestPayment);
+    let err = h.try_(Command::Release).unwrap_err();
+    assert_eq!(err, DomainError::GuardFailed { action: "release".into(), guard: Guard::PaidInFull });
+    h.ok(Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Cash, reference: None });
+    h.invoicing = true;
+    let err = h.try_(Command::Release).unwrap_err();
+    assert_eq!(err, DomainError::GuardFailed { action: "release".into(), guard: Guard::InvoiceAuthorized });
+    let invoice = InvoiceInfo {
+        state: InvoiceState::Authorized,
+        serie: 1,
+        number: 7,
+        key: "35261212345678000195550010000000071234567890".into(),
+        protocol: Some("135260000000001".into()),
+        cstat: Some(100),
+        message: None,
+    };
+    h.try_as(&Actor::System { component: "invoicer".into() }, Command::RecordInvoice { invoice }).unwrap();
+    h.ok(Command::Release);
+}
+
+#[test]
+fn payments_are_checked() {
+    let mut h = Harness::default();
+    let pay =
+        |amount: &str| Command::RegisterPayment { amount: money(amount), method: PaymentMethod::Pix, reference: None };
+    // no approved quote yet
+    assert!(matches!(h.try_(pay("10.00")).unwrap_err(), DomainError::NotAllowedInStatus { .. }));
+    h.approve();
+    // a deposit in aprovada
+    h.ok(pay("50.00"));
+    assert_eq!(h.order.balance(), money("219.90"));
+    assert!(matches!(h.try_(pay("0.00")).unwrap_err(), DomainError::Invalid { field, .. } if field == "amount"));
+    assert!(matches!(h.try_(pay("-1.00")).unwrap_err(), DomainError::Invalid { field, .. } if field == "amount"));
+    assert!(matches!(h.try_(pay("219.91")).unwrap_err(), DomainError::Invalid { field, .. } if field == "amount"));
+    h.ok(pay("219.90"));
+    assert!(h.order.paid_in_full());
+    assert_eq!(h.order.payments.len(), 2);
+}
+
+#[test]
+fn material_wait_rules() {
+    let mut h = Harness::default();
+    h.approve();
+    h.ok(Command::Start);
+    let yesterday = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    let past = Command::WaitMaterial { reason: "Fonte".into(), parts: vec![], expected_at: yesterday };
+    assert!(matches!(h.try_(past).unwrap_err(), DomainError::Invalid { field, .. } if field == "expected_at"));
+    let no_reason = Command::WaitMaterial { reason: " ".into(), parts: vec![], expected_at: date(5) };
+    assert!(matches!(h.try_(no_reason).unwrap_err(), DomainError::Invalid { field, .. } if field == "reason"));
+    assert!(matches!(
+        h.try_(Command::ChangeMaterialDate { expected_at: date(9) }).unwrap_err(),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+    h.ok(Command::WaitMaterial { reason: "Fonte".into(), parts: vec!["P-001".into()], expected_at: date(5) });
+    assert!(h.try_(Command::ChangeMaterialDate { expected_at: date(5) }).is_err());
+    h.ok(Command::ChangeMaterialDate { expected_at: date(9) });
+    assert!(matches!(
+        h.try_(Command::Finish { tests_performed: None }).unwrap_err(),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+}
+
+#[test]
+fn cancel_needs_a_reason_and_a_non_final_status() {
+    let mut h = Harness::default();
+    assert!(
+        matches!(h.try_(Command::Cancel { reason: "".into() }).unwrap_err(), DomainError::Invalid { field, .. } if field == "reason")
+    );
+    h.ok(Command::Cancel { reason: "Cliente desistiu".into() });
+    assert_eq!(h.status(), "cancelada");
+    assert_eq!(h.order.cancel_reason.as_deref(), Some("Cliente desistiu"));
+    assert!(h.try_(Command::Cancel { reason: "de novo".into() }).is_err());
+}
+
+fn diagnostic_flow() -> Flow {
+    let mut def = Flow::default_flow().def;
+    def.statuses.insert(
+        1,
+        StatusDef {
+            key: key("diagnostico"),
+            label: "Diagnóstico".into(),
+            kind: StatusKind::Custom,
+            notify: false,
+            channels: vec![],
+            sla_hours: Some(48),
+        },
+    );
+    let t = |from: &str, action, to: &str| Transition {
+        from: key(from),
+        to: key(to),
+        action,
+        roles: vec![Role::Tecnico, Role::Representante],
+        guards: vec![],
+    };
+    def.transitions.push(t("aberta", Action::Move, "diagnostico"));
+    def.transitions.push(t("diagnostico", Action::SendQuote, "aguardando_aprovacao"));
+    def.transitions.push(t("diagnostico", Action::Cancel, "cancelada"));
+    Flow::publish(def, 2).unwrap()
+}
+
+#[test]
+fn custom_status_and_move() {
+    let mut h = Harness::new(diagnostic_flow(), vec![labor("80.00")]);
+    assert_eq!(h.order.flow_version, 2);
+    assert!(matches!(
+        h.try_(Command::Move { to: key("liberada") }).unwrap_err(),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+    h.ok(Command::Move { to: key("diagnostico") });
+    assert_eq!(h.status(), "diagnostico");
+    h.ok(Command::SendQuote);
+    assert_eq!(h.status(), "aguardando_aprovacao");
+    // wrong flow version is refused
+    let err = decide(&h.order, &Flow::default_flow(), Command::Start, &rep(), &ctx(t0())).unwrap_err();
+    assert_eq!(err, DomainError::FlowVersionMismatch { expected: 2, got: 1 });
+}
+
+#[test]
+fn flow_without_validation_step() {
+    let mut def = Flow::default_flow().def;
+    def.statuses.retain(|s| s.key.as_str() != "em_validacao");
+    def.transitions.retain(|t| t.from.as_str() != "em_validacao" && t.to.as_str() != "em_validacao");
+    def.transitions.push(Transition {
+        from: key("finalizada"),
+        to: key("aguardando_pagamento"),
+        action: Action::RequestPayment,
+        roles: vec![Role::Atendente, Role::Representante],
+        guards: vec![],
+    });
+    let mut h = Harness::new(Flow::publish(def, 3).unwrap(), vec![labor("80.00")]);
+    h.approve();
+    h.ok(Command::Start);
+    h.ok(Command::Finish { tests_performed: None });
+    assert!(h.try_(Command::Validate { checklist: checklist(true), extra_items: vec![] }).is_err());
+    h.ok(Command::RequestPayment);
+    h.ok(Command::RegisterPayment { amount: money("80.00"), method: PaymentMethod::Debit, reference: None });
+    h.ok(Command::Release);
+    h.ok(Command::Close);
+}
+
+#[test]
+fn time_per_status_from_the_timeline() {
+    let mut h = Harness::default();
+    h.walk_to_validation();
+    // Harness advances one hour per command.
+    let times = time_in_status(&h.events, h.now + Duration::hours(5));
+    assert_eq!(times[&key("aberta")], Duration::hours(1));
+    assert_eq!(times[&key("aguardando_aprovacao")], Duration::hours(1));
+    assert_eq!(times[&key("em_validacao")], Duration::hours(5));
+    let s = stays(h.events.iter().rev());
+    assert_eq!(s.first().unwrap().status.as_str(), "aberta");
+    assert_eq!(s.last().unwrap().left_at, None);
+    assert_eq!(s.len(), 6);
+}
+
+#[test]
+fn replay_rejects_broken_histories() {
+    let mut h = Harness::default();
+    h.approve();
+    assert_eq!(Order::replay(&h.events[1..]).unwrap_err(), ReplayError::NotOpened);
+    let mut gap = h.events.clone();
+    gap.remove(1);
+    assert!(matches!(Order::replay(&gap).unwrap_err(), ReplayError::Gap { .. }));
+}
+
+#[test]
+fn events_round_trip_through_json() {
+    let mut h = Harness::default();
+    h.walk_to_validation();
+    for e in &h.events {
+        let json = serde_json::to_string(e).unwrap();
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, e);
+    }
+    let json = serde_json::to_string(&h.order).unwrap();
+    assert!(json.contains("\"total\":\"269.90\""), "{json}");
+    let back: Order = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, h.order);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A command generator that covers every step with plausible and implausible arguments.
+    fn command() -> impl Strategy<Value = (u8, Command)> {
+        let cents = 1u64..50_000;
+        prop_oneof![
+            Just(Command::SendQuote),
+            (cents.clone(), 1u32..4).prop_map(|(c, q)| Command::ReviseQuote {
+                items: vec![
+                    part("P", &q.to_string(), &Money::from_cents(c as i64).unwrap().to_string()),
+                    labor(&Money::from_cents((c / 2) as i64).unwrap().to_string())
+                ],
+                due_date: None
+            }),
+            (0u8..3, any::<bool>()).prop_map(|(d, per_line)| Command::DecideQuote {
+                revision: None,
+                decision: [QuoteDecision::Approve, QuoteDecision::Reject, QuoteDecision::Adjust][d as usize],
+                lines: if per_line && d == 0 { vec![(1, LineDecision::Reject)] } else { vec![] },
+                comment: Some("ajuste".into()),
+                evidence: None,
+            }),
+            Just(Command::Start),
+            Just(Command::AddNote { text: "nota".into(), visible_to_customer: true }),
+            (2u32..28).prop_map(|d| Command::WaitMaterial {
+                reason: "peça".into(),
+                parts: vec![],
+                expected_at: date(d)
+            }),
+            (2u32..28).prop_map(|d| Command::ChangeMaterialDate { expected_at: date(d) }),
+            Just(Command::MaterialArrived),
+            Just(Command::Finish { tests_performed: None }),
+            (any::<bool>(), any::<bool>()).prop_map(|(ok, extra)| Command::Validate {
+                checklist: checklist(ok),
+                extra_items: if extra { vec![part("X", "1", "12.34")] } else { vec![] },
+            }),
+            Just(Command::RequestPayment),
+            (cents, 0u8..6).prop_map(|(c, m)| Command::RegisterPayment {
+                amount: Money::from_cents(c as i64).unwrap(),
+                method: [
+                    PaymentMethod::Pix,
+                    PaymentMethod::Cash,
+                    PaymentMethod::Credit,
+                    PaymentMethod::Debit,
+                    PaymentMethod::Boleto,
+                    PaymentMethod::Transfer
+                ][m as usize],
+                reference: None,
+            }),
+            Just(Command::RegisterPayment { amount: Money::zero(), method: PaymentMethod::Pix, reference: None }),
+            Just(Command::Release),
+            Just(Command::Close),
+            Just(Command::Cancel { reason: "desistiu".into() }),
+            Just(Command::Move { to: key("diagnostico") }),
+        ]
+        .prop_flat_map(|c| (0u8..4, Just(c)))
+    }
+
+    fn actor(i: u8) -> Actor {
+        match i {
+            0 => rep(),
+            1 => staff(&[Role::Atendente]),
+            2 => staff(&[Role::Tecnico]),
+            _ => staff(&[Role::Financeiro]),
+        }
+    }
+
+    fn check_run(flow: Flow, cmds: Vec<(u8, Command)>) -> Result<(), TestCaseError> {
+        let mut h = Harness::new(flow.clone(), vec![part("P-001", "3", "33.33"), labor("100.01")]);
+        for (a, cmd) in cmds {
+            let before = h.order.clone();
+            let status_before = before.status.clone();
+            match h.try_as(&actor(a), cmd) {
+                Ok(events) => {
+                    for e in &events {
+                        // every status change follows a transition of the flow (or stays put)
+                        if let (Some(from), Some(action)) = (&e.status_before, e.action) {
+                            prop_assert!(
+                                flow.def
+                                    .transitions
+                                    .iter()
+                                    .any(|t| &t.from == from && t.to == e.status_after && t.action == action),
+                                "{from} -{action}-> {} not in the flow",
+                                e.status_after
+                            );
+                        } else {
+                            prop_assert_eq!(e.status_before.as_ref(), Some(&e.status_after));
+                        }
+                    }
+                    prop_assert!(!flow.kind_of(&status_before).unwrap().is_final());
+                }
+                Err(_) => prop_assert_eq!(&h.order, &before, "a refusal changes nothing"),
+            }
+            prop_assert!(flow.status(&h.order.status).is_some());
+            // money stays exact to the centavo
+            let paid: Money = h.order.payments.iter().map(|p| p.amount).sum();
+            prop_assert_eq!(h.order.balance(), h.order.amount_due() - paid);
+            prop_assert!(!h.order.balance().is_negative());
+            for r in &h.order.quote {
+                let sum: Money = r.lines.iter().map(|l| l.total).sum();
+                prop_assert_eq!(r.total, sum);
+                prop_assert_eq!(r.total, r.parts_total + r.labor_total);
+                let approved: Money = r.lines.iter().filter(|l| l.is_approved()).map(|l| l.total).sum();
+                if r.status == RevisionStatus::Approved {
+                    prop_assert_eq!(r.approved_total, approved);
+                }
+            }
+        }
+        prop_assert_eq!(Order::replay(&h.events).unwrap(), h.order.clone());
+        prop_assert_eq!(h.order.version, h.events.len() as u64);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 192,
+            max_global_rejects: 50_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn random_commands_on_the_default_flow(cmds in prop::collection::vec(command(), 1..60)) {
+            check_run(Flow::default_flow(), cmds)?;
+        }
+
+        /// Random valid flows: the default flow (with the custom status) minus a random set of transitions,
+        /// kept when `Flow::validate` accepts it.
+        #[test]
+        fn random_commands_on_random_valid_flows(
+            cmds in prop::collection::vec(command(), 1..60),
+            keep in prop::collection::vec(prop::bool::weighted(0.85), 32),
+        ) {
+            let mut def = diagnostic_flow().def;
+            let mut i = 0;
+            def.transitions.retain(|_| { i += 1; keep[(i - 1) % keep.len()] });
+            prop_assume!(def.validate().is_ok());
+            check_run(Flow::publish(def, 9).unwrap(), cmds)?;
+        }
+
+        #[test]
+        fn random_commands_on_a_custom_flow(cmds in prop::collection::vec(command(), 1..60), drop_validation in any::<bool>()) {
+            let mut def = diagnostic_flow().def;
+            if drop_validation {
+                def.statuses.retain(|s| s.key.as_str() != "em_validacao");
+                def.transitions.retain(|t| t.from.as_str() != "em_validacao" && t.to.as_str() != "em_validacao");
+                def.transitions.push(Transition {
+                    from: key("finalizada"),
+                    to: key("aguardando_pagamento"),
+                    action: Action::RequestPayment,
+                    roles: vec![Role::Atendente],
+                    guards: vec![],
+                });
+            }
+            check_run(Flow::publish(def, 7).unwrap(), cmds)?;
+        }
+    }
+}
