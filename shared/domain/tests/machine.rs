@@ -756,3 +756,54 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn attachments_and_the_photo_guard() {
+    let mut def = Flow::default_flow().def;
+    let finish = def.transitions.iter_mut().find(|t| t.action == Action::Finish).unwrap();
+    finish.guards.push(Guard::AtLeastOnePhoto);
+    let mut h = Harness::new(Flow::publish(def, 4).unwrap(), vec![labor("80.00")]);
+    h.approve();
+    h.ok(Command::Start);
+    let err = h.try_(Command::Finish { tests_performed: None }).unwrap_err();
+    assert_eq!(err, DomainError::GuardFailed { action: "finish".into(), guard: Guard::AtLeastOnePhoto });
+    // a PDF is not a photo
+    h.ok(Command::AddAttachment {
+        key: "acme/o1/laudo.pdf".into(),
+        content_type: "application/pdf".into(),
+        caption: None,
+        visible_to_customer: false,
+    });
+    assert!(h.try_(Command::Finish { tests_performed: None }).is_err());
+    let bad = Command::AddAttachment {
+        key: " ".into(),
+        content_type: "image/jpeg".into(),
+        caption: None,
+        visible_to_customer: true,
+    };
+    assert!(matches!(h.try_(bad).unwrap_err(), DomainError::Invalid { field, .. } if field == "key"));
+    h.ok(Command::AddAttachment {
+        key: "acme/o1/placa.jpg".into(),
+        content_type: "image/jpeg".into(),
+        caption: Some("Placa após limpeza".into()),
+        visible_to_customer: true,
+    });
+    assert_eq!(h.order.attachments.len(), 2);
+    h.ok(Command::Finish { tests_performed: None });
+    assert_eq!(h.status(), "finalizada");
+}
+
+#[test]
+fn notes_are_kept_in_order_with_their_visibility() {
+    let mut h = Harness::default();
+    h.ok(Command::AddNote { text: "Cliente pediu urgência".into(), visible_to_customer: false });
+    h.ok(Command::AddNote { text: "Recebido na loja".into(), visible_to_customer: true });
+    assert_eq!(h.order.notes.len(), 2);
+    assert!(!h.order.notes[0].visible_to_customer);
+    assert!(h.order.notes[1].visible_to_customer);
+    assert!(matches!(
+        h.try_(Command::AddNote { text: "\u{7}".into(), visible_to_customer: true }).unwrap_err(),
+        DomainError::Invalid { field, .. } if field == "text"
+    ));
+    assert_eq!(h.status(), "aberta", "notes change no status");
+}
