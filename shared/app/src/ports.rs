@@ -113,11 +113,19 @@ pub trait OrderStore: Send + Sync {
         idem: Option<&IdempotencyRecord>,
     ) -> StoreResult<()>;
 
-    async fn list_by_status(&self, tenant: &TenantId, status: &StatusKey, page: &PageRequest)
-    -> StoreResult<Page<Order>>;
+    async fn list_by_status(
+        &self,
+        tenant: &TenantId,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>>;
 
-    async fn list_by_customer(&self, tenant: &TenantId, document: &Document, page: &PageRequest)
-    -> StoreResult<Page<Order>>;
+    async fn list_by_customer(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>>;
 
     /// The order's events in version order (empty for an unknown order or another tenant's).
     async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>>;
@@ -220,4 +228,28 @@ pub trait Outbox: Send + Sync {
     async fn pending(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
     /// Marks entries relayed (idempotent).
     async fn mark_relayed(&self, seqs: &[u64], at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// A file kept for an order: a photo, a document, the signed NF-e XML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Where files live (S3 in AWS, a folder in the embedded mode). Keys are relative to the tenant (e.g.
+/// `orders/<id>/attachments/<uuid>.jpg`): an adapter keeps every tenant's files apart, so a key never reaches
+/// another tenant's file. Keys are 1–512 chars of `[A-Za-z0-9._/-]`, without empty, `.` or `..` segments;
+/// adapters refuse other keys with `StoreError::Other`.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// A URL the client uploads the file to with `PUT` and the given `Content-Type`, valid for a short while
+    /// (minutes). Signing writes nothing: a URL nobody uses leaves no file behind.
+    async fn presign_put(&self, tenant: &TenantId, key: &str, content_type: &str) -> StoreResult<String>;
+
+    /// The file, or `None`.
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>>;
+
+    /// Stores (or replaces) the file.
+    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()>;
 }

@@ -391,10 +391,15 @@ impl App {
     }
 
     /// Publishes a new flow version (validated); existing orders stay on the version they were opened with.
+    /// The current definition sent again publishes nothing and answers the current version.
     pub async fn publish_flow(&self, caller: &Caller, def: FlowDef, if_match: Option<u32>) -> AppResult<Flow> {
         self.require(caller, &[Role::Representante])?;
         let stored = self.flows.current(&caller.tenant).await?;
         let current = stored.as_ref().map_or(1, |f| f.version);
+        // Publishing the current definition again is a no-op (a retried PUT publishes no second version).
+        if stored.as_ref().map_or_else(|| Flow::default_flow().def == def, |f| f.def == def) {
+            return Ok(stored.unwrap_or_else(Flow::default_flow));
+        }
         if let Some(v) = if_match
             && v != current
         {

@@ -1,0 +1,115 @@
+//! The domain's enums as the API exchanges them (snake_case strings), with their schemas.
+
+use osflow_domain as d;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Declares an API enum mirroring a domain enum, with conversions both ways.
+macro_rules! mirror {
+    ($(#[$meta:meta])* $name:ident <=> $domain:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl From<$name> for $domain {
+            fn from(v: $name) -> $domain {
+                match v {
+                    $($name::$variant => <$domain>::$variant),+
+                }
+            }
+        }
+
+        impl From<$domain> for $name {
+            fn from(v: $domain) -> $name {
+                match v {
+                    $(<$domain>::$variant => $name::$variant),+
+                }
+            }
+        }
+    };
+}
+
+mirror! {
+    /// `part` goes on the NF-e (needs an NCM); `labor` on the NFS-e.
+    LineKind <=> d::LineKind { Part, Labor }
+}
+
+mirror! {
+    /// The customer's decision on one quote line.
+    LineDecision <=> d::LineDecision { Approve, Reject }
+}
+
+mirror! {
+    /// The customer's decision on a quote: approve, reject, or ask for adjustments (with a comment).
+    QuoteDecision <=> d::QuoteDecision { Approve, Reject, Adjust }
+}
+
+mirror! {
+    /// The life of a quote revision.
+    RevisionStatus <=> d::RevisionStatus { Draft, Sent, Approved, Rejected, AdjustmentRequested, Superseded }
+}
+
+mirror! {
+    /// How a payment was made.
+    PaymentMethod <=> d::PaymentMethod { Pix, Cash, Credit, Debit, Boleto, Transfer }
+}
+
+mirror! {
+    /// The state of the order's NF-e.
+    InvoiceState <=> d::InvoiceState { Pending, Authorized, Rejected, Denied }
+}
+
+mirror! {
+    /// Staff roles.
+    Role <=> d::Role { Representante, Atendente, Tecnico, Financeiro }
+}
+
+mirror! {
+    /// What a status means to the rules, whatever the company calls it.
+    StatusKind <=> d::StatusKind {
+        Open, AwaitingApproval, Approved, InProgress, WaitingMaterial, Finished, Validation, AwaitingPayment,
+        Released, Closed, Cancelled, Custom,
+    }
+}
+
+mirror! {
+    /// The fixed vocabulary of transitions.
+    Action <=> d::Action {
+        SendQuote, DecideQuote, ReviseQuote, Start, WaitMaterial, Resume, Finish, Validate, RequestPayment,
+        Release, Close, Cancel, Move,
+    }
+}
+
+mirror! {
+    /// Notification channels.
+    Channel <=> d::Channel { Email, Whatsapp, Sms }
+}
+
+mirror! {
+    /// Conditions a transition may require.
+    Guard <=> d::Guard {
+        QuoteApproved, ChecklistComplete, AtLeastOnePhoto, PaidInFull, InvoiceAuthorized, NoPendingExtraItems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_domain() {
+        // The API and the domain spell every value the same way.
+        for a in d::Action::ALL {
+            assert_eq!(serde_json::to_value(Action::from(a)).unwrap(), serde_json::to_value(a).unwrap());
+        }
+        for r in d::Role::ALL {
+            assert_eq!(serde_json::to_value(Role::from(r)).unwrap(), r.as_str());
+        }
+        assert_eq!(serde_json::to_value(StatusKind::AwaitingApproval).unwrap(), "awaiting_approval");
+        assert_eq!(serde_json::to_value(Guard::NoPendingExtraItems).unwrap(), d::Guard::NoPendingExtraItems.as_str());
+        assert_eq!(serde_json::to_value(RevisionStatus::AdjustmentRequested).unwrap(), "adjustment_requested");
+    }
+}

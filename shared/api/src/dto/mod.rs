@@ -1,0 +1,8 @@
+//! The API's data: request bodies (parsed into domain values) and response bodies (views of the domain).
+
+pub mod enums;
+pub mod requests;
+pub mod views;
+
+pub use requests::*;
+pub use views::*;

@@ -1,0 +1,515 @@
+//! Request bodies. Every field is parsed into its domain value on the way in (a CPF with its check digits, money
+//! with at most two decimals…), so a parse error names the JSON path of the field; unknown fields are refused.
+
+use chrono::NaiveDate;
+use osflow_app::OpenOrderInput;
+use osflow_domain as d;
+use osflow_domain::values::{CityCode, Document, Email, Money, Ncm, Phone, Quantity, Uf, UserId, Zip};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::enums::{Action, Channel, Guard, LineDecision, LineKind, PaymentMethod, QuoteDecision, Role, StatusKind};
+
+/// An empty body (`{}`, or no body at all).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyRequest {}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    #[schema(example = "Rua Augusta")]
+    pub street: String,
+    #[schema(example = "100")]
+    pub number: String,
+    #[serde(default)]
+    pub complement: Option<String>,
+    #[schema(example = "Consolação")]
+    pub district: String,
+    #[schema(example = "São Paulo")]
+    pub city: String,
+    /// IBGE code of the city (7 digits).
+    #[schema(value_type = String, example = "3550308")]
+    pub city_code: CityCode,
+    #[schema(value_type = String, example = "SP")]
+    pub uf: Uf,
+    /// CEP, with or without the hyphen.
+    #[schema(value_type = String, example = "01305-000")]
+    pub zip: Zip,
+}
+
+impl From<AddressInput> for d::Address {
+    fn from(a: AddressInput) -> d::Address {
+        d::Address {
+            street: a.street,
+            number: a.number,
+            complement: a.complement.filter(|c| !c.trim().is_empty()),
+            district: a.district,
+            city: a.city,
+            city_code: a.city_code,
+            uf: a.uf,
+            zip: a.zip,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    #[schema(example = "Maria Souza")]
+    pub name: String,
+    /// CPF or CNPJ (alphanumeric CNPJ accepted), with or without punctuation.
+    #[schema(value_type = String, example = "529.982.247-25")]
+    pub document: Document,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "maria@example.com")]
+    pub email: Option<Email>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "+55 11 98765-4321")]
+    pub phone: Option<Phone>,
+    #[serde(default)]
+    pub address: Option<AddressInput>,
+}
+
+impl From<CustomerInput> for d::Customer {
+    fn from(c: CustomerInput) -> d::Customer {
+        d::Customer {
+            name: c.name,
+            document: c.document,
+            email: c.email,
+            phone: c.phone,
+            address: c.address.map(Into::into),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EquipmentInput {
+    #[schema(example = "Notebook")]
+    pub description: String,
+    #[serde(default)]
+    #[schema(example = "Dell")]
+    pub brand: Option<String>,
+    #[serde(default)]
+    #[schema(example = "Inspiron 15")]
+    pub model: Option<String>,
+    #[serde(default)]
+    #[schema(example = "BR123456")]
+    pub serial: Option<String>,
+}
+
+impl From<EquipmentInput> for d::Equipment {
+    fn from(e: EquipmentInput) -> d::Equipment {
+        d::Equipment { description: e.description, brand: e.brand, model: e.model, serial: e.serial }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceInput {
+    /// The company's service type ("reparo", "instalação"…).
+    #[serde(rename = "type")]
+    #[schema(example = "reparo")]
+    pub kind: String,
+    #[schema(example = "Não liga")]
+    pub reported_problem: String,
+}
+
+impl From<ServiceInput> for d::Service {
+    fn from(s: ServiceInput) -> d::Service {
+        d::Service { kind: s.kind, reported_problem: s.reported_problem }
+    }
+}
+
+/// A quote line: money and quantities as decimal strings.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    pub kind: LineKind,
+    #[serde(default)]
+    #[schema(example = "P-001")]
+    pub code: Option<String>,
+    #[schema(example = "Fonte 65W")]
+    pub description: String,
+    /// Required for parts (8 digits).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "85044010")]
+    pub ncm: Option<Ncm>,
+    /// Greater than zero, at most 4 decimals.
+    #[schema(value_type = String, example = "1")]
+    pub quantity: Quantity,
+    /// Not negative, at most 2 decimals.
+    #[schema(value_type = String, example = "149.90")]
+    pub unit_price: Money,
+}
+
+impl From<LineInput> for d::LineInput {
+    fn from(l: LineInput) -> d::LineInput {
+        d::LineInput {
+            kind: l.kind.into(),
+            code: l.code.unwrap_or_default(),
+            description: l.description,
+            ncm: l.ncm,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+        }
+    }
+}
+
+fn lines(items: Vec<LineInput>) -> Vec<d::LineInput> {
+    items.into_iter().map(Into::into).collect()
+}
+
+/// Step 1: opens an order.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenOrderRequest {
+    pub customer: CustomerInput,
+    pub equipment: EquipmentInput,
+    pub service: ServiceInput,
+    /// The estimate: parts and labor lines (may be empty and revised later).
+    #[serde(default)]
+    pub items: Vec<LineInput>,
+    /// Promised delivery date.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-10")]
+    pub due_date: Option<NaiveDate>,
+    /// The technician in charge (user id).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub technician: Option<UserId>,
+}
+
+impl From<OpenOrderRequest> for OpenOrderInput {
+    fn from(r: OpenOrderRequest) -> OpenOrderInput {
+        OpenOrderInput {
+            customer: r.customer.into(),
+            equipment: r.equipment.into(),
+            service: r.service.into(),
+            items: lines(r.items),
+            due_date: r.due_date,
+            technician: r.technician,
+        }
+    }
+}
+
+/// A new quote revision (replaces the one not yet decided).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviseQuoteRequest {
+    pub items: Vec<LineInput>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-15")]
+    pub due_date: Option<NaiveDate>,
+}
+
+impl From<ReviseQuoteRequest> for d::Command {
+    fn from(r: ReviseQuoteRequest) -> d::Command {
+        d::Command::ReviseQuote { items: lines(r.items), due_date: r.due_date }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineDecisionInput {
+    /// 1-based line number of the revision.
+    #[schema(example = 1)]
+    pub line: u32,
+    pub decision: LineDecision,
+}
+
+/// The customer's decision, recorded by staff.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: QuoteDecision,
+    /// Per-line decisions (with `approve`, when the flow allows per-line approval); lines not listed are approved.
+    #[serde(default)]
+    pub lines: Vec<LineDecisionInput>,
+    /// Required with `adjust`.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// The revision the customer saw; refused (409) when another one is waiting now.
+    #[serde(default)]
+    pub revision: Option<u32>,
+}
+
+impl From<DecisionRequest> for d::Command {
+    fn from(r: DecisionRequest) -> d::Command {
+        d::Command::DecideQuote {
+            revision: r.revision,
+            decision: r.decision.into(),
+            lines: r.lines.into_iter().map(|l| (l.line, l.decision.into())).collect(),
+            comment: r.comment,
+            evidence: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    #[schema(example = "Placa limpa")]
+    pub text: String,
+    #[serde(default)]
+    pub visible_to_customer: bool,
+}
+
+impl From<NoteRequest> for d::Command {
+    fn from(r: NoteRequest) -> d::Command {
+        d::Command::AddNote { text: r.text, visible_to_customer: r.visible_to_customer }
+    }
+}
+
+/// Announces a file (a photo, a PDF…); the response tells where to upload it.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRequest {
+    /// One of image/jpeg, image/png, image/webp, image/heic, application/pdf, video/mp4, text/plain.
+    #[schema(example = "image/jpeg")]
+    pub content_type: String,
+    #[serde(default)]
+    #[schema(example = "Placa antes da limpeza")]
+    pub caption: Option<String>,
+    #[serde(default)]
+    pub visible_to_customer: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitMaterialRequest {
+    #[schema(example = "Fonte em falta")]
+    pub reason: String,
+    /// Codes or descriptions of the missing parts.
+    #[serde(default)]
+    #[schema(example = json!(["P-001"]))]
+    pub parts: Vec<String>,
+    #[schema(value_type = String, format = Date, example = "2026-12-05")]
+    pub expected_at: NaiveDate,
+}
+
+impl From<WaitMaterialRequest> for d::Command {
+    fn from(r: WaitMaterialRequest) -> d::Command {
+        d::Command::WaitMaterial { reason: r.reason, parts: r.parts, expected_at: r.expected_at }
+    }
+}
+
+/// A new expected date for the missing material (notifies the customer; no status change).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeMaterialRequest {
+    #[schema(value_type = String, format = Date, example = "2026-12-08")]
+    pub expected_at: NaiveDate,
+}
+
+impl From<ChangeMaterialRequest> for d::Command {
+    fn from(r: ChangeMaterialRequest) -> d::Command {
+        d::Command::ChangeMaterialDate { expected_at: r.expected_at }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinishRequest {
+    #[serde(default)]
+    #[schema(example = "Ligou e carregou por 2 h")]
+    pub tests_performed: Option<String>,
+}
+
+impl From<FinishRequest> for d::Command {
+    fn from(r: FinishRequest) -> d::Command {
+        d::Command::Finish { tests_performed: r.tests_performed }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistInput {
+    #[schema(example = "Equipamento liga")]
+    pub item: String,
+    pub ok: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Validation: the quality checklist and the extra items found (sent to the customer for approval).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRequest {
+    #[serde(default)]
+    pub checklist: Vec<ChecklistInput>,
+    #[serde(default)]
+    pub extra_items: Vec<LineInput>,
+}
+
+impl From<ValidationRequest> for d::Command {
+    fn from(r: ValidationRequest) -> d::Command {
+        d::Command::Validate {
+            checklist: r
+                .checklist
+                .into_iter()
+                .map(|c| d::ChecklistItem { item: c.item, ok: c.ok, note: c.note })
+                .collect(),
+            extra_items: lines(r.extra_items),
+        }
+    }
+}
+
+/// A payment (partial payments and several methods allowed; a deposit from `aprovada` on).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    #[schema(value_type = String, example = "269.90")]
+    pub amount: Money,
+    pub method: PaymentMethod,
+    /// Card authorization code, PIX end-to-end id, boleto number…
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+impl From<PaymentRequest> for d::Command {
+    fn from(r: PaymentRequest) -> d::Command {
+        d::Command::RegisterPayment { amount: r.amount, method: r.method.into(), reference: r.reference }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    #[schema(example = "Cliente desistiu")]
+    pub reason: String,
+}
+
+impl From<CancelRequest> for d::Command {
+    fn from(r: CancelRequest) -> d::Command {
+        d::Command::Cancel { reason: r.reason }
+    }
+}
+
+/// Moves the order to or from a custom status of the company's flow.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// The status key to move to.
+    #[schema(example = "diagnostico")]
+    pub to: String,
+}
+
+/// A status of a flow.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusDefDto {
+    /// 1–40 chars of `[a-z0-9_]`, starting with a letter.
+    #[schema(value_type = String, example = "aguardando_aprovacao")]
+    pub key: d::StatusKey,
+    /// pt-BR label shown to staff and customers.
+    #[schema(example = "Aguardando Aprovação")]
+    pub label: String,
+    pub kind: StatusKind,
+    /// Whether entering this status notifies the customer.
+    #[serde(default)]
+    pub notify: bool,
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    /// Time limit in this status, in hours, after which an alert is raised.
+    #[serde(default)]
+    pub sla_hours: Option<u32>,
+}
+
+/// A transition of a flow.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionDto {
+    #[schema(value_type = String, example = "aberta")]
+    pub from: d::StatusKey,
+    #[schema(value_type = String, example = "aguardando_aprovacao")]
+    pub to: d::StatusKey,
+    pub action: Action,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub guards: Vec<Guard>,
+}
+
+/// A flow definition as the company's representante edits it.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDefinition {
+    /// The version this edit starts from, as `GET /v1/flow` returned it; when sent (and `If-Match` is not), the
+    /// publish is refused with 412 if another version was published meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// The status new orders start in (kind `open`).
+    #[schema(value_type = String, example = "aberta")]
+    pub initial: d::StatusKey,
+    pub statuses: Vec<StatusDefDto>,
+    pub transitions: Vec<TransitionDto>,
+    /// Whether the customer may approve or reject each quote line separately.
+    #[serde(default)]
+    pub per_line_approval: bool,
+}
+
+impl From<FlowDefinition> for d::FlowDef {
+    fn from(f: FlowDefinition) -> d::FlowDef {
+        d::FlowDef {
+            initial: f.initial,
+            statuses: f
+                .statuses
+                .into_iter()
+                .map(|s| d::StatusDef {
+                    key: s.key,
+                    label: s.label,
+                    kind: s.kind.into(),
+                    notify: s.notify,
+                    channels: s.channels.into_iter().map(Into::into).collect(),
+                    sla_hours: s.sla_hours,
+                })
+                .collect(),
+            transitions: f
+                .transitions
+                .into_iter()
+                .map(|t| d::Transition {
+                    from: t.from,
+                    to: t.to,
+                    action: t.action.into(),
+                    roles: t.roles.into_iter().map(Into::into).collect(),
+                    guards: t.guards.into_iter().map(Into::into).collect(),
+                })
+                .collect(),
+            per_line_approval: f.per_line_approval,
+        }
+    }
+}
+
+impl From<&d::FlowDef> for FlowDefinition {
+    fn from(f: &d::FlowDef) -> FlowDefinition {
+        FlowDefinition {
+            version: None,
+            initial: f.initial.clone(),
+            statuses: f
+                .statuses
+                .iter()
+                .map(|s| StatusDefDto {
+                    key: s.key.clone(),
+                    label: s.label.clone(),
+                    kind: s.kind.into(),
+                    notify: s.notify,
+                    channels: s.channels.iter().map(|c| (*c).into()).collect(),
+                    sla_hours: s.sla_hours,
+                })
+                .collect(),
+            transitions: f
+                .transitions
+                .iter()
+                .map(|t| TransitionDto {
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    action: t.action.into(),
+                    roles: t.roles.iter().map(|r| (*r).into()).collect(),
+                    guards: t.guards.iter().map(|g| (*g).into()).collect(),
+                })
+                .collect(),
+            per_line_approval: f.per_line_approval,
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! Response bodies. Money and quantities are decimal strings, dates ISO 8601; absent values are `null`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use osflow_app::InvoiceRecord;
+use osflow_domain as d;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::enums::{InvoiceState, LineDecision, LineKind, PaymentMethod, RevisionStatus, Role};
+use super::requests::{StatusDefDto, TransitionDto};
+
+/// Labels of the statuses of the flow versions an answer touches.
+pub trait Labels {
+    /// The pt-BR label of `status` in flow `version` (the key itself when unknown).
+    fn label(&self, version: u32, status: &d::StatusKey) -> String;
+}
+
+impl Labels for d::Flow {
+    fn label(&self, _version: u32, status: &d::StatusKey) -> String {
+        self.status(status).map_or_else(|| status.to_string(), |s| s.label.clone())
+    }
+}
+
+impl Labels for [d::Flow] {
+    fn label(&self, version: u32, status: &d::StatusKey) -> String {
+        match self.iter().find(|f| f.version == version) {
+            Some(f) => f.label(version, status),
+            None => status.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddressView {
+    pub street: String,
+    pub number: String,
+    pub complement: Option<String>,
+    pub district: String,
+    pub city: String,
+    #[schema(example = "3550308")]
+    pub city_code: String,
+    #[schema(example = "SP")]
+    pub uf: String,
+    #[schema(example = "01305000")]
+    pub zip: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerView {
+    pub name: String,
+    /// The document's characters without punctuation.
+    #[schema(example = "52998224725")]
+    pub document: String,
+    /// `CPF` or `CNPJ`.
+    #[schema(example = "CPF")]
+    pub document_type: String,
+    /// The document with its usual punctuation.
+    #[schema(example = "529.982.247-25")]
+    pub document_formatted: String,
+    pub email: Option<String>,
+    /// E.164.
+    #[schema(example = "+5511987654321")]
+    pub phone: Option<String>,
+    pub address: Option<AddressView>,
+}
+
+impl From<&d::Customer> for CustomerView {
+    fn from(c: &d::Customer) -> CustomerView {
+        CustomerView {
+            name: c.name.clone(),
+            document: c.document.as_str().to_owned(),
+            document_type: c.document.kind().as_str().to_owned(),
+            document_formatted: c.document.to_string(),
+            email: c.email.as_ref().map(|e| e.as_str().to_owned()),
+            phone: c.phone.as_ref().map(|p| p.as_str().to_owned()),
+            address: c.address.as_ref().map(|a| AddressView {
+                street: a.street.clone(),
+                number: a.number.clone(),
+                complement: a.complement.clone(),
+                district: a.district.clone(),
+                city: a.city.clone(),
+                city_code: a.city_code.as_str().to_owned(),
+                uf: a.uf.as_str().to_owned(),
+                zip: a.zip.as_str().to_owned(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EquipmentView {
+    pub description: String,
+    pub brand: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ServiceView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reported_problem: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuoteLineView {
+    /// 1-based position in the revision.
+    pub line: u32,
+    pub kind: LineKind,
+    pub code: String,
+    pub description: String,
+    pub ncm: Option<String>,
+    #[schema(example = "1")]
+    pub quantity: String,
+    #[schema(example = "149.90")]
+    pub unit_price: String,
+    /// quantity × unit price, rounded to the centavo.
+    #[schema(example = "149.90")]
+    pub total: String,
+    /// The customer's decision on this line, once decided.
+    pub decision: Option<LineDecision>,
+}
+
+/// A quote revision.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuoteView {
+    pub revision: u32,
+    /// A supplementary quote of extra items found during execution or validation.
+    pub supplementary: bool,
+    pub status: RevisionStatus,
+    pub lines: Vec<QuoteLineView>,
+    #[schema(example = "149.90")]
+    pub parts_total: String,
+    #[schema(example = "120.00")]
+    pub labor_total: String,
+    #[schema(example = "269.90")]
+    pub total: String,
+    /// Sum of the approved lines once decided.
+    #[schema(example = "0.00")]
+    pub approved_total: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub customer_comment: Option<String>,
+}
+
+impl From<&d::QuoteRevision> for QuoteView {
+    fn from(r: &d::QuoteRevision) -> QuoteView {
+        QuoteView {
+            revision: r.revision,
+            supplementary: r.supplementary,
+            status: r.status.into(),
+            lines: r
+                .lines
+                .iter()
+                .map(|l| QuoteLineView {
+                    line: l.line,
+                    kind: l.kind.into(),
+                    code: l.code.clone(),
+                    description: l.description.clone(),
+                    ncm: l.ncm.map(|n| n.as_str().to_owned()),
+                    quantity: l.quantity.to_string(),
+                    unit_price: l.unit_price.to_string(),
+                    total: l.total.to_string(),
+                    decision: l.decision.map(Into::into),
+                })
+                .collect(),
+            parts_total: r.parts_total.to_string(),
+            labor_total: r.labor_total.to_string(),
+            total: r.total.to_string(),
+            approved_total: r.approved_total.to_string(),
+            due_date: r.due_date,
+            created_at: r.created_at,
+            sent_at: r.sent_at,
+            decided_at: r.decided_at,
+            customer_comment: r.customer_comment.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PaymentView {
+    /// 1-based sequence within the order.
+    pub seq: u32,
+    #[schema(example = "100.00")]
+    pub amount: String,
+    pub method: PaymentMethod,
+    pub at: DateTime<Utc>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChecklistItemView {
+    pub item: String,
+    pub ok: bool,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NoteView {
+    pub text: String,
+    pub visible_to_customer: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentView {
+    /// Storage key of the file (never a public URL).
+    pub key: String,
+    pub content_type: String,
+    pub caption: Option<String>,
+    pub visible_to_customer: bool,
+    pub at: DateTime<Utc>,
+}
+
+impl From<&d::Attachment> for AttachmentView {
+    fn from(a: &d::Attachment) -> AttachmentView {
+        AttachmentView {
+            key: a.key.clone(),
+            content_type: a.content_type.clone(),
+            caption: a.caption.clone(),
+            visible_to_customer: a.visible_to_customer,
+            at: a.at,
+        }
+    }
+}
+
+/// The pause for missing material.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MaterialView {
+    pub reason: String,
+    pub parts: Vec<String>,
+    #[schema(value_type = String, format = Date)]
+    pub expected_at: NaiveDate,
+    pub since: DateTime<Utc>,
+}
+
+/// The order's NF-e as the invoicer last reported it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceSummaryView {
+    pub state: InvoiceState,
+    pub serie: u32,
+    pub number: u64,
+    /// The 44-character access key.
+    pub key: String,
+    pub protocol: Option<String>,
+    pub cstat: Option<u16>,
+    pub message: Option<String>,
+}
+
+/// A service order (OS).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    /// UUIDv7.
+    #[schema(example = "0193a1f2-5c3e-7a10-9b2c-1d2e3f4a5b6c")]
+    pub id: String,
+    /// Human number of the OS within the company.
+    #[schema(example = 1)]
+    pub number: u64,
+    /// Status key in the order's flow version.
+    #[schema(example = "aberta")]
+    pub status: String,
+    /// pt-BR label of the status.
+    #[schema(example = "Aberta")]
+    pub status_label: String,
+    pub status_since: DateTime<Utc>,
+    /// Bumped by every change; the `ETag`.
+    #[schema(example = 1)]
+    pub version: u64,
+    /// The flow version the order runs on for its whole life.
+    #[schema(example = 1)]
+    pub flow_version: u32,
+    pub customer: CustomerView,
+    pub equipment: EquipmentView,
+    pub service: ServiceView,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<NaiveDate>,
+    pub technician: Option<String>,
+    /// The current (latest) quote revision.
+    pub quote: Option<QuoteView>,
+    /// Every revision, oldest first.
+    pub quote_revisions: Vec<QuoteView>,
+    pub payments: Vec<PaymentView>,
+    /// The approved lines of every approved revision.
+    #[schema(example = "269.90")]
+    pub amount_due: String,
+    #[schema(example = "0.00")]
+    pub amount_paid: String,
+    #[schema(example = "269.90")]
+    pub balance: String,
+    pub checklist: Vec<ChecklistItemView>,
+    pub notes: Vec<NoteView>,
+    pub attachments: Vec<AttachmentView>,
+    pub material: Option<MaterialView>,
+    pub tests_performed: Option<String>,
+    pub invoice: Option<InvoiceSummaryView>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderView {
+    pub fn new(o: &d::Order, labels: &(impl Labels + ?Sized)) -> OrderView {
+        OrderView {
+            id: o.id.to_string(),
+            number: o.number,
+            status: o.status.to_string(),
+            status_label: labels.label(o.flow_version, &o.status),
+            status_since: o.status_since,
+            version: o.version,
+            flow_version: o.flow_version,
+            customer: (&o.customer).into(),
+            equipment: EquipmentView {
+                description: o.equipment.description.clone(),
+                brand: o.equipment.brand.clone(),
+                model: o.equipment.model.clone(),
+                serial: o.equipment.serial.clone(),
+            },
+            service: ServiceView { kind: o.service.kind.clone(), reported_problem: o.service.reported_problem.clone() },
+            due_date: o.due_date,
+            technician: o.technician.as_ref().map(|t| t.to_string()),
+            quote: o.current_revision().map(Into::into),
+            quote_revisions: o.quote.iter().map(Into::into).collect(),
+            payments: o
+                .payments
+                .iter()
+                .map(|p| PaymentView {
+                    seq: p.seq,
+                    amount: p.amount.to_string(),
+                    method: p.method.into(),
+                    at: p.at,
+                    reference: p.reference.clone(),
+                })
+                .collect(),
+            amount_due: o.amount_due().to_string(),
+            amount_paid: o.amount_paid().to_string(),
+            balance: o.balance().to_string(),
+            checklist: o
+                .checklist
+                .iter()
+                .map(|c| ChecklistItemView { item: c.item.clone(), ok: c.ok, note: c.note.clone() })
+                .collect(),
+            notes: o
+                .notes
+                .iter()
+                .map(|n| NoteView { text: n.text.clone(), visible_to_customer: n.visible_to_customer, at: n.at })
+                .collect(),
+            attachments: o.attachments.iter().map(Into::into).collect(),
+            material: o.material.as_ref().map(|m| MaterialView {
+                reason: m.reason.clone(),
+                parts: m.parts.clone(),
+                expected_at: m.expected_at,
+                since: m.since,
+            }),
+            tests_performed: o.tests_performed.clone(),
+            invoice: o.invoice.as_ref().map(|i| InvoiceSummaryView {
+                state: i.state.into(),
+                serie: i.serie,
+                number: i.number,
+                key: i.key.clone(),
+                protocol: i.protocol.clone(),
+                cstat: i.cstat,
+                message: i.message.clone(),
+            }),
+            cancel_reason: o.cancel_reason.clone(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// An order in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderSummary {
+    pub id: String,
+    pub number: u64,
+    pub status: String,
+    pub status_label: String,
+    pub version: u64,
+    pub flow_version: u32,
+    pub customer_name: String,
+    #[schema(example = "52998224725")]
+    pub customer_document: String,
+    pub equipment: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_date: Option<NaiveDate>,
+    /// Total of the current quote revision.
+    #[schema(example = "269.90")]
+    pub quote_total: String,
+    #[schema(example = "269.90")]
+    pub amount_due: String,
+    #[schema(example = "0.00")]
+    pub balance: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderSummary {
+    pub fn new(o: &d::Order, labels: &(impl Labels + ?Sized)) -> OrderSummary {
+        OrderSummary {
+            id: o.id.to_string(),
+            number: o.number,
+            status: o.status.to_string(),
+            status_label: labels.label(o.flow_version, &o.status),
+            version: o.version,
+            flow_version: o.flow_version,
+            customer_name: o.customer.name.clone(),
+            customer_document: o.customer.document.as_str().to_owned(),
+            equipment: o.equipment.description.clone(),
+            due_date: o.due_date,
+            quote_total: o.current_revision().map_or(d::values::Money::zero(), |r| r.total).to_string(),
+            amount_due: o.amount_due().to_string(),
+            balance: o.balance().to_string(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// A page of orders.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderList {
+    pub items: Vec<OrderSummary>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Who did it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActorView {
+    /// `staff`, `customer` (through the portal link) or `system`.
+    #[serde(rename = "type")]
+    #[schema(example = "staff")]
+    pub kind: String,
+    /// The staff user.
+    pub user: Option<String>,
+    pub roles: Vec<Role>,
+    /// The name the customer typed.
+    pub name: Option<String>,
+    /// The osflow component (invoicer, notifier…).
+    pub component: Option<String>,
+}
+
+impl From<&d::Actor> for ActorView {
+    fn from(a: &d::Actor) -> ActorView {
+        let empty = ActorView { kind: String::new(), user: None, roles: vec![], name: None, component: None };
+        match a {
+            d::Actor::Staff { user, roles } => ActorView {
+                kind: "staff".into(),
+                user: Some(user.to_string()),
+                roles: roles.iter().map(|r| (*r).into()).collect(),
+                ..empty
+            },
+            d::Actor::Customer { name } => ActorView { kind: "customer".into(), name: name.clone(), ..empty },
+            d::Actor::System { component } => {
+                ActorView { kind: "system".into(), component: Some(component.clone()), ..empty }
+            }
+        }
+    }
+}
+
+/// One change of the order, as the timeline shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// `<order id>:<version>`: the id consumers deduplicate on.
+    pub event_id: String,
+    pub version: u64,
+    /// `order.opened`, `order.quote_sent`…
+    #[serde(rename = "type")]
+    #[schema(example = "order.opened")]
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub actor: ActorView,
+    /// The flow action, when the event is a transition.
+    pub action: Option<String>,
+    pub status_before: Option<String>,
+    pub status_after: String,
+    /// pt-BR label of `status_after`.
+    pub status_label: String,
+    /// The data of the change (its members depend on `type`).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl EventView {
+    pub fn new(
+        order: &d::values::OrderId,
+        flow_version: u32,
+        e: &d::Event,
+        labels: &(impl Labels + ?Sized),
+    ) -> EventView {
+        let mut data = serde_json::to_value(&e.change).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = data.as_object_mut() {
+            map.remove("type");
+        }
+        EventView {
+            event_id: format!("{order}:{}", e.version),
+            version: e.version,
+            kind: e.change.type_name().to_owned(),
+            at: e.at,
+            actor: (&e.actor).into(),
+            action: e.action.map(|a| a.as_str().to_owned()),
+            status_before: e.status_before.as_ref().map(|s| s.to_string()),
+            status_after: e.status_after.to_string(),
+            status_label: labels.label(flow_version, &e.status_after),
+            data,
+        }
+    }
+}
+
+/// The order's history, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Timeline {
+    pub events: Vec<EventView>,
+}
+
+/// Where to upload an announced file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UploadView {
+    /// Upload with this method…
+    #[schema(example = "PUT")]
+    pub method: String,
+    /// …to this URL (valid for a few minutes)…
+    pub url: String,
+    /// …with this `Content-Type`.
+    #[schema(example = "image/jpeg")]
+    pub content_type: String,
+}
+
+/// The attachment recorded on the order, and where to upload its file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentCreated {
+    pub attachment: AttachmentView,
+    pub upload: UploadView,
+    pub order: OrderView,
+}
+
+/// An NF-e of the order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceView {
+    /// The 44-character access key.
+    pub access_key: String,
+    pub number: u64,
+    pub serie: u32,
+    /// Emitter CNPJ.
+    pub emitter: String,
+    pub state: InvoiceState,
+    /// SEFAZ's last status code and message.
+    pub cstat: Option<u16>,
+    pub message: Option<String>,
+    /// Authorization protocol.
+    pub protocol: Option<String>,
+    /// Where to download the XML (`null` until signed).
+    pub xml_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&InvoiceRecord> for InvoiceView {
+    fn from(r: &InvoiceRecord) -> InvoiceView {
+        InvoiceView {
+            access_key: r.access_key.clone(),
+            number: r.number,
+            serie: r.numbering.serie,
+            emitter: r.numbering.cnpj.clone(),
+            state: r.state.into(),
+            cstat: r.cstat,
+            message: r.message.clone(),
+            protocol: r.protocol.clone(),
+            xml_url: r.xml_ref.as_ref().map(|_| format!("/v1/orders/{}/invoices/{}/xml", r.order_id, r.access_key)),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceList {
+    pub items: Vec<InvoiceView>,
+}
+
+/// A published flow version.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FlowView {
+    /// The flow version; the `ETag`.
+    #[schema(example = 1)]
+    pub version: u32,
+    #[schema(example = "aberta")]
+    pub initial: String,
+    pub statuses: Vec<StatusDefDto>,
+    pub transitions: Vec<TransitionDto>,
+    pub per_line_approval: bool,
+}
+
+impl From<&d::Flow> for FlowView {
+    fn from(f: &d::Flow) -> FlowView {
+        let def = super::requests::FlowDefinition::from(&f.def);
+        FlowView {
+            version: f.version,
+            initial: f.def.initial.to_string(),
+            statuses: def.statuses,
+            transitions: def.transitions,
+            per_line_approval: f.def.per_line_approval,
+        }
+    }
+}
+
+/// Every published flow version, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FlowVersions {
+    pub items: Vec<FlowView>,
+}

@@ -1,0 +1,280 @@
+//! Every failure as a [`Problem`]: use case refusals, domain refusals, flow validation and body parsing.
+
+use osflow_app::{AppError, StoreError};
+use osflow_domain::{DomainError, FlowDef, FlowError, Guard};
+use osflow_lambda_kit::{Problem, ProblemType};
+use serde::de::DeserializeOwned;
+
+/// Seconds a client should wait before retrying when the store is unavailable.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// Largest accepted body: 1 MiB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+fn guard_detail(guard: Guard) -> &'static str {
+    match guard {
+        Guard::QuoteApproved => "o orçamento ainda não foi aprovado pelo cliente",
+        Guard::ChecklistComplete => "o checklist de qualidade não está completo, ou tem item não conforme",
+        Guard::AtLeastOnePhoto => "é preciso anexar ao menos uma foto",
+        Guard::PaidInFull => "o pagamento não foi quitado",
+        Guard::InvoiceAuthorized => "a NF-e ainda não foi autorizada",
+        Guard::NoPendingExtraItems => "há itens extras aguardando a aprovação do cliente",
+    }
+}
+
+/// A refusal of the state machine.
+pub fn domain_problem(e: &DomainError) -> Problem {
+    match e {
+        DomainError::NotAllowedInStatus { action, status } => Problem::new(ProblemType::NotAllowedInStatus)
+            .with_detail(format!("a etapa {action} não é permitida no status {status}"))
+            .with_action(action.clone())
+            .with_status_key(status.to_string()),
+        DomainError::RoleNotAllowed { action, allowed } => Problem::new(ProblemType::Forbidden)
+            .with_detail(format!("o seu perfil não permite a etapa {action}"))
+            .with_action(action.clone())
+            .with_allowed_roles(allowed.iter().map(|r| r.as_str().to_owned()).collect()),
+        DomainError::GuardFailed { action, guard } => Problem::new(ProblemType::GuardFailed)
+            .with_detail(format!("{action}: {}", guard_detail(*guard)))
+            .with_action(action.clone())
+            .with_guard(guard.as_str()),
+        DomainError::StaleRevision { revision } => Problem::field(
+            ProblemType::StaleRevision,
+            "revision",
+            format!("a revisão {revision} do orçamento não é a que aguarda decisão"),
+        ),
+        DomainError::Invalid { field, reason } => {
+            Problem::field(ProblemType::InvalidField, field.clone(), reason.clone())
+        }
+        DomainError::FlowVersionMismatch { .. } => {
+            tracing::error!(error = %e, "flow version mismatch");
+            Problem::new(ProblemType::Internal)
+        }
+    }
+}
+
+fn status_index(def: &FlowDef, key: &osflow_domain::StatusKey, nth: usize) -> Option<usize> {
+    def.statuses.iter().enumerate().filter(|(_, s)| &s.key == key).nth(nth).map(|(i, _)| i)
+}
+
+/// A refused flow definition, naming the field of the definition at fault when `def` is given.
+pub fn flow_problem(e: &FlowError, def: Option<&FlowDef>) -> Problem {
+    let status_field = |key: &osflow_domain::StatusKey, nth: usize, member: &str| {
+        def.and_then(|d| status_index(d, key, nth))
+            .map_or_else(|| "statuses".to_owned(), |i| format!("statuses[{i}]{member}"))
+    };
+    let (kind, field) = match e {
+        FlowError::InvalidStatusKey(_) => (ProblemType::InvalidFlow, None),
+        FlowError::DuplicateStatus(k) => (ProblemType::InvalidFlow, Some(status_field(k, 1, ".key"))),
+        FlowError::BadLabel(k) => (ProblemType::InvalidFlow, Some(status_field(k, 0, ".label"))),
+        FlowError::UnknownInitial(_) => (ProblemType::UnknownStatus, Some("initial".to_owned())),
+        FlowError::InitialNotOpen(_) => (ProblemType::InvalidFlow, Some("initial".to_owned())),
+        FlowError::UnknownStatus { index, status, .. } => {
+            let end = match def.and_then(|d| d.transitions.get(*index)) {
+                Some(t) if &t.from == status => "from",
+                _ => "to",
+            };
+            (ProblemType::UnknownStatus, Some(format!("transitions[{index}].{end}")))
+        }
+        FlowError::ActionDoesNotFit { index, .. } => {
+            (ProblemType::InvalidFlow, Some(format!("transitions[{index}].action")))
+        }
+        FlowError::DuplicateTransition { index, .. } => {
+            (ProblemType::InvalidFlow, Some(format!("transitions[{index}]")))
+        }
+        FlowError::NoRoles { index, .. } => (ProblemType::InvalidFlow, Some(format!("transitions[{index}].roles"))),
+        FlowError::NoClosedStatus => (ProblemType::InvalidFlow, Some("statuses".to_owned())),
+        FlowError::Unreachable(k) | FlowError::CannotClose(k) => {
+            (ProblemType::InvalidFlow, Some(status_field(k, 0, "")))
+        }
+    };
+    let mut p = Problem::new(kind).with_detail(e.to_string());
+    if let Some(f) = field {
+        p = p.with_field(f);
+    }
+    p
+}
+
+/// A store failure: 503 (with `Retry-After`) when transient, 500 otherwise (logged).
+pub fn store_problem(e: &StoreError) -> Problem {
+    match e {
+        StoreError::Unavailable(reason) => {
+            tracing::warn!(%reason, "store unavailable");
+            Problem::new(ProblemType::ServiceUnavailable)
+                .with_detail("o armazenamento está indisponível no momento; tente novamente")
+                .with_retry_after(RETRY_AFTER_SECONDS)
+        }
+        StoreError::NotFound => Problem::new(ProblemType::NotFound),
+        StoreError::Conflict { current_version } => {
+            Problem::new(ProblemType::Conflict).with_current_version(*current_version)
+        }
+        StoreError::AlreadyExists => {
+            Problem::new(ProblemType::Conflict).with_detail("outra requisição fez esta alteração ao mesmo tempo")
+        }
+        StoreError::IdempotencyMismatch => idempotency_reused(),
+        StoreError::Corrupt(_) | StoreError::Other(_) => {
+            tracing::error!(error = %e, "store failure");
+            Problem::new(ProblemType::Internal)
+        }
+    }
+}
+
+fn idempotency_reused() -> Problem {
+    Problem::field(
+        ProblemType::IdempotencyKeyReused,
+        "Idempotency-Key",
+        "esta chave já foi usada com outra requisição; use uma chave nova para uma requisição nova",
+    )
+}
+
+/// A use case failure (`def`: the flow definition being published, to name its fields).
+pub fn app_problem(e: &AppError, def: Option<&FlowDef>) -> Problem {
+    match e {
+        AppError::NotFound => Problem::new(ProblemType::NotFound).with_detail("OS não encontrada"),
+        AppError::Forbidden { allowed } => Problem::new(ProblemType::Forbidden)
+            .with_detail("o seu perfil não permite esta operação")
+            .with_allowed_roles(allowed.iter().map(|r| r.as_str().to_owned()).collect()),
+        AppError::Domain(d) => domain_problem(d),
+        AppError::Flow(f) => flow_problem(f, def),
+        AppError::PreconditionFailed { current_version } => Problem::new(ProblemType::PreconditionFailed)
+            .with_field("If-Match")
+            .with_detail(format!("a versão atual é {current_version}; leia de novo e refaça a operação"))
+            .with_current_version(*current_version),
+        AppError::Conflict { current_version } => Problem::new(ProblemType::Conflict)
+            .with_detail("outras alterações simultâneas venceram; tente novamente")
+            .with_current_version(*current_version),
+        AppError::IdempotencyMismatch => idempotency_reused(),
+        AppError::Store(s) => store_problem(s),
+    }
+}
+
+/// Parses a JSON body into `T`, naming the offending field: 400 for what is not JSON, 422 for a JSON that does
+/// not fit (a missing, unknown or invalid field). An empty body reads as `{}`.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        json_problem(e.inner(), (path != ".").then_some(path))
+    })?;
+    de.end().map_err(|e| json_problem(&e, None))?;
+    Ok(value)
+}
+
+/// The text between the first pair of backquotes of a serde message (the field or variant it names).
+fn quoted(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+fn join(path: Option<&str>, name: &str) -> String {
+    match path {
+        Some(p) => format!("{p}.{name}"),
+        None => name.to_owned(),
+    }
+}
+
+fn json_problem(e: &serde_json::Error, path: Option<String>) -> Problem {
+    use serde_json::error::Category;
+    let message = e.to_string();
+    // serde_json appends the position; the field is a better pointer for data errors.
+    let detail = match message.rfind(" at line ") {
+        Some(i) if e.classify() == Category::Data => message[..i].to_owned(),
+        _ => message.clone(),
+    };
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            Problem::new(ProblemType::MalformedJson).with_detail(message)
+        }
+        Category::Data => {
+            if detail.starts_with("unknown field") {
+                let name = quoted(&detail).unwrap_or_default();
+                Problem::field(ProblemType::UnknownField, join(path.as_deref(), name), detail)
+            } else if detail.starts_with("missing field") {
+                let name = quoted(&detail).unwrap_or_default();
+                Problem::field(ProblemType::InvalidField, join(path.as_deref(), name), "campo obrigatório ausente")
+            } else {
+                let p = Problem::new(ProblemType::InvalidField).with_detail(detail);
+                match path {
+                    Some(f) => p.with_field(f),
+                    None => p.with_detail("o corpo deve ser um objeto JSON"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dto::OpenOrderRequest;
+
+    fn open_body(edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let mut v = serde_json::json!({
+            "customer": {"name": "Maria", "document": "529.982.247-25"},
+            "equipment": {"description": "Notebook"},
+            "service": {"type": "reparo", "reported_problem": "Não liga"},
+            "items": [
+                {"kind": "labor", "description": "Diagnóstico", "quantity": "1", "unit_price": "10.00"},
+                {"kind": "labor", "description": "Reparo", "quantity": "1", "unit_price": "20.00"}
+            ]
+        });
+        edit(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    fn problem(body: &[u8]) -> Problem {
+        parse_json::<OpenOrderRequest>(body).unwrap_err()
+    }
+
+    #[test]
+    fn valid_body_parses() {
+        let r: OpenOrderRequest = parse_json(&open_body(|_| {})).unwrap();
+        assert_eq!(r.items.len(), 2);
+    }
+
+    #[test]
+    fn syntax_errors_are_400() {
+        for body in [&b"{"[..], b"not json", b"{\"customer\": }", b"{} {}"] {
+            let p = problem(body);
+            assert_eq!((p.status, p.type_uri.as_str()), (400, "/problems/malformed-json"), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn data_errors_name_the_field() {
+        let p = problem(&open_body(|v| v["items"][1]["unit_price"] = "1.005".into()));
+        assert_eq!((p.status, p.field.as_deref()), (422, Some("items[1].unit_price")));
+        assert_eq!(p.detail.as_deref(), Some("amount has more than 2 decimal places"));
+
+        let p = problem(&open_body(|v| v["customer"]["document"] = "529.982.247-24".into()));
+        assert_eq!((p.type_uri.as_str(), p.field.as_deref()), ("/problems/invalid-field", Some("customer.document")));
+
+        let p = problem(&open_body(|v| v["items"][0]["quantity"] = 1.into()));
+        assert_eq!(p.field.as_deref(), Some("items[0].quantity"));
+
+        let p = problem(&open_body(|v| v["customer"].as_object_mut().unwrap().remove("name").map(|_| ()).unwrap()));
+        assert_eq!(p.field.as_deref(), Some("customer.name"));
+
+        let p = problem(&open_body(|v| v["equipment"]["colour"] = "red".into()));
+        assert_eq!((p.type_uri.as_str(), p.field.as_deref()), ("/problems/unknown-field", Some("equipment.colour")));
+
+        let p = problem(&open_body(|v| v["surprise"] = 1.into()));
+        assert_eq!(p.field.as_deref(), Some("surprise"));
+
+        let p = problem(b"[]");
+        assert_eq!((p.status, p.field), (422, None));
+    }
+
+    #[test]
+    fn domain_and_app_errors_map_to_statuses() {
+        let e = AppError::Store(StoreError::Unavailable("busy".into()));
+        let p = app_problem(&e, None);
+        assert_eq!((p.status, p.retry_after), (503, Some(RETRY_AFTER_SECONDS)));
+        let p = app_problem(&AppError::PreconditionFailed { current_version: 4 }, None);
+        assert_eq!((p.status, p.current_version), (412, Some(4)));
+        let p = domain_problem(&DomainError::GuardFailed { action: "release".into(), guard: Guard::PaidInFull });
+        assert_eq!((p.status, p.guard.as_deref()), (409, Some("paid_in_full")));
+        assert_eq!(app_problem(&AppError::IdempotencyMismatch, None).status, 422);
+    }
+}

@@ -1,0 +1,644 @@
+//! One handler per route. A handler reads the request (caller, headers, body), calls one use case and renders
+//! its answer; it holds no business rule and no role or tenant check (the use cases do them).
+//!
+//! The `#[utoipa::path]` attributes are the OpenAPI document of each operation; the problem responses and the
+//! `Idempotency-Key`/`If-Match` headers common to every operation are added in [`crate::openapi`].
+
+use lambda_http::http::header;
+use lambda_http::{Body, Response};
+use osflow_app::{AppError, Caller, PageRequest, Reply, StoreError};
+use osflow_domain::values::{Document, OrderId};
+use osflow_domain::{Change, Command, Flow, Order, StatusKey};
+use osflow_lambda_kit::{Problem, ProblemType};
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+use crate::dto::*;
+use crate::errors::app_problem;
+use crate::http::{Cx, json_response, percent_decode, rendered, replayed, to_json, with_header};
+
+pub(crate) type Res = Result<Response<Body>, Problem>;
+
+fn problem(e: AppError) -> Problem {
+    app_problem(&e, None)
+}
+
+/// Path parameter of the order routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct OrderPath {
+    /// The order id (UUIDv7).
+    id: String,
+}
+
+/// Path parameters of an invoice.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct InvoicePath {
+    /// The order id (UUIDv7).
+    id: String,
+    /// The invoice's 44-character access key.
+    key: String,
+}
+
+/// Path parameter of the customer history.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct CustomerPath {
+    /// The customer's CPF or CNPJ, with or without punctuation.
+    document: String,
+}
+
+/// Paging of a list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct PageQuery {
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The status whose orders to list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct StatusQuery {
+    /// A status key of the company's flow (required), e.g. `em_execucao`.
+    status: String,
+}
+
+/// Records the id of the last event written on the request span.
+fn record_event(order: &Order) {
+    let event_id = format!("{}:{}", order.id, order.version);
+    tracing::Span::current().record("event_id", event_id.as_str());
+    tracing::info!(event_id, status = %order.status, "order changed");
+}
+
+/// The flow the order runs on (for its status labels); 404 for an unknown order, 403 for a caller without a
+/// staff role (the use case decides both).
+async fn order_flow(cx: &Cx<'_>, caller: &Caller, id: &OrderId) -> Result<Flow, Problem> {
+    let order = cx.app.get_order(caller, id).await.map_err(problem)?;
+    cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)
+}
+
+/// The flows of the given versions (for the labels of a list).
+async fn flows(cx: &Cx<'_>, caller: &Caller, versions: impl Iterator<Item = u32>) -> Result<Vec<Flow>, Problem> {
+    let mut wanted: Vec<u32> = versions.collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = Vec::with_capacity(wanted.len());
+    for v in wanted {
+        out.push(cx.app.flow_version(&caller.tenant, v).await.map_err(problem)?);
+    }
+    Ok(out)
+}
+
+/// A step on an order: parses the body into the command, applies it, answers with the order.
+async fn step<T: DeserializeOwned>(cx: &Cx<'_>, make: impl FnOnce(T, &Flow) -> Result<Command, Problem>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let if_match = cx.if_match()?;
+    let idem = cx.idempotency()?;
+    let body: T = cx.json()?;
+    let flow = order_flow(cx, &caller, &id).await?;
+    let cmd = make(body, &flow)?;
+    let render = |o: &Order| rendered(200, &OrderView::new(o, &flow));
+    match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
+        Reply::Fresh(order) => {
+            record_event(&order);
+            Ok(json_response(200, to_json(&OrderView::new(&order, &flow)), Some(order.version)))
+        }
+        Reply::Replayed(r) => Ok(replayed(r, false)),
+    }
+}
+
+/// Opens an order (step 1: Abertura).
+///
+/// The order starts in the initial status of the company's current flow, with quote revision 1 made of `items`.
+#[utoipa::path(
+    post, path = "/v1/orders", operation_id = "open_order", tag = "open-order",
+    request_body = OpenOrderRequest,
+    responses((status = 201, description = "The order opened", body = OrderView,
+        headers(("ETag" = String, description = "The version"), ("Location" = String, description = "The order's URL"))))
+)]
+pub(crate) async fn open_order(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let idem = cx.idempotency()?;
+    let body: OpenOrderRequest = cx.json()?;
+    let flow = cx.app.current_flow(&caller.tenant).await.map_err(problem)?;
+    let render = |o: &Order| rendered(201, &OrderView::new(o, &flow));
+    match cx.app.open_order(&caller, body.into(), idem.as_ref(), &render).await.map_err(problem)? {
+        Reply::Fresh(order) => {
+            tracing::Span::current().record("order_id", tracing::field::display(&order.id));
+            record_event(&order);
+            let response = json_response(201, to_json(&OrderView::new(&order, &flow)), Some(order.version));
+            Ok(with_header(response, header::LOCATION, &format!("/v1/orders/{}", order.id)))
+        }
+        Reply::Replayed(r) => Ok(replayed(r, true)),
+    }
+}
+
+/// Sends the quote to the customer (step 2).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/quote/send", operation_id = "send_quote", tag = "quote",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order, waiting for approval", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn send_quote(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest, _| Ok(Command::SendQuote)).await
+}
+
+/// Makes a new quote revision (step 2), replacing the one not decided yet.
+///
+/// Sent at once when the order is waiting for approval.
+#[utoipa::path(
+    put, path = "/v1/orders/{id}/quote", operation_id = "revise_quote", tag = "quote",
+    params(OrderPath), request_body = ReviseQuoteRequest,
+    responses((status = 200, description = "The order with the new revision", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn revise_quote(cx: &Cx<'_>) -> Res {
+    step(cx, |r: ReviseQuoteRequest, _| Ok(r.into())).await
+}
+
+/// Records the customer's decision on the quote (step 2), as staff.
+///
+/// `approve` (optionally per line), `reject` (cancels the order) or `adjust` (back to the initial status, with
+/// the customer's `comment`). A supplementary quote approved goes back to execution.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/quote/decision", operation_id = "decide_quote", tag = "quote",
+    params(OrderPath), request_body = DecisionRequest,
+    responses((status = 200, description = "The order after the decision", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
+    step(cx, |r: DecisionRequest, _| Ok(r.into())).await
+}
+
+/// Starts the execution (step 3).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/start", operation_id = "start", tag = "execution",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order in execution", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn start(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest, _| Ok(Command::Start)).await
+}
+
+/// Adds a note to the timeline (any non-final status; no status change).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/notes", operation_id = "add_note", tag = "execution",
+    params(OrderPath), request_body = NoteRequest,
+    responses((status = 200, description = "The order with the note", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn add_note(cx: &Cx<'_>) -> Res {
+    step(cx, |r: NoteRequest, _| Ok(r.into())).await
+}
+
+/// The file types an attachment may have, with the extension of their key.
+const ATTACHMENT_TYPES: [(&str, &str); 7] = [
+    ("image/jpeg", "jpg"),
+    ("image/png", "png"),
+    ("image/webp", "webp"),
+    ("image/heic", "heic"),
+    ("application/pdf", "pdf"),
+    ("video/mp4", "mp4"),
+    ("text/plain", "txt"),
+];
+
+/// Records an attachment (a photo, a PDF…) on the order and tells where to upload the file (step 3).
+///
+/// The answer carries a presigned upload URL: `PUT` the file there with the given `Content-Type` within a few
+/// minutes.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/attachments", operation_id = "add_attachment", tag = "execution",
+    params(OrderPath), request_body = AttachmentRequest,
+    responses((status = 201, description = "The attachment recorded, and where to upload it", body = AttachmentCreated,
+        headers(("ETag" = String, description = "The order's version"))))
+)]
+pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let if_match = cx.if_match()?;
+    let idem = cx.idempotency()?;
+    let body: AttachmentRequest = cx.json()?;
+    let content_type = body.content_type.trim().to_ascii_lowercase();
+    let ext = ATTACHMENT_TYPES.iter().find(|(t, _)| *t == content_type).map(|(_, e)| *e).ok_or_else(|| {
+        let allowed: Vec<&str> = ATTACHMENT_TYPES.iter().map(|(t, _)| *t).collect();
+        Problem::field(
+            ProblemType::InvalidField,
+            "content_type",
+            format!("tipo de arquivo não aceito; use um destes: {}", allowed.join(", ")),
+        )
+    })?;
+    let flow = order_flow(cx, &caller, &id).await?;
+    let key = format!("orders/{id}/attachments/{}.{ext}", uuid::Uuid::now_v7());
+    let url = cx.app.blobs.presign_put(&caller.tenant, &key, &content_type).await.map_err(|e| problem(e.into()))?;
+    let upload = UploadView { method: "PUT".into(), url, content_type: content_type.clone() };
+    let cmd = Command::AddAttachment {
+        key: key.clone(),
+        content_type,
+        caption: body.caption,
+        visible_to_customer: body.visible_to_customer,
+    };
+    let view = |o: &Order| {
+        let attachment = o.attachments.iter().rev().find(|a| a.key == key).map(AttachmentView::from);
+        attachment.map(|attachment| AttachmentCreated {
+            attachment,
+            upload: upload.clone(),
+            order: OrderView::new(o, &flow),
+        })
+    };
+    let render = |o: &Order| rendered(201, &view(o));
+    match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
+        Reply::Fresh(order) => {
+            record_event(&order);
+            Ok(json_response(201, to_json(&view(&order)), Some(order.version)))
+        }
+        Reply::Replayed(r) => Ok(replayed(r, false)),
+    }
+}
+
+/// Cancels the order, with a reason (any non-final status).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/cancel", operation_id = "cancel", tag = "execution",
+    params(OrderPath), request_body = CancelRequest,
+    responses((status = 200, description = "The order cancelled", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn cancel(cx: &Cx<'_>) -> Res {
+    step(cx, |r: CancelRequest, _| Ok(r.into())).await
+}
+
+/// Moves the order to or from a custom status of the company's flow.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/move", operation_id = "move_order", tag = "execution",
+    params(OrderPath), request_body = MoveRequest,
+    responses((status = 200, description = "The order in its new status", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn move_order(cx: &Cx<'_>) -> Res {
+    step(cx, |r: MoveRequest, flow: &Flow| {
+        let to = StatusKey::parse(r.to.trim())
+            .ok()
+            .filter(|k| flow.status(k).is_some())
+            .ok_or_else(|| unknown_status("to", &r.to))?;
+        Ok(Command::Move { to })
+    })
+    .await
+}
+
+fn unknown_status(field: &str, value: &str) -> Problem {
+    Problem::field(ProblemType::UnknownStatus, field, format!("status desconhecido no fluxo da empresa: {value:?}"))
+}
+
+/// Pauses for missing material (step 4); the customer is notified.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/material/wait", operation_id = "wait_material", tag = "material",
+    params(OrderPath), request_body = WaitMaterialRequest,
+    responses((status = 200, description = "The order waiting for material", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn wait_material(cx: &Cx<'_>) -> Res {
+    step(cx, |r: WaitMaterialRequest, _| Ok(r.into())).await
+}
+
+/// Changes the expected date of the missing material (step 4; notifies, no status change).
+#[utoipa::path(
+    patch, path = "/v1/orders/{id}/material", operation_id = "change_material_date", tag = "material",
+    params(OrderPath), request_body = ChangeMaterialRequest,
+    responses((status = 200, description = "The order with the new date", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn change_material_date(cx: &Cx<'_>) -> Res {
+    step(cx, |r: ChangeMaterialRequest, _| Ok(r.into())).await
+}
+
+/// The material arrived: back to execution (step 4).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/material/arrived", operation_id = "material_arrived", tag = "material",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order back in execution", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn material_arrived(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest, _| Ok(Command::MaterialArrived)).await
+}
+
+/// Finishes the execution, with the tests performed (step 5).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/finish", operation_id = "finish", tag = "finish",
+    params(OrderPath), request_body = FinishRequest,
+    responses((status = 200, description = "The order finished", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn finish(cx: &Cx<'_>) -> Res {
+    step(cx, |r: FinishRequest, _| Ok(r.into())).await
+}
+
+/// Validation (step 6): the quality checklist and the extra items found.
+///
+/// Extra items make a supplementary quote sent to the customer for approval.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/validation", operation_id = "validate", tag = "validation",
+    params(OrderPath), request_body = ValidationRequest,
+    responses((status = 200, description = "The order in validation (or waiting for approval of extra items)",
+        body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn validate(cx: &Cx<'_>) -> Res {
+    step(cx, |r: ValidationRequest, _| Ok(r.into())).await
+}
+
+/// Asks for payment (step 7): the checklist is complete and no extra item is pending.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/payment/request", operation_id = "request_payment", tag = "payment",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order waiting for payment", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn request_payment(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest, _| Ok(Command::RequestPayment)).await
+}
+
+/// Registers a payment (step 7): partial payments and several methods; a deposit from `aprovada` on.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/payments", operation_id = "register_payment", tag = "payment",
+    params(OrderPath), request_body = PaymentRequest,
+    responses((status = 200, description = "The order with the payment", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn register_payment(cx: &Cx<'_>) -> Res {
+    step(cx, |r: PaymentRequest, _| Ok(r.into())).await
+}
+
+/// Releases the product (step 7): paid in full (and the NF-e authorized when the company issues NF-e).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/release", operation_id = "release", tag = "payment",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order released", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn release(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest, _| Ok(Command::Release)).await
+}
+
+/// Closes the order (step 8): archived in the customer's history.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/close", operation_id = "close", tag = "close",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order closed", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn close(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest, _| Ok(Command::Close)).await
+}
+
+/// The order's NF-e (empty until one is issued).
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices", operation_id = "list_invoices", tag = "payment",
+    params(OrderPath),
+    responses((status = 200, description = "The order's invoices, ascending by number", body = InvoiceList))
+)]
+pub(crate) async fn list_invoices(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let records = cx.app.order_invoices(&caller, &id).await.map_err(problem)?;
+    let list = InvoiceList { items: records.iter().map(InvoiceView::from).collect() };
+    Ok(json_response(200, to_json(&list), None))
+}
+
+/// The XML of one NF-e of the order (the signed NF-e, or the nfeProc once authorized).
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices/{key}/xml", operation_id = "invoice_xml", tag = "payment",
+    params(InvoicePath),
+    responses((status = 200, description = "The XML", body = String, content_type = "application/xml"))
+)]
+pub(crate) async fn invoice_xml(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let key = cx.param("key").unwrap_or_default();
+    let (_, blob) = cx.app.invoice_xml(&caller, &id, key).await.map_err(problem)?;
+    let content_type = if blob.content_type.is_empty() { "application/xml".to_owned() } else { blob.content_type };
+    let body = match String::from_utf8(blob.bytes) {
+        Ok(text) => Body::Text(text),
+        Err(e) => Body::Binary(e.into_bytes()),
+    };
+    Ok(Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"NFe{key}.xml\""))
+        .body(body)
+        .expect("valid response"))
+}
+
+fn page_request(cx: &Cx<'_>) -> Result<PageRequest, Problem> {
+    let q = cx.query();
+    let limit = match q.first("limit") {
+        None => 0,
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| Problem::field(ProblemType::InvalidField, "limit", "use um número de 1 a 100"))?,
+    };
+    let cursor = q.first("cursor").map(str::to_owned).filter(|c| !c.is_empty());
+    Ok(PageRequest { limit, cursor })
+}
+
+/// A list failure: a cursor the store refuses is 400 (the store gave no such cursor).
+fn list_problem(e: AppError, page: &PageRequest) -> Problem {
+    match e {
+        AppError::Store(StoreError::Other(_) | StoreError::Corrupt(_)) if page.cursor.is_some() => {
+            Problem::field(ProblemType::InvalidCursor, "cursor", "use o next_cursor da página anterior")
+        }
+        e => problem(e),
+    }
+}
+
+async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<Order>) -> Res {
+    let flows = flows(cx, caller, page.items.iter().map(|o| o.flow_version)).await?;
+    let list = OrderList {
+        items: page.items.iter().map(|o| OrderSummary::new(o, flows.as_slice())).collect(),
+        next_cursor: page.next,
+    };
+    Ok(json_response(200, to_json(&list), None))
+}
+
+/// The company's orders in one status: oldest change first (a work queue), paginated.
+///
+/// `status` is required (a status key of any version of the company's flow).
+#[utoipa::path(
+    get, path = "/v1/orders", operation_id = "list_orders", tag = "orders-query",
+    params(StatusQuery, PageQuery),
+    responses((status = 200, description = "A page of orders", body = OrderList))
+)]
+pub(crate) async fn list_orders(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let q = cx.query();
+    let raw = q.first("status").map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+        Problem::field(
+            ProblemType::InvalidField,
+            "status",
+            "informe o status das OS a listar, ex.: ?status=em_execucao",
+        )
+    })?;
+    let page = page_request(cx)?;
+    let key = StatusKey::parse(raw).map_err(|_| unknown_status("status", raw))?;
+    let current = cx.app.get_flow(&caller).await.map_err(problem)?;
+    if current.status(&key).is_none() {
+        // A status of an older flow version still lists the orders that run on it.
+        let older = cx.app.flows.versions(&caller.tenant).await.map_err(|e| problem(e.into()))?;
+        if !older.iter().any(|f| f.status(&key).is_some()) {
+            return Err(unknown_status("status", raw));
+        }
+    }
+    let found = cx.app.list_by_status(&caller, &key, &page).await.map_err(|e| list_problem(e, &page))?;
+    order_list(cx, &caller, found).await
+}
+
+/// One order, with its `ETag`.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}", operation_id = "get_order", tag = "orders-query",
+    params(OrderPath),
+    responses((status = 200, description = "The order", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn get_order(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let order = cx.app.get_order(&caller, &id).await.map_err(problem)?;
+    let flow = cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&OrderView::new(&order, &flow)), Some(order.version)))
+}
+
+/// The order's history: every change, oldest first.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/timeline", operation_id = "timeline", tag = "orders-query",
+    params(OrderPath),
+    responses((status = 200, description = "The events", body = Timeline))
+)]
+pub(crate) async fn timeline(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let events = cx.app.timeline(&caller, &id).await.map_err(problem)?;
+    let flow_version = events
+        .iter()
+        .find_map(|e| match &e.change {
+            Change::Opened(o) => Some(o.flow_version),
+            _ => None,
+        })
+        .unwrap_or(1);
+    let flow = cx.app.flow_version(&caller.tenant, flow_version).await.map_err(problem)?;
+    let timeline = Timeline { events: events.iter().map(|e| EventView::new(&id, flow_version, e, &flow)).collect() };
+    let version = events.last().map(|e| e.version);
+    Ok(json_response(200, to_json(&timeline), version))
+}
+
+/// The customer's history: their orders, newest first, paginated.
+#[utoipa::path(
+    get, path = "/v1/customers/{document}/orders", operation_id = "customer_orders", tag = "orders-query",
+    params(CustomerPath, PageQuery),
+    responses((status = 200, description = "A page of the customer's orders", body = OrderList))
+)]
+pub(crate) async fn customer_orders(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let raw = percent_decode(cx.param("document").unwrap_or_default());
+    let document = Document::parse(&raw)
+        .map_err(|e| Problem::field(ProblemType::InvalidField, "document", e.message().to_owned()))?;
+    let page = page_request(cx)?;
+    let found = cx.app.customer_orders(&caller, &document, &page).await.map_err(|e| list_problem(e, &page))?;
+    order_list(cx, &caller, found).await
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/v1/openapi.json", operation_id = "openapi", tag = "orders-query",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
+)]
+pub(crate) async fn openapi(_cx: &Cx<'_>) -> Res {
+    Ok(json_response(200, crate::openapi::openapi_json().to_owned(), None))
+}
+
+/// The company's current flow (every staff role: the labels are needed everywhere).
+#[utoipa::path(
+    get, path = "/v1/flow", operation_id = "get_flow", tag = "flow-admin",
+    responses((status = 200, description = "The current flow", body = FlowView,
+        headers(("ETag" = String, description = "The flow version"))))
+)]
+pub(crate) async fn get_flow(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let flow = cx.app.get_flow(&caller).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&FlowView::from(&flow)), Some(flow.version.into())))
+}
+
+/// Publishes a new flow version (representante only).
+///
+/// The definition is validated (every status reachable, a closed status reachable from every status, actions
+/// that fit the kinds of their statuses). Orders stay on the version they were opened with; new orders use the
+/// new one. Publishing the definition of the current version again publishes nothing and answers it (PUT is
+/// idempotent). `If-Match` (or the body's `version`) pins the version the edit started from.
+#[utoipa::path(
+    put, path = "/v1/flow", operation_id = "publish_flow", tag = "flow-admin",
+    request_body = FlowDefinition,
+    responses((status = 200, description = "The published flow", body = FlowView,
+        headers(("ETag" = String, description = "The new flow version"))))
+)]
+pub(crate) async fn publish_flow(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let if_match = cx.if_match()?;
+    cx.idempotency()?;
+    let body: FlowDefinition = cx.json()?;
+    let base = match if_match {
+        Some(v) => Some(
+            u32::try_from(v)
+                .map_err(|_| Problem::field(ProblemType::InvalidHeader, "If-Match", "versão de fluxo inválida"))?,
+        ),
+        None => body.version,
+    };
+    let def: osflow_domain::FlowDef = body.into();
+    let flow = cx.app.publish_flow(&caller, def.clone(), base).await.map_err(|e| app_problem(&e, Some(&def)))?;
+    tracing::info!(flow_version = flow.version, "flow published");
+    Ok(json_response(200, to_json(&FlowView::from(&flow)), Some(flow.version.into())))
+}
+
+/// Every version of the company's flow (representante only).
+#[utoipa::path(
+    get, path = "/v1/flow/versions", operation_id = "flow_versions", tag = "flow-admin",
+    responses((status = 200, description = "Every published version, oldest first", body = FlowVersions))
+)]
+pub(crate) async fn flow_versions(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let versions = cx.app.flow_versions(&caller).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&FlowVersions { items: versions.iter().map(FlowView::from).collect() }), None))
+}
+
+/// Runs the handler of the route.
+pub(crate) async fn dispatch(cx: &Cx<'_>) -> Res {
+    match cx.route.operation {
+        "open_order" => open_order(cx).await,
+        "send_quote" => send_quote(cx).await,
+        "revise_quote" => revise_quote(cx).await,
+        "decide_quote" => decide_quote(cx).await,
+        "start" => start(cx).await,
+        "add_note" => add_note(cx).await,
+        "add_attachment" => add_attachment(cx).await,
+        "cancel" => cancel(cx).await,
+        "move_order" => move_order(cx).await,
+        "wait_material" => wait_material(cx).await,
+        "change_material_date" => change_material_date(cx).await,
+        "material_arrived" => material_arrived(cx).await,
+        "finish" => finish(cx).await,
+        "validate" => validate(cx).await,
+        "request_payment" => request_payment(cx).await,
+        "register_payment" => register_payment(cx).await,
+        "release" => release(cx).await,
+        "list_invoices" => list_invoices(cx).await,
+        "invoice_xml" => invoice_xml(cx).await,
+        "close" => close(cx).await,
+        "list_orders" => list_orders(cx).await,
+        "get_order" => get_order(cx).await,
+        "timeline" => timeline(cx).await,
+        "customer_orders" => customer_orders(cx).await,
+        "openapi" => openapi(cx).await,
+        "get_flow" => get_flow(cx).await,
+        "publish_flow" => publish_flow(cx).await,
+        "flow_versions" => flow_versions(cx).await,
+        other => {
+            tracing::error!(operation = other, "route without a handler");
+            Err(Problem::new(ProblemType::Internal))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! osflow's HTTP API: the route table, the handlers, the DTOs and the OpenAPI document.
+//!
+//! [`handle`] serves one request as API Gateway (HTTP API, payload 2.0) delivers it — in a Lambda function, and in
+//! osflow-local, which builds the same [`lambda_http::Request`]. Handlers parse the request into domain values,
+//! call one use case of [`osflow_app::App`] and render its answer; refusals are `application/problem+json`
+//! ([`osflow_lambda_kit::Problem`]).
+//!
+//! Listing: `GET /v1/orders` requires `?status=` (the company's work queue of one status, oldest change first);
+//! there is no cross-status listing.
+
+pub mod dto;
+pub mod errors;
+mod handlers;
+mod http;
+pub mod openapi;
+pub mod routes;
+
+use lambda_http::http::header;
+use lambda_http::{Body, Request, RequestExt, Response};
+use osflow_app::App;
+use osflow_lambda_kit::caller::{request_id, route_key as context_route_key};
+use osflow_lambda_kit::{Problem, ProblemType, request_span};
+use tracing::Instrument;
+
+pub use openapi::{ApiDoc, openapi_json};
+pub use routes::{Function, Matched, ROUTES, Route, by_route_key, match_route, resolve, route_key};
+
+/// The route and path parameters of a request: from API Gateway's route key and path parameters when present,
+/// else by matching the path against [`ROUTES`].
+fn locate(req: &Request, method: &str, path: &str) -> Result<(&'static Route, Vec<(String, String)>), Problem> {
+    let from_context = context_route_key(req).and_then(by_route_key);
+    let route = match from_context {
+        Some(r) => r,
+        None => match resolve(method, path) {
+            Matched::Route(r, _) => r,
+            Matched::MethodNotAllowed(allowed) => {
+                return Err(Problem::new(ProblemType::MethodNotAllowed)
+                    .with_detail(format!("métodos aceitos neste caminho: {}", allowed.join(", "))));
+            }
+            Matched::NotFound => {
+                return Err(
+                    Problem::new(ProblemType::NotFound).with_detail(format!("rota desconhecida: {method} {path}"))
+                );
+            }
+        },
+    };
+    let given = req.path_parameters();
+    let params = if !given.is_empty() {
+        given.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    } else {
+        match resolve(route.method, path) {
+            Matched::Route(r, params) if r == route => {
+                params.into_iter().map(|(k, v)| (k, http::percent_decode(&v))).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    Ok((route, params))
+}
+
+/// Serves one request as API Gateway (HTTP API, payload 2.0) delivers it: the route is found from the request
+/// context's route key (set by API Gateway, and by osflow-local), path parameters from `req.path_parameters()`,
+/// query from `req.query_string_parameters()`, the caller from the JWT authorizer claims.
+/// `only`: Some(function) in a Lambda (a route of another function → 404 problem), None in osflow-local (all
+/// routes).
+pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response<Body> {
+    let method = req.method().as_str().to_owned();
+    let path = match req.raw_http_path() {
+        "" => req.uri().path().to_owned(),
+        raw => raw.to_owned(),
+    };
+    let (route, params) = match locate(&req, &method, &path) {
+        Ok(found) => found,
+        Err(problem) => {
+            tracing::info!(%method, %path, status = problem.status, "no route");
+            let allow = match resolve(&method, &path) {
+                Matched::MethodNotAllowed(methods) => Some(methods.join(", ")),
+                _ => None,
+            };
+            let mut response = problem.into_response();
+            if let Some(allow) = allow.and_then(|a| header::HeaderValue::from_str(&a).ok()) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            return response;
+        }
+    };
+    if let Some(f) = only
+        && route.function != f
+    {
+        tracing::warn!(route = %route_key(route), function = f.package(), "route of another function");
+        return Problem::new(ProblemType::NotFound)
+            .with_detail(format!("a rota {} não é servida por {}", route_key(route), f.package()))
+            .into_response();
+    }
+    let span = request_span(&method, route.path, request_id(&req));
+    let cx = http::Cx { app, req: &req, route, params, path };
+    let response = async {
+        let response = match handlers::dispatch(&cx).await {
+            Ok(response) => response,
+            Err(problem) => {
+                if problem.status >= 500 {
+                    tracing::error!(problem = %problem, "request failed");
+                } else {
+                    tracing::info!(problem = %problem, "request refused");
+                }
+                problem.into_response()
+            }
+        };
+        tracing::Span::current().record("status", response.status().as_u16());
+        tracing::info!(status = response.status().as_u16(), "request served");
+        response
+    }
+    .instrument(span)
+    .await;
+    response
+}

@@ -1,0 +1,204 @@
+//! The OpenAPI 3.1 document, generated from the code: the DTOs' `ToSchema` derives, the handlers'
+//! `#[utoipa::path]` attributes, and [`Common`], which adds what every operation shares (the JWT security, the
+//! problem responses by status, the `Idempotency-Key`/`If-Match` headers of writes).
+//!
+//! It is served at `GET /v1/openapi.json` and committed at the repository root as `openapi.json`; the test
+//! `openapi_document_is_up_to_date` fails when they differ. To update the committed file:
+//! `UPDATE_OPENAPI=1 cargo test -p osflow-api openapi`.
+
+use std::sync::LazyLock;
+
+use osflow_lambda_kit::{PROBLEM_CONTENT_TYPE, Problem, ProblemType};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::handlers;
+use crate::routes::{ROUTES, by_operation};
+
+/// The API document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "osflow API",
+        description = "The service-order (OS) flow of Brazilian repair shops: opening, quote approval, execution, \
+material, finish, validation, payment and release, closing. Money and quantities are decimal strings (\"149.90\"), \
+dates ISO 8601. Errors are application/problem+json with a stable `type` (see `Problem`). Writes accept \
+`Idempotency-Key`; reads of an order return its version as `ETag`, and writes accept `If-Match`."
+    ),
+    paths(
+        handlers::open_order,
+        handlers::send_quote,
+        handlers::revise_quote,
+        handlers::decide_quote,
+        handlers::start,
+        handlers::add_note,
+        handlers::add_attachment,
+        handlers::cancel,
+        handlers::move_order,
+        handlers::wait_material,
+        handlers::change_material_date,
+        handlers::material_arrived,
+        handlers::finish,
+        handlers::validate,
+        handlers::request_payment,
+        handlers::register_payment,
+        handlers::release,
+        handlers::list_invoices,
+        handlers::invoice_xml,
+        handlers::close,
+        handlers::list_orders,
+        handlers::get_order,
+        handlers::timeline,
+        handlers::customer_orders,
+        handlers::openapi,
+        handlers::get_flow,
+        handlers::publish_flow,
+        handlers::flow_versions,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Common),
+    tags(
+        (name = "open-order", description = "Step 1, Abertura (function open-order)"),
+        (name = "quote", description = "Step 2, Aprovação do cliente (function quote)"),
+        (name = "execution", description = "Step 3, Execução; notes, attachments, cancel, move (function execution)"),
+        (name = "material", description = "Step 4, Pausa para materiais (function material)"),
+        (name = "finish", description = "Step 5, Finalização (function finish)"),
+        (name = "validation", description = "Step 6, Validação (function validation)"),
+        (name = "payment", description = "Step 7, Pagamento e liberação; invoices (function payment)"),
+        (name = "close", description = "Step 8, Encerramento (function close)"),
+        (name = "orders-query", description = "Reads (function orders-query)"),
+        (name = "flow-admin", description = "The company's flow editor (function flow-admin)"),
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The security scheme name.
+const JWT: &str = "jwt";
+
+/// What every operation shares.
+struct Common;
+
+/// The problem types of a status, for the description of its response.
+fn problem_description(status: u16) -> String {
+    let types: Vec<&str> = ProblemType::ALL.iter().filter(|k| k.status() == status).map(|k| k.uri()).collect();
+    format!("Problem: {}", types.join(", "))
+}
+
+fn problem_response(status: u16) -> RefOr<utoipa::openapi::Response> {
+    let content = Content::new(Some(Ref::from_schema_name("Problem")));
+    let mut response =
+        ResponseBuilder::new().description(problem_description(status)).content(PROBLEM_CONTENT_TYPE, content);
+    if status == 503 {
+        let seconds = ObjectBuilder::new().schema_type(Type::Integer).build();
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new().schema(seconds).description(Some("Seconds to wait before retrying")).build(),
+        );
+    }
+    RefOr::T(response.build())
+}
+
+fn header_param(name: &str, description: &str, max_length: Option<usize>) -> utoipa::openapi::path::Parameter {
+    let schema =
+        ObjectBuilder::new().schema_type(Type::String).min_length(max_length.map(|_| 1)).max_length(max_length);
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema.build()))
+        .build()
+}
+
+impl Modify for Common {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".to_owned());
+        bearer.description = Some(
+            "A JWT of the company's user pool (API Gateway's JWT authorizer): `custom:tenant` is the company, `sub` \
+the user, `cognito:groups` the roles (representante, atendente, tecnico, financeiro)."
+                .to_owned(),
+        );
+        components.security_schemes.insert(JWT.to_owned(), SecurityScheme::Http(bearer));
+        doc.security = Some(vec![SecurityRequirement::new(JWT, Vec::<String>::new())]);
+
+        for item in doc.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                decorate(op);
+            }
+        }
+    }
+}
+
+fn decorate(op: &mut Operation) {
+    let Some(route) = op.operation_id.as_deref().and_then(by_operation) else { return };
+    if route.operation == "openapi" {
+        op.security = Some(vec![]);
+        return;
+    }
+    let write = route.method != "GET";
+    let order_write = write && route.path.starts_with("/v1/orders");
+    let mut statuses: Vec<u16> = vec![401, 403, 404, 500, 503];
+    if write {
+        statuses.extend([400, 409, 412, 413, 415, 422]);
+    } else if op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query) {
+        statuses.extend([400, 422]);
+    }
+    if write {
+        let params = op.parameters.get_or_insert_with(Vec::new);
+        params.push(header_param(
+            "Idempotency-Key",
+            if order_write {
+                "1 to 255 visible ASCII characters. A retry with the same key and request gets the first response \
+again (with `Idempotent-Replayed: true`); the same key with another request is a 422 problem. Kept 24 hours."
+            } else {
+                "Accepted for uniformity; publishing the current definition again publishes nothing."
+            },
+            Some(255),
+        ));
+        params.push(header_param(
+            "If-Match",
+            "The `ETag` last read (`\"3\"`, `W/\"3\"` or `3`): the write is refused with 412 when the version moved.",
+            None,
+        ));
+        if order_write {
+            for response in op.responses.responses.values_mut() {
+                if let RefOr::T(r) = response {
+                    let flag = ObjectBuilder::new().schema_type(Type::Boolean).build();
+                    r.headers.insert(
+                        "Idempotent-Replayed".to_owned(),
+                        HeaderBuilder::new().schema(flag).description(Some("`true` on a replayed response")).build(),
+                    );
+                }
+            }
+        }
+    }
+    statuses.sort_unstable();
+    for status in statuses {
+        op.responses.responses.entry(status.to_string()).or_insert_with(|| problem_response(status));
+    }
+}
+
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    let doc = ApiDoc::openapi();
+    debug_assert_eq!(doc.paths.paths.values().map(count_ops).sum::<usize>(), ROUTES.len());
+    let mut json = doc.to_pretty_json().expect("the document serializes");
+    json.push('\n');
+    json
+});
+
+fn count_ops(item: &utoipa::openapi::PathItem) -> usize {
+    [&item.get, &item.put, &item.post, &item.patch, &item.delete].into_iter().filter(|o| o.is_some()).count()
+}
+
+/// The document as served and committed (pretty JSON, final newline).
+pub fn openapi_json() -> &'static str {
+    &DOCUMENT
+}

@@ -1,0 +1,241 @@
+//! [`LocalBlobStore`]: the [`BlobStore`] port on a local folder, for osflow-local and tests. (The S3 adapter
+//! belongs with the AWS adapters.)
+//!
+//! Files live at `<root>/<tenant>/<key>`, their content type at `<root>/.meta/<tenant>/<key>`. Upload URLs
+//! point at the embedded server (`<base_url>/<tenant>/<key>?content-type=…&expires=…&signature=…`), signed with
+//! HMAC-SHA256 under a secret of the store; the server checks them with [`LocalBlobStore::verify_upload`] and
+//! then calls [`BlobStore::put`].
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use osflow_app::{Blob, BlobStore, StoreError, StoreResult};
+use osflow_domain::values::TenantId;
+use sha2::{Digest, Sha256};
+
+use crate::idempotency::hex;
+
+/// How long an upload URL stays valid.
+pub const UPLOAD_URL_TTL_MINUTES: i64 = 15;
+
+/// Checks a blob key: 1–512 chars of `[A-Za-z0-9._/-]`, segments non-empty and not starting with a dot.
+pub fn check_key(key: &str) -> StoreResult<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 512
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
+        && key.split('/').all(|seg| !seg.is_empty() && !seg.starts_with('.'));
+    if ok { Ok(()) } else { Err(StoreError::Other(format!("invalid blob key {key:?}"))) }
+}
+
+/// The blob store on a local folder.
+#[derive(Clone)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+    base_url: String,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for LocalBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBlobStore").field("root", &self.root).field("base_url", &self.base_url).finish()
+    }
+}
+
+impl LocalBlobStore {
+    /// A store under `root`, whose upload URLs start with `base_url` (e.g. `http://127.0.0.1:3000/blobs`) and are
+    /// signed with `secret`.
+    pub fn new(root: impl Into<PathBuf>, base_url: impl Into<String>, secret: impl Into<Vec<u8>>) -> LocalBlobStore {
+        LocalBlobStore {
+            root: root.into(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            secret: secret.into(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn paths(&self, tenant: &TenantId, key: &str) -> StoreResult<(PathBuf, PathBuf)> {
+        check_key(key)?;
+        let data = self.root.join(tenant.as_str()).join(key);
+        let meta = self.root.join(".meta").join(tenant.as_str()).join(key);
+        Ok((data, meta))
+    }
+
+    fn signature(&self, tenant: &TenantId, key: &str, content_type: &str, expires: i64) -> String {
+        let message = format!("PUT\n{tenant}\n{key}\n{content_type}\n{expires}");
+        hex(&hmac_sha256(&self.secret, message.as_bytes()))
+    }
+
+    /// The signed upload URL of `key`, valid until `now` + [`UPLOAD_URL_TTL_MINUTES`].
+    pub fn upload_url(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        content_type: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String> {
+        check_key(key)?;
+        let expires = (now + Duration::minutes(UPLOAD_URL_TTL_MINUTES)).timestamp();
+        let signature = self.signature(tenant, key, content_type, expires);
+        Ok(format!(
+            "{}/{tenant}/{key}?content-type={}&expires={expires}&signature={signature}",
+            self.base_url,
+            percent_encode(content_type)
+        ))
+    }
+
+    /// Whether an upload with these URL parameters is allowed at `now`: the signature matches and has not
+    /// expired. The server also checks that the request's `Content-Type` is `content_type`.
+    pub fn verify_upload(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        content_type: &str,
+        expires: i64,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if check_key(key).is_err() || now.timestamp() > expires {
+            return false;
+        }
+        let expected = self.signature(tenant, key, content_type, expires);
+        // Constant-time comparison.
+        expected.len() == signature.len()
+            && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+fn io(e: std::io::Error) -> StoreError {
+    StoreError::Other(format!("blob i/o: {e}"))
+}
+
+async fn write_atomically(path: &Path, bytes: &[u8]) -> StoreResult<()> {
+    let dir = path.parent().expect("blob paths have a parent");
+    tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7().simple()));
+    tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+    tokio::fs::rename(&tmp, path).await.map_err(io)
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn presign_put(&self, tenant: &TenantId, key: &str, content_type: &str) -> StoreResult<String> {
+        self.upload_url(tenant, key, content_type, Utc::now())
+    }
+
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
+        let (data, meta) = self.paths(tenant, key)?;
+        let bytes = match tokio::fs::read(&data).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let content_type = match tokio::fs::read_to_string(&meta).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "application/octet-stream".to_owned(),
+            Err(e) => return Err(io(e)),
+        };
+        Ok(Some(Blob { content_type, bytes }))
+    }
+
+    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
+        let (data, meta) = self.paths(tenant, key)?;
+        write_atomically(&meta, blob.content_type.as_bytes()).await?;
+        write_atomically(&data, &blob.bytes).await
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104).
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+    outer.into()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(s: &str) -> TenantId {
+        TenantId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        // Test case 6: a key longer than the block.
+        let mac = hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
+        assert_eq!(hex(&mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        for ok in ["a", "orders/0190/attachments/x.jpg", "nfe/35-1.xml"] {
+            assert!(check_key(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/abs", "a//b", "../x", "a/../b", ".hidden", "a/.b", "sp ace", "a\\b", &"k".repeat(513)] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn put_get_and_tenant_isolation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalBlobStore::new(dir.path(), "http://127.0.0.1:3000/blobs/", b"secret".to_vec());
+        let (acme, other) = (tenant("acme"), tenant("other"));
+        assert_eq!(store.get(&acme, "a/b.txt").await.unwrap(), None);
+        let blob = Blob { content_type: "text/plain".into(), bytes: b"hello".to_vec() };
+        store.put(&acme, "a/b.txt", &blob).await.unwrap();
+        assert_eq!(store.get(&acme, "a/b.txt").await.unwrap(), Some(blob.clone()));
+        assert_eq!(store.get(&other, "a/b.txt").await.unwrap(), None, "another tenant's key is another file");
+        let replaced = Blob { content_type: "application/xml".into(), bytes: b"<a/>".to_vec() };
+        store.put(&acme, "a/b.txt", &replaced).await.unwrap();
+        assert_eq!(store.get(&acme, "a/b.txt").await.unwrap(), Some(replaced));
+        assert!(store.put(&acme, "../escape", &blob).await.is_err());
+        assert!(store.get(&acme, "a/../../x").await.is_err());
+    }
+
+    #[test]
+    fn upload_urls_are_signed_and_expire() {
+        let store = LocalBlobStore::new("/nowhere", "http://127.0.0.1:3000/blobs", b"secret".to_vec());
+        let acme = tenant("acme");
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let url = store.upload_url(&acme, "orders/1/a.jpg", "image/jpeg", now).unwrap();
+        let expires = now.timestamp() + UPLOAD_URL_TTL_MINUTES * 60;
+        assert!(url.starts_with("http://127.0.0.1:3000/blobs/acme/orders/1/a.jpg?content-type=image%2Fjpeg&expires="));
+        let signature = url.rsplit("signature=").next().unwrap();
+        assert!(store.verify_upload(&acme, "orders/1/a.jpg", "image/jpeg", expires, signature, now));
+        let later = now + Duration::minutes(UPLOAD_URL_TTL_MINUTES + 1);
+        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", "image/jpeg", expires, signature, later));
+        assert!(!store.verify_upload(&acme, "orders/1/b.jpg", "image/jpeg", expires, signature, now));
+        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", "image/png", expires, signature, now));
+        assert!(!store.verify_upload(&tenant("other"), "orders/1/a.jpg", "image/jpeg", expires, signature, now));
+        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", "image/jpeg", expires + 60, signature, now));
+    }
+}
