@@ -28,7 +28,12 @@ pub(crate) fn sdk_error<E>(err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let text = DisplayErrorContext(&err).to_string();
+    let text = match err.as_service_error() {
+        Some(service) => {
+            format!("{}: {}", service.code().unwrap_or("unknown error"), service.message().unwrap_or("(no message)"))
+        }
+        None => DisplayErrorContext(&err).to_string(),
+    };
     match &err {
         SdkError::TimeoutError(_) => StoreError::Unavailable(format!("timeout: {text}")),
         SdkError::DispatchFailure(_) => StoreError::Unavailable(format!("dispatch failure: {text}")),

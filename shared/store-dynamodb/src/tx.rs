@@ -66,11 +66,13 @@ impl CondPut {
     }
 
     pub(crate) fn into_put(self, table: &str) -> Result<Put, StoreError> {
+        // DynamoDB refuses placeholders that the expression does not use.
+        let names = self.names.into_iter().filter(|(placeholder, _)| self.condition.contains(placeholder.as_str()));
         let mut put = Put::builder()
             .table_name(table)
             .set_item(Some(self.item))
-            .condition_expression(self.condition)
-            .set_expression_attribute_names(Some(self.names));
+            .set_expression_attribute_names(Some(names.collect()))
+            .condition_expression(self.condition);
         if !self.values.is_empty() {
             put = put.set_expression_attribute_values(Some(self.values));
         }

@@ -1,0 +1,596 @@
+//! The DynamoDB adapter against the emulator (moto, over real HTTP) and against SDK-level mocks:
+//! - the shared conformance suite of `osflow-app`, each case on a fresh table;
+//! - the cost of each operation in requests, counted by an SDK interceptor;
+//! - the raw item layout of DESIGN §3;
+//! - the table as created matches [`table_definition`];
+//! - failures the emulator cannot produce (throttling, timeouts, 5xx, unreadable items), through mock HTTP clients.
+//!
+//! Emulator tests need `AWS_ENDPOINT_URL` (set by `scripts/test`). Without it, or with nothing listening there,
+//! they fail with a message saying so: they never pass silently.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_http_client::test_util::{NeverClient, infallible_client_fn};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+use osflow_app::conformance::{
+    Stores, advance, at, cpf, flow_version, idem_record, invoice_record, new_order_id, note, numbering, open_order,
+    status, tenant,
+};
+use osflow_app::{FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, StoreError};
+use osflow_domain::Command;
+use osflow_store_dynamodb::{DynamoStore, create_table, decode_event_image, load_sdk_config, table_definition};
+
+// -------------------------------------------------------------------------------------------------------------
+// Emulator plumbing
+// -------------------------------------------------------------------------------------------------------------
+
+const RUN_SCRIPTS_TEST: &str = "these tests need the DynamoDB emulator: run `scripts/test` (or `scripts/emulator \
+                                start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, AWS_REGION, \
+                                AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as scripts/test does)";
+
+/// Counts the HTTP requests (attempts included) the client sends, per operation.
+#[derive(Debug, Clone, Default)]
+struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl RequestCounter {
+    /// The counts since the last call, and resets them.
+    fn take(&self) -> BTreeMap<String, u32> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "?".into());
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// A fresh table on the emulator, and a store on it whose requests are counted.
+struct Fixture {
+    store: Arc<DynamoStore>,
+    counter: RequestCounter,
+}
+
+fn unique_table_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("osflow-test-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Fails (panics) with [`RUN_SCRIPTS_TEST`] when no emulator endpoint is configured.
+fn require_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
+    }
+}
+
+/// Creates a fresh table through the single [`table_definition`]; a connection failure fails the test with
+/// [`RUN_SCRIPTS_TEST`].
+async fn create_fresh_table(client: &Client, endpoint: &str) -> String {
+    let name = unique_table_name();
+    match create_table(client, &table_definition(&name), Duration::from_secs(30)).await {
+        Ok(()) => name,
+        Err(StoreError::Unavailable(reason)) => {
+            panic!("cannot reach the emulator at {endpoint} ({reason}); {RUN_SCRIPTS_TEST}")
+        }
+        Err(e) => panic!("cannot create table {name} on {endpoint}: {e}"),
+    }
+}
+
+/// The emulator's HTTP client, one request at a time.
+///
+/// DynamoDB executes every request atomically. The emulator (moto's server) runs each request on its own thread
+/// with no lock on the table, so two racing requests break that: an `ADD` may be lost, and a cancelled
+/// transaction restores a snapshot of its tables taken before it checked its conditions, undoing a transaction
+/// committed meanwhile. The tests therefore let one request at a time reach a fixture's table: the adapter's
+/// concurrent callers still interleave (between requests, as they do on DynamoDB), and each request is atomic,
+/// as on DynamoDB.
+#[derive(Debug, Clone)]
+struct OneRequestAtATime {
+    inner: SharedHttpClient,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HttpClient for OneRequestAtATime {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(OneRequestAtATimeConnector {
+            inner: self.inner.http_connector(settings, components),
+            gate: self.gate.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct OneRequestAtATimeConnector {
+    inner: SharedHttpConnector,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HttpConnector for OneRequestAtATimeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (inner, gate) = (self.inner.clone(), self.gate.clone());
+        HttpConnectorFuture::new(async move {
+            // The emulator computes the whole answer before it sends the status line: once the response head is
+            // here, the request has been executed.
+            let _turn = gate.lock().await;
+            inner.call(request).await
+        })
+    }
+}
+
+async fn fixture() -> Fixture {
+    let endpoint = require_endpoint();
+    let config = load_sdk_config().await;
+    let counter = RequestCounter::default();
+    let http = OneRequestAtATime {
+        inner: config.http_client().expect("load_sdk_config sets the HTTP client"),
+        gate: Arc::default(),
+    };
+    let client = Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .http_client(http)
+            // A request waiting for its turn sends no bytes: that is not a stalled upload.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let table = create_fresh_table(&client, &endpoint).await;
+    counter.take();
+    Fixture { store: Arc::new(DynamoStore::new(client, table)), counter }
+}
+
+async fn stores() -> Stores {
+    Stores::from_one(fixture().await.store)
+}
+
+osflow_app::conformance_tests!(stores);
+
+#[tokio::test]
+#[should_panic(expected = "run `scripts/test`")]
+async fn an_unreachable_emulator_fails_the_test_with_instructions() {
+    // Nothing listens on port 9 of the loopback (discard): the connection is refused at once.
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url("http://127.0.0.1:9")
+        .http_client(osflow_store_dynamodb::https_client())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    create_fresh_table(&Client::from_conf(config), "http://127.0.0.1:9").await;
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Cost: requests per operation
+// -------------------------------------------------------------------------------------------------------------
+
+fn counts(pairs: &[(&str, u32)]) -> BTreeMap<String, u32> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[tokio::test]
+async fn each_operation_costs_the_requests_it_should() {
+    let Fixture { store, counter } = fixture().await;
+    let t = tenant("acme");
+    let mut report = Vec::new();
+    let mut measure = |what: &str, expected: &[(&str, u32)]| {
+        let got = counter.take();
+        report.push(format!("{what}: {got:?}"));
+        assert_eq!(got, counts(expected), "requests of {what}");
+    };
+
+    assert_eq!(store.next_order_number(&t).await.unwrap(), 1);
+    measure("next_order_number", &[("UpdateItem", 1)]);
+
+    let (v1, opened) = open_order(&t, 1, cpf(1), at(0));
+    store.create(&v1, &opened, Some(&idem_record(&t, "k-open", at(0)))).await.unwrap();
+    measure("create (order + event + idempotency record)", &[("TransactWriteItems", 1)]);
+
+    assert_eq!(store.get(&t, &v1.id).await.unwrap(), Some(v1.clone()));
+    measure("get", &[("GetItem", 1)]);
+
+    let (events, v2) = advance(&v1, Command::SendQuote, at(1));
+    store.apply(1, &v2, &events, None).await.unwrap();
+    measure("apply (a step)", &[("TransactWriteItems", 1)]);
+
+    let (events3, v3) = advance(&v2, note("a"), at(2));
+    store.apply(2, &v3, &events3, Some(&idem_record(&t, "k-note", at(2)))).await.unwrap();
+    measure("apply with an idempotency record", &[("TransactWriteItems", 1)]);
+
+    let (stale_events, stale) = advance(&v1, note("stale"), at(3));
+    assert_eq!(store.apply(1, &stale, &stale_events, None).await, Err(StoreError::Conflict { current_version: 3 }));
+    measure("apply on a stale version (Conflict, no second read)", &[("TransactWriteItems", 1)]);
+
+    let (unknown, _) = open_order(&t, 2, cpf(2), at(0));
+    let (events_u, unknown2) = advance(&unknown, Command::SendQuote, at(1));
+    assert_eq!(store.apply(1, &unknown2, &events_u, None).await, Err(StoreError::NotFound));
+    measure("apply on an unknown order (NotFound)", &[("TransactWriteItems", 1)]);
+
+    for i in 0..4 {
+        let (o, e) = open_order(&t, 10 + i, cpf(1), at(i as i64));
+        store.create(&o, &e, None).await.unwrap();
+    }
+    counter.take();
+    let page = store.list_by_status(&t, &status("aberta"), &PageRequest::first(2)).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    measure("list_by_status, first page", &[("Query", 1)]);
+    let next = store.list_by_status(&t, &status("aberta"), &PageRequest { limit: 2, cursor: page.next }).await;
+    assert_eq!(next.unwrap().next, None);
+    measure("list_by_status, last page", &[("Query", 1)]);
+    store.list_by_customer(&t, &cpf(1), &PageRequest::first(3)).await.unwrap();
+    measure("list_by_customer, one page", &[("Query", 1)]);
+
+    assert_eq!(store.timeline(&t, &v1.id).await.unwrap().len(), 3);
+    measure("timeline", &[("Query", 1)]);
+
+    store.get_idempotency(&t, "k-open", at(1)).await.unwrap().unwrap();
+    measure("get_idempotency", &[("GetItem", 1)]);
+
+    store.publish(&t, &flow_version(1), None).await.unwrap();
+    measure("flow publish", &[("TransactWriteItems", 1)]);
+    store.current(&t).await.unwrap().unwrap();
+    measure("current flow", &[("GetItem", 1)]);
+
+    let key = numbering("11222333000181", 1);
+    assert_eq!(store.claim_number(&t, &key, &v1.id).await.unwrap(), 1);
+    measure("claim_number, new claim", &[("TransactGetItems", 1), ("TransactWriteItems", 1)]);
+    assert_eq!(store.claim_number(&t, &key, &v1.id).await.unwrap(), 1);
+    measure("claim_number, retry of the same order", &[("TransactGetItems", 1)]);
+    store.save_invoice(&invoice_record(&t, &v1.id, &key, 1, at(5)), 0).await.unwrap();
+    measure("save_invoice", &[("PutItem", 1)]);
+    store.invoices(&t, &v1.id).await.unwrap();
+    measure("invoices", &[("Query", 1)]);
+
+    println!("requests per operation:\n  {}", report.join("\n  "));
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Item layout (DESIGN §3)
+// -------------------------------------------------------------------------------------------------------------
+
+fn text(item: &BTreeMap<String, AttributeValue>, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        other => panic!("attribute {name} is not a string: {other:?}"),
+    }
+}
+
+fn number(item: &BTreeMap<String, AttributeValue>, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::N(s)) => s.clone(),
+        other => panic!("attribute {name} is not a number: {other:?}"),
+    }
+}
+
+/// Every item of the table (a Scan: test-only, to look at raw items), by (PK, SK).
+async fn raw_items(store: &DynamoStore) -> BTreeMap<(String, String), BTreeMap<String, AttributeValue>> {
+    let mut all = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let out =
+            store.client().scan().table_name(store.table()).set_exclusive_start_key(start).send().await.expect("scan");
+        for item in out.items.unwrap_or_default() {
+            let item: BTreeMap<String, AttributeValue> = item.into_iter().collect();
+            all.insert((text(&item, "PK"), text(&item, "SK")), item);
+        }
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return all,
+        }
+    }
+}
+
+#[tokio::test]
+async fn items_are_laid_out_as_designed() {
+    let Fixture { store, .. } = fixture().await;
+    let t = tenant("acme");
+    let document = cpf(7);
+    let (v1, opened) = open_order(&t, 1, document, at(0));
+    let id = v1.id;
+    store.create(&v1, &opened, None).await.unwrap();
+    let (events, v2) = advance(&v1, Command::SendQuote, at(1));
+    store.apply(1, &v2, &events, Some(&idem_record(&t, "key-1", at(1)))).await.unwrap();
+    store.publish(&t, &flow_version(1), None).await.unwrap();
+    let key = numbering("11222333000181", 1);
+    assert_eq!(store.claim_number(&t, &key, &id).await.unwrap(), 1);
+    store.save_invoice(&invoice_record(&t, &id, &key, 1, at(2)), 0).await.unwrap();
+    store.next_order_number(&t).await.unwrap();
+
+    let items = raw_items(&store).await;
+    let order_pk = format!("T#acme#ORDER#{id}");
+    let nfe_seq = "T#acme#SEQ#NFE#11222333000181#1".to_owned();
+    let expected_keys: BTreeSet<(String, String)> = [
+        (order_pk.clone(), "ORDER".to_owned()),
+        (order_pk.clone(), "EVT#0000000001".to_owned()),
+        (order_pk.clone(), "EVT#0000000002".to_owned()),
+        (order_pk.clone(), "NFE#000000001#11222333000181#1".to_owned()),
+        (order_pk.clone(), "CLAIM#NFE#11222333000181#1".to_owned()),
+        ("T#acme#FLOW".to_owned(), "V#000001".to_owned()),
+        ("T#acme#FLOW".to_owned(), "CURRENT".to_owned()),
+        (nfe_seq.clone(), "SEQ".to_owned()),
+        (format!("{nfe_seq}#NUM#000000001"), "CLAIM".to_owned()),
+        ("T#acme#SEQ#ORDER".to_owned(), "SEQ".to_owned()),
+        ("T#acme#IDEM#key-1".to_owned(), "IDEM".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(items.keys().cloned().collect::<BTreeSet<_>>(), expected_keys);
+
+    // The order: its version and status, the two index keys with fixed-width sortable timestamps, decimals as
+    // strings.
+    let order = &items[&(order_pk.clone(), "ORDER".to_owned())];
+    assert_eq!(text(order, "entity"), "order");
+    assert_eq!(number(order, "version"), "2");
+    assert_eq!(text(order, "status"), "aguardando_aprovacao");
+    assert_eq!(number(order, "flow_version"), "1");
+    assert_eq!(text(order, "GSI1PK"), "T#acme#STATUS#aguardando_aprovacao");
+    assert_eq!(text(order, "GSI1SK"), format!("2026-12-01T12:01:00.123456000Z#{id}"));
+    assert_eq!(text(order, "GSI2PK"), format!("T#acme#CUST#{}", document.as_str()));
+    assert_eq!(text(order, "GSI2SK"), format!("2026-12-01T12:00:00.123456000Z#{id}"));
+    let Some(AttributeValue::L(quote)) = order.get("quote") else { panic!("quote is not a list") };
+    let AttributeValue::M(revision) = &quote[0] else { panic!("a revision is not a map") };
+    assert_eq!(revision.get("total"), Some(&AttributeValue::S("269.90".into())), "Money is a decimal string");
+
+    // Events: self-contained for the stream relay.
+    for (version, kind) in [(1u64, "order.opened"), (2, "order.quote_sent")] {
+        let event = &items[&(order_pk.clone(), format!("EVT#{version:010}"))];
+        assert_eq!(text(event, "entity"), "event");
+        assert_eq!(text(event, "event_id"), format!("{id}:{version}"));
+        assert_eq!(text(event, "type"), kind);
+        assert_eq!(text(event, "tenant"), "acme");
+        assert_eq!(text(event, "order_id"), id.to_string());
+        assert_eq!(number(event, "version"), version.to_string());
+        assert!(matches!(event.get("data"), Some(AttributeValue::M(_))));
+        assert!(!event.contains_key("GSI1PK") && !event.contains_key("GSI2PK"), "events stay out of the indexes");
+        let decoded = decode_event_image(event.clone().into_iter().collect::<std::collections::HashMap<_, _>>())
+            .unwrap()
+            .expect("an event image");
+        assert_eq!(decoded.event_id, format!("{id}:{version}"));
+        assert_eq!(decoded.event_type, kind);
+        assert_eq!(decoded.order_id, id);
+        let expected_event = if version == 1 { opened.clone() } else { events[0].clone() };
+        assert_eq!(decoded.occurred_at, expected_event.at);
+        assert_eq!(decoded.event, expected_event);
+    }
+    let not_an_event = order.clone().into_iter().collect::<std::collections::HashMap<_, _>>();
+    assert_eq!(decode_event_image(not_an_event).unwrap(), None);
+
+    // Flows, numbering, idempotency.
+    let current = &items[&("T#acme#FLOW".to_owned(), "CURRENT".to_owned())];
+    assert_eq!(number(current, "version"), "1");
+    let counter = &items[&(nfe_seq.clone(), "SEQ".to_owned())];
+    assert_eq!(number(counter, "last"), "1");
+    let claim = &items[&(format!("{nfe_seq}#NUM#000000001"), "CLAIM".to_owned())];
+    assert_eq!(text(claim, "order_id"), id.to_string());
+    let invoice = &items[&(order_pk.clone(), "NFE#000000001#11222333000181#1".to_owned())];
+    assert_eq!(number(invoice, "revision"), "1");
+    assert_eq!(number(invoice, "number"), "1");
+    let idem = &items[&("T#acme#IDEM#key-1".to_owned(), "IDEM".to_owned())];
+    let expires = idem_record(&t, "key-1", at(1)).expires_at;
+    assert_eq!(number(idem, "ttl"), (expires.timestamp() + 1).to_string(), "TTL rounds the expiry up");
+    assert_eq!(number(idem, "expires_at_us"), expires.timestamp_micros().to_string());
+    assert_eq!(number(&items[&("T#acme#SEQ#ORDER".to_owned(), "SEQ".to_owned())], "last"), "1");
+}
+
+#[tokio::test]
+async fn the_created_table_matches_its_definition() {
+    let Fixture { store, .. } = fixture().await;
+    let client = store.client();
+    let def = table_definition(store.table());
+    let table = client.describe_table().table_name(store.table()).send().await.unwrap().table.unwrap();
+    let keys = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+        schema.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()
+    };
+    assert_eq!(
+        keys(table.key_schema()),
+        vec![(def.partition_key.name.into(), "HASH".into()), (def.sort_key.name.into(), "RANGE".into())]
+    );
+    let attributes: BTreeSet<(String, String)> = table
+        .attribute_definitions()
+        .iter()
+        .map(|a| (a.attribute_name().to_owned(), a.attribute_type().as_str().to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> =
+        def.attribute_definitions.iter().map(|a| (a.name.to_owned(), a.attribute_type.as_str().to_owned())).collect();
+    assert_eq!(attributes, expected);
+    let mut indexes: Vec<_> = table
+        .global_secondary_indexes()
+        .iter()
+        .map(|i| {
+            let projection = i.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned());
+            (i.index_name().unwrap().to_owned(), keys(i.key_schema()), projection)
+        })
+        .collect();
+    indexes.sort();
+    let expected: Vec<_> = def
+        .global_secondary_indexes
+        .iter()
+        .map(|i| {
+            (
+                i.name.to_owned(),
+                vec![
+                    (i.partition_key.name.to_owned(), "HASH".to_owned()),
+                    (i.sort_key.name.to_owned(), "RANGE".to_owned()),
+                ],
+                Some(i.projection.to_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(indexes, expected);
+    let stream = table.stream_specification().expect("streams enabled");
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type().map(|v| v.as_str()), Some(def.stream_view_type));
+    assert_eq!(table.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str()), Some(def.billing_mode));
+    let ttl = client.describe_time_to_live().table_name(store.table()).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(def.ttl_attribute));
+    assert_eq!(ttl.time_to_live_status().map(|s| s.as_str()), Some("ENABLED"));
+}
+
+#[tokio::test]
+async fn an_unreadable_stored_order_is_corrupt() {
+    let Fixture { store, .. } = fixture().await;
+    let t = tenant("acme");
+    let id = new_order_id();
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("PK", AttributeValue::S(format!("T#acme#ORDER#{id}")))
+        .item("SK", AttributeValue::S("ORDER".into()))
+        .item("version", AttributeValue::S("not a number".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(store.get(&t, &id).await, Err(StoreError::Corrupt(_))));
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Failures the emulator cannot produce: a mock HTTP client under the real SDK client
+// -------------------------------------------------------------------------------------------------------------
+
+/// A store whose every request is answered by `respond` (status, error type or body), with the SDK's standard
+/// retries (3 attempts, short backoff); also returns the number of HTTP attempts.
+fn mocked_store(status: u16, body: &'static str) -> (DynamoStore, Arc<AtomicUsize>) {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = attempts.clone();
+    let http = infallible_client_fn(move |_request| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(SdkBody::from(body))
+            .unwrap()
+    });
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url("http://mock.invalid")
+        .http_client(http)
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
+        .build();
+    (DynamoStore::new(Client::from_conf(config), "mock"), attempts)
+}
+
+fn is_unavailable<T: std::fmt::Debug>(result: &Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Unavailable(_)))
+}
+
+#[tokio::test]
+async fn throttling_is_unavailable_after_the_sdk_retries() {
+    let (store, attempts) = mocked_store(
+        400,
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#,
+    );
+    let result = store.get(&tenant("acme"), &new_order_id()).await;
+    assert!(is_unavailable(&result), "{result:?}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 3, "the SDK retried the throttled request");
+}
+
+#[tokio::test]
+async fn exceeded_throughput_and_request_limits_are_unavailable() {
+    let t = tenant("acme");
+    let (store, _) = mocked_store(
+        400,
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+    );
+    let (v1, _) = open_order(&t, 1, cpf(1), at(0));
+    let (events, v2) = advance(&v1, Command::SendQuote, at(1));
+    let result = store.apply(1, &v2, &events, None).await;
+    assert!(is_unavailable(&result), "{result:?}");
+
+    let (store, _) =
+        mocked_store(400, r#"{"__type":"com.amazonaws.dynamodb#RequestLimitExceeded","message":"account limit"}"#);
+    let result = store.list_by_status(&t, &status("aberta"), &PageRequest::first(10)).await;
+    assert!(is_unavailable(&result), "{result:?}");
+    let result = store.claim_number(&t, &numbering("11222333000181", 1), &v1.id).await;
+    assert!(is_unavailable(&result), "{result:?}");
+}
+
+#[tokio::test]
+async fn server_errors_are_unavailable() {
+    let (store, _) = mocked_store(500, r#"{"__type":"com.amazonaws.dynamodb#InternalServerError","message":"oops"}"#);
+    let result = store.next_order_number(&tenant("acme")).await;
+    assert!(is_unavailable(&result), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_transaction_throttled_or_in_conflict_is_unavailable() {
+    let (store, attempts) = mocked_store(
+        400,
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[{"Code":"TransactionConflict","Message":"conflict"},{"Code":"None"}]}"#,
+    );
+    let t = tenant("acme");
+    let (v1, _) = open_order(&t, 1, cpf(1), at(0));
+    let (events, v2) = advance(&v1, Command::SendQuote, at(1));
+    let result = store.apply(1, &v2, &events, None).await;
+    assert!(is_unavailable(&result), "{result:?}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 4, "the adapter resent the conflicting transaction");
+}
+
+#[tokio::test]
+async fn a_validation_error_is_not_unavailable() {
+    let (store, attempts) = mocked_store(
+        400,
+        r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"One or more parameter values were invalid"}"#,
+    );
+    let result = store.get(&tenant("acme"), &new_order_id()).await;
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "not retried");
+}
+
+#[tokio::test]
+async fn an_unreadable_item_is_corrupt() {
+    let (store, _) =
+        mocked_store(200, r#"{"Item":{"PK":{"S":"T#acme#ORDER#x"},"SK":{"S":"ORDER"},"version":{"S":"two"}}}"#);
+    let result = store.get(&tenant("acme"), &new_order_id()).await;
+    assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_timeout_is_unavailable() {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url("http://mock.invalid")
+        .http_client(NeverClient::new())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_millis(50)).build())
+        .build();
+    let store = DynamoStore::new(Client::from_conf(config), "mock");
+    let result = store.get(&tenant("acme"), &new_order_id()).await;
+    assert!(is_unavailable(&result), "{result:?}");
+    let result = store.timeline(&tenant("acme"), &new_order_id()).await;
+    assert!(is_unavailable(&result), "{result:?}");
+}
