@@ -151,9 +151,42 @@ impl W {
     }
 }
 
+/// A field path built only when an error needs it: `{a}[{n}].{b}`, or `{a}.{b}` when n == 0.
+struct FieldPath<'a>(&'a str, usize, &'a str);
+
+impl std::fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.1 == 0 { write!(f, "{}.{}", self.0, self.2) } else { write!(f, "{}[{}].{}", self.0, self.1, self.2) }
+    }
+}
+
+fn push_2(out: &mut String, v: u32) {
+    out.push((b'0' + (v / 10 % 10) as u8) as char);
+    out.push((b'0' + (v % 10) as u8) as char);
+}
+
+/// `YYYY-MM-DDThh:mm:ss±hh:mm` (the offset was checked to be whole hours).
 fn push_datetime(out: &mut String, dt: &DateTime<FixedOffset>) {
-    use std::fmt::Write;
-    let _ = write!(out, "{}", dt.format("%Y-%m-%dT%H:%M:%S%:z"));
+    use chrono::Timelike;
+    let y = dt.year() as u32;
+    push_2(out, y / 100);
+    push_2(out, y % 100);
+    out.push('-');
+    push_2(out, dt.month());
+    out.push('-');
+    push_2(out, dt.day());
+    out.push('T');
+    push_2(out, dt.hour());
+    out.push(':');
+    push_2(out, dt.minute());
+    out.push(':');
+    push_2(out, dt.second());
+    let off = dt.offset().local_minus_utc();
+    out.push(if off < 0 { '-' } else { '+' });
+    let off = off.unsigned_abs();
+    push_2(out, off / 3600);
+    out.push(':');
+    push_2(out, off % 3600 / 60);
 }
 
 fn check_datetime(field: &str, dt: &DateTime<FixedOffset>) -> Result<(), BuildError> {
@@ -178,7 +211,7 @@ fn hundred() -> Decimal {
     Decimal::ONE_HUNDRED
 }
 
-fn check_rate(field: &str, d: Decimal) -> Result<Decimal, BuildError> {
+fn check_rate<F: std::fmt::Display + ?Sized>(field: &F, d: Decimal) -> Result<Decimal, BuildError> {
     num::check(field, d, 4, Decimal::ZERO, hundred(), "between 0 and 100")
 }
 
@@ -196,7 +229,7 @@ struct Addr<'a> {
 }
 
 fn addr<'a>(p: &str, a: &'a Address) -> Result<Addr<'a>, BuildError> {
-    let f = |n: &str| format!("{p}.{n}");
+    let f = |n: &'static str| FieldPath(p, 0, n);
     text::digits(&f("cMun"), &a.city_code, 7, 7, "the 7-digit IBGE city code")?;
     let cep = only_digits(&a.cep);
     text::digits(&f("CEP"), &cep, 8, 8, "8 digits")?;
@@ -262,7 +295,6 @@ fn check_email(field: &str, e: &str, min: usize) -> Result<String, BuildError> {
 struct ItemCalc {
     v_prod: Decimal,
     v_desc: Decimal,
-    net: Decimal,
     icms: IcmsCalc,
     v_pis: Decimal,
     v_cofins: Decimal,
@@ -452,7 +484,7 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
     // det
     for (i, it) in input.items.iter().enumerate() {
         let n = i + 1;
-        let f = |s: &str| format!("det[{n}].{s}");
+        let f = |s: &'static str| FieldPath("det", n, s);
         let c_prod = text::required(&f("prod.cProd"), &it.code, 1, 60)?;
         let x_prod = text::required(&f("prod.xProd"), &it.description, 1, 120)?;
         text::digits(&f("prod.NCM"), &it.ncm, 8, 8, "8 digits")?;
@@ -550,8 +582,7 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
                 v_cbs: round2(v_bc * ib.p_cbs / hundred()),
             }
         });
-        let calc = ItemCalc { v_prod, v_desc, net, icms, v_pis, v_cofins, pis_base, ibs };
-        let _ = calc.net;
+        let calc = ItemCalc { v_prod, v_desc, icms, v_pis, v_cofins, pis_base, ibs };
 
         // write det
         w.s.push_str("<det nItem=\"");
@@ -683,7 +714,7 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
         return Err(BuildError::new("pag.detPag", Problem::OutOfRange("between 1 and 100 payments")));
     }
     for (i, p) in input.payments.iter().enumerate() {
-        let fp = format!("pag.detPag[{}].vPag", i + 1);
+        let fp = FieldPath("pag.detPag", i + 1, "vPag");
         let v = num::check(&fp, p.amount, 2, Decimal::new(1, 2), Decimal::new(9_999_999_999_999, 0), "greater than 0")?;
         tot.v_pag += v;
     }

@@ -58,7 +58,7 @@ pub struct BuildError {
 }
 
 impl BuildError {
-    pub fn new(field: impl Into<String>, problem: Problem) -> Self {
-        BuildError { field: field.into(), problem }
+    pub fn new(field: impl fmt::Display, problem: Problem) -> Self {
+        BuildError { field: field.to_string(), problem }
     }
 }

@@ -13,8 +13,8 @@ pub fn round2(d: Decimal) -> Decimal {
 }
 
 /// Checks `d` has at most `max_dp` significant decimal places and lies in `[min, max]`.
-pub fn check(
-    field: &str,
+pub fn check<F: std::fmt::Display + ?Sized>(
+    field: &F,
     d: Decimal,
     max_dp: u32,
     min: Decimal,
@@ -23,10 +23,10 @@ pub fn check(
 ) -> Result<Decimal, BuildError> {
     let n = d.normalize();
     if n.scale() > max_dp {
-        return Err(BuildError::new(field, Problem::TooManyDecimals { max: max_dp }));
+        return Err(BuildError::new(field.to_string(), Problem::TooManyDecimals { max: max_dp }));
     }
     if n < min || n > max {
-        return Err(BuildError::new(field, Problem::OutOfRange(range)));
+        return Err(BuildError::new(field.to_string(), Problem::OutOfRange(range)));
     }
     Ok(n)
 }
@@ -47,23 +47,38 @@ pub fn push_fixed(out: &mut String, d: Decimal, places: u32) {
     let mut buf = [0u8; 48];
     let mut i = buf.len();
     let mut digits = 0u32;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        digits += 1;
-        if digits == places && places > 0 {
+    // u64 arithmetic when it fits (always, for NF-e values): i128 division is a slow call.
+    if let Ok(mut m) = u64::try_from(m) {
+        loop {
             i -= 1;
-            buf[i] = b'.';
+            buf[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            digits += 1;
+            if digits == places && places > 0 {
+                i -= 1;
+                buf[i] = b'.';
+            }
+            if m == 0 && digits > places {
+                break;
+            }
         }
-        if m == 0 && digits > places {
-            break;
+    } else {
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            digits += 1;
+            if digits == places && places > 0 {
+                i -= 1;
+                buf[i] = b'.';
+            }
+            if m == 0 && digits > places {
+                break;
+            }
         }
     }
-    // SAFETY-free: only ASCII digits and '.' were written.
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
+    // Only ASCII digits and '.' were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Appends a rate (`TDec_0302a04`): at least 2 and at most 4 decimals.

@@ -37,7 +37,12 @@ fn transliterate(c: char) -> Option<&'static str> {
 
 /// Normalizes a user text for a `TString` field and checks its length in characters.
 /// `min == 0` means the field is optional: an empty result is returned as `None`.
-pub fn clean<'a>(field: &str, input: &'a str, min: usize, max: usize) -> Result<Option<Cow<'a, str>>, BuildError> {
+pub fn clean<'a, F: std::fmt::Display + ?Sized>(
+    field: &F,
+    input: &'a str,
+    min: usize,
+    max: usize,
+) -> Result<Option<Cow<'a, str>>, BuildError> {
     let trimmed = input.trim();
     // Fast path: printable ASCII without double spaces.
     let simple = trimmed.bytes().all(|b| (0x20..0x7F).contains(&b)) && !trimmed.contains("  ");
@@ -50,7 +55,7 @@ pub fn clean<'a>(field: &str, input: &'a str, min: usize, max: usize) -> Result<
             let piece: Cow<'static, str> = if c == ' ' || (c.is_whitespace() && !c.is_control()) {
                 Cow::Borrowed(" ")
             } else if c.is_control() {
-                return Err(BuildError::new(field, Problem::ControlCharacter { ch: c }));
+                return Err(BuildError::new(field.to_string(), Problem::ControlCharacter { ch: c }));
             } else if (c as u32) <= 0xFF {
                 Cow::Owned(c.to_string())
             } else if let Some(t) = transliterate(c) {
@@ -58,7 +63,7 @@ pub fn clean<'a>(field: &str, input: &'a str, min: usize, max: usize) -> Result<
             } else if is_pictograph(c) {
                 continue;
             } else {
-                return Err(BuildError::new(field, Problem::UnsupportedCharacter { ch: c }));
+                return Err(BuildError::new(field.to_string(), Problem::UnsupportedCharacter { ch: c }));
             };
             for pc in piece.chars() {
                 if pc == ' ' {
@@ -76,26 +81,37 @@ pub fn clean<'a>(field: &str, input: &'a str, min: usize, max: usize) -> Result<
     };
     let len = out.chars().count();
     if len == 0 {
-        return if min == 0 { Ok(None) } else { Err(BuildError::new(field, Problem::Empty)) };
+        return if min == 0 { Ok(None) } else { Err(BuildError::new(field.to_string(), Problem::Empty)) };
     }
     if len < min {
-        return Err(BuildError::new(field, Problem::TooShort { min, len }));
+        return Err(BuildError::new(field.to_string(), Problem::TooShort { min, len }));
     }
     if len > max {
-        return Err(BuildError::new(field, Problem::TooLong { max, len }));
+        return Err(BuildError::new(field.to_string(), Problem::TooLong { max, len }));
     }
     Ok(Some(out))
 }
 
 /// Like [`clean`] for a required field.
-pub fn required<'a>(field: &str, input: &'a str, min: usize, max: usize) -> Result<Cow<'a, str>, BuildError> {
-    clean(field, input, min.max(1), max)?.ok_or_else(|| BuildError::new(field, Problem::Empty))
+pub fn required<'a, F: std::fmt::Display + ?Sized>(
+    field: &F,
+    input: &'a str,
+    min: usize,
+    max: usize,
+) -> Result<Cow<'a, str>, BuildError> {
+    clean(field, input, min.max(1), max)?.ok_or_else(|| BuildError::new(field.to_string(), Problem::Empty))
 }
 
 /// Checks that `s` is exactly `n` ASCII digits (`min..=max` digits when `min != max`).
-pub fn digits(field: &str, s: &str, min: usize, max: usize, what: &'static str) -> Result<(), BuildError> {
+pub fn digits<F: std::fmt::Display + ?Sized>(
+    field: &F,
+    s: &str,
+    min: usize,
+    max: usize,
+    what: &'static str,
+) -> Result<(), BuildError> {
     if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(BuildError::new(field, Problem::Format(what)));
+        return Err(BuildError::new(field.to_string(), Problem::Format(what)));
     }
     Ok(())
 }

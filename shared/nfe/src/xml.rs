@@ -228,7 +228,7 @@ pub(crate) fn find_path<'a>(root: &'a Element, pred: &dyn Fn(&Element) -> bool) 
 }
 
 /// Namespace URI of an element given the scope in effect on it (own declarations included).
-pub(crate) fn ns_uri<'a>(e: &Element, inherited: &'a Scope) -> Option<String> {
+pub(crate) fn ns_uri(e: &Element, inherited: &Scope) -> Option<String> {
     let p = e.prefix();
     for (dp, u) in e.ns_decls() {
         if dp == p {

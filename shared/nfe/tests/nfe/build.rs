@@ -99,7 +99,8 @@ fn ibs_cbs_is_informative_and_not_added_to_vnf() {
 #[test]
 fn validation_errors_name_the_field() {
     let base = input(2);
-    let cases: Vec<(Box<dyn Fn(&mut NfeInput)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut NfeInput)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|i| i.items[1].ncm = "8517709".into()), "det[2].prod.NCM"),
         (Box::new(|i| i.items[0].cfop = "510".into()), "det[1].prod.CFOP"),
         (Box::new(|i| i.items[0].cfop = "6102".into()), "det[1].prod.CFOP"),
