@@ -151,6 +151,8 @@ pub fn app_problem(e: &AppError, def: Option<&FlowDef>) -> Problem {
 /// not fit (a missing, unknown or invalid field). An empty body reads as `{}`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    // Well-formedness first, so that a syntax error is 400 whatever the content.
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| json_problem(&e, None))?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -188,8 +190,13 @@ fn json_problem(e: &serde_json::Error, path: Option<String>) -> Problem {
         }
         Category::Data => {
             if detail.starts_with("unknown field") {
+                // The path already ends with the unknown member.
                 let name = quoted(&detail).unwrap_or_default();
-                Problem::field(ProblemType::UnknownField, join(path.as_deref(), name), detail)
+                let field = match path {
+                    Some(p) if p == name || p.ends_with(&format!(".{name}")) => p,
+                    other => join(other.as_deref(), name),
+                };
+                Problem::field(ProblemType::UnknownField, field, detail)
             } else if detail.starts_with("missing field") {
                 let name = quoted(&detail).unwrap_or_default();
                 Problem::field(ProblemType::InvalidField, join(path.as_deref(), name), "campo obrigatório ausente")
@@ -263,7 +270,7 @@ mod tests {
         assert_eq!(p.field.as_deref(), Some("surprise"));
 
         let p = problem(b"[]");
-        assert_eq!((p.status, p.field), (422, None));
+        assert_eq!((p.status, p.field.as_deref()), (422, None));
     }
 
     #[test]

@@ -481,7 +481,9 @@ pub(crate) async fn list_orders(cx: &Cx<'_>) -> Res {
     let current = cx.app.get_flow(&caller).await.map_err(problem)?;
     if current.status(&key).is_none() {
         // A status of an older flow version still lists the orders that run on it.
-        let older = cx.app.flows.versions(&caller.tenant).await.map_err(|e| problem(e.into()))?;
+        // (Version 1 is the default flow until a company publishes its own.)
+        let mut older = cx.app.flows.versions(&caller.tenant).await.map_err(|e| problem(e.into()))?;
+        older.push(Flow::default_flow());
         if !older.iter().any(|f| f.status(&key).is_some()) {
             return Err(unknown_status("status", raw));
         }

@@ -27,7 +27,10 @@ pub use routes::{Function, Matched, ROUTES, Route, by_route_key, match_route, re
 
 /// The route and path parameters of a request: from API Gateway's route key and path parameters when present,
 /// else by matching the path against [`ROUTES`].
-fn locate(req: &Request, method: &str, path: &str) -> Result<(&'static Route, Vec<(String, String)>), Problem> {
+/// Path parameters, by name.
+type Params = Vec<(String, String)>;
+
+fn locate(req: &Request, method: &str, path: &str) -> Result<(&'static Route, Params), Problem> {
     let from_context = context_route_key(req).and_then(by_route_key);
     let route = match from_context {
         Some(r) => r,
@@ -94,7 +97,7 @@ pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response
     }
     let span = request_span(&method, route.path, request_id(&req));
     let cx = http::Cx { app, req: &req, route, params, path };
-    let response = async {
+    async {
         let response = match handlers::dispatch(&cx).await {
             Ok(response) => response,
             Err(problem) => {
@@ -111,6 +114,5 @@ pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response
         response
     }
     .instrument(span)
-    .await;
-    response
+    .await
 }

@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use osflow_lambda_kit::{PROBLEM_CONTENT_TYPE, Problem, ProblemType};
+use osflow_lambda_kit::{PROBLEM_CONTENT_TYPE, ProblemDetails, ProblemType};
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -59,7 +59,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         handlers::publish_flow,
         handlers::flow_versions,
     ),
-    components(schemas(Problem)),
+    components(schemas(ProblemDetails)),
     modifiers(&Common),
     tags(
         (name = "open-order", description = "Step 1, Abertura (function open-order)"),

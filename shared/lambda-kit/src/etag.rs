@@ -23,24 +23,29 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         return Err(bad("send a single entity tag"));
     }
     let text = value.to_str().map_err(|_| bad("the header is not visible ASCII"))?;
-    parse_if_match(text).map_err(|()| bad("expected the ETag of the resource, e.g. \"3\""))
+    parse_if_match(text).map_err(|InvalidIfMatch| bad("expected the ETag of the resource, e.g. \"3\""))
 }
 
+/// An `If-Match` value that is not one entity tag of a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid If-Match value")]
+pub struct InvalidIfMatch;
+
 /// Parses one `If-Match` value (see [`if_match`]).
-pub fn parse_if_match(value: &str) -> Result<Option<u64>, ()> {
+pub fn parse_if_match(value: &str) -> Result<Option<u64>, InvalidIfMatch> {
     let v = value.trim();
     if v == "*" {
         return Ok(None);
     }
     let v = v.strip_prefix("W/").unwrap_or(v);
     let v = match v.strip_prefix('"') {
-        Some(rest) => rest.strip_suffix('"').ok_or(())?,
+        Some(rest) => rest.strip_suffix('"').ok_or(InvalidIfMatch)?,
         None => v,
     };
     if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(());
+        return Err(InvalidIfMatch);
     }
-    v.parse::<u64>().map(Some).map_err(|_| ())
+    v.parse::<u64>().map(Some).map_err(|_| InvalidIfMatch)
 }
 
 #[cfg(test)]
@@ -62,7 +67,7 @@ mod tests {
         assert_eq!(parse_if_match("  \"12\" "), Ok(Some(12)));
         assert_eq!(parse_if_match("*"), Ok(None));
         for bad in ["", "\"\"", "\"3", "3\"", "abc", "\"-1\"", "\"1\", \"2\"", "W/3x", "99999999999999999999999"] {
-            assert_eq!(parse_if_match(bad), Err(()), "{bad}");
+            assert_eq!(parse_if_match(bad), Err(InvalidIfMatch), "{bad}");
         }
     }
 

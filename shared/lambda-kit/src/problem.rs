@@ -163,9 +163,29 @@ impl ProblemType {
     }
 }
 
-/// An error response. Only `type`, `title` and `status` are always present.
+/// An error response (boxed: it travels on the error path of every handler, so it stays one pointer wide). It
+/// dereferences to its [`ProblemDetails`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Problem(Box<ProblemDetails>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemDetails {
+        &mut self.0
+    }
+}
+
+/// The members of a problem. Only `type`, `title` and `status` are always present.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Problem {
+#[schema(as = Problem)]
+pub struct ProblemDetails {
     /// Stable URI of the problem type, e.g. `/problems/invalid-field`.
     #[serde(rename = "type")]
     #[schema(example = "/problems/invalid-field")]
@@ -209,7 +229,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(kind: ProblemType) -> Problem {
-        Problem {
+        Problem(Box::new(ProblemDetails {
             type_uri: kind.uri().to_owned(),
             title: kind.title().to_owned(),
             status: kind.status(),
@@ -221,7 +241,7 @@ impl Problem {
             allowed_roles: None,
             current_version: None,
             retry_after: None,
-        }
+        }))
     }
 
     /// A problem about one field.

@@ -1,0 +1,97 @@
+//! Idempotency-Key: a retry gets the saved response byte for byte; the same key with another request is refused.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn opening_is_replayed_byte_for_byte() {
+    let api = Api::new();
+    let staff = Who::staff(SHOP);
+    let call = Call::post("/v1/orders", &example_order()).by(&staff).idem("open-7f3a");
+    let first = api.send(call.clone()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let second = api.send(call.clone()).await;
+    assert_eq!(second.status, 201);
+    assert_eq!(second.body, first.body, "the same bytes");
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.header("location"), first.header("location"));
+    assert_eq!(second.header("etag"), Some("\"1\""));
+    let r = api.send(Call::get("/v1/orders").query("status", "aberta").by(&staff)).await;
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 1, "one order, not two");
+
+    // The same key with another request.
+    let other = order_with(|v| v["customer"]["name"] = "João".into());
+    let r = api.send(Call::post("/v1/orders", &other).by(&staff).idem("open-7f3a")).await;
+    r.problem_at(422, "idempotency-key-reused", "Idempotency-Key");
+
+    // Keys are per company: another shop may use the same key.
+    let r = api.send(call.clone().by(&Who::staff(OTHER_SHOP))).await;
+    assert_eq!((r.status, r.header("idempotent-replayed")), (201, None));
+
+    // Records expire after 24 hours: the key is free again.
+    api.clock.advance(chrono::Duration::hours(25));
+    let r = api.send(call).await;
+    assert_eq!((r.status, r.header("idempotent-replayed")), (201, None));
+    assert_eq!(r.json()["number"], 2);
+}
+
+#[tokio::test]
+async fn steps_are_replayed_and_applied_once() {
+    let api = Api::new();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    api.ok(&staff, "POST", &format!("{base}/quote/send"), "{}").await;
+    api.ok(&staff, "POST", &format!("{base}/quote/decision"), r#"{"decision": "approve"}"#).await;
+
+    let pay =
+        Call::post(&format!("{base}/payments"), &json!({"amount": "100.00", "method": "pix"})).by(&staff).idem("pay-1");
+    let first = api.send(pay.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    // Another change in between; the retry still gets the first answer, not a second payment.
+    api.ok(&staff, "POST", &format!("{base}/notes"), r#"{"text": "cliente pagou sinal"}"#).await;
+    let retry = api.send(pay.clone()).await;
+    assert_eq!((retry.status, retry.body.as_str()), (200, first.body.as_str()));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.header("etag"), first.header("etag"));
+    let order = api.order(&staff, &id).await;
+    assert_eq!(order["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(order["amount_paid"], "100.00");
+
+    // Same key, another order path or body: refused, nothing stored.
+    let r = api
+        .send(
+            Call::post(&format!("{base}/payments"), &json!({"amount": "50.00", "method": "pix"}))
+                .by(&staff)
+                .idem("pay-1"),
+        )
+        .await;
+    r.problem(422, "idempotency-key-reused");
+    let r = api.send(Call::post(&format!("{base}/notes"), &json!({"text": "x"})).by(&staff).idem("pay-1")).await;
+    r.problem(422, "idempotency-key-reused");
+    assert_eq!(api.version(&id).await, 5);
+
+    // Malformed keys are 400.
+    for key in ["", &"k".repeat(256), "com espaço"] {
+        let r = api.send(Call::post(&format!("{base}/notes"), &json!({"text": "x"})).by(&staff).idem(key)).await;
+        r.problem_at(400, "invalid-header", "Idempotency-Key");
+    }
+    assert_eq!(api.version(&id).await, 5);
+}
+
+#[tokio::test]
+async fn a_refused_step_saves_no_response() {
+    let api = Api::new();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    let start = Call::post(&format!("/v1/orders/{id}/start"), &json!({})).by(&staff).idem("start-1");
+    api.send(start.clone()).await.problem(409, "not-allowed-in-status");
+    api.ok(&staff, "POST", &format!("/v1/orders/{id}/quote/send"), "{}").await;
+    api.ok(&staff, "POST", &format!("/v1/orders/{id}/quote/decision"), r#"{"decision": "approve"}"#).await;
+    // The same key now does the step: the refusal was not saved.
+    let r = api.send(start).await;
+    assert_eq!((r.status, r.header("idempotent-replayed")), (200, None));
+    assert_eq!(r.json()["status"], "em_execucao");
+}

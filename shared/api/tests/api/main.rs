@@ -1,0 +1,12 @@
+//! osflow-api driven through `handle` with API Gateway requests, on the embedded SQLite store.
+
+mod admin;
+mod attachments;
+mod bad_input;
+mod flow;
+mod idempotency;
+mod lists;
+mod openapi;
+mod routing;
+mod support;
+mod tenancy;
