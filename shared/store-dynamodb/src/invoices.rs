@@ -6,8 +6,12 @@
 //! 3. otherwise one `TransactWriteItems` moves the counter from n-1 to n (conditioned on the value read, or on
 //!    its absence for the first number), puts the claim item of number n (which must not exist) and the order's
 //!    claim (which must not exist);
-//! 4. a failed condition means a concurrent claimer won this round: pause (jittered) and go back to 1, at most
-//!    [`CLAIM_ATTEMPTS`] times. The counter never moves without a claim: no gap, no duplicate, never an `ADD`.
+//! 4. a failed condition means a concurrent claimer won this round. The cancellation carries the stored items
+//!    (`ReturnValuesOnConditionCheckFailure::AllOld`): the order's claim, if a concurrent retry of this order
+//!    won, is the answer; otherwise the counter's current value gives the next try, after a jittered pause, with
+//!    no read in between. At most [`CLAIM_ATTEMPTS`] rounds, then `Unavailable`.
+//!
+//! The counter never moves without a claim: no gap, no duplicate, never an `ADD`.
 
 use std::time::Duration;
 
@@ -62,14 +66,20 @@ impl InvoiceStore for DynamoStore {
         check_numbering(key_)?;
         let order_claim_key = key(keys::order_pk(tenant, order), keys::order_claim_sk(key_));
         let counter_key = key(keys::nfe_counter_pk(tenant, key_), keys::COUNTER_SK);
+        // The counter's value when a lost round told it (the stored item comes back with the cancellation);
+        // `None`: read it (and the order's claim) first.
+        let mut known_last: Option<u64> = None;
         for attempt in 0..CLAIM_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt, Duration::from_millis(10), Duration::from_millis(300)).await;
             }
-            let (mine, last) = self.read_claim_state(&order_claim_key, &counter_key).await?;
-            if let Some(number) = mine {
-                return Ok(number);
-            }
+            let last = match known_last.take() {
+                Some(last) => last,
+                None => match self.read_claim_state(&order_claim_key, &counter_key).await? {
+                    (Some(number), _) => return Ok(number),
+                    (None, last) => last,
+                },
+            };
             let number = last + 1;
 
             let mut counter = counter_key.clone();
@@ -88,22 +98,30 @@ impl InvoiceStore for DynamoStore {
             mine.insert(attr::ENTITY.into(), s(entity::NFE_ORDER_CLAIM));
             mine.insert(attr::NUMBER.into(), n(number));
 
-            let puts = vec![counter, CondPut::new_item(claim), CondPut::new_item(mine)];
+            let puts = vec![counter.return_old(), CondPut::new_item(claim), CondPut::new_item(mine).return_old()];
             let reasons = match self.transact(puts).await? {
                 TxOutcome::Committed => return Ok(number),
                 TxOutcome::Cancelled(reasons) => reasons,
             };
             let failed: Vec<bool> = reasons.iter().map(failed_condition).collect();
             match failed.as_slice() {
+                // This order claimed a number meanwhile (a concurrent retry): that is the answer.
+                [_, _, true] => {
+                    if let Some(claim) = reasons[2].item() {
+                        return get_u64(claim, attr::NUMBER);
+                    }
+                }
                 // The counter says n-1 but number n is taken: the sequence is damaged; retrying cannot help.
-                [false, true, _] => {
+                [false, true, false] => {
                     return Err(StoreError::Corrupt(format!(
                         "NF-e number {number} of {}/{} is claimed but the counter is at {last}",
                         key_.cnpj, key_.serie
                     )));
                 }
-                // Another claimer moved the counter, or claimed for this order meanwhile: read again.
-                _ if failed.contains(&true) => {}
+                // Another claimer moved the counter: try the next number from the value it holds now.
+                [true, _, false] => {
+                    known_last = reasons[0].item().map(|counter| get_u64(counter, attr::LAST)).transpose()?;
+                }
                 // Transaction conflicts that outlasted the retries of `transact`: another round.
                 _ if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) => {}
                 _ => return Err(cancelled_without_condition(&reasons)),
