@@ -89,6 +89,13 @@ fn problem_description(status: u16) -> String {
     format!("Problem: {}", types.join(", "))
 }
 
+/// The statuses of the problem responses (components `Problem<status>`).
+const PROBLEM_STATUSES: [u16; 11] = [400, 401, 403, 404, 409, 412, 413, 415, 422, 500, 503];
+
+fn problem_response_name(status: u16) -> String {
+    format!("Problem{status}")
+}
+
 fn problem_response(status: u16) -> RefOr<utoipa::openapi::Response> {
     let content = Content::new(Some(Ref::from_schema_name("Problem")));
     let mut response =
@@ -126,6 +133,9 @@ the user, `cognito:groups` the roles (representante, atendente, tecnico, finance
                 .to_owned(),
         );
         components.security_schemes.insert(JWT.to_owned(), SecurityScheme::Http(bearer));
+        for status in PROBLEM_STATUSES {
+            components.responses.insert(problem_response_name(status), problem_response(status));
+        }
         doc.security = Some(vec![SecurityRequirement::new(JWT, Vec::<String>::new())]);
 
         for item in doc.paths.paths.values_mut() {
@@ -182,7 +192,8 @@ again (with `Idempotent-Replayed: true`); the same key with another request is a
     }
     statuses.sort_unstable();
     for status in statuses {
-        op.responses.responses.entry(status.to_string()).or_insert_with(|| problem_response(status));
+        let response = RefOr::Ref(Ref::from_response_name(problem_response_name(status)));
+        op.responses.responses.entry(status.to_string()).or_insert(response);
     }
 }
 

@@ -1,11 +1,12 @@
 //! Tracing: JSON logs with an env filter, and the request span every log line of a request carries.
 //!
-//! The span [`request_span`] has the fields `tenant`, `order_id` and `event_id` empty at first; the handler
-//! records them as it learns them (`span.record("tenant", …)`), and the JSON formatter writes them on every
-//! event inside the span.
+//! The span [`request_span`] has the fields `tenant`, `user`, `order_id`, `event_id` and `status` empty at
+//! first; the handler records them as it learns them (`span.record("tenant", …)`), and the JSON formatter writes
+//! the span's fields (`span`, and every enclosing span in `spans`) on every event inside it.
 
-use tracing::Span;
+use tracing::{Span, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{Config, LogFormat};
 
@@ -19,18 +20,41 @@ pub fn init_tracing() {
     init_tracing_with(&config);
 }
 
+fn filter(directives: &str) -> EnvFilter {
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// The JSON subscriber: one object per line with the event's fields flattened, its target, and the fields of
+/// the current span and of every enclosing span.
+pub fn json_subscriber<W>(directives: &str, writer: W) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter(directives))
+        .with_writer(writer)
+        .json()
+        .with_target(true)
+        .with_current_span(true)
+        .with_span_list(true)
+        .flatten_event(true)
+        .finish()
+}
+
 /// Installs the global subscriber with this configuration (see [`init_tracing`]).
 pub fn init_tracing_with(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
-    // `try_init` fails only when a global subscriber exists already: keep that one.
+    // `try_init`/`set_global_default` fail only when a global subscriber exists already: keep that one.
     let _ = match config.log_format {
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_ansi(false).try_init(),
+        LogFormat::Json => {
+            tracing::subscriber::set_global_default(json_subscriber(&config.log_filter, std::io::stdout))
+        }
+        LogFormat::Text => tracing::subscriber::set_global_default(
+            tracing_subscriber::fmt().with_env_filter(filter(&config.log_filter)).with_ansi(false).finish(),
+        ),
     };
 }
 
-/// The span of one HTTP request. `tenant`, `order_id`, `event_id`, `user` and `status` are recorded later.
+/// The span of one HTTP request. `tenant`, `user`, `order_id`, `event_id` and `status` are recorded later.
 pub fn request_span(method: &str, route: &str, request_id: Option<&str>) -> Span {
     tracing::info_span!(
         "request",
@@ -43,4 +67,61 @@ pub fn request_span(method: &str, route: &str, request_id: Option<&str>) -> Span
         event_id = tracing::field::Empty,
         status = tracing::field::Empty,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> MakeWriter<'w> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'w self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_the_request_span_fields() {
+        let buffer = Buffer::default();
+        let subscriber = json_subscriber("info", buffer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = request_span("POST", "/v1/orders/{id}/start", Some("req-1"));
+            let _entered = span.enter();
+            span.record("tenant", "oficina-do-ze");
+            span.record("order_id", "0193a1f2-5c3e-7a10-9b2c-1d2e3f4a5b6c");
+            span.record("event_id", "0193a1f2-5c3e-7a10-9b2c-1d2e3f4a5b6c:4");
+            tracing::info!(status = 200, "request served");
+            tracing::debug!("filtered out at info");
+        });
+        let bytes = buffer.0.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let line = &lines[0];
+        assert_eq!(line["message"], "request served");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["status"], 200);
+        let span = &line["span"];
+        assert_eq!(span["name"], "request");
+        assert_eq!(span["tenant"], "oficina-do-ze");
+        assert_eq!(span["order_id"], "0193a1f2-5c3e-7a10-9b2c-1d2e3f4a5b6c");
+        assert_eq!(span["event_id"], "0193a1f2-5c3e-7a10-9b2c-1d2e3f4a5b6c:4");
+        assert_eq!(span["route"], "/v1/orders/{id}/start");
+        assert_eq!(line["spans"][0]["request_id"], "req-1");
+    }
 }

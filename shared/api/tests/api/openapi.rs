@@ -48,7 +48,11 @@ fn openapi_document_covers_every_route() {
     for status in ["200", "400", "401", "403", "404", "409", "412", "413", "422", "503"] {
         assert!(start["responses"].get(status).is_some(), "start lacks {status}");
     }
-    assert!(start["responses"]["422"]["content"]["application/problem+json"].is_object());
+    assert_eq!(start["responses"]["422"]["$ref"], "#/components/responses/Problem422");
+    let problem422 = &doc["components"]["responses"]["Problem422"];
+    assert_eq!(problem422["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
+    assert!(problem422["description"].as_str().unwrap().contains("/problems/invalid-field"));
+    assert!(doc["components"]["responses"]["Problem503"]["headers"]["Retry-After"].is_object());
     let params: Vec<&str> =
         start["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(params.contains(&"Idempotency-Key") && params.contains(&"If-Match") && params.contains(&"id"));
