@@ -156,6 +156,21 @@ async fn refused_steps_leave_the_version_alone() {
         ("POST", "payments", json!({"amount": "10.001", "method": "pix"}), "invalid-field", "amount"),
         ("POST", "material/wait", json!({"reason": "x", "expected_at": "amanhã"}), "invalid-field", "expected_at"),
         ("POST", "attachments", json!({"content_type": "application/x-msdownload"}), "invalid-field", "content_type"),
+        (
+            "POST",
+            "validation",
+            json!({"checklist": [{"item": "Liga", "ok": true}],
+                   "extra_items": [{"kind": "part", "description": "Cooler", "ncm": "84145990", "quantity": "1", "unit_price": "1.999"}]}),
+            "invalid-field",
+            "extra_items[0].unit_price",
+        ),
+        (
+            "POST",
+            "validation",
+            json!({"checklist": [{"item": "Liga", "ok": "sim"}]}),
+            "invalid-field",
+            "checklist[0].ok",
+        ),
     ];
     for (method, path, body, kind, field) in cases {
         let r = api.send(Call::new(method, &format!("{base}/{path}")).json(&body).by(&staff)).await;
@@ -166,6 +181,8 @@ async fn refused_steps_leave_the_version_alone() {
     }
     let r = api.send(Call::new("POST", &format!("{base}/notes")).raw_body("{\"text\": ").by(&staff)).await;
     r.problem(400, "malformed-json");
+    let r = api.send(Call::post(&format!("{base}/notes"), &json!({"text": "x".repeat(1024 * 1024)})).by(&staff)).await;
+    r.problem(413, "payload-too-large");
     assert_eq!(api.version(&id).await, 1, "nothing was stored");
 }
 
