@@ -12,10 +12,12 @@
 //! - Orders, events, flows and records are stored as their serde JSON; the columns used as keys and sort keys
 //!   (tenant first, always) are indexed. The events table doubles as the outbox: `seq` is the commit order and
 //!   `relayed_at` marks what the relay has published.
+//! - Checkpoints (where `synchronous=NORMAL` syncs) run on a background thread, not in the committing step.
 //! - A step is one transaction: a version-checked `UPDATE` of the order (0 rows -> read the current version ->
 //!   `Conflict`), the events, the idempotency record. NF-e numbers: one transaction reads the order's claim or
 //!   moves the (CNPJ, série) counter and records the claim.
 
+mod checkpoint;
 mod codec;
 mod pool;
 mod schema;
@@ -65,6 +67,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Readers,
+    _checkpointer: checkpoint::Checkpointer,
     /// The directory of a temporary database, removed when the store drops (after the connections, which are
     /// declared first).
     _temp: Option<tempfile::TempDir>,
@@ -111,12 +114,20 @@ impl SqliteStore {
                 )));
             }
         }
+        let checkpointer = pool::connect(&path, options.busy_timeout, false).db()?;
+        let checkpointer = checkpoint::Checkpointer::start(checkpointer, &mut writer)?;
         let readers = (0..options.readers.max(1))
             .map(|_| pool::connect(&path, options.busy_timeout, true))
             .collect::<rusqlite::Result<Vec<_>>>()
             .db()?;
         Ok(SqliteStore {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Readers::new(readers), _temp: temp }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Readers::new(readers),
+                _checkpointer: checkpointer,
+                _temp: temp,
+            }),
         })
     }
 
@@ -379,21 +390,23 @@ impl OrderStore for SqliteStore {
         let idem = idem.map(IdemRow::new).transpose()?;
         self.write(move |conn| {
             let tx = immediate(conn)?;
+            // The customer's document rarely changes: leaving it out of the SET keeps the customer index
+            // untouched; a changed document takes the second statement.
             let updated = tx
                 .prepare_cached(
-                    "UPDATE orders SET version = ?1, status = ?2, document = ?3, updated_at = ?4, body = ?5
-                     WHERE tenant = ?6 AND id = ?7 AND version = ?8",
+                    "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4
+                     WHERE tenant = ?5 AND id = ?6 AND version = ?7 AND document = ?8",
                 )
                 .db()?
                 .execute(params![
                     row.version,
                     row.status,
-                    row.document,
                     row.updated_at,
                     row.body,
                     row.tenant,
                     row.id,
-                    expected
+                    expected,
+                    row.document
                 ])
                 .db()?;
             if updated == 0 {
@@ -403,10 +416,28 @@ impl OrderStore for SqliteStore {
                     .query_row([&row.tenant, &row.id], |r| r.get(0))
                     .optional()
                     .db()?;
-                return Err(match current {
-                    None => StoreError::NotFound,
-                    Some(v) => StoreError::Conflict { current_version: v as u64 },
-                });
+                match current {
+                    None => return Err(StoreError::NotFound),
+                    Some(v) if v != expected => return Err(StoreError::Conflict { current_version: v as u64 }),
+                    Some(_) => {
+                        tx.prepare_cached(
+                            "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, document = ?5
+                             WHERE tenant = ?6 AND id = ?7 AND version = ?8",
+                        )
+                        .db()?
+                        .execute(params![
+                            row.version,
+                            row.status,
+                            row.updated_at,
+                            row.body,
+                            row.document,
+                            row.tenant,
+                            row.id,
+                            expected
+                        ])
+                        .db()?;
+                    }
+                }
             }
             insert_events(&tx, &row.tenant, &row.id, &events)?;
             if let Some(idem) = &idem {

@@ -376,3 +376,24 @@ async fn concurrent_steps_on_many_orders_all_land() {
     assert_eq!(seen.len(), 40);
     assert_eq!(store.pending(1_000).await.unwrap().len(), 240);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_changes_the_document_moves_the_order_between_histories() {
+    let store = SqliteStore::open_temporary().unwrap();
+    let (order, _) = order_with_notes(&store, 1, 0).await;
+    let t = order.tenant.clone();
+    let (events, mut next) = advance(&order, note("documento corrigido"), at(10));
+    next.customer.document = cpf(2);
+    store.apply(1, &next, &events, None).await.unwrap();
+    assert_eq!(store.get(&t, &order.id).await.unwrap(), Some(next.clone()));
+    let history = |doc| {
+        let store = store.clone();
+        let t = t.clone();
+        async move { store.list_by_customer(&t, &doc, &PageRequest::first(10)).await.unwrap().items }
+    };
+    assert_eq!(history(cpf(1)).await, vec![]);
+    assert_eq!(history(cpf(2)).await, vec![next.clone()]);
+    // The fast path (same document) still checks the version.
+    let (stale_events, stale) = advance(&order, note("velha"), at(11));
+    assert_eq!(store.apply(1, &stale, &stale_events, None).await, Err(StoreError::Conflict { current_version: 2 }));
+}
