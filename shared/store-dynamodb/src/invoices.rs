@@ -11,8 +11,10 @@
 //!    won, is the answer; otherwise the counter's current value gives the next try, after a jittered pause, with
 //!    no read in between. At most [`CLAIM_ATTEMPTS`] rounds, then `Unavailable`.
 //!
-//! The counter never moves without a claim: no gap, no duplicate, never an `ADD`.
+//! The counter never moves without a claim: no gap, no duplicate, never an `ADD`. Within one process the claims
+//! of a sequence also queue up in memory first, so that they do not mostly lose to each other.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,6 +40,12 @@ fn check_numbering(key: &NumberingKey) -> StoreResult<()> {
 }
 
 impl DynamoStore {
+    /// The in-process queue of a numbering sequence.
+    fn claim_queue(&self, sequence: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut queues = self.claim_queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.entry(sequence.to_owned()).or_default().clone()
+    }
+
     /// The order's claim in the sequence (if any) and the counter's last number (0 when none), in one read.
     async fn read_claim_state(&self, order_key: &Item, counter_key: &Item) -> StoreResult<(Option<u64>, u64)> {
         let get = |k: &Item| -> StoreResult<TransactGetItem> {
@@ -65,13 +73,18 @@ impl InvoiceStore for DynamoStore {
     async fn claim_number(&self, tenant: &TenantId, key_: &NumberingKey, order: &OrderId) -> StoreResult<u64> {
         check_numbering(key_)?;
         let order_claim_key = key(keys::order_pk(tenant, order), keys::order_claim_sk(key_));
-        let counter_key = key(keys::nfe_counter_pk(tenant, key_), keys::COUNTER_SK);
+        let sequence = keys::nfe_counter_pk(tenant, key_);
+        // Claims of this process for one sequence go one at a time (a herd of them would mostly lose to each
+        // other); claims of other processes are kept apart by the conditions below.
+        let queue = self.claim_queue(&sequence);
+        let _turn = queue.lock().await;
+        let counter_key = key(sequence, keys::COUNTER_SK);
         // The counter's value when a lost round told it (the stored item comes back with the cancellation);
         // `None`: read it (and the order's claim) first.
         let mut known_last: Option<u64> = None;
         for attempt in 0..CLAIM_ATTEMPTS {
             if attempt > 0 {
-                backoff(attempt, Duration::from_millis(10), Duration::from_millis(300)).await;
+                backoff(attempt, Duration::from_millis(10), Duration::from_millis(500)).await;
             }
             let last = match known_last.take() {
                 Some(last) => last,

@@ -44,7 +44,8 @@ mod orders;
 pub mod table;
 mod tx;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
@@ -57,17 +58,20 @@ pub use table::{TableDefinition, create_table, table_definition};
 /// The environment variable the Lambda functions read the table name from.
 pub const TABLE_ENV: &str = "OSFLOW_TABLE";
 
-/// The DynamoDB store of one table.
+/// The DynamoDB store of one table. Clones share the client and the in-process claim queues.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
+    /// One queue per NF-e numbering sequence: the claims of one process take their turn here before they
+    /// contend on DynamoDB (where other processes' claims are kept apart by the conditions).
+    claim_queues: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl DynamoStore {
     /// A store on `table` through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: Arc::from(table.into()) }
+        DynamoStore { client, table: Arc::from(table.into()), claim_queues: Arc::default() }
     }
 
     /// A store on `table`, configured from the standard AWS environment (region, credentials,

@@ -273,6 +273,34 @@ async fn each_operation_costs_the_requests_it_should() {
     println!("requests per operation:\n  {}", report.join("\n  "));
 }
 
+/// Claims from several processes (stores that share no memory, only the table) are gapless too: here the
+/// conditions of the claim transaction alone keep them apart (the suite's case runs in one store, whose claims
+/// also queue in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_from_several_processes_are_gapless() {
+    let Fixture { store, counter } = fixture().await;
+    let processes: Vec<DynamoStore> =
+        (0..4).map(|_| DynamoStore::new(store.client().clone(), store.table().to_owned())).collect();
+    let t = tenant("acme");
+    let key = numbering("11222333000181", 1);
+    let orders: Vec<_> = (0..12).map(|_| new_order_id()).collect();
+    let tasks: Vec<_> = (0..48)
+        .map(|i| {
+            let (process, t, key, order) = (processes[i % 4].clone(), t.clone(), key.clone(), orders[i % 12]);
+            tokio::spawn(async move { (order, process.claim_number(&t, &key, &order).await) })
+        })
+        .collect();
+    let mut claimed: BTreeMap<_, BTreeSet<u64>> = BTreeMap::new();
+    for task in tasks {
+        let (order, number) = task.await.unwrap();
+        claimed.entry(order).or_default().insert(number.unwrap());
+    }
+    assert!(claimed.values().all(|numbers| numbers.len() == 1), "one number per order: {claimed:?}");
+    let numbers: BTreeSet<u64> = claimed.values().flatten().copied().collect();
+    assert_eq!(numbers, (1..=12).collect::<BTreeSet<u64>>(), "no gap, no duplicate: {claimed:?}");
+    println!("requests of 48 claims for 12 orders from 4 processes: {:?}", counter.take());
+}
+
 // -------------------------------------------------------------------------------------------------------------
 // Item layout (DESIGN §3)
 // -------------------------------------------------------------------------------------------------------------
