@@ -258,3 +258,44 @@ pub(crate) fn idempotency_item(record: &IdempotencyRecord) -> Result<Item, Store
 pub(crate) fn read_idempotency(item: Item) -> Result<IdempotencyRecord, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| corrupt("idempotency item", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use osflow_app::conformance::{advance, at, cpf, idem_record, open_order, tenant};
+    use osflow_domain::Command;
+
+    use super::*;
+
+    #[test]
+    fn an_order_reads_back_as_written() {
+        let (order, _) = open_order(&tenant("acme"), 1, cpf(1), at(0));
+        assert_eq!(read_order(order_item(&order).unwrap()).unwrap(), order);
+    }
+
+    #[test]
+    fn a_stream_image_of_an_event_item_is_a_whole_message() {
+        let t = tenant("acme");
+        let (order, opened) = open_order(&t, 1, cpf(1), at(0));
+        let (events, _) = advance(&order, Command::SendQuote, at(1));
+        // A Lambda gets the NEW_IMAGE as DynamoDB JSON, read into serde_dynamo's item type (aws_lambda_events).
+        let item = event_item(&t, &order.id, &events[0]).unwrap();
+        let json = serde_json::to_string(&serde_dynamo::Item::from(item)).unwrap();
+        let image: serde_dynamo::Item = serde_json::from_str(&json).unwrap();
+        let stored = decode_event_image(image).unwrap().expect("an event");
+        assert_eq!(stored.event_id, format!("{}:2", order.id));
+        assert_eq!(stored.event_type, "order.quote_sent");
+        assert_eq!((stored.tenant, stored.order_id, stored.occurred_at), (t.clone(), order.id, at(1)));
+        assert_eq!(stored.event, events[0]);
+        // The images of other items are not messages.
+        assert_eq!(decode_event_image(order_item(&order).unwrap()).unwrap(), None);
+        assert_eq!(decode_event_image(idempotency_item(&idem_record(&t, "k", at(0))).unwrap()).unwrap(), None);
+        assert_eq!(read_event(event_item(&t, &order.id, &opened).unwrap()).unwrap(), opened);
+    }
+
+    #[test]
+    fn a_damaged_event_image_is_corrupt() {
+        let mut image = serde_dynamo::Item::from(HashMap::<String, AttributeValue>::new());
+        image.insert(attr::ENTITY.into(), serde_dynamo::AttributeValue::S(entity::EVENT.into()));
+        assert!(matches!(decode_event_image(image), Err(StoreError::Corrupt(_))));
+    }
+}

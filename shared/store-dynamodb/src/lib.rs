@@ -53,6 +53,8 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub use items::{StoredEvent, decode_event_image};
+/// The version of `serde_dynamo` whose `Item` [`decode_event_image`] takes (as `aws_lambda_events` gives it).
+pub use serde_dynamo;
 pub use table::{TableDefinition, create_table, table_definition};
 
 /// The environment variable the Lambda functions read the table name from.
