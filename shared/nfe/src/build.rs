@@ -97,57 +97,77 @@ struct W {
     s: String,
 }
 
+/// `("<tag>", "</tag>")` at compile time.
+macro_rules! e {
+    ($t:literal) => {
+        (concat!("<", $t, ">"), concat!("</", $t, ">"))
+    };
+}
+
+type Tag = (&'static str, &'static str);
+
 impl W {
     #[inline]
-    fn open(&mut self, tag: &str) {
-        self.s.push('<');
-        self.s.push_str(tag);
-        self.s.push('>');
+    fn open(&mut self, tag: Tag) {
+        self.s.push_str(tag.0);
     }
     #[inline]
-    fn close(&mut self, tag: &str) {
-        self.s.push_str("</");
-        self.s.push_str(tag);
-        self.s.push('>');
+    fn close(&mut self, tag: Tag) {
+        self.s.push_str(tag.1);
     }
     /// Element with a value that needs no escaping (digits, codes, fixed texts).
     #[inline]
-    fn raw(&mut self, tag: &str, v: &str) {
+    fn raw(&mut self, tag: Tag, v: &str) {
         self.open(tag);
         self.s.push_str(v);
         self.close(tag);
     }
     /// Element with user text.
     #[inline]
-    fn text(&mut self, tag: &str, v: &str) {
+    fn text(&mut self, tag: Tag, v: &str) {
         self.open(tag);
         push_text(&mut self.s, v);
         self.close(tag);
     }
     #[inline]
-    fn money(&mut self, tag: &str, v: Decimal) {
+    fn money(&mut self, tag: Tag, v: Decimal) {
         self.open(tag);
         push_money(&mut self.s, v);
         self.close(tag);
     }
     #[inline]
-    fn rate(&mut self, tag: &str, v: Decimal) {
+    fn rate(&mut self, tag: Tag, v: Decimal) {
         self.open(tag);
         push_rate(&mut self.s, v);
         self.close(tag);
     }
     #[inline]
-    fn fixed(&mut self, tag: &str, v: Decimal, places: u32) {
+    fn fixed(&mut self, tag: Tag, v: Decimal, places: u32) {
         self.open(tag);
         push_fixed(&mut self.s, v, places);
         self.close(tag);
     }
     #[inline]
-    fn num(&mut self, tag: &str, v: u64) {
-        use std::fmt::Write;
+    fn num(&mut self, tag: Tag, v: u64) {
         self.open(tag);
-        let _ = write!(self.s, "{v}");
+        push_u64(&mut self.s, v);
         self.close(tag);
+    }
+}
+
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
     }
 }
 
@@ -260,22 +280,22 @@ fn addr<'a>(p: &str, a: &'a Address) -> Result<Addr<'a>, BuildError> {
     })
 }
 
-fn write_addr(w: &mut W, tag: &str, a: &Addr<'_>) {
+fn write_addr(w: &mut W, tag: Tag, a: &Addr<'_>) {
     w.open(tag);
-    w.text("xLgr", &a.street);
-    w.text("nro", &a.number);
+    w.text(e!("xLgr"), &a.street);
+    w.text(e!("nro"), &a.number);
     if let Some(c) = &a.complement {
-        w.text("xCpl", c);
+        w.text(e!("xCpl"), c);
     }
-    w.text("xBairro", &a.district);
-    w.raw("cMun", a.city_code);
-    w.text("xMun", &a.city);
-    w.raw("UF", a.uf);
-    w.raw("CEP", &a.cep);
-    w.raw("cPais", "1058");
-    w.raw("xPais", "Brasil");
+    w.text(e!("xBairro"), &a.district);
+    w.raw(e!("cMun"), a.city_code);
+    w.text(e!("xMun"), &a.city);
+    w.raw(e!("UF"), a.uf);
+    w.raw(e!("CEP"), &a.cep);
+    w.raw(e!("cPais"), "1058");
+    w.raw(e!("xPais"), "Brasil");
     if let Some(p) = &a.phone {
-        w.raw("fone", p);
+        w.raw(e!("fone"), p);
     }
     w.close(tag);
 }
@@ -401,32 +421,32 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
     let mut w = W { s: String::with_capacity(2048 + input.items.len() * 1100) };
 
     // ide
-    w.open("ide");
-    w.num("cUF", uf.code() as u64);
-    w.open("cNF");
-    {
-        use std::fmt::Write;
-        let _ = write!(w.s, "{}", input.cnf);
+    w.open(e!("ide"));
+    w.num(e!("cUF"), uf.code() as u64);
+    w.open(e!("cNF"));
+    let cnf = input.cnf.value();
+    for d in [10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1] {
+        w.s.push((b'0' + (cnf / d % 10) as u8) as char);
     }
-    w.close("cNF");
-    w.text("natOp", &nat_op);
-    w.raw("mod", "55");
-    w.num("serie", input.serie as u64);
-    w.num("nNF", input.n_nf as u64);
-    w.open("dhEmi");
+    w.close(e!("cNF"));
+    w.text(e!("natOp"), &nat_op);
+    w.raw(e!("mod"), "55");
+    w.num(e!("serie"), input.serie as u64);
+    w.num(e!("nNF"), input.n_nf as u64);
+    w.open(e!("dhEmi"));
     push_datetime(&mut w.s, &input.issued_at);
-    w.close("dhEmi");
+    w.close(e!("dhEmi"));
     if let Some(d) = &input.departure_at {
-        w.open("dhSaiEnt");
+        w.open(e!("dhSaiEnt"));
         push_datetime(&mut w.s, d);
-        w.close("dhSaiEnt");
+        w.close(e!("dhSaiEnt"));
     }
-    w.raw("tpNF", "1");
-    w.num("idDest", id_dest as u64);
+    w.raw(e!("tpNF"), "1");
+    w.num(e!("idDest"), id_dest as u64);
     text::digits("emit.enderEmit.cMun", c_mun_fg, 7, 7, "the 7-digit IBGE city code")?;
-    w.raw("cMunFG", c_mun_fg);
-    w.raw("tpImp", "1");
-    w.num("tpEmis", input.emission.code() as u64);
+    w.raw(e!("cMunFG"), c_mun_fg);
+    w.raw(e!("tpImp"), "1");
+    w.num(e!("tpEmis"), input.emission.code() as u64);
     let key = AccessKey::compose(&KeyFields {
         uf,
         year: input.issued_at.year() as u16,
@@ -438,48 +458,48 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
         tp_emis: input.emission.code(),
         cnf: input.cnf,
     })?;
-    w.num("cDV", key.dv() as u64);
-    w.num("tpAmb", input.environment.code() as u64);
-    w.raw("finNFe", "1");
-    w.raw("indFinal", "1");
-    w.raw("indPres", "1");
-    w.raw("procEmi", "0");
-    w.text("verProc", &ver_proc);
+    w.num(e!("cDV"), key.dv() as u64);
+    w.num(e!("tpAmb"), input.environment.code() as u64);
+    w.raw(e!("finNFe"), "1");
+    w.raw(e!("indFinal"), "1");
+    w.raw(e!("indPres"), "1");
+    w.raw(e!("procEmi"), "0");
+    w.text(e!("verProc"), &ver_proc);
     if let Some((since, why)) = &contingency {
-        w.open("dhCont");
+        w.open(e!("dhCont"));
         push_datetime(&mut w.s, since);
-        w.close("dhCont");
-        w.text("xJust", why);
+        w.close(e!("dhCont"));
+        w.text(e!("xJust"), why);
     }
-    w.close("ide");
+    w.close(e!("ide"));
 
     // emit
-    w.open("emit");
-    w.raw("CNPJ", em.cnpj.as_str());
-    w.text("xNome", &em_name);
+    w.open(e!("emit"));
+    w.raw(e!("CNPJ"), em.cnpj.as_str());
+    w.text(e!("xNome"), &em_name);
     if let Some(f) = &em_fant {
-        w.text("xFant", f);
+        w.text(e!("xFant"), f);
     }
-    write_addr(&mut w, "enderEmit", &em_addr);
-    w.raw("IE", &ie);
-    w.num("CRT", em.crt.code() as u64);
-    w.close("emit");
+    write_addr(&mut w, e!("enderEmit"), &em_addr);
+    w.raw(e!("IE"), &ie);
+    w.num(e!("CRT"), em.crt.code() as u64);
+    w.close(e!("emit"));
 
     // dest
-    w.open("dest");
+    w.open(e!("dest"));
     match &rc.id {
-        RecipientId::Cpf(c) => w.raw("CPF", c.as_str()),
-        RecipientId::Cnpj(c) => w.raw("CNPJ", c.as_str()),
+        RecipientId::Cpf(c) => w.raw(e!("CPF"), c.as_str()),
+        RecipientId::Cnpj(c) => w.raw(e!("CNPJ"), c.as_str()),
     }
-    w.text("xNome", &dest_name);
+    w.text(e!("xNome"), &dest_name);
     if let Some(a) = &dest_addr {
-        write_addr(&mut w, "enderDest", a);
+        write_addr(&mut w, e!("enderDest"), a);
     }
-    w.raw("indIEDest", "9");
+    w.raw(e!("indIEDest"), "9");
     if let Some(e) = &dest_email {
-        w.text("email", e);
+        w.text(e!("email"), e);
     }
-    w.close("dest");
+    w.close(e!("dest"));
 
     // det
     for (i, it) in input.items.iter().enumerate() {
@@ -586,77 +606,74 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
 
         // write det
         w.s.push_str("<det nItem=\"");
-        {
-            use std::fmt::Write;
-            let _ = write!(w.s, "{n}");
-        }
+        push_u64(&mut w.s, n as u64);
         w.s.push_str("\">");
-        w.open("prod");
-        w.text("cProd", &c_prod);
-        w.raw("cEAN", "SEM GTIN");
-        w.text("xProd", &x_prod);
-        w.raw("NCM", &it.ncm);
-        w.raw("CFOP", &it.cfop);
-        w.text("uCom", &unit);
-        w.fixed("qCom", q, 4);
-        w.fixed("vUnCom", vun, 10);
-        w.money("vProd", calc.v_prod);
-        w.raw("cEANTrib", "SEM GTIN");
-        w.text("uTrib", &unit);
-        w.fixed("qTrib", q, 4);
-        w.fixed("vUnTrib", vun, 10);
+        w.open(e!("prod"));
+        w.text(e!("cProd"), &c_prod);
+        w.raw(e!("cEAN"), "SEM GTIN");
+        w.text(e!("xProd"), &x_prod);
+        w.raw(e!("NCM"), &it.ncm);
+        w.raw(e!("CFOP"), &it.cfop);
+        w.text(e!("uCom"), &unit);
+        w.fixed(e!("qCom"), q, 4);
+        w.fixed(e!("vUnCom"), vun, 10);
+        w.money(e!("vProd"), calc.v_prod);
+        w.raw(e!("cEANTrib"), "SEM GTIN");
+        w.text(e!("uTrib"), &unit);
+        w.fixed(e!("qTrib"), q, 4);
+        w.fixed(e!("vUnTrib"), vun, 10);
         if !calc.v_desc.is_zero() {
-            w.money("vDesc", calc.v_desc);
+            w.money(e!("vDesc"), calc.v_desc);
         }
-        w.raw("indTot", "1");
-        w.close("prod");
-        w.open("imposto");
-        w.open("ICMS");
+        w.raw(e!("indTot"), "1");
+        w.close(e!("prod"));
+        w.open(e!("imposto"));
+        w.open(e!("ICMS"));
         let orig = [b'0' + it.origin];
         let orig = std::str::from_utf8(&orig).unwrap_or("0");
         match &calc.icms {
             IcmsCalc::Sn102(c) => {
-                w.open("ICMSSN102");
-                w.raw("orig", orig);
-                w.raw("CSOSN", c);
-                w.close("ICMSSN102");
+                w.open(e!("ICMSSN102"));
+                w.raw(e!("orig"), orig);
+                w.raw(e!("CSOSN"), c);
+                w.close(e!("ICMSSN102"));
             }
             IcmsCalc::Sn101 { p, v } => {
-                w.open("ICMSSN101");
-                w.raw("orig", orig);
-                w.raw("CSOSN", "101");
-                w.rate("pCredSN", *p);
-                w.money("vCredICMSSN", *v);
-                w.close("ICMSSN101");
+                w.open(e!("ICMSSN101"));
+                w.raw(e!("orig"), orig);
+                w.raw(e!("CSOSN"), "101");
+                w.rate(e!("pCredSN"), *p);
+                w.money(e!("vCredICMSSN"), *v);
+                w.close(e!("ICMSSN101"));
             }
             IcmsCalc::Sn500 => {
-                w.open("ICMSSN500");
-                w.raw("orig", orig);
-                w.raw("CSOSN", "500");
-                w.close("ICMSSN500");
+                w.open(e!("ICMSSN500"));
+                w.raw(e!("orig"), orig);
+                w.raw(e!("CSOSN"), "500");
+                w.close(e!("ICMSSN500"));
             }
             IcmsCalc::Icms00 { v_bc, p, v, .. } => {
-                w.open("ICMS00");
-                w.raw("orig", orig);
-                w.raw("CST", "00");
-                w.raw("modBC", "3");
-                w.money("vBC", *v_bc);
-                w.rate("pICMS", *p);
-                w.money("vICMS", *v);
-                w.close("ICMS00");
+                w.open(e!("ICMS00"));
+                w.raw(e!("orig"), orig);
+                w.raw(e!("CST"), "00");
+                w.raw(e!("modBC"), "3");
+                w.money(e!("vBC"), *v_bc);
+                w.rate(e!("pICMS"), *p);
+                w.money(e!("vICMS"), *v);
+                w.close(e!("ICMS00"));
             }
         }
-        w.close("ICMS");
+        w.close(e!("ICMS"));
         match &calc.icms {
             IcmsCalc::Icms00 { p_pis, p_cofins, .. } => {
                 w.s.push_str("<PIS><PISAliq><CST>01</CST>");
-                w.money("vBC", calc.pis_base);
-                w.rate("pPIS", *p_pis);
-                w.money("vPIS", calc.v_pis);
+                w.money(e!("vBC"), calc.pis_base);
+                w.rate(e!("pPIS"), *p_pis);
+                w.money(e!("vPIS"), calc.v_pis);
                 w.s.push_str("</PISAliq></PIS><COFINS><COFINSAliq><CST>01</CST>");
-                w.money("vBC", calc.pis_base);
-                w.rate("pCOFINS", *p_cofins);
-                w.money("vCOFINS", calc.v_cofins);
+                w.money(e!("vBC"), calc.pis_base);
+                w.rate(e!("pCOFINS"), *p_cofins);
+                w.money(e!("vCOFINS"), calc.v_cofins);
                 w.s.push_str("</COFINSAliq></COFINS>");
             }
             _ => w.s.push_str(
@@ -666,26 +683,26 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
             ),
         }
         if let (Some(ib), Some(v)) = (&input.ibs_cbs, &calc.ibs) {
-            w.open("IBSCBS");
-            w.raw("CST", &ib.cst);
-            w.raw("cClassTrib", &ib.c_class_trib);
-            w.open("gIBSCBS");
-            w.money("vBC", v.v_bc);
-            w.open("gIBSUF");
-            w.rate("pIBSUF", ib.p_ibs_uf);
-            w.money("vIBSUF", v.v_ibs_uf);
-            w.close("gIBSUF");
-            w.open("gIBSMun");
-            w.rate("pIBSMun", ib.p_ibs_mun);
-            w.money("vIBSMun", v.v_ibs_mun);
-            w.close("gIBSMun");
-            w.money("vIBS", v.v_ibs);
-            w.open("gCBS");
-            w.rate("pCBS", ib.p_cbs);
-            w.money("vCBS", v.v_cbs);
-            w.close("gCBS");
-            w.close("gIBSCBS");
-            w.close("IBSCBS");
+            w.open(e!("IBSCBS"));
+            w.raw(e!("CST"), &ib.cst);
+            w.raw(e!("cClassTrib"), &ib.c_class_trib);
+            w.open(e!("gIBSCBS"));
+            w.money(e!("vBC"), v.v_bc);
+            w.open(e!("gIBSUF"));
+            w.rate(e!("pIBSUF"), ib.p_ibs_uf);
+            w.money(e!("vIBSUF"), v.v_ibs_uf);
+            w.close(e!("gIBSUF"));
+            w.open(e!("gIBSMun"));
+            w.rate(e!("pIBSMun"), ib.p_ibs_mun);
+            w.money(e!("vIBSMun"), v.v_ibs_mun);
+            w.close(e!("gIBSMun"));
+            w.money(e!("vIBS"), v.v_ibs);
+            w.open(e!("gCBS"));
+            w.rate(e!("pCBS"), ib.p_cbs);
+            w.money(e!("vCBS"), v.v_cbs);
+            w.close(e!("gCBS"));
+            w.close(e!("gIBSCBS"));
+            w.close(e!("IBSCBS"));
             if let Some(t) = ibs_tot.as_mut() {
                 t.v_bc += v.v_bc;
                 t.v_ibs_uf += v.v_ibs_uf;
@@ -694,8 +711,8 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
                 t.v_cbs += v.v_cbs;
             }
         }
-        w.close("imposto");
-        w.close("det");
+        w.close(e!("imposto"));
+        w.close(e!("det"));
 
         tot.v_prod += calc.v_prod;
         tot.v_desc += calc.v_desc;
@@ -728,101 +745,101 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
 
     // ---- total -----------------------------------------------------------------------
     let z = Decimal::ZERO;
-    w.open("total");
-    w.open("ICMSTot");
-    w.money("vBC", tot.v_bc);
-    w.money("vICMS", tot.v_icms);
-    w.money("vICMSDeson", z);
-    w.money("vFCP", z);
-    w.money("vBCST", z);
-    w.money("vST", z);
-    w.money("vFCPST", z);
-    w.money("vFCPSTRet", z);
-    w.money("vProd", tot.v_prod);
-    w.money("vFrete", z);
-    w.money("vSeg", z);
-    w.money("vDesc", tot.v_desc);
-    w.money("vII", z);
-    w.money("vIPI", z);
-    w.money("vIPIDevol", z);
-    w.money("vPIS", tot.v_pis);
-    w.money("vCOFINS", tot.v_cofins);
-    w.money("vOutro", z);
-    w.money("vNF", tot.v_nf);
-    w.close("ICMSTot");
+    w.open(e!("total"));
+    w.open(e!("ICMSTot"));
+    w.money(e!("vBC"), tot.v_bc);
+    w.money(e!("vICMS"), tot.v_icms);
+    w.money(e!("vICMSDeson"), z);
+    w.money(e!("vFCP"), z);
+    w.money(e!("vBCST"), z);
+    w.money(e!("vST"), z);
+    w.money(e!("vFCPST"), z);
+    w.money(e!("vFCPSTRet"), z);
+    w.money(e!("vProd"), tot.v_prod);
+    w.money(e!("vFrete"), z);
+    w.money(e!("vSeg"), z);
+    w.money(e!("vDesc"), tot.v_desc);
+    w.money(e!("vII"), z);
+    w.money(e!("vIPI"), z);
+    w.money(e!("vIPIDevol"), z);
+    w.money(e!("vPIS"), tot.v_pis);
+    w.money(e!("vCOFINS"), tot.v_cofins);
+    w.money(e!("vOutro"), z);
+    w.money(e!("vNF"), tot.v_nf);
+    w.close(e!("ICMSTot"));
     if let Some(t) = &tot.ibs_cbs {
-        w.open("IBSCBSTot");
-        w.money("vBCIBSCBS", t.v_bc);
+        w.open(e!("IBSCBSTot"));
+        w.money(e!("vBCIBSCBS"), t.v_bc);
         w.s.push_str("<gIBS><gIBSUF><vDif>0.00</vDif><vDevTrib>0.00</vDevTrib>");
-        w.money("vIBSUF", t.v_ibs_uf);
+        w.money(e!("vIBSUF"), t.v_ibs_uf);
         w.s.push_str("</gIBSUF><gIBSMun><vDif>0.00</vDif><vDevTrib>0.00</vDevTrib>");
-        w.money("vIBSMun", t.v_ibs_mun);
-        w.close("gIBSMun");
-        w.money("vIBS", t.v_ibs);
+        w.money(e!("vIBSMun"), t.v_ibs_mun);
+        w.close(e!("gIBSMun"));
+        w.money(e!("vIBS"), t.v_ibs);
         w.s.push_str("<vCredPres>0.00</vCredPres><vCredPresCondSus>0.00</vCredPresCondSus></gIBS>");
         w.s.push_str("<gCBS><vDif>0.00</vDif><vDevTrib>0.00</vDevTrib>");
-        w.money("vCBS", t.v_cbs);
+        w.money(e!("vCBS"), t.v_cbs);
         w.s.push_str("<vCredPres>0.00</vCredPres><vCredPresCondSus>0.00</vCredPresCondSus></gCBS>");
-        w.close("IBSCBSTot");
+        w.close(e!("IBSCBSTot"));
     }
-    w.close("total");
+    w.close(e!("total"));
 
     // ---- transp, pag -------------------------------------------------------------------
     w.s.push_str("<transp><modFrete>9</modFrete></transp>");
-    w.open("pag");
+    w.open(e!("pag"));
     for (i, p) in input.payments.iter().enumerate() {
         let n = i + 1;
-        w.open("detPag");
-        w.raw("indPag", "0");
-        w.raw("tPag", p.method.t_pag());
+        w.open(e!("detPag"));
+        w.raw(e!("indPag"), "0");
+        w.raw(e!("tPag"), p.method.t_pag());
         if let PaymentMethod::Other(desc) = &p.method {
             let d = text::required(&format!("pag.detPag[{n}].xPag"), desc, 2, 60)?;
-            w.text("xPag", &d);
+            w.text(e!("xPag"), &d);
         }
-        w.money("vPag", p.amount);
+        w.money(e!("vPag"), p.amount);
         if let PaymentMethod::CreditCard(c) | PaymentMethod::DebitCard(c) = &p.method {
-            w.open("card");
-            w.raw("tpIntegra", if c.integrated { "1" } else { "2" });
+            w.open(e!("card"));
+            w.raw(e!("tpIntegra"), if c.integrated { "1" } else { "2" });
             if let Some(cnpj) = &c.acquirer_cnpj {
-                w.raw("CNPJ", cnpj.as_str());
+                w.raw(e!("CNPJ"), cnpj.as_str());
             }
             if let Some(b) = &c.brand {
                 text::digits(&format!("pag.detPag[{n}].card.tBand"), b, 2, 2, "2 digits")?;
-                w.raw("tBand", b);
+                w.raw(e!("tBand"), b);
             }
             if let Some(a) = &c.authorization
                 && let Some(a) = text::clean(&format!("pag.detPag[{n}].card.cAut"), a, 0, 128)?
             {
-                w.text("cAut", &a);
+                w.text(e!("cAut"), &a);
             }
-            w.close("card");
+            w.close(e!("card"));
         }
-        w.close("detPag");
+        w.close(e!("detPag"));
     }
     if tot.v_troco > Decimal::ZERO {
-        w.money("vTroco", tot.v_troco);
+        w.money(e!("vTroco"), tot.v_troco);
     }
-    w.close("pag");
+    w.close(e!("pag"));
 
     // ---- infAdic, infRespTec -------------------------------------------------------------
     if let Some(info) = &input.additional_info
         && let Some(info) = text::clean("infAdic.infCpl", info, 0, 5000)?
     {
-        w.open("infAdic");
-        w.text("infCpl", &info);
-        w.close("infAdic");
+        w.open(e!("infAdic"));
+        w.text(e!("infCpl"), &info);
+        w.close(e!("infAdic"));
     }
     let rt = &input.tech_responsible;
     let contact = text::required("infRespTec.xContato", &rt.contact, 2, 60)?;
     let email = check_email("infRespTec.email", &rt.email, 6)?;
     let phone = only_digits(&rt.phone);
     text::digits("infRespTec.fone", &phone, 6, 14, "6 to 14 digits")?;
-    w.open("infRespTec");
-    w.raw("CNPJ", rt.cnpj.as_str());
-    w.text("xContato", &contact);
-    w.text("email", &email);
-    w.raw("fone", &phone);
-    w.close("infRespTec");
+    w.open(e!("infRespTec"));
+    w.raw(e!("CNPJ"), rt.cnpj.as_str());
+    w.text(e!("xContato"), &contact);
+    w.text(e!("email"), &email);
+    w.raw(e!("fone"), &phone);
+    w.close(e!("infRespTec"));
 
     Ok(UnsignedNfe { key, environment: input.environment, content: w.s, totals: tot })
 }

@@ -77,8 +77,10 @@ pub fn push_fixed(out: &mut String, d: Decimal, places: u32) {
             }
         }
     }
-    // Only ASCII digits and '.' were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    out.reserve(buf.len() - i);
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
 }
 
 /// Appends a rate (`TDec_0302a04`): at least 2 and at most 4 decimals.

@@ -44,8 +44,13 @@ pub fn clean<'a, F: std::fmt::Display + ?Sized>(
     max: usize,
 ) -> Result<Option<Cow<'a, str>>, BuildError> {
     let trimmed = input.trim();
-    // Fast path: printable ASCII without double spaces.
-    let simple = trimmed.bytes().all(|b| (0x20..0x7F).contains(&b)) && !trimmed.contains("  ");
+    // Fast path: printable ASCII without double spaces (one pass over the bytes).
+    let mut prev_space = false;
+    let simple = trimmed.bytes().all(|b| {
+        let ok = (0x20..0x7F).contains(&b) && !(b == b' ' && prev_space);
+        prev_space = b == b' ';
+        ok
+    });
     let out: Cow<'a, str> = if simple {
         Cow::Borrowed(trimmed)
     } else {
@@ -79,7 +84,7 @@ pub fn clean<'a, F: std::fmt::Display + ?Sized>(
         }
         Cow::Owned(s)
     };
-    let len = out.chars().count();
+    let len = if simple { out.len() } else { out.chars().count() };
     if len == 0 {
         return if min == 0 { Ok(None) } else { Err(BuildError::new(field.to_string(), Problem::Empty)) };
     }
