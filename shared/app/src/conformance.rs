@@ -232,7 +232,7 @@ pub fn open_order_with_id(
         },
         service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
         items: items(),
-        due_date: NaiveDate::from_ymd_opt(2026, 12, 10),
+        due_date: Some(when.date_naive() + chrono::Days::new(10)),
         technician: None,
     };
     let opened = decide_open(&Flow::default_flow(), cmd, &actor(), when).expect("the fixture opens");

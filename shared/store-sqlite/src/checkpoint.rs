@@ -25,7 +25,7 @@ use crate::pool::lock;
 /// WAL size (pages) from which the writer asks for a background checkpoint.
 const SOFT_PAGES: i32 = 1_000;
 /// WAL size (pages) from which the writer checkpoints itself.
-const HARD_PAGES: i32 = 16_000;
+const HARD_PAGES: i32 = 4_000;
 /// Idle checkpoint period.
 const PERIOD: Duration = Duration::from_secs(1);
 
