@@ -189,6 +189,70 @@ impl Certificate {
         Ok(Certificate(Arc::new(Inner { key, cert, chain, cert_der, cert_b64, info })))
     }
 
+    /// Generates a self-signed certificate shaped like an ICP-Brasil e-CNPJ A1 (CN
+    /// `NAME:CNPJ`, SAN otherName 2.16.76.1.3.3, RSA-2048), valid for `days` from now — for
+    /// development and the [`crate::simulator::Simulator`] (demo mode). Real SEFAZ
+    /// homologation requires an ICP-Brasil certificate.
+    pub fn generate_for_homologation(cnpj: &Cnpj, name: &str, days: u32) -> Result<Certificate, CertError> {
+        use openssl::asn1::{Asn1Object, Asn1Time};
+        use openssl::bn::{BigNum, MsbOption};
+        use openssl::hash::MessageDigest;
+        use openssl::nid::Nid;
+        use openssl::rsa::Rsa;
+        use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName};
+        use openssl::x509::{X509Builder, X509NameBuilder};
+        let e = |e: openssl::error::ErrorStack| CertError::Parse(e.to_string());
+        let key = PKey::from_rsa(Rsa::generate(2048).map_err(e)?).map_err(e)?;
+        let mut n = X509NameBuilder::new().map_err(e)?;
+        n.append_entry_by_nid(Nid::COUNTRYNAME, "BR").map_err(e)?;
+        n.append_entry_by_nid(Nid::ORGANIZATIONNAME, "osflow homologacao (sem validade)").map_err(e)?;
+        let cn: String = format!("{}:{}", name.trim(), cnpj).chars().take(64).collect();
+        n.append_entry_by_nid(Nid::COMMONNAME, &cn).map_err(e)?;
+        let n = n.build();
+        let mut b = X509Builder::new().map_err(e)?;
+        b.set_version(2).map_err(e)?;
+        let mut serial = BigNum::new().map_err(e)?;
+        serial.rand(63, MsbOption::MAYBE_ZERO, false).map_err(e)?;
+        let serial = serial.to_asn1_integer().map_err(e)?;
+        b.set_serial_number(&serial).map_err(e)?;
+        b.set_subject_name(&n).map_err(e)?;
+        b.set_issuer_name(&n).map_err(e)?;
+        b.set_pubkey(&key).map_err(e)?;
+        let (from, until) = (Asn1Time::days_from_now(0).map_err(e)?, Asn1Time::days_from_now(days).map_err(e)?);
+        b.set_not_before(&from).map_err(e)?;
+        b.set_not_after(&until).map_err(e)?;
+        b.append_extension(BasicConstraints::new().build().map_err(e)?).map_err(e)?;
+        b.append_extension(
+            KeyUsage::new().critical().digital_signature().non_repudiation().key_encipherment().build().map_err(e)?,
+        )
+        .map_err(e)?;
+        b.append_extension(ExtendedKeyUsage::new().client_auth().build().map_err(e)?).map_err(e)?;
+        // otherName value: a DER PrintableString holding the CNPJ.
+        let mut value = vec![0x13, cnpj.as_str().len() as u8];
+        value.extend_from_slice(cnpj.as_str().as_bytes());
+        let oid = Asn1Object::from_str(OID_CNPJ).map_err(e)?;
+        let san =
+            SubjectAlternativeName::new().other_name2(oid, &value).build(&b.x509v3_context(None, None)).map_err(e)?;
+        b.append_extension(san).map_err(e)?;
+        b.sign(&key, MessageDigest::sha256()).map_err(e)?;
+        Certificate::from_parts(key, b.build(), Vec::new())
+    }
+
+    /// Exports as PKCS#12 (PBES2/AES-256, the OpenSSL 3 default) to store it encrypted.
+    pub fn to_pkcs12(&self, password: &str) -> Result<Vec<u8>, CertError> {
+        let e = |e: openssl::error::ErrorStack| CertError::Parse(e.to_string());
+        let mut chain = openssl::stack::Stack::new().map_err(e)?;
+        for c in &self.0.chain {
+            chain.push(c.clone()).map_err(e)?;
+        }
+        let mut b = openssl::pkcs12::Pkcs12::builder();
+        b.name("a1").pkey(&self.0.key).cert(&self.0.cert);
+        if !self.0.chain.is_empty() {
+            b.ca(chain);
+        }
+        b.build2(password).map_err(e)?.to_der().map_err(e)
+    }
+
     /// The CNPJ carried by a DER certificate (SAN otherName 2.16.76.1.3.3, else the CN).
     pub fn cnpj_of_der(der: &[u8]) -> Option<Cnpj> {
         parse_info(der).ok().and_then(|i| i.cnpj)

@@ -36,6 +36,7 @@ fn legacy_file_really_is_rc2_40() {
         .output()
         .expect("openssl");
     let info = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(f.parent().unwrap());
     assert!(info.contains("RC2"), "{info}");
     // OpenSSL 3 without the legacy provider cannot read it; our loader can.
     assert!(openssl::pkcs12::Pkcs12::from_der(&der).and_then(|p| p.parse2(PASSWORD)).is_err());
@@ -110,4 +111,22 @@ fn debug_never_shows_key_material() {
 fn clones_share_the_parsed_certificate() {
     let a = a1().clone();
     assert!(std::ptr::eq(a.cert_der().as_ptr(), a1().cert_der().as_ptr()));
+}
+
+#[test]
+fn generated_homologation_certificate_signs_and_round_trips_through_pkcs12() {
+    let cnpj = Cnpj::parse(ALNUM_CNPJ).unwrap();
+    let c = Certificate::generate_for_homologation(&cnpj, "OFICINA DEMO LTDA", 30).unwrap();
+    assert_eq!(c.cnpj(), Some(&cnpj));
+    assert_eq!(c.info().common_name, format!("OFICINA DEMO LTDA:{ALNUM_CNPJ}"));
+    c.check_for(&cnpj, Utc::now()).unwrap();
+    assert!(c.check_for(&cnpj, Utc::now() + Duration::days(31)).is_err());
+    let again = Certificate::from_pkcs12(&c.to_pkcs12("pw").unwrap(), "pw").unwrap();
+    assert_eq!(again.cert_der(), c.cert_der());
+    // It signs documents the simulator accepts.
+    let mut inp = input(1);
+    inp.emitter.cnpj = cnpj;
+    let nfe = sign(&build(&inp).unwrap(), &again).unwrap();
+    verify(nfe.xml()).unwrap();
+    assert_eq!(osflow_nfe::simulator::Simulator::new().authorize_xml(nfe.xml()).c_stat(), 100);
 }

@@ -236,7 +236,9 @@ pub fn pkcs12(key: &PKey<Private>, cert: &X509, ca: &X509, enc: P12Encoding) -> 
                 .status()
                 .expect("the openssl CLI is required (Debian package openssl)");
             assert!(st.success(), "openssl pkcs12 -export -legacy failed");
-            std::fs::read(out).expect("read pfx")
+            let der = std::fs::read(out).expect("read pfx");
+            let _ = std::fs::remove_dir_all(&dir);
+            der
         }
     }
 }
@@ -408,16 +410,27 @@ pub fn xmllint(xml: &str, xsd: &str) {
         .expect("run xmllint");
     assert!(
         out.status.success(),
-        "xmllint --schema {xsd} rejected {}:\n{}",
+        "xmllint --schema {xsd} rejected {} (kept for inspection):\n{}",
         f.display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    remove_temp(&f);
+}
+
+/// Removes a passing temp file and its folder (failing ones are kept for inspection).
+fn remove_temp(f: &Path) {
+    if let Some(d) = f.parent() {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// Verifies the NF-e signature in `xml` with xmlsec1, trusting only the test CA.
 pub fn xmlsec1(xml: &str) {
     let out = xmlsec1_output(xml);
-    assert!(out.0, "xmlsec1 --verify failed:\n{}", out.1);
+    if !out.0 {
+        let kept = write_temp("failed-signature.xml", xml.as_bytes());
+        panic!("xmlsec1 --verify failed on {} (kept for inspection):\n{}", kept.display(), out.1);
+    }
 }
 
 pub fn xmlsec1_output(xml: &str) -> (bool, String) {
@@ -430,7 +443,8 @@ pub fn xmlsec1_output(xml: &str) -> (bool, String) {
         .arg(&f)
         .output()
         .expect("run xmlsec1");
-    (out.status.success(), format!("{}: {}", f.display(), String::from_utf8_lossy(&out.stderr)))
+    remove_temp(&f);
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Checks a signed NF-e with both external tools and with the crate's own verifier.
@@ -477,8 +491,4 @@ pub fn tamper_and_resign(doc: &str, key: &PKey<Private>, edit: impl Fn(&str) -> 
 pub fn signed(inp: &NfeInput) -> SignedNfe {
     let cert = if inp.emitter.cnpj.as_str() == ALNUM_CNPJ { a1_alnum() } else { a1() };
     sign(&build(inp).expect("build"), cert).expect("sign")
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
