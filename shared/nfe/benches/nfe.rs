@@ -9,7 +9,6 @@ use openssl::hash::MessageDigest;
 use openssl::sign::Signer;
 use osflow_nfe::{Certificate, build, sign};
 
-#[allow(dead_code)]
 #[path = "../tests/nfe/support.rs"]
 mod support;
 
