@@ -9,6 +9,7 @@ use rand::RngCore;
 
 const DB_FILE: &str = "osflow.db";
 const KEY_FILE: &str = "token.key";
+const BLOBS_DIR: &str = "blobs";
 const LOCK_FILE: &str = "osflow.lock";
 const KEY_LEN: usize = 64;
 
@@ -47,6 +48,11 @@ impl DataDir {
 
     pub fn db_path(&self) -> PathBuf {
         self.path.join(DB_FILE)
+    }
+
+    /// Attachments uploaded through presigned URLs.
+    pub fn blobs_path(&self) -> PathBuf {
+        self.path.join(BLOBS_DIR)
     }
 
     fn io(&self, source: io::Error) -> DataDirError {

@@ -40,7 +40,11 @@ pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
     client.post(&id, "start", json!({})).await?;
     client.post(&id, "notes", json!({"text": "Placa limpa", "visible_to_customer": true})).await?;
     client
-        .post(&id, "material/wait", json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}))
+        .post(
+            &id,
+            "material/wait",
+            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}),
+        )
         .await?;
     client.call(Method::PATCH, &format!("/v1/orders/{id}/material"), json!({"expected_at": "2026-12-08"})).await?;
     client.post(&id, "material/arrived", json!({})).await?;
@@ -140,7 +144,11 @@ pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
     client.post(&id, "start", json!({})).await?;
     client.post(&id, "finish", json!({"tests_performed": "Duas horas de jogo a 68 °C"})).await?;
     client
-        .post(&id, "validation", json!({"checklist": [{"item": "Temperatura sob carga", "ok": true}], "extra_items": []}))
+        .post(
+            &id,
+            "validation",
+            json!({"checklist": [{"item": "Temperatura sob carga", "ok": true}], "extra_items": []}),
+        )
         .await?;
     client.post(&id, "payment/request", json!({})).await?;
     created += 1;
@@ -151,7 +159,10 @@ pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
             customer("Pedro Alves", "714.602.380-01", "pedro@example.com"),
             ("Notebook", "Lenovo", "IdeaPad 3", "LN-3344"),
             ("reparo", "Teclado falhando"),
-            vec![part("P-404", "Teclado ABNT2", "84716052", "1", "210.00"), labor("S-004", "Troca do teclado", "1", "90.00")],
+            vec![
+                part("P-404", "Teclado ABNT2", "84716052", "1", "210.00"),
+                labor("S-004", "Troca do teclado", "1", "90.00"),
+            ],
         ))
         .await?;
     client.post(&id, "quote/send", json!({})).await?;

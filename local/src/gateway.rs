@@ -15,9 +15,10 @@ use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::{self, HeaderValue, Method, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, Response};
-use osflow_api::{Function, Route};
-use osflow_app::App;
-use osflow_lambda_kit::{Problem, ProblemType};
+use osflow_api::{Function, Matched, Route};
+use osflow_app::{App, Blob, BlobStore};
+use osflow_domain::values::TenantId;
+use osflow_lambda_kit::{LocalBlobStore, Problem, ProblemType};
 
 use crate::token::{Claims, TokenError, TokenKeys};
 
@@ -35,11 +36,16 @@ pub const UNAUTHORIZED_TITLE: &str = "Não autenticado";
 pub struct Gateway {
     app: App,
     keys: TokenKeys,
+    blobs: LocalBlobStore,
 }
 
+/// Where presigned uploads go (what S3 is in AWS): `PUT <url>/blobs/<tenant>/<key>?content-type=…&expires=…&signature=…`.
+pub const BLOBS_PATH: &str = "/blobs";
+
 impl Gateway {
-    pub fn new(app: App, keys: TokenKeys) -> Gateway {
-        Gateway { app, keys }
+    /// `blobs` must be the store the App's `blobs` port uses, so that the uploads it presigns land here.
+    pub fn new(app: App, keys: TokenKeys, blobs: LocalBlobStore) -> Gateway {
+        Gateway { app, keys, blobs }
     }
 
     pub fn app(&self) -> &App {
@@ -53,9 +59,13 @@ impl Gateway {
     /// Serves one request whose body was read already.
     pub async fn dispatch(&self, req: http::Request<Bytes>, source_ip: IpAddr) -> Response<Body> {
         let (parts, body) = req.into_parts();
-        let path = parts.uri.path();
-        let Some((route, params)) = osflow_api::match_route(parts.method.as_str(), path) else {
-            return not_routed(&parts.method, path);
+        if let Some(rest) = parts.uri.path().strip_prefix(BLOBS_PATH).and_then(|p| p.strip_prefix('/')) {
+            return self.upload(&parts, rest, body).await;
+        }
+        let (route, params) = match osflow_api::resolve(parts.method.as_str(), parts.uri.path()) {
+            Matched::Route(route, params) => (route, params),
+            Matched::MethodNotAllowed(allowed) => return method_not_allowed(parts.uri.path(), &allowed),
+            Matched::NotFound => return not_found(&parts.method, parts.uri.path()),
         };
         let claims = if is_public(route) {
             None
@@ -67,6 +77,40 @@ impl Gateway {
         };
         let req = api_gateway_request(parts, body, route, params, claims.as_ref(), source_ip);
         osflow_api::handle(&self.app, None, req).await
+    }
+}
+
+impl Gateway {
+    /// A presigned upload: the signature, its expiry and the declared content type are checked, then the file is
+    /// stored. No token: the signed URL is the authorization, as with S3.
+    async fn upload(&self, parts: &http::request::Parts, rest: &str, body: Bytes) -> Response<Body> {
+        if parts.method != Method::PUT {
+            return method_not_allowed(parts.uri.path(), &["PUT"]);
+        }
+        let query: QueryMap = parts.uri.query().and_then(|q| q.parse().ok()).unwrap_or_default();
+        let declared = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or_default();
+        let (tenant_str, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let tenant = TenantId::parse(tenant_str).ok();
+        let content_type = query.first("content-type").unwrap_or_default();
+        let expires = query.first("expires").and_then(|e| e.parse::<i64>().ok()).unwrap_or(0);
+        let signature = query.first("signature").unwrap_or_default();
+        let valid = tenant
+            .as_ref()
+            .is_some_and(|t| self.blobs.verify_upload(t, key, content_type, expires, signature, chrono::Utc::now()))
+            && declared.eq_ignore_ascii_case(content_type);
+        let Some(tenant) = tenant.filter(|_| valid) else {
+            return Problem::new(ProblemType::Forbidden)
+                .with_detail("URL de envio inválida ou expirada, ou Content-Type diferente do assinado.")
+                .into_response();
+        };
+        let blob = Blob { content_type: content_type.to_owned(), bytes: body.to_vec() };
+        match self.blobs.put(&tenant, key, &blob).await {
+            Ok(()) => Response::builder().status(200).body(Body::Empty).expect("static response parts are valid"),
+            Err(e) => {
+                tracing::error!(error = %e, "storing an upload failed");
+                Problem::new(ProblemType::Internal).into_response()
+            }
+        }
     }
 }
 
@@ -173,26 +217,17 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// No route for this method and path: 405 (with `Allow`) when the path exists with other methods, 404 otherwise.
-fn not_routed(method: &Method, path: &str) -> Response<Body> {
-    let mut allowed: Vec<&'static str> = Vec::new();
-    for route in osflow_api::ROUTES {
-        if route.method != method.as_str()
-            && !allowed.contains(&route.method)
-            && osflow_api::match_route(route.method, path).is_some()
-        {
-            allowed.push(route.method);
-        }
-    }
-    if allowed.is_empty() {
-        return Problem::new(ProblemType::NotFound)
-            .with_detail(format!("Não existe a rota {method} {path}."))
-            .into_response();
-    }
-    let mut resp = Problem::new(ProblemType::MethodNotAllowed)
-        .with_detail(format!("{path} aceita {}.", allowed.join(", ")))
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+/// No route has this path.
+fn not_found(method: &Method, path: &str) -> Response<Body> {
+    Problem::new(ProblemType::NotFound).with_detail(format!("Não existe a rota {method} {path}.")).into_response()
+}
+
+/// The path exists with other methods: 405 with `Allow`.
+fn method_not_allowed(path: &str, allowed: &[&str]) -> Response<Body> {
+    let allow = allowed.join(", ");
+    let mut resp =
+        Problem::new(ProblemType::MethodNotAllowed).with_detail(format!("{path} aceita {allow}.")).into_response();
+    if let Ok(v) = HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(header::ALLOW, v);
     }
     resp

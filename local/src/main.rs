@@ -20,6 +20,8 @@ use clap::{Args, Parser, Subcommand};
 use osflow_app::{App, NoInvoicing, SystemClock, UuidV7Ids};
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
+use osflow_lambda_kit::LocalBlobStore;
+use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -96,7 +98,10 @@ fn print_token(args: TokenArgs) -> Result<(), String> {
     let roles = args
         .role
         .iter()
-        .map(|r| Role::parse(r.trim()).ok_or_else(|| format!("--role {r:?}: use representante, atendente, tecnico or financeiro")))
+        .map(|r| {
+            Role::parse(r.trim())
+                .ok_or_else(|| format!("--role {r:?}: use representante, atendente, tecnico or financeiro"))
+        })
         .collect::<Result<Vec<Role>, String>>()?;
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let user = args.user.unwrap_or_else(|| format!("{}@{}", names.join("+"), tenant));
@@ -121,16 +126,24 @@ fn run(args: ServeArgs) -> Result<(), String> {
     init_tracing();
     let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
     let lock = dir.lock().map_err(|e| e.to_string())?;
-    let keys = TokenKeys::from_secret(&dir.token_key().map_err(|e| e.to_string())?);
+    let key = dir.token_key().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("osflow-local")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let result = runtime.block_on(async {
+        // Bound first: the upload URLs the blob store signs carry the address.
+        let listener =
+            TcpListener::bind(&args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let db = dir.db_path();
-        let store = Arc::new(
-            SqliteStore::open(&db).map_err(|e| format!("cannot open the database {}: {e}", db.display()))?,
+        let store =
+            Arc::new(SqliteStore::open(&db).map_err(|e| format!("cannot open the database {}: {e}", db.display()))?);
+        let blobs = LocalBlobStore::new(
+            dir.blobs_path(),
+            format!("http://{addr}{}", gateway::BLOBS_PATH),
+            hmac_sha256(&key, b"osflow-local upload URLs").to_vec(),
         );
         let app = App {
             orders: store.clone(),
@@ -138,19 +151,17 @@ fn run(args: ServeArgs) -> Result<(), String> {
             invoices: store.clone(),
             idempotency: store.clone(),
             invoicing: Arc::new(NoInvoicing),
+            blobs: Arc::new(blobs.clone()),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };
-        let gateway = Arc::new(Gateway::new(app, keys));
+        let gateway = Arc::new(Gateway::new(app, TokenKeys::from_secret(&key), blobs));
         if args.demo {
             match demo::seed(&gateway).await.map_err(|e| format!("--demo failed: {e}"))? {
                 demo::Seeded::AlreadyThere => println!("Demo company \"demo\" already has its data."),
                 demo::Seeded::Created(n) => println!("Demo company \"demo\" created with {n} example orders."),
             }
         }
-        let listener =
-            TcpListener::bind(&args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
         print_banner(addr, &dir, gateway.keys());
         server::serve(listener, gateway, shutdown_signal()).await;
         Ok::<(), String>(())
@@ -177,7 +188,11 @@ fn print_banner(addr: SocketAddr, dir: &DataDir, keys: &TokenKeys) {
         let token = keys.issue(demo::TENANT, &format!("{}@{}", role.as_str(), demo::TENANT), &[role], DEFAULT_TTL);
         let _ = writeln!(out, "  {:<14} {token}", role.as_str());
     }
-    let _ = writeln!(out, "Other companies and roles: osflow-local token --tenant T --role R --data {}", dir.path().display());
+    let _ = writeln!(
+        out,
+        "Other companies and roles: osflow-local token --tenant T --role R --data {}",
+        dir.path().display()
+    );
     let _ = writeln!(out, "Try: curl -H \"Authorization: Bearer <token>\" {url}/v1/flow");
     let _ = writeln!(out, "Ctrl-C stops.");
     let _ = out.flush();
@@ -203,10 +218,14 @@ async fn wait_for_signal() {
     }
 }
 
-/// Human-readable logs unless `OSFLOW_LOG_FORMAT=json`; `RUST_LOG` filters (default: info).
+/// The log filter without `RUST_LOG`: warnings, and no line per request (`RUST_LOG=info` shows them).
+const DEFAULT_LOG_FILTER: &str = "warn";
+
+/// Human-readable logs unless `OSFLOW_LOG_FORMAT=json`; `RUST_LOG` filters (default [`DEFAULT_LOG_FILTER`]).
 fn init_tracing() {
     let config = osflow_lambda_kit::Config::from_vars(|name| match std::env::var(name).ok() {
         None if name == "OSFLOW_LOG_FORMAT" => Some("text".to_owned()),
+        None if name == "RUST_LOG" => Some(DEFAULT_LOG_FILTER.to_owned()),
         value => value,
     })
     .unwrap_or_else(|e| {

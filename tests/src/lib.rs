@@ -11,6 +11,7 @@ use lambda_http::{Body, RequestExt};
 use osflow_api::Function;
 use osflow_app::{App, NoInvoicing, SystemClock, UuidV7Ids};
 use osflow_domain::Role;
+use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
 use serde_json::Value;
 
@@ -75,6 +76,7 @@ impl Reply {
 pub struct DynamoHarness {
     pub app: App,
     pub store: DynamoStore,
+    _files: tempfile::TempDir,
 }
 
 impl DynamoHarness {
@@ -86,6 +88,8 @@ impl DynamoHarness {
         create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
             .await
             .unwrap_or_else(|e| panic!("creating table {table} on the emulator: {e}; {HOW_TO_RUN}"));
+        let files = tempfile::tempdir().expect("a temporary folder for files");
+        let blobs = LocalBlobStore::new(files.path(), "http://127.0.0.1/blobs", b"system tests".to_vec());
         let shared = Arc::new(store.clone());
         let app = App {
             orders: shared.clone(),
@@ -93,10 +97,11 @@ impl DynamoHarness {
             invoices: shared.clone(),
             idempotency: shared,
             invoicing: Arc::new(NoInvoicing),
+            blobs: Arc::new(blobs),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };
-        DynamoHarness { app, store }
+        DynamoHarness { app, store, _files: files }
     }
 
     /// Deletes the table.
@@ -144,8 +149,13 @@ pub fn gateway_request(
     let (route, params) = osflow_api::match_route(method, path).unwrap_or_else(|| panic!("no route {method} {path}"));
     let method: http::Method = method.parse().expect("an HTTP method");
     let claims = who.map(|w| osflow_lambda_kit::claims_of(&w.tenant, &w.user, &w.roles));
-    let context =
-        osflow_lambda_kit::api_gateway_context(&osflow_api::route_key(route), method.clone(), path, Some("127.0.0.1"), claims);
+    let context = osflow_lambda_kit::api_gateway_context(
+        &osflow_api::route_key(route),
+        method.clone(),
+        path,
+        Some("127.0.0.1"),
+        claims,
+    );
     let mut builder = http::Request::builder().method(method).uri(path_and_query);
     builder = builder.header(http::header::CONTENT_TYPE, "application/json");
     for (name, value) in headers {

@@ -98,7 +98,8 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
     let other = Who::new("outra-oficina", "joao@outra", &Role::ALL);
     let hidden = h.call(Some(&other), "GET", &format!("/v1/orders/{id}"), None).await;
     assert_eq!(hidden.expect(StatusCode::NOT_FOUND)["type"], "/problems/not-found");
-    let probe = h.call(Some(&other), "POST", &format!("/v1/orders/{id}/cancel"), Some(&json!({"reason": "Sonda"}))).await;
+    let probe =
+        h.call(Some(&other), "POST", &format!("/v1/orders/{id}/cancel"), Some(&json!({"reason": "Sonda"}))).await;
     assert_eq!(probe.expect(StatusCode::NOT_FOUND)["type"], "/problems/not-found");
 
     h.drop_table().await;

@@ -1,6 +1,7 @@
 //! Lambda `open-order` (step 1, opening an order): `POST /v1/orders`.
 //!
-//! Wiring only: the DynamoDB store (table from `OSFLOW_TABLE`), the clock and the ids go into an `App`, and
+//! Wiring only: the DynamoDB store (table from `OSFLOW_TABLE`), the clock and the ids go into an `App` (no
+//! NF-e emitter and no S3 blob store yet: `NoInvoicing`, `NoBlobStore`), and
 //! every request goes to `osflow_api::handle`, which answers 404 for a route of another function.
 
 use std::convert::Infallible;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use lambda_http::{Error, Request, service_fn};
 use osflow_api::Function;
 use osflow_app::{App, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_fn_common::NoBlobStore;
 use osflow_store_dynamodb::DynamoStore;
 
 #[tokio::main]
@@ -22,6 +24,7 @@ async fn main() -> Result<(), Error> {
         invoices: store.clone(),
         idempotency: store,
         invoicing: Arc::new(NoInvoicing),
+        blobs: Arc::new(NoBlobStore),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };
