@@ -45,6 +45,11 @@ pub fn domain_problem(e: &DomainError) -> Problem {
         DomainError::Invalid { field, reason } => {
             Problem::field(ProblemType::InvalidField, field.clone(), reason.clone())
         }
+        DomainError::UnknownStatus { field, status } => Problem::field(
+            ProblemType::UnknownStatus,
+            field.clone(),
+            format!("status desconhecido no fluxo da empresa: {status:?}"),
+        ),
         DomainError::FlowVersionMismatch { .. } => {
             tracing::error!(error = %e, "flow version mismatch");
             Problem::new(ProblemType::Internal)

@@ -7,7 +7,7 @@
 use lambda_http::http::header;
 use lambda_http::{Body, Response};
 use osflow_app::{AppError, Caller, PageRequest, Reply, StoreError};
-use osflow_domain::values::{Document, OrderId};
+use osflow_domain::values::Document;
 use osflow_domain::{Change, Command, Flow, Order, StatusKey};
 use osflow_lambda_kit::{Problem, ProblemType};
 use serde::de::DeserializeOwned;
@@ -79,13 +79,6 @@ fn record_event(order: &Order) {
     tracing::info!(event_id, status = %order.status, "order changed");
 }
 
-/// The flow the order runs on (for its status labels); 404 for an unknown order, 403 for a caller without a
-/// staff role (the use case decides both).
-async fn order_flow(cx: &Cx<'_>, caller: &Caller, id: &OrderId) -> Result<Flow, Problem> {
-    let order = cx.app.get_order(caller, id).await.map_err(problem)?;
-    cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)
-}
-
 /// The flows of the given versions (for the labels of a list).
 async fn flows(cx: &Cx<'_>, caller: &Caller, versions: impl Iterator<Item = u32>) -> Result<Vec<Flow>, Problem> {
     let mut wanted: Vec<u32> = versions.collect();
@@ -98,20 +91,20 @@ async fn flows(cx: &Cx<'_>, caller: &Caller, versions: impl Iterator<Item = u32>
     Ok(out)
 }
 
-/// A step on an order: parses the body into the command, applies it, answers with the order.
-async fn step<T: DeserializeOwned>(cx: &Cx<'_>, make: impl FnOnce(T, &Flow) -> Result<Command, Problem>) -> Res {
+/// A step on an order: parses the body into the command, applies it, answers with the order (rendered once,
+/// inside the use case, on the flow the step was decided on).
+async fn step<T: DeserializeOwned>(cx: &Cx<'_>, make: impl FnOnce(T) -> Result<Command, Problem>) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
     let if_match = cx.if_match()?;
     let idem = cx.idempotency()?;
     let body: T = cx.json()?;
-    let flow = order_flow(cx, &caller, &id).await?;
-    let cmd = make(body, &flow)?;
-    let render = |o: &Order| rendered(200, &OrderView::new(o, &flow));
+    let cmd = make(body)?;
+    let render = |o: &Order, flow: &Flow| rendered(200, &OrderView::new(o, flow));
     match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
-        Reply::Fresh(order) => {
-            record_event(&order);
-            Ok(json_response(200, to_json(&OrderView::new(&order, &flow)), Some(order.version)))
+        Reply::Fresh(done) => {
+            record_event(&done.order);
+            Ok(json_response(done.rendered.status, done.rendered.body, Some(done.order.version)))
         }
         Reply::Replayed(r) => Ok(replayed(r, false)),
     }
@@ -130,13 +123,13 @@ pub(crate) async fn open_order(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let idem = cx.idempotency()?;
     let body: OpenOrderRequest = cx.json()?;
-    let flow = cx.app.current_flow(&caller.tenant).await.map_err(problem)?;
-    let render = |o: &Order| rendered(201, &OrderView::new(o, &flow));
+    let render = |o: &Order, flow: &Flow| rendered(201, &OrderView::new(o, flow));
     match cx.app.open_order(&caller, body.into(), idem.as_ref(), &render).await.map_err(problem)? {
-        Reply::Fresh(order) => {
+        Reply::Fresh(done) => {
+            let order = done.order;
             tracing::Span::current().record("order_id", tracing::field::display(&order.id));
             record_event(&order);
-            let response = json_response(201, to_json(&OrderView::new(&order, &flow)), Some(order.version));
+            let response = json_response(201, done.rendered.body, Some(order.version));
             Ok(with_header(response, header::LOCATION, &format!("/v1/orders/{}", order.id)))
         }
         Reply::Replayed(r) => Ok(replayed(r, true)),
@@ -150,7 +143,7 @@ pub(crate) async fn open_order(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order, waiting for approval", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn send_quote(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest, _| Ok(Command::SendQuote)).await
+    step(cx, |_: EmptyRequest| Ok(Command::SendQuote)).await
 }
 
 /// Makes a new quote revision (step 2), replacing the one not decided yet.
@@ -162,7 +155,7 @@ pub(crate) async fn send_quote(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the new revision", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn revise_quote(cx: &Cx<'_>) -> Res {
-    step(cx, |r: ReviseQuoteRequest, _| Ok(r.into())).await
+    step(cx, |r: ReviseQuoteRequest| Ok(r.into())).await
 }
 
 /// Records the customer's decision on the quote (step 2), as staff.
@@ -175,7 +168,7 @@ pub(crate) async fn revise_quote(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order after the decision", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
-    step(cx, |r: DecisionRequest, _| Ok(r.into())).await
+    step(cx, |r: DecisionRequest| Ok(r.into())).await
 }
 
 /// Starts the execution (step 3).
@@ -185,7 +178,7 @@ pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order in execution", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn start(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest, _| Ok(Command::Start)).await
+    step(cx, |_: EmptyRequest| Ok(Command::Start)).await
 }
 
 /// Adds a note to the timeline (any non-final status; no status change).
@@ -195,7 +188,7 @@ pub(crate) async fn start(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the note", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn add_note(cx: &Cx<'_>) -> Res {
-    step(cx, |r: NoteRequest, _| Ok(r.into())).await
+    step(cx, |r: NoteRequest| Ok(r.into())).await
 }
 
 /// The file types an attachment may have, with the extension of their key.
@@ -234,7 +227,8 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
             format!("tipo de arquivo não aceito; use um destes: {}", allowed.join(", ")),
         )
     })?;
-    let flow = order_flow(cx, &caller, &id).await?;
+    // 404 before handing out an upload URL for an order that is not there.
+    cx.app.get_order(&caller, &id).await.map_err(problem)?;
     let key = format!("orders/{id}/attachments/{}.{ext}", uuid::Uuid::now_v7());
     let url = cx.app.blobs.presign_put(&caller.tenant, &key, &content_type).await.map_err(|e| problem(e.into()))?;
     let upload = UploadView { method: "PUT".into(), url, content_type: content_type.clone() };
@@ -244,19 +238,19 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
         caption: body.caption,
         visible_to_customer: body.visible_to_customer,
     };
-    let view = |o: &Order| {
+    let view = |o: &Order, flow: &Flow| {
         let attachment = o.attachments.iter().rev().find(|a| a.key == key).map(AttachmentView::from);
         attachment.map(|attachment| AttachmentCreated {
             attachment,
             upload: upload.clone(),
-            order: OrderView::new(o, &flow),
+            order: OrderView::new(o, flow),
         })
     };
-    let render = |o: &Order| rendered(201, &view(o));
+    let render = |o: &Order, flow: &Flow| rendered(201, &view(o, flow));
     match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
-        Reply::Fresh(order) => {
-            record_event(&order);
-            Ok(json_response(201, to_json(&view(&order)), Some(order.version)))
+        Reply::Fresh(done) => {
+            record_event(&done.order);
+            Ok(json_response(201, done.rendered.body, Some(done.order.version)))
         }
         Reply::Replayed(r) => Ok(replayed(r, false)),
     }
@@ -269,7 +263,7 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order cancelled", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn cancel(cx: &Cx<'_>) -> Res {
-    step(cx, |r: CancelRequest, _| Ok(r.into())).await
+    step(cx, |r: CancelRequest| Ok(r.into())).await
 }
 
 /// Moves the order to or from a custom status of the company's flow.
@@ -279,11 +273,8 @@ pub(crate) async fn cancel(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order in its new status", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn move_order(cx: &Cx<'_>) -> Res {
-    step(cx, |r: MoveRequest, flow: &Flow| {
-        let to = StatusKey::parse(r.to.trim())
-            .ok()
-            .filter(|k| flow.status(k).is_some())
-            .ok_or_else(|| unknown_status("to", &r.to))?;
+    step(cx, |r: MoveRequest| {
+        let to = StatusKey::parse(r.to.trim()).map_err(|_| unknown_status("to", &r.to))?;
         Ok(Command::Move { to })
     })
     .await
@@ -300,7 +291,7 @@ fn unknown_status(field: &str, value: &str) -> Problem {
     responses((status = 200, description = "The order waiting for material", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn wait_material(cx: &Cx<'_>) -> Res {
-    step(cx, |r: WaitMaterialRequest, _| Ok(r.into())).await
+    step(cx, |r: WaitMaterialRequest| Ok(r.into())).await
 }
 
 /// Changes the expected date of the missing material (step 4; notifies, no status change).
@@ -310,7 +301,7 @@ pub(crate) async fn wait_material(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the new date", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn change_material_date(cx: &Cx<'_>) -> Res {
-    step(cx, |r: ChangeMaterialRequest, _| Ok(r.into())).await
+    step(cx, |r: ChangeMaterialRequest| Ok(r.into())).await
 }
 
 /// The material arrived: back to execution (step 4).
@@ -320,7 +311,7 @@ pub(crate) async fn change_material_date(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order back in execution", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn material_arrived(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest, _| Ok(Command::MaterialArrived)).await
+    step(cx, |_: EmptyRequest| Ok(Command::MaterialArrived)).await
 }
 
 /// Finishes the execution, with the tests performed (step 5).
@@ -330,7 +321,7 @@ pub(crate) async fn material_arrived(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order finished", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn finish(cx: &Cx<'_>) -> Res {
-    step(cx, |r: FinishRequest, _| Ok(r.into())).await
+    step(cx, |r: FinishRequest| Ok(r.into())).await
 }
 
 /// Validation (step 6): the quality checklist and the extra items found.
@@ -343,7 +334,7 @@ pub(crate) async fn finish(cx: &Cx<'_>) -> Res {
         body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn validate(cx: &Cx<'_>) -> Res {
-    step(cx, |r: ValidationRequest, _| Ok(r.into())).await
+    step(cx, |r: ValidationRequest| Ok(r.into())).await
 }
 
 /// Asks for payment (step 7): the checklist is complete and no extra item is pending.
@@ -353,7 +344,7 @@ pub(crate) async fn validate(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order waiting for payment", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn request_payment(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest, _| Ok(Command::RequestPayment)).await
+    step(cx, |_: EmptyRequest| Ok(Command::RequestPayment)).await
 }
 
 /// Registers a payment (step 7): partial payments and several methods; a deposit from `aprovada` on.
@@ -363,7 +354,7 @@ pub(crate) async fn request_payment(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the payment", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn register_payment(cx: &Cx<'_>) -> Res {
-    step(cx, |r: PaymentRequest, _| Ok(r.into())).await
+    step(cx, |r: PaymentRequest| Ok(r.into())).await
 }
 
 /// Releases the product (step 7): paid in full (and the NF-e authorized when the company issues NF-e).
@@ -373,7 +364,7 @@ pub(crate) async fn register_payment(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order released", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn release(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest, _| Ok(Command::Release)).await
+    step(cx, |_: EmptyRequest| Ok(Command::Release)).await
 }
 
 /// Closes the order (step 8): archived in the customer's history.
@@ -383,7 +374,7 @@ pub(crate) async fn release(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order closed", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn close(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest, _| Ok(Command::Close)).await
+    step(cx, |_: EmptyRequest| Ok(Command::Close)).await
 }
 
 /// The order's NF-e (empty until one is issued).

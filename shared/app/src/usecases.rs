@@ -133,6 +133,13 @@ pub enum Reply<T> {
     Replayed(Rendered),
 }
 
+/// A write that happened: the new state and the response rendered for it (saved under the idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stepped {
+    pub order: Order,
+    pub rendered: Rendered,
+}
+
 /// How long idempotency records are kept.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
@@ -210,8 +217,8 @@ impl App {
         caller: &Caller,
         input: OpenOrderInput,
         idem: Option<&Idempotency>,
-        render: &(dyn Fn(&Order) -> Rendered + Sync),
-    ) -> AppResult<Reply<Order>> {
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
         if let Some(saved) = self.replay(&caller.tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }
@@ -233,10 +240,10 @@ impl App {
         let number = self.orders.next_order_number(&caller.tenant).await?;
         let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?;
         let order = Order::from_opened(&event).expect("decide_open yields Opened");
-        let rendered = render(&order);
+        let rendered = render(&order, &flow);
         let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
         match self.orders.create(&order, &event, record.as_ref()).await {
-            Ok(()) => Ok(Reply::Fresh(order)),
+            Ok(()) => Ok(Reply::Fresh(Stepped { order, rendered })),
             Err(StoreError::AlreadyExists) if idem.is_some() => {
                 Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
             }
@@ -253,8 +260,8 @@ impl App {
         cmd: Command,
         if_match: Option<u64>,
         idem: Option<&Idempotency>,
-        render: &(dyn Fn(&Order) -> Rendered + Sync),
-    ) -> AppResult<Reply<Order>> {
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
         self.step_as(&caller.tenant, &caller.actor(), id, cmd, if_match, idem, render).await
     }
 
@@ -268,8 +275,8 @@ impl App {
         cmd: Command,
         if_match: Option<u64>,
         idem: Option<&Idempotency>,
-        render: &(dyn Fn(&Order) -> Rendered + Sync),
-    ) -> AppResult<Reply<Order>> {
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
         if let Some(saved) = self.replay(tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }
@@ -289,10 +296,10 @@ impl App {
             for e in &events {
                 next.apply(e);
             }
-            let rendered = render(&next);
+            let rendered = render(&next, &flow);
             let record = idem.map(|i| self.idem_record(tenant, i, &rendered));
             match self.orders.apply(order.version, &next, &events, record.as_ref()).await {
-                Ok(()) => return Ok(Reply::Fresh(next)),
+                Ok(()) => return Ok(Reply::Fresh(Stepped { order: next, rendered })),
                 Err(StoreError::Conflict { current_version }) => {
                     if if_match.is_some() {
                         return Err(AppError::PreconditionFailed { current_version });
@@ -437,5 +444,53 @@ pub struct NoInvoicing;
 impl InvoicingPolicy for NoInvoicing {
     async fn invoicing_enabled(&self, _tenant: &TenantId) -> Result<bool, StoreError> {
         Ok(false)
+    }
+}
+
+/// A [`FlowStore`] decorator that remembers published versions: they are immutable, so a warm process reads each
+/// (tenant, version) once. `current` and `versions` always go to the store.
+pub struct CachedFlowStore {
+    inner: Arc<dyn FlowStore>,
+    cache: std::sync::RwLock<std::collections::HashMap<(TenantId, u32), Option<Flow>>>,
+}
+
+impl CachedFlowStore {
+    pub fn new(inner: Arc<dyn FlowStore>) -> CachedFlowStore {
+        CachedFlowStore { inner, cache: Default::default() }
+    }
+}
+
+impl std::fmt::Debug for CachedFlowStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedFlowStore").finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl FlowStore for CachedFlowStore {
+    async fn publish(&self, tenant: &TenantId, flow: &Flow, expected_current: Option<u32>) -> Result<(), StoreError> {
+        self.inner.publish(tenant, flow, expected_current).await
+    }
+
+    async fn current(&self, tenant: &TenantId) -> Result<Option<Flow>, StoreError> {
+        self.inner.current(tenant).await
+    }
+
+    async fn version(&self, tenant: &TenantId, version: u32) -> Result<Option<Flow>, StoreError> {
+        let key = (tenant.clone(), version);
+        if let Some(hit) = self.cache.read().expect("flow cache lock").get(&key) {
+            return Ok(hit.clone());
+        }
+        let found = self.inner.version(tenant, version).await?;
+        // A missing version stays missing only for version 1 (the implicit default flow: publishing starts at 2);
+        // any other miss may be a version being published right now, so it is not remembered.
+        if found.is_some() || version == 1 {
+            self.cache.write().expect("flow cache lock").insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    async fn versions(&self, tenant: &TenantId) -> Result<Vec<Flow>, StoreError> {
+        self.inner.versions(tenant).await
     }
 }

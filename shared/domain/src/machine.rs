@@ -141,6 +141,9 @@ pub enum DomainError {
     /// A field of the command is invalid.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A status key that the order's flow does not define.
+    #[error("{field}: unknown status {status:?}")]
+    UnknownStatus { field: String, status: String },
     /// The flow passed in is not the version the order runs on.
     #[error("order runs on flow version {expected}, got {got}")]
     FlowVersionMismatch { expected: u32, got: u32 },
@@ -491,6 +494,9 @@ pub fn decide(
             out.push(Some(t), Change::Cancelled { reason });
         }
         Command::Move { to } => {
+            if flow.status(&to).is_none() {
+                return Err(DomainError::UnknownStatus { field: "to".into(), status: to.to_string() });
+            }
             let t = out.transition(flow, Action::Move, |t| t.to == to)?;
             out.push(Some(t), Change::Moved);
         }
