@@ -2,8 +2,8 @@
 //! SHA-1 signature by OpenSSL (the floor), and PKCS#12 loading per encoding.
 //!
 //! Every benchmark runs twice: with wall time (criterion's default) and with the CPU time of
-//! the benchmarking thread (Linux `/proc/thread-self/schedstat`), which stays meaningful
-//! when the machine is shared with other builds.
+//! the benchmarking thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` through the `cpu-time`
+//! crate), which stays meaningful when the machine is shared with other builds.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,14 +19,11 @@ mod support;
 
 use support::*;
 
-/// CPU time consumed by the current thread, in nanoseconds.
+/// CPU time consumed by the benchmarking thread.
 struct ThreadCpu;
 
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .expect("/proc/thread-self/schedstat (Linux) is required for the CPU-time benchmarks")
+    cpu_time::ThreadTime::now().as_duration().as_nanos() as u64
 }
 
 struct NsFormatter;
