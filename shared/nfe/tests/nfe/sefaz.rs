@@ -39,7 +39,7 @@ impl Drop for Mock {
     }
 }
 
-const HANG: Duration = Duration::from_secs(3);
+const HANG: Duration = Duration::from_secs(8);
 
 fn between<'a>(s: &'a str, a: &str, b: &str) -> Option<&'a str> {
     let i = s.find(a)? + a.len();
@@ -235,7 +235,7 @@ fn start_mock() -> Mock {
 fn client(mock: &Mock) -> SefazSoap {
     let base = format!("https://127.0.0.1:{}", mock.addr.port());
     let mut cfg = SefazConfig::new(Environment::Homologation, Uf::SP, a1().clone(), pki().ca.to_pem().unwrap());
-    cfg.timeout = Duration::from_millis(1500);
+    cfg.timeout = Duration::from_secs(3);
     cfg.endpoints = Some(EndpointOverride {
         authorization: format!("{base}/ws/nfeautorizacao4.asmx"),
         consult: format!("{base}/ws/nfeconsultaprotocolo4.asmx"),
