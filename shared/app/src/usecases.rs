@@ -292,13 +292,14 @@ impl App {
             let flow = self.flow_version(tenant, order.flow_version).await?;
             let ctx = Context { now: self.clock.now(), invoicing_enabled };
             let events = decide(&order, &flow, cmd.clone(), actor, &ctx)?;
-            let mut next = order.clone();
+            let expected = order.version;
+            let mut next = order;
             for e in &events {
                 next.apply(e);
             }
             let rendered = render(&next, &flow);
             let record = idem.map(|i| self.idem_record(tenant, i, &rendered));
-            match self.orders.apply(order.version, &next, &events, record.as_ref()).await {
+            match self.orders.apply(expected, &next, &events, record.as_ref()).await {
                 Ok(()) => return Ok(Reply::Fresh(Stepped { order: next, rendered })),
                 Err(StoreError::Conflict { current_version }) => {
                     if if_match.is_some() {

@@ -1,7 +1,7 @@
 //! Deciding + applying one step on an order that already has 50 events (target: under 5 µs).
 
 use chrono::{Duration, TimeZone, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use osflow_domain::values::{Document, Money, Ncm, OrderId, Quantity, TenantId, UserId};
 use osflow_domain::*;
 use std::hint::black_box;
@@ -73,6 +73,24 @@ fn bench(c: &mut Criterion) {
             };
             black_box(step(black_box(&order), &flow, cmd, &actor, &ctx).unwrap())
         })
+    });
+    c.bench_function("decide+apply on an owned order (as the use case does)", |b| {
+        b.iter_batched(
+            || order.clone(),
+            |mut owned| {
+                let cmd = Command::WaitMaterial {
+                    reason: "Fonte em falta".into(),
+                    parts: vec!["P-001".into()],
+                    expected_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 20).unwrap(),
+                };
+                let events = decide(&owned, &flow, cmd, &actor, &ctx).unwrap();
+                for e in &events {
+                    owned.apply(e);
+                }
+                black_box((events, owned))
+            },
+            BatchSize::SmallInput,
+        )
     });
     c.bench_function("decide only (no state copy): wait_material", |b| {
         b.iter(|| {
