@@ -136,6 +136,19 @@ pub enum Change {
         reason: String,
     },
     Moved,
+    /// A message the notifier sent to the customer (or failed to send), recorded on the timeline by a System
+    /// actor. It changes no status and never notifies by itself.
+    NotificationSent {
+        /// `email` or `webhook`.
+        channel: String,
+        /// The recipient with most of it hidden (`jo***@exemplo.com.br`, `https://hooks.exemplo.com/…`).
+        to_masked: String,
+        /// The template used (the status kind or event it was rendered for, e.g. `awaiting_approval`).
+        template: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 impl Change {
@@ -161,6 +174,7 @@ impl Change {
             Change::Closed => "order.closed",
             Change::Cancelled { .. } => "order.cancelled",
             Change::Moved => "order.moved",
+            Change::NotificationSent { .. } => "order.notification_sent",
         }
     }
 }

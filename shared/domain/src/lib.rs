@@ -14,6 +14,7 @@ pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef
 pub use machine::{Command, Context, DomainError, OpenOrder, ReplayError, decide, decide_open, step};
 pub use order::{
     Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput,
-    LineKind, MaterialWait, Note, Order, Payment, PaymentMethod, QuoteLine, QuoteRevision, RevisionStatus, Service,
+    LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteLine, QuoteRevision,
+    RevisionStatus, Service,
 };
 pub use timeline::{Stay, stays, time_in_status};

@@ -8,7 +8,7 @@ use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
     Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, LineDecision, LineInput, LineKind, MaterialWait, Note,
-    Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
+    Notification, Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
 };
 use crate::values::{Money, OrderId, TenantId, UserId};
 
@@ -94,6 +94,14 @@ pub enum Command {
     Move {
         to: StatusKey,
     },
+    /// The notifier records a message it sent (System actor only; allowed in every status, final ones included).
+    RecordNotification {
+        channel: String,
+        to_masked: String,
+        template: String,
+        ok: bool,
+        error: Option<String>,
+    },
 }
 
 impl Command {
@@ -118,6 +126,7 @@ impl Command {
             Command::Close => "close",
             Command::Cancel { .. } => "cancel",
             Command::Move { .. } => "move",
+            Command::RecordNotification { .. } => "record_notification",
         }
     }
 }
@@ -269,6 +278,23 @@ pub fn decide(
     let status_kind = flow.kind_of(&order.status).unwrap_or(StatusKind::Custom);
     let name = cmd.name();
     let not_allowed = || DomainError::NotAllowedInStatus { action: name.to_owned(), status: order.status.clone() };
+    // The notifier's record: only the system, in any status (a closing or cancelling message comes after the
+    // order reached its final status), without a transition.
+    if let Command::RecordNotification { channel, to_masked, template, ok, error } = cmd {
+        if !matches!(actor, Actor::System { .. }) {
+            return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: vec![] });
+        }
+        let change = Change::NotificationSent {
+            channel: text("channel", &channel, 40)?,
+            to_masked: text("to_masked", &to_masked, 320)?,
+            template: text("template", &template, 80)?,
+            ok,
+            error: error.map(|e| e.chars().filter(|c| !c.is_control()).take(500).collect()),
+        };
+        let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        out.push(None, change);
+        return Ok(out.events);
+    }
     if status_kind.is_final() {
         return Err(not_allowed());
     }
@@ -493,6 +519,7 @@ pub fn decide(
             let t = out.transition(flow, Action::Cancel, |_| true)?;
             out.push(Some(t), Change::Cancelled { reason });
         }
+        Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
         Command::Move { to } => {
             if flow.status(&to).is_none() {
                 return Err(DomainError::UnknownStatus { field: "to".into(), status: to.to_string() });
@@ -645,6 +672,7 @@ impl Order {
             checklist: vec![],
             notes: vec![],
             attachments: vec![],
+            notifications: vec![],
             material: None,
             tests_performed: None,
             invoice: None,
@@ -714,6 +742,16 @@ impl Order {
             Change::PaymentRegistered { payment, .. } => self.payments.push(payment.clone()),
             Change::InvoiceUpdated { invoice } => self.invoice = Some(invoice.clone()),
             Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
+            Change::NotificationSent { channel, to_masked, template, ok, error } => {
+                self.notifications.push(Notification {
+                    channel: channel.clone(),
+                    to_masked: to_masked.clone(),
+                    template: template.clone(),
+                    ok: *ok,
+                    error: error.clone(),
+                    at: now,
+                })
+            }
         }
         if event.status_after != self.status {
             self.status = event.status_after.clone();

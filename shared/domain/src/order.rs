@@ -256,6 +256,19 @@ pub struct MaterialWait {
     pub since: DateTime<Utc>,
 }
 
+/// A message sent to the customer about the order, as recorded by `order.notification_sent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// `email` or `webhook`.
+    pub channel: String,
+    pub to_masked: String,
+    pub template: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceState {
@@ -309,6 +322,9 @@ pub struct Order {
     pub notes: Vec<Note>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The messages sent to the customer (`order.notification_sent`), oldest first.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<MaterialWait>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

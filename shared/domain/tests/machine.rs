@@ -807,3 +807,57 @@ fn notes_are_kept_in_order_with_their_visibility() {
     ));
     assert_eq!(h.status(), "aberta", "notes change no status");
 }
+
+fn record(ok: bool) -> Command {
+    Command::RecordNotification {
+        channel: "email".into(),
+        to_masked: "jo***@exemplo.com.br".into(),
+        template: "closed".into(),
+        ok,
+        error: (!ok).then(|| "SES: throttled".into()),
+    }
+}
+
+#[test]
+fn notification_records_only_by_the_system_in_any_status() {
+    let notifier = Actor::System { component: "notifier".into() };
+    let mut h = Harness::default();
+    // Staff and the customer cannot record a notification.
+    for actor in [rep(), Actor::Customer { name: None }] {
+        let err = h.try_as(&actor, record(true)).unwrap_err();
+        assert_eq!(err, DomainError::RoleNotAllowed { action: "record_notification".into(), allowed: vec![] });
+    }
+    // The system records in an open status: no status change, listed on the order.
+    let ev = h.try_as(&notifier, record(false)).unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].change.type_name(), "order.notification_sent");
+    assert!(!ev[0].changes_status());
+    assert_eq!(ev[0].action, None);
+    assert_eq!(h.status(), "aberta");
+    assert_eq!(h.order.notifications.len(), 1);
+    assert_eq!(h.order.notifications[0].error.as_deref(), Some("SES: throttled"));
+    assert!(!h.order.notifications[0].ok);
+    // ... and in a final status, where nothing else is allowed.
+    h.ok(Command::Cancel { reason: "Cliente desistiu".into() });
+    assert_eq!(h.status(), "cancelada");
+    let ev = h.try_as(&notifier, record(true)).unwrap();
+    assert_eq!(ev[0].status_before, ev[0].status_after.clone().into());
+    assert_eq!(h.status(), "cancelada");
+    assert_eq!(h.order.notifications.len(), 2);
+    assert!(h.order.notifications[1].ok);
+    assert_eq!(h.order.notifications[1].to_masked, "jo***@exemplo.com.br");
+    // Empty fields are refused.
+    let err = h
+        .try_as(
+            &notifier,
+            Command::RecordNotification {
+                channel: " ".into(),
+                to_masked: "x".into(),
+                template: "closed".into(),
+                ok: true,
+                error: None,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { field, .. } if field == "channel"));
+}
