@@ -253,3 +253,118 @@ pub trait BlobStore: Send + Sync {
     /// Stores (or replaces) the file.
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()>;
 }
+
+/// One side effect of a consumer, deduplicated: (tenant, consumer, event, channel), e.g.
+/// (`acme`, `notifier`, `<order>:7`, `email`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DedupeKey {
+    pub tenant: TenantId,
+    pub consumer: String,
+    pub event_id: String,
+    pub channel: String,
+}
+
+/// A completed effect: what happened, kept so that a redelivery does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DedupeOutcome {
+    pub ok: bool,
+    /// What the consumer wants to remember (e.g. the masked recipient, the provider's message id, the error).
+    pub detail: String,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller owns the effect now (a new claim, or one whose lease had expired): do it, then `complete` or
+    /// `release`.
+    Claimed,
+    /// Another delivery holds a claim younger than the lease: do nothing now (fail, so that the message comes
+    /// back later).
+    InFlight { claimed_at: DateTime<Utc> },
+    /// The effect was done: do nothing.
+    Done(DedupeOutcome),
+}
+
+/// Dedupe records of at-least-once consumers: one effect per (event, channel) however often the event is
+/// delivered. Records expire (`expires_at`; DynamoDB TTL, SQLite sweeps on claim).
+#[async_trait]
+pub trait DedupeStore: Send + Sync {
+    /// Claims the effect at `now`: `Claimed` when there is no record, or only a claim made at or before
+    /// `now - lease` (its owner is presumed dead); `InFlight` for a younger claim; `Done` for a completed one.
+    /// Two concurrent claims never both get `Claimed`.
+    async fn claim(
+        &self,
+        key: &DedupeKey,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Claim>;
+
+    /// Records the outcome of a claimed effect (overwrites the claim; a completed record stays completed).
+    async fn complete(&self, key: &DedupeKey, outcome: &DedupeOutcome) -> StoreResult<()>;
+
+    /// Drops a claim whose effect failed, so that the next delivery tries again at once (a completed record is
+    /// left alone).
+    async fn release(&self, key: &DedupeKey) -> StoreResult<()>;
+}
+
+/// A channel of customer notifications a company can enable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyChannel {
+    /// E-mail to the customer (SES in AWS, a mailbox folder locally).
+    Email,
+    /// A signed JSON POST to the company's endpoint (its WhatsApp/SMS provider or integration).
+    Webhook,
+}
+
+impl NotifyChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyChannel::Email => "email",
+            NotifyChannel::Webhook => "webhook",
+        }
+    }
+}
+
+/// A company's override of one message: subject (e-mail) and body, with `{variables}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+/// A company's notification settings. The webhook secret is write-only for the API (never returned).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NotificationSettings {
+    /// The company's name in the messages (`{empresa}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Overrides by template name (a status kind such as `awaiting_approval`, or `material_date_changed`).
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, TemplateOverride>,
+    /// The channels the company uses.
+    #[serde(default)]
+    pub channels: Vec<NotifyChannel>,
+}
+
+/// Company settings (notifications).
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The company's notification settings, or `None` when never saved.
+    async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>>;
+    /// Stores (or replaces) them.
+    async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()>;
+}

@@ -1,0 +1,173 @@
+//! [`DedupeStore`] and [`SettingsStore`] on the same SQLite file: the consumers' dedupe records and the
+//! companies' notification settings.
+//!
+//! The tables are created idempotently (`CREATE TABLE IF NOT EXISTS`) by the first write, outside the numbered
+//! migrations of `schema.rs`; reads before any write find no table and answer `None`. Claims run in one
+//! `BEGIN IMMEDIATE` transaction on the single writer, so two claims never both win; expired records are swept
+//! by the claims.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use osflow_app::{Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, SettingsStore, StoreResult};
+use osflow_domain::values::TenantId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::codec::{Db, from_json, nanos, to_json};
+use crate::{SqliteStore, immediate};
+
+const TABLES: &str = "
+    CREATE TABLE IF NOT EXISTS dedupe (
+        tenant     TEXT NOT NULL,
+        consumer   TEXT NOT NULL,
+        event_id   TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        claimed_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        -- The DedupeOutcome as JSON once completed; NULL while claimed.
+        outcome    TEXT,
+        PRIMARY KEY (tenant, consumer, event_id, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS dedupe_expiry ON dedupe (expires_at);
+    CREATE TABLE IF NOT EXISTS notification_settings (
+        tenant TEXT NOT NULL PRIMARY KEY,
+        body   TEXT NOT NULL
+    ) WITHOUT ROWID;
+";
+
+fn ensure_tables(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch(TABLES).db()
+}
+
+fn missing_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table"))
+}
+
+fn from_nanos(n: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(n)
+}
+
+fn key_params(key: &DedupeKey) -> [String; 4] {
+    [key.tenant.as_str().to_owned(), key.consumer.clone(), key.event_id.clone(), key.channel.clone()]
+}
+
+#[async_trait]
+impl DedupeStore for SqliteStore {
+    async fn claim(
+        &self,
+        key: &DedupeKey,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<Claim> {
+        let [tenant, consumer, event_id, channel] = key_params(key);
+        let (now_n, stale_n, expires_n) = (nanos(now)?, nanos(now - lease)?, nanos(expires_at)?);
+        self.write(move |conn| {
+            ensure_tables(conn)?;
+            let tx = immediate(conn)?;
+            tx.prepare_cached("DELETE FROM dedupe WHERE expires_at <= ?1").db()?.execute([now_n]).db()?;
+            let row: Option<(i64, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT claimed_at, outcome FROM dedupe
+                     WHERE tenant = ?1 AND consumer = ?2 AND event_id = ?3 AND channel = ?4",
+                )
+                .db()?
+                .query_row(params![tenant, consumer, event_id, channel], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?;
+            let claim = match row {
+                Some((_, Some(outcome))) => {
+                    Claim::Done(from_json(&outcome, || format!("dedupe record {tenant}/{event_id}/{channel}"))?)
+                }
+                Some((claimed_at, None)) if claimed_at > stale_n => {
+                    Claim::InFlight { claimed_at: from_nanos(claimed_at) }
+                }
+                _ => {
+                    tx.prepare_cached(
+                        "INSERT INTO dedupe (tenant, consumer, event_id, channel, claimed_at, expires_at, outcome)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)
+                         ON CONFLICT (tenant, consumer, event_id, channel)
+                         DO UPDATE SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at",
+                    )
+                    .db()?
+                    .execute(params![tenant, consumer, event_id, channel, now_n, expires_n])
+                    .db()?;
+                    Claim::Claimed
+                }
+            };
+            tx.commit().db()?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn complete(&self, key: &DedupeKey, outcome: &DedupeOutcome) -> StoreResult<()> {
+        let [tenant, consumer, event_id, channel] = key_params(key);
+        let body = to_json(outcome)?;
+        let at = nanos(outcome.completed_at)?;
+        self.write(move |conn| {
+            ensure_tables(conn)?;
+            // A completion without a claim (swept meanwhile) still records the outcome, kept for a day.
+            conn.prepare_cached(
+                "INSERT INTO dedupe (tenant, consumer, event_id, channel, claimed_at, expires_at, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5 + 86400000000000, ?6)
+                 ON CONFLICT (tenant, consumer, event_id, channel)
+                 DO UPDATE SET outcome = excluded.outcome WHERE dedupe.outcome IS NULL",
+            )
+            .db()?
+            .execute(params![tenant, consumer, event_id, channel, at, body])
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release(&self, key: &DedupeKey) -> StoreResult<()> {
+        let [tenant, consumer, event_id, channel] = key_params(key);
+        self.write(move |conn| {
+            ensure_tables(conn)?;
+            conn.prepare_cached(
+                "DELETE FROM dedupe
+                 WHERE tenant = ?1 AND consumer = ?2 AND event_id = ?3 AND channel = ?4 AND outcome IS NULL",
+            )
+            .db()?
+            .execute(params![tenant, consumer, event_id, channel])
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SettingsStore for SqliteStore {
+    async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let body: Option<String> = match conn
+                .prepare_cached("SELECT body FROM notification_settings WHERE tenant = ?1")
+                .and_then(|mut s| s.query_row([&tenant], |r| r.get(0)).optional())
+            {
+                Err(e) if missing_table(&e) => None,
+                other => other.db()?,
+            };
+            body.map(|b| from_json(&b, || format!("notification settings of {tenant}"))).transpose()
+        })
+        .await
+    }
+
+    async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()> {
+        let (tenant, body) = (tenant.as_str().to_owned(), to_json(settings)?);
+        self.write(move |conn| {
+            ensure_tables(conn)?;
+            conn.prepare_cached(
+                "INSERT INTO notification_settings (tenant, body) VALUES (?1, ?2)
+                 ON CONFLICT (tenant) DO UPDATE SET body = excluded.body",
+            )
+            .db()?
+            .execute(params![tenant, body])
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+}
