@@ -254,6 +254,125 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()>;
 }
 
+/// `tpAmb` of a company's NF-e.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FiscalEnvironment {
+    /// 2 — homologação (no fiscal value): the default.
+    #[default]
+    Homologation,
+    /// 1 — produção.
+    Production,
+}
+
+impl FiscalEnvironment {
+    pub fn code(self) -> u8 {
+        match self {
+            FiscalEnvironment::Production => 1,
+            FiscalEnvironment::Homologation => 2,
+        }
+    }
+}
+
+/// The tax regime of the emitter (`CRT`) and how its part lines are taxed. Percentages are decimal strings in
+/// percent (e.g. `"18"`, `"1.65"`), as every decimal of the API; osflow-invoicing validates them before storing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "crt", rename_all = "snake_case")]
+pub enum TaxRules {
+    /// CRT 1: `ICMSSN102` with this CSOSN (`102`, `103`, `300` or `400`); PIS/COFINS go in the DAS.
+    SimplesNacional { csosn: String },
+    /// CRT 3: `ICMS00`, `PISAliq` and `COFINSAliq` with these rates.
+    RegimeNormal {
+        icms_percent: String,
+        pis_percent: String,
+        cofins_percent: String,
+        /// Exclude the ICMS from the PIS/COFINS base (STF RE 574.706).
+        #[serde(default)]
+        pis_cofins_base_excludes_icms: bool,
+    },
+}
+
+impl TaxRules {
+    /// The `CRT` code (1 or 3).
+    pub fn crt(&self) -> u8 {
+        match self {
+            TaxRules::SimplesNacional { .. } => 1,
+            TaxRules::RegimeNormal { .. } => 3,
+        }
+    }
+}
+
+/// `infRespTec`: the software house responsible for the system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TechResponsibleConfig {
+    pub cnpj: String,
+    pub contact: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// A company's NF-e emitter (`emit` and the issuing choices). The A1 certificate is stored apart
+/// ([`EmitterStore::put_certificate`]) and is never part of this value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmitterConfig {
+    /// 14 characters (alphanumeric CNPJ allowed).
+    pub cnpj: String,
+    /// `IE`: digits or "ISENTO".
+    pub ie: String,
+    pub legal_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade_name: Option<String>,
+    /// With the IBGE city code and the UF.
+    pub address: osflow_domain::Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// `serie`, 0..=999.
+    pub serie: u32,
+    #[serde(default)]
+    pub environment: FiscalEnvironment,
+    /// CFOP of the part lines (5102 by default).
+    pub cfop: String,
+    pub tax: TaxRules,
+    /// Write the IBS/CBS groups of the 2026 tax reform.
+    #[serde(default)]
+    pub ibs_cbs: bool,
+    pub tech_responsible: TechResponsibleConfig,
+}
+
+/// The A1 certificate of an emitter as stored: PKCS#12 bytes and password. Only the invoicer reads it (to sign);
+/// it is never returned by the API nor logged (`Debug` redacts it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmitterCertificate {
+    pub pkcs12: Vec<u8>,
+    pub password: String,
+    /// Incremented by every `put_certificate`: a parsed certificate cached under an older revision is stale.
+    pub revision: u64,
+}
+
+impl std::fmt::Debug for EmitterCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmitterCertificate")
+            .field("pkcs12", &format_args!("<{} bytes>", self.pkcs12.len()))
+            .field("password", &"<redacted>")
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+/// A company's emitter configuration and its certificate (SQLite in the embedded mode; DynamoDB + Secrets
+/// Manager in AWS).
+#[async_trait]
+pub trait EmitterStore: Send + Sync {
+    /// The emitter configuration, or `None` when the company issues no NF-e.
+    async fn emitter(&self, tenant: &TenantId) -> StoreResult<Option<EmitterConfig>>;
+    /// Stores (or replaces) the configuration.
+    async fn put_emitter(&self, tenant: &TenantId, config: &EmitterConfig) -> StoreResult<()>;
+    /// The certificate, for signing only.
+    async fn certificate(&self, tenant: &TenantId) -> StoreResult<Option<EmitterCertificate>>;
+    /// Stores (or replaces) the certificate; returns its new revision.
+    async fn put_certificate(&self, tenant: &TenantId, pkcs12: &[u8], password: &str) -> StoreResult<u64>;
+}
+
 /// One side effect of a consumer, deduplicated: (tenant, consumer, event, channel), e.g.
 /// (`acme`, `notifier`, `<order>:7`, `email`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -367,4 +486,47 @@ pub trait SettingsStore: Send + Sync {
     async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>>;
     /// Stores (or replaces) them.
     async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()>;
+}
+
+/// An e-mail to a customer (plain text, UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMessage {
+    pub from_name: String,
+    pub from_email: String,
+    pub reply_to: Option<String>,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying (timeouts, 5xx, throttling).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying will not help (a refused address, a 4xx of the webhook).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Sends e-mail (SES v2 in AWS, a mailbox folder of `.eml` files locally). Returns the provider's message id.
+#[async_trait]
+pub trait EmailSender: Send + Sync {
+    async fn send_email(&self, message: &EmailMessage) -> Result<String, SendError>;
+}
+
+/// A signed JSON POST to a company's endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookCall {
+    pub url: String,
+    pub secret: String,
+    /// The JSON body, sent as is (the signature covers these bytes).
+    pub body: String,
+}
+
+/// Posts webhooks; a non-2xx answer is a failure.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn post(&self, call: &WebhookCall) -> Result<(), SendError>;
 }

@@ -19,6 +19,7 @@
 
 mod checkpoint;
 mod codec;
+mod emitter;
 mod notify;
 mod pool;
 mod schema;

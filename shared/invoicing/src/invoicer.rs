@@ -1,0 +1,321 @@
+//! The issuing use case: [`Invoicer::issue`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use osflow_app::{App, AppError, Blob, EmitterConfig, EmitterStore, InvoiceRecord, NumberingKey, Rendered, StoreError};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{Actor, Command, InvoiceInfo, InvoiceState, Order};
+use osflow_nfe::{
+    AccessKey, BuildError, CertError, Certificate, Cnf, FiscalAuthority, Outcome, SignError, SignedNfe, TransportError,
+    build, sign, wrap,
+};
+
+use crate::config::{ConfigError, ValidEmitter, validate};
+use crate::mapping::{MapError, nfe_input};
+
+/// Why an issue did not reach an answer of the authority (messages in Portuguese: they reach the user). A
+/// rejection or denial is not an error: it is the outcome stored on the record and the order.
+#[derive(Debug, thiserror::Error)]
+pub enum InvoiceError {
+    #[error("ordem de serviço não encontrada")]
+    NotFound,
+    #[error("a empresa não tem emitente de NF-e configurado")]
+    NotConfigured,
+    #[error("a empresa não tem certificado digital A1 cadastrado")]
+    NoCertificate,
+    #[error("a ordem de serviço ainda não está paga integralmente")]
+    NotPaid,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error("certificado digital: {0}")]
+    Certificate(#[from] CertError),
+    #[error("NF-e inválida: {0}")]
+    Build(#[from] BuildError),
+    #[error("assinatura da NF-e: {0}")]
+    Sign(#[from] SignError),
+    /// The configuration changed a part of the access key (UF) after the number was used: the stored key wins.
+    #[error("a chave de acesso mudou ({built}, registrada {stored}): a UF ou o CNPJ do emitente foi alterado")]
+    KeyChanged { stored: String, built: String },
+    /// No answer from the authority: the record stays pending; issue again later (it consults first).
+    #[error("SEFAZ sem resposta, a NF-e continua pendente: {0}")]
+    Transport(#[from] TransportError),
+    #[error("armazenamento: {0}")]
+    Store(#[from] StoreError),
+    #[error("ordem de serviço: {0}")]
+    App(AppError),
+}
+
+impl From<AppError> for InvoiceError {
+    fn from(e: AppError) -> InvoiceError {
+        match e {
+            AppError::NotFound => InvoiceError::NotFound,
+            AppError::Store(s) => InvoiceError::Store(s),
+            other => InvoiceError::App(other),
+        }
+    }
+}
+
+/// What [`Invoicer::issue`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    /// The order has no approved part: no NF-e (labor goes on the NFS-e).
+    NothingToInvoice,
+    /// The order's NF-e as stored after this call (authorized, rejected or denied).
+    Invoice(Box<InvoiceRecord>),
+}
+
+/// The authority an emitter talks to: SEFAZ (mutual TLS with the emitter's certificate, the UF's endpoints) or
+/// the [`osflow_nfe::simulator::Simulator`].
+pub trait AuthorityFor: Send + Sync {
+    fn authority(
+        &self,
+        emitter: &ValidEmitter,
+        certificate: &Certificate,
+    ) -> Result<Arc<dyn FiscalAuthority>, TransportError>;
+}
+
+/// One authority for every emitter (the simulator of the embedded mode and the tests).
+#[derive(Clone)]
+pub struct SharedAuthority(pub Arc<dyn FiscalAuthority>);
+
+impl std::fmt::Debug for SharedAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedAuthority")
+    }
+}
+
+impl AuthorityFor for SharedAuthority {
+    fn authority(&self, _: &ValidEmitter, _: &Certificate) -> Result<Arc<dyn FiscalAuthority>, TransportError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The component name of the invoicer on the order's timeline.
+pub const COMPONENT: &str = "invoicer";
+
+/// Issues the NF-e of a paid order. Safe to call any number of times for the same order (a queue redelivers):
+/// one number, one cNF, one key per order and emitter sequence.
+pub struct Invoicer {
+    app: App,
+    emitters: Arc<dyn EmitterStore>,
+    authorities: Arc<dyn AuthorityFor>,
+    /// Parsed certificates per tenant, with the stored revision they were parsed from.
+    certificates: Mutex<HashMap<TenantId, (u64, Certificate)>>,
+}
+
+impl std::fmt::Debug for Invoicer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invoicer").finish_non_exhaustive()
+    }
+}
+
+fn blob_key(order: &OrderId, key: &str) -> String {
+    format!("orders/{order}/nfe/{key}-procNFe.xml")
+}
+
+fn info(record: &InvoiceRecord) -> InvoiceInfo {
+    InvoiceInfo {
+        state: record.state,
+        serie: record.numbering.serie,
+        number: record.number,
+        key: record.access_key.clone(),
+        protocol: record.protocol.clone(),
+        cstat: record.cstat,
+        message: record.message.clone(),
+    }
+}
+
+impl Invoicer {
+    pub fn new(app: App, emitters: Arc<dyn EmitterStore>, authorities: Arc<dyn AuthorityFor>) -> Invoicer {
+        Invoicer { app, emitters, authorities, certificates: Mutex::new(HashMap::new()) }
+    }
+
+    /// The tenant's certificate, parsed once per stored revision.
+    async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
+        let stored = self.emitters.certificate(tenant).await?.ok_or(InvoiceError::NoCertificate)?;
+        {
+            let cache = self.certificates.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((rev, cert)) = cache.get(tenant)
+                && *rev == stored.revision
+            {
+                return Ok(cert.clone());
+            }
+        }
+        let cert = Certificate::from_pkcs12(&stored.pkcs12, &stored.password)?;
+        self.certificates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant.clone(), (stored.revision, cert.clone()));
+        Ok(cert)
+    }
+
+    /// Records the invoice state on the order (System actor), unless the order shows it already.
+    async fn record_on_order(&self, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
+        let invoice = info(record);
+        if order.invoice.as_ref() == Some(&invoice) {
+            return Ok(());
+        }
+        let actor = Actor::System { component: COMPONENT.into() };
+        let render = |_: &Order, _: &osflow_domain::Flow| Rendered { status: 200, body: String::new() };
+        self.app
+            .step_as(&order.tenant, &actor, &order.id, Command::RecordInvoice { invoice }, None, None, &render)
+            .await?;
+        Ok(())
+    }
+
+    /// Issues (or finishes issuing) the NF-e of the order's approved parts.
+    ///
+    /// 1. The number is claimed from the emitter's (CNPJ, série) sequence; the record (number, a cNF drawn once,
+    ///    the key) is saved `pending` before anything is sent. A later call reuses the stored record.
+    /// 2. The document is built from the current order and configuration (a fixed configuration fixes a
+    ///    rejection; number, cNF, issue instant and so the key stay the same), signed and sent. A retry of a
+    ///    record still pending consults the key first (it may have been authorized before a crash or timeout).
+    /// 3. The outcome goes on the record, the nfeProc of an authorized NF-e into the blob store, and the state
+    ///    onto the order's timeline.
+    ///
+    /// An authorized or denied NF-e is final: calling again only makes sure the order shows it.
+    pub async fn issue(&self, tenant: &TenantId, order_id: &OrderId) -> Result<Issued, InvoiceError> {
+        let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
+        if order.approved_parts().next().is_none() {
+            return Ok(Issued::NothingToInvoice);
+        }
+        let config: EmitterConfig = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
+        let emitter = validate(&config)?;
+        let numbering =
+            NumberingKey { cnpj: emitter.emitter.cnpj.as_str().to_owned(), serie: u32::from(emitter.serie) };
+
+        let existing =
+            self.app.invoices.invoices(tenant, order_id).await?.into_iter().find(|r| r.numbering == numbering);
+        if let Some(r) = &existing
+            && matches!(r.state, InvoiceState::Authorized | InvoiceState::Denied)
+        {
+            self.record_on_order(&order, r).await?;
+            return Ok(Issued::Invoice(Box::new(r.clone())));
+        }
+        if !order.paid_in_full() {
+            return Err(InvoiceError::NotPaid);
+        }
+
+        let (record, fresh) = match existing {
+            Some(r) => (r, false),
+            None => {
+                let number = self.app.invoices.claim_number(tenant, &numbering, order_id).await?;
+                let n_nf =
+                    u32::try_from(number).map_err(|_| StoreError::Other(format!("nNF {number} out of range")))?;
+                let cnf = Cnf::generate(&mut rand::rng(), n_nf);
+                let now = self.app.clock.now();
+                let input = nfe_input(&order, &emitter, n_nf, cnf, now)?.ok_or(InvoiceError::NotFound)?;
+                let key = build(&input)?.key().as_str().to_owned();
+                let record = InvoiceRecord {
+                    tenant: tenant.clone(),
+                    order_id: *order_id,
+                    numbering: numbering.clone(),
+                    number,
+                    cnf: format!("{:08}", cnf.value()),
+                    access_key: key,
+                    state: InvoiceState::Pending,
+                    cstat: None,
+                    message: None,
+                    protocol: None,
+                    xml_ref: None,
+                    revision: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                match self.app.invoices.save_invoice(&record, 0).await {
+                    Ok(()) => (record, true),
+                    // A concurrent delivery saved it first: go on with its record.
+                    Err(StoreError::AlreadyExists) => {
+                        let stored = self.app.invoices.invoices(tenant, order_id).await?;
+                        let r = stored.into_iter().find(|r| r.numbering == numbering).ok_or(StoreError::NotFound)?;
+                        (r, false)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
+        self.record_on_order(&order, &record).await?;
+
+        let n_nf = u32::try_from(record.number).map_err(|_| StoreError::Corrupt("nNF out of range".into()))?;
+        let cnf_value: u32 =
+            record.cnf.parse().map_err(|_| StoreError::Corrupt(format!("stored cNF {:?}", record.cnf)))?;
+        let cnf = Cnf::from_stored(cnf_value, n_nf).map_err(|p| StoreError::Corrupt(format!("stored cNF: {p}")))?;
+        let input = nfe_input(&order, &emitter, n_nf, cnf, record.created_at)?.ok_or(InvoiceError::NotFound)?;
+        let unsigned = build(&input)?;
+        if unsigned.key().as_str() != record.access_key {
+            return Err(InvoiceError::KeyChanged {
+                stored: record.access_key.clone(),
+                built: unsigned.key().as_str().to_owned(),
+            });
+        }
+        let certificate = self.certificate(tenant).await?;
+        let signed = sign(&unsigned, &certificate)?;
+        let authority = self.authorities.authority(&emitter, &certificate)?;
+
+        let outcome = self
+            .transmit(authority.as_ref(), &signed, unsigned.key(), fresh || record.state != InvoiceState::Pending)
+            .await?;
+        let saved = self.settle(record, &signed, outcome).await?;
+        let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
+        self.record_on_order(&order, &saved).await?;
+        Ok(Issued::Invoice(Box::new(saved)))
+    }
+
+    /// Sends the document; a record left pending by an earlier call is consulted first.
+    async fn transmit(
+        &self,
+        authority: &dyn FiscalAuthority,
+        signed: &SignedNfe,
+        key: &AccessKey,
+        never_sent: bool,
+    ) -> Result<Outcome, InvoiceError> {
+        if !never_sent {
+            let found = authority.consult(key).await?;
+            if !found.is_not_found() {
+                return Ok(found);
+            }
+        }
+        Ok(authority.authorize(signed).await?)
+    }
+
+    /// Stores the outcome: the nfeProc of an authorized NF-e, then the record.
+    async fn settle(
+        &self,
+        record: InvoiceRecord,
+        signed: &SignedNfe,
+        outcome: Outcome,
+    ) -> Result<InvoiceRecord, InvoiceError> {
+        let now = self.app.clock.now();
+        let mut next = InvoiceRecord { revision: record.revision + 1, updated_at: now, ..record.clone() };
+        match outcome {
+            Outcome::Authorized(protocol) => {
+                let proc = wrap::nfe_proc(signed, &protocol).map_err(|e| StoreError::Other(format!("nfeProc: {e}")))?;
+                let key = blob_key(&record.order_id, &record.access_key);
+                let blob = Blob { content_type: "application/xml".into(), bytes: proc.into_bytes() };
+                self.app.blobs.put(&record.tenant, &key, &blob).await?;
+                next.state = InvoiceState::Authorized;
+                next.cstat = Some(protocol.c_stat);
+                next.message = Some(protocol.x_motivo.clone());
+                next.protocol = Some(protocol.number.clone());
+                next.xml_ref = Some(key);
+            }
+            Outcome::Denied { c_stat, x_motivo, protocol } => {
+                next.state = InvoiceState::Denied;
+                next.cstat = Some(c_stat);
+                next.message = Some(x_motivo);
+                next.protocol = protocol.map(|p| p.number);
+            }
+            Outcome::Rejected { c_stat, x_motivo } => {
+                next.state = InvoiceState::Rejected;
+                next.cstat = Some(c_stat);
+                next.message = Some(x_motivo);
+            }
+        }
+        self.app.invoices.save_invoice(&next, record.revision).await?;
+        Ok(next)
+    }
+}

@@ -1,0 +1,49 @@
+//! NF-e issuing for osflow (the parts of a paid service order):
+//!
+//! - [`config`]: checks a company's [`EmitterConfig`](osflow_app::EmitterConfig) and turns it into the
+//!   osflow-nfe emitter and tax rules;
+//! - [`mapping`]: `Order` + emitter → [`osflow_nfe::NfeInput`] (one `det` per approved part line, `dest` from
+//!   the customer, `pag` from the payments, the OS number in `infAdic`); labor lines go on an NFS-e, not here;
+//! - [`Invoicer`]: the idempotent issuing use case (gapless number, stored cNF and key, sign, transmit, store the
+//!   nfeProc, record the state on the order);
+//! - [`EmitterPolicy`]: invoicing is enabled for a company exactly when its emitter is configured (the release
+//!   guard `invoice_authorized` depends on it).
+
+pub mod config;
+pub mod invoicer;
+pub mod mapping;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use osflow_app::{EmitterStore, InvoicingPolicy, StoreError};
+use osflow_domain::values::TenantId;
+
+pub use config::{ConfigError, ValidEmitter, validate};
+pub use invoicer::{AuthorityFor, InvoiceError, Invoicer, Issued, SharedAuthority};
+pub use mapping::{MapError, nfe_input};
+
+/// Invoicing enabled ⇔ the company has an emitter configured.
+#[derive(Clone)]
+pub struct EmitterPolicy {
+    emitters: Arc<dyn EmitterStore>,
+}
+
+impl EmitterPolicy {
+    pub fn new(emitters: Arc<dyn EmitterStore>) -> EmitterPolicy {
+        EmitterPolicy { emitters }
+    }
+}
+
+impl std::fmt::Debug for EmitterPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmitterPolicy").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl InvoicingPolicy for EmitterPolicy {
+    async fn invoicing_enabled(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(self.emitters.emitter(tenant).await?.is_some())
+    }
+}
