@@ -1,0 +1,504 @@
+//! osflow-invoicing, one test binary: orders walked through the use cases on the SQLite store (temporary file),
+//! issued with the homologation [`Simulator`] and a generated A1 certificate. Every authorized nfeProc is checked
+//! by the official schema (`xmllint`, procNFe_v4.00.xsd) and by `xmlsec1`; both tools and NFE_SCHEMA_DIR come
+//! from `scripts/test` (the tests fail saying so when they are missing).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command as Process;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use osflow_app::conformance::cpf;
+use osflow_app::{
+    App, AppError, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore,
+    OpenOrderInput, Rendered, Reply, StoreResult, SystemClock, TaxRules, TechResponsibleConfig, UuidV7Ids,
+};
+use osflow_domain::values::{CityCode, Document, Email, Money, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
+use osflow_domain::{
+    Address, ChecklistItem, Command, Customer, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput, LineKind,
+    Order, PaymentMethod, QuoteDecision, Role, Service,
+};
+use osflow_invoicing::{EmitterPolicy, Invoicer, Issued, SharedAuthority};
+use osflow_nfe::simulator::Simulator;
+use osflow_nfe::{Certificate, Cnpj};
+use osflow_store_sqlite::SqliteStore;
+
+const EMITTER_CNPJ: &str = "12345678000195";
+const PASSWORD: &str = "s3nh@-A1";
+
+// ---------------------------------------------------------------------------------------------- fixtures
+
+/// Files kept in memory (the folder and S3 adapters live elsewhere; the invoicer only uses `put`).
+#[derive(Default)]
+struct MemoryBlobs(Mutex<HashMap<(String, String), Blob>>);
+
+#[async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn presign_put(&self, tenant: &TenantId, key: &str, _: &str) -> StoreResult<String> {
+        Ok(format!("memory://{tenant}/{key}", tenant = tenant.as_str()))
+    }
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
+        Ok(self.0.lock().unwrap().get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())
+    }
+    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
+        self.0.lock().unwrap().insert((tenant.as_str().to_owned(), key.to_owned()), blob.clone());
+        Ok(())
+    }
+}
+
+fn certificate() -> &'static Certificate {
+    static CERT: OnceLock<Certificate> = OnceLock::new();
+    CERT.get_or_init(|| {
+        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30)
+            .expect("test certificate")
+    })
+}
+
+struct World {
+    store: SqliteStore,
+    app: App,
+    blobs: Arc<MemoryBlobs>,
+    invoicer: Arc<Invoicer>,
+    tenant: TenantId,
+    caller: Caller,
+}
+
+fn address() -> Address {
+    Address {
+        street: "Rua Augusta".into(),
+        number: "100".into(),
+        complement: None,
+        district: "Consolação".into(),
+        city: "São Paulo".into(),
+        city_code: CityCode::parse("3550308").unwrap(),
+        uf: Uf::parse("SP").unwrap(),
+        zip: Zip::parse("01305-000").unwrap(),
+    }
+}
+
+fn emitter(tax: TaxRules) -> EmitterConfig {
+    EmitterConfig {
+        cnpj: EMITTER_CNPJ.into(),
+        ie: "111222333444".into(),
+        legal_name: "Oficina Teste Ltda".into(),
+        trade_name: Some("Oficina Teste".into()),
+        address: address(),
+        phone: Some("(11) 3333-4444".into()),
+        serie: 1,
+        environment: FiscalEnvironment::Homologation,
+        cfop: "5102".into(),
+        tax,
+        ibs_cbs: false,
+        tech_responsible: TechResponsibleConfig {
+            cnpj: "11222333000181".into(),
+            contact: "Equipe osflow".into(),
+            email: "fiscal@osflow.example".into(),
+            phone: "11999990000".into(),
+        },
+    }
+}
+
+fn simples() -> TaxRules {
+    TaxRules::SimplesNacional { csosn: "102".into() }
+}
+
+fn normal() -> TaxRules {
+    TaxRules::RegimeNormal {
+        icms_percent: "18".into(),
+        pis_percent: "1.65".into(),
+        cofins_percent: "7.6".into(),
+        pis_cofins_base_excludes_icms: false,
+    }
+}
+
+async fn world(tax: Option<TaxRules>) -> World {
+    let store = SqliteStore::open_temporary().expect("temporary SQLite store");
+    let blobs = Arc::new(MemoryBlobs::default());
+    let app = App {
+        orders: Arc::new(store.clone()),
+        flows: Arc::new(store.clone()),
+        invoices: Arc::new(store.clone()),
+        idempotency: Arc::new(store.clone()),
+        invoicing: Arc::new(EmitterPolicy::new(Arc::new(store.clone()))),
+        blobs: blobs.clone(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+    };
+    let tenant = TenantId::parse("oficina-teste").unwrap();
+    if let Some(tax) = tax {
+        store.put_emitter(&tenant, &emitter(tax)).await.unwrap();
+        store.put_certificate(&tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
+    }
+    let authority = SharedAuthority(Arc::new(Simulator::new()));
+    let invoicer = Arc::new(Invoicer::new(app.clone(), Arc::new(store.clone()), Arc::new(authority)));
+    let caller =
+        Caller { tenant: tenant.clone(), user: UserId::parse("user-1").unwrap(), roles: vec![Role::Representante] };
+    World { store, app, blobs, invoicer, tenant, caller }
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+fn part(code: &str, description: &str, quantity: &str, price: &str) -> LineInput {
+    LineInput {
+        kind: LineKind::Part,
+        code: code.into(),
+        description: description.into(),
+        ncm: Some(Ncm::parse("85044010").unwrap()),
+        quantity: Quantity::parse(quantity).unwrap(),
+        unit_price: money(price),
+    }
+}
+
+fn labor(price: &str) -> LineInput {
+    LineInput {
+        kind: LineKind::Labor,
+        code: "S-001".into(),
+        description: "Diagnóstico e reparo".into(),
+        ncm: None,
+        quantity: Quantity::parse("1").unwrap(),
+        unit_price: money(price),
+    }
+}
+
+fn render(_: &Order, _: &Flow) -> Rendered {
+    Rendered { status: 200, body: String::new() }
+}
+
+impl World {
+    async fn step(&self, id: &OrderId, cmd: Command) -> Result<Order, AppError> {
+        match self.app.step(&self.caller, id, cmd, None, None, &render).await? {
+            Reply::Fresh(s) => Ok(s.order),
+            Reply::Replayed(_) => unreachable!("no idempotency key was sent"),
+        }
+    }
+
+    /// Opens an order with these lines and walks it to paid in full (credit card 100.00, then PIX for the rest).
+    async fn paid_order(&self, document: Document, items: Vec<LineInput>) -> Order {
+        let input = OpenOrderInput {
+            customer: Customer {
+                name: "Maria Souza".into(),
+                document,
+                email: Some(Email::parse("maria@example.com").unwrap()),
+                phone: None,
+                address: Some(address()),
+            },
+            equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
+            service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+            items,
+            due_date: None,
+            technician: None,
+        };
+        let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
+            Reply::Fresh(s) => s.order.id,
+            Reply::Replayed(_) => unreachable!(),
+        };
+        for cmd in [
+            Command::SendQuote,
+            Command::DecideQuote {
+                revision: None,
+                decision: QuoteDecision::Approve,
+                lines: vec![],
+                comment: None,
+                evidence: None,
+            },
+            Command::Start,
+            Command::Finish { tests_performed: Some("Ligou".into()) },
+            Command::Validate {
+                checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
+                extra_items: vec![],
+            },
+            Command::RequestPayment,
+        ] {
+            self.step(&id, cmd).await.expect("step");
+        }
+        let order = self
+            .step(
+                &id,
+                Command::RegisterPayment {
+                    amount: money("100.00"),
+                    method: PaymentMethod::Credit,
+                    reference: Some("A1B2C3".into()),
+                },
+            )
+            .await
+            .expect("card payment");
+        let order = self
+            .step(
+                &id,
+                Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None },
+            )
+            .await
+            .expect("pix payment");
+        assert!(order.paid_in_full());
+        order
+    }
+
+    async fn issue(&self, id: &OrderId) -> osflow_app::InvoiceRecord {
+        match self.invoicer.issue(&self.tenant, id).await.expect("issue") {
+            Issued::Invoice(r) => *r,
+            Issued::NothingToInvoice => panic!("the order has parts"),
+        }
+    }
+
+    async fn order(&self, id: &OrderId) -> Order {
+        self.app.orders.get(&self.tenant, id).await.unwrap().unwrap()
+    }
+
+    async fn proc_xml(&self, record: &osflow_app::InvoiceRecord) -> String {
+        let key = record.xml_ref.as_deref().expect("an authorized invoice has its nfeProc");
+        let blob = self.blobs.get(&self.tenant, key).await.unwrap().expect("stored nfeProc");
+        assert_eq!(blob.content_type, "application/xml");
+        String::from_utf8(blob.bytes).unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- external tools
+
+fn tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+        .unwrap_or_default();
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not installed: run scripts/test (it installs libxml2-utils and xmlsec1)")
+    })
+}
+
+fn schema_dir() -> PathBuf {
+    let dir = std::env::var_os("NFE_SCHEMA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("NFE_SCHEMA_DIR is not set: run scripts/test"));
+    assert!(
+        dir.join("procNFe_v4.00.xsd").is_file(),
+        "NFE_SCHEMA_DIR={} has no procNFe_v4.00.xsd: run scripts/test",
+        dir.display()
+    );
+    dir
+}
+
+fn temp_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "osflow-invoicing-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The nfeProc passes the official schema and its signature verifies with xmlsec1 (trusting the test certificate).
+fn check_proc(xml: &str) {
+    let dir = temp_dir();
+    let doc = dir.join("procNFe.xml");
+    std::fs::write(&doc, xml).unwrap();
+    let pem = dir.join("cert.pem");
+    std::fs::write(&pem, certificate().x509().to_pem().unwrap()).unwrap();
+    let out = Process::new(tool("xmllint"))
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schema_dir().join("procNFe_v4.00.xsd"))
+        .arg(&doc)
+        .output()
+        .expect("run xmllint");
+    assert!(out.status.success(), "xmllint rejected {}:\n{}", doc.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Process::new(tool("xmlsec1"))
+        .args(["--verify", "--enabled-reference-uris", "same-doc", "--id-attr:Id"])
+        .arg("http://www.portalfiscal.inf.br/nfe:infNFe")
+        .arg("--trusted-pem")
+        .arg(&pem)
+        .arg(&doc)
+        .output()
+        .expect("run xmlsec1");
+    assert!(
+        out.status.success(),
+        "xmlsec1 --verify failed on {}:\n{}",
+        doc.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn between<'a>(s: &'a str, a: &str, b: &str) -> Vec<&'a str> {
+    s.split(a).skip(1).filter_map(|rest| rest.split(b).next()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------- tests
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paid_order_is_authorized_and_release_waits_for_it() {
+    let w = world(Some(simples())).await;
+    assert!(w.app.invoicing.invoicing_enabled(&w.tenant).await.unwrap());
+    let order = w
+        .paid_order(
+            cpf(7),
+            vec![part("P-001", "Fonte 65W", "1", "149.90"), part("P-002", "Cabo", "2", "10.05"), labor("120.00")],
+        )
+        .await;
+
+    // Paid but not invoiced: the release guard refuses.
+    let refused = w.step(&order.id, Command::Release).await.unwrap_err();
+    assert!(
+        matches!(&refused, AppError::Domain(DomainError::GuardFailed { guard: Guard::InvoiceAuthorized, .. })),
+        "{refused:?}"
+    );
+
+    let record = w.issue(&order.id).await;
+    assert_eq!(record.state, InvoiceState::Authorized, "{record:?}");
+    assert_eq!((record.number, record.numbering.cnpj.as_str(), record.numbering.serie), (1, EMITTER_CNPJ, 1));
+    assert_eq!(record.cstat, Some(100));
+    assert!(record.protocol.is_some());
+    assert_eq!(&record.access_key[22..25], "001", "série in the key");
+    assert_eq!(&record.access_key[35..43], record.cnf, "cNF in the key");
+
+    let invoice = w.order(&order.id).await.invoice.expect("the order shows its invoice");
+    assert_eq!(invoice.state, InvoiceState::Authorized);
+    assert_eq!((invoice.number, invoice.key.as_str()), (1, record.access_key.as_str()));
+    assert_eq!(invoice.protocol, record.protocol);
+
+    let xml = w.proc_xml(&record).await;
+    check_proc(&xml);
+    // Parts only (149.90 + 20.10), the card with its group, the rest by PIX; no change; CSOSN 102, CPF buyer.
+    assert_eq!(between(&xml, "<vNF>", "</vNF>"), ["170.00"]);
+    assert_eq!(between(&xml, "<tPag>", "</tPag>"), ["03", "17"]);
+    assert_eq!(between(&xml, "<vPag>", "</vPag>"), ["100.00", "70.00"]);
+    assert!(xml.contains("<card><tpIntegra>2</tpIntegra><cAut>A1B2C3</cAut></card>"), "{xml}");
+    assert!(!xml.contains("<vTroco>"));
+    assert_eq!(between(&xml, "<CSOSN>", "</CSOSN>"), ["102", "102"]);
+    assert_eq!(between(&xml, "<det nItem=", ">").len(), 2, "labor is not on the NF-e");
+    assert!(xml.contains(&format!("<CPF>{}</CPF>", order.customer.document.as_str())));
+    assert!(xml.contains(&format!("ordem de serviço nº {}", order.number)));
+
+    let released = w.step(&order.id, Command::Release).await.expect("release after authorization");
+    assert_ne!(released.status, order.status);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redelivery_issues_one_number_and_one_document() {
+    let w = world(Some(simples())).await;
+    let order = w.paid_order(cpf(8), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+    let first = w.issue(&order.id).await;
+    let events_after_first = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len();
+    for _ in 0..2 {
+        assert_eq!(w.issue(&order.id).await, first);
+    }
+    let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+    assert_eq!(records, vec![first.clone()]);
+    assert_eq!(w.blobs.0.lock().unwrap().len(), 1, "one stored document");
+    assert_eq!(
+        w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len(),
+        events_after_first,
+        "a redelivery adds nothing to the timeline"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_orders_issued_concurrently_take_numbers_1_to_20() {
+    let w = world(Some(simples())).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(w.paid_order(cpf(100 + i), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await.id);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let (invoicer, tenant) = (w.invoicer.clone(), w.tenant.clone());
+        tasks.spawn(async move { (id, invoicer.issue(&tenant, &id).await) });
+    }
+    let mut numbers = Vec::new();
+    let mut keys = std::collections::HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (id, issued) = joined.unwrap();
+        let Issued::Invoice(r) = issued.expect("issue") else { panic!("parts to invoice") };
+        assert_eq!(r.state, InvoiceState::Authorized);
+        assert_eq!(r.order_id, id);
+        assert!(keys.insert(r.access_key.clone()));
+        numbers.push(r.number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<u64>>());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_key() {
+    let w = world(Some(simples())).await;
+    // Misconfigured: production, while the authority is the homologation one (cStat 252).
+    let mut config = emitter(simples());
+    config.environment = FiscalEnvironment::Production;
+    w.store.put_emitter(&w.tenant, &config).await.unwrap();
+    let order = w.paid_order(cpf(9), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+
+    let rejected = w.issue(&order.id).await;
+    assert_eq!(rejected.state, InvoiceState::Rejected);
+    assert_eq!(rejected.cstat, Some(252));
+    assert!(rejected.xml_ref.is_none());
+    let shown = w.order(&order.id).await.invoice.unwrap();
+    assert_eq!((shown.state, shown.cstat), (InvoiceState::Rejected, Some(252)));
+    assert!(shown.message.as_deref().unwrap().contains("Ambiente"), "{shown:?}");
+    assert!(w.step(&order.id, Command::Release).await.is_err(), "a rejected invoice does not release");
+
+    config.environment = FiscalEnvironment::Homologation;
+    w.store.put_emitter(&w.tenant, &config).await.unwrap();
+    let authorized = w.issue(&order.id).await;
+    assert_eq!(authorized.state, InvoiceState::Authorized);
+    assert_eq!(
+        (authorized.number, &authorized.cnf, &authorized.access_key),
+        (rejected.number, &rejected.cnf, &rejected.access_key)
+    );
+    check_proc(&w.proc_xml(&authorized).await);
+    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
+    w.step(&order.id, Command::Release).await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regime_normal_with_a_cnpj_buyer() {
+    let w = world(Some(normal())).await;
+    let buyer = Document::parse("11.444.777/0001-61").unwrap();
+    let order = w.paid_order(buyer, vec![part("P-010", "Placa-mãe", "1", "500.00"), labor("80.00")]).await;
+    let record = w.issue(&order.id).await;
+    assert_eq!(record.state, InvoiceState::Authorized, "{record:?}");
+    let xml = w.proc_xml(&record).await;
+    check_proc(&xml);
+    assert!(xml.contains("<CNPJ>11444777000161</CNPJ>"));
+    assert!(xml.contains("<CRT>3</CRT>"));
+    assert_eq!(between(&xml, "<vICMS>", "</vICMS>")[0], "90.00");
+    assert_eq!(between(&xml, "<vPIS>", "</vPIS>")[0], "8.25");
+    assert_eq!(between(&xml, "<vCOFINS>", "</vCOFINS>")[0], "38.00");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_without_parts_issues_nothing() {
+    let w = world(Some(simples())).await;
+    let order = w.paid_order(cpf(10), vec![labor("120.00")]).await;
+    assert_eq!(w.invoicer.issue(&w.tenant, &order.id).await.unwrap(), Issued::NothingToInvoice);
+    assert!(w.store.invoices(&w.tenant, &order.id).await.unwrap().is_empty());
+    assert!(w.order(&order.id).await.invoice.is_none());
+    w.step(&order.id, Command::Release).await.expect("nothing to invoice: the guard lets it go");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emitter_store_keeps_the_certificate_apart_and_drives_the_policy() {
+    let w = world(None).await;
+    assert!(!w.app.invoicing.invoicing_enabled(&w.tenant).await.unwrap());
+    assert!(w.store.emitter(&w.tenant).await.unwrap().is_none());
+    assert!(w.store.certificate(&w.tenant).await.unwrap().is_none());
+
+    let config = emitter(normal());
+    w.store.put_emitter(&w.tenant, &config).await.unwrap();
+    assert_eq!(w.store.emitter(&w.tenant).await.unwrap(), Some(config));
+    assert!(w.app.invoicing.invoicing_enabled(&w.tenant).await.unwrap());
+    let other = TenantId::parse("outra-oficina").unwrap();
+    assert!(!w.app.invoicing.invoicing_enabled(&other).await.unwrap());
+
+    assert_eq!(w.store.put_certificate(&w.tenant, b"p12-1", "secret-password").await.unwrap(), 1);
+    assert_eq!(w.store.put_certificate(&w.tenant, b"p12-2", "secret-password").await.unwrap(), 2);
+    let cert = w.store.certificate(&w.tenant).await.unwrap().unwrap();
+    assert_eq!((cert.pkcs12.as_slice(), cert.revision), (&b"p12-2"[..], 2));
+    assert!(!format!("{cert:?}").contains("secret-password"));
+
+    // No certificate that parses: the issue fails before any number is sent.
+    let order = w.paid_order(cpf(11), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+    let err = w.invoicer.issue(&w.tenant, &order.id).await.unwrap_err();
+    assert!(err.to_string().starts_with("certificado digital"), "{err}");
+}
