@@ -502,3 +502,59 @@ async fn emitter_store_keeps_the_certificate_apart_and_drives_the_policy() {
     let err = w.invoicer.issue(&w.tenant, &order.id).await.unwrap_err();
     assert!(err.to_string().starts_with("certificado digital"), "{err}");
 }
+
+/// Forwards to the simulator, but the answer of the first `authorize` is lost (the authority did process it):
+/// what the SEFAZ client reports after a timeout whose consult did not find the document yet.
+struct LostFirstAnswer {
+    inner: Simulator,
+    authorizations: AtomicU32,
+    consults: AtomicU32,
+}
+
+#[async_trait]
+impl osflow_nfe::FiscalAuthority for LostFirstAnswer {
+    async fn authorize(&self, nfe: &osflow_nfe::SignedNfe) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
+        let outcome = self.inner.authorize(nfe).await;
+        if self.authorizations.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(osflow_nfe::TransportError::Timeout { consulted: None });
+        }
+        outcome
+    }
+    async fn consult(&self, key: &osflow_nfe::AccessKey) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
+        self.consults.fetch_add(1, Ordering::SeqCst);
+        self.inner.consult(key).await
+    }
+    async fn status(&self) -> Result<osflow_nfe::ServiceStatus, osflow_nfe::TransportError> {
+        self.inner.status().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timeout_leaves_the_invoice_pending_and_the_retry_consults_before_sending() {
+    let w = world(Some(simples())).await;
+    let authority = Arc::new(LostFirstAnswer {
+        inner: Simulator::new(),
+        authorizations: AtomicU32::new(0),
+        consults: AtomicU32::new(0),
+    });
+    let invoicer =
+        Invoicer::new(w.app.clone(), Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
+    let order = w.paid_order(cpf(12), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+
+    let err = invoicer.issue(&w.tenant, &order.id).await.unwrap_err();
+    assert!(matches!(err, osflow_invoicing::InvoiceError::Transport(_)), "{err:?}");
+    let pending = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, InvoiceState::Pending);
+    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Pending);
+
+    let Issued::Invoice(record) = invoicer.issue(&w.tenant, &order.id).await.expect("retry") else {
+        panic!("parts to invoice")
+    };
+    assert_eq!(record.state, InvoiceState::Authorized);
+    assert_eq!((record.number, &record.access_key), (pending[0].number, &pending[0].access_key));
+    assert_eq!(authority.consults.load(Ordering::SeqCst), 1, "the retry consulted the key");
+    assert_eq!(authority.authorizations.load(Ordering::SeqCst), 1, "and did not send the document again");
+    check_proc(&w.proc_xml(&record).await);
+    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
+}
