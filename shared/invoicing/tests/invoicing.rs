@@ -558,3 +558,23 @@ async fn a_timeout_leaves_the_invoice_pending_and_the_retry_consults_before_send
     check_proc(&w.proc_xml(&record).await);
     assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_certificate_is_used_by_the_next_issue() {
+    let w = world(Some(simples())).await;
+    // Another company's certificate (213: CNPJ base differs from the certificate's).
+    let wrong =
+        Certificate::generate_for_homologation(&Cnpj::parse("11444777000161").unwrap(), "OUTRA EMPRESA", 30).unwrap();
+    w.store.put_certificate(&w.tenant, &wrong.to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
+    let order = w.paid_order(cpf(13), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+
+    let rejected = w.issue(&order.id).await;
+    assert_eq!((rejected.state, rejected.cstat), (InvoiceState::Rejected, Some(213)), "{rejected:?}");
+
+    // The parsed certificate is cached per stored revision: the new upload is picked up.
+    w.store.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
+    let authorized = w.issue(&order.id).await;
+    assert_eq!(authorized.state, InvoiceState::Authorized);
+    assert_eq!(authorized.access_key, rejected.access_key);
+    check_proc(&w.proc_xml(&authorized).await);
+}
