@@ -579,19 +579,22 @@ async fn a_replaced_certificate_is_used_by_the_next_issue() {
     check_proc(&w.proc_xml(&authorized).await);
 }
 
+/// A change to a valid configuration.
+type Edit = fn(&mut EmitterConfig);
+
 #[test]
 fn configuration_errors_name_the_field_in_portuguese() {
     let ok = osflow_invoicing::validate(&emitter(normal())).expect("valid configuration");
     assert_eq!((ok.serie, ok.cfop.as_str(), ok.emitter.crt), (1, "5102", osflow_nfe::Crt::RegimeNormal));
-    let cases: Vec<(&str, Box<dyn Fn(&mut EmitterConfig)>)> = vec![
-        ("cnpj", Box::new(|c| c.cnpj = "12345678000100".into())),
-        ("ie", Box::new(|c| c.ie = "12-AB".into())),
-        ("serie", Box::new(|c| c.serie = 1000)),
-        ("cfop", Box::new(|c| c.cfop = "6102".into())),
-        ("tax.csosn", Box::new(|c| c.tax = TaxRules::SimplesNacional { csosn: "101".into() })),
+    let cases: Vec<(&str, Edit)> = vec![
+        ("cnpj", (|c| c.cnpj = "12345678000100".into())),
+        ("ie", (|c| c.ie = "12-AB".into())),
+        ("serie", (|c| c.serie = 1000)),
+        ("cfop", (|c| c.cfop = "6102".into())),
+        ("tax.csosn", (|c| c.tax = TaxRules::SimplesNacional { csosn: "101".into() })),
         (
             "tax.icms_percent",
-            Box::new(|c| {
+            (|c| {
                 c.tax = TaxRules::RegimeNormal {
                     icms_percent: "dezoito".into(),
                     pis_percent: "1.65".into(),
@@ -600,7 +603,7 @@ fn configuration_errors_name_the_field_in_portuguese() {
                 }
             }),
         ),
-        ("tech_responsible.cnpj", Box::new(|c| c.tech_responsible.cnpj = "1".into())),
+        ("tech_responsible.cnpj", (|c| c.tech_responsible.cnpj = "1".into())),
     ];
     for (field, edit) in cases {
         let mut config = emitter(normal());
