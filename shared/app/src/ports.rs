@@ -530,3 +530,46 @@ pub struct WebhookCall {
 pub trait WebhookSender: Send + Sync {
     async fn post(&self, call: &WebhookCall) -> Result<(), SendError>;
 }
+
+/// An e-mail to a customer (plain text, UTF-8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMessage {
+    pub from_name: String,
+    pub from_email: String,
+    pub reply_to: Option<String>,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying (timeouts, 5xx, throttling).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying will not help (a refused address, a 4xx of the webhook).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Sends e-mail (SES v2 in AWS, a mailbox folder of `.eml` files locally). Returns the provider's message id.
+#[async_trait]
+pub trait EmailSender: Send + Sync {
+    async fn send_email(&self, message: &EmailMessage) -> Result<String, SendError>;
+}
+
+/// A signed JSON POST to a company's endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookCall {
+    pub url: String,
+    pub secret: String,
+    /// The JSON body, sent as is (the signature covers these bytes).
+    pub body: String,
+}
+
+/// Posts webhooks; a non-2xx answer is a failure.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn post(&self, call: &WebhookCall) -> Result<(), SendError>;
+}

@@ -1,0 +1,13 @@
+//! osflow's customer notifications (issue 5): the notifier consumer of the `notifications` queue, the pt-BR
+//! templates with company overrides, and the channels — e-mail (a mailbox folder of `.eml` files locally; SES in
+//! AWS) and a signed webhook.
+
+mod mailbox;
+mod notifier;
+pub mod template;
+mod webhook;
+
+pub use mailbox::{MailboxSender, base64, encode_header, to_eml};
+pub use notifier::{CONSUMER, DEDUPE_DAYS, LEASE_SECS, Notifier, NotifierDefaults, brl, mask_email, mask_url};
+pub use template::{TemplateError, validate_overrides};
+pub use webhook::{HttpWebhookSender, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, verify};

@@ -1,0 +1,345 @@
+//! The notifier: the consumer of the `notifications` queue.
+//!
+//! For an envelope it decides whether the customer hears of it (the status entered has `notify` in the order's
+//! flow version, or the material's expected date changed), renders the company's template, and sends it on each
+//! channel the status and the company use. Each (event, channel) is claimed in the [`DedupeStore`] first, so a
+//! redelivery never sends twice; each message sent is recorded on the order's timeline
+//! (`order.notification_sent`, a System step with an idempotency key per (event, channel)).
+//!
+//! Failures: a transient one (timeout, 5xx) releases the claim and fails the message, so SQS brings it back; a
+//! permanent one (a 4xx of the webhook, an invalid address) is recorded (`ok: false`) and not retried.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Duration;
+use osflow_app::{
+    App, AppError, Claim, DedupeKey, DedupeOutcome, DedupeStore, EmailMessage, EmailSender, Idempotency,
+    NotificationSettings, NotifyChannel, Rendered, SendError, SettingsStore, WebhookCall, WebhookSender,
+};
+use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
+use osflow_domain::{Actor, Change, Channel, Command, Flow, Order, StatusKind};
+
+use crate::template::{render, template_for};
+
+/// The consumer name in dedupe keys.
+pub const CONSUMER: &str = "notifier";
+/// How long a claim protects a send in progress before another delivery may take it over.
+pub const LEASE_SECS: i64 = 120;
+/// How long dedupe records are kept (beyond any redelivery of SQS).
+pub const DEDUPE_DAYS: i64 = 14;
+
+/// The defaults of a company that has not saved notification settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifierDefaults {
+    pub sender_name: String,
+    pub sender_email: String,
+}
+
+/// The notifier consumer.
+#[derive(Clone)]
+pub struct Notifier {
+    pub app: App,
+    pub settings: Arc<dyn SettingsStore>,
+    pub dedupe: Arc<dyn DedupeStore>,
+    pub email: Arc<dyn EmailSender>,
+    pub webhook: Arc<dyn WebhookSender>,
+    pub defaults: NotifierDefaults,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").field("defaults", &self.defaults).finish_non_exhaustive()
+    }
+}
+
+/// `jo***@exemplo.com.br`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((user, domain)) => format!("{}***@{domain}", user.chars().take(2).collect::<String>()),
+        None => "***".into(),
+    }
+}
+
+/// The scheme and host of a URL, never its path or query (which may carry tokens).
+pub fn mask_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    format!("{scheme}://{host}/…")
+}
+
+/// `R$ 1.234,56`.
+pub fn brl(m: osflow_domain::values::Money) -> String {
+    let s = m.to_string();
+    let (int, dec) = s.split_once('.').unwrap_or((&s, "00"));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}R$ {grouped},{dec}")
+}
+
+fn kind_name(kind: StatusKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "custom".into())
+}
+
+/// What to send for an envelope: the template name and the flow channels, or nothing.
+fn decide(env: &Envelope, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
+    let event = &env.data;
+    let status = flow.status(&event.status_after)?;
+    let template = match &event.change {
+        Change::NotificationSent { .. } => return None,
+        Change::MaterialDateChanged { .. } => "material_date_changed".to_owned(),
+        _ if event.changes_status() && status.notify => kind_name(status.kind),
+        _ => return None,
+    };
+    let mut channels = Vec::new();
+    for c in &status.channels {
+        let ch = match c {
+            Channel::Email => NotifyChannel::Email,
+            Channel::Whatsapp | Channel::Sms => NotifyChannel::Webhook,
+        };
+        if !channels.contains(&ch) {
+            channels.push(ch);
+        }
+    }
+    Some((template, channels))
+}
+
+fn variables(
+    order: &Order,
+    flow: &Flow,
+    env: &Envelope,
+    settings: &NotificationSettings,
+) -> BTreeMap<&'static str, String> {
+    let mut v = BTreeMap::new();
+    v.insert("cliente", order.customer.name.clone());
+    v.insert("os", order.number.to_string());
+    v.insert("equipamento", order.equipment.description.clone());
+    v.insert(
+        "status",
+        flow.status(&env.data.status_after).map_or_else(|| env.data.status_after.to_string(), |s| s.label.clone()),
+    );
+    let amount = match flow.kind_of(&env.data.status_after) {
+        Some(StatusKind::AwaitingPayment) => order.balance(),
+        _ => order.current_revision().map_or(order.amount_due(), |r| r.total),
+    };
+    v.insert("valor", brl(amount));
+    if let Some(m) = &order.material {
+        v.insert("data_prevista", m.expected_at.format("%d/%m/%Y").to_string());
+        v.insert("motivo", m.reason.clone());
+    }
+    if let Change::MaterialDateChanged { expected_at, .. } = &env.data.change {
+        v.insert("data_prevista", expected_at.format("%d/%m/%Y").to_string());
+    }
+    if let Change::Cancelled { reason } = &env.data.change {
+        v.insert("motivo", reason.clone());
+    }
+    v.insert("empresa", settings.company_name.clone().unwrap_or_default());
+    // The customer's link: filled by the portal (later work); empty until then.
+    v.insert("link", String::new());
+    v
+}
+
+/// One message to deliver on one channel.
+struct Delivery {
+    channel: NotifyChannel,
+    to_masked: String,
+    action: Send,
+}
+
+enum Send {
+    Email(EmailMessage),
+    Webhook(WebhookCall),
+}
+
+fn failed(e: impl std::fmt::Display) -> ConsumeError {
+    ConsumeError::failed(e)
+}
+
+impl Notifier {
+    fn deliveries(
+        &self,
+        order: &Order,
+        env: &Envelope,
+        template: &str,
+        channels: &[NotifyChannel],
+        settings: &NotificationSettings,
+        vars: &BTreeMap<&'static str, String>,
+    ) -> Result<Vec<Delivery>, ConsumeError> {
+        let t = template_for(settings, template);
+        let subject = render(template, t.subject, vars).map_err(failed)?;
+        let body = render(template, t.body, vars).map_err(failed)?;
+        let enabled: &[NotifyChannel] =
+            if settings.channels.is_empty() { &[NotifyChannel::Email] } else { &settings.channels };
+        let mut out = Vec::new();
+        for &channel in channels.iter().filter(|c| enabled.contains(c)) {
+            match channel {
+                NotifyChannel::Email => {
+                    let Some(to) = &order.customer.email else { continue };
+                    let message = EmailMessage {
+                        from_name: settings
+                            .sender_name
+                            .clone()
+                            .or_else(|| settings.company_name.clone())
+                            .unwrap_or_else(|| self.defaults.sender_name.clone()),
+                        from_email: settings.sender_email.clone().unwrap_or_else(|| self.defaults.sender_email.clone()),
+                        reply_to: settings.reply_to.clone(),
+                        to: to.as_str().to_owned(),
+                        subject: subject.clone(),
+                        body: body.clone(),
+                    };
+                    out.push(Delivery { channel, to_masked: mask_email(to.as_str()), action: Send::Email(message) });
+                }
+                NotifyChannel::Webhook => {
+                    let (Some(url), Some(secret)) = (&settings.webhook_url, &settings.webhook_secret) else { continue };
+                    let payload = serde_json::json!({
+                        "event_id": env.event_id,
+                        "type": env.kind,
+                        "template": template,
+                        "order_id": env.order_id,
+                        "order_number": order.number,
+                        "status": env.data.status_after,
+                        "customer": {
+                            "name": order.customer.name,
+                            "phone": order.customer.phone,
+                            "email": order.customer.email,
+                        },
+                        "subject": subject,
+                        "message": body,
+                        "occurred_at": env.occurred_at,
+                    });
+                    let call = WebhookCall { url: url.clone(), secret: secret.clone(), body: payload.to_string() };
+                    out.push(Delivery { channel, to_masked: mask_url(url), action: Send::Webhook(call) });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the message on the timeline, once per (event, channel) (an idempotency key; a replay is fine).
+    async fn record(
+        &self,
+        env: &Envelope,
+        d: &Delivery,
+        template: &str,
+        ok: bool,
+        error: Option<String>,
+    ) -> Result<(), ConsumeError> {
+        let idem = Idempotency {
+            key: format!("notify:{}:{}", env.event_id, d.channel.as_str()),
+            request_hash: "order.notification_sent".into(),
+        };
+        let cmd = Command::RecordNotification {
+            channel: d.channel.as_str().to_owned(),
+            to_masked: d.to_masked.clone(),
+            template: template.to_owned(),
+            ok,
+            error,
+        };
+        let actor = Actor::System { component: CONSUMER.into() };
+        let render = |_: &Order, _: &Flow| Rendered { status: 204, body: String::new() };
+        match self.app.step_as(&env.tenant, &actor, &env.order_id, cmd, None, Some(&idem), &render).await {
+            Ok(_) => Ok(()),
+            Err(AppError::NotFound) => Ok(()),
+            Err(e) => Err(failed(format!("recording the notification: {e}"))),
+        }
+    }
+
+    async fn deliver(&self, env: &Envelope, d: &Delivery, template: &str) -> Result<(), ConsumeError> {
+        let key = DedupeKey {
+            tenant: env.tenant.clone(),
+            consumer: CONSUMER.into(),
+            event_id: env.event_id.clone(),
+            channel: d.channel.as_str().into(),
+        };
+        let now = self.app.clock.now();
+        let claim = self
+            .dedupe
+            .claim(&key, now, Duration::seconds(LEASE_SECS), now + Duration::days(DEDUPE_DAYS))
+            .await
+            .map_err(failed)?;
+        match claim {
+            Claim::InFlight { claimed_at } => {
+                return Err(failed(format!(
+                    "{} of {} is being sent since {claimed_at}",
+                    d.channel.as_str(),
+                    env.event_id
+                )));
+            }
+            // Sent before: make sure the timeline has it (a replay of the idempotent step when it does).
+            Claim::Done(outcome) => {
+                let error = (!outcome.ok).then(|| outcome.detail.clone());
+                return self.record(env, d, template, outcome.ok, error).await;
+            }
+            Claim::Claimed => {}
+        }
+        let sent = match &d.action {
+            Send::Email(m) => self.email.send_email(m).await.map(|id| format!("message id {id}")),
+            Send::Webhook(c) => self.webhook.post(c).await.map(|()| "posted".to_owned()),
+        };
+        let (ok, detail) = match sent {
+            Ok(detail) => (true, detail),
+            Err(SendError::Permanent(e)) => (false, e),
+            Err(SendError::Transient(e)) => {
+                tracing::warn!(event_id = %env.event_id, channel = d.channel.as_str(), error = %e, "notification failed; will retry");
+                self.dedupe.release(&key).await.map_err(failed)?;
+                return Err(failed(format!("{}: {e}", d.channel.as_str())));
+            }
+        };
+        let outcome = DedupeOutcome { ok, detail: detail.clone(), completed_at: self.app.clock.now() };
+        self.dedupe.complete(&key, &outcome).await.map_err(failed)?;
+        tracing::info!(event_id = %env.event_id, channel = d.channel.as_str(), ok, "notification sent");
+        self.record(env, d, template, ok, (!ok).then_some(detail)).await
+    }
+}
+
+#[async_trait]
+impl Consumer for Notifier {
+    fn queue(&self) -> Queue {
+        Queue::Notifications
+    }
+
+    async fn handle(&self, env: &Envelope) -> Result<(), ConsumeError> {
+        if matches!(env.data.change, Change::NotificationSent { .. }) {
+            return Ok(());
+        }
+        let Some(order) = self.app.orders.get(&env.tenant, &env.order_id).await.map_err(failed)? else {
+            return Ok(());
+        };
+        let flow = self.app.flow_version(&env.tenant, order.flow_version).await.map_err(failed)?;
+        let Some((template, channels)) = decide(env, &flow) else { return Ok(()) };
+        let settings = self.settings.notification_settings(&env.tenant).await.map_err(failed)?.unwrap_or_default();
+        let vars = variables(&order, &flow, env, &settings);
+        let deliveries = self.deliveries(&order, env, &template, &channels, &settings, &vars)?;
+        // Every channel is tried; the message fails if any failed (the succeeded ones are deduplicated).
+        let mut first_error = None;
+        for d in &deliveries {
+            if let Err(e) = self.deliver(env, d, &template).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_and_money() {
+        assert_eq!(mask_email("joana@exemplo.com.br"), "jo***@exemplo.com.br");
+        assert_eq!(mask_url("https://user:pw@hooks.exemplo.com/x?token=1"), "https://hooks.exemplo.com/…");
+        let m = |s: &str| osflow_domain::values::Money::parse(s).unwrap();
+        assert_eq!(brl(m("1234567.5")), "R$ 1.234.567,50");
+        assert_eq!(brl(m("269.90")), "R$ 269,90");
+        assert_eq!(brl(m("0")), "R$ 0,00");
+    }
+}

@@ -1,0 +1,481 @@
+//! The notifier over the SQLite store: the default flow walked through the use cases, every envelope handed to
+//! the notifier three times; e-mails in a temporary mailbox, webhooks to a local receiver that verifies the
+//! signature.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDate, Utc};
+use osflow_app::conformance::cpf;
+use osflow_app::{
+    App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NoInvoicing, NotificationSettings, NotifyChannel,
+    OpenOrderInput, Outbox, Rendered, Reply, SettingsStore, SystemClock, TemplateOverride, UuidV7Ids,
+};
+use osflow_bus::{Consumer, Envelope, Queue, route};
+use osflow_domain::values::{Email, Money, Ncm, OrderId, Quantity, TenantId, UserId};
+use osflow_domain::{
+    ChecklistItem, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, PaymentMethod, QuoteDecision, Role,
+    Service,
+};
+use osflow_lambda_kit::LocalBlobStore;
+use osflow_notify::{
+    HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SIGNATURE_HEADER, TIMESTAMP_HEADER, TemplateError,
+    validate_overrides, verify,
+};
+use osflow_store_sqlite::SqliteStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const SECRET: &str = "segredo-do-webhook";
+
+/// A webhook receiver on 127.0.0.1 that verifies every call's timestamp and signature.
+struct Receiver {
+    url: String,
+    /// Bodies of the calls whose signature verified.
+    calls: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// Calls refused for a bad signature or timestamp.
+    bad: Arc<Mutex<u32>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/osflow?token=abc", listener.local_addr().unwrap());
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let bad = Arc::new(Mutex::new(0));
+        let status = Arc::new(AtomicU16::new(200));
+        let (c, b, s) = (calls.clone(), bad.clone(), status.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let (c, b, s) = (c.clone(), b.clone(), s.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        let n = sock.read(&mut chunk).await.unwrap();
+                        assert!(n > 0, "connection closed before the headers");
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+                    let header = |name: &str| {
+                        head.lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                            })
+                            .unwrap_or_default()
+                    };
+                    let len: usize = header("content-length").parse().unwrap();
+                    while buf.len() < head_end + len {
+                        let n = sock.read(&mut chunk).await.unwrap();
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let body = String::from_utf8(buf[head_end..head_end + len].to_vec()).unwrap();
+                    let ts = header(TIMESTAMP_HEADER);
+                    let fresh = ts.parse::<i64>().is_ok_and(|t| (Utc::now().timestamp() - t).abs() <= 300);
+                    let signed = verify(SECRET, &ts, &body, &header(SIGNATURE_HEADER));
+                    let code = if fresh && signed && head.starts_with("POST /hooks/osflow?token=abc ") {
+                        c.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                        s.load(Ordering::SeqCst)
+                    } else {
+                        *b.lock().unwrap() += 1;
+                        401
+                    };
+                    let reply = format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    sock.write_all(reply.as_bytes()).await.unwrap();
+                });
+            }
+        });
+        Receiver { url, calls, bad, status }
+    }
+
+    fn calls(&self) -> Vec<serde_json::Value> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+struct World {
+    app: App,
+    store: Arc<SqliteStore>,
+    notifier: Notifier,
+    mailbox: tempfile::TempDir,
+    _blobs: tempfile::TempDir,
+    tenant: TenantId,
+    caller: Caller,
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+fn no_render(_: &Order, _: &Flow) -> Rendered {
+    Rendered { status: 200, body: String::new() }
+}
+
+impl World {
+    async fn new(receiver: &Receiver) -> World {
+        let store = Arc::new(SqliteStore::open_temporary().unwrap());
+        let blobs = tempfile::tempdir().unwrap();
+        let app = App {
+            orders: store.clone(),
+            flows: store.clone(),
+            invoices: store.clone(),
+            idempotency: store.clone(),
+            invoicing: Arc::new(NoInvoicing),
+            blobs: Arc::new(LocalBlobStore::new(blobs.path(), "http://127.0.0.1:1/blobs", b"k".to_vec())),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Ids),
+        };
+        let mailbox = tempfile::tempdir().unwrap();
+        let notifier = Notifier {
+            app: app.clone(),
+            settings: store.clone(),
+            dedupe: store.clone(),
+            email: Arc::new(MailboxSender::new(mailbox.path())),
+            webhook: Arc::new(HttpWebhookSender::new(std::time::Duration::from_secs(10)).unwrap()),
+            defaults: NotifierDefaults {
+                sender_name: "osflow".into(),
+                sender_email: "nao-responda@osflow.local".into(),
+            },
+        };
+        let tenant = TenantId::parse("oficina-do-ze").unwrap();
+        let settings = NotificationSettings {
+            company_name: Some("Oficina do Zé".into()),
+            sender_email: Some("os@oficinadoze.com.br".into()),
+            reply_to: Some("contato@oficinadoze.com.br".into()),
+            webhook_url: Some(receiver.url.clone()),
+            webhook_secret: Some(SECRET.into()),
+            channels: vec![NotifyChannel::Email, NotifyChannel::Webhook],
+            ..NotificationSettings::default()
+        };
+        store.put_notification_settings(&tenant, &settings).await.unwrap();
+        let caller =
+            Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
+        World { app, store, notifier, mailbox, _blobs: blobs, tenant, caller }
+    }
+
+    async fn open(&self) -> OrderId {
+        let input = OpenOrderInput {
+            customer: Customer {
+                name: "Joana Lima".into(),
+                document: cpf(1),
+                email: Some(Email::parse("joana@exemplo.com.br").unwrap()),
+                phone: None,
+                address: None,
+            },
+            equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
+            service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+            items: vec![
+                LineInput {
+                    kind: LineKind::Part,
+                    code: "P-1".into(),
+                    description: "Fonte".into(),
+                    ncm: Some(Ncm::parse("85044010").unwrap()),
+                    quantity: Quantity::parse("1").unwrap(),
+                    unit_price: money("149.90"),
+                },
+                LineInput {
+                    kind: LineKind::Labor,
+                    code: "S-1".into(),
+                    description: "Reparo".into(),
+                    ncm: None,
+                    quantity: Quantity::parse("1").unwrap(),
+                    unit_price: money("120.00"),
+                },
+            ],
+            due_date: None,
+            technician: None,
+        };
+        match self.app.open_order(&self.caller, input, None, &no_render).await.unwrap() {
+            Reply::Fresh(s) => s.order.id,
+            Reply::Replayed(_) => unreachable!("no idempotency key"),
+        }
+    }
+
+    async fn step(&self, id: &OrderId, cmd: Command) {
+        self.app.step(&self.caller, id, cmd, None, None, &no_render).await.unwrap();
+    }
+
+    /// The unrelayed events as envelopes (marked relayed).
+    async fn envelopes(&self) -> Vec<Envelope> {
+        let pending = self.store.pending(1000).await.unwrap();
+        let seqs: Vec<u64> = pending.iter().map(|e| e.seq).collect();
+        self.store.mark_relayed(&seqs, Utc::now()).await.unwrap();
+        pending.iter().map(|e| Envelope::from_event(&e.tenant, &e.order_id, &e.event)).collect()
+    }
+
+    /// Hands every envelope routed to the notifications queue to the notifier `times` times; returns those
+    /// envelopes and the results of the last round.
+    async fn deliver(&self, times: usize) -> Vec<(Envelope, Result<(), String>)> {
+        let mut out = Vec::new();
+        for env in self.envelopes().await {
+            if !route(&env).contains(&Queue::Notifications) {
+                continue;
+            }
+            let mut last = Ok(());
+            for _ in 0..times {
+                last = self.notifier.handle(&env).await.map_err(|e| e.to_string());
+            }
+            out.push((env, last));
+        }
+        out
+    }
+
+    fn mails(&self) -> Vec<String> {
+        mails(self.mailbox.path())
+    }
+
+    async fn order(&self, id: &OrderId) -> Order {
+        self.app.get_order(&self.caller, id).await.unwrap()
+    }
+}
+
+fn mails(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .map(|p| std::fs::read_to_string(p).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn date(d: u32) -> NaiveDate {
+    (Utc::now() + Duration::days(30)).date_naive().with_day0(0).unwrap() + Duration::days(i64::from(d))
+}
+
+use chrono::Datelike;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivered_three_times() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let id = w.open().await;
+    let mut delivered = w.deliver(3).await;
+    assert!(delivered.iter().all(|(_, r)| r.is_ok()));
+    let steps = vec![
+        Command::SendQuote,
+        Command::DecideQuote {
+            revision: None,
+            decision: QuoteDecision::Approve,
+            lines: vec![],
+            comment: None,
+            evidence: None,
+        },
+        Command::Start,
+        Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
+        Command::ChangeMaterialDate { expected_at: date(9) },
+        Command::MaterialArrived,
+        Command::Finish { tests_performed: None },
+        Command::Validate {
+            checklist: vec![ChecklistItem { item: "Liga".into(), ok: true, note: None }],
+            extra_items: vec![],
+        },
+        Command::RequestPayment,
+        Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None },
+        Command::Release,
+        Command::Close,
+    ];
+    for cmd in steps {
+        w.step(&id, cmd).await;
+        let round = w.deliver(3).await;
+        for (env, r) in &round {
+            assert!(r.is_ok(), "{}: {r:?}", env.kind);
+        }
+        delivered.extend(round);
+    }
+    // The notifier's own records reach the outbox but never the notifications queue.
+    let recorded = w.envelopes().await;
+    assert!(recorded.iter().all(|e| e.kind == "order.notification_sent" && !route(e).contains(&Queue::Notifications)));
+
+    // The statuses that notify in the default flow, and the changed material date.
+    let expected_templates = [
+        "awaiting_approval",
+        "approved",
+        "in_progress",
+        "waiting_material",
+        "material_date_changed",
+        "in_progress",
+        "finished",
+        "validation",
+        "awaiting_payment",
+        "released",
+        "closed",
+    ];
+    let calls = receiver.calls();
+    assert_eq!(*receiver.bad.lock().unwrap(), 0);
+    let templates: Vec<&str> = calls.iter().map(|c| c["template"].as_str().unwrap()).collect();
+    assert_eq!(templates, expected_templates, "one webhook call per notifying event");
+    let mails = w.mails();
+    assert_eq!(mails.len(), expected_templates.len(), "one e-mail per notifying event");
+    // Timeline: one entry per (event, channel).
+    let order = w.order(&id).await;
+    assert_eq!(order.notifications.len(), 2 * expected_templates.len());
+    assert!(order.notifications.iter().all(|n| n.ok && n.error.is_none()));
+    let timeline = w.app.timeline(&w.caller, &id).await.unwrap();
+    let sent: Vec<_> = timeline.iter().filter(|e| e.change.type_name() == "order.notification_sent").collect();
+    assert_eq!(sent.len(), 2 * expected_templates.len());
+    assert!(
+        sent.iter().all(|e| matches!(&e.actor, osflow_domain::Actor::System { component } if component == "notifier"))
+    );
+    let emails: Vec<_> = order.notifications.iter().filter(|n| n.channel == "email").collect();
+    assert!(emails.iter().all(|n| n.to_masked == "jo***@exemplo.com.br"));
+    let hooks: Vec<_> = order.notifications.iter().filter(|n| n.channel == "webhook").collect();
+    assert!(hooks.iter().all(|n| n.to_masked.starts_with("http://127.0.0.1:") && !n.to_masked.contains("token")));
+    assert_eq!(hooks.iter().map(|n| n.template.as_str()).collect::<Vec<_>>(), expected_templates);
+
+    // The messages' content.
+    let message = |t: &str| calls.iter().find(|c| c["template"] == t).unwrap()["message"].as_str().unwrap().to_owned();
+    assert_eq!(
+        message("awaiting_approval"),
+        format!(
+            "Olá, Joana Lima. O orçamento da OS {} (Notebook Dell) está pronto: R$ 269,90. Aguardamos a sua aprovação.",
+            order.number
+        )
+    );
+    let d5 = date(5).format("%d/%m/%Y").to_string();
+    let d9 = date(9).format("%d/%m/%Y").to_string();
+    assert!(
+        message("waiting_material")
+            .contains(&format!("aguarda material: Fonte em falta no fornecedor. Previsão de chegada: {d5}."))
+    );
+    assert!(message("material_date_changed").contains(&format!("mudou para {d9}.")));
+    assert!(message("awaiting_payment").contains("aguarda o pagamento de R$ 269,90."));
+    assert!(message("closed").contains("encerrada"));
+    // The e-mails: RFC 5322 headers, encoded-word subjects.
+    for m in &mails {
+        assert!(m.contains("\r\nTo: <joana@exemplo.com.br>\r\n"), "{m}");
+        assert!(m.starts_with("From: =?UTF-8?B?"), "{m}");
+        assert!(m.contains("<os@oficinadoze.com.br>\r\n"));
+        assert!(m.contains("Reply-To: <contato@oficinadoze.com.br>\r\n"));
+        assert!(m.contains("Content-Type: text/plain; charset=utf-8\r\n"));
+        assert!(m.is_ascii());
+    }
+    let orcamento = osflow_notify::encode_header(&format!("Orçamento da OS {}", order.number));
+    assert!(mails.iter().any(|m| m.contains(&format!("Subject: {orcamento}\r\n"))));
+    // Routed: the opening, the 11 notifying events and the payment (routed; its status kind does not notify).
+    assert_eq!(delivered.len(), 13);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_webhook_fails_the_message_and_records_nothing_until_it_succeeds() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let id = w.open().await;
+    w.deliver(1).await;
+    receiver.status.store(500, Ordering::SeqCst);
+    w.step(&id, Command::SendQuote).await;
+    let round = w.deliver(3).await;
+    assert_eq!(round.len(), 1);
+    assert!(round[0].1.as_ref().unwrap_err().contains("webhook answered 500"), "{:?}", round[0].1);
+    // Three attempts reached the receiver (each failed); the e-mail went once; only the e-mail is recorded.
+    assert_eq!(receiver.calls().len(), 3);
+    assert_eq!(w.mails().len(), 1);
+    let order = w.order(&id).await;
+    assert_eq!(order.notifications.iter().map(|n| n.channel.as_str()).collect::<Vec<_>>(), ["email"]);
+    // SQS redelivers once the endpoint is back: the webhook goes, the e-mail is not sent again.
+    receiver.status.store(200, Ordering::SeqCst);
+    let env = round[0].0.clone();
+    w.notifier.handle(&env).await.unwrap();
+    w.notifier.handle(&env).await.unwrap();
+    assert_eq!(receiver.calls().len(), 4);
+    assert_eq!(w.mails().len(), 1);
+    let order = w.order(&id).await;
+    let mut channels: Vec<&str> = order.notifications.iter().map(|n| n.channel.as_str()).collect();
+    channels.sort_unstable();
+    assert_eq!(channels, ["email", "webhook"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_refusing_with_4xx_is_recorded_as_failed_and_not_retried() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let id = w.open().await;
+    w.deliver(1).await;
+    receiver.status.store(410, Ordering::SeqCst);
+    w.step(&id, Command::SendQuote).await;
+    let round = w.deliver(3).await;
+    assert!(round[0].1.is_ok());
+    assert_eq!(receiver.calls().len(), 1);
+    let order = w.order(&id).await;
+    let hook = order.notifications.iter().find(|n| n.channel == "webhook").unwrap();
+    assert!(!hook.ok);
+    assert!(hook.error.as_deref().unwrap().contains("410"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn company_overrides_are_used_and_bad_ones_refused() {
+    let bad = BTreeMap::from([("closed".to_owned(), TemplateOverride { subject: None, body: "Oi {nome}".into() })]);
+    assert_eq!(
+        validate_overrides(&bad).unwrap_err(),
+        TemplateError::UnknownVariable { template: "closed".into(), variable: "nome".into() }
+    );
+    let unclosed =
+        BTreeMap::from([("closed".to_owned(), TemplateOverride { subject: Some("OS {os".into()), body: "x".into() })]);
+    assert!(matches!(validate_overrides(&unclosed).unwrap_err(), TemplateError::Unclosed { .. }));
+    let unknown = BTreeMap::from([("aberta".to_owned(), TemplateOverride { subject: None, body: "x".into() })]);
+    assert!(matches!(validate_overrides(&unknown).unwrap_err(), TemplateError::UnknownTemplate { .. }));
+
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let mut settings = w.store.notification_settings(&w.tenant).await.unwrap().unwrap();
+    settings.templates.insert(
+        "awaiting_approval".into(),
+        TemplateOverride { subject: None, body: "{empresa}: orçamento da OS {os} = {valor}.{link}".into() },
+    );
+    validate_overrides(&settings.templates).unwrap();
+    w.store.put_notification_settings(&w.tenant, &settings).await.unwrap();
+    let id = w.open().await;
+    w.deliver(1).await;
+    w.step(&id, Command::SendQuote).await;
+    w.deliver(1).await;
+    let number = w.order(&id).await.number;
+    assert_eq!(receiver.calls()[0]["message"], format!("Oficina do Zé: orçamento da OS {number} = R$ 269,90."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedupe_claims_on_sqlite() {
+    let store = SqliteStore::open_temporary().unwrap();
+    let key = DedupeKey {
+        tenant: TenantId::parse("acme").unwrap(),
+        consumer: "notifier".into(),
+        event_id: "o:2".into(),
+        channel: "email".into(),
+    };
+    let t0 = Utc::now();
+    let lease = Duration::seconds(120);
+    let exp = t0 + Duration::days(1);
+    assert_eq!(store.claim(&key, t0, lease, exp).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        store.claim(&key, t0 + Duration::seconds(10), lease, exp).await.unwrap(),
+        Claim::InFlight { claimed_at: t0 }
+    );
+    // Another tenant's key is another record.
+    let other = DedupeKey { tenant: TenantId::parse("outra").unwrap(), ..key.clone() };
+    assert_eq!(store.claim(&other, t0, lease, exp).await.unwrap(), Claim::Claimed);
+    // A claim older than the lease is taken over.
+    let t1 = t0 + Duration::seconds(121);
+    assert_eq!(store.claim(&key, t1, lease, exp).await.unwrap(), Claim::Claimed);
+    let outcome = DedupeOutcome { ok: true, detail: "message id 1".into(), completed_at: t1 };
+    store.complete(&key, &outcome).await.unwrap();
+    store.release(&key).await.unwrap();
+    assert_eq!(store.claim(&key, t1 + Duration::hours(1), lease, exp).await.unwrap(), Claim::Done(outcome));
+    // A released claim is free at once.
+    store.release(&other).await.unwrap();
+    assert_eq!(store.claim(&other, t0 + Duration::seconds(1), lease, exp).await.unwrap(), Claim::Claimed);
+    // Expired records are gone.
+    assert_eq!(
+        store.claim(&key, exp + Duration::seconds(1), lease, exp + Duration::days(1)).await.unwrap(),
+        Claim::Claimed
+    );
+}
