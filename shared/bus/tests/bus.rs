@@ -364,6 +364,36 @@ async fn published_envelopes_land_on_the_right_queues() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn created_queues_have_the_specs_attributes() {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let client = emulator_client().await;
+    let (prefix, created) = fresh_queues(&client, queues()).await;
+    for spec in queues() {
+        let c = &created[&spec.queue];
+        assert_eq!(c.name, format!("{prefix}{}", spec.name));
+        assert_eq!(c.dlq_name, format!("{prefix}{}", spec.dlq));
+        let attrs = client.get_queue_attributes().queue_url(&c.url).attribute_names(A::All).send().await.unwrap();
+        let attrs = attrs.attributes().unwrap();
+        assert_eq!(attrs[&A::VisibilityTimeout], spec.visibility_timeout_secs.to_string());
+        assert_eq!(attrs[&A::MessageRetentionPeriod], spec.message_retention_secs.to_string());
+        assert_eq!(attrs.get(&A::FifoQueue).map(String::as_str) == Some("true"), spec.fifo);
+        let redrive: serde_json::Value = serde_json::from_str(&attrs[&A::RedrivePolicy]).unwrap();
+        assert_eq!(redrive["deadLetterTargetArn"], c.dlq_arn.as_str());
+        assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), spec.max_receive_count.to_string());
+        let dlq = client.get_queue_attributes().queue_url(&c.dlq_url).attribute_names(A::All).send().await.unwrap();
+        let dlq = dlq.attributes().unwrap();
+        assert_eq!(dlq[&A::MessageRetentionPeriod], spec.dlq_retention_secs.to_string());
+        assert_eq!(dlq.get(&A::FifoQueue).map(String::as_str) == Some("true"), spec.fifo);
+    }
+    // Creating them again with the same attributes is a no-op.
+    let again = create_queues(&client, &prefix, queues()).await.unwrap();
+    assert_eq!(
+        again.iter().map(|c| c.url.clone()).collect::<Vec<_>>(),
+        created.values().map(|c| c.url.clone()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn fifo_deduplicates_by_event_id() {
     let client = emulator_client().await;
     let (prefix, created) = fresh_queues(&client, queues()).await;
