@@ -29,6 +29,9 @@ use crate::data_dir::DataDir;
 use crate::gateway::Gateway;
 use crate::token::{DEFAULT_TTL, TokenKeys};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// osflow on one machine: the service-order API on 127.0.0.1 with data in a local folder.
 #[derive(Debug, Parser)]
 #[command(name = "osflow-local", version, args_conflicts_with_subcommands = true)]
