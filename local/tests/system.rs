@@ -17,53 +17,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_osflow-local");
 /// Upper bound on how long a healthy binary needs to start or stop; only guards against a hung test.
 const PROCESS_DEADLINE: Duration = Duration::from_secs(60);
 
-/// An attachment is recorded with a presigned upload URL; the file goes to the data folder with a PUT to that
-/// URL, which only accepts the signed content type and an untouched signature.
-#[tokio::test]
-async fn attachments_are_uploaded_through_the_presigned_url() {
-    let dir = data_dir();
-    let local = Local::start(dir.path(), &[]);
-    let api = local.api(&local.token("oficina-k", "tecnico"));
-    let id = api.open_example().await;
-    let created = api
-        .step(&id, "attachments", json!({"content_type": "image/jpeg", "caption": "Placa antes da limpeza",
-                                          "visible_to_customer": true}))
-        .await
-        .ok(StatusCode::CREATED);
-    assert_eq!(created["upload"]["method"], "PUT");
-    let url = created["upload"]["url"].as_str().expect("an upload URL").to_owned();
-    assert!(url.starts_with(&format!("{}/blobs/oficina-k/", local.url)), "uploads go to this server: {url}");
-    let key = created["attachment"]["key"].as_str().expect("a key").to_owned();
-    assert_eq!(created["order"]["attachments"].as_array().map(Vec::len), Some(1));
-
-    let photo = b"\xff\xd8\xff\xe0 a photo of the board".to_vec();
-    let http = reqwest::Client::new();
-    let put = |url: String, content_type: &'static str| {
-        http.put(url).header(header::CONTENT_TYPE, content_type).body(photo.clone()).send()
-    };
-    let refused = put(url.clone(), "image/png").await.expect("PUT");
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "another content type than the signed one");
-    let refused = put(url.replace("signature=", "signature=0"), "image/jpeg").await.expect("PUT");
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "a tampered signature");
-    let refused = put(url.replace("/blobs/oficina-k/", "/blobs/oficina-z/"), "image/jpeg").await.expect("PUT");
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "another company's folder");
-    assert_eq!(put(url.clone(), "image/jpeg").await.expect("PUT").status(), StatusCode::OK);
-    let stored = std::fs::read(dir.path().join("blobs").join("oficina-k").join(&key)).expect("the stored file");
-    assert_eq!(stored, photo);
-}
-
-/// The OpenAPI document is public, as its API Gateway route has no authorizer.
-#[tokio::test]
-async fn the_openapi_document_needs_no_token() {
-    let dir = data_dir();
-    let local = Local::start(dir.path(), &[]);
-    let doc = local.anonymous().get("/v1/openapi.json").await.ok(StatusCode::OK);
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "an OpenAPI 3.1 document: {}", doc["openapi"]);
-    assert!(doc["paths"]["/v1/orders/{id}/start"].is_object(), "with the step routes");
-}
-
 // ---------------------------------------------------------------------------------------------------------------
-// The process
+// The harness: the binary as a child process
 
 /// A running osflow-local. Killed when dropped.
 struct Local {
@@ -797,8 +752,12 @@ async fn attachments_are_uploaded_through_the_presigned_url() {
     let api = local.api(&local.token("oficina-k", "tecnico"));
     let id = api.open_example().await;
     let created = api
-        .step(&id, "attachments", json!({"content_type": "image/jpeg", "caption": "Placa antes da limpeza",
-                                          "visible_to_customer": true}))
+        .step(
+            &id,
+            "attachments",
+            json!({"content_type": "image/jpeg", "caption": "Placa antes da limpeza",
+                                          "visible_to_customer": true}),
+        )
         .await
         .ok(StatusCode::CREATED);
     assert_eq!(created["upload"]["method"], "PUT");
@@ -829,7 +788,11 @@ async fn the_openapi_document_needs_no_token() {
     let dir = data_dir();
     let local = Local::start(dir.path(), &[]);
     let doc = local.anonymous().get("/v1/openapi.json").await.ok(StatusCode::OK);
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "an OpenAPI 3.1 document: {}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        "an OpenAPI 3.1 document: {}",
+        doc["openapi"]
+    );
     assert!(doc["paths"]["/v1/orders/{id}/start"].is_object(), "with the step routes");
 }
 
