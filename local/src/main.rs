@@ -224,17 +224,24 @@ async fn wait_for_signal() {
 /// The log filter without `RUST_LOG`: warnings, and no line per request (`RUST_LOG=info` shows them).
 const DEFAULT_LOG_FILTER: &str = "warn";
 
-/// Human-readable logs unless `OSFLOW_LOG_FORMAT=json`; `RUST_LOG` filters (default [`DEFAULT_LOG_FILTER`]).
+/// Human-readable logs on stderr, or JSON with `OSFLOW_LOG_FORMAT=json`. `RUST_LOG` filters by level and target
+/// (`info`, `warn,osflow_api=info`); a target filter without regular expressions keeps the binary small.
 fn init_tracing() {
-    let config = osflow_lambda_kit::Config::from_vars(|name| match std::env::var(name).ok() {
-        None if name == "OSFLOW_LOG_FORMAT" => Some("text".to_owned()),
-        None if name == "RUST_LOG" => Some(DEFAULT_LOG_FILTER.to_owned()),
-        value => value,
-    })
-    .unwrap_or_else(|e| {
-        eprintln!("osflow-local: {e}; logging as text");
-        osflow_lambda_kit::Config::from_vars(|name| (name == "OSFLOW_LOG_FORMAT").then(|| "text".to_owned()))
-            .expect("defaults are valid")
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let spec = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty());
+    let spec = spec.as_deref().unwrap_or(DEFAULT_LOG_FILTER);
+    let filter: tracing_subscriber::filter::Targets = spec.parse().unwrap_or_else(|e| {
+        eprintln!("osflow-local: RUST_LOG={spec:?} is not understood ({e}); logging at {DEFAULT_LOG_FILTER}");
+        DEFAULT_LOG_FILTER.parse().expect("the default filter parses")
     });
-    osflow_lambda_kit::logging::init_tracing_with(&config);
+    let registry = tracing_subscriber::registry().with(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // `try_init` fails only when a subscriber exists already.
+    let _ = if std::env::var("OSFLOW_LOG_FORMAT").is_ok_and(|f| f.trim() == "json") {
+        registry.with(fmt.json().with_current_span(true).with_span_list(false).flatten_event(true)).try_init()
+    } else {
+        registry.with(fmt.with_ansi(false)).try_init()
+    };
 }
