@@ -26,11 +26,6 @@ use crate::token::{Claims, TokenError, TokenKeys};
 /// own, smaller limit is the handler's to enforce, with its own problem.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// The `type` of the authorizer's 401 (the request never reached a handler).
-pub const UNAUTHORIZED_TYPE: &str = "/problems/unauthorized";
-/// Its title.
-pub const UNAUTHORIZED_TITLE: &str = "Não autenticado";
-
 /// The in-process API Gateway: routes, the authorizer, and the handler behind them.
 #[derive(Debug)]
 pub struct Gateway {
@@ -233,12 +228,10 @@ fn method_not_allowed(path: &str, allowed: &[&str]) -> Response<Body> {
     resp
 }
 
-/// The authorizer's refusal: no token, an expired one, or one this installation did not sign.
+/// The authorizer's refusal: no token, an expired one, or one this installation did not sign. The same problem
+/// type the handlers answer when claims are missing, so a client sees one 401 whatever refused it.
 fn unauthorized(e: &TokenError) -> Response<Body> {
-    let mut problem = Problem::new(ProblemType::Unauthenticated).with_detail(e.detail());
-    problem.type_uri = UNAUTHORIZED_TYPE.to_owned();
-    problem.title = UNAUTHORIZED_TITLE.to_owned();
-    let mut resp = problem.into_response();
+    let mut resp = Problem::new(ProblemType::Unauthenticated).with_detail(e.detail()).into_response();
     resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     resp
 }

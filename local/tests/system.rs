@@ -657,11 +657,11 @@ async fn tokens_and_roles_are_checked() {
     let path = format!("/v1/orders/{id}");
 
     // Missing token.
-    let p = local.anonymous().get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
-    assert_eq!(p["title"], "Não autenticado");
+    let p = local.anonymous().get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
+    assert_eq!(p["title"], "Autenticação necessária");
     // Not a bearer token.
     let p = local.anonymous().send(reqwest::Method::GET, &path, None, &[("Authorization", "Basic Zm9vOmJhcg==")]).await;
-    p.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    p.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
 
     // Expired: signed with the real key, expired an hour ago.
     let key = std::fs::read(dir.path().join("token.key")).expect("the token key is in the data folder");
@@ -670,8 +670,8 @@ async fn tokens_and_roles_are_checked() {
         json!({"custom:tenant": "oficina-h", "sub": "x", "cognito:groups": ["representante"],
                                     "iss": "osflow-local", "iat": unix_now() - 7200, "exp": unix_now() - 3600}),
     );
-    let p = rep.with_token(&expired).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
-    assert_eq!(p["title"], "Não autenticado");
+    let p = rep.with_token(&expired).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
+    assert_eq!(p["title"], "Autenticação necessária");
 
     // Forged: the right claims, another key.
     let forged = sign(
@@ -679,16 +679,16 @@ async fn tokens_and_roles_are_checked() {
         json!({"custom:tenant": "oficina-h", "sub": "x",
         "cognito:groups": ["representante"], "iss": "osflow-local", "iat": unix_now(), "exp": unix_now() + 3600}),
     );
-    rep.with_token(&forged).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    rep.with_token(&forged).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
     // Tampered: a valid token with its payload swapped for another tenant's.
     let good = local.token("oficina-h", "representante");
     let other = local.token("oficina-x", "representante");
     let parts: Vec<&str> = good.split('.').collect();
     let other_parts: Vec<&str> = other.split('.').collect();
     let tampered = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
-    rep.with_token(&tampered).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    rep.with_token(&tampered).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
     // Garbage.
-    rep.with_token("abc.def.ghi").get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthorized");
+    rep.with_token("abc.def.ghi").get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
 
     // Roles: a técnico registers no payment, a financeiro opens no order, only the representante edits the flow.
     let tecnico = rep.with_token(&local.token("oficina-h", "tecnico"));
