@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use osflow_app::{EmitterConfig, FiscalEnvironment, TaxRules};
 use osflow_nfe::{
-    Address, Cnpj, Crt, Csosn102, Emitter, Environment, IbsCbs, ItemTax, NormalTax, SimplesIcms, TechResponsible, Uf,
+    Address, Cnpj, Crt, Csosn102, Emitter, Environment, IbsCbs, ItemTax, NormalTax, SimplesIcms, TechResponsible,
 };
 use rust_decimal::Decimal;
 
@@ -59,7 +59,7 @@ pub fn validate(c: &EmitterConfig) -> Result<ValidEmitter, ConfigError> {
         return Err(bad("cfop", "deve ser um CFOP de saída interna com 4 dígitos (ex.: 5102)"));
     }
     let a = &c.address;
-    let uf = Uf::from_code(a.uf.code()).ok_or_else(|| bad("address.uf", "UF desconhecida"))?;
+    let uf = a.uf;
     let address = Address {
         street: a.street.clone(),
         number: a.number.clone(),

@@ -11,9 +11,7 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use osflow_domain::values::Document;
 use osflow_domain::{Order, PaymentMethod as OrderPayment};
-use osflow_nfe::{
-    Address, Card, Cnf, Cnpj, Cpf, EmissionType, Item, NfeInput, Payment, PaymentMethod, Recipient, RecipientId, Uf,
-};
+use osflow_nfe::{Address, Card, Cnf, EmissionType, Item, NfeInput, Payment, PaymentMethod, Recipient, RecipientId};
 use rust_decimal::Decimal;
 
 use crate::config::ValidEmitter;
@@ -94,25 +92,19 @@ pub fn nfe_input(
 fn recipient(order: &Order) -> Result<Recipient, MapError> {
     let c = &order.customer;
     let id = match &c.document {
-        Document::Cpf(cpf) => {
-            RecipientId::Cpf(Cpf::parse(cpf.as_str()).map_err(|p| MapError::Customer(p.to_string()))?)
-        }
-        Document::Cnpj(cnpj) => {
-            RecipientId::Cnpj(Cnpj::parse(cnpj.as_str()).map_err(|p| MapError::Customer(p.to_string()))?)
-        }
+        Document::Cpf(cpf) => RecipientId::Cpf(*cpf),
+        Document::Cnpj(cnpj) => RecipientId::Cnpj(*cnpj),
     };
-    let address = c.address.as_ref().and_then(|a| {
-        Some(Address {
-            street: a.street.clone(),
-            number: a.number.clone(),
-            complement: a.complement.clone(),
-            district: a.district.clone(),
-            city_code: a.city_code.as_str().to_owned(),
-            city: a.city.clone(),
-            uf: Uf::from_code(a.uf.code())?,
-            cep: a.zip.as_str().to_owned(),
-            phone: None,
-        })
+    let address = c.address.as_ref().map(|a| Address {
+        street: a.street.clone(),
+        number: a.number.clone(),
+        complement: a.complement.clone(),
+        district: a.district.clone(),
+        city_code: a.city_code.as_str().to_owned(),
+        city: a.city.clone(),
+        uf: a.uf,
+        cep: a.zip.as_str().to_owned(),
+        phone: None,
     });
     Ok(Recipient { id, name: c.name.clone(), address, email: c.email.as_ref().map(|e| e.as_str().to_owned()) })
 }

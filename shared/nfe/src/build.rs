@@ -274,7 +274,7 @@ fn addr<'a>(p: &str, a: &'a Address) -> Result<Addr<'a>, BuildError> {
         district: text::required(&f("xBairro"), &a.district, 2, 60)?,
         city_code: &a.city_code,
         city: text::required(&f("xMun"), &a.city, 2, 60)?,
-        uf: a.uf.sigla(),
+        uf: a.uf.as_str(),
         cep,
         phone,
     })
@@ -846,5 +846,5 @@ pub fn build(input: &NfeInput) -> Result<UnsignedNfe, BuildError> {
 
 /// Parses a CNPJ for a field, naming the field in the error.
 pub fn cnpj(field: &str, s: &str) -> Result<Cnpj, BuildError> {
-    Cnpj::parse(s).map_err(|p| BuildError::new(field, p))
+    Cnpj::parse(s).map_err(|e| BuildError::new(field, e.into()))
 }

@@ -206,7 +206,7 @@ impl Certificate {
         let mut n = X509NameBuilder::new().map_err(e)?;
         n.append_entry_by_nid(Nid::COUNTRYNAME, "BR").map_err(e)?;
         n.append_entry_by_nid(Nid::ORGANIZATIONNAME, "osflow homologacao (sem validade)").map_err(e)?;
-        let cn: String = format!("{}:{}", name.trim(), cnpj).chars().take(64).collect();
+        let cn: String = format!("{}:{}", name.trim(), cnpj.as_str()).chars().take(64).collect();
         n.append_entry_by_nid(Nid::COMMONNAME, &cn).map_err(e)?;
         let n = n.build();
         let mut b = X509Builder::new().map_err(e)?;

@@ -25,6 +25,14 @@ pub enum Problem {
     CheckDigit,
     /// The value is inconsistent with another part of the document.
     Inconsistent(String),
+    /// A domain value (CPF, CNPJ…) refused by its parser; the text says why.
+    Invalid(String),
+}
+
+impl From<osflow_domain::values::ValueError> for Problem {
+    fn from(e: osflow_domain::values::ValueError) -> Problem {
+        Problem::Invalid(e.to_string())
+    }
 }
 
 impl fmt::Display for Problem {
@@ -43,7 +51,7 @@ impl fmt::Display for Problem {
             Problem::TooManyDecimals { max } => write!(f, "has more than {max} decimal places"),
             Problem::OutOfRange(what) => write!(f, "must be {what}"),
             Problem::CheckDigit => write!(f, "has an invalid check digit"),
-            Problem::Inconsistent(why) => write!(f, "{why}"),
+            Problem::Inconsistent(why) | Problem::Invalid(why) => write!(f, "{why}"),
         }
     }
 }

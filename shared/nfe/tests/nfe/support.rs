@@ -492,3 +492,11 @@ pub fn signed(inp: &NfeInput) -> SignedNfe {
     let cert = if inp.emitter.cnpj.as_str() == ALNUM_CNPJ { a1_alnum() } else { a1() };
     sign(&build(inp).expect("build"), cert).expect("sign")
 }
+
+/// A CNPJ completed from its 12-character base with the two mod-11 check digits (ord − 48 values).
+pub fn cnpj_from_base(base12: &str) -> osflow_nfe::key::Cnpj {
+    let mut b = base12.as_bytes().to_vec();
+    b.push(b'0' + osflow_nfe::key::mod11_dv(&b));
+    b.push(b'0' + osflow_nfe::key::mod11_dv(&b));
+    osflow_nfe::key::Cnpj::parse(std::str::from_utf8(&b).expect("ascii")).expect("a valid CNPJ base")
+}
