@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use osflow_app::{App, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_app::{App, CachedFlowStore, NoInvoicing, SystemClock, UuidV7Ids};
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
 use osflow_lambda_kit::LocalBlobStore;
@@ -150,7 +150,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
         );
         let app = App {
             orders: store.clone(),
-            flows: store.clone(),
+            // Published flow versions are immutable: read each once per process.
+            flows: Arc::new(CachedFlowStore::new(store.clone())),
             invoices: store.clone(),
             idempotency: store.clone(),
             invoicing: Arc::new(NoInvoicing),
