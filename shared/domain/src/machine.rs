@@ -329,6 +329,11 @@ pub fn decide(
         }
         Command::ReviseQuote { items, due_date } => {
             let t = out.transition(flow, Action::ReviseQuote, |_| true)?;
+            if let Some(d) = due_date
+                && d < ctx.now.date_naive()
+            {
+                return Err(invalid("due_date", "must not be in the past"));
+            }
             let items = check_lines("items", &items, false)?;
             let current = order.current_revision();
             let supplementary = current.is_some_and(|r| r.supplementary && r.is_pending());

@@ -293,6 +293,8 @@ fn adjustment_makes_a_new_revision() {
     assert_eq!(h.order.quote[0].status, RevisionStatus::AdjustmentRequested);
     // cannot send the adjusted revision again without revising
     assert!(h.try_(Command::SendQuote).is_err());
+    let past = Command::ReviseQuote { items: vec![labor("120.00")], due_date: NaiveDate::from_ymd_opt(2026, 11, 30) };
+    assert!(matches!(h.try_(past).unwrap_err(), DomainError::Invalid { field, .. } if field == "due_date"));
     h.ok(Command::ReviseQuote { items: vec![labor("120.00")], due_date: None });
     assert_eq!(h.order.quote.len(), 2);
     assert_eq!(h.order.current_revision().unwrap().revision, 2);
