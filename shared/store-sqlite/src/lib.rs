@@ -4,15 +4,17 @@
 //! Design:
 //! - The file is in WAL mode with `synchronous=NORMAL` (a commit survives a process crash; an OS crash may lose
 //!   the last commits but never corrupts), `foreign_keys=ON`, and a busy timeout.
-//! - One writer connection behind a mutex serializes the writes of this process; every write is one
-//!   `BEGIN IMMEDIATE` transaction (so writers of other processes wait on the busy timeout instead of failing
-//!   at commit). A fixed set of reader connections serves reads concurrently with the writer.
-//! - The ports are async: every call runs on tokio's blocking pool (`spawn_blocking`) with a connection, so the
-//!   runtime's workers never wait on the disk. Statements are prepared once per connection and cached.
+//! - One writer thread owns the writing connection and runs the writes of this process first come, first
+//!   served, with group commit: the writes queued together share one `BEGIN IMMEDIATE` transaction, each in
+//!   its own savepoint, and are answered after the `COMMIT` (see `writer`). A fixed set of reader connections
+//!   serves reads concurrently with the writer.
+//! - The ports are async: reads run on tokio's blocking pool (`spawn_blocking`), writes on the writer thread,
+//!   so the runtime's workers never wait on the disk. Statements are prepared once per connection and cached.
 //! - Orders, events, flows and records are stored as their serde JSON; the columns used as keys and sort keys
 //!   (tenant first, always) are indexed. The events table doubles as the outbox: `seq` is the commit order and
 //!   `relayed_at` marks what the relay has published.
-//! - Checkpoints (where `synchronous=NORMAL` syncs) run on a background thread, not in the committing step.
+//! - Checkpoints (where `synchronous=NORMAL` syncs) run on a background thread, not in the committing step,
+//!   except when sustained writes grow the WAL past 64 MiB (see `checkpoint`).
 //! - A step is one transaction: a version-checked `UPDATE` of the order (0 rows -> read the current version ->
 //!   `Conflict`), the events, the idempotency record. NF-e numbers: one transaction reads the order's claim or
 //!   moves the (CNPJ, série) counter and records the claim.
@@ -23,9 +25,10 @@ mod emitter;
 mod notify;
 mod pool;
 mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -36,10 +39,10 @@ use osflow_app::{
 };
 use osflow_domain::values::{Document, OrderId, TenantId};
 use osflow_domain::{Event, Flow, Order, StatusKey};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Savepoint, params};
 
 use crate::codec::{Db, ListKind, Position, decode_cursor, encode_cursor, from_json, nanos, to_json};
-use crate::pool::{Readers, lock};
+use crate::pool::Readers;
 
 pub use crate::schema::SCHEMA_VERSION;
 
@@ -67,7 +70,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Readers,
     _checkpointer: checkpoint::Checkpointer,
     /// The directory of a temporary database, removed when the store drops (after the connections, which are
@@ -125,7 +128,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
+                writer: writer::Writer::start(writer)?,
                 readers: Readers::new(readers),
                 _checkpointer: checkpointer,
                 _temp: temp,
@@ -153,8 +156,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer))).await.map_err(join_error)?
+        self.inner.writer.run(f).await
     }
 
     /// Runs `f` with a reader connection on the blocking pool.
@@ -172,8 +174,9 @@ fn join_error(e: tokio::task::JoinError) -> StoreError {
     StoreError::Other(format!("store task failed: {e}"))
 }
 
-fn immediate(conn: &mut Connection) -> StoreResult<Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate).db()
+/// The unit of a write job: a savepoint inside the writer's batch transaction (see `writer`).
+fn immediate(conn: &mut Connection) -> StoreResult<Savepoint<'_>> {
+    conn.savepoint().db()
 }
 
 /// The columns of an order row, computed before taking the writer.
@@ -249,7 +252,7 @@ fn invalid(message: impl Into<String>) -> StoreError {
     StoreError::Other(message.into())
 }
 
-fn insert_events(tx: &Transaction<'_>, tenant: &str, order_id: &str, events: &[EventRow]) -> StoreResult<()> {
+fn insert_events(tx: &Connection, tenant: &str, order_id: &str, events: &[EventRow]) -> StoreResult<()> {
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO events (tenant, order_id, version, type, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -263,7 +266,7 @@ fn insert_events(tx: &Transaction<'_>, tenant: &str, order_id: &str, events: &[E
 
 /// Saves an idempotency record in the step's transaction: `AlreadyExists` when the key holds a record that has
 /// not expired by the new record's `created_at` (an expired one is replaced).
-fn put_idempotency(tx: &Transaction<'_>, row: &IdemRow) -> StoreResult<()> {
+fn put_idempotency(tx: &Connection, row: &IdemRow) -> StoreResult<()> {
     let changed = tx
         .prepare_cached(
             "INSERT INTO idempotency (tenant, key, expires_at, body) VALUES (?1, ?2, ?3, ?4)

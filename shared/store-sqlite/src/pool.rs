@@ -1,4 +1,4 @@
-//! Connections: one writer behind a mutex, a fixed set of readers (WAL lets them read while the writer writes).
+//! Connections: their settings, and a fixed set of readers (WAL lets them read while the writer writes).
 
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -22,7 +22,7 @@ pub(crate) fn connect(path: &Path, busy_timeout: Duration, read_only: bool) -> r
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // The WAL file is truncated to this size when it restarts.
-    conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     // 16 MiB of page cache per connection.
     conn.pragma_update(None, "cache_size", -16_384)?;
     if read_only {

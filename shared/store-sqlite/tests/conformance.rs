@@ -377,6 +377,56 @@ async fn concurrent_steps_on_many_orders_all_land() {
     assert_eq!(store.pending(1_000).await.unwrap().len(), 240);
 }
 
+/// Group commit: the jobs queued together share one transaction, each in its own savepoint. A losing job in
+/// a batch (a stale version) must not undo the winners committed with it, nor leave anything of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conflicts_inside_a_group_commit_leave_the_other_steps_committed() {
+    let dir = temp_dir();
+    let path = dir.path().join("data.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut orders = Vec::new();
+    for i in 0..50 {
+        orders.push(order_with_notes(&store, i + 1, 0).await.0);
+    }
+    // Two different steps per order from the same version, all 100 sent at once: they queue behind each
+    // other and are committed in batches that mix winners and losers.
+    let tasks: Vec<_> = orders
+        .iter()
+        .flat_map(|order| {
+            (0..2).map(|k| {
+                let store = store.clone();
+                let order = order.clone();
+                tokio::spawn(async move {
+                    let (events, next) = advance(&order, note(&format!("tentativa {k}")), at(2_000 + k));
+                    (order.id, k, store.apply(order.version, &next, &events, None).await)
+                })
+            })
+        })
+        .collect();
+    let mut winners = std::collections::HashMap::new();
+    for task in tasks {
+        let (id, k, result) = task.await.unwrap();
+        match result {
+            Ok(()) => assert!(winners.insert(id, k).is_none(), "two winners for one order"),
+            Err(StoreError::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 50, "exactly one winner per order");
+    assert_eq!(store.pending(1_000).await.unwrap().len(), 50 * 2, "opening + the winning note, no more");
+    drop(store);
+    // Reopened from the file: every winner is there with its own note, and only it.
+    let store = SqliteStore::open(&path).unwrap();
+    for order in &orders {
+        let stored = store.get(&order.tenant, &order.id).await.unwrap().unwrap();
+        assert_eq!(stored.version, 2);
+        let timeline = store.timeline(&order.tenant, &order.id).await.unwrap();
+        assert_eq!(timeline.len(), 2);
+        let winner = winners[&order.id];
+        assert!(format!("{:?}", timeline[1]).contains(&format!("tentativa {winner}")));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_that_changes_the_document_moves_the_order_between_histories() {
     let store = SqliteStore::open_temporary().unwrap();
