@@ -10,6 +10,7 @@ use rand::RngCore;
 const DB_FILE: &str = "osflow.db";
 const KEY_FILE: &str = "token.key";
 const BLOBS_DIR: &str = "blobs";
+const MAILBOX_DIR: &str = "mailbox";
 const LOCK_FILE: &str = "osflow.lock";
 const KEY_LEN: usize = 64;
 
@@ -53,6 +54,11 @@ impl DataDir {
     /// Attachments uploaded through presigned URLs.
     pub fn blobs_path(&self) -> PathBuf {
         self.path.join(BLOBS_DIR)
+    }
+
+    /// The customers' e-mails, one `.eml` file per message (what SES sends in AWS).
+    pub fn mailbox_path(&self) -> PathBuf {
+        self.path.join(MAILBOX_DIR)
     }
 
     fn io(&self, source: io::Error) -> DataDirError {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use lambda_http::aws_lambda_events::apigw::{
@@ -19,6 +20,7 @@ use osflow_api::{Function, Matched, Route};
 use osflow_app::{App, Blob, BlobStore};
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::{LocalBlobStore, Problem, ProblemType};
+use tokio::sync::Notify;
 
 use crate::token::{Claims, TokenError, TokenKeys};
 
@@ -32,6 +34,8 @@ pub struct Gateway {
     app: App,
     keys: TokenKeys,
     blobs: LocalBlobStore,
+    /// Told after every successful write, so that the embedded relay delivers its events at once.
+    committed: Option<Arc<Notify>>,
 }
 
 /// Where presigned uploads go (what S3 is in AWS): `PUT <url>/blobs/<tenant>/<key>?content-type=…&expires=…&signature=…`.
@@ -40,7 +44,13 @@ pub const BLOBS_PATH: &str = "/blobs";
 impl Gateway {
     /// `blobs` must be the store the App's `blobs` port uses, so that the uploads it presigns land here.
     pub fn new(app: App, keys: TokenKeys, blobs: LocalBlobStore) -> Gateway {
-        Gateway { app, keys, blobs }
+        Gateway { app, keys, blobs, committed: None }
+    }
+
+    /// Wakes `relay` (the embedded relay's waker) after every successful write.
+    pub fn with_relay_waker(mut self, relay: Arc<Notify>) -> Gateway {
+        self.committed = Some(relay);
+        self
     }
 
     pub fn app(&self) -> &App {
@@ -70,8 +80,13 @@ impl Gateway {
                 Err(e) => return unauthorized(&e),
             }
         };
+        let write = parts.method != Method::GET && parts.method != Method::HEAD;
         let req = api_gateway_request(parts, body, route, params, claims.as_ref(), source_ip);
-        osflow_api::handle(&self.app, None, req).await
+        let resp = osflow_api::handle(&self.app, None, req).await;
+        if let Some(relay) = self.committed.as_ref().filter(|_| write && resp.status().is_success()) {
+            relay.notify_one();
+        }
+        resp
     }
 }
 

@@ -18,16 +18,23 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use osflow_app::{App, CachedFlowStore, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_bus::EmbeddedRelay;
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
+use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults};
 use osflow_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 use crate::data_dir::DataDir;
 use crate::gateway::Gateway;
 use crate::token::{DEFAULT_TTL, TokenKeys};
+
+/// How long a company's webhook gets to answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The sender of customer e-mails when the company has not set one.
+const LOCAL_SENDER: &str = "nao-responda@osflow.local";
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -53,6 +60,10 @@ struct ServeArgs {
     /// Create (once) the company `demo` with example orders in different statuses.
     #[arg(long)]
     demo: bool,
+    /// Keep the events in the outbox: no notification leaves until a start without this flag (e.g. while
+    /// importing or rehearsing, so that customers hear nothing).
+    #[arg(long, env = "OSFLOW_HOLD_EVENTS")]
+    hold_events: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,15 +170,47 @@ fn run(args: ServeArgs) -> Result<(), String> {
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };
-        let gateway = Arc::new(Gateway::new(app, TokenKeys::from_secret(&key), blobs));
+        // Events out: the outbox relayed in-process to the notifier, at least once, across restarts (what is
+        // not relayed yet when the process stops is relayed at the next start).
+        let notifier = Notifier {
+            app: app.clone(),
+            settings: store.clone(),
+            dedupe: store.clone(),
+            email: Arc::new(MailboxSender::new(dir.mailbox_path())),
+            webhook: Arc::new(
+                HttpWebhookSender::new(WEBHOOK_TIMEOUT).map_err(|e| format!("cannot build the webhook client: {e}"))?,
+            ),
+            defaults: NotifierDefaults { sender_name: "osflow".into(), sender_email: LOCAL_SENDER.into() },
+        };
+        let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier)]));
+        let gateway = Arc::new(Gateway::new(app, TokenKeys::from_secret(&key), blobs).with_relay_waker(relay.waker()));
+        let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
+        let relay_task = (!args.hold_events).then(|| {
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                relay
+                    .serve(async {
+                        let _ = relay_stopped.await;
+                    })
+                    .await;
+            })
+        });
         if args.demo {
             match demo::seed(&gateway).await.map_err(|e| format!("--demo failed: {e}"))? {
                 demo::Seeded::AlreadyThere => println!("Demo company \"demo\" already has its data."),
                 demo::Seeded::Created(n) => println!("Demo company \"demo\" created with {n} example orders."),
             }
         }
+        if args.hold_events {
+            println!("Events are held (--hold-events): no notification is sent until a start without it.");
+        }
         print_banner(addr, &dir, gateway.keys());
         server::serve(listener, gateway, shutdown_signal()).await;
+        // The requests are done: let the relay finish its pass, then stop it.
+        let _ = stop_relay.send(());
+        if let Some(task) = relay_task {
+            let _ = task.await;
+        }
         Ok::<(), String>(())
     });
     // Every connection is done (or abandoned after the drain timeout): the runtime and with it the store close.
@@ -187,6 +230,7 @@ fn print_banner(addr: SocketAddr, dir: &DataDir, keys: &TokenKeys) {
         let _ = writeln!(out, "WARNING: listening on a non-loopback address; anyone who can reach it can try tokens");
     }
     let _ = writeln!(out, "Listening on {url}");
+    let _ = writeln!(out, "Customer e-mails are written to {} (one .eml per message)", dir.mailbox_path().display());
     let _ = writeln!(out, "Development tokens for the company \"{}\" (valid 30 days):", demo::TENANT);
     for role in Role::ALL {
         let token = keys.issue(demo::TENANT, &format!("{}@{}", role.as_str(), demo::TENANT), &[role], DEFAULT_TTL);

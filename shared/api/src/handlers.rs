@@ -520,6 +520,20 @@ pub(crate) async fn timeline(cx: &Cx<'_>) -> Res {
     Ok(json_response(200, to_json(&timeline), version))
 }
 
+/// The messages sent to the customer about the order (e-mail, webhook), oldest first.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/notifications", operation_id = "order_notifications", tag = "orders-query",
+    params(OrderPath),
+    responses((status = 200, description = "The notifications", body = NotificationList))
+)]
+pub(crate) async fn order_notifications(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let events = cx.app.timeline(&caller, &id).await.map_err(problem)?;
+    let version = events.last().map(|e| e.version);
+    Ok(json_response(200, to_json(&NotificationList::new(&id, &events)), version))
+}
+
 /// The customer's history: their orders, newest first, paginated.
 #[utoipa::path(
     get, path = "/v1/customers/{document}/orders", operation_id = "customer_orders", tag = "orders-query",
@@ -624,6 +638,7 @@ pub(crate) async fn dispatch(cx: &Cx<'_>) -> Res {
         "list_orders" => list_orders(cx).await,
         "get_order" => get_order(cx).await,
         "timeline" => timeline(cx).await,
+        "order_notifications" => order_notifications(cx).await,
         "customer_orders" => customer_orders(cx).await,
         "openapi" => openapi(cx).await,
         "get_flow" => get_flow(cx).await,

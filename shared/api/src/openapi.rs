@@ -53,6 +53,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         handlers::list_orders,
         handlers::get_order,
         handlers::timeline,
+        handlers::order_notifications,
         handlers::customer_orders,
         handlers::openapi,
         handlers::get_flow,

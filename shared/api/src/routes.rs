@@ -105,6 +105,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/orders", F::OrdersQuery, "list_orders"),
     route("GET", "/v1/orders/{id}", F::OrdersQuery, "get_order"),
     route("GET", "/v1/orders/{id}/timeline", F::OrdersQuery, "timeline"),
+    route("GET", "/v1/orders/{id}/notifications", F::OrdersQuery, "order_notifications"),
     route("GET", "/v1/customers/{document}/orders", F::OrdersQuery, "customer_orders"),
     route("GET", "/v1/openapi.json", F::OrdersQuery, "openapi"),
     // Flow editor

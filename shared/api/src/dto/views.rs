@@ -516,6 +516,53 @@ pub struct Timeline {
     pub events: Vec<EventView>,
 }
 
+/// The messages sent to the customer about an order, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationList {
+    pub notifications: Vec<NotificationView>,
+}
+
+/// One message sent (or refused for good) on one channel, as recorded on the timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationView {
+    /// The timeline entry that records it (`<order id>:<version>`).
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    /// `email` or `webhook`.
+    #[schema(example = "email")]
+    pub channel: String,
+    /// The recipient, mostly hidden.
+    #[schema(example = "ma***@example.com")]
+    pub to: String,
+    /// The message: the status kind it announced (`awaiting_approval`…) or `material_date_changed`.
+    #[schema(example = "awaiting_approval")]
+    pub template: String,
+    /// Delivered (`false`: refused for good, see `error`).
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+impl NotificationList {
+    pub fn new(order: &d::values::OrderId, events: &[d::Event]) -> NotificationList {
+        let notifications = events
+            .iter()
+            .filter_map(|e| match &e.change {
+                d::Change::NotificationSent { channel, to_masked, template, ok, error } => Some(NotificationView {
+                    event_id: format!("{order}:{}", e.version),
+                    at: e.at,
+                    channel: channel.clone(),
+                    to: to_masked.clone(),
+                    template: template.clone(),
+                    ok: *ok,
+                    error: error.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        NotificationList { notifications }
+    }
+}
+
 /// Where to upload an announced file.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UploadView {
