@@ -33,8 +33,9 @@ use osflow_domain::{
 };
 
 use crate::ports::{
-    FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord, InvoiceStore, NumberingKey, OrderStore, Page,
-    PageRequest, StoreError,
+    Claim, DedupeKey, DedupeOutcome, DedupeStore, FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord,
+    InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest, SettingsStore,
+    StoreError, TemplateOverride,
 };
 
 /// A fresh, isolated set of stores, as an adapter's factory returns it.
@@ -44,15 +45,24 @@ pub struct Stores {
     pub flows: Arc<dyn FlowStore>,
     pub invoices: Arc<dyn InvoiceStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub dedupe: Arc<dyn DedupeStore>,
+    pub settings: Arc<dyn SettingsStore>,
 }
 
 impl Stores {
-    /// The four ports served by one adapter value.
+    /// The six ports served by one adapter value.
     pub fn from_one<S>(store: Arc<S>) -> Stores
     where
-        S: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + 'static,
+        S: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + DedupeStore + SettingsStore + 'static,
     {
-        Stores { orders: store.clone(), flows: store.clone(), invoices: store.clone(), idempotency: store }
+        Stores {
+            orders: store.clone(),
+            flows: store.clone(),
+            invoices: store.clone(),
+            idempotency: store.clone(),
+            dedupe: store.clone(),
+            settings: store,
+        }
     }
 }
 
@@ -97,6 +107,15 @@ macro_rules! conformance_tests {
             save_invoice_checks_revisions,
             concurrent_applies_have_one_winner,
             concurrent_claims_are_gapless,
+            dedupe_claim_complete_and_redelivery,
+            dedupe_expired_lease_is_taken_over,
+            dedupe_release_allows_a_new_claim_but_not_after_complete,
+            dedupe_complete_without_a_claim_records_the_outcome,
+            dedupe_concurrent_claims_have_one_winner,
+            dedupe_records_are_per_tenant_consumer_event_and_channel,
+            dedupe_expired_records_are_absent,
+            settings_round_trip_and_replace,
+            settings_are_per_tenant,
         );
     };
 }
@@ -1127,4 +1146,276 @@ pub async fn concurrent_claims_are_gapless(s: Stores) {
         assert_eq!(s.invoices.claim_number(&t, &key, order).await.unwrap(), *set.first().unwrap());
     }
     assert_eq!(s.invoices.claim_number(&t, &key, &new_order_id()).await.unwrap(), 21);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dedupe records
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A dedupe key of the notifier for `event_id` on `channel`.
+pub fn dedupe_key(tenant: &TenantId, event_id: &str, channel: &str) -> DedupeKey {
+    DedupeKey {
+        tenant: tenant.clone(),
+        consumer: "notifier".into(),
+        event_id: event_id.into(),
+        channel: channel.into(),
+    }
+}
+
+/// An outcome completed at `completed_at`.
+pub fn dedupe_outcome(ok: bool, detail: &str, completed_at: DateTime<Utc>) -> DedupeOutcome {
+    DedupeOutcome { ok, detail: detail.into(), completed_at }
+}
+
+/// The lease of the dedupe cases: 5 minutes.
+fn lease() -> Duration {
+    Duration::minutes(5)
+}
+
+/// The expiry of the dedupe cases: 7 days after `now`.
+fn keep(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::days(7)
+}
+
+/// The first claim gets `Claimed`; a redelivery inside the lease gets `InFlight` with the first claim's instant
+/// (to the sub-second); after `complete`, every claim gets `Done` with the outcome as written, however late
+/// (before the expiry), and a second `complete` does not replace it.
+pub async fn dedupe_claim_complete_and_redelivery(s: Stores) {
+    let t = tenant("acme");
+    let key = dedupe_key(&t, "order-1:7", "email");
+    let claimed_at = at(0) + Duration::nanoseconds(789);
+    assert_eq!(s.dedupe.claim(&key, claimed_at, lease(), keep(at(0))).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        s.dedupe.claim(&key, at(1), lease(), keep(at(1))).await.unwrap(),
+        Claim::InFlight { claimed_at },
+        "a second delivery within the lease"
+    );
+    let outcome =
+        dedupe_outcome(true, "m***a@example.com; id <0102@ses>; acentuação ✓", at(1) + Duration::nanoseconds(3));
+    s.dedupe.complete(&key, &outcome).await.unwrap();
+    for minutes in [2, 10, 60 * 24] {
+        assert_eq!(
+            s.dedupe.claim(&key, at(minutes), lease(), keep(at(minutes))).await.unwrap(),
+            Claim::Done(outcome.clone()),
+            "a redelivery {minutes} minutes later"
+        );
+    }
+    // A completed record stays completed: neither a second outcome nor a release changes it.
+    s.dedupe.complete(&key, &dedupe_outcome(false, "second", at(3))).await.unwrap();
+    s.dedupe.release(&key).await.unwrap();
+    assert_eq!(s.dedupe.claim(&key, at(4), lease(), keep(at(4))).await.unwrap(), Claim::Done(outcome));
+}
+
+/// A claim made at or before `now - lease` is presumed dead and taken over; a younger one is in flight. The
+/// takeover is a new claim: its own instant starts a new lease.
+pub async fn dedupe_expired_lease_is_taken_over(s: Stores) {
+    let t = tenant("acme");
+    let key = dedupe_key(&t, "order-1:2", "webhook");
+    assert_eq!(s.dedupe.claim(&key, at(0), lease(), keep(at(0))).await.unwrap(), Claim::Claimed);
+    let just_before = at(5) - Duration::microseconds(1);
+    assert_eq!(
+        s.dedupe.claim(&key, just_before, lease(), keep(just_before)).await.unwrap(),
+        Claim::InFlight { claimed_at: at(0) }
+    );
+    assert_eq!(s.dedupe.claim(&key, at(5), lease(), keep(at(5))).await.unwrap(), Claim::Claimed, "at now - lease");
+    assert_eq!(s.dedupe.claim(&key, at(6), lease(), keep(at(6))).await.unwrap(), Claim::InFlight { claimed_at: at(5) });
+    // Long after, the abandoned claim is taken again, and completing it works as usual.
+    assert_eq!(s.dedupe.claim(&key, at(60), lease(), keep(at(60))).await.unwrap(), Claim::Claimed);
+    let outcome = dedupe_outcome(false, "HTTP 410", at(61));
+    s.dedupe.complete(&key, &outcome).await.unwrap();
+    // A completed record is never taken over, whatever the lease.
+    assert_eq!(s.dedupe.claim(&key, at(600), lease(), keep(at(600))).await.unwrap(), Claim::Done(outcome));
+}
+
+/// `release` drops an uncompleted claim, so the next delivery claims at once; it leaves a completed record (and a
+/// missing one) alone.
+pub async fn dedupe_release_allows_a_new_claim_but_not_after_complete(s: Stores) {
+    let t = tenant("acme");
+    let key = dedupe_key(&t, "order-2:3", "email");
+    // Releasing what was never claimed is not an error.
+    s.dedupe.release(&key).await.unwrap();
+    assert_eq!(s.dedupe.claim(&key, at(0), lease(), keep(at(0))).await.unwrap(), Claim::Claimed);
+    s.dedupe.release(&key).await.unwrap();
+    assert_eq!(s.dedupe.claim(&key, at(1), lease(), keep(at(1))).await.unwrap(), Claim::Claimed, "released");
+    assert_eq!(s.dedupe.claim(&key, at(2), lease(), keep(at(2))).await.unwrap(), Claim::InFlight { claimed_at: at(1) });
+    let outcome = dedupe_outcome(true, "sent", at(2));
+    s.dedupe.complete(&key, &outcome).await.unwrap();
+    s.dedupe.release(&key).await.unwrap();
+    assert_eq!(s.dedupe.claim(&key, at(3), lease(), keep(at(3))).await.unwrap(), Claim::Done(outcome));
+}
+
+/// A completion without a claim (released or taken over meanwhile) still records the outcome: the effect did
+/// happen, so a redelivery must not repeat it.
+pub async fn dedupe_complete_without_a_claim_records_the_outcome(s: Stores) {
+    let t = tenant("acme");
+    let never_claimed = dedupe_key(&t, "order-3:1", "email");
+    let outcome = dedupe_outcome(true, "sent", at(0));
+    s.dedupe.complete(&never_claimed, &outcome).await.unwrap();
+    assert_eq!(s.dedupe.claim(&never_claimed, at(1), lease(), keep(at(1))).await.unwrap(), Claim::Done(outcome));
+
+    let released = dedupe_key(&t, "order-3:2", "email");
+    assert_eq!(s.dedupe.claim(&released, at(0), lease(), keep(at(0))).await.unwrap(), Claim::Claimed);
+    s.dedupe.release(&released).await.unwrap();
+    let late = dedupe_outcome(false, "timeout after the send", at(1));
+    s.dedupe.complete(&released, &late).await.unwrap();
+    assert_eq!(s.dedupe.claim(&released, at(2), lease(), keep(at(2))).await.unwrap(), Claim::Done(late));
+}
+
+/// 32 deliveries of one effect claim it at once: exactly one gets `Claimed`, the others `InFlight` with the
+/// winner's instant (every claim here is made at the same instant).
+pub async fn dedupe_concurrent_claims_have_one_winner(s: Stores) {
+    let t = tenant("acme");
+    let key = dedupe_key(&t, "order-4:1", "email");
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (dedupe, key) = (s.dedupe.clone(), key.clone());
+            tokio::spawn(async move { dedupe.claim(&key, at(0), lease(), keep(at(0))).await })
+        })
+        .collect();
+    let (mut claimed, mut in_flight) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task").expect("claim") {
+            Claim::Claimed => claimed += 1,
+            Claim::InFlight { claimed_at } => {
+                assert_eq!(claimed_at, at(0));
+                in_flight += 1;
+            }
+            other => panic!("unexpected answer to a concurrent claim: {other:?}"),
+        }
+    }
+    assert_eq!((claimed, in_flight), (1, 31), "exactly one concurrent claim wins");
+}
+
+/// A record belongs to its (tenant, consumer, event, channel): completing one answers nothing about the others,
+/// including keys whose parts contain separators.
+pub async fn dedupe_records_are_per_tenant_consumer_event_and_channel(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("beta"));
+    let key = dedupe_key(&a, "order-5:1", "email");
+    assert_eq!(s.dedupe.claim(&key, at(0), lease(), keep(at(0))).await.unwrap(), Claim::Claimed);
+    let outcome = dedupe_outcome(true, "sent", at(0));
+    s.dedupe.complete(&key, &outcome).await.unwrap();
+
+    let mut other_consumer = key.clone();
+    other_consumer.consumer = "auditor".into();
+    let others = [
+        dedupe_key(&b, "order-5:1", "email"),
+        dedupe_key(&a, "order-5:1", "webhook"),
+        dedupe_key(&a, "order-5:2", "email"),
+        other_consumer,
+    ];
+    for other in &others {
+        assert_eq!(s.dedupe.claim(other, at(1), lease(), keep(at(1))).await.unwrap(), Claim::Claimed, "{other:?}");
+    }
+    // Releasing the others leaves the first alone.
+    for other in &others {
+        s.dedupe.release(other).await.unwrap();
+    }
+    assert_eq!(s.dedupe.claim(&key, at(2), lease(), keep(at(2))).await.unwrap(), Claim::Done(outcome.clone()));
+    assert_eq!(s.dedupe.claim(&others[0], at(2), lease(), keep(at(2))).await.unwrap(), Claim::Claimed);
+
+    // Parts that would give the same text if they were only joined with a separator are different keys.
+    let part_key = |consumer: &str, event_id: &str, channel: &str| DedupeKey {
+        tenant: a.clone(),
+        consumer: consumer.into(),
+        event_id: event_id.into(),
+        channel: channel.into(),
+    };
+    let joined = part_key("notifier#x", "order-5:1", "email");
+    assert_eq!(s.dedupe.claim(&joined, at(3), lease(), keep(at(3))).await.unwrap(), Claim::Claimed);
+    s.dedupe.complete(&joined, &outcome).await.unwrap();
+    for other in [part_key("notifier", "x#order-5:1", "email"), part_key("notifier%23x", "order-5:1", "email")] {
+        assert_eq!(s.dedupe.claim(&other, at(4), lease(), keep(at(4))).await.unwrap(), Claim::Claimed, "{other:?}");
+    }
+    assert_eq!(s.dedupe.claim(&joined, at(4), lease(), keep(at(4))).await.unwrap(), Claim::Done(outcome));
+}
+
+/// A record is absent from its `expires_at` on (whether claimed or completed): a claim then gets `Claimed`, even
+/// if the store has not deleted the record yet.
+pub async fn dedupe_expired_records_are_absent(s: Stores) {
+    let t = tenant("acme");
+    let done = dedupe_key(&t, "order-6:1", "email");
+    assert_eq!(s.dedupe.claim(&done, at(0), lease(), at(60)).await.unwrap(), Claim::Claimed);
+    let outcome = dedupe_outcome(true, "sent", at(1));
+    s.dedupe.complete(&done, &outcome).await.unwrap();
+    let just_before = at(60) - Duration::microseconds(1);
+    assert_eq!(s.dedupe.claim(&done, just_before, lease(), keep(just_before)).await.unwrap(), Claim::Done(outcome));
+    assert_eq!(s.dedupe.claim(&done, at(60), lease(), keep(at(60))).await.unwrap(), Claim::Claimed, "expired");
+    // The new claim is a record of its own: in flight, then completed anew.
+    assert_eq!(
+        s.dedupe.claim(&done, at(61), lease(), keep(at(61))).await.unwrap(),
+        Claim::InFlight { claimed_at: at(60) }
+    );
+    let again = dedupe_outcome(false, "second life", at(62));
+    s.dedupe.complete(&done, &again).await.unwrap();
+    assert_eq!(s.dedupe.claim(&done, at(63), lease(), keep(at(63))).await.unwrap(), Claim::Done(again));
+
+    // A claim that expires inside its own lease (an expiry shorter than the lease) is absent too.
+    let short = dedupe_key(&t, "order-6:2", "email");
+    assert_eq!(s.dedupe.claim(&short, at(0), Duration::hours(1), at(2)).await.unwrap(), Claim::Claimed);
+    assert_eq!(
+        s.dedupe.claim(&short, at(1), Duration::hours(1), keep(at(1))).await.unwrap(),
+        Claim::InFlight { claimed_at: at(0) }
+    );
+    assert_eq!(s.dedupe.claim(&short, at(2), Duration::hours(1), keep(at(2))).await.unwrap(), Claim::Claimed);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Notification settings with every field filled, templates (with and without subject) and both channels.
+pub fn full_notification_settings() -> NotificationSettings {
+    NotificationSettings {
+        company_name: Some("Oficina Acme Ltda.".into()),
+        sender_name: Some("Acme Assistência".into()),
+        sender_email: Some("os@acme.example".into()),
+        reply_to: Some("atendimento@acme.example".into()),
+        webhook_url: Some("https://hooks.acme.example/osflow?x=1&y=2".into()),
+        webhook_secret: Some("s3cr3t-ünïcode".into()),
+        templates: BTreeMap::from([
+            (
+                "awaiting_approval".to_owned(),
+                TemplateOverride {
+                    subject: Some("Orçamento da OS {numero}".into()),
+                    body: "Olá {cliente},\nseu orçamento de {total} está pronto.\n— {empresa}".into(),
+                },
+            ),
+            ("material_date_changed".to_owned(), TemplateOverride { subject: None, body: "Nova data: {data}".into() }),
+        ]),
+        channels: vec![NotifyChannel::Webhook, NotifyChannel::Email],
+    }
+}
+
+/// `None` before any save; a save reads back equal (every field, templates and channels in order); a second save
+/// replaces the whole value (fields it drops are gone).
+pub async fn settings_round_trip_and_replace(s: Stores) {
+    let t = tenant("acme");
+    assert_eq!(s.settings.notification_settings(&t).await.unwrap(), None);
+    let full = full_notification_settings();
+    s.settings.put_notification_settings(&t, &full).await.unwrap();
+    assert_eq!(s.settings.notification_settings(&t).await.unwrap(), Some(full));
+
+    let replacement = NotificationSettings {
+        company_name: Some("Acme".into()),
+        channels: vec![NotifyChannel::Email],
+        ..NotificationSettings::default()
+    };
+    s.settings.put_notification_settings(&t, &replacement).await.unwrap();
+    assert_eq!(s.settings.notification_settings(&t).await.unwrap(), Some(replacement));
+
+    // The empty value is a value (saved), not an absence.
+    s.settings.put_notification_settings(&t, &NotificationSettings::default()).await.unwrap();
+    assert_eq!(s.settings.notification_settings(&t).await.unwrap(), Some(NotificationSettings::default()));
+}
+
+/// Each company has its own settings.
+pub async fn settings_are_per_tenant(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("beta"));
+    let full = full_notification_settings();
+    s.settings.put_notification_settings(&a, &full).await.unwrap();
+    assert_eq!(s.settings.notification_settings(&b).await.unwrap(), None);
+    let other = NotificationSettings { company_name: Some("Beta".into()), ..NotificationSettings::default() };
+    s.settings.put_notification_settings(&b, &other).await.unwrap();
+    assert_eq!(s.settings.notification_settings(&a).await.unwrap(), Some(full));
+    assert_eq!(s.settings.notification_settings(&b).await.unwrap(), Some(other));
 }

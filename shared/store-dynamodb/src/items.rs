@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use osflow_app::{IdempotencyRecord, InvoiceRecord, StoreError};
+use osflow_app::{DedupeKey, DedupeOutcome, IdempotencyRecord, InvoiceRecord, NotificationSettings, StoreError};
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Event, Flow, Order};
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,7 @@ pub type Item = HashMap<String, AttributeValue>;
 /// Names of the attributes the adapter reads or writes besides the serialized values.
 pub mod attr {
     /// The kind of item: `order`, `event`, `flow`, `flow_current`, `invoice`, `nfe_counter`, `nfe_claim`,
-    /// `nfe_order_claim`, `order_counter`, `idempotency`.
+    /// `nfe_order_claim`, `order_counter`, `idempotency`, `dedupe`, `notification_settings`.
     pub const ENTITY: &str = "entity";
     /// The version of an order (and of an event, and of a flow).
     pub const VERSION: &str = "version";
@@ -33,6 +33,13 @@ pub mod attr {
     pub const NUMBER: &str = "number";
     /// The expiry of an idempotency record in microseconds since the epoch (a number, for exact conditions).
     pub const EXPIRES_AT_US: &str = "expires_at_us";
+    /// When a dedupe record was claimed, in nanoseconds since the epoch (a number, for the lease condition).
+    pub const CLAIMED_AT_NS: &str = "claimed_at_ns";
+    /// The expiry of a dedupe record in nanoseconds since the epoch (reads treat an expired record as absent:
+    /// TTL deletion is lazy).
+    pub const EXPIRES_AT_NS: &str = "expires_at_ns";
+    /// The outcome of a completed dedupe record (a map); absent while the record is only claimed.
+    pub const OUTCOME: &str = "outcome";
 }
 
 /// Entity names (values of [`attr::ENTITY`]).
@@ -47,6 +54,8 @@ pub mod entity {
     pub const NFE_ORDER_CLAIM: &str = "nfe_order_claim";
     pub const ORDER_COUNTER: &str = "order_counter";
     pub const IDEMPOTENCY: &str = "idempotency";
+    pub const DEDUPE: &str = "dedupe";
+    pub const NOTIFICATION_SETTINGS: &str = "notification_settings";
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -64,6 +73,25 @@ pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
 
 fn to_item<T: Serialize>(what: &str, value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Other(format!("cannot write {what} as an item: {e}")))
+}
+
+/// A number attribute as `i64`.
+pub(crate) fn get_i64(item: &Item, name: &str) -> Result<i64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(text)) => text.parse().map_err(|e| corrupt(name, e)),
+        Some(_) => Err(StoreError::Corrupt(format!("attribute {name} is not a number"))),
+        None => Err(StoreError::Corrupt(format!("attribute {name} is missing"))),
+    }
+}
+
+/// An instant as nanoseconds since the epoch (the form of the numeric time attributes compared in conditions).
+pub(crate) fn epoch_nanos(at: DateTime<Utc>) -> Result<i64, StoreError> {
+    at.timestamp_nanos_opt().ok_or_else(|| StoreError::Other(format!("instant {at} is out of range")))
+}
+
+/// The TTL attribute's value for an expiry: epoch seconds, rounded up so that DynamoDB never deletes a live item.
+pub(crate) fn ttl_seconds(expires_at: DateTime<Utc>) -> i64 {
+    expires_at.timestamp() + i64::from(expires_at.timestamp_subsec_nanos() > 0)
 }
 
 /// A number attribute as `u64`.
@@ -250,13 +278,100 @@ pub(crate) fn idempotency_item(record: &IdempotencyRecord) -> Result<Item, Store
     let mut item = to_item("idempotency record", record)?;
     insert_keys(&mut item, keys::idem_pk(&record.tenant, &record.key), keys::IDEM_SK, entity::IDEMPOTENCY);
     item.insert(attr::EXPIRES_AT_US.to_owned(), n(record.expires_at.timestamp_micros()));
-    let ttl = record.expires_at.timestamp() + i64::from(record.expires_at.timestamp_subsec_nanos() > 0);
-    item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl));
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(record.expires_at)));
     Ok(item)
 }
 
 pub(crate) fn read_idempotency(item: Item) -> Result<IdempotencyRecord, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| corrupt("idempotency item", e))
+}
+
+// --- dedupe records -------------------------------------------------------------------------------------------
+
+/// The attributes naming a dedupe record (keys, entity, and the parts of its key in clear).
+pub(crate) fn dedupe_identity(key: &DedupeKey) -> Item {
+    let mut item = Item::new();
+    insert_keys(&mut item, keys::dedupe_pk(key), keys::DEDUPE_SK, entity::DEDUPE);
+    item.insert("tenant".to_owned(), s(key.tenant.as_str()));
+    item.insert("consumer".to_owned(), s(&key.consumer));
+    item.insert("event_id".to_owned(), s(&key.event_id));
+    item.insert("channel".to_owned(), s(&key.channel));
+    item
+}
+
+/// A fresh claim: the identity, `claimed_at_ns`, `expires_at_ns` and the TTL attribute; no outcome.
+pub(crate) fn dedupe_claim_item(
+    key: &DedupeKey,
+    claimed_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Item, StoreError> {
+    let mut item = dedupe_identity(key);
+    item.insert(attr::CLAIMED_AT_NS.to_owned(), n(epoch_nanos(claimed_at)?));
+    item.insert(attr::EXPIRES_AT_NS.to_owned(), n(epoch_nanos(expires_at)?));
+    item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(expires_at)));
+    Ok(item)
+}
+
+/// The outcome as a map attribute.
+pub(crate) fn dedupe_outcome_value(outcome: &DedupeOutcome) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(outcome)
+        .map_err(|e| StoreError::Other(format!("cannot write a dedupe outcome as an attribute: {e}")))
+}
+
+/// A stored dedupe record as the claim logic needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DedupeRecord {
+    pub claimed_at_ns: i64,
+    pub expires_at_ns: i64,
+    pub outcome: Option<DedupeOutcome>,
+}
+
+pub(crate) fn read_dedupe(item: &Item) -> Result<DedupeRecord, StoreError> {
+    let outcome = item
+        .get(attr::OUTCOME)
+        .map(|value| serde_dynamo::from_attribute_value(value.clone()).map_err(|e| corrupt("dedupe outcome", e)))
+        .transpose()?;
+    Ok(DedupeRecord {
+        claimed_at_ns: get_i64(item, attr::CLAIMED_AT_NS)?,
+        expires_at_ns: get_i64(item, attr::EXPIRES_AT_NS)?,
+        outcome,
+    })
+}
+
+// --- settings -------------------------------------------------------------------------------------------------
+
+/// A company's notification settings: the keys, the tenant, and the settings as one map attribute.
+#[derive(Debug, Serialize, Deserialize)]
+struct SettingsItem<S> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant: TenantId,
+    settings: S,
+}
+
+pub(crate) fn notification_settings_item(
+    tenant: &TenantId,
+    settings: &NotificationSettings,
+) -> Result<Item, StoreError> {
+    to_item(
+        "notification settings",
+        &SettingsItem {
+            pk: keys::settings_pk(tenant),
+            sk: keys::NOTIFICATIONS_SK.to_owned(),
+            entity: entity::NOTIFICATION_SETTINGS.to_owned(),
+            tenant: tenant.clone(),
+            settings,
+        },
+    )
+}
+
+pub(crate) fn read_notification_settings(item: Item) -> Result<NotificationSettings, StoreError> {
+    let stored: SettingsItem<NotificationSettings> =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("notification settings item", e))?;
+    Ok(stored.settings)
 }
 
 #[cfg(test)]

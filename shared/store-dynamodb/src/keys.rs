@@ -1,8 +1,10 @@
 //! Item keys (DESIGN §3). The tenant is in every partition key, so no request of one tenant can reach an item of
 //! another: every read is a GetItem or a Query on a key built here from the caller's tenant.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
-use osflow_app::NumberingKey;
+use osflow_app::{DedupeKey, NumberingKey};
 use osflow_domain::StatusKey;
 use osflow_domain::values::{Document, OrderId, TenantId};
 
@@ -22,6 +24,10 @@ pub const COUNTER_SK: &str = "SEQ";
 pub const CLAIM_SK: &str = "CLAIM";
 /// Sort key of an idempotency record.
 pub const IDEM_SK: &str = "IDEM";
+/// Sort key of a dedupe record.
+pub const DEDUPE_SK: &str = "DEDUPE";
+/// Sort key of a company's notification settings (under [`settings_pk`]).
+pub const NOTIFICATIONS_SK: &str = "NOTIFICATIONS";
 
 /// A timestamp in a fixed-width, lexicographically sortable form: `2026-12-01T12:00:00.123456000Z` (always nine
 /// fractional digits), so that string order is time order in the GSI sort keys.
@@ -105,6 +111,34 @@ pub fn idem_pk(tenant: &TenantId, key: &str) -> String {
     format!("T#{tenant}#IDEM#{key}")
 }
 
+/// A free-text part of a key with `%` and `#` percent-encoded, so that no part can contain the separator: two
+/// different dedupe keys never give one item key.
+fn key_part(text: &str) -> Cow<'_, str> {
+    if text.contains(['#', '%']) {
+        Cow::Owned(text.replace('%', "%25").replace('#', "%23"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (sort key [`DEDUPE_SK`]); `%` and `#` in the free-text
+/// parts are percent-encoded.
+pub fn dedupe_pk(key: &DedupeKey) -> String {
+    format!(
+        "T#{}#DEDUPE#{}#{}#{}",
+        key.tenant,
+        key_part(&key.consumer),
+        key_part(&key.event_id),
+        key_part(&key.channel)
+    )
+}
+
+/// `T#<tenant>#SETTINGS`: the partition of a company's settings (sort key [`NOTIFICATIONS_SK`] for the
+/// notification settings).
+pub fn settings_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#SETTINGS")
+}
+
 /// The CNPJ of a numbering key must be 14 ASCII letters or digits (it is part of item keys).
 pub fn valid_numbering(key: &NumberingKey) -> bool {
     key.cnpj.len() == 14 && key.cnpj.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -141,5 +175,21 @@ mod tests {
         assert_eq!(nfe_claim_pk(&t, &key, 3), "T#acme#SEQ#NFE#11222333000181#1#NUM#000000003");
         assert!(valid_numbering(&key));
         assert!(!valid_numbering(&NumberingKey { cnpj: "1122#333000181".into(), serie: 1 }));
+    }
+
+    #[test]
+    fn dedupe_keys_cannot_collide_through_the_separator() {
+        let t = TenantId::parse("acme").unwrap();
+        let key = |consumer: &str, event_id: &str, channel: &str| DedupeKey {
+            tenant: t.clone(),
+            consumer: consumer.into(),
+            event_id: event_id.into(),
+            channel: channel.into(),
+        };
+        assert_eq!(dedupe_pk(&key("notifier", "o-1:7", "email")), "T#acme#DEDUPE#notifier#o-1:7#email");
+        assert_eq!(settings_pk(&t), "T#acme#SETTINGS");
+        assert_ne!(dedupe_pk(&key("a#b", "c", "d")), dedupe_pk(&key("a", "b#c", "d")));
+        assert_ne!(dedupe_pk(&key("a%23b", "c", "d")), dedupe_pk(&key("a#b", "c", "d")));
+        assert_eq!(dedupe_pk(&key("a#b%", "c", "d")), "T#acme#DEDUPE#a%23b%25#c#d");
     }
 }

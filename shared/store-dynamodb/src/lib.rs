@@ -1,5 +1,5 @@
-//! osflow's DynamoDB adapter: [`DynamoStore`] implements the `OrderStore`, `FlowStore`, `InvoiceStore` and
-//! `IdempotencyStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
+//! osflow's DynamoDB adapter: [`DynamoStore`] implements the `OrderStore`, `FlowStore`, `InvoiceStore`,
+//! `IdempotencyStore`, `DedupeStore` and `SettingsStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
 //! indexes and expressions.
 //!
 //! # Item layout
@@ -16,6 +16,8 @@
 //! | NF-e number claim | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` | `CLAIM` | `order_id`, `number` |
 //! | order-number counter | `T#<tenant>#SEQ#ORDER` | `SEQ` | `last` |
 //! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record, `expires_at_us`, `ttl` (TTL, epoch seconds) |
+//! | dedupe record | `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (`%`, `#` percent-encoded) | `DEDUPE` | `tenant`, `consumer`, `event_id`, `channel`, `claimed_at_ns`, `expires_at_ns` (epoch nanoseconds), `ttl`, `outcome` (a map, once completed) |
+//! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
 //!
 //! Every item has an `entity` attribute naming its kind. Only order items have GSI keys (the indexes are
 //! sparse). Timestamps in sort keys are fixed-width (`2026-12-01T12:00:00.123456000Z`), so string order is
@@ -25,15 +27,19 @@
 //!
 //! `create` and `apply` are one `TransactWriteItems` each; `get` is one `GetItem`; a page of a list is one
 //! `Query` on GSI1 or GSI2; `next_order_number` is one `UpdateItem` (`ADD`: gaps are allowed for order numbers,
-//! never for NF-e numbers, which go through a conditional transaction, see [`InvoiceStore`]).
+//! never for NF-e numbers, which go through a conditional transaction, see [`InvoiceStore`]). A dedupe claim is
+//! one conditional `PutItem` (its failure carries the stored record: no second read); `complete` one
+//! `UpdateItem`, `release` one `DeleteItem`; settings one `GetItem` or `PutItem`.
 //!
 //! Lists read the GSIs, which DynamoDB keeps eventually consistent: an order written a moment ago may show in
-//! its new status list a moment later. Reads by key (`get`, `timeline`, flows, invoices, idempotency) are
-//! strongly consistent.
+//! its new status list a moment later. Reads by key (`get`, `timeline`, flows, invoices, idempotency, dedupe
+//! records, settings) are strongly consistent. Items with an expiry (idempotency, dedupe) carry the table's TTL
+//! attribute, but TTL deletion is lazy: reads compare the exact expiry and treat an expired item as absent.
 //!
 //! [`InvoiceStore`]: osflow_app::InvoiceStore
 
 mod cursor;
+mod dedupe;
 mod error;
 mod flows;
 mod idempotency;
@@ -41,6 +47,7 @@ mod invoices;
 pub mod items;
 pub mod keys;
 mod orders;
+mod settings;
 pub mod table;
 mod tx;
 

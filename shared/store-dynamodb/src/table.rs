@@ -25,7 +25,7 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
-/// The TTL attribute (epoch seconds, a number), set on idempotency records.
+/// The TTL attribute (epoch seconds, a number), set on idempotency and dedupe records.
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
 /// The scalar type of a key attribute (every key of this table is a string).
@@ -75,7 +75,7 @@ pub struct TableDefinition {
     pub global_secondary_indexes: Vec<IndexDefinition>,
     /// `NEW_IMAGE`: the outbox relay turns every new `EVT#` item into bus messages.
     pub stream_view_type: &'static str,
-    /// The TTL attribute (idempotency records expire through it).
+    /// The TTL attribute (idempotency and dedupe records expire through it).
     pub ttl_attribute: &'static str,
     /// `PAY_PER_REQUEST`.
     pub billing_mode: &'static str,

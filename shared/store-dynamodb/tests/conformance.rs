@@ -30,10 +30,12 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use osflow_app::conformance::{
-    Stores, advance, at, cpf, flow_version, idem_record, invoice_record, new_order_id, note, numbering, open_order,
-    status, tenant,
+    Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
+    invoice_record, new_order_id, note, numbering, open_order, status, tenant,
 };
-use osflow_app::{FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, StoreError};
+use osflow_app::{
+    Claim, DedupeStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, SettingsStore, StoreError,
+};
 use osflow_domain::Command;
 use osflow_store_dynamodb::{DynamoStore, create_table, decode_event_image, load_sdk_config, table_definition};
 
@@ -270,6 +272,24 @@ async fn each_operation_costs_the_requests_it_should() {
     store.invoices(&t, &v1.id).await.unwrap();
     measure("invoices", &[("Query", 1)]);
 
+    let lease = chrono::Duration::minutes(5);
+    let dedupe = dedupe_key(&t, &format!("{}:2", v1.id), "email");
+    assert_eq!(store.claim(&dedupe, at(10), lease, at(60)).await.unwrap(), Claim::Claimed);
+    measure("dedupe claim, new", &[("PutItem", 1)]);
+    assert_eq!(store.claim(&dedupe, at(11), lease, at(60)).await.unwrap(), Claim::InFlight { claimed_at: at(10) });
+    measure("dedupe claim, in flight (the failed condition carries the record)", &[("PutItem", 1)]);
+    let outcome = dedupe_outcome(true, "sent", at(12));
+    store.complete(&dedupe, &outcome).await.unwrap();
+    measure("dedupe complete", &[("UpdateItem", 1)]);
+    assert_eq!(store.claim(&dedupe, at(13), lease, at(60)).await.unwrap(), Claim::Done(outcome));
+    measure("dedupe claim, done", &[("PutItem", 1)]);
+    store.release(&dedupe).await.unwrap();
+    measure("dedupe release", &[("DeleteItem", 1)]);
+    store.put_notification_settings(&t, &full_notification_settings()).await.unwrap();
+    measure("put_notification_settings", &[("PutItem", 1)]);
+    store.notification_settings(&t).await.unwrap().unwrap();
+    measure("notification_settings", &[("GetItem", 1)]);
+
     println!("requests per operation:\n  {}", report.join("\n  "));
 }
 
@@ -427,6 +447,86 @@ async fn items_are_laid_out_as_designed() {
     assert_eq!(number(idem, "ttl"), (expires.timestamp() + 1).to_string(), "TTL rounds the expiry up");
     assert_eq!(number(idem, "expires_at_us"), expires.timestamp_micros().to_string());
     assert_eq!(number(&items[&("T#acme#SEQ#ORDER".to_owned(), "SEQ".to_owned())], "last"), "1");
+}
+
+#[tokio::test]
+async fn dedupe_and_settings_items_are_laid_out_as_designed() {
+    let Fixture { store, .. } = fixture().await;
+    let t = tenant("acme");
+    let lease = chrono::Duration::minutes(5);
+    let claimed_at = at(0) + chrono::Duration::nanoseconds(7);
+    let expires_at = at(60 * 24) + chrono::Duration::milliseconds(500);
+    let done = dedupe_key(&t, "order-1:7", "email");
+    assert_eq!(store.claim(&done, claimed_at, lease, expires_at).await.unwrap(), Claim::Claimed);
+    let outcome = dedupe_outcome(false, "HTTP 410 Gone", at(1));
+    store.complete(&done, &outcome).await.unwrap();
+    let claimed = osflow_app::DedupeKey {
+        tenant: t.clone(),
+        consumer: "notifier".into(),
+        event_id: "a#b%c".into(),
+        channel: "webhook".into(),
+    };
+    assert_eq!(store.claim(&claimed, at(2), lease, expires_at).await.unwrap(), Claim::Claimed);
+    store.put_notification_settings(&t, &full_notification_settings()).await.unwrap();
+
+    let items = raw_items(&store).await;
+    let done_pk = "T#acme#DEDUPE#notifier#order-1:7#email".to_owned();
+    let claimed_pk = "T#acme#DEDUPE#notifier#a%23b%25c#webhook".to_owned();
+    let expected_keys: BTreeSet<(String, String)> = [
+        (done_pk.clone(), "DEDUPE".to_owned()),
+        (claimed_pk.clone(), "DEDUPE".to_owned()),
+        ("T#acme#SETTINGS".to_owned(), "NOTIFICATIONS".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(items.keys().cloned().collect::<BTreeSet<_>>(), expected_keys);
+
+    let record = &items[&(done_pk, "DEDUPE".to_owned())];
+    assert_eq!(text(record, "entity"), "dedupe");
+    assert_eq!(
+        [text(record, "tenant"), text(record, "consumer"), text(record, "event_id"), text(record, "channel")],
+        ["acme", "notifier", "order-1:7", "email"]
+    );
+    assert_eq!(number(record, "claimed_at_ns"), claimed_at.timestamp_nanos_opt().unwrap().to_string());
+    assert_eq!(number(record, "expires_at_ns"), expires_at.timestamp_nanos_opt().unwrap().to_string());
+    assert_eq!(number(record, "ttl"), (expires_at.timestamp() + 1).to_string(), "TTL rounds the expiry up");
+    let Some(AttributeValue::M(stored_outcome)) = record.get("outcome") else { panic!("outcome is not a map") };
+    assert_eq!(stored_outcome.get("ok"), Some(&AttributeValue::Bool(false)));
+    assert_eq!(stored_outcome.get("detail"), Some(&AttributeValue::S("HTTP 410 Gone".into())));
+    assert!(!record.contains_key("GSI1PK") && !record.contains_key("GSI2PK"));
+
+    let record = &items[&(claimed_pk, "DEDUPE".to_owned())];
+    assert_eq!(text(record, "event_id"), "a#b%c", "the key part in clear");
+    assert!(!record.contains_key("outcome"), "a claim has no outcome");
+
+    let settings = &items[&("T#acme#SETTINGS".to_owned(), "NOTIFICATIONS".to_owned())];
+    assert_eq!(text(settings, "entity"), "notification_settings");
+    assert_eq!(text(settings, "tenant"), "acme");
+    let Some(AttributeValue::M(fields)) = settings.get("settings") else { panic!("settings is not a map") };
+    assert_eq!(fields.get("company_name"), Some(&AttributeValue::S("Oficina Acme Ltda.".into())));
+    assert_eq!(
+        fields.get("channels"),
+        Some(&AttributeValue::L(vec![AttributeValue::S("webhook".into()), AttributeValue::S("email".into())]))
+    );
+}
+
+/// An expired record that TTL has not deleted yet (TTL deletion is lazy) is absent: a claim takes it over, and
+/// the takeover drops the old outcome.
+#[tokio::test]
+async fn an_expired_record_still_in_the_table_is_absent() {
+    let Fixture { store, .. } = fixture().await;
+    let t = tenant("acme");
+    let key = dedupe_key(&t, "order-1:1", "email");
+    let lease = chrono::Duration::minutes(5);
+    assert_eq!(store.claim(&key, at(0), lease, at(10)).await.unwrap(), Claim::Claimed);
+    store.complete(&key, &dedupe_outcome(true, "sent", at(1))).await.unwrap();
+    assert!(raw_items(&store).await.values().any(|item| item.contains_key("outcome")));
+    assert_eq!(store.claim(&key, at(10), lease, at(100)).await.unwrap(), Claim::Claimed);
+    let items = raw_items(&store).await;
+    assert_eq!(items.len(), 1);
+    let record = items.values().next().unwrap();
+    assert!(!record.contains_key("outcome"), "the new claim replaced the expired record");
+    assert_eq!(number(record, "expires_at_ns"), at(100).timestamp_nanos_opt().unwrap().to_string());
 }
 
 #[tokio::test]
@@ -621,4 +721,46 @@ async fn a_timeout_is_unavailable() {
     assert!(is_unavailable(&result), "{result:?}");
     let result = store.timeline(&tenant("acme"), &new_order_id()).await;
     assert!(is_unavailable(&result), "{result:?}");
+}
+
+/// A DynamoDB that answers a failed claim condition without the stored item (no `AllOld`): the claim reads the
+/// record with one consistent GetItem.
+#[tokio::test]
+async fn a_failed_claim_without_the_stored_record_reads_it() {
+    let targets = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = targets.clone();
+    let http = infallible_client_fn(move |request| {
+        let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        seen.lock().unwrap().push(target.clone());
+        let (status, body) = if target.ends_with("PutItem") {
+            (
+                400,
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#,
+            )
+        } else {
+            (
+                200,
+                r#"{"Item":{"PK":{"S":"T#acme#DEDUPE#notifier#o:1#email"},"SK":{"S":"DEDUPE"},"claimed_at_ns":{"N":"1000"},"expires_at_ns":{"N":"9000000000000000000"},"outcome":{"M":{"ok":{"BOOL":true},"detail":{"S":"sent"},"completed_at":{"S":"2026-12-01T12:00:00Z"}}}}}"#,
+            )
+        };
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(SdkBody::from(body))
+            .unwrap()
+    });
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url("http://mock.invalid")
+        .http_client(http)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    let store = DynamoStore::new(Client::from_conf(config), "mock");
+    let t = tenant("acme");
+    let answer = store.claim(&dedupe_key(&t, "o:1", "email"), at(0), chrono::Duration::minutes(5), at(60)).await;
+    let completed_at = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").unwrap().to_utc();
+    assert_eq!(answer, Ok(Claim::Done(dedupe_outcome(true, "sent", completed_at))));
+    assert_eq!(*targets.lock().unwrap(), ["DynamoDB_20120810.PutItem", "DynamoDB_20120810.GetItem"]);
 }

@@ -1,57 +1,25 @@
 //! [`EmitterStore`] on the same SQLite file: the emitter configuration (JSON body) and, in a separate table, the
-//! A1 certificate (PKCS#12 bytes and password), which no read of the configuration touches.
-//!
-//! The two tables are created idempotently (`CREATE TABLE IF NOT EXISTS`) by the first write, outside the
-//! numbered migrations of `schema.rs`; reads before any write find no table and answer `None`. The embedded
-//! mode keeps the password in the database file, which is as private as the rest of the company's data on that
-//! machine; the AWS adapter keeps it in Secrets Manager (later work).
+//! A1 certificate (PKCS#12 bytes and password), which no read of the configuration touches (tables of migration
+//! 2 in `schema.rs`). The embedded mode keeps the password in the database file, which is as private as the
+//! rest of the company's data on that machine; the AWS adapter keeps it in Secrets Manager (later work).
 
 use async_trait::async_trait;
 use osflow_app::{EmitterCertificate, EmitterConfig, EmitterStore, StoreResult};
 use osflow_domain::values::TenantId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::codec::{Db, from_json, to_json};
 use crate::{SqliteStore, immediate};
-
-const TABLES: &str = "
-    CREATE TABLE IF NOT EXISTS emitters (
-        tenant TEXT NOT NULL PRIMARY KEY,
-        body   TEXT NOT NULL
-    ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS emitter_certificates (
-        tenant   TEXT NOT NULL PRIMARY KEY,
-        pkcs12   BLOB NOT NULL,
-        password TEXT NOT NULL,
-        revision INTEGER NOT NULL
-    ) WITHOUT ROWID;
-";
-
-fn ensure_tables(conn: &Connection) -> StoreResult<()> {
-    conn.execute_batch(TABLES).db()
-}
-
-/// A read of a table the first write has not created yet.
-fn missing_table(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table"))
-}
-
-fn read_optional<T>(result: rusqlite::Result<Option<T>>) -> StoreResult<Option<T>> {
-    match result {
-        Err(e) if missing_table(&e) => Ok(None),
-        other => other.db(),
-    }
-}
 
 #[async_trait]
 impl EmitterStore for SqliteStore {
     async fn emitter(&self, tenant: &TenantId) -> StoreResult<Option<EmitterConfig>> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            let body: Option<String> = read_optional(
-                conn.prepare_cached("SELECT body FROM emitters WHERE tenant = ?1")
-                    .and_then(|mut s| s.query_row([&tenant], |r| r.get(0)).optional()),
-            )?;
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM emitters WHERE tenant = ?1")
+                .and_then(|mut s| s.query_row([&tenant], |r| r.get(0)).optional())
+                .db()?;
             body.map(|b| from_json(&b, || format!("emitter of {tenant}"))).transpose()
         })
         .await
@@ -60,7 +28,6 @@ impl EmitterStore for SqliteStore {
     async fn put_emitter(&self, tenant: &TenantId, config: &EmitterConfig) -> StoreResult<()> {
         let (tenant, body) = (tenant.as_str().to_owned(), to_json(config)?);
         self.write(move |conn| {
-            ensure_tables(conn)?;
             let tx = immediate(conn)?;
             tx.prepare_cached(
                 "INSERT INTO emitters (tenant, body) VALUES (?1, ?2)
@@ -77,19 +44,18 @@ impl EmitterStore for SqliteStore {
     async fn certificate(&self, tenant: &TenantId) -> StoreResult<Option<EmitterCertificate>> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            read_optional(
-                conn.prepare_cached("SELECT pkcs12, password, revision FROM emitter_certificates WHERE tenant = ?1")
-                    .and_then(|mut s| {
-                        s.query_row([&tenant], |r| {
-                            Ok(EmitterCertificate {
-                                pkcs12: r.get(0)?,
-                                password: r.get(1)?,
-                                revision: r.get::<_, i64>(2)? as u64,
-                            })
+            conn.prepare_cached("SELECT pkcs12, password, revision FROM emitter_certificates WHERE tenant = ?1")
+                .and_then(|mut s| {
+                    s.query_row([&tenant], |r| {
+                        Ok(EmitterCertificate {
+                            pkcs12: r.get(0)?,
+                            password: r.get(1)?,
+                            revision: r.get::<_, i64>(2)? as u64,
                         })
-                        .optional()
-                    }),
-            )
+                    })
+                    .optional()
+                })
+                .db()
         })
         .await
     }
@@ -97,7 +63,6 @@ impl EmitterStore for SqliteStore {
     async fn put_certificate(&self, tenant: &TenantId, pkcs12: &[u8], password: &str) -> StoreResult<u64> {
         let (tenant, pkcs12, password) = (tenant.as_str().to_owned(), pkcs12.to_vec(), password.to_owned());
         self.write(move |conn| {
-            ensure_tables(conn)?;
             let tx = immediate(conn)?;
             let revision: i64 = tx
                 .prepare_cached(

@@ -1,46 +1,17 @@
 //! [`DedupeStore`] and [`SettingsStore`] on the same SQLite file: the consumers' dedupe records and the
-//! companies' notification settings.
+//! companies' notification settings (tables of migration 3 in `schema.rs`).
 //!
-//! The tables are created idempotently (`CREATE TABLE IF NOT EXISTS`) by the first write, outside the numbered
-//! migrations of `schema.rs`; reads before any write find no table and answer `None`. Claims run in one
-//! `BEGIN IMMEDIATE` transaction on the single writer, so two claims never both win; expired records are swept
+//! Claims run in one transaction on the single writer, so two claims never both win; expired records are swept
 //! by the claims.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use osflow_app::{Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, SettingsStore, StoreResult};
 use osflow_domain::values::TenantId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::codec::{Db, from_json, nanos, to_json};
 use crate::{SqliteStore, immediate};
-
-const TABLES: &str = "
-    CREATE TABLE IF NOT EXISTS dedupe (
-        tenant     TEXT NOT NULL,
-        consumer   TEXT NOT NULL,
-        event_id   TEXT NOT NULL,
-        channel    TEXT NOT NULL,
-        claimed_at INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL,
-        -- The DedupeOutcome as JSON once completed; NULL while claimed.
-        outcome    TEXT,
-        PRIMARY KEY (tenant, consumer, event_id, channel)
-    ) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS dedupe_expiry ON dedupe (expires_at);
-    CREATE TABLE IF NOT EXISTS notification_settings (
-        tenant TEXT NOT NULL PRIMARY KEY,
-        body   TEXT NOT NULL
-    ) WITHOUT ROWID;
-";
-
-fn ensure_tables(conn: &Connection) -> StoreResult<()> {
-    conn.execute_batch(TABLES).db()
-}
-
-fn missing_table(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("no such table"))
-}
 
 fn from_nanos(n: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(n)
@@ -62,7 +33,6 @@ impl DedupeStore for SqliteStore {
         let [tenant, consumer, event_id, channel] = key_params(key);
         let (now_n, stale_n, expires_n) = (nanos(now)?, nanos(now - lease)?, nanos(expires_at)?);
         self.write(move |conn| {
-            ensure_tables(conn)?;
             let tx = immediate(conn)?;
             tx.prepare_cached("DELETE FROM dedupe WHERE expires_at <= ?1").db()?.execute([now_n]).db()?;
             let row: Option<(i64, Option<String>)> = tx
@@ -105,7 +75,6 @@ impl DedupeStore for SqliteStore {
         let body = to_json(outcome)?;
         let at = nanos(outcome.completed_at)?;
         self.write(move |conn| {
-            ensure_tables(conn)?;
             // A completion without a claim (swept meanwhile) still records the outcome, kept for a day.
             conn.prepare_cached(
                 "INSERT INTO dedupe (tenant, consumer, event_id, channel, claimed_at, expires_at, outcome)
@@ -124,7 +93,6 @@ impl DedupeStore for SqliteStore {
     async fn release(&self, key: &DedupeKey) -> StoreResult<()> {
         let [tenant, consumer, event_id, channel] = key_params(key);
         self.write(move |conn| {
-            ensure_tables(conn)?;
             conn.prepare_cached(
                 "DELETE FROM dedupe
                  WHERE tenant = ?1 AND consumer = ?2 AND event_id = ?3 AND channel = ?4 AND outcome IS NULL",
@@ -143,13 +111,10 @@ impl SettingsStore for SqliteStore {
     async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            let body: Option<String> = match conn
+            let body: Option<String> = conn
                 .prepare_cached("SELECT body FROM notification_settings WHERE tenant = ?1")
                 .and_then(|mut s| s.query_row([&tenant], |r| r.get(0)).optional())
-            {
-                Err(e) if missing_table(&e) => None,
-                other => other.db()?,
-            };
+                .db()?;
             body.map(|b| from_json(&b, || format!("notification settings of {tenant}"))).transpose()
         })
         .await
@@ -158,7 +123,6 @@ impl SettingsStore for SqliteStore {
     async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()> {
         let (tenant, body) = (tenant.as_str().to_owned(), to_json(settings)?);
         self.write(move |conn| {
-            ensure_tables(conn)?;
             conn.prepare_cached(
                 "INSERT INTO notification_settings (tenant, body) VALUES (?1, ?2)
                  ON CONFLICT (tenant) DO UPDATE SET body = excluded.body",

@@ -104,6 +104,41 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_expiry ON idempotency (expires_at);
     "#,
+    // 2: the emitter configuration and, apart, its A1 certificate (PKCS#12 bytes and password), which no read of
+    // the configuration touches. Builds before this migration created these tables on their first write, with
+    // the same definitions: `IF NOT EXISTS` keeps such a file's rows.
+    r#"
+    CREATE TABLE IF NOT EXISTS emitters (
+        tenant TEXT NOT NULL PRIMARY KEY,
+        body   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS emitter_certificates (
+        tenant   TEXT NOT NULL PRIMARY KEY,
+        pkcs12   BLOB NOT NULL,
+        password TEXT NOT NULL,
+        revision INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // 3: the consumers' dedupe records and the companies' notification settings (created on first write before
+    // this migration, with the same definitions: `IF NOT EXISTS` keeps such a file's rows).
+    r#"
+    CREATE TABLE IF NOT EXISTS dedupe (
+        tenant     TEXT NOT NULL,
+        consumer   TEXT NOT NULL,
+        event_id   TEXT NOT NULL,
+        channel    TEXT NOT NULL,
+        claimed_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        -- The DedupeOutcome as JSON once completed; NULL while claimed.
+        outcome    TEXT,
+        PRIMARY KEY (tenant, consumer, event_id, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS dedupe_expiry ON dedupe (expires_at);
+    CREATE TABLE IF NOT EXISTS notification_settings (
+        tenant TEXT NOT NULL PRIMARY KEY,
+        body   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

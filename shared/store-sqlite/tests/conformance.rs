@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use osflow_app::conformance::{
-    Stores, advance, at, cpf, flow_version, idem_record, invoice_record, new_order_id, note, numbering, open_order,
-    status, tenant,
+    Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
+    invoice_record, new_order_id, note, numbering, open_order, status, tenant,
 };
-use osflow_app::{FlowStore, IdempotencyStore, InvoiceStore, OrderStore, Outbox, OutboxEntry, PageRequest, StoreError};
+use osflow_app::{
+    Claim, DedupeStore, EmitterStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, Outbox, OutboxEntry,
+    PageRequest, SettingsStore, StoreError,
+};
 use osflow_domain::{Command, Event, Order};
 use osflow_store_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -271,6 +274,100 @@ async fn schema_migration_is_idempotent_on_reopen() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(matches!(&err, StoreError::Other(m) if m.contains("newer")), "{err:?}");
     assert_eq!(schema(&path).0, SCHEMA_VERSION + 1);
+}
+
+/// Every object of the schema with its SQL, by name.
+fn schema_objects(path: &Path) -> Vec<(String, String, Option<String>)> {
+    raw(path)
+        .prepare("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn user_version(path: &Path) -> u32 {
+    raw(path).pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+}
+
+/// The tables of migrations 2 (emitters) and 3 (dedupe, notification settings), which builds before them
+/// created on their first write.
+const LATER_TABLES: [&str; 4] = ["emitters", "emitter_certificates", "dedupe", "notification_settings"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_file_is_migrated_to_the_current_schema() {
+    let dir = temp_dir();
+    let fresh = dir.path().join("fresh.db");
+    drop(SqliteStore::open(&fresh).unwrap());
+    assert_eq!(user_version(&fresh), SCHEMA_VERSION);
+    const { assert!(SCHEMA_VERSION >= 3) };
+    let expected = schema_objects(&fresh);
+    for table in LATER_TABLES {
+        assert!(expected.iter().any(|(kind, name, _)| kind == "table" && name == table), "{table} in {expected:?}");
+    }
+
+    // A file of schema version 1 with an order, as the release before migration 2 left it.
+    let path = dir.path().join("old.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let (order, events) = order_with_notes(&store, 1, 1).await;
+    drop(store);
+    let conn = raw(&path);
+    for table in LATER_TABLES {
+        conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    drop(conn);
+    assert!(schema_objects(&path).iter().all(|(_, name, _)| !LATER_TABLES.contains(&name.as_str())));
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(schema_objects(&path), expected, "the migrated schema is the fresh one");
+    assert_eq!(store.get(&order.tenant, &order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(store.timeline(&order.tenant, &order.id).await.unwrap(), events);
+    // The new tables work, reads first (no write has created anything).
+    let t = tenant("acme");
+    assert_eq!(store.notification_settings(&t).await.unwrap(), None);
+    assert_eq!(store.emitter(&t).await.unwrap(), None);
+    assert_eq!(store.certificate(&t).await.unwrap(), None);
+    let key = dedupe_key(&t, "o:1", "email");
+    assert_eq!(store.claim(&key, at(0), chrono::Duration::minutes(5), at(60)).await.unwrap(), Claim::Claimed);
+    store.put_notification_settings(&t, &full_notification_settings()).await.unwrap();
+    assert_eq!(store.put_certificate(&t, b"pkcs12", "senha").await.unwrap(), 1);
+}
+
+/// A version-1 file on which an older build had already created the later tables (on first write) keeps their
+/// rows when the migrations that now create them run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazily_created_tables_of_an_older_build_keep_their_rows() {
+    let dir = temp_dir();
+    let path = dir.path().join("old.db");
+    let t = tenant("acme");
+    let (done, pending) = (dedupe_key(&t, "o:1", "email"), dedupe_key(&t, "o:2", "email"));
+    let outcome = dedupe_outcome(true, "sent", at(1));
+    let lease = chrono::Duration::minutes(5);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.claim(&done, at(0), lease, at(600)).await.unwrap(), Claim::Claimed);
+    store.complete(&done, &outcome).await.unwrap();
+    assert_eq!(store.claim(&pending, at(0), lease, at(600)).await.unwrap(), Claim::Claimed);
+    store.put_notification_settings(&t, &full_notification_settings()).await.unwrap();
+    assert_eq!(store.put_certificate(&t, b"pkcs12", "senha").await.unwrap(), 1);
+    drop(store);
+    let before = schema_objects(&path);
+    raw(&path).pragma_update(None, "user_version", 1).unwrap();
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(schema_objects(&path), before);
+    assert_eq!(store.claim(&done, at(2), lease, at(600)).await.unwrap(), Claim::Done(outcome));
+    assert_eq!(store.claim(&pending, at(2), lease, at(600)).await.unwrap(), Claim::InFlight { claimed_at: at(0) });
+    assert_eq!(store.notification_settings(&t).await.unwrap(), Some(full_notification_settings()));
+    let certificate = store.certificate(&t).await.unwrap().unwrap();
+    assert_eq!(
+        (certificate.pkcs12.as_slice(), certificate.password.as_str(), certificate.revision),
+        (&b"pkcs12"[..], "senha", 1)
+    );
+    assert_eq!(store.put_certificate(&t, b"other", "nova").await.unwrap(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,38 @@
+//! `SettingsStore`: a company's notification settings, one item `T#<tenant>#SETTINGS` / `NOTIFICATIONS` (one
+//! `GetItem`, strongly consistent; one unconditional `PutItem` that replaces it).
+
+use async_trait::async_trait;
+use osflow_app::{NotificationSettings, SettingsStore, StoreResult};
+use osflow_domain::values::TenantId;
+
+use crate::DynamoStore;
+use crate::error::sdk_error;
+use crate::items::{self, key};
+use crate::keys;
+
+#[async_trait]
+impl SettingsStore for DynamoStore {
+    async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::settings_pk(tenant), keys::NOTIFICATIONS_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.filter(|item| !item.is_empty()).map(items::read_notification_settings).transpose()
+    }
+
+    async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(items::notification_settings_item(tenant, settings)?))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
