@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use osflow_app::{Outbox, OutboxEntry, StoreResult};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::consume::Consumer;
 use crate::envelope::Envelope;
-use crate::queues::{message_group_id, route};
+use crate::queues::{Queue, message_group_id, route};
 
 /// Tuning of the embedded relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct RelayOptions {
     pub retry_base: Duration,
     /// …up to this.
     pub retry_max: Duration,
+    /// Entries of a standard queue a consumer handles at once (a FIFO queue's are handled one by one, in
+    /// order).
+    pub concurrency: usize,
     /// Failures of one entry after which every further failure is logged as an error (the embedded counterpart
     /// of the DLQ's `maxReceiveCount`; the entry is still retried: the outbox never drops an event).
     pub alarm_after: u32,
@@ -43,6 +47,7 @@ impl Default for RelayOptions {
             poll_interval: Duration::from_millis(200),
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(60),
+            concurrency: 16,
             alarm_after: crate::queues::MAX_RECEIVE_COUNT,
         }
     }
@@ -226,8 +231,34 @@ impl EmbeddedRelay {
         Ok(pass)
     }
 
-    /// Offers one consumer the entries it wants, in order. For a FIFO queue, an entry whose group had a failure
-    /// (or an entry waiting out a backoff) earlier in the pass is deferred, so that the group stays in order.
+    /// One entry of a standard queue for one consumer.
+    async fn offer(
+        c: usize,
+        consumer: &dyn Consumer,
+        queue: Queue,
+        envelope: &Envelope,
+        retry: Option<&Retry>,
+        now: Instant,
+    ) -> Delivery {
+        if !route(envelope).contains(&queue) || retry.is_some_and(|r| r.done[c]) {
+            return Delivery::Done;
+        }
+        if retry.is_some_and(|r| r.next_attempt > now) {
+            return Delivery::Deferred;
+        }
+        match consumer.handle(envelope).await {
+            Ok(()) => Delivery::Done,
+            Err(e) => {
+                tracing::warn!(event_id = %envelope.event_id, %queue, error = %e, "embedded relay: consumer failed");
+                Delivery::Failed
+            }
+        }
+    }
+
+    /// Offers one consumer the entries it wants: a standard queue's concurrently (at most
+    /// `options.concurrency` at once), a FIFO queue's one by one in order — there an entry whose group had a
+    /// failure (or an entry waiting out a backoff) earlier in the pass is deferred, so that the group stays in
+    /// order.
     async fn deliver(
         &self,
         c: usize,
@@ -239,6 +270,16 @@ impl EmbeddedRelay {
     ) -> Vec<Delivery> {
         let queue = consumer.queue();
         let ordered = queue.is_fifo();
+        if !ordered {
+            // A standard queue promises no order: its entries are handled concurrently (results in order). The
+            // futures are made first (an iterator, not a stream combinator, so they are plainly `Send`).
+            let offers: Vec<_> = entries
+                .iter()
+                .zip(envelopes)
+                .map(|(entry, envelope)| Self::offer(c, consumer, queue, envelope, retries.get(&entry.seq), now))
+                .collect();
+            return stream::iter(offers).buffered(self.options.concurrency.max(1)).collect().await;
+        }
         let mut blocked_groups: HashSet<String> = HashSet::new();
         let mut out = Vec::with_capacity(entries.len());
         for (entry, envelope) in entries.iter().zip(envelopes) {
