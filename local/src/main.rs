@@ -167,6 +167,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
             idempotency: store.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs.clone()),
+            settings: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

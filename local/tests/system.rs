@@ -1066,3 +1066,82 @@ fn sign(key: &[u8], claims: Value) -> String {
     )
     .expect("sign")
 }
+
+/// A minimal webhook receiver on a free port: records (headers, body) of each POST and answers 204.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/whatsapp", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() < length {
+                        continue;
+                    }
+                    record.lock().unwrap().push((head.to_owned(), body[..length].to_owned()));
+                    let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").await;
+                    return;
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The company's settings route messages to its WhatsApp provider too: the webhook gets the message signed
+/// with the company's secret, and the timeline records both channels.
+#[tokio::test]
+async fn settings_send_the_quote_to_the_company_webhook_signed() {
+    let (url, seen) = webhook_receiver().await;
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&local.token("oficina-w", "representante"));
+    let secret = "segredo-do-webhook-123";
+    let settings = json!({"company_name": "Oficina W", "webhook_url": url, "webhook_secret": secret,
+                          "channels": ["email", "webhook"]});
+    let saved = api.put("/v1/settings/notifications", settings).await.ok(StatusCode::OK);
+    assert_eq!(saved["webhook_secret_set"], true);
+    let id = api.open_example().await;
+    api.step_ok(&id, "quote/send", json!({})).await;
+    let sent = wait_for_notifications(&api, &id, 2).await;
+    let mut channels: Vec<_> = sent.iter().map(|n| n["channel"].as_str().unwrap().to_owned()).collect();
+    channels.sort();
+    assert_eq!(channels, ["email", "webhook"], "{sent:?}");
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let (head, body) = &calls[0];
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+            .unwrap_or_else(|| panic!("no {name} header in {head}"))
+            .to_owned()
+    };
+    let timestamp = header("x-osflow-timestamp");
+    assert!(osflow_notify::verify(secret, &timestamp, body, &header("x-osflow-signature")), "signature verifies");
+    assert!(!osflow_notify::verify("outro-segredo-qualquer", &timestamp, body, &header("x-osflow-signature")));
+    let payload: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(payload["template"], "awaiting_approval");
+    assert_eq!(payload["order_id"], id.as_str());
+    assert!(payload["message"].as_str().unwrap().contains("Maria Souza"), "{payload}");
+}

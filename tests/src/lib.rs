@@ -95,9 +95,10 @@ impl DynamoHarness {
             orders: shared.clone(),
             flows: shared.clone(),
             invoices: shared.clone(),
-            idempotency: shared,
+            idempotency: shared.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs),
+            settings: shared,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

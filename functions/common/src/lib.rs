@@ -10,12 +10,13 @@ use lambda_http::{Error, Request, service_fn};
 use osflow_api::Function;
 use osflow_app::{App, CachedFlowStore, NoInvoicing, SystemClock, UuidV7Ids};
 use osflow_blob_s3::S3BlobStore;
+use osflow_lambda_kit::Config;
 use osflow_store_dynamodb::DynamoStore;
 
-/// Builds the AWS adapters once per container and serves `function`'s routes until the runtime stops.
-pub async fn serve(function: Function) -> Result<(), Error> {
-    osflow_lambda_kit::init_tracing();
-    let config = osflow_lambda_kit::Config::from_env()?;
+/// The AWS adapters of a function behind the ports: the DynamoDB store (orders, flows with a per-container cache
+/// of the immutable versions, invoices, idempotency, settings) and the S3 blob store. Also the wiring of the
+/// queue consumers, which act on orders through the same use cases.
+pub async fn app(config: &Config) -> Result<(App, Arc<DynamoStore>), Error> {
     let store = Arc::new(DynamoStore::from_env(config.table()?).await);
     let blobs = Arc::new(S3BlobStore::from_env(config.bucket()?).await);
     let app = App {
@@ -23,12 +24,21 @@ pub async fn serve(function: Function) -> Result<(), Error> {
         // Published flow versions are immutable: a warm container reads each once.
         flows: Arc::new(CachedFlowStore::new(store.clone())),
         invoices: store.clone(),
-        idempotency: store,
+        idempotency: store.clone(),
         invoicing: Arc::new(NoInvoicing),
         blobs,
+        settings: store.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };
+    Ok((app, store))
+}
+
+/// Builds the AWS adapters once per container and serves `function`'s routes until the runtime stops.
+pub async fn serve(function: Function) -> Result<(), Error> {
+    osflow_lambda_kit::init_tracing();
+    let config = Config::from_env()?;
+    let (app, _) = app(&config).await?;
     lambda_http::run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(osflow_api::handle(&app, Some(function), req).await) }

@@ -601,6 +601,34 @@ pub(crate) async fn publish_flow(cx: &Cx<'_>) -> Res {
     Ok(json_response(200, to_json(&FlowView::from(&flow)), Some(flow.version.into())))
 }
 
+/// The company's notification settings (representante only); the webhook secret is never shown.
+#[utoipa::path(
+    get, path = "/v1/settings/notifications", operation_id = "get_notification_settings", tag = "flow-admin",
+    responses((status = 200, description = "The settings (defaults when never saved)", body = NotificationSettingsView))
+)]
+pub(crate) async fn get_notification_settings(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let settings = cx.app.notification_settings(&caller).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&NotificationSettingsView::from(&settings)), None))
+}
+
+/// Replaces the company's notification settings (representante only): sender, reply-to, the webhook of its
+/// WhatsApp/SMS provider (https, with an HMAC secret), message templates, channels. Templates are checked when
+/// saved (known messages and `{variables}`).
+#[utoipa::path(
+    put, path = "/v1/settings/notifications", operation_id = "put_notification_settings", tag = "flow-admin",
+    request_body = NotificationSettingsInput,
+    responses((status = 200, description = "The saved settings", body = NotificationSettingsView))
+)]
+pub(crate) async fn put_notification_settings(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    cx.idempotency()?;
+    let body: NotificationSettingsInput = cx.json()?;
+    let saved = cx.app.put_notification_settings(&caller, body.into()).await.map_err(problem)?;
+    tracing::info!("notification settings saved");
+    Ok(json_response(200, to_json(&NotificationSettingsView::from(&saved)), None))
+}
+
 /// Every version of the company's flow (representante only).
 #[utoipa::path(
     get, path = "/v1/flow/versions", operation_id = "flow_versions", tag = "flow-admin",
@@ -639,6 +667,8 @@ pub(crate) async fn dispatch(cx: &Cx<'_>) -> Res {
         "get_order" => get_order(cx).await,
         "timeline" => timeline(cx).await,
         "order_notifications" => order_notifications(cx).await,
+        "get_notification_settings" => get_notification_settings(cx).await,
+        "put_notification_settings" => put_notification_settings(cx).await,
         "customer_orders" => customer_orders(cx).await,
         "openapi" => openapi(cx).await,
         "get_flow" => get_flow(cx).await,

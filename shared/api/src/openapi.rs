@@ -54,6 +54,8 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         handlers::get_order,
         handlers::timeline,
         handlers::order_notifications,
+        handlers::get_notification_settings,
+        handlers::put_notification_settings,
         handlers::customer_orders,
         handlers::openapi,
         handlers::get_flow,

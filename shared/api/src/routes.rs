@@ -112,6 +112,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/flow", F::FlowAdmin, "get_flow"),
     route("PUT", "/v1/flow", F::FlowAdmin, "publish_flow"),
     route("GET", "/v1/flow/versions", F::FlowAdmin, "flow_versions"),
+    route("GET", "/v1/settings/notifications", F::FlowAdmin, "get_notification_settings"),
+    route("PUT", "/v1/settings/notifications", F::FlowAdmin, "put_notification_settings"),
 ];
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

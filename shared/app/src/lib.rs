@@ -4,6 +4,7 @@
 //! `osflow-local` wire adapters into use cases. Authorization of roles and tenants happens here, never in a handler.
 
 pub mod ports;
+pub mod templates;
 pub mod usecases;
 
 #[cfg(feature = "conformance")]

@@ -123,6 +123,7 @@ async fn world(tax: Option<TaxRules>) -> World {
         idempotency: Arc::new(store.clone()),
         invoicing: Arc::new(EmitterPolicy::new(Arc::new(store.clone()))),
         blobs: blobs.clone(),
+        settings: Arc::new(store.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

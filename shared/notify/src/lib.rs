@@ -4,10 +4,11 @@
 
 mod mailbox;
 mod notifier;
-pub mod template;
 mod webhook;
 
 pub use mailbox::{MailboxSender, base64, encode_header, to_eml};
 pub use notifier::{CONSUMER, DEDUPE_DAYS, LEASE_SECS, Notifier, NotifierDefaults, brl, mask_email, mask_url};
-pub use template::{TemplateError, validate_overrides};
+/// The templates live with the use cases (the settings are validated when saved); re-exported here.
+pub use osflow_app::templates as template;
+pub use osflow_app::templates::{TemplateError, validate_overrides};
 pub use webhook::{HttpWebhookSender, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, verify};

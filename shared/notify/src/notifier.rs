@@ -21,7 +21,7 @@ use osflow_app::{
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
 use osflow_domain::{Actor, Change, Channel, Command, Flow, Order, StatusKind};
 
-use crate::template::{render, template_for};
+use osflow_app::templates::{render, template_for};
 
 /// The consumer name in dedupe keys.
 pub const CONSUMER: &str = "notifier";

@@ -113,3 +113,8 @@ mod tests {
         assert_eq!(serde_json::to_value(RevisionStatus::AdjustmentRequested).unwrap(), "adjustment_requested");
     }
 }
+
+mirror! {
+    /// A channel of customer notifications: `email`, or `webhook` (the company's WhatsApp/SMS provider).
+    NotifyChannel <=> osflow_app::NotifyChannel { Email, Webhook }
+}

@@ -8,7 +8,9 @@ use osflow_domain::values::{CityCode, Document, Email, Money, Ncm, Phone, Quanti
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::enums::{Action, Channel, Guard, LineDecision, LineKind, PaymentMethod, QuoteDecision, Role, StatusKind};
+use super::enums::{
+    Action, Channel, Guard, LineDecision, LineKind, NotifyChannel, PaymentMethod, QuoteDecision, Role, StatusKind,
+};
 
 /// An empty body (`{}`, or no body at all).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -510,6 +512,62 @@ impl From<&d::FlowDef> for FlowDefinition {
                 })
                 .collect(),
             per_line_approval: f.per_line_approval,
+        }
+    }
+}
+
+/// A company's override of one message.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTemplate {
+    /// The e-mail subject; `{variables}` allowed.
+    #[schema(example = "Orçamento da OS {os}")]
+    pub subject: Option<String>,
+    /// The text: `{cliente}`, `{os}`, `{equipamento}`, `{status}`, `{valor}`, `{data_prevista}`, `{motivo}`,
+    /// `{empresa}`, `{link}`.
+    #[schema(example = "Olá, {cliente}! O orçamento da OS {os} é de {valor}: {link}")]
+    pub body: String,
+}
+
+/// The company's notification settings (`PUT /v1/settings/notifications` replaces them whole).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettingsInput {
+    /// The company's name in the messages (`{empresa}`).
+    pub company_name: Option<String>,
+    pub sender_name: Option<String>,
+    /// The From address of e-mails (a verified SES identity in AWS).
+    pub sender_email: Option<String>,
+    pub reply_to: Option<String>,
+    /// The company's endpoint for WhatsApp/SMS (https).
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of the webhook signature (16 to 256 characters). Write-only: never returned;
+    /// omitted, the saved one is kept.
+    pub webhook_secret: Option<String>,
+    /// Overrides by message: a status kind (`awaiting_approval`, `waiting_material`…) or
+    /// `material_date_changed`.
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, MessageTemplate>,
+    /// The channels the company uses (default: e-mail).
+    #[serde(default)]
+    pub channels: Vec<NotifyChannel>,
+}
+
+impl From<NotificationSettingsInput> for osflow_app::NotificationSettings {
+    fn from(i: NotificationSettingsInput) -> osflow_app::NotificationSettings {
+        osflow_app::NotificationSettings {
+            company_name: i.company_name,
+            sender_name: i.sender_name,
+            sender_email: i.sender_email,
+            reply_to: i.reply_to,
+            webhook_url: i.webhook_url,
+            webhook_secret: i.webhook_secret,
+            templates: i
+                .templates
+                .into_iter()
+                .map(|(k, t)| (k, osflow_app::TemplateOverride { subject: t.subject, body: t.body }))
+                .collect(),
+            channels: i.channels.into_iter().map(Into::into).collect(),
         }
     }
 }

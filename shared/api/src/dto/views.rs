@@ -6,8 +6,8 @@ use osflow_domain as d;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::enums::{InvoiceState, LineDecision, LineKind, PaymentMethod, RevisionStatus, Role};
-use super::requests::{StatusDefDto, TransitionDto};
+use super::enums::{InvoiceState, LineDecision, LineKind, NotifyChannel, PaymentMethod, RevisionStatus, Role};
+use super::requests::{MessageTemplate, StatusDefDto, TransitionDto};
 
 /// Labels of the statuses of the flow versions an answer touches.
 pub trait Labels {
@@ -658,4 +658,38 @@ impl From<&d::Flow> for FlowView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FlowVersions {
     pub items: Vec<FlowView>,
+}
+
+/// The company's notification settings as shown: the webhook secret is never returned.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationSettingsView {
+    pub company_name: Option<String>,
+    pub sender_name: Option<String>,
+    pub sender_email: Option<String>,
+    pub reply_to: Option<String>,
+    pub webhook_url: Option<String>,
+    /// Whether a webhook secret is saved.
+    pub webhook_secret_set: bool,
+    pub templates: std::collections::BTreeMap<String, MessageTemplate>,
+    /// The channels in use (empty: e-mail only).
+    pub channels: Vec<NotifyChannel>,
+}
+
+impl From<&osflow_app::NotificationSettings> for NotificationSettingsView {
+    fn from(s: &osflow_app::NotificationSettings) -> NotificationSettingsView {
+        NotificationSettingsView {
+            company_name: s.company_name.clone(),
+            sender_name: s.sender_name.clone(),
+            sender_email: s.sender_email.clone(),
+            reply_to: s.reply_to.clone(),
+            webhook_url: s.webhook_url.clone(),
+            webhook_secret_set: s.webhook_secret.is_some(),
+            templates: s
+                .templates
+                .iter()
+                .map(|(k, t)| (k.clone(), MessageTemplate { subject: t.subject.clone(), body: t.body.clone() }))
+                .collect(),
+            channels: s.channels.iter().copied().map(Into::into).collect(),
+        }
+    }
 }

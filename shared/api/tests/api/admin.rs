@@ -1,5 +1,6 @@
 //! The flow editor: the representante publishes a new version; new orders use it, old ones stay on theirs.
 
+use osflow_app::SettingsStore;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -158,4 +159,77 @@ async fn invalid_flows_name_what_is_wrong() {
     r.problem_at(422, "unknown-field", "owner");
 
     assert_eq!(api.get(&rep, "/v1/flow").await.json()["version"], 1, "nothing was published");
+}
+
+/// The notification settings: representante only, checked when saved, the webhook secret never shown.
+#[tokio::test]
+async fn notification_settings_are_checked_and_the_secret_is_write_only() {
+    let api = Api::new();
+    let rep = Who::representante(SHOP);
+    let path = "/v1/settings/notifications";
+
+    let r = api.get(&rep, path).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let defaults = r.json();
+    assert_eq!(defaults["webhook_secret_set"], false);
+    assert_eq!(defaults["channels"], json!([]));
+
+    for who in [Who::atendente(SHOP), Who::tecnico(SHOP), Who::financeiro(SHOP)] {
+        api.get(&who, path).await.problem(403, "forbidden");
+        api.send(Call::new("PUT", path).json(&json!({})).by(&who)).await.problem(403, "forbidden");
+    }
+
+    let settings = json!({
+        "company_name": "Oficina do Zé", "sender_email": "contato@oficinadoze.com.br",
+        "webhook_url": "https://hooks.example.com/osflow", "webhook_secret": "segredo-bem-comprido-123",
+        "channels": ["webhook", "email", "email"],
+        "templates": {"awaiting_approval": {"subject": "Orçamento da OS {os}", "body": "Olá, {cliente}: {valor}. {link}"}}
+    });
+    let r = api.send(Call::new("PUT", path).json(&settings).by(&rep)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let saved = r.json();
+    assert_eq!(saved["webhook_secret_set"], true);
+    assert_eq!(saved["channels"], json!(["email", "webhook"]), "sorted, without repeats");
+    assert!(!r.body.contains("segredo"), "the secret is never returned: {}", r.body);
+    let shown = api.get(&rep, path).await;
+    assert!(!shown.body.contains("segredo"));
+    assert_eq!(shown.json()["templates"]["awaiting_approval"]["body"], "Olá, {cliente}: {valor}. {link}");
+
+    // Sent again without the secret: the saved one is kept.
+    let mut again = settings.clone();
+    again.as_object_mut().unwrap().remove("webhook_secret");
+    again["company_name"] = json!("Oficina do Zé Ltda");
+    let r = api.send(Call::new("PUT", path).json(&again).by(&rep)).await;
+    assert_eq!((r.status, r.json()["webhook_secret_set"].clone()), (200, json!(true)), "{}", r.body);
+    let stored = api.store.notification_settings(&osflow_domain::values::TenantId::parse(SHOP).unwrap()).await;
+    assert_eq!(stored.unwrap().unwrap().webhook_secret.as_deref(), Some("segredo-bem-comprido-123"));
+
+    // Bad input names the field and stores nothing.
+    let bad = [
+        (json!({"sender_email": "não é e-mail"}), "sender_email"),
+        (json!({"reply_to": "x@"}), "reply_to"),
+        (json!({"webhook_url": "http://hooks.example.com/x", "webhook_secret": "0123456789abcdef"}), "webhook_url"),
+        (json!({"webhook_url": "https://hooks.example.com/x", "webhook_secret": "curto"}), "webhook_secret"),
+        (json!({"webhook_secret": "0123456789abcdef"}), "webhook_url"),
+        (json!({"channels": ["webhook"]}), "channels"),
+        (json!({"templates": {"nao_existe": {"body": "x"}}}), "templates.nao_existe"),
+        (json!({"templates": {"approved": {"body": "Olá {nome}"}}}), "templates.approved"),
+        (json!({"templates": {"approved": {"body": "Olá {cliente"}}}), "templates.approved"),
+        (json!({"templates": {"approved": {"body": "  "}}}), "templates.approved"),
+        (json!({"company_name": ""}), "company_name"),
+    ];
+    for (body, field) in bad {
+        let r = api.send(Call::new("PUT", path).json(&body).by(&rep)).await;
+        r.problem_at(422, "invalid-field", field);
+    }
+    let r = api.send(Call::new("PUT", path).json(&json!({"channels": ["sms"]})).by(&rep)).await;
+    assert_eq!(r.problem(422, "invalid-field")["field"], "channels[0]");
+    let r = api.send(Call::new("PUT", path).json(&json!({"unknown": 1})).by(&rep)).await;
+    assert_eq!(r.problem(422, "unknown-field")["field"], "unknown");
+    assert_eq!(api.get(&rep, path).await.json()["company_name"], "Oficina do Zé Ltda", "nothing stored");
+
+    // Another company sees its own defaults.
+    let other = api.get(&Who::representante("outra-oficina"), path).await.json();
+    assert_eq!(other["webhook_secret_set"], false);
+    assert_eq!(other["company_name"], Value::Null);
 }

@@ -90,9 +90,10 @@ impl Api {
             orders: store_arc.clone(),
             flows: store_arc.clone(),
             invoices: store_arc.clone(),
-            idempotency: store_arc,
+            idempotency: store_arc.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs.clone()),
+            settings: store_arc,
             clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };

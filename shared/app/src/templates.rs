@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use osflow_app::{NotificationSettings, TemplateOverride};
+use crate::ports::{NotificationSettings, TemplateOverride};
 
 /// The variables a template may use.
 pub const VARIABLES: [&str; 9] =
