@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use osflow_app::{DedupeKey, DedupeOutcome, IdempotencyRecord, InvoiceRecord, NotificationSettings, StoreError};
+use osflow_app::{
+    DedupeKey, DedupeOutcome, EmitterConfig, IdempotencyRecord, InvoiceRecord, NotificationSettings, StoreError,
+};
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Event, Flow, Order};
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,8 @@ pub type Item = HashMap<String, AttributeValue>;
 /// Names of the attributes the adapter reads or writes besides the serialized values.
 pub mod attr {
     /// The kind of item: `order`, `event`, `flow`, `flow_current`, `invoice`, `nfe_counter`, `nfe_claim`,
-    /// `nfe_order_claim`, `order_counter`, `idempotency`, `dedupe`, `notification_settings`.
+    /// `nfe_order_claim`, `order_counter`, `idempotency`, `dedupe`, `notification_settings`, `emitter`,
+    /// `emitter_certificate`.
     pub const ENTITY: &str = "entity";
     /// The version of an order (and of an event, and of a flow).
     pub const VERSION: &str = "version";
@@ -40,6 +43,14 @@ pub mod attr {
     pub const EXPIRES_AT_NS: &str = "expires_at_ns";
     /// The outcome of a completed dedupe record (a map); absent while the record is only claimed.
     pub const OUTCOME: &str = "outcome";
+    /// The tenant an item belongs to (in items whose key alone would have to be parsed to tell it).
+    pub const TENANT: &str = "tenant";
+    /// The ARN of the Secrets Manager secret holding a company's A1 certificate.
+    pub const SECRET_ARN: &str = "secret_arn";
+    /// The Secrets Manager version id of the secret value a certificate revision was written as.
+    pub const SECRET_VERSION: &str = "secret_version";
+    /// When an item was last written (RFC 3339).
+    pub const UPDATED_AT: &str = "updated_at";
 }
 
 /// Entity names (values of [`attr::ENTITY`]).
@@ -56,6 +67,8 @@ pub mod entity {
     pub const IDEMPOTENCY: &str = "idempotency";
     pub const DEDUPE: &str = "dedupe";
     pub const NOTIFICATION_SETTINGS: &str = "notification_settings";
+    pub const EMITTER: &str = "emitter";
+    pub const EMITTER_CERTIFICATE: &str = "emitter_certificate";
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -372,6 +385,79 @@ pub(crate) fn read_notification_settings(item: Item) -> Result<NotificationSetti
     let stored: SettingsItem<NotificationSettings> =
         serde_dynamo::from_item(item).map_err(|e| corrupt("notification settings item", e))?;
     Ok(stored.settings)
+}
+
+// --- emitter --------------------------------------------------------------------------------------------------
+
+/// A company's NF-e emitter configuration: the keys, the tenant, and the configuration as one map attribute. The
+/// certificate is never part of it (its pointer is another item, its bytes are in Secrets Manager).
+#[derive(Debug, Serialize, Deserialize)]
+struct EmitterItem<C> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    tenant: TenantId,
+    config: C,
+}
+
+pub(crate) fn emitter_item(tenant: &TenantId, config: &EmitterConfig) -> Result<Item, StoreError> {
+    to_item(
+        "emitter configuration",
+        &EmitterItem {
+            pk: keys::emitter_pk(tenant),
+            sk: keys::EMITTER_CONFIG_SK.to_owned(),
+            entity: entity::EMITTER.to_owned(),
+            tenant: tenant.clone(),
+            config,
+        },
+    )
+}
+
+pub(crate) fn read_emitter(item: Item) -> Result<EmitterConfig, StoreError> {
+    let stored: EmitterItem<EmitterConfig> =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("emitter configuration item", e))?;
+    Ok(stored.config)
+}
+
+/// The pointer to a company's A1 certificate: its revision and where the bytes are (a Secrets Manager secret
+/// and the version written for this revision). Nothing of the certificate itself.
+#[cfg_attr(not(feature = "secrets"), allow(dead_code))]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertificatePointer {
+    pub revision: u64,
+    pub secret_arn: String,
+    pub secret_version: String,
+}
+
+#[cfg_attr(not(feature = "secrets"), allow(dead_code))]
+pub(crate) fn certificate_pointer_item(
+    tenant: &TenantId,
+    pointer: &CertificatePointer,
+    updated_at: DateTime<Utc>,
+) -> Item {
+    let mut item = Item::new();
+    insert_keys(&mut item, keys::emitter_pk(tenant), keys::EMITTER_CERT_SK, entity::EMITTER_CERTIFICATE);
+    item.insert(attr::TENANT.to_owned(), s(tenant.as_str()));
+    item.insert(attr::REVISION.to_owned(), n(pointer.revision));
+    item.insert(attr::SECRET_ARN.to_owned(), s(pointer.secret_arn.clone()));
+    item.insert(attr::SECRET_VERSION.to_owned(), s(pointer.secret_version.clone()));
+    item.insert(attr::UPDATED_AT.to_owned(), s(updated_at.to_rfc3339()));
+    item
+}
+
+#[cfg_attr(not(feature = "secrets"), allow(dead_code))]
+pub(crate) fn read_certificate_pointer(item: &Item) -> Result<CertificatePointer, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(StoreError::Corrupt(format!("certificate pointer: attribute {name} is missing or not a string"))),
+    };
+    Ok(CertificatePointer {
+        revision: get_u64(item, attr::REVISION)?,
+        secret_arn: text(attr::SECRET_ARN)?,
+        secret_version: text(attr::SECRET_VERSION)?,
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ pub const IDEM_SK: &str = "IDEM";
 pub const DEDUPE_SK: &str = "DEDUPE";
 /// Sort key of a company's notification settings (under [`settings_pk`]).
 pub const NOTIFICATIONS_SK: &str = "NOTIFICATIONS";
+/// Sort key of a company's NF-e emitter configuration (under [`emitter_pk`]).
+pub const EMITTER_CONFIG_SK: &str = "CONFIG";
+/// Sort key of the pointer to a company's A1 certificate (under [`emitter_pk`]): its revision and the Secrets
+/// Manager version holding it.
+pub const EMITTER_CERT_SK: &str = "CERT";
 
 /// A timestamp in a fixed-width, lexicographically sortable form: `2026-12-01T12:00:00.123456000Z` (always nine
 /// fractional digits), so that string order is time order in the GSI sort keys.
@@ -139,6 +144,19 @@ pub fn settings_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#SETTINGS")
 }
 
+/// `T#<tenant>#EMITTER`: the partition of a company's NF-e emitter (sort keys [`EMITTER_CONFIG_SK`] and
+/// [`EMITTER_CERT_SK`]).
+pub fn emitter_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#EMITTER")
+}
+
+/// `<prefix>/<tenant>/a1`: the name of the Secrets Manager secret holding a company's A1 certificate. A tenant id
+/// is a slug (`[a-z0-9-]`), so the name has only characters Secrets Manager accepts and no tenant's name is a
+/// prefix of another's.
+pub fn certificate_secret_name(prefix: &str, tenant: &TenantId) -> String {
+    format!("{}/{tenant}/a1", prefix.trim_end_matches('/'))
+}
+
 /// The CNPJ of a numbering key must be 14 ASCII letters or digits (it is part of item keys).
 pub fn valid_numbering(key: &NumberingKey) -> bool {
     key.cnpj.len() == 14 && key.cnpj.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -188,6 +206,9 @@ mod tests {
         };
         assert_eq!(dedupe_pk(&key("notifier", "o-1:7", "email")), "T#acme#DEDUPE#notifier#o-1:7#email");
         assert_eq!(settings_pk(&t), "T#acme#SETTINGS");
+        assert_eq!(emitter_pk(&t), "T#acme#EMITTER");
+        assert_eq!(certificate_secret_name("osflow/prod", &t), "osflow/prod/acme/a1");
+        assert_eq!(certificate_secret_name("osflow/prod/", &t), "osflow/prod/acme/a1");
         assert_ne!(dedupe_pk(&key("a#b", "c", "d")), dedupe_pk(&key("a", "b#c", "d")));
         assert_ne!(dedupe_pk(&key("a%23b", "c", "d")), dedupe_pk(&key("a#b", "c", "d")));
         assert_eq!(dedupe_pk(&key("a#b%", "c", "d")), "T#acme#DEDUPE#a%23b%25#c#d");

@@ -1,6 +1,7 @@
 //! osflow's DynamoDB adapter: [`DynamoStore`] implements the `OrderStore`, `FlowStore`, `InvoiceStore`,
 //! `IdempotencyStore`, `DedupeStore` and `SettingsStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
-//! indexes and expressions.
+//! indexes and expressions. With the feature `secrets`, `DynamoEmitterStore` implements `EmitterStore` on the
+//! same table and AWS Secrets Manager (the A1 certificates).
 //!
 //! # Item layout
 //!
@@ -18,6 +19,8 @@
 //! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record, `expires_at_us`, `ttl` (TTL, epoch seconds) |
 //! | dedupe record | `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (`%`, `#` percent-encoded) | `DEDUPE` | `tenant`, `consumer`, `event_id`, `channel`, `claimed_at_ns`, `expires_at_ns` (epoch nanoseconds), `ttl`, `outcome` (a map, once completed) |
 //! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
+//! | NF-e emitter | `T#<tenant>#EMITTER` | `CONFIG` | `tenant`, `config` (a map; never the certificate) |
+//! | A1 certificate pointer | `T#<tenant>#EMITTER` | `CERT` | `tenant`, `revision`, `secret_arn`, `secret_version` (the certificate itself is the Secrets Manager secret `<prefix>/<tenant>/a1`) |
 //!
 //! Every item has an `entity` attribute naming its kind. Only order items have GSI keys (the indexes are
 //! sparse). Timestamps in sort keys are fixed-width (`2026-12-01T12:00:00.123456000Z`), so string order is
@@ -38,8 +41,11 @@
 //!
 //! [`InvoiceStore`]: osflow_app::InvoiceStore
 
+#[cfg(feature = "secrets")]
+mod certificate;
 mod cursor;
 mod dedupe;
+mod emitter;
 mod error;
 mod flows;
 mod idempotency;
@@ -59,6 +65,10 @@ use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
+#[cfg(feature = "secrets")]
+pub use aws_sdk_secretsmanager;
+#[cfg(feature = "secrets")]
+pub use certificate::{DynamoEmitterStore, SECRETS_PREFIX_ENV, TENANT_TAG};
 pub use items::{StoredEvent, decode_event_image};
 /// The version of `serde_dynamo` whose `Item` [`decode_event_image`] takes (as `aws_lambda_events` gives it).
 pub use serde_dynamo;

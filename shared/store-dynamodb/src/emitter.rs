@@ -1,0 +1,40 @@
+//! A company's NF-e emitter configuration: one item `T#<tenant>#EMITTER` / `CONFIG` (one `GetItem`, strongly
+//! consistent; one unconditional `PutItem` that replaces it). The A1 certificate is not here: its pointer is the
+//! item `T#<tenant>#EMITTER` / `CERT` and its bytes are in Secrets Manager (see `DynamoEmitterStore`, feature
+//! `secrets`).
+
+use osflow_app::{EmitterConfig, StoreResult};
+use osflow_domain::values::TenantId;
+
+use crate::DynamoStore;
+use crate::error::sdk_error;
+use crate::items::{self, key};
+use crate::keys;
+
+impl DynamoStore {
+    /// The emitter configuration of `tenant`, or `None` when the company issues no NF-e.
+    pub async fn emitter_config(&self, tenant: &TenantId) -> StoreResult<Option<EmitterConfig>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::emitter_pk(tenant), keys::EMITTER_CONFIG_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.filter(|item| !item.is_empty()).map(items::read_emitter).transpose()
+    }
+
+    /// Stores (or replaces) the emitter configuration of `tenant`.
+    pub async fn put_emitter_config(&self, tenant: &TenantId, config: &EmitterConfig) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(items::emitter_item(tenant, config)?))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
