@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lambda_http::http::{self, Method, header};
-use osflow_app::{Caller, PageRequest};
-use osflow_domain::Role;
-use osflow_domain::values::{TenantId, UserId};
+use osflow_app::{
+    Caller, EmitterConfig, EmitterStore, FiscalEnvironment, PageRequest, TaxRules, TechResponsibleConfig,
+};
+use osflow_domain::values::{CityCode, Cnpj, TenantId, Uf, UserId, Zip};
+use osflow_domain::{Address, Role};
+use osflow_nfe::Certificate;
 use serde_json::{Value, json};
 
 use crate::gateway::Gateway;
@@ -25,11 +28,19 @@ pub enum Seeded {
     Created(usize),
 }
 
-/// Seeds the demo company unless it has orders already.
-pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
+/// The demo company's CNPJ (valid check digits; homologation only).
+pub const DEMO_CNPJ: &str = "11222333000181";
+
+/// How long the seed waits for the demo's NF-e (the in-process relay issues it against the simulator).
+const INVOICE_WAIT: Duration = Duration::from_secs(15);
+
+/// Seeds the demo company unless it has orders already: first its NF-e emitter (homologação, Simples
+/// Nacional, a self-signed test certificate — only the SEFAZ simulator accepts it), then the orders.
+pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore) -> Result<Seeded, String> {
     if has_orders(gw).await? {
         return Ok(Seeded::AlreadyThere);
     }
+    seed_emitter(emitters).await?;
     let client = Client { gw, token: gw.keys().issue(TENANT, "demo-seed", &Role::ALL, Duration::from_secs(600)) };
     let mut created = 0;
 
@@ -54,6 +65,8 @@ pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
         .await?;
     client.post(&id, "payment/request", json!({})).await?;
     client.post(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await?;
+    // Paid in full: the invoicer issues the NF-e of the part; the release waits for its authorization.
+    client.wait_for_invoice(&id).await?;
     client.post(&id, "release", json!({})).await?;
     client.post(&id, "close", json!({})).await?;
     created += 1;
@@ -172,6 +185,54 @@ pub async fn seed(gw: &Gateway) -> Result<Seeded, String> {
     Ok(Seeded::Created(created))
 }
 
+/// The demo company's emitter and its test certificate.
+async fn seed_emitter(emitters: &dyn EmitterStore) -> Result<(), String> {
+    let tenant = TenantId::parse(TENANT).map_err(|e| e.to_string())?;
+    let cnpj = Cnpj::parse(DEMO_CNPJ).map_err(|e| e.to_string())?;
+    let config = EmitterConfig {
+        cnpj: DEMO_CNPJ.into(),
+        ie: "111222333444".into(),
+        legal_name: "Oficina Demonstração Ltda".into(),
+        trade_name: Some("Oficina Demo".into()),
+        address: Address {
+            street: "Rua Augusta".into(),
+            number: "1500".into(),
+            complement: None,
+            district: "Consolação".into(),
+            city: "São Paulo".into(),
+            city_code: CityCode::parse("3550308").map_err(|e| e.to_string())?,
+            uf: Uf::parse("SP").map_err(|e| e.to_string())?,
+            zip: Zip::parse("01305-100").map_err(|e| e.to_string())?,
+        },
+        phone: Some("(11) 3333-4444".into()),
+        serie: 1,
+        environment: FiscalEnvironment::Homologation,
+        cfop: "5102".into(),
+        tax: TaxRules::SimplesNacional { csosn: "102".into() },
+        ibs_cbs: false,
+        tech_responsible: TechResponsibleConfig {
+            cnpj: DEMO_CNPJ.into(),
+            contact: "Equipe Demo".into(),
+            email: "fiscal@example.com".into(),
+            phone: "11999990000".into(),
+        },
+    };
+    osflow_invoicing::validate(&config).map_err(|e| format!("the demo emitter: {e}"))?;
+    let certificate = Certificate::generate_for_homologation(&cnpj, "OFICINA DEMONSTRACAO LTDA", 365)
+        .map_err(|e| format!("the demo certificate: {e}"))?;
+    let password: String = {
+        use rand::Rng;
+        rand::rng().sample_iter(rand::distr::Alphanumeric).take(24).map(char::from).collect()
+    };
+    let pkcs12 = certificate.to_pkcs12(&password).map_err(|e| format!("the demo certificate: {e}"))?;
+    emitters.put_emitter(&tenant, &config).await.map_err(|e| format!("saving the demo emitter: {e}"))?;
+    emitters
+        .put_certificate(&tenant, &pkcs12, &password)
+        .await
+        .map_err(|e| format!("saving the demo certificate: {e}"))?;
+    Ok(())
+}
+
 /// Whether the demo company has any order, in any status of its flow.
 async fn has_orders(gw: &Gateway) -> Result<bool, String> {
     let tenant = TenantId::parse(TENANT).map_err(|e| e.to_string())?;
@@ -217,6 +278,24 @@ impl Client<'_> {
 
     async fn post(&self, id: &str, step: &str, body: Value) -> Result<Value, String> {
         self.call(Method::POST, &format!("/v1/orders/{id}/{step}"), body).await
+    }
+
+    /// Waits until the order shows an authorized NF-e.
+    async fn wait_for_invoice(&self, id: &str) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + INVOICE_WAIT;
+        loop {
+            let order = self.call(Method::GET, &format!("/v1/orders/{id}"), Value::Null).await?;
+            match order["invoice"]["state"].as_str() {
+                Some("authorized") => return Ok(()),
+                Some(state @ ("rejected" | "denied")) => {
+                    return Err(format!("the demo NF-e was {state}: {}", order["invoice"]["message"]));
+                }
+                _ if std::time::Instant::now() > deadline => {
+                    return Err(format!("no NF-e for the demo order after {INVOICE_WAIT:?}: {}", order["invoice"]));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Opens an order and returns its id.

@@ -17,12 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use osflow_app::{App, CachedFlowStore, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_app::{App, CachedFlowStore, SystemClock, UuidV7Ids};
 use osflow_bus::EmbeddedRelay;
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
+use osflow_invoicing::{EmitterPolicy, Invoicer, SharedAuthority};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
+use osflow_nfe::simulator::Simulator;
 use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults};
 use osflow_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -57,8 +59,9 @@ struct ServeArgs {
     /// Data folder: the SQLite database, the token key and the lock.
     #[arg(long, env = "OSFLOW_DATA_DIR", default_value = "./.osflow", value_name = "DIR")]
     data: PathBuf,
-    /// Create (once) the company `demo` with example orders in different statuses.
-    #[arg(long)]
+    /// Create (once) the company `demo` with example orders in different statuses (and an NF-e emitter for
+    /// the SEFAZ simulator).
+    #[arg(long, conflicts_with = "hold_events")]
     demo: bool,
     /// Keep the events in the outbox: no notification leaves until a start without this flag (e.g. while
     /// importing or rehearsing, so that customers hear nothing).
@@ -165,7 +168,9 @@ fn run(args: ServeArgs) -> Result<(), String> {
             flows: Arc::new(CachedFlowStore::new(store.clone())),
             invoices: store.clone(),
             idempotency: store.clone(),
-            invoicing: Arc::new(NoInvoicing),
+            // Invoicing is on for a company once its NF-e emitter is configured (the release then waits for the
+            // authorized NF-e).
+            invoicing: Arc::new(EmitterPolicy::new(store.clone())),
             blobs: Arc::new(blobs.clone()),
             settings: store.clone(),
             clock: Arc::new(SystemClock),
@@ -183,7 +188,9 @@ fn run(args: ServeArgs) -> Result<(), String> {
             ),
             defaults: NotifierDefaults { sender_name: "osflow".into(), sender_email: LOCAL_SENDER.into() },
         };
-        let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier)]));
+        // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
+        let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))));
+        let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier), Arc::new(invoicer)]));
         let gateway = Arc::new(Gateway::new(app, TokenKeys::from_secret(&key), blobs).with_relay_waker(relay.waker()));
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay_task = (!args.hold_events).then(|| {
@@ -197,7 +204,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
             })
         });
         if args.demo {
-            match demo::seed(&gateway).await.map_err(|e| format!("--demo failed: {e}"))? {
+            match demo::seed(&gateway, store.as_ref()).await.map_err(|e| format!("--demo failed: {e}"))? {
                 demo::Seeded::AlreadyThere => println!("Demo company \"demo\" already has its data."),
                 demo::Seeded::Created(n) => println!("Demo company \"demo\" created with {n} example orders."),
             }

@@ -981,6 +981,24 @@ async fn demo_is_created_once() {
     assert!(local.stdout().iter().any(|l| l.contains("already has its data")), "{:?}", local.stdout());
     let api = local.api(&local.token("demo", "atendente"));
     assert_eq!(demo_census(&api).await, first, "a restart with --demo creates nothing new");
+
+    // The order walked to the end was invoiced at payment (the SEFAZ simulator) before its release: its NF-e
+    // is authorized, listed, and its nfeProc XML can be downloaded.
+    let closed = api.get("/v1/orders?status=encerrada").await.ok(StatusCode::OK);
+    let id = list_ids(&closed).pop().expect("the closed demo order");
+    let order = api.order(&id).await;
+    assert_eq!(order["invoice"]["state"], "authorized", "{}", order["invoice"]);
+    assert_eq!(order["invoice"]["number"], 1);
+    let key = order["invoice"]["key"].as_str().expect("access key").to_owned();
+    assert_eq!(key.len(), 44);
+    assert_eq!(&key[6..20], "11222333000181", "the key names the emitter's CNPJ");
+    let invoices = api.get(&format!("/v1/orders/{id}/invoices")).await.ok(StatusCode::OK);
+    assert_eq!(invoices["items"][0]["access_key"], key.as_str(), "{invoices}");
+    let xml = api.get(invoices["items"][0]["xml_url"].as_str().expect("xml_url")).await;
+    assert_eq!(xml.status, StatusCode::OK);
+    let xml = xml.body.as_str().expect("XML text").to_owned();
+    assert!(xml.contains("<nfeProc") && xml.contains("<protNFe") && xml.contains(&format!("NFe{key}")), "{xml}");
+    assert!(xml.contains("<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">"), "signed");
 }
 
 #[tokio::test]

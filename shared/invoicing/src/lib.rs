@@ -6,10 +6,12 @@
 //!   the customer, `pag` from the payments, the OS number in `infAdic`); labor lines go on an NFS-e, not here;
 //! - [`Invoicer`]: the idempotent issuing use case (gapless number, stored cNF and key, sign, transmit, store the
 //!   nfeProc, record the state on the order);
+//! - the [`Invoicer`] is also the consumer of the `invoicing.fifo` queue (see `consumer`);
 //! - [`EmitterPolicy`]: invoicing is enabled for a company exactly when its emitter is configured (the release
 //!   guard `invoice_authorized` depends on it).
 
 pub mod config;
+mod consumer;
 pub mod invoicer;
 pub mod mapping;
 

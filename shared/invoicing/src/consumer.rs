@@ -1,0 +1,40 @@
+//! The invoicer as the consumer of the `invoicing.fifo` queue: the events that may complete an order's payment
+//! (a payment that zeroes the balance, the release) issue its NF-e.
+//!
+//! What comes back is decided by what a retry can change:
+//! - done, nothing to invoice, no emitter configured (the company does not issue NF-e), the order not paid in
+//!   full yet (a later payment or the release brings the order back), the order gone: handled;
+//! - a rejection or denial is stored on the record and the order (the outcome, not an error): handled;
+//! - no answer from SEFAZ, no certificate yet, a configuration or mapping problem the representante can fix, a
+//!   store failure: failed, so the queue (or the embedded relay's backoff) brings the event back — the record
+//!   keeps its number, cNF and key, and a retry consults SEFAZ before sending again.
+
+use async_trait::async_trait;
+use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
+
+use crate::invoicer::{InvoiceError, Invoicer, Issued};
+
+#[async_trait]
+impl Consumer for Invoicer {
+    fn queue(&self) -> Queue {
+        Queue::Invoicing
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ConsumeError> {
+        match self.issue(&envelope.tenant, &envelope.order_id).await {
+            Ok(Issued::NothingToInvoice) => Ok(()),
+            Ok(Issued::Invoice(record)) => {
+                tracing::info!(
+                    event_id = %envelope.event_id, order_id = %envelope.order_id, state = ?record.state,
+                    number = record.number, "NF-e issued"
+                );
+                Ok(())
+            }
+            Err(InvoiceError::NotConfigured | InvoiceError::NotPaid | InvoiceError::NotFound) => Ok(()),
+            Err(e) => {
+                tracing::warn!(event_id = %envelope.event_id, order_id = %envelope.order_id, error = %e, "NF-e not issued; will retry");
+                Err(ConsumeError::failed(e))
+            }
+        }
+    }
+}
