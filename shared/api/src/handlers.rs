@@ -556,7 +556,7 @@ pub(crate) async fn customer_orders(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
 )]
 pub(crate) async fn openapi(_cx: &Cx<'_>) -> Res {
-    Ok(json_response(200, crate::openapi::openapi_json().to_owned(), None))
+    Ok(json_response(200, crate::openapi::SERVED_OPENAPI.to_owned(), None))
 }
 
 /// The company's current flow (every staff role: the labels are needed everywhere).

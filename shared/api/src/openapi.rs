@@ -212,7 +212,13 @@ fn count_ops(item: &utoipa::openapi::PathItem) -> usize {
     [&item.get, &item.put, &item.post, &item.patch, &item.delete].into_iter().filter(|o| o.is_some()).count()
 }
 
-/// The document as served and committed (pretty JSON, final newline).
+/// The document generated from the code (pretty JSON, final newline): what `openapi.json` at the repository root
+/// must be (a test compares them; `UPDATE_OPENAPI=1` rewrites the file).
 pub fn openapi_json() -> &'static str {
     &DOCUMENT
 }
+
+/// The document the API serves: the committed `openapi.json`, embedded. Serving the file rather than generating
+/// it at run time keeps the generator (utoipa's schema code) out of the Lambda binaries; the test above makes
+/// sure the two are the same.
+pub const SERVED_OPENAPI: &str = include_str!("../../../openapi.json");
