@@ -65,7 +65,7 @@ fn mailbox(name: &str, address: &str) -> String {
 }
 
 /// Whether an address can go in a header as is (no line breaks or angle brackets smuggled in).
-fn safe_address(a: &str) -> bool {
+pub(crate) fn safe_address(a: &str) -> bool {
     !a.is_empty() && a.contains('@') && a.chars().all(|c| c.is_ascii_graphic() && c != '<' && c != '>')
 }
 

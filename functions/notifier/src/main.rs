@@ -1,0 +1,22 @@
+//! Lambda `notifier`: SQS `notifications` → customer e-mail (SES v2) and the company webhook. Wiring only; see
+//! the library ([`osflow_fn_notifier`]) for the environment it reads.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use osflow_lambda_kit::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    osflow_lambda_kit::init_tracing();
+    let config = Config::from_env()?;
+    let defaults = osflow_fn_notifier::defaults_from_vars(|name| std::env::var(name).ok());
+    let notifier = Arc::new(osflow_fn_notifier::notifier(&config, defaults).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let notifier = notifier.clone();
+        async move { Ok::<_, Infallible>(osflow_fn_notifier::handle(event.payload, &notifier).await) }
+    }))
+    .await
+}

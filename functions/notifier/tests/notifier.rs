@@ -1,0 +1,210 @@
+//! The notifier function end to end on the emulator (moto): the wiring of `main.rs` (`osflow_fn_notifier::notifier`
+//! over a fresh DynamoDB table, SES v2, the webhook client), an order sent for approval, its event published to a
+//! fresh `notifications` queue, received from SQS and handed to the function three times: one e-mail in SES, one
+//! `order.notification_sent` on the timeline.
+//!
+//! Needs `AWS_ENDPOINT_URL` (set by `scripts/test`); without it this test fails saying so.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use osflow_app::{Caller, NotificationSettings, OpenOrderInput, Rendered, Reply};
+use osflow_bus::{
+    Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsMessage, SqsPublisher, create_queues, queues, route,
+};
+use osflow_domain::values::{Document, Email, Money, Quantity, TenantId, UserId};
+use osflow_domain::{Change, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, Role, Service};
+use osflow_lambda_kit::Config;
+use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
+use serde_json::Value;
+
+const RUN_SCRIPTS_TEST: &str = "this test needs the AWS emulator: run `scripts/test` (or `scripts/emulator start` \
+                                and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, AWS_REGION, AWS_ACCESS_KEY_ID \
+                                and AWS_SECRET_ACCESS_KEY as scripts/test does)";
+
+fn require_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
+        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
+    }
+}
+
+fn unique() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+fn no_render(_: &Order, _: &Flow) -> Rendered {
+    Rendered { status: 200, body: String::new() }
+}
+
+/// The messages moto's SES recorded to `to`.
+async fn emails_to(to: &str) -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", require_endpoint());
+    let data: Value = http_get_json(&url).await;
+    let all = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    all.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == to).collect()
+}
+
+/// A plain HTTP GET (the emulator's own API) with tokio only.
+async fn http_get_json(url: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http:// emulator endpoint");
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut sock = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    sock.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    sock.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{head}");
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
+    serde_json::from_str(&body).unwrap()
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}
+
+fn lambda_record(message: &aws_sdk_sqs::types::Message) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = message.message_id().map(str::to_owned);
+    record.receipt_handle = message.receipt_handle().map(str::to_owned);
+    record.body = message.body().map(str::to_owned);
+    record.attributes = message
+        .attributes()
+        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
+        .unwrap_or_default();
+    record.event_source = Some("aws:sqs".into());
+    record
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_times() {
+    let endpoint = require_endpoint();
+    let sdk = osflow_bus::load_sdk_config().await;
+
+    // The table, the sender identity, the queue.
+    let table = format!("osflow-notifier-{}", unique());
+    let store = DynamoStore::from_env(table.clone()).await;
+    create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("creating table {table} on {endpoint}: {e}; {RUN_SCRIPTS_TEST}"));
+    let sender = format!("nao-responda-{}@oficinadoze.com.br", unique());
+    aws_sdk_sesv2::Client::new(&sdk).create_email_identity().email_identity(&sender).send().await.unwrap();
+    let sqs = SqsClient::new(&sdk);
+    let prefix = format!("notifier-{}-", unique());
+    let specs: Vec<_> = queues().iter().filter(|s| s.queue == Queue::Notifications).cloned().collect();
+    let created = create_queues(&sqs, &prefix, &specs).await.unwrap();
+    let queue_url = created[0].url.clone();
+
+    // The function as main.rs wires it.
+    let vars = |name: &str| match name {
+        "OSFLOW_TABLE" => Some(table.clone()),
+        "OSFLOW_BUCKET" => Some("osflow-notifier-test".to_owned()),
+        "OSFLOW_SENDER_EMAIL" => Some(sender.clone()),
+        _ => None,
+    };
+    let config = Config::from_vars(vars).unwrap();
+    let notifier = osflow_fn_notifier::notifier(&config, osflow_fn_notifier::defaults_from_vars(vars)).await.unwrap();
+    assert_eq!(notifier.defaults.sender_email, sender);
+
+    // A company without a sender address of its own (the default is used), an order sent for approval.
+    let tenant = TenantId::parse(&format!("oficina-{}", &unique()[..12])).unwrap();
+    let settings =
+        NotificationSettings { company_name: Some("Oficina do Zé".into()), ..NotificationSettings::default() };
+    notifier.settings.put_notification_settings(&tenant, &settings).await.unwrap();
+    let caller =
+        Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
+    let customer_email = format!("joana-{}@exemplo.com.br", unique());
+    let input = OpenOrderInput {
+        customer: Customer {
+            name: "Joana Lima".into(),
+            document: Document::parse("529.982.247-25").unwrap(),
+            email: Some(Email::parse(&customer_email).unwrap()),
+            phone: None,
+            address: None,
+        },
+        equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
+        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+        items: vec![LineInput {
+            kind: LineKind::Labor,
+            code: "S-1".into(),
+            description: "Reparo".into(),
+            ncm: None,
+            quantity: Quantity::parse("1").unwrap(),
+            unit_price: Money::parse("269.90").unwrap(),
+        }],
+        due_date: None,
+        technician: None,
+    };
+    let app = &notifier.app;
+    let id = match app.open_order(&caller, input, None, &no_render).await.unwrap() {
+        Reply::Fresh(s) => s.order.id,
+        Reply::Replayed(_) => unreachable!("no idempotency key"),
+    };
+    app.step(&caller, &id, Command::SendQuote, None, None, &no_render).await.unwrap();
+    let order = app.get_order(&caller, &id).await.unwrap();
+    assert_eq!(order.status.as_str(), "aguardando_aprovacao");
+
+    // Its event, as the outbox relay publishes it, received from SQS.
+    let events = app.orders.timeline(&tenant, &id).await.unwrap();
+    let quote_sent = events.iter().find(|e| matches!(e.change, Change::QuoteSent { .. })).expect("quote sent");
+    let envelope = Envelope::from_event(&tenant, &id, quote_sent);
+    assert!(route(&envelope).contains(&Queue::Notifications));
+    let publisher = SqsPublisher::new(sqs.clone(), QueueUrls::new(sqs.clone(), prefix.clone(), []));
+    publisher.publish(&[(Queue::Notifications, envelope.clone())]).await.unwrap();
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    let mut event = SqsEvent::default();
+    event.records = vec![lambda_record(&received[0])];
+
+    // Delivered three times: every time handled, one e-mail.
+    for delivery in 1..=3 {
+        let response = osflow_fn_notifier::handle(event.clone(), &notifier).await;
+        assert!(response.batch_item_failures.is_empty(), "delivery {delivery}: {:?}", response.batch_item_failures);
+    }
+    let emails = emails_to(&customer_email).await;
+    assert_eq!(emails.len(), 1, "one e-mail for three deliveries: {emails:?}");
+    let email = &emails[0];
+    assert!(email["source"].as_str().unwrap().ends_with(&format!(" <{sender}>")), "{email}");
+    assert!(email["source"].as_str().unwrap().starts_with("=?UTF-8?B?"), "Oficina do Zé, encoded: {email}");
+    assert!(email["body"].as_str().unwrap().contains("Joana"), "{email}");
+
+    // One record on the timeline, ok.
+    let sent: Vec<_> = app
+        .orders
+        .timeline(&tenant, &id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.change {
+            Change::NotificationSent { channel, ok, .. } => Some((channel, ok)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![("email".to_owned(), true)]);
+
+    sqs.delete_queue().queue_url(&queue_url).send().await.unwrap();
+    store.client().delete_table().table_name(&table).send().await.unwrap();
+}
