@@ -1,0 +1,363 @@
+//! The invoicer function's wiring end to end on the emulator (moto: DynamoDB and Secrets Manager over real HTTP):
+//! an order paid in full on a fresh table, its company's emitter on the table and A1 certificate (generated, as
+//! PKCS#12) in Secrets Manager, the SQS batch of its payment event handed to [`osflow_fn_invoicer::handle`]
+//! (the same call the Lambda main makes) → one authorized NF-e record on the table and the order showing it;
+//! redelivered three times → still one number, one document sent to the authority.
+//!
+//! The authority is the homologation simulator of osflow-nfe (SEFAZ itself cannot be reached from tests); the
+//! SEFAZ wiring ([`SefazAuthorities`]) is checked for what it does before any request: trust roots and one
+//! client per emitter and certificate. The nfeProc goes to an in-memory blob store (S3 is blob-s3's concern).
+//!
+//! Needs `AWS_ENDPOINT_URL` (set by `scripts/test`); without it, or with nothing listening there, the tests fail
+//! saying so.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use osflow_app::conformance::{cpf, new_order_id};
+use osflow_app::{
+    App, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
+    Rendered, Reply, StoreError, StoreResult, SystemClock, TaxRules, TechResponsibleConfig, UuidV7Ids,
+};
+use osflow_bus::{Envelope, event_id, message_group_id};
+use osflow_domain::values::{CityCode, Email, Money, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
+use osflow_domain::{
+    Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, LineInput, LineKind, Order,
+    PaymentMethod, QuoteDecision, Role, Service,
+};
+use osflow_fn_invoicer::SefazAuthorities;
+use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, SharedAuthority, validate};
+use osflow_nfe::simulator::Simulator;
+use osflow_nfe::{Certificate, Cnpj};
+use osflow_store_dynamodb::{
+    DynamoEmitterStore, DynamoStore, aws_sdk_secretsmanager, create_table, load_sdk_config, table_definition,
+};
+
+const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB + Secrets Manager): run `scripts/test` \
+                                (or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, \
+                                AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as scripts/test does)";
+
+const EMITTER_CNPJ: &str = "12345678000195";
+const PASSWORD: &str = "s3nh@-A1";
+
+// ---------------------------------------------------------------------------------------------- fixtures
+
+#[derive(Default)]
+struct MemoryBlobs(Mutex<HashMap<(String, String), Blob>>);
+
+#[async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn presign_put(&self, tenant: &TenantId, key: &str, _: &str) -> StoreResult<String> {
+        Ok(format!("memory://{tenant}/{key}"))
+    }
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
+        Ok(self.0.lock().unwrap().get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())
+    }
+    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
+        self.0.lock().unwrap().insert((tenant.as_str().to_owned(), key.to_owned()), blob.clone());
+        Ok(())
+    }
+}
+
+fn certificate() -> &'static Certificate {
+    static CERT: OnceLock<Certificate> = OnceLock::new();
+    CERT.get_or_init(|| {
+        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30)
+            .expect("test certificate")
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn address() -> Address {
+    Address {
+        street: "Rua Augusta".into(),
+        number: "100".into(),
+        complement: None,
+        district: "Consolação".into(),
+        city: "São Paulo".into(),
+        city_code: CityCode::parse("3550308").unwrap(),
+        uf: Uf::parse("SP").unwrap(),
+        zip: Zip::parse("01305-000").unwrap(),
+    }
+}
+
+fn emitter() -> EmitterConfig {
+    EmitterConfig {
+        cnpj: EMITTER_CNPJ.into(),
+        ie: "111222333444".into(),
+        legal_name: "Oficina Teste Ltda".into(),
+        trade_name: Some("Oficina Teste".into()),
+        address: address(),
+        phone: Some("(11) 3333-4444".into()),
+        serie: 1,
+        environment: FiscalEnvironment::Homologation,
+        cfop: "5102".into(),
+        tax: TaxRules::SimplesNacional { csosn: "102".into() },
+        ibs_cbs: false,
+        tech_responsible: TechResponsibleConfig {
+            cnpj: "11222333000181".into(),
+            contact: "Equipe osflow".into(),
+            email: "fiscal@osflow.example".into(),
+            phone: "11999990000".into(),
+        },
+    }
+}
+
+struct World {
+    store: Arc<DynamoStore>,
+    app: App,
+    blobs: Arc<MemoryBlobs>,
+    simulator: Arc<Simulator>,
+    invoicer: Invoicer,
+    tenant: TenantId,
+    caller: Caller,
+}
+
+/// A fresh table and secret prefix on the emulator; the company's emitter and certificate stored through
+/// [`DynamoEmitterStore`]; the invoicer as `from_env` builds it, with the simulator as the authority.
+async fn world() -> World {
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
+    };
+    let config = load_sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique("osflow-test-invoicer");
+    match create_table(&dynamo, &table_definition(&table), Duration::from_secs(30)).await {
+        Ok(()) => {}
+        Err(StoreError::Unavailable(reason)) => {
+            panic!("cannot reach the emulator at {endpoint} ({reason}); {RUN_SCRIPTS_TEST}")
+        }
+        Err(e) => panic!("cannot create table {table} on {endpoint}: {e}"),
+    }
+    let store = Arc::new(DynamoStore::new(dynamo, table));
+    let emitters = Arc::new(DynamoEmitterStore::new(
+        store.as_ref().clone(),
+        aws_sdk_secretsmanager::Client::new(&config),
+        unique("osflow/test"),
+    ));
+    let blobs = Arc::new(MemoryBlobs::default());
+    let app = App {
+        orders: store.clone(),
+        flows: store.clone(),
+        invoices: store.clone(),
+        idempotency: store.clone(),
+        invoicing: Arc::new(EmitterPolicy::new(emitters.clone())),
+        blobs: blobs.clone(),
+        settings: store.clone(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+    };
+    let tenant = TenantId::parse("oficina-teste").unwrap();
+    emitters.put_emitter(&tenant, &emitter()).await.unwrap();
+    emitters.put_certificate(&tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
+    let simulator = Arc::new(Simulator::new());
+    let invoicer = Invoicer::new(app.clone(), emitters, Arc::new(SharedAuthority(simulator.clone())));
+    let caller =
+        Caller { tenant: tenant.clone(), user: UserId::parse("user-1").unwrap(), roles: vec![Role::Representante] };
+    World { store, app, blobs, simulator, invoicer, tenant, caller }
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+fn render(_: &Order, _: &Flow) -> Rendered {
+    Rendered { status: 200, body: String::new() }
+}
+
+impl World {
+    async fn step(&self, id: &OrderId, cmd: Command) -> Order {
+        match self.app.step(&self.caller, id, cmd, None, None, &render).await.expect("step") {
+            Reply::Fresh(s) => s.order,
+            Reply::Replayed(_) => unreachable!("no idempotency key was sent"),
+        }
+    }
+
+    /// An order with one part and labor, walked to paid in full (card 100.00, then PIX for the rest).
+    async fn paid_order(&self) -> Order {
+        let input = OpenOrderInput {
+            customer: Customer {
+                name: "Maria Souza".into(),
+                document: cpf(7),
+                email: Some(Email::parse("maria@example.com").unwrap()),
+                phone: None,
+                address: Some(address()),
+            },
+            equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
+            service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+            items: vec![
+                LineInput {
+                    kind: LineKind::Part,
+                    code: "P-001".into(),
+                    description: "Fonte 65W".into(),
+                    ncm: Some(Ncm::parse("85044010").unwrap()),
+                    quantity: Quantity::parse("1").unwrap(),
+                    unit_price: money("149.90"),
+                },
+                LineInput {
+                    kind: LineKind::Labor,
+                    code: "S-001".into(),
+                    description: "Diagnóstico e reparo".into(),
+                    ncm: None,
+                    quantity: Quantity::parse("1").unwrap(),
+                    unit_price: money("120.00"),
+                },
+            ],
+            due_date: None,
+            technician: None,
+        };
+        let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
+            Reply::Fresh(s) => s.order.id,
+            Reply::Replayed(_) => unreachable!(),
+        };
+        for cmd in [
+            Command::SendQuote,
+            Command::DecideQuote {
+                revision: None,
+                decision: QuoteDecision::Approve,
+                lines: vec![],
+                comment: None,
+                evidence: None,
+            },
+            Command::Start,
+            Command::Finish { tests_performed: Some("Ligou".into()) },
+            Command::Validate {
+                checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
+                extra_items: vec![],
+            },
+            Command::RequestPayment,
+        ] {
+            self.step(&id, cmd).await;
+        }
+        let payment = Command::RegisterPayment {
+            amount: money("100.00"),
+            method: PaymentMethod::Credit,
+            reference: Some("A1B2C3".into()),
+        };
+        let order = self.step(&id, payment).await;
+        let order = self
+            .step(
+                &id,
+                Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None },
+            )
+            .await;
+        assert!(order.paid_in_full());
+        order
+    }
+
+    /// The envelope of the order's last event (the payment that paid it in full), as the relay puts it on the
+    /// queue.
+    async fn last_envelope(&self, id: &OrderId) -> Envelope {
+        let events = self.app.orders.timeline(&self.tenant, id).await.unwrap();
+        Envelope::from_event(&self.tenant, id, events.last().expect("events"))
+    }
+}
+
+/// An SQS batch as Lambda delivers it from a FIFO queue: message ids, bodies, the message group.
+fn batch(envelopes: &[(&str, &Envelope)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = envelopes
+        .iter()
+        .map(|(id, envelope)| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some((*id).to_owned());
+            record.body = Some(envelope.to_json());
+            record.attributes = HashMap::from([("MessageGroupId".to_owned(), message_group_id(envelope))]);
+            record
+        })
+        .collect();
+    event
+}
+
+// ---------------------------------------------------------------------------------------------- tests
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_payment_event_issues_one_authorized_nfe_on_dynamodb_and_redeliveries_change_nothing() {
+    let w = world().await;
+    let order = w.paid_order().await;
+    let envelope = w.last_envelope(&order.id).await;
+
+    let response = osflow_fn_invoicer::handle(batch(&[("m-1", &envelope)]), &w.invoicer).await;
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+
+    let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = records[0].clone();
+    assert_eq!(record.state, InvoiceState::Authorized, "{record:?}");
+    assert_eq!((record.number, record.numbering.cnpj.as_str(), record.numbering.serie), (1, EMITTER_CNPJ, 1));
+    assert_eq!(record.cstat, Some(100));
+    assert!(record.protocol.is_some());
+    let xml_ref = record.xml_ref.clone().expect("the nfeProc is stored");
+    let invoice = w.app.orders.get(&w.tenant, &order.id).await.unwrap().unwrap().invoice.expect("on the order");
+    assert_eq!(
+        (invoice.state, invoice.number, invoice.key.as_str()),
+        (InvoiceState::Authorized, 1, &*record.access_key)
+    );
+    let events_after_first = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len();
+    assert_eq!(w.simulator.authorization_requests(), 1);
+
+    // Three redeliveries of the same message (SQS at-least-once), one in a batch of its own each.
+    for attempt in 2..=4 {
+        let response = osflow_fn_invoicer::handle(batch(&[(&format!("m-1-{attempt}"), &envelope)]), &w.invoicer).await;
+        assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    }
+    assert_eq!(w.store.invoices(&w.tenant, &order.id).await.unwrap(), vec![record], "one number, one record");
+    assert_eq!(w.simulator.authorization_requests(), 1, "nothing sent again");
+    assert_eq!(w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len(), events_after_first);
+    let blobs = w.blobs.0.lock().unwrap();
+    assert_eq!(blobs.len(), 1, "one stored nfeProc");
+    assert!(blobs.contains_key(&(w.tenant.as_str().to_owned(), xml_ref)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_order_is_acknowledged_and_an_unreadable_message_fails_alone() {
+    let w = world().await;
+    let order = w.paid_order().await;
+    // A message of an unknown order is acknowledged (the order is gone: a retry cannot change that); a body that
+    // is no envelope fails alone (another message group). Nothing is issued.
+    let mut unknown = w.last_envelope(&order.id).await;
+    unknown.order_id = new_order_id();
+    unknown.event_id = event_id(&unknown.order_id, unknown.version);
+    let mut event = batch(&[("unknown", &unknown)]);
+    let mut broken = SqsMessage::default();
+    broken.message_id = Some("broken".into());
+    broken.body = Some("{\"schema\": 1".into());
+    broken.attributes = HashMap::from([("MessageGroupId".to_owned(), "another-tenant".to_owned())]);
+    event.records.push(broken);
+    let response = osflow_fn_invoicer::handle(event, &w.invoicer).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["broken"]);
+    assert!(w.store.invoices(&w.tenant, &order.id).await.unwrap().is_empty());
+    assert_eq!(w.simulator.authorization_requests(), 0);
+}
+
+#[test]
+fn sefaz_authorities_need_trust_roots_and_keep_one_client_per_emitter_and_certificate() {
+    assert!(SefazAuthorities::new(b"not a PEM".to_vec()).is_err());
+    // Any PEM certificate makes a trust store; the test certificate will do.
+    let body = certificate().cert_base64().as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap());
+    let roots =
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body.collect::<Vec<_>>().join("\n"));
+    let roots = roots.into_bytes();
+    let authorities = SefazAuthorities::new(roots).unwrap();
+    let valid = validate(&emitter()).unwrap();
+    let first = authorities.authority(&valid, certificate()).unwrap();
+    let again = authorities.authority(&valid, certificate()).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "a warm container reuses the client (and its connections)");
+
+    let replaced =
+        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30).unwrap();
+    let after = authorities.authority(&valid, &replaced).unwrap();
+    assert!(!Arc::ptr_eq(&first, &after), "a replaced certificate gets a client with it as TLS identity");
+    assert!(!format!("{authorities:?}").contains("BEGIN"), "{authorities:?}");
+}
