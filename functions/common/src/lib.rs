@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
 use osflow_api::Function;
-use osflow_app::{App, CachedFlowStore, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_app::{App, CachedFlowStore, SystemClock, UuidV7Ids};
 use osflow_blob_s3::S3BlobStore;
 use osflow_lambda_kit::Config;
 use osflow_store_dynamodb::DynamoStore;
@@ -25,7 +25,8 @@ pub async fn app(config: &Config) -> Result<(App, Arc<DynamoStore>), Error> {
         flows: Arc::new(CachedFlowStore::new(store.clone())),
         invoices: store.clone(),
         idempotency: store.clone(),
-        invoicing: Arc::new(NoInvoicing),
+        // Invoicing is on once the company's emitter is configured: the release then waits for the NF-e.
+        invoicing: store.clone(),
         blobs,
         settings: store.clone(),
         clock: Arc::new(SystemClock),

@@ -38,3 +38,13 @@ impl DynamoStore {
         Ok(())
     }
 }
+
+/// Invoicing is on for a company exactly when its emitter is configured (the rule of
+/// `osflow_invoicing::EmitterPolicy`, read here from the configuration item alone, so that the HTTP functions
+/// need neither Secrets Manager nor the NF-e crates): the release guard `invoice_authorized` depends on it.
+#[async_trait::async_trait]
+impl osflow_app::InvoicingPolicy for DynamoStore {
+    async fn invoicing_enabled(&self, tenant: &TenantId) -> StoreResult<bool> {
+        Ok(self.emitter_config(tenant).await?.is_some())
+    }
+}

@@ -179,10 +179,15 @@ async fn emitter_configuration_round_trips_and_is_replaced() {
     let s = emitters().await;
     let t = tenant("acme");
     assert_eq!(s.emitter(&t).await.unwrap(), None);
+    // The HTTP functions' invoicing policy reads the same item: off without an emitter, on with one.
+    let policy: &dyn osflow_app::InvoicingPolicy = s.store();
+    assert!(!policy.invoicing_enabled(&t).await.unwrap());
 
     let first = emitter("12345678000195", 1);
     s.put_emitter(&t, &first).await.unwrap();
     assert_eq!(s.emitter(&t).await.unwrap(), Some(first));
+    assert!(policy.invoicing_enabled(&t).await.unwrap());
+    assert!(!policy.invoicing_enabled(&tenant("other")).await.unwrap());
 
     let mut second = emitter("12ABC34501DE35", 7);
     second.trade_name = None;
