@@ -31,13 +31,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use osflow_app::{Blob, BlobStore, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::blob::{UPLOAD_URL_TTL_MINUTES, check_key};
@@ -54,14 +53,8 @@ pub fn object_key(tenant: &TenantId, key: &str) -> StoreResult<String> {
     Ok(format!("t/{}/{key}", tenant.as_str()))
 }
 
-/// The SDK configuration from the standard AWS environment (`aws_config::defaults`), with the HTTPS client of
-/// `osflow-store-dynamodb` (hyper, rustls on `ring`; plain `http://` endpoints work too). `AWS_ENDPOINT_URL`
-/// points it at an emulator; in Lambda it is the real service.
-pub async fn load_sdk_config() -> SdkConfig {
-    let http =
-        aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
-}
+/// The SDK configuration every AWS adapter shares (see `osflow-aws-kit`).
+pub use osflow_aws_kit::load_sdk_config;
 
 /// The S3 client of `config`: path-style when an endpoint override is configured (see the crate docs).
 pub fn client(config: &SdkConfig) -> Client {
@@ -156,29 +149,12 @@ impl BlobStore for S3BlobStore {
 /// Error codes of S3 that mean "try again later" (besides any 5xx answer).
 const TRANSIENT_CODES: &[&str] = &["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"];
 
-/// Maps an SDK failure as `osflow-store-dynamodb` does: throttling, timeouts, connection failures and 5xx
-/// answers are `Unavailable` (the caller may retry), anything else is `Other`.
+/// Maps an SDK failure (see `osflow_aws_kit::store_error`).
 fn sdk_error<E>(err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let text = match err.as_service_error() {
-        Some(service) => {
-            format!("{}: {}", service.code().unwrap_or("unknown error"), service.message().unwrap_or("(no message)"))
-        }
-        None => DisplayErrorContext(&err).to_string(),
-    };
-    match &err {
-        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("timeout: {text}")),
-        SdkError::DispatchFailure(_) => StoreError::Unavailable(format!("dispatch failure: {text}")),
-        SdkError::ResponseError(_) => StoreError::Unavailable(format!("unreadable response: {text}")),
-        SdkError::ServiceError(service) => {
-            let transient = service.err().code().is_some_and(|code| TRANSIENT_CODES.contains(&code))
-                || service.raw().status().is_server_error();
-            if transient { StoreError::Unavailable(text) } else { StoreError::Other(text) }
-        }
-        _ => StoreError::Other(text),
-    }
+    osflow_aws_kit::store_error(err, |code| TRANSIENT_CODES.contains(&code))
 }
 
 #[cfg(test)]

@@ -7,11 +7,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use futures_util::future::join_all;
 use tokio::sync::OnceCell;
 
@@ -30,14 +28,8 @@ pub const MAX_BATCH_ENTRIES: usize = 10;
 /// Bytes of message bodies per SendMessageBatch, and of one message (the SQS maximum, 1 MiB).
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
-/// The SDK configuration from the standard AWS environment (region, credentials, `AWS_ENDPOINT_URL`…) with an
-/// HTTPS client on rustls + `ring` (the SDK's default would build aws-lc-rs). Plain `http://` endpoints (the
-/// local emulator) go through it as well.
-pub async fn load_sdk_config() -> SdkConfig {
-    let http =
-        aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
-}
+/// The SDK configuration every AWS adapter shares (see `osflow-aws-kit`).
+pub use osflow_aws_kit::load_sdk_config;
 
 /// A failed SQS request (queue administration, URL lookup).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

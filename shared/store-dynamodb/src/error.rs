@@ -1,6 +1,6 @@
 //! Mapping of SDK failures to [`StoreError`].
 
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use osflow_app::StoreError;
 
 /// Error codes of DynamoDB that mean "try again later".
@@ -28,23 +28,7 @@ pub(crate) fn sdk_error<E>(err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let text = match err.as_service_error() {
-        Some(service) => {
-            format!("{}: {}", service.code().unwrap_or("unknown error"), service.message().unwrap_or("(no message)"))
-        }
-        None => DisplayErrorContext(&err).to_string(),
-    };
-    match &err {
-        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("timeout: {text}")),
-        SdkError::DispatchFailure(_) => StoreError::Unavailable(format!("dispatch failure: {text}")),
-        SdkError::ResponseError(_) => StoreError::Unavailable(format!("unreadable response: {text}")),
-        SdkError::ServiceError(service) => {
-            let transient =
-                service.err().code().is_some_and(is_transient_code) || service.raw().status().is_server_error();
-            if transient { StoreError::Unavailable(text) } else { StoreError::Other(text) }
-        }
-        _ => StoreError::Other(text),
-    }
+    osflow_aws_kit::store_error(err, is_transient_code)
 }
 
 /// A request that could not be built (a bug: a required field missing).

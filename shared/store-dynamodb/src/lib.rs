@@ -60,10 +60,7 @@ mod tx;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 #[cfg(feature = "secrets")]
 pub use aws_sdk_secretsmanager;
@@ -108,14 +105,5 @@ impl DynamoStore {
     }
 }
 
-/// The HTTPS client of the SDK: hyper with rustls on the `ring` crypto provider (the SDK's default would be
-/// aws-lc-rs, a much longer C build). Plain `http://` endpoints (the local emulator) go through it as well.
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
-}
-
-/// The SDK configuration from the standard AWS environment (`aws_config::defaults`), with [`https_client`].
-/// `AWS_ENDPOINT_URL` points it at an emulator; in Lambda it is the real service.
-pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client()).load().await
-}
+/// The SDK configuration and HTTPS client every AWS adapter shares (see `osflow-aws-kit`).
+pub use osflow_aws_kit::{https_client, load_sdk_config};
