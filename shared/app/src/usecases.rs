@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use osflow_domain::values::{Document, OrderId, TenantId, UserId};
 use osflow_domain::{
-    Actor, Command, Context, DomainError, Event, Flow, FlowDef, FlowError, OpenOrder, Order, Role, StatusKey, decide,
-    decide_open,
+    Actor, Command, Context, DomainError, Event, Flow, FlowDef, FlowError, Guard, OpenOrder, Order, Role, StatusKey,
+    decide, decide_open,
 };
 
 use crate::ports::{
@@ -282,7 +282,10 @@ impl App {
         if let Some(saved) = self.replay(tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }
-        let invoicing_enabled = self.invoicing.invoicing_enabled(tenant).await?;
+        // Whether the company invoices is asked only when the command's transition out of the order's status has
+        // the `invoice_authorized` guard (the release, in the default flow), once per call. A transition's
+        // command is named as its action (`Command::name`); other commands never match.
+        let mut company_invoices: Option<bool> = None;
         let mut last_conflict = 0;
         for _ in 0..STEP_ATTEMPTS {
             let order = self.orders.get(tenant, id).await?.ok_or(AppError::NotFound)?;
@@ -292,6 +295,16 @@ impl App {
                 return Err(AppError::PreconditionFailed { current_version: order.version });
             }
             let flow = self.flow_version(tenant, order.flow_version).await?;
+            let guarded = flow.def.transitions.iter().any(|t| {
+                t.from == order.status
+                    && t.action.as_str() == cmd.name()
+                    && t.guards.contains(&Guard::InvoiceAuthorized)
+            });
+            let invoicing_enabled = match (guarded, company_invoices) {
+                (false, _) => false,
+                (true, Some(known)) => known,
+                (true, None) => *company_invoices.insert(self.invoicing.invoicing_enabled(tenant).await?),
+            };
             let ctx = Context { now: self.clock.now(), invoicing_enabled };
             let events = decide(&order, &flow, cmd.clone(), actor, &ctx)?;
             let expected = order.version;

@@ -399,3 +399,45 @@ async fn a_failed_checklist_item_sends_the_order_back_to_rework() {
     let o = api.ok(&staff, "POST", &format!("{base}/start"), "{}").await;
     assert_eq!(status(&o).0, "em_execucao");
 }
+
+/// The invoicing policy (a store read in Lambda) is asked only for steps whose transition carries the
+/// `invoice_authorized` guard — the release — and its answer holds: with invoicing on, the release of a paid
+/// order without an authorized NF-e is refused.
+#[tokio::test]
+async fn the_invoicing_policy_is_read_only_for_guarded_steps() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting(AtomicUsize);
+    #[async_trait::async_trait]
+    impl osflow_app::InvoicingPolicy for Counting {
+        async fn invoicing_enabled(
+            &self,
+            _tenant: &osflow_domain::values::TenantId,
+        ) -> Result<bool, osflow_app::StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(true)
+        }
+    }
+
+    let mut api = Api::new();
+    let policy = std::sync::Arc::new(Counting(AtomicUsize::new(0)));
+    api.app.invoicing = policy.clone();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    for (step, body) in [
+        ("quote/send", "{}"),
+        ("quote/decision", r#"{"decision": "approve"}"#),
+        ("start", "{}"),
+        ("finish", r#"{"tests_performed": "ok"}"#),
+        ("validation", r#"{"checklist": [{"item": "Liga", "ok": true}], "extra_items": []}"#),
+        ("payment/request", "{}"),
+        ("payments", r#"{"amount": "269.90", "method": "pix"}"#),
+    ] {
+        api.ok(&staff, "POST", &format!("{base}/{step}"), body).await;
+    }
+    assert_eq!(policy.0.load(Ordering::SeqCst), 0, "no step before the release needs the policy");
+    let r = api.send(Call::post(&format!("{base}/release"), &json!({})).by(&staff)).await;
+    r.problem(409, "guard-failed");
+    assert_eq!(policy.0.load(Ordering::SeqCst), 1, "asked once for the release");
+}
