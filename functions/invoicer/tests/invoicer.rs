@@ -18,16 +18,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use osflow_app::conformance::{cpf, new_order_id};
+use osflow_app::conformance::{cpf, items, new_order_id};
 use osflow_app::{
     App, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
     Rendered, Reply, StoreError, StoreResult, SystemClock, TaxRules, TechResponsibleConfig, UuidV7Ids,
 };
 use osflow_bus::{Envelope, event_id, message_group_id};
-use osflow_domain::values::{CityCode, Email, Money, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
+use osflow_domain::values::{CityCode, Email, Money, OrderId, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
-    Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, LineInput, LineKind, Order,
-    PaymentMethod, QuoteDecision, Role, Service,
+    Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, Order, PaymentMethod, QuoteDecision,
+    Role, Service,
 };
 use osflow_fn_invoicer::SefazAuthorities;
 use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, SharedAuthority, validate};
@@ -195,24 +195,7 @@ impl World {
             },
             equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
             service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-            items: vec![
-                LineInput {
-                    kind: LineKind::Part,
-                    code: "P-001".into(),
-                    description: "Fonte 65W".into(),
-                    ncm: Some(Ncm::parse("85044010").unwrap()),
-                    quantity: Quantity::parse("1").unwrap(),
-                    unit_price: money("149.90"),
-                },
-                LineInput {
-                    kind: LineKind::Labor,
-                    code: "S-001".into(),
-                    description: "Diagnóstico e reparo".into(),
-                    ncm: None,
-                    quantity: Quantity::parse("1").unwrap(),
-                    unit_price: money("120.00"),
-                },
-            ],
+            items: items(),
             due_date: None,
             technician: None,
         };

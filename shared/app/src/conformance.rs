@@ -189,7 +189,8 @@ fn money(s: &str) -> Money {
     Money::parse(s).unwrap()
 }
 
-fn items() -> Vec<LineInput> {
+/// DESIGN §4's example lines: a part (Fonte 65W, NCM 85044010, 149.90) and labor (120.00).
+pub fn items() -> Vec<LineInput> {
     vec![
         LineInput {
             kind: LineKind::Part,

@@ -472,8 +472,12 @@ fn check_webhook_url(url: &str) -> AppResult<()> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid_setting("webhook_url", "not a URL"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
-    let hostname = if host.starts_with('[') { host } else { host.split(':').next().unwrap_or("") };
-    let local = matches!(hostname, "127.0.0.1" | "localhost" | "[::1]");
+    // `[::1]:8080` -> `[::1]`; `example.com:8443` -> `example.com`.
+    let hostname = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let local = matches!(hostname, "127.0.0.1" | "localhost" | "::1");
     match scheme {
         _ if hostname.is_empty() || url.len() > 2_000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
             Err(invalid_setting("webhook_url", "not a URL"))

@@ -228,6 +228,15 @@ async fn notification_settings_are_checked_and_the_secret_is_write_only() {
     assert_eq!(r.problem(422, "unknown-field")["field"], "unknown");
     assert_eq!(api.get(&rep, path).await.json()["company_name"], "Oficina do Zé Ltda", "nothing stored");
 
+    // http:// is accepted to this machine only (a local integration), IPv6 loopback included.
+    for url in ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]:8080/hook"] {
+        let body = json!({"webhook_url": url, "webhook_secret": "0123456789abcdef"});
+        let r = api.send(Call::new("PUT", path).json(&body).by(&rep)).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+    }
+    let body = json!({"webhook_url": "http://[::2]:8080/hook", "webhook_secret": "0123456789abcdef"});
+    api.send(Call::new("PUT", path).json(&body).by(&rep)).await.problem_at(422, "invalid-field", "webhook_url");
+
     // Another company sees its own defaults.
     let other = api.get(&Who::representante("outra-oficina"), path).await.json();
     assert_eq!(other["webhook_secret_set"], false);
