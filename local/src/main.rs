@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use osflow_app::{App, CachedFlowStore, SystemClock, UuidV7Ids};
+use osflow_app::{App, CachedFlowStore, FiscalAdmin, SystemClock, UuidV7Ids};
 use osflow_bus::EmbeddedRelay;
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
-use osflow_invoicing::{EmitterPolicy, Invoicer, SharedAuthority};
+use osflow_invoicing::{EmitterPolicy, Invoicer, NfeChecks, SharedAuthority};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
@@ -173,6 +173,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
             invoicing: Arc::new(EmitterPolicy::new(store.clone())),
             blobs: Arc::new(blobs.clone()),
             settings: store.clone(),
+            // The emitter's settings and certificate (`/v1/fiscal/emitter`), kept in the data folder's database.
+            fiscal: Some(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) }),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

@@ -99,6 +99,7 @@ impl DynamoHarness {
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs),
             settings: shared,
+            fiscal: None,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

@@ -29,6 +29,7 @@ pub async fn app(config: &Config) -> Result<(App, Arc<DynamoStore>), Error> {
         invoicing: store.clone(),
         blobs,
         settings: store.clone(),
+        fiscal: None,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };
@@ -40,6 +41,11 @@ pub async fn serve(function: Function) -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
     let config = Config::from_env()?;
     let (app, _) = app(&config).await?;
+    serve_app(app, function).await
+}
+
+/// Serves `function`'s routes with an `App` the function completed (e.g. with the fiscal admin).
+pub async fn serve_app(app: App, function: Function) -> Result<(), Error> {
     lambda_http::run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(osflow_api::handle(&app, Some(function), req).await) }

@@ -154,6 +154,7 @@ async fn world() -> World {
         invoicing: Arc::new(EmitterPolicy::new(emitters.clone())),
         blobs: blobs.clone(),
         settings: store.clone(),
+        fiscal: None,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

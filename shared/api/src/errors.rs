@@ -22,6 +22,15 @@ fn guard_detail(guard: Guard) -> &'static str {
     }
 }
 
+fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'static str {
+    match state {
+        osflow_domain::InvoiceState::Pending => "pendente",
+        osflow_domain::InvoiceState::Authorized => "autorizada",
+        osflow_domain::InvoiceState::Rejected => "rejeitada",
+        osflow_domain::InvoiceState::Denied => "denegada",
+    }
+}
+
 /// A refusal of the state machine.
 pub fn domain_problem(e: &DomainError) -> Problem {
     match e {
@@ -50,6 +59,12 @@ pub fn domain_problem(e: &DomainError) -> Problem {
             field.clone(),
             format!("status desconhecido no fluxo da empresa: {status:?}"),
         ),
+        DomainError::InvoiceNotRejected { state } => {
+            Problem::new(ProblemType::InvoiceNotRejected).with_detail(match state {
+                None => "a OS ainda não tem NF-e".to_owned(),
+                Some(s) => format!("a NF-e da OS está {}", invoice_state_label(*s)),
+            })
+        }
         DomainError::FlowVersionMismatch { .. } => {
             tracing::error!(error = %e, "flow version mismatch");
             Problem::new(ProblemType::Internal)

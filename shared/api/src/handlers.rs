@@ -415,6 +415,50 @@ pub(crate) async fn invoice_xml(cx: &Cx<'_>) -> Res {
         .expect("valid response"))
 }
 
+/// Sends the order's rejected NF-e again, once its cause is fixed (the emitter's settings, the customer's data):
+/// same number and access key; the NF-e shows `pending` until the new answer (representante, financeiro).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/invoices/retry", operation_id = "retry_invoice", tag = "payment",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order, its NF-e pending again", body = OrderView, headers(("ETag" = String))))
+)]
+pub(crate) async fn retry_invoice(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest| Ok(Command::RetryInvoice)).await
+}
+
+/// The company's NF-e emitter and the facts of its A1 certificate (representante, financeiro); 404 while none
+/// is configured.
+#[utoipa::path(
+    get, path = "/v1/fiscal/emitter", operation_id = "get_fiscal_emitter", tag = "fiscal-admin",
+    responses((status = 200, description = "The emitter", body = EmitterSettingsView))
+)]
+pub(crate) async fn get_fiscal_emitter(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let view = cx.app.fiscal_emitter(&caller).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&EmitterSettingsView::from(&view)), None))
+}
+
+/// Configures the company's NF-e emitter (representante only): CNPJ, IE, names, address with the IBGE city
+/// code, CRT and tax rates, série, environment (homologação by default; `production` to issue for real), CFOP,
+/// IBS/CBS, infRespTec, and the A1 certificate (PKCS#12 in base64 + password, required the first time; kept in
+/// Secrets Manager in AWS, in the data folder locally; never shown). Everything is checked before anything is
+/// stored: the NF-e rules, the certificate opens, is valid now and belongs to the CNPJ.
+#[utoipa::path(
+    put, path = "/v1/fiscal/emitter", operation_id = "put_fiscal_emitter", tag = "fiscal-admin",
+    request_body = EmitterInput,
+    responses((status = 200, description = "The emitter as stored", body = EmitterSettingsView))
+)]
+pub(crate) async fn put_fiscal_emitter(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    cx.idempotency()?;
+    let body: EmitterInput = cx.json()?;
+    let (config, certificate) = body.into_parts()?;
+    let replaced = certificate.is_some();
+    let view = cx.app.put_fiscal_emitter(&caller, config, certificate).await.map_err(problem)?;
+    tracing::info!(environment = ?view.config.environment, certificate_replaced = replaced, "NF-e emitter configured");
+    Ok(json_response(200, to_json(&EmitterSettingsView::from(&view)), None))
+}
+
 fn page_request(cx: &Cx<'_>) -> Result<PageRequest, Problem> {
     let q = cx.query();
     let limit = match q.first("limit") {
@@ -662,6 +706,9 @@ pub(crate) async fn dispatch(cx: &Cx<'_>) -> Res {
         "release" => release(cx).await,
         "list_invoices" => list_invoices(cx).await,
         "invoice_xml" => invoice_xml(cx).await,
+        "retry_invoice" => retry_invoice(cx).await,
+        "get_fiscal_emitter" => get_fiscal_emitter(cx).await,
+        "put_fiscal_emitter" => put_fiscal_emitter(cx).await,
         "close" => close(cx).await,
         "list_orders" => list_orders(cx).await,
         "get_order" => get_order(cx).await,

@@ -49,6 +49,9 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         handlers::release,
         handlers::list_invoices,
         handlers::invoice_xml,
+        handlers::retry_invoice,
+        handlers::get_fiscal_emitter,
+        handlers::put_fiscal_emitter,
         handlers::close,
         handlers::list_orders,
         handlers::get_order,
@@ -75,6 +78,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         (name = "close", description = "Step 8, Encerramento (function close)"),
         (name = "orders-query", description = "Reads (function orders-query)"),
         (name = "flow-admin", description = "The company's flow editor (function flow-admin)"),
+        (name = "fiscal-admin", description = "The company's NF-e emitter and A1 certificate (function fiscal-admin)"),
     )
 )]
 #[derive(Debug)]

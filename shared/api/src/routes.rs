@@ -16,10 +16,11 @@ pub enum Function {
     Close,
     OrdersQuery,
     FlowAdmin,
+    FiscalAdmin,
 }
 
 impl Function {
-    pub const ALL: [Function; 10] = [
+    pub const ALL: [Function; 11] = [
         Function::OpenOrder,
         Function::Quote,
         Function::Execution,
@@ -30,6 +31,7 @@ impl Function {
         Function::Close,
         Function::OrdersQuery,
         Function::FlowAdmin,
+        Function::FiscalAdmin,
     ];
 
     /// The package (and folder) name under `functions/`.
@@ -45,6 +47,7 @@ impl Function {
             Function::Close => "close",
             Function::OrdersQuery => "orders-query",
             Function::FlowAdmin => "flow-admin",
+            Function::FiscalAdmin => "fiscal-admin",
         }
     }
 
@@ -99,6 +102,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/orders/{id}/release", F::Payment, "release"),
     route("GET", "/v1/orders/{id}/invoices", F::Payment, "list_invoices"),
     route("GET", "/v1/orders/{id}/invoices/{key}/xml", F::Payment, "invoice_xml"),
+    route("POST", "/v1/orders/{id}/invoices/retry", F::Payment, "retry_invoice"),
     // 8. Encerramento
     route("POST", "/v1/orders/{id}/close", F::Close, "close"),
     // Reads
@@ -114,6 +118,9 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/flow/versions", F::FlowAdmin, "flow_versions"),
     route("GET", "/v1/settings/notifications", F::FlowAdmin, "get_notification_settings"),
     route("PUT", "/v1/settings/notifications", F::FlowAdmin, "put_notification_settings"),
+    // NF-e emitter (the only function that links the NF-e library: certificates are opened here)
+    route("GET", "/v1/fiscal/emitter", F::FiscalAdmin, "get_fiscal_emitter"),
+    route("PUT", "/v1/fiscal/emitter", F::FiscalAdmin, "put_fiscal_emitter"),
 ];
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

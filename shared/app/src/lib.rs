@@ -3,6 +3,7 @@
 //! Adapters (`store-dynamodb`, `store-sqlite`, `bus`, `nfe`, `lambda-kit`) implement the ports; functions and
 //! `osflow-local` wire adapters into use cases. Authorization of roles and tenants happens here, never in a handler.
 
+pub mod fiscal;
 pub mod ports;
 pub mod templates;
 pub mod usecases;
@@ -10,5 +11,6 @@ pub mod usecases;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use fiscal::*;
 pub use ports::*;
 pub use usecases::*;

@@ -158,6 +158,8 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     /// Company settings (notifications).
     pub settings: Arc<dyn SettingsStore>,
+    /// The NF-e emitter's settings and certificate: only in the function that edits them (and osflow-local).
+    pub fiscal: Option<crate::fiscal::FiscalAdmin>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
 }
@@ -332,7 +334,7 @@ impl App {
         Err(AppError::Conflict { current_version: last_conflict })
     }
 
-    fn require(&self, caller: &Caller, roles: &[Role]) -> AppResult<()> {
+    pub(crate) fn require(&self, caller: &Caller, roles: &[Role]) -> AppResult<()> {
         if caller.has_any(roles) { Ok(()) } else { Err(AppError::Forbidden { allowed: roles.to_vec() }) }
     }
 

@@ -137,7 +137,8 @@ impl fmt::Display for Queue {
 ///
 /// - `notifications`: the events that can notify the customer — see [`can_notify`];
 /// - `reports`: every event;
-/// - `invoicing.fifo`: `order.payment_registered` that brings the balance to zero, and `order.released`.
+/// - `invoicing.fifo`: `order.payment_registered` that brings the balance to zero, `order.released`, and
+///   `order.invoice_retry_requested` (a rejected NF-e sent again).
 pub fn route(envelope: &Envelope) -> Vec<Queue> {
     let mut queues = Vec::with_capacity(3);
     if can_notify(&envelope.data) {
@@ -175,11 +176,12 @@ pub fn can_notify(event: &Event) -> bool {
     }
 }
 
-/// Whether an event starts or gates invoicing: a payment that settles the balance, or the release.
+/// Whether an event starts or gates invoicing: a payment that settles the balance, the release, or a request
+/// to send a rejected NF-e again.
 pub fn triggers_invoicing(event: &Event) -> bool {
     match &event.change {
         Change::PaymentRegistered { balance, .. } => balance.is_zero(),
-        Change::Released => true,
+        Change::Released | Change::InvoiceRetryRequested { .. } => true,
         _ => false,
     }
 }

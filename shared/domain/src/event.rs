@@ -130,6 +130,10 @@ pub enum Change {
     InvoiceUpdated {
         invoice: InvoiceInfo,
     },
+    /// Staff asked to send the rejected NF-e with this access key again (it goes to the invoicer).
+    InvoiceRetryRequested {
+        key: String,
+    },
     Released,
     Closed,
     Cancelled {
@@ -170,6 +174,7 @@ impl Change {
             Change::PaymentRequested { .. } => "order.payment_requested",
             Change::PaymentRegistered { .. } => "order.payment_registered",
             Change::InvoiceUpdated { .. } => "order.invoice_updated",
+            Change::InvoiceRetryRequested { .. } => "order.invoice_retry_requested",
             Change::Released => "order.released",
             Change::Closed => "order.closed",
             Change::Cancelled { .. } => "order.cancelled",

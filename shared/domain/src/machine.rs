@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
-    Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, LineDecision, LineInput, LineKind, MaterialWait, Note,
-    Notification, Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
+    Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput, LineKind,
+    MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
 };
 use crate::values::{Money, OrderId, TenantId, UserId};
 
@@ -86,6 +86,9 @@ pub enum Command {
     RecordInvoice {
         invoice: InvoiceInfo,
     },
+    /// Sends a rejected NF-e again after the cause was fixed (the emitter's settings, the customer's data):
+    /// same number, cNF and key; the invoicer rebuilds, signs and transmits it.
+    RetryInvoice,
     Release,
     Close,
     Cancel {
@@ -122,6 +125,7 @@ impl Command {
             Command::RequestPayment => "request_payment",
             Command::RegisterPayment { .. } => "register_payment",
             Command::RecordInvoice { .. } => "record_invoice",
+            Command::RetryInvoice => "retry_invoice",
             Command::Release => "release",
             Command::Close => "close",
             Command::Cancel { .. } => "cancel",
@@ -153,6 +157,9 @@ pub enum DomainError {
     /// A status key that the order's flow does not define.
     #[error("{field}: unknown status {status:?}")]
     UnknownStatus { field: String, status: String },
+    /// Only a rejected NF-e can be sent again (`None`: the order has no NF-e).
+    #[error("the order's NF-e is {state:?}, only a rejected one can be sent again")]
+    InvoiceNotRejected { state: Option<InvoiceState> },
     /// The flow passed in is not the version the order runs on.
     #[error("order runs on flow version {expected}, got {got}")]
     FlowVersionMismatch { expected: u32, got: u32 },
@@ -190,6 +197,7 @@ pub const MAX_LINE_TOTAL_CENTS: i64 = 100_000_000_000_000;
 const STAFF_OPEN: [Role; 3] = [Role::Representante, Role::Atendente, Role::Tecnico];
 const STAFF_ALL: [Role; 4] = [Role::Representante, Role::Atendente, Role::Tecnico, Role::Financeiro];
 const PAYMENT_ROLES: [Role; 3] = [Role::Representante, Role::Atendente, Role::Financeiro];
+const INVOICE_RETRY_ROLES: [Role; 2] = [Role::Representante, Role::Financeiro];
 
 fn check_lines(field: &str, items: &[LineInput], allow_empty: bool) -> Result<Vec<LineInput>, DomainError> {
     if items.is_empty() && !allow_empty {
@@ -511,6 +519,15 @@ pub fn decide(
         Command::RecordInvoice { invoice } => {
             out.push(None, Change::InvoiceUpdated { invoice });
         }
+        Command::RetryInvoice => {
+            require_roles(&INVOICE_RETRY_ROLES)?;
+            let invoice = order
+                .invoice
+                .as_ref()
+                .filter(|i| i.state == InvoiceState::Rejected)
+                .ok_or(DomainError::InvoiceNotRejected { state: order.invoice.as_ref().map(|i| i.state) })?;
+            out.push(None, Change::InvoiceRetryRequested { key: invoice.key.clone() });
+        }
         Command::Release => {
             let t = out.transition(flow, Action::Release, |_| true)?;
             out.push(Some(t), Change::Released);
@@ -746,6 +763,14 @@ impl Order {
             Change::PaymentRequested { .. } => {}
             Change::PaymentRegistered { payment, .. } => self.payments.push(payment.clone()),
             Change::InvoiceUpdated { invoice } => self.invoice = Some(invoice.clone()),
+            // The NF-e goes back to pending (sent again) until the invoicer records the new answer.
+            Change::InvoiceRetryRequested { .. } => {
+                if let Some(i) = self.invoice.as_mut() {
+                    i.state = InvoiceState::Pending;
+                    i.cstat = None;
+                    i.message = None;
+                }
+            }
             Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
             Change::NotificationSent { channel, to_masked, template, ok, error } => {
                 self.notifications.push(Notification {

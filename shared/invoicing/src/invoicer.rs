@@ -237,6 +237,23 @@ impl Invoicer {
                 }
             }
         };
+        // A rejected NF-e is sent again (a retry asked for after the fix, or a later event): it is pending until
+        // the new answer, and SEFAZ never saw it authorized, so nothing needs consulting first.
+        let never_sent = fresh || record.state != InvoiceState::Pending;
+        let record = if record.state == InvoiceState::Rejected {
+            let pending = InvoiceRecord {
+                state: InvoiceState::Pending,
+                cstat: None,
+                message: None,
+                revision: record.revision + 1,
+                updated_at: self.app.clock.now(),
+                ..record.clone()
+            };
+            self.app.invoices.save_invoice(&pending, record.revision).await?;
+            pending
+        } else {
+            record
+        };
         let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
         self.record_on_order(&order, &record).await?;
 
@@ -256,9 +273,7 @@ impl Invoicer {
         let signed = sign(&unsigned, &certificate)?;
         let authority = self.authorities.authority(&emitter, &certificate)?;
 
-        let outcome = self
-            .transmit(authority.as_ref(), &signed, unsigned.key(), fresh || record.state != InvoiceState::Pending)
-            .await?;
+        let outcome = self.transmit(authority.as_ref(), &signed, unsigned.key(), never_sent).await?;
         let saved = self.settle(record, &signed, outcome).await?;
         let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
         self.record_on_order(&order, &saved).await?;

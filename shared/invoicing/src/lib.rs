@@ -7,9 +7,12 @@
 //! - [`Invoicer`]: the idempotent issuing use case (gapless number, stored cNF and key, sign, transmit, store the
 //!   nfeProc, record the state on the order);
 //! - the [`Invoicer`] is also the consumer of the `invoicing.fifo` queue (see `consumer`);
+//! - [`NfeChecks`]: the emitter checks the API needs (configuration rules, PKCS#12 files) as the
+//!   `FiscalChecks` port;
 //! - [`EmitterPolicy`]: invoicing is enabled for a company exactly when its emitter is configured (the release
 //!   guard `invoice_authorized` depends on it).
 
+mod checks;
 pub mod config;
 mod consumer;
 pub mod invoicer;
@@ -21,6 +24,7 @@ use async_trait::async_trait;
 use osflow_app::{EmitterStore, InvoicingPolicy, StoreError};
 use osflow_domain::values::TenantId;
 
+pub use checks::NfeChecks;
 pub use config::{ConfigError, ValidEmitter, validate};
 pub use invoicer::{AuthorityFor, InvoiceError, Invoicer, Issued, SharedAuthority};
 pub use mapping::{MapError, nfe_input};

@@ -124,6 +124,7 @@ async fn world(tax: Option<TaxRules>) -> World {
         invoicing: Arc::new(EmitterPolicy::new(Arc::new(store.clone()))),
         blobs: blobs.clone(),
         settings: Arc::new(store.clone()),
+        fiscal: None,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };
@@ -441,6 +442,19 @@ async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_ke
 
     config.environment = FiscalEnvironment::Homologation;
     w.store.put_emitter(&w.tenant, &config).await.unwrap();
+    // The representante asks for the retry: the order shows the NF-e pending again, the event goes to the
+    // invoicer's queue, and a second request is refused until the answer comes.
+    let retried = w.step(&order.id, Command::RetryInvoice).await.expect("retry");
+    let pending = retried.invoice.clone().unwrap();
+    assert_eq!((pending.state, pending.cstat, &pending.key), (InvoiceState::Pending, None, &rejected.access_key));
+    let last = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().pop().unwrap();
+    assert!(osflow_bus::triggers_invoicing(&last), "{last:?}");
+    match w.step(&order.id, Command::RetryInvoice).await {
+        Err(AppError::Domain(osflow_domain::DomainError::InvoiceNotRejected { state })) => {
+            assert_eq!(state, Some(InvoiceState::Pending))
+        }
+        other => panic!("a second retry must be refused: {other:?}"),
+    }
     let authorized = w.issue(&order.id).await;
     assert_eq!(authorized.state, InvoiceState::Authorized);
     assert_eq!(

@@ -37,6 +37,8 @@ pub enum ProblemType {
     StaleRevision,
     /// 409: concurrent writers kept winning; retry.
     Conflict,
+    /// 409: only a rejected NF-e can be sent again.
+    InvoiceNotRejected,
     /// 412: `If-Match` names a version that is not the current one.
     PreconditionFailed,
     /// 413: the body is larger than 1 MiB.
@@ -60,7 +62,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 21] = [
+    pub const ALL: [ProblemType; 22] = [
         ProblemType::MalformedJson,
         ProblemType::InvalidHeader,
         ProblemType::InvalidCursor,
@@ -72,6 +74,7 @@ impl ProblemType {
         ProblemType::GuardFailed,
         ProblemType::StaleRevision,
         ProblemType::Conflict,
+        ProblemType::InvoiceNotRejected,
         ProblemType::PreconditionFailed,
         ProblemType::PayloadTooLarge,
         ProblemType::UnsupportedMediaType,
@@ -98,6 +101,7 @@ impl ProblemType {
             ProblemType::GuardFailed => "/problems/guard-failed",
             ProblemType::StaleRevision => "/problems/stale-revision",
             ProblemType::Conflict => "/problems/conflict",
+            ProblemType::InvoiceNotRejected => "/problems/invoice-not-rejected",
             ProblemType::PreconditionFailed => "/problems/precondition-failed",
             ProblemType::PayloadTooLarge => "/problems/payload-too-large",
             ProblemType::UnsupportedMediaType => "/problems/unsupported-media-type",
@@ -121,7 +125,8 @@ impl ProblemType {
             ProblemType::NotAllowedInStatus
             | ProblemType::GuardFailed
             | ProblemType::StaleRevision
-            | ProblemType::Conflict => 409,
+            | ProblemType::Conflict
+            | ProblemType::InvoiceNotRejected => 409,
             ProblemType::PreconditionFailed => 412,
             ProblemType::PayloadTooLarge => 413,
             ProblemType::UnsupportedMediaType => 415,
@@ -149,6 +154,7 @@ impl ProblemType {
             ProblemType::GuardFailed => "Condição da etapa não atendida",
             ProblemType::StaleRevision => "Revisão do orçamento desatualizada",
             ProblemType::Conflict => "Conflito de edição simultânea",
+            ProblemType::InvoiceNotRejected => "Só uma NF-e rejeitada pode ser reenviada",
             ProblemType::PreconditionFailed => "A OS foi alterada desde a sua última leitura",
             ProblemType::PayloadTooLarge => "Corpo da requisição grande demais",
             ProblemType::UnsupportedMediaType => "Tipo de conteúdo não suportado",

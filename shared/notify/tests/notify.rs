@@ -131,6 +131,7 @@ impl World {
             invoicing: Arc::new(NoInvoicing),
             settings: store.clone(),
             blobs: Arc::new(LocalBlobStore::new(blobs.path(), "http://127.0.0.1:1/blobs", b"k".to_vec())),
+            fiscal: None,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

@@ -118,3 +118,8 @@ mirror! {
     /// A channel of customer notifications: `email`, or `webhook` (the company's WhatsApp/SMS provider).
     NotifyChannel <=> osflow_app::NotifyChannel { Email, Webhook }
 }
+
+mirror! {
+    /// `tpAmb`: `homologation` (2, no fiscal value; the default) or `production` (1).
+    FiscalEnvironment <=> osflow_app::FiscalEnvironment { Homologation, Production }
+}

@@ -1,8 +1,10 @@
 //! The API's data: request bodies (parsed into domain values) and response bodies (views of the domain).
 
 pub mod enums;
+pub mod fiscal;
 pub mod requests;
 pub mod views;
 
+pub use fiscal::*;
 pub use requests::*;
 pub use views::*;

@@ -45,6 +45,21 @@ pub struct AddressView {
     pub zip: String,
 }
 
+impl From<&d::Address> for AddressView {
+    fn from(a: &d::Address) -> AddressView {
+        AddressView {
+            street: a.street.clone(),
+            number: a.number.clone(),
+            complement: a.complement.clone(),
+            district: a.district.clone(),
+            city: a.city.clone(),
+            city_code: a.city_code.as_str().to_owned(),
+            uf: a.uf.as_str().to_owned(),
+            zip: a.zip.as_str().to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CustomerView {
     pub name: String,
@@ -73,16 +88,7 @@ impl From<&d::Customer> for CustomerView {
             document_formatted: c.document.to_string(),
             email: c.email.as_ref().map(|e| e.as_str().to_owned()),
             phone: c.phone.as_ref().map(|p| p.as_str().to_owned()),
-            address: c.address.as_ref().map(|a| AddressView {
-                street: a.street.clone(),
-                number: a.number.clone(),
-                complement: a.complement.clone(),
-                district: a.district.clone(),
-                city: a.city.clone(),
-                city_code: a.city_code.as_str().to_owned(),
-                uf: a.uf.as_str().to_owned(),
-                zip: a.zip.as_str().to_owned(),
-            }),
+            address: c.address.as_ref().map(AddressView::from),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod attachments;
 mod bad_input;
+mod fiscal;
 mod flow;
 mod idempotency;
 mod lists;

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use lambda_http::Body;
 use lambda_http::http::HeaderMap;
 use osflow_api::{Function, Matched, handle, resolve, route_key};
-use osflow_app::{App, Clock, NoInvoicing, UuidV7Ids};
+use osflow_app::{App, Clock, FiscalAdmin, NoInvoicing, UuidV7Ids};
+use osflow_invoicing::NfeChecks;
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
@@ -93,7 +94,8 @@ impl Api {
             idempotency: store_arc.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs.clone()),
-            settings: store_arc,
+            settings: store_arc.clone(),
+            fiscal: Some(FiscalAdmin { emitters: store_arc, checks: Arc::new(NfeChecks) }),
             clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };

@@ -1,0 +1,185 @@
+//! The company's NF-e emitter as the `representante` edits it: the configuration and the A1 certificate
+//! (`GET|PUT /v1/fiscal/emitter`), and the retry of a rejected NF-e.
+//!
+//! Opening a PKCS#12 file and checking a configuration against the NF-e rules need the NF-e library (OpenSSL),
+//! which only the function that serves these routes links: the [`FiscalChecks`] port, wired in [`FiscalAdmin`]
+//! there (and in osflow-local); every other function leaves [`App::fiscal`] empty.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use osflow_domain::{DomainError, Role};
+
+use crate::ports::{EmitterConfig, EmitterStore};
+use crate::usecases::{App, AppError, AppResult, Caller};
+
+/// A field of the fiscal settings that cannot be used (the message reaches the user: Portuguese).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field as the API names it (`cnpj`, `tax.icms_percent`, `certificate.password`…).
+    pub field: String,
+    pub message: String,
+}
+
+/// The public facts of an A1 certificate: what the API shows instead of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSummary {
+    /// Subject common name, e.g. `OFICINA EXEMPLO LTDA:11222333000181`.
+    pub common_name: String,
+    /// The holder's CNPJ (ICP-Brasil otherName, else the CN), 14 characters.
+    pub cnpj: Option<String>,
+    pub issuer: String,
+    pub serial_hex: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+/// Checks that need the NF-e library.
+pub trait FiscalChecks: Send + Sync {
+    /// Whether the configuration can issue NF-e (CNPJ, IE, série, CFOP, tax rates, infRespTec…).
+    fn check_emitter(&self, config: &EmitterConfig) -> Result<(), FieldProblem>;
+    /// Opens a PKCS#12 file (every common encoding, the legacy RC2-40 one included) with its password and
+    /// returns the certificate's facts; the problem names `certificate.pkcs12` or `certificate.password`.
+    fn read_certificate(&self, pkcs12: &[u8], password: &str) -> Result<CertificateSummary, FieldProblem>;
+}
+
+/// The emitter store and the checks, for the function that edits the emitter.
+#[derive(Clone)]
+pub struct FiscalAdmin {
+    pub emitters: Arc<dyn EmitterStore>,
+    pub checks: Arc<dyn FiscalChecks>,
+}
+
+impl std::fmt::Debug for FiscalAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FiscalAdmin").finish_non_exhaustive()
+    }
+}
+
+/// A certificate upload: the PKCS#12 bytes and the password (never stored anywhere but the certificate store,
+/// never logged: `Debug` redacts both).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateUpload {
+    pub pkcs12: Vec<u8>,
+    pub password: String,
+}
+
+impl std::fmt::Debug for CertificateUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateUpload")
+            .field("pkcs12", &format_args!("<{} bytes>", self.pkcs12.len()))
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The emitter as the API shows it: the configuration and the certificate's facts (never the file nor its
+/// password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmitterView {
+    pub config: EmitterConfig,
+    pub certificate: Option<CertificateSummary>,
+}
+
+/// An expired certificate, or one not valid yet, cannot sign: refused as an upload.
+fn check_validity(cert: &CertificateSummary, now: DateTime<Utc>) -> Result<(), FieldProblem> {
+    let fmt = |t: DateTime<Utc>| t.format("%d/%m/%Y %H:%M UTC").to_string();
+    if now > cert.not_after {
+        return Err(problem("certificate.pkcs12", format!("o certificado venceu em {}", fmt(cert.not_after))));
+    }
+    // A certificate issued moments ago may start a little after this clock: five minutes of skew are allowed.
+    if now + chrono::Duration::minutes(5) < cert.not_before {
+        return Err(problem(
+            "certificate.pkcs12",
+            format!("o certificado só vale a partir de {}", fmt(cert.not_before)),
+        ));
+    }
+    Ok(())
+}
+
+/// SEFAZ compares the CNPJ root (the first 8 characters) of the certificate and of the emitter (rejection 213).
+fn check_holder(cert: &CertificateSummary, config: &EmitterConfig, field: &str) -> Result<(), FieldProblem> {
+    let emitter: String = config.cnpj.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_uppercase();
+    match &cert.cnpj {
+        None => Err(problem(field, "o certificado não traz CNPJ (não é um e-CNPJ ICP-Brasil)")),
+        Some(holder) if holder.get(..8) != emitter.get(..8) => Err(problem(
+            field,
+            format!("o certificado é do CNPJ {holder}, de outra empresa que o emitente {emitter} (rejeição 213)"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem { field: field.to_owned(), message: message.into() }
+}
+
+fn invalid(p: FieldProblem) -> AppError {
+    AppError::Domain(DomainError::Invalid { field: p.field, reason: p.message })
+}
+
+/// Who may read the emitter settings (the financial staff sees where the NF-e come from); only the
+/// `representante` changes them.
+const FISCAL_READERS: [Role; 2] = [Role::Representante, Role::Financeiro];
+
+impl App {
+    fn fiscal(&self) -> AppResult<&FiscalAdmin> {
+        // Only the function serving the fiscal routes wires it; another one never routes here.
+        self.fiscal.as_ref().ok_or(AppError::NotFound)
+    }
+
+    /// The company's emitter (`NotFound` while none is configured), with its certificate's facts.
+    pub async fn fiscal_emitter(&self, caller: &Caller) -> AppResult<EmitterView> {
+        self.require(caller, &FISCAL_READERS)?;
+        let fiscal = self.fiscal()?;
+        let config = fiscal.emitters.emitter(&caller.tenant).await?.ok_or(AppError::NotFound)?;
+        let certificate = match fiscal.emitters.certificate(&caller.tenant).await? {
+            None => None,
+            // A stored certificate that no longer opens shows as none: the representante uploads it again.
+            Some(stored) => fiscal.checks.read_certificate(&stored.pkcs12, &stored.password).ok(),
+        };
+        Ok(EmitterView { config, certificate })
+    }
+
+    /// Configures (or reconfigures) the company's emitter. Everything is checked before anything is stored: the
+    /// configuration (NF-e rules), the certificate (opens with the password, valid now, of the emitter's CNPJ
+    /// root); without a new certificate the stored one must exist and still belong to the CNPJ. `representante`
+    /// only. Homologação → produção is the `environment` field.
+    pub async fn put_fiscal_emitter(
+        &self,
+        caller: &Caller,
+        config: EmitterConfig,
+        certificate: Option<CertificateUpload>,
+    ) -> AppResult<EmitterView> {
+        self.require(caller, &[Role::Representante])?;
+        let fiscal = self.fiscal()?;
+        fiscal.checks.check_emitter(&config).map_err(invalid)?;
+        let now = self.clock.now();
+        let summary = match &certificate {
+            Some(upload) => {
+                if upload.pkcs12.is_empty() {
+                    return Err(invalid(problem("certificate.pkcs12", "arquivo vazio")));
+                }
+                let summary = fiscal.checks.read_certificate(&upload.pkcs12, &upload.password).map_err(invalid)?;
+                check_validity(&summary, now).map_err(invalid)?;
+                check_holder(&summary, &config, "certificate.pkcs12").map_err(invalid)?;
+                summary
+            }
+            None => {
+                let stored = fiscal.emitters.certificate(&caller.tenant).await?.ok_or_else(|| {
+                    invalid(problem("certificate", "envie o certificado A1 (arquivo PKCS#12 e senha)"))
+                })?;
+                let summary = fiscal.checks.read_certificate(&stored.pkcs12, &stored.password).map_err(|_| {
+                    invalid(problem("certificate", "o certificado guardado não abre mais: envie-o de novo"))
+                })?;
+                check_holder(&summary, &config, "cnpj").map_err(invalid)?;
+                summary
+            }
+        };
+        if let Some(upload) = &certificate {
+            fiscal.emitters.put_certificate(&caller.tenant, &upload.pkcs12, &upload.password).await?;
+        }
+        fiscal.emitters.put_emitter(&caller.tenant, &config).await?;
+        Ok(EmitterView { config, certificate: Some(summary) })
+    }
+}
