@@ -155,8 +155,16 @@ fn events<'a>(function: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a S
         .filter(move |(_, e)| e["Type"] == kind)
 }
 
-fn reports_batch_failures(event: &Value) -> bool {
-    event["Properties"]["FunctionResponseTypes"]
+/// The `AWS::Lambda::EventSourceMapping`s invoking the function `id` (SAM's SQS and DynamoDB events are not used:
+/// they attach AWS managed policies on every queue and stream of the account).
+fn mappings<'a>(t: &'a Template, id: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    t.of_type("AWS::Lambda::EventSourceMapping")
+        .map(|(_, m)| m)
+        .filter(move |m| m["Properties"]["FunctionName"] == reference(id))
+}
+
+fn reports_batch_failures(mapping: &Value) -> bool {
+    mapping["Properties"]["FunctionResponseTypes"]
         .as_array()
         .is_some_and(|types| types.iter().any(|t| t == "ReportBatchItemFailures"))
 }
@@ -276,10 +284,10 @@ fn the_queues_dlqs_alarms_and_consumers_are_the_bus_s() {
         // The consumer: an SQS mapping with partial batch failures, the function timeout the spec assumes.
         let package = consumer_package(spec.queue);
         let (id, consumer) = t.function(package);
-        let mappings: Vec<_> =
-            events(&consumer, "SQS").filter(|(_, e)| e["Properties"]["Queue"] == get_att(&queue_id, "Arn")).collect();
-        assert_eq!(mappings.len(), 1, "{id} consumes {}", spec.name);
-        assert!(reports_batch_failures(mappings[0].1), "{id}: ReportBatchItemFailures on {}", spec.name);
+        let from_queue: Vec<_> =
+            mappings(&t, &id).filter(|m| m["Properties"]["EventSourceArn"] == get_att(&queue_id, "Arn")).collect();
+        assert_eq!(from_queue.len(), 1, "{id} consumes {}", spec.name);
+        assert!(reports_batch_failures(from_queue[0]), "{id}: ReportBatchItemFailures on {}", spec.name);
         assert_eq!(number(&consumer["Properties"]["Timeout"]), Some(u64::from(spec.consumer_timeout_secs)), "{id}");
 
         // The relay publishes to it: its URL and the permission to send.
@@ -289,11 +297,9 @@ fn the_queues_dlqs_alarms_and_consumers_are_the_bus_s() {
     }
     assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2 * queues().len(), "a queue the code does not define");
 
-    // Every SQS mapping of the template reports partial batch failures.
-    for (package, (id, f)) in t.functions() {
-        for (name, e) in events(f, "SQS") {
-            assert!(reports_batch_failures(e), "{id} ({package}) {name}: ReportBatchItemFailures");
-        }
+    // Every mapping of the template reports partial batch failures.
+    for (id, m) in t.of_type("AWS::Lambda::EventSourceMapping") {
+        assert!(reports_batch_failures(m), "{id}: ReportBatchItemFailures");
     }
 }
 
@@ -301,15 +307,14 @@ fn the_queues_dlqs_alarms_and_consumers_are_the_bus_s() {
 fn the_stream_feeds_the_relay_and_the_schedules_the_reporter() {
     let t = Template::load();
     let (table_id, _) = t.of_type("AWS::DynamoDB::Table").next().expect("the table");
-    for (package, (id, f)) in t.functions() {
-        let streams: Vec<_> = events(f, "DynamoDB").collect();
+    let stream = get_att(table_id, "StreamArn");
+    for (package, (id, _)) in t.functions() {
+        let streams: Vec<_> = mappings(&t, id).filter(|m| m["Properties"]["EventSourceArn"] == stream).collect();
         if package == "outbox-relay" {
             assert_eq!(streams.len(), 1, "{id} reads the table's stream");
-            let p = &streams[0].1["Properties"];
-            assert_eq!(p["Stream"], get_att(table_id, "StreamArn"));
-            assert!(reports_batch_failures(streams[0].1), "{id}: ReportBatchItemFailures");
+            assert!(reports_batch_failures(streams[0]), "{id}: ReportBatchItemFailures");
         } else {
-            assert!(streams.is_empty(), "{id} reads a stream");
+            assert!(streams.is_empty(), "{id} reads the table's stream");
         }
     }
 
@@ -453,6 +458,10 @@ fn no_policy_grants_a_wildcard_action() {
     }
     // A function's Policies: statements, the template's own managed policies, or a narrow SAM policy template.
     for (package, (id, f)) in t.functions() {
+        // SAM's SQS, DynamoDB and Kinesis events would attach AWS managed policies on every queue and stream.
+        for kind in ["SQS", "DynamoDB", "Kinesis"] {
+            assert_eq!(events(f, kind).count(), 0, "{id}: a SAM {kind} event; use an AWS::Lambda::EventSourceMapping");
+        }
         for policy in f["Properties"]["Policies"].as_array().unwrap_or_else(|| panic!("{id}: Policies")) {
             match policy {
                 Value::Object(map) if map.contains_key("Statement") => {}
