@@ -129,3 +129,6 @@ async fn each_function_serves_only_its_routes() {
 
     h.drop_table().await;
 }
+
+/// The drift test of infra/template.yaml (no emulator needed), in this test binary.
+mod template;

@@ -1,0 +1,480 @@
+//! The drift test of `infra/template.yaml` (AWS SAM): the template must describe what the code defines — the table
+//! of `osflow_store_dynamodb::table_definition`, the queues of `osflow_bus::queues()`, the routes of
+//! `osflow_api::ROUTES` grouped by function, one resource per function package of the workspace — so that a
+//! missing or stale entry fails here. It needs no emulator. The template's short tags (`!Ref`, `!GetAtt`,
+//! `!Sub`, …) are read as their long forms (`{"Ref": …}`, `{"Fn::GetAtt": [resource, attribute]}`, …).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use osflow_api::{Function, ROUTES};
+use osflow_bus::{Queue, queues};
+use osflow_domain::Role;
+use osflow_store_dynamodb::table_definition;
+use serde_json::{Map, Value, json};
+
+/// The function package (folder under `functions/`) consuming each queue. An exhaustive match: a new queue
+/// needs its consumer here and in the template.
+fn consumer_package(queue: Queue) -> &'static str {
+    match queue {
+        Queue::Notifications => "notifier",
+        Queue::Reports => "reporter",
+        Queue::Invoicing => "invoicer",
+    }
+}
+
+/// The SAM policy templates the template may use (each grants a fixed, narrow set of actions on one resource).
+const ALLOWED_POLICY_TEMPLATES: &[&str] = &["SQSPollerPolicy"];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests package is in the workspace").to_owned()
+}
+
+/// The template, with its YAML short tags turned into CloudFormation's long forms.
+struct Template {
+    root: Value,
+}
+
+impl Template {
+    fn load() -> Template {
+        let path = repo_root().join("infra/template.yaml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let yaml: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()));
+        Template { root: to_json(yaml) }
+    }
+
+    fn resources(&self) -> &Map<String, Value> {
+        self.root["Resources"].as_object().expect("the template has Resources")
+    }
+
+    fn resource(&self, id: &str) -> &Value {
+        self.resources().get(id).unwrap_or_else(|| panic!("no resource {id}"))
+    }
+
+    fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+        self.resources().iter().filter(move |(_, r)| r["Type"] == kind)
+    }
+
+    /// Every `AWS::Serverless::Function` by its package (the folder of `CodeUri: ../functions/<package>`).
+    fn functions(&self) -> BTreeMap<String, (&String, &Value)> {
+        let mut by_package = BTreeMap::new();
+        for (id, f) in self.of_type("AWS::Serverless::Function") {
+            let code_uri = f["Properties"]["CodeUri"].as_str().unwrap_or_else(|| panic!("{id}: CodeUri is a path"));
+            let package = code_uri
+                .strip_prefix("../functions/")
+                .unwrap_or_else(|| panic!("{id}: CodeUri {code_uri} is not ../functions/<package>"));
+            assert!(
+                by_package.insert(package.to_owned(), (id, f)).is_none(),
+                "two resources build functions/{package}"
+            );
+        }
+        by_package
+    }
+
+    fn function(&self, package: &str) -> (String, Value) {
+        let functions = self.functions();
+        let (id, f) =
+            functions.get(package).unwrap_or_else(|| panic!("no function with CodeUri ../functions/{package}"));
+        ((*id).clone(), (*f).clone())
+    }
+
+    /// A function property, or the one of `Globals.Function`.
+    fn effective<'a>(&'a self, function: &'a Value, property: &str) -> &'a Value {
+        let own = &function["Properties"][property];
+        if own.is_null() { &self.root["Globals"]["Function"][property] } else { own }
+    }
+}
+
+/// YAML → JSON, short tags → long forms (`!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`).
+fn to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                json!(u)
+            } else if let Some(i) = n.as_i64() {
+                json!(i)
+            } else {
+                json!(n.as_f64())
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        other => panic!("a mapping key that is not a string: {other:?}"),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let inner = to_json(tagged.value);
+            match tag {
+                "Ref" | "Condition" => json!({ tag: inner }),
+                "GetAtt" => match inner {
+                    Value::String(s) => {
+                        let (resource, attribute) =
+                            s.split_once('.').unwrap_or_else(|| panic!("!GetAtt {s} has no attribute"));
+                        json!({ "Fn::GetAtt": [resource, attribute] })
+                    }
+                    other => json!({ "Fn::GetAtt": other }),
+                },
+                other => json!({ format!("Fn::{other}"): inner }),
+            }
+        }
+    }
+}
+
+fn get_att(resource: &str, attribute: &str) -> Value {
+    json!({ "Fn::GetAtt": [resource, attribute] })
+}
+
+fn reference(resource: &str) -> Value {
+    json!({ "Ref": resource })
+}
+
+/// A number written as a number or a string.
+fn number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn events<'a>(function: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+    function["Properties"]["Events"]
+        .as_object()
+        .into_iter()
+        .flat_map(|events| events.iter())
+        .filter(move |(_, e)| e["Type"] == kind)
+}
+
+/// The `AWS::Lambda::EventSourceMapping`s invoking the function `id` (SAM's SQS and DynamoDB events are not used:
+/// they attach AWS managed policies on every queue and stream of the account).
+fn mappings<'a>(t: &'a Template, id: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    t.of_type("AWS::Lambda::EventSourceMapping")
+        .map(|(_, m)| m)
+        .filter(move |m| m["Properties"]["FunctionName"] == reference(id))
+}
+
+fn reports_batch_failures(mapping: &Value) -> bool {
+    mapping["Properties"]["FunctionResponseTypes"]
+        .as_array()
+        .is_some_and(|types| types.iter().any(|t| t == "ReportBatchItemFailures"))
+}
+
+/// The function packages of the workspace (members `functions/<name>` with a binary) and their binary's name.
+fn workspace_function_packages() -> BTreeMap<String, String> {
+    let root = repo_root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("the workspace Cargo.toml");
+    let members = manifest
+        .split_once("members = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+        .expect("the workspace lists its members");
+    let mut packages = BTreeMap::new();
+    for member in members.split(',').map(|m| m.trim().trim_matches('"')).filter(|m| !m.is_empty()) {
+        let Some(folder) = member.strip_prefix("functions/") else { continue };
+        let package = std::fs::read_to_string(root.join(member).join("Cargo.toml")).expect("a member's Cargo.toml");
+        // Libraries (functions/common) have no [[bin]].
+        let Some((_, bin)) = package.split_once("[[bin]]") else { continue };
+        let name = bin
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("name = ").map(|n| n.trim_matches('"').to_owned()))
+            .unwrap_or_else(|| panic!("{member}: [[bin]] without a name"));
+        packages.insert(folder.to_owned(), name);
+    }
+    packages
+}
+
+#[test]
+fn the_table_is_the_store_s_table_definition() {
+    let t = Template::load();
+    let tables: Vec<_> = t.of_type("AWS::DynamoDB::Table").collect();
+    assert_eq!(tables.len(), 1, "one table");
+    let (_, table) = tables[0];
+    let p = &table["Properties"];
+    let def = table_definition("any");
+
+    assert_eq!(p["BillingMode"], def.billing_mode);
+    assert_eq!(
+        p["KeySchema"],
+        json!([{"AttributeName": def.partition_key.name, "KeyType": "HASH"},
+               {"AttributeName": def.sort_key.name, "KeyType": "RANGE"}])
+    );
+    let defined: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_array()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> =
+        def.attribute_definitions.iter().map(|a| (a.name.to_owned(), a.attribute_type.as_str().to_owned())).collect();
+    assert_eq!(defined, expected, "AttributeDefinitions");
+
+    let indexes = p["GlobalSecondaryIndexes"].as_array().expect("GlobalSecondaryIndexes");
+    assert_eq!(indexes.len(), def.global_secondary_indexes.len(), "the number of GSIs");
+    for index in &def.global_secondary_indexes {
+        let found = indexes
+            .iter()
+            .find(|i| i["IndexName"] == index.name)
+            .unwrap_or_else(|| panic!("GSI {} is missing", index.name));
+        assert_eq!(
+            found["KeySchema"],
+            json!([{"AttributeName": index.partition_key.name, "KeyType": "HASH"},
+                   {"AttributeName": index.sort_key.name, "KeyType": "RANGE"}]),
+            "key schema of {}",
+            index.name
+        );
+        assert_eq!(found["Projection"]["ProjectionType"], index.projection, "projection of {}", index.name);
+    }
+    assert_eq!(p["StreamSpecification"]["StreamViewType"], def.stream_view_type);
+    assert_eq!(p["TimeToLiveSpecification"], json!({"AttributeName": def.ttl_attribute, "Enabled": true}));
+    assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true, "PITR");
+}
+
+#[test]
+fn the_queues_dlqs_alarms_and_consumers_are_the_bus_s() {
+    let t = Template::load();
+    let by_name = |name: &str| -> (String, Value) {
+        let sub = json!({ "Fn::Sub": format!("${{AWS::StackName}}-{name}") });
+        let found: Vec<_> = t.of_type("AWS::SQS::Queue").filter(|(_, q)| q["Properties"]["QueueName"] == sub).collect();
+        assert_eq!(found.len(), 1, "one queue named ${{AWS::StackName}}-{name}");
+        (found[0].0.clone(), found[0].1.clone())
+    };
+    let (relay_id, relay) = t.function("outbox-relay");
+    let relay_env = &relay["Properties"]["Environment"]["Variables"];
+    let relay_sends: Vec<Value> = relay["Properties"]["Policies"]
+        .as_array()
+        .expect("the relay's Policies")
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["Action"].as_array().is_some_and(|a| a.contains(&json!("sqs:SendMessage"))))
+        .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())
+        .collect();
+
+    for spec in queues() {
+        let (queue_id, queue) = by_name(spec.name);
+        let (dlq_id, dlq) = by_name(spec.dlq);
+        let (q, d) = (&queue["Properties"], &dlq["Properties"]);
+        let fifo = |p: &Value| p["FifoQueue"].as_bool().unwrap_or(false);
+        assert_eq!(fifo(q), spec.fifo, "{}: FifoQueue", spec.name);
+        assert_eq!(fifo(d), spec.fifo, "{}: FifoQueue", spec.dlq);
+        assert_eq!(q["RedrivePolicy"]["deadLetterTargetArn"], get_att(&dlq_id, "Arn"), "{}: DLQ", spec.name);
+        assert_eq!(number(&q["RedrivePolicy"]["maxReceiveCount"]), Some(u64::from(spec.max_receive_count)));
+        assert_eq!(number(&q["VisibilityTimeout"]), Some(u64::from(spec.visibility_timeout_secs)), "{}", spec.name);
+        assert_eq!(number(&q["MessageRetentionPeriod"]), Some(u64::from(spec.message_retention_secs)));
+        assert_eq!(number(&d["MessageRetentionPeriod"]), Some(u64::from(spec.dlq_retention_secs)), "{}", spec.dlq);
+
+        // A CloudWatch alarm on every DLQ, with an action.
+        let dimension = json!({"Name": "QueueName", "Value": get_att(&dlq_id, "QueueName")});
+        let alarm = t.of_type("AWS::CloudWatch::Alarm").find(|(_, a)| {
+            a["Properties"]["Dimensions"].as_array().is_some_and(|d| d.contains(&dimension))
+                && a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        });
+        let (_, alarm) = alarm.unwrap_or_else(|| panic!("no alarm on {}", spec.dlq));
+        assert!(alarm["Properties"]["AlarmActions"].as_array().is_some_and(|a| !a.is_empty()), "{}", spec.dlq);
+
+        // The consumer: an SQS mapping with partial batch failures, the function timeout the spec assumes.
+        let package = consumer_package(spec.queue);
+        let (id, consumer) = t.function(package);
+        let from_queue: Vec<_> =
+            mappings(&t, &id).filter(|m| m["Properties"]["EventSourceArn"] == get_att(&queue_id, "Arn")).collect();
+        assert_eq!(from_queue.len(), 1, "{id} consumes {}", spec.name);
+        assert!(reports_batch_failures(from_queue[0]), "{id}: ReportBatchItemFailures on {}", spec.name);
+        assert_eq!(number(&consumer["Properties"]["Timeout"]), Some(u64::from(spec.consumer_timeout_secs)), "{id}");
+
+        // The relay publishes to it: its URL and the permission to send.
+        let env = format!("OSFLOW_QUEUE_URL_{}", spec.queue.env_name());
+        assert_eq!(relay_env[&env], reference(&queue_id), "{relay_id}: {env}");
+        assert!(relay_sends.contains(&get_att(&queue_id, "Arn")), "{relay_id} may not send to {}", spec.name);
+    }
+    assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2 * queues().len(), "a queue the code does not define");
+
+    // Every mapping of the template reports partial batch failures.
+    for (id, m) in t.of_type("AWS::Lambda::EventSourceMapping") {
+        assert!(reports_batch_failures(m), "{id}: ReportBatchItemFailures");
+    }
+}
+
+#[test]
+fn the_stream_feeds_the_relay_and_the_schedules_the_reporter() {
+    let t = Template::load();
+    let (table_id, _) = t.of_type("AWS::DynamoDB::Table").next().expect("the table");
+    let stream = get_att(table_id, "StreamArn");
+    for (package, (id, _)) in t.functions() {
+        let streams: Vec<_> = mappings(&t, id).filter(|m| m["Properties"]["EventSourceArn"] == stream).collect();
+        if package == "outbox-relay" {
+            assert_eq!(streams.len(), 1, "{id} reads the table's stream");
+            assert!(reports_batch_failures(streams[0]), "{id}: ReportBatchItemFailures");
+        } else {
+            assert!(streams.is_empty(), "{id} reads the table's stream");
+        }
+    }
+
+    let (id, reporter) = t.function("reporter");
+    let schedules: BTreeSet<String> = events(&reporter, "ScheduleV2")
+        .map(|(name, e)| {
+            let input = e["Properties"]["Input"].as_str().unwrap_or_else(|| panic!("{id} {name}: Input"));
+            let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{id} {name}: {e}"));
+            input["schedule"].as_str().unwrap_or_else(|| panic!("{id} {name}: {{\"schedule\": …}}")).to_owned()
+        })
+        .collect();
+    assert_eq!(schedules, ["daily", "monthly", "weekly"].map(String::from).into());
+}
+
+#[test]
+fn the_http_routes_are_the_api_s_routes_behind_the_jwt_authorizer() {
+    let t = Template::load();
+    let api_ids: Vec<_> = t.of_type("AWS::Serverless::HttpApi").map(|(id, _)| id.clone()).collect();
+    assert_eq!(api_ids.len(), 1, "one HTTP API");
+    let api_id = &api_ids[0];
+    let auth = &t.resource(api_id)["Properties"]["Auth"];
+    let authorizer_name = auth["DefaultAuthorizer"].as_str().expect("a default authorizer");
+    let jwt = &auth["Authorizers"][authorizer_name]["JwtConfiguration"];
+    let (pool_id, pool) = t.of_type("AWS::Cognito::UserPool").next().expect("the Cognito user pool");
+    let (client_id, _) = t.of_type("AWS::Cognito::UserPoolClient").next().expect("the app client");
+    assert_eq!(
+        jwt["issuer"],
+        json!({"Fn::Sub": format!("https://cognito-idp.${{AWS::Region}}.amazonaws.com/${{{pool_id}}}")}),
+    );
+    assert_eq!(jwt["audience"], json!([reference(client_id)]));
+    // custom:tenant and the roles as groups.
+    assert!(
+        pool["Properties"]["Schema"].as_array().is_some_and(|s| s.iter().any(|a| a["Name"] == "tenant")),
+        "the user pool has the custom:tenant attribute"
+    );
+    let groups: BTreeSet<&str> = t
+        .of_type("AWS::Cognito::UserPoolGroup")
+        .filter(|(_, g)| g["Properties"]["UserPoolId"] == reference(pool_id))
+        .map(|(_, g)| g["Properties"]["GroupName"].as_str().expect("GroupName"))
+        .collect();
+    assert_eq!(groups, Role::ALL.iter().map(|r| r.as_str()).collect(), "one group per role");
+
+    let members = workspace_function_packages();
+    let functions = t.functions();
+    let mut served: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (package, (id, f)) in &functions {
+        for (name, e) in events(f, "HttpApi") {
+            let p = &e["Properties"];
+            assert_eq!(p["ApiId"], reference(api_id), "{id} {name}: ApiId");
+            let method = p["Method"].as_str().expect("Method").to_uppercase();
+            let path = p["Path"].as_str().expect("Path").to_owned();
+            let route_key = format!("{method} {path}");
+            if path.starts_with("/p/") {
+                assert_eq!(package, "portal", "{route_key} is a portal route");
+                assert_eq!(p["Auth"]["Authorizer"], "NONE", "{route_key}: the portal routes are public");
+            } else {
+                assert!(p["Auth"].is_null(), "{id} {route_key}: only the portal routes leave the JWT authorizer");
+                match osflow_api::by_route_key(&route_key) {
+                    Some(route) => assert_eq!(route.function.package(), package, "{route_key} is served by"),
+                    // A function another branch adds: checked once its package is a workspace member.
+                    None => assert!(
+                        !members.contains_key(package.as_str()),
+                        "{id}: {route_key} is not in osflow_api::ROUTES"
+                    ),
+                }
+            }
+            assert!(served.insert((method, path), package.clone()).is_none(), "{route_key} twice");
+        }
+    }
+    for function in Function::ALL {
+        let expected: BTreeSet<String> = function.routes().map(osflow_api::route_key).collect();
+        let (_, f) = t.function(function.package());
+        let actual: BTreeSet<String> = events(&f, "HttpApi")
+            .map(|(_, e)| {
+                format!(
+                    "{} {}",
+                    e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
+                    e["Properties"]["Path"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(actual, expected, "the routes of functions/{}", function.package());
+    }
+    assert!(served.len() >= ROUTES.len());
+}
+
+#[test]
+fn every_function_package_has_its_resource_built_with_cargo_lambda() {
+    let t = Template::load();
+    let arch = &t.root["Parameters"]["Architecture"];
+    assert_eq!(arch["Default"], "arm64");
+    assert_eq!(arch["AllowedValues"], json!(["arm64", "x86_64"]));
+
+    let functions = t.functions();
+    let members = workspace_function_packages();
+    for (package, bin) in &members {
+        let (id, f) = functions.get(package).unwrap_or_else(|| panic!("functions/{package} has no template resource"));
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], bin.as_str(), "{id}: the binary of functions/{package}");
+    }
+    for (id, f) in functions.values() {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        assert!(f["Metadata"]["BuildProperties"]["Binary"].is_string(), "{id}: Binary");
+        assert_eq!(t.effective(f, "Runtime"), "provided.al2023", "{id}");
+        assert_eq!(t.effective(f, "Handler"), "bootstrap", "{id}");
+        assert_eq!(t.effective(f, "Architectures"), &json!([reference("Architecture")]), "{id}");
+        assert_eq!(t.effective(f, "LoggingConfig")["LogFormat"], "JSON", "{id}: JSON logs");
+        assert!(number(&f["Properties"]["Timeout"]).is_some(), "{id}: its own Timeout");
+        assert!(number(&f["Properties"]["MemorySize"]).is_some(), "{id}: its own MemorySize");
+    }
+}
+
+/// Collects every IAM statement under `value`.
+fn statements<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(list)) = map.get("Statement") {
+                out.extend(list.iter());
+            }
+            map.values().for_each(|v| statements(v, out));
+        }
+        Value::Array(list) => list.iter().for_each(|v| statements(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_policy_grants_a_wildcard_action() {
+    let t = Template::load();
+    let mut all = Vec::new();
+    statements(&t.root["Resources"], &mut all);
+    assert!(all.len() > 10, "the template's IAM statements were found");
+    for statement in all {
+        let actions = match &statement["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(list) => list.iter().map(|a| a.as_str().expect("an action is a string").to_owned()).collect(),
+            other => panic!("a statement without actions: {other}"),
+        };
+        for action in actions {
+            assert!(!action.contains('*'), "a wildcard action: {action} in {statement}");
+        }
+    }
+    // A function's Policies: statements, the template's own managed policies, or a narrow SAM policy template.
+    for (package, (id, f)) in t.functions() {
+        // SAM's SQS, DynamoDB and Kinesis events would attach AWS managed policies on every queue and stream.
+        for kind in ["SQS", "DynamoDB", "Kinesis"] {
+            assert_eq!(events(f, kind).count(), 0, "{id}: a SAM {kind} event; use an AWS::Lambda::EventSourceMapping");
+        }
+        for policy in f["Properties"]["Policies"].as_array().unwrap_or_else(|| panic!("{id}: Policies")) {
+            match policy {
+                Value::Object(map) if map.contains_key("Statement") => {}
+                Value::Object(map) if map.contains_key("Ref") => {
+                    let target = map["Ref"].as_str().expect("Ref");
+                    assert_eq!(t.resource(target)["Type"], "AWS::IAM::ManagedPolicy", "{id} ({package})");
+                }
+                Value::Object(map) if map.len() == 1 => {
+                    let name = map.keys().next().expect("one key");
+                    assert!(ALLOWED_POLICY_TEMPLATES.contains(&name.as_str()), "{id}: policy template {name}");
+                }
+                other => panic!("{id} ({package}): policy {other} (an AWS managed policy grants too much)"),
+            }
+        }
+    }
+}
