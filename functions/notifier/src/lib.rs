@@ -13,6 +13,9 @@
 //!   such e-mail is refused (`MessageRejected`, recorded as a failed notification).
 //! - `OSFLOW_SENDER_NAME`: the display name when the company has neither a sender name nor a company name
 //!   (default [`DEFAULT_SENDER_NAME`]).
+//! - `OSFLOW_PORTAL_URL` and `OSFLOW_PORTAL_KEY_SECRET`: the customer's page (the `portal` function's public base
+//!   URL) and the Secrets Manager secret of its key; with both, the templates' `{link}` is a signed link to the
+//!   page (a decision link while a quote waits for the customer), else it is empty.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +24,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
 use osflow_lambda_kit::Config;
 use osflow_notify::{HttpWebhookSender, Notifier, NotifierDefaults, SesEmailSender};
+use osflow_portal::PortalLinks;
+use osflow_portal::secrets::{KEY_SECRET_ENV, URL_ENV, key_from_secret};
 
 pub const SENDER_EMAIL_ENV: &str = "OSFLOW_SENDER_EMAIL";
 pub const SENDER_NAME_ENV: &str = "OSFLOW_SENDER_NAME";
@@ -38,9 +43,19 @@ pub fn defaults_from_vars(var: impl Fn(&str) -> Option<String>) -> NotifierDefau
     }
 }
 
+/// The portal links from `var` ([`URL_ENV`] and [`KEY_SECRET_ENV`], the key read from Secrets Manager), or
+/// `None` when either is unset.
+pub async fn links_from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<PortalLinks>, Error> {
+    let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (Some(url), Some(secret)) = (get(URL_ENV), get(KEY_SECRET_ENV)) else { return Ok(None) };
+    let key = key_from_secret(&secret).await?;
+    Ok(Some(PortalLinks::new(url, key, None)))
+}
+
 /// The notifier over the AWS adapters.
 pub async fn notifier(config: &Config, defaults: NotifierDefaults) -> Result<Notifier, Error> {
     let (app, store) = osflow_fn_common::app(config).await?;
+    let links = links_from_vars(|name| std::env::var(name).ok()).await?;
     Ok(Notifier {
         app,
         settings: store.clone(),
@@ -48,6 +63,7 @@ pub async fn notifier(config: &Config, defaults: NotifierDefaults) -> Result<Not
         email: Arc::new(SesEmailSender::from_env().await),
         webhook: Arc::new(HttpWebhookSender::new(WEBHOOK_TIMEOUT)?),
         defaults,
+        links: links.map(|l| Arc::new(l) as Arc<dyn osflow_app::CustomerLinks>),
     })
 }
 
