@@ -423,3 +423,34 @@ async fn adjustments_need_a_comment_and_a_name() {
     assert_eq!(decided["data"]["decision"], "adjust");
     assert_eq!(decided["data"]["comment"], "Troque a fonte por uma original");
 }
+
+/// The Lambda functions' key: the Secrets Manager secret (against the emulator; needs `AWS_ENDPOINT_URL`, set by
+/// `scripts/test`). Built with the feature `secrets` (on in `cargo test --workspace`: the portal and notifier
+/// functions enable it).
+#[cfg(feature = "secrets")]
+#[tokio::test]
+async fn the_key_comes_from_the_secret() {
+    use osflow_portal::secrets::key_from_secret;
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| !u.trim().is_empty()),
+        "AWS_ENDPOINT_URL is not set: run scripts/test, or start scripts/emulator and export what it prints"
+    );
+    let client = aws_sdk_secretsmanager::Client::new(&osflow_aws_kit::load_sdk_config().await);
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let value = format!("{unique}{unique}");
+    let name = format!("osflow/test/portal-key-{unique}");
+    client.create_secret().name(&name).secret_string(&value).send().await.expect("CreateSecret on the emulator");
+    let key = key_from_secret(&name).await.expect("the key");
+    let (tenant, order) =
+        (TenantId::parse(SHOP).unwrap(), OrderId::parse("01936b2e-7c3a-7f00-8000-000000000001").unwrap());
+    let now = Utc::now();
+    let token = PortalKey::new(value.into_bytes()).unwrap().mint(&tenant, &order, Purpose::View, now + default_ttl());
+    assert_eq!(key.verify(&token, now).expect("signed with the secret's value").order, order);
+
+    let short = format!("osflow/test/portal-short-{unique}");
+    client.create_secret().name(&short).secret_string("too short").send().await.unwrap();
+    let e = key_from_secret(&short).await.unwrap_err();
+    assert!(e.contains("at least 32 bytes"), "{e}");
+    let e = key_from_secret(&format!("osflow/test/missing-{unique}")).await.unwrap_err();
+    assert!(e.contains("reading the portal key secret"), "{e}");
+}
