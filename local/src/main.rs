@@ -68,6 +68,10 @@ struct ServeArgs {
     /// importing or rehearsing, so that customers hear nothing).
     #[arg(long, env = "OSFLOW_HOLD_EVENTS")]
     hold_events: bool,
+    /// How long the customer's page links in the notifications are valid, in days.
+    #[arg(long, env = "OSFLOW_PORTAL_LINK_DAYS", default_value_t = 7, value_name = "DAYS",
+          value_parser = clap::value_parser!(u16).range(1..=90))]
+    portal_link_days: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,8 +194,12 @@ fn run(args: ServeArgs) -> Result<(), String> {
                 HttpWebhookSender::new(WEBHOOK_TIMEOUT).map_err(|e| format!("cannot build the webhook client: {e}"))?,
             ),
             defaults: NotifierDefaults { sender_name: "osflow".into(), sender_email: LOCAL_SENDER.into() },
-            // `{link}`: the customer's page on this server (links valid 7 days).
-            links: Some(Arc::new(PortalLinks::new(format!("http://{addr}"), portal_key.clone(), None))),
+            // `{link}`: the customer's page on this server.
+            links: Some(Arc::new(PortalLinks::new(
+                format!("http://{addr}"),
+                portal_key.clone(),
+                Some(chrono::Duration::days(args.portal_link_days.into())),
+            ))),
         };
         // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
         let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))));

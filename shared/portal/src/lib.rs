@@ -39,7 +39,7 @@ use osflow_domain::{
 };
 use sha2::{Digest, Sha256};
 
-pub use links::PortalLinks;
+pub use links::{LINK_DAYS_ENV, PortalLinks, ttl_from_days};
 pub use quote::quote_sha256;
 pub use token::{Claims, KeyTooShort, PortalKey, Purpose, TokenError, default_ttl};
 

@@ -7,6 +7,20 @@ use osflow_domain::{Flow, Order};
 
 use crate::token::{PortalKey, Purpose, default_ttl};
 
+/// The environment variable with the links' lifetime in days (1 to 90; default 7).
+pub const LINK_DAYS_ENV: &str = "OSFLOW_PORTAL_LINK_DAYS";
+
+/// The links' lifetime from the value of [`LINK_DAYS_ENV`] (`None` or blank: the default 7 days).
+pub fn ttl_from_days(value: Option<&str>) -> Result<Duration, String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(default_ttl()),
+        Some(v) => match v.parse::<i64>() {
+            Ok(days @ 1..=90) => Ok(Duration::days(days)),
+            _ => Err(format!("{LINK_DAYS_ENV}={v:?}: use a number of days from 1 to 90")),
+        },
+    }
+}
+
 /// Mints page links under a base URL (`https://portal.example.com`, or osflow-local's own address).
 #[derive(Debug, Clone)]
 pub struct PortalLinks {
@@ -36,5 +50,20 @@ impl CustomerLinks for PortalLinks {
             Purpose::View
         };
         self.url(&self.key.mint(&order.tenant, &order.id, purpose, now + self.ttl))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(ttl_from_days(None), Ok(Duration::days(7)));
+        assert_eq!(ttl_from_days(Some(" ")), Ok(Duration::days(7)));
+        assert_eq!(ttl_from_days(Some("30")), Ok(Duration::days(30)));
+        assert!(ttl_from_days(Some("0")).is_err());
+        assert!(ttl_from_days(Some("91")).is_err());
+        assert!(ttl_from_days(Some("sete")).is_err());
     }
 }

@@ -454,3 +454,61 @@ async fn the_key_comes_from_the_secret() {
     let e = key_from_secret(&format!("osflow/test/missing-{unique}")).await.unwrap_err();
     assert!(e.contains("reading the portal key secret"), "{e}");
 }
+
+#[tokio::test]
+async fn per_line_approval_photos_and_the_supplementary_quote_on_the_same_page() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let token = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    let page = h.page(&token).await;
+    // The default flow allows per-line approval: one choice per line.
+    assert!(page.body.contains("name=\"linha_1\"") && page.body.contains("name=\"linha_2\""), "{}", page.body);
+    let (nonce, quote) = page.form();
+    let form = [
+        ("nonce", nonce.as_str()),
+        ("orcamento", &quote),
+        ("decisao", "aprovar"),
+        ("nome", "Maria Souza"),
+        ("linha_1", "aprovar"),
+        ("linha_2", "recusar"),
+    ];
+    assert_eq!(h.post(&token, &form).await.status, 200);
+    let order = h.ok(SHOP, "GET", &format!("/v1/orders/{id}"), Value::Null).await;
+    assert_eq!(order["status"], "aprovada");
+    assert_eq!(order["amount_due"], "149.90", "only the approved line is due: {order}");
+
+    // A photo for the customer (and one that is not), then the work until validation finds an extra item.
+    let path = format!("/v1/orders/{id}");
+    h.ok(SHOP, "POST", &format!("{path}/start"), json!({})).await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\nnot really a png";
+    for (caption, visible) in [("Placa limpa", true), ("Foto interna", false)] {
+        let created = h
+            .ok(
+                SHOP,
+                "POST",
+                &format!("{path}/attachments"),
+                json!({"content_type": "image/png", "caption": caption, "visible_to_customer": visible}),
+            )
+            .await;
+        let key = created["attachment"]["key"].as_str().unwrap();
+        let blob = osflow_app::Blob { content_type: "image/png".into(), bytes: png.to_vec() };
+        h.portal.app.blobs.put(&TenantId::parse(SHOP).unwrap(), key, &blob).await.unwrap();
+    }
+    h.ok(SHOP, "POST", &format!("{path}/finish"), json!({"tests_performed": "Ligou"})).await;
+    let extra = json!({"checklist": [{"item": "Equipamento liga", "ok": true}],
+                       "extra_items": [{"kind": "part", "code": "P-002", "description": "Bateria", "ncm": "85076000",
+                                        "quantity": "1", "unit_price": "350.00"}]});
+    h.ok(SHOP, "POST", &format!("{path}/validation"), extra).await;
+    // The supplementary quote is revision 2: the old link shows it without a form, a new link decides it.
+    assert!(!h.page(&token).await.body.contains("<form"));
+    let token2 = h.token(SHOP, &id, Purpose::Decide { revision: 2 });
+    let page = h.page(&token2).await;
+    for shown in ["Orçamento complementar — versão 2", "Bateria", "R$ 350,00", "Placa limpa", "data:image/png;base64,"]
+    {
+        assert!(page.body.contains(shown), "{shown:?} missing from {}", page.body);
+    }
+    assert!(!page.body.contains("Foto interna"), "an internal photo is shown");
+    let done = h.answer(&token2, "aprovar", "Maria Souza", "").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(h.state(SHOP, &id).await.0, "em_execucao", "an approved supplementary quote goes back to execution");
+}
