@@ -68,11 +68,15 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
         "" => req.uri().path().to_owned(),
         raw => raw.to_owned(),
     };
+    // API Gateway's path parameter when it gave one (a custom domain may put a base path before `/p/`), else
+    // the path itself.
+    let given = req.path_parameters().first("token").map(str::to_owned);
     let rest = path.strip_prefix("/p/").unwrap_or("");
-    let (token, decision) = match rest.split_once('/') {
-        Some((t, "decision")) => (t, true),
-        Some(_) => ("", false),
-        None => (rest, false),
+    let (token, decision) = match (given.as_deref(), rest.split_once('/')) {
+        (Some(t), _) => (t, path.ends_with("/decision")),
+        (None, Some((t, "decision"))) => (t, true),
+        (None, Some(_)) => ("", false),
+        (None, None) => (rest, false),
     };
     let method = req.method().as_str();
     let result = match (method, decision) {
@@ -181,7 +185,8 @@ impl Portal {
         let r = self.reach(token).await?;
         let events = self.app.orders.timeline(&r.claims.tenant, &r.claims.order).await?;
         let timeline = self.timeline(&r, &events).await?;
-        let rev = r.order.current_revision().filter(|q| q.status != RevisionStatus::Draft);
+        // The latest revision the customer was sent (a draft being prepared is not shown).
+        let rev = r.order.quote.iter().rev().find(|q| q.status != RevisionStatus::Draft);
         let (form, notice) = match (r.claims.purpose, rev) {
             (Purpose::Decide { revision }, Some(q)) if q.revision == revision && q.status == RevisionStatus::Sent => {
                 let sha = quote_sha256(&r.order, q);

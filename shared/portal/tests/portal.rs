@@ -422,6 +422,13 @@ async fn adjustments_need_a_comment_and_a_name() {
     let decided = timeline["events"].as_array().unwrap().iter().find(|e| e["type"] == "order.quote_decided").unwrap();
     assert_eq!(decided["data"]["decision"], "adjust");
     assert_eq!(decided["data"]["comment"], "Troque a fonte por uma original");
+    // While the shop prepares revision 2 (a draft), the link shows revision 1 as answered, without a form.
+    let items = json!({"items": [{"kind": "labor", "code": "S-001", "description": "Reparo com fonte original",
+                                  "quantity": "1", "unit_price": "300.00"}]});
+    h.ok(SHOP, "PUT", &format!("/v1/orders/{id}/quote"), items).await;
+    let page = h.page(&token).await;
+    assert!(page.body.contains("ajustes pedidos") && page.body.contains("Troque a fonte por uma original"));
+    assert!(!page.body.contains("Reparo com fonte original") && !page.body.contains("<form"), "{}", page.body);
 }
 
 /// The Lambda functions' key: the Secrets Manager secret (against the emulator; needs `AWS_ENDPOINT_URL`, set by
