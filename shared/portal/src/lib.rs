@@ -52,6 +52,8 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 /// Photos embedded in the page: each at most this big, and all of them together at most [`PHOTOS_BUDGET`].
 const PHOTO_MAX: usize = 512 * 1024;
 const PHOTOS_BUDGET: usize = 3 * 1024 * 1024;
+/// Photos read from the blob store for one page, at most (the latest ones are the ones shown first).
+const PHOTOS_READ: usize = 12;
 /// Longest user agent kept as evidence.
 const USER_AGENT_MAX: usize = 512;
 
@@ -228,6 +230,18 @@ impl Portal {
             |e: &Event| r.flow.status(&e.status_after).map_or_else(|| e.status_after.to_string(), |s| s.label.clone());
         let mut out = Vec::new();
         let mut budget = PHOTOS_BUDGET;
+        // The newest photos first: the page lists the timeline newest first.
+        let mut to_read: Vec<&str> = events
+            .iter()
+            .rev()
+            .filter_map(|e| match &e.change {
+                Change::AttachmentAdded { attachment } if attachment.visible_to_customer && attachment.is_photo() => {
+                    Some(attachment.key.as_str())
+                }
+                _ => None,
+            })
+            .take(PHOTOS_READ)
+            .collect();
         for e in events {
             let text = match &e.change {
                 Change::Opened(_) => Some("OS aberta".to_owned()),
@@ -246,7 +260,10 @@ impl Portal {
                 Change::NoteAdded { note } if note.visible_to_customer => Some(note.text.clone()),
                 Change::AttachmentAdded { attachment } if attachment.visible_to_customer && attachment.is_photo() => {
                     let text = attachment.caption.clone().unwrap_or_else(|| "Foto".to_owned());
-                    let photo = match self.app.blobs.get(&r.claims.tenant, &attachment.key).await? {
+                    let wanted = to_read.contains(&attachment.key.as_str());
+                    to_read.retain(|k| *k != attachment.key);
+                    let blob = if wanted { self.app.blobs.get(&r.claims.tenant, &attachment.key).await? } else { None };
+                    let photo = match blob {
                         Some(b) if b.bytes.len() <= PHOTO_MAX.min(budget) && b.content_type.starts_with("image/") => {
                             budget -= b.bytes.len();
                             Some(format!(
