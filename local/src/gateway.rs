@@ -151,9 +151,10 @@ fn portal_route(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Routes that API Gateway serves without the JWT authorizer.
+/// API routes that API Gateway serves without the JWT authorizer (the customer's page, also public, is routed
+/// before: [`portal_route`]).
 fn is_public(route: &Route) -> bool {
-    route.path.starts_with("/p/") || (route.function == Function::OrdersQuery && route.path == "/v1/openapi.json")
+    route.function == Function::OrdersQuery && route.path == "/v1/openapi.json"
 }
 
 /// The request as API Gateway hands it to a Lambda function.
