@@ -54,10 +54,13 @@ pub async fn links_from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Opt
     Ok(Some(PortalLinks::new(url, key, Some(ttl))))
 }
 
-/// The notifier over the AWS adapters.
-pub async fn notifier(config: &Config, defaults: NotifierDefaults) -> Result<Notifier, Error> {
+/// The notifier over the AWS adapters; `links` fills the templates' `{link}` (see [`links_from_vars`]).
+pub async fn notifier(
+    config: &Config,
+    defaults: NotifierDefaults,
+    links: Option<PortalLinks>,
+) -> Result<Notifier, Error> {
     let (app, store) = osflow_fn_common::app(config).await?;
-    let links = links_from_vars(|name| std::env::var(name).ok()).await?;
     Ok(Notifier {
         app,
         settings: store.clone(),
