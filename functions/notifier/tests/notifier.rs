@@ -1,7 +1,8 @@
 //! The notifier function end to end on the emulator (moto): the wiring of `main.rs` (`osflow_fn_notifier::notifier`
 //! over a fresh DynamoDB table, SES v2, the webhook client), an order sent for approval, its event published to a
 //! fresh `notifications` queue, received from SQS and handed to the function three times: one e-mail in SES, one
-//! `order.notification_sent` on the timeline.
+//! `order.notification_sent` on the timeline; the e-mail's `{link}` is the customer's page with a decision token
+//! signed by the portal key from Secrets Manager.
 //!
 //! Needs `AWS_ENDPOINT_URL` (set by `scripts/test`); without it this test fails saying so.
 
