@@ -9,6 +9,7 @@ use rand::RngCore;
 
 const DB_FILE: &str = "osflow.db";
 const KEY_FILE: &str = "token.key";
+const PORTAL_KEY_FILE: &str = "portal.key";
 const BLOBS_DIR: &str = "blobs";
 const MAILBOX_DIR: &str = "mailbox";
 const LOCK_FILE: &str = "osflow.lock";
@@ -96,11 +97,20 @@ impl DataDir {
     /// The development-token key: read it, or create it once (random, mode 0600). Creation is atomic (a complete
     /// temporary file hard-linked into place), so a server and a concurrent `token` command agree on one key.
     pub fn token_key(&self) -> Result<Vec<u8>, DataDirError> {
-        let key_path = self.path.join(KEY_FILE);
+        self.key(KEY_FILE)
+    }
+
+    /// The key of the customer's links (`portal.key`), made once like the token key.
+    pub fn portal_key(&self) -> Result<Vec<u8>, DataDirError> {
+        self.key(PORTAL_KEY_FILE)
+    }
+
+    fn key(&self, file: &str) -> Result<Vec<u8>, DataDirError> {
+        let key_path = self.path.join(file);
         if let Some(key) = self.read_key(&key_path)? {
             return Ok(key);
         }
-        let tmp = self.path.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
+        let tmp = self.path.join(format!(".{file}.{}.tmp", std::process::id()));
         let mut key = vec![0u8; KEY_LEN];
         rand::rng().fill_bytes(&mut key);
         {
@@ -119,7 +129,7 @@ impl DataDir {
         match linked {
             Ok(()) => Ok(key),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.read_key(&key_path)?.ok_or_else(|| self.io(io::Error::other("token key vanished")))
+                self.read_key(&key_path)?.ok_or_else(|| self.io(io::Error::other(format!("{file} vanished"))))
             }
             Err(e) => Err(self.io(e)),
         }
@@ -136,7 +146,11 @@ impl DataDir {
             }
             Ok(other) => Err(self.io(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{} has {} bytes instead of {KEY_LEN}; delete it to make a new key", KEY_FILE, other.len()),
+                format!(
+                    "{} has {} bytes instead of {KEY_LEN}; delete it to make a new key",
+                    key_path.display(),
+                    other.len()
+                ),
             ))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(e)),

@@ -1,7 +1,8 @@
 //! What API Gateway (HTTP API, payload 2.0, JWT authorizer) does in front of the Lambda functions, done in
 //! process: find the route, check the token, and hand the handler the same `lambda_http::Request` a Lambda
 //! receives — route key, path and query string parameters, source IP and the authorizer's JWT claims in the
-//! request context.
+//! request context. The customer's page (`/p/...`, public: the signed link is the credential) goes to
+//! `osflow_portal::handle`, as API Gateway routes it to the `portal` function.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +21,7 @@ use osflow_api::{Function, Matched, Route};
 use osflow_app::{App, Blob, BlobStore};
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::{LocalBlobStore, Problem, ProblemType};
+use osflow_portal::{Portal, PortalKey};
 use tokio::sync::Notify;
 
 use crate::token::{Claims, TokenError, TokenKeys};
@@ -34,6 +36,8 @@ pub struct Gateway {
     app: App,
     keys: TokenKeys,
     blobs: LocalBlobStore,
+    /// The customer's page.
+    portal: Portal,
     /// Told after every successful write, so that the embedded relay delivers its events at once.
     committed: Option<Arc<Notify>>,
 }
@@ -42,9 +46,11 @@ pub struct Gateway {
 pub const BLOBS_PATH: &str = "/blobs";
 
 impl Gateway {
-    /// `blobs` must be the store the App's `blobs` port uses, so that the uploads it presigns land here.
-    pub fn new(app: App, keys: TokenKeys, blobs: LocalBlobStore) -> Gateway {
-        Gateway { app, keys, blobs, committed: None }
+    /// `blobs` must be the store the App's `blobs` port uses, so that the uploads it presigns land here;
+    /// `portal_key` signs and checks the customer's links.
+    pub fn new(app: App, keys: TokenKeys, blobs: LocalBlobStore, portal_key: PortalKey) -> Gateway {
+        let portal = Portal { app: app.clone(), key: portal_key };
+        Gateway { app, keys, blobs, portal, committed: None }
     }
 
     /// Wakes `relay` (the embedded relay's waker) after every successful write.
@@ -67,6 +73,17 @@ impl Gateway {
         if let Some(rest) = parts.uri.path().strip_prefix(BLOBS_PATH).and_then(|p| p.strip_prefix('/')) {
             return self.upload(&parts, rest, body).await;
         }
+        if let Some(route_key) = portal_route(&parts.method, parts.uri.path()) {
+            let write = parts.method == Method::POST;
+            let token = parts.uri.path().trim_start_matches("/p/").split('/').next().unwrap_or("").to_owned();
+            let params = vec![("token".to_owned(), token)];
+            let req = api_gateway_request(parts, body, route_key.to_owned(), params, None, source_ip);
+            let resp = osflow_portal::handle(&self.portal, req).await;
+            if let Some(relay) = self.committed.as_ref().filter(|_| write && resp.status().is_success()) {
+                relay.notify_one();
+            }
+            return resp;
+        }
         let (route, params) = match osflow_api::resolve(parts.method.as_str(), parts.uri.path()) {
             Matched::Route(route, params) => (route, params),
             Matched::MethodNotAllowed(allowed) => return method_not_allowed(parts.uri.path(), &allowed),
@@ -81,7 +98,7 @@ impl Gateway {
             }
         };
         let write = parts.method != Method::GET && parts.method != Method::HEAD;
-        let req = api_gateway_request(parts, body, route, params, claims.as_ref(), source_ip);
+        let req = api_gateway_request(parts, body, osflow_api::route_key(route), params, claims.as_ref(), source_ip);
         let resp = osflow_api::handle(&self.app, None, req).await;
         if let Some(relay) = self.committed.as_ref().filter(|_| write && resp.status().is_success()) {
             relay.notify_one();
@@ -124,16 +141,27 @@ impl Gateway {
     }
 }
 
-/// Routes that API Gateway serves without the JWT authorizer.
+/// The portal's route key of a request (`GET /p/{token}`, `POST /p/{token}/decision`): public routes.
+fn portal_route(method: &Method, path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/p/")?;
+    // Any other method or path under /p/ goes to the portal too, which answers its neutral page.
+    match (method, rest.split_once('/')) {
+        (&Method::POST, Some((_, "decision"))) => Some(osflow_portal::ROUTE_DECISION),
+        _ => Some(osflow_portal::ROUTE_PAGE),
+    }
+}
+
+/// API routes that API Gateway serves without the JWT authorizer (the customer's page, also public, is routed
+/// before: [`portal_route`]).
 fn is_public(route: &Route) -> bool {
-    route.path.starts_with("/p/") || (route.function == Function::OrdersQuery && route.path == "/v1/openapi.json")
+    route.function == Function::OrdersQuery && route.path == "/v1/openapi.json"
 }
 
 /// The request as API Gateway hands it to a Lambda function.
 fn api_gateway_request(
     parts: http::request::Parts,
     body: Bytes,
-    route: &Route,
+    route_key: String,
     params: Vec<(String, String)>,
     claims: Option<&Claims>,
     source_ip: IpAddr,
@@ -154,7 +182,7 @@ fn api_gateway_request(
 
     let now = chrono::Utc::now();
     let mut ctx = ApiGatewayV2httpRequestContext::default();
-    ctx.route_key = Some(osflow_api::route_key(route));
+    ctx.route_key = Some(route_key);
     ctx.account_id = Some("000000000000".to_owned());
     ctx.apiid = Some("osflow-local".to_owned());
     ctx.stage = Some("$default".to_owned());

@@ -26,6 +26,7 @@ use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
 use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults};
+use osflow_portal::{PortalKey, PortalLinks};
 use osflow_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -67,6 +68,10 @@ struct ServeArgs {
     /// importing or rehearsing, so that customers hear nothing).
     #[arg(long, env = "OSFLOW_HOLD_EVENTS")]
     hold_events: bool,
+    /// How long the customer's page links in the notifications are valid, in days.
+    #[arg(long, env = "OSFLOW_PORTAL_LINK_DAYS", default_value_t = 7, value_name = "DAYS",
+          value_parser = clap::value_parser!(u16).range(1..=90))]
+    portal_link_days: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +149,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
     let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
     let lock = dir.lock().map_err(|e| e.to_string())?;
     let key = dir.token_key().map_err(|e| e.to_string())?;
+    let portal_key =
+        dir.portal_key().map_err(|e| e.to_string()).and_then(|k| PortalKey::new(k).map_err(|e| e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("osflow-local")
@@ -189,11 +196,19 @@ fn run(args: ServeArgs) -> Result<(), String> {
                 HttpWebhookSender::new(WEBHOOK_TIMEOUT).map_err(|e| format!("cannot build the webhook client: {e}"))?,
             ),
             defaults: NotifierDefaults { sender_name: "osflow".into(), sender_email: LOCAL_SENDER.into() },
+            // `{link}`: the customer's page on this server.
+            links: Some(Arc::new(PortalLinks::new(
+                format!("http://{addr}"),
+                portal_key.clone(),
+                Some(chrono::Duration::days(args.portal_link_days.into())),
+            ))),
         };
         // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
         let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))));
         let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier), Arc::new(invoicer)]));
-        let gateway = Arc::new(Gateway::new(app, TokenKeys::from_secret(&key), blobs).with_relay_waker(relay.waker()));
+        let gateway = Arc::new(
+            Gateway::new(app, TokenKeys::from_secret(&key), blobs, portal_key).with_relay_waker(relay.waker()),
+        );
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay_task = (!args.hold_events).then(|| {
             let relay = relay.clone();

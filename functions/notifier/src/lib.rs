@@ -13,6 +13,10 @@
 //!   such e-mail is refused (`MessageRejected`, recorded as a failed notification).
 //! - `OSFLOW_SENDER_NAME`: the display name when the company has neither a sender name nor a company name
 //!   (default [`DEFAULT_SENDER_NAME`]).
+//! - `OSFLOW_PORTAL_URL` and `OSFLOW_PORTAL_KEY_SECRET`: the customer's page (the `portal` function's public base
+//!   URL) and the Secrets Manager secret of its key; with both, the templates' `{link}` is a signed link to the
+//!   page (a decision link while a quote waits for the customer), else it is empty. `OSFLOW_PORTAL_LINK_DAYS`:
+//!   how long the links are valid (1 to 90 days, default 7).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +25,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
 use osflow_lambda_kit::Config;
 use osflow_notify::{HttpWebhookSender, Notifier, NotifierDefaults, SesEmailSender};
+use osflow_portal::secrets::{KEY_SECRET_ENV, URL_ENV, key_from_secret};
+use osflow_portal::{LINK_DAYS_ENV, PortalLinks, ttl_from_days};
 
 pub const SENDER_EMAIL_ENV: &str = "OSFLOW_SENDER_EMAIL";
 pub const SENDER_NAME_ENV: &str = "OSFLOW_SENDER_NAME";
@@ -38,8 +44,22 @@ pub fn defaults_from_vars(var: impl Fn(&str) -> Option<String>) -> NotifierDefau
     }
 }
 
-/// The notifier over the AWS adapters.
-pub async fn notifier(config: &Config, defaults: NotifierDefaults) -> Result<Notifier, Error> {
+/// The portal links from `var` ([`URL_ENV`] and [`KEY_SECRET_ENV`], the key read from Secrets Manager;
+/// [`LINK_DAYS_ENV`]), or `None` when either of the first two is unset.
+pub async fn links_from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<PortalLinks>, Error> {
+    let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (Some(url), Some(secret)) = (get(URL_ENV), get(KEY_SECRET_ENV)) else { return Ok(None) };
+    let ttl = ttl_from_days(var(LINK_DAYS_ENV).as_deref())?;
+    let key = key_from_secret(&secret).await?;
+    Ok(Some(PortalLinks::new(url, key, Some(ttl))))
+}
+
+/// The notifier over the AWS adapters; `links` fills the templates' `{link}` (see [`links_from_vars`]).
+pub async fn notifier(
+    config: &Config,
+    defaults: NotifierDefaults,
+    links: Option<PortalLinks>,
+) -> Result<Notifier, Error> {
     let (app, store) = osflow_fn_common::app(config).await?;
     Ok(Notifier {
         app,
@@ -48,6 +68,7 @@ pub async fn notifier(config: &Config, defaults: NotifierDefaults) -> Result<Not
         email: Arc::new(SesEmailSender::from_env().await),
         webhook: Arc::new(HttpWebhookSender::new(WEBHOOK_TIMEOUT)?),
         defaults,
+        links: links.map(|l| Arc::new(l) as Arc<dyn osflow_app::CustomerLinks>),
     })
 }
 

@@ -13,7 +13,8 @@ async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
     let config = Config::from_env()?;
     let defaults = osflow_fn_notifier::defaults_from_vars(|name| std::env::var(name).ok());
-    let notifier = Arc::new(osflow_fn_notifier::notifier(&config, defaults).await?);
+    let links = osflow_fn_notifier::links_from_vars(|name| std::env::var(name).ok()).await?;
+    let notifier = Arc::new(osflow_fn_notifier::notifier(&config, defaults, links).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let notifier = notifier.clone();
         async move { Ok::<_, Infallible>(osflow_fn_notifier::handle(event.payload, &notifier).await) }

@@ -1,7 +1,8 @@
 //! The notifier function end to end on the emulator (moto): the wiring of `main.rs` (`osflow_fn_notifier::notifier`
 //! over a fresh DynamoDB table, SES v2, the webhook client), an order sent for approval, its event published to a
 //! fresh `notifications` queue, received from SQS and handed to the function three times: one e-mail in SES, one
-//! `order.notification_sent` on the timeline.
+//! `order.notification_sent` on the timeline; the e-mail's `{link}` is the customer's page with a decision token
+//! signed by the portal key from Secrets Manager.
 //!
 //! Needs `AWS_ENDPOINT_URL` (set by `scripts/test`); without it this test fails saying so.
 
@@ -109,14 +110,30 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
     let queue_url = created[0].url.clone();
 
     // The function as main.rs wires it.
+    // The portal key in Secrets Manager: the quote e-mail links to the customer's page.
+    let key_secret = format!("osflow/test/portal-key-{}", unique());
+    let key_value = format!("{}{}", unique(), unique());
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&key_secret)
+        .secret_string(&key_value)
+        .send()
+        .await
+        .expect("CreateSecret");
     let vars = |name: &str| match name {
         "OSFLOW_TABLE" => Some(table.clone()),
         "OSFLOW_BUCKET" => Some("osflow-notifier-test".to_owned()),
         "OSFLOW_SENDER_EMAIL" => Some(sender.clone()),
+        "OSFLOW_PORTAL_URL" => Some("https://portal.example.com/".to_owned()),
+        "OSFLOW_PORTAL_KEY_SECRET" => Some(key_secret.clone()),
         _ => None,
     };
     let config = Config::from_vars(vars).unwrap();
-    let notifier = osflow_fn_notifier::notifier(&config, osflow_fn_notifier::defaults_from_vars(vars)).await.unwrap();
+    let links = osflow_fn_notifier::links_from_vars(vars).await.unwrap();
+    assert!(links.is_some(), "URL and key secret given");
+    assert!(osflow_fn_notifier::links_from_vars(|_| None).await.unwrap().is_none(), "no portal configured");
+    let notifier =
+        osflow_fn_notifier::notifier(&config, osflow_fn_notifier::defaults_from_vars(vars), links).await.unwrap();
     assert_eq!(notifier.defaults.sender_email, sender);
 
     // A company without a sender address of its own (the default is used), an order sent for approval.
@@ -190,6 +207,14 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
     assert!(email["source"].as_str().unwrap().ends_with(&format!(" <{sender}>")), "{email}");
     assert!(email["source"].as_str().unwrap().starts_with("=?UTF-8?B?"), "Oficina do Zé, encoded: {email}");
     assert!(email["body"].as_str().unwrap().contains("Joana"), "{email}");
+    // `{link}`: a decision link for revision 1 of this order, signed with the secret's key.
+    let body = email["body"].as_str().unwrap();
+    let at = body.find("https://portal.example.com/p/").unwrap_or_else(|| panic!("no page link: {email}"));
+    let token = body[at + "https://portal.example.com/p/".len()..].split_whitespace().next().unwrap();
+    let claims =
+        osflow_portal::PortalKey::new(key_value.into_bytes()).unwrap().verify(token, chrono::Utc::now()).unwrap();
+    assert_eq!((claims.tenant, claims.order), (tenant.clone(), id));
+    assert_eq!(claims.purpose, osflow_portal::Purpose::Decide { revision: 1 });
 
     // One record on the timeline, ok.
     let sent: Vec<_> = app

@@ -530,3 +530,11 @@ pub struct WebhookCall {
 pub trait WebhookSender: Send + Sync {
     async fn post(&self, call: &WebhookCall) -> Result<(), SendError>;
 }
+
+/// Links to the customer's page (the portal), minted by whoever holds the portal key; the notifier fills the
+/// templates' `{link}` with one.
+pub trait CustomerLinks: Send + Sync {
+    /// The page of `order` as it is now: a link that decides the quote revision waiting for the customer, if
+    /// one is, else a link to follow the order.
+    fn link(&self, order: &Order, flow: &Flow, now: DateTime<Utc>) -> String;
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Duration;
 use osflow_app::{
-    App, AppError, Claim, DedupeKey, DedupeOutcome, DedupeStore, EmailMessage, EmailSender, Idempotency,
+    App, AppError, Claim, CustomerLinks, DedupeKey, DedupeOutcome, DedupeStore, EmailMessage, EmailSender, Idempotency,
     NotificationSettings, NotifyChannel, Rendered, SendError, SettingsStore, WebhookCall, WebhookSender,
 };
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
@@ -46,6 +46,9 @@ pub struct Notifier {
     pub email: Arc<dyn EmailSender>,
     pub webhook: Arc<dyn WebhookSender>,
     pub defaults: NotifierDefaults,
+    /// Mints the customer's page link of `{link}` (a decision link while a quote waits for the customer); `None`
+    /// leaves `{link}` empty.
+    pub links: Option<Arc<dyn CustomerLinks>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -117,6 +120,7 @@ fn variables(
     flow: &Flow,
     env: &Envelope,
     settings: &NotificationSettings,
+    link: String,
 ) -> BTreeMap<&'static str, String> {
     let mut v = BTreeMap::new();
     v.insert("cliente", order.customer.name.clone());
@@ -142,8 +146,8 @@ fn variables(
         v.insert("motivo", reason.clone());
     }
     v.insert("empresa", settings.company_name.clone().unwrap_or_default());
-    // The customer's link: filled by the portal (later work); empty until then.
-    v.insert("link", String::new());
+    // The customer's page (the portal), when the notifier has a link minter.
+    v.insert("link", link);
     v
 }
 
@@ -316,7 +320,8 @@ impl Consumer for Notifier {
         let flow = self.app.flow_version(&env.tenant, order.flow_version).await.map_err(failed)?;
         let Some((template, channels)) = decide(env, &flow) else { return Ok(()) };
         let settings = self.settings.notification_settings(&env.tenant).await.map_err(failed)?.unwrap_or_default();
-        let vars = variables(&order, &flow, env, &settings);
+        let link = self.links.as_ref().map(|l| l.link(&order, &flow, self.app.clock.now())).unwrap_or_default();
+        let vars = variables(&order, &flow, env, &settings, link);
         let deliveries = self.deliveries(&order, env, &template, &channels, &settings, &vars)?;
         // Every channel is tried; the message fails if any failed (the succeeded ones are deduplicated).
         let mut first_error = None;

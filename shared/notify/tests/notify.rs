@@ -146,6 +146,7 @@ impl World {
                 sender_name: "osflow".into(),
                 sender_email: "nao-responda@osflow.local".into(),
             },
+            links: None,
         };
         let tenant = TenantId::parse("oficina-do-ze").unwrap();
         let settings = NotificationSettings {

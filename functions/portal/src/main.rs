@@ -1,0 +1,27 @@
+//! Lambda `portal`: the customer's page, `GET /p/{token}` (HTML) and `POST /p/{token}/decision` (the decision
+//! form). Public routes: no JWT authorizer, the signed link is the credential.
+//!
+//! Wiring only: the App of [`osflow_fn_common::app`] (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), the portal key from the
+//! Secrets Manager secret named by `OSFLOW_PORTAL_KEY_SECRET`, served by [`osflow_portal::handle`].
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::{Error, Request, service_fn};
+use osflow_lambda_kit::Config;
+use osflow_portal::Portal;
+use osflow_portal::secrets::{KEY_SECRET_ENV, key_from_secret};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    osflow_lambda_kit::init_tracing();
+    let config = Config::from_env()?;
+    let (app, _) = osflow_fn_common::app(&config).await?;
+    let secret = std::env::var(KEY_SECRET_ENV).map_err(|_| format!("{KEY_SECRET_ENV} is not set"))?;
+    let portal = Arc::new(Portal { app, key: key_from_secret(&secret).await? });
+    lambda_http::run(service_fn(move |req: Request| {
+        let portal = portal.clone();
+        async move { Ok::<_, Infallible>(osflow_portal::handle(&portal, req).await) }
+    }))
+    .await
+}

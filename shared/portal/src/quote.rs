@@ -1,0 +1,63 @@
+//! The quote as the customer sees it, and its fingerprint (the SHA-256 stored as evidence with a decision).
+
+use osflow_domain::{LineKind, Order, QuoteRevision};
+use sha2::{Digest, Sha256};
+
+/// SHA-256 (hex) of the revision as the page shows it: its number, lines (kind, code, description, quantity, unit
+/// price, total), total and deadline, in a fixed JSON form. The form carries it; a decision whose fingerprint is
+/// not the current one (the quote changed under the customer) is refused.
+pub fn quote_sha256(order: &Order, rev: &QuoteRevision) -> String {
+    let lines: Vec<serde_json::Value> = rev
+        .lines
+        .iter()
+        .map(|l| {
+            serde_json::json!([
+                l.line,
+                match l.kind {
+                    LineKind::Part => "part",
+                    LineKind::Labor => "labor",
+                },
+                l.code,
+                l.description,
+                l.quantity.to_string(),
+                l.unit_price.to_string(),
+                l.total.to_string()
+            ])
+        })
+        .collect();
+    let shown = serde_json::json!({
+        "v": 1,
+        "order": order.id.to_string(),
+        "number": order.number,
+        "revision": rev.revision,
+        "supplementary": rev.supplementary,
+        "lines": lines,
+        "total": rev.total.to_string(),
+        "due_date": rev.due_date.map(|d| d.to_string()),
+    });
+    hex(&Sha256::digest(shown.to_string().as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `R$ 1.234,56`.
+pub fn brl(m: osflow_domain::values::Money) -> String {
+    let s = m.to_string();
+    let (int, dec) = s.split_once('.').unwrap_or((&s, "00"));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}R$ {grouped},{dec}")
+}
+
+/// `1,5` for a quantity of 1.5 (the Brazilian decimal comma).
+pub fn quantity(q: osflow_domain::values::Quantity) -> String {
+    q.to_string().replace('.', ",")
+}

@@ -1,0 +1,522 @@
+//! The customer's page through `osflow_portal::handle`, with requests as API Gateway delivers them, on the
+//! embedded store; orders are set up through the staff API (`osflow_api::handle`). Every refusal is checked to
+//! change nothing: the order's version and status are read again after it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_http::Body;
+use osflow_app::{App, Clock, NoInvoicing, UuidV7Ids};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_lambda_kit::LocalBlobStore;
+use osflow_portal::{Portal, PortalKey, Purpose, default_ttl};
+use osflow_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+
+const NOW: &str = "2026-11-20T12:00:00Z";
+const SHOP: &str = "oficina-do-ze";
+const OTHER_SHOP: &str = "assistencia-sul";
+const IP: &str = "203.0.113.7";
+const UA: &str = "Mozilla/5.0 (Linux; Android 14) osflow-tests";
+
+#[derive(Debug)]
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.0.load(Ordering::SeqCst)).expect("valid instant")
+    }
+}
+
+struct H {
+    portal: Portal,
+    clock: Arc<TestClock>,
+    _dir: tempfile::TempDir,
+}
+
+struct Page {
+    status: u16,
+    body: String,
+}
+
+impl Page {
+    /// The hidden fields of the decision form (nonce, orcamento).
+    fn form(&self) -> (String, String) {
+        let hidden = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            let at = self.body.find(&marker).unwrap_or_else(|| panic!("no {name} in {}", self.body)) + marker.len();
+            self.body[at..].split('"').next().unwrap().to_owned()
+        };
+        (hidden("nonce"), hidden("orcamento"))
+    }
+}
+
+fn example_order() -> Value {
+    json!({"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
+              "phone": "+55 11 98765-4321",
+              "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
+                          "city_code": "3550308", "uf": "SP", "zip": "01305-000"}},
+     "equipment": {"description": "Notebook", "brand": "Dell", "model": "Inspiron 15", "serial": "BR123456"},
+     "service": {"type": "reparo", "reported_problem": "Não liga"},
+     "items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
+                "quantity": "1", "unit_price": "149.90"},
+               {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
+     "due_date": "2026-12-10"})
+}
+
+fn encode(s: &str) -> String {
+    osflow_lambda_kit::blob::percent_encode(s)
+}
+
+impl H {
+    fn new() -> H {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("osflow.db")).expect("sqlite store"));
+        let blobs = LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"k".to_vec());
+        let now = DateTime::parse_from_rfc3339(NOW).unwrap().timestamp_millis();
+        let clock = Arc::new(TestClock(AtomicI64::new(now)));
+        let app = App {
+            orders: store.clone(),
+            flows: store.clone(),
+            invoices: store.clone(),
+            idempotency: store.clone(),
+            invoicing: Arc::new(NoInvoicing),
+            blobs: Arc::new(blobs),
+            settings: store,
+            fiscal: None,
+            clock: clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+        };
+        let portal = Portal { app, key: PortalKey::new(vec![42u8; 32]).unwrap() };
+        H { portal, clock, _dir: dir }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn event(
+        method: &str,
+        path: &str,
+        route_key: &str,
+        body: Option<String>,
+        claims: Option<Value>,
+        ct: &str,
+    ) -> Value {
+        let mut ctx = json!({
+            "accountId": "123456789012", "apiId": "osflowapi", "domainName": "portal.example.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": IP, "userAgent": UA},
+            "requestId": "req-test", "routeKey": route_key, "stage": "$default",
+            "time": "20/Nov/2026:12:00:00 +0000", "timeEpoch": 1_795_176_000_000u64,
+        });
+        if let Some(c) = claims {
+            ctx["authorizer"] = json!({"jwt": {"claims": c, "scopes": null}});
+        }
+        let mut e = json!({
+            "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": ct, "user-agent": UA}, "requestContext": ctx, "isBase64Encoded": false,
+        });
+        if let Some(b) = body {
+            e["body"] = Value::String(b);
+        }
+        e
+    }
+
+    /// A staff call (representante + atendente) through the HTTP API.
+    async fn staff(&self, tenant: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let key = match osflow_api::resolve(method, path) {
+            osflow_api::Matched::Route(r, _) => osflow_api::route_key(r),
+            _ => panic!("no route {method} {path}"),
+        };
+        let claims = json!({"custom:tenant": tenant, "sub": "ana", "cognito:groups": "[representante atendente]"});
+        let body = (method != "GET").then(|| body.to_string());
+        let e = H::event(method, path, &key, body, Some(claims), "application/json");
+        let req = lambda_http::request::from_str(&e.to_string()).unwrap();
+        let resp = osflow_api::handle(&self.portal.app, None, req).await;
+        let status = resp.status().as_u16();
+        let text = match resp.into_body() {
+            Body::Text(t) => t,
+            Body::Empty => String::new(),
+            Body::Binary(b) => String::from_utf8(b).unwrap(),
+            _ => unreachable!(),
+        };
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, tenant: &str, method: &str, path: &str, body: Value) -> Value {
+        let (status, v) = self.staff(tenant, method, path, body).await;
+        assert!(status == 200 || status == 201, "{method} {path}: {status} {v}");
+        v
+    }
+
+    /// An order of `tenant` with its quote sent (revision 1 waiting for the customer).
+    async fn quoted(&self, tenant: &str) -> String {
+        let id = self.ok(tenant, "POST", "/v1/orders", example_order()).await["id"].as_str().unwrap().to_owned();
+        self.ok(tenant, "POST", &format!("/v1/orders/{id}/quote/send"), json!({})).await;
+        id
+    }
+
+    /// (status, version) of an order.
+    async fn state(&self, tenant: &str, id: &str) -> (String, u64) {
+        let o = self.ok(tenant, "GET", &format!("/v1/orders/{id}"), Value::Null).await;
+        (o["status"].as_str().unwrap().to_owned(), o["version"].as_u64().unwrap())
+    }
+
+    fn token(&self, tenant: &str, id: &str, purpose: Purpose) -> String {
+        self.token_until(tenant, id, purpose, self.now() + default_ttl())
+    }
+
+    fn token_until(&self, tenant: &str, id: &str, purpose: Purpose, until: DateTime<Utc>) -> String {
+        self.portal.key.mint(&TenantId::parse(tenant).unwrap(), &OrderId::parse(id).unwrap(), purpose, until)
+    }
+
+    async fn portal(&self, e: Value) -> Page {
+        let req = lambda_http::request::from_str(&e.to_string()).unwrap();
+        let resp = osflow_portal::handle(&self.portal, req).await;
+        let status = resp.status().as_u16();
+        assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        let body = match resp.into_body() {
+            Body::Text(t) => t,
+            other => panic!("unexpected body {other:?}"),
+        };
+        Page { status, body }
+    }
+
+    async fn page(&self, token: &str) -> Page {
+        self.portal(H::event("GET", &format!("/p/{token}"), "GET /p/{token}", None, None, "text/html")).await
+    }
+
+    async fn post(&self, token: &str, fields: &[(&str, &str)]) -> Page {
+        let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let path = format!("/p/{token}/decision");
+        let ct = "application/x-www-form-urlencoded";
+        self.portal(H::event("POST", &path, "POST /p/{token}/decision", Some(body), None, ct)).await
+    }
+
+    /// Opens the page of `token` and answers its form.
+    async fn answer(&self, token: &str, decision: &str, name: &str, comment: &str) -> Page {
+        let (nonce, quote) = self.page(token).await.form();
+        self.post(
+            token,
+            &[("nonce", &nonce), ("orcamento", &quote), ("decisao", decision), ("nome", name), ("comentario", comment)],
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn the_page_shows_the_order_and_approving_records_the_evidence() {
+    let h = H::new();
+    h.ok(SHOP, "PUT", "/v1/settings/notifications", json!({"company_name": "Oficina do Zé"})).await;
+    let id = h.quoted(SHOP).await;
+    h.ok(
+        SHOP,
+        "POST",
+        &format!("/v1/orders/{id}/notes"),
+        json!({"text": "Orçamento conferido", "visible_to_customer": true}),
+    )
+    .await;
+    h.ok(
+        SHOP,
+        "POST",
+        &format!("/v1/orders/{id}/notes"),
+        json!({"text": "cliente difícil", "visible_to_customer": false}),
+    )
+    .await;
+    let token = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    let page = h.page(&token).await;
+    assert_eq!(page.status, 200);
+    for shown in [
+        "Oficina do Zé",
+        "OS 1 — Notebook Dell Inspiron 15",
+        "Olá, Maria.",
+        "Aguardando Aprovação",
+        "Fonte 65W",
+        "Diagnóstico e reparo",
+        "R$ 149,90",
+        "R$ 269,90",
+        "10/12/2026",
+        "Orçamento conferido",
+        "Orçamento enviado (versão 1)",
+        "Aprovar orçamento",
+        "Pedir ajustes",
+        "Recusar orçamento",
+    ] {
+        assert!(page.body.contains(shown), "{shown:?} missing from {}", page.body);
+    }
+    // LGPD: no document, no address, no contact, no surname; internal notes stay internal; no script at all.
+    for hidden in
+        ["529", "Augusta", "Consolação", "01305", "maria@example.com", "98765", "Souza", "cliente difícil", "<script"]
+    {
+        assert!(!page.body.contains(hidden), "{hidden:?} shown in {}", page.body);
+    }
+    let (nonce, quote) = page.form();
+    let form = [("nonce", nonce.as_str()), ("orcamento", &quote), ("decisao", "aprovar"), ("nome", "Maria Souza")];
+    let done = h.post(&token, &form).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Obrigado, Maria. Orçamento aprovado."), "{}", done.body);
+    let (status, version) = h.state(SHOP, &id).await;
+    assert_eq!(status, "aprovada");
+
+    // The event: the staff's decide_quote, by the customer, with the evidence.
+    let timeline = h.ok(SHOP, "GET", &format!("/v1/orders/{id}/timeline"), Value::Null).await;
+    let decided = timeline["events"].as_array().unwrap().iter().find(|e| e["type"] == "order.quote_decided").unwrap();
+    assert_eq!(decided["actor"]["type"], "customer");
+    assert_eq!(decided["actor"]["name"], "Maria Souza");
+    assert_eq!(decided["at"].as_str().unwrap()[..10], NOW[..10]);
+    let evidence = &decided["data"]["evidence"];
+    assert_eq!(evidence["ip"], IP);
+    assert_eq!(evidence["user_agent"], UA);
+    assert_eq!(evidence["name"], "Maria Souza");
+    assert_eq!(evidence["quote_sha256"], quote.as_str());
+    assert_eq!(quote.len(), 64);
+
+    // The same form again (a double click, a reload): the same answer, nothing changed.
+    let again = h.post(&token, &form).await;
+    assert_eq!((again.status, &again.body), (200, &done.body));
+    // Another answer with the same (valid) form: refused, nothing changed.
+    let mut other = form;
+    other[2] = ("decisao", "recusar");
+    let refused = h.post(&token, &other).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("já recebeu uma resposta"));
+    assert_eq!(h.state(SHOP, &id).await, (status, version));
+    // The link still follows the order, without a form now.
+    let after = h.page(&token).await;
+    assert!(after.body.contains("Aprovada") && !after.body.contains("<form"), "{}", after.body);
+}
+
+#[tokio::test]
+async fn forged_expired_and_other_order_links_get_the_same_neutral_page_and_change_nothing() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let other = h.quoted(OTHER_SHOP).await;
+    let before = h.state(SHOP, &id).await;
+    let good = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    let (nonce, quote) = h.page(&good).await.form();
+
+    let forged = {
+        // One character of the signature changed.
+        let mut t = good.clone().into_bytes();
+        let last = t.len() - 3;
+        t[last] = if t[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(t).unwrap()
+    };
+    let other_key = PortalKey::new(vec![7u8; 32]).unwrap().mint(
+        &TenantId::parse(SHOP).unwrap(),
+        &OrderId::parse(&id).unwrap(),
+        Purpose::Decide { revision: 1 },
+        h.now() + default_ttl(),
+    );
+    let expired = h.token_until(SHOP, &id, Purpose::Decide { revision: 1 }, h.now() - Duration::seconds(1));
+    // Another company's order under this company's name, and an order that does not exist.
+    let cross_tenant = h.token(SHOP, &other, Purpose::Decide { revision: 1 });
+    let unknown = h.token(SHOP, "01936b2e-7c3a-7f00-8000-000000000001", Purpose::Decide { revision: 1 });
+    let neutral = h.page("nada").await;
+    assert_eq!(neutral.status, 404);
+    assert!(neutral.body.contains("Este link não é válido ou expirou."));
+    for bad in [&forged, &other_key, &expired, &cross_tenant, &unknown, &"x".repeat(300), &String::new()] {
+        let page = h.page(bad).await;
+        assert_eq!((page.status, &page.body), (404, &neutral.body), "GET with {bad}");
+        let post =
+            h.post(bad, &[("nonce", &nonce), ("orcamento", &quote), ("decisao", "aprovar"), ("nome", "Maria")]).await;
+        assert_eq!((post.status, &post.body), (404, &neutral.body), "POST with {bad}");
+    }
+    assert_eq!(h.state(SHOP, &id).await, before);
+    assert_eq!(h.state(OTHER_SHOP, &other).await.0, "aguardando_aprovacao");
+
+    // A link that expires while the page is open: the form no longer works.
+    h.clock.0.fetch_add(default_ttl().num_milliseconds() + 1, Ordering::SeqCst);
+    let late =
+        h.post(&good, &[("nonce", &nonce), ("orcamento", &quote), ("decisao", "aprovar"), ("nome", "Maria")]).await;
+    assert_eq!((late.status, &late.body), (404, &neutral.body));
+    assert_eq!(h.state(SHOP, &id).await, before);
+}
+
+#[tokio::test]
+async fn forms_need_the_nonce_of_their_own_link_and_quote() {
+    let h = H::new();
+    let a = h.quoted(SHOP).await;
+    let b = h.quoted(SHOP).await;
+    let before = (h.state(SHOP, &a).await, h.state(SHOP, &b).await);
+    let token_a = h.token(SHOP, &a, Purpose::Decide { revision: 1 });
+    let token_b = h.token(SHOP, &b, Purpose::Decide { revision: 1 });
+    let (nonce_a, quote_a) = h.page(&token_a).await.form();
+    let (_, quote_b) = h.page(&token_b).await.form();
+    // No nonce, a made-up one, and A's nonce on B's link (a form of another OS).
+    for (token, nonce, quote) in [
+        (&token_a, "", quote_a.as_str()),
+        (&token_a, "AAAAAAAAAAAAAAAAAAAAAA", &quote_a),
+        (&token_b, &nonce_a, &quote_a),
+        (&token_b, &nonce_a, &quote_b),
+    ] {
+        let r =
+            h.post(token, &[("nonce", nonce), ("orcamento", quote), ("decisao", "aprovar"), ("nome", "Maria")]).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(r.body.contains("Formulário inválido"));
+    }
+    // A view link decides nothing (the neutral page), even with a valid form of a decision link.
+    let view = h.token(SHOP, &a, Purpose::View);
+    let page = h.page(&view).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Fonte 65W") && !page.body.contains("<form"), "{}", page.body);
+    let r =
+        h.post(&view, &[("nonce", &nonce_a), ("orcamento", &quote_a), ("decisao", "aprovar"), ("nome", "Maria")]).await;
+    assert_eq!(r.status, 404);
+    // A decision link of another revision number (never issued for this order) decides nothing either.
+    let rev2 = h.token(SHOP, &a, Purpose::Decide { revision: 2 });
+    assert!(!h.page(&rev2).await.body.contains("<form"));
+    assert_eq!((h.state(SHOP, &a).await, h.state(SHOP, &b).await), before);
+}
+
+#[tokio::test]
+async fn a_revised_quote_makes_the_old_decision_link_useless() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let old = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    // The customer opens the page; meanwhile the shop sends revision 2.
+    let (nonce, quote) = h.page(&old).await.form();
+    let items = json!({"items": [{"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo",
+                                  "quantity": "1", "unit_price": "100.00"}]});
+    h.ok(SHOP, "PUT", &format!("/v1/orders/{id}/quote"), items).await;
+    let before = h.state(SHOP, &id).await;
+    assert_eq!(before.0, "aguardando_aprovacao");
+    let r = h.post(&old, &[("nonce", &nonce), ("orcamento", &quote), ("decisao", "aprovar"), ("nome", "Maria")]).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("Orçamento substituído"));
+    let page = h.page(&old).await;
+    assert!(page.body.contains("versão anterior do orçamento") && !page.body.contains("<form"), "{}", page.body);
+    assert_eq!(h.state(SHOP, &id).await, before);
+    // The new link decides revision 2.
+    let new = h.token(SHOP, &id, Purpose::Decide { revision: 2 });
+    let done = h.answer(&new, "aprovar", "Maria Souza", "").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(h.state(SHOP, &id).await.0, "aprovada");
+    // The old link's form, even rebuilt with a fresh nonce, stays refused after the decision.
+    let r = h.post(&old, &[("nonce", &nonce), ("orcamento", &quote), ("decisao", "recusar"), ("nome", "Maria")]).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(h.state(SHOP, &id).await.0, "aprovada");
+}
+
+#[tokio::test]
+async fn adjustments_need_a_comment_and_a_name() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let token = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    let before = h.state(SHOP, &id).await;
+    let no_comment = h.answer(&token, "ajustar", "Maria Souza", "").await;
+    assert_eq!(no_comment.status, 422, "{}", no_comment.body);
+    assert!(no_comment.body.contains("escreva no comentário"));
+    let no_name = h.answer(&token, "aprovar", " ", "").await;
+    assert_eq!(no_name.status, 422);
+    assert!(no_name.body.contains("Informe o seu nome"));
+    let no_decision = h.answer(&token, "talvez", "Maria", "").await;
+    assert_eq!(no_decision.status, 422);
+    assert_eq!(h.state(SHOP, &id).await, before);
+    let done = h.answer(&token, "ajustar", "Maria Souza", "Troque a fonte por uma original").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(h.state(SHOP, &id).await.0, "aberta");
+    let timeline = h.ok(SHOP, "GET", &format!("/v1/orders/{id}/timeline"), Value::Null).await;
+    let decided = timeline["events"].as_array().unwrap().iter().find(|e| e["type"] == "order.quote_decided").unwrap();
+    assert_eq!(decided["data"]["decision"], "adjust");
+    assert_eq!(decided["data"]["comment"], "Troque a fonte por uma original");
+    // While the shop prepares revision 2 (a draft), the link shows revision 1 as answered, without a form.
+    let items = json!({"items": [{"kind": "labor", "code": "S-001", "description": "Reparo com fonte original",
+                                  "quantity": "1", "unit_price": "300.00"}]});
+    h.ok(SHOP, "PUT", &format!("/v1/orders/{id}/quote"), items).await;
+    let page = h.page(&token).await;
+    assert!(page.body.contains("ajustes pedidos") && page.body.contains("Troque a fonte por uma original"));
+    assert!(!page.body.contains("Reparo com fonte original") && !page.body.contains("<form"), "{}", page.body);
+}
+
+/// The Lambda functions' key: the Secrets Manager secret (against the emulator; needs `AWS_ENDPOINT_URL`, set by
+/// `scripts/test`). Built with the feature `secrets` (on in `cargo test --workspace`: the portal and notifier
+/// functions enable it).
+#[cfg(feature = "secrets")]
+#[tokio::test]
+async fn the_key_comes_from_the_secret() {
+    use osflow_portal::secrets::key_from_secret;
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| !u.trim().is_empty()),
+        "AWS_ENDPOINT_URL is not set: run scripts/test, or start scripts/emulator and export what it prints"
+    );
+    let client = aws_sdk_secretsmanager::Client::new(&osflow_aws_kit::load_sdk_config().await);
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let value = format!("{unique}{unique}");
+    let name = format!("osflow/test/portal-key-{unique}");
+    client.create_secret().name(&name).secret_string(&value).send().await.expect("CreateSecret on the emulator");
+    let key = key_from_secret(&name).await.expect("the key");
+    let (tenant, order) =
+        (TenantId::parse(SHOP).unwrap(), OrderId::parse("01936b2e-7c3a-7f00-8000-000000000001").unwrap());
+    let now = Utc::now();
+    let token = PortalKey::new(value.into_bytes()).unwrap().mint(&tenant, &order, Purpose::View, now + default_ttl());
+    assert_eq!(key.verify(&token, now).expect("signed with the secret's value").order, order);
+
+    let short = format!("osflow/test/portal-short-{unique}");
+    client.create_secret().name(&short).secret_string("too short").send().await.unwrap();
+    let e = key_from_secret(&short).await.unwrap_err();
+    assert!(e.contains("at least 32 bytes"), "{e}");
+    let e = key_from_secret(&format!("osflow/test/missing-{unique}")).await.unwrap_err();
+    assert!(e.contains("reading the portal key secret"), "{e}");
+}
+
+#[tokio::test]
+async fn per_line_approval_photos_and_the_supplementary_quote_on_the_same_page() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let token = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    let page = h.page(&token).await;
+    // The default flow allows per-line approval: one choice per line.
+    assert!(page.body.contains("name=\"linha_1\"") && page.body.contains("name=\"linha_2\""), "{}", page.body);
+    let (nonce, quote) = page.form();
+    let form = [
+        ("nonce", nonce.as_str()),
+        ("orcamento", &quote),
+        ("decisao", "aprovar"),
+        ("nome", "Maria Souza"),
+        ("linha_1", "aprovar"),
+        ("linha_2", "recusar"),
+    ];
+    assert_eq!(h.post(&token, &form).await.status, 200);
+    let order = h.ok(SHOP, "GET", &format!("/v1/orders/{id}"), Value::Null).await;
+    assert_eq!(order["status"], "aprovada");
+    assert_eq!(order["amount_due"], "149.90", "only the approved line is due: {order}");
+
+    // A photo for the customer (and one that is not), then the work until validation finds an extra item.
+    let path = format!("/v1/orders/{id}");
+    h.ok(SHOP, "POST", &format!("{path}/start"), json!({})).await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\nnot really a png";
+    for (caption, visible) in [("Placa limpa", true), ("Foto interna", false)] {
+        let created = h
+            .ok(
+                SHOP,
+                "POST",
+                &format!("{path}/attachments"),
+                json!({"content_type": "image/png", "caption": caption, "visible_to_customer": visible}),
+            )
+            .await;
+        let key = created["attachment"]["key"].as_str().unwrap();
+        let blob = osflow_app::Blob { content_type: "image/png".into(), bytes: png.to_vec() };
+        h.portal.app.blobs.put(&TenantId::parse(SHOP).unwrap(), key, &blob).await.unwrap();
+    }
+    h.ok(SHOP, "POST", &format!("{path}/finish"), json!({"tests_performed": "Ligou"})).await;
+    let extra = json!({"checklist": [{"item": "Equipamento liga", "ok": true}],
+                       "extra_items": [{"kind": "part", "code": "P-002", "description": "Bateria", "ncm": "85076000",
+                                        "quantity": "1", "unit_price": "350.00"}]});
+    h.ok(SHOP, "POST", &format!("{path}/validation"), extra).await;
+    // The supplementary quote is revision 2: the old link shows it without a form, a new link decides it.
+    assert!(!h.page(&token).await.body.contains("<form"));
+    let token2 = h.token(SHOP, &id, Purpose::Decide { revision: 2 });
+    let page = h.page(&token2).await;
+    for shown in ["Orçamento complementar — versão 2", "Bateria", "R$ 350,00", "Placa limpa", "data:image/png;base64,"]
+    {
+        assert!(page.body.contains(shown), "{shown:?} missing from {}", page.body);
+    }
+    assert!(!page.body.contains("Foto interna"), "an internal photo is shown");
+    let done = h.answer(&token2, "aprovar", "Maria Souza", "").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(h.state(SHOP, &id).await.0, "em_execucao", "an approved supplementary quote goes back to execution");
+}
