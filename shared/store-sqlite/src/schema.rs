@@ -142,26 +142,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 4: report aggregates (one row per company and day, versioned), the events they counted (the reporter's
     // dedupe records, written in the same transaction as the day), and the generated reports.
     r#"
-    CREATE TABLE report_days (
+    CREATE TABLE IF NOT EXISTS report_days (
         tenant  TEXT NOT NULL,
         day     TEXT NOT NULL, -- yyyy-mm-dd: text order is date order
         version INTEGER NOT NULL,
         body    TEXT NOT NULL,
         PRIMARY KEY (tenant, day)
     ) WITHOUT ROWID;
-    CREATE TABLE report_events (
+    CREATE TABLE IF NOT EXISTS report_events (
         tenant   TEXT NOT NULL,
         event_id TEXT NOT NULL,
         PRIMARY KEY (tenant, event_id)
     ) WITHOUT ROWID;
-    CREATE TABLE reports (
+    CREATE TABLE IF NOT EXISTS reports (
         tenant       TEXT NOT NULL,
         id           TEXT NOT NULL,
         generated_at INTEGER NOT NULL,
         body         TEXT NOT NULL,
         PRIMARY KEY (tenant, id)
     ) WITHOUT ROWID;
-    CREATE INDEX reports_by_time ON reports (tenant, generated_at, id);
+    CREATE INDEX IF NOT EXISTS reports_by_time ON reports (tenant, generated_at, id);
     "#,
 ];
 
