@@ -1505,6 +1505,11 @@ pub async fn report_days_read_by_range_and_tenant(s: Stores) {
     assert!(s.reports.days(&a, day(11), day(29)).await.unwrap().is_empty());
     let other: Vec<u64> = s.reports.days(&b, day(1), day(30)).await.unwrap().into_iter().map(|d| d.opened).collect();
     assert_eq!(other, vec![99]);
+    // The companies active on a day, in tenant order; a second write of the day does not repeat it.
+    s.reports.count_event(&b, "o:1", &day_aggregate(5, 100), 1).await.unwrap();
+    assert_eq!(s.reports.active_tenants(day(5)).await.unwrap(), vec![a.clone(), b.clone()]);
+    assert_eq!(s.reports.active_tenants(day(1)).await.unwrap(), vec![a]);
+    assert!(s.reports.active_tenants(day(2)).await.unwrap().is_empty());
 }
 
 fn report_record(t: &TenantId, id: &str, generated_minutes: i64) -> ReportRecord {

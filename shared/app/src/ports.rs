@@ -596,6 +596,10 @@ pub trait ReportStore: Send + Sync {
         to: chrono::NaiveDate,
     ) -> StoreResult<Vec<osflow_domain::report::DayAggregate>>;
 
+    /// The companies with an aggregate on `day` (the scheduled reports are made for them). A day joins this list
+    /// with its first `count_event`.
+    async fn active_tenants(&self, day: chrono::NaiveDate) -> StoreResult<Vec<TenantId>>;
+
     /// Whether the event was counted already.
     async fn event_counted(&self, tenant: &TenantId, event_id: &str) -> StoreResult<bool>;
 

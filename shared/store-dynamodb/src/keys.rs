@@ -183,6 +183,11 @@ pub fn report_doc_sk(id: &str) -> String {
     format!("{REPORT_DOC_PREFIX}{}", key_part(id))
 }
 
+/// `REPORT#ACTIVE#<yyyy-mm-dd>`: the companies with an aggregate on a day (sort key: the tenant).
+pub fn report_active_pk(day: chrono::NaiveDate) -> String {
+    format!("REPORT#ACTIVE#{}", day.format("%Y-%m-%d"))
+}
+
 /// Sort key of a counted event (under [`report_event_pk`]).
 pub const REPORT_EVENT_SK: &str = "COUNTED";
 

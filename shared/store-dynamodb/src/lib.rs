@@ -21,6 +21,7 @@
 //! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
 //! | report day aggregate | `T#<tenant>#REPORT` | `DAY#<yyyy-mm-dd>` | `tenant`, `version`, `data` (the aggregate as JSON) |
 //! | generated report | `T#<tenant>#REPORT` | `DOC#<id>` | `tenant`, `data` (the report record as JSON; files in S3) |
+//! | active company of a day | `REPORT#ACTIVE#<yyyy-mm-dd>` | `<tenant>` | `tenant` (written with the day's first aggregate) |
 //! | counted event | `T#<tenant>#REPORT#EVT#<event_id>` | `COUNTED` | `tenant`, `ttl` (30 days) |
 //! | NF-e emitter | `T#<tenant>#EMITTER` | `CONFIG` | `tenant`, `config` (a map; never the certificate) |
 //! | A1 certificate pointer | `T#<tenant>#EMITTER` | `CERT` | `tenant`, `revision`, `secret_arn`, `secret_version` (the certificate itself is the Secrets Manager secret `<prefix>/<tenant>/a1`) |

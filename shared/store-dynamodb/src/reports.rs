@@ -5,6 +5,8 @@
 //!   `version` is the expected one (or it does not exist, for 0). A failed condition on the first is
 //!   `AlreadyExists`; on the second `Conflict` with the stored version (returned with the cancellation).
 //! - `days` is one `Query` (`BETWEEN` on the sort key; more pages only past 1 MB), strongly consistent: O(days).
+//! - The first write of a day also puts `REPORT#ACTIVE#<yyyy-mm-dd>` / `<tenant>` (the companies a scheduled
+//!   report is made for: one `Query` per day).
 //! - `reports` is one `Query` of the `DOC#` items (a company has a few hundred a year), sorted here.
 //! - The aggregate and the report are JSON strings in `data` (an aggregate's maps are keyed by status,
 //!   technician and method; a JSON attribute keeps it one small item).
@@ -32,6 +34,7 @@ mod entity {
     pub const REPORT_DAY: &str = "report_day";
     pub const REPORT_EVENT: &str = "report_event";
     pub const REPORT: &str = "report";
+    pub const REPORT_ACTIVE: &str = "report_active";
 }
 
 fn data_of<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> StoreResult<T> {
@@ -53,25 +56,26 @@ fn item(pk: String, sk: String, entity: &str, tenant: &TenantId) -> Item {
 }
 
 impl DynamoStore {
-    async fn query_between(&self, pk: String, low: String, high: String) -> StoreResult<Vec<Item>> {
+    /// Every item of the partition `pk`, or those whose sort key is within `range` (inclusive).
+    async fn query_between(&self, pk: String, range: Option<(String, String)>) -> StoreResult<Vec<Item>> {
         let mut all = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
                 .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":low", s(low.clone()))
-                .expression_attribute_values(":high", s(high.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
+                .expression_attribute_values(":pk", s(pk.clone()));
+            query = match &range {
+                Some((low, high)) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":low", s(low.clone()))
+                    .expression_attribute_values(":high", s(high.clone())),
+                None => query.key_condition_expression("#pk = :pk"),
+            };
+            let out = query.consistent_read(true).set_exclusive_start_key(start).send().await.map_err(sdk_error)?;
             all.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(last) if !last.is_empty() => start = Some(last),
@@ -107,9 +111,20 @@ impl ReportStore for DynamoStore {
         if from > to {
             return Ok(Vec::new());
         }
-        let found =
-            self.query_between(keys::report_pk(tenant), keys::report_day_sk(from), keys::report_day_sk(to)).await?;
+        let range = (keys::report_day_sk(from), keys::report_day_sk(to));
+        let found = self.query_between(keys::report_pk(tenant), Some(range)).await?;
         found.iter().map(|i| data_of(i, "report day")).collect()
+    }
+
+    async fn active_tenants(&self, day: NaiveDate) -> StoreResult<Vec<TenantId>> {
+        let found = self.query_between(keys::report_active_pk(day), None).await?;
+        found
+            .iter()
+            .map(|i| match i.get(attr::TENANT) {
+                Some(AttributeValue::S(t)) => TenantId::parse(t).map_err(|e| corrupt("active tenant", e)),
+                _ => Err(StoreError::Corrupt("active tenant: no tenant attribute".into())),
+            })
+            .collect()
     }
 
     async fn event_counted(&self, tenant: &TenantId, event_id: &str) -> StoreResult<bool> {
@@ -138,7 +153,16 @@ impl ReportStore for DynamoStore {
             v => CondPut::when(day, "#version = :expected").name("#version", attr::VERSION).value(":expected", n(v)),
         }
         .return_old();
-        let reasons = match self.transact(vec![CondPut::new_item(counted), day]).await? {
+        let mut puts = vec![CondPut::new_item(counted), day];
+        if expected_version == 0 {
+            // The day's first write also lists the company among that day's active ones (written together with
+            // the day, so it is new exactly when the day is).
+            let mut active = key(keys::report_active_pk(aggregate.day), tenant.as_str());
+            active.insert(attr::ENTITY.to_owned(), s(entity::REPORT_ACTIVE));
+            active.insert(attr::TENANT.to_owned(), s(tenant.as_str()));
+            puts.push(CondPut::new_item(active));
+        }
+        let reasons = match self.transact(puts).await? {
             TxOutcome::Committed => return Ok(()),
             TxOutcome::Cancelled(reasons) => reasons,
         };

@@ -66,6 +66,21 @@ impl ReportStore for SqliteStore {
         .await
     }
 
+    async fn active_tenants(&self, day: NaiveDate) -> StoreResult<Vec<TenantId>> {
+        let day = day_text(day);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT tenant FROM report_days WHERE day = ?1 ORDER BY tenant").db()?;
+            let rows = stmt.query_map(params![day], |r| r.get::<_, String>(0)).db()?;
+            let mut out = Vec::new();
+            for row in rows {
+                let t = row.db()?;
+                out.push(TenantId::parse(&t).map_err(|e| StoreError::Corrupt(format!("tenant {t:?}: {e}")))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn event_counted(&self, tenant: &TenantId, event_id: &str) -> StoreResult<bool> {
         let (tenant, event_id) = (tenant.as_str().to_owned(), event_id.to_owned());
         self.read(move |conn| {

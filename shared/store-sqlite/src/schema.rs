@@ -162,6 +162,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, id)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS reports_by_time ON reports (tenant, generated_at, id);
+    -- The companies active on a day (for the scheduled reports).
+    CREATE INDEX IF NOT EXISTS report_days_by_day ON report_days (day, tenant);
     "#,
 ];
 
