@@ -173,6 +173,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
             invoicing: Arc::new(EmitterPolicy::new(store.clone())),
             blobs: Arc::new(blobs.clone()),
             settings: store.clone(),
+            reports: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

@@ -98,7 +98,8 @@ impl DynamoHarness {
             idempotency: shared.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs),
-            settings: shared,
+            settings: shared.clone(),
+            reports: shared,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

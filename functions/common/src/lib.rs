@@ -29,6 +29,7 @@ pub async fn app(config: &Config) -> Result<(App, Arc<DynamoStore>), Error> {
         invoicing: store.clone(),
         blobs,
         settings: store.clone(),
+        reports: store.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

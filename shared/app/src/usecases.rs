@@ -16,7 +16,7 @@ use osflow_domain::{
 
 use crate::ports::{
     Blob, BlobStore, FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord, InvoiceStore, NotificationSettings,
-    NotifyChannel, OrderStore, Page, PageRequest, SettingsStore, StoreError,
+    NotifyChannel, OrderStore, Page, PageRequest, ReportStore, SettingsStore, StoreError,
 };
 
 /// Who is calling: established by the JWT authorizer (Lambda) or the development token (osflow-local).
@@ -158,6 +158,8 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     /// Company settings (notifications).
     pub settings: Arc<dyn SettingsStore>,
+    /// Report aggregates and generated reports.
+    pub reports: Arc<dyn ReportStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
 }

@@ -124,6 +124,7 @@ async fn world(tax: Option<TaxRules>) -> World {
         invoicing: Arc::new(EmitterPolicy::new(Arc::new(store.clone()))),
         blobs: blobs.clone(),
         settings: Arc::new(store.clone()),
+        reports: Arc::new(store.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

@@ -93,7 +93,8 @@ impl Api {
             idempotency: store_arc.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs.clone()),
-            settings: store_arc,
+            settings: store_arc.clone(),
+            reports: store_arc,
             clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };
