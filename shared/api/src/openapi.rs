@@ -61,6 +61,11 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         handlers::get_flow,
         handlers::publish_flow,
         handlers::flow_versions,
+        crate::reports::report_summary,
+        crate::reports::list_reports,
+        crate::reports::get_report,
+        crate::reports::report_file,
+        crate::reports::create_report,
     ),
     components(schemas(ProblemDetails)),
     modifiers(&Common),
@@ -75,6 +80,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         (name = "close", description = "Step 8, Encerramento (function close)"),
         (name = "orders-query", description = "Reads (function orders-query)"),
         (name = "flow-admin", description = "The company's flow editor (function flow-admin)"),
+        (name = "reports", description = "Reports: live summary, scheduled reports and their files (function reports)"),
     )
 )]
 #[derive(Debug)]

@@ -16,10 +16,11 @@ pub enum Function {
     Close,
     OrdersQuery,
     FlowAdmin,
+    Reports,
 }
 
 impl Function {
-    pub const ALL: [Function; 10] = [
+    pub const ALL: [Function; 11] = [
         Function::OpenOrder,
         Function::Quote,
         Function::Execution,
@@ -30,6 +31,7 @@ impl Function {
         Function::Close,
         Function::OrdersQuery,
         Function::FlowAdmin,
+        Function::Reports,
     ];
 
     /// The package (and folder) name under `functions/`.
@@ -45,6 +47,7 @@ impl Function {
             Function::Close => "close",
             Function::OrdersQuery => "orders-query",
             Function::FlowAdmin => "flow-admin",
+            Function::Reports => "reports",
         }
     }
 
@@ -71,7 +74,7 @@ const fn route(method: &'static str, path: &'static str, function: Function, ope
 use Function as F;
 
 /// Every route of the API (DESIGN §4; the customer portal `/p/{token}` is served by the portal function, outside
-/// this API, and reports by the reporter).
+/// this API).
 pub const ROUTES: &[Route] = &[
     // 1. Abertura
     route("POST", "/v1/orders", F::OpenOrder, "open_order"),
@@ -114,6 +117,12 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/flow/versions", F::FlowAdmin, "flow_versions"),
     route("GET", "/v1/settings/notifications", F::FlowAdmin, "get_notification_settings"),
     route("PUT", "/v1/settings/notifications", F::FlowAdmin, "put_notification_settings"),
+    // Reports
+    route("GET", "/v1/reports/summary", F::Reports, "report_summary"),
+    route("GET", "/v1/reports", F::Reports, "list_reports"),
+    route("POST", "/v1/reports", F::Reports, "create_report"),
+    route("GET", "/v1/reports/{id}", F::Reports, "get_report"),
+    route("GET", "/v1/reports/{id}/files/{file}", F::Reports, "report_file"),
 ];
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

@@ -19,5 +19,5 @@ mod usecases;
 pub use reporter::{CONSUMER, Reporter};
 pub use usecases::{
     Announcer, FILES, MAX_PERIOD_DAYS, REVENUE_ROLES, ReportError, Schedule, generate, get_report, list_reports,
-    period_of, report_file, run_schedule, summary,
+    period_of, report_file, request_report, run_schedule, summary,
 };

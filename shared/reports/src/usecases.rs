@@ -157,6 +157,17 @@ pub async fn generate(
     Ok(record)
 }
 
+/// A report of `from..=to` asked for now (`representante`): generated at once, not announced.
+pub async fn request_report(
+    app: &App,
+    caller: &Caller,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ReportRecord, ReportError> {
+    require(caller, &[Role::Representante])?;
+    generate(app, &caller.tenant, ReportPeriod::Custom, from, to, None).await
+}
+
 /// A schedule of the reports (the EventBridge Scheduler payload `{"schedule": "daily"}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

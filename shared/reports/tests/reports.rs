@@ -194,7 +194,7 @@ async fn events_count_once_in_any_order_and_the_summary_has_the_walked_numbers()
         .into_iter()
         .map(|e| {
             let reporter = reporter.clone();
-            tokio::spawn(async move { reporter.count(&e).await })
+            tokio::spawn(async move { reporter.count(&e.tenant, &e.order_id, e.version).await })
         })
         .collect();
     for task in tasks {
@@ -243,7 +243,7 @@ async fn the_daily_schedule_generates_parsable_files_and_announces_once() {
     let t = tenant("oficina");
     let reporter = Reporter { app: w.app.clone() };
     for e in three_orders(&w, &t).await {
-        reporter.count(&e).await.unwrap();
+        reporter.count(&e.tenant, &e.order_id, e.version).await.unwrap();
     }
     let settings = NotificationSettings { reply_to: Some("dono@oficina.com.br".into()), ..Default::default() };
     w.store.put_notification_settings(&t, &settings).await.unwrap();
