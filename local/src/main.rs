@@ -27,6 +27,7 @@ use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
 use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults};
 use osflow_portal::{PortalKey, PortalLinks};
+use osflow_reports::{Announcer, Reporter, Schedule};
 use osflow_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -38,6 +39,8 @@ use crate::token::{DEFAULT_TTL, TokenKeys};
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender of customer e-mails when the company has not set one.
 const LOCAL_SENDER: &str = "nao-responda@osflow.local";
+/// How often the report timer looks for a period to report (daily, weekly, monthly; each once per period).
+const REPORT_TIMER: Duration = Duration::from_secs(15 * 60);
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -182,6 +185,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
             settings: store.clone(),
             // The emitter's settings and certificate (`/v1/fiscal/emitter`), kept in the data folder's database.
             fiscal: Some(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) }),
+            reports: store.clone(),
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };
@@ -205,7 +209,20 @@ fn run(args: ServeArgs) -> Result<(), String> {
         };
         // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
         let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))));
-        let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier), Arc::new(invoicer)]));
+        // Reports: every event counted into the day aggregates.
+        let reporter = Reporter { app: app.clone() };
+        let relay = Arc::new(EmbeddedRelay::new(
+            store.clone(),
+            vec![Arc::new(notifier), Arc::new(invoicer), Arc::new(reporter)],
+        ));
+        // The scheduled reports (EventBridge Scheduler in AWS), announced to the company by e-mail (mailbox).
+        let announcer = Announcer {
+            dedupe: store.clone(),
+            email: Arc::new(MailboxSender::new(dir.mailbox_path())),
+            sender_name: "osflow".into(),
+            sender_email: LOCAL_SENDER.into(),
+        };
+        let report_timer = (!args.hold_events).then(|| tokio::spawn(report_timer(app.clone(), announcer)));
         let gateway = Arc::new(
             Gateway::new(app, TokenKeys::from_secret(&key), blobs, portal_key).with_relay_waker(relay.waker()),
         );
@@ -236,6 +253,9 @@ fn run(args: ServeArgs) -> Result<(), String> {
         if let Some(task) = relay_task {
             let _ = task.await;
         }
+        if let Some(task) = report_timer {
+            task.abort();
+        }
         Ok::<(), String>(())
     });
     // Every connection is done (or abandoned after the drain timeout): the runtime and with it the store close.
@@ -245,6 +265,33 @@ fn run(args: ServeArgs) -> Result<(), String> {
         println!("osflow-local stopped.");
     }
     result
+}
+
+/// Generates the daily, weekly and monthly reports of the last complete periods: at start and then every
+/// [`REPORT_TIMER`], each (schedule, period) once per process once it succeeded (reruns are harmless anyway: a
+/// period's report is replaced and announced once).
+async fn report_timer(app: osflow_app::App, announcer: Announcer) {
+    let mut done: std::collections::BTreeSet<(&'static str, chrono::NaiveDate)> = Default::default();
+    let mut tick = tokio::time::interval(REPORT_TIMER);
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        for (name, schedule) in
+            [("daily", Schedule::Daily), ("weekly", Schedule::Weekly), ("monthly", Schedule::Monthly)]
+        {
+            let (from, _) = osflow_reports::period_of(schedule, now);
+            if done.contains(&(name, from)) {
+                continue;
+            }
+            match osflow_reports::run_schedule(&app, schedule, now, Some(&announcer)).await {
+                Ok(made) => {
+                    tracing::info!(schedule = name, reports = made.len(), "scheduled reports generated");
+                    done.insert((name, from));
+                }
+                Err(e) => tracing::warn!(schedule = name, error = %e, "scheduled reports failed; retried later"),
+            }
+        }
+    }
 }
 
 fn print_banner(addr: SocketAddr, dir: &DataDir, keys: &TokenKeys) {

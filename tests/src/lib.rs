@@ -98,8 +98,9 @@ impl DynamoHarness {
             idempotency: shared.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs),
-            settings: shared,
+            settings: shared.clone(),
             fiscal: None,
+            reports: shared,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
         };

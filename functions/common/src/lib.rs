@@ -30,6 +30,7 @@ pub async fn app(config: &Config) -> Result<(App, Arc<DynamoStore>), Error> {
         blobs,
         settings: store.clone(),
         fiscal: None,
+        reports: store.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

@@ -155,6 +155,7 @@ async fn world() -> World {
         blobs: blobs.clone(),
         settings: store.clone(),
         fiscal: None,
+        reports: store.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

@@ -721,6 +721,11 @@ pub(crate) async fn dispatch(cx: &Cx<'_>) -> Res {
         "get_flow" => get_flow(cx).await,
         "publish_flow" => publish_flow(cx).await,
         "flow_versions" => flow_versions(cx).await,
+        "report_summary" => crate::reports::report_summary(cx).await,
+        "list_reports" => crate::reports::list_reports(cx).await,
+        "get_report" => crate::reports::get_report(cx).await,
+        "report_file" => crate::reports::report_file(cx).await,
+        "create_report" => crate::reports::create_report(cx).await,
         other => {
             tracing::error!(operation = other, "route without a handler");
             Err(Problem::new(ProblemType::Internal))

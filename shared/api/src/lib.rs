@@ -13,6 +13,7 @@ pub mod errors;
 mod handlers;
 mod http;
 pub mod openapi;
+mod reports;
 pub mod routes;
 
 use lambda_http::http::header;

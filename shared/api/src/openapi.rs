@@ -64,6 +64,11 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         handlers::get_flow,
         handlers::publish_flow,
         handlers::flow_versions,
+        crate::reports::report_summary,
+        crate::reports::list_reports,
+        crate::reports::get_report,
+        crate::reports::report_file,
+        crate::reports::create_report,
     ),
     components(schemas(ProblemDetails)),
     modifiers(&Common),
@@ -79,6 +84,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         (name = "orders-query", description = "Reads (function orders-query)"),
         (name = "flow-admin", description = "The company's flow editor (function flow-admin)"),
         (name = "fiscal-admin", description = "The company's NF-e emitter and A1 certificate (function fiscal-admin)"),
+        (name = "reports", description = "Reports: live summary, scheduled reports and their files (function reports)"),
     )
 )]
 #[derive(Debug)]

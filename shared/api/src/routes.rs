@@ -17,10 +17,11 @@ pub enum Function {
     OrdersQuery,
     FlowAdmin,
     FiscalAdmin,
+    Reports,
 }
 
 impl Function {
-    pub const ALL: [Function; 11] = [
+    pub const ALL: [Function; 12] = [
         Function::OpenOrder,
         Function::Quote,
         Function::Execution,
@@ -32,6 +33,7 @@ impl Function {
         Function::OrdersQuery,
         Function::FlowAdmin,
         Function::FiscalAdmin,
+        Function::Reports,
     ];
 
     /// The package (and folder) name under `functions/`.
@@ -48,6 +50,7 @@ impl Function {
             Function::OrdersQuery => "orders-query",
             Function::FlowAdmin => "flow-admin",
             Function::FiscalAdmin => "fiscal-admin",
+            Function::Reports => "reports",
         }
     }
 
@@ -74,7 +77,7 @@ const fn route(method: &'static str, path: &'static str, function: Function, ope
 use Function as F;
 
 /// Every route of the API (DESIGN §4; the customer portal `/p/{token}` is served by the portal function, outside
-/// this API, and reports by the reporter).
+/// this API).
 pub const ROUTES: &[Route] = &[
     // 1. Abertura
     route("POST", "/v1/orders", F::OpenOrder, "open_order"),
@@ -121,6 +124,12 @@ pub const ROUTES: &[Route] = &[
     // NF-e emitter (the only function that links the NF-e library: certificates are opened here)
     route("GET", "/v1/fiscal/emitter", F::FiscalAdmin, "get_fiscal_emitter"),
     route("PUT", "/v1/fiscal/emitter", F::FiscalAdmin, "put_fiscal_emitter"),
+    // Reports
+    route("GET", "/v1/reports/summary", F::Reports, "report_summary"),
+    route("GET", "/v1/reports", F::Reports, "list_reports"),
+    route("POST", "/v1/reports", F::Reports, "create_report"),
+    route("GET", "/v1/reports/{id}", F::Reports, "get_report"),
+    route("GET", "/v1/reports/{id}/files/{file}", F::Reports, "report_file"),
 ];
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

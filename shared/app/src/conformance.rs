@@ -34,8 +34,8 @@ use osflow_domain::{
 
 use crate::ports::{
     Claim, DedupeKey, DedupeOutcome, DedupeStore, FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord,
-    InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest, SettingsStore,
-    StoreError, TemplateOverride,
+    InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest, ReportPeriod,
+    ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
 };
 
 /// A fresh, isolated set of stores, as an adapter's factory returns it.
@@ -47,13 +47,21 @@ pub struct Stores {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub dedupe: Arc<dyn DedupeStore>,
     pub settings: Arc<dyn SettingsStore>,
+    pub reports: Arc<dyn ReportStore>,
 }
 
 impl Stores {
-    /// The six ports served by one adapter value.
+    /// The seven ports served by one adapter value.
     pub fn from_one<S>(store: Arc<S>) -> Stores
     where
-        S: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + DedupeStore + SettingsStore + 'static,
+        S: OrderStore
+            + FlowStore
+            + InvoiceStore
+            + IdempotencyStore
+            + DedupeStore
+            + SettingsStore
+            + ReportStore
+            + 'static,
     {
         Stores {
             orders: store.clone(),
@@ -61,7 +69,8 @@ impl Stores {
             invoices: store.clone(),
             idempotency: store.clone(),
             dedupe: store.clone(),
-            settings: store,
+            settings: store.clone(),
+            reports: store,
         }
     }
 }
@@ -116,6 +125,9 @@ macro_rules! conformance_tests {
             dedupe_expired_records_are_absent,
             settings_round_trip_and_replace,
             settings_are_per_tenant,
+            report_events_count_once_with_their_day,
+            report_days_read_by_range_and_tenant,
+            reports_save_replace_and_list,
         );
     };
 }
@@ -1419,4 +1431,119 @@ pub async fn settings_are_per_tenant(s: Stores) {
     s.settings.put_notification_settings(&b, &other).await.unwrap();
     assert_eq!(s.settings.notification_settings(&a).await.unwrap(), Some(full));
     assert_eq!(s.settings.notification_settings(&b).await.unwrap(), Some(other));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reports
+// ---------------------------------------------------------------------------------------------------------------
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).expect("a day of November 2026")
+}
+
+/// A day aggregate with `opened` orders, a status stay and revenue (so that round trips cover every part).
+fn day_aggregate(d: u32, opened: u64) -> osflow_domain::report::DayAggregate {
+    let mut a = osflow_domain::report::DayAggregate::new(day(d));
+    a.opened = opened;
+    let st = a.statuses.entry(status("em_execucao")).or_default();
+    st.entered = opened;
+    st.left = 1;
+    st.total_secs = 3_600;
+    st.histogram.add(3_600);
+    a.by_technician
+        .entry("tec-1".into())
+        .or_default()
+        .insert(status("em_execucao"), osflow_domain::report::StayTotals { left: 1, total_secs: 3_600 });
+    a.revenue.insert("pix".into(), Money::parse("149.90").expect("money"));
+    a.payments = 1;
+    a
+}
+
+/// An event is counted once: its count writes the day's aggregate with the dedupe record; a second count of the
+/// same event is `AlreadyExists` and a count on a stale day version is `Conflict` — neither writes anything.
+pub async fn report_events_count_once_with_their_day(s: Stores) {
+    let t = tenant("acme");
+    assert_eq!(s.reports.day(&t, day(3)).await.unwrap(), None);
+    assert!(!s.reports.event_counted(&t, "o1:1").await.unwrap());
+    let first = day_aggregate(3, 1);
+    s.reports.count_event(&t, "o1:1", &first, 0).await.unwrap();
+    let stored = s.reports.day(&t, day(3)).await.unwrap().expect("stored");
+    assert_eq!((stored.aggregate, stored.version), (first.clone(), 1));
+    assert!(s.reports.event_counted(&t, "o1:1").await.unwrap());
+
+    // The same event again: refused, whatever version it names.
+    let again = day_aggregate(3, 7);
+    assert_eq!(s.reports.count_event(&t, "o1:1", &again, 1).await, Err(StoreError::AlreadyExists));
+    assert_eq!(s.reports.count_event(&t, "o1:1", &again, 0).await, Err(StoreError::AlreadyExists));
+    // Another event on a stale version: conflict, and that event is not counted.
+    let second = day_aggregate(3, 2);
+    assert_eq!(s.reports.count_event(&t, "o2:1", &second, 0).await, Err(StoreError::Conflict { current_version: 1 }));
+    assert!(!s.reports.event_counted(&t, "o2:1").await.unwrap());
+    let stored = s.reports.day(&t, day(3)).await.unwrap().expect("stored");
+    assert_eq!((stored.aggregate, stored.version), (first, 1));
+    // On the current version it is counted.
+    s.reports.count_event(&t, "o2:1", &second, 1).await.unwrap();
+    let stored = s.reports.day(&t, day(3)).await.unwrap().expect("stored");
+    assert_eq!((stored.aggregate, stored.version), (second, 2));
+    assert!(s.reports.event_counted(&t, "o2:1").await.unwrap());
+    // Counted events are per tenant.
+    assert!(!s.reports.event_counted(&tenant("other"), "o2:1").await.unwrap());
+}
+
+/// `days` returns the stored days of the range, ascending, of the caller's tenant only.
+pub async fn report_days_read_by_range_and_tenant(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("other"));
+    for (i, d) in [5, 1, 30, 10].into_iter().enumerate() {
+        s.reports.count_event(&a, &format!("o:{i}"), &day_aggregate(d, u64::from(d)), 0).await.unwrap();
+    }
+    s.reports.count_event(&b, "o:0", &day_aggregate(5, 99), 0).await.unwrap();
+    let got: Vec<(NaiveDate, u64)> =
+        s.reports.days(&a, day(1), day(10)).await.unwrap().into_iter().map(|d| (d.day, d.opened)).collect();
+    assert_eq!(got, vec![(day(1), 1), (day(5), 5), (day(10), 10)]);
+    let got: Vec<u64> = s.reports.days(&a, day(2), day(30)).await.unwrap().into_iter().map(|d| d.opened).collect();
+    assert_eq!(got, vec![5, 10, 30]);
+    assert!(s.reports.days(&a, day(11), day(29)).await.unwrap().is_empty());
+    let other: Vec<u64> = s.reports.days(&b, day(1), day(30)).await.unwrap().into_iter().map(|d| d.opened).collect();
+    assert_eq!(other, vec![99]);
+    // The companies active on a day, in tenant order; a second write of the day does not repeat it.
+    s.reports.count_event(&b, "o:1", &day_aggregate(5, 100), 1).await.unwrap();
+    assert_eq!(s.reports.active_tenants(day(5)).await.unwrap(), vec![a.clone(), b.clone()]);
+    assert_eq!(s.reports.active_tenants(day(1)).await.unwrap(), vec![a]);
+    assert!(s.reports.active_tenants(day(2)).await.unwrap().is_empty());
+}
+
+fn report_record(t: &TenantId, id: &str, generated_minutes: i64) -> ReportRecord {
+    let days = [day_aggregate(1, 3)];
+    ReportRecord {
+        tenant: t.clone(),
+        id: id.to_owned(),
+        period: ReportPeriod::Daily,
+        from: day(1),
+        to: day(1),
+        generated_at: at(generated_minutes),
+        files: vec!["report.csv".into(), "time-per-stage.svg".into()],
+        summary: osflow_domain::report::Summary::of(day(1), day(1), &days, true),
+    }
+}
+
+/// Reports are stored by id (a save of the same id replaces it), listed newest first, per tenant.
+pub async fn reports_save_replace_and_list(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("other"));
+    assert_eq!(s.reports.report(&a, "daily-2026-11-01").await.unwrap(), None);
+    let first = report_record(&a, "daily-2026-11-01", 1);
+    s.reports.save_report(&first).await.unwrap();
+    assert_eq!(s.reports.report(&a, "daily-2026-11-01").await.unwrap(), Some(first));
+    let replaced = report_record(&a, "daily-2026-11-01", 5);
+    s.reports.save_report(&replaced).await.unwrap();
+    assert_eq!(s.reports.report(&a, "daily-2026-11-01").await.unwrap(), Some(replaced.clone()));
+    s.reports.save_report(&report_record(&a, "weekly-2026-10-26", 3)).await.unwrap();
+    s.reports.save_report(&report_record(&a, "monthly-2026-10", 9)).await.unwrap();
+    s.reports.save_report(&report_record(&b, "daily-2026-11-02", 2)).await.unwrap();
+    let ids: Vec<String> = s.reports.reports(&a, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["monthly-2026-10", "daily-2026-11-01", "weekly-2026-10-26"]);
+    let ids: Vec<String> = s.reports.reports(&a, 2).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["monthly-2026-10", "daily-2026-11-01"]);
+    assert_eq!(s.reports.report(&b, "daily-2026-11-01").await.unwrap(), None);
+    let ids: Vec<String> = s.reports.reports(&b, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec!["daily-2026-11-02"]);
 }

@@ -538,3 +538,97 @@ pub trait CustomerLinks: Send + Sync {
     /// one is, else a link to follow the order.
     fn link(&self, order: &Order, flow: &Flow, now: DateTime<Utc>) -> String;
 }
+
+/// A day's report aggregate as stored, with the version its next write is conditional on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDay {
+    pub aggregate: osflow_domain::report::DayAggregate,
+    /// 1 for the first write of the day, +1 per write.
+    pub version: u64,
+}
+
+/// The period a scheduled report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportPeriod {
+    Daily,
+    Weekly,
+    Monthly,
+    /// Asked for through the API (`POST /v1/reports`).
+    Custom,
+}
+
+impl ReportPeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportPeriod::Daily => "daily",
+            ReportPeriod::Weekly => "weekly",
+            ReportPeriod::Monthly => "monthly",
+            ReportPeriod::Custom => "custom",
+        }
+    }
+}
+
+/// A generated report: its summary and the names of its files (kept in the [`BlobStore`] under
+/// `reports/<id>/<file>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRecord {
+    pub tenant: TenantId,
+    /// `[a-z0-9-]`, e.g. `daily-2026-11-30`; the same period gives the same id (a rerun replaces the report).
+    pub id: String,
+    pub period: ReportPeriod,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub generated_at: DateTime<Utc>,
+    /// File names (`report.json`, `report.csv`, `time-per-stage.svg`, `opened-closed.svg`).
+    pub files: Vec<String>,
+    /// The period's summary, revenue included (the API drops it for the roles that may not see it).
+    pub summary: osflow_domain::report::Summary,
+}
+
+/// The report aggregates and the generated reports of the companies.
+///
+/// Exactly once in effect: [`ReportStore::count_event`] writes a day's new aggregate and the record that the
+/// event was counted in one atomic write, so an event redelivered after its count changes nothing.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// The stored aggregate of a day, or `None`.
+    async fn day(&self, tenant: &TenantId, day: chrono::NaiveDate) -> StoreResult<Option<StoredDay>>;
+
+    /// The stored aggregates of `from..=to`, ascending by day (missing days are absent). O(days) items read,
+    /// whatever the number of orders.
+    async fn days(
+        &self,
+        tenant: &TenantId,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> StoreResult<Vec<osflow_domain::report::DayAggregate>>;
+
+    /// The companies with an aggregate on `day` (the scheduled reports are made for them). A day joins this list
+    /// with its first `count_event`.
+    async fn active_tenants(&self, day: chrono::NaiveDate) -> StoreResult<Vec<TenantId>>;
+
+    /// Whether the event was counted already.
+    async fn event_counted(&self, tenant: &TenantId, event_id: &str) -> StoreResult<bool>;
+
+    /// Stores `aggregate` as the new value of its day (version `expected_version + 1`; `expected_version` 0 when
+    /// the day has no aggregate yet) and records `event_id` as counted — both or neither. `AlreadyExists` when
+    /// the event was counted already; `Conflict { current_version }` when the day's stored version differs
+    /// (nothing written in either case).
+    async fn count_event(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+        aggregate: &osflow_domain::report::DayAggregate,
+        expected_version: u64,
+    ) -> StoreResult<()>;
+
+    /// Stores (or replaces) a generated report.
+    async fn save_report(&self, report: &ReportRecord) -> StoreResult<()>;
+
+    /// The report, or `None` (also for another tenant's).
+    async fn report(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ReportRecord>>;
+
+    /// The company's reports, newest `generated_at` first (ties by id), at most `limit` (1..=100).
+    async fn reports(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ReportRecord>>;
+}

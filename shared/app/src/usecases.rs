@@ -16,7 +16,7 @@ use osflow_domain::{
 
 use crate::ports::{
     Blob, BlobStore, FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord, InvoiceStore, NotificationSettings,
-    NotifyChannel, OrderStore, Page, PageRequest, SettingsStore, StoreError,
+    NotifyChannel, OrderStore, Page, PageRequest, ReportStore, SettingsStore, StoreError,
 };
 
 /// Who is calling: established by the JWT authorizer (Lambda) or the development token (osflow-local).
@@ -160,6 +160,8 @@ pub struct App {
     pub settings: Arc<dyn SettingsStore>,
     /// The NF-e emitter's settings and certificate: only in the function that edits them (and osflow-local).
     pub fiscal: Option<crate::fiscal::FiscalAdmin>,
+    /// Report aggregates and generated reports.
+    pub reports: Arc<dyn ReportStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
 }

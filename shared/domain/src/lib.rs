@@ -6,6 +6,7 @@ pub mod event;
 pub mod flow;
 pub mod machine;
 pub mod order;
+pub mod report;
 pub mod timeline;
 pub mod values;
 

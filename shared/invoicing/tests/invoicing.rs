@@ -125,6 +125,7 @@ async fn world(tax: Option<TaxRules>) -> World {
         blobs: blobs.clone(),
         settings: Arc::new(store.clone()),
         fiscal: None,
+        reports: Arc::new(store.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };

@@ -130,6 +130,7 @@ impl World {
             idempotency: store.clone(),
             invoicing: Arc::new(NoInvoicing),
             settings: store.clone(),
+            reports: store.clone(),
             blobs: Arc::new(LocalBlobStore::new(blobs.path(), "http://127.0.0.1:1/blobs", b"k".to_vec())),
             fiscal: None,
             clock: Arc::new(SystemClock),

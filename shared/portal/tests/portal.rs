@@ -83,8 +83,9 @@ impl H {
             idempotency: store.clone(),
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs),
-            settings: store,
+            settings: store.clone(),
             fiscal: None,
+            reports: store,
             clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };

@@ -162,6 +162,40 @@ pub fn valid_numbering(key: &NumberingKey) -> bool {
     key.cnpj.len() == 14 && key.cnpj.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// `T#<tenant>#REPORT`: the partition of a company's report day aggregates (`DAY#<yyyy-mm-dd>`) and generated
+/// reports (`DOC#<id>`).
+pub fn report_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#REPORT")
+}
+
+/// Prefix of the sort keys of report day aggregates.
+pub const REPORT_DAY_PREFIX: &str = "DAY#";
+/// Prefix of the sort keys of generated reports.
+pub const REPORT_DOC_PREFIX: &str = "DOC#";
+
+/// `DAY#<yyyy-mm-dd>`: string order is date order.
+pub fn report_day_sk(day: chrono::NaiveDate) -> String {
+    format!("{REPORT_DAY_PREFIX}{}", day.format("%Y-%m-%d"))
+}
+
+/// `DOC#<id>`.
+pub fn report_doc_sk(id: &str) -> String {
+    format!("{REPORT_DOC_PREFIX}{}", key_part(id))
+}
+
+/// `REPORT#ACTIVE#<yyyy-mm-dd>`: the companies with an aggregate on a day (sort key: the tenant).
+pub fn report_active_pk(day: chrono::NaiveDate) -> String {
+    format!("REPORT#ACTIVE#{}", day.format("%Y-%m-%d"))
+}
+
+/// Sort key of a counted event (under [`report_event_pk`]).
+pub const REPORT_EVENT_SK: &str = "COUNTED";
+
+/// `T#<tenant>#REPORT#EVT#<event_id>`: the record that the reporter counted an event (`%`, `#` percent-encoded).
+pub fn report_event_pk(tenant: &TenantId, event_id: &str) -> String {
+    format!("T#{tenant}#REPORT#EVT#{}", key_part(event_id))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

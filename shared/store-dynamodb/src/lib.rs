@@ -1,5 +1,5 @@
 //! osflow's DynamoDB adapter: [`DynamoStore`] implements the `OrderStore`, `FlowStore`, `InvoiceStore`,
-//! `IdempotencyStore`, `DedupeStore` and `SettingsStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
+//! `IdempotencyStore`, `DedupeStore`, `SettingsStore` and `ReportStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
 //! indexes and expressions. With the feature `secrets`, `DynamoEmitterStore` implements `EmitterStore` on the
 //! same table and AWS Secrets Manager (the A1 certificates).
 //!
@@ -19,6 +19,10 @@
 //! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record, `expires_at_us`, `ttl` (TTL, epoch seconds) |
 //! | dedupe record | `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (`%`, `#` percent-encoded) | `DEDUPE` | `tenant`, `consumer`, `event_id`, `channel`, `claimed_at_ns`, `expires_at_ns` (epoch nanoseconds), `ttl`, `outcome` (a map, once completed) |
 //! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
+//! | report day aggregate | `T#<tenant>#REPORT` | `DAY#<yyyy-mm-dd>` | `tenant`, `version`, `data` (the aggregate as JSON) |
+//! | generated report | `T#<tenant>#REPORT` | `DOC#<id>` | `tenant`, `data` (the report record as JSON; files in S3) |
+//! | active company of a day | `REPORT#ACTIVE#<yyyy-mm-dd>` | `<tenant>` | `tenant` (written with the day's first aggregate) |
+//! | counted event | `T#<tenant>#REPORT#EVT#<event_id>` | `COUNTED` | `tenant`, `ttl` (30 days) |
 //! | NF-e emitter | `T#<tenant>#EMITTER` | `CONFIG` | `tenant`, `config` (a map; never the certificate) |
 //! | A1 certificate pointer | `T#<tenant>#EMITTER` | `CERT` | `tenant`, `revision`, `secret_arn`, `secret_version` (the certificate itself is the Secrets Manager secret `<prefix>/<tenant>/a1`) |
 //!
@@ -53,6 +57,7 @@ mod invoices;
 pub mod items;
 pub mod keys;
 mod orders;
+mod reports;
 mod settings;
 pub mod table;
 mod tx;

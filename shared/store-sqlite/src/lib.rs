@@ -24,6 +24,7 @@ mod codec;
 mod emitter;
 mod notify;
 mod pool;
+mod reports;
 mod schema;
 mod writer;
 

@@ -139,6 +139,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         body   TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: report aggregates (one row per company and day, versioned), the events they counted (the reporter's
+    // dedupe records, written in the same transaction as the day), and the generated reports.
+    r#"
+    CREATE TABLE IF NOT EXISTS report_days (
+        tenant  TEXT NOT NULL,
+        day     TEXT NOT NULL, -- yyyy-mm-dd: text order is date order
+        version INTEGER NOT NULL,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (tenant, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS report_events (
+        tenant   TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS reports (
+        tenant       TEXT NOT NULL,
+        id           TEXT NOT NULL,
+        generated_at INTEGER NOT NULL,
+        body         TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS reports_by_time ON reports (tenant, generated_at, id);
+    -- The companies active on a day (for the scheduled reports).
+    CREATE INDEX IF NOT EXISTS report_days_by_day ON report_days (day, tenant);
+    "#,
 ];
 
 /// The schema version this build writes.

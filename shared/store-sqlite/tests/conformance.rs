@@ -293,7 +293,8 @@ fn user_version(path: &Path) -> u32 {
 
 /// The tables of migrations 2 (emitters) and 3 (dedupe, notification settings), which builds before them
 /// created on their first write.
-const LATER_TABLES: [&str; 4] = ["emitters", "emitter_certificates", "dedupe", "notification_settings"];
+const LATER_TABLES: [&str; 7] =
+    ["emitters", "emitter_certificates", "dedupe", "notification_settings", "report_days", "report_events", "reports"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_file_is_migrated_to_the_current_schema() {

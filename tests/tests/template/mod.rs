@@ -357,7 +357,6 @@ fn the_http_routes_are_the_api_s_routes_behind_the_jwt_authorizer() {
         .collect();
     assert_eq!(groups, Role::ALL.iter().map(|r| r.as_str()).collect(), "one group per role");
 
-    let members = workspace_function_packages();
     let functions = t.functions();
     let mut served: BTreeMap<(String, String), String> = BTreeMap::new();
     for (package, (id, f)) in &functions {
@@ -372,14 +371,9 @@ fn the_http_routes_are_the_api_s_routes_behind_the_jwt_authorizer() {
                 assert_eq!(p["Auth"]["Authorizer"], "NONE", "{route_key}: the portal routes are public");
             } else {
                 assert!(p["Auth"].is_null(), "{id} {route_key}: only the portal routes leave the JWT authorizer");
-                match osflow_api::by_route_key(&route_key) {
-                    Some(route) => assert_eq!(route.function.package(), package, "{route_key} is served by"),
-                    // A function another branch adds: checked once its package is a workspace member.
-                    None => assert!(
-                        !members.contains_key(package.as_str()),
-                        "{id}: {route_key} is not in osflow_api::ROUTES"
-                    ),
-                }
+                let route = osflow_api::by_route_key(&route_key)
+                    .unwrap_or_else(|| panic!("{id}: {route_key} is not in osflow_api::ROUTES"));
+                assert_eq!(route.function.package(), package, "{route_key} is served by");
             }
             assert!(served.insert((method, path), package.clone()).is_none(), "{route_key} twice");
         }

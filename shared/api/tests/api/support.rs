@@ -95,7 +95,8 @@ impl Api {
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(blobs.clone()),
             settings: store_arc.clone(),
-            fiscal: Some(FiscalAdmin { emitters: store_arc, checks: Arc::new(NfeChecks) }),
+            fiscal: Some(FiscalAdmin { emitters: store_arc.clone(), checks: Arc::new(NfeChecks) }),
+            reports: store_arc,
             clock: clock.clone(),
             ids: Arc::new(UuidV7Ids),
         };

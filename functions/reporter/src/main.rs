@@ -1,0 +1,50 @@
+//! Lambda `reporter`, two triggers:
+//! - the SQS `reports` queue (event source mapping with `FunctionResponseTypes: [ReportBatchItemFailures]`):
+//!   every event counted once into its day's aggregate ([`osflow_reports::Reporter`]);
+//! - EventBridge Scheduler with the payload `{"schedule": "daily" | "weekly" | "monthly"}`: the reports of the
+//!   last complete period for every company active in it, stored in S3 and announced by e-mail (SES) once.
+//!   A failure fails the invocation, so the scheduler's retry policy runs it again (reports are replaced,
+//!   announcements deduplicated).
+//!
+//! Wiring only. Environment: lambda-kit's `Config` (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), `OSFLOW_SENDER_EMAIL` (an
+//! SES-verified identity) and `OSFLOW_SENDER_NAME`, as the notifier.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use osflow_lambda_kit::Config;
+use osflow_notify::SesEmailSender;
+use osflow_reports::{Announcer, Reporter, Schedule};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    osflow_lambda_kit::init_tracing();
+    let config = Config::from_env()?;
+    let (app, store) = osflow_fn_common::app(&config).await?;
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let announcer = Arc::new(Announcer {
+        dedupe: store,
+        email: Arc::new(SesEmailSender::from_env().await),
+        sender_name: var("OSFLOW_SENDER_NAME").unwrap_or_else(|| "osflow".into()),
+        sender_email: var("OSFLOW_SENDER_EMAIL").unwrap_or_else(|| "nao-responda@osflow.com.br".into()),
+    });
+    let reporter = Arc::new(Reporter { app: app.clone() });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (app, reporter, announcer) = (app.clone(), reporter.clone(), announcer.clone());
+        async move {
+            let payload = event.payload;
+            if payload.get("Records").is_some() {
+                let sqs: SqsEvent = serde_json::from_value(payload)?;
+                let response = osflow_bus::consume_with(sqs, reporter.as_ref()).await;
+                return Ok::<Value, Error>(serde_json::to_value(response)?);
+            }
+            let schedule: Schedule = serde_json::from_value(payload.get("schedule").cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("expected an SQS event or {{\"schedule\": \"daily|weekly|monthly\"}}: {e}"))?;
+            let made = osflow_reports::run_schedule(&app, schedule, chrono::Utc::now(), Some(&announcer)).await?;
+            Ok(serde_json::json!({ "reports": made.iter().map(|r| r.id.clone()).collect::<Vec<_>>() }))
+        }
+    }))
+    .await
+}

@@ -1,0 +1,152 @@
+//! The report routes (function `reports`): the live summary, the generated reports and their files, and a
+//! report asked for now. Roles are checked by the use cases of `osflow-reports`.
+
+use chrono::NaiveDate;
+use lambda_http::http::header;
+use lambda_http::{Body, Response};
+use osflow_lambda_kit::{Problem, ProblemType};
+use osflow_reports::ReportError;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::errors::app_problem;
+use crate::handlers::Res;
+use crate::http::{Cx, json_response, to_json};
+
+fn report_problem(e: ReportError) -> Problem {
+    match e {
+        ReportError::App(osflow_app::AppError::NotFound) => {
+            Problem::new(ProblemType::NotFound).with_detail("relatório não encontrado")
+        }
+        ReportError::App(e) => app_problem(&e, None),
+        ReportError::Period { field, message } => Problem::field(ProblemType::InvalidField, field, &message),
+        ReportError::Render(_) | ReportError::Announce(_) => Problem::new(ProblemType::Internal),
+    }
+}
+
+/// The period of a summary.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct PeriodQuery {
+    /// First day, `yyyy-mm-dd` (days are São Paulo dates, UTC−03:00).
+    from: String,
+    /// Last day, `yyyy-mm-dd` (at most 366 days after `from`).
+    to: String,
+}
+
+/// Path parameter of a report.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct ReportPath {
+    /// The report id, e.g. `daily-2026-11-29`.
+    id: String,
+}
+
+/// Path parameters of a report file.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct ReportFilePath {
+    /// The report id.
+    id: String,
+    /// `report.json`, `report.csv`, `time-per-stage.svg` or `opened-closed.svg`.
+    file: String,
+}
+
+/// A report asked for now.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    /// First day, `yyyy-mm-dd`.
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    /// Last day, `yyyy-mm-dd`.
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+}
+
+fn date(cx: &Cx<'_>, field: &'static str) -> Result<NaiveDate, Problem> {
+    let q = cx.query();
+    let raw = q.first(field).map(str::trim).unwrap_or_default();
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| Problem::field(ProblemType::InvalidField, field, "informe uma data aaaa-mm-dd"))
+}
+
+/// The company's figures over a period, live from the day aggregates: orders opened, approved, rejected,
+/// cancelled and closed, time per status (average, median and 90th percentile as bucket bounds, SLA breaches),
+/// the bottleneck, rework loops, time waiting for material, per technician and service type, opened/closed per
+/// day, and revenue (`representante` and `financeiro` only; other roles get the summary without it).
+#[utoipa::path(
+    get, path = "/v1/reports/summary", operation_id = "report_summary", tag = "reports",
+    params(PeriodQuery),
+    responses((status = 200, description = "The summary", body = Object))
+)]
+pub(crate) async fn report_summary(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let (from, to) = (date(cx, "from")?, date(cx, "to")?);
+    let s = osflow_reports::summary(cx.app, &caller, from, to).await.map_err(report_problem)?;
+    Ok(json_response(200, to_json(&s), None))
+}
+
+/// The company's generated reports (daily, weekly, monthly, asked for), newest first (`representante`,
+/// `financeiro`).
+#[utoipa::path(
+    get, path = "/v1/reports", operation_id = "list_reports", tag = "reports",
+    responses((status = 200, description = "`{\"items\": [report…]}`", body = Object))
+)]
+pub(crate) async fn list_reports(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let items = osflow_reports::list_reports(cx.app, &caller, 100).await.map_err(report_problem)?;
+    Ok(json_response(200, to_json(&serde_json::json!({ "items": items })), None))
+}
+
+/// One generated report: its period, summary and file names (`representante`, `financeiro`).
+#[utoipa::path(
+    get, path = "/v1/reports/{id}", operation_id = "get_report", tag = "reports",
+    params(ReportPath),
+    responses((status = 200, description = "The report", body = Object))
+)]
+pub(crate) async fn get_report(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.param("id").unwrap_or_default();
+    let r = osflow_reports::get_report(cx.app, &caller, id).await.map_err(report_problem)?;
+    Ok(json_response(200, to_json(&r), None))
+}
+
+/// A file of a report: the JSON document, the CSV (`section,key,metric,value`) or an SVG chart.
+#[utoipa::path(
+    get, path = "/v1/reports/{id}/files/{file}", operation_id = "report_file", tag = "reports",
+    params(ReportFilePath),
+    responses((status = 200, description = "The file", body = String, content_type = "text/csv"))
+)]
+pub(crate) async fn report_file(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let (id, file) = (cx.param("id").unwrap_or_default(), cx.param("file").unwrap_or_default());
+    let blob = osflow_reports::report_file(cx.app, &caller, id, file).await.map_err(report_problem)?;
+    let body = match String::from_utf8(blob.bytes) {
+        Ok(text) => Body::Text(text),
+        Err(e) => Body::Binary(e.into_bytes()),
+    };
+    Ok(Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, blob.content_type)
+        .header(header::CONTENT_DISPOSITION, format!("inline; filename=\"{file}\""))
+        .body(body)
+        .expect("valid response"))
+}
+
+/// Generates the report of a period now (`representante`): the same files as the scheduled reports; asking
+/// again for the same period replaces it.
+#[utoipa::path(
+    post, path = "/v1/reports", operation_id = "create_report", tag = "reports",
+    request_body = ReportRequest,
+    responses((status = 201, description = "The report", body = Object))
+)]
+pub(crate) async fn create_report(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let body: ReportRequest = cx.json()?;
+    let r = osflow_reports::request_report(cx.app, &caller, body.from, body.to).await.map_err(report_problem)?;
+    Ok(json_response(201, to_json(&r), None))
+}

@@ -1,0 +1,369 @@
+//! The reporter and the report use cases on the SQLite store: events counted once whatever the delivery, the
+//! summary's numbers, roles, generated files that parse, the announcement sent once, and the cost of a summary
+//! over a year with 100,000 orders (store reads counted; the time printed, never asserted).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use osflow_app::conformance::{advance, at, cpf, note, open_order, tenant};
+use osflow_app::{
+    App, AppError, Caller, EmailMessage, EmailSender, NoInvoicing, NotificationSettings, OrderStore, ReportPeriod,
+    ReportRecord, ReportStore, SendError, SettingsStore, StoreResult, StoredDay, SystemClock, UuidV7Ids,
+};
+use osflow_bus::Envelope;
+use osflow_domain::report::{DayAggregate, contribution, report_day};
+use osflow_domain::values::{Money, TenantId, UserId};
+use osflow_domain::{Command, Event, Order, PaymentMethod, QuoteDecision, Role};
+use osflow_lambda_kit::LocalBlobStore;
+use osflow_reports::{
+    Announcer, ReportError, Reporter, Schedule, generate, get_report, list_reports, period_of, report_file,
+    run_schedule, summary,
+};
+use osflow_store_sqlite::SqliteStore;
+
+/// Counts the calls of the report store and the items they return, and whether any order was read.
+struct Counting {
+    inner: Arc<SqliteStore>,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+    items: Mutex<u64>,
+}
+
+impl Counting {
+    fn hit(&self, op: &'static str, items: usize) {
+        *self.calls.lock().unwrap().entry(op).or_default() += 1;
+        *self.items.lock().unwrap() += items as u64;
+    }
+}
+
+#[async_trait]
+impl ReportStore for Counting {
+    async fn day(&self, t: &TenantId, d: NaiveDate) -> StoreResult<Option<StoredDay>> {
+        self.hit("day", 1);
+        self.inner.day(t, d).await
+    }
+    async fn days(&self, t: &TenantId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<DayAggregate>> {
+        let out = self.inner.days(t, from, to).await?;
+        self.hit("days", out.len());
+        Ok(out)
+    }
+    async fn active_tenants(&self, d: NaiveDate) -> StoreResult<Vec<TenantId>> {
+        self.hit("active_tenants", 1);
+        self.inner.active_tenants(d).await
+    }
+    async fn event_counted(&self, t: &TenantId, e: &str) -> StoreResult<bool> {
+        self.hit("event_counted", 1);
+        self.inner.event_counted(t, e).await
+    }
+    async fn count_event(&self, t: &TenantId, e: &str, a: &DayAggregate, v: u64) -> StoreResult<()> {
+        self.hit("count_event", 1);
+        self.inner.count_event(t, e, a, v).await
+    }
+    async fn save_report(&self, r: &ReportRecord) -> StoreResult<()> {
+        self.hit("save_report", 1);
+        self.inner.save_report(r).await
+    }
+    async fn report(&self, t: &TenantId, id: &str) -> StoreResult<Option<ReportRecord>> {
+        self.hit("report", 1);
+        self.inner.report(t, id).await
+    }
+    async fn reports(&self, t: &TenantId, limit: u32) -> StoreResult<Vec<ReportRecord>> {
+        self.hit("reports", 1);
+        self.inner.reports(t, limit).await
+    }
+}
+
+/// Records the e-mails.
+#[derive(Default)]
+struct Outbox(Mutex<Vec<EmailMessage>>);
+
+#[async_trait]
+impl EmailSender for Outbox {
+    async fn send_email(&self, m: &EmailMessage) -> Result<String, SendError> {
+        let mut sent = self.0.lock().unwrap();
+        sent.push(m.clone());
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+struct World {
+    app: App,
+    store: Arc<SqliteStore>,
+    counting: Arc<Counting>,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("osflow.db")).unwrap());
+    let counting = Arc::new(Counting { inner: store.clone(), calls: Mutex::default(), items: Mutex::default() });
+    let app = App {
+        orders: store.clone(),
+        flows: store.clone(),
+        invoices: store.clone(),
+        idempotency: store.clone(),
+        invoicing: Arc::new(NoInvoicing),
+        blobs: Arc::new(LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:1/blobs", b"k".to_vec())),
+        settings: store.clone(),
+        fiscal: None,
+        reports: counting.clone(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+    };
+    World { app, store, counting, _dir: dir }
+}
+
+fn caller(t: &TenantId, role: Role) -> Caller {
+    Caller { tenant: t.clone(), user: UserId::parse("u-1").unwrap(), roles: vec![role] }
+}
+
+fn money(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+/// Walks an order through `steps` (one hour apart from `start` minutes), storing every step; returns its events.
+async fn walk(w: &World, t: &TenantId, n: u64, start: i64, steps: Vec<Command>) -> Vec<Event> {
+    let (mut order, opened): (Order, Event) = open_order(t, n, cpf(n as u32), at(start));
+    w.store.create(&order, &opened, None).await.unwrap();
+    let mut events = vec![opened];
+    for (i, cmd) in steps.into_iter().enumerate() {
+        let (new, next) = advance(&order, cmd, at(start + 60 * (i as i64 + 1)));
+        w.store.apply(order.version, &next, &new, None).await.unwrap();
+        events.extend(new);
+        order = next;
+    }
+    events
+}
+
+fn full_flow() -> Vec<Command> {
+    vec![
+        Command::SendQuote,
+        Command::DecideQuote {
+            revision: None,
+            decision: QuoteDecision::Approve,
+            lines: vec![],
+            comment: None,
+            evidence: None,
+        },
+        Command::Start,
+        Command::WaitMaterial {
+            reason: "Fonte em falta".into(),
+            parts: vec!["P-001".into()],
+            expected_at: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
+        },
+        Command::MaterialArrived,
+        Command::Finish { tests_performed: None },
+        Command::Validate {
+            checklist: vec![osflow_domain::ChecklistItem { item: "Liga".into(), ok: true, note: None }],
+            extra_items: vec![],
+        },
+        Command::RequestPayment,
+        Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None },
+        Command::Release,
+        Command::Close,
+    ]
+}
+
+/// Three orders: one through the whole flow, one cancelled, one only opened (plus a note). Their envelopes.
+async fn three_orders(w: &World, t: &TenantId) -> Vec<Envelope> {
+    let a = walk(w, t, 1, 0, full_flow()).await;
+    let b = walk(w, t, 2, 30, vec![Command::SendQuote, Command::Cancel { reason: "Desistiu".into() }]).await;
+    let c = walk(w, t, 3, 45, vec![note("Aguardando cliente trazer o carregador")]).await;
+    let mut envelopes = Vec::new();
+    for events in [a, b, c] {
+        let id = match &events[0].change {
+            osflow_domain::Change::Opened(o) => o.id,
+            _ => unreachable!(),
+        };
+        envelopes.extend(events.iter().map(|e| Envelope::from_event(t, &id, e)));
+    }
+    envelopes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_count_once_in_any_order_and_the_summary_has_the_walked_numbers() {
+    let w = world();
+    let t = tenant("oficina");
+    let envelopes = three_orders(&w, &t).await;
+    let reporter = Reporter { app: w.app.clone() };
+    // Reversed (later versions first), then everything again, concurrently: every event counts once.
+    let mut delivery: Vec<Envelope> = envelopes.iter().rev().cloned().collect();
+    delivery.extend(envelopes.iter().cloned());
+    let tasks: Vec<_> = delivery
+        .into_iter()
+        .map(|e| {
+            let reporter = reporter.clone();
+            tokio::spawn(async move { reporter.count(&e.tenant, &e.order_id, e.version).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+
+    let day = report_day(at(0));
+    let rep = caller(&t, Role::Representante);
+    let s = summary(&w.app, &rep, day, day).await.unwrap();
+    assert_eq!((s.opened, s.approved, s.cancelled, s.closed, s.material_waits), (3, 1, 1, 1, 1));
+    assert_eq!(s.material_wait_secs, 3600);
+    let revenue = s.revenue.clone().unwrap();
+    assert_eq!(revenue.total, money("269.90"));
+    assert_eq!(revenue.by_method.get("pix"), Some(&money("269.90")));
+    assert_eq!(revenue.average_ticket, Some(money("269.90")));
+    let exec = s.statuses.iter().find(|x| x.status.as_str() == "em_execucao").unwrap();
+    // Entered twice (start, material arrived), left twice, one hour each time.
+    assert_eq!((exec.entered, exec.left, exec.total_secs, exec.avg_secs), (2, 2, 7200, Some(3600)));
+    // The same answer as folding the contributions directly.
+    let mut direct = DayAggregate::new(day);
+    for e in &envelopes {
+        let history: Vec<Event> =
+            envelopes.iter().filter(|x| x.order_id == e.order_id).map(|x| x.data.clone()).collect();
+        direct.merge(&contribution(&history, e.version, &Default::default()).unwrap());
+    }
+    assert_eq!(w.store.day(&t, day).await.unwrap().unwrap().aggregate, direct);
+
+    // Roles: a technician sees the summary without revenue and no generated reports.
+    let tec = caller(&t, Role::Tecnico);
+    assert!(summary(&w.app, &tec, day, day).await.unwrap().revenue.is_none());
+    assert!(matches!(list_reports(&w.app, &tec, 10).await, Err(ReportError::App(AppError::Forbidden { .. }))));
+    // A period that ends before it starts names the field.
+    assert!(matches!(
+        summary(&w.app, &rep, day, day - Duration::days(1)).await,
+        Err(ReportError::Period { field: "to", .. })
+    ));
+    assert!(matches!(
+        summary(&w.app, &rep, day - Duration::days(400), day).await,
+        Err(ReportError::Period { field: "from", .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_schedule_generates_parsable_files_and_announces_once() {
+    let w = world();
+    let t = tenant("oficina");
+    let reporter = Reporter { app: w.app.clone() };
+    for e in three_orders(&w, &t).await {
+        reporter.count(&e.tenant, &e.order_id, e.version).await.unwrap();
+    }
+    let settings = NotificationSettings { reply_to: Some("dono@oficina.com.br".into()), ..Default::default() };
+    w.store.put_notification_settings(&t, &settings).await.unwrap();
+    let outbox = Arc::new(Outbox::default());
+    let announcer = Announcer {
+        dedupe: w.store.clone(),
+        email: outbox.clone(),
+        sender_name: "osflow".into(),
+        sender_email: "relatorios@osflow.local".into(),
+    };
+    // The day after the orders: yesterday's report.
+    let now: DateTime<Utc> = at(0) + Duration::days(1);
+    assert_eq!(period_of(Schedule::Daily, now), (report_day(at(0)), report_day(at(0))));
+    let made = run_schedule(&w.app, Schedule::Daily, now, Some(&announcer)).await.unwrap();
+    assert_eq!(made.len(), 1);
+    let id = made[0].id.clone();
+    assert_eq!(id, format!("daily-{}", report_day(at(0))));
+    // A rerun (a retried schedule) replaces the report and sends nothing new.
+    run_schedule(&w.app, Schedule::Daily, now, Some(&announcer)).await.unwrap();
+    let sent = outbox.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "dono@oficina.com.br");
+    assert!(sent[0].subject.starts_with("Relatório diário"), "{}", sent[0].subject);
+    assert!(sent[0].body.contains(&format!("/v1/reports/{id}/files/report.csv")));
+
+    let fin = caller(&t, Role::Financeiro);
+    let listed = list_reports(&w.app, &fin, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![id.as_str()]);
+    let record = get_report(&w.app, &fin, &id).await.unwrap();
+    assert_eq!(record.period, ReportPeriod::Daily);
+    assert_eq!((record.summary.opened, record.summary.closed), (3, 1));
+
+    // The CSV: a header and `section,key,metric,value` lines with the numbers.
+    let csv = report_file(&w.app, &fin, &id, "report.csv").await.unwrap();
+    assert!(csv.content_type.starts_with("text/csv"));
+    let text = String::from_utf8(csv.bytes).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0], vec!["section", "key", "metric", "value"]);
+    assert!(rows.iter().all(|r| r.len() == 4));
+    assert!(rows.contains(&vec!["totals", "", "opened", "3"]));
+    assert!(rows.contains(&vec!["revenue", "pix", "amount", "269.90"]));
+    // The charts are SVG documents with the bars and the lines.
+    for (file, must_have) in [("time-per-stage.svg", "rect"), ("opened-closed.svg", "polyline")] {
+        let svg = report_file(&w.app, &fin, &id, file).await.unwrap();
+        assert_eq!(svg.content_type, "image/svg+xml");
+        let elements = svg_elements(&svg.bytes);
+        assert_eq!(elements.first().map(String::as_str), Some("svg"), "{file}");
+        assert!(elements.iter().any(|e| e == must_have), "{file}: {elements:?}");
+    }
+    let bars = String::from_utf8(report_file(&w.app, &fin, &id, "time-per-stage.svg").await.unwrap().bytes).unwrap();
+    assert!(bars.contains("#D6332B") || bars.contains("#d6332b"), "the bottleneck bar is highlighted");
+    // A file the report does not have.
+    assert!(matches!(report_file(&w.app, &fin, &id, "other.svg").await, Err(ReportError::App(AppError::NotFound))));
+    // A custom report of the same day is another report, not announced.
+    let custom = generate(&w.app, &t, ReportPeriod::Custom, report_day(at(0)), report_day(at(0)), Some(&announcer))
+        .await
+        .unwrap();
+    assert_eq!(custom.id, format!("custom-{0}-{0}", report_day(at(0))));
+    assert_eq!(outbox.0.lock().unwrap().len(), 1);
+}
+
+/// The element names of an SVG document, in order (quick-xml: it must parse).
+fn svg_elements(bytes: &[u8]) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut names = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf).expect("the SVG parses") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                names.push(String::from_utf8(e.name().as_ref().to_vec()).unwrap())
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_summary_of_100000_orders_reads_one_item_per_day() {
+    let w = world();
+    let t = tenant("grande");
+    // 100,000 synthetic orders over 365 days, each opened, started, finished and closed with a payment; their
+    // aggregates built with the domain's contribution (as the reporter does) and stored one row per day.
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+    let built = Instant::now();
+    let mut days: BTreeMap<NaiveDate, DayAggregate> = BTreeMap::new();
+    let template = walk(&w, &tenant("modelo"), 1, 0, full_flow()).await;
+    for i in 0..100_000u32 {
+        let shift = Duration::minutes(i64::from(i) * 365 * 24 * 60 / 100_000);
+        let base = template[0].at;
+        let history: Vec<Event> =
+            template.iter().map(|e| Event { at: start + shift + (e.at - base), ..e.clone() }).collect();
+        for e in &history {
+            let c = contribution(&history, e.version, &Default::default()).unwrap();
+            days.entry(c.day).or_insert_with(|| DayAggregate::new(c.day)).merge(&c);
+        }
+    }
+    for (i, aggregate) in days.values().enumerate() {
+        w.store.count_event(&t, &format!("synthetic:{i}"), aggregate, 0).await.unwrap();
+    }
+    let build_time = built.elapsed();
+
+    *w.counting.calls.lock().unwrap() = BTreeMap::new();
+    *w.counting.items.lock().unwrap() = 0;
+    let (from, to) = (report_day(start), report_day(start) + Duration::days(365));
+    let timer = Instant::now();
+    let s = summary(&w.app, &caller(&t, Role::Representante), from, to).await.unwrap();
+    let took = timer.elapsed();
+    assert_eq!((s.opened, s.closed), (100_000, 100_000));
+    assert_eq!(s.revenue.unwrap().total, Money::from_cents(26_990 * 100_000).unwrap());
+    // One query, one item per day with activity (at most 366), no order read: the cost is O(days × statuses).
+    let calls = w.counting.calls.lock().unwrap().clone();
+    assert_eq!(calls, BTreeMap::from([("days", 1)]));
+    let items = *w.counting.items.lock().unwrap();
+    assert!(items <= 366, "{items} items read");
+    println!(
+        "summary of a year with 100000 orders: {items} day items read in {took:?} (aggregates built and stored in \
+         {build_time:?})"
+    );
+}
