@@ -276,6 +276,12 @@ async fn report_timer(app: osflow_app::App, announcer: Announcer) {
     loop {
         tick.tick().await;
         let now = chrono::Utc::now();
+        // The SLA alerts: once per stay over the limit, whenever the timer runs.
+        match osflow_reports::check_sla(&app).await {
+            Ok(0) => {}
+            Ok(raised) => tracing::info!(raised, "SLA alerts raised"),
+            Err(e) => tracing::warn!(error = %e, "SLA check failed; retried at the next tick"),
+        }
         for (name, schedule) in
             [("daily", Schedule::Daily), ("weekly", Schedule::Weekly), ("monthly", Schedule::Monthly)]
         {

@@ -1,6 +1,7 @@
 //! Lambda `reporter`, two triggers:
 //! - the SQS `reports` queue (event source mapping with `FunctionResponseTypes: [ReportBatchItemFailures]`):
 //!   every event counted once into its day's aggregate ([`osflow_reports::Reporter`]);
+//! - EventBridge Scheduler with `{"check": "sla"}` (every 15 minutes): the SLA alerts, once per stay over the limit;
 //! - EventBridge Scheduler with the payload `{"schedule": "daily" | "weekly" | "monthly"}`: the reports of the
 //!   last complete period for every company active in it, stored in S3 and announced by e-mail (SES) once.
 //!   A failure fails the invocation, so the scheduler's retry policy runs it again (reports are replaced,
@@ -40,8 +41,14 @@ async fn main() -> Result<(), Error> {
                 let response = osflow_bus::consume_with(sqs, reporter.as_ref()).await;
                 return Ok::<Value, Error>(serde_json::to_value(response)?);
             }
+            if payload.get("check").and_then(Value::as_str) == Some("sla") {
+                let raised = osflow_reports::check_sla(&app).await?;
+                return Ok(serde_json::json!({ "sla_alerts": raised }));
+            }
             let schedule: Schedule = serde_json::from_value(payload.get("schedule").cloned().unwrap_or(Value::Null))
-                .map_err(|e| format!("expected an SQS event or {{\"schedule\": \"daily|weekly|monthly\"}}: {e}"))?;
+                .map_err(|e| {
+                    format!("expected an SQS event, {{\"schedule\": \"daily|weekly|monthly\"}} or {{\"check\": \"sla\"}}: {e}")
+                })?;
             let made = osflow_reports::run_schedule(&app, schedule, chrono::Utc::now(), Some(&announcer)).await?;
             Ok(serde_json::json!({ "reports": made.iter().map(|r| r.id.clone()).collect::<Vec<_>>() }))
         }

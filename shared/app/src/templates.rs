@@ -9,8 +9,9 @@ use crate::ports::{NotificationSettings, TemplateOverride};
 pub const VARIABLES: [&str; 9] =
     ["cliente", "os", "equipamento", "status", "valor", "data_prevista", "motivo", "empresa", "link"];
 
-/// The template names: the status kinds that notify, plus `material_date_changed`.
-pub const TEMPLATE_NAMES: [&str; 13] = [
+/// The template names: the status kinds that notify, plus `material_date_changed`, plus `sla_breached` (the alert
+/// to the company itself, not to the customer).
+pub const TEMPLATE_NAMES: [&str; 14] = [
     "open",
     "awaiting_approval",
     "approved",
@@ -24,6 +25,7 @@ pub const TEMPLATE_NAMES: [&str; 13] = [
     "closed",
     "cancelled",
     "custom",
+    "sla_breached",
 ];
 
 /// Why a template was refused.
@@ -87,6 +89,11 @@ pub fn default_template(name: &str) -> Template<'static> {
         ),
         "closed" => ("OS {os} encerrada", "Olá, {cliente}. A OS {os} foi encerrada. Obrigado pela confiança!"),
         "cancelled" => ("OS {os} cancelada", "Olá, {cliente}. A OS {os} foi cancelada. Motivo: {motivo}."),
+        "sla_breached" => (
+            "Prazo estourado — OS {os} em {status}",
+            "A OS {os} ({equipamento}, cliente {cliente}) está em \"{status}\" além do prazo definido no fluxo \
+             para essa etapa. Verifique o que a impede de seguir.",
+        ),
         _ => ("OS {os}: {status}", "Olá, {cliente}. A OS {os} ({equipamento}) está agora em: {status}."),
     };
     Template { subject, body }

@@ -158,7 +158,8 @@ pub fn route(envelope: &Envelope) -> Vec<Queue> {
 /// - every status change, `order.opened` included (entering a status is what the flow's `notify` flag is about);
 /// - a quote sent or revised (the quote goes to the customer), the expected date of the material changed;
 /// - a note or an attachment visible to the customer;
-/// - a payment registered (the receipt), an NF-e authorized.
+/// - a payment registered (the receipt), an NF-e authorized;
+/// - an SLA breach (the alert goes to the company, not to the customer).
 ///
 /// Not: internal notes and photos, NF-e states other than authorized, and events that neither change the status
 /// nor are listed here (the notifier's own `NotificationSent` records must never notify).
@@ -170,7 +171,7 @@ pub fn can_notify(event: &Event) -> bool {
         Change::QuoteSent { .. } | Change::QuoteRevised { .. } | Change::MaterialDateChanged { .. } => true,
         Change::NoteAdded { note } => note.visible_to_customer,
         Change::AttachmentAdded { attachment } => attachment.visible_to_customer,
-        Change::PaymentRegistered { .. } => true,
+        Change::PaymentRegistered { .. } | Change::SlaBreached { .. } => true,
         Change::InvoiceUpdated { invoice } => invoice.state == InvoiceState::Authorized,
         _ => false,
     }

@@ -140,6 +140,11 @@ pub enum Change {
         reason: String,
     },
     Moved,
+    /// The order has stayed in its status (entered at `since`) beyond the status's limit: the company is alerted.
+    SlaBreached {
+        since: DateTime<Utc>,
+        limit_hours: u32,
+    },
     /// A message the notifier sent to the customer (or failed to send), recorded on the timeline by a System
     /// actor. It changes no status and never notifies by itself.
     NotificationSent {
@@ -179,6 +184,7 @@ impl Change {
             Change::Closed => "order.closed",
             Change::Cancelled { .. } => "order.cancelled",
             Change::Moved => "order.moved",
+            Change::SlaBreached { .. } => "order.sla_breached",
             Change::NotificationSent { .. } => "order.notification_sent",
         }
     }

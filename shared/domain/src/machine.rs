@@ -97,6 +97,9 @@ pub enum Command {
     Move {
         to: StatusKey,
     },
+    /// The order stayed in its status beyond the status's SLA (`sla_hours`): the alert to the company, raised once
+    /// per stay by the SLA check (System actor only).
+    FlagSlaBreach,
     /// The notifier records a message it sent (System actor only; allowed in every status, final ones included).
     RecordNotification {
         channel: String,
@@ -130,6 +133,7 @@ impl Command {
             Command::Close => "close",
             Command::Cancel { .. } => "cancel",
             Command::Move { .. } => "move",
+            Command::FlagSlaBreach => "flag_sla_breach",
             Command::RecordNotification { .. } => "record_notification",
         }
     }
@@ -309,8 +313,8 @@ pub fn decide(
     // The customer acts only on quotes; the system only records invoices.
     match (actor, &cmd) {
         (Actor::Customer { .. }, Command::DecideQuote { .. })
-        | (Actor::System { .. }, Command::RecordInvoice { .. }) => {}
-        (Actor::Staff { .. }, Command::RecordInvoice { .. })
+        | (Actor::System { .. }, Command::RecordInvoice { .. } | Command::FlagSlaBreach) => {}
+        (Actor::Staff { .. }, Command::RecordInvoice { .. } | Command::FlagSlaBreach)
         | (Actor::Customer { .. }, _)
         | (Actor::System { .. }, _) => {
             return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: vec![] });
@@ -519,6 +523,16 @@ pub fn decide(
         Command::RecordInvoice { invoice } => {
             out.push(None, Change::InvoiceUpdated { invoice });
         }
+        Command::FlagSlaBreach => {
+            // Nothing to flag (no limit, not over it yet, or flagged for this stay already): refused, so the
+            // check may run any number of times.
+            let limit_hours = flow.status(&order.status).and_then(|s| s.sla_hours).ok_or_else(not_allowed)?;
+            let over = (ctx.now - order.status_since).num_seconds() > i64::from(limit_hours) * 3600;
+            if !over || order.sla_alerted_since == Some(order.status_since) {
+                return Err(not_allowed());
+            }
+            out.push(None, Change::SlaBreached { since: order.status_since, limit_hours });
+        }
         Command::RetryInvoice => {
             require_roles(&INVOICE_RETRY_ROLES)?;
             let invoice = order
@@ -699,6 +713,7 @@ impl Order {
             tests_performed: None,
             invoice: None,
             cancel_reason: None,
+            sla_alerted_since: None,
             created_at: event.at,
             updated_at: event.at,
         })
@@ -772,6 +787,7 @@ impl Order {
                 }
             }
             Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
+            Change::SlaBreached { since, .. } => self.sla_alerted_since = Some(*since),
             Change::NotificationSent { channel, to_masked, template, ok, error } => {
                 self.notifications.push(Notification {
                     channel: channel.clone(),

@@ -333,6 +333,9 @@ pub struct Order {
     pub invoice: Option<InvoiceInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The stay (`status_since` of the status) the SLA alert was raised for: one alert per stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_alerted_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -19,6 +19,7 @@ use osflow_app::{
     NotificationSettings, NotifyChannel, Rendered, SendError, SettingsStore, WebhookCall, WebhookSender,
 };
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
+use osflow_domain::values::Email;
 use osflow_domain::{Actor, Change, Channel, Command, Flow, Order, StatusKind};
 
 use osflow_app::templates::{render, template_for};
@@ -92,6 +93,9 @@ fn kind_name(kind: StatusKind) -> String {
     serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "custom".into())
 }
 
+/// The template of the SLA alert, sent to the company (its reply-to, else its sender address), not the customer.
+const SLA_TEMPLATE: &str = "sla_breached";
+
 /// What to send for an envelope: the template name and the flow channels, or nothing.
 fn decide(env: &Envelope, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
     let event = &env.data;
@@ -99,6 +103,8 @@ fn decide(env: &Envelope, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
     let template = match &event.change {
         Change::NotificationSent { .. } => return None,
         Change::MaterialDateChanged { .. } => "material_date_changed".to_owned(),
+        // The alert goes to the company by e-mail, whatever the status's channels.
+        Change::SlaBreached { .. } => return Some((SLA_TEMPLATE.to_owned(), vec![NotifyChannel::Email])),
         _ if event.changes_status() && status.notify => kind_name(status.kind),
         _ => return None,
     };
@@ -186,7 +192,22 @@ impl Notifier {
         for &channel in channels.iter().filter(|c| enabled.contains(c)) {
             match channel {
                 NotifyChannel::Email => {
-                    let Some(to) = &order.customer.email else { continue };
+                    let company = settings.reply_to.as_deref().or(settings.sender_email.as_deref());
+                    let to = if template == SLA_TEMPLATE {
+                        match company.map(Email::parse) {
+                            Some(Ok(e)) => e,
+                            _ => {
+                                tracing::warn!(event_id = %env.event_id, "SLA alert: the company has no e-mail address (reply_to or sender_email)");
+                                continue;
+                            }
+                        }
+                    } else {
+                        match &order.customer.email {
+                            Some(e) => e.clone(),
+                            None => continue,
+                        }
+                    };
+                    let to = &to;
                     let message = EmailMessage {
                         from_name: settings
                             .sender_name

@@ -483,3 +483,43 @@ async fn dedupe_claims_on_sqlite() {
         Claim::Claimed
     );
 }
+
+/// A clock stopped at an instant.
+struct Stopped(chrono::DateTime<Utc>);
+
+impl osflow_app::Clock for Stopped {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sla_alert_is_e_mailed_to_the_company_once_not_to_the_customer() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let id = w.open().await;
+    w.deliver(1).await;
+    let before = w.mails().len();
+    let calls_before = receiver.calls().len();
+
+    // A day and more in `aberta` (24-hour limit in the default flow): the check raises the alert.
+    let mut later = w.app.clone();
+    later.clock = Arc::new(Stopped(Utc::now() + Duration::hours(25)));
+    let actor = osflow_domain::Actor::System { component: "sla-check".into() };
+    later.step_as(&w.tenant, &actor, &id, Command::FlagSlaBreach, None, None, &no_render).await.unwrap();
+
+    let delivered = w.deliver(3).await;
+    assert_eq!(delivered.len(), 1, "the alert is routed to the notifications queue");
+    assert!(delivered[0].1.is_ok(), "{:?}", delivered[0].1);
+    let mails = w.mails();
+    assert_eq!(mails.len(), before + 1, "one e-mail, however often it is delivered");
+    let alert = mails
+        .iter()
+        .find(|m| m.contains("contato@oficinadoze.com.br") && !m.contains("joana@"))
+        .unwrap_or_else(|| panic!("{mails:#?}"));
+    assert!(alert.contains("contato@oficinadoze.com.br"), "to the company's reply-to: {alert}");
+    assert!(!alert.contains("joana@exemplo.com.br"), "not to the customer: {alert}");
+    let recorded = w.order(&id).await.notifications;
+    assert!(recorded.iter().any(|n| n.template == "sla_breached" && n.ok), "{recorded:?}");
+    assert_eq!(receiver.calls().len(), calls_before, "the alert is not sent to the company's WhatsApp/SMS webhook");
+}

@@ -367,3 +367,55 @@ async fn a_year_summary_of_100000_orders_reads_one_item_per_day() {
          {build_time:?})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_over_its_status_limit_raises_one_alert_per_stay() {
+    let w = world();
+    let t = tenant("oficina-sla");
+    // Quote sent at minute 60: `aguardando_aprovacao` has a 72-hour limit in the default flow.
+    let events = walk(&w, &t, 1, 0, vec![Command::SendQuote]).await;
+    let id = match &events[0].change {
+        osflow_domain::Change::Opened(o) => o.id,
+        _ => unreachable!(),
+    };
+    let reporter = Reporter { app: w.app.clone() };
+    for e in &events {
+        reporter.count(&t, &id, e.version).await.unwrap();
+    }
+    let sent_at = at(60);
+    // The check at an instant: the app with a clock stopped there.
+    let check = |hours: i64| {
+        let mut app = w.app.clone();
+        app.clock = Arc::new(Stopped(sent_at + chrono::Duration::hours(hours)));
+        async move { osflow_reports::check_sla(&app).await.unwrap() }
+    };
+
+    // Within the limit: nothing.
+    assert_eq!(check(71).await, 0);
+    // Over it: one alert, and only one however often the check runs.
+    assert_eq!(check(73).await, 1);
+    assert_eq!(check(73).await, 0);
+    assert_eq!(check(24 * 6).await, 0);
+
+    let timeline = w.app.orders.timeline(&t, &id).await.unwrap();
+    let alerts: Vec<&Event> =
+        timeline.iter().filter(|e| matches!(e.change, osflow_domain::Change::SlaBreached { .. })).collect();
+    assert_eq!(alerts.len(), 1, "{timeline:?}");
+    let osflow_domain::Change::SlaBreached { since, limit_hours } = &alerts[0].change else { unreachable!() };
+    assert_eq!((*since, *limit_hours), (sent_at, 72));
+    assert_eq!(alerts[0].status_after.as_str(), "aguardando_aprovacao", "the alert changes no status");
+    // It leaves through the outbox to the notifications queue (the notifier e-mails the company).
+    let envelope = Envelope::from_event(&t, &id, alerts[0]);
+    assert!(osflow_bus::route(&envelope).contains(&osflow_bus::Queue::Notifications));
+    let order = w.app.orders.get(&t, &id).await.unwrap().unwrap();
+    assert_eq!(order.sla_alerted_since, Some(sent_at));
+}
+
+/// A clock stopped at an instant.
+struct Stopped(DateTime<Utc>);
+
+impl osflow_app::Clock for Stopped {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}

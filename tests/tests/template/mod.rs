@@ -323,10 +323,15 @@ fn the_stream_feeds_the_relay_and_the_schedules_the_reporter() {
         .map(|(name, e)| {
             let input = e["Properties"]["Input"].as_str().unwrap_or_else(|| panic!("{id} {name}: Input"));
             let input: Value = serde_json::from_str(input).unwrap_or_else(|e| panic!("{id} {name}: {e}"));
-            input["schedule"].as_str().unwrap_or_else(|| panic!("{id} {name}: {{\"schedule\": …}}")).to_owned()
+            match (input["schedule"].as_str(), input["check"].as_str()) {
+                (Some(schedule), None) => schedule.to_owned(),
+                (None, Some(check)) => format!("check:{check}"),
+                _ => panic!("{id} {name}: {{\"schedule\": …}} or {{\"check\": …}}"),
+            }
         })
         .collect();
-    assert_eq!(schedules, ["daily", "monthly", "weekly"].map(String::from).into());
+    // The report schedules and the SLA check.
+    assert_eq!(schedules, ["check:sla", "daily", "monthly", "weekly"].map(String::from).into());
 }
 
 #[test]

@@ -1,0 +1,73 @@
+//! SLA alerts: an order that stays in its status beyond the status's limit (`sla_hours` of the flow) raises one
+//! alert per stay — the `order.sla_breached` event (a System step through the outbox), which the notifier e-mails
+//! to the company. Run on a schedule (EventBridge Scheduler in AWS, the report timer locally); running it again
+//! raises nothing new (the domain refuses a second alert for the same stay; the idempotency key guards races).
+
+use std::collections::BTreeSet;
+
+use chrono::Duration;
+use osflow_app::{App, AppError, Idempotency, PageRequest, Rendered};
+use osflow_domain::{Actor, Command, DomainError, Flow, Order};
+
+use crate::usecases::ReportError;
+
+/// The companies checked: those with events in the last days (the active-company index of the report store).
+pub const SLA_LOOKBACK_DAYS: i64 = 30;
+
+/// The component name of the check on the order's timeline.
+pub const SLA_COMPONENT: &str = "sla-check";
+
+/// Raises the alert of every order over its status's limit (at the app's clock) that has none for its current
+/// stay; returns how many were raised. Every company is checked; the first failure is returned after.
+pub async fn check_sla(app: &App) -> Result<usize, ReportError> {
+    let now = app.clock.now();
+    let today = osflow_domain::report::report_day(now);
+    let mut tenants = BTreeSet::new();
+    for back in 0..SLA_LOOKBACK_DAYS {
+        tenants.extend(app.reports.active_tenants(today - Duration::days(back)).await?);
+    }
+    let actor = Actor::System { component: SLA_COMPONENT.into() };
+    let render = |_: &Order, _: &Flow| Rendered { status: 204, body: String::new() };
+    let mut raised = 0;
+    let mut first_error = None;
+    for tenant in tenants {
+        let flow = app.current_flow(&tenant).await?;
+        for status in flow.def.statuses.iter().filter(|s| s.sla_hours.is_some()) {
+            let limit = Duration::hours(i64::from(status.sla_hours.unwrap_or_default()));
+            let mut page = PageRequest { limit: 100, cursor: None };
+            loop {
+                let found = app.orders.list_by_status(&tenant, &status.key, &page).await?;
+                for order in found
+                    .items
+                    .iter()
+                    .filter(|o| now - o.status_since > limit && o.sla_alerted_since != Some(o.status_since))
+                {
+                    let idem = Idempotency {
+                        key: format!("sla:{}:{}", order.id, order.status_since.timestamp_millis()),
+                        request_hash: "order.sla_breached".into(),
+                    };
+                    match app
+                        .step_as(&tenant, &actor, &order.id, Command::FlagSlaBreach, None, Some(&idem), &render)
+                        .await
+                    {
+                        Ok(_) => raised += 1,
+                        // Alerted meanwhile, moved on, or runs on a flow version without this limit.
+                        Err(AppError::Domain(DomainError::NotAllowedInStatus { .. }) | AppError::NotFound) => {}
+                        Err(e) => {
+                            tracing::warn!(tenant = %tenant, order_id = %order.id, error = %e, "SLA alert not raised");
+                            first_error.get_or_insert(ReportError::App(e));
+                        }
+                    }
+                }
+                match found.next {
+                    Some(cursor) => page.cursor = Some(cursor),
+                    None => break,
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(raised),
+    }
+}
