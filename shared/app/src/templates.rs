@@ -99,6 +99,21 @@ pub fn default_template(name: &str) -> Template<'static> {
     Template { subject, body }
 }
 
+/// `R$ 1.234,56`.
+pub fn brl(m: osflow_domain::values::Money) -> String {
+    let s = m.to_string();
+    let (int, dec) = s.split_once('.').unwrap_or((&s, "00"));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}R$ {grouped},{dec}")
+}
+
 /// The company's override of `name`, else the default.
 pub fn template_for<'a>(settings: &'a NotificationSettings, name: &str) -> Template<'a> {
     let default = default_template(name);

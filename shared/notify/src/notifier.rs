@@ -74,20 +74,8 @@ pub fn mask_url(url: &str) -> String {
     format!("{scheme}://{host}/…")
 }
 
-/// `R$ 1.234,56`.
-pub fn brl(m: osflow_domain::values::Money) -> String {
-    let s = m.to_string();
-    let (int, dec) = s.split_once('.').unwrap_or((&s, "00"));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}R$ {grouped},{dec}")
-}
+/// `R$ 1.234,56` (one formatting for every message and page).
+pub use osflow_app::templates::brl;
 
 fn kind_name(kind: StatusKind) -> String {
     serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "custom".into())

@@ -42,20 +42,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `R$ 1.234,56`.
-pub fn brl(m: osflow_domain::values::Money) -> String {
-    let s = m.to_string();
-    let (int, dec) = s.split_once('.').unwrap_or((&s, "00"));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}R$ {grouped},{dec}")
-}
+/// `R$ 1.234,56` (one formatting for every message and page).
+pub use osflow_app::templates::brl;
 
 /// `1,5` for a quantity of 1.5 (the Brazilian decimal comma).
 pub fn quantity(q: osflow_domain::values::Quantity) -> String {
