@@ -26,8 +26,7 @@ use osflow_app::{
 use osflow_bus::{Envelope, event_id, message_group_id};
 use osflow_domain::values::{CityCode, Email, Money, OrderId, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
-    Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, Order, PaymentMethod, QuoteDecision,
-    Role, Service,
+    Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, Order, PaymentMethod, Role, Service,
 };
 use osflow_fn_invoicer::SefazAuthorities;
 use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, SharedAuthority, validate};
@@ -207,13 +206,7 @@ impl World {
         };
         for cmd in [
             Command::SendQuote,
-            Command::DecideQuote {
-                revision: None,
-                decision: QuoteDecision::Approve,
-                lines: vec![],
-                comment: None,
-                evidence: None,
-            },
+            osflow_app::conformance::approve(),
             Command::Start,
             Command::Finish { tests_performed: Some("Ligou".into()) },
             Command::Validate {

@@ -19,7 +19,7 @@ use osflow_bus::{
     CreatedQueue, Envelope, Queue, QueueUrls, RetryPolicy, SqsClient, SqsPublisher, create_queues, queues, route,
 };
 use osflow_domain::values::{Money, TenantId};
-use osflow_domain::{ChecklistItem, Command, Event, Order, PaymentMethod, QuoteDecision};
+use osflow_domain::{ChecklistItem, Command, Event, Order, PaymentMethod};
 use osflow_store_dynamodb::serde_dynamo;
 use osflow_store_dynamodb::{DynamoStore, create_table, keys, table, table_definition};
 use outbox_relay::relay;
@@ -136,13 +136,7 @@ async fn write_walk(store: &DynamoStore, t: &TenantId, number: u64) -> (Order, V
     let money = |s| Money::parse(s).unwrap();
     let commands = vec![
         Command::SendQuote,
-        Command::DecideQuote {
-            revision: None,
-            decision: QuoteDecision::Approve,
-            lines: vec![],
-            comment: None,
-            evidence: None,
-        },
+        osflow_app::conformance::approve(),
         Command::Start,
         note("Placa limpa"),
         Command::AddNote { text: "Interna".into(), visible_to_customer: false },

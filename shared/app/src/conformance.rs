@@ -288,6 +288,17 @@ pub fn note(text: &str) -> Command {
     Command::AddNote { text: text.into(), visible_to_customer: true }
 }
 
+/// The staff's approval of the whole quote waiting for a decision.
+pub fn approve() -> Command {
+    Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![],
+        comment: None,
+        evidence: None,
+    }
+}
+
 /// An idempotency record created at `created_at`, expiring one day later.
 pub fn idem_record(tenant: &TenantId, key: &str, created_at: DateTime<Utc>) -> IdempotencyRecord {
     IdempotencyRecord {

@@ -16,7 +16,7 @@ use osflow_app::conformance::{advance, at, cpf, open_order, tenant};
 use osflow_app::{OrderStore, Outbox};
 use osflow_bus::{ConsumeError, Consumer, EmbeddedRelay, Envelope, Queue, RelayOptions};
 use osflow_domain::values::Money;
-use osflow_domain::{ChecklistItem, Command, PaymentMethod, QuoteDecision};
+use osflow_domain::{ChecklistItem, Command, PaymentMethod};
 use osflow_store_sqlite::SqliteStore;
 use tokio::runtime::Runtime;
 
@@ -52,13 +52,7 @@ async fn commit_orders(store: &SqliteStore) -> usize {
         events += 1;
         let commands = vec![
             Command::SendQuote,
-            Command::DecideQuote {
-                revision: None,
-                decision: QuoteDecision::Approve,
-                lines: vec![],
-                comment: None,
-                evidence: None,
-            },
+            osflow_app::conformance::approve(),
             Command::Start,
             Command::AddNote { text: "Placa limpa".into(), visible_to_customer: true },
             Command::AddNote { text: "Interna".into(), visible_to_customer: false },

@@ -30,9 +30,7 @@ use osflow_bus::{
     create_queues, load_sdk_config, queues, route,
 };
 use osflow_domain::values::{Money, TenantId};
-use osflow_domain::{
-    Change, ChecklistItem, Command, Event, InvoiceInfo, InvoiceState, Order, PaymentMethod, QuoteDecision,
-};
+use osflow_domain::{Change, ChecklistItem, Command, Event, InvoiceInfo, InvoiceState, Order, PaymentMethod};
 use osflow_store_sqlite::SqliteStore;
 
 // =============================================================================================================
@@ -55,13 +53,7 @@ fn walk(t: &TenantId, number: u64) -> Walk {
     let date = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
     let commands = vec![
         Command::SendQuote,
-        Command::DecideQuote {
-            revision: None,
-            decision: QuoteDecision::Approve,
-            lines: vec![],
-            comment: None,
-            evidence: None,
-        },
+        osflow_app::conformance::approve(),
         Command::Start,
         note("Placa limpa"),
         Command::AddNote { text: "Cliente difícil".into(), visible_to_customer: false },

@@ -18,7 +18,7 @@ use osflow_app::{
 use osflow_domain::values::{CityCode, Document, Email, Money, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
     Address, ChecklistItem, Command, Customer, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput, LineKind,
-    Order, PaymentMethod, QuoteDecision, Role, Service,
+    Order, PaymentMethod, Role, Service,
 };
 use osflow_invoicing::{EmitterPolicy, Invoicer, Issued, SharedAuthority};
 use osflow_nfe::simulator::Simulator;
@@ -201,13 +201,7 @@ impl World {
         };
         for cmd in [
             Command::SendQuote,
-            Command::DecideQuote {
-                revision: None,
-                decision: QuoteDecision::Approve,
-                lines: vec![],
-                comment: None,
-                evidence: None,
-            },
+            osflow_app::conformance::approve(),
             Command::Start,
             Command::Finish { tests_performed: Some("Ligou".into()) },
             Command::Validate {

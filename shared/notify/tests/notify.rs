@@ -16,8 +16,7 @@ use osflow_app::{
 use osflow_bus::{Consumer, Envelope, Queue, route};
 use osflow_domain::values::{Email, Money, Ncm, OrderId, Quantity, TenantId, UserId};
 use osflow_domain::{
-    ChecklistItem, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, PaymentMethod, QuoteDecision, Role,
-    Service,
+    ChecklistItem, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, PaymentMethod, Role, Service,
 };
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_notify::{
@@ -269,13 +268,7 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     assert!(delivered.iter().all(|(_, r)| r.is_ok()));
     let steps = vec![
         Command::SendQuote,
-        Command::DecideQuote {
-            revision: None,
-            decision: QuoteDecision::Approve,
-            lines: vec![],
-            comment: None,
-            evidence: None,
-        },
+        osflow_app::conformance::approve(),
         Command::Start,
         Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
         Command::ChangeMaterialDate { expected_at: date(9) },

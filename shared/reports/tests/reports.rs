@@ -16,7 +16,7 @@ use osflow_app::{
 use osflow_bus::Envelope;
 use osflow_domain::report::{DayAggregate, contribution, report_day};
 use osflow_domain::values::{Money, TenantId, UserId};
-use osflow_domain::{Command, Event, Order, PaymentMethod, QuoteDecision, Role};
+use osflow_domain::{Command, Event, Order, PaymentMethod, Role};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_reports::{
     Announcer, ReportError, Reporter, Schedule, generate, get_report, list_reports, period_of, report_file,
@@ -140,13 +140,7 @@ async fn walk(w: &World, t: &TenantId, n: u64, start: i64, steps: Vec<Command>) 
 fn full_flow() -> Vec<Command> {
     vec![
         Command::SendQuote,
-        Command::DecideQuote {
-            revision: None,
-            decision: QuoteDecision::Approve,
-            lines: vec![],
-            comment: None,
-            evidence: None,
-        },
+        osflow_app::conformance::approve(),
         Command::Start,
         Command::WaitMaterial {
             reason: "Fonte em falta".into(),
