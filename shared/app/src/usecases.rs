@@ -143,8 +143,18 @@ pub struct Stepped {
 /// How long idempotency records are kept.
 pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 
-/// Retries of a step that lost a version race (only when the client did not pin a version with `If-Match`).
-const STEP_ATTEMPTS: usize = 3;
+/// Attempts of a step that lost a version race (only when the client did not pin a version with `If-Match`):
+/// the consumers' records (notifications, NF-e states) are steps too, so a busy order sees a few races.
+const STEP_ATTEMPTS: u32 = 6;
+
+/// A random pause before attempt `attempt + 1` ("full jitter" up to 2 ms · 2^attempt, at most 64 ms), so that
+/// the writers of one order do not keep colliding.
+async fn step_backoff(attempt: u32) {
+    let ceiling_us = (2_000u64 << attempt.min(5)).min(64_000);
+    // The random low bits of a UUIDv7 (no second source of randomness needed here).
+    let random = uuid::Uuid::now_v7().as_u128() as u64;
+    tokio::time::sleep(std::time::Duration::from_micros(random % (ceiling_us + 1))).await;
+}
 
 /// The use cases, over the ports.
 #[derive(Clone)]
@@ -291,7 +301,10 @@ impl App {
         // command is named as its action (`Command::name`); other commands never match.
         let mut company_invoices: Option<bool> = None;
         let mut last_conflict = 0;
-        for _ in 0..STEP_ATTEMPTS {
+        for attempt in 0..STEP_ATTEMPTS {
+            if attempt > 0 {
+                step_backoff(attempt - 1).await;
+            }
             let order = self.orders.get(tenant, id).await?.ok_or(AppError::NotFound)?;
             if let Some(v) = if_match
                 && v != order.version
