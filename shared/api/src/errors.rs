@@ -86,6 +86,7 @@ pub fn flow_problem(e: &FlowError, def: Option<&FlowDef>) -> Problem {
         FlowError::InvalidStatusKey(_) => (ProblemType::InvalidFlow, None),
         FlowError::DuplicateStatus(k) => (ProblemType::InvalidFlow, Some(status_field(k, 1, ".key"))),
         FlowError::BadLabel(k) => (ProblemType::InvalidFlow, Some(status_field(k, 0, ".label"))),
+        FlowError::BadSla(k) => (ProblemType::InvalidFlow, Some(status_field(k, 0, ".sla_hours"))),
         FlowError::UnknownInitial(_) => (ProblemType::UnknownStatus, Some("initial".to_owned())),
         FlowError::InitialNotOpen(_) => (ProblemType::InvalidFlow, Some("initial".to_owned())),
         FlowError::UnknownStatus { index, status, .. } => {

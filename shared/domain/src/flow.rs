@@ -289,6 +289,8 @@ pub enum FlowError {
     DuplicateStatus(StatusKey),
     #[error("status {0} has an empty or too long label (1-60 chars)")]
     BadLabel(StatusKey),
+    #[error("status {0}: sla_hours must be 1 to 8760 (a year)")]
+    BadSla(StatusKey),
     #[error("initial status {0} is not defined")]
     UnknownInitial(StatusKey),
     #[error("initial status {0} must be of kind open")]
@@ -309,6 +311,9 @@ pub enum FlowError {
     CannotClose(StatusKey),
 }
 
+/// The longest time limit a status may set (a year).
+pub const MAX_SLA_HOURS: u32 = 8760;
+
 impl FlowDef {
     pub fn status(&self, key: &StatusKey) -> Option<&StatusDef> {
         self.statuses.iter().find(|s| &s.key == key)
@@ -321,6 +326,9 @@ impl FlowDef {
             let label_len = s.label.trim().chars().count();
             if label_len == 0 || label_len > 60 {
                 return Err(FlowError::BadLabel(s.key.clone()));
+            }
+            if s.sla_hours.is_some_and(|h| !(1..=MAX_SLA_HOURS).contains(&h)) {
+                return Err(FlowError::BadSla(s.key.clone()));
             }
             if kinds.insert(&s.key, s.kind).is_some() {
                 return Err(FlowError::DuplicateStatus(s.key.clone()));

@@ -143,6 +143,11 @@ async fn invalid_flows_name_what_is_wrong() {
     let p = r.problem_at(422, "invalid-flow", "statuses[1]");
     assert!(p["detail"].as_str().unwrap().contains("diagnostico"));
 
+    let mut no_time = base.clone();
+    no_time["statuses"][1]["sla_hours"] = json!(0);
+    let r = api.send(Call::new("PUT", "/v1/flow").json(&no_time).by(&rep)).await;
+    r.problem_at(422, "invalid-flow", "statuses[1].sla_hours");
+
     let mut misfit = base.clone();
     misfit["transitions"][0]["action"] = json!("release");
     let r = api.send(Call::new("PUT", "/v1/flow").json(&misfit).by(&rep)).await;
