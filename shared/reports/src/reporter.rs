@@ -35,11 +35,10 @@ impl Reporter {
         // The order's events up to this one are committed before the event leaves the outbox.
         let history = app.orders.timeline(tenant, order_id).await.map_err(|e| e.to_string())?;
         let sla: SlaLimits = match history.iter().find(|e| e.version == 1).map(|e| &e.change) {
-            Some(Change::Opened(opened)) => match app.flows.version(tenant, opened.flow_version).await {
-                Ok(Some(flow)) => sla_limits(&flow.def),
-                Ok(None) => SlaLimits::new(),
-                Err(e) => return Err(e.to_string()),
-            },
+            // `flow_version`: version 1 is the implicit default flow (never stored), with its limits.
+            Some(Change::Opened(opened)) => {
+                sla_limits(&app.flow_version(tenant, opened.flow_version).await.map_err(|e| e.to_string())?.def)
+            }
             _ => SlaLimits::new(),
         };
         let delta = contribution(&history, version, &sla).map_err(|e| e.to_string())?;

@@ -32,8 +32,8 @@ pub async fn check_sla(app: &App) -> Result<usize, ReportError> {
     let mut first_error = None;
     for tenant in tenants {
         let flow = app.current_flow(&tenant).await?;
-        for status in flow.def.statuses.iter().filter(|s| s.sla_hours.is_some()) {
-            let limit = Duration::hours(i64::from(status.sla_hours.unwrap_or_default()));
+        for (status, hours) in flow.def.statuses.iter().filter_map(|s| s.sla_hours.map(|h| (s, h))) {
+            let limit = Duration::hours(i64::from(hours));
             let mut page = PageRequest { limit: 100, cursor: None };
             loop {
                 let found = app.orders.list_by_status(&tenant, &status.key, &page).await?;

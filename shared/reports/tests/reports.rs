@@ -403,6 +403,17 @@ async fn an_order_over_its_status_limit_raises_one_alert_per_stay() {
     assert!(osflow_bus::route(&envelope).contains(&osflow_bus::Queue::Notifications));
     let order = w.app.orders.get(&t, &id).await.unwrap().unwrap();
     assert_eq!(order.sla_alerted_since, Some(sent_at));
+
+    // The customer approves after 80 hours: the stay ends over its limit and the day of the decision counts one
+    // breach — the default flow's limits (flow version 1, never stored) apply.
+    let decided_at = sent_at + chrono::Duration::hours(80);
+    let (new, next) = advance(&order, osflow_app::conformance::approve(), decided_at);
+    w.store.apply(order.version, &next, &new, None).await.unwrap();
+    for e in &new {
+        reporter.count(&t, &id, e.version).await.unwrap();
+    }
+    let day = w.store.day(&t, report_day(decided_at)).await.unwrap().expect("the decision's day");
+    assert_eq!(day.aggregate.sla_breaches, 1, "{:?}", day.aggregate);
 }
 
 /// A clock stopped at an instant.
