@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use osflow_app::{App, CachedFlowStore, FiscalAdmin, SystemClock, UuidV7Ids};
+use osflow_app::{App, FiscalAdmin};
 use osflow_bus::EmbeddedRelay;
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
@@ -172,23 +172,15 @@ fn run(args: ServeArgs) -> Result<(), String> {
             format!("http://{addr}{}", gateway::BLOBS_PATH),
             hmac_sha256(&key, b"osflow-local upload URLs").to_vec(),
         );
-        let app = App {
-            orders: store.clone(),
+        let app = App::over(store.clone())
             // Published flow versions are immutable: read each once per process.
-            flows: Arc::new(CachedFlowStore::new(store.clone())),
-            invoices: store.clone(),
-            idempotency: store.clone(),
+            .with_flow_cache()
             // Invoicing is on for a company once its NF-e emitter is configured (the release then waits for the
             // authorized NF-e).
-            invoicing: Arc::new(EmitterPolicy::new(store.clone())),
-            blobs: Arc::new(blobs.clone()),
-            settings: store.clone(),
+            .with_invoicing(Arc::new(EmitterPolicy::new(store.clone())))
+            .with_blobs(Arc::new(blobs.clone()))
             // The emitter's settings and certificate (`/v1/fiscal/emitter`), kept in the data folder's database.
-            fiscal: Some(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) }),
-            reports: store.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Ids),
-        };
+            .with_fiscal(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) });
         // Events out: the outbox relayed in-process to the notifier, at least once, across restarts (what is
         // not relayed yet when the process stops is relayed at the next start).
         let notifier = Notifier {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lambda_http::http::{self, HeaderMap, StatusCode};
 use lambda_http::{Body, RequestExt};
 use osflow_api::Function;
-use osflow_app::{App, NoInvoicing, SystemClock, UuidV7Ids};
+use osflow_app::App;
 use osflow_domain::Role;
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
@@ -91,19 +91,7 @@ impl DynamoHarness {
         let files = tempfile::tempdir().expect("a temporary folder for files");
         let blobs = LocalBlobStore::new(files.path(), "http://127.0.0.1/blobs", b"system tests".to_vec());
         let shared = Arc::new(store.clone());
-        let app = App {
-            orders: shared.clone(),
-            flows: shared.clone(),
-            invoices: shared.clone(),
-            idempotency: shared.clone(),
-            invoicing: Arc::new(NoInvoicing),
-            blobs: Arc::new(blobs),
-            settings: shared.clone(),
-            fiscal: None,
-            reports: shared,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Ids),
-        };
+        let app = App::over(shared).with_blobs(Arc::new(blobs));
         DynamoHarness { app, store, _files: files }
     }
 

@@ -1,47 +1,114 @@
-//! The wiring every HTTP Lambda function shares: the DynamoDB store (table from `OSFLOW_TABLE`) and the S3 blob
-//! store (bucket from `OSFLOW_BUCKET`) behind the ports, the clock and the ids in an `App`, served by
-//! `osflow_api::handle` for one function's routes (a route of another function answers 404). A function's
-//! `main.rs` is one call to [`serve`].
+//! The wiring every Lambda function shares: the environment, read once ([`Env`]); the DynamoDB store (table
+//! from `OSFLOW_TABLE`) and the S3 blob store (bucket from `OSFLOW_BUCKET`) behind the ports of an `App`
+//! ([`app`]), served by `osflow_api::handle` for one function's routes (a route of another function answers 404).
+//! An HTTP function's `main.rs` is one call to [`serve`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
 use osflow_api::Function;
-use osflow_app::{App, CachedFlowStore, SystemClock, UuidV7Ids};
+use osflow_app::App;
 use osflow_blob_s3::S3BlobStore;
 use osflow_lambda_kit::Config;
 use osflow_store_dynamodb::DynamoStore;
 
+/// `OSFLOW_SECRETS_PREFIX`: the A1 certificates are the Secrets Manager secrets `<prefix>/<tenant>/a1`.
+pub const SECRETS_PREFIX_ENV: &str = "OSFLOW_SECRETS_PREFIX";
+/// `OSFLOW_SEFAZ_TRUST_ROOTS`: the PEM bundle of the roots SEFAZ servers are trusted with (ICP-Brasil), a file
+/// path or the PEM itself.
+pub const SEFAZ_TRUST_ROOTS_ENV: &str = "OSFLOW_SEFAZ_TRUST_ROOTS";
+/// `OSFLOW_SENDER_EMAIL`: the `From` address of e-mails of companies without one of their own (SES-verified).
+pub const SENDER_EMAIL_ENV: &str = "OSFLOW_SENDER_EMAIL";
+/// `OSFLOW_SENDER_NAME`: the display name of those e-mails.
+pub const SENDER_NAME_ENV: &str = "OSFLOW_SENDER_NAME";
+/// `OSFLOW_PORTAL_URL`: the customer's page's public base URL (`https://…`, without `/p/`).
+pub const PORTAL_URL_ENV: &str = "OSFLOW_PORTAL_URL";
+/// `OSFLOW_PORTAL_KEY_SECRET`: the Secrets Manager secret holding the portal key.
+pub const PORTAL_KEY_SECRET_ENV: &str = "OSFLOW_PORTAL_KEY_SECRET";
+/// `OSFLOW_PORTAL_LINK_DAYS`: how long the customer's links are valid (1 to 90 days, default 7).
+pub const PORTAL_LINK_DAYS_ENV: &str = "OSFLOW_PORTAL_LINK_DAYS";
+/// The sender address when `OSFLOW_SENDER_EMAIL` is unset.
+pub const DEFAULT_SENDER_EMAIL: &str = "nao-responda@osflow.com.br";
+/// The sender name when `OSFLOW_SENDER_NAME` is unset.
+pub const DEFAULT_SENDER_NAME: &str = "osflow";
+
+/// Everything the functions read from their environment, read once at start; a blank value is unset. What a
+/// function needs and is missing fails its start with the variable's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Env {
+    /// lambda-kit's part: table, bucket, logs.
+    pub config: Config,
+    pub secrets_prefix: Option<String>,
+    pub sefaz_trust_roots: Option<String>,
+    pub sender_email: String,
+    pub sender_name: String,
+    pub portal_url: Option<String>,
+    pub portal_key_secret: Option<String>,
+    pub portal_link_days: Option<String>,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Env, Error> {
+        Env::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `var` (tests).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Env, Error> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Ok(Env {
+            config: Config::from_vars(&var)?,
+            secrets_prefix: get(SECRETS_PREFIX_ENV),
+            sefaz_trust_roots: get(SEFAZ_TRUST_ROOTS_ENV),
+            sender_email: get(SENDER_EMAIL_ENV).unwrap_or_else(|| DEFAULT_SENDER_EMAIL.to_owned()),
+            sender_name: get(SENDER_NAME_ENV).unwrap_or_else(|| DEFAULT_SENDER_NAME.to_owned()),
+            portal_url: get(PORTAL_URL_ENV),
+            portal_key_secret: get(PORTAL_KEY_SECRET_ENV),
+            portal_link_days: get(PORTAL_LINK_DAYS_ENV),
+        })
+    }
+
+    /// The certificates' secret name prefix, required by the functions that read or write A1 certificates.
+    pub fn secrets_prefix(&self) -> Result<&str, Error> {
+        self.secrets_prefix.as_deref().ok_or_else(|| {
+            format!("{SECRETS_PREFIX_ENV} is not set (certificates are the secrets <prefix>/<tenant>/a1)").into()
+        })
+    }
+
+    /// The SEFAZ trust roots setting (a PEM or a path), required by the invoicer.
+    pub fn sefaz_trust_roots(&self) -> Result<&str, Error> {
+        self.sefaz_trust_roots.as_deref().ok_or_else(|| {
+            format!("{SEFAZ_TRUST_ROOTS_ENV} is not set (the PEM bundle of the ICP-Brasil roots)").into()
+        })
+    }
+
+    /// The portal key's secret name, required by the portal function.
+    pub fn portal_key_secret(&self) -> Result<&str, Error> {
+        self.portal_key_secret.as_deref().ok_or_else(|| format!("{PORTAL_KEY_SECRET_ENV} is not set").into())
+    }
+}
+
 /// The AWS adapters of a function behind the ports: the DynamoDB store (orders, flows with a per-container cache
 /// of the immutable versions, invoices, idempotency, settings) and the S3 blob store. Also the wiring of the
 /// queue consumers, which act on orders through the same use cases.
-pub async fn app(config: &Config) -> Result<(App, Arc<DynamoStore>), Error> {
-    let store = Arc::new(DynamoStore::from_env(config.table()?).await);
-    let blobs = Arc::new(S3BlobStore::from_env(config.bucket()?).await);
-    let app = App {
-        orders: store.clone(),
+pub async fn app(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
+    let store = Arc::new(DynamoStore::from_env(env.config.table()?).await);
+    let blobs = Arc::new(S3BlobStore::from_env(env.config.bucket()?).await);
+    let app = App::over(store.clone())
         // Published flow versions are immutable: a warm container reads each once.
-        flows: Arc::new(CachedFlowStore::new(store.clone())),
-        invoices: store.clone(),
-        idempotency: store.clone(),
+        .with_flow_cache()
         // Invoicing is on once the company's emitter is configured: the release then waits for the NF-e.
-        invoicing: store.clone(),
-        blobs,
-        settings: store.clone(),
-        fiscal: None,
-        reports: store.clone(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-    };
+        .with_invoicing(store.clone())
+        .with_blobs(blobs);
     Ok((app, store))
 }
 
 /// Builds the AWS adapters once per container and serves `function`'s routes until the runtime stops.
 pub async fn serve(function: Function) -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
-    let config = Config::from_env()?;
-    let (app, _) = app(&config).await?;
+    let env = Env::from_env()?;
+    let (app, _) = app(&env).await?;
     serve_app(app, function).await
 }
 
@@ -52,4 +119,28 @@ pub async fn serve_app(app: App, function: Function) -> Result<(), Error> {
         async move { Ok::<_, Infallible>(osflow_api::handle(&app, Some(function), req).await) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_is_read_once_with_defaults() {
+        let env = Env::from_vars(|name| match name {
+            "OSFLOW_TABLE" => Some("osflow".into()),
+            "OSFLOW_SECRETS_PREFIX" => Some(" osflow/prod ".into()),
+            "OSFLOW_SENDER_NAME" => Some("  ".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.config.table().unwrap(), "osflow");
+        assert_eq!(env.secrets_prefix().unwrap(), "osflow/prod");
+        assert_eq!((env.sender_name.as_str(), env.sender_email.as_str()), (DEFAULT_SENDER_NAME, DEFAULT_SENDER_EMAIL));
+        let missing = env.sefaz_trust_roots().unwrap_err().to_string();
+        assert!(missing.contains(SEFAZ_TRUST_ROOTS_ENV), "{missing}");
+        let missing = env.portal_key_secret().unwrap_err().to_string();
+        assert!(missing.contains(PORTAL_KEY_SECRET_ENV), "{missing}");
+        assert!(Env::from_vars(|name| (name == "OSFLOW_LOG_FORMAT").then(|| "xml".into())).is_err());
+    }
 }

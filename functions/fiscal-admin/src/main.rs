@@ -7,22 +7,17 @@
 use std::sync::Arc;
 
 use osflow_app::FiscalAdmin;
+use osflow_fn_common::Env;
 use osflow_invoicing::NfeChecks;
-use osflow_lambda_kit::Config;
 use osflow_store_dynamodb::DynamoEmitterStore;
-
-/// Where the A1 certificates are kept: the Secrets Manager secrets `<prefix>/<tenant>/a1`.
-const SECRETS_PREFIX_ENV: &str = "OSFLOW_SECRETS_PREFIX";
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     osflow_lambda_kit::init_tracing();
-    let config = Config::from_env()?;
-    let prefix = std::env::var(SECRETS_PREFIX_ENV).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        format!("{SECRETS_PREFIX_ENV} is not set (certificates are the secrets <prefix>/<tenant>/a1)")
-    })?;
-    let (mut app, store) = osflow_fn_common::app(&config).await?;
-    let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix.trim()).await);
-    app.fiscal = Some(FiscalAdmin { emitters, checks: Arc::new(NfeChecks) });
+    let env = Env::from_env()?;
+    let prefix = env.secrets_prefix()?;
+    let (app, store) = osflow_fn_common::app(&env).await?;
+    let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await);
+    let app = app.with_fiscal(FiscalAdmin { emitters, checks: Arc::new(NfeChecks) });
     osflow_fn_common::serve_app(app, osflow_api::Function::FiscalAdmin).await
 }

@@ -4,7 +4,7 @@
 //! endpoints of its UF and environment), driven by the partial-batch consumer of `osflow-bus` (FIFO: the
 //! messages of one group in order; a failure fails the rest of its group, which SQS redelivers).
 //!
-//! Environment (besides `OSFLOW_TABLE` and `OSFLOW_BUCKET`, see `osflow_fn_common::app`):
+//! Environment ([`osflow_fn_common::Env`], besides `OSFLOW_TABLE` and `OSFLOW_BUCKET`):
 //! - `OSFLOW_SECRETS_PREFIX`: the certificates are the secrets `<prefix>/<tenant>/a1`;
 //! - `OSFLOW_SEFAZ_TRUST_ROOTS`: the PEM bundle of the roots SEFAZ servers are trusted with (ICP-Brasil): a file
 //!   path, or the PEM itself. The system and Mozilla roots are not used.
@@ -14,14 +14,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
+use osflow_fn_common::{Env, SEFAZ_TRUST_ROOTS_ENV};
 use osflow_invoicing::{AuthorityFor, Invoicer, ValidEmitter};
-use osflow_lambda_kit::Config;
 use osflow_nfe::sefaz::{SefazConfig, SefazSoap};
 use osflow_nfe::{Certificate, Environment, FiscalAuthority, TransportError, Uf};
-use osflow_store_dynamodb::{DynamoEmitterStore, SECRETS_PREFIX_ENV};
-
-/// The environment variable holding the SEFAZ trust roots (a PEM file path, or the PEM itself).
-pub const TRUST_ROOTS_ENV: &str = "OSFLOW_SEFAZ_TRUST_ROOTS";
+use osflow_store_dynamodb::DynamoEmitterStore;
 
 /// A client's emitter: environment, UF and CNPJ.
 type EmitterKey = (Environment, Uf, String);
@@ -54,16 +51,13 @@ impl SefazAuthorities {
         Ok(SefazAuthorities { trust_roots_pem, clients: Mutex::default() })
     }
 
-    /// The roots from [`TRUST_ROOTS_ENV`]: the PEM itself, or the path of a PEM file.
-    pub fn from_env() -> Result<SefazAuthorities, Error> {
-        let value = std::env::var(TRUST_ROOTS_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| format!("{TRUST_ROOTS_ENV} is not set (the PEM bundle of the ICP-Brasil roots)"))?;
+    /// The roots of the environment's [`SEFAZ_TRUST_ROOTS_ENV`]: the PEM itself, or the path of a PEM file.
+    pub fn from_env(env: &Env) -> Result<SefazAuthorities, Error> {
+        let value = env.sefaz_trust_roots()?;
         let pem = if value.contains("-----BEGIN") {
-            value.into_bytes()
+            value.as_bytes().to_vec()
         } else {
-            std::fs::read(value.trim()).map_err(|e| format!("{TRUST_ROOTS_ENV}: cannot read {}: {e}", value.trim()))?
+            std::fs::read(value).map_err(|e| format!("{SEFAZ_TRUST_ROOTS_ENV}: cannot read {value}: {e}"))?
         };
         SefazAuthorities::new(pem)
     }
@@ -93,14 +87,12 @@ impl AuthorityFor for SefazAuthorities {
 }
 
 /// The invoicer of the AWS functions: `osflow_fn_common::app`'s `App` and DynamoDB store, the emitters on that
-/// store and Secrets Manager (prefix from [`SECRETS_PREFIX_ENV`]), SEFAZ with the roots of [`TRUST_ROOTS_ENV`].
-pub async fn from_env(config: &Config) -> Result<Invoicer, Error> {
-    let prefix = std::env::var(SECRETS_PREFIX_ENV).ok().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        format!("{SECRETS_PREFIX_ENV} is not set (certificates are the secrets <prefix>/<tenant>/a1)")
-    })?;
-    let authorities = SefazAuthorities::from_env()?;
-    let (app, store) = osflow_fn_common::app(config).await?;
-    let emitters = DynamoEmitterStore::from_env(store.as_ref().clone(), prefix.trim()).await;
+/// store and Secrets Manager (the environment's secrets prefix), SEFAZ with the environment's trust roots.
+pub async fn from_env(env: &Env) -> Result<Invoicer, Error> {
+    let prefix = env.secrets_prefix()?;
+    let authorities = SefazAuthorities::from_env(env)?;
+    let (app, store) = osflow_fn_common::app(env).await?;
+    let emitters = DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await;
     Ok(Invoicer::new(app, Arc::new(emitters), Arc::new(authorities)))
 }
 

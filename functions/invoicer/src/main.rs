@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use osflow_lambda_kit::Config;
+use osflow_fn_common::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
-    let config = Config::from_env()?;
-    let invoicer = Arc::new(osflow_fn_invoicer::from_env(&config).await?);
+    let env = Env::from_env()?;
+    let invoicer = Arc::new(osflow_fn_invoicer::from_env(&env).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let invoicer = invoicer.clone();
         async move { Ok::<_, Infallible>(osflow_fn_invoicer::handle(event.payload, &invoicer).await) }

@@ -21,7 +21,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use osflow_app::conformance::{cpf, items, new_order_id};
 use osflow_app::{
     App, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
-    Rendered, Reply, StoreError, StoreResult, SystemClock, TaxRules, TechResponsibleConfig, UuidV7Ids,
+    Rendered, Reply, StoreError, StoreResult, TaxRules, TechResponsibleConfig,
 };
 use osflow_bus::{Envelope, event_id, message_group_id};
 use osflow_domain::values::{CityCode, Email, Money, OrderId, TenantId, Uf, UserId, Zip};
@@ -145,19 +145,9 @@ async fn world() -> World {
         unique("osflow/test"),
     ));
     let blobs = Arc::new(MemoryBlobs::default());
-    let app = App {
-        orders: store.clone(),
-        flows: store.clone(),
-        invoices: store.clone(),
-        idempotency: store.clone(),
-        invoicing: Arc::new(EmitterPolicy::new(emitters.clone())),
-        blobs: blobs.clone(),
-        settings: store.clone(),
-        fiscal: None,
-        reports: store.clone(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-    };
+    let app = App::over(store.clone())
+        .with_invoicing(Arc::new(EmitterPolicy::new(emitters.clone())))
+        .with_blobs(blobs.clone());
     let tenant = TenantId::parse("oficina-teste").unwrap();
     emitters.put_emitter(&tenant, &emitter()).await.unwrap();
     emitters.put_certificate(&tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();

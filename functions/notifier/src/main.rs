@@ -6,15 +6,13 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use osflow_lambda_kit::Config;
+use osflow_fn_common::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
-    let config = Config::from_env()?;
-    let defaults = osflow_fn_notifier::defaults_from_vars(|name| std::env::var(name).ok());
-    let links = osflow_fn_notifier::links_from_vars(|name| std::env::var(name).ok()).await?;
-    let notifier = Arc::new(osflow_fn_notifier::notifier(&config, defaults, links).await?);
+    let env = Env::from_env()?;
+    let notifier = Arc::new(osflow_fn_notifier::notifier(&env).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let notifier = notifier.clone();
         async move { Ok::<_, Infallible>(osflow_fn_notifier::handle(event.payload, &notifier).await) }

@@ -15,7 +15,7 @@ use osflow_bus::{
 };
 use osflow_domain::values::{Document, Email, Money, Quantity, TenantId, UserId};
 use osflow_domain::{Change, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, Role, Service};
-use osflow_lambda_kit::Config;
+use osflow_fn_common::Env;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
 use serde_json::Value;
 
@@ -128,12 +128,11 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
         "OSFLOW_PORTAL_KEY_SECRET" => Some(key_secret.clone()),
         _ => None,
     };
-    let config = Config::from_vars(vars).unwrap();
-    let links = osflow_fn_notifier::links_from_vars(vars).await.unwrap();
-    assert!(links.is_some(), "URL and key secret given");
-    assert!(osflow_fn_notifier::links_from_vars(|_| None).await.unwrap().is_none(), "no portal configured");
-    let notifier =
-        osflow_fn_notifier::notifier(&config, osflow_fn_notifier::defaults_from_vars(vars), links).await.unwrap();
+    let env = Env::from_vars(vars).unwrap();
+    assert!(osflow_fn_notifier::links(&env).await.unwrap().is_some(), "URL and key secret given");
+    let bare = Env::from_vars(|_| None).unwrap();
+    assert!(osflow_fn_notifier::links(&bare).await.unwrap().is_none(), "no portal configured");
+    let notifier = osflow_fn_notifier::notifier(&env).await.unwrap();
     assert_eq!(notifier.defaults.sender_email, sender);
 
     // A company without a sender address of its own (the default is used), an order sent for approval.

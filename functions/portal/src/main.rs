@@ -8,17 +8,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
-use osflow_lambda_kit::Config;
+use osflow_fn_common::Env;
 use osflow_portal::Portal;
-use osflow_portal::secrets::{KEY_SECRET_ENV, key_from_secret};
+use osflow_portal::secrets::key_from_secret;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
-    let config = Config::from_env()?;
-    let (app, _) = osflow_fn_common::app(&config).await?;
-    let secret = std::env::var(KEY_SECRET_ENV).map_err(|_| format!("{KEY_SECRET_ENV} is not set"))?;
-    let portal = Arc::new(Portal { app, key: key_from_secret(&secret).await? });
+    let env = Env::from_env()?;
+    let (app, _) = osflow_fn_common::app(&env).await?;
+    let portal = Arc::new(Portal { app, key: key_from_secret(env.portal_key_secret()?).await? });
     lambda_http::run(service_fn(move |req: Request| {
         let portal = portal.clone();
         async move { Ok::<_, Infallible>(osflow_portal::handle(&portal, req).await) }

@@ -7,14 +7,14 @@
 //!   A failure fails the invocation, so the scheduler's retry policy runs it again (reports are replaced,
 //!   announcements deduplicated).
 //!
-//! Wiring only. Environment: lambda-kit's `Config` (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), `OSFLOW_SENDER_EMAIL` (an
-//! SES-verified identity) and `OSFLOW_SENDER_NAME`, as the notifier.
+//! Wiring only. Environment ([`osflow_fn_common::Env`]): `OSFLOW_TABLE`, `OSFLOW_BUCKET`, `OSFLOW_SENDER_EMAIL`
+//! (an SES-verified identity) and `OSFLOW_SENDER_NAME`, as the notifier.
 
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use osflow_lambda_kit::Config;
+use osflow_fn_common::Env;
 use osflow_notify::SesEmailSender;
 use osflow_reports::{Announcer, Reporter, Schedule};
 use serde_json::Value;
@@ -22,14 +22,13 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
-    let config = Config::from_env()?;
-    let (app, store) = osflow_fn_common::app(&config).await?;
-    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let env = Env::from_env()?;
+    let (app, store) = osflow_fn_common::app(&env).await?;
     let announcer = Arc::new(Announcer {
         dedupe: store,
         email: Arc::new(SesEmailSender::from_env().await),
-        sender_name: var("OSFLOW_SENDER_NAME").unwrap_or_else(|| "osflow".into()),
-        sender_email: var("OSFLOW_SENDER_EMAIL").unwrap_or_else(|| "nao-responda@osflow.com.br".into()),
+        sender_name: env.sender_name.clone(),
+        sender_email: env.sender_email.clone(),
     });
     let reporter = Arc::new(Reporter { app: app.clone() });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -156,6 +156,45 @@ async fn step_backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_micros(random % (ceiling_us + 1))).await;
 }
 
+/// One step of an order: who asks what of which order, and how the write is guarded.
+#[derive(Debug, Clone)]
+pub struct StepRequest<'a> {
+    /// The company: the order is looked up in it only.
+    pub tenant: &'a TenantId,
+    pub actor: Actor,
+    pub order: &'a OrderId,
+    pub command: Command,
+    /// The version the client saw (`If-Match`): a stale one fails with `PreconditionFailed`, and a lost race
+    /// is not retried.
+    pub if_match: Option<u64>,
+    /// The `Idempotency-Key`: the response is saved with the step, and the same request again gets it back.
+    pub idempotency: Option<&'a Idempotency>,
+}
+
+impl<'a> StepRequest<'a> {
+    /// `command` on `order` of `tenant` by `actor`, neither pinned nor idempotent.
+    pub fn new(tenant: &'a TenantId, actor: Actor, order: &'a OrderId, command: Command) -> StepRequest<'a> {
+        StepRequest { tenant, actor, order, command, if_match: None, idempotency: None }
+    }
+
+    /// `command` by a staff caller, in the caller's company.
+    pub fn by(caller: &'a Caller, order: &'a OrderId, command: Command) -> StepRequest<'a> {
+        StepRequest::new(&caller.tenant, caller.actor(), order, command)
+    }
+
+    /// Pins the version the client saw.
+    pub fn if_match(mut self, version: Option<u64>) -> StepRequest<'a> {
+        self.if_match = version;
+        self
+    }
+
+    /// Saves the response under the idempotency key.
+    pub fn idempotency(mut self, idempotency: Option<&'a Idempotency>) -> StepRequest<'a> {
+        self.idempotency = idempotency;
+        self
+    }
+}
+
 /// The use cases, over the ports.
 #[derive(Clone)]
 pub struct App {
@@ -179,6 +218,106 @@ pub struct App {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// The ports one store adapter serves (SQLite, DynamoDB): [`App::over`] puts it behind all of them.
+pub trait AppStore:
+    OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + 'static
+{
+}
+
+impl<T> AppStore for T where
+    T: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + 'static
+{
+}
+
+impl App {
+    /// The use cases over one store behind every store port, with the defaults: the system clock, UUIDv7 ids,
+    /// no invoicing (the release is never held for an NF-e), no blob store ([`NoBlobs`]: every call fails), no
+    /// fiscal admin, flow versions read from the store each time. The `with_*` methods change what differs.
+    pub fn over<S: AppStore>(store: Arc<S>) -> App {
+        App {
+            orders: store.clone(),
+            flows: store.clone(),
+            invoices: store.clone(),
+            idempotency: store.clone(),
+            settings: store.clone(),
+            reports: store,
+            invoicing: Arc::new(NoInvoicing),
+            blobs: Arc::new(NoBlobs),
+            fiscal: None,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Ids),
+        }
+    }
+
+    /// Attachments and fiscal XML kept in `blobs`.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> App {
+        self.blobs = blobs;
+        self
+    }
+
+    /// Time from `clock` (tests: a clock they move).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> App {
+        self.clock = clock;
+        self
+    }
+
+    /// New order ids from `ids`.
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> App {
+        self.ids = ids;
+        self
+    }
+
+    /// Whether a company issues NF-e (the release guard) asked of `policy`.
+    pub fn with_invoicing(mut self, policy: Arc<dyn InvoicingPolicy>) -> App {
+        self.invoicing = policy;
+        self
+    }
+
+    /// The NF-e emitter's settings and certificate (the function that edits them, and osflow-local).
+    pub fn with_fiscal(mut self, fiscal: crate::fiscal::FiscalAdmin) -> App {
+        self.fiscal = Some(fiscal);
+        self
+    }
+
+    /// Report aggregates and generated reports kept in `reports` instead of the store.
+    pub fn with_reports(mut self, reports: Arc<dyn ReportStore>) -> App {
+        self.reports = reports;
+        self
+    }
+
+    /// Published flow versions remembered per process ([`CachedFlowStore`]): they are immutable, so a warm
+    /// process reads each once.
+    pub fn with_flow_cache(mut self) -> App {
+        self.flows = Arc::new(CachedFlowStore::new(self.flows));
+        self
+    }
+}
+
+/// No blob store: every call fails as unavailable (an `App` whose front end stores no files).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBlobs;
+
+#[async_trait::async_trait]
+impl BlobStore for NoBlobs {
+    async fn presign_put(&self, _tenant: &TenantId, _key: &str, _content_type: &str) -> Result<String, StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+
+    async fn get(&self, _tenant: &TenantId, _key: &str) -> Result<Option<Blob>, StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+
+    async fn put(&self, _tenant: &TenantId, _key: &str, _blob: &Blob) -> Result<(), StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+}
+
+impl NoBlobs {
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("no blob store is wired into this App".into())
     }
 }
 
@@ -267,8 +406,8 @@ impl App {
         }
     }
 
-    /// Any step after opening. `if_match` pins the version the client saw (412 when stale); without it a step
-    /// that loses a race with another writer is decided again on the new state (a few times).
+    /// Any step after opening, by a staff caller. `if_match` pins the version the client saw (412 when stale);
+    /// without it a step that loses a race with another writer is decided again on the new state (a few times).
     pub async fn step(
         &self,
         caller: &Caller,
@@ -278,21 +417,17 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
-        self.step_as(&caller.tenant, &caller.actor(), id, cmd, if_match, idem, render).await
+        self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await
     }
 
-    /// A step by any actor (staff, the customer through the portal, the system), scoped to `tenant`.
-    #[allow(clippy::too_many_arguments)]
+    /// A step by any actor (staff, the customer through the portal, the system), scoped to the request's tenant.
     pub async fn step_as(
         &self,
-        tenant: &TenantId,
-        actor: &Actor,
-        id: &OrderId,
-        cmd: Command,
-        if_match: Option<u64>,
-        idem: Option<&Idempotency>,
+        request: StepRequest<'_>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
+        let StepRequest { tenant, actor, order: id, command: cmd, if_match, idempotency: idem } = request;
+        let actor = &actor;
         if let Some(saved) = self.replay(tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }

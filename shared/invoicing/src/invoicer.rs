@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use osflow_app::{App, AppError, Blob, EmitterConfig, EmitterStore, InvoiceRecord, NumberingKey, Rendered, StoreError};
+use osflow_app::{
+    App, AppError, Blob, EmitterConfig, EmitterStore, InvoiceRecord, NumberingKey, Rendered, StepRequest, StoreError,
+};
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Actor, Command, InvoiceInfo, InvoiceState, Order};
 use osflow_nfe::{
@@ -161,7 +163,7 @@ impl Invoicer {
         let actor = Actor::System { component: COMPONENT.into() };
         let render = |_: &Order, _: &osflow_domain::Flow| Rendered { status: 200, body: String::new() };
         self.app
-            .step_as(&order.tenant, &actor, &order.id, Command::RecordInvoice { invoice }, None, None, &render)
+            .step_as(StepRequest::new(&order.tenant, actor, &order.id, Command::RecordInvoice { invoice }), &render)
             .await?;
         Ok(())
     }

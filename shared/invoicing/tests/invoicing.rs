@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use osflow_app::conformance::cpf;
 use osflow_app::{
     App, AppError, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore,
-    OpenOrderInput, Rendered, Reply, StoreResult, SystemClock, TaxRules, TechResponsibleConfig, UuidV7Ids,
+    OpenOrderInput, Rendered, Reply, StoreResult, TaxRules, TechResponsibleConfig,
 };
 use osflow_domain::values::{CityCode, Document, Email, Money, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
@@ -116,19 +116,9 @@ fn normal() -> TaxRules {
 async fn world(tax: Option<TaxRules>) -> World {
     let store = SqliteStore::open_temporary().expect("temporary SQLite store");
     let blobs = Arc::new(MemoryBlobs::default());
-    let app = App {
-        orders: Arc::new(store.clone()),
-        flows: Arc::new(store.clone()),
-        invoices: Arc::new(store.clone()),
-        idempotency: Arc::new(store.clone()),
-        invoicing: Arc::new(EmitterPolicy::new(Arc::new(store.clone()))),
-        blobs: blobs.clone(),
-        settings: Arc::new(store.clone()),
-        fiscal: None,
-        reports: Arc::new(store.clone()),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-    };
+    let app = App::over(Arc::new(store.clone()))
+        .with_invoicing(Arc::new(EmitterPolicy::new(Arc::new(store.clone()))))
+        .with_blobs(blobs.clone());
     let tenant = TenantId::parse("oficina-teste").unwrap();
     if let Some(tax) = tax {
         store.put_emitter(&tenant, &emitter(tax)).await.unwrap();

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::Duration;
 use osflow_app::{
     App, AppError, Claim, CustomerLinks, DedupeKey, DedupeOutcome, DedupeStore, EmailMessage, EmailSender, Idempotency,
-    NotificationSettings, NotifyChannel, Rendered, SendError, SettingsStore, WebhookCall, WebhookSender,
+    NotificationSettings, NotifyChannel, Rendered, SendError, SettingsStore, StepRequest, WebhookCall, WebhookSender,
 };
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
 use osflow_domain::values::Email;
@@ -258,7 +258,11 @@ impl Notifier {
         };
         let actor = Actor::System { component: CONSUMER.into() };
         let render = |_: &Order, _: &Flow| Rendered { status: 204, body: String::new() };
-        match self.app.step_as(&env.tenant, &actor, &env.order_id, cmd, None, Some(&idem), &render).await {
+        match self
+            .app
+            .step_as(StepRequest::new(&env.tenant, actor, &env.order_id, cmd).idempotency(Some(&idem)), &render)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(AppError::NotFound) => Ok(()),
             Err(e) => Err(failed(format!("recording the notification: {e}"))),

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, NaiveDate, Utc};
 use osflow_app::conformance::cpf;
 use osflow_app::{
-    App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NoInvoicing, NotificationSettings, NotifyChannel,
-    OpenOrderInput, Outbox, Rendered, Reply, SettingsStore, SystemClock, TemplateOverride, UuidV7Ids,
+    App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, NotifyChannel, OpenOrderInput,
+    Outbox, Rendered, Reply, SettingsStore, StepRequest, TemplateOverride,
 };
 use osflow_bus::{Consumer, Envelope, Queue, route};
 use osflow_domain::values::{Email, Money, Ncm, OrderId, Quantity, TenantId, UserId};
@@ -122,19 +122,11 @@ impl World {
     async fn new(receiver: &Receiver) -> World {
         let store = Arc::new(SqliteStore::open_temporary().unwrap());
         let blobs = tempfile::tempdir().unwrap();
-        let app = App {
-            orders: store.clone(),
-            flows: store.clone(),
-            invoices: store.clone(),
-            idempotency: store.clone(),
-            invoicing: Arc::new(NoInvoicing),
-            settings: store.clone(),
-            reports: store.clone(),
-            blobs: Arc::new(LocalBlobStore::new(blobs.path(), "http://127.0.0.1:1/blobs", b"k".to_vec())),
-            fiscal: None,
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(UuidV7Ids),
-        };
+        let app = App::over(store.clone()).with_blobs(Arc::new(LocalBlobStore::new(
+            blobs.path(),
+            "http://127.0.0.1:1/blobs",
+            b"k".to_vec(),
+        )));
         let mailbox = tempfile::tempdir().unwrap();
         let notifier = Notifier {
             app: app.clone(),
@@ -499,7 +491,7 @@ async fn an_sla_alert_is_e_mailed_to_the_company_once_not_to_the_customer() {
     let mut later = w.app.clone();
     later.clock = Arc::new(Stopped(Utc::now() + Duration::hours(25)));
     let actor = osflow_domain::Actor::System { component: "sla-check".into() };
-    later.step_as(&w.tenant, &actor, &id, Command::FlagSlaBreach, None, None, &no_render).await.unwrap();
+    later.step_as(StepRequest::new(&w.tenant, actor, &id, Command::FlagSlaBreach), &no_render).await.unwrap();
 
     let delivered = w.deliver(3).await;
     assert_eq!(delivered.len(), 1, "the alert is routed to the notifications queue");

@@ -32,7 +32,7 @@ use base64::Engine as _;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use osflow_app::{App, AppError, Idempotency, Reply};
+use osflow_app::{App, AppError, Idempotency, Reply, StepRequest};
 use osflow_domain::{
     Actor, Change, Command, DecisionEvidence, DomainError, Event, Flow, LineDecision, Order, QuoteDecision,
     RevisionStatus, StatusKind,
@@ -412,7 +412,11 @@ impl Portal {
             );
             osflow_app::Rendered { status: 200, body }
         };
-        match self.app.step_as(&r.claims.tenant, &actor, &r.order.id, cmd, None, Some(&idem), &render).await {
+        match self
+            .app
+            .step_as(StepRequest::new(&r.claims.tenant, actor, &r.order.id, cmd).idempotency(Some(&idem)), &render)
+            .await
+        {
             Ok(Reply::Fresh(done)) => {
                 tracing::info!(event_id = %format!("{}:{}", done.order.id, done.order.version), "customer decided");
                 Ok((StatusCode::OK, done.rendered.body))

@@ -4,11 +4,6 @@
 
 use crate::token::PortalKey;
 
-/// The environment variable naming the secret.
-pub const KEY_SECRET_ENV: &str = "OSFLOW_PORTAL_KEY_SECRET";
-/// The environment variable with the portal's public base URL (`https://…`, without `/p/`).
-pub const URL_ENV: &str = "OSFLOW_PORTAL_URL";
-
 /// Reads the key from the secret `name` with a client from the standard AWS environment.
 pub async fn key_from_secret(name: &str) -> Result<PortalKey, String> {
     let client = aws_sdk_secretsmanager::Client::new(&osflow_aws_kit::load_sdk_config().await);

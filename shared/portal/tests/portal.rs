@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::Body;
-use osflow_app::{App, Clock, NoInvoicing, UuidV7Ids};
+use osflow_app::{App, Clock};
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_portal::{Portal, PortalKey, Purpose, default_ttl};
@@ -76,19 +76,7 @@ impl H {
         let blobs = LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"k".to_vec());
         let now = DateTime::parse_from_rfc3339(NOW).unwrap().timestamp_millis();
         let clock = Arc::new(TestClock(AtomicI64::new(now)));
-        let app = App {
-            orders: store.clone(),
-            flows: store.clone(),
-            invoices: store.clone(),
-            idempotency: store.clone(),
-            invoicing: Arc::new(NoInvoicing),
-            blobs: Arc::new(blobs),
-            settings: store.clone(),
-            fiscal: None,
-            reports: store,
-            clock: clock.clone(),
-            ids: Arc::new(UuidV7Ids),
-        };
+        let app = App::over(store).with_blobs(Arc::new(blobs)).with_clock(clock.clone());
         let portal = Portal { app, key: PortalKey::new(vec![42u8; 32]).unwrap() };
         H { portal, clock, _dir: dir }
     }

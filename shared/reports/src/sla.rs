@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Duration;
-use osflow_app::{App, AppError, Idempotency, PageRequest, Rendered};
+use osflow_app::{App, AppError, Idempotency, PageRequest, Rendered, StepRequest};
 use osflow_domain::{Actor, Command, DomainError, Flow, Order};
 
 use crate::usecases::ReportError;
@@ -47,7 +47,11 @@ pub async fn check_sla(app: &App) -> Result<usize, ReportError> {
                         request_hash: "order.sla_breached".into(),
                     };
                     match app
-                        .step_as(&tenant, &actor, &order.id, Command::FlagSlaBreach, None, Some(&idem), &render)
+                        .step_as(
+                            StepRequest::new(&tenant, actor.clone(), &order.id, Command::FlagSlaBreach)
+                                .idempotency(Some(&idem)),
+                            &render,
+                        )
                         .await
                     {
                         Ok(_) => raised += 1,

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use osflow_app::conformance::{advance, at, cpf, note, open_order, tenant};
 use osflow_app::{
-    App, AppError, Caller, EmailMessage, EmailSender, NoInvoicing, NotificationSettings, OrderStore, ReportPeriod,
-    ReportRecord, ReportStore, SendError, SettingsStore, StoreResult, StoredDay, SystemClock, UuidV7Ids,
+    App, AppError, Caller, EmailMessage, EmailSender, NotificationSettings, OrderStore, ReportPeriod, ReportRecord,
+    ReportStore, SendError, SettingsStore, StoreResult, StoredDay,
 };
 use osflow_bus::Envelope;
 use osflow_domain::report::{DayAggregate, contribution, report_day};
@@ -99,19 +99,9 @@ fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("osflow.db")).unwrap());
     let counting = Arc::new(Counting { inner: store.clone(), calls: Mutex::default(), items: Mutex::default() });
-    let app = App {
-        orders: store.clone(),
-        flows: store.clone(),
-        invoices: store.clone(),
-        idempotency: store.clone(),
-        invoicing: Arc::new(NoInvoicing),
-        blobs: Arc::new(LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:1/blobs", b"k".to_vec())),
-        settings: store.clone(),
-        fiscal: None,
-        reports: counting.clone(),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-    };
+    let app = App::over(store.clone())
+        .with_blobs(Arc::new(LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:1/blobs", b"k".to_vec())))
+        .with_reports(counting.clone());
     World { app, store, counting, _dir: dir }
 }
 

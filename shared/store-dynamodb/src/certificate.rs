@@ -39,9 +39,6 @@ use crate::table::PK;
 use crate::tx::backoff;
 use crate::{DynamoStore, keys, load_sdk_config};
 
-/// The environment variable the functions read the secret name prefix from.
-pub const SECRETS_PREFIX_ENV: &str = "OSFLOW_SECRETS_PREFIX";
-
 /// The tag naming the tenant a secret belongs to.
 pub const TENANT_TAG: &str = "osflow:tenant";
 

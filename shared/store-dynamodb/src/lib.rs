@@ -70,7 +70,7 @@ use aws_sdk_dynamodb::Client;
 #[cfg(feature = "secrets")]
 pub use aws_sdk_secretsmanager;
 #[cfg(feature = "secrets")]
-pub use certificate::{DynamoEmitterStore, SECRETS_PREFIX_ENV, TENANT_TAG};
+pub use certificate::{DynamoEmitterStore, TENANT_TAG};
 pub use items::{StoredEvent, decode_event_image};
 /// The version of `serde_dynamo` whose `Item` [`decode_event_image`] takes (as `aws_lambda_events` gives it).
 pub use serde_dynamo;

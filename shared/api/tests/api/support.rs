@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::Body;
 use lambda_http::http::HeaderMap;
 use osflow_api::{Function, Matched, handle, resolve, route_key};
-use osflow_app::{App, Clock, FiscalAdmin, NoInvoicing, UuidV7Ids};
+use osflow_app::{App, Clock, FiscalAdmin};
 use osflow_invoicing::NfeChecks;
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_sqlite::{SqliteOptions, SqliteStore};
@@ -87,19 +87,10 @@ impl Api {
         let now = DateTime::parse_from_rfc3339(NOW).unwrap().timestamp_millis();
         let clock = Arc::new(TestClock(AtomicI64::new(now)));
         let store_arc = Arc::new(store.clone());
-        let app = App {
-            orders: store_arc.clone(),
-            flows: store_arc.clone(),
-            invoices: store_arc.clone(),
-            idempotency: store_arc.clone(),
-            invoicing: Arc::new(NoInvoicing),
-            blobs: Arc::new(blobs.clone()),
-            settings: store_arc.clone(),
-            fiscal: Some(FiscalAdmin { emitters: store_arc.clone(), checks: Arc::new(NfeChecks) }),
-            reports: store_arc,
-            clock: clock.clone(),
-            ids: Arc::new(UuidV7Ids),
-        };
+        let app = App::over(store_arc.clone())
+            .with_blobs(Arc::new(blobs.clone()))
+            .with_fiscal(FiscalAdmin { emitters: store_arc, checks: Arc::new(NfeChecks) })
+            .with_clock(clock.clone());
         Api { app, store, blobs, clock, _dir: dir }
     }
 
