@@ -94,6 +94,7 @@ macro_rules! conformance_tests {
             apply_writes_several_events_at_once,
             stale_apply_conflicts_and_writes_nothing,
             apply_to_an_unknown_order_is_not_found,
+            inconsistent_steps_are_refused_and_write_nothing,
             order_numbers_increase_per_tenant,
             concurrent_order_numbers_are_distinct,
             list_by_status_pages_oldest_first,
@@ -548,6 +549,30 @@ pub async fn apply_to_an_unknown_order_is_not_found(s: Stores) {
     assert_eq!(s.orders.apply(1, &v2, &events, None).await, Err(StoreError::NotFound));
     assert_eq!(s.orders.get(&t, &v1.id).await.unwrap(), None);
     assert_eq!(s.orders.timeline(&t, &v1.id).await.unwrap(), vec![]);
+}
+
+/// A step the store cannot take as it is (no event; events that skip a version; the order not at the last
+/// event's version; another tenant's idempotency record) is refused before anything is written, in every store.
+pub async fn inconsistent_steps_are_refused_and_write_nothing(s: Stores) {
+    let t = tenant("acme");
+    let (v1, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&v1, &opened, None).await.unwrap();
+    let refused = |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::Other(_))), "{r:?}");
+    // No event: every change of an order is an event, so a write without one is refused (also at the same version).
+    refused(s.orders.apply(1, &v1, &[], None).await);
+    let (events, v2) = advance(&v1, Command::SendQuote, at(1));
+    refused(s.orders.apply(1, &v2, &[], None).await);
+    // The order not at the last event's version.
+    refused(s.orders.apply(1, &v1, &events, None).await);
+    // Events that do not follow the expected version.
+    refused(s.orders.apply(0, &v2, &events, None).await);
+    // Another tenant's idempotency record.
+    refused(s.orders.apply(1, &v2, &events, Some(&idem_record(&tenant("other"), "k-1", at(1)))).await);
+    assert_eq!(s.orders.get(&t, &v1.id).await.unwrap(), Some(v1.clone()));
+    assert_eq!(s.orders.timeline(&t, &v1.id).await.unwrap(), vec![opened]);
+    assert_eq!(s.idempotency.get_idempotency(&tenant("other"), "k-1", at(1)).await.unwrap(), None);
+    // The consistent step still goes through.
+    s.orders.apply(1, &v2, &events, None).await.unwrap();
 }
 
 /// 64 requests apply a step to the same order at the same version: exactly one wins, the 63 others get

@@ -131,6 +131,32 @@ pub trait OrderStore: Send + Sync {
     async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>>;
 }
 
+/// The checks of a step's write before any adapter writes it (the same in every store): at least one event —
+/// every change of an order is an event, and a write without one would change nothing the outbox sees —, the
+/// events numbered `expected_version + 1, + 2, …` without gaps, the order at the last one's version, the
+/// idempotency record of the order's tenant. A step that fails them is a bug of the caller: `Other`.
+pub fn check_step(
+    expected_version: u64,
+    order: &Order,
+    events: &[Event],
+    idem: Option<&IdempotencyRecord>,
+) -> StoreResult<()> {
+    let consecutive = events.iter().enumerate().all(|(i, e)| e.version == expected_version + 1 + i as u64);
+    if events.is_empty() || !consecutive || order.version != expected_version + events.len() as u64 {
+        return Err(StoreError::Other(format!(
+            "inconsistent step: from version {expected_version}, {} event(s), order at version {}; a step writes \
+             events {}.. and the order at the last one's version",
+            events.len(),
+            order.version,
+            expected_version + 1
+        )));
+    }
+    if idem.is_some_and(|r| r.tenant != order.tenant) {
+        return Err(StoreError::Other("the idempotency record belongs to another tenant".into()));
+    }
+    Ok(())
+}
+
 /// Published flow versions of a company. Versions are immutable; `CURRENT` points at the latest published.
 #[async_trait]
 pub trait FlowStore: Send + Sync {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult};
+use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
 use osflow_domain::values::{Document, OrderId, TenantId};
 use osflow_domain::{Event, Order, StatusKey};
 
@@ -21,16 +21,9 @@ const MAX_TRANSACTION_ITEMS: usize = 100;
 const STATUS_LIST: CursorShape = CursorShape { names: [PK, SK, GSI1PK, GSI1SK], partition: GSI1PK };
 const CUSTOMER_LIST: CursorShape = CursorShape { names: [PK, SK, GSI2PK, GSI2SK], partition: GSI2PK };
 
-/// Checks that `events` take the order from `from` to exactly `order.version`, one version each.
-fn check_versions(from: u64, order: &Order, events: &[Event]) -> StoreResult<()> {
-    let contiguous = events.iter().enumerate().all(|(i, e)| e.version == from + 1 + i as u64);
-    if !contiguous || order.version != from + events.len() as u64 {
-        return Err(StoreError::Other(format!(
-            "inconsistent step: from version {from}, {} event(s), order at version {}",
-            events.len(),
-            order.version
-        )));
-    }
+/// The checks every store makes before a step ([`check_step`]), and that the step fits one transaction.
+fn check_versions(from: u64, order: &Order, events: &[Event], idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
+    check_step(from, order, events, idem)?;
     if events.len() + 2 > MAX_TRANSACTION_ITEMS {
         return Err(StoreError::Other(format!("a step of {} events does not fit one transaction", events.len())));
     }
@@ -99,7 +92,7 @@ impl OrderStore for DynamoStore {
     }
 
     async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
-        check_versions(0, order, std::slice::from_ref(opened))?;
+        check_versions(0, order, std::slice::from_ref(opened), idem)?;
         let mut puts = vec![
             CondPut::new_item(items::order_item(order)?),
             CondPut::new_item(items::event_item(&order.tenant, &order.id, opened)?),
@@ -134,7 +127,7 @@ impl OrderStore for DynamoStore {
         events: &[Event],
         idem: Option<&IdempotencyRecord>,
     ) -> StoreResult<()> {
-        check_versions(expected_version, order, events)?;
+        check_versions(expected_version, order, events, idem)?;
         let mut puts = vec![
             CondPut::when(items::order_item(order)?, "#version = :expected")
                 .name("#version", attr::VERSION)

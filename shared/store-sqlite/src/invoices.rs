@@ -1,0 +1,127 @@
+//! [`InvoiceStore`] on SQLite: gapless NF-e numbers per (CNPJ, série) claimed once per order, and the invoice
+//! records (revision-checked).
+
+use async_trait::async_trait;
+use osflow_app::{InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult};
+use osflow_domain::values::{OrderId, TenantId};
+use rusqlite::{OptionalExtension, params};
+
+use crate::codec::{Db, from_json, to_json};
+use crate::{SqliteStore, immediate, invalid, version_column};
+
+#[async_trait]
+impl InvoiceStore for SqliteStore {
+    async fn claim_number(&self, tenant: &TenantId, key: &NumberingKey, order: &OrderId) -> StoreResult<u64> {
+        let (tenant, cnpj, serie, order) = (tenant.as_str().to_owned(), key.cnpj.clone(), key.serie, order.to_string());
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let claimed: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT number FROM invoice_claims WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND order_id = ?4",
+                )
+                .db()?
+                .query_row(params![tenant, cnpj, serie, order], |r| r.get(0))
+                .optional()
+                .db()?;
+            if let Some(n) = claimed {
+                return Ok(n as u64);
+            }
+            let n: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO invoice_counters (tenant, cnpj, serie, last) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (tenant, cnpj, serie) DO UPDATE SET last = last + 1 RETURNING last",
+                )
+                .db()?
+                .query_row(params![tenant, cnpj, serie], |r| r.get(0))
+                .db()?;
+            tx.prepare_cached(
+                "INSERT INTO invoice_claims (tenant, cnpj, serie, order_id, number) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .db()?
+            .execute(params![tenant, cnpj, serie, order, n])
+            .db()?;
+            tx.commit().db()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn save_invoice(&self, record: &InvoiceRecord, expected_revision: u64) -> StoreResult<()> {
+        if record.revision != expected_revision + 1 {
+            return Err(invalid(format!(
+                "an invoice saved over revision {expected_revision} has revision {}",
+                expected_revision + 1
+            )));
+        }
+        let tenant = record.tenant.as_str().to_owned();
+        let order = record.order_id.to_string();
+        let (cnpj, serie) = (record.numbering.cnpj.clone(), record.numbering.serie);
+        let number = version_column(record.number)?;
+        let (revision, expected) = (version_column(record.revision)?, version_column(expected_revision)?);
+        let body = to_json(record)?;
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            if expected == 0 {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO invoices (tenant, order_id, cnpj, serie, number, revision, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (tenant, order_id, cnpj, serie, number) DO NOTHING",
+                    )
+                    .db()?
+                    .execute(params![tenant, order, cnpj, serie, number, revision, body])
+                    .db()?;
+                if inserted == 0 {
+                    return Err(StoreError::AlreadyExists);
+                }
+            } else {
+                let updated = tx
+                    .prepare_cached(
+                        "UPDATE invoices SET revision = ?1, body = ?2
+                         WHERE tenant = ?3 AND order_id = ?4 AND cnpj = ?5 AND serie = ?6 AND number = ?7
+                         AND revision = ?8",
+                    )
+                    .db()?
+                    .execute(params![revision, body, tenant, order, cnpj, serie, number, expected])
+                    .db()?;
+                if updated == 0 {
+                    let current: Option<i64> = tx
+                        .prepare_cached(
+                            "SELECT revision FROM invoices
+                             WHERE tenant = ?1 AND order_id = ?2 AND cnpj = ?3 AND serie = ?4 AND number = ?5",
+                        )
+                        .db()?
+                        .query_row(params![tenant, order, cnpj, serie, number], |r| r.get(0))
+                        .optional()
+                        .db()?;
+                    return Err(match current {
+                        None => StoreError::NotFound,
+                        Some(r) => StoreError::Conflict { current_version: r as u64 },
+                    });
+                }
+            }
+            tx.commit().db()
+        })
+        .await
+    }
+
+    async fn invoices(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Vec<InvoiceRecord>> {
+        let (tenant, order) = (tenant.as_str().to_owned(), order.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT number, body FROM invoices WHERE tenant = ?1 AND order_id = ?2
+                     ORDER BY number, cnpj, serie",
+                )
+                .db()?;
+            let rows = stmt.query_map([&tenant, &order], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).db()?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (n, body) = row.db()?;
+                out.push(from_json(&body, || format!("invoice {tenant}/{order}/{n}"))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -1,0 +1,313 @@
+//! [`OrderStore`] on SQLite: the `orders` row (version-checked update), its events (the outbox too), the order
+//! number counter, and the lists by status and by customer (keyset pages on their indexes).
+
+use async_trait::async_trait;
+use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
+use osflow_domain::values::{Document, OrderId, TenantId};
+use osflow_domain::{Event, Order, StatusKey};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::codec::{Db, ListKind, Position, decode_cursor, encode_cursor, from_json, nanos, to_json};
+use crate::idempotency::{IdemRow, put_idempotency};
+use crate::{SqliteStore, immediate, invalid, version_column};
+
+/// The columns of an order row, computed before taking the writer.
+pub(crate) struct OrderRow {
+    tenant: String,
+    id: String,
+    version: i64,
+    status: String,
+    document: String,
+    created_at: i64,
+    updated_at: i64,
+    body: String,
+}
+
+impl OrderRow {
+    fn new(order: &Order) -> StoreResult<OrderRow> {
+        Ok(OrderRow {
+            tenant: order.tenant.as_str().to_owned(),
+            id: order.id.to_string(),
+            version: version_column(order.version)?,
+            status: order.status.as_str().to_owned(),
+            document: order.customer.document.as_str().to_owned(),
+            created_at: nanos(order.created_at)?,
+            updated_at: nanos(order.updated_at)?,
+            body: to_json(order)?,
+        })
+    }
+}
+
+pub(crate) struct EventRow {
+    version: i64,
+    kind: &'static str,
+    at: i64,
+    body: String,
+}
+
+impl EventRow {
+    fn new(event: &Event) -> StoreResult<EventRow> {
+        Ok(EventRow {
+            version: version_column(event.version)?,
+            kind: event.change.type_name(),
+            at: nanos(event.at)?,
+            body: to_json(event)?,
+        })
+    }
+}
+
+fn insert_events(tx: &Connection, tenant: &str, order_id: &str, events: &[EventRow]) -> StoreResult<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO events (tenant, order_id, version, type, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .db()?;
+    for e in events {
+        stmt.execute(params![tenant, order_id, e.version, e.kind, e.at, e.body]).db()?;
+    }
+    Ok(())
+}
+
+fn read_orders(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<(Order, Position)>> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut rows = stmt.query(params).db()?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        let id: String = row.get(0).db()?;
+        let at: i64 = row.get(1).db()?;
+        let body = row.get_ref(2).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
+        let order: Order = from_json(body, || format!("order {id}"))?;
+        out.push((order, Position { at, id }));
+    }
+    Ok(out)
+}
+
+/// Builds a page from up to `size + 1` rows: the extra row only tells that there is a next page.
+fn page_of(mut rows: Vec<(Order, Position)>, size: usize, kind: ListKind) -> Page<Order> {
+    let more = rows.len() > size;
+    rows.truncate(size);
+    let next = if more { rows.last().map(|(_, p)| encode_cursor(kind, p)) } else { None };
+    Page { items: rows.into_iter().map(|(o, _)| o).collect(), next }
+}
+
+#[async_trait]
+impl OrderStore for SqliteStore {
+    async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64> {
+        let tenant = tenant.as_str().to_owned();
+        self.write(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO counters (tenant, name, value) VALUES (?1, 'order', 1)
+                     ON CONFLICT (tenant, name) DO UPDATE SET value = value + 1 RETURNING value",
+                )
+                .db()?
+                .query_row([tenant], |r| r.get(0))
+                .db()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
+        if order.version != 1 || opened.version != 1 {
+            return Err(invalid("a new order and its opened event have version 1"));
+        }
+        if idem.is_some_and(|r| r.tenant != order.tenant) {
+            return Err(invalid("the idempotency record belongs to another tenant"));
+        }
+        let row = OrderRow::new(order)?;
+        let event = EventRow::new(opened)?;
+        let idem = idem.map(IdemRow::new).transpose()?;
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO orders (tenant, id, version, status, document, created_at, updated_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tenant, id) DO NOTHING",
+                )
+                .db()?
+                .execute(params![
+                    row.tenant,
+                    row.id,
+                    row.version,
+                    row.status,
+                    row.document,
+                    row.created_at,
+                    row.updated_at,
+                    row.body
+                ])
+                .db()?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            insert_events(&tx, &row.tenant, &row.id, std::slice::from_ref(&event))?;
+            if let Some(idem) = &idem {
+                put_idempotency(&tx, idem)?;
+            }
+            tx.commit().db()
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT body FROM orders WHERE tenant = ?1 AND id = ?2").db()?;
+            let mut rows = stmt.query([&tenant, &id]).db()?;
+            let Some(row) = rows.next().db()? else { return Ok(None) };
+            let body = row.get_ref(0).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
+            from_json(body, || format!("order {tenant}/{id}")).map(Some)
+        })
+        .await
+    }
+
+    async fn apply(
+        &self,
+        expected_version: u64,
+        order: &Order,
+        events: &[Event],
+        idem: Option<&IdempotencyRecord>,
+    ) -> StoreResult<()> {
+        check_step(expected_version, order, events, idem)?;
+        let expected = version_column(expected_version)?;
+        let row = OrderRow::new(order)?;
+        let events = events.iter().map(EventRow::new).collect::<StoreResult<Vec<_>>>()?;
+        let idem = idem.map(IdemRow::new).transpose()?;
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            // The customer's document rarely changes: leaving it out of the SET keeps the customer index
+            // untouched; a changed document takes the second statement.
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4
+                     WHERE tenant = ?5 AND id = ?6 AND version = ?7 AND document = ?8",
+                )
+                .db()?
+                .execute(params![
+                    row.version,
+                    row.status,
+                    row.updated_at,
+                    row.body,
+                    row.tenant,
+                    row.id,
+                    expected,
+                    row.document
+                ])
+                .db()?;
+            if updated == 0 {
+                let current: Option<i64> = tx
+                    .prepare_cached("SELECT version FROM orders WHERE tenant = ?1 AND id = ?2")
+                    .db()?
+                    .query_row([&row.tenant, &row.id], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                match current {
+                    None => return Err(StoreError::NotFound),
+                    Some(v) if v != expected => return Err(StoreError::Conflict { current_version: v as u64 }),
+                    Some(_) => {
+                        tx.prepare_cached(
+                            "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, document = ?5
+                             WHERE tenant = ?6 AND id = ?7 AND version = ?8",
+                        )
+                        .db()?
+                        .execute(params![
+                            row.version,
+                            row.status,
+                            row.updated_at,
+                            row.body,
+                            row.document,
+                            row.tenant,
+                            row.id,
+                            expected
+                        ])
+                        .db()?;
+                    }
+                }
+            }
+            insert_events(&tx, &row.tenant, &row.id, &events)?;
+            if let Some(idem) = &idem {
+                put_idempotency(&tx, idem)?;
+            }
+            tx.commit().db()
+        })
+        .await
+    }
+
+    async fn list_by_status(
+        &self,
+        tenant: &TenantId,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let after = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByStatus, c)).transpose()?;
+        let (tenant, status, size) = (tenant.as_str().to_owned(), status.as_str().to_owned(), page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            let rows = match &after {
+                None => read_orders(
+                    conn,
+                    "SELECT id, updated_at, body FROM orders WHERE tenant = ?1 AND status = ?2
+                     ORDER BY updated_at, id LIMIT ?3",
+                    params![tenant, status, limit],
+                )?,
+                Some(p) => read_orders(
+                    conn,
+                    "SELECT id, updated_at, body FROM orders WHERE tenant = ?1 AND status = ?2
+                     AND (updated_at, id) > (?3, ?4) ORDER BY updated_at, id LIMIT ?5",
+                    params![tenant, status, p.at, p.id, limit],
+                )?,
+            };
+            Ok(page_of(rows, size, ListKind::ByStatus))
+        })
+        .await
+    }
+
+    async fn list_by_customer(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let before = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByCustomer, c)).transpose()?;
+        let (tenant, document, size) = (tenant.as_str().to_owned(), document.as_str().to_owned(), page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            let rows = match &before {
+                None => read_orders(
+                    conn,
+                    "SELECT id, created_at, body FROM orders WHERE tenant = ?1 AND document = ?2
+                     ORDER BY created_at DESC, id DESC LIMIT ?3",
+                    params![tenant, document, limit],
+                )?,
+                Some(p) => read_orders(
+                    conn,
+                    "SELECT id, created_at, body FROM orders WHERE tenant = ?1 AND document = ?2
+                     AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5",
+                    params![tenant, document, p.at, p.id, limit],
+                )?,
+            };
+            Ok(page_of(rows, size, ListKind::ByCustomer))
+        })
+        .await
+    }
+
+    async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT version, body FROM events WHERE tenant = ?1 AND order_id = ?2 ORDER BY version")
+                .db()?;
+            let mut rows = stmt.query([&tenant, &id]).db()?;
+            let mut events = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                let version: i64 = row.get(0).db()?;
+                let what = || format!("event {tenant}/{id}/{version}");
+                let body =
+                    row.get_ref(1).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))?;
+                events.push(from_json(body, what)?);
+            }
+            Ok(events)
+        })
+        .await
+    }
+}
