@@ -527,6 +527,18 @@ impl osflow_nfe::FiscalAuthority for LostFirstAnswer {
     async fn status(&self) -> Result<osflow_nfe::ServiceStatus, osflow_nfe::TransportError> {
         self.inner.status().await
     }
+    async fn send_event(
+        &self,
+        event: &osflow_nfe::SignedEvent,
+    ) -> Result<osflow_nfe::EventReceipt, osflow_nfe::TransportError> {
+        self.inner.send_event(event).await
+    }
+    async fn void_numbers(
+        &self,
+        request: &osflow_nfe::SignedVoid,
+    ) -> Result<osflow_nfe::VoidReceipt, osflow_nfe::TransportError> {
+        self.inner.void_numbers(request).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::event::{EventReceipt, SignedEvent, SignedVoid, VoidReceipt};
 use crate::key::AccessKey;
 use crate::sign::SignedNfe;
 
@@ -56,6 +57,13 @@ impl Outcome {
     }
 }
 
+/// The cStats that decide nothing about a document: the service paused (108 short term, 109 without forecast)
+/// or the client throttled (656 consumo indevido). The request was not processed; an answer with one of them is
+/// a transport failure (consult, then retry), never a rejection.
+pub fn inconclusive(c_stat: u16) -> bool {
+    matches!(c_stat, 108 | 109 | 656)
+}
+
 /// `retConsStatServ`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStatus {
@@ -92,6 +100,10 @@ pub enum TransportError {
     /// The answer could not be understood.
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The authority answered without deciding: paused (108/109), throttled (656), or a duplicate (204/539)
+    /// whose consult gave no answer. Consult before any retry.
+    #[error("SEFAZ did not decide (cStat {c_stat}: {x_motivo})")]
+    Inconclusive { c_stat: u16, x_motivo: String },
     /// Local configuration problem (certificate, trust store, endpoint).
     #[error("configuration: {0}")]
     Config(String),
@@ -100,7 +112,10 @@ pub enum TransportError {
 impl TransportError {
     /// True when the caller must consult before retrying.
     pub fn must_consult(&self) -> bool {
-        matches!(self, TransportError::Timeout { .. } | TransportError::Http { .. })
+        matches!(
+            self,
+            TransportError::Timeout { .. } | TransportError::Http { .. } | TransportError::Inconclusive { .. }
+        )
     }
 }
 
@@ -113,4 +128,9 @@ pub trait FiscalAuthority: Send + Sync {
     async fn consult(&self, key: &AccessKey) -> Result<Outcome, TransportError>;
     /// Service status (NFeStatusServico4).
     async fn status(&self) -> Result<ServiceStatus, TransportError>;
+    /// Registers one event (NFeRecepcaoEvento4, a batch of one). A rejection is a receipt with its cStat;
+    /// a paused or throttled service is [`TransportError::Inconclusive`].
+    async fn send_event(&self, event: &SignedEvent) -> Result<EventReceipt, TransportError>;
+    /// Voids a range of numbers (NFeInutilizacao4).
+    async fn void_numbers(&self, request: &SignedVoid) -> Result<VoidReceipt, TransportError>;
 }

@@ -13,6 +13,7 @@ pub mod authority;
 pub mod build;
 pub mod cert;
 pub mod error;
+pub mod event;
 pub mod key;
 pub mod model;
 pub mod num;
@@ -24,12 +25,16 @@ pub mod verify;
 pub mod wrap;
 mod xml;
 
-pub use authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError};
+pub use authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError, inconclusive};
 pub use build::{IbsCbsTotals, NFE_NS, Totals, UnsignedNfe, build};
 pub use cert::{CertError, CertInfo, Certificate};
 pub use error::{BuildError, Problem};
+pub use event::{
+    DocumentError, EventDetail, EventInput, EventReceipt, EventType, SignedEvent, SignedVoid, VoidInput, VoidReceipt,
+    env_evento, proc_evento, proc_inut, sign_event, sign_void,
+};
 pub use key::{AccessKey, Cnf, Cnpj, Cpf, KeyError, Uf};
 pub use model::*;
 pub use sign::{SignError, SignedNfe, sign};
-pub use verify::{VerifyError, verify};
+pub use verify::{VerifyError, verify, verify_document};
 pub use xml::XmlError;

@@ -77,7 +77,7 @@ impl SignedNfe {
     }
 }
 
-fn push_signed_info(out: &mut String, key: &str, digest_b64: &str, with_ns: bool) {
+fn push_signed_info(out: &mut String, id: &str, digest_b64: &str, with_ns: bool) {
     out.push_str("<SignedInfo");
     if with_ns {
         out.push_str(" xmlns=\"");
@@ -88,8 +88,8 @@ fn push_signed_info(out: &mut String, key: &str, digest_b64: &str, with_ns: bool
     out.push_str(C14N_ALG);
     out.push_str("\"></CanonicalizationMethod><SignatureMethod Algorithm=\"");
     out.push_str(RSA_SHA1_ALG);
-    out.push_str("\"></SignatureMethod><Reference URI=\"#NFe");
-    out.push_str(key);
+    out.push_str("\"></SignatureMethod><Reference URI=\"#");
+    out.push_str(id);
     out.push_str("\"><Transforms><Transform Algorithm=\"");
     out.push_str(ENVELOPED_ALG);
     out.push_str("\"></Transform><Transform Algorithm=\"");
@@ -116,11 +116,11 @@ pub fn digest(nfe: &UnsignedNfe) -> String {
 
 /// Signs the NF-e with the A1 certificate.
 pub fn sign(nfe: &UnsignedNfe, cert: &Certificate) -> Result<SignedNfe, SignError> {
-    let key = nfe.key().as_str();
+    let id = format!("NFe{}", nfe.key().as_str());
     let digest_b64 = digest(nfe);
 
     let mut si = String::with_capacity(900);
-    push_signed_info(&mut si, key, &digest_b64, true);
+    push_signed_info(&mut si, &id, &digest_b64, true);
     let mut signer = Signer::new(MessageDigest::sha1(), cert.private_key()).map_err(|e| SignError(e.to_string()))?;
     let sig = signer.sign_oneshot_to_vec(si.as_bytes()).map_err(|e| SignError(e.to_string()))?;
     let sig_b64 = openssl::base64::encode_block(&sig);
@@ -134,11 +134,56 @@ pub fn sign(nfe: &UnsignedNfe, cert: &Certificate) -> Result<SignedNfe, SignErro
     out.push_str("<Signature xmlns=\"");
     out.push_str(DSIG_NS);
     out.push_str("\">");
-    push_signed_info(&mut out, key, &digest_b64, false);
+    push_signed_info(&mut out, &id, &digest_b64, false);
     out.push_str("<SignatureValue>");
     out.push_str(&sig_b64);
     out.push_str("</SignatureValue><KeyInfo><X509Data><X509Certificate>");
     out.push_str(cert_b64);
     out.push_str("</X509Certificate></X509Data></KeyInfo></Signature></NFe>");
     Ok(SignedNfe { key: *nfe.key(), environment: nfe.environment(), xml: out.into() })
+}
+
+/// Signs another document of the NF-e family the same way (events, inutilização): `outer_open` is the root's
+/// start tag with the NF-e namespace as its only declaration (e.g. `<evento xmlns="…" versao="1.00">`), `inner`
+/// the signed child (`infEvento`, `infInut`) whose only attribute is `Id`, `content` its canonical content.
+/// Returns the whole root element with the `Signature` as its last child.
+pub(crate) fn sign_document(
+    outer_open: &str,
+    outer: &str,
+    inner: &str,
+    id: &str,
+    content: &str,
+    cert: &Certificate,
+) -> Result<String, SignError> {
+    // Inclusive C14N of the signed child: the inherited NF-e namespace first, then Id.
+    let canon: String = ["<", inner, " xmlns=\"", NFE_NS, "\" Id=\"", id, "\">", content, "</", inner, ">"].concat();
+    let digest_b64 = openssl::base64::encode_block(&openssl::sha::sha1(canon.as_bytes()));
+    let mut si = String::with_capacity(900);
+    push_signed_info(&mut si, id, &digest_b64, true);
+    let mut signer = Signer::new(MessageDigest::sha1(), cert.private_key()).map_err(|e| SignError(e.to_string()))?;
+    let sig = signer.sign_oneshot_to_vec(si.as_bytes()).map_err(|e| SignError(e.to_string()))?;
+    let sig_b64 = openssl::base64::encode_block(&sig);
+    let cert_b64 = cert.cert_base64();
+    let mut out = String::with_capacity(content.len() + cert_b64.len() + sig_b64.len() + 1400);
+    out.push_str(outer_open);
+    out.push('<');
+    out.push_str(inner);
+    out.push_str(" Id=\"");
+    out.push_str(id);
+    out.push_str("\">");
+    out.push_str(content);
+    out.push_str("</");
+    out.push_str(inner);
+    out.push_str("><Signature xmlns=\"");
+    out.push_str(DSIG_NS);
+    out.push_str("\">");
+    push_signed_info(&mut out, id, &digest_b64, false);
+    out.push_str("<SignatureValue>");
+    out.push_str(&sig_b64);
+    out.push_str("</SignatureValue><KeyInfo><X509Data><X509Certificate>");
+    out.push_str(cert_b64);
+    out.push_str("</X509Certificate></X509Data></KeyInfo></Signature></");
+    out.push_str(outer);
+    out.push('>');
+    Ok(out)
 }

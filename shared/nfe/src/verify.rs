@@ -14,7 +14,7 @@ use crate::xml::{self, Element};
 pub enum VerifyError {
     #[error(transparent)]
     Xml(#[from] xml::XmlError),
-    #[error("no NFe/infNFe element")]
+    #[error("no NFe/infNFe element (or the signed element asked for)")]
     NoInfNFe,
     #[error("no Signature after infNFe")]
     NoSignature,
@@ -41,11 +41,23 @@ pub fn verify(doc: &str) -> Result<X509, VerifyError> {
 }
 
 pub(crate) fn verify_tree(root: &Element) -> Result<X509, VerifyError> {
-    let path = xml::find_path(root, &|e| e.local_name() == "NFe").ok_or(VerifyError::NoInfNFe)?;
+    verify_signed(root, "NFe", "infNFe")
+}
+
+/// Verifies the signature of the first `outer` element of `doc` over its child `inner` (`evento`/`infEvento`,
+/// `inutNFe`/`infInut`, or `NFe`/`infNFe`), with the same profile as the NF-e's. Returns the signer's
+/// certificate.
+pub fn verify_document(doc: &str, outer: &str, inner: &str) -> Result<X509, VerifyError> {
+    let root = xml::parse(doc)?;
+    verify_signed(&root, outer, inner)
+}
+
+pub(crate) fn verify_signed(root: &Element, outer: &str, inner: &str) -> Result<X509, VerifyError> {
+    let path = xml::find_path(root, &|e| e.local_name() == outer).ok_or(VerifyError::NoInfNFe)?;
     let nfe = *path.last().ok_or(VerifyError::NoInfNFe)?;
     // Namespaces in scope for NFe's children (NFe's own declarations included).
     let nfe_scope = xml::scope_of(&path);
-    let inf = nfe.child("infNFe").ok_or(VerifyError::NoInfNFe)?;
+    let inf = nfe.child(inner).ok_or(VerifyError::NoInfNFe)?;
     let sig = nfe.child("Signature").ok_or(VerifyError::NoSignature)?;
     let prof = |m: &str| VerifyError::Profile(m.to_owned());
     if !sig.prefix().is_empty() || xml::ns_uri(sig, &nfe_scope).as_deref() != Some(DSIG_NS) {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 use crate::authority::{FiscalAuthority, Outcome, ServiceStatus, TransportError};
 use crate::cert::Certificate;
+use crate::event::{EventReceipt, SignedEvent, SignedVoid, VoidReceipt};
 use crate::key::{AccessKey, Uf};
 use crate::model::{EmissionType, Environment};
 use crate::sign::SignedNfe;
@@ -28,6 +29,21 @@ pub struct EndpointOverride {
     pub authorization: String,
     pub consult: String,
     pub status: String,
+    pub event: String,
+    pub inutilization: String,
+}
+
+impl EndpointOverride {
+    /// Every service at one URL (a test SEFAZ that dispatches on the SOAP action).
+    pub fn single(url: &str) -> EndpointOverride {
+        EndpointOverride {
+            authorization: url.to_owned(),
+            consult: url.to_owned(),
+            status: url.to_owned(),
+            event: url.to_owned(),
+            inutilization: url.to_owned(),
+        }
+    }
 }
 
 /// Configuration of [`SefazSoap`].
@@ -113,6 +129,8 @@ impl SefazSoap {
             return Ok(match service {
                 Service::Authorization => o.authorization.clone(),
                 Service::Consult => o.consult.clone(),
+                Service::Event => o.event.clone(),
+                Service::Inutilization => o.inutilization.clone(),
                 _ => o.status.clone(),
             });
         }
@@ -188,7 +206,13 @@ impl FiscalAuthority for SefazSoap {
                         tracing::info!(%key, c_stat = out.c_stat(), "duplicate, consulting by key");
                         match self.settle(key).await {
                             Ok(found @ (Outcome::Authorized(_) | Outcome::Denied { .. })) => Ok(found),
-                            _ => Ok(out),
+                            // The consult answered: the authority holds something else under this number.
+                            Ok(_) => Ok(out),
+                            // A duplicate without knowing of what: nothing is decided yet.
+                            Err(_) => Err(TransportError::Inconclusive {
+                                c_stat: out.c_stat(),
+                                x_motivo: "duplicidade sem consulta conclusiva".into(),
+                            }),
                         }
                     }
                     _ => Ok(out),
@@ -217,5 +241,18 @@ impl FiscalAuthority for SefazSoap {
         let msg = wrap::cons_stat_serv(self.config.uf, self.config.environment);
         let text = self.post(self.config.uf, Service::Status, &msg).await?;
         response::status(&text)
+    }
+
+    async fn send_event(&self, event: &SignedEvent) -> Result<EventReceipt, TransportError> {
+        let uf = Self::key_uf(event.key())?;
+        let id_lote = event.key().n_nf().parse::<u64>().unwrap_or(1) * 100 + u64::from(event.seq());
+        let msg = crate::event::env_evento(&[event], id_lote);
+        let text = self.post(uf, Service::Event, &msg).await?;
+        response::event(&text)
+    }
+
+    async fn void_numbers(&self, request: &SignedVoid) -> Result<VoidReceipt, TransportError> {
+        let text = self.post(request.uf(), Service::Inutilization, request.xml()).await?;
+        response::inutilization(&text)
     }
 }

@@ -14,23 +14,25 @@ use osflow_nfe::*;
 use crate::support::*;
 
 #[derive(Debug, Clone)]
-struct Req {
-    content_type: String,
-    body: String,
+pub struct Req {
+    pub content_type: String,
+    pub body: String,
 }
 
 #[derive(Default)]
-struct MockState {
+pub struct MockState {
     requests: Mutex<Vec<Req>>,
     /// key -> protNFe of the documents this SEFAZ holds as authorized.
     authorized: Mutex<HashMap<String, String>>,
     handshake_failures: AtomicU32,
     stop: AtomicBool,
+    /// What every other number, the events, the inutilização and the status are answered by.
+    pub simulator: osflow_nfe::simulator::Simulator,
 }
 
-struct Mock {
-    addr: SocketAddr,
-    state: Arc<MockState>,
+pub struct Mock {
+    pub addr: SocketAddr,
+    pub state: Arc<MockState>,
 }
 
 impl Drop for Mock {
@@ -77,9 +79,20 @@ fn ret_envi(c_stat: u16, x_motivo: &str, prot: &str) -> String {
 
 /// The SEFAZ behaviour, chosen by nNF: 101 authorizes, 102 rejects (225), 103 denies (302),
 /// 104 authorizes but answers too late, 105 was already authorized (204), 107 never answers
-/// and keeps nothing.
+/// and keeps nothing, 106 is a duplicate (204) whose consult is throttled (656), 108 meets a paused service;
+/// numbers from 200 on, the events, the inutilização and the status are answered by the simulator.
 fn respond(state: &MockState, req: &Req) -> Option<String> {
     let body = &req.body;
+    let simulated = |b: &str| {
+        between(b, "Id=\"NFe", "\"").and_then(|k| k.get(25..34)?.parse::<u32>().ok()).unwrap_or(0) >= 200
+            || between(b, "<chNFe>", "</chNFe>").and_then(|k| k.get(25..34)?.parse::<u32>().ok()).unwrap_or(0) >= 200
+    };
+    let action_of = |ct: &str| ct.split("action=").nth(1).unwrap_or_default().trim_matches('"').to_owned();
+    if !req.content_type.contains("nfeAutorizacaoLote") && !req.content_type.contains("nfeConsultaNF")
+        || simulated(body)
+    {
+        return state.simulator.soap(&action_of(&req.content_type), body);
+    }
     if req.content_type.contains("NFeAutorizacao4/nfeAutorizacaoLote") {
         if verify(body).is_err() {
             return Some(ret_envi(
@@ -111,12 +124,20 @@ fn respond(state: &MockState, req: &Req) -> Option<String> {
                 std::thread::sleep(HANG);
                 return None;
             }
-            105 => ret_envi(104, "Lote processado", &prot_nfe(&key, 204, "Rejeição: Duplicidade de NF-e", None)),
+            105 | 106 => ret_envi(104, "Lote processado", &prot_nfe(&key, 204, "Rejeição: Duplicidade de NF-e", None)),
+            108 => ret_envi(108, "Serviço Paralisado Momentaneamente (curto prazo)", ""),
             _ => ret_envi(104, "Lote processado", &prot_nfe(&key, 999, "Rejeição: Erro não catalogado", None)),
         });
     }
     if req.content_type.contains("NFeConsultaProtocolo4/nfeConsultaNF") {
         let key = between(body, "<chNFe>", "</chNFe>")?;
+        if key.get(25..34) == Some("000000106") {
+            return Some(soap(
+                "NFeConsultaProtocolo4",
+                "<retConsSitNFe versao=\"4.00\" xmlns=\"http://www.portalfiscal.inf.br/nfe\"><tpAmb>2</tpAmb><verAplic>SP_NFE_PL009_V4</verAplic>\
+                 <cStat>656</cStat><xMotivo>Rejeição: Consumo Indevido</xMotivo><cUF>35</cUF><dhRecbto>2026-11-30T10:01:00-03:00</dhRecbto></retConsSitNFe>",
+            ));
+        }
         let inner = match state.authorized.lock().unwrap().get(key) {
             Some(p) => format!(
                 "<cStat>100</cStat><xMotivo>Autorizado o uso da NF-e</xMotivo><cUF>35</cUF><dhRecbto>2026-11-30T10:01:00-03:00</dhRecbto><chNFe>{key}</chNFe>{p}"
@@ -178,7 +199,7 @@ fn read_request(s: &mut impl Read) -> Option<Req> {
     })
 }
 
-fn start_mock() -> Mock {
+pub fn start_mock() -> Mock {
     let p = pki();
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
     b.set_private_key(&p.server_key).unwrap();
@@ -232,7 +253,7 @@ fn start_mock() -> Mock {
     Mock { addr, state }
 }
 
-fn client(mock: &Mock) -> SefazSoap {
+pub fn client(mock: &Mock) -> SefazSoap {
     let base = format!("https://127.0.0.1:{}", mock.addr.port());
     let mut cfg = SefazConfig::new(Environment::Homologation, Uf::SP, a1().clone(), pki().ca.to_pem().unwrap());
     cfg.timeout = Duration::from_secs(3);
@@ -240,15 +261,17 @@ fn client(mock: &Mock) -> SefazSoap {
         authorization: format!("{base}/ws/nfeautorizacao4.asmx"),
         consult: format!("{base}/ws/nfeconsultaprotocolo4.asmx"),
         status: format!("{base}/ws/nfestatusservico4.asmx"),
+        event: format!("{base}/ws/nferecepcaoevento4.asmx"),
+        inutilization: format!("{base}/ws/nfeinutilizacao4.asmx"),
     });
     SefazSoap::new(cfg).unwrap()
 }
 
-fn nfe(n_nf: u32) -> SignedNfe {
+pub fn nfe(n_nf: u32) -> SignedNfe {
     signed(&NfeInput { n_nf, ..input(2) })
 }
 
-fn requests(mock: &Mock, action: &str) -> Vec<Req> {
+pub fn requests(mock: &Mock, action: &str) -> Vec<Req> {
     mock.state.requests.lock().unwrap().iter().filter(|r| r.content_type.contains(action)).cloned().collect()
 }
 
@@ -366,11 +389,25 @@ async fn a_server_outside_the_trust_store_is_refused() {
         )
     };
     let mut cfg = SefazConfig::new(Environment::Homologation, Uf::SP, a1().clone(), other.to_pem().unwrap());
-    cfg.endpoints = Some(EndpointOverride {
-        authorization: String::new(),
-        consult: String::new(),
-        status: format!("https://127.0.0.1:{}/ws/status", mock.addr.port()),
-    });
+    cfg.endpoints = Some(EndpointOverride::single(&format!("https://127.0.0.1:{}/ws/status", mock.addr.port())));
     let e = SefazSoap::new(cfg).unwrap().status().await.unwrap_err();
     assert!(matches!(e, TransportError::Connect(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn paused_service_108_is_a_transport_error_not_a_rejection() {
+    let mock = start_mock();
+    let sefaz = client(&mock);
+    let e = sefaz.authorize(&nfe(108)).await.unwrap_err();
+    assert!(matches!(e, TransportError::Inconclusive { c_stat: 108, .. }), "{e:?}");
+    assert!(e.must_consult());
+}
+
+#[tokio::test]
+async fn duplicate_whose_consult_is_throttled_decides_nothing() {
+    let mock = start_mock();
+    let sefaz = client(&mock);
+    let e = sefaz.authorize(&nfe(106)).await.unwrap_err();
+    assert!(matches!(e, TransportError::Inconclusive { c_stat: 204, .. }), "{e:?}");
+    assert_eq!(requests(&mock, "nfeConsultaNF").len(), 1, "the duplicate was consulted");
 }

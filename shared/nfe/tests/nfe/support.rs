@@ -417,6 +417,53 @@ pub fn xmllint(xml: &str, xsd: &str) {
     remove_temp(&f);
 }
 
+/// The folder of an nfelib schema package other than the NF-e's (e.g. "nfe_evento_cancel"), next to it.
+pub fn nfelib_schemas(package: &str) -> PathBuf {
+    let nfe = schema_dir();
+    let root = nfe.ancestors().nth(3).expect("nfelib/nfe/schemas/v4_0 has a package root").to_path_buf();
+    let dir = root.join(package).join("schemas").join("v1_0");
+    assert!(dir.is_dir(), "nfelib has no {}: install nfelib 3.2.0 (scripts/setup)", dir.display());
+    dir
+}
+
+/// Validates `xml` against `xsd` in `dir` with xmllint.
+pub fn xmllint_in(xml: &str, dir: &Path, xsd: &str) {
+    let f = write_temp("doc.xml", xml.as_bytes());
+    let out = Command::new(tool("xmllint"))
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(dir.join(xsd))
+        .arg(&f)
+        .output()
+        .expect("run xmllint");
+    assert!(
+        out.status.success(),
+        "xmllint --schema {xsd} rejected {} (kept for inspection):\n{}",
+        f.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    remove_temp(&f);
+}
+
+/// Verifies the signature over the `signed` element (e.g. "infEvento") with xmlsec1, trusting only the test CA.
+pub fn xmlsec1_of(xml: &str, signed: &str) {
+    let f = write_temp("signed.xml", xml.as_bytes());
+    let out = Command::new(tool("xmlsec1"))
+        .args(["--verify", "--enabled-reference-uris", "same-doc", "--id-attr:Id"])
+        .arg(format!("http://www.portalfiscal.inf.br/nfe:{signed}"))
+        .arg("--trusted-pem")
+        .arg(&pki().ca_pem_path)
+        .arg(&f)
+        .output()
+        .expect("run xmlsec1");
+    assert!(
+        out.status.success(),
+        "xmlsec1 --verify failed on {} (kept for inspection):\n{}",
+        f.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    remove_temp(&f);
+}
+
 /// Removes a passing temp file and its folder (failing ones are kept for inspection).
 fn remove_temp(f: &Path) {
     if let Some(d) = f.parent() {
