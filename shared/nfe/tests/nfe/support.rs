@@ -401,20 +401,7 @@ pub fn schema_dir() -> PathBuf {
 
 /// Validates `xml` against the official schema `xsd` (e.g. "nfe_v4.00.xsd") with xmllint.
 pub fn xmllint(xml: &str, xsd: &str) {
-    let f = write_temp("doc.xml", xml.as_bytes());
-    let out = Command::new(tool("xmllint"))
-        .args(["--noout", "--nonet", "--schema"])
-        .arg(schema_dir().join(xsd))
-        .arg(&f)
-        .output()
-        .expect("run xmllint");
-    assert!(
-        out.status.success(),
-        "xmllint --schema {xsd} rejected {} (kept for inspection):\n{}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    remove_temp(&f);
+    xmllint_in(xml, &schema_dir(), xsd);
 }
 
 /// The folder of an nfelib schema package other than the NF-e's (e.g. "nfe_evento_cancel"), next to it.
@@ -446,22 +433,11 @@ pub fn xmllint_in(xml: &str, dir: &Path, xsd: &str) {
 
 /// Verifies the signature over the `signed` element (e.g. "infEvento") with xmlsec1, trusting only the test CA.
 pub fn xmlsec1_of(xml: &str, signed: &str) {
-    let f = write_temp("signed.xml", xml.as_bytes());
-    let out = Command::new(tool("xmlsec1"))
-        .args(["--verify", "--enabled-reference-uris", "same-doc", "--id-attr:Id"])
-        .arg(format!("http://www.portalfiscal.inf.br/nfe:{signed}"))
-        .arg("--trusted-pem")
-        .arg(&pki().ca_pem_path)
-        .arg(&f)
-        .output()
-        .expect("run xmlsec1");
-    assert!(
-        out.status.success(),
-        "xmlsec1 --verify failed on {} (kept for inspection):\n{}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    remove_temp(&f);
+    let (ok, stderr) = xmlsec1_output_of(xml, signed);
+    if !ok {
+        let kept = write_temp("failed-signature.xml", xml.as_bytes());
+        panic!("xmlsec1 --verify failed on {} (kept for inspection):\n{stderr}", kept.display());
+    }
 }
 
 /// Removes a passing temp file and its folder (failing ones are kept for inspection).
@@ -481,10 +457,14 @@ pub fn xmlsec1(xml: &str) {
 }
 
 pub fn xmlsec1_output(xml: &str) -> (bool, String) {
+    xmlsec1_output_of(xml, "infNFe")
+}
+
+pub fn xmlsec1_output_of(xml: &str, signed: &str) -> (bool, String) {
     let f = write_temp("signed.xml", xml.as_bytes());
     let out = Command::new(tool("xmlsec1"))
         .args(["--verify", "--enabled-reference-uris", "same-doc", "--id-attr:Id"])
-        .arg("http://www.portalfiscal.inf.br/nfe:infNFe")
+        .arg(format!("http://www.portalfiscal.inf.br/nfe:{signed}"))
         .arg("--trusted-pem")
         .arg(&pki().ca_pem_path)
         .arg(&f)
