@@ -68,8 +68,8 @@ pub(crate) struct PageQuery {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub(crate) struct StatusQuery {
-    /// A status key of the company's flow (required), e.g. `em_execucao`.
-    status: String,
+    /// A status key of any version of the company's flow, e.g. `em_execucao` (without it: every open status).
+    status: Option<String>,
 }
 
 /// Records the id of the last event written on the request span.
@@ -493,25 +493,25 @@ async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<Order>)
     Ok(json_response(200, to_json(&list), None))
 }
 
-/// The company's orders in one status: oldest change first (a work queue), paginated.
+/// The company's orders: one status (oldest change first, a work queue), or a search with filters.
 ///
-/// `status` is required (a status key of any version of the company's flow).
+/// With only `status`: that status's work queue. With any filter (`technician`, `mine`, `service_type`,
+/// `overdue`, `q`) or without `status`: a search over every open status in flow order (or the given status);
+/// `q` is an OS number, a customer's CPF/CNPJ (then the customer's whole history, every status, newest first)
+/// or a part of the customer's name or of the equipment's serial number. A search page may hold fewer than
+/// `limit` orders and still have a `next_cursor`.
 #[utoipa::path(
     get, path = "/v1/orders", operation_id = "list_orders", tag = "orders-query",
-    params(StatusQuery, PageQuery),
+    params(StatusQuery, crate::search::SearchQuery, PageQuery),
     responses((status = 200, description = "A page of orders", body = OrderList))
 )]
 pub(crate) async fn list_orders(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let q = cx.query();
-    let raw = q.first("status").map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
-        Problem::field(
-            ProblemType::InvalidField,
-            "status",
-            "informe o status das OS a listar, ex.: ?status=em_execucao",
-        )
-    })?;
     let page = page_request(cx)?;
+    let Some(raw) = q.first("status").map(str::trim).filter(|s| !s.is_empty()) else {
+        return search_orders(cx, &caller, None, page).await;
+    };
     let key = StatusKey::parse(raw).map_err(|_| unknown_status("status", raw))?;
     let current = cx.app.get_flow(&caller).await.map_err(problem)?;
     if current.status(&key).is_none() {
@@ -523,8 +523,18 @@ pub(crate) async fn list_orders(cx: &Cx<'_>) -> Res {
             return Err(unknown_status("status", raw));
         }
     }
+    if crate::search::has_filters(cx) {
+        return search_orders(cx, &caller, Some(key), page).await;
+    }
     let found = cx.app.list_by_status(&caller, &key, &page).await.map_err(|e| list_problem(e, &page))?;
     order_list(cx, &caller, found).await
+}
+
+/// `GET /v1/orders` with the search's filters (or without `status`).
+async fn search_orders(cx: &Cx<'_>, caller: &Caller, status: Option<StatusKey>, page: PageRequest) -> Res {
+    let query = crate::search::order_query(cx, caller, status)?;
+    let found = cx.app.search_orders(caller, &query, &page).await.map_err(|e| list_problem(e, &page))?;
+    order_list(cx, caller, found).await
 }
 
 /// One order, with its `ETag`.
@@ -538,7 +548,10 @@ pub(crate) async fn get_order(cx: &Cx<'_>) -> Res {
     let id = cx.order_id()?;
     let order = cx.app.get_order(&caller, &id).await.map_err(problem)?;
     let flow = cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)?;
-    Ok(json_response(200, to_json(&OrderView::new(&order, &flow)), Some(order.version)))
+    let allowed = cx.app.allowed_actions(&caller, &order).await.map_err(problem)?;
+    let mut view = OrderView::new(&order, &flow);
+    view.allowed_actions = Some(allowed.iter().map(|a| AllowedActionView::new(a, &flow)).collect());
+    Ok(json_response(200, to_json(&view), Some(order.version)))
 }
 
 /// The order's history: every change, oldest first.

@@ -5,8 +5,8 @@
 //! call one use case of [`osflow_app::App`] and render its answer; refusals are `application/problem+json`
 //! ([`osflow_lambda_kit::Problem`]).
 //!
-//! Listing: `GET /v1/orders` requires `?status=` (the company's work queue of one status, oldest change first);
-//! there is no cross-status listing.
+//! Listing: `GET /v1/orders?status=` is the company's work queue of one status (oldest change first); with filters
+//! or without `status` it searches the open statuses (see `list_orders`).
 
 pub mod dto;
 pub mod errors;
@@ -15,6 +15,7 @@ mod http;
 pub mod openapi;
 mod reports;
 pub mod routes;
+mod search;
 
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -5,6 +5,7 @@
 
 pub mod fiscal;
 pub mod ports;
+pub mod search;
 pub mod templates;
 pub mod usecases;
 
@@ -13,4 +14,5 @@ pub mod conformance;
 
 pub use fiscal::*;
 pub use ports::*;
+pub use search::OrderQuery;
 pub use usecases::*;

@@ -2,14 +2,17 @@
 //!
 //! No I/O, no async, no clock, no randomness: time and ids come in as arguments.
 
+pub mod allowed;
 pub mod event;
 pub mod flow;
 pub mod machine;
 pub mod order;
+pub mod overdue;
 pub mod report;
 pub mod timeline;
 pub mod values;
 
+pub use allowed::{AllowedAction, allowed_actions};
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
 pub use machine::{Command, Context, DomainError, OpenOrder, ReplayError, decide, decide_open, step};
@@ -18,4 +21,5 @@ pub use order::{
     LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteLine, QuoteRevision,
     RevisionStatus, Service,
 };
+pub use overdue::{is_overdue, sla_used};
 pub use timeline::{Stay, stays, time_in_status};

@@ -305,6 +305,41 @@ pub struct OrderView {
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the caller may do now (only in `GET /v1/orders/{id}`): from the order's flow version, the caller's
+    /// roles and the guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<AllowedActionView>>,
+}
+
+/// A command the caller may give the order now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AllowedActionView {
+    /// The operation: `send_quote`, `revise_quote`, `decide_quote`, `start`, `add_note`, `add_attachment`,
+    /// `wait_material`, `change_material_date`, `resume`, `finish`, `validate`, `request_payment`,
+    /// `register_payment`, `retry_invoice`, `release`, `close`, `cancel` or `move`.
+    #[schema(example = "send_quote")]
+    pub action: String,
+    /// The status the order goes to (when known before the request's body; `null` for `decide_quote`).
+    #[schema(example = "aguardando_aprovacao")]
+    pub to: Option<String>,
+    /// pt-BR label of `to`.
+    #[schema(example = "Aguardando Aprovação")]
+    pub to_label: Option<String>,
+    /// The guard that fails now (`null`: the step would be accepted with a valid body); a front end shows the
+    /// action disabled with the reason.
+    #[schema(example = "checklist_complete")]
+    pub blocked_by: Option<String>,
+}
+
+impl AllowedActionView {
+    pub fn new(a: &d::AllowedAction, flow: &d::Flow) -> AllowedActionView {
+        AllowedActionView {
+            action: a.action.to_owned(),
+            to: a.to.as_ref().map(|s| s.to_string()),
+            to_label: a.to.as_ref().map(|s| flow.label(flow.version, s)),
+            blocked_by: a.blocked_by.map(|g| g.as_str().to_owned()),
+        }
+    }
 }
 
 impl OrderView {
@@ -373,6 +408,7 @@ impl OrderView {
             cancel_reason: o.cancel_reason.clone(),
             created_at: o.created_at,
             updated_at: o.updated_at,
+            allowed_actions: None,
         }
     }
 }

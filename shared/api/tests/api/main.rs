@@ -9,5 +9,6 @@ mod idempotency;
 mod lists;
 mod openapi;
 mod routing;
+mod search;
 mod support;
 mod tenancy;
