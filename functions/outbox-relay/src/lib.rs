@@ -8,6 +8,11 @@
 //! it and sends that record and every later one again, so some messages after it may be sent twice; the FIFO
 //! queue drops those duplicates (deduplication id = `event_id`) and the other consumers are idempotent on
 //! `event_id`.
+//!
+//! A message SQS refuses for its content can never be sent: the publisher parks it on the relay's DLQ
+//! (`relay-dlq`, a record naming the event and the queue) and the relay moves on, so one event never blocks its
+//! shard. The stream mapping bounds the rest (bisect on error, a few retries, a maximum record age, the same DLQ
+//! as its on-failure destination).
 
 use std::collections::HashMap;
 

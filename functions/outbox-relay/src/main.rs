@@ -2,8 +2,9 @@
 //!
 //! Wiring only (the relay is [`outbox_relay::relay`]): the SQS client from the standard AWS environment, queue
 //! URLs from `OSFLOW_QUEUE_URL_NOTIFICATIONS`, `OSFLOW_QUEUE_URL_REPORTS`, `OSFLOW_QUEUE_URL_INVOICING` (or looked
-//! up once by name, `OSFLOW_QUEUE_PREFIX` + name). The event source mapping needs
-//! `FunctionResponseTypes: [ReportBatchItemFailures]`.
+//! up once by name, `OSFLOW_QUEUE_PREFIX` + name), and the relay's DLQ from `OSFLOW_RELAY_DLQ_URL` (where a
+//! message SQS refuses is parked). The event source mapping needs `FunctionResponseTypes:
+//! [ReportBatchItemFailures]`.
 
 use std::convert::Infallible;
 

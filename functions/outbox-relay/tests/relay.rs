@@ -321,3 +321,68 @@ async fn an_unreadable_event_item_fails_from_its_record() {
     let reports = f.receive(Queue::Reports, broken).await;
     assert_eq!(sorted_ids(&reports), sorted_ids(&expected[..broken]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_sqs_refuses_is_parked_in_the_relay_dlq_and_the_rest_goes_on() {
+    let f = fixture().await;
+    let (order, events) = write_walk(&f.store, &tenant("acme"), 1).await;
+    let records = event_records(&f.raw_items(&order).await);
+    let expected = envelopes(&order, &events);
+
+    // The relay's DLQ, named as the publisher looks it up (`<prefix>relay-dlq`), and a notifications queue that
+    // refuses bodies over 1 KiB (as SQS refuses a body it cannot take: a sender fault, final).
+    let dlq_url = f
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}{}", f.prefix, osflow_bus::RELAY_DLQ))
+        .send()
+        .await
+        .expect("CreateQueue relay-dlq")
+        .queue_url
+        .expect("a URL");
+    let notifications = &f.queues[&Queue::Notifications].url;
+    f.sqs
+        .set_queue_attributes()
+        .queue_url(notifications)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .expect("SetQueueAttributes");
+    let to_notify = for_queue(&expected, Queue::Notifications);
+    let (refused, accepted): (Vec<_>, Vec<_>) = to_notify.iter().cloned().partition(|e| e.to_json().len() > 1024);
+    assert!(!refused.is_empty() && !accepted.is_empty(), "the walk has small and large notifications");
+
+    let response = relay(stream_event(records), &f.publisher()).await;
+    assert!(failures(&response).is_empty(), "a refused message must not stall the stream: {response:?}");
+
+    // Every other message went on; the refused ones wait in the relay's DLQ, named by event and queue.
+    assert_eq!(sorted_ids(&f.receive(Queue::Notifications, accepted.len()).await), sorted_ids(&accepted));
+    assert_eq!(sorted_ids(&f.receive(Queue::Reports, expected.len()).await), sorted_ids(&expected));
+    let mut parked = Vec::new();
+    for _ in 0..5 {
+        let out = f
+            .sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        for m in out.messages.unwrap_or_default() {
+            parked.push(serde_json::from_str::<serde_json::Value>(m.body().unwrap()).expect("a JSON body"));
+        }
+        if parked.len() >= refused.len() {
+            break;
+        }
+    }
+    let mut parked_ids: Vec<String> = parked.iter().map(|p| p["event_id"].as_str().unwrap().to_owned()).collect();
+    parked_ids.sort();
+    assert_eq!(parked_ids, sorted_ids(&refused));
+    for p in &parked {
+        assert_eq!(p["queue"], "notifications", "{p}");
+        assert_eq!(p["tenant"], "acme", "{p}");
+        assert_eq!(p["order_id"], order.id.to_string(), "{p}");
+        assert!(p["reason"].as_str().is_some_and(|r| !r.is_empty()), "{p}");
+    }
+}

@@ -27,12 +27,14 @@ mod sqs;
 pub use consume::{ConsumeError, Consumer, Mode, consume, consume_with};
 pub use envelope::{Envelope, EnvelopeError, SCHEMA_VERSION, event_id};
 pub use queues::{
-    MAX_RECEIVE_COUNT, Queue, QueueSpec, can_notify, message_group_id, queues, route, triggers_invoicing,
+    MAX_RECEIVE_COUNT, Queue, QueueSpec, RELAY_DLQ, RELAY_DLQ_RETENTION_SECS, can_notify, message_group_id, queues,
+    route, triggers_invoicing,
 };
 pub use relay::{EmbeddedRelay, RelayOptions, RelayPass};
 pub use sqs::{
     CreatedQueue, FailedMessage, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, PublishError, QUEUE_PREFIX_ENV,
-    QUEUE_URL_ENV_PREFIX, QueueUrls, RetryPolicy, SqsError, SqsPublisher, create_queues, load_sdk_config,
+    QUEUE_URL_ENV_PREFIX, QueueUrls, RELAY_DLQ_URL_ENV, RetryPolicy, SqsError, SqsPublisher, create_queues,
+    create_relay_dlq, load_sdk_config,
 };
 
 /// Re-exported so that consumers and tests name the same event types as [`consume`].

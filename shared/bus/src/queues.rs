@@ -30,6 +30,13 @@ pub struct QueueSpec {
     pub dlq_retention_secs: u32,
 }
 
+/// The relay's dead-letter queue (standard, not consumed): a record per message SQS refused (parked by the
+/// publisher so that the relay moves on) and, in AWS, the stream mapping's on-failure destination (the batches
+/// the relay gave up on after its retries). Deployments prefix it like the others.
+pub const RELAY_DLQ: &str = "relay-dlq";
+/// How long the relay's DLQ keeps a record (14 days, the SQS maximum).
+pub const RELAY_DLQ_RETENTION_SECS: u32 = RETENTION_14_DAYS;
+
 /// Receives before a message goes to its DLQ (DESIGN §3: "DLQ after 5 receives").
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// 4 days, the SQS default.

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use tokio::sync::OnceCell;
 
 use crate::envelope::Envelope;
-use crate::queues::{Queue, QueueSpec, message_group_id};
+use crate::queues::{Queue, QueueSpec, RELAY_DLQ, RELAY_DLQ_RETENTION_SECS, message_group_id};
 
 /// Prefix of the environment variables holding queue URLs: `OSFLOW_QUEUE_URL_NOTIFICATIONS`,
 /// `OSFLOW_QUEUE_URL_REPORTS`, `OSFLOW_QUEUE_URL_INVOICING` (see [`Queue::env_name`]).
@@ -22,6 +22,9 @@ pub const QUEUE_URL_ENV_PREFIX: &str = "OSFLOW_QUEUE_URL_";
 /// The environment variable holding the prefix of the queue names, for queues whose URL is not given: the URL of
 /// `<prefix><name>` is asked once (GetQueueUrl) and kept.
 pub const QUEUE_PREFIX_ENV: &str = "OSFLOW_QUEUE_PREFIX";
+/// The environment variable holding the URL of the relay's DLQ ([`RELAY_DLQ`]); without it, the URL of
+/// `<prefix>relay-dlq` is asked once.
+pub const RELAY_DLQ_URL_ENV: &str = "OSFLOW_RELAY_DLQ_URL";
 
 /// Entries per SendMessageBatch (the SQS maximum).
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -76,6 +79,18 @@ where
     }
 }
 
+/// Whether SQS refused a call for the content of a message (a body it cannot take: characters outside its set,
+/// too long), as opposed to the queue, the credentials or the service.
+fn refuses_content<E>(err: &SdkError<E>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    let Some(code) = err.code() else { return false };
+    ["InvalidMessageContents", "InvalidParameterValue", "MessageTooLong", "BatchRequestTooLong"]
+        .iter()
+        .any(|c| code.contains(c))
+}
+
 // -------------------------------------------------------------------------------------------------------------
 // Queue URLs
 // -------------------------------------------------------------------------------------------------------------
@@ -86,6 +101,7 @@ pub struct QueueUrls {
     client: Client,
     prefix: Arc<str>,
     cells: Arc<[OnceCell<String>; 3]>,
+    relay_dlq: Arc<OnceCell<String>>,
 }
 
 fn index(queue: Queue) -> usize {
@@ -105,7 +121,18 @@ impl QueueUrls {
     ) -> QueueUrls {
         let mut known: HashMap<Queue, String> = known.into_iter().collect();
         let cells = Queue::ALL.map(|q| OnceCell::new_with(known.remove(&q)));
-        QueueUrls { client, prefix: Arc::from(prefix.into()), cells: Arc::new(cells) }
+        QueueUrls {
+            client,
+            prefix: Arc::from(prefix.into()),
+            cells: Arc::new(cells),
+            relay_dlq: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The relay DLQ's URL is `url` (instead of a lookup of `<prefix>relay-dlq`).
+    pub fn with_relay_dlq(mut self, url: impl Into<String>) -> QueueUrls {
+        self.relay_dlq = Arc::new(OnceCell::new_with(Some(url.into())));
+        self
     }
 
     /// From the process environment: [`QUEUE_URL_ENV_PREFIX`]`<NAME>` for each queue, else a lookup of
@@ -120,7 +147,11 @@ impl QueueUrls {
         let known = Queue::ALL
             .into_iter()
             .filter_map(|q| get(&format!("{QUEUE_URL_ENV_PREFIX}{}", q.env_name())).map(|url| (q, url)));
-        QueueUrls::new(client, get(QUEUE_PREFIX_ENV).unwrap_or_default(), known)
+        let urls = QueueUrls::new(client, get(QUEUE_PREFIX_ENV).unwrap_or_default(), known);
+        match get(RELAY_DLQ_URL_ENV) {
+            Some(url) => urls.with_relay_dlq(url),
+            None => urls,
+        }
     }
 
     /// The name looked up for `queue`: `<prefix><name>`.
@@ -130,22 +161,21 @@ impl QueueUrls {
 
     /// The URL of `queue` (one GetQueueUrl the first time, when it was not given).
     pub async fn url(&self, queue: Queue) -> Result<&str, SqsError> {
-        let url = self.cells[index(queue)]
-            .get_or_try_init(|| async {
-                let out = self
-                    .client
-                    .get_queue_url()
-                    .queue_name(self.queue_name(queue))
-                    .send()
-                    .await
-                    .map_err(|e| sqs_error("GetQueueUrl", &e))?;
-                out.queue_url.ok_or_else(|| SqsError {
-                    operation: "GetQueueUrl",
-                    message: format!("no URL returned for {}", self.queue_name(queue)),
-                })
-            })
-            .await?;
+        let url = self.cells[index(queue)].get_or_try_init(|| self.look_up(self.queue_name(queue))).await?;
         Ok(url.as_str())
+    }
+
+    /// The URL of the relay's DLQ ([`RELAY_DLQ`]; one GetQueueUrl the first time, when it was not given).
+    pub async fn relay_dlq_url(&self) -> Result<&str, SqsError> {
+        let url = self.relay_dlq.get_or_try_init(|| self.look_up(format!("{}{RELAY_DLQ}", self.prefix))).await?;
+        Ok(url.as_str())
+    }
+
+    async fn look_up(&self, name: String) -> Result<String, SqsError> {
+        let out =
+            self.client.get_queue_url().queue_name(&name).send().await.map_err(|e| sqs_error("GetQueueUrl", &e))?;
+        out.queue_url
+            .ok_or_else(|| SqsError { operation: "GetQueueUrl", message: format!("no URL returned for {name}") })
     }
 }
 
@@ -159,6 +189,8 @@ pub struct FailedMessage {
     pub queue: Queue,
     pub event_id: String,
     pub reason: String,
+    /// SQS refused the message itself (a sender fault): sending it again can never succeed.
+    pub refused: bool,
 }
 
 /// Some messages were not sent (the others were).
@@ -197,7 +229,11 @@ impl Default for RetryPolicy {
 /// - Messages are grouped by queue and sent in batches of at most [`MAX_BATCH_ENTRIES`] entries and
 ///   [`MAX_BATCH_BYTES`] of bodies, in the order given; the queues are served concurrently.
 /// - Entries a batch fails without the sender's fault (and whole calls that fail on the transport, by throttling
-///   or with a 5xx) are sent again, alone, with exponential backoff ([`RetryPolicy`]); sender faults are final.
+///   or with a 5xx) are sent again, alone, with exponential backoff ([`RetryPolicy`]).
+/// - A message SQS refuses for what it is (a sender fault on the entry: a body it cannot take, too large) can
+///   never be sent: it is parked on the relay's DLQ ([`RELAY_DLQ`]) as a small record naming the event and the
+///   queue (the event itself stays in the store), and counts as handled, so that one message never stalls the
+///   ones after it. Only when parking fails too is it reported as not sent.
 /// - FIFO queues get `MessageGroupId` = [`message_group_id`] and `MessageDeduplicationId` = `event_id`, so a
 ///   retry (or a second relay of the same event within SQS's 5-minute window) does not make a second message.
 #[derive(Debug, Clone)]
@@ -248,8 +284,44 @@ impl SqsPublisher {
             .into_iter()
             .filter(|(_, envelopes)| !envelopes.is_empty())
             .map(|(queue, envelopes)| self.publish_to(queue, envelopes));
-        let failed: Vec<FailedMessage> = join_all(sends).await.into_iter().flatten().collect();
+        let (mut failed, refused): (Vec<FailedMessage>, Vec<FailedMessage>) =
+            join_all(sends).await.into_iter().flatten().partition(|f| !f.refused);
+        if !refused.is_empty() {
+            // Boxed: the publish future stays shallow for the callers that nest it (the relay's Lambda handler).
+            failed.extend(Box::pin(self.park(messages, refused)).await);
+        }
         if failed.is_empty() { Ok(()) } else { Err(PublishError { failed }) }
+    }
+
+    /// Parks the messages SQS refused on the relay's DLQ; returns those that could not be parked.
+    async fn park(&self, messages: &[(Queue, Envelope)], refused: Vec<FailedMessage>) -> Vec<FailedMessage> {
+        let url = match self.urls.relay_dlq_url().await {
+            Ok(url) => url.to_owned(),
+            Err(e) => {
+                tracing::error!(error = %e, count = refused.len(), "refused messages cannot be parked: no relay DLQ");
+                return refused;
+            }
+        };
+        let mut not_parked = Vec::new();
+        for failed in refused {
+            let envelope = messages.iter().find(|(q, e)| *q == failed.queue && e.event_id == failed.event_id);
+            let Some((_, envelope)) = envelope else { continue };
+            let body = parked_record(failed.queue, envelope, &failed.reason);
+            match self.client.send_message().queue_url(&url).message_body(body).send().await {
+                Ok(_) => tracing::error!(
+                    event_id = %failed.event_id, queue = %failed.queue, reason = %failed.reason,
+                    "SQS refused the message: parked on the relay DLQ"
+                ),
+                Err(e) => {
+                    tracing::error!(event_id = %failed.event_id, error = %describe(&e), "cannot park a refused message");
+                    not_parked.push(FailedMessage {
+                        reason: format!("{} (not parked: {})", failed.reason, describe(&e)),
+                        ..failed
+                    });
+                }
+            }
+        }
+        not_parked
     }
 
     /// Sends to one queue; returns the messages not sent.
@@ -257,7 +329,12 @@ impl SqsPublisher {
         let fail_all = |envelopes: &[&Envelope], reason: &str| {
             envelopes
                 .iter()
-                .map(|e| FailedMessage { queue, event_id: e.event_id.clone(), reason: reason.to_owned() })
+                .map(|e| FailedMessage {
+                    queue,
+                    event_id: e.event_id.clone(),
+                    reason: reason.to_owned(),
+                    refused: false,
+                })
                 .collect::<Vec<_>>()
         };
         let url = match self.urls.url(queue).await {
@@ -270,7 +347,8 @@ impl SqsPublisher {
         for envelope in envelopes {
             let body = envelope.to_json();
             if body.len() > MAX_BATCH_BYTES {
-                failed.extend(fail_all(&[envelope], &format!("message of {} bytes exceeds the SQS limit", body.len())));
+                let reason = format!("message of {} bytes exceeds the SQS limit", body.len());
+                failed.push(FailedMessage { queue, event_id: envelope.event_id.clone(), reason, refused: true });
                 continue;
             }
             if batch.len() == MAX_BATCH_ENTRIES || batch_bytes + body.len() > MAX_BATCH_BYTES {
@@ -312,7 +390,7 @@ impl SqsPublisher {
                             };
                             let text = format!("{}: {}", entry.code(), entry.message().unwrap_or("(no message)"));
                             if entry.sender_fault() {
-                                failed.push(failure(queue, &entries[i], &text));
+                                failed.push(FailedMessage { refused: true, ..failure(queue, &entries[i], &text) });
                             } else {
                                 retry[i] = true;
                                 reason = text;
@@ -322,6 +400,17 @@ impl SqsPublisher {
                     }
                     Err(e) => {
                         let reason = describe(&e);
+                        if refuses_content(&e) {
+                            // SQS may refuse a whole batch for one entry's body: each entry alone tells which.
+                            if entries.len() == 1 {
+                                failed.push(FailedMessage { refused: true, ..failure(queue, &entries[0], &reason) });
+                                return failed;
+                            }
+                            for single in entries {
+                                failed.extend(Box::pin(self.send_batch(queue, url, vec![single])).await);
+                            }
+                            return failed;
+                        }
                         if !retryable(&e) {
                             failed.extend(entries.iter().map(|o| failure(queue, o, &reason)));
                             return failed;
@@ -360,7 +449,33 @@ impl SqsPublisher {
 }
 
 fn failure(queue: Queue, out: &Outgoing<'_>, reason: &str) -> FailedMessage {
-    FailedMessage { queue, event_id: out.envelope.event_id.clone(), reason: reason.to_owned() }
+    FailedMessage { queue, event_id: out.envelope.event_id.clone(), reason: reason.to_owned(), refused: false }
+}
+
+/// The record of a refused message on the relay's DLQ: which event, for which queue, and why — the event itself
+/// is in the store (redrive: read it back and publish it). Printable ASCII only, so that SQS takes it whatever
+/// the refused body held.
+fn parked_record(queue: Queue, envelope: &Envelope, reason: &str) -> String {
+    let ascii = |s: &str| s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect::<String>();
+    serde_json::json!({
+        "queue": queue.name(),
+        "event_id": envelope.event_id,
+        "type": ascii(&envelope.kind),
+        "tenant": ascii(envelope.tenant.as_str()),
+        "order_id": envelope.order_id.to_string(),
+        "version": envelope.version,
+        "reason": ascii(reason),
+    })
+    .to_string()
+}
+
+/// Creates the relay's DLQ `<prefix>relay-dlq` (14 days' retention) and returns its URL and ARN.
+pub async fn create_relay_dlq(client: &Client, prefix: &str) -> Result<(String, String), SqsError> {
+    let attributes =
+        HashMap::from([(QueueAttributeName::MessageRetentionPeriod, RELAY_DLQ_RETENTION_SECS.to_string())]);
+    let url = create_queue(client, &format!("{prefix}{RELAY_DLQ}"), attributes).await?;
+    let arn = queue_arn(client, &url).await?;
+    Ok((url, arn))
 }
 
 // -------------------------------------------------------------------------------------------------------------
