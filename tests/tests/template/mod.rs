@@ -295,7 +295,8 @@ fn the_queues_dlqs_alarms_and_consumers_are_the_bus_s() {
         assert_eq!(relay_env[&env], reference(&queue_id), "{relay_id}: {env}");
         assert!(relay_sends.contains(&get_att(&queue_id, "Arn")), "{relay_id} may not send to {}", spec.name);
     }
-    assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2 * queues().len(), "a queue the code does not define");
+    // The bus's queues with their DLQs, and the relay's DLQ.
+    assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2 * queues().len() + 1, "a queue the code does not define");
 
     // Every mapping of the template reports partial batch failures.
     for (id, m) in t.of_type("AWS::Lambda::EventSourceMapping") {
@@ -313,6 +314,16 @@ fn the_stream_feeds_the_relay_and_the_schedules_the_reporter() {
         if package == "outbox-relay" {
             assert_eq!(streams.len(), 1, "{id} reads the table's stream");
             assert!(reports_batch_failures(streams[0]), "{id}: ReportBatchItemFailures");
+            // One record must never hold its shard until it expires (24 h): bisect to find it, a few retries, a
+            // maximum age well under the retention, then the batch's position goes to the relay's DLQ.
+            let p = &streams[0]["Properties"];
+            assert_eq!(p["BisectBatchOnFunctionError"], true, "{id}: BisectBatchOnFunctionError");
+            let retries = number(&p["MaximumRetryAttempts"]).expect("MaximumRetryAttempts (default: until expiry)");
+            assert!((1..=10).contains(&retries), "{id}: MaximumRetryAttempts {retries}");
+            let age = number(&p["MaximumRecordAgeInSeconds"]).expect("MaximumRecordAgeInSeconds (default: 24 h)");
+            assert!((60..=6 * 3600).contains(&age), "{id}: MaximumRecordAgeInSeconds {age}");
+            let (dlq_id, _) = relay_dlq(&t);
+            assert_eq!(p["DestinationConfig"]["OnFailure"]["Destination"], get_att(&dlq_id, "Arn"), "{id}: OnFailure");
         } else {
             assert!(streams.is_empty(), "{id} reads the table's stream");
         }
@@ -451,6 +462,10 @@ fn no_policy_grants_a_wildcard_action() {
             Value::Array(list) => list.iter().map(|a| a.as_str().expect("an action is a string").to_owned()).collect(),
             other => panic!("a statement without actions: {other}"),
         };
+        // A Deny may (and should) cover every action; an Allow names each one.
+        if statement["Effect"] == "Deny" {
+            continue;
+        }
         for action in actions {
             assert!(!action.contains('*'), "a wildcard action: {action} in {statement}");
         }
@@ -476,4 +491,147 @@ fn no_policy_grants_a_wildcard_action() {
             }
         }
     }
+}
+
+/// The relay's DLQ (`${AWS::StackName}-relay-dlq`, [`osflow_bus::RELAY_DLQ`]).
+fn relay_dlq(t: &Template) -> (String, Value) {
+    let sub = json!({ "Fn::Sub": format!("${{AWS::StackName}}-{}", osflow_bus::RELAY_DLQ) });
+    let found: Vec<_> = t.of_type("AWS::SQS::Queue").filter(|(_, q)| q["Properties"]["QueueName"] == sub).collect();
+    assert_eq!(found.len(), 1, "one queue named ${{AWS::StackName}}-{}", osflow_bus::RELAY_DLQ);
+    (found[0].0.clone(), found[0].1.clone())
+}
+
+#[test]
+fn the_relay_parks_what_sqs_refuses_on_its_dlq_and_someone_hears_of_it() {
+    let t = Template::load();
+    let (dlq_id, dlq) = relay_dlq(&t);
+    assert_eq!(
+        number(&dlq["Properties"]["MessageRetentionPeriod"]),
+        Some(u64::from(osflow_bus::RELAY_DLQ_RETENTION_SECS))
+    );
+    let (relay_id, relay) = t.function("outbox-relay");
+    assert_eq!(
+        relay["Properties"]["Environment"]["Variables"][osflow_bus::RELAY_DLQ_URL_ENV],
+        reference(&dlq_id),
+        "{relay_id}: {}",
+        osflow_bus::RELAY_DLQ_URL_ENV
+    );
+    let mut all = Vec::new();
+    statements(&relay["Properties"]["Policies"], &mut all);
+    assert!(
+        all.iter().any(|s| s["Effect"] == "Allow"
+            && s["Action"].as_array().is_some_and(|a| a.contains(&json!("sqs:SendMessage")))
+            && s["Resource"].as_array().is_some_and(|r| r.contains(&get_att(&dlq_id, "Arn")))),
+        "{relay_id} may send to its DLQ (parking, and the mapping's on-failure destination)"
+    );
+    let dimension = json!({"Name": "QueueName", "Value": get_att(&dlq_id, "QueueName")});
+    assert!(
+        t.of_type("AWS::CloudWatch::Alarm")
+            .any(|(_, a)| a["Properties"]["Dimensions"].as_array().is_some_and(|d| d.contains(&dimension))
+                && a["Properties"]["AlarmActions"].as_array().is_some_and(|a| !a.is_empty())),
+        "an alarm on the relay's DLQ"
+    );
+}
+
+#[test]
+fn alarms_reach_someone_through_a_key_cloudwatch_may_use() {
+    let t = Template::load();
+    let topics: Vec<_> = t.of_type("AWS::SNS::Topic").collect();
+    assert_eq!(topics.len(), 1, "one alarm topic");
+    let (topic_id, topic) = topics[0];
+    // The AWS managed key (alias/aws/sns) cannot be used by CloudWatch: alarms would never be delivered.
+    let key = &topic["Properties"]["KmsMasterKeyId"];
+    let key_id =
+        key["Ref"].as_str().unwrap_or_else(|| panic!("{topic_id}: KmsMasterKeyId is a key of the template, not {key}"));
+    let key = t.resource(key_id);
+    assert_eq!(key["Type"], "AWS::KMS::Key", "{key_id}");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true, "{key_id}: rotation");
+    let mut all = Vec::new();
+    statements(&key["Properties"]["KeyPolicy"], &mut all);
+    let cloudwatch = all
+        .iter()
+        .find(|s| s["Effect"] == "Allow" && s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .unwrap_or_else(|| panic!("{key_id}: CloudWatch may use the key"));
+    for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
+        assert!(cloudwatch["Action"].as_array().is_some_and(|a| a.contains(&json!(action))), "{key_id}: {action}");
+    }
+    // Every alarm notifies the topic.
+    for (id, alarm) in t.of_type("AWS::CloudWatch::Alarm") {
+        assert_eq!(alarm["Properties"]["AlarmActions"], json!([reference(topic_id)]), "{id}");
+    }
+}
+
+#[test]
+fn the_bucket_refuses_plain_http_for_every_action_and_expires_old_versions() {
+    let t = Template::load();
+    let (bucket_id, bucket) = t.of_type("AWS::S3::Bucket").next().expect("the bucket");
+    let (_, policy) = t
+        .of_type("AWS::S3::BucketPolicy")
+        .find(|(_, p)| p["Properties"]["Bucket"] == reference(bucket_id))
+        .expect("a bucket policy");
+    let mut all = Vec::new();
+    statements(&policy["Properties"]["PolicyDocument"], &mut all);
+    let tls = all
+        .iter()
+        .find(|s| s["Effect"] == "Deny" && s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
+        .expect("a Deny on aws:SecureTransport false");
+    assert_eq!(tls["Action"], "s3:*", "every action, not some");
+    assert_eq!(tls["Principal"], "*");
+    let resources = tls["Resource"].as_array().expect("Resource: the bucket and its objects");
+    assert!(resources.contains(&get_att(bucket_id, "Arn")), "the bucket itself");
+    assert!(resources.contains(&json!({"Fn::Sub": format!("${{{bucket_id}.Arn}}/*")})), "its objects");
+
+    // Versioning keeps overwritten and deleted objects: old versions expire, as do abandoned uploads.
+    let rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"].as_array().expect("lifecycle rules");
+    let enabled = |r: &&Value| r["Status"] == "Enabled";
+    assert!(
+        rules.iter().filter(enabled).any(|r| number(&r["NoncurrentVersionExpiration"]["NoncurrentDays"]).is_some()),
+        "old versions expire"
+    );
+    assert!(
+        rules
+            .iter()
+            .filter(enabled)
+            .any(|r| number(&r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]).is_some()),
+        "incomplete uploads are aborted"
+    );
+}
+
+#[test]
+fn the_table_cannot_be_deleted_by_accident() {
+    let t = Template::load();
+    let (id, table) = t.of_type("AWS::DynamoDB::Table").next().expect("the table");
+    assert_eq!(table["Properties"]["DeletionProtectionEnabled"], true, "{id}");
+    assert_eq!(table["DeletionPolicy"], "Retain", "{id}");
+}
+
+#[test]
+fn one_route_or_function_cannot_starve_the_others() {
+    let t = Template::load();
+    let (api_id, api) = t.of_type("AWS::Serverless::HttpApi").next().expect("the HTTP API");
+    let p = &api["Properties"];
+    let default_rate = number(&p["DefaultRouteSettings"]["ThrottlingRateLimit"]).expect("a default rate");
+    // About 1,200 companies' normal traffic on the busiest route (the order list) is well over 100/s.
+    assert!(default_rate >= 1000, "{api_id}: default rate {default_rate}/s is shared by every company");
+    // The public routes have their own, lower limits: a flood of /p/* is throttled there, not on staff routes.
+    let (_, portal) = t.function("portal");
+    for (name, e) in events(&portal, "HttpApi") {
+        let key = format!(
+            "{} {}",
+            e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
+            e["Properties"]["Path"].as_str().unwrap()
+        );
+        let own = &p["RouteSettings"][&key];
+        let rate = number(&own["ThrottlingRateLimit"]).unwrap_or_else(|| panic!("{name}: RouteSettings of {key}"));
+        assert!(rate < default_rate, "{key}: {rate}/s");
+        assert!(number(&own["ThrottlingBurstLimit"]).is_some(), "{key}: burst");
+    }
+    // The public function cannot take the account's concurrency from the staff's functions.
+    let (id, portal) = t.function("portal");
+    assert!(number(&portal["Properties"]["ReservedConcurrentExecutions"]).is_some(), "{id}: reserved concurrency");
+    // The notifier sends through SES at a bounded pace: the queue mapping bounds its concurrency.
+    let (id, _) = t.function("notifier");
+    let mapping = mappings(&t, &id).next().expect("the notifier's queue mapping");
+    let max = number(&mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]).expect("MaximumConcurrency");
+    assert!((2..=10).contains(&max), "{id}: MaximumConcurrency {max}");
 }
