@@ -3,7 +3,6 @@
 //! Adapters (`store-dynamodb`, `store-sqlite`, `bus`, `nfe`, `lambda-kit`) implement the ports; functions and
 //! `osflow-local` wire adapters into use cases. Authorization of roles and tenants happens here, never in a handler.
 
-pub mod fiscal;
 pub mod ports;
 pub mod search;
 pub mod templates;
@@ -12,7 +11,6 @@ pub mod usecases;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use fiscal::*;
 pub use ports::*;
 pub use search::OrderQuery;
 pub use usecases::*;

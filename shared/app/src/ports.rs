@@ -1,5 +1,7 @@
 //! The ports. Every adapter gives them the same observable behaviour, checked by [`crate::conformance`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use osflow_domain::values::{Document, OrderId, TenantId};
@@ -657,4 +659,47 @@ pub trait ReportStore: Send + Sync {
 
     /// The company's reports, newest `generated_at` first (ties by id), at most `limit` (1..=100).
     async fn reports(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<ReportRecord>>;
+}
+
+/// A field of the fiscal settings that cannot be used (the message reaches the user: Portuguese).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field as the API names it (`cnpj`, `tax.icms_percent`, `certificate.password`…).
+    pub field: String,
+    pub message: String,
+}
+
+/// The public facts of an A1 certificate: what the API shows instead of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateSummary {
+    /// Subject common name, e.g. `OFICINA EXEMPLO LTDA:11222333000181`.
+    pub common_name: String,
+    /// The holder's CNPJ (ICP-Brasil otherName, else the CN), 14 characters.
+    pub cnpj: Option<String>,
+    pub issuer: String,
+    pub serial_hex: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+/// Checks that need the NF-e library.
+pub trait FiscalChecks: Send + Sync {
+    /// Whether the configuration can issue NF-e (CNPJ, IE, série, CFOP, tax rates, infRespTec…).
+    fn check_emitter(&self, config: &EmitterConfig) -> Result<(), FieldProblem>;
+    /// Opens a PKCS#12 file (every common encoding, the legacy RC2-40 one included) with its password and
+    /// returns the certificate's facts; the problem names `certificate.pkcs12` or `certificate.password`.
+    fn read_certificate(&self, pkcs12: &[u8], password: &str) -> Result<CertificateSummary, FieldProblem>;
+}
+
+/// The emitter store and the checks, for the function that edits the emitter.
+#[derive(Clone)]
+pub struct FiscalAdmin {
+    pub emitters: Arc<dyn EmitterStore>,
+    pub checks: Arc<dyn FiscalChecks>,
+}
+
+impl std::fmt::Debug for FiscalAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FiscalAdmin").finish_non_exhaustive()
+    }
 }

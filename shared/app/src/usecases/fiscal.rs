@@ -5,56 +5,11 @@
 //! which only the function that serves these routes links: the [`FiscalChecks`] port, wired in [`FiscalAdmin`]
 //! there (and in osflow-local); every other function leaves [`App::fiscal`] empty.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use osflow_domain::{DomainError, Role};
 
-use crate::ports::{EmitterConfig, EmitterStore};
+use crate::ports::{CertificateSummary, EmitterConfig, FieldProblem, FiscalAdmin};
 use crate::usecases::{App, AppError, AppResult, Caller};
-
-/// A field of the fiscal settings that cannot be used (the message reaches the user: Portuguese).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldProblem {
-    /// The field as the API names it (`cnpj`, `tax.icms_percent`, `certificate.password`…).
-    pub field: String,
-    pub message: String,
-}
-
-/// The public facts of an A1 certificate: what the API shows instead of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateSummary {
-    /// Subject common name, e.g. `OFICINA EXEMPLO LTDA:11222333000181`.
-    pub common_name: String,
-    /// The holder's CNPJ (ICP-Brasil otherName, else the CN), 14 characters.
-    pub cnpj: Option<String>,
-    pub issuer: String,
-    pub serial_hex: String,
-    pub not_before: DateTime<Utc>,
-    pub not_after: DateTime<Utc>,
-}
-
-/// Checks that need the NF-e library.
-pub trait FiscalChecks: Send + Sync {
-    /// Whether the configuration can issue NF-e (CNPJ, IE, série, CFOP, tax rates, infRespTec…).
-    fn check_emitter(&self, config: &EmitterConfig) -> Result<(), FieldProblem>;
-    /// Opens a PKCS#12 file (every common encoding, the legacy RC2-40 one included) with its password and
-    /// returns the certificate's facts; the problem names `certificate.pkcs12` or `certificate.password`.
-    fn read_certificate(&self, pkcs12: &[u8], password: &str) -> Result<CertificateSummary, FieldProblem>;
-}
-
-/// The emitter store and the checks, for the function that edits the emitter.
-#[derive(Clone)]
-pub struct FiscalAdmin {
-    pub emitters: Arc<dyn EmitterStore>,
-    pub checks: Arc<dyn FiscalChecks>,
-}
-
-impl std::fmt::Debug for FiscalAdmin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FiscalAdmin").finish_non_exhaustive()
-    }
-}
 
 /// A certificate upload: the PKCS#12 bytes and the password (never stored anywhere but the certificate store,
 /// never logged: `Debug` redacts both).

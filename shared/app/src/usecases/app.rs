@@ -1,0 +1,186 @@
+//! [`App`]: the use cases over the ports, built by [`App::over`] with defaults and `with_*` methods for what
+//! differs; the clock, the ids and the invoicing policy it is given.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use osflow_domain::values::{OrderId, TenantId};
+
+use crate::ports::{
+    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, ReportStore, SettingsStore,
+    StoreError,
+};
+use crate::usecases::CachedFlowStore;
+
+/// The source of time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The source of new ids.
+pub trait Ids: Send + Sync {
+    fn order_id(&self) -> OrderId;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// UUIDv7 ids: time-ordered, random in the low bits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UuidV7Ids;
+
+impl Ids for UuidV7Ids {
+    fn order_id(&self) -> OrderId {
+        OrderId::from_uuid(uuid::Uuid::now_v7()).expect("now_v7 yields a version 7 UUID")
+    }
+}
+
+/// Whether a company issues NF-e (has an emitter configured); the release guard depends on it.
+#[async_trait::async_trait]
+pub trait InvoicingPolicy: Send + Sync {
+    async fn invoicing_enabled(&self, tenant: &TenantId) -> Result<bool, StoreError>;
+}
+
+/// Companies issue no NF-e (no emitter configured anywhere): the invoice guard never blocks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInvoicing;
+
+#[async_trait::async_trait]
+impl InvoicingPolicy for NoInvoicing {
+    async fn invoicing_enabled(&self, _tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
+/// The use cases, over the ports.
+#[derive(Clone)]
+pub struct App {
+    pub orders: Arc<dyn OrderStore>,
+    pub flows: Arc<dyn FlowStore>,
+    pub invoices: Arc<dyn InvoiceStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub invoicing: Arc<dyn InvoicingPolicy>,
+    /// Attachments and fiscal XML (S3 in AWS, a folder in the embedded mode).
+    pub blobs: Arc<dyn BlobStore>,
+    /// Company settings (notifications).
+    pub settings: Arc<dyn SettingsStore>,
+    /// The NF-e emitter's settings and certificate: only in the function that edits them (and osflow-local).
+    pub fiscal: Option<FiscalAdmin>,
+    /// Report aggregates and generated reports.
+    pub reports: Arc<dyn ReportStore>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// The ports one store adapter serves (SQLite, DynamoDB): [`App::over`] puts it behind all of them.
+pub trait AppStore:
+    OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + 'static
+{
+}
+
+impl<T> AppStore for T where
+    T: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + 'static
+{
+}
+
+impl App {
+    /// The use cases over one store behind every store port, with the defaults: the system clock, UUIDv7 ids,
+    /// no invoicing (the release is never held for an NF-e), no blob store ([`NoBlobs`]: every call fails), no
+    /// fiscal admin, flow versions read from the store each time. The `with_*` methods change what differs.
+    pub fn over<S: AppStore>(store: Arc<S>) -> App {
+        App {
+            orders: store.clone(),
+            flows: store.clone(),
+            invoices: store.clone(),
+            idempotency: store.clone(),
+            settings: store.clone(),
+            reports: store,
+            invoicing: Arc::new(NoInvoicing),
+            blobs: Arc::new(NoBlobs),
+            fiscal: None,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Ids),
+        }
+    }
+
+    /// Attachments and fiscal XML kept in `blobs`.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> App {
+        self.blobs = blobs;
+        self
+    }
+
+    /// Time from `clock` (tests: a clock they move).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> App {
+        self.clock = clock;
+        self
+    }
+
+    /// New order ids from `ids`.
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> App {
+        self.ids = ids;
+        self
+    }
+
+    /// Whether a company issues NF-e (the release guard) asked of `policy`.
+    pub fn with_invoicing(mut self, policy: Arc<dyn InvoicingPolicy>) -> App {
+        self.invoicing = policy;
+        self
+    }
+
+    /// The NF-e emitter's settings and certificate (the function that edits them, and osflow-local).
+    pub fn with_fiscal(mut self, fiscal: FiscalAdmin) -> App {
+        self.fiscal = Some(fiscal);
+        self
+    }
+
+    /// Report aggregates and generated reports kept in `reports` instead of the store.
+    pub fn with_reports(mut self, reports: Arc<dyn ReportStore>) -> App {
+        self.reports = reports;
+        self
+    }
+
+    /// Published flow versions remembered per process ([`CachedFlowStore`]): they are immutable, so a warm
+    /// process reads each once.
+    pub fn with_flow_cache(mut self) -> App {
+        self.flows = Arc::new(CachedFlowStore::new(self.flows));
+        self
+    }
+}
+
+/// No blob store: every call fails as unavailable (an `App` whose front end stores no files).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBlobs;
+
+#[async_trait::async_trait]
+impl BlobStore for NoBlobs {
+    async fn presign_put(&self, _tenant: &TenantId, _key: &str, _content_type: &str) -> Result<String, StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+
+    async fn get(&self, _tenant: &TenantId, _key: &str) -> Result<Option<Blob>, StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+
+    async fn put(&self, _tenant: &TenantId, _key: &str, _blob: &Blob) -> Result<(), StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+}
+
+impl NoBlobs {
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("no blob store is wired into this App".into())
+    }
+}

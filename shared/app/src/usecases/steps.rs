@@ -1,0 +1,221 @@
+//! The steps: opening an order, and every step after it (by staff, the customer or the system), each one
+//! atomic store write conditional on the version it was decided on, with the response saved under the
+//! `Idempotency-Key`.
+
+use chrono::Duration;
+use osflow_domain::values::{OrderId, TenantId, UserId};
+use osflow_domain::{Actor, Command, Context, Flow, Guard, OpenOrder, Order, decide, decide_open};
+
+use crate::ports::{IdempotencyRecord, StoreError};
+use crate::usecases::{App, AppError, AppResult, Caller, IDEMPOTENCY_TTL_HOURS, Idempotency, Rendered, Reply, Stepped};
+
+/// Attempts of a step that lost a version race (only when the client did not pin a version with `If-Match`):
+/// the consumers' records (notifications, NF-e states) are steps too, so a busy order sees a few races.
+const STEP_ATTEMPTS: u32 = 6;
+
+/// A random pause before attempt `attempt + 1` ("full jitter" up to 2 ms · 2^attempt, at most 64 ms), so that
+/// the writers of one order do not keep colliding.
+async fn step_backoff(attempt: u32) {
+    let ceiling_us = (2_000u64 << attempt.min(5)).min(64_000);
+    // The random low bits of a UUIDv7 (no second source of randomness needed here).
+    let random = uuid::Uuid::now_v7().as_u128() as u64;
+    tokio::time::sleep(std::time::Duration::from_micros(random % (ceiling_us + 1))).await;
+}
+
+/// One step of an order: who asks what of which order, and how the write is guarded.
+#[derive(Debug, Clone)]
+pub struct StepRequest<'a> {
+    /// The company: the order is looked up in it only.
+    pub tenant: &'a TenantId,
+    pub actor: Actor,
+    pub order: &'a OrderId,
+    pub command: Command,
+    /// The version the client saw (`If-Match`): a stale one fails with `PreconditionFailed`, and a lost race
+    /// is not retried.
+    pub if_match: Option<u64>,
+    /// The `Idempotency-Key`: the response is saved with the step, and the same request again gets it back.
+    pub idempotency: Option<&'a Idempotency>,
+}
+
+impl<'a> StepRequest<'a> {
+    /// `command` on `order` of `tenant` by `actor`, neither pinned nor idempotent.
+    pub fn new(tenant: &'a TenantId, actor: Actor, order: &'a OrderId, command: Command) -> StepRequest<'a> {
+        StepRequest { tenant, actor, order, command, if_match: None, idempotency: None }
+    }
+
+    /// `command` by a staff caller, in the caller's company.
+    pub fn by(caller: &'a Caller, order: &'a OrderId, command: Command) -> StepRequest<'a> {
+        StepRequest::new(&caller.tenant, caller.actor(), order, command)
+    }
+
+    /// Pins the version the client saw.
+    pub fn if_match(mut self, version: Option<u64>) -> StepRequest<'a> {
+        self.if_match = version;
+        self
+    }
+
+    /// Saves the response under the idempotency key.
+    pub fn idempotency(mut self, idempotency: Option<&'a Idempotency>) -> StepRequest<'a> {
+        self.idempotency = idempotency;
+        self
+    }
+}
+
+/// The input of step 1 (parsed by the HTTP layer into domain values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOrderInput {
+    pub customer: osflow_domain::Customer,
+    pub equipment: osflow_domain::Equipment,
+    pub service: osflow_domain::Service,
+    pub items: Vec<osflow_domain::LineInput>,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub technician: Option<UserId>,
+}
+
+impl App {
+    fn idem_record(&self, tenant: &TenantId, idem: &Idempotency, rendered: &Rendered) -> IdempotencyRecord {
+        let now = self.clock.now();
+        IdempotencyRecord {
+            tenant: tenant.clone(),
+            key: idem.key.clone(),
+            request_hash: idem.request_hash.clone(),
+            status: rendered.status,
+            body: rendered.body.clone(),
+            created_at: now,
+            expires_at: now + Duration::hours(IDEMPOTENCY_TTL_HOURS),
+        }
+    }
+
+    /// The response saved under the key, if this exact request was already done.
+    async fn replay(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Option<Rendered>> {
+        let Some(idem) = idem else { return Ok(None) };
+        match self.idempotency.get_idempotency(tenant, &idem.key, self.clock.now()).await? {
+            None => Ok(None),
+            Some(r) if r.request_hash == idem.request_hash => Ok(Some(Rendered { status: r.status, body: r.body })),
+            Some(_) => Err(AppError::IdempotencyMismatch),
+        }
+    }
+
+    /// After a write lost the race on its idempotency key: the winner's saved response.
+    async fn replay_after_race(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Rendered> {
+        self.replay(tenant, idem).await?.ok_or(AppError::Store(StoreError::AlreadyExists))
+    }
+
+    /// Step 1: opens an order on the company's current flow.
+    pub async fn open_order(
+        &self,
+        caller: &Caller,
+        input: OpenOrderInput,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
+        if let Some(saved) = self.replay(&caller.tenant, idem).await? {
+            return Ok(Reply::Replayed(saved));
+        }
+        let flow = self.current_flow(&caller.tenant).await?;
+        let now = self.clock.now();
+        // Validate before taking a number, so bad input burns none.
+        let probe = OpenOrder {
+            id: self.ids.order_id(),
+            tenant: caller.tenant.clone(),
+            number: 0,
+            customer: input.customer,
+            equipment: input.equipment,
+            service: input.service,
+            items: input.items,
+            due_date: input.due_date,
+            technician: input.technician,
+        };
+        decide_open(&flow, probe.clone(), &caller.actor(), now)?;
+        let number = self.orders.next_order_number(&caller.tenant).await?;
+        let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?;
+        let order = Order::from_opened(&event).expect("decide_open yields Opened");
+        let rendered = render(&order, &flow);
+        let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
+        match self.orders.create(&order, &event, record.as_ref()).await {
+            Ok(()) => Ok(Reply::Fresh(Stepped { order, rendered })),
+            Err(StoreError::AlreadyExists) if idem.is_some() => {
+                Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Any step after opening, by a staff caller. `if_match` pins the version the client saw (412 when stale);
+    /// without it a step that loses a race with another writer is decided again on the new state (a few times).
+    pub async fn step(
+        &self,
+        caller: &Caller,
+        id: &OrderId,
+        cmd: Command,
+        if_match: Option<u64>,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
+        self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await
+    }
+
+    /// A step by any actor (staff, the customer through the portal, the system), scoped to the request's tenant.
+    pub async fn step_as(
+        &self,
+        request: StepRequest<'_>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
+        let StepRequest { tenant, actor, order: id, command: cmd, if_match, idempotency: idem } = request;
+        let actor = &actor;
+        if let Some(saved) = self.replay(tenant, idem).await? {
+            return Ok(Reply::Replayed(saved));
+        }
+        // Whether the company invoices is asked only when the command's transition out of the order's status has
+        // the `invoice_authorized` guard (the release, in the default flow), once per call. A transition's
+        // command is named as its action (`Command::name`); other commands never match.
+        let mut company_invoices: Option<bool> = None;
+        let mut last_conflict = 0;
+        for attempt in 0..STEP_ATTEMPTS {
+            if attempt > 0 {
+                step_backoff(attempt - 1).await;
+            }
+            let order = self.orders.get(tenant, id).await?.ok_or(AppError::NotFound)?;
+            if let Some(v) = if_match
+                && v != order.version
+            {
+                return Err(AppError::PreconditionFailed { current_version: order.version });
+            }
+            let flow = self.flow_version(tenant, order.flow_version).await?;
+            let guarded = flow.def.transitions.iter().any(|t| {
+                t.from == order.status
+                    && t.action.as_str() == cmd.name()
+                    && t.guards.contains(&Guard::InvoiceAuthorized)
+            });
+            let invoicing_enabled = match (guarded, company_invoices) {
+                (false, _) => false,
+                (true, Some(known)) => known,
+                (true, None) => *company_invoices.insert(self.invoicing.invoicing_enabled(tenant).await?),
+            };
+            let ctx = Context { now: self.clock.now(), invoicing_enabled };
+            let events = decide(&order, &flow, cmd.clone(), actor, &ctx)?;
+            let expected = order.version;
+            let mut next = order;
+            for e in &events {
+                next.apply(e);
+            }
+            let rendered = render(&next, &flow);
+            let record = idem.map(|i| self.idem_record(tenant, i, &rendered));
+            match self.orders.apply(expected, &next, &events, record.as_ref()).await {
+                Ok(()) => return Ok(Reply::Fresh(Stepped { order: next, rendered })),
+                Err(StoreError::Conflict { current_version }) => {
+                    if if_match.is_some() {
+                        return Err(AppError::PreconditionFailed { current_version });
+                    }
+                    last_conflict = current_version;
+                }
+                Err(StoreError::AlreadyExists) if idem.is_some() => {
+                    return Ok(Reply::Replayed(self.replay_after_race(tenant, idem).await?));
+                }
+                Err(StoreError::NotFound) => return Err(AppError::NotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict { current_version: last_conflict })
+    }
+}
