@@ -12,6 +12,7 @@
 pub mod authority;
 pub mod build;
 pub mod cert;
+pub mod dsig;
 pub mod error;
 pub mod event;
 pub mod key;
@@ -23,11 +24,12 @@ pub mod simulator;
 pub mod text;
 pub mod verify;
 pub mod wrap;
-mod xml;
+pub mod xml;
 
 pub use authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError, inconclusive};
 pub use build::{IbsCbsTotals, NFE_NS, Totals, UnsignedNfe, build};
 pub use cert::{CertError, CertInfo, Certificate};
+pub use dsig::SignatureAlgorithm;
 pub use error::{BuildError, Problem};
 pub use event::{
     DocumentError, EventDetail, EventInput, EventReceipt, EventType, SignedEvent, SignedVoid, VoidInput, VoidReceipt,

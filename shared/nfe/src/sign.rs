@@ -8,12 +8,11 @@
 
 use std::sync::Arc;
 
-use openssl::hash::MessageDigest;
 use openssl::sha::Sha1;
-use openssl::sign::Signer;
 
 use crate::build::{NFE_NS, UnsignedNfe};
 use crate::cert::Certificate;
+use crate::dsig::{self, SignatureAlgorithm};
 use crate::key::AccessKey;
 use crate::model::Environment;
 
@@ -77,30 +76,6 @@ impl SignedNfe {
     }
 }
 
-fn push_signed_info(out: &mut String, id: &str, digest_b64: &str, with_ns: bool) {
-    out.push_str("<SignedInfo");
-    if with_ns {
-        out.push_str(" xmlns=\"");
-        out.push_str(DSIG_NS);
-        out.push('"');
-    }
-    out.push_str("><CanonicalizationMethod Algorithm=\"");
-    out.push_str(C14N_ALG);
-    out.push_str("\"></CanonicalizationMethod><SignatureMethod Algorithm=\"");
-    out.push_str(RSA_SHA1_ALG);
-    out.push_str("\"></SignatureMethod><Reference URI=\"#");
-    out.push_str(id);
-    out.push_str("\"><Transforms><Transform Algorithm=\"");
-    out.push_str(ENVELOPED_ALG);
-    out.push_str("\"></Transform><Transform Algorithm=\"");
-    out.push_str(C14N_ALG);
-    out.push_str("\"></Transform></Transforms><DigestMethod Algorithm=\"");
-    out.push_str(SHA1_ALG);
-    out.push_str("\"></DigestMethod><DigestValue>");
-    out.push_str(digest_b64);
-    out.push_str("</DigestValue></Reference></SignedInfo>");
-}
-
 /// SHA-1 of the canonical `infNFe` (with the inherited `xmlns`), base64.
 pub fn digest(nfe: &UnsignedNfe) -> String {
     let mut h = Sha1::new();
@@ -119,27 +94,13 @@ pub fn sign(nfe: &UnsignedNfe, cert: &Certificate) -> Result<SignedNfe, SignErro
     let id = format!("NFe{}", nfe.key().as_str());
     let digest_b64 = digest(nfe);
 
-    let mut si = String::with_capacity(900);
-    push_signed_info(&mut si, &id, &digest_b64, true);
-    let mut signer = Signer::new(MessageDigest::sha1(), cert.private_key()).map_err(|e| SignError(e.to_string()))?;
-    let sig = signer.sign_oneshot_to_vec(si.as_bytes()).map_err(|e| SignError(e.to_string()))?;
-    let sig_b64 = openssl::base64::encode_block(&sig);
-
-    let cert_b64 = cert.cert_base64();
-    let mut out = String::with_capacity(nfe.content().len() + cert_b64.len() + sig_b64.len() + 1400);
+    let mut out = String::with_capacity(nfe.content().len() + 2 * cert.cert_base64().len() + 1400);
     out.push_str("<NFe xmlns=\"");
     out.push_str(NFE_NS);
     out.push_str("\">");
     nfe.push_inf_nfe(&mut out, false);
-    out.push_str("<Signature xmlns=\"");
-    out.push_str(DSIG_NS);
-    out.push_str("\">");
-    push_signed_info(&mut out, &id, &digest_b64, false);
-    out.push_str("<SignatureValue>");
-    out.push_str(&sig_b64);
-    out.push_str("</SignatureValue><KeyInfo><X509Data><X509Certificate>");
-    out.push_str(cert_b64);
-    out.push_str("</X509Certificate></X509Data></KeyInfo></Signature></NFe>");
+    dsig::push_signature(&mut out, cert, SignatureAlgorithm::RsaSha1, &id, &digest_b64)?;
+    out.push_str("</NFe>");
     Ok(SignedNfe { key: *nfe.key(), environment: nfe.environment(), xml: out.into() })
 }
 
@@ -157,14 +118,8 @@ pub(crate) fn sign_document(
 ) -> Result<String, SignError> {
     // Inclusive C14N of the signed child: the inherited NF-e namespace first, then Id.
     let canon: String = ["<", inner, " xmlns=\"", NFE_NS, "\" Id=\"", id, "\">", content, "</", inner, ">"].concat();
-    let digest_b64 = openssl::base64::encode_block(&openssl::sha::sha1(canon.as_bytes()));
-    let mut si = String::with_capacity(900);
-    push_signed_info(&mut si, id, &digest_b64, true);
-    let mut signer = Signer::new(MessageDigest::sha1(), cert.private_key()).map_err(|e| SignError(e.to_string()))?;
-    let sig = signer.sign_oneshot_to_vec(si.as_bytes()).map_err(|e| SignError(e.to_string()))?;
-    let sig_b64 = openssl::base64::encode_block(&sig);
-    let cert_b64 = cert.cert_base64();
-    let mut out = String::with_capacity(content.len() + cert_b64.len() + sig_b64.len() + 1400);
+    let digest_b64 = SignatureAlgorithm::RsaSha1.digest_b64(canon.as_bytes());
+    let mut out = String::with_capacity(content.len() + 2 * cert.cert_base64().len() + 1400);
     out.push_str(outer_open);
     out.push('<');
     out.push_str(inner);
@@ -174,15 +129,9 @@ pub(crate) fn sign_document(
     out.push_str(content);
     out.push_str("</");
     out.push_str(inner);
-    out.push_str("><Signature xmlns=\"");
-    out.push_str(DSIG_NS);
-    out.push_str("\">");
-    push_signed_info(&mut out, id, &digest_b64, false);
-    out.push_str("<SignatureValue>");
-    out.push_str(&sig_b64);
-    out.push_str("</SignatureValue><KeyInfo><X509Data><X509Certificate>");
-    out.push_str(cert_b64);
-    out.push_str("</X509Certificate></X509Data></KeyInfo></Signature></");
+    out.push('>');
+    dsig::push_signature(&mut out, cert, SignatureAlgorithm::RsaSha1, id, &digest_b64)?;
+    out.push_str("</");
     out.push_str(outer);
     out.push('>');
     Ok(out)

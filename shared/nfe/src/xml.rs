@@ -19,14 +19,14 @@ pub struct XmlError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Node {
+pub enum Node {
     Elem(Element),
     Text(String),
     Pi(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Element {
+pub struct Element {
     /// Qualified name as written.
     pub name: String,
     /// Attributes as written (qualified names), namespace declarations included.
@@ -102,7 +102,7 @@ fn attr_value(raw: &[u8], pos: u64) -> Result<String, XmlError> {
 }
 
 /// Parses a whole document and returns its root element.
-pub(crate) fn parse(doc: &str) -> Result<Element, XmlError> {
+pub fn parse(doc: &str) -> Result<Element, XmlError> {
     let mut r = Reader::from_str(doc);
     r.config_mut().expand_empty_elements = true;
     r.config_mut().check_end_names = true;
@@ -198,11 +198,11 @@ fn push_text_node(stack: &mut [Element], s: &str, pos: u64) -> Result<(), XmlErr
 }
 
 /// In-scope namespace declarations (prefix -> URI).
-pub(crate) type Scope = BTreeMap<String, String>;
+pub type Scope = BTreeMap<String, String>;
 
 /// The namespaces in scope at `path.last()` excluding its own declarations, given the
 /// chain of ancestors `path[..len-1]`.
-pub(crate) fn scope_of(ancestors: &[&Element]) -> Scope {
+pub fn scope_of(ancestors: &[&Element]) -> Scope {
     let mut s = Scope::new();
     for a in ancestors {
         for (p, u) in a.ns_decls() {
@@ -214,7 +214,7 @@ pub(crate) fn scope_of(ancestors: &[&Element]) -> Scope {
 
 /// Finds the first element (depth-first) matching `pred`, returning the chain
 /// root..=element.
-pub(crate) fn find_path<'a>(root: &'a Element, pred: &dyn Fn(&Element) -> bool) -> Option<Vec<&'a Element>> {
+pub fn find_path<'a>(root: &'a Element, pred: &dyn Fn(&Element) -> bool) -> Option<Vec<&'a Element>> {
     if pred(root) {
         return Some(vec![root]);
     }
@@ -228,7 +228,7 @@ pub(crate) fn find_path<'a>(root: &'a Element, pred: &dyn Fn(&Element) -> bool) 
 }
 
 /// Namespace URI of an element given the scope in effect on it (own declarations included).
-pub(crate) fn ns_uri(e: &Element, inherited: &Scope) -> Option<String> {
+pub fn ns_uri(e: &Element, inherited: &Scope) -> Option<String> {
     let p = e.prefix();
     for (dp, u) in e.ns_decls() {
         if dp == p {
@@ -240,7 +240,7 @@ pub(crate) fn ns_uri(e: &Element, inherited: &Scope) -> Option<String> {
 
 /// Inclusive Canonical XML 1.0 (without comments) of the subtree rooted at `e`, whose
 /// ancestors declare `inherited`.
-pub(crate) fn c14n(e: &Element, inherited: &Scope) -> String {
+pub fn c14n(e: &Element, inherited: &Scope) -> String {
     let mut out = String::with_capacity(e.span.1.saturating_sub(e.span.0) + 256);
     c14n_into(&mut out, e, inherited, &Scope::new());
     out

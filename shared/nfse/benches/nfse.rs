@@ -1,0 +1,47 @@
+//! Benchmarks: DPS build + sign next to one bare RSA-2048 PKCS#1 v1.5 signature by OpenSSL (the
+//! floor), with the same digest, in the same run; for RSA-SHA256 (the default) and RSA-SHA1.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use openssl::hash::MessageDigest;
+use openssl::sign::Signer;
+use osflow_nfse::{SignatureAlgorithm, build, sign_dps};
+
+#[path = "../tests/nfse/support.rs"]
+mod support;
+
+use support::*;
+
+fn benches(c: &mut Criterion) {
+    let inp = input();
+    let cert = a1();
+    let key = &pki().leaf_key;
+    // A SignedInfo-sized message.
+    let msg = vec![b'x'; 800];
+    c.bench_function("build DPS", |b| b.iter(|| build(black_box(&inp)).expect("build")));
+    for (alg, md, name) in [
+        (SignatureAlgorithm::RsaSha256, MessageDigest::sha256(), "RSA-SHA256"),
+        (SignatureAlgorithm::RsaSha1, MessageDigest::sha1(), "RSA-SHA1"),
+    ] {
+        let mut g = c.benchmark_group(name);
+        g.bench_function("DPS build + sign", |b| {
+            b.iter(|| sign_dps(&build(black_box(&inp)).expect("build"), cert, alg).expect("sign"))
+        });
+        g.bench_function("bare RSA-2048 signature (OpenSSL)", |b| {
+            b.iter(|| {
+                let mut s = Signer::new(md, key).expect("signer");
+                s.sign_oneshot_to_vec(black_box(&msg)).expect("sign")
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = nfse;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    targets = benches
+}
+criterion_main!(nfse);
