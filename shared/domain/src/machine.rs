@@ -322,14 +322,62 @@ pub fn decide(
         (Actor::Staff { .. }, _) => {}
     }
     let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
-    let require_roles = |allowed: &[Role]| {
-        if actor.has_any_role(allowed) {
+    let d = Deciding { order, flow, actor, ctx, name, status_kind };
+    match cmd {
+        cmd @ (Command::SendQuote | Command::ReviseQuote { .. } | Command::DecideQuote { .. }) => {
+            decide_quote(&d, &mut out, cmd)?
+        }
+        cmd @ (Command::Start
+        | Command::AddNote { .. }
+        | Command::AddAttachment { .. }
+        | Command::Finish { .. }
+        | Command::Validate { .. }) => decide_execution(&d, &mut out, cmd)?,
+        cmd @ (Command::WaitMaterial { .. } | Command::ChangeMaterialDate { .. } | Command::MaterialArrived) => {
+            decide_material(&d, &mut out, cmd)?
+        }
+        cmd @ (Command::RequestPayment | Command::RegisterPayment { .. } | Command::Release) => {
+            decide_payment(&d, &mut out, cmd)?
+        }
+        cmd @ (Command::RecordInvoice { .. } | Command::RetryInvoice | Command::FlagSlaBreach) => {
+            decide_system(&d, &mut out, cmd)?
+        }
+        cmd @ (Command::Close | Command::Cancel { .. } | Command::Move { .. }) => decide_closing(&d, &mut out, cmd)?,
+        Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
+    }
+    Ok(out.events)
+}
+
+/// What every group of commands decides with: the order, its flow, who asks, the facts from outside.
+#[derive(Clone, Copy)]
+struct Deciding<'a> {
+    order: &'a Order,
+    flow: &'a Flow,
+    actor: &'a Actor,
+    ctx: &'a Context,
+    /// The command's name (`Command::name`).
+    name: &'static str,
+    status_kind: StatusKind,
+}
+
+impl Deciding<'_> {
+    fn not_allowed(&self) -> DomainError {
+        DomainError::NotAllowedInStatus { action: self.name.to_owned(), status: self.order.status.clone() }
+    }
+
+    fn require_roles(&self, allowed: &[Role]) -> Result<(), DomainError> {
+        if self.actor.has_any_role(allowed) {
             Ok(())
         } else {
-            Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: allowed.to_vec() })
+            Err(DomainError::RoleNotAllowed { action: self.name.to_owned(), allowed: allowed.to_vec() })
         }
-    };
+    }
+}
 
+/// The quote: sending it, a new revision, the decision (staff or the customer).
+fn decide_quote(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { order, flow, actor, ctx, name, .. } = *d;
+    let not_allowed = || d.not_allowed();
+    let require_roles = |allowed: &[Role]| d.require_roles(allowed);
     match cmd {
         Command::SendQuote => {
             let t = out.transition(flow, Action::SendQuote, |_| true)?;
@@ -410,6 +458,16 @@ pub fn decide(
                 },
             );
         }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
+    }
+    Ok(())
+}
+
+/// The work: starting it, notes and photos, finishing, validation (with extra items sent as a supplementary quote).
+fn decide_execution(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { order, flow, ctx, status_kind, .. } = *d;
+    let require_roles = |allowed: &[Role]| d.require_roles(allowed);
+    match cmd {
         Command::Start => {
             let t = out.transition(flow, Action::Start, |_| true)?;
             out.push(Some(t), Change::Started);
@@ -429,37 +487,6 @@ pub fn decide(
                 at: ctx.now,
             };
             out.push(None, Change::AttachmentAdded { attachment });
-        }
-        Command::WaitMaterial { reason, parts, expected_at } => {
-            let t = out.transition(flow, Action::WaitMaterial, |_| true)?;
-            if expected_at < ctx.now.date_naive() {
-                return Err(invalid("expected_at", "must not be in the past"));
-            }
-            let parts = parts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| text(&format!("parts[{i}]"), p, 120))
-                .collect::<Result<Vec<_>, _>>()?;
-            let material = MaterialWait { reason: text("reason", &reason, 500)?, parts, expected_at, since: ctx.now };
-            out.push(Some(t), Change::MaterialAwaited { material });
-        }
-        Command::ChangeMaterialDate { expected_at } => {
-            let roles: Vec<Role> =
-                flow.transitions_from(&order.status, Action::Resume).flat_map(|t| t.roles.iter().copied()).collect();
-            let current = order.material.as_ref().filter(|_| status_kind == StatusKind::WaitingMaterial);
-            let current = current.ok_or_else(not_allowed)?;
-            require_roles(&roles)?;
-            if expected_at < ctx.now.date_naive() {
-                return Err(invalid("expected_at", "must not be in the past"));
-            }
-            if expected_at == current.expected_at {
-                return Err(invalid("expected_at", "is the date already recorded"));
-            }
-            out.push(None, Change::MaterialDateChanged { previous: current.expected_at, expected_at });
-        }
-        Command::MaterialArrived => {
-            let t = out.transition(flow, Action::Resume, |_| true)?;
-            out.push(Some(t), Change::MaterialArrived);
         }
         Command::Finish { tests_performed } => {
             let t = out.transition(flow, Action::Finish, |_| true)?;
@@ -495,6 +522,59 @@ pub fn decide(
                 out.push(Some(send), Change::QuoteSent { revision: next });
             }
         }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
+    }
+    Ok(())
+}
+
+/// The pause for materials: waiting, a new expected date, arrival.
+fn decide_material(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { order, flow, ctx, status_kind, .. } = *d;
+    let not_allowed = || d.not_allowed();
+    let require_roles = |allowed: &[Role]| d.require_roles(allowed);
+    match cmd {
+        Command::WaitMaterial { reason, parts, expected_at } => {
+            let t = out.transition(flow, Action::WaitMaterial, |_| true)?;
+            if expected_at < ctx.now.date_naive() {
+                return Err(invalid("expected_at", "must not be in the past"));
+            }
+            let parts = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| text(&format!("parts[{i}]"), p, 120))
+                .collect::<Result<Vec<_>, _>>()?;
+            let material = MaterialWait { reason: text("reason", &reason, 500)?, parts, expected_at, since: ctx.now };
+            out.push(Some(t), Change::MaterialAwaited { material });
+        }
+        Command::ChangeMaterialDate { expected_at } => {
+            let roles: Vec<Role> =
+                flow.transitions_from(&order.status, Action::Resume).flat_map(|t| t.roles.iter().copied()).collect();
+            let current = order.material.as_ref().filter(|_| status_kind == StatusKind::WaitingMaterial);
+            let current = current.ok_or_else(not_allowed)?;
+            require_roles(&roles)?;
+            if expected_at < ctx.now.date_naive() {
+                return Err(invalid("expected_at", "must not be in the past"));
+            }
+            if expected_at == current.expected_at {
+                return Err(invalid("expected_at", "is the date already recorded"));
+            }
+            out.push(None, Change::MaterialDateChanged { previous: current.expected_at, expected_at });
+        }
+        Command::MaterialArrived => {
+            let t = out.transition(flow, Action::Resume, |_| true)?;
+            out.push(Some(t), Change::MaterialArrived);
+        }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
+    }
+    Ok(())
+}
+
+/// Payment and release.
+fn decide_payment(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { order, flow, ctx, .. } = *d;
+    let not_allowed = || d.not_allowed();
+    let require_roles = |allowed: &[Role]| d.require_roles(allowed);
+    match cmd {
         Command::RequestPayment => {
             let t = out.transition(flow, Action::RequestPayment, |_| true)?;
             out.push(Some(t), Change::PaymentRequested { amount_due: order.amount_due() });
@@ -520,8 +600,32 @@ pub fn decide(
             };
             out.push(None, Change::PaymentRegistered { payment, balance: balance - amount });
         }
+        Command::Release => {
+            let t = out.transition(flow, Action::Release, |_| true)?;
+            out.push(Some(t), Change::Released);
+        }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
+    }
+    Ok(())
+}
+
+/// The system's records and the staff's retry of a rejected NF-e: invoice states, SLA breaches.
+fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { order, flow, ctx, .. } = *d;
+    let not_allowed = || d.not_allowed();
+    let require_roles = |allowed: &[Role]| d.require_roles(allowed);
+    match cmd {
         Command::RecordInvoice { invoice } => {
             out.push(None, Change::InvoiceUpdated { invoice });
+        }
+        Command::RetryInvoice => {
+            require_roles(&INVOICE_RETRY_ROLES)?;
+            let invoice = order
+                .invoice
+                .as_ref()
+                .filter(|i| i.state == InvoiceState::Rejected)
+                .ok_or(DomainError::InvoiceNotRejected { state: order.invoice.as_ref().map(|i| i.state) })?;
+            out.push(None, Change::InvoiceRetryRequested { key: invoice.key.clone() });
         }
         Command::FlagSlaBreach => {
             // Nothing to flag (no limit, not over it yet, or flagged for this stay already): refused, so the
@@ -533,19 +637,15 @@ pub fn decide(
             }
             out.push(None, Change::SlaBreached { since: order.status_since, limit_hours });
         }
-        Command::RetryInvoice => {
-            require_roles(&INVOICE_RETRY_ROLES)?;
-            let invoice = order
-                .invoice
-                .as_ref()
-                .filter(|i| i.state == InvoiceState::Rejected)
-                .ok_or(DomainError::InvoiceNotRejected { state: order.invoice.as_ref().map(|i| i.state) })?;
-            out.push(None, Change::InvoiceRetryRequested { key: invoice.key.clone() });
-        }
-        Command::Release => {
-            let t = out.transition(flow, Action::Release, |_| true)?;
-            out.push(Some(t), Change::Released);
-        }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
+    }
+    Ok(())
+}
+
+/// Closing, cancelling, and the moves of a custom flow.
+fn decide_closing(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { flow, .. } = *d;
+    match cmd {
         Command::Close => {
             let t = out.transition(flow, Action::Close, |_| true)?;
             out.push(Some(t), Change::Closed);
@@ -555,7 +655,6 @@ pub fn decide(
             let t = out.transition(flow, Action::Cancel, |_| true)?;
             out.push(Some(t), Change::Cancelled { reason });
         }
-        Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
         Command::Move { to } => {
             if flow.status(&to).is_none() {
                 return Err(DomainError::UnknownStatus { field: "to".into(), status: to.to_string() });
@@ -563,8 +662,9 @@ pub fn decide(
             let t = out.transition(flow, Action::Move, |t| t.to == to)?;
             out.push(Some(t), Change::Moved);
         }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
     }
-    Ok(out.events)
+    Ok(())
 }
 
 fn decide_lines(
