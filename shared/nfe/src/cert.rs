@@ -303,7 +303,7 @@ impl Certificate {
 
     /// PEM of the certificate followed by its chain, and the PKCS#8 PEM of the key, for the
     /// TLS client identity.
-    pub fn identity_pem(&self) -> Result<(Vec<u8>, Vec<u8>), CertError> {
+    pub(crate) fn identity_pem(&self) -> Result<(Vec<u8>, Vec<u8>), CertError> {
         let mut chain = self.0.cert.to_pem().map_err(|e| CertError::Parse(e.to_string()))?;
         for c in &self.0.chain {
             // Skip self-signed roots: the server has them.

@@ -132,25 +132,12 @@ pub fn errors_of(v: &Value) -> Vec<SefinError> {
 
 impl SefinClient {
     pub fn new(config: SefinConfig) -> Result<SefinClient, TransportError> {
-        let cfg = |e: &dyn std::fmt::Display| TransportError::Config(e.to_string());
-        let (chain, key) = config.certificate.identity_pem().map_err(|e| cfg(&e))?;
-        let identity = reqwest::Identity::from_pkcs8_pem(&chain, &key).map_err(|e| cfg(&e))?;
-        drop(key);
-        let roots = reqwest::Certificate::from_pem_bundle(&config.trust_roots_pem).map_err(|e| cfg(&e))?;
-        if roots.is_empty() {
-            return Err(TransportError::Config("the trust store is empty".into()));
-        }
-        let http = reqwest::Client::builder()
-            .tls_backend_native()
-            .tls_certs_only(roots)
-            .identity(identity)
-            .tls_version_min(reqwest::tls::Version::TLS_1_2)
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .http1_only()
-            .no_proxy()
-            .build()
-            .map_err(|e| cfg(&e))?;
+        let http = osflow_nfe::sefaz::mtls_client(
+            &config.certificate,
+            &config.trust_roots_pem,
+            config.timeout,
+            config.connect_timeout,
+        )?;
         let base = config.base.unwrap_or_else(|| BaseUrls::for_environment(config.environment));
         Ok(SefinClient { base, http })
     }

@@ -102,25 +102,7 @@ pub struct SefazSoap {
 
 impl SefazSoap {
     pub fn new(config: SefazConfig) -> Result<SefazSoap, TransportError> {
-        let cfg = |e: &dyn std::fmt::Display| TransportError::Config(e.to_string());
-        let (chain, key) = config.certificate.identity_pem().map_err(|e| cfg(&e))?;
-        let identity = reqwest::Identity::from_pkcs8_pem(&chain, &key).map_err(|e| cfg(&e))?;
-        drop(key);
-        let roots = reqwest::Certificate::from_pem_bundle(&config.trust_roots_pem).map_err(|e| cfg(&e))?;
-        if roots.is_empty() {
-            return Err(TransportError::Config("the trust store is empty".into()));
-        }
-        let http = reqwest::Client::builder()
-            .tls_backend_native()
-            .tls_certs_only(roots)
-            .identity(identity)
-            .tls_version_min(reqwest::tls::Version::TLS_1_2)
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .http1_only()
-            .no_proxy()
-            .build()
-            .map_err(|e| cfg(&e))?;
+        let http = mtls_client(&config.certificate, &config.trust_roots_pem, config.timeout, config.connect_timeout)?;
         Ok(SefazSoap { config, http })
     }
 
@@ -167,6 +149,35 @@ impl SefazSoap {
     async fn settle(&self, key: &AccessKey) -> Result<Outcome, TransportError> {
         self.consult(key).await
     }
+}
+
+/// An HTTPS client with the A1 as TLS client identity that trusts only `trust_roots_pem` (TLS 1.2+,
+/// HTTP/1.1, no proxy): the fiscal authorities' mutual TLS (SEFAZ, Sefin Nacional).
+pub fn mtls_client(
+    certificate: &Certificate,
+    trust_roots_pem: &[u8],
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, TransportError> {
+    let cfg = |e: &dyn std::fmt::Display| TransportError::Config(e.to_string());
+    let (chain, key) = certificate.identity_pem().map_err(|e| cfg(&e))?;
+    let identity = reqwest::Identity::from_pkcs8_pem(&chain, &key).map_err(|e| cfg(&e))?;
+    drop(key);
+    let roots = reqwest::Certificate::from_pem_bundle(trust_roots_pem).map_err(|e| cfg(&e))?;
+    if roots.is_empty() {
+        return Err(TransportError::Config("the trust store is empty".into()));
+    }
+    reqwest::Client::builder()
+        .tls_backend_native()
+        .tls_certs_only(roots)
+        .identity(identity)
+        .tls_version_min(reqwest::tls::Version::TLS_1_2)
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .http1_only()
+        .no_proxy()
+        .build()
+        .map_err(|e| cfg(&e))
 }
 
 fn classify(e: reqwest::Error) -> TransportError {
