@@ -12,7 +12,7 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use openssl::hash::MessageDigest;
 use openssl::sign::Signer;
-use osflow_nfe::{Certificate, build, sign};
+use osflow_nfe::{Certificate, Cnpj, Environment, EventDetail, EventInput, Outcome, build, danfe, sign, sign_event};
 
 #[path = "../tests/nfe/support.rs"]
 mod support;
@@ -97,6 +97,28 @@ fn benches<M: Measurement + 'static>(c: &mut Criterion<M>, suffix: &str) {
         b.iter(|| osflow_nfe::sign::digest(black_box(&unsigned)))
     });
     g.finish();
+
+    // Events: build + sign a cancellation; the DANFE of the authorized 5-item NF-e.
+    let signed_nfe = sign(&unsigned, cert).expect("sign");
+    let cancel = EventInput {
+        environment: Environment::Homologation,
+        key: *signed_nfe.key(),
+        author: Cnpj::parse(CNPJ).expect("cnpj"),
+        at: brt(2026, 12, 4, 11),
+        seq: 1,
+        detail: EventDetail::Cancel {
+            protocol: "135260000000001".into(),
+            justification: "Venda desfeita a pedido do cliente".into(),
+        },
+    };
+    c.bench_function(&format!("event/cancel build + sign{suffix}"), |b| {
+        b.iter(|| sign_event(black_box(&cancel), cert).expect("event"))
+    });
+    let Outcome::Authorized(prot) = osflow_nfe::simulator::Simulator::new().authorize_xml(signed_nfe.xml()) else {
+        panic!("authorized")
+    };
+    let proc_ = osflow_nfe::wrap::nfe_proc(&signed_nfe, &prot).expect("proc");
+    c.bench_function(&format!("danfe/5 items{suffix}"), |b| b.iter(|| danfe(black_box(&proc_)).expect("danfe")));
 
     let p = pki();
     let mut g = c.benchmark_group(format!("pkcs12 load{suffix}"));

@@ -12,6 +12,7 @@
 pub mod authority;
 pub mod build;
 pub mod cert;
+pub mod danfe;
 pub mod dsig;
 pub mod error;
 pub mod event;
@@ -29,6 +30,7 @@ pub mod xml;
 pub use authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError, inconclusive};
 pub use build::{IbsCbsTotals, NFE_NS, Totals, UnsignedNfe, build};
 pub use cert::{CertError, CertInfo, Certificate};
+pub use danfe::{DanfeError, danfe};
 pub use dsig::SignatureAlgorithm;
 pub use error::{BuildError, Problem};
 pub use event::{

@@ -9,6 +9,8 @@ mod support;
 mod build;
 #[path = "nfe/cert.rs"]
 mod cert;
+#[path = "nfe/danfe.rs"]
+mod danfe;
 #[path = "nfe/events.rs"]
 mod events;
 #[path = "nfe/external.rs"]
