@@ -1,0 +1,13 @@
+//! System tests of osflow-local: the real binary on a free loopback port with a temporary data folder, tokens
+//! from `osflow-local token`, and every request over HTTP.
+//!
+//! Modules: `support` (the harness), `flows`, `refusals`, `process` (with the notifications), `portal` (a real
+//! browser), `nfe`, `reports`.
+
+mod flows;
+mod nfe;
+mod portal;
+mod process;
+mod refusals;
+mod reports;
+mod support;
