@@ -33,9 +33,9 @@ use osflow_domain::{
 };
 
 use crate::ports::{
-    Claim, DedupeKey, DedupeOutcome, DedupeStore, FlowStore, IdempotencyRecord, IdempotencyStore, InvoiceRecord,
-    InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest, ReportPeriod,
-    ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
+    Claim, DedupeKey, DedupeOutcome, DedupeStore, FiscalDocument, FlowStore, IdempotencyRecord, IdempotencyStore,
+    InvoiceRecord, InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest,
+    ReportPeriod, ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
 };
 
 /// A fresh, isolated set of stores, as an adapter's factory returns it.
@@ -117,6 +117,8 @@ macro_rules! conformance_tests {
             save_invoice_checks_revisions,
             concurrent_applies_have_one_winner,
             concurrent_claims_are_gapless,
+            concurrent_dps_claims_are_gapless,
+            dps_and_nfe_sequences_are_apart,
             dedupe_claim_complete_and_redelivery,
             dedupe_expired_lease_is_taken_over,
             dedupe_release_allows_a_new_claim_but_not_after_complete,
@@ -315,7 +317,7 @@ pub fn idem_record(tenant: &TenantId, key: &str, created_at: DateTime<Utc>) -> I
 
 /// A numbering sequence.
 pub fn numbering(cnpj: &str, serie: u32) -> NumberingKey {
-    NumberingKey { cnpj: cnpj.into(), serie }
+    NumberingKey::nfe(cnpj, serie)
 }
 
 /// A pending invoice record (revision 1) of `order` with `number`.
@@ -1103,6 +1105,28 @@ pub async fn invoice_numbers_are_claimed_in_order(s: Stores) {
     assert_eq!(s.invoices.claim_number(&t, &key, &orders[4]).await.unwrap(), 5);
 }
 
+/// The DPS sequence of a (CNPJ, série) is apart from its NF-e sequence; an order's records of both kinds are
+/// listed together and each keeps its kind.
+pub async fn dps_and_nfe_sequences_are_apart(s: Stores) {
+    let t = tenant("acme");
+    let (nfe, dps) = (numbering("11222333000181", 1), NumberingKey::dps("11222333000181", 1));
+    let (x, y) = (new_order_id(), new_order_id());
+    assert_eq!(s.invoices.claim_number(&t, &nfe, &x).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &nfe, &y).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&t, &dps, &y).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &dps, &x).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&t, &dps, &y).await.unwrap(), 1);
+    let now = Utc::now();
+    s.invoices.save_invoice(&invoice_record(&t, &y, &nfe, 2, now), 0).await.unwrap();
+    s.invoices.save_invoice(&invoice_record(&t, &y, &dps, 1, now), 0).await.unwrap();
+    // Same number in the other kind's sequence: a distinct record.
+    s.invoices.save_invoice(&invoice_record(&t, &y, &dps, 2, now), 0).await.unwrap();
+    let listed = s.invoices.invoices(&t, &y).await.unwrap();
+    let mut kinds: Vec<(FiscalDocument, u64)> = listed.iter().map(|r| (r.numbering.document, r.number)).collect();
+    kinds.sort_by_key(|(d, n)| (d.tag(), *n));
+    assert_eq!(kinds, [(FiscalDocument::Dps, 1), (FiscalDocument::Dps, 2), (FiscalDocument::Nfe, 2)]);
+}
+
 /// Every (CNPJ, série) is its own sequence; the same order claims one number in each.
 pub async fn numbering_sequences_are_independent(s: Stores) {
     let t = tenant("acme");
@@ -1169,8 +1193,16 @@ pub async fn save_invoice_checks_revisions(s: Stores) {
 /// 200 concurrent claims across 20 orders for one série: the numbers are exactly 1..=20, one per order, and
 /// each order's repeated claims return its first number.
 pub async fn concurrent_claims_are_gapless(s: Stores) {
+    gapless_under_concurrency(s, numbering("11222333000181", 1)).await
+}
+
+/// The same for the NFS-e DPS sequence: 20 orders claiming concurrently get 1..=20.
+pub async fn concurrent_dps_claims_are_gapless(s: Stores) {
+    gapless_under_concurrency(s, NumberingKey::dps("11222333000181", 1)).await
+}
+
+async fn gapless_under_concurrency(s: Stores, key: NumberingKey) {
     let t = tenant("acme");
-    let key = numbering("11222333000181", 1);
     let orders: Vec<OrderId> = (0..20).map(|_| new_order_id()).collect();
     let tasks: Vec<_> = (0..200)
         .map(|i| {

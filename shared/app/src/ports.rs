@@ -176,12 +176,50 @@ pub trait FlowStore: Send + Sync {
     async fn versions(&self, tenant: &TenantId) -> StoreResult<Vec<Flow>>;
 }
 
-/// The gapless NF-e number sequence of one emitter CNPJ and série.
+/// The gapless number sequence of one fiscal document kind, emitter CNPJ and série.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NumberingKey {
     /// Emitter CNPJ, 14 chars (alphanumeric allowed).
     pub cnpj: String,
     pub serie: u32,
+    /// NF-e numbers (`nNF`) or NFS-e DPS numbers (`nDPS`): separate sequences for the same CNPJ and série.
+    #[serde(default, skip_serializing_if = "FiscalDocument::is_nfe")]
+    pub document: FiscalDocument,
+}
+
+impl NumberingKey {
+    /// The NF-e sequence of (CNPJ, série).
+    pub fn nfe(cnpj: impl Into<String>, serie: u32) -> NumberingKey {
+        NumberingKey { cnpj: cnpj.into(), serie, document: FiscalDocument::Nfe }
+    }
+    /// The NFS-e DPS sequence of (CNPJ, série).
+    pub fn dps(cnpj: impl Into<String>, serie: u32) -> NumberingKey {
+        NumberingKey { cnpj: cnpj.into(), serie, document: FiscalDocument::Dps }
+    }
+}
+
+/// The kind of fiscal document a numbering sequence (and an invoice record) belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FiscalDocument {
+    /// NF-e (model 55): the parts.
+    #[default]
+    Nfe,
+    /// NFS-e Nacional, numbered by its DPS: the labor.
+    Dps,
+}
+
+impl FiscalDocument {
+    pub fn is_nfe(&self) -> bool {
+        *self == FiscalDocument::Nfe
+    }
+    /// `"NFE"` / `"DPS"` (store keys).
+    pub fn tag(self) -> &'static str {
+        match self {
+            FiscalDocument::Nfe => "NFE",
+            FiscalDocument::Dps => "DPS",
+        }
+    }
 }
 
 /// An NF-e of an order as stored: the number and access key survive every retry.

@@ -186,8 +186,7 @@ impl Invoicer {
         }
         let config: EmitterConfig = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
         let emitter = validate(&config)?;
-        let numbering =
-            NumberingKey { cnpj: emitter.emitter.cnpj.as_str().to_owned(), serie: u32::from(emitter.serie) };
+        let numbering = NumberingKey::nfe(emitter.emitter.cnpj.as_str(), u32::from(emitter.serie));
 
         let existing =
             self.app.invoices.invoices(tenant, order_id).await?.into_iter().find(|r| r.numbering == numbering);

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use osflow_app::{DedupeKey, NumberingKey};
+use osflow_app::{DedupeKey, FiscalDocument, NumberingKey};
 use osflow_domain::StatusKey;
 use osflow_domain::values::{Document, OrderId, TenantId};
 
@@ -14,6 +14,8 @@ pub const ORDER_SK: &str = "ORDER";
 pub const EVENT_PREFIX: &str = "EVT#";
 /// Prefix of the sort keys of an order's invoices.
 pub const INVOICE_PREFIX: &str = "NFE#";
+/// The sort key prefix of NFS-e DPS records under an order (inside [`INVOICE_PREFIX`]).
+pub const DPS_PREFIX: &str = "NFE#DPS#";
 /// Prefix of the sort keys of a tenant's flow versions.
 pub const FLOW_VERSION_PREFIX: &str = "V#";
 /// Sort key of the pointer to the current flow version.
@@ -85,20 +87,26 @@ pub fn flow_version_sk(version: u32) -> String {
     format!("{FLOW_VERSION_PREFIX}{version:06}")
 }
 
-/// `NFE#<n:09>#<cnpj>#<serie>`, under the order's partition: ascending by number; the sequence suffix keeps
-/// apart two NF-e of one order that have the same number in different sequences.
+/// `NFE#<n:09>#<cnpj>#<serie>` (an NF-e) or `NFE#DPS#<n:015>#<cnpj>#<serie>` (an NFS-e DPS: under the same
+/// prefix, so one Query lists both kinds), under the order's partition: ascending by number within a kind; the
+/// sequence suffix keeps apart two documents of one order that have the same number in different sequences.
 pub fn invoice_sk(key: &NumberingKey, number: u64) -> String {
-    format!("{INVOICE_PREFIX}{number:09}#{}#{}", key.cnpj, key.serie)
+    match key.document {
+        FiscalDocument::Nfe => format!("{INVOICE_PREFIX}{number:09}#{}#{}", key.cnpj, key.serie),
+        FiscalDocument::Dps => format!("{DPS_PREFIX}{number:015}#{}#{}", key.cnpj, key.serie),
+    }
 }
 
-/// `CLAIM#NFE#<cnpj>#<serie>`, under the order's partition: the number this order claimed in that sequence.
+/// `CLAIM#NFE#<cnpj>#<serie>` / `CLAIM#DPS#<cnpj>#<serie>`, under the order's partition: the number this order
+/// claimed in that sequence.
 pub fn order_claim_sk(key: &NumberingKey) -> String {
-    format!("CLAIM#NFE#{}#{}", key.cnpj, key.serie)
+    format!("CLAIM#{}#{}#{}", key.document.tag(), key.cnpj, key.serie)
 }
 
-/// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` (sort key [`COUNTER_SK`]): the last NF-e number given in a sequence.
+/// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` / `T#<tenant>#SEQ#DPS#<cnpj>#<serie>` (sort key [`COUNTER_SK`]): the last
+/// number given in a sequence.
 pub fn nfe_counter_pk(tenant: &TenantId, key: &NumberingKey) -> String {
-    format!("T#{tenant}#SEQ#NFE#{}#{}", key.cnpj, key.serie)
+    format!("T#{tenant}#SEQ#{}#{}#{}", key.document.tag(), key.cnpj, key.serie)
 }
 
 /// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` (sort key [`CLAIM_SK`]): who holds number `n`.
@@ -219,14 +227,19 @@ mod tests {
         assert_eq!(event_sk(7), "EVT#0000000007");
         assert!(event_sk(9) < event_sk(10));
         assert_eq!(flow_version_sk(12), "V#000012");
-        let key = NumberingKey { cnpj: "11222333000181".into(), serie: 1 };
+        let key = NumberingKey::nfe("11222333000181", 1);
         assert_eq!(invoice_sk(&key, 42), "NFE#000000042#11222333000181#1");
         assert!(invoice_sk(&key, 9) < invoice_sk(&key, 10));
         let t = TenantId::parse("acme").unwrap();
         assert_eq!(nfe_counter_pk(&t, &key), "T#acme#SEQ#NFE#11222333000181#1");
+        let dps = NumberingKey::dps("11222333000181", 1);
+        assert_eq!(invoice_sk(&dps, 42), "NFE#DPS#000000000000042#11222333000181#1");
+        assert!(invoice_sk(&dps, 42).starts_with(INVOICE_PREFIX) && invoice_sk(&dps, 42).starts_with(DPS_PREFIX));
+        assert_eq!(nfe_counter_pk(&t, &dps), "T#acme#SEQ#DPS#11222333000181#1");
+        assert_eq!(order_claim_sk(&dps), "CLAIM#DPS#11222333000181#1");
         assert_eq!(nfe_claim_pk(&t, &key, 3), "T#acme#SEQ#NFE#11222333000181#1#NUM#000000003");
         assert!(valid_numbering(&key));
-        assert!(!valid_numbering(&NumberingKey { cnpj: "1122#333000181".into(), serie: 1 }));
+        assert!(!valid_numbering(&NumberingKey::nfe("1122#333000181", 1)));
     }
 
     #[test]

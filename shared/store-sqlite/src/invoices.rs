@@ -2,17 +2,26 @@
 //! records (revision-checked).
 
 use async_trait::async_trait;
-use osflow_app::{InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult};
+use osflow_app::{FiscalDocument, InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult};
 use osflow_domain::values::{OrderId, TenantId};
 use rusqlite::{OptionalExtension, params};
 
 use crate::codec::{Db, from_json, to_json};
 use crate::{SqliteStore, immediate, invalid, version_column};
 
+/// The `cnpj` column of a sequence: the CNPJ for NF-e, `DPS#<cnpj>` for the NFS-e DPS (their own sequences).
+fn sequence_column(key: &NumberingKey) -> String {
+    match key.document {
+        FiscalDocument::Nfe => key.cnpj.clone(),
+        FiscalDocument::Dps => format!("DPS#{}", key.cnpj),
+    }
+}
+
 #[async_trait]
 impl InvoiceStore for SqliteStore {
     async fn claim_number(&self, tenant: &TenantId, key: &NumberingKey, order: &OrderId) -> StoreResult<u64> {
-        let (tenant, cnpj, serie, order) = (tenant.as_str().to_owned(), key.cnpj.clone(), key.serie, order.to_string());
+        let (tenant, cnpj, serie, order) =
+            (tenant.as_str().to_owned(), sequence_column(key), key.serie, order.to_string());
         self.write(move |conn| {
             let tx = immediate(conn)?;
             let claimed: Option<i64> = tx
@@ -55,7 +64,7 @@ impl InvoiceStore for SqliteStore {
         }
         let tenant = record.tenant.as_str().to_owned();
         let order = record.order_id.to_string();
-        let (cnpj, serie) = (record.numbering.cnpj.clone(), record.numbering.serie);
+        let (cnpj, serie) = (sequence_column(&record.numbering), record.numbering.serie);
         let number = version_column(record.number)?;
         let (revision, expected) = (version_column(record.revision)?, version_column(expected_revision)?);
         let body = to_json(record)?;

@@ -71,7 +71,7 @@ async fn invoices_and_their_xml() {
     let record = InvoiceRecord {
         tenant: tenant.clone(),
         order_id,
-        numbering: NumberingKey { cnpj: "12345678000195".into(), serie: 1 },
+        numbering: NumberingKey::nfe("12345678000195", 1),
         number: 1,
         cnf: "12345678".into(),
         access_key: key.into(),
