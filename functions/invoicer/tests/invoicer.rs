@@ -240,7 +240,10 @@ fn batch(envelopes: &[(&str, &Envelope)]) -> SqsEvent {
             let mut record = SqsMessage::default();
             record.message_id = Some((*id).to_owned());
             record.body = Some(envelope.to_json());
-            record.attributes = HashMap::from([("MessageGroupId".to_owned(), message_group_id(envelope))]);
+            record.attributes = HashMap::from([(
+                "MessageGroupId".to_owned(),
+                message_group_id(osflow_bus::Queue::Invoicing, envelope),
+            )]);
             record
         })
         .collect();

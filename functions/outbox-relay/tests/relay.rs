@@ -113,6 +113,12 @@ impl Fixture {
                 .expect("ReceiveMessage");
             let messages = out.messages.unwrap_or_default();
             empty_polls += usize::from(messages.is_empty());
+            // A FIFO group hands out nothing more while a message of it is in flight: delete what came.
+            for m in messages.iter().filter(|_| queue.is_fifo()) {
+                let handle = m.receipt_handle().unwrap();
+                let url = &self.queues[&queue].url;
+                self.sqs.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("DeleteMessage");
+            }
             got.extend(messages.iter().map(|m| Envelope::from_json(m.body().unwrap()).expect("an envelope")));
         }
         // Nothing more than expected.
@@ -250,6 +256,8 @@ async fn event_items_reach_the_queues_and_other_items_are_ignored() {
         }
         if queue.is_fifo() {
             assert_eq!(got, want, "FIFO: in stream order");
+        }
+        if queue == Queue::Invoicing {
             assert_eq!(
                 got.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
                 ["order.payment_registered", "order.released"]

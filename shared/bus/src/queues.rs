@@ -57,11 +57,13 @@ static QUEUES: [QueueSpec; 3] = [
         message_retention_secs: RETENTION_4_DAYS,
         dlq_retention_secs: RETENTION_14_DAYS,
     },
+    // FIFO, one group per company: a company's events all update its day aggregate, so they are counted one at
+    // a time (never a lost race for the day item), companies in parallel.
     QueueSpec {
         queue: Queue::Reports,
-        name: "reports",
-        fifo: false,
-        dlq: "reports-dlq",
+        name: "reports.fifo",
+        fifo: true,
+        dlq: "reports-dlq.fifo",
         max_receive_count: MAX_RECEIVE_COUNT,
         consumer_timeout_secs: 60,
         visibility_timeout_secs: 6 * 60,
@@ -82,7 +84,8 @@ static QUEUES: [QueueSpec; 3] = [
     },
 ];
 
-/// The queues: `notifications`, `reports` (standard, DLQ after 5 receives) and `invoicing.fifo` (FIFO, FIFO DLQ).
+/// The queues: `notifications` (standard, DLQ after 5 receives), `reports.fifo` and `invoicing.fifo` (FIFO, FIFO
+/// DLQ).
 pub fn queues() -> &'static [QueueSpec] {
     &QUEUES
 }
@@ -92,7 +95,7 @@ pub fn queues() -> &'static [QueueSpec] {
 pub enum Queue {
     /// Events that can notify the customer (the notifier decides with the company's flow and settings).
     Notifications,
-    /// Every event (report aggregates).
+    /// FIFO: every event (report aggregates), grouped per company.
     Reports,
     /// FIFO: the invoicing triggers (a payment that settles the balance, the release).
     Invoicing,
@@ -109,7 +112,7 @@ impl Queue {
         }
     }
 
-    /// The logical queue name (`notifications`, `reports`, `invoicing.fifo`).
+    /// The logical queue name (`notifications`, `reports.fifo`, `invoicing.fifo`).
     pub fn name(self) -> &'static str {
         self.spec().name
     }
@@ -194,12 +197,17 @@ pub fn triggers_invoicing(event: &Event) -> bool {
     }
 }
 
-/// The FIFO message group of an envelope: the tenant.
+/// The FIFO message group of an envelope on `queue`: the tenant.
+///
+/// On `reports.fifo`, the company: its events all update the company's day aggregates, so they are counted one
+/// at a time. On `invoicing.fifo`:
 ///
 /// DESIGN §3 asks for one group per NF-e sequence (emitter CNPJ + série). The bus does not know a company's
 /// emitter settings, and every sequence belongs to one company, so the company's group orders each of its
 /// sequences (and each order's payment before its release) at the price of ordering a company's sequences
 /// together, which a single emitter per company does anyway.
-pub fn message_group_id(envelope: &Envelope) -> String {
-    envelope.tenant.as_str().to_owned()
+pub fn message_group_id(queue: Queue, envelope: &Envelope) -> String {
+    match queue {
+        Queue::Notifications | Queue::Reports | Queue::Invoicing => envelope.tenant.as_str().to_owned(),
+    }
 }

@@ -6,7 +6,7 @@
 //! the middle of a relay: the next relay starts again from what is not marked. Delivery is at least once; the
 //! consumers deduplicate on `event_id`, as they do behind SQS.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,8 +32,8 @@ pub struct RelayOptions {
     pub retry_base: Duration,
     /// …up to this.
     pub retry_max: Duration,
-    /// Entries of a standard queue a consumer handles at once (a FIFO queue's are handled one by one, in
-    /// order).
+    /// Entries of a standard queue a consumer handles at once; for a FIFO queue, message groups handled at once
+    /// (each group's entries one by one, in order).
     pub concurrency: usize,
     /// Failures of one entry after which every further failure is logged as an error (the embedded counterpart
     /// of the DLQ's `maxReceiveCount`; the entry is still retried: the outbox never drops an event).
@@ -280,32 +280,49 @@ impl EmbeddedRelay {
                 .collect();
             return stream::iter(offers).buffered(self.options.concurrency.max(1)).collect().await;
         }
-        let mut blocked_groups: HashSet<String> = HashSet::new();
-        let mut out = Vec::with_capacity(entries.len());
-        for (entry, envelope) in entries.iter().zip(envelopes) {
-            let retry = retries.get(&entry.seq);
-            if !route(envelope).contains(&queue) || retry.is_some_and(|r| r.done[c]) {
-                out.push(Delivery::Done);
+        // A FIFO queue: the entries of one message group one by one, in order; groups concurrently (at most
+        // `options.concurrency` at once). After a failure (or an entry waiting out a backoff) the rest of its group
+        // is deferred, so that the group stays in order.
+        let mut out = vec![Delivery::Done; entries.len()];
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, (entry, envelope)) in entries.iter().zip(envelopes).enumerate() {
+            if !route(envelope).contains(&queue) || retries.get(&entry.seq).is_some_and(|r| r.done[c]) {
                 continue;
             }
-            let group = ordered.then(|| message_group_id(envelope));
-            if group.as_ref().is_some_and(|g| blocked_groups.contains(g)) {
-                out.push(Delivery::Deferred);
-                continue;
+            let group = message_group_id(queue, envelope);
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((group, vec![i])),
             }
-            if retry.is_some_and(|r| r.next_attempt > now) {
-                out.push(Delivery::Deferred);
-                blocked_groups.extend(group);
-                continue;
-            }
-            match consumer.handle(envelope).await {
-                Ok(()) => out.push(Delivery::Done),
-                Err(e) => {
-                    tracing::warn!(event_id = %envelope.event_id, %queue, error = %e, "embedded relay: consumer failed");
-                    out.push(Delivery::Failed);
-                    blocked_groups.extend(group);
+        }
+        let runs: Vec<_> = groups
+            .into_iter()
+            .map(|(_, members)| async move {
+                let mut blocked = false;
+                let mut done = Vec::with_capacity(members.len());
+                for i in members {
+                    let (entry, envelope) = (&entries[i], &envelopes[i]);
+                    if blocked || retries.get(&entry.seq).is_some_and(|r| r.next_attempt > now) {
+                        blocked = true;
+                        done.push((i, Delivery::Deferred));
+                        continue;
+                    }
+                    match consumer.handle(envelope).await {
+                        Ok(()) => done.push((i, Delivery::Done)),
+                        Err(e) => {
+                            tracing::warn!(event_id = %envelope.event_id, %queue, error = %e, "embedded relay: consumer failed");
+                            blocked = true;
+                            done.push((i, Delivery::Failed));
+                        }
+                    }
                 }
-            }
+                done
+            })
+            .collect();
+        let results: Vec<Vec<(usize, Delivery)>> =
+            stream::iter(runs).buffer_unordered(self.options.concurrency.max(1)).collect().await;
+        for (i, delivery) in results.into_iter().flatten() {
+            out[i] = delivery;
         }
         out
     }

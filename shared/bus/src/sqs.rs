@@ -441,7 +441,7 @@ impl SqsPublisher {
         let mut entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(out.body.clone());
         if queue.is_fifo() {
             entry = entry
-                .message_group_id(message_group_id(out.envelope))
+                .message_group_id(message_group_id(queue, out.envelope))
                 .message_deduplication_id(out.envelope.event_id.clone());
         }
         entry.build()

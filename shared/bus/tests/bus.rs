@@ -27,7 +27,7 @@ use osflow_app::{OrderStore, Outbox};
 use osflow_bus::{
     ConsumeError, Consumer, CreatedQueue, EmbeddedRelay, Envelope, EnvelopeError, Mode, PublishError, Queue, QueueSpec,
     QueueUrls, RelayOptions, RetryPolicy, SCHEMA_VERSION, SqsClient, SqsEvent, SqsMessage, SqsPublisher, consume,
-    create_queues, load_sdk_config, queues, route,
+    create_queues, load_sdk_config, message_group_id, queues, route,
 };
 use osflow_domain::values::{Money, TenantId};
 use osflow_domain::{Change, ChecklistItem, Command, Event, InvoiceInfo, InvoiceState, Order, PaymentMethod};
@@ -166,9 +166,19 @@ async fn receive(client: &SqsClient, url: &str, expected: usize) -> Vec<Message>
         if messages.is_empty() {
             empty_polls += 1;
         }
+        // A FIFO group hands out nothing more while a message of it is in flight: delete what came.
+        if url.ends_with(".fifo") {
+            delete_all(client, url, &messages).await;
+        }
         got.extend(messages);
     }
     got
+}
+
+async fn delete_all(client: &SqsClient, url: &str, messages: &[Message]) {
+    for m in messages {
+        client.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    }
 }
 
 /// Nothing more arrives on `url` (a receive after the expected messages).
@@ -244,7 +254,7 @@ fn queue_specs_are_the_designed_ones() {
         names,
         [
             ("notifications", false, "notifications-dlq"),
-            ("reports", false, "reports-dlq"),
+            ("reports.fifo", true, "reports-dlq.fifo"),
             ("invoicing.fifo", true, "invoicing-dlq.fifo")
         ]
     );
@@ -402,8 +412,9 @@ async fn fifo_deduplicates_by_event_id() {
     assert_eq!(envelope_of(&received[0]), released);
 
     // A standard queue keeps each send (at least once): the consumers dedupe.
-    publisher.publish(&[(Queue::Reports, released.clone()), (Queue::Reports, released.clone())]).await.unwrap();
-    assert_eq!(receive(&client, &created[&Queue::Reports].url, 2).await.len(), 2);
+    let twice = [(Queue::Notifications, released.clone()), (Queue::Notifications, released.clone())];
+    publisher.publish(&twice).await.unwrap();
+    assert_eq!(receive(&client, &created[&Queue::Notifications].url, 2).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -526,12 +537,13 @@ async fn batches_hold_at_most_ten_entries_in_order() {
             body["Entries"].as_array().unwrap().iter().map(|e| ok_entry(e["Id"].as_str().unwrap())).collect();
         serde_json::json!({"Successful": ids, "Failed": []})
     });
-    let urls = QueueUrls::new(client.clone(), "", [(Queue::Reports, "http://scripted.invalid/1/reports".into())]);
+    let urls =
+        QueueUrls::new(client.clone(), "", [(Queue::Notifications, "http://scripted.invalid/1/notifications".into())]);
     let publisher = SqsPublisher::new(client, urls);
     let envelopes: Vec<Envelope> =
         [walk(&tenant("acme"), 1), walk(&tenant("acme"), 2)].iter().flat_map(Walk::envelopes).collect();
     assert_eq!(envelopes.len(), 32);
-    let all: Vec<(Queue, Envelope)> = envelopes.iter().map(|e| (Queue::Reports, e.clone())).collect();
+    let all: Vec<(Queue, Envelope)> = envelopes.iter().map(|e| (Queue::Notifications, e.clone())).collect();
     publisher.publish(&all).await.unwrap();
 
     let requests = requests.lock().unwrap();
@@ -561,7 +573,7 @@ fn queue_urls_come_from_the_environment() {
     assert_eq!(rt.block_on(urls.url(Queue::Notifications)).unwrap(), "https://sqs/1/n");
     assert_eq!(rt.block_on(urls.url(Queue::Invoicing)).unwrap(), "https://sqs/1/i.fifo");
     // Not given: looked up by name under the prefix.
-    assert_eq!(urls.queue_name(Queue::Reports), "osflow-prod-reports");
+    assert_eq!(urls.queue_name(Queue::Reports), "osflow-prod-reports.fifo");
 }
 
 // =============================================================================================================
@@ -642,7 +654,7 @@ async fn concurrent_mode_handles_the_records_together() {
     let client = emulator_client().await;
     let (_, created) = fresh_queues(&client, queues()).await;
     let envelopes: Vec<Envelope> = walk(&tenant("acme"), 1).envelopes().into_iter().take(10).collect();
-    let records = records_from(&client, &created, Queue::Reports, &envelopes).await;
+    let records = records_from(&client, &created, Queue::Notifications, &envelopes).await;
     // Every handler waits for all the others: this completes only if all ten run at once.
     let barrier = tokio::sync::Barrier::new(10);
     let run = consume(sqs_event(records), Mode::Concurrent, |_envelope| {
@@ -1067,5 +1079,76 @@ async fn embedded_relay_retries_failures_and_keeps_fifo_groups_in_order() {
     assert_eq!(ledgers[0].seen.lock().unwrap().iter().filter(|id| **id == flaky).count(), 1);
     for (queue, ledger) in Queue::ALL.iter().zip(&ledgers) {
         assert_eq!(sorted(ledger.seen.lock().unwrap().clone()), sorted(ids_for(&envelopes, *queue)), "{queue}");
+    }
+}
+
+/// A reports consumer that notes how many deliveries of each company are in flight at once, and the order.
+#[derive(Default)]
+struct InFlight {
+    now: Mutex<HashMap<String, usize>>,
+    max_per_tenant: AtomicUsize,
+    now_total: AtomicUsize,
+    max_total: AtomicUsize,
+    seen: Mutex<Vec<String>>,
+}
+
+struct Probe(Arc<InFlight>);
+
+#[async_trait]
+impl Consumer for Probe {
+    fn queue(&self) -> Queue {
+        Queue::Reports
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ConsumeError> {
+        let tenant = envelope.tenant.as_str().to_owned();
+        {
+            let mut now = self.0.now.lock().unwrap();
+            let n = now.entry(tenant.clone()).or_default();
+            *n += 1;
+            self.0.max_per_tenant.fetch_max(*n, Ordering::SeqCst);
+        }
+        let total = self.0.now_total.fetch_add(1, Ordering::SeqCst) + 1;
+        self.0.max_total.fetch_max(total, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.0.seen.lock().unwrap().push(envelope.event_id.clone());
+        self.0.now_total.fetch_sub(1, Ordering::SeqCst);
+        *self.0.now.lock().unwrap().get_mut(&tenant).unwrap() -= 1;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_are_serialized_per_company_and_concurrent_across_companies() {
+    // A company's events all update its day: two at once would race for the day item, so the reports queue is
+    // FIFO with the company as the group (SQS hands a group's messages one batch at a time), and the embedded
+    // relay delivers a group's entries one by one while different companies go on together.
+    assert!(Queue::Reports.is_fifo());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("osflow.db");
+    let envelopes = commit_orders(&path, 6).await;
+    let reports: Vec<&Envelope> = envelopes.iter().filter(|e| route(e).contains(&Queue::Reports)).collect();
+    assert_eq!(message_group_id(Queue::Reports, reports[0]), reports[0].tenant.as_str());
+
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let probe = Arc::new(InFlight::default());
+    let consumers: Vec<Arc<dyn Consumer>> = vec![Arc::new(Probe(probe.clone()))];
+    let relay =
+        EmbeddedRelay::new(store.clone(), consumers).with_options(RelayOptions { batch_size: 256, ..fast_options() });
+    let mut passes = 0;
+    while pending_count(&store).await > 0 {
+        relay.relay_once().await.unwrap();
+        passes += 1;
+        assert!(passes < 100, "the relay never drains the outbox");
+    }
+    assert_eq!(probe.max_per_tenant.load(Ordering::SeqCst), 1, "two deliveries of one company at once");
+    assert_eq!(probe.max_total.load(Ordering::SeqCst), 2, "the two companies go on together");
+    // Each company's events in commit order.
+    let seen = probe.seen.lock().unwrap().clone();
+    for t in ["acme", "beta"] {
+        let want: Vec<&String> = reports.iter().filter(|e| e.tenant.as_str() == t).map(|e| &e.event_id).collect();
+        let got: Vec<&String> =
+            seen.iter().filter(|id| reports.iter().any(|e| &e.event_id == *id && e.tenant.as_str() == t)).collect();
+        assert_eq!(got, want, "{t}");
     }
 }

@@ -288,6 +288,11 @@ fn the_queues_dlqs_alarms_and_consumers_are_the_bus_s() {
             mappings(&t, &id).filter(|m| m["Properties"]["EventSourceArn"] == get_att(&queue_id, "Arn")).collect();
         assert_eq!(from_queue.len(), 1, "{id} consumes {}", spec.name);
         assert!(reports_batch_failures(from_queue[0]), "{id}: ReportBatchItemFailures on {}", spec.name);
+        if spec.fifo {
+            // The publisher sets the deduplication id; Lambda refuses a batching window on a FIFO queue.
+            assert_eq!(q["ContentBasedDeduplication"], false, "{}", spec.name);
+            assert!(from_queue[0]["Properties"]["MaximumBatchingWindowInSeconds"].is_null(), "{id}: {}", spec.name);
+        }
         assert_eq!(number(&consumer["Properties"]["Timeout"]), Some(u64::from(spec.consumer_timeout_secs)), "{id}");
 
         // The relay publishes to it: its URL and the permission to send.
