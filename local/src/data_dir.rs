@@ -1,4 +1,6 @@
-//! The data folder: the SQLite database, the development-token key and the lock that keeps a second instance out.
+//! The data folder: the SQLite database, the development-token key, the customer-link key, the key the A1
+//! passwords are sealed with, and the lock that keeps a second instance out. Private to its owner: the folders
+//! 0700 and the files 0600, made so again at every start.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
@@ -10,6 +12,7 @@ use rand::RngCore;
 const DB_FILE: &str = "osflow.db";
 const KEY_FILE: &str = "token.key";
 const PORTAL_KEY_FILE: &str = "portal.key";
+const SECRETS_KEY_FILE: &str = "secrets.key";
 const BLOBS_DIR: &str = "blobs";
 const MAILBOX_DIR: &str = "mailbox";
 const LOCK_FILE: &str = "osflow.lock";
@@ -37,11 +40,42 @@ pub struct DataLock {
 }
 
 impl DataDir {
-    /// Opens (creating if needed) the folder.
+    /// Opens (creating if needed) the folder, and makes it private to its owner (0700) if it was not.
     pub fn open(path: &Path) -> Result<DataDir, DataDirError> {
         let dir = DataDir { path: path.to_path_buf() };
         fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| dir.io(e))?;
+        dir.restrict(path, 0o700)?;
         Ok(dir)
+    }
+
+    /// Makes everything in the folder private to its owner: folders 0700, files 0600 (what an older version, a
+    /// copy or a permissive umask left readable by others). Run at every start, after the database is open (so
+    /// that its WAL files exist).
+    pub fn make_private(&self) -> Result<(), DataDirError> {
+        self.restrict(&self.path, 0o700)?;
+        let mut folders = vec![self.path.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in fs::read_dir(&folder).map_err(|e| self.io(e))? {
+                let entry = entry.map_err(|e| self.io(e))?;
+                let kind = entry.file_type().map_err(|e| self.io(e))?;
+                if kind.is_dir() {
+                    self.restrict(&entry.path(), 0o700)?;
+                    folders.push(entry.path());
+                } else if kind.is_file() {
+                    self.restrict(&entry.path(), 0o600)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `mode` on `path` when it differs.
+    fn restrict(&self, path: &Path, mode: u32) -> Result<(), DataDirError> {
+        let current = fs::metadata(path).map_err(|e| self.io(e))?.permissions().mode() & 0o7777;
+        if current != mode {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| self.io(e))?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -103,6 +137,12 @@ impl DataDir {
     /// The key of the customer's links (`portal.key`), made once like the token key.
     pub fn portal_key(&self) -> Result<Vec<u8>, DataDirError> {
         self.key(PORTAL_KEY_FILE)
+    }
+
+    /// The key the A1 certificates' passwords are sealed with in the database (`secrets.key`), made once like the
+    /// token key.
+    pub fn secrets_key(&self) -> Result<Vec<u8>, DataDirError> {
+        self.key(SECRETS_KEY_FILE)
     }
 
     fn key(&self, file: &str) -> Result<Vec<u8>, DataDirError> {

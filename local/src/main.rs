@@ -28,7 +28,7 @@ use osflow_nfe::simulator::Simulator;
 use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults};
 use osflow_portal::{PortalKey, PortalLinks};
 use osflow_reports::{Announcer, Reporter, Schedule};
-use osflow_store_sqlite::SqliteStore;
+use osflow_store_sqlite::{SecretsKey, SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::data_dir::DataDir;
@@ -152,6 +152,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
     let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
     let lock = dir.lock().map_err(|e| e.to_string())?;
     let key = dir.token_key().map_err(|e| e.to_string())?;
+    let secrets_key = dir.secrets_key().map_err(|e| e.to_string())?;
     let portal_key =
         dir.portal_key().map_err(|e| e.to_string()).and_then(|k| PortalKey::new(k).map_err(|e| e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -165,8 +166,15 @@ fn run(args: ServeArgs) -> Result<(), String> {
             TcpListener::bind(&args.addr).await.map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let db = dir.db_path();
-        let store =
-            Arc::new(SqliteStore::open(&db).map_err(|e| format!("cannot open the database {}: {e}", db.display()))?);
+        // The A1 passwords are sealed with the folder's secrets.key (those an older version stored in clear are
+        // sealed now).
+        let options = SqliteOptions { secrets_key: Some(SecretsKey::derive(&secrets_key)), ..SqliteOptions::default() };
+        let store = Arc::new(
+            SqliteStore::open_with(&db, options)
+                .map_err(|e| format!("cannot open the database {}: {e}", db.display()))?,
+        );
+        // Private to its owner, whatever an older version, a copy or the umask left.
+        dir.make_private().map_err(|e| e.to_string())?;
         let blobs = LocalBlobStore::new(
             dir.blobs_path(),
             format!("http://{addr}{}", gateway::BLOBS_PATH),

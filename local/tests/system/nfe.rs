@@ -79,4 +79,23 @@ async fn an_emitter_configured_through_the_api_and_a_rejected_nfe_sent_again() {
     assert_eq!(fin.step_ok(&id, "release", json!({})).await["status"], "liberada");
     // Nothing left to retry.
     fin.step(&id, "invoices/retry", json!({})).await.problem(StatusCode::CONFLICT, "/problems/invoice-not-rejected");
+
+    // The A1 password is nowhere in the data folder in clear (it is sealed with the folder's secrets.key).
+    let (status, _) = local.stop();
+    assert!(status.success());
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(!bytes.windows(11).any(|w| w == b"senha-do-a1"), "the A1 password in clear in {}", path.display());
+        }
+    }
+    // And it is still usable after a restart: the stored certificate signs the next NF-e.
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-fiscal", "representante"));
+    let fin = rep.with_token(&local.token("oficina-fiscal", "financeiro"));
+    let id = rep.open_example().await;
+    walk_to(&rep, &id, "aguardando_pagamento").await;
+    fin.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await;
+    wait_for_invoice(&rep, &id, "authorized").await;
 }

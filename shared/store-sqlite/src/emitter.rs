@@ -1,7 +1,7 @@
 //! [`EmitterStore`] on the same SQLite file: the emitter configuration (JSON body) and, in a separate table, the
 //! A1 certificate (PKCS#12 bytes and password), which no read of the configuration touches (tables of migration
-//! 2 in `schema.rs`). The embedded mode keeps the password in the database file, which is as private as the
-//! rest of the company's data on that machine; the AWS adapter keeps it in Secrets Manager (later work).
+//! 2 in `schema.rs`). With [`SqliteOptions::secrets_key`](crate::SqliteOptions) the password is sealed
+//! (`sealed.rs`); the AWS adapter keeps it in Secrets Manager.
 
 use async_trait::async_trait;
 use osflow_app::{EmitterCertificate, EmitterConfig, EmitterStore, StoreResult};
@@ -9,7 +9,22 @@ use osflow_domain::values::TenantId;
 use rusqlite::{OptionalExtension, params};
 
 use crate::codec::{Db, from_json, to_json};
+use crate::sealed::{SecretsKey, is_sealed, seal, unseal};
 use crate::{SqliteStore, immediate};
+
+/// Seals the passwords stored in clear (by an older build, or an open without a key), in one transaction.
+pub(crate) fn seal_clear_passwords(conn: &mut rusqlite::Connection, key: &SecretsKey) -> StoreResult<()> {
+    let tx = immediate(conn)?;
+    let rows: Vec<(String, String)> = tx
+        .prepare("SELECT tenant, password FROM emitter_certificates")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .db()?;
+    for (tenant, password) in rows.into_iter().filter(|(_, p)| !is_sealed(p)) {
+        let sealed = seal(key, &tenant, &password)?;
+        tx.execute("UPDATE emitter_certificates SET password = ?1 WHERE tenant = ?2", params![sealed, tenant]).db()?;
+    }
+    tx.commit().db()
+}
 
 #[async_trait]
 impl EmitterStore for SqliteStore {
@@ -43,25 +58,37 @@ impl EmitterStore for SqliteStore {
 
     async fn certificate(&self, tenant: &TenantId) -> StoreResult<Option<EmitterCertificate>> {
         let tenant = tenant.as_str().to_owned();
-        self.read(move |conn| {
-            conn.prepare_cached("SELECT pkcs12, password, revision FROM emitter_certificates WHERE tenant = ?1")
-                .and_then(|mut s| {
-                    s.query_row([&tenant], |r| {
-                        Ok(EmitterCertificate {
-                            pkcs12: r.get(0)?,
-                            password: r.get(1)?,
-                            revision: r.get::<_, i64>(2)? as u64,
+        let (key, name) = (self.inner.secrets_key.clone(), tenant.clone());
+        let found = self
+            .read(move |conn| {
+                conn.prepare_cached("SELECT pkcs12, password, revision FROM emitter_certificates WHERE tenant = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([&tenant], |r| {
+                            Ok(EmitterCertificate {
+                                pkcs12: r.get(0)?,
+                                password: r.get(1)?,
+                                revision: r.get::<_, i64>(2)? as u64,
+                            })
                         })
+                        .optional()
                     })
-                    .optional()
-                })
-                .db()
-        })
-        .await
+                    .db()
+            })
+            .await?;
+        found
+            .map(|mut c| {
+                c.password = unseal(key.as_ref(), &name, std::mem::take(&mut c.password))?;
+                Ok(c)
+            })
+            .transpose()
     }
 
     async fn put_certificate(&self, tenant: &TenantId, pkcs12: &[u8], password: &str) -> StoreResult<u64> {
-        let (tenant, pkcs12, password) = (tenant.as_str().to_owned(), pkcs12.to_vec(), password.to_owned());
+        let password = match &self.inner.secrets_key {
+            Some(key) => seal(key, tenant.as_str(), password)?,
+            None => password.to_owned(),
+        };
+        let (tenant, pkcs12) = (tenant.as_str().to_owned(), pkcs12.to_vec());
         self.write(move |conn| {
             let tx = immediate(conn)?;
             let revision: i64 = tx

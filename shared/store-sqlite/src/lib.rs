@@ -31,6 +31,7 @@ mod outbox;
 mod pool;
 mod reports;
 mod schema;
+mod sealed;
 mod settings;
 mod writer;
 
@@ -46,6 +47,7 @@ use crate::codec::{Db, nanos};
 use crate::pool::Readers;
 
 pub use crate::schema::SCHEMA_VERSION;
+pub use crate::sealed::SecretsKey;
 
 /// Tuning of a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +57,14 @@ pub struct SqliteOptions {
     /// How long a statement waits for a lock held by another connection before failing with
     /// `StoreError::Unavailable`.
     pub busy_timeout: Duration,
+    /// The key the A1 certificates' passwords are sealed with (passwords stored in clear by a build or an open
+    /// without a key are sealed when the store opens). `None`: kept as written.
+    pub secrets_key: Option<SecretsKey>,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { readers: 4, busy_timeout: Duration::from_secs(5) }
+        SqliteOptions { readers: 4, busy_timeout: Duration::from_secs(5), secrets_key: None }
     }
 }
 
@@ -71,6 +76,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    secrets_key: Option<SecretsKey>,
     writer: writer::Writer,
     readers: Readers,
     _checkpointer: checkpoint::Checkpointer,
@@ -120,6 +126,9 @@ impl SqliteStore {
                 )));
             }
         }
+        if let Some(key) = &options.secrets_key {
+            emitter::seal_clear_passwords(&mut writer, key)?;
+        }
         let checkpointer = pool::connect(&path, options.busy_timeout, false).db()?;
         let checkpointer = checkpoint::Checkpointer::start(checkpointer, &mut writer)?;
         let readers = (0..options.readers.max(1))
@@ -129,6 +138,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
+                secrets_key: options.secrets_key,
                 writer: writer::Writer::start(writer)?,
                 readers: Readers::new(readers),
                 _checkpointer: checkpointer,

@@ -15,7 +15,7 @@ use osflow_app::{
     PageRequest, SettingsStore, StoreError,
 };
 use osflow_domain::{Command, Event, Order};
-use osflow_store_sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
+use osflow_store_sqlite::{SCHEMA_VERSION, SecretsKey, SqliteOptions, SqliteStore};
 
 async fn stores() -> Stores {
     Stores::from_one(Arc::new(SqliteStore::open_temporary().expect("temporary store")))
@@ -387,7 +387,7 @@ async fn a_file_that_is_not_a_database_is_refused() {
 async fn a_locked_database_is_unavailable() {
     let dir = temp_dir();
     let path = dir.path().join("data.db");
-    let options = SqliteOptions { readers: 1, busy_timeout: Duration::from_millis(50) };
+    let options = SqliteOptions { readers: 1, busy_timeout: Duration::from_millis(50), ..SqliteOptions::default() };
     let store = SqliteStore::open_with(&path, options).unwrap();
     let (order, _) = order_with_notes(&store, 1, 0).await;
 
@@ -544,4 +544,59 @@ async fn a_step_that_changes_the_document_moves_the_order_between_histories() {
     // The fast path (same document) still checks the version.
     let (stale_events, stale) = advance(&order, note("velha"), at(11));
     assert_eq!(store.apply(1, &stale, &stale_events, None).await, Err(StoreError::Conflict { current_version: 2 }));
+}
+
+/// With a secrets key, the A1 password is stored sealed (AES-256-GCM, bound to the company): a file of an older
+/// build gets its clear passwords sealed at open, new ones are sealed when written, and neither another key nor
+/// no key reads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a1_passwords_are_sealed_with_the_secrets_key() {
+    let dir = temp_dir();
+    let path = dir.path().join("sealed.db");
+    let (acme, beta) = (tenant("acme"), tenant("beta"));
+    let stored = |t: &str| -> String {
+        raw(&path).query_row("SELECT password FROM emitter_certificates WHERE tenant = ?1", [t], |r| r.get(0)).unwrap()
+    };
+    let with_key =
+        |material: &[u8]| SqliteOptions { secrets_key: Some(SecretsKey::derive(material)), ..SqliteOptions::default() };
+
+    // An older file: the password in clear.
+    let store = SqliteStore::open(&path).unwrap();
+    store.put_certificate(&acme, b"pkcs12", "senha-antiga").await.unwrap();
+    drop(store);
+    assert_eq!(stored("acme"), "senha-antiga");
+
+    let store = SqliteStore::open_with(&path, with_key(b"the data folder's key")).unwrap();
+    assert!(!stored("acme").contains("senha-antiga"), "sealed at open: {}", stored("acme"));
+    assert_eq!(store.certificate(&acme).await.unwrap().unwrap().password, "senha-antiga");
+    assert_eq!(store.put_certificate(&beta, b"pkcs12", "senha-nova").await.unwrap(), 1);
+    assert!(!stored("beta").contains("senha-nova"), "sealed when written: {}", stored("beta"));
+    assert_eq!(store.certificate(&beta).await.unwrap().unwrap().password, "senha-nova");
+    // The same password of two writes is two different texts (a fresh nonce each time).
+    store.put_certificate(&beta, b"pkcs12", "senha-nova").await.unwrap();
+    let (first, second) = (stored("beta"), {
+        store.put_certificate(&beta, b"pkcs12", "senha-nova").await.unwrap();
+        stored("beta")
+    });
+    assert_ne!(first, second);
+    // A sealed password moved to another company does not open there.
+    raw(&path)
+        .execute(
+            "UPDATE emitter_certificates SET password = (SELECT password FROM emitter_certificates WHERE tenant = 'beta')
+             WHERE tenant = 'acme'",
+            [],
+        )
+        .unwrap();
+    assert!(store.certificate(&acme).await.is_err(), "bound to its company");
+    drop(store);
+
+    // Reopened with the key: still readable. Another key, or none: refused, never garbage.
+    let store = SqliteStore::open_with(&path, with_key(b"the data folder's key")).unwrap();
+    assert_eq!(store.certificate(&beta).await.unwrap().unwrap().password, "senha-nova");
+    drop(store);
+    let store = SqliteStore::open_with(&path, with_key(b"another key")).unwrap();
+    assert!(store.certificate(&beta).await.is_err());
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.certificate(&beta).await.is_err());
 }
