@@ -119,6 +119,7 @@ macro_rules! conformance_tests {
             concurrent_claims_are_gapless,
             concurrent_dps_claims_are_gapless,
             dps_and_nfe_sequences_are_apart,
+            homologation_and_production_sequences_are_apart,
             dedupe_claim_complete_and_redelivery,
             dedupe_expired_lease_is_taken_over,
             dedupe_release_allows_a_new_claim_but_not_after_complete,
@@ -1103,6 +1104,33 @@ pub async fn invoice_numbers_are_claimed_in_order(s: Stores) {
     assert_eq!(s.invoices.claim_number(&t, &key, &orders[0]).await.unwrap(), 1);
     assert_eq!(s.invoices.claim_number(&t, &key, &new_order_id()).await.unwrap(), 6);
     assert_eq!(s.invoices.claim_number(&t, &key, &orders[4]).await.unwrap(), 5);
+}
+
+/// Homologation numbers are a sequence apart from production's, and a record keeps its environment.
+pub async fn homologation_and_production_sequences_are_apart(s: Stores) {
+    let t = tenant("acme");
+    let production = numbering("11222333000181", 1);
+    let homologation = production.clone().in_environment(crate::FiscalEnvironment::Homologation);
+    let (x, y) = (new_order_id(), new_order_id());
+    assert_eq!(s.invoices.claim_number(&t, &homologation, &x).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &homologation, &y).await.unwrap(), 2);
+    assert_eq!(s.invoices.claim_number(&t, &production, &y).await.unwrap(), 1, "production starts at 1");
+    assert_eq!(s.invoices.claim_number(&t, &homologation, &x).await.unwrap(), 1, "the claim is kept");
+    let now = Utc::now();
+    s.invoices.save_invoice(&invoice_record(&t, &y, &homologation, 2, now), 0).await.unwrap();
+    // Number 1 of production and number 1 of homologation of the same order are two records.
+    s.invoices.save_invoice(&invoice_record(&t, &y, &production, 1, now), 0).await.unwrap();
+    s.invoices.save_invoice(&invoice_record(&t, &y, &homologation, 1, now), 0).await.unwrap();
+    let mut listed: Vec<(bool, u64)> = s
+        .invoices
+        .invoices(&t, &y)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.numbering.environment.is_production(), r.number))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, [(false, 1), (false, 2), (true, 1)]);
 }
 
 /// The DPS sequence of a (CNPJ, série) is apart from its NF-e sequence; an order's records of both kinds are

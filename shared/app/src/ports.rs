@@ -185,16 +185,42 @@ pub struct NumberingKey {
     /// NF-e numbers (`nNF`) or NFS-e DPS numbers (`nDPS`): separate sequences for the same CNPJ and série.
     #[serde(default, skip_serializing_if = "FiscalDocument::is_nfe")]
     pub document: FiscalDocument,
+    /// Production and homologation number apart: a number used in homologation never holds a production one.
+    /// Absent in records written before the field existed (read as production, the keys they were stored under).
+    #[serde(default = "FiscalEnvironment::production", skip_serializing_if = "FiscalEnvironment::is_production")]
+    pub environment: FiscalEnvironment,
 }
 
 impl NumberingKey {
     /// The NF-e sequence of (CNPJ, série).
     pub fn nfe(cnpj: impl Into<String>, serie: u32) -> NumberingKey {
-        NumberingKey { cnpj: cnpj.into(), serie, document: FiscalDocument::Nfe }
+        NumberingKey {
+            cnpj: cnpj.into(),
+            serie,
+            document: FiscalDocument::Nfe,
+            environment: FiscalEnvironment::Production,
+        }
     }
     /// The NFS-e DPS sequence of (CNPJ, série).
     pub fn dps(cnpj: impl Into<String>, serie: u32) -> NumberingKey {
-        NumberingKey { cnpj: cnpj.into(), serie, document: FiscalDocument::Dps }
+        NumberingKey {
+            cnpj: cnpj.into(),
+            serie,
+            document: FiscalDocument::Dps,
+            environment: FiscalEnvironment::Production,
+        }
+    }
+    /// The same sequence in `environment` (production by default).
+    pub fn in_environment(self, environment: FiscalEnvironment) -> NumberingKey {
+        NumberingKey { environment, ..self }
+    }
+    /// `""` in production, `"#H"` in homologation: what the stores append to a sequence's keys (production keys
+    /// are the ones written before the environment was part of the key).
+    pub fn environment_suffix(&self) -> &'static str {
+        match self.environment {
+            FiscalEnvironment::Production => "",
+            FiscalEnvironment::Homologation => "#H",
+        }
     }
 }
 
@@ -332,6 +358,12 @@ pub enum FiscalEnvironment {
 }
 
 impl FiscalEnvironment {
+    pub fn production() -> FiscalEnvironment {
+        FiscalEnvironment::Production
+    }
+    pub fn is_production(&self) -> bool {
+        *self == FiscalEnvironment::Production
+    }
     pub fn code(self) -> u8 {
         match self {
             FiscalEnvironment::Production => 1,

@@ -95,6 +95,17 @@ impl AuthorityFor for SharedAuthority {
     }
 }
 
+/// Only a conclusive answer ends an attempt: a paused or throttled authority (whatever adapter reported it as an
+/// outcome) leaves the record pending, to be consulted and retried.
+fn decided(outcome: Outcome) -> Result<Outcome, InvoiceError> {
+    match outcome {
+        Outcome::Rejected { c_stat, x_motivo } if osflow_nfe::inconclusive(c_stat) => {
+            Err(InvoiceError::Transport(TransportError::Inconclusive { c_stat, x_motivo }))
+        }
+        other => Ok(other),
+    }
+}
+
 /// The component name of the invoicer on the order's timeline.
 pub const COMPONENT: &str = "invoicer";
 
@@ -186,7 +197,9 @@ impl Invoicer {
         }
         let config: EmitterConfig = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
         let emitter = validate(&config)?;
-        let numbering = NumberingKey::nfe(emitter.emitter.cnpj.as_str(), u32::from(emitter.serie));
+        // The environment is part of the sequence: a homologation NF-e never stands for a production one.
+        let numbering = NumberingKey::nfe(emitter.emitter.cnpj.as_str(), u32::from(emitter.serie))
+            .in_environment(config.environment);
 
         let existing =
             self.app.invoices.invoices(tenant, order_id).await?.into_iter().find(|r| r.numbering == numbering);
@@ -290,12 +303,12 @@ impl Invoicer {
         never_sent: bool,
     ) -> Result<Outcome, InvoiceError> {
         if !never_sent {
-            let found = authority.consult(key).await?;
+            let found = decided(authority.consult(key).await?)?;
             if !found.is_not_found() {
                 return Ok(found);
             }
         }
-        Ok(authority.authorize(signed).await?)
+        decided(authority.authorize(signed).await?)
     }
 
     /// Stores the outcome: the nfeProc of an authorized NF-e, then the record.

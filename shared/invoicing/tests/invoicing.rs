@@ -410,23 +410,22 @@ async fn twenty_orders_issued_concurrently_take_numbers_1_to_20() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_key() {
     let w = world(Some(simples())).await;
-    // Misconfigured: production, while the authority is the homologation one (cStat 252).
-    let mut config = emitter(simples());
-    config.environment = FiscalEnvironment::Production;
-    w.store.put_emitter(&w.tenant, &config).await.unwrap();
+    // Misconfigured: the certificate uploaded is another company's (cStat 213).
+    let other = Certificate::generate_for_homologation(&Cnpj::parse("11222333000181").unwrap(), "OUTRA LTDA", 30)
+        .expect("another certificate");
+    w.store.put_certificate(&w.tenant, &other.to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
     let order = w.paid_order(cpf(9), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
 
     let rejected = w.issue(&order.id).await;
     assert_eq!(rejected.state, InvoiceState::Rejected);
-    assert_eq!(rejected.cstat, Some(252));
+    assert_eq!(rejected.cstat, Some(213));
     assert!(rejected.xml_ref.is_none());
     let shown = w.order(&order.id).await.invoice.unwrap();
-    assert_eq!((shown.state, shown.cstat), (InvoiceState::Rejected, Some(252)));
-    assert!(shown.message.as_deref().unwrap().contains("Ambiente"), "{shown:?}");
+    assert_eq!((shown.state, shown.cstat), (InvoiceState::Rejected, Some(213)));
+    assert!(shown.message.as_deref().unwrap().contains("Certificado"), "{shown:?}");
     assert!(w.step(&order.id, Command::Release).await.is_err(), "a rejected invoice does not release");
 
-    config.environment = FiscalEnvironment::Homologation;
-    w.store.put_emitter(&w.tenant, &config).await.unwrap();
+    w.store.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
     // The representante asks for the retry: the order shows the NF-e pending again, the event goes to the
     // invoicer's queue, and a second request is refused until the answer comes.
     let retried = w.step(&order.id, Command::RetryInvoice).await.expect("retry");
@@ -624,4 +623,97 @@ fn configuration_errors_name_the_field_in_portuguese() {
         assert_eq!(err.field, field);
         assert!(err.to_string().starts_with("configuração do emitente inválida"), "{err}");
     }
+}
+
+/// Forwards to the simulator, but the first `authorize` gets a scripted answer and never reaches it.
+struct ScriptedFirstAnswer {
+    inner: Simulator,
+    first: Mutex<Option<osflow_nfe::Outcome>>,
+    authorizations: AtomicU32,
+    consults: AtomicU32,
+}
+
+#[async_trait]
+impl osflow_nfe::FiscalAuthority for ScriptedFirstAnswer {
+    async fn authorize(&self, nfe: &osflow_nfe::SignedNfe) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
+        self.authorizations.fetch_add(1, Ordering::SeqCst);
+        if let Some(scripted) = self.first.lock().unwrap().take() {
+            return Ok(scripted);
+        }
+        self.inner.authorize(nfe).await
+    }
+    async fn consult(&self, key: &osflow_nfe::AccessKey) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
+        self.consults.fetch_add(1, Ordering::SeqCst);
+        self.inner.consult(key).await
+    }
+    async fn status(&self) -> Result<osflow_nfe::ServiceStatus, osflow_nfe::TransportError> {
+        self.inner.status().await
+    }
+    async fn send_event(
+        &self,
+        event: &osflow_nfe::SignedEvent,
+    ) -> Result<osflow_nfe::EventReceipt, osflow_nfe::TransportError> {
+        self.inner.send_event(event).await
+    }
+    async fn void_numbers(
+        &self,
+        request: &osflow_nfe::SignedVoid,
+    ) -> Result<osflow_nfe::VoidReceipt, osflow_nfe::TransportError> {
+        self.inner.void_numbers(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inconclusive_answer_leaves_the_invoice_pending_and_the_retry_consults_first() {
+    for (c_stat, x_motivo) in [(656, "Rejeição: Consumo Indevido"), (108, "Serviço Paralisado Momentaneamente")] {
+        let w = world(Some(simples())).await;
+        let authority = Arc::new(ScriptedFirstAnswer {
+            inner: Simulator::new(),
+            first: Mutex::new(Some(osflow_nfe::Outcome::Rejected { c_stat, x_motivo: x_motivo.into() })),
+            authorizations: AtomicU32::new(0),
+            consults: AtomicU32::new(0),
+        });
+        let invoicer =
+            Invoicer::new(w.app.clone(), Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
+        let order = w.paid_order(cpf(13), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+
+        let err = invoicer.issue(&w.tenant, &order.id).await.unwrap_err();
+        assert!(matches!(err, osflow_invoicing::InvoiceError::Transport(_)), "{c_stat}: {err:?}");
+        let pending = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+        assert_eq!(pending[0].state, InvoiceState::Pending, "{c_stat} is not a rejection");
+        assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Pending);
+
+        let Issued::Invoice(record) = invoicer.issue(&w.tenant, &order.id).await.expect("retry") else {
+            panic!("parts to invoice")
+        };
+        assert_eq!(record.state, InvoiceState::Authorized);
+        assert_eq!((record.number, &record.access_key), (pending[0].number, &pending[0].access_key));
+        assert_eq!(authority.consults.load(Ordering::SeqCst), 1, "the retry consulted the key first");
+        check_proc(&w.proc_xml(&record).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_homologation_nfe_never_stands_for_the_production_one() {
+    let w = world(Some(simples())).await;
+    let order = w.paid_order(cpf(14), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+    let Issued::Invoice(homologation) = w.invoicer.issue(&w.tenant, &order.id).await.unwrap() else {
+        panic!("parts to invoice")
+    };
+    assert_eq!((homologation.state, homologation.number), (InvoiceState::Authorized, 1));
+    assert_eq!(homologation.numbering.environment, FiscalEnvironment::Homologation);
+
+    // The company goes live: the same order gets its own production NF-e, numbered in the production sequence
+    // (the homologation simulator refuses tpAmb 1 with 252, which shows the document was built and sent anew).
+    let live = EmitterConfig { environment: FiscalEnvironment::Production, ..emitter(simples()) };
+    w.store.put_emitter(&w.tenant, &live).await.unwrap();
+    let Issued::Invoice(production) = w.invoicer.issue(&w.tenant, &order.id).await.unwrap() else {
+        panic!("parts to invoice")
+    };
+    assert_eq!(production.numbering.environment, FiscalEnvironment::Production);
+    assert_eq!(production.number, 1, "production numbers start at 1");
+    assert_ne!(production.access_key, homologation.access_key);
+    assert_eq!((production.state, production.cstat), (InvoiceState::Rejected, Some(252)));
+    let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+    assert_eq!(records.len(), 2, "both records kept: {records:?}");
 }

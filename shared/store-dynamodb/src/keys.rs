@@ -87,26 +87,32 @@ pub fn flow_version_sk(version: u32) -> String {
     format!("{FLOW_VERSION_PREFIX}{version:06}")
 }
 
+/// `#H` ends every key of a homologation sequence (production keys have no suffix).
+///
 /// `NFE#<n:09>#<cnpj>#<serie>` (an NF-e) or `NFE#DPS#<n:015>#<cnpj>#<serie>` (an NFS-e DPS: under the same
 /// prefix, so one Query lists both kinds), under the order's partition: ascending by number within a kind; the
 /// sequence suffix keeps apart two documents of one order that have the same number in different sequences.
 pub fn invoice_sk(key: &NumberingKey, number: u64) -> String {
     match key.document {
-        FiscalDocument::Nfe => format!("{INVOICE_PREFIX}{number:09}#{}#{}", key.cnpj, key.serie),
-        FiscalDocument::Dps => format!("{DPS_PREFIX}{number:015}#{}#{}", key.cnpj, key.serie),
+        FiscalDocument::Nfe => {
+            format!("{INVOICE_PREFIX}{number:09}#{}#{}{}", key.cnpj, key.serie, key.environment_suffix())
+        }
+        FiscalDocument::Dps => {
+            format!("{DPS_PREFIX}{number:015}#{}#{}{}", key.cnpj, key.serie, key.environment_suffix())
+        }
     }
 }
 
 /// `CLAIM#NFE#<cnpj>#<serie>` / `CLAIM#DPS#<cnpj>#<serie>`, under the order's partition: the number this order
 /// claimed in that sequence.
 pub fn order_claim_sk(key: &NumberingKey) -> String {
-    format!("CLAIM#{}#{}#{}", key.document.tag(), key.cnpj, key.serie)
+    format!("CLAIM#{}#{}#{}{}", key.document.tag(), key.cnpj, key.serie, key.environment_suffix())
 }
 
 /// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` / `T#<tenant>#SEQ#DPS#<cnpj>#<serie>` (sort key [`COUNTER_SK`]): the last
 /// number given in a sequence.
 pub fn nfe_counter_pk(tenant: &TenantId, key: &NumberingKey) -> String {
-    format!("T#{tenant}#SEQ#{}#{}#{}", key.document.tag(), key.cnpj, key.serie)
+    format!("T#{tenant}#SEQ#{}#{}#{}{}", key.document.tag(), key.cnpj, key.serie, key.environment_suffix())
 }
 
 /// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` (sort key [`CLAIM_SK`]): who holds number `n`.

@@ -9,12 +9,14 @@ use rusqlite::{OptionalExtension, params};
 use crate::codec::{Db, from_json, to_json};
 use crate::{SqliteStore, immediate, invalid, version_column};
 
-/// The `cnpj` column of a sequence: the CNPJ for NF-e, `DPS#<cnpj>` for the NFS-e DPS (their own sequences).
+/// The `cnpj` column of a sequence: the CNPJ for NF-e, `DPS#<cnpj>` for the NFS-e DPS (their own sequences),
+/// with `#H` after it in homologation (a sequence apart from production's).
 fn sequence_column(key: &NumberingKey) -> String {
-    match key.document {
+    let base = match key.document {
         FiscalDocument::Nfe => key.cnpj.clone(),
         FiscalDocument::Dps => format!("DPS#{}", key.cnpj),
-    }
+    };
+    format!("{base}{}", key.environment_suffix())
 }
 
 #[async_trait]
