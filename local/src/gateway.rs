@@ -40,6 +40,8 @@ pub struct Gateway {
     portal: Portal,
     /// Told after every successful write, so that the embedded relay delivers its events at once.
     committed: Option<Arc<Notify>>,
+    /// The staff console (every path outside `/v1`, `/p` and `/blobs`).
+    console: Option<osflow_console::Console>,
 }
 
 /// Where presigned uploads go (what S3 is in AWS): `PUT <url>/blobs/<tenant>/<key>?content-type=…&expires=…&signature=…`.
@@ -50,7 +52,13 @@ impl Gateway {
     /// `portal_key` signs and checks the customer's links.
     pub fn new(app: App, keys: TokenKeys, blobs: LocalBlobStore, portal_key: PortalKey) -> Gateway {
         let portal = Portal { app: app.clone(), key: portal_key };
-        Gateway { app, keys, blobs, portal, committed: None }
+        Gateway { app, keys, blobs, portal, committed: None, console: None }
+    }
+
+    /// Serves the staff console at `/`.
+    pub fn with_console(mut self, console: osflow_console::Console) -> Gateway {
+        self.console = Some(console);
+        self
     }
 
     /// Wakes `relay` (the embedded relay's waker) after every successful write.
@@ -80,6 +88,17 @@ impl Gateway {
             let req = api_gateway_request(parts, body, route_key.to_owned(), params, None, source_ip);
             let resp = osflow_portal::handle(&self.portal, req).await;
             if let Some(relay) = self.committed.as_ref().filter(|_| write && resp.status().is_success()) {
+                relay.notify_one();
+            }
+            return resp;
+        }
+        if let Some(console) = self.console.as_ref().filter(|_| osflow_console::is_console_path(parts.uri.path())) {
+            let write = parts.method == Method::POST;
+            let route_key = format!("{} {}", parts.method, parts.uri.path());
+            let req = api_gateway_request(parts, body, route_key, vec![], None, source_ip);
+            let resp = osflow_console::handle(console, req).await;
+            // The console's writes answer 303 (to the page) or 201 (an upload's URL) when done.
+            if let Some(relay) = self.committed.as_ref().filter(|_| write && resp.status().as_u16() < 400) {
                 relay.notify_one();
             }
             return resp;

@@ -224,7 +224,17 @@ fn run(args: ServeArgs) -> Result<(), String> {
         };
         let report_timer = (!args.hold_events).then(|| tokio::spawn(report_timer(app.clone(), announcer)));
         let gateway = Arc::new(
-            Gateway::new(app, TokenKeys::from_secret(&key), blobs, portal_key).with_relay_waker(relay.waker()),
+            Gateway::new(app.clone(), TokenKeys::from_secret(&key), blobs, portal_key)
+                .with_relay_waker(relay.waker())
+                .with_console(osflow_console::Console {
+                    app,
+                    key: osflow_console::SessionKey::new(hmac_sha256(&key, b"osflow-local console sessions").to_vec())
+                        .expect("an HMAC-SHA256 output is 32 bytes"),
+                    sign_in: osflow_console::SignIn::Development { default_tenant: demo::TENANT.to_owned() },
+                    // Plain HTTP on loopback.
+                    secure: false,
+                    upload_origins: vec![],
+                }),
         );
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();
         let relay_task = (!args.hold_events).then(|| {
@@ -308,6 +318,7 @@ fn print_banner(addr: SocketAddr, dir: &DataDir, keys: &TokenKeys) {
         let _ = writeln!(out, "WARNING: listening on a non-loopback address; anyone who can reach it can try tokens");
     }
     let _ = writeln!(out, "Listening on {url}");
+    let _ = writeln!(out, "Staff console: {url}/ (sign in as a development user and role)");
     let _ = writeln!(out, "Customer e-mails are written to {} (one .eml per message)", dir.mailbox_path().display());
     let _ = writeln!(out, "Development tokens for the company \"{}\" (valid 30 days):", demo::TENANT);
     for role in Role::ALL {

@@ -2,8 +2,9 @@
 //! from `osflow-local token`, and every request over HTTP.
 //!
 //! Modules: `support` (the harness), `flows`, `refusals`, `process` (with the notifications), `portal` (a real
-//! browser), `nfe`, `reports`.
+//! browser), `console` (the staff console in a real browser), `nfe`, `reports`.
 
+mod console;
 mod flows;
 mod nfe;
 mod portal;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// The company's emitter as `PUT /v1/fiscal/emitter` takes it, with a generated e-CNPJ-shaped A1 certificate.
-fn emitter_body(environment: &str, certificate: Option<(&str, &str)>) -> Value {
+pub(crate) fn emitter_body(environment: &str, certificate: Option<(&str, &str)>) -> Value {
     let mut body = json!({
         "cnpj": "11.222.333/0001-81", "ie": "110042490114", "legal_name": "Oficina Fiscal Ltda",
         "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",

@@ -10,14 +10,14 @@ use serde_json::json;
 use crate::support::*;
 
 /// A `chromedriver` on a free loopback port, stopped when dropped.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     profile: tempfile::TempDir,
 }
 
 impl ChromeDriver {
-    fn start() -> ChromeDriver {
+    pub(crate) fn start() -> ChromeDriver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().unwrap().port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -37,7 +37,7 @@ impl ChromeDriver {
     }
 
     /// A headless Chromium session with a phone-sized window and a fresh profile; no network but loopback is used.
-    async fn session(&self) -> fantoccini::Client {
+    pub(crate) async fn session(&self) -> fantoccini::Client {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -70,7 +70,7 @@ impl Drop for ChromeDriver {
 }
 
 /// The text body of an `.eml` (base64, CRLF lines).
-fn eml_body(eml: &str) -> String {
+pub(crate) fn eml_body(eml: &str) -> String {
     use base64::Engine as _;
     let (_, body) = eml.split_once("\r\n\r\n").expect("headers and body");
     let compact: String = body.split_whitespace().collect();
@@ -94,7 +94,7 @@ fn quote_link(data: &Path, base: &str, number: u64) -> String {
 }
 
 /// Waits until the page's source contains `text`.
-async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
+pub(crate) async fn wait_for_text(browser: &fantoccini::Client, text: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let source = browser.source().await.expect("page source");

@@ -1,0 +1,194 @@
+//! Forms: the posted fields, and each action's form turned into the JSON body its API route takes. No rule
+//! lives here: the API parses and checks the body (and names the field at fault).
+
+use std::collections::BTreeMap;
+
+use lambda_http::http::Method;
+use serde_json::{Value, json};
+
+/// A posted `application/x-www-form-urlencoded` form (repeated names keep every value).
+#[derive(Debug, Default, Clone)]
+pub struct Form(BTreeMap<String, Vec<String>>);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Form {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            map.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+        Form(map)
+    }
+
+    /// The first value, trimmed; `None` when absent or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.first()).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or_default().to_owned()
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// A Brazilian amount as typed (`1.234,56`, `149,90`, `149.90`) in the API's notation (`1234.56`).
+pub fn money(typed: &str) -> String {
+    let t = typed.trim().trim_start_matches("R$").trim();
+    if t.contains(',') { t.replace('.', "").replace(',', ".") } else { t.to_owned() }
+}
+
+/// The quote lines of a lines editor (`kind_i`, `code_i`, `description_i`, `ncm_i`, `quantity_i`,
+/// `unit_price_i`); rows without a description are left out.
+pub fn lines(form: &Form, prefix: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for i in 0..crate::pages::MAX_LINE_ROWS {
+        let f = |name: &str| form.get(&format!("{prefix}{name}_{i}")).map(str::to_owned);
+        let Some(description) = f("description") else { continue };
+        let mut line = json!({
+            "kind": f("kind").unwrap_or_else(|| "labor".into()),
+            "description": description,
+            "quantity": money(&f("quantity").unwrap_or_else(|| "1".into())),
+            "unit_price": money(&f("unit_price").unwrap_or_default()),
+        });
+        if let Some(code) = f("code") {
+            line["code"] = json!(code);
+        }
+        if let Some(ncm) = f("ncm") {
+            line["ncm"] = json!(ncm);
+        }
+        out.push(line);
+    }
+    out
+}
+
+fn optional(form: &Form, name: &str) -> Value {
+    form.get(name).map_or(Value::Null, |v| json!(v))
+}
+
+/// The API route (method, path under the order) and body of an action's form; `None` for an unknown action.
+pub fn action_request(action: &str, form: &Form) -> Option<(Method, &'static str, Value)> {
+    let empty = json!({});
+    Some(match action {
+        "send_quote" => (Method::POST, "quote/send", empty),
+        "revise_quote" => {
+            let mut body = json!({"items": lines(form, "")});
+            if let Some(d) = form.get("due_date") {
+                body["due_date"] = json!(d);
+            }
+            (Method::PUT, "quote", body)
+        }
+        "decide_quote" => {
+            let decision = form.get("decision").unwrap_or("approve");
+            let mut body = json!({"decision": decision});
+            if let Some(c) = form.get("comment") {
+                body["comment"] = json!(c);
+            }
+            if let Some(r) = form.get("revision").and_then(|r| r.parse::<u32>().ok()) {
+                body["revision"] = json!(r);
+            }
+            (Method::POST, "quote/decision", body)
+        }
+        "start" => (Method::POST, "start", empty),
+        "add_note" => (
+            Method::POST,
+            "notes",
+            json!({"text": form.text("text"), "visible_to_customer": form.checked("visible_to_customer")}),
+        ),
+        "wait_material" => {
+            let parts: Vec<String> =
+                form.text("parts").lines().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+            (
+                Method::POST,
+                "material/wait",
+                json!({"reason": form.text("reason"), "parts": parts, "expected_at": optional(form, "expected_at")}),
+            )
+        }
+        "change_material_date" => (Method::PATCH, "material", json!({"expected_at": optional(form, "expected_at")})),
+        "resume" => (Method::POST, "material/arrived", empty),
+        "finish" => (Method::POST, "finish", json!({"tests_performed": optional(form, "tests_performed")})),
+        "validate" => {
+            let mut checklist = Vec::new();
+            for i in 0..crate::pages::MAX_CHECK_ROWS {
+                if let Some(item) = form.get(&format!("item_{i}")) {
+                    let mut entry = json!({"item": item, "ok": form.checked(&format!("ok_{i}"))});
+                    if let Some(note) = form.get(&format!("note_{i}")) {
+                        entry["note"] = json!(note);
+                    }
+                    checklist.push(entry);
+                }
+            }
+            (Method::POST, "validation", json!({"checklist": checklist, "extra_items": lines(form, "extra_")}))
+        }
+        "request_payment" => (Method::POST, "payment/request", empty),
+        "register_payment" => {
+            let mut body = json!({"amount": money(&form.text("amount")), "method": form.text("method")});
+            if let Some(r) = form.get("reference") {
+                body["reference"] = json!(r);
+            }
+            (Method::POST, "payments", body)
+        }
+        "retry_invoice" => (Method::POST, "invoices/retry", empty),
+        "release" => (Method::POST, "release", empty),
+        "close" => (Method::POST, "close", empty),
+        "cancel" => (Method::POST, "cancel", json!({"reason": form.text("reason")})),
+        "move" => (Method::POST, "move", json!({"to": form.text("to")})),
+        _ => return None,
+    })
+}
+
+/// The opening form as `POST /v1/orders` takes it.
+pub fn open_request(form: &Form) -> Value {
+    let mut customer = json!({"name": form.text("customer_name"), "document": form.text("customer_document")});
+    if let Some(e) = form.get("customer_email") {
+        customer["email"] = json!(e);
+    }
+    if let Some(p) = form.get("customer_phone") {
+        customer["phone"] = json!(p);
+    }
+    let mut equipment = json!({"description": form.text("equipment_description")});
+    for (field, name) in [("brand", "equipment_brand"), ("model", "equipment_model"), ("serial", "equipment_serial")] {
+        if let Some(v) = form.get(name) {
+            equipment[field] = json!(v);
+        }
+    }
+    let mut body = json!({
+        "customer": customer,
+        "equipment": equipment,
+        "service": {"type": form.text("service_type"), "reported_problem": form.text("reported_problem")},
+        "items": lines(form, ""),
+    });
+    if let Some(d) = form.get("due_date") {
+        body["due_date"] = json!(d);
+    }
+    if let Some(t) = form.get("technician") {
+        body["technician"] = json!(t);
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_as_brazilians_type_them() {
+        assert_eq!(money("1.234,56"), "1234.56");
+        assert_eq!(money("R$ 149,90"), "149.90");
+        assert_eq!(money("149.90"), "149.90");
+    }
+
+    #[test]
+    fn a_payment_form_is_the_apis_body() {
+        let form = Form::parse(b"amount=100%2C00&method=pix&reference=&csrf=x");
+        let (method, path, body) = action_request("register_payment", &form).unwrap();
+        assert_eq!((method, path), (Method::POST, "payments"));
+        assert_eq!(body, json!({"amount": "100.00", "method": "pix"}));
+        assert!(action_request("drop_table", &form).is_none());
+    }
+}

@@ -1,0 +1,67 @@
+// osflow console: the board's refresh, the CPF/CNPJ check as typed, the photo upload straight to the blob
+// store. Same-origin file (the CSP allows no inline script); every page works without it except the upload.
+"use strict";
+(function () {
+  // The board refreshes its columns every data-refresh seconds (same filters), unless the tab is hidden.
+  var board = document.getElementById("quadro");
+  if (board) {
+    var every = (parseInt(board.getAttribute("data-refresh"), 10) || 15) * 1000;
+    setInterval(function () {
+      if (document.hidden) return;
+      var url = new URL(window.location.href);
+      url.searchParams.set("parcial", "1");
+      fetch(url.toString(), { credentials: "same-origin" }).then(function (r) {
+        if (r.ok) return r.text();
+        throw new Error("status " + r.status);
+      }).then(function (html) {
+        var current = document.getElementById("quadro");
+        var next = new DOMParser().parseFromString(html, "text/html").getElementById("quadro");
+        if (current && next) current.replaceWith(next);
+      }).catch(function () {});
+    }, every);
+  }
+
+  // CPF/CNPJ checked as typed, by the server's own parser.
+  var doc = document.querySelector("input[data-check=documento]");
+  if (doc) {
+    var msg = document.getElementById("documento-msg");
+    var timer = null;
+    doc.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var v = doc.value.trim();
+        if (!v) { msg.textContent = ""; doc.setCustomValidity(""); return; }
+        fetch("/documento?valor=" + encodeURIComponent(v), { credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (j) {
+            msg.textContent = j.mensagem;
+            doc.setCustomValidity(j.ok ? "" : j.mensagem);
+          }).catch(function () {});
+      }, 250);
+    });
+  }
+
+  // Photos and files: the order records the attachment and answers a signed upload URL; the file goes there.
+  document.querySelectorAll("form.upload").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var file = form.querySelector("input[type=file]").files[0];
+      var status = form.querySelector(".upload-status");
+      if (!file) { status.textContent = "Escolha um arquivo."; return; }
+      var data = new URLSearchParams(new FormData(form));
+      data.delete("file");
+      data.set("content_type", file.type || "application/octet-stream");
+      status.textContent = "Enviando…";
+      fetch(form.action, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+        body: data.toString()
+      }).then(function (r) {
+        return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || "Falha"); return j; });
+      }).then(function (j) {
+        return fetch(j.upload.url, { method: "PUT", headers: { "Content-Type": j.upload.content_type }, body: file })
+          .then(function (r) { if (!r.ok) throw new Error("O envio do arquivo falhou."); window.location.assign(j.done); });
+      }).catch(function (e) { status.textContent = e.message; });
+    });
+  });
+})();
