@@ -15,9 +15,7 @@ use utoipa::IntoParams;
 
 use crate::dto::*;
 use crate::errors::app_problem;
-use crate::http::{Cx, json_response, percent_decode, rendered, replayed, to_json, with_header};
-
-pub(crate) type Res = Result<Response<Body>, Problem>;
+use crate::http::{Cx, Res, json_response, percent_decode, rendered, replayed, to_json, with_header};
 
 fn problem(e: AppError) -> Problem {
     app_problem(&e, None)
@@ -114,7 +112,7 @@ async fn step<T: DeserializeOwned>(cx: &Cx<'_>, make: impl FnOnce(T) -> Result<C
 ///
 /// The order starts in the initial status of the company's current flow, with quote revision 1 made of `items`.
 #[utoipa::path(
-    post, path = "/v1/orders", operation_id = "open_order", tag = "open-order",
+    post, path = "/v1/orders", tag = "open-order",
     request_body = OpenOrderRequest,
     responses((status = 201, description = "The order opened", body = OrderView,
         headers(("ETag" = String, description = "The version"), ("Location" = String, description = "The order's URL"))))
@@ -138,7 +136,7 @@ pub(crate) async fn open_order(cx: &Cx<'_>) -> Res {
 
 /// Sends the quote to the customer (step 2).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/quote/send", operation_id = "send_quote", tag = "quote",
+    post, path = "/v1/orders/{id}/quote/send", tag = "quote",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order, waiting for approval", body = OrderView, headers(("ETag" = String))))
 )]
@@ -150,7 +148,7 @@ pub(crate) async fn send_quote(cx: &Cx<'_>) -> Res {
 ///
 /// Sent at once when the order is waiting for approval.
 #[utoipa::path(
-    put, path = "/v1/orders/{id}/quote", operation_id = "revise_quote", tag = "quote",
+    put, path = "/v1/orders/{id}/quote", tag = "quote",
     params(OrderPath), request_body = ReviseQuoteRequest,
     responses((status = 200, description = "The order with the new revision", body = OrderView, headers(("ETag" = String))))
 )]
@@ -163,7 +161,7 @@ pub(crate) async fn revise_quote(cx: &Cx<'_>) -> Res {
 /// `approve` (optionally per line), `reject` (cancels the order) or `adjust` (back to the initial status, with
 /// the customer's `comment`). A supplementary quote approved goes back to execution.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/quote/decision", operation_id = "decide_quote", tag = "quote",
+    post, path = "/v1/orders/{id}/quote/decision", tag = "quote",
     params(OrderPath), request_body = DecisionRequest,
     responses((status = 200, description = "The order after the decision", body = OrderView, headers(("ETag" = String))))
 )]
@@ -173,7 +171,7 @@ pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
 
 /// Starts the execution (step 3).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/start", operation_id = "start", tag = "execution",
+    post, path = "/v1/orders/{id}/start", tag = "execution",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order in execution", body = OrderView, headers(("ETag" = String))))
 )]
@@ -183,7 +181,7 @@ pub(crate) async fn start(cx: &Cx<'_>) -> Res {
 
 /// Adds a note to the timeline (any non-final status; no status change).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/notes", operation_id = "add_note", tag = "execution",
+    post, path = "/v1/orders/{id}/notes", tag = "execution",
     params(OrderPath), request_body = NoteRequest,
     responses((status = 200, description = "The order with the note", body = OrderView, headers(("ETag" = String))))
 )]
@@ -207,7 +205,7 @@ const ATTACHMENT_TYPES: [(&str, &str); 7] = [
 /// The answer carries a presigned upload URL: `PUT` the file there with the given `Content-Type` within a few
 /// minutes.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/attachments", operation_id = "add_attachment", tag = "execution",
+    post, path = "/v1/orders/{id}/attachments", tag = "execution",
     params(OrderPath), request_body = AttachmentRequest,
     responses((status = 201, description = "The attachment recorded, and where to upload it", body = AttachmentCreated,
         headers(("ETag" = String, description = "The order's version"))))
@@ -258,7 +256,7 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
 
 /// Cancels the order, with a reason (any non-final status).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/cancel", operation_id = "cancel", tag = "execution",
+    post, path = "/v1/orders/{id}/cancel", tag = "execution",
     params(OrderPath), request_body = CancelRequest,
     responses((status = 200, description = "The order cancelled", body = OrderView, headers(("ETag" = String))))
 )]
@@ -268,7 +266,7 @@ pub(crate) async fn cancel(cx: &Cx<'_>) -> Res {
 
 /// Moves the order to or from a custom status of the company's flow.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/move", operation_id = "move_order", tag = "execution",
+    post, path = "/v1/orders/{id}/move", tag = "execution",
     params(OrderPath), request_body = MoveRequest,
     responses((status = 200, description = "The order in its new status", body = OrderView, headers(("ETag" = String))))
 )]
@@ -286,7 +284,7 @@ fn unknown_status(field: &str, value: &str) -> Problem {
 
 /// Pauses for missing material (step 4); the customer is notified.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/material/wait", operation_id = "wait_material", tag = "material",
+    post, path = "/v1/orders/{id}/material/wait", tag = "material",
     params(OrderPath), request_body = WaitMaterialRequest,
     responses((status = 200, description = "The order waiting for material", body = OrderView, headers(("ETag" = String))))
 )]
@@ -296,7 +294,7 @@ pub(crate) async fn wait_material(cx: &Cx<'_>) -> Res {
 
 /// Changes the expected date of the missing material (step 4; notifies, no status change).
 #[utoipa::path(
-    patch, path = "/v1/orders/{id}/material", operation_id = "change_material_date", tag = "material",
+    patch, path = "/v1/orders/{id}/material", tag = "material",
     params(OrderPath), request_body = ChangeMaterialRequest,
     responses((status = 200, description = "The order with the new date", body = OrderView, headers(("ETag" = String))))
 )]
@@ -306,7 +304,7 @@ pub(crate) async fn change_material_date(cx: &Cx<'_>) -> Res {
 
 /// The material arrived: back to execution (step 4).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/material/arrived", operation_id = "material_arrived", tag = "material",
+    post, path = "/v1/orders/{id}/material/arrived", tag = "material",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order back in execution", body = OrderView, headers(("ETag" = String))))
 )]
@@ -316,7 +314,7 @@ pub(crate) async fn material_arrived(cx: &Cx<'_>) -> Res {
 
 /// Finishes the execution, with the tests performed (step 5).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/finish", operation_id = "finish", tag = "finish",
+    post, path = "/v1/orders/{id}/finish", tag = "finish",
     params(OrderPath), request_body = FinishRequest,
     responses((status = 200, description = "The order finished", body = OrderView, headers(("ETag" = String))))
 )]
@@ -328,7 +326,7 @@ pub(crate) async fn finish(cx: &Cx<'_>) -> Res {
 ///
 /// Extra items make a supplementary quote sent to the customer for approval.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/validation", operation_id = "validate", tag = "validation",
+    post, path = "/v1/orders/{id}/validation", tag = "validation",
     params(OrderPath), request_body = ValidationRequest,
     responses((status = 200, description = "The order in validation (or waiting for approval of extra items)",
         body = OrderView, headers(("ETag" = String))))
@@ -339,7 +337,7 @@ pub(crate) async fn validate(cx: &Cx<'_>) -> Res {
 
 /// Asks for payment (step 7): the checklist is complete and no extra item is pending.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/payment/request", operation_id = "request_payment", tag = "payment",
+    post, path = "/v1/orders/{id}/payment/request", tag = "payment",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order waiting for payment", body = OrderView, headers(("ETag" = String))))
 )]
@@ -349,7 +347,7 @@ pub(crate) async fn request_payment(cx: &Cx<'_>) -> Res {
 
 /// Registers a payment (step 7): partial payments and several methods; a deposit from `aprovada` on.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/payments", operation_id = "register_payment", tag = "payment",
+    post, path = "/v1/orders/{id}/payments", tag = "payment",
     params(OrderPath), request_body = PaymentRequest,
     responses((status = 200, description = "The order with the payment", body = OrderView, headers(("ETag" = String))))
 )]
@@ -359,7 +357,7 @@ pub(crate) async fn register_payment(cx: &Cx<'_>) -> Res {
 
 /// Releases the product (step 7): paid in full (and the NF-e authorized when the company issues NF-e).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/release", operation_id = "release", tag = "payment",
+    post, path = "/v1/orders/{id}/release", tag = "payment",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order released", body = OrderView, headers(("ETag" = String))))
 )]
@@ -369,7 +367,7 @@ pub(crate) async fn release(cx: &Cx<'_>) -> Res {
 
 /// Closes the order (step 8): archived in the customer's history.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/close", operation_id = "close", tag = "close",
+    post, path = "/v1/orders/{id}/close", tag = "close",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order closed", body = OrderView, headers(("ETag" = String))))
 )]
@@ -379,7 +377,7 @@ pub(crate) async fn close(cx: &Cx<'_>) -> Res {
 
 /// The order's NF-e (empty until one is issued).
 #[utoipa::path(
-    get, path = "/v1/orders/{id}/invoices", operation_id = "list_invoices", tag = "payment",
+    get, path = "/v1/orders/{id}/invoices", tag = "payment",
     params(OrderPath),
     responses((status = 200, description = "The order's invoices, ascending by number", body = InvoiceList))
 )]
@@ -393,7 +391,7 @@ pub(crate) async fn list_invoices(cx: &Cx<'_>) -> Res {
 
 /// The XML of one NF-e of the order (the signed NF-e, or the nfeProc once authorized).
 #[utoipa::path(
-    get, path = "/v1/orders/{id}/invoices/{key}/xml", operation_id = "invoice_xml", tag = "payment",
+    get, path = "/v1/orders/{id}/invoices/{key}/xml", tag = "payment",
     params(InvoicePath),
     responses((status = 200, description = "The XML", body = String, content_type = "application/xml"))
 )]
@@ -418,7 +416,7 @@ pub(crate) async fn invoice_xml(cx: &Cx<'_>) -> Res {
 /// Sends the order's rejected NF-e again, once its cause is fixed (the emitter's settings, the customer's data):
 /// same number and access key; the NF-e shows `pending` until the new answer (representante, financeiro).
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/invoices/retry", operation_id = "retry_invoice", tag = "payment",
+    post, path = "/v1/orders/{id}/invoices/retry", tag = "payment",
     params(OrderPath), request_body = EmptyRequest,
     responses((status = 200, description = "The order, its NF-e pending again", body = OrderView, headers(("ETag" = String))))
 )]
@@ -429,7 +427,7 @@ pub(crate) async fn retry_invoice(cx: &Cx<'_>) -> Res {
 /// The company's NF-e emitter and the facts of its A1 certificate (representante, financeiro); 404 while none
 /// is configured.
 #[utoipa::path(
-    get, path = "/v1/fiscal/emitter", operation_id = "get_fiscal_emitter", tag = "fiscal-admin",
+    get, path = "/v1/fiscal/emitter", tag = "fiscal-admin",
     responses((status = 200, description = "The emitter", body = EmitterSettingsView))
 )]
 pub(crate) async fn get_fiscal_emitter(cx: &Cx<'_>) -> Res {
@@ -444,7 +442,7 @@ pub(crate) async fn get_fiscal_emitter(cx: &Cx<'_>) -> Res {
 /// Secrets Manager in AWS, in the data folder locally; never shown). Everything is checked before anything is
 /// stored: the NF-e rules, the certificate opens, is valid now and belongs to the CNPJ.
 #[utoipa::path(
-    put, path = "/v1/fiscal/emitter", operation_id = "put_fiscal_emitter", tag = "fiscal-admin",
+    put, path = "/v1/fiscal/emitter", tag = "fiscal-admin",
     request_body = EmitterInput,
     responses((status = 200, description = "The emitter as stored", body = EmitterSettingsView))
 )]
@@ -501,7 +499,7 @@ async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<Order>)
 /// or a part of the customer's name or of the equipment's serial number. A search page may hold fewer than
 /// `limit` orders and still have a `next_cursor`.
 #[utoipa::path(
-    get, path = "/v1/orders", operation_id = "list_orders", tag = "orders-query",
+    get, path = "/v1/orders", tag = "orders-query",
     params(StatusQuery, crate::search::SearchQuery, PageQuery),
     responses((status = 200, description = "A page of orders", body = OrderList))
 )]
@@ -539,7 +537,7 @@ async fn search_orders(cx: &Cx<'_>, caller: &Caller, status: Option<StatusKey>, 
 
 /// One order, with its `ETag`.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}", operation_id = "get_order", tag = "orders-query",
+    get, path = "/v1/orders/{id}", tag = "orders-query",
     params(OrderPath),
     responses((status = 200, description = "The order", body = OrderView, headers(("ETag" = String))))
 )]
@@ -556,7 +554,7 @@ pub(crate) async fn get_order(cx: &Cx<'_>) -> Res {
 
 /// The order's history: every change, oldest first.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}/timeline", operation_id = "timeline", tag = "orders-query",
+    get, path = "/v1/orders/{id}/timeline", tag = "orders-query",
     params(OrderPath),
     responses((status = 200, description = "The events", body = Timeline))
 )]
@@ -579,7 +577,7 @@ pub(crate) async fn timeline(cx: &Cx<'_>) -> Res {
 
 /// The messages sent to the customer about the order (e-mail, webhook), oldest first.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}/notifications", operation_id = "order_notifications", tag = "orders-query",
+    get, path = "/v1/orders/{id}/notifications", tag = "orders-query",
     params(OrderPath),
     responses((status = 200, description = "The notifications", body = NotificationList))
 )]
@@ -593,7 +591,7 @@ pub(crate) async fn order_notifications(cx: &Cx<'_>) -> Res {
 
 /// The customer's history: their orders, newest first, paginated.
 #[utoipa::path(
-    get, path = "/v1/customers/{document}/orders", operation_id = "customer_orders", tag = "orders-query",
+    get, path = "/v1/customers/{document}/orders", tag = "orders-query",
     params(CustomerPath, PageQuery),
     responses((status = 200, description = "A page of the customer's orders", body = OrderList))
 )]
@@ -609,16 +607,16 @@ pub(crate) async fn customer_orders(cx: &Cx<'_>) -> Res {
 
 /// This document.
 #[utoipa::path(
-    get, path = "/v1/openapi.json", operation_id = "openapi", tag = "orders-query",
+    get, path = "/v1/openapi.json", tag = "orders-query",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object))
 )]
 pub(crate) async fn openapi(_cx: &Cx<'_>) -> Res {
-    Ok(json_response(200, crate::openapi::SERVED_OPENAPI.to_owned(), None))
+    Ok(json_response(200, crate::http::SERVED_OPENAPI.to_owned(), None))
 }
 
 /// The company's current flow (every staff role: the labels are needed everywhere).
 #[utoipa::path(
-    get, path = "/v1/flow", operation_id = "get_flow", tag = "flow-admin",
+    get, path = "/v1/flow", tag = "flow-admin",
     responses((status = 200, description = "The current flow", body = FlowView,
         headers(("ETag" = String, description = "The flow version"))))
 )]
@@ -635,7 +633,7 @@ pub(crate) async fn get_flow(cx: &Cx<'_>) -> Res {
 /// new one. Publishing the definition of the current version again publishes nothing and answers it (PUT is
 /// idempotent). `If-Match` (or the body's `version`) pins the version the edit started from.
 #[utoipa::path(
-    put, path = "/v1/flow", operation_id = "publish_flow", tag = "flow-admin",
+    put, path = "/v1/flow", tag = "flow-admin",
     request_body = FlowDefinition,
     responses((status = 200, description = "The published flow", body = FlowView,
         headers(("ETag" = String, description = "The new flow version"))))
@@ -660,7 +658,7 @@ pub(crate) async fn publish_flow(cx: &Cx<'_>) -> Res {
 
 /// The company's notification settings (representante only); the webhook secret is never shown.
 #[utoipa::path(
-    get, path = "/v1/settings/notifications", operation_id = "get_notification_settings", tag = "flow-admin",
+    get, path = "/v1/settings/notifications", tag = "flow-admin",
     responses((status = 200, description = "The settings (defaults when never saved)", body = NotificationSettingsView))
 )]
 pub(crate) async fn get_notification_settings(cx: &Cx<'_>) -> Res {
@@ -673,7 +671,7 @@ pub(crate) async fn get_notification_settings(cx: &Cx<'_>) -> Res {
 /// WhatsApp/SMS provider (https, with an HMAC secret), message templates, channels. Templates are checked when
 /// saved (known messages and `{variables}`).
 #[utoipa::path(
-    put, path = "/v1/settings/notifications", operation_id = "put_notification_settings", tag = "flow-admin",
+    put, path = "/v1/settings/notifications", tag = "flow-admin",
     request_body = NotificationSettingsInput,
     responses((status = 200, description = "The saved settings", body = NotificationSettingsView))
 )]
@@ -688,60 +686,11 @@ pub(crate) async fn put_notification_settings(cx: &Cx<'_>) -> Res {
 
 /// Every version of the company's flow (representante only).
 #[utoipa::path(
-    get, path = "/v1/flow/versions", operation_id = "flow_versions", tag = "flow-admin",
+    get, path = "/v1/flow/versions", tag = "flow-admin",
     responses((status = 200, description = "Every published version, oldest first", body = FlowVersions))
 )]
 pub(crate) async fn flow_versions(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let versions = cx.app.flow_versions(&caller).await.map_err(problem)?;
     Ok(json_response(200, to_json(&FlowVersions { items: versions.iter().map(FlowView::from).collect() }), None))
-}
-
-/// Runs the handler of the route.
-pub(crate) async fn dispatch(cx: &Cx<'_>) -> Res {
-    match cx.route.operation {
-        "open_order" => open_order(cx).await,
-        "send_quote" => send_quote(cx).await,
-        "revise_quote" => revise_quote(cx).await,
-        "decide_quote" => decide_quote(cx).await,
-        "start" => start(cx).await,
-        "add_note" => add_note(cx).await,
-        "add_attachment" => add_attachment(cx).await,
-        "cancel" => cancel(cx).await,
-        "move_order" => move_order(cx).await,
-        "wait_material" => wait_material(cx).await,
-        "change_material_date" => change_material_date(cx).await,
-        "material_arrived" => material_arrived(cx).await,
-        "finish" => finish(cx).await,
-        "validate" => validate(cx).await,
-        "request_payment" => request_payment(cx).await,
-        "register_payment" => register_payment(cx).await,
-        "release" => release(cx).await,
-        "list_invoices" => list_invoices(cx).await,
-        "invoice_xml" => invoice_xml(cx).await,
-        "retry_invoice" => retry_invoice(cx).await,
-        "get_fiscal_emitter" => get_fiscal_emitter(cx).await,
-        "put_fiscal_emitter" => put_fiscal_emitter(cx).await,
-        "close" => close(cx).await,
-        "list_orders" => list_orders(cx).await,
-        "get_order" => get_order(cx).await,
-        "timeline" => timeline(cx).await,
-        "order_notifications" => order_notifications(cx).await,
-        "get_notification_settings" => get_notification_settings(cx).await,
-        "put_notification_settings" => put_notification_settings(cx).await,
-        "customer_orders" => customer_orders(cx).await,
-        "openapi" => openapi(cx).await,
-        "get_flow" => get_flow(cx).await,
-        "publish_flow" => publish_flow(cx).await,
-        "flow_versions" => flow_versions(cx).await,
-        "report_summary" => crate::reports::report_summary(cx).await,
-        "list_reports" => crate::reports::list_reports(cx).await,
-        "get_report" => crate::reports::get_report(cx).await,
-        "report_file" => crate::reports::report_file(cx).await,
-        "create_report" => crate::reports::create_report(cx).await,
-        other => {
-            tracing::error!(operation = other, "route without a handler");
-            Err(Problem::new(ProblemType::Internal))
-        }
-    }
 }

@@ -13,6 +13,14 @@ use serde::de::DeserializeOwned;
 use crate::errors::{MAX_BODY_BYTES, parse_json};
 use crate::routes::Route;
 
+/// What a handler answers: the response, or the problem to send.
+pub(crate) type Res = Result<Response<Body>, Problem>;
+
+/// The document the API serves: the committed `openapi.json`, embedded. Serving the file rather than generating
+/// it at run time keeps the generator (utoipa's schema code) out of the Lambda binaries; a test makes sure the
+/// file is the generated document.
+pub const SERVED_OPENAPI: &str = include_str!("../../../openapi.json");
+
 /// One request on its way through a handler.
 pub(crate) struct Cx<'a> {
     pub app: &'a App,

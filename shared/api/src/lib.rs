@@ -100,7 +100,7 @@ pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response
     let span = request_span(&method, route.path, request_id(&req));
     let cx = http::Cx { app, req: &req, route, params, path };
     async {
-        let response = match handlers::dispatch(&cx).await {
+        let response = match route.handle(&cx).await {
             Ok(response) => response,
             Err(problem) => {
                 if problem.status >= 500 {

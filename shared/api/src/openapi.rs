@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the code: the DTOs' `ToSchema` derives, the handlers'
-//! `#[utoipa::path]` attributes, and [`Common`], which adds what every operation shares (the JWT security, the
+//! `#[utoipa::path]` attributes (listed by the route table, whose operation names are their `operationId`s), and
+//! [`Common`], which adds what every operation shares (the JWT security, the
 //! problem responses by status, the `Idempotency-Key`/`If-Match` headers of writes).
 //!
 //! It is served at `GET /v1/openapi.json` and committed at the repository root as `openapi.json`; the test
@@ -16,8 +17,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, Secur
 use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers;
-use crate::routes::{ROUTES, by_operation};
+use crate::routes::{ROUTES, RoutePaths, by_operation};
 
 /// The API document.
 #[derive(OpenApi)]
@@ -29,49 +29,7 @@ material, finish, validation, payment and release, closing. Money and quantities
 dates ISO 8601. Errors are application/problem+json with a stable `type` (see `Problem`). Writes accept \
 `Idempotency-Key`; reads of an order return its version as `ETag`, and writes accept `If-Match`."
     ),
-    paths(
-        handlers::open_order,
-        handlers::send_quote,
-        handlers::revise_quote,
-        handlers::decide_quote,
-        handlers::start,
-        handlers::add_note,
-        handlers::add_attachment,
-        handlers::cancel,
-        handlers::move_order,
-        handlers::wait_material,
-        handlers::change_material_date,
-        handlers::material_arrived,
-        handlers::finish,
-        handlers::validate,
-        handlers::request_payment,
-        handlers::register_payment,
-        handlers::release,
-        handlers::list_invoices,
-        handlers::invoice_xml,
-        handlers::retry_invoice,
-        handlers::get_fiscal_emitter,
-        handlers::put_fiscal_emitter,
-        handlers::close,
-        handlers::list_orders,
-        handlers::get_order,
-        handlers::timeline,
-        handlers::order_notifications,
-        handlers::get_notification_settings,
-        handlers::put_notification_settings,
-        handlers::customer_orders,
-        handlers::openapi,
-        handlers::get_flow,
-        handlers::publish_flow,
-        handlers::flow_versions,
-        crate::reports::report_summary,
-        crate::reports::list_reports,
-        crate::reports::get_report,
-        crate::reports::report_file,
-        crate::reports::create_report,
-    ),
     components(schemas(ProblemDetails)),
-    modifiers(&Common),
     tags(
         (name = "open-order", description = "Step 1, Abertura (function open-order)"),
         (name = "quote", description = "Step 2, Aprovação do cliente (function quote)"),
@@ -88,6 +46,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
     )
 )]
 #[derive(Debug)]
+/// The frame of the document (info, tags, the problem schema); [`document`] adds the paths of the route table.
 pub struct ApiDoc;
 
 /// The security scheme name.
@@ -210,8 +169,16 @@ again (with `Idempotent-Replayed: true`); the same key with another request is a
     }
 }
 
+/// The whole document: [`ApiDoc`] with the paths of the route table, decorated with what every operation shares.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(RoutePaths::openapi());
+    Common.modify(&mut doc);
+    doc
+}
+
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    let doc = ApiDoc::openapi();
+    let doc = document();
     debug_assert_eq!(doc.paths.paths.values().map(count_ops).sum::<usize>(), ROUTES.len());
     let mut json = doc.to_pretty_json().expect("the document serializes");
     json.push('\n');
@@ -228,7 +195,4 @@ pub fn openapi_json() -> &'static str {
     &DOCUMENT
 }
 
-/// The document the API serves: the committed `openapi.json`, embedded. Serving the file rather than generating
-/// it at run time keeps the generator (utoipa's schema code) out of the Lambda binaries; the test above makes
-/// sure the two are the same.
-pub const SERVED_OPENAPI: &str = include_str!("../../../openapi.json");
+pub use crate::http::SERVED_OPENAPI;

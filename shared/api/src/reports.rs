@@ -10,8 +10,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::app_problem;
-use crate::handlers::Res;
-use crate::http::{Cx, json_response, to_json};
+use crate::http::{Cx, Res, json_response, to_json};
 
 fn report_problem(e: ReportError) -> Problem {
     match e {
@@ -79,7 +78,7 @@ fn date(cx: &Cx<'_>, field: &'static str) -> Result<NaiveDate, Problem> {
 /// the bottleneck, rework loops, time waiting for material, per technician and service type, opened/closed per
 /// day, and revenue (`representante` and `financeiro` only; other roles get the summary without it).
 #[utoipa::path(
-    get, path = "/v1/reports/summary", operation_id = "report_summary", tag = "reports",
+    get, path = "/v1/reports/summary", tag = "reports",
     params(PeriodQuery),
     responses((status = 200, description = "The summary", body = Object))
 )]
@@ -93,7 +92,7 @@ pub(crate) async fn report_summary(cx: &Cx<'_>) -> Res {
 /// The company's generated reports (daily, weekly, monthly, asked for), newest first (`representante`,
 /// `financeiro`).
 #[utoipa::path(
-    get, path = "/v1/reports", operation_id = "list_reports", tag = "reports",
+    get, path = "/v1/reports", tag = "reports",
     responses((status = 200, description = "`{\"items\": [report…]}`", body = Object))
 )]
 pub(crate) async fn list_reports(cx: &Cx<'_>) -> Res {
@@ -104,7 +103,7 @@ pub(crate) async fn list_reports(cx: &Cx<'_>) -> Res {
 
 /// One generated report: its period, summary and file names (`representante`, `financeiro`).
 #[utoipa::path(
-    get, path = "/v1/reports/{id}", operation_id = "get_report", tag = "reports",
+    get, path = "/v1/reports/{id}", tag = "reports",
     params(ReportPath),
     responses((status = 200, description = "The report", body = Object))
 )]
@@ -117,7 +116,7 @@ pub(crate) async fn get_report(cx: &Cx<'_>) -> Res {
 
 /// A file of a report: the JSON document, the CSV (`section,key,metric,value`) or an SVG chart.
 #[utoipa::path(
-    get, path = "/v1/reports/{id}/files/{file}", operation_id = "report_file", tag = "reports",
+    get, path = "/v1/reports/{id}/files/{file}", tag = "reports",
     params(ReportFilePath),
     responses((status = 200, description = "The file", body = String, content_type = "text/csv"))
 )]
@@ -140,7 +139,7 @@ pub(crate) async fn report_file(cx: &Cx<'_>) -> Res {
 /// Generates the report of a period now (`representante`): the same files as the scheduled reports; asking
 /// again for the same period replaces it.
 #[utoipa::path(
-    post, path = "/v1/reports", operation_id = "create_report", tag = "reports",
+    post, path = "/v1/reports", tag = "reports",
     request_body = ReportRequest,
     responses((status = 201, description = "The report", body = Object))
 )]

@@ -1,7 +1,11 @@
-//! The route table: every route of the API, the Lambda function that serves it, and path matching.
+//! The route table: every route of the API, the Lambda function and the handler that serve it, and path matching.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::LazyLock;
+
+use crate::http::{Cx, Res};
+use crate::{handlers, reports};
 
 /// The Lambda functions of the HTTP API (one package each under `functions/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,77 +64,133 @@ impl Function {
     }
 }
 
-/// One route: method, path template (API Gateway syntax, `{id}`), the function serving it, and the operation
-/// (also the OpenAPI `operationId`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One route: method, path template (API Gateway syntax, `{id}`), the function serving it, the operation (the
+/// handler's name, also the OpenAPI `operationId`) and the handler.
+#[derive(Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub function: Function,
     pub operation: &'static str,
+    pub(crate) handler: Handler,
 }
 
-const fn route(method: &'static str, path: &'static str, function: Function, operation: &'static str) -> Route {
-    Route { method, path, function, operation }
+/// Routes are the same when their method and path are (the table has each once).
+impl PartialEq for Route {
+    fn eq(&self, other: &Route) -> bool {
+        self.method == other.method && self.path == other.path
+    }
 }
 
-use Function as F;
+impl Eq for Route {}
 
-/// Every route of the API (DESIGN §4; the customer portal `/p/{token}` is served by the portal function, outside
-/// this API).
-pub const ROUTES: &[Route] = &[
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("function", &self.function)
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of a handler.
+pub(crate) type Handled<'a> = Pin<Box<dyn Future<Output = Res> + Send + 'a>>;
+
+/// A handler: reads the request, calls one use case, renders its answer.
+pub(crate) type Handler = for<'a> fn(&'a Cx<'a>) -> Handled<'a>;
+
+impl Route {
+    /// Runs the route's handler.
+    pub(crate) fn handle<'a>(&self, cx: &'a Cx<'a>) -> Handled<'a> {
+        (self.handler)(cx)
+    }
+}
+
+/// The route table, written once: `METHOD "path", Function => module::handler;`. It makes [`ROUTES`] (a
+/// handler the compiler checks for every route; the operation is the handler's name) and [`RoutePaths`] (the
+/// handlers' `#[utoipa::path]` documents, whose `operationId` is the same name).
+macro_rules! routes {
+    ($($method:ident $path:literal, $function:ident => $module:ident :: $handler:ident;)*) => {
+        /// Every route of the API (the customer's page `/p/{token}` is served by the portal function, outside this
+        /// API).
+        pub const ROUTES: &[Route] = &[$(
+            Route {
+                method: stringify!($method),
+                path: $path,
+                function: Function::$function,
+                operation: stringify!($handler),
+                handler: {
+                    fn handler<'a>(cx: &'a Cx<'a>) -> Handled<'a> {
+                        Box::pin($module::$handler(cx))
+                    }
+                    handler
+                },
+            },
+        )*];
+
+        /// The OpenAPI paths of [`ROUTES`], from the handlers' `#[utoipa::path]` attributes (only the document's
+        /// generator uses it: the functions serve the committed document).
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($module::$handler),*))]
+        pub(crate) struct RoutePaths;
+    };
+}
+
+routes! {
     // 1. Abertura
-    route("POST", "/v1/orders", F::OpenOrder, "open_order"),
+    POST "/v1/orders", OpenOrder => handlers::open_order;
     // 2. Aprovação
-    route("POST", "/v1/orders/{id}/quote/send", F::Quote, "send_quote"),
-    route("PUT", "/v1/orders/{id}/quote", F::Quote, "revise_quote"),
-    route("POST", "/v1/orders/{id}/quote/decision", F::Quote, "decide_quote"),
+    POST "/v1/orders/{id}/quote/send", Quote => handlers::send_quote;
+    PUT "/v1/orders/{id}/quote", Quote => handlers::revise_quote;
+    POST "/v1/orders/{id}/quote/decision", Quote => handlers::decide_quote;
     // 3. Execução
-    route("POST", "/v1/orders/{id}/start", F::Execution, "start"),
-    route("POST", "/v1/orders/{id}/notes", F::Execution, "add_note"),
-    route("POST", "/v1/orders/{id}/attachments", F::Execution, "add_attachment"),
-    route("POST", "/v1/orders/{id}/cancel", F::Execution, "cancel"),
-    route("POST", "/v1/orders/{id}/move", F::Execution, "move_order"),
+    POST "/v1/orders/{id}/start", Execution => handlers::start;
+    POST "/v1/orders/{id}/notes", Execution => handlers::add_note;
+    POST "/v1/orders/{id}/attachments", Execution => handlers::add_attachment;
+    POST "/v1/orders/{id}/cancel", Execution => handlers::cancel;
+    POST "/v1/orders/{id}/move", Execution => handlers::move_order;
     // 4. Pausa para materiais
-    route("POST", "/v1/orders/{id}/material/wait", F::Material, "wait_material"),
-    route("PATCH", "/v1/orders/{id}/material", F::Material, "change_material_date"),
-    route("POST", "/v1/orders/{id}/material/arrived", F::Material, "material_arrived"),
+    POST "/v1/orders/{id}/material/wait", Material => handlers::wait_material;
+    PATCH "/v1/orders/{id}/material", Material => handlers::change_material_date;
+    POST "/v1/orders/{id}/material/arrived", Material => handlers::material_arrived;
     // 5. Finalização
-    route("POST", "/v1/orders/{id}/finish", F::Finish, "finish"),
+    POST "/v1/orders/{id}/finish", Finish => handlers::finish;
     // 6. Validação
-    route("POST", "/v1/orders/{id}/validation", F::Validation, "validate"),
+    POST "/v1/orders/{id}/validation", Validation => handlers::validate;
     // 7. Pagamento e liberação
-    route("POST", "/v1/orders/{id}/payment/request", F::Payment, "request_payment"),
-    route("POST", "/v1/orders/{id}/payments", F::Payment, "register_payment"),
-    route("POST", "/v1/orders/{id}/release", F::Payment, "release"),
-    route("GET", "/v1/orders/{id}/invoices", F::Payment, "list_invoices"),
-    route("GET", "/v1/orders/{id}/invoices/{key}/xml", F::Payment, "invoice_xml"),
-    route("POST", "/v1/orders/{id}/invoices/retry", F::Payment, "retry_invoice"),
+    POST "/v1/orders/{id}/payment/request", Payment => handlers::request_payment;
+    POST "/v1/orders/{id}/payments", Payment => handlers::register_payment;
+    POST "/v1/orders/{id}/release", Payment => handlers::release;
+    GET "/v1/orders/{id}/invoices", Payment => handlers::list_invoices;
+    GET "/v1/orders/{id}/invoices/{key}/xml", Payment => handlers::invoice_xml;
+    POST "/v1/orders/{id}/invoices/retry", Payment => handlers::retry_invoice;
     // 8. Encerramento
-    route("POST", "/v1/orders/{id}/close", F::Close, "close"),
+    POST "/v1/orders/{id}/close", Close => handlers::close;
     // Reads
-    route("GET", "/v1/orders", F::OrdersQuery, "list_orders"),
-    route("GET", "/v1/orders/{id}", F::OrdersQuery, "get_order"),
-    route("GET", "/v1/orders/{id}/timeline", F::OrdersQuery, "timeline"),
-    route("GET", "/v1/orders/{id}/notifications", F::OrdersQuery, "order_notifications"),
-    route("GET", "/v1/customers/{document}/orders", F::OrdersQuery, "customer_orders"),
-    route("GET", "/v1/openapi.json", F::OrdersQuery, "openapi"),
+    GET "/v1/orders", OrdersQuery => handlers::list_orders;
+    GET "/v1/orders/{id}", OrdersQuery => handlers::get_order;
+    GET "/v1/orders/{id}/timeline", OrdersQuery => handlers::timeline;
+    GET "/v1/orders/{id}/notifications", OrdersQuery => handlers::order_notifications;
+    GET "/v1/customers/{document}/orders", OrdersQuery => handlers::customer_orders;
+    GET "/v1/openapi.json", OrdersQuery => handlers::openapi;
     // Flow editor
-    route("GET", "/v1/flow", F::FlowAdmin, "get_flow"),
-    route("PUT", "/v1/flow", F::FlowAdmin, "publish_flow"),
-    route("GET", "/v1/flow/versions", F::FlowAdmin, "flow_versions"),
-    route("GET", "/v1/settings/notifications", F::FlowAdmin, "get_notification_settings"),
-    route("PUT", "/v1/settings/notifications", F::FlowAdmin, "put_notification_settings"),
+    GET "/v1/flow", FlowAdmin => handlers::get_flow;
+    PUT "/v1/flow", FlowAdmin => handlers::publish_flow;
+    GET "/v1/flow/versions", FlowAdmin => handlers::flow_versions;
+    GET "/v1/settings/notifications", FlowAdmin => handlers::get_notification_settings;
+    PUT "/v1/settings/notifications", FlowAdmin => handlers::put_notification_settings;
     // NF-e emitter (the only function that links the NF-e library: certificates are opened here)
-    route("GET", "/v1/fiscal/emitter", F::FiscalAdmin, "get_fiscal_emitter"),
-    route("PUT", "/v1/fiscal/emitter", F::FiscalAdmin, "put_fiscal_emitter"),
+    GET "/v1/fiscal/emitter", FiscalAdmin => handlers::get_fiscal_emitter;
+    PUT "/v1/fiscal/emitter", FiscalAdmin => handlers::put_fiscal_emitter;
     // Reports
-    route("GET", "/v1/reports/summary", F::Reports, "report_summary"),
-    route("GET", "/v1/reports", F::Reports, "list_reports"),
-    route("POST", "/v1/reports", F::Reports, "create_report"),
-    route("GET", "/v1/reports/{id}", F::Reports, "get_report"),
-    route("GET", "/v1/reports/{id}/files/{file}", F::Reports, "report_file"),
-];
+    GET "/v1/reports/summary", Reports => reports::report_summary;
+    GET "/v1/reports", Reports => reports::list_reports;
+    POST "/v1/reports", Reports => reports::create_report;
+    GET "/v1/reports/{id}", Reports => reports::get_report;
+    GET "/v1/reports/{id}/files/{file}", Reports => reports::report_file;
+}
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.
 pub fn route_key(r: &Route) -> String {
