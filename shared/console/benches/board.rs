@@ -24,7 +24,6 @@ fn request(path: &str, cookie: &str) -> Request {
         .header("cookie", cookie)
         .body(Body::Empty)
         .expect("a request")
-        .into()
 }
 
 fn body_len(resp: lambda_http::Response<Body>) -> usize {
