@@ -216,6 +216,7 @@ async fn seed_emitter(emitters: &dyn EmitterStore) -> Result<(), String> {
             email: "fiscal@example.com".into(),
             phone: "11999990000".into(),
         },
+        nfse: None,
     };
     osflow_invoicing::validate(&config).map_err(|e| format!("the demo emitter: {e}"))?;
     let certificate = Certificate::generate_for_homologation(&cnpj, "OFICINA DEMONSTRACAO LTDA", 365)

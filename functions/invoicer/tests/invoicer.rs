@@ -108,6 +108,7 @@ fn emitter() -> EmitterConfig {
             email: "fiscal@osflow.example".into(),
             phone: "11999990000".into(),
         },
+        nfse: None,
     }
 }
 

@@ -435,6 +435,77 @@ pub struct EmitterConfig {
     #[serde(default)]
     pub ibs_cbs: bool,
     pub tech_responsible: TechResponsibleConfig,
+    /// The municipal part: the labor of an OS on the NFS-e Nacional. `None`: the company issues no NFS-e through
+    /// osflow (its labor NFS-e, issued elsewhere, is recorded on the OS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfse: Option<NfseSettings>,
+}
+
+/// The service codes of a DPS `cServ`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NfseServiceCodes {
+    /// `cTribNac`: 6 digits (LC 116/2003 item, subitem, desdobro), e.g. `140101`.
+    pub c_trib_nac: String,
+    /// `cTribMun`: 3 digits, when the municipality has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c_trib_mun: Option<String>,
+    /// `cNBS`: 9 digits, e.g. `120012000` (required with IBS/CBS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c_nbs: Option<String>,
+}
+
+/// `totTrib` of the DPS: the approximate taxes (Lei 12.741/2012).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "form", rename_all = "snake_case")]
+pub enum ApproximateTaxesConfig {
+    /// `pTotTribSN`: the Simples Nacional rate (percent); required of a ME/EPP.
+    SimplesRate { percent: String },
+    /// `pTotTrib`: federal, state and municipal rates (percent).
+    Rates { federal: String, state: String, municipal: String },
+    /// `indTotTrib` = 0 (not for a ME/EPP).
+    NotInformed,
+}
+
+/// The NFS-e Nacional settings of an emitter (its municipal registration and the DPS choices). Decimal strings
+/// in percent, as every decimal of the API; osflow-invoicing checks them before storing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NfseSettings {
+    /// `IM`: inscrição municipal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipal_registration: Option<String>,
+    /// `opSimpNac`: 1 not optant, 2 MEI, 3 ME/EPP.
+    pub simples_option: u8,
+    /// `regApTribSN` (ME/EPP only): 1, 2 or 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simples_regime: Option<u8>,
+    /// `regEspTrib`: 0 none … 6, 9.
+    #[serde(default)]
+    pub special_regime: u8,
+    /// The DPS série, 1 to 99999.
+    pub serie: u32,
+    /// The default service codes of the labor.
+    pub service: NfseServiceCodes,
+    /// Codes of a service type of the OS (its key), instead of the default.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub services_by_type: std::collections::BTreeMap<String, NfseServiceCodes>,
+    /// `pAliq` (percent), where the provider informs it (Simples Nacional ME/EPP without a special regime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss_rate: Option<String>,
+    /// `tpRetISSQN` by default: 1 not withheld, 2 withheld by the buyer (a CPF/CNPJ customer).
+    #[serde(default = "not_withheld")]
+    pub iss_withholding: u8,
+    pub approximate_taxes: ApproximateTaxesConfig,
+    /// The DPS signature: `rsa-sha256` (default) or `rsa-sha1`.
+    #[serde(default = "rsa_sha256")]
+    pub signature: String,
+}
+
+fn not_withheld() -> u8 {
+    1
+}
+
+fn rsa_sha256() -> String {
+    "rsa-sha256".into()
 }
 
 /// The A1 certificate of an emitter as stored: PKCS#12 bytes and password. Only the invoicer reads it (to sign);

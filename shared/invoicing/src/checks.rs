@@ -5,6 +5,7 @@ use osflow_app::{CertificateSummary, EmitterConfig, FieldProblem, FiscalChecks};
 use osflow_nfe::{CertError, Certificate};
 
 use crate::config::validate;
+use crate::nfse::validate_nfse;
 
 /// The emitter checks of the NF-e library.
 #[derive(Debug, Clone, Copy, Default)]
@@ -12,7 +13,10 @@ pub struct NfeChecks;
 
 impl FiscalChecks for NfeChecks {
     fn check_emitter(&self, config: &EmitterConfig) -> Result<(), FieldProblem> {
-        validate(config).map(|_| ()).map_err(|e| FieldProblem { field: e.field, message: e.message })
+        validate(config)
+            .and_then(|_| validate_nfse(config))
+            .map(|_| ())
+            .map_err(|e| FieldProblem { field: e.field, message: e.message })
     }
 
     fn read_certificate(&self, pkcs12: &[u8], password: &str) -> Result<CertificateSummary, FieldProblem> {

@@ -17,6 +17,7 @@ pub mod config;
 mod consumer;
 pub mod invoicer;
 pub mod mapping;
+pub mod nfse;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use checks::NfeChecks;
 pub use config::{ConfigError, ValidEmitter, validate};
 pub use invoicer::{AuthorityFor, InvoiceError, Invoicer, Issued, SharedAuthority};
 pub use mapping::{MapError, nfe_input};
+pub use nfse::{ValidNfse, dps_inputs, validate_nfse};
 
 /// Invoicing enabled ⇔ the company has an emitter configured.
 #[derive(Clone)]

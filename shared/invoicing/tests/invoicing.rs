@@ -97,6 +97,7 @@ fn emitter(tax: TaxRules) -> EmitterConfig {
             email: "fiscal@osflow.example".into(),
             phone: "11999990000".into(),
         },
+        nfse: None,
     }
 }
 
@@ -717,3 +718,6 @@ async fn a_homologation_nfe_never_stands_for_the_production_one() {
     let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
     assert_eq!(records.len(), 2, "both records kept: {records:?}");
 }
+
+#[path = "invoicing/nfse.rs"]
+mod nfse;

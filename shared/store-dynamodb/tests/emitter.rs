@@ -149,6 +149,7 @@ fn emitter(cnpj: &str, serie: u32) -> EmitterConfig {
             email: "fiscal@osflow.example".into(),
             phone: "11999990000".into(),
         },
+        nfse: None,
     }
 }
 

@@ -3,7 +3,12 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use osflow_app::{CertificateSummary, CertificateUpload, EmitterConfig, EmitterView, TaxRules, TechResponsibleConfig};
+use std::collections::BTreeMap;
+
+use osflow_app::{
+    ApproximateTaxesConfig, CertificateSummary, CertificateUpload, EmitterConfig, EmitterView, NfseServiceCodes,
+    NfseSettings, TaxRules, TechResponsibleConfig,
+};
 use osflow_lambda_kit::{Problem, ProblemType};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,6 +63,146 @@ impl From<&TaxRules> for TaxRulesDto {
             TaxRules::RegimeNormal { icms_percent, pis_percent, cofins_percent, pis_cofins_base_excludes_icms } => {
                 TaxRulesDto::RegimeNormal { icms_percent, pis_percent, cofins_percent, pis_cofins_base_excludes_icms }
             }
+        }
+    }
+}
+
+/// The service codes of the NFS-e (`cServ`).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NfseServiceCodesDto {
+    /// `cTribNac`: 6 digits (LC 116/2003 item, subitem, desdobro).
+    #[schema(example = "140101")]
+    pub c_trib_nac: String,
+    /// `cTribMun`: 3 digits, when the municipality has one.
+    #[serde(default)]
+    pub c_trib_mun: Option<String>,
+    /// `cNBS`: 9 digits (required with IBS/CBS).
+    #[serde(default)]
+    #[schema(example = "120012000")]
+    pub c_nbs: Option<String>,
+}
+
+impl From<NfseServiceCodesDto> for NfseServiceCodes {
+    fn from(c: NfseServiceCodesDto) -> NfseServiceCodes {
+        NfseServiceCodes { c_trib_nac: c.c_trib_nac, c_trib_mun: c.c_trib_mun, c_nbs: c.c_nbs }
+    }
+}
+
+impl From<&NfseServiceCodes> for NfseServiceCodesDto {
+    fn from(c: &NfseServiceCodes) -> NfseServiceCodesDto {
+        NfseServiceCodesDto {
+            c_trib_nac: c.c_trib_nac.clone(),
+            c_trib_mun: c.c_trib_mun.clone(),
+            c_nbs: c.c_nbs.clone(),
+        }
+    }
+}
+
+/// `totTrib` of the NFS-e, by `form`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(tag = "form", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ApproximateTaxesDto {
+    /// `pTotTribSN`: the Simples Nacional rate (percent); required of a ME/EPP.
+    SimplesRate {
+        #[schema(example = "6")]
+        percent: String,
+    },
+    /// `pTotTrib`: federal, state and municipal rates (percent).
+    Rates { federal: String, state: String, municipal: String },
+    /// `indTotTrib` = 0: not informed (not for a ME/EPP).
+    NotInformed,
+}
+
+/// The municipal part of the emitter: the labor on the NFS-e Nacional.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NfseSettingsDto {
+    /// Inscrição municipal.
+    #[serde(default)]
+    pub municipal_registration: Option<String>,
+    /// `opSimpNac`: 1 not optant, 2 MEI, 3 ME/EPP.
+    #[schema(example = 3)]
+    pub simples_option: u8,
+    /// `regApTribSN` (ME/EPP only): 1, 2 or 3.
+    #[serde(default)]
+    pub simples_regime: Option<u8>,
+    /// `regEspTrib`: 0 none (default) … 6, 9.
+    #[serde(default)]
+    pub special_regime: u8,
+    /// The DPS série, 1 to 99999 (default 1).
+    #[serde(default = "default_serie")]
+    pub serie: u32,
+    /// The default service codes of the labor.
+    pub service: NfseServiceCodesDto,
+    /// Codes per service type of the OS (or per labor line code), instead of the default.
+    #[serde(default)]
+    pub services_by_type: BTreeMap<String, NfseServiceCodesDto>,
+    /// `pAliq` (percent), where the provider informs it (Simples Nacional ME/EPP without a special regime).
+    #[serde(default)]
+    #[schema(example = "2")]
+    pub iss_rate: Option<String>,
+    /// `tpRetISSQN` by default: 1 not withheld (default), 2 withheld by the buyer.
+    #[serde(default = "default_withholding")]
+    pub iss_withholding: u8,
+    pub approximate_taxes: ApproximateTaxesDto,
+    /// The DPS signature: `rsa-sha256` (default) or `rsa-sha1`.
+    #[serde(default = "default_signature")]
+    #[schema(example = "rsa-sha256")]
+    pub signature: String,
+}
+
+fn default_withholding() -> u8 {
+    1
+}
+fn default_signature() -> String {
+    "rsa-sha256".into()
+}
+
+impl From<NfseSettingsDto> for NfseSettings {
+    fn from(n: NfseSettingsDto) -> NfseSettings {
+        NfseSettings {
+            municipal_registration: n.municipal_registration,
+            simples_option: n.simples_option,
+            simples_regime: n.simples_regime,
+            special_regime: n.special_regime,
+            serie: n.serie,
+            service: n.service.into(),
+            services_by_type: n.services_by_type.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            iss_rate: n.iss_rate,
+            iss_withholding: n.iss_withholding,
+            approximate_taxes: match n.approximate_taxes {
+                ApproximateTaxesDto::SimplesRate { percent } => ApproximateTaxesConfig::SimplesRate { percent },
+                ApproximateTaxesDto::Rates { federal, state, municipal } => {
+                    ApproximateTaxesConfig::Rates { federal, state, municipal }
+                }
+                ApproximateTaxesDto::NotInformed => ApproximateTaxesConfig::NotInformed,
+            },
+            signature: n.signature,
+        }
+    }
+}
+
+impl From<&NfseSettings> for NfseSettingsDto {
+    fn from(n: &NfseSettings) -> NfseSettingsDto {
+        NfseSettingsDto {
+            municipal_registration: n.municipal_registration.clone(),
+            simples_option: n.simples_option,
+            simples_regime: n.simples_regime,
+            special_regime: n.special_regime,
+            serie: n.serie,
+            service: (&n.service).into(),
+            services_by_type: n.services_by_type.iter().map(|(k, v)| (k.clone(), v.into())).collect(),
+            iss_rate: n.iss_rate.clone(),
+            iss_withholding: n.iss_withholding,
+            approximate_taxes: match n.approximate_taxes.clone() {
+                ApproximateTaxesConfig::SimplesRate { percent } => ApproximateTaxesDto::SimplesRate { percent },
+                ApproximateTaxesConfig::Rates { federal, state, municipal } => {
+                    ApproximateTaxesDto::Rates { federal, state, municipal }
+                }
+                ApproximateTaxesConfig::NotInformed => ApproximateTaxesDto::NotInformed,
+            },
+            signature: n.signature.clone(),
         }
     }
 }
@@ -123,6 +268,9 @@ pub struct EmitterInput {
     #[serde(default)]
     pub ibs_cbs: bool,
     pub tech_responsible: TechResponsibleDto,
+    /// The municipal part (NFS-e Nacional of the labor); omitted: the company issues no NFS-e through osflow.
+    #[serde(default)]
+    pub nfse: Option<NfseSettingsDto>,
     #[serde(default)]
     pub certificate: Option<CertificateInput>,
 }
@@ -175,6 +323,7 @@ impl EmitterInput {
                 email: self.tech_responsible.email,
                 phone: self.tech_responsible.phone,
             },
+            nfse: self.nfse.map(Into::into),
         };
         Ok((config, certificate))
     }
@@ -221,6 +370,8 @@ pub struct EmitterSettingsView {
     pub tax: TaxRulesDto,
     pub ibs_cbs: bool,
     pub tech_responsible: TechResponsibleDto,
+    /// The municipal part, when configured.
+    pub nfse: Option<NfseSettingsDto>,
     /// `null` when no certificate is stored (or the stored one no longer opens): upload one.
     pub certificate: Option<CertificateView>,
 }
@@ -246,6 +397,7 @@ impl From<&EmitterView> for EmitterSettingsView {
                 email: c.tech_responsible.email.clone(),
                 phone: c.tech_responsible.phone.clone(),
             },
+            nfse: c.nfse.as_ref().map(Into::into),
             certificate: v.certificate.as_ref().map(Into::into),
         }
     }
