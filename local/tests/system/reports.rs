@@ -121,6 +121,15 @@ async fn reports_count_the_walked_orders_and_their_files_parse() {
     {
         assert!(rows.iter().any(|r| r.as_slice() == expected), "{expected:?} in {csv}");
     }
+    // For spreadsheets in pt-BR: the same lines with `;`; another separator is refused, naming the parameter.
+    let semicolon = rep.get(&format!("/v1/reports/{id}/files/report.csv?delimiter=semicolon")).await;
+    assert_eq!(semicolon.status, StatusCode::OK);
+    let semicolon = semicolon.body.as_str().expect("CSV text").to_owned();
+    assert_eq!(semicolon.lines().count(), csv.lines().count());
+    assert_eq!(semicolon.lines().next(), Some("section;key;metric;value"));
+    assert!(semicolon.lines().any(|l| l == "totals;;opened;4"), "{semicolon}");
+    let refused = rep.get(&format!("/v1/reports/{id}/files/report.csv?delimiter=tab")).await;
+    assert_eq!(refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "/problems/invalid-field")["field"], "delimiter");
     for (file, shape) in [("time-per-stage.svg", "rect"), ("opened-closed.svg", "polyline")] {
         let svg = rep.get(&format!("/v1/reports/{id}/files/{file}")).await;
         assert_eq!(svg.status, StatusCode::OK, "{file}");

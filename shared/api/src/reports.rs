@@ -6,6 +6,7 @@ use lambda_http::http::header;
 use lambda_http::{Body, Response};
 use osflow_lambda_kit::{Problem, ProblemType};
 use osflow_reports::ReportError;
+use osflow_reports::render::CsvDelimiter;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -74,9 +75,10 @@ fn date(cx: &Cx<'_>, field: &'static str) -> Result<NaiveDate, Problem> {
 }
 
 /// The company's figures over a period, live from the day aggregates: orders opened, approved, rejected,
-/// cancelled and closed, time per status (average, median and 90th percentile as bucket bounds, SLA breaches),
-/// the bottleneck, rework loops, time waiting for material, per technician and service type, opened/closed per
-/// day, and revenue (`representante` and `financeiro` only; other roles get the summary without it).
+/// cancelled and closed, time per status (average, median and 90th percentile interpolated within their
+/// bucket, SLA breaches), the bottleneck, rework loops, time waiting for material, per technician and service
+/// type, opened/closed per day, and revenue (`representante` and `financeiro` only; other roles get the
+/// summary without it).
 #[utoipa::path(
     get, path = "/v1/reports/summary", tag = "reports",
     params(PeriodQuery),
@@ -114,16 +116,43 @@ pub(crate) async fn get_report(cx: &Cx<'_>) -> Res {
     Ok(json_response(200, to_json(&r), None))
 }
 
-/// A file of a report: the JSON document, the CSV (`section,key,metric,value`) or an SVG chart.
+/// The CSV's separator.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct CsvQuery {
+    /// `report.csv` only: `comma` (default) or `semicolon` (`;`, for spreadsheets in pt-BR).
+    #[param(pattern = "^(comma|semicolon)$")]
+    delimiter: Option<String>,
+}
+
+fn delimiter(cx: &Cx<'_>) -> Result<CsvDelimiter, Problem> {
+    match cx.query().first("delimiter").map(str::trim) {
+        None | Some("comma") => Ok(CsvDelimiter::Comma),
+        Some("semicolon") => Ok(CsvDelimiter::Semicolon),
+        Some(_) => Err(Problem::field(ProblemType::InvalidField, "delimiter", "use comma ou semicolon")),
+    }
+}
+
+/// A file of a report: the JSON document, the CSV (`section,key,metric,value`; `?delimiter=semicolon` for `;`)
+/// or an SVG chart. CSV cells a spreadsheet would run as formulas start with an apostrophe.
 #[utoipa::path(
     get, path = "/v1/reports/{id}/files/{file}", tag = "reports",
-    params(ReportFilePath),
+    params(ReportFilePath, CsvQuery),
     responses((status = 200, description = "The file", body = String, content_type = "text/csv"))
 )]
 pub(crate) async fn report_file(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let (id, file) = (cx.param("id").unwrap_or_default(), cx.param("file").unwrap_or_default());
-    let blob = osflow_reports::report_file(cx.app, &caller, id, file).await.map_err(report_problem)?;
+    let blob = match delimiter(cx) {
+        Ok(delimiter) => osflow_reports::report_file_with(cx.app, &caller, id, file, delimiter).await,
+        // The caller's right to the report (403, 404) comes before the parameter's problem.
+        Err(problem) => {
+            osflow_reports::report_file(cx.app, &caller, id, file).await.map_err(report_problem)?;
+            return Err(problem);
+        }
+    }
+    .map_err(report_problem)?;
     let body = match String::from_utf8(blob.bytes) {
         Ok(text) => Body::Text(text),
         Err(e) => Body::Binary(e.into_bytes()),

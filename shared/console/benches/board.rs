@@ -19,11 +19,7 @@ use osflow_store_sqlite::SqliteStore;
 const OPEN_ORDERS: u64 = 500;
 
 fn request(path: &str, cookie: &str) -> Request {
-    lambda_http::http::Request::builder()
-        .uri(path)
-        .header("cookie", cookie)
-        .body(Body::Empty)
-        .expect("a request")
+    lambda_http::http::Request::builder().uri(path).header("cookie", cookie).body(Body::Empty).expect("a request")
 }
 
 fn body_len(resp: lambda_http::Response<Body>) -> usize {

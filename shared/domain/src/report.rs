@@ -43,16 +43,28 @@ pub const BUCKET_BOUNDS_SECS: [i64; 16] = [
 /// Number of buckets: one per bound plus the overflow bucket.
 pub const BUCKETS: usize = BUCKET_BOUNDS_SECS.len() + 1;
 
-/// A fixed-bucket histogram of durations: mergeable by adding counts.
+/// A fixed-bucket histogram of durations, with the smallest and largest duration of each bucket: mergeable by
+/// adding counts and taking the extremes.
+///
+/// Why buckets and not the exact durations: a day aggregate must stay one small item whatever the number of
+/// orders (exact values would grow it toward the store's item limit, and a year's summary would read them all).
+/// The extremes make a percentile exact at a bucket's ends and interpolated between them inside, instead of the
+/// bucket's upper bound (stays of seconds read as 60 s before).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
     /// `BUCKETS` counts; bucket `i` holds durations `<= BUCKET_BOUNDS_SECS[i]` (and above the previous bound).
     pub counts: Vec<u64>,
+    /// The smallest duration of each bucket (`None` when empty, or stored before extremes were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub min_secs: Vec<Option<i64>>,
+    /// The largest duration of each bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub max_secs: Vec<Option<i64>>,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: vec![0; BUCKETS] }
+        Histogram { counts: vec![0; BUCKETS], min_secs: vec![None; BUCKETS], max_secs: vec![None; BUCKETS] }
     }
 }
 
@@ -63,13 +75,22 @@ impl Histogram {
 
     pub fn add(&mut self, secs: i64) {
         self.normalize();
-        self.counts[Self::bucket_of(secs)] += 1;
+        let i = Self::bucket_of(secs);
+        self.counts[i] += 1;
+        self.min_secs[i] = Some(self.min_secs[i].map_or(secs, |m| m.min(secs)));
+        self.max_secs[i] = Some(self.max_secs[i].map_or(secs, |m| m.max(secs)));
     }
 
     pub fn merge(&mut self, other: &Histogram) {
         self.normalize();
         for (i, c) in other.counts.iter().enumerate().take(BUCKETS) {
             self.counts[i] += c;
+            if let Some(Some(m)) = other.min_secs.get(i) {
+                self.min_secs[i] = Some(self.min_secs[i].map_or(*m, |x| x.min(*m)));
+            }
+            if let Some(Some(m)) = other.max_secs.get(i) {
+                self.max_secs[i] = Some(self.max_secs[i].map_or(*m, |x| x.max(*m)));
+            }
         }
     }
 
@@ -77,8 +98,10 @@ impl Histogram {
         self.counts.iter().sum()
     }
 
-    /// The upper bound (seconds) of the bucket holding the `p`-th percentile (0–100), or `None` when empty.
-    /// The overflow bucket answers with the last bound (a lower bound: "more than 30 days").
+    /// The `p`-th percentile (0–100) in seconds, or `None` when empty: the duration of that rank, interpolated
+    /// linearly within its bucket between the bucket's smallest and largest duration (exact when the rank is
+    /// one of them). A bucket without its extremes (stored by an older build) interpolates between its bounds;
+    /// the overflow bucket then answers with the last bound (a lower bound: "more than 30 days").
     pub fn percentile(&self, p: u32) -> Option<i64> {
         let total = self.count();
         if total == 0 {
@@ -87,11 +110,26 @@ impl Histogram {
         // The rank of the percentile, 1-based, at least 1.
         let rank = (total * u64::from(p.min(100))).div_ceil(100).max(1);
         let mut seen = 0;
-        for (i, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Some(BUCKET_BOUNDS_SECS[i.min(BUCKET_BOUNDS_SECS.len() - 1)]);
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c == 0 {
+                continue;
             }
+            if seen + c >= rank {
+                // The rank within the bucket, 1..=c.
+                let k = (rank - seen) as i64;
+                let c = c as i64;
+                let extremes = (self.min_secs.get(i).copied().flatten(), self.max_secs.get(i).copied().flatten());
+                return Some(match extremes {
+                    (Some(lo), Some(hi)) if c > 1 => lo + (hi - lo) * (k - 1) / (c - 1),
+                    (Some(lo), _) => lo,
+                    _ if i >= BUCKET_BOUNDS_SECS.len() => BUCKET_BOUNDS_SECS[BUCKET_BOUNDS_SECS.len() - 1],
+                    _ => {
+                        let lo = if i == 0 { 0 } else { BUCKET_BOUNDS_SECS[i - 1] };
+                        lo + (BUCKET_BOUNDS_SECS[i] - lo) * k / c
+                    }
+                });
+            }
+            seen += c;
         }
         BUCKET_BOUNDS_SECS.last().copied()
     }
@@ -99,6 +137,12 @@ impl Histogram {
     fn normalize(&mut self) {
         if self.counts.len() < BUCKETS {
             self.counts.resize(BUCKETS, 0);
+        }
+        if self.min_secs.len() < BUCKETS {
+            self.min_secs.resize(BUCKETS, None);
+        }
+        if self.max_secs.len() < BUCKETS {
+            self.max_secs.resize(BUCKETS, None);
         }
     }
 }
@@ -302,7 +346,10 @@ pub fn contribution(history: &[Event], version: u64, sla: &SlaLimits) -> Result<
     if entering {
         let into = agg.statuses.entry(event.status_after.clone()).or_default();
         into.entered += 1;
-        if stays.iter().any(|s| *s.0 == event.status_after) {
+        // Back in a status seen before is rework, except the return from a material wait to the status it paused.
+        let returns_from_material =
+            stays.len() >= 2 && stays[stays.len() - 1].2 && *stays[stays.len() - 2].0 == event.status_after;
+        if stays.iter().any(|s| *s.0 == event.status_after) && !returns_from_material {
             agg.rework_loops += 1;
         }
         if let Some(&(status, entered_at, material)) = stays.last() {
@@ -362,7 +409,7 @@ pub struct StatusSummary {
     pub total_secs: i64,
     /// Average seconds of the stays that ended in the period.
     pub avg_secs: Option<i64>,
-    /// Bucket upper bounds (seconds) of the median and the 90th percentile.
+    /// The median and the 90th percentile (seconds; see [`Histogram::percentile`]).
     pub p50_secs: Option<i64>,
     pub p90_secs: Option<i64>,
     pub sla_breaches: u64,

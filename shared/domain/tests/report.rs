@@ -149,7 +149,11 @@ fn brute_force(histories: &[Vec<Event>], sla: &SlaLimits) -> BTreeMap<NaiveDate,
         for (i, s) in stays.iter().enumerate() {
             let d = days.entry(report_day(s.entered_at)).or_insert_with(|| DayAggregate::new(report_day(s.entered_at)));
             d.statuses.entry(s.status.clone()).or_default().entered += 1;
-            if stays[..i].iter().any(|p| p.status == s.status) {
+            // Back in a status seen before is rework, except the return from a material wait to the status it
+            // paused.
+            let returns_from_material =
+                i >= 2 && stays[i - 1].status.as_str() == MATERIAL && stays[i - 2].status == s.status;
+            if stays[..i].iter().any(|p| p.status == s.status) && !returns_from_material {
                 d.rework_loops += 1;
             }
             if let Some(left) = s.left_at {
@@ -313,8 +317,9 @@ fn percentiles_answer_bucket_bounds_and_the_bottleneck_is_the_longest_average() 
     assert_eq!(s.bottleneck, Some(key("em_execucao")));
     let exec = s.statuses.iter().find(|x| x.status == key("em_execucao")).unwrap();
     assert_eq!((exec.left, exec.total_secs, exec.p50_secs, exec.sla_breaches), (1, 3 * 86_400, Some(259_200), 1));
+    // One stay of 600 s: its bucket (up to 15 min) knows its extremes, so the percentile is the stay itself.
     let aberta = s.statuses.iter().find(|x| x.status == key("aberta")).unwrap();
-    assert_eq!(aberta.p90_secs, Some(900));
+    assert_eq!(aberta.p90_secs, Some(600));
     assert_eq!((s.opened, s.closed, s.sla_breaches), (1, 1, 1));
     let revenue = s.revenue.unwrap();
     assert_eq!(revenue.total, Money::from_cents(10_000).unwrap());
@@ -327,4 +332,49 @@ fn percentiles_answer_bucket_bounds_and_the_bottleneck_is_the_longest_average() 
     let at = open.last().unwrap().at;
     assert!(sla_breach(&open, &sla, at + Duration::hours(23)).is_none());
     assert_eq!(sla_breach(&open, &sla, at + Duration::hours(25)).unwrap().status, key("em_execucao"));
+}
+
+/// A wait for material is not rework: the order returns to the status the wait paused. Going back to a status
+/// otherwise is.
+#[test]
+fn the_return_from_a_material_wait_is_not_rework() {
+    let sla = sla();
+    let count = |h: &[Event]| -> u64 { h.iter().map(|e| contribution(h, e.version, &sla).unwrap().rework_loops).sum() };
+    let with_wait = history(1, None, "reparo", &[(Step::Move(0), 60), (Step::WaitMaterial, 60), (Step::Move(0), 60)]);
+    assert_eq!(count(&with_wait), 0, "em_execucao -> aguardando_material -> em_execucao");
+    let rework = history(2, None, "reparo", &[(Step::Move(0), 60), (Step::Move(1), 60), (Step::Move(0), 60)]);
+    assert_eq!(count(&rework), 1, "em_execucao -> validacao -> em_execucao");
+    // A wait that leads elsewhere, and then back: rework.
+    let elsewhere = history(
+        3,
+        None,
+        "reparo",
+        &[(Step::Move(0), 60), (Step::WaitMaterial, 60), (Step::Move(1), 60), (Step::Move(0), 60)],
+    );
+    assert_eq!(count(&elsewhere), 1);
+}
+
+/// Percentiles come from the observed stays, not the bucket's upper bound: stays of seconds no longer read as
+/// a minute. Within a bucket, the value is interpolated between the smallest and largest stay it holds.
+#[test]
+fn percentiles_of_short_stays_are_within_the_stays() {
+    let mut h = Histogram::default();
+    for secs in [5, 10, 20] {
+        h.add(secs);
+    }
+    let p50 = h.percentile(50).unwrap();
+    assert!((5..=20).contains(&p50), "p50 {p50}");
+    assert_eq!(h.percentile(100), Some(20), "the largest stay");
+    assert_eq!(h.percentile(1), Some(5), "the smallest stay");
+    // Mergeable: two halves merged answer as the whole.
+    let (mut a, mut b) = (Histogram::default(), Histogram::default());
+    a.add(5);
+    b.add(10);
+    b.add(20);
+    a.merge(&b);
+    assert_eq!(a, h);
+    // A histogram stored before the extremes were kept answers within its bucket's bounds, interpolated.
+    let old: Histogram = serde_json::from_value(serde_json::json!({"counts": [3]})).unwrap();
+    let p = old.percentile(50).unwrap();
+    assert!((1..60).contains(&p), "{p}");
 }

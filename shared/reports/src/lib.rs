@@ -21,5 +21,5 @@ pub use reporter::{CONSUMER, Reporter};
 pub use sla::{SLA_COMPONENT, SLA_LOOKBACK_DAYS, check_sla};
 pub use usecases::{
     Announcer, FILES, MAX_PERIOD_DAYS, REVENUE_ROLES, ReportError, Schedule, generate, get_report, list_reports,
-    period_of, report_file, request_report, run_schedule, summary,
+    period_of, report_file, report_file_with, request_report, run_schedule, summary,
 };

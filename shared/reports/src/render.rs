@@ -23,13 +23,47 @@ fn hours(secs: Option<i64>) -> String {
     secs.map(|s| format!("{:.1}", s as f64 / 3600.0)).unwrap_or_default()
 }
 
-/// The CSV: one line per figure, `section,key,metric,value` (a header line first). Durations in seconds, money
-/// as decimal strings.
+/// The field separator of the CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvDelimiter {
+    /// `,` (the stored `report.csv`).
+    #[default]
+    Comma,
+    /// `;`: what spreadsheets in pt-BR expect (`,` is their decimal separator).
+    Semicolon,
+}
+
+impl CsvDelimiter {
+    fn byte(self) -> u8 {
+        match self {
+            CsvDelimiter::Comma => b',',
+            CsvDelimiter::Semicolon => b';',
+        }
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage return before one)
+/// gets a leading apostrophe, so it is shown as text.
+fn neutralized(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}").into() } else { cell.into() }
+}
+
+/// The CSV with `,`: see [`csv_with`].
 pub fn csv(s: &Summary) -> String {
-    let mut out = String::from("section,key,metric,value\n");
+    csv_with(s, CsvDelimiter::Comma)
+}
+
+/// The CSV: one line per figure, `section,key,metric,value` (a header line first). Durations in seconds, money
+/// as decimal strings. Cells are quoted as needed by a CSV writer, and formulas neutralized.
+pub fn csv_with(s: &Summary, delimiter: CsvDelimiter) -> String {
+    let mut writer = ::csv::WriterBuilder::new().delimiter(delimiter.byte()).from_writer(Vec::new());
     let mut line = |section: &str, key: &str, metric: &str, value: String| {
-        out.push_str(&format!("{section},{},{metric},{value}\n", key.replace([',', '\n', '"'], " ")));
+        // Writing to memory cannot fail.
+        writer
+            .write_record([section, &neutralized(key), metric, &neutralized(&value)])
+            .expect("a CSV record written to memory");
     };
+    line("section", "key", "metric", "value".into());
     line("period", "", "from", s.from.to_string());
     line("period", "", "to", s.to.to_string());
     for (metric, value) in [
@@ -74,7 +108,8 @@ pub fn csv(s: &Summary) -> String {
             line("revenue", method, "amount", amount.to_string());
         }
     }
-    out
+    let bytes = writer.into_inner().expect("an in-memory CSV writer flushes");
+    String::from_utf8(bytes).expect("the CSV of UTF-8 cells is UTF-8")
 }
 
 fn chart_error<E: std::fmt::Debug>(e: E) -> String {

@@ -96,6 +96,26 @@ pub async fn report_file(app: &App, caller: &Caller, id: &str, file: &str) -> Re
     app.blobs.get(&caller.tenant, &blob_key(id, file)).await?.ok_or(ReportError::App(AppError::NotFound))
 }
 
+/// A file of a generated report, its CSV with `delimiter`: the stored `report.csv` has `,`; another delimiter
+/// renders it again from the report's summary (the same figures).
+pub async fn report_file_with(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    file: &str,
+    delimiter: crate::render::CsvDelimiter,
+) -> Result<Blob, ReportError> {
+    if file != "report.csv" || delimiter == crate::render::CsvDelimiter::Comma {
+        return report_file(app, caller, id, file).await;
+    }
+    let report = get_report(app, caller, id).await?;
+    if !report.files.iter().any(|f| f == file) {
+        return Err(AppError::NotFound.into());
+    }
+    let bytes = crate::render::csv_with(&report.summary, delimiter).into_bytes();
+    Ok(Blob { content_type: content_type(file).to_owned(), bytes })
+}
+
 /// The id of a report: the same period gives the same id (a rerun replaces the report).
 fn report_id(period: ReportPeriod, from: NaiveDate, to: NaiveDate) -> String {
     match period {

@@ -414,3 +414,37 @@ impl osflow_app::Clock for Stopped {
         self.0
     }
 }
+
+/// The CSV is written by a CSV writer: commas, quotes and line breaks in a cell survive (quoted), a cell that a
+/// spreadsheet would run as a formula (`= + - @`) is neutralized with a leading apostrophe, and `;` is offered
+/// for pt-BR spreadsheets (where `,` is the decimal separator).
+#[test]
+fn the_csv_quotes_cells_neutralizes_formulas_and_offers_semicolons() {
+    use osflow_domain::report::{DayAggregate, Summary};
+    use osflow_reports::render::{CsvDelimiter, csv_with};
+    let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let mut agg = DayAggregate::new(day);
+    let services =
+        ["reparo, com \"garantia\"\nexpressa", "=HYPERLINK(\"http://x.example\",\"clique\")", "+1", "-2", "@SUM(A1)"];
+    for service in services {
+        let per = agg.by_service.entry(service.to_owned()).or_default();
+        let stats = per.entry(osflow_domain::StatusKey::parse("em_execucao").unwrap()).or_default();
+        stats.left = 1;
+        stats.total_secs = 60;
+    }
+    let summary = Summary::of(day, day, &[agg], true);
+    for (delimiter, byte) in [(CsvDelimiter::Comma, b','), (CsvDelimiter::Semicolon, b';')] {
+        let text = csv_with(&summary, delimiter);
+        let mut reader = csv::ReaderBuilder::new().delimiter(byte).from_reader(text.as_bytes());
+        assert_eq!(reader.headers().unwrap(), vec!["section", "key", "metric", "value"]);
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a well-formed record")).collect();
+        let keys: Vec<&str> = rows.iter().filter(|r| &r[0] == "service").map(|r| r.get(1).unwrap()).collect();
+        // Every service twice (left, avg_secs), whole.
+        assert!(keys.contains(&"reparo, com \"garantia\"\nexpressa"), "{keys:?}");
+        for formula in &services[1..] {
+            assert!(keys.contains(&format!("'{formula}").as_str()), "{formula} neutralized: {keys:?}");
+            assert!(!keys.contains(formula), "{formula} left as a formula");
+        }
+        assert!(rows.iter().all(|r| r.len() == 4));
+    }
+}
