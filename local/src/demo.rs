@@ -1,13 +1,16 @@
-//! `--demo`: the company `demo` with the default flow and a few example orders in different statuses, made once
-//! by walking the real API (the same requests a client would send), never by writing rows.
+//! `--demo`: the company `demo` with the default flow, a few example orders in different statuses and three weeks
+//! of history (dated in the past through the clock port, [`DemoClock`]), made once by walking the real API (the
+//! same requests a client would send), never by writing rows.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use lambda_http::http::{self, Method, header};
 use osflow_app::{
-    Caller, EmitterConfig, EmitterStore, FiscalEnvironment, PageRequest, TaxRules, TechResponsibleConfig,
+    Caller, Clock, EmitterConfig, EmitterStore, FiscalEnvironment, PageRequest, TaxRules, TechResponsibleConfig,
 };
 use osflow_domain::values::{CityCode, Cnpj, TenantId, Uf, UserId, Zip};
 use osflow_domain::{Address, Role};
@@ -36,13 +39,17 @@ const INVOICE_WAIT: Duration = Duration::from_secs(15);
 
 /// Seeds the demo company unless it has orders already: first its NF-e emitter (homologação, Simples
 /// Nacional, a self-signed test certificate — only the SEFAZ simulator accepts it), then the orders.
-pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore) -> Result<Seeded, String> {
+pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&DemoClock>) -> Result<Seeded, String> {
     if has_orders(gw).await? {
         return Ok(Seeded::AlreadyThere);
     }
     seed_emitter(emitters).await?;
     let client = Client { gw, token: gw.keys().issue(TENANT, "demo-seed", &Role::ALL, Duration::from_secs(600)) };
-    let mut created = 0;
+    // Three weeks of history first (OS numbers follow the dates), then the examples, today.
+    let mut created = match clock {
+        Some(clock) => seed_history(&client, clock).await?,
+        None => 0,
+    };
 
     // 1. The whole flow, start to end: encerrada.
     let id = client.open(maria()).await?;
@@ -183,6 +190,116 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore) -> Result<Seeded, S
     created += 1;
 
     Ok(Seeded::Created(created))
+}
+
+/// The clock of a `--demo` start: the real time moved by an offset, so that the seed's history happens in the
+/// past (every event, notification and report day dated as if the shop had run for weeks); back to the real
+/// time (offset 0) once seeded.
+#[derive(Debug, Default)]
+pub struct DemoClock {
+    offset_ms: AtomicI64,
+}
+
+impl DemoClock {
+    fn set(&self, offset: chrono::Duration) {
+        self.offset_ms.store(offset.num_milliseconds(), Ordering::SeqCst);
+    }
+
+    fn advance(&self, by: chrono::Duration) {
+        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for DemoClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// Days of history the demo seeds.
+const HISTORY_DAYS: i64 = 21;
+/// Orders of the history, one opened every ~20 h.
+const HISTORY_ORDERS: i64 = 24;
+
+/// Three weeks of a shop's work through the API with the clock in the past: orders opened every ~20 hours by
+/// three technicians, most closed after days of work (labor only: no NF-e to wait for), some cancelled, and the
+/// rest left in the flow's open statuses since the day they got there — the old ones beyond their SLA or due
+/// date (the board's red cards).
+async fn seed_history(client: &Client<'_>, clock: &DemoClock) -> Result<usize, String> {
+    const TECHNICIANS: [&str; 3] = ["tecnico@demo", "joana@demo", "rafael@demo"];
+    const CUSTOMERS: [(&str, &str); 6] = [
+        ("Lucas Martins", "529.982.247-25"),
+        ("Fernanda Rocha", "111.444.777-35"),
+        ("Marcos Teixeira", "390.533.447-05"),
+        ("Juliana Mendes", "123.456.789-09"),
+        ("Restaurante Sabor Caseiro Ltda", "11.222.333/0001-81"),
+        ("Patrícia Gomes", "987.654.321-00"),
+    ];
+    const EQUIPMENT: [(&str, &str, &str, &str); 6] = [
+        ("Notebook", "Acer", "Aspire 5", "NXA5"),
+        ("Smartphone", "Motorola", "Moto G54", "MTG54"),
+        ("Geladeira", "Brastemp", "BRM44", "BRM"),
+        ("Ar-condicionado", "LG", "Dual Inverter 12k", "LGAC"),
+        ("Forno elétrico", "Fischer", "Gourmet 44L", "FSCH"),
+        ("Tablet", "Samsung", "Galaxy Tab A8", "TABA8"),
+    ];
+    const SERVICES: [(&str, &str); 3] =
+        [("reparo", "Não liga"), ("manutencao", "Manutenção preventiva"), ("instalacao", "Instalação no local")];
+    let hours = chrono::Duration::hours;
+    let mut created = 0;
+    for i in 0..HISTORY_ORDERS {
+        let k = i as usize;
+        clock.set(chrono::Duration::days(-HISTORY_DAYS) + hours(i * 20));
+        let (name, document) = CUSTOMERS[k % CUSTOMERS.len()];
+        let (description, brand, model, serial) = EQUIPMENT[k % EQUIPMENT.len()];
+        let (service, problem) = SERVICES[k % SERVICES.len()];
+        let due = (clock.now() + chrono::Duration::days(4 + i % 5)).date_naive();
+        let mut body = order(
+            customer(name, document, &format!("cliente{i}@example.com")),
+            (description, brand, model, &format!("{serial}-{:04}", 1000 + i)),
+            (service, problem),
+            vec![labor("S-100", "Mão de obra", "1", &format!("{}.00", 120 + 15 * i))],
+        );
+        body["technician"] = json!(TECHNICIANS[k % TECHNICIANS.len()]);
+        body["due_date"] = json!(due.to_string());
+        let id = client.open(body).await?;
+        created += 1;
+        // Older orders went further; some are left where a shop's work stalls.
+        let age_days = HISTORY_DAYS - i * 20 / 24;
+        let walk: &[(&str, Value)] = &[
+            ("quote/send", json!({})),
+            ("quote/decision", json!({"decision": "approve"})),
+            ("start", json!({})),
+            ("finish", json!({"tests_performed": "Testado em bancada"})),
+            ("validation", json!({"checklist": [{"item": "Funcionando", "ok": true}], "extra_items": []})),
+            ("payment/request", json!({})),
+            ("payments", json!({"amount": format!("{}.00", 120 + 15 * i), "method": "pix"})),
+            ("release", json!({})),
+            ("close", json!({})),
+        ];
+        let steps = match (i % 8, age_days) {
+            (7, _) => {
+                // The customer said no.
+                clock.advance(hours(5));
+                client.post(&id, "quote/send", json!({})).await?;
+                clock.advance(hours(20));
+                client.post(&id, "quote/decision", json!({"decision": "reject", "comment": "Ficou caro"})).await?;
+                continue;
+            }
+            (_, d) if d > 7 => walk.len(),
+            (0 | 3, _) => 1,
+            (1 | 4, _) => 3,
+            (2, _) => 4,
+            (5, _) => 6,
+            _ => 0,
+        };
+        for (step, body) in &walk[..steps] {
+            clock.advance(hours(3 + i % 9));
+            client.post(&id, step, body.clone()).await?;
+        }
+    }
+    clock.set(chrono::Duration::zero());
+    Ok(created as usize)
 }
 
 /// The demo company's emitter and its test certificate.

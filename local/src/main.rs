@@ -189,6 +189,12 @@ fn run(args: ServeArgs) -> Result<(), String> {
             .with_blobs(Arc::new(blobs.clone()))
             // The emitter's settings and certificate (`/v1/fiscal/emitter`), kept in the data folder's database.
             .with_fiscal(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) });
+        // --demo: the clock port moved into the past while the demo's history is seeded (the real time otherwise).
+        let demo_clock = args.demo.then(|| Arc::new(demo::DemoClock::default()));
+        let app = match &demo_clock {
+            Some(clock) => app.with_clock(clock.clone()),
+            None => app,
+        };
         // Events out: the outbox relayed in-process to the notifier, at least once, across restarts (what is
         // not relayed yet when the process stops is relayed at the next start).
         let notifier = Notifier {
@@ -248,7 +254,10 @@ fn run(args: ServeArgs) -> Result<(), String> {
             })
         });
         if args.demo {
-            match demo::seed(&gateway, store.as_ref()).await.map_err(|e| format!("--demo failed: {e}"))? {
+            match demo::seed(&gateway, store.as_ref(), demo_clock.as_deref())
+                .await
+                .map_err(|e| format!("--demo failed: {e}"))?
+            {
                 demo::Seeded::AlreadyThere => println!("Demo company \"demo\" already has its data."),
                 demo::Seeded::Created(n) => println!("Demo company \"demo\" created with {n} example orders."),
             }

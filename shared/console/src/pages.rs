@@ -278,7 +278,7 @@ pub fn board_columns(columns: &[(String, String, Vec<Card<'_>>)], now: DateTime<
                     h2 id=(format!("col-{key}")) { (label) " " span.count { (cards.len()) } }
                     ul {
                         @for c in cards {
-                            li.os class=(sla_class(c)) {
+                            li class=(format!("os {}", sla_class(c))) {
                                 a href=(format!("/os/{}", c.order.id)) {
                                     strong { "OS " (c.order.number) }
                                     " · " (first_name(&c.order.customer.name))
