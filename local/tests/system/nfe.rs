@@ -66,16 +66,18 @@ async fn an_emitter_configured_through_the_api_and_a_rejected_nfe_sent_again() {
     let refused = fin.step(&id, "release", json!({})).await.problem(StatusCode::CONFLICT, "/problems/guard-failed");
     assert_eq!(refused["guard"], "invoice_authorized");
 
-    // Fixed: homologação, the certificate stays.
+    // Fixed: homologação, the certificate stays. Homologation numbers its own sequence: the retry issues the
+    // homologation NF-e (number 1 there, a key of its own); the rejected production attempt stays listed.
     let fixed = rep.put("/v1/fiscal/emitter", emitter_body("homologation", None)).await.ok(StatusCode::OK);
     assert_eq!(fixed["environment"], "homologation");
     assert_eq!(fixed["certificate"], saved["certificate"]);
     let retried = fin.step_ok(&id, "invoices/retry", json!({})).await;
     assert_eq!(retried["invoice"]["state"], "pending", "{}", retried["invoice"]);
     let authorized = wait_for_invoice(&rep, &id, "authorized").await;
-    assert_eq!((&authorized["number"], &authorized["key"]), (&rejected["number"], &rejected["key"]));
+    assert_eq!(authorized["number"], 1, "{authorized}");
+    assert_ne!(authorized["key"], rejected["key"]);
     let invoices = rep.get(&format!("/v1/orders/{id}/invoices")).await.ok(StatusCode::OK);
-    assert_eq!(invoices["items"].as_array().map(Vec::len), Some(1), "one NF-e: {invoices}");
+    assert_eq!(invoices["items"].as_array().map(Vec::len), Some(2), "the production attempt and the NF-e: {invoices}");
     assert_eq!(fin.step_ok(&id, "release", json!({})).await["status"], "liberada");
     // Nothing left to retry.
     fin.step(&id, "invoices/retry", json!({})).await.problem(StatusCode::CONFLICT, "/problems/invoice-not-rejected");

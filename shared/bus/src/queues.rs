@@ -197,17 +197,16 @@ pub fn triggers_invoicing(event: &Event) -> bool {
     }
 }
 
-/// The FIFO message group of an envelope on `queue`: the tenant.
+/// The FIFO message group of an envelope on `queue`.
 ///
 /// On `reports.fifo`, the company: its events all update the company's day aggregates, so they are counted one
-/// at a time. On `invoicing.fifo`:
-///
-/// DESIGN §3 asks for one group per NF-e sequence (emitter CNPJ + série). The bus does not know a company's
-/// emitter settings, and every sequence belongs to one company, so the company's group orders each of its
-/// sequences (and each order's payment before its release) at the price of ordering a company's sequences
-/// together, which a single emitter per company does anyway.
+/// at a time. On `invoicing.fifo`, the order: the numbers of a sequence are claimed atomically by the store
+/// (gapless, one per order), so orders need no ordering among themselves, and one order whose NF-e keeps
+/// failing never holds another's (a company-wide group held every NF-e of the company behind it); an order's
+/// payment still comes before its release. On `notifications.fifo`, the company.
 pub fn message_group_id(queue: Queue, envelope: &Envelope) -> String {
     match queue {
-        Queue::Notifications | Queue::Reports | Queue::Invoicing => envelope.tenant.as_str().to_owned(),
+        Queue::Notifications | Queue::Reports => envelope.tenant.as_str().to_owned(),
+        Queue::Invoicing => format!("{}#{}", envelope.tenant.as_str(), envelope.order_id),
     }
 }

@@ -1152,3 +1152,19 @@ async fn reports_are_serialized_per_company_and_concurrent_across_companies() {
         assert_eq!(got, want, "{t}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoicing_groups_are_per_order_so_one_order_never_holds_the_company() {
+    let dir = tempfile::tempdir().unwrap();
+    let envelopes = commit_orders(&dir.path().join("osflow.db"), 3).await;
+    let groups: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        envelopes.iter().fold(Default::default(), |mut m, e| {
+            m.entry(e.order_id.to_string()).or_default().insert(message_group_id(Queue::Invoicing, e));
+            m
+        });
+    assert_eq!(groups.len(), 3);
+    let all: std::collections::BTreeSet<&String> = groups.values().flatten().collect();
+    assert_eq!(all.len(), 3, "one group per order, each order's events in one group: {groups:?}");
+    let tenants: std::collections::BTreeSet<&str> = envelopes.iter().map(|e| e.tenant.as_str()).collect();
+    assert!(tenants.len() < 3, "two of the orders are one company's (and still two groups)");
+}

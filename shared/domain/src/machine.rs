@@ -161,8 +161,8 @@ pub enum DomainError {
     /// A status key that the order's flow does not define.
     #[error("{field}: unknown status {status:?}")]
     UnknownStatus { field: String, status: String },
-    /// Only a rejected NF-e can be sent again (`None`: the order has no NF-e).
-    #[error("the order's NF-e is {state:?}, only a rejected one can be sent again")]
+    /// Only a rejected or pending NF-e can be sent again (`None`: the order has no NF-e).
+    #[error("the order's NF-e is {state:?}, only a rejected or pending one can be sent again")]
     InvoiceNotRejected { state: Option<InvoiceState> },
     /// The flow passed in is not the version the order runs on.
     #[error("order runs on flow version {expected}, got {got}")]
@@ -623,7 +623,8 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
             let invoice = order
                 .invoice
                 .as_ref()
-                .filter(|i| i.state == InvoiceState::Rejected)
+                // A pending one too: its message may have been lost or parked; the invoicer consults it first.
+                .filter(|i| matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending))
                 .ok_or(DomainError::InvoiceNotRejected { state: order.invoice.as_ref().map(|i| i.state) })?;
             out.push(None, Change::InvoiceRetryRequested { key: invoice.key.clone() });
         }

@@ -5,9 +5,12 @@
 //! - done, nothing to invoice, no emitter configured (the company does not issue NF-e), the order not paid in
 //!   full yet (a later payment or the release brings the order back), the order gone: handled;
 //! - a rejection or denial is stored on the record and the order (the outcome, not an error): handled;
-//! - no answer from SEFAZ, no certificate yet, a configuration or mapping problem the representante can fix, a
-//!   store failure: failed, so the queue (or the embedded relay's backoff) brings the event back — the record
-//!   keeps its number, cNF and key, and a retry consults SEFAZ before sending again.
+//! - what no retry can fix (no certificate, a configuration or mapping problem, a changed key): the record is
+//!   rejected with the reason and no cStat (or, before a number was claimed, nothing is stored): handled — the
+//!   staff's retry after the fix sends it again, consulting first;
+//! - no answer from SEFAZ (or an inconclusive one), a store failure: failed, so the queue (or the embedded
+//!   relay's backoff) brings the event back — the record keeps its number, cNF and key, and a retry consults
+//!   SEFAZ before sending again. The FIFO group is the order, so one order's retries never hold another's.
 
 use async_trait::async_trait;
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
@@ -31,6 +34,11 @@ impl Consumer for Invoicer {
                 Ok(())
             }
             Err(InvoiceError::NotConfigured | InvoiceError::NotPaid | InvoiceError::NotFound) => Ok(()),
+            // Before a number was claimed (the configuration or the order's data): a redelivery cannot help.
+            Err(e) if e.needs_a_fix() => {
+                tracing::warn!(event_id = %envelope.event_id, order_id = %envelope.order_id, error = %e, "NF-e not issued: needs a fix");
+                Ok(())
+            }
             Err(e) => {
                 tracing::warn!(event_id = %envelope.event_id, order_id = %envelope.order_id, error = %e, "NF-e not issued; will retry");
                 Err(ConsumeError::failed(e))

@@ -50,6 +50,23 @@ pub enum InvoiceError {
     App(AppError),
 }
 
+impl InvoiceError {
+    /// Errors no retry can fix (the configuration, the certificate, the order's data, a changed key): someone
+    /// must change something first.
+    pub fn needs_a_fix(&self) -> bool {
+        matches!(
+            self,
+            InvoiceError::NoCertificate
+                | InvoiceError::Config(_)
+                | InvoiceError::Map(_)
+                | InvoiceError::Certificate(_)
+                | InvoiceError::Build(_)
+                | InvoiceError::Sign(_)
+                | InvoiceError::KeyChanged { .. }
+        )
+    }
+}
+
 impl From<AppError> for InvoiceError {
     fn from(e: AppError) -> InvoiceError {
         match e {
@@ -252,8 +269,9 @@ impl Invoicer {
             }
         };
         // A rejected NF-e is sent again (a retry asked for after the fix, or a later event): it is pending until
-        // the new answer, and SEFAZ never saw it authorized, so nothing needs consulting first.
-        let never_sent = fresh || record.state != InvoiceState::Pending;
+        // the new answer. Only a rejection by SEFAZ (a cStat) proves it was never authorized; a record that failed
+        // here (no cStat) may have been sent before, so it is consulted first like a pending one.
+        let never_sent = fresh || (record.state == InvoiceState::Rejected && record.cstat.is_some());
         let record = if record.state == InvoiceState::Rejected {
             let pending = InvoiceRecord {
                 state: InvoiceState::Pending,
@@ -271,11 +289,44 @@ impl Invoicer {
         let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
         self.record_on_order(&order, &record).await?;
 
+        let saved = match self.send(&order, &emitter, &record, never_sent).await {
+            Ok(saved) => saved,
+            // What no retry can fix ends the attempt: the record shows why (no cStat: refused here, not by
+            // SEFAZ), the queue moves on, and the staff's retry after the fix sends it again (consulting first).
+            Err(e) if e.needs_a_fix() => {
+                tracing::warn!(%order_id, error = %e, "NF-e not sent: needs a fix");
+                let failed = InvoiceRecord {
+                    state: InvoiceState::Rejected,
+                    cstat: None,
+                    message: Some(e.to_string()),
+                    revision: record.revision + 1,
+                    updated_at: self.app.clock.now(),
+                    ..record.clone()
+                };
+                self.app.invoices.save_invoice(&failed, record.revision).await?;
+                failed
+            }
+            Err(e) => return Err(e),
+        };
+        let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
+        self.record_on_order(&order, &saved).await?;
+        Ok(Issued::Invoice(Box::new(saved)))
+    }
+
+    /// Builds the record's document from the current order and configuration, signs it, sends it (consulting
+    /// first unless it was never sent) and settles the outcome.
+    async fn send(
+        &self,
+        order: &Order,
+        emitter: &ValidEmitter,
+        record: &InvoiceRecord,
+        never_sent: bool,
+    ) -> Result<InvoiceRecord, InvoiceError> {
         let n_nf = u32::try_from(record.number).map_err(|_| StoreError::Corrupt("nNF out of range".into()))?;
         let cnf_value: u32 =
             record.cnf.parse().map_err(|_| StoreError::Corrupt(format!("stored cNF {:?}", record.cnf)))?;
         let cnf = Cnf::from_stored(cnf_value, n_nf).map_err(|p| StoreError::Corrupt(format!("stored cNF: {p}")))?;
-        let input = nfe_input(&order, &emitter, n_nf, cnf, record.created_at)?.ok_or(InvoiceError::NotFound)?;
+        let input = nfe_input(order, emitter, n_nf, cnf, record.created_at)?.ok_or(InvoiceError::NotFound)?;
         let unsigned = build(&input)?;
         if unsigned.key().as_str() != record.access_key {
             return Err(InvoiceError::KeyChanged {
@@ -283,15 +334,11 @@ impl Invoicer {
                 built: unsigned.key().as_str().to_owned(),
             });
         }
-        let certificate = self.certificate(tenant).await?;
+        let certificate = self.certificate(&order.tenant).await?;
         let signed = sign(&unsigned, &certificate)?;
-        let authority = self.authorities.authority(&emitter, &certificate)?;
-
+        let authority = self.authorities.authority(emitter, &certificate)?;
         let outcome = self.transmit(authority.as_ref(), &signed, unsigned.key(), never_sent).await?;
-        let saved = self.settle(record, &signed, outcome).await?;
-        let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
-        self.record_on_order(&order, &saved).await?;
-        Ok(Issued::Invoice(Box::new(saved)))
+        self.settle(record.clone(), &signed, outcome).await
     }
 
     /// Sends the document; a record left pending by an earlier call is consulted first.

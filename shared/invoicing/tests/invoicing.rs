@@ -427,19 +427,14 @@ async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_ke
     assert!(w.step(&order.id, Command::Release).await.is_err(), "a rejected invoice does not release");
 
     w.store.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
-    // The representante asks for the retry: the order shows the NF-e pending again, the event goes to the
-    // invoicer's queue, and a second request is refused until the answer comes.
+    // The representante asks for the retry: the order shows the NF-e pending again and the event goes to the
+    // invoicer's queue; a pending NF-e may be retried too (its message may have been lost), an authorized one not.
     let retried = w.step(&order.id, Command::RetryInvoice).await.expect("retry");
     let pending = retried.invoice.clone().unwrap();
     assert_eq!((pending.state, pending.cstat, &pending.key), (InvoiceState::Pending, None, &rejected.access_key));
     let last = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().pop().unwrap();
     assert!(osflow_bus::triggers_invoicing(&last), "{last:?}");
-    match w.step(&order.id, Command::RetryInvoice).await {
-        Err(AppError::Domain(osflow_domain::DomainError::InvoiceNotRejected { state })) => {
-            assert_eq!(state, Some(InvoiceState::Pending))
-        }
-        other => panic!("a second retry must be refused: {other:?}"),
-    }
+    w.step(&order.id, Command::RetryInvoice).await.expect("a pending NF-e can be retried");
     let authorized = w.issue(&order.id).await;
     assert_eq!(authorized.state, InvoiceState::Authorized);
     assert_eq!(
@@ -448,6 +443,12 @@ async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_ke
     );
     check_proc(&w.proc_xml(&authorized).await);
     assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
+    match w.step(&order.id, Command::RetryInvoice).await {
+        Err(AppError::Domain(osflow_domain::DomainError::InvoiceNotRejected { state })) => {
+            assert_eq!(state, Some(InvoiceState::Authorized))
+        }
+        other => panic!("an authorized NF-e is not retried: {other:?}"),
+    }
     w.step(&order.id, Command::Release).await.expect("release");
 }
 
@@ -497,10 +498,11 @@ async fn emitter_store_keeps_the_certificate_apart_and_drives_the_policy() {
     assert_eq!((cert.pkcs12.as_slice(), cert.revision), (&b"p12-2"[..], 2));
     assert!(!format!("{cert:?}").contains("secret-password"));
 
-    // No certificate that parses: the issue fails before any number is sent.
+    // No certificate that parses: nothing is sent; the attempt ends rejected with the reason and no cStat.
     let order = w.paid_order(cpf(11), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
-    let err = w.invoicer.issue(&w.tenant, &order.id).await.unwrap_err();
-    assert!(err.to_string().starts_with("certificado digital"), "{err}");
+    let Issued::Invoice(failed) = w.invoicer.issue(&w.tenant, &order.id).await.unwrap() else { panic!("parts") };
+    assert_eq!((failed.state, failed.cstat), (InvoiceState::Rejected, None));
+    assert!(failed.message.as_deref().unwrap().starts_with("certificado digital"), "{failed:?}");
 }
 
 /// Forwards to the simulator, but the answer of the first `authorize` is lost (the authority did process it):
@@ -717,6 +719,43 @@ async fn a_homologation_nfe_never_stands_for_the_production_one() {
     assert_eq!((production.state, production.cstat), (InvoiceState::Rejected, Some(252)));
     let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
     assert_eq!(records.len(), 2, "both records kept: {records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_consults_first() {
+    let w = world(Some(simples())).await;
+    let authority = Arc::new(LostFirstAnswer {
+        inner: Simulator::new(),
+        authorizations: AtomicU32::new(0),
+        consults: AtomicU32::new(0),
+    });
+    let invoicer =
+        Invoicer::new(w.app.clone(), Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
+    let order = w.paid_order(cpf(15), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
+    // Sent, the answer lost: pending, maybe authorized.
+    assert!(invoicer.issue(&w.tenant, &order.id).await.is_err());
+    // The certificate is replaced by one that does not load: nothing a redelivery can fix. The attempt ends as
+    // rejected with the reason and no cStat (the queue moves on), not as an error.
+    w.store.put_certificate(&w.tenant, b"not a pkcs12", PASSWORD).await.unwrap();
+    let Issued::Invoice(failed) = invoicer.issue(&w.tenant, &order.id).await.expect("handled") else {
+        panic!("parts to invoice")
+    };
+    assert_eq!((failed.state, failed.cstat), (InvoiceState::Rejected, None));
+    assert!(failed.message.as_deref().unwrap().starts_with("certificado digital"), "{failed:?}");
+    let shown = w.order(&order.id).await.invoice.unwrap();
+    assert_eq!((shown.state, shown.cstat), (InvoiceState::Rejected, None));
+    // Fixed and retried: consulted first (it was sent before), found authorized, not sent again.
+    w.store.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
+    w.step(&order.id, Command::RetryInvoice).await.expect("retry");
+    let Issued::Invoice(done) = invoicer.issue(&w.tenant, &order.id).await.expect("issued") else {
+        panic!("parts to invoice")
+    };
+    assert_eq!(
+        (done.state, done.number, &done.access_key),
+        (InvoiceState::Authorized, failed.number, &failed.access_key)
+    );
+    assert_eq!(authority.authorizations.load(Ordering::SeqCst), 1, "not sent a second time");
+    assert_eq!(authority.consults.load(Ordering::SeqCst), 1, "consulted before");
 }
 
 #[path = "invoicing/nfse.rs"]

@@ -154,7 +154,7 @@ impl ProblemType {
             ProblemType::GuardFailed => "Condição da etapa não atendida",
             ProblemType::StaleRevision => "Revisão do orçamento desatualizada",
             ProblemType::Conflict => "Conflito de edição simultânea",
-            ProblemType::InvoiceNotRejected => "Só uma NF-e rejeitada pode ser reenviada",
+            ProblemType::InvoiceNotRejected => "Só uma NF-e rejeitada ou pendente pode ser reenviada",
             ProblemType::PreconditionFailed => "A OS foi alterada desde a sua última leitura",
             ProblemType::PayloadTooLarge => "Corpo da requisição grande demais",
             ProblemType::UnsupportedMediaType => "Tipo de conteúdo não suportado",

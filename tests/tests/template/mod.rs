@@ -640,3 +640,16 @@ fn one_route_or_function_cannot_starve_the_others() {
     let max = number(&mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]).expect("MaximumConcurrency");
     assert!((2..=10).contains(&max), "{id}: MaximumConcurrency {max}");
 }
+
+#[test]
+fn an_invoicer_batch_fits_its_timeout() {
+    // Per message at worst: the consult before a resend, the send, the consult after its timeout, each bounded
+    // by the SEFAZ client's whole-request timeout.
+    let sefaz_timeout = osflow_nfe::sefaz::DEFAULT_TIMEOUT.as_secs();
+    let t = Template::load();
+    let (id, function) = t.function("invoicer");
+    let timeout = number(&function["Properties"]["Timeout"]).expect("Timeout");
+    let mapping = mappings(&t, &id).next().expect("the invoicer's queue mapping");
+    let batch = number(&mapping["Properties"]["BatchSize"]).expect("BatchSize");
+    assert!(batch * 3 * sefaz_timeout < timeout, "{id}: {batch} × 3 × {sefaz_timeout} s ≥ {timeout} s");
+}

@@ -23,6 +23,9 @@ use crate::wrap;
 
 pub use endpoints::Service;
 
+/// The whole-request timeout of [`SefazConfig::new`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Endpoint URLs used instead of the table (tests, a proxy, a new URL not yet in the table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointOverride {
@@ -85,7 +88,7 @@ impl SefazConfig {
             emission: EmissionType::Normal,
             certificate,
             trust_roots_pem,
-            timeout: Duration::from_secs(30),
+            timeout: DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(10),
             endpoints: None,
         }
