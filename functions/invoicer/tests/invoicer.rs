@@ -5,8 +5,7 @@
 //! redelivered three times → still one number, one document sent to the authority.
 //!
 //! The authority is the homologation simulator of osflow-nfe (SEFAZ itself cannot be reached from tests); the
-//! SEFAZ wiring ([`SefazAuthorities`]) is checked for what it does before any request: trust roots and one
-//! client per emitter and certificate. The nfeProc goes to an in-memory blob store (S3 is blob-s3's concern).
+//! SEFAZ wiring (osflow-invoicing's `SefazAuthorities`) is tested there. The nfeProc goes to an in-memory blob store (S3 is blob-s3's concern).
 //!
 //! Needs `AWS_ENDPOINT_URL` (set by `scripts/test`); without it, or with nothing listening there, the tests fail
 //! saying so.
@@ -28,8 +27,7 @@ use osflow_domain::values::{CityCode, Email, Money, OrderId, TenantId, Uf, UserI
 use osflow_domain::{
     Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, Order, PaymentMethod, Role, Service,
 };
-use osflow_fn_invoicer::SefazAuthorities;
-use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, SharedAuthority, validate};
+use osflow_invoicing::{EmitterPolicy, Invoicer, SharedAuthority};
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_dynamodb::{
@@ -311,25 +309,4 @@ async fn an_unknown_order_is_acknowledged_and_an_unreadable_message_fails_alone(
     assert_eq!(failed, ["broken"]);
     assert!(w.store.invoices(&w.tenant, &order.id).await.unwrap().is_empty());
     assert_eq!(w.simulator.authorization_requests(), 0);
-}
-
-#[test]
-fn sefaz_authorities_need_trust_roots_and_keep_one_client_per_emitter_and_certificate() {
-    assert!(SefazAuthorities::new(b"not a PEM".to_vec()).is_err());
-    // Any PEM certificate makes a trust store; the test certificate will do.
-    let body = certificate().cert_base64().as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap());
-    let roots =
-        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body.collect::<Vec<_>>().join("\n"));
-    let roots = roots.into_bytes();
-    let authorities = SefazAuthorities::new(roots).unwrap();
-    let valid = validate(&emitter()).unwrap();
-    let first = authorities.authority(&valid, certificate()).unwrap();
-    let again = authorities.authority(&valid, certificate()).unwrap();
-    assert!(Arc::ptr_eq(&first, &again), "a warm container reuses the client (and its connections)");
-
-    let replaced =
-        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30).unwrap();
-    let after = authorities.authority(&valid, &replaced).unwrap();
-    assert!(!Arc::ptr_eq(&first, &after), "a replaced certificate gets a client with it as TLS identity");
-    assert!(!format!("{authorities:?}").contains("BEGIN"), "{authorities:?}");
 }

@@ -9,6 +9,7 @@
 //! - the [`Invoicer`] is also the consumer of the `invoicing.fifo` queue (see `consumer`);
 //! - [`NfeChecks`]: the emitter checks the API needs (configuration rules, PKCS#12 files) as the
 //!   `FiscalChecks` port;
+//! - [`SefazAuthorities`]: SEFAZ as the authority of each emitter (mutual TLS with its certificate);
 //! - [`EmitterPolicy`]: invoicing is enabled for a company exactly when its emitter is configured (the release
 //!   guard `invoice_authorized` depends on it).
 
@@ -18,6 +19,7 @@ mod consumer;
 pub mod invoicer;
 pub mod mapping;
 pub mod nfse;
+mod sefaz;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub use config::{ConfigError, ValidEmitter, validate};
 pub use invoicer::{AuthorityFor, InvoiceError, Invoicer, Issued, SharedAuthority};
 pub use mapping::{MapError, nfe_input};
 pub use nfse::{ValidNfse, dps_inputs, validate_nfse};
+pub use sefaz::SefazAuthorities;
 
 /// Invoicing enabled ⇔ the company has an emitter configured.
 #[derive(Clone)]

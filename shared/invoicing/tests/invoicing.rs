@@ -20,7 +20,7 @@ use osflow_domain::{
     Address, ChecklistItem, Command, Customer, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput, LineKind,
     Order, PaymentMethod, Role, Service,
 };
-use osflow_invoicing::{EmitterPolicy, Invoicer, Issued, SharedAuthority};
+use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, Issued, SefazAuthorities, SharedAuthority, validate};
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_sqlite::SqliteStore;
@@ -760,3 +760,33 @@ async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_cons
 
 #[path = "invoicing/nfse.rs"]
 mod nfse;
+
+#[test]
+fn sefaz_authorities_need_trust_roots_and_keep_one_client_per_emitter_and_certificate() {
+    assert!(SefazAuthorities::new(b"not a PEM".to_vec()).is_err());
+    // Any PEM certificate makes a trust store; the test certificate will do.
+    let body = certificate().cert_base64().as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap());
+    let roots =
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body.collect::<Vec<_>>().join("\n"));
+    let authorities = SefazAuthorities::new(roots.clone().into_bytes()).unwrap();
+    let valid = validate(&emitter(simples())).unwrap();
+    let first = authorities.authority(&valid, certificate()).unwrap();
+    let again = authorities.authority(&valid, certificate()).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "a warm container reuses the client (and its connections)");
+
+    let replaced =
+        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30).unwrap();
+    let after = authorities.authority(&valid, &replaced).unwrap();
+    assert!(!Arc::ptr_eq(&first, &after), "a replaced certificate gets a client with it as TLS identity");
+    assert!(!format!("{authorities:?}").contains("BEGIN"), "{authorities:?}");
+
+    // The setting is the PEM itself or the path of a PEM file.
+    assert!(SefazAuthorities::from_setting(&roots).is_ok());
+    let file = temp_dir().join("roots.pem");
+    std::fs::write(&file, &roots).unwrap();
+    assert!(SefazAuthorities::from_setting(&format!(" {} ", file.display())).is_ok());
+    let missing = SefazAuthorities::from_setting("/nonexistent/roots.pem").unwrap_err();
+    assert!(missing.contains("/nonexistent/roots.pem"), "{missing}");
+    std::fs::write(&file, "no certificate here").unwrap();
+    assert!(SefazAuthorities::from_setting(&file.display().to_string()).is_err());
+}
