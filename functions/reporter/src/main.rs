@@ -1,4 +1,4 @@
-//! Lambda `reporter`, two triggers:
+//! Lambda `reporter`, three triggers (told apart by [`osflow_reports::Trigger`]):
 //! - the SQS `reports` queue (event source mapping with `FunctionResponseTypes: [ReportBatchItemFailures]`):
 //!   every event counted once into its day's aggregate ([`osflow_reports::Reporter`]);
 //! - EventBridge Scheduler with `{"check": "sla"}` (every 15 minutes): the SLA alerts, once per stay over the limit;
@@ -12,11 +12,10 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use osflow_fn_common::Env;
 use osflow_notify::SesEmailSender;
-use osflow_reports::{Announcer, Reporter, Schedule};
+use osflow_reports::{Announcer, Reporter, Trigger};
 use serde_json::Value;
 
 #[tokio::main]
@@ -34,22 +33,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (app, reporter, announcer) = (app.clone(), reporter.clone(), announcer.clone());
         async move {
-            let payload = event.payload;
-            if payload.get("Records").is_some() {
-                let sqs: SqsEvent = serde_json::from_value(payload)?;
-                let response = osflow_bus::consume_with(sqs, reporter.as_ref()).await;
-                return Ok::<Value, Error>(serde_json::to_value(response)?);
-            }
-            if payload.get("check").and_then(Value::as_str) == Some("sla") {
-                let raised = osflow_reports::check_sla(&app).await?;
-                return Ok(serde_json::json!({ "sla_alerts": raised }));
-            }
-            let schedule: Schedule = serde_json::from_value(payload.get("schedule").cloned().unwrap_or(Value::Null))
-                .map_err(|e| {
-                    format!("expected an SQS event, {{\"schedule\": \"daily|weekly|monthly\"}} or {{\"check\": \"sla\"}}: {e}")
-                })?;
-            let made = osflow_reports::run_schedule(&app, schedule, chrono::Utc::now(), Some(&announcer)).await?;
-            Ok(serde_json::json!({ "reports": made.iter().map(|r| r.id.clone()).collect::<Vec<_>>() }))
+            let trigger = Trigger::parse(event.payload)?;
+            Ok::<Value, Error>(osflow_reports::run(trigger, &app, &reporter, Some(&announcer)).await?)
         }
     }))
     .await

@@ -9,16 +9,22 @@
 //!   [`run_schedule`]): a summary is merged from the period's day aggregates (O(days) items, never the orders);
 //!   a report is that summary as a JSON document, a CSV and two SVG charts ([`render`]), stored through the
 //!   `BlobStore` under `reports/<id>/…`, and announced to the company by e-mail once ([`Announcer`]).
+//! - [`Trigger`] (feature `consumer`): the three payloads of the reporter function (a queue batch, the SLA
+//!   check, a schedule), told apart and run by [`run`].
 //! - Roles: every staff role reads the summary, but only `representante` and `financeiro` see revenue; the
 //!   generated reports (which carry revenue) are for `representante` and `financeiro` only (403 for others).
 
 pub mod render;
 mod reporter;
 mod sla;
+#[cfg(feature = "consumer")]
+mod trigger;
 mod usecases;
 
 pub use reporter::{CONSUMER, Reporter};
 pub use sla::{SLA_COMPONENT, SLA_LOOKBACK_DAYS, check_sla};
+#[cfg(feature = "consumer")]
+pub use trigger::{Trigger, TriggerError, UnknownTrigger, run};
 pub use usecases::{
     Announcer, FILES, MAX_PERIOD_DAYS, REVENUE_ROLES, ReportError, Schedule, generate, get_report, list_reports,
     period_of, report_file, report_file_with, request_report, run_schedule, summary,

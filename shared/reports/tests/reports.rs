@@ -19,7 +19,7 @@ use osflow_domain::values::{Money, TenantId, UserId};
 use osflow_domain::{Command, Event, Order, PaymentMethod, Role};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_reports::{
-    Announcer, ReportError, Reporter, Schedule, generate, get_report, list_reports, period_of, report_file,
+    Announcer, ReportError, Reporter, Schedule, Trigger, generate, get_report, list_reports, period_of, report_file,
     run_schedule, summary,
 };
 use osflow_store_sqlite::SqliteStore;
@@ -447,4 +447,54 @@ fn the_csv_quotes_cells_neutralizes_formulas_and_offers_semicolons() {
         }
         assert!(rows.iter().all(|r| r.len() == 4));
     }
+}
+
+/// The reporter function's three payloads are told apart, and each runs what it names: a queue batch counts its
+/// events (and reports the failed message), the SLA check raises the alerts, a schedule makes the reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_three_triggers_of_the_reporter_function() {
+    use serde_json::json;
+
+    assert!(matches!(Trigger::parse(json!({"check": "sla"})), Ok(Trigger::SlaCheck)));
+    assert!(matches!(Trigger::parse(json!({"schedule": "weekly"})), Ok(Trigger::Schedule(Schedule::Weekly))));
+    for bad in [json!({"check": "other"}), json!({"schedule": "hourly"}), json!({}), json!({"Records": 3})] {
+        let err = Trigger::parse(bad.clone()).unwrap_err().to_string();
+        assert!(err.contains("expected an SQS event"), "{bad}: {err}");
+    }
+
+    let w = world();
+    let t = tenant("oficina-triggers");
+    let envelopes = three_orders(&w, &t).await;
+    let reporter = Reporter { app: w.app.clone() };
+    let mut records: Vec<_> = envelopes
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!({"messageId": format!("m-{i}"), "body": e.to_json(), "attributes": {}, "messageAttributes": {}}))
+        .collect();
+    records.push(json!({"messageId": "m-bad", "body": "not an envelope", "attributes": {}, "messageAttributes": {}}));
+    let batch = Trigger::parse(json!({ "Records": records })).unwrap();
+    assert!(matches!(batch, Trigger::Queue(_)));
+    let answer = osflow_reports::run(batch, &w.app, &reporter, None).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-bad"}]), "{answer}");
+    let day = report_day(at(0));
+    let s = summary(&w.app, &caller(&t, Role::Representante), day, day).await.unwrap();
+    assert_eq!((s.opened, s.closed, s.cancelled), (3, 1, 1));
+
+    // The SLA check a day after the third order was opened: it waits in `aberta` (24-hour limit), the others
+    // are closed or cancelled: one alert, and none when the check runs again.
+    let mut later = w.app.clone();
+    later.clock = Arc::new(Stopped(at(45) + Duration::hours(25)));
+    let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None).await.unwrap();
+    assert_eq!(answer, json!({"sla_alerts": 1}));
+    let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None).await.unwrap();
+    assert_eq!(answer, json!({"sla_alerts": 0}));
+
+    // The daily schedule the next day: the report of the walk's day for the company.
+    later.clock = Arc::new(Stopped(at(0) + Duration::days(1)));
+    let answer = osflow_reports::run(Trigger::Schedule(Schedule::Daily), &later, &reporter, None).await.unwrap();
+    let ids = answer["reports"].as_array().expect("the ids of the reports made");
+    assert_eq!(ids.len(), 1, "{answer}");
+    let rep = caller(&t, Role::Representante);
+    let made = get_report(&w.app, &rep, ids[0].as_str().unwrap()).await.unwrap();
+    assert_eq!((made.from, made.to), (day, day));
 }
