@@ -21,7 +21,7 @@ use osflow_app::{App, FiscalAdmin};
 use osflow_bus::EmbeddedRelay;
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
-use osflow_invoicing::{EmitterPolicy, Invoicer, NfeChecks, SharedAuthority};
+use osflow_invoicing::{EmitterPolicy, Invoicer, NfeChecks, NfseInvoicer, SharedAuthority, SharedNfseAuthority};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
@@ -214,7 +214,14 @@ fn run(args: ServeArgs) -> Result<(), String> {
             ))),
         };
         // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
-        let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))));
+        // The labor's NFS-e through the Sefin simulator, on the same consumer.
+        let nfse = NfseInvoicer::new(
+            app.clone(),
+            store.clone(),
+            Arc::new(SharedNfseAuthority(Arc::new(osflow_nfse::simulator::Simulator::new()))),
+        );
+        let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))))
+            .with_nfse(Arc::new(nfse));
         // Reports: every event counted into the day aggregates.
         let reporter = Reporter { app: app.clone() };
         let relay = Arc::new(EmbeddedRelay::new(

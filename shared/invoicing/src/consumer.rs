@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
 
 use crate::invoicer::{InvoiceError, Invoicer, Issued};
+use crate::nfse_issue::NfseIssued;
 
 #[async_trait]
 impl Consumer for Invoicer {
@@ -24,6 +25,34 @@ impl Consumer for Invoicer {
     }
 
     async fn handle(&self, envelope: &Envelope) -> Result<(), ConsumeError> {
+        // The labor's NFS-e, when wired: attempted whatever happens to the NF-e, retried alike.
+        let nfse = match &self.nfse {
+            None => Ok(()),
+            Some(n) => match n.issue(&envelope.tenant, &envelope.order_id).await {
+                Ok(NfseIssued::NothingToInvoice) => Ok(()),
+                Ok(NfseIssued::Documents(docs)) => {
+                    for d in docs {
+                        tracing::info!(
+                            event_id = %envelope.event_id, order_id = %envelope.order_id, state = ?d.state,
+                            number = d.number, "NFS-e DPS handled"
+                        );
+                    }
+                    Ok(())
+                }
+                Err(InvoiceError::NotConfigured | InvoiceError::NotPaid | InvoiceError::NotFound) => Ok(()),
+                Err(e) => {
+                    tracing::warn!(event_id = %envelope.event_id, order_id = %envelope.order_id, error = %e, "NFS-e not issued; will retry");
+                    Err(ConsumeError::failed(e))
+                }
+            },
+        };
+        let nfe = self.handle_nfe(envelope).await;
+        nfe.and(nfse)
+    }
+}
+
+impl Invoicer {
+    async fn handle_nfe(&self, envelope: &Envelope) -> Result<(), ConsumeError> {
         match self.issue(&envelope.tenant, &envelope.order_id).await {
             Ok(Issued::NothingToInvoice) => Ok(()),
             Ok(Issued::Invoice(record)) => {

@@ -134,6 +134,8 @@ pub struct Invoicer {
     authorities: Arc<dyn AuthorityFor>,
     /// Parsed certificates per tenant, with the stored revision they were parsed from.
     certificates: Mutex<HashMap<TenantId, (u64, Certificate)>>,
+    /// The NFS-e of the labor, issued by the same consumer when wired ([`Invoicer::with_nfse`]).
+    pub(crate) nfse: Option<Arc<crate::nfse_issue::NfseInvoicer>>,
 }
 
 impl std::fmt::Debug for Invoicer {
@@ -160,7 +162,13 @@ fn info(record: &InvoiceRecord) -> InvoiceInfo {
 
 impl Invoicer {
     pub fn new(app: App, emitters: Arc<dyn EmitterStore>, authorities: Arc<dyn AuthorityFor>) -> Invoicer {
-        Invoicer { app, emitters, authorities, certificates: Mutex::new(HashMap::new()) }
+        Invoicer { app, emitters, authorities, certificates: Mutex::new(HashMap::new()), nfse: None }
+    }
+
+    /// Also issues the NFS-e of the labor of every order it handles (the queue's consumer).
+    pub fn with_nfse(mut self, nfse: Arc<crate::nfse_issue::NfseInvoicer>) -> Invoicer {
+        self.nfse = Some(nfse);
+        self
     }
 
     /// The tenant's certificate, parsed once per stored revision.

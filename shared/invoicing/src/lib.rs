@@ -19,6 +19,7 @@ mod consumer;
 pub mod invoicer;
 pub mod mapping;
 pub mod nfse;
+pub mod nfse_issue;
 mod sefaz;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use config::{ConfigError, ValidEmitter, validate};
 pub use invoicer::{AuthorityFor, InvoiceError, Invoicer, Issued, SharedAuthority};
 pub use mapping::{MapError, nfe_input};
 pub use nfse::{ValidNfse, dps_inputs, validate_nfse};
+pub use nfse_issue::{NfseAuthorityFor, NfseInvoicer, NfseIssued, SharedNfseAuthority};
 pub use sefaz::SefazAuthorities;
 
 /// Invoicing enabled ⇔ the company has an emitter configured.

@@ -181,3 +181,175 @@ async fn mei_and_iss_withheld_by_a_cnpj_buyer() {
         check(dps.xml());
     }
 }
+
+// ---------------------------------------------------------------------------------------------- issuing
+
+use std::sync::atomic::AtomicBool;
+
+use osflow_invoicing::{NfseAuthorityFor, NfseInvoicer, NfseIssued, SharedNfseAuthority};
+use osflow_nfse::{DpsId, EventOutcome, IssueOutcome, IssuedNfse, NfseAuthority, NfseKey, SignedDps, TransportError};
+
+/// Sefin that processes the first DPS but whose answer is lost (a timeout), then answers normally.
+struct LosesFirstAnswer {
+    sim: Arc<Simulator>,
+    lost: AtomicBool,
+}
+
+#[async_trait]
+impl NfseAuthority for LosesFirstAnswer {
+    async fn issue(&self, dps: &SignedDps) -> Result<IssueOutcome, TransportError> {
+        let out = self.sim.issue(dps).await?;
+        if !self.lost.swap(true, Ordering::SeqCst) {
+            return Err(TransportError::Timeout { consulted: None });
+        }
+        Ok(out)
+    }
+    async fn find_by_dps(&self, id: &DpsId) -> Result<Option<NfseKey>, TransportError> {
+        self.sim.find_by_dps(id).await
+    }
+    async fn nfse(&self, key: &NfseKey) -> Result<Option<IssuedNfse>, TransportError> {
+        self.sim.nfse(key).await
+    }
+    async fn register_event(&self, e: &osflow_nfse::event::SignedEvent) -> Result<EventOutcome, TransportError> {
+        self.sim.register_event(e).await
+    }
+    async fn danfse(&self, key: &NfseKey) -> Result<Option<Vec<u8>>, TransportError> {
+        self.sim.danfse(key).await
+    }
+}
+
+async fn nfse_world(s: NfseSettings, authority: Arc<dyn NfseAuthorityFor>) -> (World, Arc<NfseInvoicer>) {
+    let w = world(Some(simples())).await;
+    w.store.put_emitter(&w.tenant, &nfse_emitter(s)).await.unwrap();
+    let nfse = Arc::new(NfseInvoicer::new(w.app.clone(), Arc::new(w.store.clone()), authority));
+    (w, nfse)
+}
+
+fn documents(r: NfseIssued) -> Vec<osflow_app::InvoiceRecord> {
+    match r {
+        NfseIssued::Documents(d) => d,
+        NfseIssued::NothingToInvoice => panic!("the order has labor"),
+    }
+}
+
+fn check_nfse(xml: &str) {
+    let dir = temp_dir();
+    let f = dir.join("nfse.xml");
+    std::fs::write(&f, xml).unwrap();
+    let schemas = std::env::var_os("NFSE_SCHEMA_DIR").map(PathBuf::from).expect("NFSE_SCHEMA_DIR: run scripts/test");
+    let out = Process::new(tool("xmllint"))
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schemas.join("NFSe_v1.01.xsd"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "xmllint: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_labor_only_order_delivered_three_times_has_one_dps_and_one_nfse() {
+    let sim = Arc::new(Simulator::new());
+    let (w, nfse) = nfse_world(settings(), Arc::new(SharedNfseAuthority(sim.clone()))).await;
+    let order = w.paid_order(cpf(41), vec![labor("180.00")]).await;
+    // The NF-e invoicer has nothing to do for a labor-only order.
+    assert_eq!(w.invoicer.issue(&w.tenant, &order.id).await.unwrap(), Issued::NothingToInvoice);
+    let (a, b, c) = tokio::join!(
+        nfse.issue(&w.tenant, &order.id),
+        nfse.issue(&w.tenant, &order.id),
+        nfse.issue(&w.tenant, &order.id)
+    );
+    for r in [a, b, c] {
+        // A delivery racing another may find Sefin's E0014, which the port settles: every delivery succeeds.
+        let docs = documents(r.expect("issue"));
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].number, 1);
+    }
+    let docs = documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
+    let r = &docs[0];
+    assert_eq!(r.state, InvoiceState::Authorized);
+    assert_eq!(r.access_key.len(), 45, "the DPS Id");
+    assert_eq!(r.protocol.as_ref().map(String::len), Some(50), "the NFS-e key");
+    assert_eq!(sim.issued_count(), 1, "one NFS-e");
+    let blob = w.blobs.get(&w.tenant, r.xml_ref.as_deref().unwrap()).await.unwrap().unwrap();
+    check_nfse(std::str::from_utf8(&blob.bytes).unwrap());
+    let listed = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn twenty_orders_paid_concurrently_take_dps_numbers_1_to_20() {
+    let sim = Arc::new(Simulator::new());
+    let (w, nfse) = nfse_world(settings(), Arc::new(SharedNfseAuthority(sim.clone()))).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(w.paid_order(cpf(200 + i), vec![labor("199.90")]).await.id);
+    }
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (nfse, tenant, id) = (nfse.clone(), w.tenant.clone(), *id);
+            tokio::spawn(async move { nfse.issue(&tenant, &id).await })
+        })
+        .collect();
+    let mut numbers = std::collections::BTreeSet::new();
+    for t in tasks {
+        let docs = documents(t.await.unwrap().expect("issue"));
+        assert_eq!(docs[0].state, InvoiceState::Authorized);
+        assert!(numbers.insert(docs[0].number));
+    }
+    assert_eq!(numbers, (1..=20).collect());
+    assert_eq!(sim.issued_count(), 20);
+}
+
+#[tokio::test]
+async fn a_rejection_is_retried_after_the_fix_with_the_same_dps() {
+    let sim = Arc::new(Simulator::new());
+    let mut wrong = settings();
+    wrong.service.c_trib_nac = "999999".into();
+    let (w, nfse) = nfse_world(wrong, Arc::new(SharedNfseAuthority(sim.clone()))).await;
+    let order = w.paid_order(cpf(51), vec![labor("175.00")]).await;
+    let first = documents(nfse.issue(&w.tenant, &order.id).await.unwrap()).remove(0);
+    assert_eq!(first.state, InvoiceState::Rejected);
+    assert!(first.message.as_deref().unwrap().contains("999999"), "{:?}", first.message);
+    w.store.put_emitter(&w.tenant, &nfse_emitter(settings())).await.unwrap();
+    let fixed = documents(nfse.issue(&w.tenant, &order.id).await.unwrap()).remove(0);
+    assert_eq!(fixed.state, InvoiceState::Authorized);
+    assert_eq!((fixed.number, &fixed.access_key), (first.number, &first.access_key), "same DPS number and Id");
+    assert_eq!(sim.issued_count(), 1);
+}
+
+#[tokio::test]
+async fn a_timeout_is_settled_by_the_dps_consult_without_a_second_nfse() {
+    let sim = Arc::new(Simulator::new());
+    let flaky = LosesFirstAnswer { sim: sim.clone(), lost: AtomicBool::new(false) };
+    let (w, nfse) = nfse_world(settings(), Arc::new(SharedNfseAuthority(Arc::new(flaky)))).await;
+    let order = w.paid_order(cpf(61), vec![labor("160.00")]).await;
+    assert!(matches!(
+        nfse.issue(&w.tenant, &order.id).await,
+        Err(osflow_invoicing::InvoiceError::Transport(TransportError::Timeout { .. }))
+    ));
+    let pending = w.store.invoices(&w.tenant, &order.id).await.unwrap().remove(0);
+    assert_eq!(pending.state, InvoiceState::Pending);
+    let docs = documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
+    assert_eq!(docs[0].state, InvoiceState::Authorized);
+    assert_eq!(docs[0].number, pending.number);
+    assert_eq!(sim.issued_count(), 1, "found by GET /dps, not sent again");
+}
+
+#[tokio::test]
+async fn parts_and_two_service_codes_give_one_nfe_and_two_nfse() {
+    let sim = Arc::new(Simulator::new());
+    let (w, nfse) = nfse_world(settings(), Arc::new(SharedNfseAuthority(sim.clone()))).await;
+    let order =
+        w.paid_order(cpf(71), vec![part("P-1", "Tela", "1", "300.00"), labor("150.00"), installation("80.00")]).await;
+    let nfe = w.issue(&order.id).await;
+    assert_eq!(nfe.state, InvoiceState::Authorized);
+    let docs = documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
+    assert_eq!(docs.iter().map(|d| d.number).collect::<Vec<_>>(), [1, 2]);
+    assert!(docs.iter().all(|d| d.state == InvoiceState::Authorized));
+    let again = documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
+    assert_eq!(again, docs);
+    assert_eq!(sim.issued_count(), 2);
+    assert_eq!(w.store.invoices(&w.tenant, &order.id).await.unwrap().len(), 3, "the NF-e and two DPS");
+}
