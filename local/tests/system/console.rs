@@ -439,6 +439,28 @@ async fn a_new_status_published_by_the_representante_applies_to_new_orders_only(
     browser.goto(&format!("{base}/fluxo")).await.unwrap();
     let page = wait_for_text(&browser, "Versão 2: 1 OS").await;
     assert!(page.contains("Versão 1: 1 OS"));
+    // The reports: the period's tables, the two charts (drawn: the images loaded) and the CSV.
+    css(&browser, "a[href='/relatorios']").await.click().await.unwrap();
+    let page = wait_for_text(&browser, "Tempo por status").await;
+    assert!(page.contains("OS abertas") && page.contains("Abertas e encerradas por dia"), "{page}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let drawn = browser
+            .execute("return [...document.querySelectorAll('img.chart')].map(i => i.naturalWidth > 0);", vec![])
+            .await
+            .unwrap();
+        if drawn == json!([true, true]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "charts not drawn: {drawn}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shot(&browser, "reports-desktop").await;
+    let href = css(&browser, "a[href^='/relatorios/resumo.csv']").await.attr("href").await.unwrap().unwrap();
+    let csv = no_redirects().get(format!("{base}{href}")).header("cookie", cookie_header(&browser).await).send().await;
+    let csv = csv.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.text().await.unwrap().lines().count() > 1, "a CSV with rows");
     // The new OS moves to the new status by clicking, as a técnico.
     sign_out(&browser).await;
     sign_in(&browser, &base, tenant, "tecnico").await;

@@ -13,12 +13,14 @@
 //!
 //! Routes (everything outside `/v1`, `/p` and `/blobs`): `GET /` (board; `?parcial=1` the columns only),
 //! `GET|POST /entrar`, `POST /sair`, `GET|POST /os/nova`, `GET /os/{id}`, `POST /os/{id}/acao/{action}`,
-//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`,
+//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`, `GET /relatorios`
+//! (`?de=//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`,ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
 //! `GET /static/console.css|console.js`.
 
 pub mod api;
 pub mod forms;
 pub mod pages;
+pub mod reports;
 pub mod session;
 
 use std::collections::BTreeMap;
@@ -171,10 +173,12 @@ fn finish(console: &Console, reply: Reply) -> Response<Body> {
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data: blob:; connect-src {connect}; \
          form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     );
-    let mut builder = Response::builder()
-        .status(reply.status)
-        .header(header::CONTENT_TYPE, reply.content_type)
-        .header(header::CONTENT_SECURITY_POLICY, csp)
+    let own_csp = reply.headers.iter().any(|(n, _)| *n == header::CONTENT_SECURITY_POLICY);
+    let mut builder = Response::builder().status(reply.status).header(header::CONTENT_TYPE, reply.content_type);
+    if !own_csp {
+        builder = builder.header(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    builder = builder
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "same-origin")
         .header(header::X_FRAME_OPTIONS, "DENY");
@@ -247,6 +251,8 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::GET, ["os", id, "anexos", n]) => attachment(&cx, id, n).await,
                 (&Method::GET, ["os", id, "nfe", key]) => invoice_xml(&cx, id, key).await,
                 (&Method::GET, ["documento"]) => document_check(r),
+                (&Method::GET, ["relatorios"]) => reports_page(&cx).await,
+                (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
                 (&Method::GET, ["fluxo"]) => flow_page(&cx, None, 200).await,
                 (&Method::POST, ["fluxo"]) => publish_flow(&cx, &form).await,
                 _ => Reply::html(404, pages::message(&frame, "Página não encontrada", "Esta página não existe.")),
@@ -611,6 +617,66 @@ async fn flow_page(cx: &Cx<'_>, message: Option<(bool, String)>, status: u16) ->
     let running: Vec<(u32, usize)> = running.into_iter().collect();
     let message = message.or_else(|| cx.r.q("publicado").map(|v| (true, format!("Versão {v} publicada."))));
     Reply::html(status, pages::flow_editor(cx.frame, &flow, message, &running))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reports
+
+async fn summary_of(cx: &Cx<'_>) -> Result<osflow_domain::report::Summary, Reply> {
+    let (from, to) = reports::period(cx.r.q("de"), cx.r.q("ate"), cx.app().clock.now());
+    osflow_reports::summary(cx.app(), cx.caller, from, to).await.map_err(|e| match e {
+        osflow_reports::ReportError::App(e) => cx.refusal(&e),
+        osflow_reports::ReportError::Period { message, .. } => Reply::html(
+            422,
+            pages::message(cx.frame, "Período inválido", &format!("Escolha outro período: {message}.")),
+        ),
+        e => {
+            tracing::error!(error = %e, "report summary failed");
+            Reply::html(503, pages::message(cx.frame, "Indisponível", "Não foi possível montar o relatório agora."))
+        }
+    })
+}
+
+async fn reports_page(cx: &Cx<'_>) -> Reply {
+    let summary = match summary_of(cx).await {
+        Ok(s) => s,
+        Err(reply) => return reply,
+    };
+    match cx.app().current_flow(&cx.caller.tenant).await {
+        Ok(flow) => Reply::html(200, reports::page(cx.frame, &summary, &flow, None)),
+        Err(e) => cx.refusal(&e),
+    }
+}
+
+async fn report_file(cx: &Cx<'_>, file: &str) -> Reply {
+    let summary = match summary_of(cx).await {
+        Ok(s) => s,
+        Err(reply) => return reply,
+    };
+    if file == "resumo.csv" {
+        return Reply {
+            status: 200,
+            content_type: "text/csv; charset=utf-8".into(),
+            body: Body::Text(reports::csv(&summary)),
+            headers: vec![],
+        }
+        .with(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"resumo-{}-{}.csv\"", summary.from, summary.to),
+        );
+    }
+    match reports::chart(&summary, file) {
+        Some(Ok(svg)) => {
+            Reply { status: 200, content_type: "image/svg+xml".into(), body: Body::Text(svg), headers: vec![] }
+                // An image: no script, its own styles only.
+                .with(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'".to_owned())
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "chart failed");
+            Reply::html(503, pages::message(cx.frame, "Indisponível", "Não foi possível desenhar o gráfico."))
+        }
+        None => Reply::html(404, pages::message(cx.frame, "Página não encontrada", "Este arquivo não existe.")),
+    }
 }
 
 /// The editor's rows as the flow definition `PUT /v1/flow` takes.

@@ -174,6 +174,7 @@ pub fn layout(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
                             @if !s.roles.is_empty() && s.roles.iter().any(|r| *r != Role::Financeiro) {
                                 a href="/os/nova" { "Nova OS" }
                             }
+                            a href="/relatorios" { "Relatórios" }
                             @if s.roles.contains(&Role::Representante) {
                                 a href="/fluxo" { "Fluxo" }
                             }
