@@ -626,20 +626,24 @@ pub struct AttachmentCreated {
     pub order: OrderView,
 }
 
-/// An NF-e of the order.
+/// A fiscal document of the order: the NF-e of the parts or an NFS-e of the labor (one per service code).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InvoiceView {
-    /// The 44-character access key.
+    /// `nfe` (parts) or `nfse` (labor, NFS-e Nacional).
+    #[schema(example = "nfe")]
+    pub kind: String,
+    /// NF-e: the 44-character access key. NFS-e: the 45-character DPS Id (the NFS-e's own 50-digit key is in
+    /// `protocol` once issued).
     pub access_key: String,
     pub number: u64,
     pub serie: u32,
     /// Emitter CNPJ.
     pub emitter: String,
     pub state: InvoiceState,
-    /// SEFAZ's last status code and message.
+    /// SEFAZ's last status code and message (NFS-e: Sefin's error codes and messages in `message`).
     pub cstat: Option<u16>,
     pub message: Option<String>,
-    /// Authorization protocol.
+    /// NF-e: the authorization protocol. NFS-e: the NFS-e access key (50 digits).
     pub protocol: Option<String>,
     /// Where to download the XML (`null` until signed).
     pub xml_url: Option<String>,
@@ -650,6 +654,10 @@ pub struct InvoiceView {
 impl From<&InvoiceRecord> for InvoiceView {
     fn from(r: &InvoiceRecord) -> InvoiceView {
         InvoiceView {
+            kind: match r.numbering.document {
+                osflow_app::FiscalDocument::Nfe => "nfe".into(),
+                osflow_app::FiscalDocument::Dps => "nfse".into(),
+            },
             access_key: r.access_key.clone(),
             number: r.number,
             serie: r.numbering.serie,
