@@ -25,7 +25,7 @@ use osflow_invoicing::{EmitterPolicy, Invoicer, NfeChecks, NfseInvoicer, SharedA
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
-use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults};
+use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, WebhookTargets};
 use osflow_portal::{PortalKey, PortalLinks};
 use osflow_reports::{Announcer, Reporter, Schedule};
 use osflow_store_sqlite::{SecretsKey, SqliteOptions, SqliteStore};
@@ -183,6 +183,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
         let app = App::over(store.clone())
             // Published flow versions are immutable: read each once per process.
             .with_flow_cache()
+            // Webhooks to this machine (http, loopback) are allowed locally; never in AWS.
+            .with_local_webhooks()
             // Invoicing is on for a company once its NF-e emitter is configured (the release then waits for the
             // authorized NF-e).
             .with_invoicing(Arc::new(EmitterPolicy::new(store.clone())))
@@ -203,7 +205,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
             dedupe: store.clone(),
             email: Arc::new(MailboxSender::new(dir.mailbox_path())),
             webhook: Arc::new(
-                HttpWebhookSender::new(WEBHOOK_TIMEOUT).map_err(|e| format!("cannot build the webhook client: {e}"))?,
+                HttpWebhookSender::with_targets(WEBHOOK_TIMEOUT, WebhookTargets::Local)
+                    .map_err(|e| format!("cannot build the webhook client: {e}"))?,
             ),
             defaults: NotifierDefaults { sender_name: "osflow".into(), sender_email: LOCAL_SENDER.into() },
             // `{link}`: the customer's page on this server.

@@ -15,4 +15,6 @@ pub use osflow_app::templates as template;
 pub use osflow_app::templates::{TemplateError, validate_overrides};
 #[cfg(feature = "ses")]
 pub use ses::{SES_TIMEOUT, SesEmailSender, classify as classify_ses_error, from_address as ses_from_address};
-pub use webhook::{HttpWebhookSender, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, verify};
+pub use webhook::{
+    HttpWebhookSender, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookTargets, public_address, signature, verify,
+};

@@ -21,7 +21,7 @@ use osflow_domain::{
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_notify::{
     HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SIGNATURE_HEADER, TIMESTAMP_HEADER, TemplateError,
-    validate_overrides, verify,
+    WebhookTargets, validate_overrides, verify,
 };
 use osflow_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -133,7 +133,10 @@ impl World {
             settings: store.clone(),
             dedupe: store.clone(),
             email: Arc::new(MailboxSender::new(mailbox.path())),
-            webhook: Arc::new(HttpWebhookSender::new(std::time::Duration::from_secs(10)).unwrap()),
+            // The receiver is on this machine: osflow-local's targets (http and loopback allowed).
+            webhook: Arc::new(
+                HttpWebhookSender::with_targets(std::time::Duration::from_secs(10), WebhookTargets::Local).unwrap(),
+            ),
             defaults: NotifierDefaults {
                 sender_name: "osflow".into(),
                 sender_email: "nao-responda@osflow.local".into(),
@@ -366,7 +369,9 @@ async fn a_failing_webhook_fails_the_message_and_records_nothing_until_it_succee
     w.step(&id, Command::SendQuote).await;
     let round = w.deliver(3).await;
     assert_eq!(round.len(), 1);
-    assert!(round[0].1.as_ref().unwrap_err().contains("webhook answered 500"), "{:?}", round[0].1);
+    // A generic failure: the endpoint's answer is not shown back (no probe oracle).
+    let error = round[0].1.as_ref().unwrap_err();
+    assert!(error.contains("webhook") && !error.contains("500"), "{error}");
     // Three attempts reached the receiver (each failed); the e-mail went once; only the e-mail is recorded.
     assert_eq!(receiver.calls().len(), 3);
     assert_eq!(w.mails().len(), 1);
@@ -399,7 +404,8 @@ async fn a_webhook_refusing_with_4xx_is_recorded_as_failed_and_not_retried() {
     let order = w.order(&id).await;
     let hook = order.notifications.iter().find(|n| n.channel == "webhook").unwrap();
     assert!(!hook.ok);
-    assert!(hook.error.as_deref().unwrap().contains("410"));
+    let error = hook.error.as_deref().unwrap();
+    assert!(!error.contains("410"), "the endpoint's status is not shown back: {error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -507,4 +513,83 @@ async fn an_sla_alert_is_e_mailed_to_the_company_once_not_to_the_customer() {
     let recorded = w.order(&id).await.notifications;
     assert!(recorded.iter().any(|n| n.template == "sla_breached" && n.ok), "{recorded:?}");
     assert_eq!(receiver.calls().len(), calls_before, "the alert is not sent to the company's WhatsApp/SMS webhook");
+}
+
+/// A TCP server that counts the connections it accepts and answers each with `reply`.
+async fn counting_server(reply: String) -> (std::net::SocketAddr, Arc<AtomicU16>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicU16::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 4096];
+                let _ = sock.read(&mut chunk).await;
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+fn call(url: &str) -> osflow_app::WebhookCall {
+    osflow_app::WebhookCall { url: url.into(), secret: SECRET.into(), body: "{}".into() }
+}
+
+/// The production sender reaches public addresses only: the address a name resolves to is checked when the
+/// connection is made (so a name that resolves to this machine, or is re-pointed after the settings were
+/// saved, is refused), an address literal likewise, and plain http is refused. Nothing reaches the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_never_reaches_loopback_or_private_addresses() {
+    use osflow_app::WebhookSender;
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned();
+    let (addr, hits) = counting_server(ok).await;
+    let port = addr.port();
+    // The resolver's check alone (http allowed, so that the local server could answer if it were reached).
+    let resolver_only =
+        HttpWebhookSender::with_targets(std::time::Duration::from_secs(5), WebhookTargets::PublicAnyScheme).unwrap();
+    for url in [
+        format!("http://localhost:{port}/hook"),
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://127.1:{port}/hook"),
+        format!("http://2130706433:{port}/hook"),
+    ] {
+        let err = resolver_only.post(&call(&url)).await.expect_err(&url);
+        assert!(matches!(err, osflow_app::SendError::Permanent(_)), "{url}: {err:?}");
+    }
+    // Parsed once: the host of this one is evil.example (as the request would go), never 127.0.0.1.
+    let tricky = format!("http://evil.example\\@127.0.0.1:{port}/hook");
+    assert!(resolver_only.post(&call(&tricky)).await.is_err());
+    // The production sender: https only, the same addresses refused.
+    let production = HttpWebhookSender::new(std::time::Duration::from_secs(5)).unwrap();
+    for url in [format!("http://localhost:{port}/hook"), format!("https://localhost:{port}/hook")] {
+        assert!(production.post(&call(&url)).await.is_err(), "{url}");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "a refused address was connected to");
+    // The same server is reachable when loopback is allowed (osflow-local): the refusals above were the check's.
+    let local = HttpWebhookSender::with_targets(std::time::Duration::from_secs(5), WebhookTargets::Local).unwrap();
+    local.post(&call(&format!("http://localhost:{port}/hook"))).await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// Redirects are not followed (a 3xx is a failure), wherever they point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_does_not_follow_redirects() {
+    use osflow_app::WebhookSender;
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned();
+    let (target, target_hits) = counting_server(ok).await;
+    let redirect = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}/internal\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let (redirector, hits) = counting_server(redirect).await;
+    let local = HttpWebhookSender::with_targets(std::time::Duration::from_secs(5), WebhookTargets::Local).unwrap();
+    let err = local.post(&call(&format!("http://{redirector}/hook"))).await.expect_err("a redirect is a failure");
+    assert!(!format!("{err:?}").contains("307"), "generic: {err:?}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(target_hits.load(Ordering::SeqCst), 0, "the redirect was followed");
 }

@@ -77,6 +77,8 @@ pub struct App {
     pub reports: Arc<dyn ReportStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
+    /// Webhook URLs may be `http://` to this machine's loopback (osflow-local); otherwise `https://` only.
+    pub local_webhooks: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -113,6 +115,7 @@ impl App {
             fiscal: None,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
+            local_webhooks: false,
         }
     }
 
@@ -154,6 +157,12 @@ impl App {
 
     /// Published flow versions remembered per process ([`CachedFlowStore`]): they are immutable, so a warm
     /// process reads each once.
+    /// Webhook URLs may be `http://` to this machine's loopback addresses (osflow-local's integrations).
+    pub fn with_local_webhooks(mut self) -> App {
+        self.local_webhooks = true;
+        self
+    }
+
     pub fn with_flow_cache(mut self) -> App {
         self.flows = Arc::new(CachedFlowStore::new(self.flows));
         self

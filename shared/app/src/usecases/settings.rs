@@ -32,24 +32,42 @@ fn check_text_setting(field: &str, value: &Option<String>, max: usize) -> AppRes
     Ok(())
 }
 
-/// A webhook URL: `https://`, or `http://` to this machine only (a local integration or a test receiver).
-fn check_webhook_url(url: &str) -> AppResult<()> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid_setting("webhook_url", "not a URL"))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    // `[::1]:8080` -> `[::1]`; `example.com:8443` -> `example.com`.
-    let hostname = match host.strip_prefix('[') {
-        Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
-        None => host.split(':').next().unwrap_or(""),
+/// A webhook URL, parsed as the sender parses it: `https://` (or, with `local`, `http://` to this machine's
+/// loopback), no credentials in it, and no internal address literal (the sender also checks every resolved
+/// address when it connects).
+fn check_webhook_url(url: &str, local: bool) -> AppResult<()> {
+    let not_a_url = || invalid_setting("webhook_url", "not a URL");
+    if url.len() > 2_000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(not_a_url());
+    }
+    let parsed = url::Url::parse(url).map_err(|_| not_a_url())?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid_setting("webhook_url", "must not carry a user or password"));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(not_a_url()),
     };
-    let local = matches!(hostname, "127.0.0.1" | "localhost" | "::1");
-    match scheme {
-        _ if hostname.is_empty() || url.len() > 2_000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-            Err(invalid_setting("webhook_url", "not a URL"))
+    let internal_literal = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_unspecified() || ip.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+        _ => false,
+    };
+    match parsed.scheme() {
+        _ if internal_literal || (loopback && !local) => {
+            Err(invalid_setting("webhook_url", "must be a public address"))
         }
         "https" => Ok(()),
-        "http" if local => Ok(()),
-        _ => Err(invalid_setting("webhook_url", "must use https:// (http:// only to 127.0.0.1 or localhost)")),
+        "http" if local && loopback => Ok(()),
+        _ if local => Err(invalid_setting("webhook_url", "must use https:// (http:// only to 127.0.0.1 or localhost)")),
+        _ => Err(invalid_setting("webhook_url", "must use https://")),
     }
 }
 
@@ -76,7 +94,7 @@ impl App {
         check_email_setting("reply_to", &settings.reply_to)?;
         let saved = self.settings.notification_settings(&caller.tenant).await?.unwrap_or_default();
         if let Some(url) = &settings.webhook_url {
-            check_webhook_url(url)?;
+            check_webhook_url(url, self.local_webhooks)?;
             if settings.webhook_secret.is_none() && saved.webhook_url.is_some() {
                 settings.webhook_secret = saved.webhook_secret.clone();
             }
