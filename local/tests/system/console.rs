@@ -461,6 +461,33 @@ async fn a_new_status_published_by_the_representante_applies_to_new_orders_only(
     let csv = csv.unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     assert!(csv.text().await.unwrap().lines().count() > 1, "a CSV with rows");
+    // The notification settings: a message edited, previewed with sample values (an unknown variable refused in
+    // the preview, as the API refuses it), then saved.
+    css(&browser, "a[href='/avisos']").await.click().await.unwrap();
+    wait_for_text(&browser, "Avisos ao cliente").await;
+    fill(&browser, "#empresa-nome", "Oficina Fluxo").await;
+    let scope = "details:has(textarea[name=body_awaiting_approval])";
+    css(&browser, &format!("{scope} summary")).await.click().await.unwrap();
+    fill(&browser, &format!("{scope} textarea"), "Oi {cliente}, orçamento da OS {os}: {valor}. {nome}").await;
+    let preview = css(&browser, "button[value=previa]").await;
+    preview.clone().click().await.unwrap();
+    wait_left(&preview).await;
+    wait_for_text(&browser, "Modelo inválido").await;
+    let scope = "details:has(textarea[name=body_awaiting_approval])";
+    css(&browser, &format!("{scope} summary")).await.click().await.unwrap();
+    fill(&browser, &format!("{scope} textarea"), "Oi {cliente}, orçamento da OS {os}: {valor}.").await;
+    let preview = css(&browser, "button[value=previa]").await;
+    preview.clone().click().await.unwrap();
+    wait_left(&preview).await;
+    wait_for_text(&browser, "Oi Maria, orçamento da OS 123: R$ 269,90.").await;
+    let save = css(&browser, "button[value=salvar]").await;
+    save.clone().click().await.unwrap();
+    wait_left(&save).await;
+    wait_for_text(&browser, "Avisos salvos.").await;
+    let saved = api.get("/v1/settings/notifications").await.ok(StatusCode::OK);
+    assert_eq!(saved["company_name"], "Oficina Fluxo");
+    assert_eq!(saved["templates"]["awaiting_approval"]["body"], "Oi {cliente}, orçamento da OS {os}: {valor}.");
+    assert_eq!(saved["templates"].as_object().map(|t| t.len()), Some(1), "the defaults are not stored: {saved}");
     // The new OS moves to the new status by clicking, as a técnico.
     sign_out(&browser).await;
     sign_in(&browser, &base, tenant, "tecnico").await;

@@ -13,7 +13,7 @@
 //!
 //! Routes (everything outside `/v1`, `/p` and `/blobs`): `GET /` (board; `?parcial=1` the columns only),
 //! `GET|POST /entrar`, `POST /sair`, `GET|POST /os/nova`, `GET /os/{id}`, `POST /os/{id}/acao/{action}`,
-//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`, `GET /relatorios`
+//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET /relatorios`
 //! (`?de=//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`,ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
 //! `GET /static/console.css|console.js`.
 
@@ -22,6 +22,7 @@ pub mod forms;
 pub mod pages;
 pub mod reports;
 pub mod session;
+pub mod settings;
 
 use std::collections::BTreeMap;
 
@@ -253,6 +254,8 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::GET, ["documento"]) => document_check(r),
                 (&Method::GET, ["relatorios"]) => reports_page(&cx).await,
                 (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
+                (&Method::GET, ["avisos"]) => settings_page(&cx, None, None, 200).await,
+                (&Method::POST, ["avisos"]) => save_settings(&cx, &form).await,
                 (&Method::GET, ["fluxo"]) => flow_page(&cx, None, 200).await,
                 (&Method::POST, ["fluxo"]) => publish_flow(&cx, &form).await,
                 _ => Reply::html(404, pages::message(&frame, "Página não encontrada", "Esta página não existe.")),
@@ -617,6 +620,31 @@ async fn flow_page(cx: &Cx<'_>, message: Option<(bool, String)>, status: u16) ->
     let running: Vec<(u32, usize)> = running.into_iter().collect();
     let message = message.or_else(|| cx.r.q("publicado").map(|v| (true, format!("Versão {v} publicada."))));
     Reply::html(status, pages::flow_editor(cx.frame, &flow, message, &running))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Notification settings
+
+async fn settings_page(cx: &Cx<'_>, posted: Option<&Form>, message: Option<(bool, String)>, status: u16) -> Reply {
+    match cx.app().notification_settings(cx.caller).await {
+        Ok(saved) => {
+            let message = message.or_else(|| cx.r.q("salvo").map(|_| (true, "Avisos salvos.".to_owned())));
+            Reply::html(status, settings::page(cx.frame, &saved, posted, message))
+        }
+        Err(e) => cx.refusal(&e),
+    }
+}
+
+async fn save_settings(cx: &Cx<'_>, form: &Form) -> Reply {
+    if form.get("acao") == Some("previa") {
+        return settings_page(cx, Some(form), None, 200).await;
+    }
+    let body = settings::request(form);
+    let answer = api::call(cx.app(), cx.caller, Method::PUT, "/v1/settings/notifications", Some(&body)).await;
+    if answer.ok() {
+        return Reply::redirect("/avisos?salvo=1");
+    }
+    settings_page(cx, Some(form), Some((false, answer.message())), answer.status).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------

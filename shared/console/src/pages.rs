@@ -177,6 +177,7 @@ pub fn layout(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
                             a href="/relatorios" { "Relatórios" }
                             @if s.roles.contains(&Role::Representante) {
                                 a href="/fluxo" { "Fluxo" }
+                                a href="/avisos" { "Avisos" }
                             }
                         }
                         span.who {
