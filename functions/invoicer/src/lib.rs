@@ -8,14 +8,19 @@
 //! - `OSFLOW_SECRETS_PREFIX`: the certificates are the secrets `<prefix>/<tenant>/a1`;
 //! - `OSFLOW_SEFAZ_TRUST_ROOTS`: the PEM bundle of the roots SEFAZ servers are trusted with (ICP-Brasil): a file
 //!   path, or the PEM itself. The system and Mozilla roots are not used.
+//! - `OSFLOW_SEFIN_TRUST_ROOTS` (optional): the same for Sefin Nacional; when set, the labor's NFS-e of the
+//!   companies with a municipal part is issued too (osflow-invoicing's `SefinAuthorities`); unset, no NFS-e.
 
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
 use osflow_fn_common::{Env, SEFAZ_TRUST_ROOTS_ENV};
-use osflow_invoicing::{Invoicer, SefazAuthorities};
+use osflow_invoicing::{Invoicer, NfseInvoicer, SefazAuthorities, SefinAuthorities};
 use osflow_store_dynamodb::DynamoEmitterStore;
+
+/// The Sefin Nacional trust roots (optional: without them the function issues no NFS-e).
+pub const SEFIN_TRUST_ROOTS_ENV: &str = "OSFLOW_SEFIN_TRUST_ROOTS";
 
 /// The invoicer of the AWS functions: `osflow_fn_common::app`'s `App` and DynamoDB store, the emitters on that
 /// store and Secrets Manager (the environment's secrets prefix), SEFAZ with the environment's trust roots.
@@ -24,8 +29,15 @@ pub async fn from_env(env: &Env) -> Result<Invoicer, Error> {
     let authorities = SefazAuthorities::from_setting(env.sefaz_trust_roots()?)
         .map_err(|e| format!("{SEFAZ_TRUST_ROOTS_ENV}: {e}"))?;
     let (app, store) = osflow_fn_common::app(env).await?;
-    let emitters = DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await;
-    Ok(Invoicer::new(app, Arc::new(emitters), Arc::new(authorities)))
+    let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await);
+    let invoicer = Invoicer::new(app.clone(), emitters.clone(), Arc::new(authorities));
+    Ok(match std::env::var(SEFIN_TRUST_ROOTS_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        None => invoicer,
+        Some(roots) => {
+            let sefin = SefinAuthorities::from_setting(&roots).map_err(|e| format!("{SEFIN_TRUST_ROOTS_ENV}: {e}"))?;
+            invoicer.with_nfse(Arc::new(NfseInvoicer::new(app, emitters, Arc::new(sefin))))
+        }
+    })
 }
 
 /// One batch of `invoicing.fifo`: every message handled by the invoicer, in order per message group; the

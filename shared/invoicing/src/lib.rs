@@ -21,6 +21,7 @@ pub mod mapping;
 pub mod nfse;
 pub mod nfse_issue;
 mod sefaz;
+mod sefin;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub use mapping::{MapError, nfe_input};
 pub use nfse::{ValidNfse, dps_inputs, validate_nfse};
 pub use nfse_issue::{NfseAuthorityFor, NfseInvoicer, NfseIssued, SharedNfseAuthority};
 pub use sefaz::SefazAuthorities;
+pub use sefin::SefinAuthorities;
 
 /// Invoicing enabled ⇔ the company has an emitter configured.
 #[derive(Clone)]
