@@ -340,21 +340,24 @@ async fn published_envelopes_land_on_the_right_queues() {
         }
         let mut got_ids: Vec<String> = got.iter().map(|e| e.event_id.clone()).collect();
         if queue.is_fifo() {
-            // FIFO: per group (tenant) in publishing order, with group and deduplication ids set.
+            // FIFO: in publishing order within each group (a company's, or an order's on invoicing.fifo), with
+            // group and deduplication ids set.
             for message in &received {
                 let attrs = message.attributes().unwrap();
                 let envelope = envelope_of(message);
-                assert_eq!(attrs[&MessageSystemAttributeName::MessageGroupId], envelope.tenant.as_str());
+                assert_eq!(attrs[&MessageSystemAttributeName::MessageGroupId], message_group_id(queue, &envelope));
                 assert_eq!(attrs[&MessageSystemAttributeName::MessageDeduplicationId], envelope.event_id);
             }
-            for t in [&a, &b] {
+            let groups: std::collections::BTreeSet<String> =
+                envelopes.iter().map(|e| message_group_id(queue, e)).collect();
+            for g in &groups {
                 let in_group = |ids: &[String]| -> Vec<String> {
                     ids.iter()
-                        .filter(|id| envelopes.iter().any(|e| &e.event_id == *id && &e.tenant == t))
+                        .filter(|id| envelopes.iter().any(|e| &e.event_id == *id && &message_group_id(queue, e) == g))
                         .cloned()
                         .collect()
                 };
-                assert_eq!(in_group(&got_ids), in_group(&expected), "FIFO order in group {t}");
+                assert_eq!(in_group(&got_ids), in_group(&expected), "FIFO order in group {g}");
             }
         }
         got_ids.sort();
@@ -527,7 +530,7 @@ async fn only_failed_entries_are_sent_again() {
     assert_eq!(retried.len(), 1, "only the entry SQS failed is sent again");
     assert_eq!(Envelope::from_json(retried[0]["MessageBody"].as_str().unwrap()).unwrap(), envelopes[1]);
     assert_eq!(retried[0]["MessageDeduplicationId"], envelopes[1].event_id.as_str());
-    assert_eq!(retried[0]["MessageGroupId"], "acme");
+    assert_eq!(retried[0]["MessageGroupId"], format!("acme#{}", envelopes[1].order_id));
 }
 
 #[tokio::test]
