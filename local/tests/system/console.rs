@@ -488,6 +488,41 @@ async fn a_new_status_published_by_the_representante_applies_to_new_orders_only(
     assert_eq!(saved["company_name"], "Oficina Fluxo");
     assert_eq!(saved["templates"]["awaiting_approval"]["body"], "Oi {cliente}, orçamento da OS {os}: {valor}.");
     assert_eq!(saved["templates"].as_object().map(|t| t.len()), Some(1), "the defaults are not stored: {saved}");
+    // The NF-e emitter with its A1 certificate uploaded from a file.
+    css(&browser, "a[href='/emissor']").await.click().await.unwrap();
+    wait_for_text(&browser, "Nenhum certificado guardado").await;
+    for (id, value) in [
+        ("cnpj", "11.222.333/0001-81"),
+        ("ie", "110042490114"),
+        ("razao", "Oficina Fluxo Ltda"),
+        ("rua", "Rua Augusta"),
+        ("numero", "100"),
+        ("bairro", "Consolação"),
+        ("cidade", "São Paulo"),
+        ("ibge", "3550308"),
+        ("uf", "SP"),
+        ("cep", "01305-000"),
+        ("rt-cnpj", "11222333000181"),
+        ("rt-contato", "Suporte"),
+        ("rt-email", "suporte@exemplo.com.br"),
+        ("rt-fone", "11987654321"),
+        ("senha", "senha-do-a1"),
+    ] {
+        fill(&browser, &format!("#{id}"), value).await;
+    }
+    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
+    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA FLUXO LTDA", 30).unwrap();
+    let p12 = dir.path().join("a1.pfx");
+    std::fs::write(&p12, cert.to_pkcs12("senha-do-a1").unwrap()).unwrap();
+    css(&browser, "#arquivo").await.send_keys(&p12.display().to_string()).await.unwrap();
+    let save = css(&browser, "form.cert button[type=submit]").await;
+    save.clone().click().await.unwrap();
+    wait_left(&save).await;
+    let page = wait_for_text(&browser, "Emissor salvo.").await;
+    assert!(page.contains("OFICINA FLUXO LTDA"), "the certificate shown");
+    assert!(!page.contains("senha-do-a1"), "the password is never shown");
+    let emitter = api.get("/v1/fiscal/emitter").await.ok(StatusCode::OK);
+    assert_eq!(emitter["certificate"]["cnpj"], "11222333000181", "{emitter}");
     // The new OS moves to the new status by clicking, as a técnico.
     sign_out(&browser).await;
     sign_in(&browser, &base, tenant, "tecnico").await;

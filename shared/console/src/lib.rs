@@ -13,11 +13,12 @@
 //!
 //! Routes (everything outside `/v1`, `/p` and `/blobs`): `GET /` (board; `?parcial=1` the columns only),
 //! `GET|POST /entrar`, `POST /sair`, `GET|POST /os/nova`, `GET /os/{id}`, `POST /os/{id}/acao/{action}`,
-//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET /relatorios`
+//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET|POST /emissor`, `GET /relatorios`
 //! (`?de=//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`,ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
 //! `GET /static/console.css|console.js`.
 
 pub mod api;
+pub mod fiscal;
 pub mod forms;
 pub mod pages;
 pub mod reports;
@@ -256,6 +257,8 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
                 (&Method::GET, ["avisos"]) => settings_page(&cx, None, None, 200).await,
                 (&Method::POST, ["avisos"]) => save_settings(&cx, &form).await,
+                (&Method::GET, ["emissor"]) => emitter_page(&cx, None, 200).await,
+                (&Method::POST, ["emissor"]) => save_emitter(&cx, &form).await,
                 (&Method::GET, ["fluxo"]) => flow_page(&cx, None, 200).await,
                 (&Method::POST, ["fluxo"]) => publish_flow(&cx, &form).await,
                 _ => Reply::html(404, pages::message(&frame, "Página não encontrada", "Esta página não existe.")),
@@ -645,6 +648,31 @@ async fn save_settings(cx: &Cx<'_>, form: &Form) -> Reply {
         return Reply::redirect("/avisos?salvo=1");
     }
     settings_page(cx, Some(form), Some((false, answer.message())), answer.status).await
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The NF-e emitter
+
+async fn emitter_page(cx: &Cx<'_>, message: Option<(bool, String)>, status: u16) -> Reply {
+    let saved = api::call(cx.app(), cx.caller, Method::GET, "/v1/fiscal/emitter", None).await;
+    let body = match saved.status {
+        200 => saved.body,
+        // Not configured yet: an empty form.
+        404 => Value::Null,
+        403 => return cx.refusal(&AppError::Forbidden { allowed: vec![Role::Representante] }),
+        _ => return Reply::html(saved.status, pages::message(cx.frame, "Indisponível", &saved.message())),
+    };
+    let message = message.or_else(|| cx.r.q("salvo").map(|_| (true, "Emissor salvo.".to_owned())));
+    Reply::html(status, fiscal::page(cx.frame, &body, message))
+}
+
+async fn save_emitter(cx: &Cx<'_>, form: &Form) -> Reply {
+    let body = fiscal::request(form);
+    let answer = api::call(cx.app(), cx.caller, Method::PUT, "/v1/fiscal/emitter", Some(&body)).await;
+    if answer.ok() {
+        return Reply::redirect("/emissor?salvo=1");
+    }
+    emitter_page(cx, Some((false, answer.message())), answer.status).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ pub fn layout(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
                             @if s.roles.contains(&Role::Representante) {
                                 a href="/fluxo" { "Fluxo" }
                                 a href="/avisos" { "Avisos" }
+                                a href="/emissor" { "NF-e" }
                             }
                         }
                         span.who {

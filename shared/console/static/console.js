@@ -65,3 +65,21 @@
     });
   });
 })();
+
+// The A1 certificate: the chosen file goes in the form as base64 (the API's certificate.pkcs12).
+(function () {
+  document.querySelectorAll("form.cert").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      var input = form.querySelector("input[type=file]");
+      var hidden = form.querySelector("input[name=pkcs12]");
+      if (!input.files[0] || hidden.value) return;
+      ev.preventDefault();
+      var reader = new FileReader();
+      reader.onload = function () {
+        hidden.value = String(reader.result).split(",")[1] || "";
+        form.submit();
+      };
+      reader.readAsDataURL(input.files[0]);
+    });
+  });
+})();
