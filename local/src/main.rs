@@ -25,7 +25,7 @@ use osflow_invoicing::{EmitterPolicy, Invoicer, NfeChecks, NfseInvoicer, SharedA
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
-use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, WebhookTargets};
+use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SendPace, WebhookTargets};
 use osflow_portal::{PortalKey, PortalLinks};
 use osflow_reports::{Announcer, Reporter, Schedule};
 use osflow_store_sqlite::{SecretsKey, SqliteOptions, SqliteStore};
@@ -215,6 +215,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
                 portal_key.clone(),
                 Some(chrono::Duration::days(args.portal_link_days.into())),
             ))),
+            // The mailbox folder has no quota.
+            pace: Arc::new(SendPace::unlimited()),
         };
         // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
         // The labor's NFS-e through the Sefin simulator, on the same consumer.

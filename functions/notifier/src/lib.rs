@@ -8,9 +8,9 @@
 //! that failed (a transient send failure, an unreadable body) come back after the visibility timeout.
 //!
 //! Environment ([`osflow_fn_common::Env`], read once), besides the table and the bucket:
-//! - `OSFLOW_SENDER_EMAIL`: the `From` address of companies that did not set one in their notification settings
-//!   (default `nao-responda@osflow.com.br`); it must be an identity verified in SES (address or domain), else
-//!   every such e-mail is refused (`MessageRejected`, recorded as a failed notification).
+//! - `OSFLOW_SENDER_EMAIL`: the `From` address of every e-mail (the company's name as display name, its own
+//!   address as Reply-To; default `nao-responda@osflow.com.br`); it must be an identity verified in SES.
+//! - `OSFLOW_EMAIL_PER_SECOND`: this notifier's e-mail pace (default [`EMAIL_PER_SECOND`]).
 //! - `OSFLOW_SENDER_NAME`: the display name when the company has neither a sender name nor a company name
 //!   (default `osflow`).
 //! - `OSFLOW_PORTAL_URL` and `OSFLOW_PORTAL_KEY_SECRET`: the customer's page (the `portal` function's public base
@@ -24,7 +24,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
 use osflow_fn_common::Env;
-use osflow_notify::{HttpWebhookSender, Notifier, NotifierDefaults, SesEmailSender};
+use osflow_notify::{HttpWebhookSender, Notifier, NotifierDefaults, SendPace, SesEmailSender};
 use osflow_portal::secrets::key_from_secret;
 use osflow_portal::{PortalLinks, ttl_from_days};
 
@@ -45,6 +45,20 @@ pub async fn links(env: &Env) -> Result<Option<PortalLinks>, Error> {
     Ok(Some(PortalLinks::new(url.clone(), key, Some(ttl))))
 }
 
+/// E-mails a second per notifier: the template's queue mapping runs at most 2 notifiers, so 2 × 5 stays below
+/// SES's usual production quota (14/s); `OSFLOW_EMAIL_PER_SECOND` sets it for another quota.
+pub const EMAIL_PER_SECOND: f64 = 5.0;
+/// Each company: bursts of 30 e-mails, then 1 a second.
+pub const COMPANY_BURST: f64 = 30.0;
+pub const COMPANY_PER_SECOND: f64 = 1.0;
+
+/// The e-mail pace of this notifier.
+pub fn pace() -> SendPace {
+    let rate = std::env::var("OSFLOW_EMAIL_PER_SECOND").ok().and_then(|v| v.trim().parse::<f64>().ok());
+    let rate = rate.filter(|r| *r > 0.0).unwrap_or(EMAIL_PER_SECOND);
+    SendPace::new(rate, rate, COMPANY_PER_SECOND, COMPANY_BURST)
+}
+
 /// The notifier over the AWS adapters, as the environment configures it.
 pub async fn notifier(env: &Env) -> Result<Notifier, Error> {
     let links = links(env).await?;
@@ -57,6 +71,7 @@ pub async fn notifier(env: &Env) -> Result<Notifier, Error> {
         webhook: Arc::new(HttpWebhookSender::new(WEBHOOK_TIMEOUT)?),
         defaults: defaults(env),
         links: links.map(|l| Arc::new(l) as Arc<dyn osflow_app::CustomerLinks>),
+        pace: Arc::new(pace()),
     })
 }
 

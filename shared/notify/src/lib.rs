@@ -4,6 +4,7 @@
 
 mod mailbox;
 mod notifier;
+mod pace;
 #[cfg(feature = "ses")]
 mod ses;
 mod webhook;
@@ -13,6 +14,7 @@ pub use notifier::{CONSUMER, DEDUPE_DAYS, LEASE_SECS, Notifier, NotifierDefaults
 /// The templates live with the use cases (the settings are validated when saved); re-exported here.
 pub use osflow_app::templates as template;
 pub use osflow_app::templates::{TemplateError, validate_overrides};
+pub use pace::SendPace;
 #[cfg(feature = "ses")]
 pub use ses::{SES_TIMEOUT, SesEmailSender, classify as classify_ses_error, from_address as ses_from_address};
 pub use webhook::{

@@ -50,6 +50,8 @@ pub struct Notifier {
     /// Mints the customer's page link of `{link}` (a decision link while a quote waits for the customer); `None`
     /// leaves `{link}` empty.
     pub links: Option<Arc<dyn CustomerLinks>>,
+    /// The e-mail pace (below the SES quota) and each company's budget.
+    pub pace: Arc<crate::SendPace>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -202,8 +204,10 @@ impl Notifier {
                             .clone()
                             .or_else(|| settings.company_name.clone())
                             .unwrap_or_else(|| self.defaults.sender_name.clone()),
-                        from_email: settings.sender_email.clone().unwrap_or_else(|| self.defaults.sender_email.clone()),
-                        reply_to: settings.reply_to.clone(),
+                        // Always the platform's address (a company's display name on it): a company cannot send
+                        // as another address of the platform's identity. Its own address is the Reply-To.
+                        from_email: self.defaults.sender_email.clone(),
+                        reply_to: settings.reply_to.clone().or_else(|| settings.sender_email.clone()),
                         to: to.as_str().to_owned(),
                         subject: subject.clone(),
                         body: body.clone(),
@@ -277,6 +281,12 @@ impl Notifier {
             channel: d.channel.as_str().into(),
         };
         let now = self.app.clock.now();
+        if matches!(d.action, Send::Email(_))
+            && let Err(wait) = self.pace.admit(&env.tenant).await
+        {
+            tracing::warn!(event_id = %env.event_id, tenant = %env.tenant, ?wait, "e-mail over the company's budget; retried");
+            return Err(failed(format!("email: over the sending budget; retry in {} s", wait.as_secs().max(1))));
+        }
         let claim = self
             .dedupe
             .claim(&key, now, Duration::seconds(LEASE_SECS), now + Duration::days(DEDUPE_DAYS))

@@ -20,8 +20,8 @@ use osflow_domain::{
 };
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_notify::{
-    HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SIGNATURE_HEADER, TIMESTAMP_HEADER, TemplateError,
-    WebhookTargets, validate_overrides, verify,
+    HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SIGNATURE_HEADER, SendPace, TIMESTAMP_HEADER,
+    TemplateError, WebhookTargets, validate_overrides, verify,
 };
 use osflow_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,6 +142,7 @@ impl World {
                 sender_email: "nao-responda@osflow.local".into(),
             },
             links: None,
+            pace: Arc::new(SendPace::unlimited()),
         };
         let tenant = TenantId::parse("oficina-do-ze").unwrap();
         let settings = NotificationSettings {
@@ -347,8 +348,11 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     // The e-mails: RFC 5322 headers, encoded-word subjects.
     for m in &mails {
         assert!(m.contains("\r\nTo: <joana@exemplo.com.br>\r\n"), "{m}");
+        // The company's name, the platform's address: a company cannot send as another address of the platform's
+        // identity (its own address is the Reply-To when it sets none).
         assert!(m.starts_with("From: =?UTF-8?B?"), "{m}");
-        assert!(m.contains("<os@oficinadoze.com.br>\r\n"));
+        assert!(m.contains("<nao-responda@osflow.local>\r\n"), "{m}");
+        assert!(!m.contains("From: os@oficinadoze.com.br") && !m.contains("<os@oficinadoze.com.br>\r\nReply"), "{m}");
         assert!(m.contains("Reply-To: <contato@oficinadoze.com.br>\r\n"));
         assert!(m.contains("Content-Type: text/plain; charset=utf-8\r\n"));
         assert!(m.is_ascii());
@@ -592,4 +596,27 @@ async fn the_webhook_does_not_follow_redirects() {
     assert!(!format!("{err:?}").contains("307"), "generic: {err:?}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert_eq!(target_hits.load(Ordering::SeqCst), 0, "the redirect was followed");
+}
+
+/// E-mails are paced below the SES quota (a token bucket the process shares) and each company has its own
+/// budget: one company's burst waits for its budget, not the others'.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn e_mails_are_paced_and_each_company_has_its_budget() {
+    let acme = TenantId::parse("acme").unwrap();
+    let beta = TenantId::parse("beta").unwrap();
+    // 10 e-mails a second in all (burst 1), 3 at once per company then 1 per 10 s.
+    let pace = SendPace::new(10.0, 1.0, 0.1, 3.0);
+    let start = tokio::time::Instant::now();
+    for _ in 0..3 {
+        pace.admit(&acme).await.expect("within acme's budget");
+    }
+    // The 4th of acme is over its budget: refused with the wait (the message comes back later).
+    let wait = pace.admit(&acme).await.expect_err("acme over its budget");
+    assert!(wait > std::time::Duration::from_secs(5) && wait <= std::time::Duration::from_secs(10), "{wait:?}");
+    // beta is not held by acme.
+    pace.admit(&beta).await.expect("beta has its own budget");
+    // The shared pace: 4 admitted at 10 per second took at least 0.3 s of (virtual) time.
+    assert!(start.elapsed() >= std::time::Duration::from_millis(300), "{:?}", start.elapsed());
+    tokio::time::advance(std::time::Duration::from_secs(10)).await;
+    pace.admit(&acme).await.expect("acme's budget refilled");
 }
