@@ -28,6 +28,7 @@ fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'static str {
         osflow_domain::InvoiceState::Authorized => "autorizada",
         osflow_domain::InvoiceState::Rejected => "rejeitada",
         osflow_domain::InvoiceState::Denied => "denegada",
+        osflow_domain::InvoiceState::Cancelled => "cancelada",
     }
 }
 

@@ -276,6 +276,8 @@ pub enum InvoiceState {
     Authorized,
     Rejected,
     Denied,
+    /// Authorized, then cancelled by the event 110111 registered at SEFAZ.
+    Cancelled,
 }
 
 /// The fiscal document of the order as the invoicer last reported it.

@@ -129,9 +129,9 @@ pub const COMPONENT: &str = "invoicer";
 /// Issues the NF-e of a paid order. Safe to call any number of times for the same order (a queue redelivers):
 /// one number, one cNF, one key per order and emitter sequence.
 pub struct Invoicer {
-    app: App,
-    emitters: Arc<dyn EmitterStore>,
-    authorities: Arc<dyn AuthorityFor>,
+    pub(crate) app: App,
+    pub(crate) emitters: Arc<dyn EmitterStore>,
+    pub(crate) authorities: Arc<dyn AuthorityFor>,
     /// Parsed certificates per tenant, with the stored revision they were parsed from.
     certificates: Mutex<HashMap<TenantId, (u64, Certificate)>>,
     /// The NFS-e of the labor, issued by the same consumer when wired ([`Invoicer::with_nfse`]).
@@ -144,7 +144,7 @@ impl std::fmt::Debug for Invoicer {
     }
 }
 
-fn blob_key(order: &OrderId, key: &str) -> String {
+pub(crate) fn blob_key(order: &OrderId, key: &str) -> String {
     format!("orders/{order}/nfe/{key}-procNFe.xml")
 }
 
@@ -172,7 +172,7 @@ impl Invoicer {
     }
 
     /// The tenant's certificate, parsed once per stored revision.
-    async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
+    pub(crate) async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
         let stored = self.emitters.certificate(tenant).await?.ok_or(InvoiceError::NoCertificate)?;
         {
             let cache = self.certificates.lock().unwrap_or_else(PoisonError::into_inner);
@@ -191,7 +191,7 @@ impl Invoicer {
     }
 
     /// Records the invoice state on the order (System actor), unless the order shows it already.
-    async fn record_on_order(&self, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
+    pub(crate) async fn record_on_order(&self, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
         let invoice = info(record);
         if order.invoice.as_ref() == Some(&invoice) {
             return Ok(());
@@ -229,7 +229,7 @@ impl Invoicer {
         let existing =
             self.app.invoices.invoices(tenant, order_id).await?.into_iter().find(|r| r.numbering == numbering);
         if let Some(r) = &existing
-            && matches!(r.state, InvoiceState::Authorized | InvoiceState::Denied)
+            && matches!(r.state, InvoiceState::Authorized | InvoiceState::Denied | InvoiceState::Cancelled)
         {
             self.record_on_order(&order, r).await?;
             return Ok(Issued::Invoice(Box::new(r.clone())));

@@ -13,6 +13,7 @@
 //! - [`EmitterPolicy`]: invoicing is enabled for a company exactly when its emitter is configured (the release
 //!   guard `invoice_authorized` depends on it).
 
+pub mod cancel;
 mod checks;
 pub mod config;
 mod consumer;
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 use osflow_app::{EmitterStore, InvoicingPolicy, StoreError};
 use osflow_domain::values::TenantId;
 
+pub use cancel::{CANCEL_WINDOW_HOURS, CancelError, cancel_blob_key};
 pub use checks::NfeChecks;
 pub use config::{ConfigError, ValidEmitter, validate};
 pub use invoicer::{AuthorityFor, InvoiceError, Invoicer, Issued, SharedAuthority};

@@ -280,21 +280,26 @@ fn temp_dir() -> PathBuf {
 
 /// The nfeProc passes the official schema and its signature verifies with xmlsec1 (trusting the test certificate).
 fn check_proc(xml: &str) {
+    check_signed(xml, &schema_dir().join("procNFe_v4.00.xsd"), "infNFe");
+}
+
+/// `xml` passes the schema `xsd` and the signature over `signed` (e.g. "infEvento") verifies with xmlsec1.
+fn check_signed(xml: &str, xsd: &std::path::Path, signed: &str) {
     let dir = temp_dir();
-    let doc = dir.join("procNFe.xml");
+    let doc = dir.join("doc.xml");
     std::fs::write(&doc, xml).unwrap();
     let pem = dir.join("cert.pem");
     std::fs::write(&pem, certificate().x509().to_pem().unwrap()).unwrap();
     let out = Process::new(tool("xmllint"))
         .args(["--noout", "--nonet", "--schema"])
-        .arg(schema_dir().join("procNFe_v4.00.xsd"))
+        .arg(xsd)
         .arg(&doc)
         .output()
         .expect("run xmllint");
     assert!(out.status.success(), "xmllint rejected {}:\n{}", doc.display(), String::from_utf8_lossy(&out.stderr));
     let out = Process::new(tool("xmlsec1"))
         .args(["--verify", "--enabled-reference-uris", "same-doc", "--id-attr:Id"])
-        .arg("http://www.portalfiscal.inf.br/nfe:infNFe")
+        .arg(format!("http://www.portalfiscal.inf.br/nfe:{signed}"))
         .arg("--trusted-pem")
         .arg(&pem)
         .arg(&doc)
@@ -758,6 +763,8 @@ async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_cons
     assert_eq!(authority.consults.load(Ordering::SeqCst), 1, "consulted before");
 }
 
+#[path = "invoicing/cancel.rs"]
+mod cancel;
 #[path = "invoicing/nfse.rs"]
 mod nfse;
 

@@ -59,7 +59,7 @@ mirror! {
 
 mirror! {
     /// The state of the order's NF-e.
-    InvoiceState <=> d::InvoiceState { Pending, Authorized, Rejected, Denied }
+    InvoiceState <=> d::InvoiceState { Pending, Authorized, Rejected, Denied, Cancelled }
 }
 
 mirror! {

@@ -1,0 +1,163 @@
+//! Cancelling an authorized NF-e: the event 110111 with the authorization's `nProt`, within the legal window,
+//! registered at SEFAZ, its procEventoNFe stored beside the nfeProc and the cancellation on the order's timeline.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use osflow_app::{Blob, InvoiceRecord, StoreError};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{InvoiceState, Order};
+use osflow_nfe::{
+    AccessKey, Cnpj, DocumentError, Environment, EventDetail, EventInput, FiscalAuthority, Outcome, TransportError,
+    proc_evento, sign_event,
+};
+
+use crate::config::validate;
+use crate::invoicer::{InvoiceError, Invoicer};
+
+/// The legal window to cancel an NF-e after its authorization (the common rule; some UFs accept later).
+pub const CANCEL_WINDOW_HOURS: i64 = 24;
+
+/// Why an NF-e was not cancelled (messages in Portuguese: they reach the user).
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("NF-e não encontrada nesta ordem de serviço")]
+    NotFound,
+    #[error("só uma NF-e autorizada pode ser cancelada (esta está {0:?})")]
+    NotAuthorized(InvoiceState),
+    /// The legal window is over: a cancellation now needs the UF's late procedure.
+    #[error("prazo de cancelamento de {CANCEL_WINDOW_HOURS} h encerrado: a NF-e foi autorizada em {authorized_at}")]
+    WindowClosed { authorized_at: String },
+    /// The justification or another field of the event (the field named by its tag).
+    #[error("evento de cancelamento inválido: {0}")]
+    Event(#[from] DocumentError),
+    /// SEFAZ refused the event (cStat and message).
+    #[error("SEFAZ recusou o cancelamento: {c_stat} {x_motivo}")]
+    Refused { c_stat: u16, x_motivo: String },
+    #[error(transparent)]
+    Invoice(#[from] InvoiceError),
+}
+
+impl From<StoreError> for CancelError {
+    fn from(e: StoreError) -> CancelError {
+        CancelError::Invoice(InvoiceError::Store(e))
+    }
+}
+
+impl From<TransportError> for CancelError {
+    fn from(e: TransportError) -> CancelError {
+        CancelError::Invoice(InvoiceError::Transport(e))
+    }
+}
+
+/// `orders/<id>/nfe/<key>-110111-01-procEventoNFe.xml`.
+pub fn cancel_blob_key(order: &OrderId, key: &str) -> String {
+    format!("orders/{order}/nfe/{key}-110111-01-procEventoNFe.xml")
+}
+
+/// `dhRecbto` of the stored nfeProc's protocol.
+fn authorized_at(proc_xml: &str) -> Option<DateTime<FixedOffset>> {
+    let prot = proc_xml.split("<protNFe").nth(1)?;
+    let dh = prot.split("<dhRecbto>").nth(1)?.split('<').next()?;
+    DateTime::parse_from_rfc3339(dh.trim()).ok()
+}
+
+impl Invoicer {
+    /// Cancels the order's authorized NF-e `key` with `justification` (15–255 characters).
+    ///
+    /// Idempotent: an NF-e already cancelled is returned as it is, without a new event; an event SEFAZ already
+    /// holds (573) is settled by consulting the key (101/151/155 = cancelled). The window is checked against the
+    /// authorization's `dhRecbto` before anything is sent.
+    pub async fn cancel(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+        key: &str,
+        justification: &str,
+    ) -> Result<InvoiceRecord, CancelError> {
+        let order: Order = self.app.orders.get(tenant, order_id).await?.ok_or(CancelError::NotFound)?;
+        let record = self
+            .app
+            .invoices
+            .invoices(tenant, order_id)
+            .await?
+            .into_iter()
+            .find(|r| r.access_key == key)
+            .ok_or(CancelError::NotFound)?;
+        match record.state {
+            InvoiceState::Cancelled => {
+                self.record_on_order(&order, &record).await?;
+                return Ok(record);
+            }
+            InvoiceState::Authorized => {}
+            other => return Err(CancelError::NotAuthorized(other)),
+        }
+        let proc_ref = record.xml_ref.clone().ok_or(CancelError::NotAuthorized(record.state))?;
+        let proc_xml = self
+            .app
+            .blobs
+            .get(tenant, &proc_ref)
+            .await?
+            .map(|b| String::from_utf8_lossy(&b.bytes).into_owned())
+            .ok_or(StoreError::NotFound)?;
+        let authorized =
+            authorized_at(&proc_xml).ok_or_else(|| StoreError::Corrupt("nfeProc without dhRecbto".into()))?;
+        let now = self.app.clock.now();
+        if now.signed_duration_since(authorized.with_timezone(&Utc)) > Duration::hours(CANCEL_WINDOW_HOURS) {
+            return Err(CancelError::WindowClosed { authorized_at: authorized.to_rfc3339() });
+        }
+        let protocol = record.protocol.clone().ok_or(CancelError::NotAuthorized(record.state))?;
+
+        let config = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
+        let emitter = validate(&config).map_err(InvoiceError::from)?;
+        let access_key = AccessKey::parse(key).map_err(|_| CancelError::NotFound)?;
+        let environment = match record.numbering.environment {
+            osflow_app::FiscalEnvironment::Production => Environment::Production,
+            osflow_app::FiscalEnvironment::Homologation => Environment::Homologation,
+        };
+        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
+        let input = EventInput {
+            environment,
+            key: access_key,
+            author: Cnpj::parse(access_key.emitter()).map_err(|_| CancelError::NotFound)?,
+            at: now.with_timezone(&brt),
+            seq: 1,
+            detail: EventDetail::Cancel { protocol, justification: justification.to_owned() },
+        };
+        let certificate = self.certificate(tenant).await?;
+        let event = sign_event(&input, &certificate)?;
+        let authority = self.authorities.authority(&emitter, &certificate)?;
+        let receipt = authority.send_event(&event).await?;
+        let registered = if receipt.registered() {
+            let proc_ = proc_evento(&event, &receipt).map_err(|e| StoreError::Other(e.to_string()))?;
+            let blob = Blob { content_type: "application/xml".into(), bytes: proc_.into_bytes() };
+            self.app.blobs.put(tenant, &cancel_blob_key(order_id, key), &blob).await?;
+            Some(receipt.protocol.clone())
+        } else if receipt.c_stat == 573 && cancelled_at_sefaz(authority.as_ref(), &access_key).await? {
+            // Registered by an earlier attempt whose answer was lost.
+            Some(None)
+        } else {
+            None
+        };
+        let Some(event_protocol) = registered else {
+            return Err(CancelError::Refused { c_stat: receipt.c_stat, x_motivo: receipt.x_motivo });
+        };
+        let cancelled = InvoiceRecord {
+            state: InvoiceState::Cancelled,
+            cstat: Some(receipt.c_stat),
+            message: Some(match event_protocol {
+                Some(p) => format!("Cancelamento registrado (protocolo {p}): {justification}"),
+                None => format!("Cancelamento registrado: {justification}"),
+            }),
+            revision: record.revision + 1,
+            updated_at: now,
+            ..record.clone()
+        };
+        self.app.invoices.save_invoice(&cancelled, record.revision).await?;
+        let order = self.app.orders.get(tenant, order_id).await?.ok_or(CancelError::NotFound)?;
+        self.record_on_order(&order, &cancelled).await?;
+        Ok(cancelled)
+    }
+}
+
+async fn cancelled_at_sefaz(authority: &dyn FiscalAuthority, key: &AccessKey) -> Result<bool, TransportError> {
+    Ok(matches!(authority.consult(key).await?, Outcome::Rejected { c_stat: 101 | 151 | 155, .. }))
+}
