@@ -12,18 +12,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use osflow_app::conformance::{cpf, items, new_order_id};
 use osflow_app::{
-    App, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
-    Rendered, Reply, StoreError, StoreResult, TaxRules, TechResponsibleConfig,
+    App, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput, Rendered,
+    Reply, StoreError, TaxRules, TechResponsibleConfig,
 };
 use osflow_bus::{Envelope, event_id, message_group_id};
-use osflow_domain::values::{CityCode, Email, Money, OrderId, TenantId, Uf, UserId, Zip};
+use osflow_domain::values::{CityCode, Email, OrderId, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
     Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, Order, PaymentMethod, Role, Service,
 };
@@ -33,6 +31,8 @@ use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_dynamodb::{
     DynamoEmitterStore, DynamoStore, aws_sdk_secretsmanager, create_table, load_sdk_config, table_definition,
 };
+use osflow_testkit::conformance::{cpf, items, new_order_id};
+use osflow_testkit::{MemoryBlobs, money};
 
 const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB + Secrets Manager): run `scripts/test` \
                                 (or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, \
@@ -42,23 +42,6 @@ const EMITTER_CNPJ: &str = "12345678000195";
 const PASSWORD: &str = "s3nh@-A1";
 
 // ---------------------------------------------------------------------------------------------- fixtures
-
-#[derive(Default)]
-struct MemoryBlobs(Mutex<HashMap<(String, String), Blob>>);
-
-#[async_trait]
-impl BlobStore for MemoryBlobs {
-    async fn presign_put(&self, tenant: &TenantId, key: &str, _: &str) -> StoreResult<String> {
-        Ok(format!("memory://{tenant}/{key}"))
-    }
-    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
-        Ok(self.0.lock().unwrap().get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())
-    }
-    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
-        self.0.lock().unwrap().insert((tenant.as_str().to_owned(), key.to_owned()), blob.clone());
-        Ok(())
-    }
-}
 
 fn certificate() -> &'static Certificate {
     static CERT: OnceLock<Certificate> = OnceLock::new();
@@ -157,10 +140,6 @@ async fn world() -> World {
     World { store, app, blobs, simulator, invoicer, tenant, caller }
 }
 
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
-}
-
 fn render(_: &Order, _: &Flow) -> Rendered {
     Rendered { status: 200, body: String::new() }
 }
@@ -195,7 +174,7 @@ impl World {
         };
         for cmd in [
             Command::SendQuote,
-            osflow_app::conformance::approve(),
+            osflow_testkit::conformance::approve(),
             Command::Start,
             Command::Finish { tests_performed: Some("Ligou".into()) },
             Command::Validate {
@@ -284,9 +263,8 @@ async fn the_payment_event_issues_one_authorized_nfe_on_dynamodb_and_redeliverie
     assert_eq!(w.store.invoices(&w.tenant, &order.id).await.unwrap(), vec![record], "one number, one record");
     assert_eq!(w.simulator.authorization_requests(), 1, "nothing sent again");
     assert_eq!(w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len(), events_after_first);
-    let blobs = w.blobs.0.lock().unwrap();
-    assert_eq!(blobs.len(), 1, "one stored nfeProc");
-    assert!(blobs.contains_key(&(w.tenant.as_str().to_owned(), xml_ref)));
+    assert_eq!(w.blobs.len(), 1, "one stored nfeProc");
+    assert!(w.blobs.get(&w.tenant, &xml_ref).await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

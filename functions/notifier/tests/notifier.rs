@@ -17,6 +17,7 @@ use osflow_domain::values::{Document, Email, Money, Quantity, TenantId, UserId};
 use osflow_domain::{Change, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, Role, Service};
 use osflow_fn_common::Env;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
+use osflow_testkit::unique;
 use serde_json::Value;
 
 const RUN_SCRIPTS_TEST: &str = "this test needs the AWS emulator: run `scripts/test` (or `scripts/emulator start` \
@@ -28,10 +29,6 @@ fn require_endpoint() -> String {
         Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
         _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
     }
-}
-
-fn unique() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
 }
 
 fn no_render(_: &Order, _: &Flow) -> Rendered {

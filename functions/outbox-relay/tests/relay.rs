@@ -14,7 +14,6 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 use osflow_app::OrderStore;
-use osflow_app::conformance::{advance, at, cpf, note, open_order, tenant};
 use osflow_bus::{
     CreatedQueue, Envelope, Queue, QueueUrls, RetryPolicy, SqsClient, SqsPublisher, create_queues, queues, route,
 };
@@ -22,6 +21,7 @@ use osflow_domain::values::{Money, TenantId};
 use osflow_domain::{ChecklistItem, Command, Event, Order, PaymentMethod};
 use osflow_store_dynamodb::serde_dynamo;
 use osflow_store_dynamodb::{DynamoStore, create_table, keys, table, table_definition};
+use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
 use outbox_relay::relay;
 
 // -------------------------------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ async fn write_walk(store: &DynamoStore, t: &TenantId, number: u64) -> (Order, V
     let money = |s| Money::parse(s).unwrap();
     let commands = vec![
         Command::SendQuote,
-        osflow_app::conformance::approve(),
+        osflow_testkit::conformance::approve(),
         Command::Start,
         note("Placa limpa"),
         Command::AddNote { text: "Interna".into(), visible_to_customer: false },

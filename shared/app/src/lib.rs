@@ -8,9 +8,6 @@ pub mod search;
 pub mod templates;
 pub mod usecases;
 
-#[cfg(feature = "conformance")]
-pub mod conformance;
-
 pub use ports::*;
 pub use search::OrderQuery;
 pub use usecases::*;

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use osflow_app::conformance::{advance, at, cpf, open_order, tenant};
 use osflow_app::{OrderStore, Outbox};
 use osflow_bus::{ConsumeError, Consumer, EmbeddedRelay, Envelope, Queue, RelayOptions};
 use osflow_domain::values::Money;
 use osflow_domain::{ChecklistItem, Command, PaymentMethod};
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::{advance, at, cpf, open_order, tenant};
 use tokio::runtime::Runtime;
 
 /// Orders per outbox; every one makes 16 events.
@@ -52,7 +52,7 @@ async fn commit_orders(store: &SqliteStore) -> usize {
         events += 1;
         let commands = vec![
             Command::SendQuote,
-            osflow_app::conformance::approve(),
+            osflow_testkit::conformance::approve(),
             Command::Start,
             Command::AddNote { text: "Placa limpa".into(), visible_to_customer: true },
             Command::AddNote { text: "Interna".into(), visible_to_customer: false },

@@ -22,16 +22,17 @@ use async_trait::async_trait;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::NaiveDate;
-use osflow_app::conformance::{advance, at, cpf, note, open_order, tenant};
 use osflow_app::{OrderStore, Outbox};
 use osflow_bus::{
     ConsumeError, Consumer, CreatedQueue, EmbeddedRelay, Envelope, EnvelopeError, Mode, PublishError, Queue, QueueSpec,
     QueueUrls, RelayOptions, RetryPolicy, SCHEMA_VERSION, SqsClient, SqsEvent, SqsMessage, SqsPublisher, consume,
     create_queues, load_sdk_config, message_group_id, queues, route,
 };
-use osflow_domain::values::{Money, TenantId};
+use osflow_domain::values::TenantId;
 use osflow_domain::{Change, ChecklistItem, Command, Event, InvoiceInfo, InvoiceState, Order, PaymentMethod};
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
+use osflow_testkit::money;
 
 // =============================================================================================================
 // Fixtures
@@ -45,15 +46,11 @@ struct Walk {
     steps: Vec<(u64, Order, Vec<Event>)>,
 }
 
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
-}
-
 fn walk(t: &TenantId, number: u64) -> Walk {
     let date = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
     let commands = vec![
         Command::SendQuote,
-        osflow_app::conformance::approve(),
+        osflow_testkit::conformance::approve(),
         Command::Start,
         note("Placa limpa"),
         Command::AddNote { text: "Cliente difícil".into(), visible_to_customer: false },

@@ -10,11 +10,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::{Body, Request};
 use osflow_app::App;
 use osflow_app::OrderStore;
-use osflow_app::conformance::{advance, at, cpf, open_order, tenant};
 use osflow_console::{Console, Session, SessionKey, SignIn, handle};
 use osflow_domain::values::UserId;
 use osflow_domain::{Command, Role};
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::{advance, at, cpf, open_order, tenant};
 
 const OPEN_ORDERS: u64 = 500;
 
@@ -43,8 +43,8 @@ fn board(c: &mut Criterion) {
             let steps: &[Command] = match n % 4 {
                 0 => &[],
                 1 => &[Command::SendQuote],
-                2 => &[Command::SendQuote, osflow_app::conformance::approve()],
-                _ => &[Command::SendQuote, osflow_app::conformance::approve(), Command::Start],
+                2 => &[Command::SendQuote, osflow_testkit::conformance::approve()],
+                _ => &[Command::SendQuote, osflow_testkit::conformance::approve(), Command::Start],
             };
             for cmd in steps {
                 let (events, next) = advance(&order, cmd.clone(), at(n as i64 + 1));

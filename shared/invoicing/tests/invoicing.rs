@@ -3,19 +3,17 @@
 //! by the official schema (`xmllint`, procNFe_v4.00.xsd) and by `xmlsec1`; both tools and NFE_SCHEMA_DIR come
 //! from `scripts/test` (the tests fail saying so when they are missing).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command as Process;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use osflow_app::conformance::cpf;
 use osflow_app::{
-    App, AppError, Blob, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore,
-    OpenOrderInput, Rendered, Reply, StoreResult, TaxRules, TechResponsibleConfig,
+    App, AppError, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
+    Rendered, Reply, TaxRules, TechResponsibleConfig,
 };
-use osflow_domain::values::{CityCode, Document, Email, Money, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
+use osflow_domain::values::{CityCode, Document, Email, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
     Address, ChecklistItem, Command, Customer, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput, LineKind,
     Order, PaymentMethod, Role, Service,
@@ -24,29 +22,13 @@ use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, Issued, SefazAutho
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::cpf;
+use osflow_testkit::{MemoryBlobs, money};
 
 const EMITTER_CNPJ: &str = "12345678000195";
 const PASSWORD: &str = "s3nh@-A1";
 
 // ---------------------------------------------------------------------------------------------- fixtures
-
-/// Files kept in memory (the folder and S3 adapters live elsewhere; the invoicer only uses `put`).
-#[derive(Default)]
-struct MemoryBlobs(Mutex<HashMap<(String, String), Blob>>);
-
-#[async_trait]
-impl BlobStore for MemoryBlobs {
-    async fn presign_put(&self, tenant: &TenantId, key: &str, _: &str) -> StoreResult<String> {
-        Ok(format!("memory://{tenant}/{key}", tenant = tenant.as_str()))
-    }
-    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
-        Ok(self.0.lock().unwrap().get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())
-    }
-    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
-        self.0.lock().unwrap().insert((tenant.as_str().to_owned(), key.to_owned()), blob.clone());
-        Ok(())
-    }
-}
 
 fn certificate() -> &'static Certificate {
     static CERT: OnceLock<Certificate> = OnceLock::new();
@@ -132,10 +114,6 @@ async fn world(tax: Option<TaxRules>) -> World {
     World { store, app, blobs, invoicer, tenant, caller }
 }
 
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
-}
-
 fn part(code: &str, description: &str, quantity: &str, price: &str) -> LineInput {
     LineInput {
         kind: LineKind::Part,
@@ -192,7 +170,7 @@ impl World {
         };
         for cmd in [
             Command::SendQuote,
-            osflow_app::conformance::approve(),
+            osflow_testkit::conformance::approve(),
             Command::Start,
             Command::Finish { tests_performed: Some("Ligou".into()) },
             Command::Validate {
@@ -379,7 +357,7 @@ async fn redelivery_issues_one_number_and_one_document() {
     }
     let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
     assert_eq!(records, vec![first.clone()]);
-    assert_eq!(w.blobs.0.lock().unwrap().len(), 1, "one stored document");
+    assert_eq!(w.blobs.len(), 1, "one stored document");
     assert_eq!(
         w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len(),
         events_after_first,

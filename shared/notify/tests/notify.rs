@@ -8,13 +8,12 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDate, Utc};
-use osflow_app::conformance::cpf;
 use osflow_app::{
     App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, NotifyChannel, OpenOrderInput,
     Outbox, Rendered, Reply, SettingsStore, StepRequest, TemplateOverride,
 };
 use osflow_bus::{Consumer, Envelope, Queue, route};
-use osflow_domain::values::{Email, Money, Ncm, OrderId, Quantity, TenantId, UserId};
+use osflow_domain::values::{Email, Ncm, OrderId, Quantity, TenantId, UserId};
 use osflow_domain::{
     ChecklistItem, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, PaymentMethod, Role, Service,
 };
@@ -24,6 +23,8 @@ use osflow_notify::{
     TemplateError, WebhookTargets, validate_overrides, verify,
 };
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::cpf;
+use osflow_testkit::{TestClock, money};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -108,10 +109,6 @@ struct World {
     _blobs: tempfile::TempDir,
     tenant: TenantId,
     caller: Caller,
-}
-
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
 }
 
 fn no_render(_: &Order, _: &Flow) -> Rendered {
@@ -264,7 +261,7 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     assert!(delivered.iter().all(|(_, r)| r.is_ok()));
     let steps = vec![
         Command::SendQuote,
-        osflow_app::conformance::approve(),
+        osflow_testkit::conformance::approve(),
         Command::Start,
         Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
         Command::ChangeMaterialDate { expected_at: date(9) },
@@ -479,15 +476,6 @@ async fn dedupe_claims_on_sqlite() {
     );
 }
 
-/// A clock stopped at an instant.
-struct Stopped(chrono::DateTime<Utc>);
-
-impl osflow_app::Clock for Stopped {
-    fn now(&self) -> chrono::DateTime<Utc> {
-        self.0
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sla_alert_is_e_mailed_to_the_company_once_not_to_the_customer() {
     let receiver = Receiver::start().await;
@@ -499,7 +487,7 @@ async fn an_sla_alert_is_e_mailed_to_the_company_once_not_to_the_customer() {
 
     // A day and more in `aberta` (24-hour limit in the default flow): the check raises the alert.
     let mut later = w.app.clone();
-    later.clock = Arc::new(Stopped(Utc::now() + Duration::hours(25)));
+    later.clock = Arc::new(TestClock::at(Utc::now() + Duration::hours(25)));
     let actor = osflow_domain::Actor::System { component: "sla-check".into() };
     later.step_as(StepRequest::new(&w.tenant, actor, &id, Command::FlagSlaBreach), &no_render).await.unwrap();
 

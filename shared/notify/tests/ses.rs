@@ -8,6 +8,7 @@
 use aws_sdk_sesv2::config::retry::RetryConfig;
 use osflow_app::{EmailMessage, EmailSender, SendError};
 use osflow_notify::{SesEmailSender, base64, ses_from_address};
+use osflow_testkit::unique;
 use serde_json::Value;
 
 const RUN_SCRIPTS_TEST: &str = "these tests need the SES emulator: run `scripts/test` (or `scripts/emulator start` \
@@ -19,10 +20,6 @@ fn require_endpoint() -> String {
         Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
         _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
     }
-}
-
-fn unique() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// A sender whose address is a verified identity on the emulator.

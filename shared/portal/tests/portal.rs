@@ -3,7 +3,6 @@
 //! change nothing: the order's version and status are read again after it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_http::Body;
@@ -12,6 +11,7 @@ use osflow_domain::values::{OrderId, TenantId};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_portal::{Portal, PortalKey, Purpose, default_ttl};
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::TestClock;
 use serde_json::{Value, json};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
@@ -19,15 +19,6 @@ const SHOP: &str = "oficina-do-ze";
 const OTHER_SHOP: &str = "assistencia-sul";
 const IP: &str = "203.0.113.7";
 const UA: &str = "Mozilla/5.0 (Linux; Android 14) osflow-tests";
-
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.0.load(Ordering::SeqCst)).expect("valid instant")
-    }
-}
 
 struct H {
     portal: Portal,
@@ -74,8 +65,7 @@ impl H {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("osflow.db")).expect("sqlite store"));
         let blobs = LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"k".to_vec());
-        let now = DateTime::parse_from_rfc3339(NOW).unwrap().timestamp_millis();
-        let clock = Arc::new(TestClock(AtomicI64::new(now)));
+        let clock = Arc::new(TestClock::parse(NOW));
         let app = App::over(store).with_blobs(Arc::new(blobs)).with_clock(clock.clone());
         let portal = Portal { app, key: PortalKey::new(vec![42u8; 32]).unwrap() };
         H { portal, clock, _dir: dir }
@@ -318,7 +308,7 @@ async fn forged_expired_and_other_order_links_get_the_same_neutral_page_and_chan
     assert_eq!(h.state(OTHER_SHOP, &other).await.0, "aguardando_aprovacao");
 
     // A link that expires while the page is open: the form no longer works.
-    h.clock.0.fetch_add(default_ttl().num_milliseconds() + 1, Ordering::SeqCst);
+    h.clock.advance(default_ttl() + chrono::Duration::milliseconds(1));
     let late =
         h.post(&good, &[("nonce", &nonce), ("orcamento", &quote), ("decisao", "aprovar"), ("nome", "Maria")]).await;
     assert_eq!((late.status, &late.body), (404, &neutral.body));

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use osflow_app::conformance::{advance, at, cpf, note, open_order, tenant};
 use osflow_app::{
     App, AppError, Caller, EmailMessage, EmailSender, NotificationSettings, OrderStore, ReportPeriod, ReportRecord,
     ReportStore, SendError, SettingsStore, StoreResult, StoredDay,
@@ -23,6 +22,8 @@ use osflow_reports::{
     run_schedule, summary,
 };
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
+use osflow_testkit::{TestClock, money};
 
 /// Counts the calls of the report store and the items they return, and whether any order was read.
 struct Counting {
@@ -109,10 +110,6 @@ fn caller(t: &TenantId, role: Role) -> Caller {
     Caller { tenant: t.clone(), user: UserId::parse("u-1").unwrap(), roles: vec![role] }
 }
 
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
-}
-
 /// Walks an order through `steps` (one hour apart from `start` minutes), storing every step; returns its events.
 async fn walk(w: &World, t: &TenantId, n: u64, start: i64, steps: Vec<Command>) -> Vec<Event> {
     let (mut order, opened): (Order, Event) = open_order(t, n, cpf(n as u32), at(start));
@@ -130,7 +127,7 @@ async fn walk(w: &World, t: &TenantId, n: u64, start: i64, steps: Vec<Command>) 
 fn full_flow() -> Vec<Command> {
     vec![
         Command::SendQuote,
-        osflow_app::conformance::approve(),
+        osflow_testkit::conformance::approve(),
         Command::Start,
         Command::WaitMaterial {
             reason: "Fonte em falta".into(),
@@ -370,7 +367,7 @@ async fn an_order_over_its_status_limit_raises_one_alert_per_stay() {
     // The check at an instant: the app with a clock stopped there.
     let check = |hours: i64| {
         let mut app = w.app.clone();
-        app.clock = Arc::new(Stopped(sent_at + chrono::Duration::hours(hours)));
+        app.clock = Arc::new(TestClock::at(sent_at + chrono::Duration::hours(hours)));
         async move { osflow_reports::check_sla(&app).await.unwrap() }
     };
 
@@ -397,22 +394,13 @@ async fn an_order_over_its_status_limit_raises_one_alert_per_stay() {
     // The customer approves after 80 hours: the stay ends over its limit and the day of the decision counts one
     // breach — the default flow's limits (flow version 1, never stored) apply.
     let decided_at = sent_at + chrono::Duration::hours(80);
-    let (new, next) = advance(&order, osflow_app::conformance::approve(), decided_at);
+    let (new, next) = advance(&order, osflow_testkit::conformance::approve(), decided_at);
     w.store.apply(order.version, &next, &new, None).await.unwrap();
     for e in &new {
         reporter.count(&t, &id, e.version).await.unwrap();
     }
     let day = w.store.day(&t, report_day(decided_at)).await.unwrap().expect("the decision's day");
     assert_eq!(day.aggregate.sla_breaches, 1, "{:?}", day.aggregate);
-}
-
-/// A clock stopped at an instant.
-struct Stopped(DateTime<Utc>);
-
-impl osflow_app::Clock for Stopped {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
 }
 
 /// The CSV is written by a CSV writer: commas, quotes and line breaks in a cell survive (quoted), a cell that a
@@ -483,14 +471,14 @@ async fn the_three_triggers_of_the_reporter_function() {
     // The SLA check a day after the third order was opened: it waits in `aberta` (24-hour limit), the others
     // are closed or cancelled: one alert, and none when the check runs again.
     let mut later = w.app.clone();
-    later.clock = Arc::new(Stopped(at(45) + Duration::hours(25)));
+    later.clock = Arc::new(TestClock::at(at(45) + Duration::hours(25)));
     let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None).await.unwrap();
     assert_eq!(answer, json!({"sla_alerts": 1}));
     let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None).await.unwrap();
     assert_eq!(answer, json!({"sla_alerts": 0}));
 
     // The daily schedule the next day: the report of the walk's day for the company.
-    later.clock = Arc::new(Stopped(at(0) + Duration::days(1)));
+    later.clock = Arc::new(TestClock::at(at(0) + Duration::days(1)));
     let answer = osflow_reports::run(Trigger::Schedule(Schedule::Daily), &later, &reporter, None).await.unwrap();
     let ids = answer["reports"].as_array().expect("the ids of the reports made");
     assert_eq!(ids.len(), 1, "{answer}");

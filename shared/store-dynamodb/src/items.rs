@@ -462,8 +462,8 @@ pub(crate) fn read_certificate_pointer(item: &Item) -> Result<CertificatePointer
 
 #[cfg(test)]
 mod tests {
-    use osflow_app::conformance::{advance, at, cpf, idem_record, open_order, tenant};
     use osflow_domain::Command;
+    use osflow_testkit::conformance::{advance, at, cpf, idem_record, open_order, tenant};
 
     use super::*;
 

@@ -29,15 +29,15 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
-use osflow_app::conformance::{
-    Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
-    invoice_record, new_order_id, note, numbering, open_order, status, tenant,
-};
 use osflow_app::{
     Claim, DedupeStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, SettingsStore, StoreError,
 };
 use osflow_domain::Command;
 use osflow_store_dynamodb::{DynamoStore, create_table, decode_event_image, load_sdk_config, table_definition};
+use osflow_testkit::conformance::{
+    Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
+    invoice_record, new_order_id, note, numbering, open_order, status, tenant,
+};
 
 // -------------------------------------------------------------------------------------------------------------
 // Emulator plumbing
@@ -174,7 +174,7 @@ async fn stores() -> Stores {
     Stores::from_one(fixture().await.store)
 }
 
-osflow_app::conformance_tests!(stores);
+osflow_testkit::conformance_tests!(stores);
 
 #[tokio::test]
 #[should_panic(expected = "run `scripts/test`")]

@@ -23,7 +23,6 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use osflow_app::conformance::tenant;
 use osflow_app::{
     EmitterCertificate, EmitterConfig, EmitterStore, FiscalEnvironment, StoreError, TaxRules, TechResponsibleConfig,
 };
@@ -33,6 +32,7 @@ use osflow_store_dynamodb::{
     DynamoEmitterStore, DynamoStore, TENANT_TAG, aws_sdk_secretsmanager, create_table, load_sdk_config,
     table_definition,
 };
+use osflow_testkit::conformance::tenant;
 
 const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB + Secrets Manager): run `scripts/test` \
                                 (or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, \

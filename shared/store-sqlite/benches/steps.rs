@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use osflow_app::OrderStore;
-use osflow_app::conformance::{advance, at, cpf, open_order, tenant};
 use osflow_domain::{Command, Event, Order};
 use osflow_store_sqlite::SqliteStore;
+use osflow_testkit::conformance::{advance, at, cpf, open_order, tenant};
 use tokio::runtime::Runtime;
 
 const TASKS: usize = 8;

@@ -6,22 +6,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use osflow_app::conformance::{
-    Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
-    invoice_record, new_order_id, note, numbering, open_order, status, tenant,
-};
 use osflow_app::{
     Claim, DedupeStore, EmitterStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, Outbox, OutboxEntry,
     PageRequest, SettingsStore, StoreError,
 };
 use osflow_domain::{Command, Event, Order};
 use osflow_store_sqlite::{SCHEMA_VERSION, SecretsKey, SqliteOptions, SqliteStore};
+use osflow_testkit::conformance::{
+    Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
+    invoice_record, new_order_id, note, numbering, open_order, status, tenant,
+};
 
 async fn stores() -> Stores {
     Stores::from_one(Arc::new(SqliteStore::open_temporary().expect("temporary store")))
 }
 
-osflow_app::conformance_tests!(stores);
+osflow_testkit::conformance_tests!(stores);
 
 fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")

@@ -2,14 +2,12 @@
 //! (HTTP API, payload 2.0) delivers them — the event JSON, parsed by `lambda_http` itself.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use lambda_http::Body;
 use lambda_http::http::HeaderMap;
 use osflow_api::{Function, Matched, handle, resolve, route_key};
-use osflow_app::{App, Clock, FiscalAdmin};
+use osflow_app::{App, FiscalAdmin};
 use osflow_invoicing::NfeChecks;
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_sqlite::{SqliteOptions, SqliteStore};
@@ -18,21 +16,7 @@ use serde_json::{Value, json};
 /// The instant the tests run at: before the dates of the DESIGN examples (2026-12-05, 2026-12-10).
 pub const NOW: &str = "2026-11-20T12:00:00Z";
 
-/// A clock the tests move.
-#[derive(Debug)]
-pub struct TestClock(AtomicI64);
-
-impl TestClock {
-    pub fn advance(&self, by: chrono::Duration) {
-        self.0.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.0.load(Ordering::SeqCst)).expect("valid instant")
-    }
-}
+pub use osflow_testkit::TestClock;
 
 /// A staff member as the JWT authorizer describes them.
 #[derive(Debug, Clone)]
@@ -84,8 +68,7 @@ impl Api {
         let store = SqliteStore::open_with(dir.path().join("osflow.db"), options).expect("sqlite store");
         let blobs =
             LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"test-secret".to_vec());
-        let now = DateTime::parse_from_rfc3339(NOW).unwrap().timestamp_millis();
-        let clock = Arc::new(TestClock(AtomicI64::new(now)));
+        let clock = Arc::new(TestClock::parse(NOW));
         let store_arc = Arc::new(store.clone());
         let app = App::over(store_arc.clone())
             .with_blobs(Arc::new(blobs.clone()))

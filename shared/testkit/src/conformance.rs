@@ -5,12 +5,12 @@
 //! `tests/conformance.rs` with [`conformance_tests!`](crate::conformance_tests):
 //!
 //! ```ignore
-//! async fn stores() -> osflow_app::conformance::Stores {
+//! async fn stores() -> osflow_testkit::conformance::Stores {
 //!     let store = std::sync::Arc::new(MyStore::open_fresh().await);
-//!     osflow_app::conformance::Stores::from_one(store)
+//!     osflow_testkit::conformance::Stores::from_one(store)
 //! }
 //!
-//! osflow_app::conformance_tests!(stores);
+//! osflow_testkit::conformance_tests!(stores);
 //! ```
 //!
 //! The macro expands into one `#[tokio::test]` (multi-threaded runtime) per case, so the adapter's test crate
@@ -32,7 +32,7 @@ use osflow_domain::{
     LineInput, LineKind, OpenOrder, Order, PaymentMethod, QuoteDecision, Role, Service, StatusKey, decide_open, step,
 };
 
-use crate::ports::{
+use osflow_app::{
     Claim, DedupeKey, DedupeOutcome, DedupeStore, FiscalDocument, FlowStore, IdempotencyRecord, IdempotencyStore,
     InvoiceRecord, InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest,
     ReportPeriod, ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
@@ -1110,7 +1110,7 @@ pub async fn invoice_numbers_are_claimed_in_order(s: Stores) {
 pub async fn homologation_and_production_sequences_are_apart(s: Stores) {
     let t = tenant("acme");
     let production = numbering("11222333000181", 1);
-    let homologation = production.clone().in_environment(crate::FiscalEnvironment::Homologation);
+    let homologation = production.clone().in_environment(osflow_app::FiscalEnvironment::Homologation);
     let (x, y) = (new_order_id(), new_order_id());
     assert_eq!(s.invoices.claim_number(&t, &homologation, &x).await.unwrap(), 1);
     assert_eq!(s.invoices.claim_number(&t, &homologation, &y).await.unwrap(), 2);

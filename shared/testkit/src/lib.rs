@@ -1,0 +1,88 @@
+//! The vocabulary of osflow's tests (a dev-dependency only, never linked into a binary):
+//!
+//! - [`conformance`]: the adapter conformance suite every store runs, and its fixtures (orders, steps,
+//!   idempotency records, invoices);
+//! - [`TestClock`]: a clock the tests set and move; [`MemoryBlobs`]: a blob store in memory;
+//! - [`money`], [`unique`]: the small helpers every test file wrote again.
+
+pub mod conformance;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use osflow_app::{Blob, BlobStore, Clock, StoreResult};
+use osflow_domain::values::{Money, TenantId};
+
+/// A clock the tests set and move (millisecond precision).
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    /// A clock stopped at `at`.
+    pub fn at(at: DateTime<Utc>) -> TestClock {
+        TestClock(AtomicI64::new(at.timestamp_millis()))
+    }
+
+    /// A clock stopped at an RFC 3339 instant (`"2026-11-20T12:00:00Z"`).
+    pub fn parse(rfc3339: &str) -> TestClock {
+        TestClock::at(DateTime::parse_from_rfc3339(rfc3339).expect("an RFC 3339 instant").to_utc())
+    }
+
+    /// Moves the clock.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.0.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, at: DateTime<Utc>) {
+        self.0.store(at.timestamp_millis(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.0.load(Ordering::SeqCst)).expect("valid instant")
+    }
+}
+
+/// Files kept in memory, per tenant and key (the folder and S3 adapters are tested in their crates).
+#[derive(Debug, Default)]
+pub struct MemoryBlobs(Mutex<HashMap<(String, String), Blob>>);
+
+impl MemoryBlobs {
+    /// How many files are kept.
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("blobs lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn presign_put(&self, tenant: &TenantId, key: &str, _: &str) -> StoreResult<String> {
+        Ok(format!("memory://{tenant}/{key}", tenant = tenant.as_str()))
+    }
+    async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
+        Ok(self.0.lock().expect("blobs lock").get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())
+    }
+    async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
+        self.0.lock().expect("blobs lock").insert((tenant.as_str().to_owned(), key.to_owned()), blob.clone());
+        Ok(())
+    }
+}
+
+/// A money amount from its decimal text (`"149.90"`).
+pub fn money(s: &str) -> Money {
+    Money::parse(s).expect("a money amount")
+}
+
+/// A fresh name part (table, queue, secret, tenant): a UUIDv7 in hex.
+pub fn unique() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
