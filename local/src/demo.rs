@@ -423,7 +423,7 @@ impl Client<'_> {
     }
 }
 
-/// DESIGN §4's example order.
+/// The reference example order (ARCHITECTURE.md).
 fn maria() -> Value {
     order(
         customer("Maria Souza", "529.982.247-25", "maria@example.com"),

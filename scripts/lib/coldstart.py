@@ -9,7 +9,7 @@ test keeps equal to the code's definitions), and measures:
 - first invocation: the event handed over -> the function's response (the first request's SDK connections included);
 - warm invocations after it, for comparison.
 
-Functions: open-order (API Gateway HTTP API payload 2.0 with JWT claims, POST /v1/orders with DESIGN's example) and
+Functions: open-order (API Gateway HTTP API payload 2.0 with JWT claims, POST /v1/orders with the reference example order) and
 invoicer (an SQS event from invoicing.fifo carrying the envelope of the event open-order stored).
 """
 

@@ -7,7 +7,7 @@ use osflow_domain::Role;
 use osflow_system_tests::{DynamoHarness, Who, gateway_request};
 use serde_json::{Value, json};
 
-/// DESIGN §4's `POST /v1/orders` body, verbatim.
+/// The reference example's `POST /v1/orders` body (ARCHITECTURE.md), verbatim.
 fn example_order() -> Value {
     serde_json::from_str(
         r#"{"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
@@ -21,7 +21,7 @@ fn example_order() -> Value {
            {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
  "due_date": "2026-12-10"}"#,
     )
-    .expect("the DESIGN example is JSON")
+    .expect("the reference example is JSON")
 }
 
 #[tokio::test]
@@ -39,7 +39,7 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
     assert_eq!(opened["quote"]["total"], "269.90");
     let id = opened["id"].as_str().expect("id").to_owned();
 
-    // 2–8, the DESIGN §4 requests in order, with the status each leaves the order in.
+    // 2–8, the reference example's requests in order, with the status each leaves the order in.
     let steps: [(&str, &str, Value, &str); 14] = [
         ("POST", "quote/send", json!({}), "aguardando_aprovacao"),
         ("POST", "quote/decision", json!({"decision": "approve"}), "aprovada"),

@@ -1,4 +1,4 @@
-//! The DynamoDB Stream → SQS relay (DESIGN §3): every new event item (`EVT#<version>`, as a NEW_IMAGE) becomes an
+//! The DynamoDB Stream → SQS relay: every new event item (`EVT#<version>`, as a NEW_IMAGE) becomes an
 //! [`Envelope`] on the queues [`route`] chooses; every other item of the table (orders, invoices, counters,
 //! idempotency records, TTL deletions) is ignored.
 //!

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-/// The eight steps of the default flow with DESIGN §4's requests, verbatim.
+/// The eight steps of the default flow with the reference example's requests (ARCHITECTURE.md), verbatim.
 #[tokio::test]
 async fn default_flow_runs_the_eight_steps_with_the_design_examples() {
     let dir = data_dir();

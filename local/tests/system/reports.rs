@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-/// Walks an order of DESIGN §4's example through the whole default flow (paid by PIX) and returns its id.
+/// Walks an order of the reference example through the whole default flow (paid by PIX) and returns its id.
 async fn walk_to_closed(api: &Api) -> String {
     let id = api.open_example().await;
     api.step_ok(&id, "quote/send", json!({})).await;

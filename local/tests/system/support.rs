@@ -257,14 +257,14 @@ impl Api {
         self.order(id).await["status"].as_str().expect("status is a string").to_owned()
     }
 
-    /// Opens DESIGN §4's example order and returns its id.
+    /// Opens the reference example order and returns its id.
     pub(crate) async fn open_example(&self) -> String {
         let body = self.post("/v1/orders", example_order()).await.ok(StatusCode::CREATED);
         body["id"].as_str().expect("id").to_owned()
     }
 }
 
-/// DESIGN §4's `POST /v1/orders` body, verbatim.
+/// The reference example's `POST /v1/orders` body (ARCHITECTURE.md), verbatim.
 pub(crate) fn example_order() -> Value {
     serde_json::from_str(
         r#"{"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
@@ -278,7 +278,7 @@ pub(crate) fn example_order() -> Value {
            {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
  "due_date": "2026-12-10"}"#,
     )
-    .expect("the DESIGN example is JSON")
+    .expect("the reference example is JSON")
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -335,7 +335,7 @@ pub(crate) fn list_ids(list: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Takes an order of DESIGN's example from wherever it is along the default path to `target`.
+/// Takes an order of the reference example from wherever it is along the default path to `target`.
 pub(crate) async fn walk_to(api: &Api, id: &str, target: &str) {
     let path: [(&str, &str, Value); 7] = [
         ("aberta", "quote/send", json!({})),

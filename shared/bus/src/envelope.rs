@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Envelope {
     /// [`SCHEMA_VERSION`].
     pub schema: u32,
-    /// `<order_id>:<version>` (DESIGN §3): unique per event, the key every consumer deduplicates on.
+    /// `<order_id>:<version>`: unique per event, the key every consumer deduplicates on.
     pub event_id: String,
     /// `Change::type_name()`, e.g. `order.quote_sent`.
     #[serde(rename = "type")]

@@ -1,4 +1,4 @@
-//! osflow's message bus (DESIGN §2, §3).
+//! osflow's message bus.
 //!
 //! - [`Envelope`]: the versioned message schema (JSON in the SQS body): `{schema, event_id, type, tenant,
 //!   order_id, version, occurred_at, data}`.

@@ -1,4 +1,4 @@
-//! The queues of DESIGN §3 as data, and the routing of events to them (one place).
+//! The queues as data, and the routing of events to them (one place).
 
 use std::fmt;
 
@@ -37,7 +37,7 @@ pub const RELAY_DLQ: &str = "relay-dlq";
 /// How long the relay's DLQ keeps a record (14 days, the SQS maximum).
 pub const RELAY_DLQ_RETENTION_SECS: u32 = RETENTION_14_DAYS;
 
-/// Receives before a message goes to its DLQ (DESIGN §3: "DLQ after 5 receives").
+/// Receives before a message goes to its DLQ (every queue's redrive policy).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// 4 days, the SQS default.
 const RETENTION_4_DAYS: u32 = 4 * 24 * 3600;

@@ -435,7 +435,7 @@ impl Flow {
         self.def.transitions.iter().filter(move |t| &t.from == from && t.action == action)
     }
 
-    /// The default flow of DESIGN §1: the eight steps of the seed, with cancel from every non-final status.
+    /// The default flow (ARCHITECTURE.md, «The product»): the eight steps of the seed, with cancel from every non-final status.
     pub fn default_flow() -> Flow {
         Flow { version: 1, def: default_def() }
     }

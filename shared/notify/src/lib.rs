@@ -1,4 +1,4 @@
-//! osflow's customer notifications (issue 5): the notifier consumer of the `notifications` queue, the pt-BR
+//! osflow's customer notifications: the notifier consumer of the `notifications` queue, the pt-BR
 //! templates with company overrides, and the channels — e-mail (a mailbox folder of `.eml` files locally; SES in
 //! AWS, `SesEmailSender` behind the feature `ses`) and a signed webhook.
 

@@ -1,4 +1,4 @@
-//! osflow's reports (issue #7): time per stage, bottlenecks, throughput and revenue.
+//! osflow's reports: time per stage, bottlenecks, throughput and revenue.
 //!
 //! - [`Reporter`]: the consumer of the `reports` queue. Each event adds its contribution
 //!   ([`osflow_domain::report::contribution`], computed from the order's timeline and the SLA limits of its flow

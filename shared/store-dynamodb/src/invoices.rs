@@ -1,6 +1,6 @@
 //! `InvoiceStore`: gapless NF-e numbering and the invoice records.
 //!
-//! Numbering (DESIGN §3), per sequence (tenant, emitter CNPJ, série):
+//! Numbering, per sequence (tenant, emitter CNPJ, série):
 //! 1. one `TransactGetItems` reads the order's claim in the sequence and the counter;
 //! 2. a claim found is the answer (a retry for the same order gets the same number);
 //! 3. otherwise one `TransactWriteItems` moves the counter from n-1 to n (conditioned on the value read, or on

@@ -1,4 +1,4 @@
-//! Item keys (DESIGN §3). The tenant is in every partition key, so no request of one tenant can reach an item of
+//! Item keys (ARCHITECTURE.md, «Data»). The tenant is in every partition key, so no request of one tenant can reach an item of
 //! another: every read is a GetItem or a Query on a key built here from the caller's tenant.
 
 use std::borrow::Cow;

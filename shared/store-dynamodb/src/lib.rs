@@ -1,5 +1,5 @@
 //! osflow's DynamoDB adapter: [`DynamoStore`] implements the `OrderStore`, `FlowStore`, `InvoiceStore`,
-//! `IdempotencyStore`, `DedupeStore`, `SettingsStore` and `ReportStore` ports of `osflow-app` on one table (DESIGN §3). It is the only crate that knows item keys,
+//! `IdempotencyStore`, `DedupeStore`, `SettingsStore` and `ReportStore` ports of `osflow-app` on one table (ARCHITECTURE.md, «Data»). It is the only crate that knows item keys,
 //! indexes and expressions. With the feature `secrets`, `DynamoEmitterStore` implements `EmitterStore` on the
 //! same table and AWS Secrets Manager (the A1 certificates).
 //!

@@ -1,7 +1,7 @@
 //! The DynamoDB adapter against the emulator (moto, over real HTTP) and against SDK-level mocks:
 //! - the shared conformance suite of `osflow-app`, each case on a fresh table;
 //! - the cost of each operation in requests, counted by an SDK interceptor;
-//! - the raw item layout of DESIGN §3;
+//! - the raw item layout (ARCHITECTURE.md, «Data»);
 //! - the table as created matches [`table_definition`];
 //! - failures the emulator cannot produce (throttling, timeouts, 5xx, unreadable items), through mock HTTP clients.
 //!
@@ -322,7 +322,7 @@ async fn claims_from_several_processes_are_gapless() {
 }
 
 // -------------------------------------------------------------------------------------------------------------
-// Item layout (DESIGN §3)
+// Item layout
 // -------------------------------------------------------------------------------------------------------------
 
 fn text(item: &BTreeMap<String, AttributeValue>, name: &str) -> String {

@@ -205,7 +205,7 @@ fn money(s: &str) -> Money {
     Money::parse(s).unwrap()
 }
 
-/// DESIGN §4's example lines: a part (Fonte 65W, NCM 85044010, 149.90) and labor (120.00).
+/// The reference example's lines: a part (Fonte 65W, NCM 85044010, 149.90) and labor (120.00).
 pub fn items() -> Vec<LineInput> {
     vec![
         LineInput {

@@ -1,4 +1,4 @@
-//! The default flow through its eight steps, with the requests of DESIGN §4 as written there.
+//! The default flow through its eight steps, with the reference example's requests (ARCHITECTURE.md) as written there.
 
 use serde_json::{Value, json};
 

@@ -13,7 +13,7 @@ use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 
-/// The instant the tests run at: before the dates of the DESIGN examples (2026-12-05, 2026-12-10).
+/// The instant the tests run at: before the dates of the reference example (2026-12-05, 2026-12-10).
 pub const NOW: &str = "2026-11-20T12:00:00Z";
 
 pub use osflow_testkit::TestClock;
@@ -103,7 +103,7 @@ impl Api {
         r
     }
 
-    /// Opens the DESIGN §4 order and returns its id.
+    /// Opens the reference example order and returns its id.
     pub async fn open_example(&self, who: &Who) -> String {
         self.open(who, &example_order()).await.json()["id"].as_str().unwrap().to_owned()
     }
@@ -290,7 +290,7 @@ impl Resp {
     }
 }
 
-/// `POST /v1/orders` of DESIGN §4, verbatim.
+/// The reference example's `POST /v1/orders` (ARCHITECTURE.md), verbatim.
 pub const EXAMPLE_ORDER: &str = r#"{"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
               "phone": "+55 11 98765-4321",
               "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
