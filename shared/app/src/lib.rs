@@ -3,11 +3,13 @@
 //! Adapters (`store-dynamodb`, `store-sqlite`, `bus`, `nfe`, `lambda-kit`) implement the ports; functions and
 //! `osflow-local` wire adapters into use cases. Authorization of roles and tenants happens here, never in a handler.
 
+pub mod backoff;
 pub mod ports;
 pub mod search;
 pub mod templates;
 pub mod usecases;
 
+pub use backoff::backoff;
 pub use ports::*;
 pub use search::OrderQuery;
 pub use usecases::*;

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use osflow_app::{Blob, BlobStore, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
-use sha2::{Digest, Sha256};
-
-use crate::idempotency::hex;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use sha2::Sha256;
 
 /// How long an upload URL stays valid.
 pub const UPLOAD_URL_TTL_MINUTES: i64 = 15;
@@ -64,9 +64,13 @@ impl LocalBlobStore {
         Ok((data, meta))
     }
 
-    fn signature(&self, tenant: &TenantId, key: &str, content_type: &str, expires: i64) -> String {
+    fn mac(&self, tenant: &TenantId, key: &str, content_type: &str, expires: i64) -> HmacSha256 {
         let message = format!("PUT\n{tenant}\n{key}\n{content_type}\n{expires}");
-        hex(&hmac_sha256(&self.secret, message.as_bytes()))
+        mac_of(&self.secret, message.as_bytes())
+    }
+
+    fn signature(&self, tenant: &TenantId, key: &str, content_type: &str, expires: i64) -> String {
+        hex::encode(self.mac(tenant, key, content_type, expires).finalize().into_bytes())
     }
 
     /// The signed upload URL of `key`, valid until `now` + [`UPLOAD_URL_TTL_MINUTES`].
@@ -101,10 +105,9 @@ impl LocalBlobStore {
         if check_key(key).is_err() || now.timestamp() > expires {
             return false;
         }
-        let expected = self.signature(tenant, key, content_type, expires);
-        // Constant-time comparison.
-        expected.len() == signature.len()
-            && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        // The MAC's own constant-time comparison.
+        let Ok(given) = hex::decode(signature) else { return false };
+        self.mac(tenant, key, content_type, expires).verify_slice(&given).is_ok()
     }
 }
 
@@ -148,32 +151,25 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
-    outer.into()
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac_of(key: &[u8], message: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac
 }
+
+/// HMAC-SHA256 (RFC 2104), from the `hmac` crate.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    mac_of(key, message).finalize().into_bytes().into()
+}
+
+/// Everything but the unreserved characters of RFC 3986 (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -188,10 +184,10 @@ mod tests {
     fn hmac_matches_rfc_4231() {
         // Test case 2 of RFC 4231.
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
         // Test case 6: a key longer than the block.
         let mac = hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
-        assert_eq!(hex(&mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        assert_eq!(hex::encode(mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     }
 
     #[test]

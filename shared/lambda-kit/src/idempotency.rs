@@ -35,23 +35,12 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The [`Idempotency`] of a write: the key from the headers with the hash of this request.
 pub fn idempotency(headers: &HeaderMap, method: &str, path: &str, body: &[u8]) -> Result<Option<Idempotency>, Problem> {
     Ok(idempotency_key(headers)?.map(|key| Idempotency { key, request_hash: request_hash(method, path, body) }))
-}
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -88,6 +77,9 @@ mod tests {
         assert_ne!(h, request_hash("POST", "/v1/orders", b"{ }"));
         assert_ne!(request_hash("POST", "/a", b"b"), request_hash("POST", "/ab", b""));
         // SHA-256 of the empty string, to pin the digest.
-        assert_eq!(hex(&Sha256::digest(b"")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            hex::encode(Sha256::digest(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -270,7 +270,7 @@ impl Portal {
         let evidence = DecisionEvidence { ip, user_agent, name: name.clone(), quote_sha256: shown.to_owned() };
         let request_hash = {
             let canonical = serde_json::json!([decision, name, comment, lines, shown]).to_string();
-            quote::hex(&Sha256::digest(canonical.as_bytes()))
+            hex::encode(Sha256::digest(canonical.as_bytes()))
         };
         // One decision per revision: the first is saved with its answer page; the same form again gets that page
         // back, any other answer is refused.

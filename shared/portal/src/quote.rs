@@ -35,11 +35,7 @@ pub fn quote_sha256(order: &Order, rev: &QuoteRevision) -> String {
         "total": rev.total.to_string(),
         "due_date": rev.due_date.map(|d| d.to_string()),
     });
-    hex(&Sha256::digest(shown.to_string().as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(shown.to_string().as_bytes()))
 }
 
 /// `R$ 1.234,56` (one formatting for every message and page).

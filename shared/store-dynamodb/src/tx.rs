@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use osflow_app::StoreError;
-use rand::Rng;
 
 use crate::DynamoStore;
 use crate::error::{TRANSIENT_REASONS, build_error, sdk_error};
@@ -106,12 +105,8 @@ pub(crate) fn cancelled_without_condition(reasons: &[CancellationReason]) -> Sto
     }
 }
 
-/// A random pause before attempt `attempt + 1`: "full jitter" up to `base * 2^attempt`, capped.
-pub(crate) async fn backoff(attempt: u32, base: Duration, cap: Duration) {
-    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
-    let pause = rand::rng().random_range(Duration::ZERO..=ceiling);
-    tokio::time::sleep(pause).await;
-}
+/// The pause between attempts: osflow-app's one helper (full jitter up to `base * 2^attempt`, capped).
+pub(crate) use osflow_app::backoff;
 
 impl DynamoStore {
     /// One `TransactWriteItems` of `puts`. A cancellation by a failed condition is returned to the caller, who

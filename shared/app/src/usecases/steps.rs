@@ -13,13 +13,10 @@ use crate::usecases::{App, AppError, AppResult, Caller, IDEMPOTENCY_TTL_HOURS, I
 /// the consumers' records (notifications, NF-e states) are steps too, so a busy order sees a few races.
 const STEP_ATTEMPTS: u32 = 6;
 
-/// A random pause before attempt `attempt + 1` ("full jitter" up to 2 ms · 2^attempt, at most 64 ms), so that
+/// The pause before attempt `attempt + 1` of a step: full jitter up to 2 ms · 2^attempt, at most 64 ms, so that
 /// the writers of one order do not keep colliding.
 async fn step_backoff(attempt: u32) {
-    let ceiling_us = (2_000u64 << attempt.min(5)).min(64_000);
-    // The random low bits of a UUIDv7 (no second source of randomness needed here).
-    let random = uuid::Uuid::now_v7().as_u128() as u64;
-    tokio::time::sleep(std::time::Duration::from_micros(random % (ceiling_us + 1))).await;
+    crate::backoff(attempt, std::time::Duration::from_millis(2), std::time::Duration::from_millis(64)).await;
 }
 
 /// One step of an order: who asks what of which order, and how the write is guarded.
