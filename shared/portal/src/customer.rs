@@ -152,7 +152,19 @@ impl Portal {
                     let text = attachment.caption.clone().unwrap_or_else(|| "Foto".to_owned());
                     let wanted = to_read.contains(&attachment.key.as_str());
                     to_read.retain(|k| *k != attachment.key);
-                    let blob = if wanted { self.app.blobs.get(&r.claims.tenant, &attachment.key).await? } else { None };
+                    // A photo that cannot be read (never uploaded, refused by the store) is left out: one bad
+                    // photo never hides the page.
+                    let blob = if wanted {
+                        match self.app.blobs.get(&r.claims.tenant, &attachment.key).await {
+                            Ok(blob) => blob,
+                            Err(e) => {
+                                tracing::warn!(key = %attachment.key, error = %e, "customer photo left out");
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
                     let photo = match blob {
                         Some(b) if b.bytes.len() <= PHOTO_MAX.min(budget) && b.content_type.starts_with("image/") => {
                             budget -= b.bytes.len();

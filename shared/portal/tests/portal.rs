@@ -60,11 +60,42 @@ fn encode(s: &str) -> String {
     osflow_lambda_kit::blob::percent_encode(s)
 }
 
+/// Reads of the keys in `broken` fail as S3 fails them for an object never uploaded when the role may not list
+/// the bucket (403, an unavailable store): a failure the file store cannot produce.
+struct BrokenReads {
+    inner: LocalBlobStore,
+    broken: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl osflow_app::BlobStore for BrokenReads {
+    async fn presign_put(&self, t: &TenantId, key: &str, ct: &str) -> osflow_app::StoreResult<String> {
+        self.inner.presign_put(t, key, ct).await
+    }
+
+    async fn get(&self, t: &TenantId, key: &str) -> osflow_app::StoreResult<Option<osflow_app::Blob>> {
+        if self.broken.lock().unwrap().iter().any(|k| k == key) {
+            return Err(osflow_app::StoreError::Unavailable("AccessDenied: 403".into()));
+        }
+        self.inner.get(t, key).await
+    }
+
+    async fn put(&self, t: &TenantId, key: &str, blob: &osflow_app::Blob) -> osflow_app::StoreResult<()> {
+        self.inner.put(t, key, blob).await
+    }
+}
+
 impl H {
     fn new() -> H {
+        H::with_broken_reads(Arc::default())
+    }
+
+    /// Reads of the keys put in `broken` fail.
+    fn with_broken_reads(broken: Arc<std::sync::Mutex<Vec<String>>>) -> H {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("osflow.db")).expect("sqlite store"));
-        let blobs = LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"k".to_vec());
+        let local = LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"k".to_vec());
+        let blobs = BrokenReads { inner: local, broken };
         let clock = Arc::new(TestClock::parse(NOW));
         let app = App::over(store).with_blobs(Arc::new(blobs)).with_clock(clock.clone());
         let portal = Portal { app, key: PortalKey::new(vec![42u8; 32]).unwrap() };
@@ -498,4 +529,40 @@ async fn per_line_approval_photos_and_the_supplementary_quote_on_the_same_page()
     let done = h.answer(&token2, "aprovar", "Maria Souza", "").await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(h.state(SHOP, &id).await.0, "em_execucao", "an approved supplementary quote goes back to execution");
+}
+
+/// A photo whose upload never came, or that the store cannot read, is left out: the page still shows the order
+/// and the other photos.
+#[tokio::test]
+async fn a_photo_that_cannot_be_read_never_hides_the_page() {
+    let broken: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let h = H::with_broken_reads(broken.clone());
+    let id = h.quoted(SHOP).await;
+    let path = format!("/v1/orders/{id}");
+    h.ok(SHOP, "POST", &format!("{path}/quote/decision"), json!({"decision": "approve"})).await;
+    h.ok(SHOP, "POST", &format!("{path}/start"), json!({})).await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\nnot really a png";
+    for caption in ["Foto perdida", "Placa limpa"] {
+        let created = h
+            .ok(
+                SHOP,
+                "POST",
+                &format!("{path}/attachments"),
+                json!({"content_type": "image/png", "caption": caption, "visible_to_customer": true}),
+            )
+            .await;
+        let key = created["attachment"]["key"].as_str().unwrap().to_owned();
+        let blob = osflow_app::Blob { content_type: "image/png".into(), bytes: png.to_vec() };
+        h.portal.app.blobs.put(&TenantId::parse(SHOP).unwrap(), &key, &blob).await.unwrap();
+        if caption == "Foto perdida" {
+            broken.lock().unwrap().push(key);
+        }
+    }
+    let token = h.token(SHOP, &id, Purpose::View);
+    let page = h.page(&token).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in ["Foto perdida", "Placa limpa", "data:image/png;base64,"] {
+        assert!(page.body.contains(shown), "{shown:?} missing");
+    }
+    assert_eq!(page.body.matches("data:image/png;base64,").count(), 1, "the unreadable photo is left out");
 }
