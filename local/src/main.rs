@@ -228,7 +228,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
         let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))))
             .with_nfse(Arc::new(nfse));
         // Reports: every event counted into the day aggregates.
-        let reporter = Reporter { app: app.clone() };
+        let reporter = Reporter::new(app.clone());
         let relay = Arc::new(EmbeddedRelay::new(
             store.clone(),
             vec![Arc::new(notifier), Arc::new(invoicer), Arc::new(reporter)],

@@ -29,7 +29,7 @@ async fn main() -> Result<(), Error> {
         sender_name: env.sender_name.clone(),
         sender_email: env.sender_email.clone(),
     });
-    let reporter = Arc::new(Reporter { app: app.clone() });
+    let reporter = Arc::new(Reporter::new(app.clone()));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (app, reporter, announcer) = (app.clone(), reporter.clone(), announcer.clone());
         async move {

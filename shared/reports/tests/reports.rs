@@ -168,7 +168,7 @@ async fn events_count_once_in_any_order_and_the_summary_has_the_walked_numbers()
     let w = world();
     let t = tenant("oficina");
     let envelopes = three_orders(&w, &t).await;
-    let reporter = Reporter { app: w.app.clone() };
+    let reporter = Reporter::new(w.app.clone());
     // Reversed (later versions first), then everything again, concurrently: every event counts once.
     let mut delivery: Vec<Envelope> = envelopes.iter().rev().cloned().collect();
     delivery.extend(envelopes.iter().cloned());
@@ -223,7 +223,7 @@ async fn events_count_once_in_any_order_and_the_summary_has_the_walked_numbers()
 async fn the_daily_schedule_generates_parsable_files_and_announces_once() {
     let w = world();
     let t = tenant("oficina");
-    let reporter = Reporter { app: w.app.clone() };
+    let reporter = Reporter::new(w.app.clone());
     for e in three_orders(&w, &t).await {
         reporter.count(&e.tenant, &e.order_id, e.version).await.unwrap();
     }
@@ -359,7 +359,7 @@ async fn an_order_over_its_status_limit_raises_one_alert_per_stay() {
         osflow_domain::Change::Opened(o) => o.id,
         _ => unreachable!(),
     };
-    let reporter = Reporter { app: w.app.clone() };
+    let reporter = Reporter::new(w.app.clone());
     for e in &events {
         reporter.count(&t, &id, e.version).await.unwrap();
     }
@@ -453,7 +453,7 @@ async fn the_three_triggers_of_the_reporter_function() {
     let w = world();
     let t = tenant("oficina-triggers");
     let envelopes = three_orders(&w, &t).await;
-    let reporter = Reporter { app: w.app.clone() };
+    let reporter = Reporter::new(w.app.clone());
     let mut records: Vec<_> = envelopes
         .iter()
         .enumerate()
