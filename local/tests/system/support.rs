@@ -264,22 +264,7 @@ impl Api {
     }
 }
 
-/// The reference example's `POST /v1/orders` body (ARCHITECTURE.md), verbatim.
-pub(crate) fn example_order() -> Value {
-    serde_json::from_str(
-        r#"{"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
-              "phone": "+55 11 98765-4321",
-              "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
-                          "city_code": "3550308", "uf": "SP", "zip": "01305-000"}},
- "equipment": {"description": "Notebook", "brand": "Dell", "model": "Inspiron 15", "serial": "BR123456"},
- "service": {"type": "reparo", "reported_problem": "Não liga"},
- "items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
-            "quantity": "1", "unit_price": "149.90"},
-           {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
- "due_date": "2026-12-10"}"#,
-    )
-    .expect("the reference example is JSON")
-}
+pub(crate) use osflow_testkit::example_order;
 
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()

@@ -3,6 +3,7 @@
 //! - [`conformance`]: the adapter conformance suite every store runs, and its fixtures (orders, steps,
 //!   idempotency records, invoices);
 //! - [`TestClock`]: a clock the tests set and move; [`MemoryBlobs`]: a blob store in memory;
+//! - [`EXAMPLE_ORDER`] / [`example_order`]: the reference example's `POST /v1/orders` body (ARCHITECTURE.md);
 //! - [`money`], [`unique`]: the small helpers every test file wrote again.
 
 pub mod conformance;
@@ -85,4 +86,21 @@ pub fn money(s: &str) -> Money {
 /// A fresh name part (table, queue, secret, tenant): a UUIDv7 in hex.
 pub fn unique() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// The reference example's `POST /v1/orders` body (ARCHITECTURE.md), verbatim.
+pub const EXAMPLE_ORDER: &str = r#"{"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
+              "phone": "+55 11 98765-4321",
+              "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
+                          "city_code": "3550308", "uf": "SP", "zip": "01305-000"}},
+ "equipment": {"description": "Notebook", "brand": "Dell", "model": "Inspiron 15", "serial": "BR123456"},
+ "service": {"type": "reparo", "reported_problem": "Não liga"},
+ "items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
+            "quantity": "1", "unit_price": "149.90"},
+           {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
+ "due_date": "2026-12-10"}"#;
+
+/// [`EXAMPLE_ORDER`] as JSON.
+pub fn example_order() -> serde_json::Value {
+    serde_json::from_str(EXAMPLE_ORDER).expect("the reference example is JSON")
 }
