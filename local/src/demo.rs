@@ -61,10 +61,10 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
         .post(
             &id,
             "material/wait",
-            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}),
+            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": days_ahead(1)}),
         )
         .await?;
-    client.call(Method::PATCH, &format!("/v1/orders/{id}/material"), json!({"expected_at": "2026-12-08"})).await?;
+    client.call(Method::PATCH, &format!("/v1/orders/{id}/material"), json!({"expected_at": days_ahead(4)})).await?;
     client.post(&id, "material/arrived", json!({})).await?;
     client.post(&id, "finish", json!({"tests_performed": "Ligou e carregou por 2 h"})).await?;
     client
@@ -115,7 +115,7 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
         .post(
             &id,
             "material/wait",
-            json!({"reason": "Controlador em falta no fornecedor", "parts": ["P-330"], "expected_at": "2026-12-15"}),
+            json!({"reason": "Controlador em falta no fornecedor", "parts": ["P-330"], "expected_at": days_ahead(11)}),
         )
         .await?;
     created += 1;
@@ -451,8 +451,15 @@ fn order(customer: Value, equipment: (&str, &str, &str, &str), service: (&str, &
         "equipment": {"description": description, "brand": brand, "model": model, "serial": serial},
         "service": {"type": service.0, "reported_problem": service.1},
         "items": items,
-        "due_date": "2026-12-10"
+        "due_date": days_ahead(6)
     })
+}
+
+/// The date `days` after today (São Paulo), as the API takes it: the examples' material and due dates stay in
+/// the future whatever day the demo is first started.
+fn days_ahead(days: i64) -> String {
+    let today = (chrono::Utc::now() + chrono::Duration::hours(-3)).date_naive();
+    (today + chrono::Duration::days(days)).to_string()
 }
 
 fn part(code: &str, description: &str, ncm: &str, quantity: &str, unit_price: &str) -> Value {

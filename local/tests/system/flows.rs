@@ -7,6 +7,12 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// The date `days` after today in São Paulo (the server's real clock refuses material and due dates in the past).
+pub(crate) fn days_ahead(days: i64) -> String {
+    let today = (chrono::Utc::now() - chrono::Duration::hours(3)).date_naive();
+    (today + chrono::Duration::days(days)).to_string()
+}
+
 /// The eight steps of the default flow with the reference example's requests (ARCHITECTURE.md), verbatim.
 #[tokio::test]
 async fn default_flow_runs_the_eight_steps_with_the_design_examples() {
@@ -37,11 +43,11 @@ async fn default_flow_runs_the_eight_steps_with_the_design_examples() {
         .step_ok(
             &id,
             "material/wait",
-            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}),
+            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": days_ahead(1)}),
         )
         .await;
     assert_eq!(waiting["status"], "aguardando_material");
-    let moved = api.patch(&format!("/v1/orders/{id}/material"), json!({"expected_at": "2026-12-08"})).await;
+    let moved = api.patch(&format!("/v1/orders/{id}/material"), json!({"expected_at": days_ahead(4)})).await;
     assert_eq!(moved.ok(StatusCode::OK)["status"], "aguardando_material", "a new date changes no status");
     assert_eq!(api.step_ok(&id, "material/arrived", json!({})).await["status"], "em_execucao");
 

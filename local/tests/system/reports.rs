@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
 
+use crate::flows::days_ahead;
 use crate::support::*;
 
 /// Walks an order of the reference example through the whole default flow (paid by PIX) and returns its id.
@@ -17,7 +18,7 @@ async fn walk_to_closed(api: &Api) -> String {
     api.step_ok(
         &id,
         "material/wait",
-        json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}),
+        json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": days_ahead(1)}),
     )
     .await;
     api.step_ok(&id, "material/arrived", json!({})).await;
