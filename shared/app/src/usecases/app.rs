@@ -155,14 +155,14 @@ impl App {
         self
     }
 
-    /// Published flow versions remembered per process ([`CachedFlowStore`]): they are immutable, so a warm
-    /// process reads each once.
     /// Webhook URLs may be `http://` to this machine's loopback addresses (osflow-local's integrations).
     pub fn with_local_webhooks(mut self) -> App {
         self.local_webhooks = true;
         self
     }
 
+    /// Published flow versions remembered per process ([`CachedFlowStore`]): they are immutable, so a warm
+    /// process reads each once.
     pub fn with_flow_cache(mut self) -> App {
         self.flows = Arc::new(CachedFlowStore::new(self.flows));
         self
