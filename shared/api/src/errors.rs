@@ -66,6 +66,16 @@ pub fn domain_problem(e: &DomainError) -> Problem {
                 Some(s) => format!("a NF-e da OS está {}", invoice_state_label(*s)),
             })
         }
+        DomainError::OrderTooLarge { bytes, limit } => Problem::new(ProblemType::OrderTooLarge).with_detail(format!(
+            "esta etapa levaria a OS a {} KiB, acima do limite de {} KiB para acrescentar conteúdo (notas, anexos, \
+             revisões…); o histórico completo continua na linha do tempo. A OS ainda pode seguir o fluxo (executar, \
+             pagar, encerrar, cancelar). / This step would take the order to {} KiB, over the {} KiB limit for new \
+             content; its full history stays in the timeline, and it can still move on or be cancelled.",
+            bytes / 1024,
+            limit / 1024,
+            bytes / 1024,
+            limit / 1024
+        )),
         DomainError::FlowVersionMismatch { .. } => {
             tracing::error!(error = %e, "flow version mismatch");
             Problem::new(ProblemType::Internal)
@@ -174,7 +184,9 @@ pub fn app_problem(e: &AppError, def: Option<&FlowDef>) -> Problem {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
     // Well-formedness first, so that a syntax error is 400 whatever the content.
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| json_problem(&e, None))?;
+    let whole: serde_json::Value = serde_json::from_slice(body).map_err(|e| json_problem(&e, None))?;
+    // Then text that could not travel on the bus, wherever it is (see `osflow_domain::values::text`).
+    untransportable_text(&whole, None)?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -182,6 +194,31 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     })?;
     de.end().map_err(|e| json_problem(&e, None))?;
     Ok(value)
+}
+
+/// Refuses a string (or a member name) holding a character SQS refuses or a Unicode non-character, naming its
+/// path as the typed parse would (`items[1].description`).
+fn untransportable_text(value: &serde_json::Value, path: Option<&str>) -> Result<(), Problem> {
+    use osflow_domain::values::text::{refusal, untransportable};
+    let refuse = |field: String, c: char| Problem::field(ProblemType::InvalidField, field, refusal(c));
+    match value {
+        serde_json::Value::String(s) => match untransportable(s) {
+            Some(c) => Err(refuse(path.unwrap_or_default().to_owned(), c)),
+            None => Ok(()),
+        },
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| untransportable_text(item, Some(&format!("{}[{i}]", path.unwrap_or_default())))),
+        serde_json::Value::Object(members) => members.iter().try_for_each(|(name, member)| {
+            let field = join(path, name);
+            if let Some(c) = untransportable(name) {
+                return Err(refuse(field, c));
+            }
+            untransportable_text(member, Some(&field))
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The text between the first pair of backquotes of a serde message (the field or variant it names).

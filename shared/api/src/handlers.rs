@@ -70,6 +70,12 @@ pub(crate) struct StatusQuery {
     status: Option<String>,
 }
 
+/// An administration route (see [`osflow_app::ADMIN_ROLES`]): the role is checked before the body is read, so
+/// that a caller without it gets 403 and never the details of a validation.
+pub(crate) fn admin(cx: &Cx<'_>, caller: &Caller) -> Result<(), Problem> {
+    cx.app.require(caller, &osflow_app::ADMIN_ROLES).map_err(problem)
+}
+
 /// Records the id of the last event written on the request span.
 fn record_event(order: &Order) {
     let event_id = format!("{}:{}", order.id, order.version);
@@ -448,7 +454,7 @@ pub(crate) async fn get_fiscal_emitter(cx: &Cx<'_>) -> Res {
 )]
 pub(crate) async fn put_fiscal_emitter(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
-    cx.idempotency()?;
+    admin(cx, &caller)?;
     let body: EmitterInput = cx.json()?;
     let (config, certificate) = body.into_parts()?;
     let replaced = certificate.is_some();
@@ -640,8 +646,8 @@ pub(crate) async fn get_flow(cx: &Cx<'_>) -> Res {
 )]
 pub(crate) async fn publish_flow(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
+    admin(cx, &caller)?;
     let if_match = cx.if_match()?;
-    cx.idempotency()?;
     let body: FlowDefinition = cx.json()?;
     let base = match if_match {
         Some(v) => Some(
@@ -677,7 +683,7 @@ pub(crate) async fn get_notification_settings(cx: &Cx<'_>) -> Res {
 )]
 pub(crate) async fn put_notification_settings(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
-    cx.idempotency()?;
+    admin(cx, &caller)?;
     let body: NotificationSettingsInput = cx.json()?;
     let saved = cx.app.put_notification_settings(&caller, body.into()).await.map_err(problem)?;
     tracing::info!("notification settings saved");

@@ -84,15 +84,42 @@ impl Cx<'_> {
         Ok(body)
     }
 
-    /// The body parsed into `T` (see [`parse_json`]).
+    /// The body parsed into `T` (see [`parse_json`]); the body of a PUT or PATCH is required (see
+    /// [`Cx::required_json`]).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        if matches!(self.route.method, "PUT" | "PATCH") {
+            return self.required_json();
+        }
         parse_json(self.body()?)
     }
 
-    /// The `Idempotency-Key` with the hash of this request.
+    /// The body of a PUT or PATCH, parsed into `T`: it replaces or changes a resource, so a missing body, or an
+    /// empty object, is refused (422) rather than read as "everything default".
+    pub fn required_json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        let body = self.body()?;
+        let empty = body.iter().all(u8::is_ascii_whitespace)
+            || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_ok_and(|m| m.is_empty());
+        if empty {
+            return Err(Problem::new(ProblemType::InvalidField)
+                .with_detail("envie o corpo da requisição: um objeto JSON com os campos do recurso"));
+        }
+        parse_json(body)
+    }
+
+    /// The `Idempotency-Key` with the hash of this request, scoped to the caller and the route: the same key of
+    /// another user, or on another route, is another key.
     pub fn idempotency(&self) -> Result<Option<Idempotency>, Problem> {
         let body: &[u8] = self.req.body().as_ref();
-        osflow_lambda_kit::idempotency(self.req.headers(), self.route.method, &self.path, body)
+        let caller = osflow_lambda_kit::caller_from_request(self.req)?;
+        let scope = format!("{}|{}", caller.user.as_str(), self.route.operation);
+        osflow_lambda_kit::idempotency(self.req.headers(), &scope, self.route.method, &self.path, body)
+    }
+
+    /// Checks the headers of a write (`Idempotency-Key`, `If-Match`), whatever the route does with them.
+    pub fn write_headers(&self) -> Result<(), Problem> {
+        osflow_lambda_kit::idempotency_key(self.req.headers())?;
+        self.if_match()?;
+        Ok(())
     }
 
     pub fn if_match(&self) -> Result<Option<u64>, Problem> {

@@ -100,7 +100,17 @@ pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response
     let span = request_span(&method, route.path, request_id(&req));
     let cx = http::Cx { app, req: &req, route, params, path };
     async {
-        let response = match route.handle(&cx).await {
+        // The headers every write accepts are checked on every write, first: a malformed (or empty)
+        // `Idempotency-Key` or `If-Match` is a 400, even where the route has no use for it.
+        let checked = match route.method {
+            "GET" => Ok(()),
+            _ => cx.write_headers(),
+        };
+        let handled = match checked {
+            Ok(()) => route.handle(&cx).await,
+            Err(problem) => Err(problem),
+        };
+        let response = match handled {
             Ok(response) => response,
             Err(problem) => {
                 if problem.status >= 500 {

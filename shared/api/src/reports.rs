@@ -174,6 +174,7 @@ pub(crate) async fn report_file(cx: &Cx<'_>) -> Res {
 )]
 pub(crate) async fn create_report(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
+    crate::handlers::admin(cx, &caller)?;
     let body: ReportRequest = cx.json()?;
     let r = osflow_reports::request_report(cx.app, &caller, body.from, body.to).await.map_err(report_problem)?;
     Ok(json_response(201, to_json(&r), None))

@@ -157,6 +157,9 @@ pub enum Change {
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The version of the event the message was about (absent on records made before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        for_version: Option<u64>,
     },
 }
 

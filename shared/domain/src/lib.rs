@@ -3,6 +3,7 @@
 //! No I/O, no async, no clock, no randomness: time and ids come in as arguments.
 
 pub mod allowed;
+pub mod bounds;
 pub mod event;
 pub mod flow;
 pub mod machine;

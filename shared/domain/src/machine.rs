@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
-    Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput, LineKind,
-    MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
+    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput,
+    LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
 };
 use crate::values::{Money, OrderId, TenantId, UserId};
 
@@ -107,6 +107,8 @@ pub enum Command {
         template: String,
         ok: bool,
         error: Option<String>,
+        /// The version of the event the message was about.
+        for_version: Option<u64>,
     },
 }
 
@@ -167,6 +169,9 @@ pub enum DomainError {
     /// The flow passed in is not the version the order runs on.
     #[error("order runs on flow version {expected}, got {got}")]
     FlowVersionMismatch { expected: u32, got: u32 },
+    /// The step would take the order past what one order may hold (see [`crate::bounds`]).
+    #[error("the order would have {bytes} bytes, over its limit of {limit}")]
+    OrderTooLarge { bytes: usize, limit: usize },
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> DomainError {
@@ -184,6 +189,9 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError>
     }
     if v.chars().any(|c| c.is_control() && c != '\n') {
         return Err(invalid(field, "must not contain control characters"));
+    }
+    if let Some(c) = crate::values::text::untransportable(v) {
+        return Err(invalid(field, crate::values::text::refusal(c)));
     }
     Ok(v.to_owned())
 }
@@ -207,8 +215,8 @@ fn check_lines(field: &str, items: &[LineInput], allow_empty: bool) -> Result<Ve
     if items.is_empty() && !allow_empty {
         return Err(invalid(field, "must have at least one line"));
     }
-    if items.len() > 500 {
-        return Err(invalid(field, "must have at most 500 lines"));
+    if items.len() > crate::bounds::MAX_QUOTE_LINES {
+        return Err(invalid(field, format!("must have at most {} lines", crate::bounds::MAX_QUOTE_LINES)));
     }
     items
         .iter()
@@ -236,7 +244,18 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
     if !actor.has_any_role(&STAFF_OPEN) {
         return Err(DomainError::RoleNotAllowed { action: "open".into(), allowed: STAFF_OPEN.to_vec() });
     }
-    let customer = Customer { name: text("customer.name", &cmd.customer.name, 60)?, ..cmd.customer };
+    let address = match cmd.customer.address {
+        None => None,
+        Some(a) => Some(Address {
+            street: text("customer.address.street", &a.street, 60)?,
+            number: text("customer.address.number", &a.number, 60)?,
+            complement: opt_text("customer.address.complement", a.complement.as_deref(), 60)?,
+            district: text("customer.address.district", &a.district, 60)?,
+            city: text("customer.address.city", &a.city, 60)?,
+            ..a
+        }),
+    };
+    let customer = Customer { name: text("customer.name", &cmd.customer.name, 60)?, address, ..cmd.customer };
     let equipment = Equipment {
         description: text("equipment.description", &cmd.equipment.description, 120)?,
         brand: opt_text("equipment.brand", cmd.equipment.brand.as_deref(), 60)?,
@@ -289,10 +308,11 @@ pub fn decide(
     }
     let status_kind = flow.kind_of(&order.status).unwrap_or(StatusKind::Custom);
     let name = cmd.name();
+    let size_limit = crate::bounds::limit_for(crate::bounds::adds_content(&cmd));
     let not_allowed = || DomainError::NotAllowedInStatus { action: name.to_owned(), status: order.status.clone() };
     // The notifier's record: only the system, in any status (a closing or cancelling message comes after the
     // order reached its final status), without a transition.
-    if let Command::RecordNotification { channel, to_masked, template, ok, error } = cmd {
+    if let Command::RecordNotification { channel, to_masked, template, ok, error, for_version } = cmd {
         if !matches!(actor, Actor::System { .. }) {
             return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: vec![] });
         }
@@ -302,6 +322,7 @@ pub fn decide(
             template: text("template", &template, 80)?,
             ok,
             error: error.map(|e| e.chars().filter(|c| !c.is_control()).take(500).collect()),
+            for_version,
         };
         let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
         out.push(None, change);
@@ -344,6 +365,8 @@ pub fn decide(
         cmd @ (Command::Close | Command::Cancel { .. } | Command::Move { .. }) => decide_closing(&d, &mut out, cmd)?,
         Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
     }
+    crate::bounds::check(order, &out.events, size_limit)
+        .map_err(|bytes| DomainError::OrderTooLarge { bytes, limit: size_limit })?;
     Ok(out.events)
 }
 
@@ -494,6 +517,10 @@ fn decide_execution(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Re
             out.push(Some(t), Change::Finished { tests_performed });
         }
         Command::Validate { checklist, extra_items } => {
+            if checklist.len() > crate::bounds::MAX_CHECKLIST_ITEMS {
+                let most = crate::bounds::MAX_CHECKLIST_ITEMS;
+                return Err(invalid("checklist", format!("must have at most {most} items")));
+            }
             let checklist = checklist
                 .iter()
                 .enumerate()
@@ -535,6 +562,9 @@ fn decide_material(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Res
     match cmd {
         Command::WaitMaterial { reason, parts, expected_at } => {
             let t = out.transition(flow, Action::WaitMaterial, |_| true)?;
+            if parts.len() > crate::bounds::MAX_MATERIAL_PARTS {
+                return Err(invalid("parts", format!("must have at most {} parts", crate::bounds::MAX_MATERIAL_PARTS)));
+            }
             if expected_at < ctx.now.date_naive() {
                 return Err(invalid("expected_at", "must not be in the past"));
             }
@@ -889,7 +919,7 @@ impl Order {
             }
             Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
             Change::SlaBreached { since, .. } => self.sla_alerted_since = Some(*since),
-            Change::NotificationSent { channel, to_masked, template, ok, error } => {
+            Change::NotificationSent { channel, to_masked, template, ok, error, .. } => {
                 self.notifications.push(Notification {
                     channel: channel.clone(),
                     to_masked: to_masked.clone(),
@@ -897,7 +927,10 @@ impl Order {
                     ok: *ok,
                     error: error.clone(),
                     at: now,
-                })
+                });
+                // The item keeps the latest ones; the timeline keeps them all.
+                let over = self.notifications.len().saturating_sub(crate::bounds::NOTIFICATIONS_KEPT);
+                self.notifications.drain(..over);
             }
         }
         if event.status_after != self.status {

@@ -817,6 +817,7 @@ fn record(ok: bool) -> Command {
         template: "closed".into(),
         ok,
         error: (!ok).then(|| "SES: throttled".into()),
+        for_version: Some(3),
     }
 }
 
@@ -858,6 +859,7 @@ fn notification_records_only_by_the_system_in_any_status() {
                 template: "closed".into(),
                 ok: true,
                 error: None,
+                for_version: None,
             },
         )
         .unwrap_err();

@@ -38,9 +38,34 @@ pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// The [`Idempotency`] of a write: the key from the headers with the hash of this request.
-pub fn idempotency(headers: &HeaderMap, method: &str, path: &str, body: &[u8]) -> Result<Option<Idempotency>, Problem> {
-    Ok(idempotency_key(headers)?.map(|key| Idempotency { key, request_hash: request_hash(method, path, body) }))
+/// The prefix of every stored client key. Keys the system makes itself (`portal:<order>:<revision>` for a
+/// customer's decision, `notify:<event>:<channel>` for a notification's record) never start with it, so a
+/// client can neither read nor take them.
+pub const CLIENT_KEY_PREFIX: &str = "client:";
+
+/// The stored key of a client's `Idempotency-Key`: scoped to `scope` (the caller and the operation), so that
+/// the same key from another user or on another route is another key. `client:` + SHA-256 (hex) of both,
+/// length-prefixed: at most 71 characters, whatever the user id.
+pub fn client_key(scope: &str, key: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [scope.as_bytes(), key.as_bytes()] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    format!("{CLIENT_KEY_PREFIX}{}", hex(&hasher.finalize()))
+}
+
+/// The [`Idempotency`] of a write: the key from the headers, scoped to `scope` (see [`client_key`]), with the
+/// hash of this request.
+pub fn idempotency(
+    headers: &HeaderMap,
+    scope: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<Option<Idempotency>, Problem> {
+    Ok(idempotency_key(headers)?
+        .map(|key| Idempotency { key: client_key(scope, &key), request_hash: request_hash(method, path, body) }))
 }
 
 #[cfg(test)]
@@ -64,6 +89,20 @@ mod tests {
         }
         headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
         assert_eq!(idempotency_key(&headers).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn client_keys_are_scoped_and_never_internal() {
+        let a = client_key("ana|add_note", "k-1");
+        assert!(a.starts_with(CLIENT_KEY_PREFIX) && a.len() == CLIENT_KEY_PREFIX.len() + 64, "{a}");
+        assert_ne!(a, client_key("bia|add_note", "k-1"), "another user");
+        assert_ne!(a, client_key("ana|cancel", "k-1"), "another operation");
+        assert_ne!(client_key("a", "bc"), client_key("ab", "c"), "no shifting between the parts");
+        assert!(!client_key("ana|add_note", "portal:x:1").starts_with("portal:"));
+        let mut headers = HeaderMap::new();
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("notify:e:email"));
+        let idem = idempotency(&headers, "ana|add_note", "POST", "/v1/x", b"{}").unwrap().unwrap();
+        assert_eq!(idem.key, client_key("ana|add_note", "notify:e:email"));
     }
 
     #[test]

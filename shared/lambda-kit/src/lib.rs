@@ -20,6 +20,6 @@ pub use blob::LocalBlobStore;
 pub use caller::{api_gateway_context, caller_from_request, claims_of};
 pub use config::{Config, ConfigError, LogFormat};
 pub use etag::{etag, if_match};
-pub use idempotency::{IDEMPOTENT_REPLAYED, idempotency, idempotency_key, request_hash};
+pub use idempotency::{CLIENT_KEY_PREFIX, IDEMPOTENT_REPLAYED, client_key, idempotency, idempotency_key, request_hash};
 pub use logging::{init_tracing, init_tracing_with, json_subscriber, request_span};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemDetails, ProblemType};

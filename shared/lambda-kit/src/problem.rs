@@ -43,6 +43,8 @@ pub enum ProblemType {
     PreconditionFailed,
     /// 413: the body is larger than 1 MiB.
     PayloadTooLarge,
+    /// 413: the step would take the order past what one order may hold (its full history stays readable).
+    OrderTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 422: a field is missing, of the wrong type, or invalid (CPF, e-mail, money…).
@@ -62,7 +64,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 22] = [
+    pub const ALL: [ProblemType; 23] = [
         ProblemType::MalformedJson,
         ProblemType::InvalidHeader,
         ProblemType::InvalidCursor,
@@ -77,6 +79,7 @@ impl ProblemType {
         ProblemType::InvoiceNotRejected,
         ProblemType::PreconditionFailed,
         ProblemType::PayloadTooLarge,
+        ProblemType::OrderTooLarge,
         ProblemType::UnsupportedMediaType,
         ProblemType::InvalidField,
         ProblemType::UnknownField,
@@ -104,6 +107,7 @@ impl ProblemType {
             ProblemType::InvoiceNotRejected => "/problems/invoice-not-rejected",
             ProblemType::PreconditionFailed => "/problems/precondition-failed",
             ProblemType::PayloadTooLarge => "/problems/payload-too-large",
+            ProblemType::OrderTooLarge => "/problems/order-too-large",
             ProblemType::UnsupportedMediaType => "/problems/unsupported-media-type",
             ProblemType::InvalidField => "/problems/invalid-field",
             ProblemType::UnknownField => "/problems/unknown-field",
@@ -128,7 +132,7 @@ impl ProblemType {
             | ProblemType::Conflict
             | ProblemType::InvoiceNotRejected => 409,
             ProblemType::PreconditionFailed => 412,
-            ProblemType::PayloadTooLarge => 413,
+            ProblemType::PayloadTooLarge | ProblemType::OrderTooLarge => 413,
             ProblemType::UnsupportedMediaType => 415,
             ProblemType::InvalidField
             | ProblemType::UnknownField
@@ -157,6 +161,7 @@ impl ProblemType {
             ProblemType::InvoiceNotRejected => "Só uma NF-e rejeitada ou pendente pode ser reenviada",
             ProblemType::PreconditionFailed => "A OS foi alterada desde a sua última leitura",
             ProblemType::PayloadTooLarge => "Corpo da requisição grande demais",
+            ProblemType::OrderTooLarge => "A OS atingiu o tamanho máximo",
             ProblemType::UnsupportedMediaType => "Tipo de conteúdo não suportado",
             ProblemType::InvalidField => "Campo inválido",
             ProblemType::UnknownField => "Campo desconhecido",

@@ -256,7 +256,13 @@ impl Portal {
             }
         };
         let name = match field("nome") {
-            Some(n) if (2..=100).contains(&n.chars().count()) && !n.chars().any(char::is_control) => n.to_owned(),
+            Some(n)
+                if (2..=100).contains(&n.chars().count())
+                    && !n.chars().any(char::is_control)
+                    && osflow_domain::values::text::untransportable(n).is_none() =>
+            {
+                n.to_owned()
+            }
             _ => {
                 return Err(refuse(
                     StatusCode::UNPROCESSABLE_ENTITY,

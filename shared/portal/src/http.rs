@@ -93,6 +93,10 @@ fn client(req: &Request) -> (String, String) {
     let ua = ua
         .or_else(|| req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned))
         .unwrap_or_default();
-    let ua: String = ua.chars().filter(|c| !c.is_control()).take(USER_AGENT_MAX).collect();
+    let ua: String = ua
+        .chars()
+        .filter(|c| !c.is_control() && osflow_domain::values::text::is_transportable(*c))
+        .take(USER_AGENT_MAX)
+        .collect();
     (ip.unwrap_or_default(), ua)
 }

@@ -184,7 +184,7 @@ pub async fn request_report(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<ReportRecord, ReportError> {
-    require(caller, &[Role::Representante])?;
+    require(caller, &osflow_app::ADMIN_ROLES)?;
     generate(app, &caller.tenant, ReportPeriod::Custom, from, to, None).await
 }
 

@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
         $crate::__conformance_cases!(
             $factory;
             order_round_trip_through_the_whole_flow,
+            a_full_order_refuses_content_and_still_moves_on,
             create_refuses_an_existing_order,
             unknown_orders_are_absent,
             apply_writes_several_events_at_once,
@@ -471,6 +472,71 @@ pub async fn order_round_trip_through_the_whole_flow(s: Stores) {
     assert_eq!(order.status.as_str(), "encerrada");
     assert_eq!(order.version, all_events.len() as u64);
     assert_eq!(s.orders.timeline(&t, &order.id).await.unwrap(), all_events);
+}
+
+/// What one order holds is bounded below the store's item limit (DynamoDB: 400 KB): notes of the longest kind
+/// (4,000 three-byte characters) are stored until the next one would pass the content limit, which is refused
+/// with `OrderTooLarge`; the order can still move on and be cancelled, and the notifier's records never fail
+/// (the item keeps the latest ones). Every accepted write is stored and read back whole; the timeline keeps it
+/// all.
+pub async fn a_full_order_refuses_content_and_still_moves_on(s: Stores) {
+    use osflow_domain::DomainError;
+    use osflow_domain::bounds::{NOTIFICATIONS_KEPT, ORDER_CONTENT_LIMIT_BYTES, ORDER_LIMIT_BYTES, order_bytes};
+    let t = tenant("bounds");
+    let (mut order, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&order, &opened, None).await.unwrap();
+    let mut events_stored = 1;
+    let ctx = |m: i64| Context { now: at(m), invoicing_enabled: false };
+    let flow = Flow::default_flow();
+    let long = "€".repeat(4000);
+    let mut refused = None;
+    for i in 1..=100 {
+        match step(&order, &flow, note(&long), &actor(), &ctx(i)) {
+            Ok((events, next)) => {
+                s.orders.apply(order.version, &next, &events, None).await.unwrap();
+                events_stored += events.len();
+                order = next;
+            }
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    assert!(
+        matches!(refused, Some(DomainError::OrderTooLarge { limit, .. }) if limit == ORDER_CONTENT_LIMIT_BYTES),
+        "{refused:?}"
+    );
+    assert!(order_bytes(&order) <= ORDER_CONTENT_LIMIT_BYTES);
+    assert_eq!(s.orders.get(&t, &order.id).await.unwrap(), Some(order.clone()), "the fullest order is stored");
+    // The system's records of messages sent: never refused, the item keeps the latest.
+    let system = Actor::System { component: "notifier".into() };
+    for i in 0..(NOTIFICATIONS_KEPT + 10) {
+        let cmd = Command::RecordNotification {
+            channel: "email".into(),
+            to_masked: "ma***@example.com".into(),
+            template: "custom".into(),
+            ok: true,
+            error: None,
+            for_version: None,
+        };
+        let (events, next) = step(&order, &flow, cmd, &system, &ctx(200 + i as i64)).expect("a record");
+        s.orders.apply(order.version, &next, &events, None).await.unwrap();
+        events_stored += events.len();
+        order = next;
+    }
+    assert_eq!(order.notifications.len(), NOTIFICATIONS_KEPT);
+    // Moving on, up to cancelling with the longest reason: allowed, and stored.
+    for (i, cmd) in [Command::SendQuote, Command::Cancel { reason: "€".repeat(500) }].into_iter().enumerate() {
+        let (events, next) = step(&order, &flow, cmd, &actor(), &ctx(400 + i as i64)).expect("moving on is allowed");
+        s.orders.apply(order.version, &next, &events, None).await.unwrap();
+        events_stored += events.len();
+        order = next;
+        assert!(order_bytes(&order) <= ORDER_LIMIT_BYTES);
+    }
+    assert_eq!(order.status.as_str(), "cancelada");
+    assert_eq!(s.orders.get(&t, &order.id).await.unwrap(), Some(order.clone()));
+    assert_eq!(s.orders.timeline(&t, &order.id).await.unwrap().len(), events_stored, "the timeline keeps it all");
 }
 
 /// Creating an order id that exists is `AlreadyExists` and leaves the stored order as it was.

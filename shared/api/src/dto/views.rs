@@ -589,7 +589,7 @@ impl NotificationList {
         let notifications = events
             .iter()
             .filter_map(|e| match &e.change {
-                d::Change::NotificationSent { channel, to_masked, template, ok, error } => Some(NotificationView {
+                d::Change::NotificationSent { channel, to_masked, template, ok, error, .. } => Some(NotificationView {
                     event_id: format!("{order}:{}", e.version),
                     at: e.at,
                     channel: channel.clone(),

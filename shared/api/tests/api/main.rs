@@ -5,6 +5,7 @@ mod attachments;
 mod bad_input;
 mod fiscal;
 mod flow;
+mod hardening;
 mod idempotency;
 mod lists;
 mod openapi;

@@ -106,7 +106,7 @@ impl App {
         config: EmitterConfig,
         certificate: Option<CertificateUpload>,
     ) -> AppResult<EmitterView> {
-        self.require(caller, &[Role::Representante])?;
+        self.require(caller, &crate::usecases::ADMIN_ROLES)?;
         let fiscal = self.fiscal()?;
         fiscal.checks.check_emitter(&config).map_err(invalid)?;
         let now = self.clock.now();

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use osflow_domain::values::TenantId;
-use osflow_domain::{Flow, FlowDef, Role};
+use osflow_domain::{Flow, FlowDef};
 
 use crate::ports::{FlowStore, StoreError};
-use crate::usecases::{App, AppError, AppResult, Caller, READERS};
+use crate::usecases::{ADMIN_ROLES, App, AppError, AppResult, Caller, READERS};
 
 impl App {
     /// The flow an order runs on (the default flow is version 1 of every company until it publishes another).
@@ -30,7 +30,7 @@ impl App {
     }
 
     pub async fn flow_versions(&self, caller: &Caller) -> AppResult<Vec<Flow>> {
-        self.require(caller, &[Role::Representante])?;
+        self.require(caller, &ADMIN_ROLES)?;
         let mut versions = self.flows.versions(&caller.tenant).await?;
         if versions.first().is_none_or(|f| f.version != 1) {
             versions.insert(0, Flow::default_flow());
@@ -41,7 +41,7 @@ impl App {
     /// Publishes a new flow version (validated); existing orders stay on the version they were opened with.
     /// The current definition sent again publishes nothing and answers the current version.
     pub async fn publish_flow(&self, caller: &Caller, def: FlowDef, if_match: Option<u32>) -> AppResult<Flow> {
-        self.require(caller, &[Role::Representante])?;
+        self.require(caller, &ADMIN_ROLES)?;
         let stored = self.flows.current(&caller.tenant).await?;
         let current = stored.as_ref().map_or(1, |f| f.version);
         // Publishing the current definition again is a no-op (a retried PUT publishes no second version).

@@ -117,8 +117,16 @@ pub const IDEMPOTENCY_TTL_HOURS: i64 = 24;
 /// The roles that read orders, flows and invoices: every staff role.
 const READERS: [Role; 4] = [Role::Representante, Role::Atendente, Role::Tecnico, Role::Financeiro];
 
+/// Every staff role: a step is for staff (the flow then says which role may do it).
+pub const STAFF_ROLES: [Role; 4] = READERS;
+
+/// Who administers the company: publishes a flow, edits the notification settings, configures the NF-e emitter,
+/// generates a report now. Front ends check it before reading the body, so others get 403, never field details.
+pub const ADMIN_ROLES: [Role; 1] = [Role::Representante];
+
 impl App {
-    pub(crate) fn require(&self, caller: &Caller, roles: &[Role]) -> AppResult<()> {
+    /// `Forbidden` unless the caller has one of `roles`.
+    pub fn require(&self, caller: &Caller, roles: &[Role]) -> AppResult<()> {
         if caller.has_any(roles) { Ok(()) } else { Err(AppError::Forbidden { allowed: roles.to_vec() }) }
     }
 }

@@ -4,7 +4,6 @@ use osflow_domain::DomainError;
 
 use crate::ports::{NotificationSettings, NotifyChannel};
 use crate::usecases::{App, AppError, AppResult, Caller};
-use osflow_domain::Role;
 
 /// Longest company name, sender name or template text accepted in the notification settings.
 const SETTINGS_TEXT_MAX: usize = 200;
@@ -75,7 +74,7 @@ impl App {
     /// The company's notification settings (defaults when never saved). `representante` only. The webhook
     /// secret is the caller's to strip (it is never shown).
     pub async fn notification_settings(&self, caller: &Caller) -> AppResult<NotificationSettings> {
-        self.require(caller, &[Role::Representante])?;
+        self.require(caller, &crate::usecases::ADMIN_ROLES)?;
         Ok(self.settings.notification_settings(&caller.tenant).await?.unwrap_or_default())
     }
 
@@ -87,7 +86,7 @@ impl App {
         caller: &Caller,
         mut settings: NotificationSettings,
     ) -> AppResult<NotificationSettings> {
-        self.require(caller, &[Role::Representante])?;
+        self.require(caller, &crate::usecases::ADMIN_ROLES)?;
         check_text_setting("company_name", &settings.company_name, SETTINGS_TEXT_MAX)?;
         check_text_setting("sender_name", &settings.sender_name, SETTINGS_TEXT_MAX)?;
         check_email_setting("sender_email", &settings.sender_email)?;

@@ -106,6 +106,8 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
+        // Authorized before a saved response is replayed.
+        self.require(caller, &super::STAFF_ROLES)?;
         if let Some(saved) = self.replay(&caller.tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }
@@ -149,6 +151,8 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
+        // Authorized (as staff) before a saved response is replayed; the flow decides the rest.
+        self.require(caller, &super::STAFF_ROLES)?;
         self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await
     }
 

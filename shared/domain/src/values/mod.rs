@@ -63,6 +63,7 @@ mod ncm;
 mod number;
 mod phone;
 mod quantity;
+pub mod text;
 mod uf;
 mod zip;
 
