@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::portal::eml_body;
 use crate::support::*;
 
 #[tokio::test]
@@ -322,4 +323,74 @@ async fn an_existing_data_folder_is_made_private_on_every_start() {
     }
     assert!(files >= 4);
     drop(local);
+}
+
+/// Messages sent late tell what happened then, in the order it happened: with the events held, an order waits
+/// for material (which arrives), is finished, validated, asked for payment and paid; at the next start the
+/// mailbox gets "aguarda material" with the reason and the expected date, "aguarda o pagamento" with the amount
+/// due then (not R$ 0,00), every message in the order of its event.
+#[tokio::test]
+async fn held_messages_tell_what_happened_then_in_order() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &["--hold-events"]);
+    let api = local.api(&local.token("oficina-h", "representante,atendente,tecnico,financeiro"));
+    let id = api.open_example().await;
+    let expected = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    for (step, body) in [
+        ("quote/send", json!({})),
+        ("quote/decision", json!({"decision": "approve"})),
+        ("start", json!({})),
+        ("material/wait", json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": expected.to_string()})),
+        ("material/arrived", json!({})),
+        ("finish", json!({"tests_performed": "Ligou"})),
+        ("validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}]})),
+        ("payment/request", json!({})),
+        ("payments", json!({"amount": "269.90", "method": "pix"})),
+    ] {
+        api.step_ok(&id, step, body).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(mailbox(dir.path()).is_empty(), "held: nothing sent");
+    let (status, _) = local.stop();
+    assert!(status.success());
+
+    let local = Local::start(dir.path(), &[]);
+    let api = local.api(&local.token("oficina-h", "representante"));
+    let templates = [
+        "awaiting_approval",
+        "approved",
+        "in_progress",
+        "waiting_material",
+        "in_progress",
+        "finished",
+        "validation",
+        "awaiting_payment",
+    ];
+    let sent = wait_for_notifications(&api, &id, templates.len()).await;
+    let emails: Vec<&str> =
+        sent.iter().filter(|n| n["channel"] == "email").map(|n| n["template"].as_str().unwrap()).collect();
+    assert_eq!(emails, templates, "in the order of the events");
+    let bodies: Vec<String> = mailbox(dir.path()).iter().map(|m| eml_body(m)).collect();
+    assert_eq!(bodies.len(), templates.len());
+    let material = bodies.iter().find(|b| b.contains("aguarda material")).expect("the material message");
+    let date = expected.format("%d/%m/%Y").to_string();
+    assert!(
+        material.contains(&format!("aguarda material: Fonte em falta. Previsão de chegada: {date}.")),
+        "{material}"
+    );
+    let payment = bodies.iter().find(|b| b.contains("aguarda o pagamento")).expect("the payment message");
+    assert!(payment.contains("aguarda o pagamento de R$ 269,90."), "{payment}");
+    // The mailbox (files named by a time-ordered id) has them in the same order.
+    let order_in_mailbox: Vec<usize> = [
+        "está pronto: R$",
+        "Recebemos a aprovação",
+        "aguarda material",
+        "Concluímos o serviço",
+        "pronto para a validação",
+        "aguarda o pagamento",
+    ]
+    .iter()
+    .map(|needle| bodies.iter().position(|b| b.contains(needle)).unwrap_or_else(|| panic!("{needle}: {bodies:?}")))
+    .collect();
+    assert!(order_in_mailbox.windows(2).all(|w| w[0] < w[1]), "{order_in_mailbox:?}: {bodies:#?}");
 }

@@ -56,6 +56,7 @@ pub(crate) struct CustomerPath {
 #[allow(dead_code)]
 pub(crate) struct PageQuery {
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -175,6 +176,18 @@ pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
     step(cx, |r: DecisionRequest| Ok(r.into())).await
 }
 
+/// Sends the customer the current link of the order again (any staff role): the quote's message with its
+/// decision link while the quote waits for the customer, else a message with the link to follow the order.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/link/resend", tag = "quote",
+    params(OrderPath), request_body = EmptyRequest,
+    responses((status = 200, description = "The order (the message leaves through the outbox)", body = OrderView,
+        headers(("ETag" = String))))
+)]
+pub(crate) async fn resend_link(cx: &Cx<'_>) -> Res {
+    step(cx, |_: EmptyRequest| Ok(Command::ResendLink)).await
+}
+
 /// Starts the execution (step 3).
 #[utoipa::path(
     post, path = "/v1/orders/{id}/start", tag = "execution",
@@ -222,7 +235,7 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
     let if_match = cx.if_match()?;
     let idem = cx.idempotency()?;
     let body: AttachmentRequest = cx.json()?;
-    let content_type = body.content_type.trim().to_ascii_lowercase();
+    let content_type = body.content_type.clone();
     let ext = ATTACHMENT_TYPES.iter().find(|(t, _)| *t == content_type).map(|(_, e)| *e).ok_or_else(|| {
         let allowed: Vec<&str> = ATTACHMENT_TYPES.iter().map(|(t, _)| *t).collect();
         Problem::field(

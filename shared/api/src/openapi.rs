@@ -10,9 +10,12 @@
 use std::sync::LazyLock;
 
 use osflow_lambda_kit::{PROBLEM_CONTENT_TYPE, ProblemDetails, ProblemType};
+use std::collections::BTreeMap;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+use utoipa::openapi::link::{Link, LinkBuilder};
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -82,9 +85,120 @@ fn problem_response(status: u16) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(response.build())
 }
 
-fn header_param(name: &str, description: &str, max_length: Option<usize>) -> utoipa::openapi::path::Parameter {
-    let schema =
-        ObjectBuilder::new().schema_type(Type::String).min_length(max_length.map(|_| 1)).max_length(max_length);
+/// What `Idempotency-Key` accepts: 1 to 255 visible ASCII characters.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
+/// What `If-Match` accepts: `*`, or one entity tag of a version, strong, weak or bare, with spaces around.
+pub const IF_MATCH_PATTERN: &str = r#"^[ \t]*(\*|(W/)?"[0-9]{1,19}"|[0-9]{1,19})[ \t]*$"#;
+
+/// The characters free text refuses (see `osflow_domain::values::text` and the domain's text rule): C0 controls
+/// but the line feed, DEL and the C1 controls, the non-characters of the Basic Multilingual Plane (those of the
+/// other planes are refused too; a pattern without the `u` flag cannot name them).
+const REFUSED: &str = r"\u0000-\u0009\u000B-\u001F\u007F-\u009F\uFDD0-\uFDEF\uFFFE\uFFFF";
+
+/// The pattern of a text that must say something (trimmed, not empty): one character that is neither refused nor
+/// white space.
+fn required_text_pattern() -> String {
+    format!(r"^[^{REFUSED}]*[^\s{REFUSED}][^{REFUSED}]*$")
+}
+
+/// The pattern of an optional text (empty or blank reads as absent).
+fn optional_text_pattern() -> String {
+    format!(r"^[^{REFUSED}]*$")
+}
+
+fn is_string(t: &SchemaType) -> bool {
+    match t {
+        SchemaType::Type(Type::String) => true,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        _ => false,
+    }
+}
+
+/// Free text as the API enforces it: every string property with a `maxLength` and no other format gets the text
+/// pattern (`minLength: 1`: it must say something).
+fn declare_text(schema: &mut Schema) {
+    match schema {
+        Schema::Object(object) => {
+            if is_string(&object.schema_type)
+                && object.max_length.is_some()
+                && object.pattern.is_none()
+                && object.format.is_none()
+                && object.enum_values.is_none()
+            {
+                object.pattern =
+                    Some(if object.min_length == Some(1) { required_text_pattern() } else { optional_text_pattern() });
+            }
+            for property in object.properties.values_mut() {
+                if let RefOr::T(p) = property {
+                    declare_text(p);
+                }
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items
+                && let RefOr::T(item) = items.as_mut()
+            {
+                declare_text(item);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(|i| {
+            if let RefOr::T(i) = i {
+                declare_text(i)
+            }
+        }),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(|i| {
+            if let RefOr::T(i) = i {
+                declare_text(i)
+            }
+        }),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(|i| {
+            if let RefOr::T(i) = i {
+                declare_text(i)
+            }
+        }),
+        _ => {}
+    }
+}
+
+/// The items of a list of texts (`parts`: each 1 to 120 characters).
+fn text_items(schema: &mut Schema, property: &str, max_length: usize) {
+    if let Schema::Object(object) = schema
+        && let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(property)
+        && let ArrayItems::RefOrSchema(items) = &mut array.items
+        && let RefOr::T(Schema::Object(item)) = items.as_mut()
+    {
+        item.min_length = Some(1);
+        item.max_length = Some(max_length);
+    }
+}
+
+/// The operations a stateful run may chain from an order's answer (its `id`), and what a created report leads to.
+fn order_links() -> BTreeMap<String, RefOr<Link>> {
+    ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/v1/orders/{id}") && !r.path.contains("{key}"))
+        .map(|r| {
+            let link = LinkBuilder::new()
+                .operation_id(r.operation)
+                .parameter("id", "$response.body#/id")
+                .description(format!("{} {} of this order", r.method, r.path))
+                .build();
+            (r.operation.to_owned(), RefOr::T(link))
+        })
+        .collect()
+}
+
+fn header_param(
+    name: &str,
+    description: &str,
+    max_length: Option<usize>,
+    pattern: &str,
+) -> utoipa::openapi::path::Parameter {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(max_length.map(|_| 1))
+        .max_length(max_length)
+        .pattern(Some(pattern));
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
@@ -110,6 +224,14 @@ the user, `cognito:groups` the roles (representante, atendente, tecnico, finance
         }
         doc.security = Some(vec![SecurityRequirement::new(JWT, Vec::<String>::new())]);
 
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(schema) = schema {
+                declare_text(schema);
+            }
+        }
+        if let Some(RefOr::T(wait)) = components.schemas.get_mut("WaitMaterialRequest") {
+            text_items(wait, "parts", 120);
+        }
         for item in doc.paths.paths.values_mut() {
             let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
             for op in ops.into_iter().flatten() {
@@ -144,11 +266,14 @@ again (with `Idempotent-Replayed: true`); the same key with another request is a
                 "Accepted for uniformity; publishing the current definition again publishes nothing."
             },
             Some(255),
+            IDEMPOTENCY_KEY_PATTERN,
         ));
         params.push(header_param(
             "If-Match",
-            "The `ETag` last read (`\"3\"`, `W/\"3\"` or `3`): the write is refused with 412 when the version moved.",
+            "The `ETag` last read (`\"3\"`, `W/\"3\"` or `3`, or `*`): the write is refused with 412 when the version \
+moved.",
             None,
+            IF_MATCH_PATTERN,
         ));
         if order_write {
             for response in op.responses.responses.values_mut() {
@@ -161,6 +286,32 @@ again (with `Idempotent-Replayed: true`); the same key with another request is a
                 }
             }
         }
+    }
+    // An order's answer (opened, or after a step) leads to every operation on that order.
+    let answers_an_order = route.operation == "open_order"
+        || (write && route.path.starts_with("/v1/orders/{id}") && route.operation != "add_attachment")
+        || route.operation == "get_order";
+    if answers_an_order {
+        for (status, response) in op.responses.responses.iter_mut() {
+            if status.starts_with('2')
+                && let RefOr::T(r) = response
+            {
+                r.links = order_links();
+            }
+        }
+    }
+    // A report made now leads to the report and its first file.
+    if route.operation == "create_report"
+        && let Some(RefOr::T(created)) = op.responses.responses.get_mut("201")
+    {
+        let get = LinkBuilder::new().operation_id("get_report").parameter("id", "$response.body#/id").build();
+        let file = LinkBuilder::new()
+            .operation_id("report_file")
+            .parameter("id", "$response.body#/id")
+            .parameter("file", "$response.body#/files/0")
+            .build();
+        created.links =
+            BTreeMap::from([("get_report".to_owned(), RefOr::T(get)), ("report_file".to_owned(), RefOr::T(file))]);
     }
     statuses.sort_unstable();
     for status in statuses {
@@ -180,7 +331,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     let doc = document();
     debug_assert_eq!(doc.paths.paths.values().map(count_ops).sum::<usize>(), ROUTES.len());
-    let mut json = doc.to_pretty_json().expect("the document serializes");
+    // utoipa 5.5 writes a link's members in snake case; OpenAPI names them `operationId`, `operationRef`,
+    // `requestBody` (only links have such members).
+    let mut json = doc
+        .to_pretty_json()
+        .expect("the document serializes")
+        .replace("\"operation_id\": ", "\"operationId\": ")
+        .replace("\"operation_ref\": ", "\"operationRef\": ")
+        .replace("\"request_body\": ", "\"requestBody\": ");
     json.push('\n');
     json
 });

@@ -30,8 +30,10 @@ fn report_problem(e: ReportError) -> Problem {
 #[allow(dead_code)]
 pub(crate) struct PeriodQuery {
     /// First day, `yyyy-mm-dd` (days are São Paulo dates, UTC−03:00).
+    #[param(format = Date)]
     from: String,
     /// Last day, `yyyy-mm-dd` (at most 366 days after `from`).
+    #[param(format = Date)]
     to: String,
 }
 
@@ -139,7 +141,8 @@ fn delimiter(cx: &Cx<'_>) -> Result<CsvDelimiter, Problem> {
 #[utoipa::path(
     get, path = "/v1/reports/{id}/files/{file}", tag = "reports",
     params(ReportFilePath, CsvQuery),
-    responses((status = 200, description = "The file", body = String, content_type = "text/csv"))
+    responses((status = 200, description = "The file: `report.json`, `report.csv` or an SVG chart",
+        content((Object = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))))
 )]
 pub(crate) async fn report_file(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;

@@ -145,6 +145,7 @@ routes! {
     POST "/v1/orders/{id}/quote/send", Quote => handlers::send_quote;
     PUT "/v1/orders/{id}/quote", Quote => handlers::revise_quote;
     POST "/v1/orders/{id}/quote/decision", Quote => handlers::decide_quote;
+    POST "/v1/orders/{id}/link/resend", Quote => handlers::resend_link;
     // 3. Execução
     POST "/v1/orders/{id}/start", Execution => handlers::start;
     POST "/v1/orders/{id}/notes", Execution => handlers::add_note;

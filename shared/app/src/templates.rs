@@ -9,9 +9,9 @@ use crate::ports::{NotificationSettings, TemplateOverride};
 pub const VARIABLES: [&str; 9] =
     ["cliente", "os", "equipamento", "status", "valor", "data_prevista", "motivo", "empresa", "link"];
 
-/// The template names: the status kinds that notify, plus `material_date_changed`, plus `sla_breached` (the alert
-/// to the company itself, not to the customer).
-pub const TEMPLATE_NAMES: [&str; 14] = [
+/// The template names: the status kinds that notify, plus `material_date_changed`, plus `customer_link` (the
+/// order's link sent again by staff), plus `sla_breached` (the alert to the company itself, not to the customer).
+pub const TEMPLATE_NAMES: [&str; 15] = [
     "open",
     "awaiting_approval",
     "approved",
@@ -25,6 +25,7 @@ pub const TEMPLATE_NAMES: [&str; 14] = [
     "closed",
     "cancelled",
     "custom",
+    "customer_link",
     "sla_breached",
 ];
 
@@ -68,6 +69,9 @@ pub fn default_template(name: &str) -> Template<'static> {
             "Aguardando material — OS {os}",
             "Olá, {cliente}. A OS {os} ({equipamento}) aguarda material: {motivo}. Previsão de chegada: {data_prevista}.",
         ),
+        "customer_link" => {
+            ("Acompanhe a OS {os}", "Olá, {cliente}. Acompanhe a OS {os} ({equipamento}), agora em: {status}.\n{link}")
+        }
         "material_date_changed" => (
             "Nova previsão de material — OS {os}",
             "Olá, {cliente}. A previsão de chegada do material da OS {os} ({equipamento}) mudou para {data_prevista}.",

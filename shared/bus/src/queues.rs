@@ -181,7 +181,7 @@ pub fn can_notify(event: &Event) -> bool {
         Change::QuoteSent { .. } | Change::QuoteRevised { .. } | Change::MaterialDateChanged { .. } => true,
         Change::NoteAdded { note } => note.visible_to_customer,
         Change::AttachmentAdded { attachment } => attachment.visible_to_customer,
-        Change::PaymentRegistered { .. } | Change::SlaBreached { .. } => true,
+        Change::PaymentRegistered { .. } | Change::SlaBreached { .. } | Change::LinkResent => true,
         Change::InvoiceUpdated { invoice } => invoice.state == InvoiceState::Authorized,
         _ => false,
     }

@@ -145,6 +145,9 @@ pub enum Change {
         since: DateTime<Utc>,
         limit_hours: u32,
     },
+    /// Staff asked to send the customer the current link of the order again (the quote's decision link while it
+    /// waits for the customer): the notifier sends it.
+    LinkResent,
     /// A message the notifier sent to the customer (or failed to send), recorded on the timeline by a System
     /// actor. It changes no status and never notifies by itself.
     NotificationSent {
@@ -188,6 +191,7 @@ impl Change {
             Change::Cancelled { .. } => "order.cancelled",
             Change::Moved => "order.moved",
             Change::SlaBreached { .. } => "order.sla_breached",
+            Change::LinkResent => "order.link_resent",
             Change::NotificationSent { .. } => "order.notification_sent",
         }
     }

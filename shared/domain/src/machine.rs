@@ -100,6 +100,8 @@ pub enum Command {
     /// The order stayed in its status beyond the status's SLA (`sla_hours`): the alert to the company, raised once
     /// per stay by the SLA check (System actor only).
     FlagSlaBreach,
+    /// Sends the customer the current link of the order again (any staff role; no status change).
+    ResendLink,
     /// The notifier records a message it sent (System actor only; allowed in every status, final ones included).
     RecordNotification {
         channel: String,
@@ -136,6 +138,7 @@ impl Command {
             Command::Cancel { .. } => "cancel",
             Command::Move { .. } => "move",
             Command::FlagSlaBreach => "flag_sla_breach",
+            Command::ResendLink => "resend_link",
             Command::RecordNotification { .. } => "record_notification",
         }
     }
@@ -350,6 +353,7 @@ pub fn decide(
         }
         cmd @ (Command::Start
         | Command::AddNote { .. }
+        | Command::ResendLink
         | Command::AddAttachment { .. }
         | Command::Finish { .. }
         | Command::Validate { .. }) => decide_execution(&d, &mut out, cmd)?,
@@ -499,6 +503,10 @@ fn decide_execution(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Re
             require_roles(&STAFF_ALL)?;
             let note = Note { text: text("text", &t, 4000)?, visible_to_customer, at: ctx.now };
             out.push(None, Change::NoteAdded { note });
+        }
+        Command::ResendLink => {
+            require_roles(&STAFF_ALL)?;
+            out.push(None, Change::LinkResent);
         }
         Command::AddAttachment { key, content_type, caption, visible_to_customer } => {
             require_roles(&STAFF_ALL)?;
@@ -894,7 +902,7 @@ impl Order {
                     }
                 }
             }
-            Change::Started | Change::Released | Change::Closed | Change::Moved => {}
+            Change::Started | Change::Released | Change::Closed | Change::Moved | Change::LinkResent => {}
             Change::NoteAdded { note } => self.notes.push(note.clone()),
             Change::AttachmentAdded { attachment } => self.attachments.push(attachment.clone()),
             Change::MaterialAwaited { material } => self.material = Some(material.clone()),

@@ -20,7 +20,7 @@ use osflow_app::{
 };
 use osflow_bus::{ConsumeError, Consumer, Envelope, Queue};
 use osflow_domain::values::Email;
-use osflow_domain::{Actor, Change, Channel, Command, Flow, Order, StatusKind};
+use osflow_domain::{Actor, Change, Channel, Command, Event, Flow, Order, RevisionStatus, StatusKind};
 
 use osflow_app::templates::{render, template_for};
 
@@ -86,18 +86,41 @@ fn kind_name(kind: StatusKind) -> String {
 /// The template of the SLA alert, sent to the company (its reply-to, else its sender address), not the customer.
 const SLA_TEMPLATE: &str = "sla_breached";
 
-/// What to send for an envelope: the template name and the flow channels, or nothing.
-fn decide(env: &Envelope, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
-    let event = &env.data;
+/// What to send for an event: the template name and the flow channels, or nothing.
+fn decide(event: &Event, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
     let status = flow.status(&event.status_after)?;
     let template = match &event.change {
         Change::NotificationSent { .. } => return None,
         Change::MaterialDateChanged { .. } => "material_date_changed".to_owned(),
         // The alert goes to the company by e-mail, whatever the status's channels.
         Change::SlaBreached { .. } => return Some((SLA_TEMPLATE.to_owned(), vec![NotifyChannel::Email])),
+        // A quote revised while the customer is deciding is sent at once: announced like the first one, with a
+        // link to the new revision (the one the customer held now shows a superseded quote).
+        Change::QuoteRevised { revision } if revision.status == RevisionStatus::Sent && status.notify => {
+            kind_name(status.kind)
+        }
+        // Staff sends the current link again: the quote's message while it waits for the customer, else the
+        // link alone; by e-mail when the status has no channel of its own.
+        Change::LinkResent => {
+            let template = if status.kind == StatusKind::AwaitingApproval {
+                kind_name(status.kind)
+            } else {
+                "customer_link".into()
+            };
+            let mut channels = channels_of(status);
+            if channels.is_empty() {
+                channels.push(NotifyChannel::Email);
+            }
+            return Some((template, channels));
+        }
         _ if event.changes_status() && status.notify => kind_name(status.kind),
         _ => return None,
     };
+    Some((template, channels_of(status)))
+}
+
+/// The notifier's channels of a status of the flow.
+fn channels_of(status: &osflow_domain::StatusDef) -> Vec<NotifyChannel> {
     let mut channels = Vec::new();
     for c in &status.channels {
         let ch = match c {
@@ -108,7 +131,7 @@ fn decide(env: &Envelope, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
             channels.push(ch);
         }
     }
-    Some((template, channels))
+    channels
 }
 
 fn variables(
@@ -145,6 +168,54 @@ fn variables(
     // The customer's page (the portal), when the notifier has a link minter.
     v.insert("link", link);
     v
+}
+
+/// How long a message waits for the one of the order's previous event, measured between the two events: messages
+/// of events that far apart are not confused, and a previous message that will never come (the settings changed
+/// meanwhile) holds the next one back no longer than this.
+pub const ORDER_WAIT_WINDOW_MINUTES: i64 = 60;
+
+/// Whether a message of `template` on `channels` reaches anyone with these settings (what
+/// [`Notifier::deliveries`] would send to).
+fn reaches_someone(order: &Order, template: &str, channels: &[NotifyChannel], settings: &NotificationSettings) -> bool {
+    let enabled: &[NotifyChannel] =
+        if settings.channels.is_empty() { &[NotifyChannel::Email] } else { &settings.channels };
+    channels.iter().filter(|c| enabled.contains(c)).any(|c| match c {
+        NotifyChannel::Email if template == SLA_TEMPLATE => {
+            settings.reply_to.as_deref().or(settings.sender_email.as_deref()).is_some_and(|e| Email::parse(e).is_ok())
+        }
+        NotifyChannel::Email => order.customer.email.is_some(),
+        NotifyChannel::Webhook => settings.webhook_url.is_some() && settings.webhook_secret.is_some(),
+    })
+}
+
+/// The version of the order's latest event before `version` that sends a message, if any (within
+/// [`ORDER_WAIT_WINDOW_MINUTES`] of the event at `version`).
+fn previous_message(events: &[Event], version: u64, flow: &Flow, settings: &NotificationSettings) -> Option<u64> {
+    let this = events.iter().find(|e| e.version == version)?;
+    events.iter().rev().filter(|e| e.version < version).find_map(|e| {
+        if (this.at - e.at).num_minutes() > ORDER_WAIT_WINDOW_MINUTES {
+            return Some(None);
+        }
+        let (template, channels) = decide(e, flow)?;
+        let order = order_as_of(events, e.version)?;
+        reaches_someone(&order, &template, &channels, settings).then_some(Some(e.version))
+    })?
+}
+
+/// Whether the timeline records the message of the event at `version` (sent, or failed for good).
+fn message_recorded(events: &[Event], version: u64) -> bool {
+    events.iter().any(|e| match &e.change {
+        Change::NotificationSent { for_version: Some(v), .. } => *v == version,
+        // Records made before they named their event: any record after it.
+        Change::NotificationSent { for_version: None, .. } => e.version > version,
+        _ => false,
+    })
+}
+
+/// The order rebuilt from its events up to `version` (`None` for an order without events: nothing to tell).
+fn order_as_of(events: &[osflow_domain::Event], version: u64) -> Option<Order> {
+    Order::replay(events.iter().take_while(|e| e.version <= version)).ok()
 }
 
 /// One message to deliver on one channel.
@@ -259,6 +330,7 @@ impl Notifier {
             template: template.to_owned(),
             ok,
             error,
+            for_version: Some(env.data.version),
         };
         let actor = Actor::System { component: CONSUMER.into() };
         let render = |_: &Order, _: &Flow| Rendered { status: 204, body: String::new() };
@@ -337,12 +409,24 @@ impl Consumer for Notifier {
         if matches!(env.data.change, Change::NotificationSent { .. }) {
             return Ok(());
         }
-        let Some(order) = self.app.orders.get(&env.tenant, &env.order_id).await.map_err(failed)? else {
+        // The order as of this event, not as it is now: a message sent late (relay lag, a retry, events held)
+        // tells what happened then — the material awaited, the amount due at that moment.
+        let events = self.app.orders.timeline(&env.tenant, &env.order_id).await.map_err(failed)?;
+        let Some(order) = order_as_of(&events, env.data.version) else {
             return Ok(());
         };
         let flow = self.app.flow_version(&env.tenant, order.flow_version).await.map_err(failed)?;
-        let Some((template, channels)) = decide(env, &flow) else { return Ok(()) };
+        let Some((template, channels)) = decide(&env.data, &flow) else { return Ok(()) };
         let settings = self.settings.notification_settings(&env.tenant).await.map_err(failed)?.unwrap_or_default();
+        // One order's messages leave in the order of its events: this one waits (fails, to be delivered again)
+        // until the message of the previous event that sends one is recorded.
+        if reaches_someone(&order, &template, &channels, &settings)
+            && let Some(previous) = previous_message(&events, env.data.version, &flow, &settings)
+            && !message_recorded(&events, previous)
+        {
+            tracing::info!(event_id = %env.event_id, previous, "notification waits for the order's previous message");
+            return Err(failed(format!("waiting for the message of version {previous} of the order")));
+        }
         let link = self.links.as_ref().map(|l| l.link(&order, &flow, self.app.clock.now())).unwrap_or_default();
         let vars = variables(&order, &flow, env, &settings, link);
         let deliveries = self.deliveries(&order, env, &template, &channels, &settings, &vars)?;

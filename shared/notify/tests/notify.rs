@@ -608,3 +608,142 @@ async fn e_mails_are_paced_and_each_company_has_its_budget() {
     tokio::time::advance(std::time::Duration::from_secs(10)).await;
     pace.admit(&acme).await.expect("acme's budget refilled");
 }
+
+/// The default flow walked to payment with every message held (nothing delivered), as `--hold-events` or a
+/// relay lag does: the envelopes routed to the notifier, in event order.
+async fn walk_held(w: &World) -> (OrderId, Vec<Envelope>) {
+    let id = w.open().await;
+    for cmd in [
+        Command::SendQuote,
+        osflow_app::conformance::approve(),
+        Command::Start,
+        Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
+        Command::MaterialArrived,
+        Command::Finish { tests_performed: None },
+        Command::Validate {
+            checklist: vec![ChecklistItem { item: "Liga".into(), ok: true, note: None }],
+            extra_items: vec![],
+        },
+        Command::RequestPayment,
+        Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None },
+    ] {
+        w.step(&id, cmd).await;
+    }
+    let envelopes = w.envelopes().await.into_iter().filter(|e| route(e).contains(&Queue::Notifications)).collect();
+    (id, envelopes)
+}
+
+/// Messages sent late tell what happened at their event, not what is true now: the material wait names the
+/// material and its date although it arrived since, the payment request the amount due then although it is
+/// paid since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn late_messages_render_the_order_as_of_their_event() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let (_, envelopes) = walk_held(&w).await;
+    for env in &envelopes {
+        w.notifier.handle(env).await.unwrap();
+    }
+    let calls = receiver.calls();
+    let message = |t: &str| calls.iter().find(|c| c["template"] == t).unwrap()["message"].as_str().unwrap().to_owned();
+    let d5 = date(5).format("%d/%m/%Y").to_string();
+    assert!(
+        message("waiting_material")
+            .contains(&format!("aguarda material: Fonte em falta no fornecedor. Previsão de chegada: {d5}.")),
+        "{}",
+        message("waiting_material")
+    );
+    assert!(
+        message("awaiting_payment").contains("aguarda o pagamento de R$ 269,90."),
+        "{}",
+        message("awaiting_payment")
+    );
+}
+
+/// One order's messages leave in the order of its events, however they are delivered: a message whose
+/// predecessor was not sent yet fails (to be delivered again) and leaves after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_orders_messages_leave_in_event_order_whatever_the_delivery_order() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let (_, envelopes) = walk_held(&w).await;
+    // Newest first, again and again until each went out (the queue redelivers what failed).
+    let mut pending: Vec<&Envelope> = envelopes.iter().rev().collect();
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        assert!(rounds <= envelopes.len() + 1, "stuck: {:?}", pending.iter().map(|e| &e.kind).collect::<Vec<_>>());
+        let mut failed = Vec::new();
+        for env in pending {
+            if w.notifier.handle(env).await.is_err() {
+                failed.push(env);
+            }
+        }
+        pending = failed;
+    }
+    assert!(rounds > 1, "newest first must have waited");
+    let templates: Vec<String> = receiver.calls().iter().map(|c| c["template"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        templates,
+        [
+            "awaiting_approval",
+            "approved",
+            "in_progress",
+            "waiting_material",
+            "in_progress",
+            "finished",
+            "validation",
+            "awaiting_payment"
+        ]
+    );
+    assert_eq!(w.mails().len(), templates.len());
+}
+
+/// A quote revised while it waits for the customer is sent like the first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quote_revised_while_waiting_is_sent_again() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let id = w.open().await;
+    w.step(&id, Command::SendQuote).await;
+    w.deliver(1).await;
+    let line = LineInput {
+        kind: LineKind::Labor,
+        code: "S-2".into(),
+        description: "Reparo da placa".into(),
+        ncm: None,
+        quantity: Quantity::parse("1").unwrap(),
+        unit_price: money("300.00"),
+    };
+    w.step(&id, Command::ReviseQuote { items: vec![line], due_date: None }).await;
+    for (env, r) in w.deliver(2).await {
+        assert!(r.is_ok(), "{}: {r:?}", env.kind);
+    }
+    let calls = receiver.calls();
+    let quotes: Vec<&serde_json::Value> = calls.iter().filter(|c| c["template"] == "awaiting_approval").collect();
+    assert_eq!(quotes.len(), 2, "{calls:?}");
+    assert!(quotes[1]["message"].as_str().unwrap().contains("R$ 300,00"), "{}", quotes[1]["message"]);
+    assert_eq!(w.mails().len(), 2);
+}
+
+/// Staff resends the link: the quote's message again while it waits for the customer, the follow-up message
+/// (by e-mail, whatever the status's channels) afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resent_link_is_sent_with_the_current_message() {
+    let receiver = Receiver::start().await;
+    let w = World::new(&receiver).await;
+    let id = w.open().await;
+    w.step(&id, Command::SendQuote).await;
+    w.step(&id, Command::ResendLink).await;
+    w.step(&id, osflow_app::conformance::approve()).await;
+    w.step(&id, Command::Start).await;
+    w.step(&id, Command::ResendLink).await;
+    for (env, r) in w.deliver(2).await {
+        assert!(r.is_ok(), "{}: {r:?}", env.kind);
+    }
+    let templates: Vec<String> = receiver.calls().iter().map(|c| c["template"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(templates, ["awaiting_approval", "awaiting_approval", "approved", "in_progress", "customer_link"]);
+    let last = receiver.calls().last().unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(last.contains("Acompanhe a OS"), "{last}");
+    assert_eq!(w.mails().len(), 5);
+}

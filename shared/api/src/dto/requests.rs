@@ -20,15 +20,16 @@ pub struct EmptyRequest {}
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
-    #[schema(example = "Rua Augusta")]
+    #[schema(example = "Rua Augusta", min_length = 1, max_length = 60)]
     pub street: String,
-    #[schema(example = "100")]
+    #[schema(example = "100", min_length = 1, max_length = 60)]
     pub number: String,
     #[serde(default)]
+    #[schema(max_length = 60)]
     pub complement: Option<String>,
-    #[schema(example = "Consolação")]
+    #[schema(example = "Consolação", min_length = 1, max_length = 60)]
     pub district: String,
-    #[schema(example = "São Paulo")]
+    #[schema(example = "São Paulo", min_length = 1, max_length = 60)]
     pub city: String,
     /// IBGE code of the city (7 digits).
     #[schema(value_type = String, example = "3550308")]
@@ -58,7 +59,7 @@ impl From<AddressInput> for d::Address {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
-    #[schema(example = "Maria Souza")]
+    #[schema(example = "Maria Souza", min_length = 1, max_length = 60)]
     pub name: String,
     /// CPF or CNPJ (alphanumeric CNPJ accepted), with or without punctuation.
     #[schema(value_type = String, example = "529.982.247-25")]
@@ -88,16 +89,16 @@ impl From<CustomerInput> for d::Customer {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EquipmentInput {
-    #[schema(example = "Notebook")]
+    #[schema(example = "Notebook", min_length = 1, max_length = 120)]
     pub description: String,
     #[serde(default)]
-    #[schema(example = "Dell")]
+    #[schema(example = "Dell", max_length = 60)]
     pub brand: Option<String>,
     #[serde(default)]
-    #[schema(example = "Inspiron 15")]
+    #[schema(example = "Inspiron 15", max_length = 60)]
     pub model: Option<String>,
     #[serde(default)]
-    #[schema(example = "BR123456")]
+    #[schema(example = "BR123456", max_length = 60)]
     pub serial: Option<String>,
 }
 
@@ -112,9 +113,9 @@ impl From<EquipmentInput> for d::Equipment {
 pub struct ServiceInput {
     /// The company's service type ("reparo", "instalação"…).
     #[serde(rename = "type")]
-    #[schema(example = "reparo")]
+    #[schema(example = "reparo", min_length = 1, max_length = 60)]
     pub kind: String,
-    #[schema(example = "Não liga")]
+    #[schema(example = "Não liga", min_length = 1, max_length = 2000)]
     pub reported_problem: String,
 }
 
@@ -130,9 +131,9 @@ impl From<ServiceInput> for d::Service {
 pub struct LineInput {
     pub kind: LineKind,
     #[serde(default)]
-    #[schema(example = "P-001")]
+    #[schema(example = "P-001", max_length = 60)]
     pub code: Option<String>,
-    #[schema(example = "Fonte 65W")]
+    #[schema(example = "Fonte 65W", min_length = 1, max_length = 120)]
     pub description: String,
     /// Required for parts (8 digits).
     #[serde(default)]
@@ -172,6 +173,7 @@ pub struct OpenOrderRequest {
     pub service: ServiceInput,
     /// The estimate: parts and labor lines (may be empty and revised later).
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub items: Vec<LineInput>,
     /// Promised delivery date.
     #[serde(default)]
@@ -200,6 +202,7 @@ impl From<OpenOrderRequest> for OpenOrderInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviseQuoteRequest {
+    #[schema(min_items = 1, max_items = 200)]
     pub items: Vec<LineInput>,
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Date, example = "2026-12-15")]
@@ -231,6 +234,7 @@ pub struct DecisionRequest {
     pub lines: Vec<LineDecisionInput>,
     /// Required with `adjust`.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub comment: Option<String>,
     /// The revision the customer saw; refused (409) when another one is waiting now.
     #[serde(default)]
@@ -252,7 +256,7 @@ impl From<DecisionRequest> for d::Command {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
-    #[schema(example = "Placa limpa")]
+    #[schema(example = "Placa limpa", min_length = 1, max_length = 4000)]
     pub text: String,
     #[serde(default)]
     pub visible_to_customer: bool,
@@ -269,10 +273,13 @@ impl From<NoteRequest> for d::Command {
 #[serde(deny_unknown_fields)]
 pub struct AttachmentRequest {
     /// One of image/jpeg, image/png, image/webp, image/heic, application/pdf, video/mp4, text/plain.
-    #[schema(example = "image/jpeg")]
+    #[schema(
+        example = "image/jpeg",
+        pattern = "^(image/jpeg|image/png|image/webp|image/heic|application/pdf|video/mp4|text/plain)$"
+    )]
     pub content_type: String,
     #[serde(default)]
-    #[schema(example = "Placa antes da limpeza")]
+    #[schema(example = "Placa antes da limpeza", max_length = 200)]
     pub caption: Option<String>,
     #[serde(default)]
     pub visible_to_customer: bool,
@@ -281,11 +288,11 @@ pub struct AttachmentRequest {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitMaterialRequest {
-    #[schema(example = "Fonte em falta")]
+    #[schema(example = "Fonte em falta", min_length = 1, max_length = 500)]
     pub reason: String,
-    /// Codes or descriptions of the missing parts.
+    /// Codes or descriptions of the missing parts (each 1 to 120 characters).
     #[serde(default)]
-    #[schema(example = json!(["P-001"]))]
+    #[schema(example = json!(["P-001"]), max_items = 50)]
     pub parts: Vec<String>,
     #[schema(value_type = String, format = Date, example = "2026-12-05")]
     pub expected_at: NaiveDate,
@@ -315,7 +322,7 @@ impl From<ChangeMaterialRequest> for d::Command {
 #[serde(deny_unknown_fields)]
 pub struct FinishRequest {
     #[serde(default)]
-    #[schema(example = "Ligou e carregou por 2 h")]
+    #[schema(example = "Ligou e carregou por 2 h", max_length = 4000)]
     pub tests_performed: Option<String>,
 }
 
@@ -328,10 +335,11 @@ impl From<FinishRequest> for d::Command {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistInput {
-    #[schema(example = "Equipamento liga")]
+    #[schema(example = "Equipamento liga", min_length = 1, max_length = 200)]
     pub item: String,
     pub ok: bool,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub note: Option<String>,
 }
 
@@ -340,8 +348,10 @@ pub struct ChecklistInput {
 #[serde(deny_unknown_fields)]
 pub struct ValidationRequest {
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub checklist: Vec<ChecklistInput>,
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub extra_items: Vec<LineInput>,
 }
 
@@ -367,6 +377,7 @@ pub struct PaymentRequest {
     pub method: PaymentMethod,
     /// Card authorization code, PIX end-to-end id, boleto number…
     #[serde(default)]
+    #[schema(max_length = 120)]
     pub reference: Option<String>,
 }
 
@@ -379,7 +390,7 @@ impl From<PaymentRequest> for d::Command {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    #[schema(example = "Cliente desistiu")]
+    #[schema(example = "Cliente desistiu", min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -416,6 +427,7 @@ pub struct StatusDefDto {
     pub channels: Vec<Channel>,
     /// Time limit in this status, in hours, after which an alert is raised.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 8760)]
     pub sla_hours: Option<u32>,
 }
 
@@ -440,6 +452,7 @@ pub struct FlowDefinition {
     /// The version this edit starts from, as `GET /v1/flow` returned it; when sent (and `If-Match` is not), the
     /// publish is refused with 412 if another version was published meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 4294967295_u64, format = Int64)]
     pub version: Option<u32>,
     /// The status new orders start in (kind `open`).
     #[schema(value_type = String, example = "aberta")]
@@ -521,28 +534,38 @@ impl From<&d::FlowDef> for FlowDefinition {
 #[serde(deny_unknown_fields)]
 pub struct MessageTemplate {
     /// The e-mail subject; `{variables}` allowed.
-    #[schema(example = "Orçamento da OS {os}")]
+    #[schema(example = "Orçamento da OS {os}", max_length = 200)]
     pub subject: Option<String>,
     /// The text: `{cliente}`, `{os}`, `{equipamento}`, `{status}`, `{valor}`, `{data_prevista}`, `{motivo}`,
     /// `{empresa}`, `{link}`.
-    #[schema(example = "Olá, {cliente}! O orçamento da OS {os} é de {valor}: {link}")]
+    #[schema(
+        example = "Olá, {cliente}! O orçamento da OS {os} é de {valor}: {link}",
+        min_length = 1,
+        max_length = 4000
+    )]
     pub body: String,
 }
 
-/// The company's notification settings (`PUT /v1/settings/notifications` replaces them whole).
+/// The company's notification settings (`PUT /v1/settings/notifications` replaces them whole; an empty object is
+/// refused, never read as a reset).
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct NotificationSettingsInput {
     /// The company's name in the messages (`{empresa}`).
+    #[schema(min_length = 1, max_length = 200)]
     pub company_name: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub sender_name: Option<String>,
     /// The From address of e-mails (a verified SES identity in AWS).
     pub sender_email: Option<String>,
     pub reply_to: Option<String>,
     /// The company's endpoint for WhatsApp/SMS (https).
+    #[schema(max_length = 2000)]
     pub webhook_url: Option<String>,
     /// The HMAC-SHA256 key of the webhook signature (16 to 256 characters). Write-only: never returned;
     /// omitted, the saved one is kept.
+    #[schema(min_length = 16, max_length = 256)]
     pub webhook_secret: Option<String>,
     /// Overrides by message: a status kind (`awaiting_approval`, `waiting_material`…) or
     /// `material_date_changed`.

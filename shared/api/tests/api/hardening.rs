@@ -194,3 +194,21 @@ async fn a_full_order_answers_413_and_can_still_be_cancelled() {
     let notes = timeline["events"].as_array().unwrap().iter().filter(|e| e["type"] == "order.note_added").count();
     assert_eq!(notes, accepted);
 }
+
+/// Staff sends the customer the current link of an order again: an `order.link_resent` event (the notifier
+/// sends it), for any staff role, never on a final order.
+#[tokio::test]
+async fn staff_resends_the_current_link() {
+    let api = Api::new();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    api.ok(&staff, "POST", &format!("/v1/orders/{id}/quote/send"), "{}").await;
+    let r = api.send(Call::post(&format!("/v1/orders/{id}/link/resend"), &json!({})).by(&Who::tecnico(SHOP))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "aguardando_aprovacao", "no status change");
+    let timeline = api.get(&staff, &format!("/v1/orders/{id}/timeline")).await.json();
+    assert_eq!(timeline["events"].as_array().unwrap().last().unwrap()["type"], "order.link_resent");
+    api.ok(&Who::representante(SHOP), "POST", &format!("/v1/orders/{id}/cancel"), r#"{"reason": "desistiu"}"#).await;
+    let r = api.send(Call::post(&format!("/v1/orders/{id}/link/resend"), &json!({})).by(&staff)).await;
+    r.problem(409, "not-allowed-in-status");
+}
