@@ -337,6 +337,9 @@ impl Portal {
             }
             Err(AppError::Domain(DomainError::Invalid { field, reason })) => {
                 let why = match field.as_str() {
+                    "comment" if reason.contains("character") => {
+                        "O comentário tem um caractere que não pode ser enviado; apague-o e envie de novo.".to_owned()
+                    }
                     "comment" if decision == QuoteDecision::Adjust => {
                         "Para pedir ajustes, escreva no comentário o que deve mudar.".to_owned()
                     }

@@ -442,6 +442,23 @@ async fn adjustments_need_a_comment_and_a_name() {
     assert!(!page.body.contains("Reparo com fonte original") && !page.body.contains("<form"), "{}", page.body);
 }
 
+/// The customer's name and comment refuse what could not travel on the queues (Unicode non-characters, controls
+/// SQS refuses): the answer is refused with the page naming what to fix, and nothing is stored.
+#[tokio::test]
+async fn untransportable_text_from_the_page_is_refused_and_nothing_stored() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let token = h.token(SHOP, &id, Purpose::Decide { revision: 1 });
+    let before = h.state(SHOP, &id).await;
+    let bad_name = h.answer(&token, "aprovar", "Maria \u{FFFF}", "").await;
+    assert_eq!(bad_name.status, 422, "{}", bad_name.body);
+    assert!(bad_name.body.contains("Informe o seu nome"));
+    let bad_comment = h.answer(&token, "ajustar", "Maria Souza", "Troque a fonte \u{FDD0}").await;
+    assert_eq!(bad_comment.status, 422, "{}", bad_comment.body);
+    assert!(bad_comment.body.contains("caractere que não pode ser enviado"), "{}", bad_comment.body);
+    assert_eq!(h.state(SHOP, &id).await, before);
+}
+
 /// The Lambda functions' key: the Secrets Manager secret (against the emulator; needs `AWS_ENDPOINT_URL`, set by
 /// `scripts/test`). Built with the feature `secrets` (on in `cargo test --workspace`: the portal and notifier
 /// functions enable it).
