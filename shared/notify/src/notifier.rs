@@ -175,6 +175,11 @@ fn variables(
 /// meanwhile) holds the next one back no longer than this.
 pub const ORDER_WAIT_WINDOW_MINUTES: i64 = 60;
 
+/// How often, and how many times, a message looks again for the order's previous message before it fails (to be
+/// delivered again by the queue).
+const ORDER_WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+const ORDER_WAIT_POLLS: u32 = 30;
+
 /// Whether a message of `template` on `channels` reaches anyone with these settings (what
 /// [`Notifier::deliveries`] would send to).
 fn reaches_someone(order: &Order, template: &str, channels: &[NotifyChannel], settings: &NotificationSettings) -> bool {
@@ -418,14 +423,23 @@ impl Consumer for Notifier {
         let flow = self.app.flow_version(&env.tenant, order.flow_version).await.map_err(failed)?;
         let Some((template, channels)) = decide(&env.data, &flow) else { return Ok(()) };
         let settings = self.settings.notification_settings(&env.tenant).await.map_err(failed)?.unwrap_or_default();
-        // One order's messages leave in the order of its events: this one waits (fails, to be delivered again)
-        // until the message of the previous event that sends one is recorded.
+        // One order's messages leave in the order of its events: this one waits until the message of the previous
+        // event that sends one is recorded — a little while here (it is usually being sent right now), then it
+        // fails, to be delivered again.
         if reaches_someone(&order, &template, &channels, &settings)
             && let Some(previous) = previous_message(&events, env.data.version, &flow, &settings)
-            && !message_recorded(&events, previous)
         {
-            tracing::info!(event_id = %env.event_id, previous, "notification waits for the order's previous message");
-            return Err(failed(format!("waiting for the message of version {previous} of the order")));
+            let mut timeline = events;
+            let mut polls = 0;
+            while !message_recorded(&timeline, previous) {
+                if polls == ORDER_WAIT_POLLS {
+                    tracing::info!(event_id = %env.event_id, previous, "notification waits for the order's previous message");
+                    return Err(failed(format!("waiting for the message of version {previous} of the order")));
+                }
+                polls += 1;
+                tokio::time::sleep(ORDER_WAIT_POLL).await;
+                timeline = self.app.orders.timeline(&env.tenant, &env.order_id).await.map_err(failed)?;
+            }
         }
         let link = self.links.as_ref().map(|l| l.link(&order, &flow, self.app.clock.now())).unwrap_or_default();
         let vars = variables(&order, &flow, env, &settings, link);
