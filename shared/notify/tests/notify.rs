@@ -615,7 +615,7 @@ async fn walk_held(w: &World) -> (OrderId, Vec<Envelope>) {
     let id = w.open().await;
     for cmd in [
         Command::SendQuote,
-        osflow_app::conformance::approve(),
+        osflow_testkit::conformance::approve(),
         Command::Start,
         Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
         Command::MaterialArrived,
@@ -732,7 +732,7 @@ async fn a_resent_link_is_sent_with_the_current_message() {
     let id = w.open().await;
     w.step(&id, Command::SendQuote).await;
     w.step(&id, Command::ResendLink).await;
-    w.step(&id, osflow_app::conformance::approve()).await;
+    w.step(&id, osflow_testkit::conformance::approve()).await;
     w.step(&id, Command::Start).await;
     w.step(&id, Command::ResendLink).await;
     for (env, r) in w.deliver(2).await {
