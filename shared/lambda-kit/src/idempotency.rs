@@ -52,7 +52,7 @@ pub fn client_key(scope: &str, key: &str) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
-    format!("{CLIENT_KEY_PREFIX}{}", hex(&hasher.finalize()))
+    format!("{CLIENT_KEY_PREFIX}{}", hex::encode(hasher.finalize()))
 }
 
 /// The [`Idempotency`] of a write: the key from the headers, scoped to `scope` (see [`client_key`]), with the
