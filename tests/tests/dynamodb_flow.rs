@@ -7,7 +7,7 @@ use osflow_domain::Role;
 use osflow_system_tests::{DynamoHarness, Who, gateway_request};
 use serde_json::{Value, json};
 
-use osflow_testkit::example_order;
+use osflow_testkit::{days_ahead, example_order_on_real_clock as example_order};
 
 #[tokio::test]
 async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
@@ -33,10 +33,10 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
         (
             "POST",
             "material/wait",
-            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": "2026-12-05"}),
+            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": days_ahead(1)}),
             "aguardando_material",
         ),
-        ("PATCH", "material", json!({"expected_at": "2026-12-08"}), "aguardando_material"),
+        ("PATCH", "material", json!({"expected_at": days_ahead(4)}), "aguardando_material"),
         ("POST", "material/arrived", json!({}), "em_execucao"),
         ("POST", "finish", json!({"tests_performed": "Ligou e carregou por 2 h"}), "finalizada"),
         (

@@ -5,13 +5,9 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
 
-use crate::support::*;
+use osflow_testkit::days_ahead;
 
-/// The date `days` after today in São Paulo (the server's real clock refuses material and due dates in the past).
-pub(crate) fn days_ahead(days: i64) -> String {
-    let today = (chrono::Utc::now() - chrono::Duration::hours(3)).date_naive();
-    (today + chrono::Duration::days(days)).to_string()
-}
+use crate::support::*;
 
 /// The eight steps of the default flow with the reference example's requests (ARCHITECTURE.md), verbatim.
 #[tokio::test]

@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
 
-use crate::flows::days_ahead;
+use osflow_testkit::days_ahead;
+
 use crate::support::*;
 
 /// Walks an order of the reference example through the whole default flow (paid by PIX) and returns its id.

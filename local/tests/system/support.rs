@@ -264,7 +264,7 @@ impl Api {
     }
 }
 
-pub(crate) use osflow_testkit::example_order;
+pub(crate) use osflow_testkit::example_order_on_real_clock as example_order;
 
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()

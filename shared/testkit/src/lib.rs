@@ -104,3 +104,18 @@ pub const EXAMPLE_ORDER: &str = r#"{"customer": {"name": "Maria Souza", "documen
 pub fn example_order() -> serde_json::Value {
     serde_json::from_str(EXAMPLE_ORDER).expect("the reference example is JSON")
 }
+
+/// The date `days` after today in São Paulo (`yyyy-mm-dd`), for tests that run on the real clock: the domain
+/// refuses due and material dates in the past, so fixed dates would fail from their day on.
+pub fn days_ahead(days: i64) -> String {
+    let today = (chrono::Utc::now() - chrono::Duration::hours(3)).date_naive();
+    (today + chrono::Duration::days(days)).to_string()
+}
+
+/// [`example_order`] with its due date six days after today, for tests on the real clock (a server binary, the
+/// emulator flows); tests on a [`TestClock`] take the example verbatim.
+pub fn example_order_on_real_clock() -> serde_json::Value {
+    let mut order = example_order();
+    order["due_date"] = days_ahead(6).into();
+    order
+}
