@@ -96,15 +96,22 @@ async fn flows(cx: &Cx<'_>, caller: &Caller, versions: impl Iterator<Item = u32>
     Ok(out)
 }
 
-/// A step on an order: parses the body into the command, applies it, answers with the order (rendered once,
-/// inside the use case, on the flow the step was decided on).
-async fn step<T: DeserializeOwned>(cx: &Cx<'_>, make: impl FnOnce(T) -> Result<Command, Problem>) -> Res {
+/// A step on an order: checks that the caller may take a step named `name` (`Command::name`) on the order before
+/// the body is read (403 rather than the details of a bad body), parses the body into the command, applies it,
+/// answers with the order (rendered once, inside the use case, on the flow the step was decided on).
+async fn step<T: DeserializeOwned>(
+    cx: &Cx<'_>,
+    name: &'static str,
+    make: impl FnOnce(T) -> Result<Command, Problem>,
+) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
     let if_match = cx.if_match()?;
     let idem = cx.idempotency()?;
+    cx.app.may_step(&caller, &id, name).await.map_err(problem)?;
     let body: T = cx.json()?;
     let cmd = make(body)?;
+    debug_assert_eq!(cmd.name(), name, "the step's name is its command's");
     let render = |o: &Order, flow: &Flow| rendered(200, &OrderView::new(o, flow));
     match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
         Reply::Fresh(done) => {
@@ -148,7 +155,7 @@ pub(crate) async fn open_order(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order, waiting for approval", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn send_quote(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::SendQuote)).await
+    step(cx, "send_quote", |_: EmptyRequest| Ok(Command::SendQuote)).await
 }
 
 /// Makes a new quote revision (step 2), replacing the one not decided yet.
@@ -160,7 +167,7 @@ pub(crate) async fn send_quote(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the new revision", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn revise_quote(cx: &Cx<'_>) -> Res {
-    step(cx, |r: ReviseQuoteRequest| Ok(r.into())).await
+    step(cx, "revise_quote", |r: ReviseQuoteRequest| Ok(r.into())).await
 }
 
 /// Records the customer's decision on the quote (step 2), as staff.
@@ -173,7 +180,7 @@ pub(crate) async fn revise_quote(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order after the decision", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
-    step(cx, |r: DecisionRequest| Ok(r.into())).await
+    step(cx, "decide_quote", |r: DecisionRequest| Ok(r.into())).await
 }
 
 /// Sends the customer the current link of the order again (any staff role): the quote's message with its
@@ -185,7 +192,7 @@ pub(crate) async fn decide_quote(cx: &Cx<'_>) -> Res {
         headers(("ETag" = String))))
 )]
 pub(crate) async fn resend_link(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::ResendLink)).await
+    step(cx, "resend_link", |_: EmptyRequest| Ok(Command::ResendLink)).await
 }
 
 /// Starts the execution (step 3).
@@ -195,7 +202,7 @@ pub(crate) async fn resend_link(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order in execution", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn start(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::Start)).await
+    step(cx, "start", |_: EmptyRequest| Ok(Command::Start)).await
 }
 
 /// Adds a note to the timeline (any non-final status; no status change).
@@ -205,7 +212,7 @@ pub(crate) async fn start(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the note", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn add_note(cx: &Cx<'_>) -> Res {
-    step(cx, |r: NoteRequest| Ok(r.into())).await
+    step(cx, "add_note", |r: NoteRequest| Ok(r.into())).await
 }
 
 /// The file types an attachment may have, with the extension of their key.
@@ -234,6 +241,8 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
     let id = cx.order_id()?;
     let if_match = cx.if_match()?;
     let idem = cx.idempotency()?;
+    // 403 before the body's details, 404 before handing out an upload URL for an order that is not there.
+    cx.app.may_step(&caller, &id, "add_attachment").await.map_err(problem)?;
     let body: AttachmentRequest = cx.json()?;
     let content_type = body.content_type.clone();
     let ext = ATTACHMENT_TYPES.iter().find(|(t, _)| *t == content_type).map(|(_, e)| *e).ok_or_else(|| {
@@ -244,8 +253,6 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
             format!("tipo de arquivo não aceito; use um destes: {}", allowed.join(", ")),
         )
     })?;
-    // 404 before handing out an upload URL for an order that is not there.
-    cx.app.get_order(&caller, &id).await.map_err(problem)?;
     let key = format!("orders/{id}/attachments/{}.{ext}", uuid::Uuid::now_v7());
     let url = cx.app.blobs.presign_put(&caller.tenant, &key, &content_type).await.map_err(|e| problem(e.into()))?;
     let upload = UploadView { method: "PUT".into(), url, content_type: content_type.clone() };
@@ -280,7 +287,7 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order cancelled", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn cancel(cx: &Cx<'_>) -> Res {
-    step(cx, |r: CancelRequest| Ok(r.into())).await
+    step(cx, "cancel", |r: CancelRequest| Ok(r.into())).await
 }
 
 /// Moves the order to or from a custom status of the company's flow.
@@ -290,7 +297,7 @@ pub(crate) async fn cancel(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order in its new status", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn move_order(cx: &Cx<'_>) -> Res {
-    step(cx, |r: MoveRequest| {
+    step(cx, "move", |r: MoveRequest| {
         let to = StatusKey::parse(r.to.trim()).map_err(|_| unknown_status("to", &r.to))?;
         Ok(Command::Move { to })
     })
@@ -308,7 +315,7 @@ fn unknown_status(field: &str, value: &str) -> Problem {
     responses((status = 200, description = "The order waiting for material", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn wait_material(cx: &Cx<'_>) -> Res {
-    step(cx, |r: WaitMaterialRequest| Ok(r.into())).await
+    step(cx, "wait_material", |r: WaitMaterialRequest| Ok(r.into())).await
 }
 
 /// Changes the expected date of the missing material (step 4; notifies, no status change).
@@ -318,7 +325,7 @@ pub(crate) async fn wait_material(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the new date", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn change_material_date(cx: &Cx<'_>) -> Res {
-    step(cx, |r: ChangeMaterialRequest| Ok(r.into())).await
+    step(cx, "change_material_date", |r: ChangeMaterialRequest| Ok(r.into())).await
 }
 
 /// The material arrived: back to execution (step 4).
@@ -328,7 +335,7 @@ pub(crate) async fn change_material_date(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order back in execution", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn material_arrived(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::MaterialArrived)).await
+    step(cx, "resume", |_: EmptyRequest| Ok(Command::MaterialArrived)).await
 }
 
 /// Finishes the execution, with the tests performed (step 5).
@@ -338,7 +345,7 @@ pub(crate) async fn material_arrived(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order finished", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn finish(cx: &Cx<'_>) -> Res {
-    step(cx, |r: FinishRequest| Ok(r.into())).await
+    step(cx, "finish", |r: FinishRequest| Ok(r.into())).await
 }
 
 /// Validation (step 6): the quality checklist and the extra items found.
@@ -351,7 +358,7 @@ pub(crate) async fn finish(cx: &Cx<'_>) -> Res {
         body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn validate(cx: &Cx<'_>) -> Res {
-    step(cx, |r: ValidationRequest| Ok(r.into())).await
+    step(cx, "validate", |r: ValidationRequest| Ok(r.into())).await
 }
 
 /// Asks for payment (step 7): the checklist is complete and no extra item is pending.
@@ -361,7 +368,7 @@ pub(crate) async fn validate(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order waiting for payment", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn request_payment(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::RequestPayment)).await
+    step(cx, "request_payment", |_: EmptyRequest| Ok(Command::RequestPayment)).await
 }
 
 /// Registers a payment (step 7): partial payments and several methods; a deposit from `aprovada` on.
@@ -371,7 +378,7 @@ pub(crate) async fn request_payment(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order with the payment", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn register_payment(cx: &Cx<'_>) -> Res {
-    step(cx, |r: PaymentRequest| Ok(r.into())).await
+    step(cx, "register_payment", |r: PaymentRequest| Ok(r.into())).await
 }
 
 /// Releases the product (step 7): paid in full (and the NF-e authorized when the company issues NF-e).
@@ -381,7 +388,7 @@ pub(crate) async fn register_payment(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order released", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn release(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::Release)).await
+    step(cx, "release", |_: EmptyRequest| Ok(Command::Release)).await
 }
 
 /// Closes the order (step 8): archived in the customer's history.
@@ -391,7 +398,7 @@ pub(crate) async fn release(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order closed", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn close(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::Close)).await
+    step(cx, "close", |_: EmptyRequest| Ok(Command::Close)).await
 }
 
 /// The order's NF-e (empty until one is issued).
@@ -440,7 +447,7 @@ pub(crate) async fn invoice_xml(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order, its NF-e pending again", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn retry_invoice(cx: &Cx<'_>) -> Res {
-    step(cx, |_: EmptyRequest| Ok(Command::RetryInvoice)).await
+    step(cx, "retry_invoice", |_: EmptyRequest| Ok(Command::RetryInvoice)).await
 }
 
 /// The company's NF-e emitter and the facts of its A1 certificate (representante, financeiro); 404 while none

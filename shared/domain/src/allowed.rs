@@ -35,27 +35,7 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
             continue;
         }
         seen.push(t.action);
-        probes.push(match t.action {
-            Action::SendQuote => Command::SendQuote,
-            Action::ReviseQuote => Command::ReviseQuote { items: vec![], due_date: None },
-            Action::DecideQuote => Command::DecideQuote {
-                revision: None,
-                decision: QuoteDecision::Approve,
-                lines: vec![],
-                comment: None,
-                evidence: None,
-            },
-            Action::Start => Command::Start,
-            Action::WaitMaterial => Command::WaitMaterial { reason: "-".into(), parts: vec![], expected_at: today },
-            Action::Resume => Command::MaterialArrived,
-            Action::Finish => Command::Finish { tests_performed: None },
-            Action::Validate => Command::Validate { checklist: vec![], extra_items: vec![] },
-            Action::RequestPayment => Command::RequestPayment,
-            Action::Release => Command::Release,
-            Action::Close => Command::Close,
-            Action::Cancel => Command::Cancel { reason: "-".into() },
-            Action::Move => unreachable!("handled above"),
-        });
+        probes.push(probe(t.action, today));
     }
     // Updating the checklist while in validation is a `validate` without a transition.
     if !seen.contains(&Action::Validate) {
@@ -106,6 +86,72 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
         out.push(AllowedAction { action: name, to, blocked_by });
     }
     out
+}
+
+/// A command of `action` with a placeholder payload, to be tried through [`decide`] (`Move` has no payload-free
+/// probe: its target is the payload).
+fn probe(action: Action, today: chrono::NaiveDate) -> Command {
+    match action {
+        Action::SendQuote => Command::SendQuote,
+        Action::ReviseQuote => Command::ReviseQuote { items: vec![], due_date: None },
+        Action::DecideQuote => Command::DecideQuote {
+            revision: None,
+            decision: QuoteDecision::Approve,
+            lines: vec![],
+            comment: None,
+            evidence: None,
+        },
+        Action::Start => Command::Start,
+        Action::WaitMaterial => Command::WaitMaterial { reason: "-".into(), parts: vec![], expected_at: today },
+        Action::Resume => Command::MaterialArrived,
+        Action::Finish => Command::Finish { tests_performed: None },
+        Action::Validate => Command::Validate { checklist: vec![], extra_items: vec![] },
+        Action::RequestPayment => Command::RequestPayment,
+        Action::Release => Command::Release,
+        Action::Close => Command::Close,
+        Action::Cancel => Command::Cancel { reason: "-".into() },
+        Action::Move => unreachable!("a move is probed with its target"),
+    }
+}
+
+/// Whether the actor may give the order a command named `name` (`Command::name`) now, whatever its payload:
+/// `Err(RoleNotAllowed)` when [`decide`] would refuse it for the actor's roles alone, so that a front end can
+/// answer 403 before it reads the payload. Anything else (a status that does not allow the command, a guard, a
+/// bad payload) is left to the step itself: `Ok`. A command of a flow transition is open when any transition of
+/// its action out of the order's status is open to one of the actor's roles (which one the payload picks).
+pub fn may_give(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context, name: &str) -> Result<(), DomainError> {
+    let today = ctx.now.date_naive();
+    let action = Action::ALL.into_iter().find(|a| a.as_str() == name);
+    if let Some(action) = action
+        && flow.transitions_from(&order.status, action).any(|t| actor.has_any_role(&t.roles))
+    {
+        return Ok(());
+    }
+    let cmd = match (action, name) {
+        (Some(Action::Move), _) => match flow.transitions_from(&order.status, Action::Move).next() {
+            Some(t) => Command::Move { to: t.to.clone() },
+            None => return Ok(()),
+        },
+        (Some(action), _) => probe(action, today),
+        (None, "add_note") => Command::AddNote { text: "-".into(), visible_to_customer: false },
+        (None, "add_attachment") => Command::AddAttachment {
+            key: "-".into(),
+            content_type: "image/jpeg".into(),
+            caption: None,
+            visible_to_customer: false,
+        },
+        (None, "register_payment") => {
+            Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None }
+        }
+        (None, "change_material_date") => Command::ChangeMaterialDate { expected_at: today },
+        (None, "retry_invoice") => Command::RetryInvoice,
+        (None, "resend_link") => Command::ResendLink,
+        _ => return Ok(()),
+    };
+    match decide(order, flow, cmd, actor, ctx) {
+        Err(e @ DomainError::RoleNotAllowed { .. }) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -199,5 +245,27 @@ mod tests {
             .expect("request_payment listed");
         assert_eq!(request.blocked_by, Some(Guard::ChecklistComplete));
         assert_eq!(request.to.unwrap().as_str(), "aguardando_pagamento");
+    }
+
+    #[test]
+    fn a_command_may_be_given_when_decide_would_not_refuse_it_for_the_roles() {
+        let flow = Flow::default_flow();
+        let ctx = Context { now: Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap(), invoicing_enabled: false };
+        let order = opened(&flow, &ctx);
+        let financeiro = staff(Role::Financeiro);
+        let tecnico = staff(Role::Tecnico);
+        let refused = |actor: &Actor, name: &str| {
+            matches!(may_give(&order, &flow, actor, &ctx, name), Err(DomainError::RoleNotAllowed { .. }))
+        };
+        // A transition out of "aberta" not open to the financeiro; one open to the técnico.
+        assert!(refused(&financeiro, "revise_quote"));
+        assert!(!refused(&tecnico, "revise_quote"));
+        // Not a transition: the payment roles of `decide`.
+        assert!(refused(&tecnico, "register_payment"));
+        assert!(!refused(&financeiro, "register_payment"));
+        assert!(!refused(&financeiro, "add_note"));
+        // A command the status does not allow is left to the step (409), whoever asks.
+        assert!(may_give(&order, &flow, &financeiro, &ctx, "finish").is_ok());
+        assert!(may_give(&order, &flow, &financeiro, &ctx, "move").is_ok());
     }
 }

@@ -13,7 +13,7 @@ pub mod report;
 pub mod timeline;
 pub mod values;
 
-pub use allowed::{AllowedAction, allowed_actions};
+pub use allowed::{AllowedAction, allowed_actions, may_give};
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
 pub use machine::{Command, Context, DomainError, OpenOrder, ReplayError, decide, decide_open, step};

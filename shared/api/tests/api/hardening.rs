@@ -212,3 +212,44 @@ async fn staff_resends_the_current_link() {
     let r = api.send(Call::post(&format!("/v1/orders/{id}/link/resend"), &json!({})).by(&staff)).await;
     r.problem(409, "not-allowed-in-status");
 }
+
+/// A step's role is checked before its body: a caller the flow does not allow for the step gets 403 whatever
+/// the body holds, and only a caller it allows gets the details of a bad body. An order that is not there stays
+/// 404, and a step the order's status does not allow stays 409.
+#[tokio::test]
+async fn a_step_checks_the_role_before_the_body() {
+    let api = Api::new();
+    let id = api.open_example(&Who::staff(SHOP)).await;
+    let base = format!("/v1/orders/{id}");
+    let bad_payment = json!({"amount": "10.00", "method": "cheque"});
+    let r = api.send(Call::post(&format!("{base}/payments"), &bad_payment).by(&Who::tecnico(SHOP))).await;
+    r.problem(403, "forbidden");
+    let r = api
+        .send(Call::new("POST", &format!("{base}/payments")).raw_body("{\"amount\": ").by(&Who::tecnico(SHOP)))
+        .await;
+    r.problem(403, "forbidden");
+    let r = api.send(Call::post(&format!("{base}/payments"), &bad_payment).by(&Who::financeiro(SHOP))).await;
+    r.problem_at(422, "invalid-field", "method");
+    // A valid payment by financeiro on an order whose quote is not approved: the order's state, 409.
+    let r = api
+        .send(
+            Call::post(&format!("{base}/payments"), &json!({"amount": "10.00", "method": "pix"}))
+                .by(&Who::financeiro(SHOP)),
+        )
+        .await;
+    r.problem(409, "not-allowed-in-status");
+    // A transition of the flow: revising the quote is for representante, atendente and técnico.
+    let bad_quote = json!({"items": [{"kind": "labor", "description": "x", "quantity": "0", "unit_price": "1"}]});
+    let r = api.send(Call::new("PUT", &format!("{base}/quote")).json(&bad_quote).by(&Who::financeiro(SHOP))).await;
+    r.problem(403, "forbidden");
+    let r = api.send(Call::new("PUT", &format!("{base}/quote")).json(&bad_quote).by(&Who::tecnico(SHOP))).await;
+    r.problem_at(422, "invalid-field", "items[0].quantity");
+    // Staff with the role, a step the status does not allow, a valid body: still 409.
+    let r = api.send(Call::post(&format!("{base}/finish"), &json!({})).by(&Who::tecnico(SHOP))).await;
+    r.problem(409, "not-allowed-in-status");
+    // An order that is not there is 404 for anyone.
+    let missing = "/v1/orders/01890a5d-ac96-774b-bcce-b302099a8057/payments";
+    let r = api.send(Call::post(missing, &bad_payment).by(&Who::tecnico(SHOP))).await;
+    r.problem(404, "not-found");
+    assert_eq!(api.version(&id).await, 1, "nothing stored");
+}

@@ -156,6 +156,20 @@ impl App {
         self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await
     }
 
+    /// Whether the staff caller may give the order a command named `name` (`Command::name`) now, whatever its
+    /// payload: asked before the payload is read, so that a caller the flow does not allow for the step gets
+    /// `Forbidden`/`RoleNotAllowed` and never the details of a bad body. `NotFound` for an order not there;
+    /// anything about the order's state is left to the step.
+    pub async fn may_step(&self, caller: &Caller, id: &OrderId, name: &str) -> AppResult<()> {
+        self.require(caller, &super::STAFF_ROLES)?;
+        let order = self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
+        let flow = self.flow_version(&caller.tenant, order.flow_version).await?;
+        // Guards come after the role in `decide`; whether the company invoices matters to a guard only.
+        let ctx = Context { now: self.clock.now(), invoicing_enabled: false };
+        osflow_domain::may_give(&order, &flow, &caller.actor(), &ctx, name)?;
+        Ok(())
+    }
+
     /// A step by any actor (staff, the customer through the portal, the system), scoped to the request's tenant.
     pub async fn step_as(
         &self,
