@@ -27,7 +27,7 @@ use osflow_lambda_kit::blob::hmac_sha256;
 use osflow_nfe::simulator::Simulator;
 use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SendPace, WebhookTargets};
 use osflow_portal::{PortalKey, PortalLinks};
-use osflow_reports::{Announcer, Reporter, Schedule};
+use osflow_reports::{Announcer, Job, Reporter, Schedule};
 use osflow_store_sqlite::{SecretsKey, SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 
@@ -298,34 +298,43 @@ fn run(args: ServeArgs) -> Result<(), String> {
     result
 }
 
-/// Generates the daily, weekly and monthly reports of the last complete periods: at start and then every
-/// [`REPORT_TIMER`], each (schedule, period) once per process once it succeeded (reruns are harmless anyway: a
-/// period's report is replaced and announced once).
+/// The scheduled work of EventBridge Scheduler, one company at a time as the reporter function's jobs
+/// ([`osflow_reports::Job`]): the SLA check at start and then every [`REPORT_TIMER`]; the daily, weekly and
+/// monthly reports of the last complete periods, each (schedule, period, company) once per process once it
+/// succeeded (reruns are harmless anyway: a period's report is replaced and announced once). A company's failure
+/// is logged and retried at the next tick; it never holds the others.
 async fn report_timer(app: osflow_app::App, announcer: Announcer) {
-    let mut done: std::collections::BTreeSet<(&'static str, chrono::NaiveDate)> = Default::default();
+    let mut done: std::collections::BTreeSet<String> = Default::default();
     let mut tick = tokio::time::interval(REPORT_TIMER);
     loop {
         tick.tick().await;
         let now = chrono::Utc::now();
-        // The SLA alerts: once per stay over the limit, whenever the timer runs.
-        match osflow_reports::check_sla(&app).await {
-            Ok(0) => {}
-            Ok(raised) => tracing::info!(raised, "SLA alerts raised"),
-            Err(e) => tracing::warn!(error = %e, "SLA check failed; retried at the next tick"),
+        let mut jobs = Vec::new();
+        match osflow_reports::sla_tenants(&app).await {
+            Ok(tenants) => jobs.extend(tenants.into_iter().map(|tenant| Job::Sla { tenant, at: now })),
+            Err(e) => tracing::warn!(error = %e, "SLA check: companies not listed; retried at the next tick"),
         }
-        for (name, schedule) in
-            [("daily", Schedule::Daily), ("weekly", Schedule::Weekly), ("monthly", Schedule::Monthly)]
-        {
-            let (from, _) = osflow_reports::period_of(schedule, now);
-            if done.contains(&(name, from)) {
+        for schedule in [Schedule::Daily, Schedule::Weekly, Schedule::Monthly] {
+            match osflow_reports::schedule_tenants(&app, schedule, now).await {
+                Ok(tenants) => {
+                    jobs.extend(tenants.into_iter().map(|tenant| Job::Schedule { tenant, schedule, at: now }))
+                }
+                Err(e) => tracing::warn!(?schedule, error = %e, "companies not listed; retried at the next tick"),
+            }
+        }
+        for job in jobs {
+            let id = job.id();
+            if done.contains(&id) {
                 continue;
             }
-            match osflow_reports::run_schedule(&app, schedule, now, Some(&announcer)).await {
-                Ok(made) => {
-                    tracing::info!(schedule = name, reports = made.len(), "scheduled reports generated");
-                    done.insert((name, from));
+            match osflow_reports::run_job(&app, &job, Some(&announcer)).await {
+                // A report is made once per period; the SLA check runs at every tick.
+                Ok(()) if matches!(job, Job::Schedule { .. }) => {
+                    tracing::info!(job = %id, "scheduled report generated");
+                    done.insert(id);
                 }
-                Err(e) => tracing::warn!(schedule = name, error = %e, "scheduled reports failed; retried later"),
+                Ok(()) => {}
+                Err(e) => tracing::warn!(job = %id, error = %e, "scheduled job failed; retried at the next tick"),
             }
         }
     }

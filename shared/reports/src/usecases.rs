@@ -227,15 +227,9 @@ pub fn period_of(schedule: Schedule, now: DateTime<Utc>) -> (NaiveDate, NaiveDat
     }
 }
 
-/// Generates the schedule's reports of the last complete period for every company active in it. Every company
-/// is tried; the first failure is returned after (a retry regenerates: ids are per period, announcements are
-/// deduplicated).
-pub async fn run_schedule(
-    app: &App,
-    schedule: Schedule,
-    now: DateTime<Utc>,
-    announcer: Option<&Announcer>,
-) -> Result<Vec<ReportRecord>, ReportError> {
+/// The companies a schedule reports on at `now`: those active in its last complete period (the active-company
+/// index, never a scan of the orders).
+pub async fn schedule_tenants(app: &App, schedule: Schedule, now: DateTime<Utc>) -> Result<Vec<TenantId>, ReportError> {
     let (from, to) = period_of(schedule, now);
     let mut tenants = BTreeSet::new();
     let mut day = from;
@@ -243,10 +237,34 @@ pub async fn run_schedule(
         tenants.extend(app.reports.active_tenants(day).await?);
         day += Duration::days(1);
     }
+    Ok(tenants.into_iter().collect())
+}
+
+/// Generates the schedule's report of the last complete period at `now` for one company (a retry regenerates:
+/// ids are per period, announcements are deduplicated).
+pub async fn run_schedule_for(
+    app: &App,
+    tenant: &TenantId,
+    schedule: Schedule,
+    now: DateTime<Utc>,
+    announcer: Option<&Announcer>,
+) -> Result<ReportRecord, ReportError> {
+    let (from, to) = period_of(schedule, now);
+    generate(app, tenant, schedule.period(), from, to, announcer).await
+}
+
+/// Generates the schedule's reports of the last complete period for every company active in it, one at a time
+/// ([`run_schedule_for`]). Every company is tried; the first failure is returned after.
+pub async fn run_schedule(
+    app: &App,
+    schedule: Schedule,
+    now: DateTime<Utc>,
+    announcer: Option<&Announcer>,
+) -> Result<Vec<ReportRecord>, ReportError> {
     let mut done = Vec::new();
     let mut first_error = None;
-    for tenant in tenants {
-        match generate(app, &tenant, schedule.period(), from, to, announcer).await {
+    for tenant in schedule_tenants(app, schedule, now).await? {
+        match run_schedule_for(app, &tenant, schedule, now, announcer).await {
             Ok(r) => done.push(r),
             Err(e) => {
                 tracing::warn!(tenant = %tenant, error = %e, "scheduled report failed");

@@ -18,8 +18,8 @@ use osflow_domain::values::{Money, TenantId, UserId};
 use osflow_domain::{Command, Event, Order, PaymentMethod, Role};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_reports::{
-    Announcer, ReportError, Reporter, Schedule, Trigger, generate, get_report, list_reports, period_of, report_file,
-    run_schedule, summary,
+    Announcer, Job, JobSink, ReportError, Reporter, Schedule, Trigger, generate, get_report, list_reports, period_of,
+    report_file, run_schedule, summary,
 };
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
@@ -456,27 +456,199 @@ async fn the_three_triggers_of_the_reporter_function() {
     records.push(json!({"messageId": "m-bad", "body": "not an envelope", "attributes": {}, "messageAttributes": {}}));
     let batch = Trigger::parse(json!({ "Records": records })).unwrap();
     assert!(matches!(batch, Trigger::Queue(_)));
-    let answer = osflow_reports::run(batch, &w.app, &reporter, None).await.unwrap();
+    let answer = osflow_reports::run(batch, &w.app, &reporter, None, &Jobs::default()).await.unwrap();
     assert_eq!(answer["batchItemFailures"], json!([{"itemIdentifier": "m-bad"}]), "{answer}");
     let day = report_day(at(0));
     let s = summary(&w.app, &caller(&t, Role::Representante), day, day).await.unwrap();
     assert_eq!((s.opened, s.closed, s.cancelled), (3, 1, 1));
 
-    // The SLA check a day after the third order was opened: it waits in `aberta` (24-hour limit), the others
-    // are closed or cancelled: one alert, and none when the check runs again.
+    // The SLA check a day after the third order was opened: it only enqueues one job per company; delivered on
+    // the queue, the job raises the alert of the order waiting in `aberta` (24-hour limit), and none when
+    // delivered again.
     let mut later = w.app.clone();
     later.clock = Arc::new(TestClock::at(at(45) + Duration::hours(25)));
-    let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None).await.unwrap();
-    assert_eq!(answer, json!({"sla_alerts": 1}));
-    let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None).await.unwrap();
-    assert_eq!(answer, json!({"sla_alerts": 0}));
+    let jobs = Jobs::default();
+    let answer = osflow_reports::run(Trigger::SlaCheck, &later, &reporter, None, &jobs).await.unwrap();
+    assert_eq!(answer, json!({"enqueued": 1}));
+    let sla_jobs = jobs.take();
+    assert!(matches!(&sla_jobs[..], [Job::Sla { tenant, .. }] if *tenant == t), "{sla_jobs:?}");
+    for _ in 0..2 {
+        let answer = osflow_reports::run(job_batch(&sla_jobs), &later, &reporter, None, &jobs).await.unwrap();
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    }
+    assert_eq!(sla_alerts(&w, &t).await, 1);
 
-    // The daily schedule the next day: the report of the walk's day for the company.
+    // The daily schedule the next day: one job, and the company's report of the walk's day when it is delivered.
     later.clock = Arc::new(TestClock::at(at(0) + Duration::days(1)));
-    let answer = osflow_reports::run(Trigger::Schedule(Schedule::Daily), &later, &reporter, None).await.unwrap();
-    let ids = answer["reports"].as_array().expect("the ids of the reports made");
-    assert_eq!(ids.len(), 1, "{answer}");
+    let answer = osflow_reports::run(Trigger::Schedule(Schedule::Daily), &later, &reporter, None, &jobs).await.unwrap();
+    assert_eq!(answer, json!({"enqueued": 1}));
+    let answer = osflow_reports::run(job_batch(&jobs.take()), &later, &reporter, None, &jobs).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     let rep = caller(&t, Role::Representante);
-    let made = get_report(&w.app, &rep, ids[0].as_str().unwrap()).await.unwrap();
+    let made = get_report(&w.app, &rep, &format!("daily-{day}")).await.unwrap();
     assert_eq!((made.from, made.to), (day, day));
+}
+
+/// The jobs a fan-out enqueued.
+#[derive(Default)]
+struct Jobs(Mutex<Vec<Job>>);
+
+impl Jobs {
+    fn take(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl JobSink for Jobs {
+    async fn enqueue(&self, job: &Job) -> Result<(), String> {
+        self.0.lock().unwrap().push(job.clone());
+        Ok(())
+    }
+}
+
+/// The jobs as a batch of the reports queue.
+fn job_batch(jobs: &[Job]) -> Trigger {
+    let records: Vec<_> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            serde_json::json!({"messageId": format!("job-{i}"), "body": j.to_json(), "attributes": {}, "messageAttributes": {}})
+        })
+        .collect();
+    Trigger::parse(serde_json::json!({ "Records": records })).unwrap()
+}
+
+/// The SLA alerts on the timelines of a company's orders.
+async fn sla_alerts(w: &World, t: &TenantId) -> usize {
+    let mut n = 0;
+    for status in ["aberta", "aguardando_aprovacao", "em_execucao"] {
+        let page = osflow_app::PageRequest { limit: 100, cursor: None };
+        let key = osflow_domain::StatusKey::parse(status).unwrap();
+        for order in w.store.list_by_status(t, &key, &page).await.unwrap().items {
+            let timeline = w.store.timeline(t, &order.id).await.unwrap();
+            n += timeline.iter().filter(|e| matches!(e.change, osflow_domain::Change::SlaBreached { .. })).count();
+        }
+    }
+    n
+}
+
+/// The flows of one company cannot be read (its check fails); the others' are.
+struct BrokenFlowsOf(TenantId, Arc<SqliteStore>);
+
+#[async_trait]
+impl osflow_app::FlowStore for BrokenFlowsOf {
+    async fn publish(&self, t: &TenantId, f: &osflow_domain::Flow, e: Option<u32>) -> StoreResult<()> {
+        self.1.publish(t, f, e).await
+    }
+    async fn current(&self, t: &TenantId) -> StoreResult<Option<osflow_domain::Flow>> {
+        if *t == self.0 {
+            return Err(osflow_app::StoreError::Unavailable("the company's flow cannot be read".into()));
+        }
+        self.1.current(t).await
+    }
+    async fn version(&self, t: &TenantId, v: u32) -> StoreResult<Option<osflow_domain::Flow>> {
+        if *t == self.0 {
+            return Err(osflow_app::StoreError::Unavailable("the company's flow cannot be read".into()));
+        }
+        self.1.version(t, v).await
+    }
+    async fn versions(&self, t: &TenantId) -> StoreResult<Vec<osflow_domain::Flow>> {
+        self.1.versions(t).await
+    }
+}
+
+/// A company whose SLA check fails does not stop the others': in one process every company is still checked
+/// (the failure is returned after), and fanned out only the failing company's message comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_whose_sla_check_fails_does_not_stop_the_others() {
+    let w = world();
+    let reporter = Reporter::new(w.app.clone());
+    // Sorted first, so that a pass in order meets it before the others.
+    let broken = tenant("a-broken");
+    let tenants = [broken.clone(), tenant("b-ok"), tenant("c-ok")];
+    for t in &tenants {
+        let events = walk(&w, t, 1, 0, vec![Command::SendQuote]).await;
+        let osflow_domain::Change::Opened(o) = &events[0].change else { unreachable!() };
+        for e in &events {
+            reporter.count(t, &o.id, e.version).await.unwrap();
+        }
+    }
+    let mut app = w.app.clone();
+    app.flows = Arc::new(BrokenFlowsOf(broken.clone(), w.store.clone()));
+    // 73 hours after the quote: over the 72-hour limit of `aguardando_aprovacao`.
+    app.clock = Arc::new(TestClock::at(at(60) + Duration::hours(73)));
+
+    let err = osflow_reports::check_sla(&app).await.unwrap_err();
+    assert!(err.to_string().contains("cannot be read"), "{err}");
+    for t in &tenants[1..] {
+        assert_eq!(sla_alerts(&w, t).await, 1, "{t}");
+    }
+    assert_eq!(sla_alerts(&w, &broken).await, 0);
+
+    // Fanned out: one job per company; the batch fails only the broken company's message.
+    let jobs = Jobs::default();
+    let reporter = Reporter::new(app.clone());
+    let answer = osflow_reports::run(Trigger::SlaCheck, &app, &reporter, None, &jobs).await.unwrap();
+    assert_eq!(answer, serde_json::json!({"enqueued": 3}));
+    let sla_jobs = jobs.take();
+    assert_eq!(sla_jobs.iter().map(|j| j.tenant().clone()).collect::<Vec<_>>(), tenants.to_vec());
+    let answer = osflow_reports::run(job_batch(&sla_jobs), &app, &reporter, None, &jobs).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([{"itemIdentifier": "job-0"}]), "{answer}");
+    for t in &tenants[1..] {
+        assert_eq!(sla_alerts(&w, t).await, 1, "{t}: still one alert");
+    }
+}
+
+/// A schedule over N companies enqueues N jobs (each with its own id and group) and nothing else; each job makes
+/// its company's report once: delivered twice, the report is the same and announced once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_fans_out_one_job_per_company_each_reporting_once() {
+    let w = world();
+    let reporter = Reporter::new(w.app.clone());
+    let tenants: Vec<TenantId> = (0..4).map(|i| tenant(&format!("oficina-{i}"))).collect();
+    for t in &tenants {
+        for e in three_orders(&w, t).await {
+            reporter.count(&e.tenant, &e.order_id, e.version).await.unwrap();
+        }
+        let to = format!("dono@{t}.com.br");
+        let settings = NotificationSettings { reply_to: Some(to), ..Default::default() };
+        w.store.put_notification_settings(t, &settings).await.unwrap();
+    }
+    let outbox = Arc::new(Outbox::default());
+    let announcer = Announcer {
+        dedupe: w.store.clone(),
+        email: outbox.clone(),
+        sender_name: "osflow".into(),
+        sender_email: "relatorios@osflow.local".into(),
+    };
+    let mut app = w.app.clone();
+    app.clock = Arc::new(TestClock::at(at(0) + Duration::days(1)));
+    let jobs = Jobs::default();
+    let answer = osflow_reports::run(Trigger::Schedule(Schedule::Daily), &app, &reporter, Some(&announcer), &jobs)
+        .await
+        .unwrap();
+    assert_eq!(answer, serde_json::json!({"enqueued": 4}));
+    let enqueued = jobs.take();
+    assert_eq!(enqueued.iter().map(|j| j.tenant().clone()).collect::<Vec<_>>(), tenants);
+    let ids: std::collections::BTreeSet<String> = enqueued.iter().map(Job::id).collect();
+    let groups: std::collections::BTreeSet<String> = enqueued.iter().map(Job::group).collect();
+    assert_eq!((ids.len(), groups.len()), (4, 4));
+    // The fan-out makes no report itself.
+    assert!(outbox.0.lock().unwrap().is_empty());
+    // Delivered twice (a redelivery, a retried fan-out after SQS's deduplication window).
+    for _ in 0..2 {
+        let answer = osflow_reports::run(job_batch(&enqueued), &app, &reporter, Some(&announcer), &jobs).await.unwrap();
+        assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    }
+    let sent = outbox.0.lock().unwrap().clone();
+    let mut to: Vec<String> = sent.iter().map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, tenants.iter().map(|t| format!("dono@{t}.com.br")).collect::<Vec<_>>());
+    let day = report_day(at(0));
+    for t in &tenants {
+        let listed = list_reports(&w.app, &caller(t, Role::Financeiro), 10).await.unwrap();
+        assert_eq!(listed.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![format!("daily-{day}")], "{t}");
+        assert_eq!((listed[0].summary.opened, listed[0].summary.closed), (3, 1), "{t}");
+    }
 }
