@@ -1,9 +1,5 @@
 //! The consumer of the `reports` queue.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use chrono::NaiveDate;
 use osflow_app::{App, StoreError};
 use osflow_domain::Change;
 use osflow_domain::report::{DayAggregate, SlaLimits, contribution, sla_limits};
@@ -17,17 +13,12 @@ const COUNT_ROUNDS: u32 = 10;
 
 /// Keeps the report aggregates from the events.
 ///
-/// A company's events of one day all update one item. Between processes, the reports queue serializes them (one
-/// FIFO group per company); within a process, counts of the same company-day take turns on a lock here, so
-/// concurrent deliveries (the embedded relay's consumers, a batch) never spend their rounds on each other.
+/// A company's events of one day all update one item: the reports queue hands them over one at a time (one FIFO
+/// group per company, in AWS and on the embedded relay), so the rounds below only absorb a rare race.
 #[derive(Clone)]
 pub struct Reporter {
     pub app: App,
-    days: Arc<Mutex<DayTurns>>,
 }
-
-/// The turn of each company-day being counted in this process.
-type DayTurns = HashMap<(TenantId, NaiveDate), Arc<tokio::sync::Mutex<()>>>;
 
 impl std::fmt::Debug for Reporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,15 +29,7 @@ impl std::fmt::Debug for Reporter {
 impl Reporter {
     /// The reporter over `app`'s stores.
     pub fn new(app: App) -> Reporter {
-        Reporter { app, days: Arc::default() }
-    }
-
-    /// The turn of one company-day: held while its aggregate is read, merged and written.
-    fn day_lock(&self, tenant: &TenantId, day: NaiveDate) -> Arc<tokio::sync::Mutex<()>> {
-        let mut days = self.days.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Days nobody waits on any more are dropped, so the map stays as small as the work in flight.
-        days.retain(|_, lock| Arc::strong_count(lock) > 1);
-        days.entry((tenant.clone(), day)).or_default().clone()
+        Reporter { app }
     }
 
     /// Counts version `version` of the order (its bus `event_id`: `<order>:<version>`). Idempotent: a counted
@@ -67,8 +50,6 @@ impl Reporter {
             _ => SlaLimits::new(),
         };
         let delta = contribution(&history, version, &sla).map_err(|e| e.to_string())?;
-        let turn = self.day_lock(tenant, delta.day);
-        let _turn = turn.lock().await;
         for _ in 0..COUNT_ROUNDS {
             let stored = app.reports.day(tenant, delta.day).await.map_err(|e| e.to_string())?;
             let (mut aggregate, day_version) = match stored {
