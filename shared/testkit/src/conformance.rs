@@ -33,9 +33,9 @@ use osflow_domain::{
 };
 
 use osflow_app::{
-    Claim, DedupeKey, DedupeOutcome, DedupeStore, FiscalDocument, FlowStore, IdempotencyRecord, IdempotencyStore,
-    InvoiceRecord, InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page, PageRequest,
-    ReportPeriod, ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
+    AppStore, Claim, DedupeKey, DedupeOutcome, DedupeStore, FiscalDocument, FlowStore, IdempotencyRecord,
+    IdempotencyStore, InvoiceRecord, InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page,
+    PageRequest, ReportPeriod, ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
 };
 
 /// A fresh, isolated set of stores, as an adapter's factory returns it.
@@ -52,17 +52,7 @@ pub struct Stores {
 
 impl Stores {
     /// The seven ports served by one adapter value.
-    pub fn from_one<S>(store: Arc<S>) -> Stores
-    where
-        S: OrderStore
-            + FlowStore
-            + InvoiceStore
-            + IdempotencyStore
-            + DedupeStore
-            + SettingsStore
-            + ReportStore
-            + 'static,
-    {
+    pub fn from_one<S: AppStore + DedupeStore>(store: Arc<S>) -> Stores {
         Stores {
             orders: store.clone(),
             flows: store.clone(),
