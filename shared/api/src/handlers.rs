@@ -96,9 +96,10 @@ async fn flows(cx: &Cx<'_>, caller: &Caller, versions: impl Iterator<Item = u32>
     Ok(out)
 }
 
-/// A step on an order: checks that the caller may take a step named `name` (`Command::name`) on the order before
-/// the body is read (403 rather than the details of a bad body), parses the body into the command, applies it,
-/// answers with the order (rendered once, inside the use case, on the flow the step was decided on).
+/// A step on an order: parses the body into the command, applies it, answers with the order (rendered once, inside
+/// the use case, on the flow the step was decided on). A body that does not parse is answered with 403 rather than
+/// its details when the caller may not take a step named `name` (`Command::name`) on the order at all; a body that
+/// parses reaches `decide`, which checks the role first, so the happy path reads the order once.
 async fn step<T: DeserializeOwned>(
     cx: &Cx<'_>,
     name: &'static str,
@@ -108,9 +109,13 @@ async fn step<T: DeserializeOwned>(
     let id = cx.order_id()?;
     let if_match = cx.if_match()?;
     let idem = cx.idempotency()?;
-    cx.app.may_step(&caller, &id, name).await.map_err(problem)?;
-    let body: T = cx.json()?;
-    let cmd = make(body)?;
+    let cmd = match cx.json::<T>().and_then(make) {
+        Ok(cmd) => cmd,
+        Err(bad_body) => {
+            cx.app.may_step(&caller, &id, name).await.map_err(problem)?;
+            return Err(bad_body);
+        }
+    };
     debug_assert_eq!(cmd.name(), name, "the step's name is its command's");
     let render = |o: &Order, flow: &Flow| rendered(200, &OrderView::new(o, flow));
     match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
