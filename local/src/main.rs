@@ -132,7 +132,7 @@ fn print_token(args: TokenArgs) -> Result<(), String> {
     let user = args.user.unwrap_or_else(|| format!("{}@{}", names.join("+"), tenant));
     let user = UserId::parse(&user).map_err(|e| format!("--user {user:?}: {e}"))?;
     let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
-    let keys = TokenKeys::from_secret(&dir.token_key().map_err(|e| e.to_string())?);
+    let keys = TokenKeys::from_secret(&dir.token_key().map_err(|e| e.to_string())?)?;
     let ttl = Duration::from_secs(args.days * 24 * 3600);
     let token = keys.issue(tenant.as_str(), user.as_str(), &roles, ttl);
     let expires = chrono::Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
@@ -242,7 +242,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
         };
         let report_timer = (!args.hold_events).then(|| tokio::spawn(report_timer(app.clone(), announcer)));
         let gateway = Arc::new(
-            Gateway::new(app.clone(), TokenKeys::from_secret(&key), blobs, portal_key)
+            Gateway::new(app.clone(), TokenKeys::from_secret(&key)?, blobs, portal_key)
                 .with_relay_waker(relay.waker())
                 .with_console(osflow_console::Console {
                     app,

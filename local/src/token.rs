@@ -3,7 +3,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
+use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 use osflow_domain::Role;
 use serde::{Deserialize, Serialize};
 
@@ -59,12 +63,19 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 impl TokenKeys {
-    pub fn from_secret(secret: &[u8]) -> TokenKeys {
+    /// Keys over `secret`; refused when it is empty (the data folder's keys never are).
+    pub fn from_secret(secret: &[u8]) -> Result<TokenKeys, String> {
+        install_hs256_provider();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 5;
-        TokenKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        let refused = |e: jsonwebtoken::errors::Error| format!("the token key cannot sign: {e}");
+        Ok(TokenKeys {
+            encoding: EncodingKey::from_secret(secret).map_err(refused)?,
+            decoding: DecodingKey::from_secret(secret).map_err(refused)?,
+            validation,
+        })
     }
 
     /// A token for `user` of `tenant` with `roles`, valid for `ttl` from now.
@@ -103,6 +114,138 @@ impl TokenKeys {
     }
 }
 
+/// jsonwebtoken's cryptography is pluggable: its built-in providers bring RSA, P-256, P-384 and Ed25519 (RustCrypto)
+/// or a C build (aws-lc). Development tokens need only HMAC-SHA-256, which the `hmac` and `sha2` crates already in
+/// the tree provide; this provider offers exactly that and refuses every other algorithm.
+static HS256_ONLY: CryptoProvider = CryptoProvider {
+    signer_factory: hs256_signer,
+    verifier_factory: hs256_verifier,
+    key_utils: KeyUtils {
+        rsa_pub_components_from_private_key: |_| Err(ErrorKind::InvalidAlgorithm.into()),
+        rsa_pub_components_from_public_key: |_| Err(ErrorKind::InvalidAlgorithm.into()),
+        ec_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
+        ed_pub_components_from_private_key: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
+        compute_digest: |_, _| Err(ErrorKind::InvalidAlgorithm.into()),
+    },
+};
+
+/// Makes [`HS256_ONLY`] the process's provider (once; later calls find it installed).
+fn install_hs256_provider() {
+    // Err means a provider is already installed: ours, by an earlier call.
+    let _ = HS256_ONLY.install_default();
+}
+
+type HmacSha256 = Hmac<sha2::Sha256>;
+
+struct Hs256(HmacSha256);
+
+impl Hs256 {
+    fn new(algorithm: Algorithm, family: AlgorithmFamily, secret: &[u8]) -> JwtResult<Hs256> {
+        if algorithm != Algorithm::HS256 || family != AlgorithmFamily::Hmac {
+            return Err(ErrorKind::InvalidAlgorithm.into());
+        }
+        HmacSha256::new_from_slice(secret).map(Hs256).map_err(|_| ErrorKind::InvalidKeyFormat.into())
+    }
+}
+
+impl Signer<Vec<u8>> for Hs256 {
+    fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, SignatureError> {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+}
+
+impl Verifier<Vec<u8>> for Hs256 {
+    fn verify(&self, message: &[u8], signature: &Vec<u8>) -> Result<(), SignatureError> {
+        let mut mac = self.0.clone();
+        mac.update(message);
+        // Constant-time comparison.
+        mac.verify_slice(signature).map_err(|_| SignatureError::new())
+    }
+}
+
+impl JwtSigner for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+impl JwtVerifier for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+fn hs256_signer(algorithm: &Algorithm, key: &EncodingKey) -> JwtResult<Box<dyn JwtSigner>> {
+    Ok(Box::new(Hs256::new(*algorithm, key.family(), key.as_bytes())?))
+}
+
+fn hs256_verifier(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVerifier>> {
+    Ok(Box::new(Hs256::new(*algorithm, key.family(), key.try_get_as_bytes()?)?))
+}
+
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const SECRET: &[u8] = b"a development secret of enough length for HS256";
+
+    #[test]
+    fn an_issued_token_verifies_with_its_claims() {
+        let keys = TokenKeys::from_secret(SECRET).unwrap();
+        let token = keys.issue("oficina-a", "ana", &[Role::Tecnico], DEFAULT_TTL);
+        let claims = keys.verify(&token).expect("valid");
+        assert_eq!((claims.tenant.as_str(), claims.sub.as_str()), ("oficina-a", "ana"));
+        assert_eq!(claims.groups, vec![Role::Tecnico.as_str().to_owned()]);
+        assert_eq!(claims.iss, ISSUER);
+    }
+
+    #[test]
+    fn another_key_a_changed_payload_and_an_expired_token_are_refused() {
+        let keys = TokenKeys::from_secret(SECRET).unwrap();
+        let other = TokenKeys::from_secret(b"another secret, not the one of this installation").unwrap();
+        let token = other.issue("oficina-a", "ana", &[Role::Tecnico], DEFAULT_TTL);
+        assert_eq!(keys.verify(&token), Err(TokenError::Invalid));
+
+        let token = keys.issue("oficina-a", "ana", &[Role::Tecnico], DEFAULT_TTL);
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["custom:tenant"] = "oficina-b".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        assert_eq!(keys.verify(&parts.join(".")), Err(TokenError::Invalid));
+
+        let expired = keys.issue("oficina-a", "ana", &[Role::Tecnico], Duration::ZERO);
+        let mut parts: Vec<String> = expired.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["exp"] = (unix_now() - 3600).into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        let resigned = {
+            let input = format!("{}.{}", parts[0], parts[1]);
+            let mut mac = HmacSha256::new_from_slice(SECRET).unwrap();
+            mac.update(input.as_bytes());
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        };
+        assert_eq!(keys.verify(&resigned), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn other_algorithms_and_unsigned_tokens_are_refused() {
+        let keys = TokenKeys::from_secret(SECRET).unwrap();
+        let token = keys.issue("oficina-a", "ana", &[Role::Tecnico], DEFAULT_TTL);
+        let (_, rest) = token.split_once('.').unwrap();
+        let payload = rest.split_once('.').unwrap().0;
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#] {
+            let forged = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(header));
+            assert_eq!(keys.verify(&forged), Err(TokenError::Invalid), "{header}");
+        }
+    }
 }
