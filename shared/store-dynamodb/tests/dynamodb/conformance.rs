@@ -9,7 +9,7 @@
 //! they fail with a message saying so: they never pass silently.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,12 +20,9 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, StalledStre
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_http_client::test_util::{NeverClient, infallible_client_fn};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -33,19 +30,17 @@ use osflow_app::{
     Claim, DedupeStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, SettingsStore, StoreError,
 };
 use osflow_domain::Command;
-use osflow_store_dynamodb::{DynamoStore, create_table, decode_event_image, load_sdk_config, table_definition};
+use osflow_store_dynamodb::{DynamoStore, decode_event_image, load_sdk_config, table_definition};
 use osflow_testkit::conformance::{
     Stores, advance, at, cpf, dedupe_key, dedupe_outcome, flow_version, full_notification_settings, idem_record,
     invoice_record, new_order_id, note, numbering, open_order, status, tenant,
 };
 
-// -------------------------------------------------------------------------------------------------------------
-// Emulator plumbing
-// -------------------------------------------------------------------------------------------------------------
+use crate::support::{OneRequestAtATime, create_fresh_table, require_endpoint};
 
-const RUN_SCRIPTS_TEST: &str = "these tests need the DynamoDB emulator: run `scripts/test` (or `scripts/emulator \
-                                start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, AWS_REGION, \
-                                AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as scripts/test does)";
+// -------------------------------------------------------------------------------------------------------------
+// Fixtures
+// -------------------------------------------------------------------------------------------------------------
 
 /// Counts the HTTP requests (attempts included) the client sends, per operation.
 #[derive(Debug, Clone, Default)]
@@ -81,82 +76,11 @@ struct Fixture {
     counter: RequestCounter,
 }
 
-fn unique_table_name() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("osflow-test-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Fails (panics) with [`RUN_SCRIPTS_TEST`] when no emulator endpoint is configured.
-fn require_endpoint() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
-    }
-}
-
-/// Creates a fresh table through the single [`table_definition`]; a connection failure fails the test with
-/// [`RUN_SCRIPTS_TEST`].
-async fn create_fresh_table(client: &Client, endpoint: &str) -> String {
-    let name = unique_table_name();
-    match create_table(client, &table_definition(&name), Duration::from_secs(30)).await {
-        Ok(()) => name,
-        Err(StoreError::Unavailable(reason)) => {
-            panic!("cannot reach the emulator at {endpoint} ({reason}); {RUN_SCRIPTS_TEST}")
-        }
-        Err(e) => panic!("cannot create table {name} on {endpoint}: {e}"),
-    }
-}
-
-/// The emulator's HTTP client, one request at a time.
-///
-/// DynamoDB executes every request atomically. The emulator (moto's server) runs each request on its own thread
-/// with no lock on the table, so two racing requests break that: an `ADD` may be lost, and a cancelled
-/// transaction restores a snapshot of its tables taken before it checked its conditions, undoing a transaction
-/// committed meanwhile. The tests therefore let one request at a time reach a fixture's table: the adapter's
-/// concurrent callers still interleave (between requests, as they do on DynamoDB), and each request is atomic,
-/// as on DynamoDB.
-#[derive(Debug, Clone)]
-struct OneRequestAtATime {
-    inner: SharedHttpClient,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpClient for OneRequestAtATime {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(OneRequestAtATimeConnector {
-            inner: self.inner.http_connector(settings, components),
-            gate: self.gate.clone(),
-        })
-    }
-}
-
-#[derive(Debug)]
-struct OneRequestAtATimeConnector {
-    inner: SharedHttpConnector,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpConnector for OneRequestAtATimeConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, gate) = (self.inner.clone(), self.gate.clone());
-        HttpConnectorFuture::new(async move {
-            // The emulator computes the whole answer before it sends the status line: once the response head is
-            // here, the request has been executed.
-            let _turn = gate.lock().await;
-            inner.call(request).await
-        })
-    }
-}
-
 async fn fixture() -> Fixture {
     let endpoint = require_endpoint();
     let config = load_sdk_config().await;
     let counter = RequestCounter::default();
-    let http = OneRequestAtATime {
-        inner: config.http_client().expect("load_sdk_config sets the HTTP client"),
-        gate: Arc::default(),
-    };
+    let http = OneRequestAtATime::over(config.http_client().expect("load_sdk_config sets the HTTP client"));
     let client = Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)
             .http_client(http)

@@ -10,17 +10,9 @@
 //! saying so.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use osflow_app::{
@@ -28,71 +20,16 @@ use osflow_app::{
 };
 use osflow_domain::Address;
 use osflow_domain::values::{CityCode, Uf, Zip};
-use osflow_store_dynamodb::{
-    DynamoEmitterStore, DynamoStore, TENANT_TAG, aws_sdk_secretsmanager, create_table, load_sdk_config,
-    table_definition,
-};
+use osflow_store_dynamodb::{DynamoEmitterStore, DynamoStore, TENANT_TAG, aws_sdk_secretsmanager, load_sdk_config};
 use osflow_testkit::conformance::tenant;
 
-const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB + Secrets Manager): run `scripts/test` \
-                                (or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, \
-                                AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as scripts/test does)";
-
-// -------------------------------------------------------------------------------------------------------------
-// Emulator plumbing
-// -------------------------------------------------------------------------------------------------------------
-
-/// One request at a time on the emulator: moto runs each request on its own thread without locking the table, so
-/// racing conditional writes are not atomic there as they are on DynamoDB (see tests/conformance.rs). Callers
-/// still interleave between requests.
-#[derive(Debug, Clone)]
-struct OneRequestAtATime {
-    inner: SharedHttpClient,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpClient for OneRequestAtATime {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(OneRequestAtATimeConnector {
-            inner: self.inner.http_connector(settings, components),
-            gate: self.gate.clone(),
-        })
-    }
-}
-
-#[derive(Debug)]
-struct OneRequestAtATimeConnector {
-    inner: SharedHttpConnector,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpConnector for OneRequestAtATimeConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, gate) = (self.inner.clone(), self.gate.clone());
-        HttpConnectorFuture::new(async move {
-            let _turn = gate.lock().await;
-            inner.call(request).await
-        })
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
+use crate::support::{OneRequestAtATime, create_fresh_table, require_endpoint, unique};
 
 /// A fresh table and a fresh secret prefix on the emulator.
 async fn emitters() -> DynamoEmitterStore {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
-    };
+    let endpoint = require_endpoint();
     let config = load_sdk_config().await;
-    let http = OneRequestAtATime {
-        inner: config.http_client().expect("load_sdk_config sets the HTTP client"),
-        gate: Arc::default(),
-    };
+    let http = OneRequestAtATime::over(config.http_client().expect("load_sdk_config sets the HTTP client"));
     let dynamo = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)
             .http_client(http.clone())
@@ -105,14 +42,7 @@ async fn emitters() -> DynamoEmitterStore {
             .stalled_stream_protection(aws_sdk_secretsmanager::config::StalledStreamProtectionConfig::disabled())
             .build(),
     );
-    let table = unique("osflow-test-emitter");
-    match create_table(&dynamo, &table_definition(&table), Duration::from_secs(30)).await {
-        Ok(()) => {}
-        Err(StoreError::Unavailable(reason)) => {
-            panic!("cannot reach the emulator at {endpoint} ({reason}); {RUN_SCRIPTS_TEST}")
-        }
-        Err(e) => panic!("cannot create table {table} on {endpoint}: {e}"),
-    }
+    let table = create_fresh_table(&dynamo, &endpoint).await;
     DynamoEmitterStore::new(DynamoStore::new(dynamo, table), secrets, format!("{}/", unique("osflow/test")))
 }
 

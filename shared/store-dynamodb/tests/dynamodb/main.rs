@@ -1,0 +1,7 @@
+//! The DynamoDB adapter's tests, one binary: the conformance suite and the layout/cost/failure cases
+//! (`conformance`), the emitter store with Secrets Manager (`emitter`), over the emulator's shared plumbing
+//! (`support`).
+
+mod conformance;
+mod emitter;
+mod support;
