@@ -167,6 +167,7 @@ impl World {
             items: items(),
             due_date: None,
             technician: None,
+            discount: None,
         };
         let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
             Reply::Fresh(s) => s.order.id,

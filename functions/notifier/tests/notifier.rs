@@ -157,7 +157,9 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
             ncm: None,
             quantity: Quantity::parse("1").unwrap(),
             unit_price: Money::parse("269.90").unwrap(),
+            discount: None,
         }],
+        discount: None,
         due_date: None,
         technician: None,
     };

@@ -17,6 +17,7 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
         ncm: ncm.map(|n| Ncm::parse(n).unwrap()),
         quantity: Quantity::parse("1").unwrap(),
         unit_price: Money::parse(price).unwrap(),
+        discount: None,
     };
     let open = OpenOrder {
         id: OrderId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
@@ -34,6 +35,7 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
         items: vec![line(LineKind::Part, Some("85044010"), "149.90"), line(LineKind::Labor, None, "120.00")],
         due_date: None,
         technician: None,
+        discount: None,
     };
     let e = decide_open(&flow, open, &actor, now).unwrap();
     let mut order = Order::from_opened(&e).unwrap();

@@ -93,7 +93,7 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
 fn probe(action: Action, today: chrono::NaiveDate) -> Command {
     match action {
         Action::SendQuote => Command::SendQuote,
-        Action::ReviseQuote => Command::ReviseQuote { items: vec![], due_date: None },
+        Action::ReviseQuote => Command::ReviseQuote { items: vec![], due_date: None, discount: None },
         Action::DecideQuote => Command::DecideQuote {
             revision: None,
             decision: QuoteDecision::Approve,
@@ -189,7 +189,9 @@ mod tests {
                 ncm: None,
                 quantity: Quantity::parse("1").unwrap(),
                 unit_price: Money::parse("100.00").unwrap(),
+                discount: None,
             }],
+            discount: None,
             due_date: None,
             technician: None,
         };

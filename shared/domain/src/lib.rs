@@ -4,6 +4,7 @@
 
 pub mod allowed;
 pub mod bounds;
+pub mod discount;
 pub mod event;
 pub mod flow;
 pub mod machine;
@@ -14,6 +15,7 @@ pub mod timeline;
 pub mod values;
 
 pub use allowed::{AllowedAction, allowed_actions, may_give};
+pub use discount::Discount;
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
 pub use machine::{Command, Context, DomainError, OpenOrder, ReplayError, decide, decide_open, step};

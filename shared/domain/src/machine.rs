@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::discount::{Discount, DiscountError};
 use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
@@ -30,6 +31,8 @@ pub struct OpenOrder {
     pub equipment: Equipment,
     pub service: Service,
     pub items: Vec<LineInput>,
+    /// The discount of the whole quote (off the lines after their own discounts).
+    pub discount: Option<Discount>,
     pub due_date: Option<NaiveDate>,
     pub technician: Option<UserId>,
 }
@@ -40,6 +43,8 @@ pub enum Command {
     SendQuote,
     ReviseQuote {
         items: Vec<LineInput>,
+        /// The discount of the whole revision (off the lines after their own discounts).
+        discount: Option<Discount>,
         due_date: Option<NaiveDate>,
     },
     DecideQuote {
@@ -233,6 +238,10 @@ fn check_lines(field: &str, items: &[LineInput], allow_empty: bool) -> Result<Ve
                 Some(total) if total.cents() <= MAX_LINE_TOTAL_CENTS => {}
                 _ => return Err(invalid(&f("quantity"), "quantity × unit_price is too large")),
             }
+            if let Some(d) = l.discount {
+                let total = l.unit_price.checked_mul_quantity(l.quantity).unwrap_or_default();
+                check_discount(&f("discount"), d, total, "the line's total")?;
+            }
             if l.kind == LineKind::Part && l.ncm.is_none() {
                 return Err(invalid(&f("ncm"), "is required for parts (it goes on the NF-e)"));
             }
@@ -240,6 +249,26 @@ fn check_lines(field: &str, items: &[LineInput], allow_empty: bool) -> Result<Ve
             Ok(LineInput { code, description: text(&f("description"), &l.description, 120)?, ..l.clone() })
         })
         .collect()
+}
+
+fn check_discount(field: &str, discount: Discount, base: Money, of_what: &str) -> Result<Money, DomainError> {
+    discount.on(base).map_err(|e| match e {
+        DiscountError::Negative => invalid(field, "must not be negative"),
+        DiscountError::OverAmount => invalid(field, format!("must not exceed {of_what} ({base})")),
+    })
+}
+
+/// Checks the revision's discount against its lines (checked by [`check_lines`]) after their own discounts.
+fn check_revision_discount(lines: &[LineInput], discount: Option<Discount>) -> Result<(), DomainError> {
+    let Some(d) = discount else { return Ok(()) };
+    let after: Money = lines
+        .iter()
+        .map(|l| {
+            let total = l.unit_price.checked_mul_quantity(l.quantity).unwrap_or_default();
+            total - l.discount.and_then(|d| d.on(total).ok()).unwrap_or_default()
+        })
+        .sum();
+    check_discount("discount", d, after, "the lines' total after their discounts").map(drop)
 }
 
 /// Decides the opening of an order (step 1) on the company's current flow.
@@ -275,7 +304,8 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
         return Err(invalid("due_date", "must not be in the past"));
     }
     let items = check_lines("items", &cmd.items, true)?;
-    let quote = QuoteRevision::new(1, false, items, cmd.due_date, now);
+    check_revision_discount(&items, cmd.discount)?;
+    let quote = QuoteRevision::new(1, false, items, cmd.discount, cmd.due_date, now);
     Ok(Event {
         version: 1,
         at: now,
@@ -414,7 +444,7 @@ fn decide_quote(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result
             }
             out.push(Some(t), Change::QuoteSent { revision: rev.revision });
         }
-        Command::ReviseQuote { items, due_date } => {
+        Command::ReviseQuote { items, discount, due_date } => {
             let t = out.transition(flow, Action::ReviseQuote, |_| true)?;
             if let Some(d) = due_date
                 && d < ctx.now.date_naive()
@@ -422,12 +452,14 @@ fn decide_quote(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result
                 return Err(invalid("due_date", "must not be in the past"));
             }
             let items = check_lines("items", &items, false)?;
+            check_revision_discount(&items, discount)?;
             let current = order.current_revision();
             let supplementary = current.is_some_and(|r| r.supplementary && r.is_pending());
             let mut revision = QuoteRevision::new(
                 current.map_or(1, |r| r.revision + 1),
                 supplementary,
                 items,
+                discount,
                 due_date.or(order.due_date),
                 ctx.now,
             );
@@ -454,7 +486,7 @@ fn decide_quote(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result
                 .iter()
                 .zip(&line_decisions)
                 .filter(|(_, (_, d))| *d == LineDecision::Approve)
-                .map(|(l, _)| l.total)
+                .map(|(l, _)| l.net())
                 .sum::<Money>();
             let wanted: &[StatusKind] = match (decision, rev.supplementary) {
                 (QuoteDecision::Approve, false) => &[StatusKind::Approved],
@@ -552,7 +584,7 @@ fn decide_execution(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Re
             if !extra_items.is_empty() {
                 let send = out.transition(flow, Action::SendQuote, |_| true)?;
                 let next = order.current_revision().map_or(1, |r| r.revision + 1);
-                let revision = QuoteRevision::new(next, true, extra_items, order.due_date, ctx.now);
+                let revision = QuoteRevision::new(next, true, extra_items, None, order.due_date, ctx.now);
                 out.push(None, Change::QuoteRevised { revision });
                 out.push(Some(send), Change::QuoteSent { revision: next });
             }

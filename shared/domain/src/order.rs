@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::discount::{Discount, apportion};
 use crate::flow::StatusKey;
 use crate::values::{CityCode, Document, Email, Money, Ncm, OrderId, Phone, Quantity, TenantId, Uf, UserId, Zip};
 
@@ -52,6 +53,10 @@ pub struct Service {
     pub reported_problem: String,
 }
 
+fn is_zero(m: &Money) -> bool {
+    m.is_zero()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
@@ -79,6 +84,9 @@ pub struct LineInput {
     pub ncm: Option<Ncm>,
     pub quantity: Quantity,
     pub unit_price: Money,
+    /// The line's own discount (off quantity × unit price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,8 +100,15 @@ pub struct QuoteLine {
     pub ncm: Option<Ncm>,
     pub quantity: Quantity,
     pub unit_price: Money,
-    /// quantity × unit price, rounded half away from zero to the centavo.
+    /// quantity × unit price, rounded half away from zero to the centavo (before discounts: the NF-e `vProd`).
     pub total: Money,
+    /// The line's own discount as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
+    /// The whole discount of the line: its own plus its share of the revision's (the NF-e `vDesc`); at most
+    /// `total`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub discount_total: Money,
     /// The customer's decision on this line, once the revision is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<LineDecision>,
@@ -102,6 +117,11 @@ pub struct QuoteLine {
 impl QuoteLine {
     pub fn is_approved(&self) -> bool {
         self.decision == Some(LineDecision::Approve)
+    }
+
+    /// What the line costs the customer: `total − discount_total`, never negative.
+    pub fn net(&self) -> Money {
+        self.total - self.discount_total
     }
 }
 
@@ -128,10 +148,20 @@ pub struct QuoteRevision {
     pub supplementary: bool,
     pub status: RevisionStatus,
     pub lines: Vec<QuoteLine>,
+    /// The revision's discount as typed (off the lines' amounts after their own discounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Discount>,
+    /// Every discount of the revision (the lines' own and the revision's): the sum of the lines'
+    /// `discount_total`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub discount_total: Money,
+    /// The part lines after discounts.
     pub parts_total: Money,
+    /// The labor lines after discounts.
     pub labor_total: Money,
+    /// What the revision costs: `parts_total + labor_total` (after discounts).
     pub total: Money,
-    /// Sum of the approved lines once decided.
+    /// Sum of the approved lines (after discounts) once decided.
     pub approved_total: Money,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<NaiveDate>,
@@ -146,35 +176,52 @@ pub struct QuoteRevision {
 
 impl QuoteRevision {
     /// Builds a revision from lines checked by the state machine (line totals within
-    /// [`crate::machine::MAX_LINE_TOTAL_CENTS`]), numbering them and computing totals.
+    /// [`crate::machine::MAX_LINE_TOTAL_CENTS`], each discount within its line, the revision's discount within
+    /// the lines after theirs), numbering them and computing discounts and totals.
     pub(crate) fn new(
         revision: u32,
         supplementary: bool,
         inputs: Vec<LineInput>,
+        discount: Option<Discount>,
         due_date: Option<NaiveDate>,
         now: DateTime<Utc>,
     ) -> QuoteRevision {
-        let lines: Vec<QuoteLine> = inputs
+        let mut lines: Vec<QuoteLine> = inputs
             .into_iter()
             .enumerate()
-            .map(|(i, l)| QuoteLine {
-                line: i as u32 + 1,
-                total: l.unit_price.checked_mul_quantity(l.quantity).expect("line totals are checked before"),
-                kind: l.kind,
-                code: l.code,
-                description: l.description,
-                ncm: l.ncm,
-                quantity: l.quantity,
-                unit_price: l.unit_price,
-                decision: None,
+            .map(|(i, l)| {
+                let total = l.unit_price.checked_mul_quantity(l.quantity).expect("line totals are checked before");
+                let own = l.discount.map_or(Money::zero(), |d| d.on(total).expect("line discounts are checked before"));
+                QuoteLine {
+                    line: i as u32 + 1,
+                    total,
+                    kind: l.kind,
+                    code: l.code,
+                    description: l.description,
+                    ncm: l.ncm,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    discount: l.discount,
+                    discount_total: own,
+                    decision: None,
+                }
             })
             .collect();
-        let sum = |kind: LineKind| lines.iter().filter(|l| l.kind == kind).map(|l| l.total).sum::<Money>();
+        let bases: Vec<Money> = lines.iter().map(QuoteLine::net).collect();
+        let whole = discount.map_or(Money::zero(), |d| {
+            d.on(bases.iter().copied().sum()).expect("the revision's discount is checked before")
+        });
+        for (line, share) in lines.iter_mut().zip(apportion(whole, &bases)) {
+            line.discount_total += share;
+        }
+        let sum = |kind: LineKind| lines.iter().filter(|l| l.kind == kind).map(QuoteLine::net).sum::<Money>();
         let (parts_total, labor_total) = (sum(LineKind::Part), sum(LineKind::Labor));
         QuoteRevision {
             revision,
             supplementary,
             status: RevisionStatus::Draft,
+            discount,
+            discount_total: lines.iter().map(|l| l.discount_total).sum(),
             parts_total,
             labor_total,
             total: parts_total + labor_total,
@@ -190,6 +237,11 @@ impl QuoteRevision {
 
     pub fn is_pending(&self) -> bool {
         matches!(self.status, RevisionStatus::Draft | RevisionStatus::Sent)
+    }
+
+    /// The lines before any discount: `total + discount_total`.
+    pub fn subtotal(&self) -> Money {
+        self.total + self.discount_total
     }
 }
 
@@ -383,13 +435,20 @@ impl Order {
         self.balance().is_zero()
     }
 
-    /// Approved part lines: what goes on the NF-e.
+    /// Approved part lines that cost something after their discounts: what goes on the NF-e (a line at zero,
+    /// given away or covered by a warranty, is not sold).
     pub fn approved_parts(&self) -> impl Iterator<Item = &QuoteLine> {
+        self.approved_lines(LineKind::Part)
+    }
+
+    /// Approved lines of `kind` that cost something after their discounts: what the NF-e (parts) or the NFS-e
+    /// (labor) declares.
+    pub fn approved_lines(&self, kind: LineKind) -> impl Iterator<Item = &QuoteLine> {
         self.quote
             .iter()
             .filter(|r| r.status == RevisionStatus::Approved)
             .flat_map(|r| r.lines.iter())
-            .filter(|l| l.kind == LineKind::Part && l.is_approved())
+            .filter(move |l| l.kind == kind && l.is_approved() && l.net().is_positive())
     }
 
     pub fn checklist_complete(&self) -> bool {

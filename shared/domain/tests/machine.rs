@@ -1,7 +1,7 @@
 //! The state machine: every command's success and refusals, and property tests over random command sequences.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use osflow_domain::values::{Document, Money, Ncm, OrderId, Quantity, TenantId, UserId};
+use osflow_domain::values::{Document, Money, Ncm, OrderId, Percent, Quantity, TenantId, UserId};
 use osflow_domain::*;
 
 fn t0() -> DateTime<Utc> {
@@ -24,6 +24,7 @@ fn part(code: &str, qty: &str, price: &str) -> LineInput {
         ncm: Some(Ncm::parse("85044010").unwrap()),
         quantity: Quantity::parse(qty).unwrap(),
         unit_price: money(price),
+        discount: None,
     }
 }
 
@@ -35,6 +36,7 @@ fn labor(price: &str) -> LineInput {
         ncm: None,
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money(price),
+        discount: None,
     }
 }
 
@@ -72,6 +74,7 @@ fn open_cmd(items: Vec<LineInput>) -> OpenOrder {
         items,
         due_date: Some(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
         technician: None,
+        discount: None,
     }
 }
 
@@ -293,9 +296,13 @@ fn adjustment_makes_a_new_revision() {
     assert_eq!(h.order.quote[0].status, RevisionStatus::AdjustmentRequested);
     // cannot send the adjusted revision again without revising
     assert!(h.try_(Command::SendQuote).is_err());
-    let past = Command::ReviseQuote { items: vec![labor("120.00")], due_date: NaiveDate::from_ymd_opt(2026, 11, 30) };
+    let past = Command::ReviseQuote {
+        items: vec![labor("120.00")],
+        due_date: NaiveDate::from_ymd_opt(2026, 11, 30),
+        discount: None,
+    };
     assert!(matches!(h.try_(past).unwrap_err(), DomainError::Invalid { field, .. } if field == "due_date"));
-    h.ok(Command::ReviseQuote { items: vec![labor("120.00")], due_date: None });
+    h.ok(Command::ReviseQuote { items: vec![labor("120.00")], due_date: None, discount: None });
     assert_eq!(h.order.quote.len(), 2);
     assert_eq!(h.order.current_revision().unwrap().revision, 2);
     assert_eq!(h.order.current_revision().unwrap().status, RevisionStatus::Draft);
@@ -310,7 +317,7 @@ fn adjustment_makes_a_new_revision() {
     };
     assert_eq!(h.try_(stale).unwrap_err(), DomainError::StaleRevision { revision: 1 });
     // revising while waiting sends the new revision at once and supersedes the old
-    h.ok(Command::ReviseQuote { items: vec![labor("110.00")], due_date: Some(date(20)) });
+    h.ok(Command::ReviseQuote { items: vec![labor("110.00")], due_date: Some(date(20)), discount: None });
     assert_eq!(h.status(), "aguardando_aprovacao");
     assert_eq!(h.order.quote[1].status, RevisionStatus::Superseded);
     assert_eq!(h.order.quote[2].status, RevisionStatus::Sent);
@@ -377,6 +384,51 @@ fn per_line_decisions() {
         evidence: None,
     };
     assert!(matches!(h.try_(cmd).unwrap_err(), DomainError::Invalid { field, .. } if field == "lines"));
+}
+
+#[test]
+fn discounts_per_line_and_per_revision() {
+    let value = |s: &str| Some(Discount::Value { value: money(s) });
+    let pct = |s: &str| Some(Discount::Percent { percent: Percent::parse(s).unwrap() });
+    let mut p = part("P-001", "1", "149.90");
+    p.discount = value("9.90");
+    let mut l = labor("120.00");
+    l.discount = pct("10");
+    let mut h = Harness::new(Flow::default_flow(), vec![p.clone(), l.clone()]);
+    let r = h.order.current_revision().unwrap().clone();
+    assert_eq!((r.lines[0].net(), r.lines[1].net()), (money("140.00"), money("108.00")));
+    assert_eq!((r.subtotal(), r.discount_total, r.total), (money("269.90"), money("21.90"), money("248.00")));
+    // the revision's 10 % (24.80) is shared over 140.00 and 108.00: 14.00 and 10.80
+    h.ok(Command::ReviseQuote { items: vec![p.clone(), l.clone()], due_date: None, discount: pct("10") });
+    let r = h.order.current_revision().unwrap().clone();
+    assert_eq!((r.lines[0].discount_total, r.lines[1].discount_total), (money("23.90"), money("22.80")));
+    assert_eq!((r.parts_total, r.labor_total, r.total), (money("126.00"), money("97.20"), money("223.20")));
+    // over the line or over the revision: refused, naming the field
+    let mut over = labor("120.00");
+    over.discount = value("120.01");
+    let err = h.try_(Command::ReviseQuote { items: vec![over], due_date: None, discount: None }).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "items[0].discount"), "{err:?}");
+    let err = h.try_(Command::ReviseQuote { items: vec![l.clone()], due_date: None, discount: value("108.01") });
+    assert!(matches!(err.unwrap_err(), DomainError::Invalid { field, .. } if field == "discount"));
+    let mut neg = labor("120.00");
+    neg.discount = value("-1.00");
+    assert!(h.try_(Command::ReviseQuote { items: vec![neg], due_date: None, discount: None }).is_err());
+    // a whole discount leaves the line at zero, never below
+    let err = h.ok(Command::ReviseQuote { items: vec![l], due_date: None, discount: value("108.00") });
+    assert_eq!(err.len(), 1);
+    assert_eq!(h.order.current_revision().unwrap().total, Money::zero());
+    // the customer owes the approved lines after their discounts
+    h.ok(Command::ReviseQuote { items: vec![p, labor("50.00")], due_date: None, discount: value("10.00") });
+    h.ok(Command::SendQuote);
+    h.ok(Command::DecideQuote {
+        revision: None,
+        decision: QuoteDecision::Approve,
+        lines: vec![(2, LineDecision::Reject)],
+        comment: None,
+        evidence: None,
+    });
+    // 10.00 over 140.00 and 50.00: 7.37 and 2.63; the part costs 140.00 − 7.37
+    assert_eq!(h.order.amount_due(), money("132.63"));
 }
 
 #[test]
@@ -603,17 +655,27 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    /// No discount, an amount (at times over the line: refused) or a percentage (0 to 100).
+    fn discount() -> impl Strategy<Value = Option<Discount>> {
+        prop_oneof![
+            Just(None),
+            (0i64..60_000).prop_map(|c| Some(Discount::Value { value: Money::from_cents(c).unwrap() })),
+            (0u32..=10_000).prop_map(|h| Some(Discount::Percent {
+                percent: Percent::parse(&format!("{}.{:02}", h / 100, h % 100)).unwrap()
+            })),
+        ]
+    }
+
     /// A command generator that covers every step with plausible and implausible arguments.
     fn command() -> impl Strategy<Value = (u8, Command)> {
         let cents = 1u64..50_000;
         prop_oneof![
             Just(Command::SendQuote),
-            (cents.clone(), 1u32..4).prop_map(|(c, q)| Command::ReviseQuote {
-                items: vec![
-                    part("P", &q.to_string(), &Money::from_cents(c as i64).unwrap().to_string()),
-                    labor(&Money::from_cents((c / 2) as i64).unwrap().to_string())
-                ],
-                due_date: None
+            (cents.clone(), 1u32..4, discount(), discount(), discount()).prop_map(|(c, q, d1, d2, whole)| {
+                let mut p = part("P", &q.to_string(), &Money::from_cents(c as i64).unwrap().to_string());
+                let mut l = labor(&Money::from_cents((c / 2) as i64).unwrap().to_string());
+                (p.discount, l.discount) = (d1, d2);
+                Command::ReviseQuote { items: vec![p, l], due_date: None, discount: whole }
             }),
             (0u8..3, any::<bool>()).prop_map(|(d, per_line)| Command::DecideQuote {
                 revision: None,
@@ -699,10 +761,28 @@ mod properties {
             prop_assert_eq!(h.order.balance(), h.order.amount_due() - paid);
             prop_assert!(!h.order.balance().is_negative());
             for r in &h.order.quote {
-                let sum: Money = r.lines.iter().map(|l| l.total).sum();
-                prop_assert_eq!(r.total, sum);
+                // discounts: exact to the centavo, never below zero
+                let gross: Money = r.lines.iter().map(|l| l.total).sum();
+                let net: Money = r.lines.iter().map(|l| l.net()).sum();
+                prop_assert_eq!(r.subtotal(), gross);
+                prop_assert_eq!(r.total, net);
+                prop_assert_eq!(r.discount_total, r.lines.iter().map(|l| l.discount_total).sum::<Money>());
                 prop_assert_eq!(r.total, r.parts_total + r.labor_total);
-                let approved: Money = r.lines.iter().filter(|l| l.is_approved()).map(|l| l.total).sum();
+                prop_assert!(!r.total.is_negative() && !r.discount_total.is_negative());
+                for l in &r.lines {
+                    prop_assert!(!l.discount_total.is_negative() && l.discount_total <= l.total);
+                    let own = l.discount.map_or(Money::zero(), |d| d.on(l.total).unwrap());
+                    prop_assert!(l.discount_total >= own);
+                }
+                if let Some(d) = r.discount {
+                    let after_own: Money = r
+                        .lines
+                        .iter()
+                        .map(|l| l.total - l.discount.map_or(Money::zero(), |d| d.on(l.total).unwrap()))
+                        .sum();
+                    prop_assert_eq!(r.subtotal() - r.total, gross - after_own + d.on(after_own).unwrap());
+                }
+                let approved: Money = r.lines.iter().filter(|l| l.is_approved()).map(|l| l.net()).sum();
                 if r.status == RevisionStatus::Approved {
                     prop_assert_eq!(r.approved_total, approved);
                 }

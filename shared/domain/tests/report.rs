@@ -64,6 +64,7 @@ fn opened(n: u128, technician: Option<&str>, service: &str, at: DateTime<Utc>) -
         items: vec![],
         due_date: None,
         technician: technician.map(|t| UserId::parse(t).unwrap()),
+        discount: None,
     };
     let actor = Actor::staff(UserId::parse("rep").unwrap(), vec![Role::Representante]);
     decide_open(&Flow::default_flow(), cmd, &actor, at).unwrap()

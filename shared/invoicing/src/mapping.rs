@@ -1,7 +1,8 @@
 //! `Order` + emitter → [`NfeInput`].
 //!
-//! - One `det` per approved part line of the approved revisions (NCM, the emitter's CFOP, quantity, unit price,
-//!   the emitter's tax rules); labor lines are left to the NFS-e.
+//! - One `det` per approved part line of the approved revisions that costs something after its discounts (NCM,
+//!   the emitter's CFOP, quantity, unit price, the line's whole discount as `vDesc`, the emitter's tax rules);
+//!   labor lines are left to the NFS-e.
 //! - `dest` from the customer: CPF or CNPJ, name, address when present, e-mail.
 //! - `pag` from the order's payments, oldest first, each taken up to what the parts still owe: the payments of
 //!   an OS also pay its labor, which is not on this document, and the excess must not be declared as change
@@ -58,7 +59,7 @@ pub fn nfe_input(
                 unit: "UN".into(),
                 quantity: l.quantity.as_decimal(),
                 unit_price: l.unit_price.as_decimal(),
-                discount: None,
+                discount: (!l.discount_total.is_zero()).then(|| l.discount_total.as_decimal()),
                 origin: 0,
                 tax: emitter.tax.clone(),
             })
@@ -67,7 +68,7 @@ pub fn nfe_input(
     if items.is_empty() {
         return Ok(None);
     }
-    let parts: Decimal = order.approved_parts().map(|l| l.total.as_decimal()).sum();
+    let parts: Decimal = order.approved_parts().map(|l| l.net().as_decimal()).sum();
     Ok(Some(NfeInput {
         environment: emitter.environment,
         emission: EmissionType::Normal,

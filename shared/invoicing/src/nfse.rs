@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use osflow_app::{ApproximateTaxesConfig, EmitterConfig, FiscalEnvironment, NfseServiceCodes};
 use osflow_domain::values::Document;
-use osflow_domain::{LineKind, Order, RevisionStatus};
+use osflow_domain::{LineKind, Order};
 use osflow_nfse::{
     ApproximateTaxes, Cnpj, Cpf, DpsInput, Environment, IbsCbs, Iss, IssTaxation, Provider, Regime, SignatureAlgorithm,
     SimplesOption, Taker, TakerAddress, TakerId, Values, Withholding,
@@ -244,21 +244,20 @@ fn input_for(
     }
 }
 
+/// A labor line on a DPS: its description, its total before discounts (`vServ`) and its whole discount
+/// (`vDescIncond`: the line's own and its share of the revision's, given with the quote, so unconditional).
+pub type LaborItem = (String, Decimal, Decimal);
+
 /// The labor of an order grouped by service codes: a labor line whose code names a service type of the settings
-/// takes its codes; the others take the codes of the order's service type, or the default.
-pub fn labor_groups(order: &Order, s: &ValidNfse) -> Vec<(NfseServiceCodes, Vec<(String, Decimal)>)> {
-    let mut groups: Vec<(NfseServiceCodes, Vec<(String, Decimal)>)> = Vec::new();
+/// takes its codes; the others take the codes of the order's service type, or the default. Lines at zero after
+/// their discounts are not declared.
+pub fn labor_groups(order: &Order, s: &ValidNfse) -> Vec<(NfseServiceCodes, Vec<LaborItem>)> {
+    let mut groups: Vec<(NfseServiceCodes, Vec<LaborItem>)> = Vec::new();
     let order_codes = s.services_by_type.get(&order.service.kind.trim().to_lowercase()).unwrap_or(&s.service).clone();
-    let lines = order
-        .quote
-        .iter()
-        .filter(|r| r.status == RevisionStatus::Approved)
-        .flat_map(|r| r.lines.iter())
-        .filter(|l| l.kind == LineKind::Labor && l.is_approved());
-    for l in lines {
+    for l in order.approved_lines(LineKind::Labor) {
         let codes =
             s.services_by_type.get(&l.code.trim().to_lowercase()).cloned().unwrap_or_else(|| order_codes.clone());
-        let item = (l.description.clone(), l.total.as_decimal());
+        let item = (l.description.clone(), l.total.as_decimal(), l.discount_total.as_decimal());
         match groups.iter_mut().find(|(c, _)| c.c_trib_nac == codes.c_trib_nac && *c == codes) {
             Some((_, items)) => items.push(item),
             None => groups.push((codes, vec![item])),
@@ -297,10 +296,11 @@ pub fn dps_inputs(order: &Order, s: &ValidNfse, numbers: &[u64], issued_at: Date
         .into_iter()
         .zip(numbers)
         .map(|((codes, items), number)| {
-            let amount: Decimal = items.iter().map(|(_, v)| *v).sum();
-            let description = items.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>().join("; ");
+            let amount: Decimal = items.iter().map(|(_, v, _)| *v).sum();
+            let discount: Decimal = items.iter().map(|(_, _, d)| *d).sum();
+            let description = items.iter().map(|(d, _, _)| d.as_str()).collect::<Vec<_>>().join("; ");
             let description = format!("{description}. Ordem de serviço nº {}.", order.number);
-            input_for(
+            let mut input = input_for(
                 s,
                 &codes,
                 Some(taker(order)),
@@ -309,7 +309,9 @@ pub fn dps_inputs(order: &Order, s: &ValidNfse, numbers: &[u64], issued_at: Date
                 *number,
                 format!("OS{}", order.number),
                 issued_at,
-            )
+            );
+            input.values.unconditional_discount = (!discount.is_zero()).then_some(discount);
+            input
         })
         .collect()
 }

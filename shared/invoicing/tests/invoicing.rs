@@ -13,10 +13,10 @@ use osflow_app::{
     App, AppError, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
     Rendered, Reply, TaxRules, TechResponsibleConfig,
 };
-use osflow_domain::values::{CityCode, Document, Email, Ncm, OrderId, Quantity, TenantId, Uf, UserId, Zip};
+use osflow_domain::values::{CityCode, Document, Email, Ncm, OrderId, Percent, Quantity, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
-    Address, ChecklistItem, Command, Customer, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput, LineKind,
-    Order, PaymentMethod, Role, Service,
+    Address, ChecklistItem, Command, Customer, Discount, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput,
+    LineKind, Order, PaymentMethod, Role, Service,
 };
 use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, Issued, SefazAuthorities, SharedAuthority, validate};
 use osflow_nfe::simulator::Simulator;
@@ -122,6 +122,7 @@ fn part(code: &str, description: &str, quantity: &str, price: &str) -> LineInput
         ncm: Some(Ncm::parse("85044010").unwrap()),
         quantity: Quantity::parse(quantity).unwrap(),
         unit_price: money(price),
+        discount: None,
     }
 }
 
@@ -133,6 +134,7 @@ fn labor(price: &str) -> LineInput {
         ncm: None,
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money(price),
+        discount: None,
     }
 }
 
@@ -150,6 +152,16 @@ impl World {
 
     /// Opens an order with these lines and walks it to paid in full (credit card 100.00, then PIX for the rest).
     async fn paid_order(&self, document: Document, items: Vec<LineInput>) -> Order {
+        self.paid_order_with_discount(document, items, None).await
+    }
+
+    /// [`World::paid_order`] with a discount on the whole quote.
+    async fn paid_order_with_discount(
+        &self,
+        document: Document,
+        items: Vec<LineInput>,
+        discount: Option<Discount>,
+    ) -> Order {
         let input = OpenOrderInput {
             customer: Customer {
                 name: "Maria Souza".into(),
@@ -163,6 +175,7 @@ impl World {
             items,
             due_date: None,
             technician: None,
+            discount,
         };
         let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
             Reply::Fresh(s) => s.order.id,
@@ -449,6 +462,39 @@ async fn regime_normal_with_a_cnpj_buyer() {
     assert_eq!(between(&xml, "<vICMS>", "</vICMS>")[0], "90.00");
     assert_eq!(between(&xml, "<vPIS>", "</vPIS>")[0], "8.25");
     assert_eq!(between(&xml, "<vCOFINS>", "</vCOFINS>")[0], "38.00");
+}
+
+/// Discounts per line (an amount, a percentage) and on the whole quote reach the NF-e as `vDesc` per item and in
+/// `ICMSTot`, exact to the centavo: the document passes the schema, the signature and the SEFAZ simulator's totals
+/// check (it is authorized), and the ICMS base of the normal regime is the value after the discount.
+#[tokio::test(flavor = "multi_thread")]
+async fn discounts_reach_the_nfe_per_item_and_in_the_totals() {
+    let w = world(Some(normal())).await;
+    let mut fonte = part("P-001", "Fonte 65W", "1", "149.90");
+    fonte.discount = Some(Discount::Value { value: money("9.90") });
+    let mut cabo = part("P-002", "Cabo", "3", "10.05");
+    cabo.discount = Some(Discount::Percent { percent: Percent::parse("10").unwrap() });
+    let whole = Some(Discount::Value { value: money("20.00") });
+    let order = w.paid_order_with_discount(cpf(31), vec![fonte, cabo, labor("120.00")], whole).await;
+    // 149.90 − 9.90 = 140.00; 30.15 − 3.02 = 27.13; labor 120.00: the 20.00 shared as 9.75, 1.89, 8.36
+    let lines = &order.quote[0].lines;
+    let disc: Vec<String> = lines.iter().map(|l| l.discount_total.to_string()).collect();
+    assert_eq!(disc, ["19.65", "4.91", "8.36"]);
+    assert_eq!(order.amount_due(), money("267.13"));
+    let record = w.issue(&order.id).await;
+    assert_eq!(record.state, InvoiceState::Authorized, "{record:?}");
+    let xml = w.proc_xml(&record).await;
+    check_proc(&xml);
+    assert_eq!(between(&xml, "<vProd>", "</vProd>"), ["149.90", "30.15", "180.05"]);
+    assert_eq!(between(&xml, "<vDesc>", "</vDesc>"), ["19.65", "4.91", "24.56"]);
+    assert_eq!(between(&xml, "<vNF>", "</vNF>"), ["155.49"]);
+    // the ICMS base (and PIS/COFINS) is the value after the discount; ICMS 18 %: 23.45 + 4.54
+    let bases = between(&xml, "<vBC>", "</vBC>");
+    assert!(bases.contains(&"130.25") && bases.contains(&"25.24"), "{bases:?}");
+    assert_eq!(between(&xml, "<vICMS>", "</vICMS>")[..2], ["23.45", "4.54"]);
+    let paid: Vec<&str> = between(&xml, "<vPag>", "</vPag>");
+    let sum: rust_decimal::Decimal = paid.iter().map(|v| v.parse::<rust_decimal::Decimal>().unwrap()).sum();
+    assert_eq!(sum.to_string(), "155.49", "the parts' payments cover vNF exactly");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -176,6 +176,7 @@ impl World {
                     ncm: Some(Ncm::parse("85044010").unwrap()),
                     quantity: Quantity::parse("1").unwrap(),
                     unit_price: money("149.90"),
+                    discount: None,
                 },
                 LineInput {
                     kind: LineKind::Labor,
@@ -184,8 +185,10 @@ impl World {
                     ncm: None,
                     quantity: Quantity::parse("1").unwrap(),
                     unit_price: money("120.00"),
+                    discount: None,
                 },
             ],
+            discount: None,
             due_date: None,
             technician: None,
         };
@@ -711,8 +714,9 @@ async fn a_quote_revised_while_waiting_is_sent_again() {
         ncm: None,
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money("300.00"),
+        discount: None,
     };
-    w.step(&id, Command::ReviseQuote { items: vec![line], due_date: None }).await;
+    w.step(&id, Command::ReviseQuote { items: vec![line], due_date: None, discount: None }).await;
     for (env, r) in w.deliver(2).await {
         assert!(r.is_ok(), "{}: {r:?}", env.kind);
     }

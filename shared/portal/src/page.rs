@@ -157,6 +157,10 @@ fn quote_section(rev: &QuoteRevision, form: Option<&Form>) -> Markup {
                                 (l.description)
                                 br;
                                 span.muted { (brl(l.unit_price)) " cada" }
+                                @if !l.discount_total.is_zero() {
+                                    br;
+                                    span.muted { "desconto de " (brl(l.discount_total)) ": " (brl(l.net())) }
+                                }
                                 @if let Some(d) = l.decision {
                                     br;
                                     span.muted { @if d == LineDecision::Approve { "aprovado" } @else { "recusado" } }
@@ -168,6 +172,10 @@ fn quote_section(rev: &QuoteRevision, form: Option<&Form>) -> Markup {
                     }
                 }
                 tfoot {
+                    @if !rev.discount_total.is_zero() {
+                        tr { td colspan="2" { "Subtotal" } td.n { (brl(rev.subtotal())) } }
+                        tr { td colspan="2" { "Descontos" } td.n { "− " (brl(rev.discount_total)) } }
+                    }
                     tr { td colspan="2" { "Total" } td.n { (brl(rev.total)) } }
                     @if rev.status == RevisionStatus::Approved && rev.approved_total != rev.total {
                         tr { td colspan="2" { "Total aprovado" } td.n { (brl(rev.approved_total)) } }

@@ -4,14 +4,14 @@ use osflow_domain::{LineKind, Order, QuoteRevision};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 (hex) of the revision as the page shows it: its number, lines (kind, code, description, quantity, unit
-/// price, total), total and deadline, in a fixed JSON form. The form carries it; a decision whose fingerprint is
+/// price, total, discount when there is one), total and deadline, in a fixed JSON form. The form carries it; a decision whose fingerprint is
 /// not the current one (the quote changed under the customer) is refused.
 pub fn quote_sha256(order: &Order, rev: &QuoteRevision) -> String {
     let lines: Vec<serde_json::Value> = rev
         .lines
         .iter()
         .map(|l| {
-            serde_json::json!([
+            let mut line = serde_json::json!([
                 l.line,
                 match l.kind {
                     LineKind::Part => "part",
@@ -22,7 +22,14 @@ pub fn quote_sha256(order: &Order, rev: &QuoteRevision) -> String {
                 l.quantity.to_string(),
                 l.unit_price.to_string(),
                 l.total.to_string()
-            ])
+            ]);
+            // A discount is shown, so it is part of what was decided (absent when none, as before discounts).
+            if !l.discount_total.is_zero()
+                && let Some(a) = line.as_array_mut()
+            {
+                a.push(l.discount_total.to_string().into());
+            }
+            line
         })
         .collect();
     let shown = serde_json::json!({

@@ -206,6 +206,7 @@ pub fn items() -> Vec<LineInput> {
             ncm: Some(Ncm::parse("85044010").unwrap()),
             quantity: Quantity::parse("1").unwrap(),
             unit_price: money("149.90"),
+            discount: None,
         },
         LineInput {
             kind: LineKind::Labor,
@@ -214,6 +215,7 @@ pub fn items() -> Vec<LineInput> {
             ncm: None,
             quantity: Quantity::parse("1").unwrap(),
             unit_price: money("120.00"),
+            discount: None,
         },
     ]
 }
@@ -261,6 +263,7 @@ pub fn open_order_with_id(
         items: items(),
         due_date: Some(when.date_naive() + chrono::Days::new(10)),
         technician: None,
+        discount: None,
     };
     let opened = decide_open(&Flow::default_flow(), cmd, &actor(), when).expect("the fixture opens");
     let order = Order::from_opened(&opened).expect("an opened event makes an order");

@@ -123,3 +123,38 @@ mirror! {
     /// `tpAmb`: `homologation` (2, no fiscal value; the default) or `production` (1).
     FiscalEnvironment <=> osflow_app::FiscalEnvironment { Homologation, Production }
 }
+
+/// A discount: an amount in reais (`{"type": "value", "value": "10.00"}`) or a percentage from 0 to 100
+/// (`{"type": "percent", "percent": "12.5"}`). It never takes what it applies to below zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Discount {
+    Value {
+        /// Not negative, at most 2 decimals.
+        #[schema(value_type = String, example = "10.00")]
+        value: d::values::Money,
+    },
+    Percent {
+        /// From 0 to 100, at most 2 decimals.
+        #[schema(value_type = String, example = "10")]
+        percent: d::values::Percent,
+    },
+}
+
+impl From<Discount> for d::Discount {
+    fn from(v: Discount) -> d::Discount {
+        match v {
+            Discount::Value { value } => d::Discount::Value { value },
+            Discount::Percent { percent } => d::Discount::Percent { percent },
+        }
+    }
+}
+
+impl From<d::Discount> for Discount {
+    fn from(v: d::Discount) -> Discount {
+        match v {
+            d::Discount::Value { value } => Discount::Value { value },
+            d::Discount::Percent { percent } => Discount::Percent { percent },
+        }
+    }
+}

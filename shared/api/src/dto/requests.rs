@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::enums::{
-    Action, Channel, Guard, LineDecision, LineKind, NotifyChannel, PaymentMethod, QuoteDecision, Role, StatusKind,
+    Action, Channel, Discount, Guard, LineDecision, LineKind, NotifyChannel, PaymentMethod, QuoteDecision, Role,
+    StatusKind,
 };
 
 /// An empty body (`{}`, or no body at all).
@@ -145,6 +146,9 @@ pub struct LineInput {
     /// Not negative, at most 2 decimals.
     #[schema(value_type = String, example = "149.90")]
     pub unit_price: Money,
+    /// The line's discount, off quantity × unit price (at most that).
+    #[serde(default)]
+    pub discount: Option<Discount>,
 }
 
 impl From<LineInput> for d::LineInput {
@@ -156,6 +160,7 @@ impl From<LineInput> for d::LineInput {
             ncm: l.ncm,
             quantity: l.quantity,
             unit_price: l.unit_price,
+            discount: l.discount.map(Into::into),
         }
     }
 }
@@ -175,6 +180,10 @@ pub struct OpenOrderRequest {
     #[serde(default)]
     #[schema(max_items = 200)]
     pub items: Vec<LineInput>,
+    /// The discount of the whole quote, off the lines after their own discounts (shared over the lines in
+    /// proportion to them).
+    #[serde(default)]
+    pub discount: Option<Discount>,
     /// Promised delivery date.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Date, example = "2026-12-10")]
@@ -192,6 +201,7 @@ impl From<OpenOrderRequest> for OpenOrderInput {
             equipment: r.equipment.into(),
             service: r.service.into(),
             items: lines(r.items),
+            discount: r.discount.map(Into::into),
             due_date: r.due_date,
             technician: r.technician,
         }
@@ -204,6 +214,10 @@ impl From<OpenOrderRequest> for OpenOrderInput {
 pub struct ReviseQuoteRequest {
     #[schema(min_items = 1, max_items = 200)]
     pub items: Vec<LineInput>,
+    /// The discount of the whole revision, off the lines after their own discounts (shared over the lines in
+    /// proportion to them).
+    #[serde(default)]
+    pub discount: Option<Discount>,
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Date, example = "2026-12-15")]
     pub due_date: Option<NaiveDate>,
@@ -211,7 +225,7 @@ pub struct ReviseQuoteRequest {
 
 impl From<ReviseQuoteRequest> for d::Command {
     fn from(r: ReviseQuoteRequest) -> d::Command {
-        d::Command::ReviseQuote { items: lines(r.items), due_date: r.due_date }
+        d::Command::ReviseQuote { items: lines(r.items), discount: r.discount.map(Into::into), due_date: r.due_date }
     }
 }
 

@@ -6,7 +6,9 @@ use osflow_domain as d;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::enums::{InvoiceState, LineDecision, LineKind, NotifyChannel, PaymentMethod, RevisionStatus, Role};
+use super::enums::{
+    Discount, InvoiceState, LineDecision, LineKind, NotifyChannel, PaymentMethod, RevisionStatus, Role,
+};
 use super::requests::{MessageTemplate, StatusDefDto, TransitionDto};
 
 /// Labels of the statuses of the flow versions an answer touches.
@@ -120,9 +122,17 @@ pub struct QuoteLineView {
     pub quantity: String,
     #[schema(example = "149.90")]
     pub unit_price: String,
-    /// quantity × unit price, rounded to the centavo.
+    /// quantity × unit price, rounded to the centavo (before discounts).
     #[schema(example = "149.90")]
     pub total: String,
+    /// The line's own discount as typed.
+    pub discount: Option<Discount>,
+    /// The line's whole discount: its own plus its share of the revision's (the NF-e `vDesc`).
+    #[schema(example = "0.00")]
+    pub discount_total: String,
+    /// What the line costs: `total − discount_total`.
+    #[schema(example = "149.90")]
+    pub net: String,
     /// The customer's decision on this line, once decided.
     pub decision: Option<LineDecision>,
 }
@@ -135,13 +145,24 @@ pub struct QuoteView {
     pub supplementary: bool,
     pub status: RevisionStatus,
     pub lines: Vec<QuoteLineView>,
+    /// The revision's discount as typed (off the lines after their own).
+    pub discount: Option<Discount>,
+    /// The lines before any discount.
+    #[schema(example = "269.90")]
+    pub subtotal: String,
+    /// Every discount of the revision (the lines' own and the revision's).
+    #[schema(example = "0.00")]
+    pub discount_total: String,
+    /// The part lines after discounts.
     #[schema(example = "149.90")]
     pub parts_total: String,
+    /// The labor lines after discounts.
     #[schema(example = "120.00")]
     pub labor_total: String,
+    /// `subtotal − discount_total`.
     #[schema(example = "269.90")]
     pub total: String,
-    /// Sum of the approved lines once decided.
+    /// Sum of the approved lines (after discounts) once decided.
     #[schema(example = "0.00")]
     pub approved_total: String,
     #[schema(value_type = Option<String>, format = Date)]
@@ -170,9 +191,15 @@ impl From<&d::QuoteRevision> for QuoteView {
                     quantity: l.quantity.to_string(),
                     unit_price: l.unit_price.to_string(),
                     total: l.total.to_string(),
+                    discount: l.discount.map(Into::into),
+                    discount_total: l.discount_total.to_string(),
+                    net: l.net().to_string(),
                     decision: l.decision.map(Into::into),
                 })
                 .collect(),
+            discount: r.discount.map(Into::into),
+            subtotal: r.subtotal().to_string(),
+            discount_total: r.discount_total.to_string(),
             parts_total: r.parts_total.to_string(),
             labor_total: r.labor_total.to_string(),
             total: r.total.to_string(),

@@ -52,6 +52,24 @@ async fn invalid_openings_name_the_field_and_store_nothing() {
         (order_with(|v| v["items"][0]["unit_price"] = 149.9.into()), 422, "invalid-field", "items[0].unit_price"),
         (order_with(|v| v["items"][0]["kind"] = "gift".into()), 422, "invalid-field", "items[0].kind"),
         (
+            order_with(|v| v["items"][1]["discount"] = serde_json::json!({"type": "value", "value": "120.01"})),
+            422,
+            "invalid-field",
+            "items[1].discount",
+        ),
+        (
+            order_with(|v| v["items"][1]["discount"] = serde_json::json!({"type": "percent", "percent": "100.5"})),
+            422,
+            "invalid-field",
+            "items[1].discount",
+        ),
+        (
+            order_with(|v| v["discount"] = serde_json::json!({"type": "value", "value": "269.91"})),
+            422,
+            "invalid-field",
+            "discount",
+        ),
+        (
             order_with(|v| {
                 v["items"][0].as_object_mut().unwrap().remove("ncm");
             }),
@@ -63,7 +81,8 @@ async fn invalid_openings_name_the_field_and_store_nothing() {
         (order_with(|v| v["due_date"] = "2026-01-10".into()), 422, "invalid-field", "due_date"),
         (order_with(|v| v["equipment"]["colour"] = "preto".into()), 422, "unknown-field", "equipment.colour"),
         (order_with(|v| v["priority"] = "alta".into()), 422, "unknown-field", "priority"),
-        (order_with(|v| v["items"][1]["discount"] = "1.00".into()), 422, "unknown-field", "items[1].discount"),
+        (order_with(|v| v["items"][1]["discount"] = "1.00".into()), 422, "invalid-field", "items[1].discount"),
+        (order_with(|v| v["items"][1]["rebate"] = "1.00".into()), 422, "unknown-field", "items[1].rebate"),
     ];
     for (body, status, kind, field) in cases {
         let r = api.send(Call::post("/v1/orders", &body).by(&staff)).await;

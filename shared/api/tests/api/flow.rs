@@ -253,6 +253,39 @@ async fn adjustments_make_a_new_revision() {
 }
 
 #[tokio::test]
+async fn discounts_per_line_and_on_the_revision_are_shown_and_owed() {
+    let api = Api::new();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    let o = api
+        .ok(
+            &staff,
+            "PUT",
+            &format!("{base}/quote"),
+            r#"{"items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
+                           "quantity": "1", "unit_price": "149.90", "discount": {"type": "value", "value": "9.90"}},
+                          {"kind": "labor", "description": "Diagnóstico e reparo", "quantity": "1",
+                           "unit_price": "120.00", "discount": {"type": "percent", "percent": "10"}}],
+                "discount": {"type": "percent", "percent": "5"}}"#,
+        )
+        .await;
+    // 140.00 and 108.00 after their own; 5 % of 248.00 = 12.40, shared as 7.00 and 5.40
+    let q = &o["quote"];
+    assert_eq!(q["lines"][0]["discount"], json!({"type": "value", "value": "9.90"}));
+    assert_eq!((&q["lines"][0]["discount_total"], &q["lines"][0]["net"]), (&json!("16.90"), &json!("133.00")));
+    assert_eq!((&q["lines"][1]["discount_total"], &q["lines"][1]["net"]), (&json!("17.40"), &json!("102.60")));
+    assert_eq!(q["discount"], json!({"type": "percent", "percent": "5"}));
+    assert_eq!(
+        (&q["subtotal"], &q["discount_total"], &q["total"]),
+        (&json!("269.90"), &json!("34.30"), &json!("235.60"))
+    );
+    api.ok(&staff, "POST", &format!("{base}/quote/send"), "{}").await;
+    let o = api.ok(&staff, "POST", &format!("{base}/quote/decision"), r#"{"decision": "approve"}"#).await;
+    assert_eq!((&o["quote"]["approved_total"], &o["amount_due"]), (&json!("235.60"), &json!("235.60")));
+}
+
+#[tokio::test]
 async fn per_line_approval_and_rejection() {
     let api = Api::new();
     let staff = Who::staff(SHOP);

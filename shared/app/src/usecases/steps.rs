@@ -65,6 +65,8 @@ pub struct OpenOrderInput {
     pub equipment: osflow_domain::Equipment,
     pub service: osflow_domain::Service,
     pub items: Vec<osflow_domain::LineInput>,
+    /// The discount of the whole quote.
+    pub discount: Option<osflow_domain::Discount>,
     pub due_date: Option<chrono::NaiveDate>,
     pub technician: Option<UserId>,
 }
@@ -122,6 +124,7 @@ impl App {
             equipment: input.equipment,
             service: input.service,
             items: input.items,
+            discount: input.discount,
             due_date: input.due_date,
             technician: input.technician,
         };

@@ -127,6 +127,7 @@ fn installation(price: &str) -> LineInput {
         ncm: None,
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money(price),
+        discount: None,
     }
 }
 
@@ -216,6 +217,36 @@ impl NfseAuthority for LosesFirstAnswer {
     async fn danfse(&self, key: &NfseKey) -> Result<Option<Vec<u8>>, TransportError> {
         self.sim.danfse(key).await
     }
+}
+
+/// Labor discounts (the line's own and its share of the quote's) reach the DPS as `vDescCondIncond/vDescIncond`
+/// next to `vServ` before discounts; the DPS passes the schema and the signature, and the simulator issues it.
+#[tokio::test]
+async fn labor_discounts_reach_the_dps_as_unconditional_discounts() {
+    let w = world(Some(simples())).await;
+    let mut repair = labor("150.00");
+    repair.discount = Some(osflow_domain::Discount::Percent { percent: "10".parse().unwrap() });
+    let whole = Some(osflow_domain::Discount::Value { value: money("15.00") });
+    let order = w.paid_order_with_discount(cpf(32), vec![repair, labor("50.00"), installation("80.00")], whole).await;
+    // after their own: 135.00, 50.00, 80.00 (265.00); the 15.00 shared as 7.64, 2.83, 4.53
+    let valid = validate_nfse(&nfse_emitter(settings())).unwrap().unwrap();
+    let inputs = dps_inputs(&order, &valid, &[1, 2], chrono::Utc::now());
+    let values: Vec<(String, Option<String>)> = inputs
+        .iter()
+        .map(|i| (i.values.amount.to_string(), i.values.unconditional_discount.map(|d| d.to_string())))
+        .collect();
+    assert_eq!(
+        values,
+        [("200.00".to_owned(), Some("25.47".to_owned())), ("80.00".to_owned(), Some("4.53".to_owned()))]
+    );
+    let sim = Simulator::new();
+    for input in &inputs {
+        let dps = sign_dps(&build(input).expect("build"), certificate(), SignatureAlgorithm::RsaSha256).expect("sign");
+        check(dps.xml());
+        assert!(dps.xml().contains("<vDescCondIncond><vDescIncond>"), "{}", dps.xml());
+        sim.issue_xml(dps.xml()).expect("issued");
+    }
+    assert_eq!(order.amount_due(), money("250.00"));
 }
 
 async fn nfse_world(s: NfseSettings, authority: Arc<dyn NfseAuthorityFor>) -> (World, Arc<NfseInvoicer>) {
