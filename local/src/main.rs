@@ -225,14 +225,15 @@ fn run(args: ServeArgs) -> Result<(), String> {
             store.clone(),
             Arc::new(SharedNfseAuthority(Arc::new(osflow_nfse::simulator::Simulator::new()))),
         );
-        let invoicer = Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))))
-            .with_nfse(Arc::new(nfse));
+        let invoicer = Arc::new(
+            Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))))
+                .with_nfse(Arc::new(nfse)),
+        );
+        // The events of an authorized NF-e (cancel, carta de correção) through the same invoicer and simulator.
+        let app = app.with_nfe_events(invoicer.clone());
         // Reports: every event counted into the day aggregates.
         let reporter = Reporter::new(app.clone());
-        let relay = Arc::new(EmbeddedRelay::new(
-            store.clone(),
-            vec![Arc::new(notifier), Arc::new(invoicer), Arc::new(reporter)],
-        ));
+        let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier), invoicer, Arc::new(reporter)]));
         // The scheduled reports (EventBridge Scheduler in AWS), announced to the company by e-mail (mailbox).
         let announcer = Announcer {
             dedupe: store.clone(),

@@ -1,14 +1,16 @@
-//! Lambda `fiscal-admin`: `GET|PUT /v1/fiscal/emitter` — the company's NF-e emitter and its A1 certificate.
+//! Lambda `fiscal-admin`: `GET|PUT /v1/fiscal/emitter` — the company's NF-e emitter and its A1 certificate — and
+//! the events of an authorized NF-e (`POST …/invoices/{key}/cancel`, `…/corrections`).
 //!
 //! Wiring only: `osflow_fn_common::app`'s adapters, plus the emitter store (the configuration in DynamoDB, the
-//! certificate in Secrets Manager under `OSFLOW_SECRETS_PREFIX`/<tenant>/a1) and the NF-e checks (OpenSSL opens
-//! the PKCS#12 files: this is the only HTTP function that links it).
+//! certificate in Secrets Manager under `OSFLOW_SECRETS_PREFIX`/<tenant>/a1), the NF-e checks (OpenSSL opens
+//! the PKCS#12 files: this is the only HTTP function that links it) and the invoicer's events, sent to SEFAZ
+//! trusted with `OSFLOW_SEFAZ_TRUST_ROOTS`.
 
 use std::sync::Arc;
 
 use osflow_app::FiscalAdmin;
-use osflow_fn_common::Env;
-use osflow_invoicing::NfeChecks;
+use osflow_fn_common::{Env, SEFAZ_TRUST_ROOTS_ENV};
+use osflow_invoicing::{Invoicer, NfeChecks, SefazAuthorities};
 use osflow_store_dynamodb::DynamoEmitterStore;
 
 #[tokio::main]
@@ -16,8 +18,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     osflow_lambda_kit::init_tracing();
     let env = Env::from_env()?;
     let prefix = env.secrets_prefix()?;
+    let authorities = SefazAuthorities::from_setting(env.sefaz_trust_roots()?)
+        .map_err(|e| format!("{SEFAZ_TRUST_ROOTS_ENV}: {e}"))?;
     let (app, store) = osflow_fn_common::app(&env).await?;
     let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await);
-    let app = app.with_fiscal(FiscalAdmin { emitters, checks: Arc::new(NfeChecks) });
+    let events = Arc::new(Invoicer::new(app.clone(), emitters.clone(), Arc::new(authorities)));
+    let app = app.with_fiscal(FiscalAdmin { emitters, checks: Arc::new(NfeChecks) }).with_nfe_events(events);
     osflow_fn_common::serve_app(app, osflow_api::Function::FiscalAdmin).await
 }

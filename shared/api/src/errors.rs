@@ -66,6 +66,9 @@ pub fn domain_problem(e: &DomainError) -> Problem {
                 Some(s) => format!("a NF-e da OS está {}", invoice_state_label(*s)),
             })
         }
+        DomainError::InvoiceNotCancelled { key } => Problem::new(ProblemType::InvoiceNotCancelled).with_detail(
+            format!("a NF-e {key} está autorizada: cancele-a antes (POST /v1/orders/{{id}}/invoices/{key}/cancel)"),
+        ),
         DomainError::OrderTooLarge { bytes, limit } => Problem::new(ProblemType::OrderTooLarge).with_detail(format!(
             "esta etapa levaria a OS a {} KiB, acima do limite de {} KiB para acrescentar conteúdo (notas, anexos, \
              revisões…); o histórico completo continua na linha do tempo. A OS ainda pode seguir o fluxo (executar, \
@@ -176,6 +179,13 @@ pub fn app_problem(e: &AppError, def: Option<&FlowDef>) -> Problem {
             .with_current_version(*current_version),
         AppError::IdempotencyMismatch => idempotency_reused(),
         AppError::Store(s) => store_problem(s),
+        AppError::NfeEvent(osflow_app::NfeEventError::Unavailable(reason)) => {
+            tracing::warn!(%reason, "SEFAZ unavailable");
+            Problem::new(ProblemType::ServiceUnavailable)
+                .with_detail("a SEFAZ não respondeu; nada foi registrado, tente novamente")
+                .with_retry_after(RETRY_AFTER_SECONDS)
+        }
+        AppError::NfeEvent(e) => Problem::new(ProblemType::FiscalEventRefused).with_detail(e.to_string()),
     }
 }
 

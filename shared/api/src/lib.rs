@@ -12,6 +12,7 @@ pub mod dto;
 pub mod errors;
 mod handlers;
 mod http;
+mod nfe;
 pub mod openapi;
 mod reports;
 pub mod routes;

@@ -289,7 +289,11 @@ moved.",
     }
     // An order's answer (opened, or after a step) leads to every operation on that order.
     let answers_an_order = route.operation == "open_order"
-        || (write && route.path.starts_with("/v1/orders/{id}") && route.operation != "add_attachment")
+        || (write
+            && route.path.starts_with("/v1/orders/{id}")
+            && route.operation != "add_attachment"
+            // The events of an NF-e answer the NF-e, not the order.
+            && !route.path.starts_with("/v1/orders/{id}/invoices/{key}/"))
         || route.operation == "get_order";
     if answers_an_order {
         for (status, response) in op.responses.responses.iter_mut() {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use crate::http::{Cx, Res};
-use crate::{handlers, reports};
+use crate::{handlers, nfe, reports};
 
 /// The Lambda functions of the HTTP API (one package each under `functions/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,6 +167,10 @@ routes! {
     GET "/v1/orders/{id}/invoices", Payment => handlers::list_invoices;
     GET "/v1/orders/{id}/invoices/{key}/xml", Payment => handlers::invoice_xml;
     POST "/v1/orders/{id}/invoices/retry", Payment => handlers::retry_invoice;
+    GET "/v1/orders/{id}/invoices/{key}/danfe.pdf", Payment => nfe::invoice_danfe;
+    GET "/v1/orders/{id}/invoices/{key}/cancel/xml", Payment => nfe::invoice_cancellation_xml;
+    GET "/v1/orders/{id}/invoices/{key}/corrections", Payment => nfe::list_corrections;
+    GET "/v1/orders/{id}/invoices/{key}/corrections/{seq}/xml", Payment => nfe::correction_xml;
     // 8. Encerramento
     POST "/v1/orders/{id}/close", Close => handlers::close;
     // Reads
@@ -185,6 +189,9 @@ routes! {
     // NF-e emitter (the only function that links the NF-e library: certificates are opened here)
     GET "/v1/fiscal/emitter", FiscalAdmin => handlers::get_fiscal_emitter;
     PUT "/v1/fiscal/emitter", FiscalAdmin => handlers::put_fiscal_emitter;
+    // Events of an authorized NF-e (signed with the company's certificate: the function that links the library)
+    POST "/v1/orders/{id}/invoices/{key}/cancel", FiscalAdmin => nfe::cancel_invoice;
+    POST "/v1/orders/{id}/invoices/{key}/corrections", FiscalAdmin => nfe::correct_invoice;
     // Reports
     GET "/v1/reports/summary", Reports => reports::report_summary;
     GET "/v1/reports", Reports => reports::list_reports;
@@ -282,6 +289,7 @@ mod tests {
                 .path
                 .replace("{id}", "0190c1a2-0000-7000-8000-000000000001")
                 .replace("{key}", "K")
+                .replace("{seq}", "1")
                 .replace("{document}", "52998224725");
             let (found, params) = match_route(r.method, &concrete).unwrap_or_else(|| panic!("{}", route_key(r)));
             assert_eq!(found, r);

@@ -844,3 +844,58 @@ impl std::fmt::Debug for FiscalAdmin {
         f.debug_struct("FiscalAdmin").finish_non_exhaustive()
     }
 }
+
+/// Why an event about an authorized NF-e was not registered (messages in Portuguese: they reach the user).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NfeEventError {
+    /// No such NF-e on the order (or no such order).
+    #[error("NF-e não encontrada nesta ordem de serviço")]
+    NotFound,
+    /// A field of the request (named as the API names it).
+    #[error("{}: {}", .0.field, .0.message)]
+    Invalid(FieldProblem),
+    /// The NF-e's state, the legal window or SEFAZ (its cStat) refused the event: nothing was registered.
+    #[error("{message}")]
+    Refused { c_stat: Option<u16>, message: String },
+    /// SEFAZ did not answer (or did not decide): nothing is known to be registered; the same request may be sent
+    /// again (the event is consulted, never registered twice).
+    #[error("SEFAZ indisponível: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The events SEFAZ registers about an authorized NF-e (cancellation 110111, carta de correção 110110): signed
+/// with the company's A1 certificate, so only the function that serves these routes (and osflow-local) wires it.
+/// Each implementation stores the event's procEventoNFe under [`nfe_event_blob_key`] and records it on the
+/// order's timeline.
+#[async_trait]
+pub trait NfeEvents: Send + Sync {
+    /// Cancels the order's authorized NF-e `key` (idempotent: an NF-e already cancelled is returned as it is).
+    async fn cancel(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        key: &str,
+        justification: &str,
+    ) -> Result<InvoiceRecord, NfeEventError>;
+
+    /// Registers the next carta de correção of the NF-e `key` (a text equal to the latest one is that one).
+    async fn correct(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        key: &str,
+        text: &str,
+    ) -> Result<osflow_domain::InvoiceCorrection, NfeEventError>;
+}
+
+/// Where the procEventoNFe of the event `tp_evento` number `seq` of the NF-e `key` is kept.
+pub fn nfe_event_blob_key(order: &OrderId, key: &str, tp_evento: &str, seq: u8) -> String {
+    format!("orders/{order}/nfe/{key}-{tp_evento}-{seq:02}-procEventoNFe.xml")
+}
+
+/// Where the DANFE (the PDF of the authorized NF-e `key`) is kept.
+pub fn danfe_blob_key(order: &OrderId, key: &str) -> String {
+    format!("orders/{order}/nfe/{key}-danfe.pdf")
+}

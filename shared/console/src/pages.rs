@@ -380,6 +380,12 @@ fn event_text(e: &Event, flow: &Flow) -> String {
         }
         Change::InvoiceUpdated { invoice } => format!("NF-e {}: {:?}", invoice.number, invoice.state),
         Change::InvoiceRetryRequested { .. } => "Reenvio da NF-e pedido".to_owned(),
+        Change::InvoiceCorrected { correction } => {
+            format!("Carta de correção {} da NF-e: {}", correction.seq, correction.text)
+        }
+        Change::PaymentRefunded { refund } => {
+            format!("Estorno de {} ({})", brl(refund.amount), method_label(refund.method))
+        }
         Change::Released => "Equipamento liberado".to_owned(),
         Change::Closed => "OS encerrada".to_owned(),
         Change::Cancelled { reason } => format!("OS cancelada: {reason}"),

@@ -109,7 +109,7 @@ fn probe(action: Action, today: chrono::NaiveDate) -> Command {
         Action::RequestPayment => Command::RequestPayment,
         Action::Release => Command::Release,
         Action::Close => Command::Close,
-        Action::Cancel => Command::Cancel { reason: "-".into() },
+        Action::Cancel => Command::Cancel { reason: "-".into(), refund: None },
         Action::Move => unreachable!("a move is probed with its target"),
     }
 }

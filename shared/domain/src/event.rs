@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::{Action, Role, StatusKey};
 use crate::order::{
-    Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, LineDecision, MaterialWait, Note, Payment,
-    QuoteRevision, Service,
+    Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, LineDecision, MaterialWait, Note,
+    Payment, QuoteRevision, Refund, Service,
 };
 use crate::values::{Money, OrderId, TenantId, UserId};
 
@@ -134,6 +134,14 @@ pub enum Change {
     InvoiceRetryRequested {
         key: String,
     },
+    /// A carta de correção SEFAZ registered for the order's NF-e (recorded by the invoicer).
+    InvoiceCorrected {
+        correction: InvoiceCorrection,
+    },
+    /// Money given back to the customer (with the cancellation of a paid order).
+    PaymentRefunded {
+        refund: Refund,
+    },
     Released,
     Closed,
     Cancelled {
@@ -186,6 +194,8 @@ impl Change {
             Change::PaymentRegistered { .. } => "order.payment_registered",
             Change::InvoiceUpdated { .. } => "order.invoice_updated",
             Change::InvoiceRetryRequested { .. } => "order.invoice_retry_requested",
+            Change::InvoiceCorrected { .. } => "order.invoice_corrected",
+            Change::PaymentRefunded { .. } => "order.payment_refunded",
             Change::Released => "order.released",
             Change::Closed => "order.closed",
             Change::Cancelled { .. } => "order.cancelled",

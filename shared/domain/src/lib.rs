@@ -18,11 +18,13 @@ pub use allowed::{AllowedAction, allowed_actions, may_give};
 pub use discount::Discount;
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
-pub use machine::{Command, Context, DomainError, OpenOrder, ReplayError, decide, decide_open, step};
+pub use machine::{
+    Command, Context, DomainError, MAX_CORRECTIONS, OpenOrder, RefundInput, ReplayError, decide, decide_open, step,
+};
 pub use order::{
-    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput,
-    LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteLine, QuoteRevision,
-    RevisionStatus, Service,
+    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, InvoiceState,
+    LineDecision, LineInput, LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteLine,
+    QuoteRevision, Refund, RevisionStatus, Service,
 };
 pub use overdue::{is_overdue, sla_used};
 pub use timeline::{Stay, stays, time_in_status};

@@ -8,8 +8,9 @@ use crate::discount::{Discount, DiscountError};
 use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
-    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceInfo, InvoiceState, LineDecision, LineInput,
-    LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision, RevisionStatus, Service,
+    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, InvoiceState,
+    LineDecision, LineInput, LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision,
+    Refund, RevisionStatus, Service,
 };
 use crate::values::{Money, OrderId, TenantId, UserId};
 
@@ -91,13 +92,20 @@ pub enum Command {
     RecordInvoice {
         invoice: InvoiceInfo,
     },
+    /// A carta de correção SEFAZ registered (System actor only: the invoicer).
+    RecordInvoiceCorrection {
+        correction: InvoiceCorrection,
+    },
     /// Sends a rejected NF-e again after the cause was fixed (the emitter's settings, the customer's data):
     /// same number, cNF and key; the invoicer rebuilds, signs and transmits it.
     RetryInvoice,
     Release,
     Close,
+    /// Cancels the order. An order whose NF-e is authorized is cancelled only after its NF-e (event 110111);
+    /// an order the customer paid needs the refund of what was paid.
     Cancel {
         reason: String,
+        refund: Option<RefundInput>,
     },
     Move {
         to: StatusKey,
@@ -119,6 +127,17 @@ pub enum Command {
     },
 }
 
+/// The most cartas de correção of one NF-e (`nSeqEvento` 1–20).
+pub const MAX_CORRECTIONS: u8 = 20;
+
+/// The money given back when a paid order is cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundInput {
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+}
+
 impl Command {
     /// Stable name of the command, used in refusals.
     pub fn name(&self) -> &'static str {
@@ -137,6 +156,7 @@ impl Command {
             Command::RequestPayment => "request_payment",
             Command::RegisterPayment { .. } => "register_payment",
             Command::RecordInvoice { .. } => "record_invoice",
+            Command::RecordInvoiceCorrection { .. } => "record_invoice_correction",
             Command::RetryInvoice => "retry_invoice",
             Command::Release => "release",
             Command::Close => "close",
@@ -165,6 +185,9 @@ pub enum DomainError {
     /// The decision refers to a quote revision that is no longer waiting for a decision.
     #[error("quote revision {revision} is not the one waiting for a decision")]
     StaleRevision { revision: u32 },
+    /// The order's NF-e is authorized: it must be cancelled (event 110111) before the order is.
+    #[error("the order's NF-e {key} is authorized: cancel it first")]
+    InvoiceNotCancelled { key: String },
     /// A field of the command is invalid.
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
@@ -367,8 +390,14 @@ pub fn decide(
     // The customer acts only on quotes; the system only records invoices.
     match (actor, &cmd) {
         (Actor::Customer { .. }, Command::DecideQuote { .. })
-        | (Actor::System { .. }, Command::RecordInvoice { .. } | Command::FlagSlaBreach) => {}
-        (Actor::Staff { .. }, Command::RecordInvoice { .. } | Command::FlagSlaBreach)
+        | (
+            Actor::System { .. },
+            Command::RecordInvoice { .. } | Command::RecordInvoiceCorrection { .. } | Command::FlagSlaBreach,
+        ) => {}
+        (
+            Actor::Staff { .. },
+            Command::RecordInvoice { .. } | Command::RecordInvoiceCorrection { .. } | Command::FlagSlaBreach,
+        )
         | (Actor::Customer { .. }, _)
         | (Actor::System { .. }, _) => {
             return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: vec![] });
@@ -393,9 +422,10 @@ pub fn decide(
         cmd @ (Command::RequestPayment | Command::RegisterPayment { .. } | Command::Release) => {
             decide_payment(&d, &mut out, cmd)?
         }
-        cmd @ (Command::RecordInvoice { .. } | Command::RetryInvoice | Command::FlagSlaBreach) => {
-            decide_system(&d, &mut out, cmd)?
-        }
+        cmd @ (Command::RecordInvoice { .. }
+        | Command::RecordInvoiceCorrection { .. }
+        | Command::RetryInvoice
+        | Command::FlagSlaBreach) => decide_system(&d, &mut out, cmd)?,
         cmd @ (Command::Close | Command::Cancel { .. } | Command::Move { .. }) => decide_closing(&d, &mut out, cmd)?,
         Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
     }
@@ -688,6 +718,14 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
         Command::RecordInvoice { invoice } => {
             out.push(None, Change::InvoiceUpdated { invoice });
         }
+        Command::RecordInvoiceCorrection { correction } => {
+            // One registration per sequence number, in sequence: a second writer of the same number loses.
+            let next = order.corrections_of(&correction.key).count() + 1;
+            if usize::from(correction.seq) != next || next > usize::from(MAX_CORRECTIONS) {
+                return Err(invalid("correction.seq", format!("the next carta de correção of this NF-e is {next}")));
+            }
+            out.push(None, Change::InvoiceCorrected { correction });
+        }
         Command::RetryInvoice => {
             require_roles(&INVOICE_RETRY_ROLES)?;
             let invoice = order
@@ -715,15 +753,33 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
 
 /// Closing, cancelling, and the moves of a custom flow.
 fn decide_closing(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
-    let Deciding { flow, .. } = *d;
+    let Deciding { order, flow, .. } = *d;
     match cmd {
         Command::Close => {
             let t = out.transition(flow, Action::Close, |_| true)?;
             out.push(Some(t), Change::Closed);
         }
-        Command::Cancel { reason } => {
+        Command::Cancel { reason, refund } => {
             let reason = text("reason", &reason, 500)?;
             let t = out.transition(flow, Action::Cancel, |_| true)?;
+            if let Some(i) = order.invoice.as_ref().filter(|i| i.state == InvoiceState::Authorized) {
+                return Err(DomainError::InvoiceNotCancelled { key: i.key.clone() });
+            }
+            // What the customer paid goes back, all of it, recorded with the cancellation.
+            let kept = order.amount_kept();
+            match refund {
+                None if kept.is_zero() => {}
+                None => return Err(invalid("refund", format!("a OS tem R$ {kept} pagos: registre o estorno"))),
+                Some(_) if kept.is_zero() => return Err(invalid("refund", "nada foi pago nesta OS")),
+                Some(r) => {
+                    if r.amount != kept {
+                        return Err(invalid("refund.amount", format!("o estorno deve ser de R$ {kept}, o valor pago")));
+                    }
+                    let reference = opt_text("refund.reference", r.reference.as_deref(), 120)?;
+                    let refund = Refund { amount: r.amount, method: r.method, at: d.ctx.now, reference };
+                    out.push(None, Change::PaymentRefunded { refund });
+                }
+            }
             out.push(Some(t), Change::Cancelled { reason });
         }
         Command::Move { to } => {
@@ -885,6 +941,8 @@ impl Order {
             invoice: None,
             cancel_reason: None,
             sla_alerted_since: None,
+            invoice_corrections: Vec::new(),
+            refunds: Vec::new(),
             created_at: event.at,
             updated_at: event.at,
         })
@@ -958,6 +1016,8 @@ impl Order {
                 }
             }
             Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
+            Change::InvoiceCorrected { correction } => self.invoice_corrections.push(correction.clone()),
+            Change::PaymentRefunded { refund } => self.refunds.push(refund.clone()),
             Change::SlaBreached { since, .. } => self.sla_alerted_since = Some(*since),
             Change::NotificationSent { channel, to_masked, template, ok, error, .. } => {
                 self.notifications.push(Notification {

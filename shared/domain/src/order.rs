@@ -268,6 +268,32 @@ pub struct Payment {
     pub reference: Option<String>,
 }
 
+/// Money given back to the customer when an order that was paid is cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub at: DateTime<Utc>,
+    /// The refund's PIX end-to-end id, the card chargeback code…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// A carta de correção (event 110110) SEFAZ registered for one of the order's NF-e.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceCorrection {
+    /// The NF-e's access key.
+    pub key: String,
+    /// `nSeqEvento`, 1–20 per NF-e; the latest supersedes the earlier ones.
+    pub seq: u8,
+    /// `xCorrecao`.
+    pub text: String,
+    /// `nProt` of the registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChecklistItem {
     pub item: String,
@@ -385,6 +411,12 @@ pub struct Order {
     pub tests_performed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice: Option<InvoiceInfo>,
+    /// The cartas de correção of the order's NF-e, in the order registered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invoice_corrections: Vec<InvoiceCorrection>,
+    /// Money given back (a paid order cancelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<Refund>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
     /// The stay (`status_since` of the status) the SLA alert was raised for: one alert per stay.
@@ -425,6 +457,20 @@ impl Order {
 
     pub fn amount_paid(&self) -> Money {
         self.payments.iter().map(|p| p.amount).sum()
+    }
+
+    pub fn amount_refunded(&self) -> Money {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    /// What the customer paid and was not given back.
+    pub fn amount_kept(&self) -> Money {
+        self.amount_paid() - self.amount_refunded()
+    }
+
+    /// The cartas de correção of the NF-e `key`, in sequence.
+    pub fn corrections_of<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a InvoiceCorrection> + 'a {
+        self.invoice_corrections.iter().filter(move |c| c.key == key)
     }
 
     pub fn balance(&self) -> Money {

@@ -537,12 +537,12 @@ fn material_wait_rules() {
 fn cancel_needs_a_reason_and_a_non_final_status() {
     let mut h = Harness::default();
     assert!(
-        matches!(h.try_(Command::Cancel { reason: "".into() }).unwrap_err(), DomainError::Invalid { field, .. } if field == "reason")
+        matches!(h.try_(Command::Cancel { reason: "".into(), refund: None }).unwrap_err(), DomainError::Invalid { field, .. } if field == "reason")
     );
-    h.ok(Command::Cancel { reason: "Cliente desistiu".into() });
+    h.ok(Command::Cancel { reason: "Cliente desistiu".into(), refund: None });
     assert_eq!(h.status(), "cancelada");
     assert_eq!(h.order.cancel_reason.as_deref(), Some("Cliente desistiu"));
-    assert!(h.try_(Command::Cancel { reason: "de novo".into() }).is_err());
+    assert!(h.try_(Command::Cancel { reason: "de novo".into(), refund: None }).is_err());
 }
 
 fn diagnostic_flow() -> Flow {
@@ -714,7 +714,7 @@ mod properties {
             Just(Command::RegisterPayment { amount: Money::zero(), method: PaymentMethod::Pix, reference: None }),
             Just(Command::Release),
             Just(Command::Close),
-            Just(Command::Cancel { reason: "desistiu".into() }),
+            Just(Command::Cancel { reason: "desistiu".into(), refund: None }),
             Just(Command::Move { to: key("diagnostico") }),
         ]
         .prop_flat_map(|c| (0u8..4, Just(c)))
@@ -921,7 +921,7 @@ fn notification_records_only_by_the_system_in_any_status() {
     assert_eq!(h.order.notifications[0].error.as_deref(), Some("SES: throttled"));
     assert!(!h.order.notifications[0].ok);
     // ... and in a final status, where nothing else is allowed.
-    h.ok(Command::Cancel { reason: "Cliente desistiu".into() });
+    h.ok(Command::Cancel { reason: "Cliente desistiu".into(), refund: None });
     assert_eq!(h.status(), "cancelada");
     let ev = h.try_as(&notifier, record(true)).unwrap();
     assert_eq!(ev[0].status_before, ev[0].status_after.clone().into());
@@ -944,4 +944,76 @@ fn notification_records_only_by_the_system_in_any_status() {
         )
         .unwrap_err();
     assert!(matches!(err, DomainError::Invalid { field, .. } if field == "channel"));
+}
+
+/// An order with an authorized NF-e is cancelled only after its NF-e, and what was paid is refunded with the
+/// cancellation (the whole amount, recorded on the order and its timeline).
+#[test]
+fn cancelling_a_paid_and_invoiced_order_needs_the_nfe_cancelled_and_a_refund() {
+    let mut h = Harness::default();
+    h.approve();
+    h.ok(Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None });
+    let system = Actor::System { component: "invoicer".into() };
+    let mut invoice = InvoiceInfo {
+        state: InvoiceState::Authorized,
+        serie: 1,
+        number: 7,
+        key: "35261212345678000195550010000000071234567890".into(),
+        protocol: Some("135260000000001".into()),
+        cstat: Some(100),
+        message: None,
+    };
+    h.try_as(&system, Command::RecordInvoice { invoice: invoice.clone() }).unwrap();
+    let refund = || RefundInput { amount: money("269.90"), method: PaymentMethod::Pix, reference: Some("E123".into()) };
+    let err = h.try_(Command::Cancel { reason: "Cliente desistiu".into(), refund: Some(refund()) }).unwrap_err();
+    assert_eq!(err, DomainError::InvoiceNotCancelled { key: invoice.key.clone() });
+
+    invoice.state = InvoiceState::Cancelled;
+    h.try_as(&system, Command::RecordInvoice { invoice }).unwrap();
+    let err = h.try_(Command::Cancel { reason: "Cliente desistiu".into(), refund: None }).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "refund"), "{err:?}");
+    let partial = RefundInput { amount: money("100.00"), ..refund() };
+    let err = h.try_(Command::Cancel { reason: "Cliente desistiu".into(), refund: Some(partial) }).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "refund.amount"), "{err:?}");
+
+    let events = h.ok(Command::Cancel { reason: "Cliente desistiu".into(), refund: Some(refund()) });
+    assert!(matches!(&events[0].change, Change::PaymentRefunded { refund } if refund.amount == money("269.90")));
+    assert!(matches!(&events[1].change, Change::Cancelled { .. }));
+    assert_eq!(h.status(), "cancelada");
+    assert_eq!(h.order.amount_refunded(), money("269.90"));
+    assert!(h.order.amount_kept().is_zero());
+    assert_eq!(h.order.refunds[0].reference.as_deref(), Some("E123"));
+}
+
+#[test]
+fn an_unpaid_order_is_cancelled_without_a_refund_and_refuses_one() {
+    let mut h = Harness::default();
+    let refund = RefundInput { amount: money("1.00"), method: PaymentMethod::Cash, reference: None };
+    let err = h.try_(Command::Cancel { reason: "Desistiu".into(), refund: Some(refund) }).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "refund"), "{err:?}");
+    h.ok(Command::Cancel { reason: "Desistiu".into(), refund: None });
+}
+
+/// Cartas de correção are recorded by the invoicer only, in sequence (1, 2…), at most 20 per NF-e.
+#[test]
+fn corrections_are_recorded_in_sequence_by_the_system() {
+    let mut h = Harness::default();
+    let system = Actor::System { component: "invoicer".into() };
+    let correction = |seq: u8| InvoiceCorrection {
+        key: "K".into(),
+        seq,
+        text: format!("Correção número {seq} do endereço"),
+        protocol: Some(format!("1352600000000{seq:02}")),
+        at: t0(),
+    };
+    let cmd = |seq| Command::RecordInvoiceCorrection { correction: correction(seq) };
+    assert!(matches!(h.try_as(&rep(), cmd(1)).unwrap_err(), DomainError::RoleNotAllowed { .. }));
+    assert!(h.try_as(&system, cmd(2)).is_err(), "2 before 1");
+    for seq in 1..=MAX_CORRECTIONS {
+        h.try_as(&system, cmd(seq)).unwrap();
+    }
+    assert!(h.try_as(&system, cmd(MAX_CORRECTIONS + 1)).is_err());
+    assert!(h.try_as(&system, cmd(3)).is_err(), "a number used");
+    assert_eq!(h.order.corrections_of("K").count(), usize::from(MAX_CORRECTIONS));
+    assert_eq!(h.order.corrections_of("other").count(), 0);
 }

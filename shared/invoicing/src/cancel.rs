@@ -50,11 +50,11 @@ impl From<TransportError> for CancelError {
 
 /// `orders/<id>/nfe/<key>-110111-01-procEventoNFe.xml`.
 pub fn cancel_blob_key(order: &OrderId, key: &str) -> String {
-    format!("orders/{order}/nfe/{key}-110111-01-procEventoNFe.xml")
+    osflow_app::nfe_event_blob_key(order, key, "110111", 1)
 }
 
 /// `dhRecbto` of the stored nfeProc's protocol.
-fn authorized_at(proc_xml: &str) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn authorized_at(proc_xml: &str) -> Option<DateTime<FixedOffset>> {
     let prot = proc_xml.split("<protNFe").nth(1)?;
     let dh = prot.split("<dhRecbto>").nth(1)?.split('<').next()?;
     DateTime::parse_from_rfc3339(dh.trim()).ok()

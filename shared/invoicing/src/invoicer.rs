@@ -379,8 +379,18 @@ impl Invoicer {
             Outcome::Authorized(protocol) => {
                 let proc = wrap::nfe_proc(signed, &protocol).map_err(|e| StoreError::Other(format!("nfeProc: {e}")))?;
                 let key = blob_key(&record.order_id, &record.access_key);
-                let blob = Blob { content_type: "application/xml".into(), bytes: proc.into_bytes() };
+                let blob = Blob { content_type: "application/xml".into(), bytes: proc.clone().into_bytes() };
                 self.app.blobs.put(&record.tenant, &key, &blob).await?;
+                // The DANFE printed once, from the nfeProc as stored: what the API and the customer's page serve.
+                // The authorization stands without it (a DANFE that cannot be drawn is logged, never retried).
+                match osflow_nfe::danfe(&proc) {
+                    Ok(pdf) => {
+                        let danfe = Blob { content_type: "application/pdf".into(), bytes: pdf };
+                        let at = osflow_app::danfe_blob_key(&record.order_id, &record.access_key);
+                        self.app.blobs.put(&record.tenant, &at, &danfe).await?;
+                    }
+                    Err(e) => tracing::error!(key = %record.access_key, error = %e, "DANFE not drawn"),
+                }
                 next.state = InvoiceState::Authorized;
                 next.cstat = Some(protocol.c_stat);
                 next.message = Some(protocol.x_motivo.clone());

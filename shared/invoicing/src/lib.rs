@@ -7,6 +7,8 @@
 //! - [`Invoicer`]: the idempotent issuing use case (gapless number, stored cNF and key, sign, transmit, store the
 //!   nfeProc, record the state on the order);
 //! - the [`Invoicer`] is also the consumer of the `invoicing.fifo` queue (see `consumer`);
+//! - the events of an authorized NF-e: its cancellation ([`cancel`]) and cartas de correção, the
+//!   [`NfeEvents`](osflow_app::NfeEvents) port of the API on the [`Invoicer`];
 //! - [`NfeChecks`]: the emitter checks the API needs (configuration rules, PKCS#12 files) as the
 //!   `FiscalChecks` port;
 //! - [`SefazAuthorities`]: SEFAZ as the authority of each emitter (mutual TLS with its certificate);
@@ -17,6 +19,7 @@ pub mod cancel;
 mod checks;
 pub mod config;
 mod consumer;
+mod events;
 pub mod invoicer;
 pub mod mapping;
 pub mod nfse;

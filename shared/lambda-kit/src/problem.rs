@@ -39,6 +39,11 @@ pub enum ProblemType {
     Conflict,
     /// 409: only a rejected NF-e can be sent again.
     InvoiceNotRejected,
+    /// 409: the order's NF-e is authorized: cancel it before the order.
+    InvoiceNotCancelled,
+    /// 409: the NF-e event (cancellation, carta de correção) was refused: its state, the legal window, or SEFAZ
+    /// (its cStat in the detail).
+    FiscalEventRefused,
     /// 412: `If-Match` names a version that is not the current one.
     PreconditionFailed,
     /// 413: the body is larger than 1 MiB.
@@ -64,7 +69,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 23] = [
+    pub const ALL: [ProblemType; 25] = [
         ProblemType::MalformedJson,
         ProblemType::InvalidHeader,
         ProblemType::InvalidCursor,
@@ -77,6 +82,8 @@ impl ProblemType {
         ProblemType::StaleRevision,
         ProblemType::Conflict,
         ProblemType::InvoiceNotRejected,
+        ProblemType::InvoiceNotCancelled,
+        ProblemType::FiscalEventRefused,
         ProblemType::PreconditionFailed,
         ProblemType::PayloadTooLarge,
         ProblemType::OrderTooLarge,
@@ -105,6 +112,8 @@ impl ProblemType {
             ProblemType::StaleRevision => "/problems/stale-revision",
             ProblemType::Conflict => "/problems/conflict",
             ProblemType::InvoiceNotRejected => "/problems/invoice-not-rejected",
+            ProblemType::InvoiceNotCancelled => "/problems/invoice-not-cancelled",
+            ProblemType::FiscalEventRefused => "/problems/fiscal-event-refused",
             ProblemType::PreconditionFailed => "/problems/precondition-failed",
             ProblemType::PayloadTooLarge => "/problems/payload-too-large",
             ProblemType::OrderTooLarge => "/problems/order-too-large",
@@ -130,7 +139,9 @@ impl ProblemType {
             | ProblemType::GuardFailed
             | ProblemType::StaleRevision
             | ProblemType::Conflict
-            | ProblemType::InvoiceNotRejected => 409,
+            | ProblemType::InvoiceNotRejected
+            | ProblemType::InvoiceNotCancelled
+            | ProblemType::FiscalEventRefused => 409,
             ProblemType::PreconditionFailed => 412,
             ProblemType::PayloadTooLarge | ProblemType::OrderTooLarge => 413,
             ProblemType::UnsupportedMediaType => 415,
@@ -159,6 +170,8 @@ impl ProblemType {
             ProblemType::StaleRevision => "Revisão do orçamento desatualizada",
             ProblemType::Conflict => "Conflito de edição simultânea",
             ProblemType::InvoiceNotRejected => "Só uma NF-e rejeitada ou pendente pode ser reenviada",
+            ProblemType::InvoiceNotCancelled => "Cancele a NF-e autorizada antes de cancelar a OS",
+            ProblemType::FiscalEventRefused => "O evento da NF-e não foi registrado",
             ProblemType::PreconditionFailed => "A OS foi alterada desde a sua última leitura",
             ProblemType::PayloadTooLarge => "Corpo da requisição grande demais",
             ProblemType::OrderTooLarge => "A OS atingiu o tamanho máximo",

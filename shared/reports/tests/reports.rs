@@ -150,7 +150,8 @@ fn full_flow() -> Vec<Command> {
 /// Three orders: one through the whole flow, one cancelled, one only opened (plus a note). Their envelopes.
 async fn three_orders(w: &World, t: &TenantId) -> Vec<Envelope> {
     let a = walk(w, t, 1, 0, full_flow()).await;
-    let b = walk(w, t, 2, 30, vec![Command::SendQuote, Command::Cancel { reason: "Desistiu".into() }]).await;
+    let b =
+        walk(w, t, 2, 30, vec![Command::SendQuote, Command::Cancel { reason: "Desistiu".into(), refund: None }]).await;
     let c = walk(w, t, 3, 45, vec![note("Aguardando cliente trazer o carregador")]).await;
     let mut envelopes = Vec::new();
     for events in [a, b, c] {

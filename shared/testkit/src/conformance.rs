@@ -520,7 +520,9 @@ pub async fn a_full_order_refuses_content_and_still_moves_on(s: Stores) {
     }
     assert_eq!(order.notifications.len(), NOTIFICATIONS_KEPT);
     // Moving on, up to cancelling with the longest reason: allowed, and stored.
-    for (i, cmd) in [Command::SendQuote, Command::Cancel { reason: "€".repeat(500) }].into_iter().enumerate() {
+    for (i, cmd) in
+        [Command::SendQuote, Command::Cancel { reason: "€".repeat(500), refund: None }].into_iter().enumerate()
+    {
         let (events, next) = step(&order, &flow, cmd, &actor(), &ctx(400 + i as i64)).expect("moving on is allowed");
         s.orders.apply(order.version, &next, &events, None).await.unwrap();
         events_stored += events.len();

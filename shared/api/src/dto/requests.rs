@@ -406,12 +406,55 @@ impl From<PaymentRequest> for d::Command {
 pub struct CancelRequest {
     #[schema(example = "Cliente desistiu", min_length = 1, max_length = 500)]
     pub reason: String,
+    /// Required when the customer paid: all that was paid goes back (an authorized NF-e is cancelled first,
+    /// at `POST /v1/orders/{id}/invoices/{key}/cancel`).
+    #[serde(default)]
+    pub refund: Option<RefundRequest>,
+}
+
+/// Money given back to the customer.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// All that was paid.
+    #[schema(value_type = String, example = "269.90")]
+    pub amount: Money,
+    pub method: PaymentMethod,
+    /// The refund's PIX end-to-end id, the card's chargeback code…
+    #[serde(default)]
+    #[schema(max_length = 120)]
+    pub reference: Option<String>,
 }
 
 impl From<CancelRequest> for d::Command {
     fn from(r: CancelRequest) -> d::Command {
-        d::Command::Cancel { reason: r.reason }
+        d::Command::Cancel {
+            reason: r.reason,
+            refund: r.refund.map(|f| d::RefundInput {
+                amount: f.amount,
+                method: f.method.into(),
+                reference: f.reference,
+            }),
+        }
     }
+}
+
+/// Cancels an authorized NF-e (event 110111).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceCancelRequest {
+    /// `xJust`: why the NF-e is cancelled.
+    #[schema(example = "Cliente desistiu da compra da peça", min_length = 15, max_length = 255)]
+    pub justification: String,
+}
+
+/// A carta de correção (event 110110) of an authorized NF-e.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    /// `xCorrecao`: what is corrected (not values, taxes, the parties or the dates).
+    #[schema(example = "Complemento do endereço do destinatário: apto 12", min_length = 15, max_length = 1000)]
+    pub text: String,
 }
 
 /// Moves the order to or from a custom status of the company's flow.

@@ -224,6 +224,16 @@ pub struct PaymentView {
     pub reference: Option<String>,
 }
 
+/// Money given back to the customer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefundView {
+    #[schema(example = "269.90")]
+    pub amount: String,
+    pub method: PaymentMethod,
+    pub at: DateTime<Utc>,
+    pub reference: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChecklistItemView {
     pub item: String,
@@ -323,6 +333,8 @@ pub struct OrderView {
     pub amount_paid: String,
     #[schema(example = "269.90")]
     pub balance: String,
+    /// Money given back (a paid order cancelled).
+    pub refunds: Vec<RefundView>,
     pub checklist: Vec<ChecklistItemView>,
     pub notes: Vec<NoteView>,
     pub attachments: Vec<AttachmentView>,
@@ -405,6 +417,16 @@ impl OrderView {
             amount_due: o.amount_due().to_string(),
             amount_paid: o.amount_paid().to_string(),
             balance: o.balance().to_string(),
+            refunds: o
+                .refunds
+                .iter()
+                .map(|r| RefundView {
+                    amount: r.amount.to_string(),
+                    method: r.method.into(),
+                    at: r.at,
+                    reference: r.reference.clone(),
+                })
+                .collect(),
             checklist: o
                 .checklist
                 .iter()
@@ -674,6 +696,10 @@ pub struct InvoiceView {
     pub protocol: Option<String>,
     /// Where to download the XML (`null` until signed).
     pub xml_url: Option<String>,
+    /// NF-e once authorized: where to download its DANFE (PDF).
+    pub danfe_url: Option<String>,
+    /// NF-e cancelled: where to download the cancellation's procEventoNFe.
+    pub cancellation_xml_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -694,6 +720,12 @@ impl From<&InvoiceRecord> for InvoiceView {
             message: r.message.clone(),
             protocol: r.protocol.clone(),
             xml_url: r.xml_ref.as_ref().map(|_| format!("/v1/orders/{}/invoices/{}/xml", r.order_id, r.access_key)),
+            danfe_url: (r.numbering.document == osflow_app::FiscalDocument::Nfe
+                && matches!(r.state, d::InvoiceState::Authorized | d::InvoiceState::Cancelled))
+            .then(|| format!("/v1/orders/{}/invoices/{}/danfe.pdf", r.order_id, r.access_key)),
+            cancellation_xml_url: (r.numbering.document == osflow_app::FiscalDocument::Nfe
+                && r.state == d::InvoiceState::Cancelled)
+                .then(|| format!("/v1/orders/{}/invoices/{}/cancel/xml", r.order_id, r.access_key)),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -769,4 +801,36 @@ impl From<&osflow_app::NotificationSettings> for NotificationSettingsView {
             channels: s.channels.iter().copied().map(Into::into).collect(),
         }
     }
+}
+
+/// A carta de correção registered at SEFAZ for an NF-e.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CorrectionView {
+    /// `nSeqEvento`, 1–20; the latest supersedes the earlier ones.
+    pub seq: u8,
+    /// `xCorrecao`.
+    pub text: String,
+    /// `nProt` of the registration.
+    pub protocol: Option<String>,
+    pub at: DateTime<Utc>,
+    /// Where to download its procEventoNFe.
+    pub xml_url: String,
+}
+
+impl CorrectionView {
+    pub fn new(order: &osflow_domain::values::OrderId, c: &d::InvoiceCorrection) -> CorrectionView {
+        CorrectionView {
+            seq: c.seq,
+            text: c.text.clone(),
+            protocol: c.protocol.clone(),
+            at: c.at,
+            xml_url: format!("/v1/orders/{order}/invoices/{}/corrections/{}/xml", c.key, c.seq),
+        }
+    }
+}
+
+/// The cartas de correção of an NF-e, in sequence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CorrectionList {
+    pub items: Vec<CorrectionView>,
 }

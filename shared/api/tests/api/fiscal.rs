@@ -184,3 +184,111 @@ async fn only_a_rejected_invoice_can_be_sent_again() {
     api.send(Call::post(&path, &json!({})).by(&Who::representante(OTHER_SHOP))).await.problem(404, "not-found");
     assert_eq!(api.version(&id).await, 1, "nothing changed");
 }
+
+/// An authorized NF-e after the fact, through the routes: a carta de correção (listed, downloaded), the
+/// cancellation (a short justification refused naming the field first), and the order's cancellation, refused
+/// while the NF-e is authorized and without the refund of what was paid.
+#[tokio::test]
+async fn an_authorized_nfe_is_corrected_then_cancelled_and_the_order_cancelled_with_its_refund() {
+    use std::sync::Arc;
+    let mut api = api_now();
+    let rep = Who::representante(SHOP);
+    let fin = Who::financeiro(SHOP);
+    let staff = Who::staff(SHOP);
+    assert_eq!(put(&api, &rep, &emitter(Some((&pkcs12_b64(CNPJ, 30, PASSWORD), PASSWORD)))).await.status, 200);
+    let simulator = Arc::new(osflow_nfe::simulator::Simulator::new());
+    let invoicer = Arc::new(osflow_invoicing::Invoicer::new(
+        api.app.clone(),
+        Arc::new(api.store.clone()),
+        Arc::new(osflow_invoicing::SharedAuthority(simulator)),
+    ));
+    api.app = api.app.clone().with_nfe_events(invoicer.clone());
+
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    api.ok(&staff, "POST", &format!("{base}/quote/send"), "{}").await;
+    api.ok(&staff, "POST", &format!("{base}/quote/decision"), r#"{"decision": "approve"}"#).await;
+    api.ok(&staff, "POST", &format!("{base}/payments"), r#"{"amount": "269.90", "method": "pix"}"#).await;
+    let tenant = TenantId::parse(SHOP).unwrap();
+    let order_id = osflow_domain::values::OrderId::parse(&id).unwrap();
+    invoicer.issue(&tenant, &order_id).await.unwrap();
+    let order = api.order(&staff, &id).await;
+    assert_eq!(order["invoice"]["state"], "authorized", "{}", order["invoice"]);
+    let key = order["invoice"]["key"].as_str().unwrap().to_owned();
+    let invoices = api.get(&staff, &format!("{base}/invoices")).await.json();
+    assert_eq!(invoices["items"][0]["danfe_url"], format!("{base}/invoices/{key}/danfe.pdf"));
+
+    // A carta de correção: text checked, numbered, listed, downloadable; the same text again is the same one.
+    let corrections = format!("{base}/invoices/{key}/corrections");
+    let short = api.send(Call::post(&corrections, &json!({"text": "curto"})).by(&fin)).await;
+    short.problem_at(422, "invalid-field", "text");
+    api.send(Call::post(&corrections, &json!({"text": "x".repeat(20)})).by(&Who::tecnico(SHOP)))
+        .await
+        .problem(403, "forbidden");
+    let text = "Endereço do destinatário: Rua Augusta, 100 — apto \"12\" & fundos";
+    let first = api.send(Call::post(&corrections, &json!({"text": text})).by(&fin)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.json()["seq"], 1);
+    let again = api.send(Call::post(&corrections, &json!({"text": text})).by(&fin)).await.json();
+    assert_eq!(again["seq"], 1, "the same correction, registered once");
+    let second =
+        api.send(Call::post(&corrections, &json!({"text": "Número do pedido do cliente: 4471"})).by(&rep)).await;
+    assert_eq!(second.json()["seq"], 2, "{}", second.body);
+    let list = api.get(&staff, &corrections).await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list["items"][0]["text"], text);
+    let xml = api.get(&staff, &format!("{corrections}/1/xml")).await;
+    assert_eq!(xml.status, 200);
+    assert!(xml.body.starts_with("<procEventoNFe") && xml.body.contains("<tpEvento>110110</tpEvento>"), "{}", xml.body);
+    api.get(&staff, &format!("{corrections}/3/xml")).await.problem(404, "not-found");
+    api.get(&staff, &format!("{corrections}/21/xml")).await.problem_at(422, "invalid-field", "seq");
+
+    // The order cannot be cancelled while its NF-e stands.
+    let cancel_order = |body: Value| Call::post(&format!("{base}/cancel"), &body).by(&rep);
+    let refund = json!({"amount": "269.90", "method": "pix", "reference": "E0000000001"});
+    api.send(cancel_order(json!({"reason": "Cliente desistiu", "refund": refund})))
+        .await
+        .problem(409, "invoice-not-cancelled");
+
+    // The NF-e's cancellation: the justification named when too short; nothing registered by it.
+    let cancel = format!("{base}/invoices/{key}/cancel");
+    api.send(Call::post(&cancel, &json!({"justification": "engano"})).by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "justification",
+    );
+    assert_eq!(api.order(&staff, &id).await["invoice"]["state"], "authorized");
+    api.send(
+        Call::post(&cancel, &json!({"justification": "Cliente desistiu da peça"})).by(&Who::representante(OTHER_SHOP)),
+    )
+    .await
+    .problem(404, "not-found");
+    let cancelled = api.send(Call::post(&cancel, &json!({"justification": "Cliente desistiu da peça"})).by(&fin)).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.json()["state"], "cancelled");
+    assert_eq!(api.order(&staff, &id).await["invoice"]["state"], "cancelled");
+    let proc_ = api.get(&staff, &format!("{cancel}/xml")).await;
+    assert!(proc_.body.contains("<tpEvento>110111</tpEvento>"), "{}", proc_.body);
+    // A correction of a cancelled NF-e is refused.
+    api.send(Call::post(&corrections, &json!({"text": "Outra correção qualquer aqui"})).by(&fin))
+        .await
+        .problem(409, "fiscal-event-refused");
+
+    // Now the order: the refund of what was paid is required, and recorded with the cancellation.
+    api.send(cancel_order(json!({"reason": "Cliente desistiu"}))).await.problem_at(422, "invalid-field", "refund");
+    let done = api
+        .ok(
+            &rep,
+            "POST",
+            &format!("{base}/cancel"),
+            &json!({"reason": "Cliente desistiu", "refund": refund}).to_string(),
+        )
+        .await;
+    assert_eq!(done["status"], "cancelada");
+    assert_eq!(done["refunds"][0]["amount"], "269.90");
+    assert_eq!(done["refunds"][0]["reference"], "E0000000001");
+    let timeline = api.get(&staff, &format!("{base}/timeline")).await.json().to_string();
+    for event in ["order.invoice_corrected", "order.payment_refunded", "order.cancelled"] {
+        assert!(timeline.contains(event), "{event} on the timeline: {timeline}");
+    }
+}

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
-    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, ReportStore, SettingsStore,
-    StoreError,
+    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, OrderStore, ReportStore,
+    SettingsStore, StoreError,
 };
 use crate::usecases::CachedFlowStore;
 
@@ -73,6 +73,8 @@ pub struct App {
     pub settings: Arc<dyn SettingsStore>,
     /// The NF-e emitter's settings and certificate: only in the function that edits them (and osflow-local).
     pub fiscal: Option<FiscalAdmin>,
+    /// The events of authorized NF-e (cancellation, carta de correção): only where they are signed.
+    pub nfe_events: Option<Arc<dyn NfeEvents>>,
     /// Report aggregates and generated reports.
     pub reports: Arc<dyn ReportStore>,
     pub clock: Arc<dyn Clock>,
@@ -113,6 +115,7 @@ impl App {
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(NoBlobs),
             fiscal: None,
+            nfe_events: None,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
             local_webhooks: false,
@@ -146,6 +149,13 @@ impl App {
     /// The NF-e emitter's settings and certificate (the function that edits them, and osflow-local).
     pub fn with_fiscal(mut self, fiscal: FiscalAdmin) -> App {
         self.fiscal = Some(fiscal);
+        self
+    }
+
+    /// The events of authorized NF-e signed and sent by `events` (the function serving those routes, and
+    /// osflow-local).
+    pub fn with_nfe_events(mut self, events: Arc<dyn NfeEvents>) -> App {
+        self.nfe_events = Some(events);
         self
     }
 

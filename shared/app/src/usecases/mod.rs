@@ -6,11 +6,13 @@
 //! reads and of the flow editor live here.
 //!
 //! The modules: [`App`] and its construction (`app`), the steps (`steps`), the reads (`reads`), the flow editor
-//! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`).
+//! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`), the events of authorized NF-e
+//! and their documents (`nfe_events`).
 
 mod app;
 mod fiscal;
 mod flows;
+mod nfe_events;
 mod reads;
 mod settings;
 mod steps;
@@ -18,6 +20,7 @@ mod steps;
 pub use app::*;
 pub use fiscal::*;
 pub use flows::*;
+pub use nfe_events::*;
 pub use settings::*;
 pub use steps::*;
 
@@ -68,6 +71,10 @@ pub enum AppError {
     /// The `Idempotency-Key` was used before with another request.
     #[error("idempotency key reused with a different request")]
     IdempotencyMismatch,
+    /// An event of an authorized NF-e was refused (its state, the legal window, SEFAZ) or SEFAZ did not answer:
+    /// [`NfeEventError::Refused`](crate::ports::NfeEventError) or `Unavailable`.
+    #[error(transparent)]
+    NfeEvent(crate::ports::NfeEventError),
     #[error(transparent)]
     Store(StoreError),
 }

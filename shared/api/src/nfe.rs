@@ -1,0 +1,146 @@
+//! The routes of an NF-e after its authorization: the cancellation (110111), the cartas de correção (110110),
+//! the documents SEFAZ registered (procEventoNFe) and the DANFE.
+
+use lambda_http::http::header;
+use lambda_http::{Body, Response};
+use osflow_app::{AppError, Blob};
+use osflow_lambda_kit::{Problem, ProblemType};
+use utoipa::IntoParams;
+
+use crate::dto::*;
+use crate::errors::app_problem;
+use crate::handlers::InvoicePath;
+use crate::http::{Cx, Res, json_response, to_json};
+
+fn problem(e: AppError) -> Problem {
+    app_problem(&e, None)
+}
+
+/// Path parameters of a carta de correção.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct CorrectionPath {
+    /// The order id (UUIDv7).
+    id: String,
+    /// The NF-e's 44-character access key.
+    key: String,
+    /// `nSeqEvento`, 1–20.
+    #[param(minimum = 1, maximum = 20)]
+    seq: u8,
+}
+
+fn key<'a>(cx: &'a Cx<'_>) -> &'a str {
+    cx.param("key").unwrap_or_default()
+}
+
+/// A stored document as a download.
+fn download(blob: Blob, default_type: &str, filename: &str) -> Res {
+    let content_type = if blob.content_type.is_empty() { default_type.to_owned() } else { blob.content_type };
+    let body = if content_type.starts_with("application/pdf") {
+        Body::Binary(blob.bytes)
+    } else {
+        match String::from_utf8(blob.bytes) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    Ok(Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""))
+        .body(body)
+        .expect("valid response"))
+}
+
+/// Cancels the order's authorized NF-e at SEFAZ (event 110111, within 24 h of its authorization) with a
+/// justification of 15–255 characters (representante, financeiro). The cancellation goes on the order's
+/// timeline and its procEventoNFe is kept; asking again for a cancelled NF-e answers it as it is.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/invoices/{key}/cancel", tag = "payment",
+    params(InvoicePath), request_body = InvoiceCancelRequest,
+    responses((status = 200, description = "The NF-e, cancelled", body = InvoiceView))
+)]
+pub(crate) async fn cancel_invoice(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    cx.app.require(&caller, &osflow_app::NFE_EVENT_ROLES).map_err(problem)?;
+    let id = cx.order_id()?;
+    let body: InvoiceCancelRequest = cx.json()?;
+    let record = cx.app.cancel_invoice(&caller, &id, key(cx), &body.justification).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&InvoiceView::from(&record)), None))
+}
+
+/// The procEventoNFe of the NF-e's cancellation.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices/{key}/cancel/xml", tag = "payment",
+    params(InvoicePath),
+    responses((status = 200, description = "The procEventoNFe", body = String, content_type = "application/xml"))
+)]
+pub(crate) async fn invoice_cancellation_xml(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let blob = cx.app.invoice_cancellation_xml(&caller, &id, key(cx)).await.map_err(problem)?;
+    download(blob, "application/xml", &format!("{}-110111-01-procEventoNFe.xml", key(cx)))
+}
+
+/// Registers a carta de correção of the order's authorized NF-e (event 110110; 15–1000 characters; at most 20
+/// per NF-e, each superseding the earlier ones; representante, financeiro). The same text as the latest
+/// correction answers that one.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/invoices/{key}/corrections", tag = "payment",
+    params(InvoicePath), request_body = CorrectionRequest,
+    responses((status = 201, description = "The correction registered", body = CorrectionView))
+)]
+pub(crate) async fn correct_invoice(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    cx.app.require(&caller, &osflow_app::NFE_EVENT_ROLES).map_err(problem)?;
+    let id = cx.order_id()?;
+    let body: CorrectionRequest = cx.json()?;
+    let c = cx.app.correct_invoice(&caller, &id, key(cx), &body.text).await.map_err(problem)?;
+    Ok(json_response(201, to_json(&CorrectionView::new(&id, &c)), None))
+}
+
+/// The cartas de correção of the NF-e, in sequence.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices/{key}/corrections", tag = "payment",
+    params(InvoicePath),
+    responses((status = 200, description = "The corrections", body = CorrectionList))
+)]
+pub(crate) async fn list_corrections(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let items = cx.app.invoice_corrections(&caller, &id, key(cx)).await.map_err(problem)?;
+    let list = CorrectionList { items: items.iter().map(|c| CorrectionView::new(&id, c)).collect() };
+    Ok(json_response(200, to_json(&list), None))
+}
+
+/// The procEventoNFe of one carta de correção.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices/{key}/corrections/{seq}/xml", tag = "payment",
+    params(CorrectionPath),
+    responses((status = 200, description = "The procEventoNFe", body = String, content_type = "application/xml"))
+)]
+pub(crate) async fn correction_xml(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let seq = cx
+        .param("seq")
+        .and_then(|s| s.parse::<u8>().ok())
+        .filter(|n| (1..=osflow_domain::MAX_CORRECTIONS).contains(n))
+        .ok_or_else(|| Problem::field(ProblemType::InvalidField, "seq", "use um número de 1 a 20"))?;
+    let blob = cx.app.invoice_correction_xml(&caller, &id, key(cx), seq).await.map_err(problem)?;
+    download(blob, "application/xml", &format!("{}-110110-{seq:02}-procEventoNFe.xml", key(cx)))
+}
+
+/// The DANFE (A4 PDF) of the order's NF-e, printed when SEFAZ authorized it.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices/{key}/danfe.pdf", tag = "payment",
+    params(InvoicePath),
+    responses((status = 200, description = "The DANFE", body = Vec<u8>, content_type = "application/pdf"))
+)]
+pub(crate) async fn invoice_danfe(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let blob = cx.app.invoice_danfe(&caller, &id, key(cx)).await.map_err(problem)?;
+    download(blob, "application/pdf", &format!("DANFE-{}.pdf", key(cx)))
+}

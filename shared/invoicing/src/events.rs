@@ -1,0 +1,193 @@
+//! The carta de correção (event 110110) of an authorized NF-e, and [`NfeEvents`] — the port the API's use
+//! cases send the events through — on the [`Invoicer`].
+
+use async_trait::async_trait;
+use chrono::FixedOffset;
+use osflow_app::{
+    AppError, Blob, FieldProblem, InvoiceRecord, NfeEventError, NfeEvents, Rendered, StepRequest, StoreError,
+    nfe_event_blob_key,
+};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{Actor, Command, DomainError, InvoiceCorrection, InvoiceState, MAX_CORRECTIONS, Order};
+use osflow_nfe::{AccessKey, Cnpj, Environment, EventDetail, EventInput, SignedEvent, proc_evento, sign_event};
+
+use crate::cancel::CancelError;
+use crate::config::validate;
+use crate::invoicer::{COMPONENT, InvoiceError, Invoicer};
+
+/// `tpEvento` of the carta de correção.
+const CORRECTION: &str = "110110";
+
+fn store(e: impl std::fmt::Display) -> NfeEventError {
+    NfeEventError::Store(StoreError::Other(e.to_string()))
+}
+
+impl From<InvoiceError> for NfeEventError {
+    fn from(e: InvoiceError) -> NfeEventError {
+        match e {
+            InvoiceError::NotFound => NfeEventError::NotFound,
+            InvoiceError::Store(s) => NfeEventError::Store(s),
+            InvoiceError::Transport(t) => NfeEventError::Unavailable(t.to_string()),
+            // The emitter's configuration or certificate: someone must fix it before any event can be signed.
+            other => NfeEventError::Refused { c_stat: None, message: other.to_string() },
+        }
+    }
+}
+
+impl From<CancelError> for NfeEventError {
+    fn from(e: CancelError) -> NfeEventError {
+        match e {
+            CancelError::NotFound => NfeEventError::NotFound,
+            CancelError::Event(d) => {
+                NfeEventError::Invalid(FieldProblem { field: "justification".into(), message: d.to_string() })
+            }
+            CancelError::Refused { c_stat, x_motivo } => {
+                NfeEventError::Refused { c_stat: Some(c_stat), message: format!("SEFAZ: {c_stat} {x_motivo}") }
+            }
+            CancelError::Invoice(i) => i.into(),
+            other @ (CancelError::NotAuthorized(_) | CancelError::WindowClosed { .. }) => {
+                NfeEventError::Refused { c_stat: None, message: other.to_string() }
+            }
+        }
+    }
+}
+
+/// The `xCorrecao` of a stored procEventoNFe.
+fn correction_text(proc_xml: &str) -> Option<String> {
+    let t = proc_xml.split("<xCorrecao>").nth(1)?.split("</xCorrecao>").next()?;
+    Some(
+        t.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// `nProt` of the `retEvento` of a stored procEventoNFe.
+fn registration_protocol(proc_xml: &str) -> Option<String> {
+    let ret = proc_xml.split("<retEvento").nth(1)?;
+    Some(ret.split("<nProt>").nth(1)?.split('<').next()?.to_owned())
+}
+
+impl Invoicer {
+    /// Registers the next carta de correção of the order's authorized NF-e `key` (`text`: 15–1000 characters).
+    ///
+    /// The sequence number is the order's count of corrections of that NF-e plus one (at most 20). The
+    /// procEventoNFe is stored before the correction is recorded on the order, so an attempt whose record was
+    /// lost is finished by the next one (SEFAZ answers 573 for the number: the stored document settles it); a
+    /// text equal to the latest correction's is that correction, registered once.
+    pub async fn correct(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+        key: &str,
+        text: &str,
+    ) -> Result<InvoiceCorrection, NfeEventError> {
+        let order: Order = self.app.orders.get(tenant, order_id).await?.ok_or(NfeEventError::NotFound)?;
+        let record: InvoiceRecord = self
+            .app
+            .invoices
+            .invoices(tenant, order_id)
+            .await?
+            .into_iter()
+            .find(|r| r.access_key == key)
+            .ok_or(NfeEventError::NotFound)?;
+        let done: Vec<&InvoiceCorrection> = order.corrections_of(key).collect();
+        if let Some(last) = done.last()
+            && last.text == text
+        {
+            return Ok((*last).clone());
+        }
+        if record.state != InvoiceState::Authorized {
+            return Err(NfeEventError::Refused {
+                c_stat: None,
+                message: format!("só uma NF-e autorizada recebe carta de correção (esta está {:?})", record.state),
+            });
+        }
+        let seq = u8::try_from(done.len() + 1).unwrap_or(u8::MAX);
+        if seq > MAX_CORRECTIONS {
+            return Err(NfeEventError::Refused {
+                c_stat: None,
+                message: format!("a NF-e já tem {MAX_CORRECTIONS} cartas de correção, o máximo"),
+            });
+        }
+        let blob_key = nfe_event_blob_key(order_id, key, CORRECTION, seq);
+        let now = self.app.clock.now();
+
+        let config = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
+        let emitter = validate(&config).map_err(InvoiceError::from)?;
+        let access_key = AccessKey::parse(key).map_err(|_| NfeEventError::NotFound)?;
+        let environment = match record.numbering.environment {
+            osflow_app::FiscalEnvironment::Production => Environment::Production,
+            osflow_app::FiscalEnvironment::Homologation => Environment::Homologation,
+        };
+        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
+        let input = EventInput {
+            environment,
+            key: access_key,
+            author: Cnpj::parse(access_key.emitter()).map_err(|_| NfeEventError::NotFound)?,
+            at: now.with_timezone(&brt),
+            seq,
+            detail: EventDetail::Correction { text: text.to_owned() },
+        };
+        let certificate = self.certificate(tenant).await?;
+        let event: SignedEvent = sign_event(&input, &certificate)
+            .map_err(|e| NfeEventError::Invalid(FieldProblem { field: "text".into(), message: e.to_string() }))?;
+        let authority = self.authorities.authority(&emitter, &certificate).map_err(InvoiceError::from)?;
+        let receipt = authority.send_event(&event).await.map_err(InvoiceError::from)?;
+        let (protocol, text) = if receipt.registered() {
+            let proc_ = proc_evento(&event, &receipt).map_err(store)?;
+            let blob = Blob { content_type: "application/xml".into(), bytes: proc_.into_bytes() };
+            self.app.blobs.put(tenant, &blob_key, &blob).await?;
+            (receipt.protocol.clone(), text.to_owned())
+        } else if receipt.c_stat == 573
+            && let Some(stored) = self.app.blobs.get(tenant, &blob_key).await?
+        {
+            // Registered by an earlier attempt that stored its document but not its record: that one stands.
+            let xml = String::from_utf8_lossy(&stored.bytes).into_owned();
+            (registration_protocol(&xml), correction_text(&xml).unwrap_or_else(|| text.to_owned()))
+        } else {
+            return Err(NfeEventError::Refused {
+                c_stat: Some(receipt.c_stat),
+                message: format!("SEFAZ: {} {}", receipt.c_stat, receipt.x_motivo),
+            });
+        };
+        let correction = InvoiceCorrection { key: key.to_owned(), seq, text, protocol, at: now };
+        let actor = Actor::System { component: COMPONENT.into() };
+        let render = |_: &Order, _: &osflow_domain::Flow| Rendered { status: 200, body: String::new() };
+        let command = Command::RecordInvoiceCorrection { correction: correction.clone() };
+        match self.app.step_as(StepRequest::new(tenant, actor, order_id, command), &render).await {
+            Ok(_) => Ok(correction),
+            Err(AppError::Domain(DomainError::Invalid { .. })) => Err(NfeEventError::Refused {
+                c_stat: None,
+                message: "outra carta de correção desta NF-e foi registrada ao mesmo tempo: tente de novo".into(),
+            }),
+            Err(AppError::Store(s)) => Err(NfeEventError::Store(s)),
+            Err(e) => Err(store(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl NfeEvents for Invoicer {
+    async fn cancel(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        key: &str,
+        justification: &str,
+    ) -> Result<InvoiceRecord, NfeEventError> {
+        Ok(Invoicer::cancel(self, tenant, order, key, justification).await?)
+    }
+
+    async fn correct(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        key: &str,
+        text: &str,
+    ) -> Result<InvoiceCorrection, NfeEventError> {
+        Invoicer::correct(self, tenant, order, key, text).await
+    }
+}
