@@ -370,7 +370,17 @@ async fn redelivery_issues_one_number_and_one_document() {
     }
     let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
     assert_eq!(records, vec![first.clone()]);
-    assert_eq!(w.blobs.len(), 1, "one stored document");
+    assert_eq!(w.blobs.len(), 2, "one stored document (the nfeProc) and its DANFE");
+    let danfe = osflow_app::BlobStore::get(
+        w.blobs.as_ref(),
+        &w.tenant,
+        &osflow_app::danfe_blob_key(&order.id, &first.access_key),
+    )
+    .await
+    .unwrap()
+    .expect("the DANFE, drawn at authorization");
+    assert_eq!(danfe.content_type, "application/pdf");
+    assert!(danfe.bytes.starts_with(b"%PDF-"));
     assert_eq!(
         w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len(),
         events_after_first,
