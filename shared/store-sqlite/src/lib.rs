@@ -8,8 +8,10 @@
 //!   served, with group commit: the writes queued together share one `BEGIN IMMEDIATE` transaction, each in
 //!   its own savepoint, and are answered after the `COMMIT` (see `writer`). A fixed set of reader connections
 //!   serves reads concurrently with the writer.
-//! - The ports are async: reads run on tokio's blocking pool (`spawn_blocking`), writes on the writer thread,
-//!   so the runtime's workers never wait on the disk. Statements are prepared once per connection and cached.
+//! - The ports are async: writes run on the writer thread; a read runs on the calling thread when a reader
+//!   connection is free (a point read or a bounded page is microseconds from the page cache, less than the hop to
+//!   another thread and back), else, like the reads whose size grows with the data, on tokio's blocking pool
+//!   (`spawn_blocking`). Statements are prepared once per connection and cached.
 //! - Orders, events, flows and records are stored as their serde JSON; the columns used as keys and sort keys
 //!   (tenant first, always) are indexed. The events table doubles as the outbox: `seq` is the commit order and
 //!   `relayed_at` marks what the relay has published.
@@ -170,8 +172,27 @@ impl SqliteStore {
         self.inner.writer.run(f).await
     }
 
-    /// Runs `f` with a reader connection on the blocking pool.
+    /// Runs `f` with a reader connection: on the calling thread when a reader is free, else on the blocking pool.
+    ///
+    /// The reads of the ports are a few indexed lookups or one bounded page (microseconds to a fraction of a
+    /// millisecond, served from the page cache): doing them on the runtime's worker spares the hop to the
+    /// blocking pool and back, two thread wake-ups and context switches per read, which cost more than the read
+    /// itself. Only when every reader is busy does the read wait for one, and then on the blocking pool, never on
+    /// a worker. Reads of unbounded size use [`SqliteStore::read_blocking`].
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        match self.inner.readers.try_take() {
+            Some(conn) => f(&conn),
+            None => self.read_blocking(f).await,
+        }
+    }
+
+    /// Runs `f` with a reader connection on the blocking pool: for reads whose size grows with the data (a
+    /// period of report days, a batch of the outbox).
+    async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,

@@ -13,7 +13,7 @@ use crate::{SqliteStore, immediate, version_column};
 #[async_trait]
 impl Outbox for SqliteStore {
     async fn pending(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
-        self.read(move |conn| {
+        self.read_blocking(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT seq, tenant, order_id, body FROM events WHERE relayed_at IS NULL ORDER BY seq LIMIT ?1",

@@ -4,10 +4,17 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 /// Prepared statements kept per connection (every statement of the store fits).
 const STATEMENT_CACHE: usize = 64;
+/// Page cache of the writer connection, in KiB (the pages a step touches: the order, the events' last leaf,
+/// the indexes).
+const WRITER_CACHE_KIB: i64 = 8 * 1024;
+/// Page cache of each reader connection, in KiB. Small: a page not in it is read from the operating system's
+/// page cache (a copy), and the resident memory of the process stays small whatever the size of the database.
+const READER_CACHE_KIB: i64 = 4 * 1024;
 
 /// Opens a connection with the per-connection settings. WAL mode is a property of the file, set by
 /// [`set_wal`] once.
@@ -23,11 +30,15 @@ pub(crate) fn connect(path: &Path, busy_timeout: Duration, read_only: bool) -> r
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // The WAL file is truncated to this size when it restarts.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    // 16 MiB of page cache per connection.
-    conn.pragma_update(None, "cache_size", -16_384)?;
+    let cache_kib = if read_only { READER_CACHE_KIB } else { WRITER_CACHE_KIB };
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     if read_only {
         conn.pragma_update(None, "query_only", true)?;
     }
+    // The query planner stability guarantee: a cached statement keeps its plan whatever values are bound to it.
+    // Without it SQLite prepares a statement again (parses and plans it) whenever a parameter it may plan on (a
+    // LIMIT, a term of a join) is bound anew: the list and flow reads were prepared again on every call.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -59,6 +70,12 @@ impl Readers {
             }
             idle = self.freed.wait(idle).unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// A free reader, or `None` when all are busy (never waits).
+    pub(crate) fn try_take(&self) -> Option<Reader<'_>> {
+        let conn = lock(&self.idle).pop()?;
+        Some(Reader { readers: self, conn: Some(conn) })
     }
 
     fn give_back(&self, conn: Connection) {

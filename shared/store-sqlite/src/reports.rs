@@ -47,7 +47,7 @@ impl ReportStore for SqliteStore {
 
     async fn days(&self, tenant: &TenantId, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<DayAggregate>> {
         let (tenant, from, to) = (tenant.as_str().to_owned(), day_text(from), day_text(to));
-        self.read(move |conn| {
+        self.read_blocking(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT day, body FROM report_days WHERE tenant = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
