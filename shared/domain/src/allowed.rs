@@ -3,9 +3,10 @@
 //! any rule. A command refused only for its payload (an empty quote, a missing reason) is allowed: the front end
 //! asks for the payload. A command refused by a guard is listed with the guard, so a screen can say why.
 
+use crate::bounds::{ORDER_CONTENT_LIMIT_BYTES, order_bytes};
 use crate::event::{Actor, QuoteDecision};
 use crate::flow::{Action, Flow, Guard, StatusKey};
-use crate::machine::{Command, Context, DomainError, decide};
+use crate::machine::{Command, Context, DomainError, decide_sized};
 use crate::order::{Order, PaymentMethod};
 
 /// One thing the actor may do to the order now (or could, but for `blocked_by`).
@@ -19,6 +20,9 @@ pub struct AllowedAction {
     /// The first guard that fails now; `None` when the command would be accepted (given a valid payload).
     pub blocked_by: Option<Guard>,
 }
+
+/// More than the probes' placeholder payloads (a "-" text, an empty list, today's date) can add to an order.
+const PROBE_GROWTH_BYTES: usize = 16 * 1024;
 
 /// The commands the actor may give the order now, in the order of the flow's transitions followed by the
 /// commands that do not move the order. System-only commands are never listed.
@@ -58,6 +62,10 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
     if order.invoice.is_some() {
         probes.push(Command::RetryInvoice);
     }
+    // The probes' placeholder payloads add far less than PROBE_GROWTH_BYTES to an order: when the order is that
+    // far below the smaller limit, no probe can be refused for the size, and the check (which serializes the
+    // order) is left out of each probe.
+    let check_size = order_bytes(order) + PROBE_GROWTH_BYTES > ORDER_CONTENT_LIMIT_BYTES;
     let mut out: Vec<AllowedAction> = Vec::new();
     for cmd in probes {
         let name = cmd.name();
@@ -71,7 +79,7 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
             let first = targets.next()?.to.clone();
             targets.next().is_none().then_some(first)
         };
-        let (to, blocked_by) = match decide(order, flow, cmd, actor, ctx) {
+        let (to, blocked_by) = match decide_sized(order, flow, cmd, actor, ctx, check_size) {
             Ok(events) => {
                 let moved = events.last().map(|e| e.status_after.clone()).filter(|s| *s != order.status);
                 (target.or(moved), None)
@@ -148,7 +156,8 @@ pub fn may_give(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context, name: 
         (None, "resend_link") => Command::ResendLink,
         _ => return Ok(()),
     };
-    match decide(order, flow, cmd, actor, ctx) {
+    // Only the role matters here, which `decide` checks before the size.
+    match decide_sized(order, flow, cmd, actor, ctx, false) {
         Err(e @ DomainError::RoleNotAllowed { .. }) => Err(e),
         _ => Ok(()),
     }
@@ -159,7 +168,7 @@ mod tests {
     use super::*;
     use crate::event::Actor;
     use crate::flow::Role;
-    use crate::machine::{OpenOrder, decide_open};
+    use crate::machine::{OpenOrder, decide, decide_open};
     use crate::order::{Customer, Equipment, LineInput, LineKind, Service};
     use crate::values::{Document, Money, OrderId, Quantity, TenantId, UserId};
     use chrono::{TimeZone, Utc};

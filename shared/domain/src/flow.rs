@@ -437,7 +437,10 @@ impl Flow {
 
     /// The default flow (ARCHITECTURE.md, «The product»): the eight steps of the seed, with cancel from every non-final status.
     pub fn default_flow() -> Flow {
-        Flow { version: 1, def: default_def() }
+        // Built once per process: every read of an order on the default flow asks for it.
+        static DEFAULT: std::sync::LazyLock<Flow> =
+            std::sync::LazyLock::new(|| Flow { version: 1, def: default_def() });
+        DEFAULT.clone()
     }
 }
 

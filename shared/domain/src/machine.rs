@@ -359,6 +359,19 @@ pub fn decide(
     actor: &Actor,
     ctx: &Context,
 ) -> Result<Vec<Event>, DomainError> {
+    decide_sized(order, flow, cmd, actor, ctx, true)
+}
+
+/// [`decide`]; with `check_size` false, without the size check (it serializes the order): only for a caller that
+/// knows the order after the command's events stays below the limits (see `allowed_actions`).
+pub(crate) fn decide_sized(
+    order: &Order,
+    flow: &Flow,
+    cmd: Command,
+    actor: &Actor,
+    ctx: &Context,
+    check_size: bool,
+) -> Result<Vec<Event>, DomainError> {
     if flow.version != order.flow_version {
         return Err(DomainError::FlowVersionMismatch { expected: order.flow_version, got: flow.version });
     }
@@ -429,8 +442,10 @@ pub fn decide(
         cmd @ (Command::Close | Command::Cancel { .. } | Command::Move { .. }) => decide_closing(&d, &mut out, cmd)?,
         Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
     }
-    crate::bounds::check(order, &out.events, size_limit)
-        .map_err(|bytes| DomainError::OrderTooLarge { bytes, limit: size_limit })?;
+    if check_size {
+        crate::bounds::check(order, &out.events, size_limit)
+            .map_err(|bytes| DomainError::OrderTooLarge { bytes, limit: size_limit })?;
+    }
     Ok(out.events)
 }
 
