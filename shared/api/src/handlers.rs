@@ -577,7 +577,7 @@ pub(crate) async fn get_order(cx: &Cx<'_>) -> Res {
     let id = cx.order_id()?;
     let order = cx.app.get_order(&caller, &id).await.map_err(problem)?;
     let flow = cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)?;
-    let allowed = cx.app.allowed_actions(&caller, &order).await.map_err(problem)?;
+    let allowed = cx.app.allowed_actions_on(&caller, &order, Some(&flow)).await.map_err(problem)?;
     let mut view = OrderView::new(&order, &flow);
     view.allowed_actions = Some(allowed.iter().map(|a| AllowedActionView::new(a, &flow)).collect());
     Ok(json_response(200, to_json(&view), Some(order.version)))

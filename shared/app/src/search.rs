@@ -44,16 +44,33 @@ impl App {
     /// The commands the caller may give the order now (flow version, roles, guards), with the failing guard of
     /// those a guard blocks.
     pub async fn allowed_actions(&self, caller: &Caller, order: &Order) -> AppResult<Vec<AllowedAction>> {
+        self.allowed_actions_on(caller, order, None).await
+    }
+
+    /// [`App::allowed_actions`], on the order's flow version when the caller has read it already.
+    pub async fn allowed_actions_on(
+        &self,
+        caller: &Caller,
+        order: &Order,
+        flow: Option<&Flow>,
+    ) -> AppResult<Vec<AllowedAction>> {
         self.require(caller, &READERS)?;
         if order.tenant != caller.tenant {
             return Err(AppError::NotFound);
         }
-        let flow = self.flow_version(&caller.tenant, order.flow_version).await?;
+        let loaded;
+        let flow = match flow.filter(|f| f.version == order.flow_version) {
+            Some(f) => f,
+            None => {
+                loaded = self.flow_version(&caller.tenant, order.flow_version).await?;
+                &loaded
+            }
+        };
         let guarded =
             flow.def.transitions.iter().any(|t| t.from == order.status && t.guards.contains(&Guard::InvoiceAuthorized));
         let invoicing_enabled = guarded && self.invoicing.invoicing_enabled(&caller.tenant).await?;
         let ctx = Context { now: self.clock.now(), invoicing_enabled };
-        Ok(allowed_actions(order, &flow, &caller.actor(), &ctx))
+        Ok(allowed_actions(order, flow, &caller.actor(), &ctx))
     }
 
     /// The statuses a search walks, in flow order: the current flow's non-final statuses, then those of older
