@@ -195,7 +195,7 @@ fn api_gateway_request(
     let mut http_ctx = ApiGatewayV2httpRequestContextHttpDescription::default();
     http_ctx.method = parts.method.clone();
     http_ctx.path = Some(path.clone());
-    http_ctx.protocol = Some(format!("{:?}", parts.version));
+    http_ctx.protocol = Some(protocol(parts.version).to_owned());
     http_ctx.source_ip = Some(source_ip.to_string());
     http_ctx.user_agent = header_str(&parts.headers, header::USER_AGENT);
 
@@ -205,9 +205,9 @@ fn api_gateway_request(
     ctx.account_id = Some("000000000000".to_owned());
     ctx.apiid = Some("osflow-local".to_owned());
     ctx.stage = Some("$default".to_owned());
-    ctx.request_id = Some(uuid::Uuid::now_v7().to_string());
+    ctx.request_id = Some(request_id(&now));
     ctx.domain_name = header_str(&parts.headers, header::HOST);
-    ctx.time = Some(now.format("%d/%b/%Y:%H:%M:%S %z").to_string());
+    ctx.time = Some(request_time(&now));
     ctx.time_epoch = now.timestamp_millis();
     ctx.http = http_ctx;
     ctx.authorizer = claims.map(authorizer);
@@ -227,6 +227,33 @@ fn api_gateway_request(
         .with_path_parameters(path_params)
         .with_stage_variables(HashMap::<String, String>::new())
         .with_request_context(RequestContext::ApiGatewayV2(ctx))
+}
+
+/// The protocol as API Gateway names it in the request context.
+fn protocol(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// A request id: a UUIDv7 of the time and random bits from the thread's generator (not a system call per
+/// request, as `Uuid::now_v7` makes).
+fn request_id(now: &chrono::DateTime<chrono::Utc>) -> String {
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default();
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random::<[u8; 10]>()).into_uuid().to_string()
+}
+
+/// The request time as API Gateway writes it (`04/Dec/2026:18:12:48 +0000`), without parsing a format string per
+/// request.
+fn request_time(now: &chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS[now.month0() as usize];
+    format!("{:02}/{month}/{}:{:02}:{:02}:{:02} +0000", now.day(), now.year(), now.hour(), now.minute(), now.second())
 }
 
 /// The JWT authorizer's output: every claim as a string, an array claim as API Gateway renders it

@@ -75,8 +75,12 @@ async fn serve_request(gw: &Gateway, req: hyper::Request<Incoming>, ip: IpAddr) 
             return gateway::payload_unreadable();
         }
     };
-    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    // The request's line is kept for the log only when that log line is on.
+    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| (parts.method.clone(), parts.uri.path().to_owned()));
     let resp = gw.dispatch(hyper::Request::from_parts(parts, body), ip).await;
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64);
+    if let Some((method, path)) = logged {
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us);
+    }
     resp
 }
