@@ -28,6 +28,14 @@ pub const PORTAL_URL_ENV: &str = "OSFLOW_PORTAL_URL";
 pub const PORTAL_KEY_SECRET_ENV: &str = "OSFLOW_PORTAL_KEY_SECRET";
 /// `OSFLOW_PORTAL_LINK_DAYS`: how long the customer's links are valid (1 to 90 days, default 7).
 pub const PORTAL_LINK_DAYS_ENV: &str = "OSFLOW_PORTAL_LINK_DAYS";
+/// `OSFLOW_CONSOLE_SECRET`: the Secrets Manager secret of the console (session key and Cognito app client).
+pub const CONSOLE_SECRET_ENV: &str = "OSFLOW_CONSOLE_SECRET";
+/// `OSFLOW_COGNITO_DOMAIN`: the Cognito hosted UI's base URL (`https://<prefix>.auth.<region>.amazoncognito.com`).
+pub const COGNITO_DOMAIN_ENV: &str = "OSFLOW_COGNITO_DOMAIN";
+/// `OSFLOW_COGNITO_ISSUER`: the user pool's issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`).
+pub const COGNITO_ISSUER_ENV: &str = "OSFLOW_COGNITO_ISSUER";
+/// `OSFLOW_CONSOLE_UPLOAD_ORIGIN`: the origin the console's pages upload attachments to (the bucket's).
+pub const CONSOLE_UPLOAD_ORIGIN_ENV: &str = "OSFLOW_CONSOLE_UPLOAD_ORIGIN";
 /// The sender address when `OSFLOW_SENDER_EMAIL` is unset.
 pub const DEFAULT_SENDER_EMAIL: &str = "nao-responda@osflow.com.br";
 /// The sender name when `OSFLOW_SENDER_NAME` is unset.
@@ -46,6 +54,10 @@ pub struct Env {
     pub portal_url: Option<String>,
     pub portal_key_secret: Option<String>,
     pub portal_link_days: Option<String>,
+    pub console_secret: Option<String>,
+    pub cognito_domain: Option<String>,
+    pub cognito_issuer: Option<String>,
+    pub console_upload_origin: Option<String>,
 }
 
 impl Env {
@@ -66,6 +78,10 @@ impl Env {
             portal_url: get(PORTAL_URL_ENV),
             portal_key_secret: get(PORTAL_KEY_SECRET_ENV),
             portal_link_days: get(PORTAL_LINK_DAYS_ENV),
+            console_secret: get(CONSOLE_SECRET_ENV),
+            cognito_domain: get(COGNITO_DOMAIN_ENV),
+            cognito_issuer: get(COGNITO_ISSUER_ENV),
+            console_upload_origin: get(CONSOLE_UPLOAD_ORIGIN_ENV),
         })
     }
 
@@ -86,6 +102,21 @@ impl Env {
     /// The portal key's secret name, required by the portal function.
     pub fn portal_key_secret(&self) -> Result<&str, Error> {
         self.portal_key_secret.as_deref().ok_or_else(|| format!("{PORTAL_KEY_SECRET_ENV} is not set").into())
+    }
+
+    /// The console's secret name, required by the console function.
+    pub fn console_secret(&self) -> Result<&str, Error> {
+        self.console_secret.as_deref().ok_or_else(|| format!("{CONSOLE_SECRET_ENV} is not set").into())
+    }
+
+    /// The Cognito hosted UI's base URL, required by the console function.
+    pub fn cognito_domain(&self) -> Result<&str, Error> {
+        self.cognito_domain.as_deref().ok_or_else(|| format!("{COGNITO_DOMAIN_ENV} is not set").into())
+    }
+
+    /// The user pool's issuer, required by the console function.
+    pub fn cognito_issuer(&self) -> Result<&str, Error> {
+        self.cognito_issuer.as_deref().ok_or_else(|| format!("{COGNITO_ISSUER_ENV} is not set").into())
     }
 }
 

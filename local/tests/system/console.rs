@@ -402,8 +402,9 @@ async fn a_new_status_published_by_the_representante_applies_to_new_orders_only(
     fill(&browser, &format!("input[name=s_key_{n}]"), "em_testes").await;
     fill(&browser, &format!("input[name=s_label_{n}]"), "Em Testes").await;
     css(&browser, "form.flow button[type=submit]").await.click().await.unwrap();
-    let refused = wait_for_text(&browser, "campo statuses[11]").await;
-    assert!(refused.contains("Fluxo"), "the editor again");
+    // In Portuguese, naming the row at fault.
+    let refused = wait_for_text(&browser, "o status em_testes não é alcançável a partir do inicial").await;
+    assert!(refused.contains("Fluxo inválido (status 12)"), "the editor again, the row named");
     let t = browser.source().await.unwrap().matches("name=\"t_from_").count() - 2;
     fill(&browser, &format!("input[name=s_key_{n}]"), "em_testes").await;
     fill(&browser, &format!("input[name=s_label_{n}]"), "Em Testes").await;

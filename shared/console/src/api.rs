@@ -22,14 +22,9 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// The problem's text for people: its title, the field at fault and the detail.
+    /// The problem's text for people, in Portuguese: its title, the field at fault and what is wrong.
     pub fn message(&self) -> String {
-        let field = self.body["field"].as_str().map(|f| format!(" (campo {f})")).unwrap_or_default();
-        let title = self.body["title"].as_str().unwrap_or("Não foi possível concluir");
-        match self.body["detail"].as_str() {
-            Some(d) => format!("{title}{field}: {d}"),
-            None => format!("{title}{field}."),
-        }
+        crate::messages::problem_text(&self.body)
     }
 }
 

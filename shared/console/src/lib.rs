@@ -11,21 +11,29 @@
 //! trusts; every form carries the session's CSRF token; no session, or a forged or expired one, is sent to the
 //! sign-in page. Locally the sign-in picks a development user and role (as `osflow-local token` does).
 //!
+//! Sessions ([`session`]) in AWS come from Cognito's hosted UI, authorization code + PKCE ([`cognito`]).
+//!
 //! Routes (everything outside `/v1`, `/p` and `/blobs`): `GET /` (board; `?parcial=1` the columns only),
-//! `GET|POST /entrar`, `POST /sair`, `GET|POST /os/nova`, `GET /os/{id}`, `POST /os/{id}/acao/{action}`,
-//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET|POST /emissor`, `GET /relatorios`
-//! (`?de=//! `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`, `GET /documento?valor=`, `GET|POST /fluxo`,ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
+//! `GET|POST /entrar`, `GET /entrar/retorno` (Cognito's callback), `POST /sair`, `GET|POST /os/nova`,
+//! `GET /os/{id}`, `POST /os/{id}/acao/{action}`, `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`,
+//! `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET|POST /emissor`, `GET /relatorios`
+//! (`?de=&ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
 //! `GET /static/console.css|console.js`.
 
 pub mod api;
+pub mod cognito;
 pub mod fiscal;
 pub mod forms;
+pub mod messages;
 pub mod pages;
 pub mod reports;
+#[cfg(feature = "aws")]
+pub mod secrets;
 pub mod session;
 pub mod settings;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use lambda_http::http::{HeaderValue, Method, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -58,6 +66,8 @@ const SIGN_IN_FORM_SECONDS: i64 = 3600;
 pub enum SignIn {
     /// Development users: pick a company, a user and a role (osflow-local).
     Development { default_tenant: String },
+    /// Cognito's hosted UI, authorization code + PKCE (AWS).
+    Cognito(Arc<cognito::Cognito>),
 }
 
 /// The console: the use cases, the session key and the sign-in.
@@ -117,6 +127,8 @@ impl Reply {
 struct Req<'a> {
     method: Method,
     path: String,
+    /// The host the request came to (API Gateway's domain name, else the Host header).
+    host: String,
     query: BTreeMap<String, String>,
     headers: &'a lambda_http::http::HeaderMap,
     body: &'a [u8],
@@ -150,8 +162,25 @@ pub async fn handle(console: &Console, req: Request) -> Response<Body> {
     };
     let query: BTreeMap<String, String> =
         req.uri().query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    if !is_console_path(&path) {
+        // The API's and the portal's paths are theirs (in AWS the console's catch-all route sees what they
+        // do not serve).
+        return Response::builder()
+            .status(404)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .body(Body::Text(
+                json!({"type": "/problems/not-found", "title": "Não encontrado", "status": 404}).to_string(),
+            ))
+            .expect("valid response parts");
+    }
+    let host = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.domain_name.clone(),
+        _ => None,
+    }
+    .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+    .unwrap_or_default();
     let body: &[u8] = req.body().as_ref();
-    let r = Req { method: req.method().clone(), path, query, headers: req.headers(), body };
+    let r = Req { method: req.method().clone(), path, host, query, headers: req.headers(), body };
     let reply = if r.body.len() > MAX_FORM_BYTES {
         Reply::html(413, pages::message(&anonymous(), "Formulário grande demais", "Envie menos dados de uma vez."))
     } else {
@@ -171,9 +200,14 @@ fn finish(console: &Console, reply: Reply) -> Response<Body> {
         connect.push(' ');
         connect.push_str(o);
     }
+    // Sign-out posts to the console, which sends the browser on to Cognito's /logout: form-action covers it.
+    let form_action = match &console.sign_in {
+        SignIn::Cognito(c) => format!("'self' {}", c.config.domain),
+        SignIn::Development { .. } => "'self'".to_owned(),
+    };
     let csp = format!(
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data: blob:; connect-src {connect}; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
     let own_csp = reply.headers.iter().any(|(n, _)| *n == header::CONTENT_SECURITY_POLICY);
     let mut builder = Response::builder().status(reply.status).header(header::CONTENT_TYPE, reply.content_type);
@@ -206,8 +240,9 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
     match (&r.method, segments.as_slice()) {
         (&Method::GET, ["static", "console.css"]) => static_file(CSS, "text/css; charset=utf-8"),
         (&Method::GET, ["static", "console.js"]) => static_file(JS, "text/javascript; charset=utf-8"),
-        (&Method::GET, ["entrar"]) => sign_in_page(console, None, 200),
+        (&Method::GET, ["entrar"]) => sign_in_page(console, r, None, 200),
         (&Method::POST, ["entrar"]) => sign_in(console, r),
+        (&Method::GET, ["entrar", "retorno"]) => sign_in_callback(console, r).await,
         _ => {
             // Everything else needs a session.
             let now = now_unix(&console.app);
@@ -244,7 +279,12 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
             match (&r.method, segments.as_slice()) {
                 (&Method::GET, []) => board(&cx).await,
                 (&Method::POST, ["sair"]) => {
-                    Reply::redirect("/entrar").with(header::SET_COOKIE, cookie(console, "", 0))
+                    let to = match &console.sign_in {
+                        // Cognito's session ends too; its page sends the browser back to the sign-in.
+                        SignIn::Cognito(c) => c.logout_url(&format!("{}/entrar", base_url(console, r))),
+                        SignIn::Development { .. } => "/entrar".to_owned(),
+                    };
+                    Reply::redirect(&to).with(header::SET_COOKIE, cookie(console, "", 0))
                 }
                 (&Method::GET, ["os", "nova"]) => new_order_page(&cx, None, 200).await,
                 (&Method::POST, ["os", "nova"]) => open_order(&cx, &form).await,
@@ -320,17 +360,71 @@ async fn company_name(console: &Console, caller: &Caller) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Sign-in
 
-fn sign_in_page(console: &Console, message: Option<&str>, status: u16) -> Reply {
+/// The console's own origin, as the browser reached it.
+fn base_url(console: &Console, r: &Req<'_>) -> String {
+    format!("{}://{}", if console.secure { "https" } else { "http" }, r.host)
+}
+
+fn pkce_cookie(console: &Console, value: &str, max_age: i64) -> String {
+    // Lax: it must come back with Cognito's redirect (a cross-site top-level GET); only the sign-in reads it.
+    let secure = if console.secure { "; Secure" } else { "" };
+    format!("{}={value}; Path=/entrar; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", cognito::PKCE_COOKIE)
+}
+
+fn sign_in_page(console: &Console, r: &Req<'_>, message: Option<&str>, status: u16) -> Reply {
     match &console.sign_in {
         SignIn::Development { default_tenant } => {
             let token = console.key.sign("entrar", &now_unix(&console.app).to_string());
             Reply::html(status, pages::sign_in(&token, message, default_tenant))
         }
+        SignIn::Cognito(c) => {
+            let callback = format!("{}{}", base_url(console, r), cognito::CALLBACK_PATH);
+            let started = c.start(&console.key, &callback, now_unix(&console.app));
+            Reply::redirect(&started.location)
+                .with(header::SET_COOKIE, pkce_cookie(console, &started.cookie_value, cognito::SIGN_IN_SECONDS))
+        }
+    }
+}
+
+/// Cognito's redirect back: the session from the verified ID token.
+async fn sign_in_callback(console: &Console, r: &Req<'_>) -> Reply {
+    let SignIn::Cognito(c) = &console.sign_in else {
+        return Reply::html(404, pages::message(&anonymous(), "Página não encontrada", "Esta página não existe."));
+    };
+    let callback = format!("{}{}", base_url(console, r), cognito::CALLBACK_PATH);
+    let query: HashMap<String, String> = r.query.clone().into_iter().collect();
+    let now = now_unix(&console.app);
+    let pending = r.cookie(cognito::PKCE_COOKIE);
+    let done = c.finish(&console.key, &callback, &query, pending.as_deref(), now).await;
+    let clear = pkce_cookie(console, "", 0);
+    match done {
+        Ok((caller, display)) => {
+            let session = Session::new(&caller.tenant, &caller.user, caller.roles.clone(), &display, now);
+            let sealed = console.key.seal(&session);
+            Reply::html(200, pages::signed_in())
+                .with(header::SET_COOKIE, clear)
+                .with(header::SET_COOKIE, cookie(console, &sealed, session::SESSION_HOURS * 3600))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Cognito sign-in failed");
+            let (status, text) = match e {
+                cognito::SignInError::Keys(_) | cognito::SignInError::TokenEndpoint(_) => {
+                    (503, "O serviço de login não respondeu como esperado. Tente entrar de novo.")
+                }
+                cognito::SignInError::Claims(_) => {
+                    (403, "Seu usuário não tem empresa ou papel no osflow. Fale com o representante da empresa.")
+                }
+                _ => (400, "O login expirou ou não começou nesta página. Entre de novo."),
+            };
+            Reply::html(status, pages::sign_in_failed(text)).with(header::SET_COOKIE, clear)
+        }
     }
 }
 
 fn sign_in(console: &Console, r: &Req<'_>) -> Reply {
-    let SignIn::Development { .. } = &console.sign_in;
+    if !matches!(console.sign_in, SignIn::Development { .. }) {
+        return Reply::html(404, pages::message(&anonymous(), "Página não encontrada", "Esta página não existe."));
+    }
     let form = Form::parse(r.body);
     let now = now_unix(&console.app);
     let fresh = form
@@ -339,17 +433,17 @@ fn sign_in(console: &Console, r: &Req<'_>) -> Reply {
         .and_then(|at| at.parse::<i64>().ok())
         .is_some_and(|at| now - at < SIGN_IN_FORM_SECONDS && at <= now);
     if !fresh {
-        return sign_in_page(console, Some("O formulário expirou; tente de novo."), 403);
+        return sign_in_page(console, r, Some("O formulário expirou; tente de novo."), 403);
     }
     let Some(tenant) = form.get("tenant").and_then(|t| TenantId::parse(t).ok()) else {
-        return sign_in_page(console, Some("Empresa inválida: use letras minúsculas, números e hífen."), 422);
+        return sign_in_page(console, r, Some("Empresa inválida: use letras minúsculas, números e hífen."), 422);
     };
     let Some(role) = form.get("role").and_then(Role::parse) else {
-        return sign_in_page(console, Some("Escolha um papel."), 422);
+        return sign_in_page(console, r, Some("Escolha um papel."), 422);
     };
     let user = form.get("user").map_or_else(|| format!("{}@{}", role.as_str(), tenant), str::to_owned);
     let Ok(user) = UserId::parse(&user) else {
-        return sign_in_page(console, Some("Usuário inválido."), 422);
+        return sign_in_page(console, r, Some("Usuário inválido."), 422);
     };
     let session = Session::new(&tenant, &user, vec![role], user.as_str(), now);
     let sealed = console.key.seal(&session);
@@ -595,7 +689,10 @@ fn document_check(r: &Req<'_>) -> Reply {
     let typed = r.q("valor").unwrap_or_default();
     match Document::parse(typed) {
         Ok(d) => Reply::json(200, json!({"ok": true, "mensagem": format!("{} válido: {d}", d.kind())})),
-        Err(e) => Reply::json(200, json!({"ok": false, "mensagem": format!("Documento inválido: {e}")})),
+        Err(e) => Reply::json(
+            200,
+            json!({"ok": false, "mensagem": format!("Documento inválido: {}", messages::value_detail(e.message()))}),
+        ),
     }
 }
 
@@ -653,7 +750,26 @@ async fn save_settings(cx: &Cx<'_>, form: &Form) -> Reply {
 // ---------------------------------------------------------------------------------------------------------------
 // The NF-e emitter
 
+/// The emitter's settings need the certificate checks (OpenSSL), which only some deployments link (in AWS, the
+/// fiscal-admin function): elsewhere the page says where to configure it.
+fn emitter_elsewhere(cx: &Cx<'_>) -> Option<Reply> {
+    cx.app().fiscal.is_none().then(|| {
+        Reply::html(
+            404,
+            pages::message(
+                cx.frame,
+                "Emissor de NF-e",
+                "O emissor de NF-e e o certificado A1 são configurados pela API (PUT /v1/fiscal/emitter) nesta \
+                 instalação.",
+            ),
+        )
+    })
+}
+
 async fn emitter_page(cx: &Cx<'_>, message: Option<(bool, String)>, status: u16) -> Reply {
+    if let Some(reply) = emitter_elsewhere(cx) {
+        return reply;
+    }
     let saved = api::call(cx.app(), cx.caller, Method::GET, "/v1/fiscal/emitter", None).await;
     let body = match saved.status {
         200 => saved.body,
@@ -667,6 +783,9 @@ async fn emitter_page(cx: &Cx<'_>, message: Option<(bool, String)>, status: u16)
 }
 
 async fn save_emitter(cx: &Cx<'_>, form: &Form) -> Reply {
+    if let Some(reply) = emitter_elsewhere(cx) {
+        return reply;
+    }
     let body = fiscal::request(form);
     let answer = api::call(cx.app(), cx.caller, Method::PUT, "/v1/fiscal/emitter", Some(&body)).await;
     if answer.ok() {

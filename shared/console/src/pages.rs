@@ -225,6 +225,41 @@ pub fn sign_in(token: &str, message: Option<&str>, tenant: &str) -> Markup {
     )
 }
 
+/// The end of a Cognito sign-in: the session cookie is set by this answer, and the page moves on to the board by
+/// itself (a same-site navigation, so that the SameSite=Strict cookie goes with it: a redirect straight from
+/// Cognito's page would be cross-site and arrive without it).
+pub fn signed_in() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="pt-BR" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content="0;url=/";
+                title { "Entrando · osflow" }
+                link rel="stylesheet" href="/static/console.css";
+            }
+            body { main id="conteudo" { section.card.narrow { h1 { "Entrando…" } p { a href="/" { "Abrir o quadro" } } } } }
+        }
+    }
+}
+
+/// A Cognito sign-in that did not complete.
+pub fn sign_in_failed(text: &str) -> Markup {
+    let frame = Frame { session: None, csrf: "", company: "" };
+    layout(
+        &frame,
+        "Não foi possível entrar",
+        html! {
+            section.card.narrow {
+                h1 { "Não foi possível entrar" }
+                p role="alert" { (text) }
+                p { a href="/entrar" { "Entrar de novo" } }
+            }
+        },
+    )
+}
+
 /// A page with a message only (refusals, not found).
 pub fn message(frame: &Frame<'_>, title: &str, text: &str) -> Markup {
     layout(

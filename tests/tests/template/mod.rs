@@ -360,12 +360,14 @@ fn the_http_routes_are_the_api_s_routes_behind_the_jwt_authorizer() {
     let authorizer_name = auth["DefaultAuthorizer"].as_str().expect("a default authorizer");
     let jwt = &auth["Authorizers"][authorizer_name]["JwtConfiguration"];
     let (pool_id, pool) = t.of_type("AWS::Cognito::UserPool").next().expect("the Cognito user pool");
-    let (client_id, _) = t.of_type("AWS::Cognito::UserPoolClient").next().expect("the app client");
+    // The API's app client is the authorizer's audience (the console has its own client, below).
+    let client_id = jwt["audience"][0]["Ref"].as_str().expect("the audience is an app client").to_owned();
+    assert_eq!(t.resource(&client_id)["Type"], "AWS::Cognito::UserPoolClient");
     assert_eq!(
         jwt["issuer"],
         json!({"Fn::Sub": format!("https://cognito-idp.${{AWS::Region}}.amazonaws.com/${{{pool_id}}}")}),
     );
-    assert_eq!(jwt["audience"], json!([reference(client_id)]));
+    assert_eq!(jwt["audience"], json!([reference(&client_id)]));
     // custom:tenant and the roles as groups.
     assert!(
         pool["Properties"]["Schema"].as_array().is_some_and(|s| s.iter().any(|a| a["Name"] == "tenant")),
@@ -390,8 +392,15 @@ fn the_http_routes_are_the_api_s_routes_behind_the_jwt_authorizer() {
             if path.starts_with("/p/") {
                 assert_eq!(package, "portal", "{route_key} is a portal route");
                 assert_eq!(p["Auth"]["Authorizer"], "NONE", "{route_key}: the portal routes are public");
+            } else if package == "console" {
+                // The console's pages: / and every path no other route takes; its session cookie is the credential.
+                assert!(CONSOLE_ROUTES.contains(&route_key.as_str()), "{route_key} is not a console route");
+                assert_eq!(p["Auth"]["Authorizer"], "NONE", "{route_key}: the console signs in by itself");
             } else {
-                assert!(p["Auth"].is_null(), "{id} {route_key}: only the portal routes leave the JWT authorizer");
+                assert!(
+                    p["Auth"].is_null(),
+                    "{id} {route_key}: only the portal and console routes leave the JWT authorizer"
+                );
                 let route = osflow_api::by_route_key(&route_key)
                     .unwrap_or_else(|| panic!("{id}: {route_key} is not in osflow_api::ROUTES"));
                 assert_eq!(route.function.package(), package, "{route_key} is served by");
@@ -414,6 +423,100 @@ fn the_http_routes_are_the_api_s_routes_behind_the_jwt_authorizer() {
         assert_eq!(actual, expected, "the routes of functions/{}", function.package());
     }
     assert!(served.len() >= ROUTES.len());
+}
+
+/// The console function's routes: `/` and the catch-all (API Gateway takes the more specific routes first).
+const CONSOLE_ROUTES: [&str; 2] = ["GET /", "ANY /{proxy+}"];
+
+/// Whether `value` refers to the resource `id` (`Ref`, `Fn::GetAtt`, or `${id…}` in a `Fn::Sub`).
+fn refers_to(value: &Value, id: &str) -> bool {
+    match value {
+        Value::Object(map) => {
+            map.get("Ref").is_some_and(|r| r == id)
+                || map.get("Fn::GetAtt").is_some_and(|g| g[0] == id)
+                || map.get("Fn::Sub").is_some_and(|s| {
+                    let text = s.as_str().or_else(|| s[0].as_str()).unwrap_or_default();
+                    text.contains(&format!("${{{id}}}")) || text.contains(&format!("${{{id}."))
+                })
+                || map.values().any(|v| refers_to(v, id))
+        }
+        Value::Array(list) => list.iter().any(|v| refers_to(v, id)),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_console_signs_in_through_the_hosted_ui_with_its_own_public_code_flow_client() {
+    let t = Template::load();
+    let (api_id, _) = t.of_type("AWS::Serverless::HttpApi").next().expect("the HTTP API");
+    let (pool_id, _) = t.of_type("AWS::Cognito::UserPool").next().expect("the user pool");
+    let (id, console) = t.function("console");
+    let routes: BTreeSet<String> = events(&console, "HttpApi")
+        .map(|(_, e)| {
+            format!("{} {}", e["Properties"]["Method"].as_str().unwrap(), e["Properties"]["Path"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(routes, CONSOLE_ROUTES.map(String::from).into(), "{id}: the console's routes");
+
+    // The hosted UI.
+    let (domain_id, domain) = t.of_type("AWS::Cognito::UserPoolDomain").next().expect("the hosted UI's domain");
+    assert_eq!(domain["Properties"]["UserPoolId"], reference(pool_id));
+    // The console's client: the authorization code flow only, public (PKCE, no secret), OpenID, back to the
+    // console's callback on the HTTP API.
+    let env = &console["Properties"]["Environment"]["Variables"];
+    let (client_id, client) = t
+        .of_type("AWS::Cognito::UserPoolClient")
+        .find(|(_, c)| c["Properties"]["AllowedOAuthFlowsUserPoolClient"] == true)
+        .expect("the console's app client");
+    let c = &client["Properties"];
+    assert_eq!(c["UserPoolId"], reference(pool_id));
+    assert_eq!(c["AllowedOAuthFlows"], json!(["code"]), "{client_id}: the code flow only (no implicit tokens)");
+    assert_eq!(c["GenerateSecret"], false, "{client_id}: a public client, proven by PKCE");
+    assert!(c["AllowedOAuthScopes"].as_array().unwrap().iter().any(|s| s == "openid"));
+    assert!(c["ReadAttributes"].as_array().unwrap().iter().any(|a| a == "custom:tenant"), "the tenant claim");
+    let api_url = format!("https://${{{api_id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}");
+    assert_eq!(
+        c["CallbackURLs"],
+        json!([{"Fn::Sub": format!("{api_url}{}", osflow_console::cognito::CALLBACK_PATH)}]),
+        "{client_id}: the console's callback"
+    );
+    assert_eq!(c["LogoutURLs"], json!([{"Fn::Sub": format!("{api_url}/entrar")}]));
+    // The function: the hosted UI, the pool's issuer (the authorizer's), the secret holding the session key and
+    // this client — named, not referenced: the client names the API, whose routes name the function.
+    assert_eq!(
+        env["OSFLOW_COGNITO_DOMAIN"],
+        json!({"Fn::Sub": format!("https://${{{domain_id}}}.auth.${{AWS::Region}}.amazoncognito.com")})
+    );
+    assert_eq!(
+        env["OSFLOW_COGNITO_ISSUER"],
+        json!({"Fn::Sub": format!("https://cognito-idp.${{AWS::Region}}.amazonaws.com/${{{pool_id}}}")})
+    );
+    let (secret_id, secret) = t
+        .of_type("AWS::SecretsManager::Secret")
+        .find(|(_, s)| refers_to(&s["Properties"], client_id))
+        .expect("the console's secret");
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    assert_eq!(generate["GenerateStringKey"], "session_key");
+    assert!(number(&generate["PasswordLength"]).is_some_and(|n| n >= 32), "{secret_id}: a long session key");
+    assert_eq!(
+        generate["SecretStringTemplate"],
+        json!({"Fn::Sub": format!("{{\"client_id\": \"${{{client_id}}}\"}}")})
+    );
+    assert_eq!(env["OSFLOW_CONSOLE_SECRET"], secret["Properties"]["Name"], "{id}: the secret by its name");
+    // (Its events name the API: SAM writes the function's ARN into the API's definition.)
+    for target in [api_id.as_str(), client_id.as_str(), secret_id.as_str()] {
+        for part in ["Environment", "Policies"] {
+            let refers = refers_to(&console["Properties"][part], target);
+            assert!(!refers, "{id}'s {part} refers to {target}: a circular dependency");
+        }
+    }
+    let mut own = Vec::new();
+    statements(&console["Properties"]["Policies"], &mut own);
+    assert!(
+        own.iter().any(|s| s["Action"] == json!(["secretsmanager:GetSecretValue"])
+            && s["Resource"]["Fn::Sub"].as_str().is_some_and(|r| r.ends_with(":secret:${AWS::StackName}/console-*"))),
+        "{id}: reads its secret"
+    );
 }
 
 #[test]
@@ -630,6 +733,11 @@ fn one_route_or_function_cannot_starve_the_others() {
         let rate = number(&own["ThrottlingRateLimit"]).unwrap_or_else(|| panic!("{name}: RouteSettings of {key}"));
         assert!(rate < default_rate, "{key}: {rate}/s");
         assert!(number(&own["ThrottlingBurstLimit"]).is_some(), "{key}: burst");
+    }
+    for key in CONSOLE_ROUTES {
+        let rate =
+            number(&p["RouteSettings"][key]["ThrottlingRateLimit"]).unwrap_or_else(|| panic!("RouteSettings of {key}"));
+        assert!(rate < default_rate, "{key}: {rate}/s");
     }
     // The public function cannot take the account's concurrency from the staff's functions.
     let (id, portal) = t.function("portal");
