@@ -129,6 +129,11 @@ pub trait OrderStore: Send + Sync {
         page: &PageRequest,
     ) -> StoreResult<Page<Order>>;
 
+    /// The ids of the company's orders whose current stay went over its status's SLA at or before `until` and
+    /// has no alert yet (`Order::sla_due`), earliest deadline first, ties by id: read from an index on the
+    /// deadline that holds only such orders, never by reading every open order.
+    async fn sla_due(&self, tenant: &TenantId, until: DateTime<Utc>, page: &PageRequest) -> StoreResult<Page<OrderId>>;
+
     /// The order's events in version order (empty for an unknown order or another tenant's).
     async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>>;
 }

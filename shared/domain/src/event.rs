@@ -220,6 +220,10 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_before: Option<StatusKey>,
     pub status_after: StatusKey,
+    /// When the event moved the order into a status with an SLA (`sla_hours` of its flow version): the instant
+    /// that stay goes over it. Absent otherwise (and on events recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_due: Option<DateTime<Utc>>,
     pub change: Change,
 }
 

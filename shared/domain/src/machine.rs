@@ -336,6 +336,7 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
         action: None,
         status_before: None,
         status_after: flow.initial().clone(),
+        sla_due: sla_due(flow, flow.initial(), now),
         change: Change::Opened(Box::new(Opened {
             id: cmd.id,
             tenant: cmd.tenant,
@@ -349,6 +350,11 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
             quote,
         })),
     })
+}
+
+/// When a stay in `status` entered at `entered` goes over the status's SLA (`sla_hours` of the flow), if it has one.
+fn sla_due(flow: &Flow, status: &StatusKey, entered: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    flow.status(status).and_then(|s| s.sla_hours).map(|h| entered + chrono::Duration::hours(i64::from(h)))
 }
 
 /// Decides a command on an existing order. Returns the events to append (versions `order.version + 1…`).
@@ -393,7 +399,7 @@ pub(crate) fn decide_sized(
             error: error.map(|e| e.chars().filter(|c| !c.is_control()).take(500).collect()),
             for_version,
         };
-        let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
         out.push(None, change);
         return Ok(out.events);
     }
@@ -417,7 +423,7 @@ pub(crate) fn decide_sized(
         }
         (Actor::Staff { .. }, _) => {}
     }
-    let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
+    let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
     let d = Deciding { order, flow, actor, ctx, name, status_kind };
     match cmd {
         cmd @ (Command::SendQuote | Command::ReviseQuote { .. } | Command::DecideQuote { .. }) => {
@@ -850,6 +856,7 @@ fn decide_lines(
 /// Collects the events of one command, threading the status through them.
 struct Emitter<'a> {
     order: &'a Order,
+    flow: &'a Flow,
     actor: &'a Actor,
     ctx: &'a Context,
     events: Vec<Event>,
@@ -904,6 +911,7 @@ impl<'a> Emitter<'a> {
         if let Some(t) = t {
             self.status = t.to.clone();
         }
+        let sla_due = if self.status != before { sla_due(self.flow, &self.status, self.ctx.now) } else { None };
         self.events.push(Event {
             version: self.order.version + self.events.len() as u64 + 1,
             at: self.ctx.now,
@@ -911,6 +919,7 @@ impl<'a> Emitter<'a> {
             action: t.map(|t| t.action),
             status_before: Some(before),
             status_after: self.status.clone(),
+            sla_due,
             change,
         });
     }
@@ -958,6 +967,7 @@ impl Order {
             sla_alerted_since: None,
             invoice_corrections: Vec::new(),
             refunds: Vec::new(),
+            sla_due: event.sla_due,
             created_at: event.at,
             updated_at: event.at,
         })
@@ -1033,7 +1043,10 @@ impl Order {
             Change::Cancelled { reason } => self.cancel_reason = Some(reason.clone()),
             Change::InvoiceCorrected { correction } => self.invoice_corrections.push(correction.clone()),
             Change::PaymentRefunded { refund } => self.refunds.push(refund.clone()),
-            Change::SlaBreached { since, .. } => self.sla_alerted_since = Some(*since),
+            Change::SlaBreached { since, .. } => {
+                self.sla_alerted_since = Some(*since);
+                self.sla_due = None;
+            }
             Change::NotificationSent { channel, to_masked, template, ok, error, .. } => {
                 self.notifications.push(Notification {
                     channel: channel.clone(),
@@ -1051,6 +1064,7 @@ impl Order {
         if event.status_after != self.status {
             self.status = event.status_after.clone();
             self.status_since = now;
+            self.sla_due = event.sla_due;
         }
         self.version = event.version;
         self.updated_at = now;

@@ -422,6 +422,10 @@ pub struct Order {
     /// The stay (`status_since` of the status) the SLA alert was raised for: one alert per stay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_alerted_since: Option<DateTime<Utc>>,
+    /// When the current stay goes over its status's SLA, until its alert is raised (`None`: no limit, or
+    /// alerted): the SLA check reads only the orders due by now, through the stores' index on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_due: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -1017,3 +1017,32 @@ fn corrections_are_recorded_in_sequence_by_the_system() {
     assert_eq!(h.order.corrections_of("K").count(), usize::from(MAX_CORRECTIONS));
     assert_eq!(h.order.corrections_of("other").count(), 0);
 }
+
+#[test]
+fn the_sla_deadline_follows_the_stay_until_its_alert() {
+    let mut h = Harness::default();
+    // Opened in `aberta` (24 h in the default flow).
+    assert_eq!(h.events[0].sla_due, Some(t0() + Duration::hours(24)));
+    assert_eq!(h.order.sla_due, Some(t0() + Duration::hours(24)));
+    // A note is no new stay: the deadline stays.
+    h.ok(Command::AddNote { text: "Placa limpa".into(), visible_to_customer: false });
+    assert_eq!(h.order.sla_due, Some(t0() + Duration::hours(24)));
+    // A new status with a limit: its own deadline (72 h from the entry).
+    let sent = h.ok(Command::SendQuote);
+    let entered = sent[0].at;
+    assert_eq!(sent[0].sla_due, Some(entered + Duration::hours(72)));
+    assert_eq!(h.order.sla_due, Some(entered + Duration::hours(72)));
+    // Raising the alert clears it: nothing is due any more for that stay.
+    h.now = entered + Duration::hours(80);
+    h.try_as(&Actor::System { component: "sla-check".into() }, Command::FlagSlaBreach).unwrap();
+    assert_eq!(h.order.sla_due, None);
+    assert_eq!(h.order.sla_alerted_since, Some(entered));
+    // A status without a limit has no deadline.
+    h.ok(decide_cmd(QuoteDecision::Approve, None));
+    assert_eq!(h.status(), "aprovada");
+    assert!(h.order.sla_due.is_some());
+    h.ok(Command::Start);
+    assert_eq!(h.status(), "em_execucao");
+    assert_eq!(h.order.sla_due, None);
+    assert!(h.events.last().unwrap().sla_due.is_none());
+}

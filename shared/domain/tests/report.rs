@@ -126,6 +126,7 @@ fn history(n: u128, technician: Option<&str>, service: &str, steps: &[(Step, i64
             action: None,
             status_before: Some(before),
             status_after: after,
+            sla_due: None,
             change,
         });
         if last {

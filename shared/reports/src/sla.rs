@@ -2,12 +2,12 @@
 //! alert per stay — the `order.sla_breached` event (a System step through the outbox), which the notifier e-mails
 //! to the company. Run on a schedule (EventBridge Scheduler in AWS, the report timer locally), one company at a
 //! time ([`check_sla_for`]): one company's failure never stops the others; running it again raises nothing new
-//! (the domain refuses a second alert for the same stay; the idempotency key guards races).
+//! (the domain refuses a second alert for the same stay, and the step is conditional on the version it read).
 
 use std::collections::BTreeSet;
 
 use chrono::Duration;
-use osflow_app::{App, AppError, Idempotency, PageRequest, Rendered, StepRequest};
+use osflow_app::{App, AppError, PageRequest, Rendered, StepRequest};
 use osflow_domain::values::TenantId;
 use osflow_domain::{Actor, Command, DomainError, Flow, Order};
 
@@ -51,51 +51,36 @@ pub async fn check_sla(app: &App) -> Result<usize, ReportError> {
     }
 }
 
-/// The SLA check of one company: raises the alert of each of its orders over its status's limit (at the app's
-/// clock) that has none for its current stay; returns how many were raised. An order's failure is logged, the
-/// company's other orders are still checked, and the first failure is returned after.
+/// The SLA check of one company: raises the alert of each of its orders whose current stay went over its
+/// status's limit (at the app's clock) and has none yet; returns how many were raised. It reads only the orders
+/// due ([`OrderStore::sla_due`](osflow_app::OrderStore::sla_due): the stores' index on the deadline, which an
+/// alert takes the order out of), never every open order. An order's failure is logged, the company's other
+/// orders are still checked, and the first failure is returned after.
 pub async fn check_sla_for(app: &App, tenant: &TenantId) -> Result<usize, ReportError> {
     let now = app.clock.now();
     let actor = Actor::System { component: SLA_COMPONENT.into() };
     let render = |_: &Order, _: &Flow| Rendered { status: 204, body: String::new() };
     let mut raised = 0;
     let mut first_error = None;
-    let flow = app.current_flow(tenant).await?;
-    for (status, hours) in flow.def.statuses.iter().filter_map(|s| s.sla_hours.map(|h| (s, h))) {
-        let limit = Duration::hours(i64::from(hours));
-        let mut page = PageRequest { limit: 100, cursor: None };
-        loop {
-            let found = app.orders.list_by_status(tenant, &status.key, &page).await?;
-            for order in found
-                .items
-                .iter()
-                .filter(|o| now - o.status_since > limit && o.sla_alerted_since != Some(o.status_since))
-            {
-                let idem = Idempotency {
-                    key: format!("sla:{}:{}", order.id, order.status_since.timestamp_millis()),
-                    request_hash: "order.sla_breached".into(),
-                };
-                match app
-                    .step_as(
-                        StepRequest::new(tenant, actor.clone(), &order.id, Command::FlagSlaBreach)
-                            .idempotency(Some(&idem)),
-                        &render,
-                    )
-                    .await
-                {
-                    Ok(_) => raised += 1,
-                    // Alerted meanwhile, moved on, or runs on a flow version without this limit.
-                    Err(AppError::Domain(DomainError::NotAllowedInStatus { .. }) | AppError::NotFound) => {}
-                    Err(e) => {
-                        tracing::warn!(tenant = %tenant, order_id = %order.id, error = %e, "SLA alert not raised");
-                        first_error.get_or_insert(ReportError::App(e));
-                    }
+    let mut page = PageRequest { limit: 100, cursor: None };
+    loop {
+        let due = app.orders.sla_due(tenant, now, &page).await?;
+        for id in &due.items {
+            // Two checks racing on one order: the step is conditional on the version it read, and the domain
+            // refuses a second alert for the same stay, so the loser's retry ends in `NotAllowedInStatus`.
+            match app.step_as(StepRequest::new(tenant, actor.clone(), id, Command::FlagSlaBreach), &render).await {
+                Ok(_) => raised += 1,
+                // Alerted meanwhile, moved on, or not over the limit of its flow version.
+                Err(AppError::Domain(DomainError::NotAllowedInStatus { .. }) | AppError::NotFound) => {}
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, order_id = %id, error = %e, "SLA alert not raised");
+                    first_error.get_or_insert(ReportError::App(e));
                 }
             }
-            match found.next {
-                Some(cursor) => page.cursor = Some(cursor),
-                None => break,
-            }
+        }
+        match due.next {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
         }
     }
     match first_error {

@@ -653,3 +653,96 @@ async fn a_schedule_fans_out_one_job_per_company_each_reporting_once() {
         assert_eq!((listed[0].summary.opened, listed[0].summary.closed), (3, 1), "{t}");
     }
 }
+
+/// Counts the order reads of the SLA check: the orders it reads one by one and the lists it walks.
+struct CountingOrders {
+    inner: Arc<SqliteStore>,
+    gets: Mutex<Vec<osflow_domain::values::OrderId>>,
+    lists: Mutex<u64>,
+}
+
+#[async_trait]
+impl OrderStore for CountingOrders {
+    async fn next_order_number(&self, t: &TenantId) -> StoreResult<u64> {
+        self.inner.next_order_number(t).await
+    }
+    async fn create(&self, o: &Order, e: &Event, i: Option<&osflow_app::IdempotencyRecord>) -> StoreResult<()> {
+        self.inner.create(o, e, i).await
+    }
+    async fn get(&self, t: &TenantId, id: &osflow_domain::values::OrderId) -> StoreResult<Option<Order>> {
+        self.gets.lock().unwrap().push(*id);
+        self.inner.get(t, id).await
+    }
+    async fn apply(
+        &self,
+        v: u64,
+        o: &Order,
+        e: &[Event],
+        i: Option<&osflow_app::IdempotencyRecord>,
+    ) -> StoreResult<()> {
+        self.inner.apply(v, o, e, i).await
+    }
+    async fn list_by_status(
+        &self,
+        t: &TenantId,
+        s: &osflow_domain::StatusKey,
+        p: &osflow_app::PageRequest,
+    ) -> StoreResult<osflow_app::Page<Order>> {
+        *self.lists.lock().unwrap() += 1;
+        self.inner.list_by_status(t, s, p).await
+    }
+    async fn list_by_customer(
+        &self,
+        t: &TenantId,
+        d: &osflow_domain::values::Document,
+        p: &osflow_app::PageRequest,
+    ) -> StoreResult<osflow_app::Page<Order>> {
+        *self.lists.lock().unwrap() += 1;
+        self.inner.list_by_customer(t, d, p).await
+    }
+    async fn sla_due(
+        &self,
+        t: &TenantId,
+        until: DateTime<Utc>,
+        p: &osflow_app::PageRequest,
+    ) -> StoreResult<osflow_app::Page<osflow_domain::values::OrderId>> {
+        self.inner.sla_due(t, until, p).await
+    }
+    async fn timeline(&self, t: &TenantId, id: &osflow_domain::values::OrderId) -> StoreResult<Vec<Event>> {
+        self.inner.timeline(t, id).await
+    }
+}
+
+/// The SLA check reads only the orders due, from the deadline index: with 40 open orders of which 2 are over
+/// their limit, it reads those 2 (the step's one read each) and walks no list of open orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sla_check_reads_only_the_orders_due() {
+    let w = world();
+    let t = tenant("oficina-grande");
+    let mut due = Vec::new();
+    for n in 1..=40u64 {
+        // Two quotes sent at minute 60 (72 h limit); the others opened 3 days later (24 h limit, not over yet).
+        let start = if n <= 2 { 0 } else { 3 * 24 * 60 };
+        let events = walk(&w, &t, n, start, if n <= 2 { vec![Command::SendQuote] } else { vec![] }).await;
+        if n <= 2 {
+            let osflow_domain::Change::Opened(o) = &events[0].change else { unreachable!() };
+            due.push(o.id);
+        }
+    }
+    let counting = Arc::new(CountingOrders { inner: w.store.clone(), gets: Mutex::default(), lists: Mutex::default() });
+    let mut app = w.app.clone();
+    app.orders = counting.clone();
+    app.clock = Arc::new(TestClock::at(at(60) + Duration::hours(73)));
+
+    assert_eq!(osflow_reports::check_sla_for(&app, &t).await.unwrap(), 2);
+    let mut read = counting.gets.lock().unwrap().clone();
+    read.sort();
+    due.sort();
+    assert_eq!(read, due, "only the orders due are read, once each");
+    assert_eq!(*counting.lists.lock().unwrap(), 0, "no list of open orders is walked");
+    // Alerted: out of the index, so the next check reads nothing.
+    counting.gets.lock().unwrap().clear();
+    assert_eq!(osflow_reports::check_sla_for(&app, &t).await.unwrap(), 0);
+    assert!(counting.gets.lock().unwrap().is_empty());
+    assert_eq!(sla_alerts(&w, &t).await, 2);
+}

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::corrupt;
 use crate::keys;
-use crate::table::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK, SK, TTL_ATTRIBUTE};
+use crate::table::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, PK, SK, TTL_ATTRIBUTE};
 
 /// An item as the SDK holds it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -133,6 +133,11 @@ pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
     item.insert(GSI1SK.to_owned(), s(keys::status_sk(&order.updated_at, &order.id)));
     item.insert(GSI2PK.to_owned(), s(keys::customer_pk(&order.tenant, &order.customer.document)));
     item.insert(GSI2SK.to_owned(), s(keys::customer_sk(&order.created_at, &order.id)));
+    // In the SLA index only while a deadline is pending (the Put replaces the whole item: none, no entry).
+    if let Some(due) = &order.sla_due {
+        item.insert(GSI3PK.to_owned(), s(keys::sla_pk(&order.tenant)));
+        item.insert(GSI3SK.to_owned(), s(keys::sla_sk(due, &order.id)));
+    }
     Ok(item)
 }
 

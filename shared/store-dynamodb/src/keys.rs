@@ -77,6 +77,22 @@ pub fn customer_sk(created_at: &DateTime<Utc>, id: &OrderId) -> String {
     format!("{}#{id}", sortable_time(created_at))
 }
 
+/// GSI3 partition: `T#<tenant>#SLA` (the company's orders with an SLA deadline).
+pub fn sla_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#SLA")
+}
+
+/// GSI3 sort key: `<sla_due>#<id>` (earliest deadline first, ties by id).
+pub fn sla_sk(due: &DateTime<Utc>, id: &OrderId) -> String {
+    format!("{}#{id}", sortable_time(due))
+}
+
+/// The exclusive upper bound of the GSI3 sort keys due at or before `until`: `<until>$` (`$` follows the `#`
+/// that ends the time part, so every `<until>#<id>` sorts before it).
+pub fn sla_bound(until: &DateTime<Utc>) -> String {
+    format!("{}$", sortable_time(until))
+}
+
 /// `T#<tenant>#FLOW`: the partition of a tenant's flow versions and its `CURRENT` pointer.
 pub fn flow_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#FLOW")

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
 use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
 use osflow_domain::values::{Document, OrderId, TenantId};
 use osflow_domain::{Event, Order, StatusKey};
@@ -12,7 +13,7 @@ use crate::error::sdk_error;
 use crate::idempotency::idempotency_put;
 use crate::items::{self, Item, attr, entity, get_u64, key, n, s};
 use crate::keys;
-use crate::table::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK};
+use crate::table::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, PK, SK};
 use crate::tx::{CondPut, TxOutcome, cancelled_without_condition, failed_condition};
 
 /// The most items one `TransactWriteItems` may hold (DynamoDB's limit).
@@ -20,6 +21,7 @@ const MAX_TRANSACTION_ITEMS: usize = 100;
 
 const STATUS_LIST: CursorShape = CursorShape { names: [PK, SK, GSI1PK, GSI1SK], partition: GSI1PK };
 const CUSTOMER_LIST: CursorShape = CursorShape { names: [PK, SK, GSI2PK, GSI2SK], partition: GSI2PK };
+const SLA_LIST: CursorShape = CursorShape { names: [PK, SK, GSI3PK, GSI3SK], partition: GSI3PK };
 
 /// The checks every store makes before a step ([`check_step`]), and that the step fits one transaction.
 fn check_versions(from: u64, order: &Order, events: &[Event], idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
@@ -31,25 +33,34 @@ fn check_versions(from: u64, order: &Order, events: &[Event], idem: Option<&Idem
 }
 
 impl DynamoStore {
-    /// One page of an index list: one Query of `size + 1` items, so that `next` is `None` on the last page.
-    async fn list_page(
+    /// One page of an index list: one Query of `size + 1` items, so that `next` is `None` on the last page;
+    /// `below`: only the index sort keys before it.
+    async fn index_page(
         &self,
         shape: CursorShape,
         index: &str,
         partition: String,
+        below: Option<String>,
         forward: bool,
         page: &PageRequest,
-    ) -> StoreResult<Page<Order>> {
+    ) -> StoreResult<Page<Item>> {
         let size = page.size() as usize;
         let start = page.cursor.as_deref().map(|c| cursor::decode(shape, c, &partition)).transpose()?;
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(self.table())
             .index_name(index)
-            .key_condition_expression("#ipk = :ipk")
             .expression_attribute_names("#ipk", shape.partition)
-            .expression_attribute_values(":ipk", s(partition))
+            .expression_attribute_values(":ipk", s(partition));
+        let query = match below {
+            None => query.key_condition_expression("#ipk = :ipk"),
+            Some(bound) => query
+                .key_condition_expression("#ipk = :ipk AND #isk < :bound")
+                .expression_attribute_names("#isk", shape.names[3])
+                .expression_attribute_values(":bound", s(bound)),
+        };
+        let out = query
             .scan_index_forward(forward)
             .limit(size as i32 + 1)
             .set_exclusive_start_key(start)
@@ -66,8 +77,21 @@ impl DynamoStore {
         } else {
             None
         };
-        let items = raw.into_iter().map(items::read_order).collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page { items, next })
+        Ok(Page { items: raw, next })
+    }
+
+    /// One page of orders of an index that projects them whole.
+    async fn list_page(
+        &self,
+        shape: CursorShape,
+        index: &str,
+        partition: String,
+        forward: bool,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Order>> {
+        let found = self.index_page(shape, index, partition, None, forward, page).await?;
+        let items = found.items.into_iter().map(items::read_order).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next: found.next })
     }
 }
 
@@ -179,6 +203,24 @@ impl OrderStore for DynamoStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Order>> {
         self.list_page(CUSTOMER_LIST, GSI2, keys::customer_pk(tenant, document), false, page).await
+    }
+
+    async fn sla_due(&self, tenant: &TenantId, until: DateTime<Utc>, page: &PageRequest) -> StoreResult<Page<OrderId>> {
+        // The sparse, keys-only SLA index: only the orders due by `until` are read.
+        let found =
+            self.index_page(SLA_LIST, GSI3, keys::sla_pk(tenant), Some(keys::sla_bound(&until)), true, page).await?;
+        let ids = found
+            .items
+            .iter()
+            .map(|item| match item.get(GSI3SK) {
+                Some(AttributeValue::S(sk)) => sk
+                    .split_once('#')
+                    .and_then(|(_, id)| OrderId::parse(id).ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("SLA index key {sk} names no order"))),
+                _ => Err(StoreError::Corrupt("SLA index item without its sort key".into())),
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items: ids, next: found.next })
     }
 
     async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>> {

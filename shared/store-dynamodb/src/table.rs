@@ -25,6 +25,11 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// SLA index: a company's orders by the deadline of their current stay (`Order::sla_due`), earliest first; only
+/// the orders that have one are in it (a sparse index), and it projects only the keys.
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 /// The TTL attribute (epoch seconds, a number), set on idempotency and dedupe records.
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
@@ -60,7 +65,8 @@ pub struct IndexDefinition {
     pub name: &'static str,
     pub partition_key: KeyAttribute,
     pub sort_key: KeyAttribute,
-    /// `ALL`: a page of a list is one Query, with no read back to the table.
+    /// `ALL`: a page of a list is one Query, with no read back to the table; `KEYS_ONLY` where the reader needs
+    /// only the order ids.
     pub projection: &'static str,
 }
 
@@ -91,7 +97,10 @@ pub fn table_definition(name: &str) -> TableDefinition {
         name: name.to_owned(),
         partition_key: string_key(PK),
         sort_key: string_key(SK),
-        attribute_definitions: [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK].into_iter().map(string_key).collect(),
+        attribute_definitions: [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK]
+            .into_iter()
+            .map(string_key)
+            .collect(),
         global_secondary_indexes: vec![
             IndexDefinition {
                 name: GSI1,
@@ -104,6 +113,12 @@ pub fn table_definition(name: &str) -> TableDefinition {
                 partition_key: string_key(GSI2PK),
                 sort_key: string_key(GSI2SK),
                 projection: "ALL",
+            },
+            IndexDefinition {
+                name: GSI3,
+                partition_key: string_key(GSI3PK),
+                sort_key: string_key(GSI3SK),
+                projection: "KEYS_ONLY",
             },
         ],
         stream_view_type: "NEW_IMAGE",
@@ -194,7 +209,7 @@ mod tests {
         for index in &def.global_secondary_indexes {
             keys.push(index.partition_key.name);
             keys.push(index.sort_key.name);
-            assert_eq!(index.projection, "ALL");
+            assert_eq!(index.projection, if index.name == GSI3 { "KEYS_ONLY" } else { "ALL" });
         }
         let defined: Vec<_> = def.attribute_definitions.iter().map(|a| a.name).collect();
         assert_eq!(defined, keys);

@@ -49,6 +49,7 @@ impl<T> Db<T> for rusqlite::Result<T> {
 pub(crate) enum ListKind {
     ByStatus,
     ByCustomer,
+    SlaDue,
 }
 
 impl ListKind {
@@ -56,6 +57,7 @@ impl ListKind {
         match self {
             ListKind::ByStatus => "s",
             ListKind::ByCustomer => "c",
+            ListKind::SlaDue => "d",
         }
     }
 }

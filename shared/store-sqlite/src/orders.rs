@@ -2,6 +2,7 @@
 //! number counter, and the lists by status and by customer (keyset pages on their indexes).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
 use osflow_domain::values::{Document, OrderId, TenantId};
 use osflow_domain::{Event, Order, StatusKey};
@@ -20,6 +21,7 @@ pub(crate) struct OrderRow {
     document: String,
     created_at: i64,
     updated_at: i64,
+    sla_due: Option<i64>,
     body: String,
 }
 
@@ -33,6 +35,7 @@ impl OrderRow {
             document: order.customer.document.as_str().to_owned(),
             created_at: nanos(order.created_at)?,
             updated_at: nanos(order.updated_at)?,
+            sla_due: order.sla_due.map(nanos).transpose()?,
             body: to_json(order)?,
         })
     }
@@ -122,8 +125,8 @@ impl OrderStore for SqliteStore {
             let tx = immediate(conn)?;
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO orders (tenant, id, version, status, document, created_at, updated_at, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (tenant, id) DO NOTHING",
+                    "INSERT INTO orders (tenant, id, version, status, document, created_at, updated_at, body, sla_due)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (tenant, id) DO NOTHING",
                 )
                 .db()?
                 .execute(params![
@@ -134,7 +137,8 @@ impl OrderStore for SqliteStore {
                     row.document,
                     row.created_at,
                     row.updated_at,
-                    row.body
+                    row.body,
+                    row.sla_due
                 ])
                 .db()?;
             if inserted == 0 {
@@ -179,7 +183,7 @@ impl OrderStore for SqliteStore {
             // untouched; a changed document takes the second statement.
             let updated = tx
                 .prepare_cached(
-                    "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4
+                    "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, sla_due = ?9
                      WHERE tenant = ?5 AND id = ?6 AND version = ?7 AND document = ?8",
                 )
                 .db()?
@@ -191,7 +195,8 @@ impl OrderStore for SqliteStore {
                     row.tenant,
                     row.id,
                     expected,
-                    row.document
+                    row.document,
+                    row.sla_due
                 ])
                 .db()?;
             if updated == 0 {
@@ -206,8 +211,8 @@ impl OrderStore for SqliteStore {
                     Some(v) if v != expected => return Err(StoreError::Conflict { current_version: v as u64 }),
                     Some(_) => {
                         tx.prepare_cached(
-                            "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, document = ?5
-                             WHERE tenant = ?6 AND id = ?7 AND version = ?8",
+                            "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, document = ?5,
+                             sla_due = ?9 WHERE tenant = ?6 AND id = ?7 AND version = ?8",
                         )
                         .db()?
                         .execute(params![
@@ -218,7 +223,8 @@ impl OrderStore for SqliteStore {
                             row.document,
                             row.tenant,
                             row.id,
-                            expected
+                            expected,
+                            row.sla_due
                         ])
                         .db()?;
                     }
@@ -287,6 +293,45 @@ impl OrderStore for SqliteStore {
                 )?,
             };
             Ok(page_of(rows, size, ListKind::ByCustomer))
+        })
+        .await
+    }
+
+    async fn sla_due(&self, tenant: &TenantId, until: DateTime<Utc>, page: &PageRequest) -> StoreResult<Page<OrderId>> {
+        let after = page.cursor.as_deref().map(|c| decode_cursor(ListKind::SlaDue, c)).transpose()?;
+        let (tenant, until, size) = (tenant.as_str().to_owned(), nanos(until)?, page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            // The partial index `orders_by_sla_due` holds only the rows with a deadline: the rows read are the
+            // ones due, whatever the number of open orders.
+            let (sql, after) = match &after {
+                None => (
+                    "SELECT id, sla_due FROM orders WHERE tenant = ?1 AND sla_due IS NOT NULL AND sla_due <= ?2
+                     ORDER BY sla_due, id LIMIT ?3",
+                    None,
+                ),
+                Some(p) => (
+                    "SELECT id, sla_due FROM orders WHERE tenant = ?1 AND sla_due IS NOT NULL AND sla_due <= ?2
+                     AND (sla_due, id) > (?4, ?5) ORDER BY sla_due, id LIMIT ?3",
+                    Some(p),
+                ),
+            };
+            let mut stmt = conn.prepare_cached(sql).db()?;
+            let mut rows = match after {
+                None => stmt.query(params![tenant, until, limit]).db()?,
+                Some(p) => stmt.query(params![tenant, until, limit, p.at, p.id]).db()?,
+            };
+            let mut found = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                let id: String = row.get(0).db()?;
+                let at: i64 = row.get(1).db()?;
+                let order_id = OrderId::parse(&id).map_err(|e| StoreError::Corrupt(format!("order id {id}: {e}")))?;
+                found.push((order_id, Position { at, id }));
+            }
+            let more = found.len() > size;
+            found.truncate(size);
+            let next = if more { found.last().map(|(_, p)| encode_cursor(ListKind::SlaDue, p)) } else { None };
+            Ok(Page { items: found.into_iter().map(|(id, _)| id).collect(), next })
         })
         .await
     }

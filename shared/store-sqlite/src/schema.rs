@@ -165,6 +165,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     -- The companies active on a day (for the scheduled reports).
     CREATE INDEX IF NOT EXISTS report_days_by_day ON report_days (day, tenant);
     "#,
+    // 5: the SLA deadline of an order's current stay (Unix nanoseconds; NULL when its status has no limit or the
+    // stay's alert was raised) and the SLA check's index on it, holding only the orders that have one.
+    r#"
+    ALTER TABLE orders ADD COLUMN sla_due INTEGER;
+    CREATE INDEX IF NOT EXISTS orders_by_sla_due ON orders (tenant, sla_due, id) WHERE sla_due IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -91,6 +91,7 @@ macro_rules! conformance_tests {
             list_by_status_pages_oldest_first,
             list_by_status_follows_status_changes,
             list_by_customer_pages_newest_first,
+            sla_due_reads_only_the_orders_due,
             cursors_are_positions_not_offsets,
             page_size_is_clamped,
             invalid_cursors_are_refused,
@@ -759,6 +760,66 @@ pub async fn list_by_status_pages_oldest_first(s: Stores) {
     .await;
     assert_eq!(pages.len(), 3);
     assert_eq!(pages.concat(), waiting);
+}
+
+/// `sla_due`: only the orders whose current stay is due by `until` and not alerted yet, earliest deadline first
+/// with ties by id, over pages; it follows status changes and alerts, and never shows another company's orders.
+pub async fn sla_due_reads_only_the_orders_due(s: Stores) {
+    let t = tenant("acme");
+    let hours = Duration::hours;
+    // `aberta` has 24 h in the default flow, `aguardando_aprovacao` 72 h, `em_execucao` none.
+    let a = create(&s, &t, 1, cpf(1), at(0)).await;
+    let tie = create(&s, &t, 2, cpf(2), at(0)).await;
+    let b = create(&s, &t, 3, cpf(3), at(1)).await;
+    let c = create(&s, &t, 4, cpf(4), at(2)).await;
+    let c = apply_step(&s, &c, Command::SendQuote, at(3)).await;
+    let d = create(&s, &t, 5, cpf(5), at(0)).await;
+    let d = apply_step(&s, &d, Command::SendQuote, at(1)).await;
+    let d = apply_step(&s, &d, approve(), at(2)).await;
+    let d = apply_step(&s, &d, Command::Start, at(3)).await;
+    assert_eq!(d.sla_due, None);
+    let alerted = create(&s, &t, 6, cpf(6), at(0)).await;
+    let ctx = Context { now: at(0) + hours(25), invoicing_enabled: false };
+    let system = Actor::System { component: "sla-check".into() };
+    let (events, next) = step(&alerted, &Flow::default_flow(), Command::FlagSlaBreach, &system, &ctx).unwrap();
+    s.orders.apply(alerted.version, &next, &events, None).await.unwrap();
+    create(&s, &tenant("other"), 1, cpf(1), at(0)).await;
+
+    let due = |until: DateTime<Utc>, limit: u32| {
+        let (orders, t) = (s.orders.clone(), t.clone());
+        async move {
+            let mut found = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = orders.sla_due(&t, until, &PageRequest { limit, cursor: cursor.clone() }).await.unwrap();
+                assert!(page.items.len() <= limit as usize);
+                found.extend(page.items.iter().copied());
+                match page.next {
+                    Some(next) => {
+                        assert_eq!(page.items.len(), limit as usize, "only the last page may be short");
+                        cursor = Some(next);
+                    }
+                    None => return found,
+                }
+            }
+        }
+    };
+    let mut first_two = vec![a.id, tie.id];
+    first_two.sort();
+    assert_eq!(due(at(0) + hours(24) - Duration::nanoseconds(1), 10).await, Vec::<OrderId>::new(), "none due yet");
+    assert_eq!(due(at(0) + hours(24), 10).await, first_two, "due at the instant itself; ties by id");
+    let mut all = first_two.clone();
+    all.extend([b.id, c.id]);
+    assert_eq!(due(at(3) + hours(72), 1).await, all, "earliest deadline first, one page each");
+    assert_eq!(due(at(3) + hours(72), 3).await, all);
+    // A status change moves the deadline; leaving for a status without a limit takes the order out.
+    let b = apply_step(&s, &b, Command::SendQuote, at(30)).await;
+    assert_eq!(b.sla_due, Some(at(30) + hours(72)));
+    assert_eq!(due(at(1) + hours(24), 10).await, first_two, "b's new stay is not due yet");
+    let tie = apply_step(&s, &tie, Command::Cancel { reason: "desistiu".into(), refund: None }, at(40)).await;
+    assert_eq!(tie.sla_due, None);
+    assert_eq!(due(at(3) + hours(72), 10).await, vec![a.id, c.id]);
+    assert_eq!(due(at(30) + hours(72), 10).await, vec![a.id, c.id, b.id]);
 }
 
 /// A step that changes the status moves the order from one status list to the other, placed by its new
