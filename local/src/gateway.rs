@@ -160,12 +160,14 @@ impl Gateway {
     }
 }
 
-/// The portal's route key of a request (`GET /p/{token}`, `POST /p/{token}/decision`): public routes.
+/// The portal's route key of a request (`GET /p/{token}`, `POST /p/{token}/decision`, `GET
+/// /p/{token}/danfe.pdf`): public routes.
 fn portal_route(method: &Method, path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix("/p/")?;
     // Any other method or path under /p/ goes to the portal too, which answers its neutral page.
     match (method, rest.split_once('/')) {
         (&Method::POST, Some((_, "decision"))) => Some(osflow_portal::ROUTE_DECISION),
+        (&Method::GET, Some((_, "danfe.pdf"))) => Some(osflow_portal::ROUTE_DANFE),
         _ => Some(osflow_portal::ROUTE_PAGE),
     }
 }

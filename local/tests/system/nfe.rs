@@ -101,3 +101,184 @@ async fn an_emitter_configured_through_the_api_and_a_rejected_nfe_sent_again() {
     fin.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await;
     wait_for_invoice(&rep, &id, "authorized").await;
 }
+
+/// Runs a tool the project does not make (poppler-utils, zbar-tools, libxml2-utils, xmlsec1: scripts/setup).
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("`{cmd}` is required (scripts/setup installs it): {e}"));
+    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The folder of an nfelib schema package (`nfe_evento_cce`…), next to the NF-e's (`NFE_SCHEMA_DIR`).
+fn nfelib_schemas(package: &str) -> std::path::PathBuf {
+    let nfe = std::env::var_os("NFE_SCHEMA_DIR")
+        .map(std::path::PathBuf::from)
+        .expect("NFE_SCHEMA_DIR (the nfelib schemas): run scripts/test");
+    let dir = nfe.ancestors().nth(3).expect("nfelib/nfe/schemas/v4_0").join(package).join("schemas").join("v1_0");
+    assert!(dir.is_dir(), "nfelib has no {}", dir.display());
+    dir
+}
+
+/// A procEventoNFe as downloaded: valid against the official schema, signature verified by xmlsec1 with the
+/// company's certificate.
+fn check_event(dir: &std::path::Path, xml: &[u8], package: &str, xsd: &str, cert_pem: &std::path::Path) {
+    let f = dir.join(xsd.replace(".xsd", ".xml"));
+    std::fs::write(&f, xml).unwrap();
+    let schema = nfelib_schemas(package).join(xsd);
+    run("xmllint", &["--noout", "--nonet", "--schema", schema.to_str().unwrap(), f.to_str().unwrap()]);
+    run(
+        "xmlsec1",
+        &[
+            "--verify",
+            "--enabled-reference-uris",
+            "same-doc",
+            "--id-attr:Id",
+            "http://www.portalfiscal.inf.br/nfe:infEvento",
+            "--pubkey-cert-pem",
+            cert_pem.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ],
+    );
+}
+
+/// The life of an NF-e after its authorization, on the real binary: the OS paid and released, a carta de
+/// correção (listed, its procEventoNFe checked by xmllint and xmlsec1), the DANFE downloaded (pdftotext finds the
+/// key and the protocol; the barcode pdftoppm renders decodes with zbarimg to the key), the OS refused while its
+/// NF-e stands, the NF-e cancelled (a short justification named), then the OS cancelled with the refund — and
+/// the order shows all of it.
+#[tokio::test]
+async fn an_nfe_corrected_printed_and_cancelled_with_the_order_and_its_refund() {
+    use base64::Engine;
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-eventos", "representante"));
+    let fin = rep.with_token(&local.token("oficina-eventos", "financeiro"));
+    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
+    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA FISCAL LTDA", 30).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pkcs12 = b64.encode(cert.to_pkcs12("senha-do-a1").unwrap());
+    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
+        .await
+        .ok(StatusCode::OK);
+    let work = tempfile::tempdir().unwrap();
+    let cert_pem = work.path().join("a1.pem");
+    let der = b64.encode(cert.cert_der());
+    let lines: Vec<&str> = der.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    std::fs::write(
+        &cert_pem,
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n")),
+    )
+    .unwrap();
+
+    let id = rep.open_example().await;
+    walk_to(&rep, &id, "aguardando_pagamento").await;
+    fin.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix", "reference": "E1"})).await;
+    let invoice = wait_for_invoice(&rep, &id, "authorized").await;
+    assert_eq!(fin.step_ok(&id, "release", json!({})).await["status"], "liberada");
+    let key = invoice["key"].as_str().unwrap().to_owned();
+    let protocol = invoice["protocol"].as_str().unwrap().to_owned();
+    let base = format!("/v1/orders/{id}/invoices/{key}");
+
+    // A carta de correção with what XML escapes and accents.
+    let text = "Endereço de entrega: Rua D'Ávila, 10 — \"fundos\" & <portão azul>";
+    let c = fin.post(&format!("{base}/corrections"), json!({"text": text})).await.ok(StatusCode::CREATED);
+    assert_eq!(c["seq"], 1, "{c}");
+    let list = rep.get(&format!("{base}/corrections")).await.ok(StatusCode::OK);
+    assert_eq!(list["items"][0]["text"], text, "{list}");
+    let (status, ct, xml) = rep.bytes(&format!("{base}/corrections/1/xml")).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/xml"));
+    check_event(work.path(), &xml, "nfe_evento_cce", "procCCeNFe_v1.00.xsd", &cert_pem);
+
+    // The DANFE, read back by tools that did not make it.
+    let invoices = rep.get(&format!("/v1/orders/{id}/invoices")).await.ok(StatusCode::OK);
+    assert_eq!(invoices["items"][0]["danfe_url"], format!("{base}/danfe.pdf"));
+    let (status, ct, pdf) = rep.bytes(&format!("{base}/danfe.pdf")).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/pdf"));
+    let pdf_path = work.path().join("danfe.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let text_of_pdf = run("pdftotext", &["-layout", pdf_path.to_str().unwrap(), "-"]);
+    let grouped: Vec<&str> = key.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    assert!(text_of_pdf.contains(&grouped.join(" ")), "the key in the DANFE:\n{text_of_pdf}");
+    assert!(text_of_pdf.contains(&protocol), "the protocol in the DANFE:\n{text_of_pdf}");
+    assert!(text_of_pdf.contains("SEM VALOR FISCAL"), "homologation:\n{text_of_pdf}");
+    let png_prefix = work.path().join("danfe");
+    run(
+        "pdftoppm",
+        &["-r", "300", "-f", "1", "-l", "1", "-png", pdf_path.to_str().unwrap(), png_prefix.to_str().unwrap()],
+    );
+    let png = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "png"))
+        .expect("pdftoppm wrote a PNG");
+    let decoded = run("zbarimg", &["--quiet", "--raw", "-Scode128.enable", png.to_str().unwrap()]);
+    assert_eq!(decoded.trim(), key, "the barcode decodes to the access key");
+
+    // The release e-mail links the DANFE on the customer's page (no login: the signed link), and the page shows
+    // the same link; both give the same PDF.
+    let danfe_link = {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = mailbox(dir.path()).iter().map(|m| crate::portal::eml_body(m)).find_map(|body| {
+                let at = body.find("/danfe.pdf")?;
+                let start = body[..at].rfind("http")?;
+                Some(body[start..at + "/danfe.pdf".len()].to_owned())
+            });
+            if let Some(link) = found {
+                break link;
+            }
+            assert!(std::time::Instant::now() < deadline, "no release e-mail with the DANFE link");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let customer = local.anonymous();
+    let path = danfe_link.split_once("/p/").map(|(_, rest)| format!("/p/{rest}")).unwrap();
+    let (status, ct, customer_pdf) = customer.bytes(&path).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/pdf"));
+    assert_eq!(customer_pdf, pdf, "the customer's DANFE is the staff's");
+    let page_path = path.trim_end_matches("/danfe.pdf").to_owned();
+    let page = customer.get(&page_path).await.ok(StatusCode::OK);
+    let page = page.as_str().unwrap_or_default();
+    assert!(page.contains("/danfe.pdf") && page.contains("Baixar o DANFE"), "{page}");
+
+    // The OS cannot be cancelled while its NF-e stands.
+    let refund = json!({"amount": "269.90", "method": "pix", "reference": "D-E1"});
+    let refused = rep
+        .step(&id, "cancel", json!({"reason": "Cliente devolveu a peça", "refund": refund}))
+        .await
+        .problem(StatusCode::CONFLICT, "/problems/invoice-not-cancelled");
+    assert!(refused["detail"].as_str().unwrap().contains(&key), "{refused}");
+
+    // The NF-e's cancellation: the field named when short; then registered, its document checked.
+    let short = fin
+        .post(&format!("{base}/cancel"), json!({"justification": "devolvida"}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "/problems/invalid-field");
+    assert_eq!(short["field"], "justification");
+    let cancelled = fin
+        .post(&format!("{base}/cancel"), json!({"justification": "Cliente devolveu a peça: \"Fonte\" & cabo"}))
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+    let (status, _, xml) = rep.bytes(&format!("{base}/cancel/xml")).await;
+    assert_eq!(status, StatusCode::OK);
+    check_event(work.path(), &xml, "nfe_evento_cancel", "procEventoCancNFe_v1.00.xsd", &cert_pem);
+
+    // Now the OS, with the refund of what was paid; the order shows the NF-e cancelled and the refund, the
+    // timeline the correction, the NF-e's cancellation, the refund and the OS's cancellation.
+    rep.step(&id, "cancel", json!({"reason": "Cliente devolveu a peça"}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "/problems/invalid-field");
+    let order = rep.step_ok(&id, "cancel", json!({"reason": "Cliente devolveu a peça", "refund": refund})).await;
+    assert_eq!(order["status"], "cancelada");
+    assert_eq!(order["invoice"]["state"], "cancelled");
+    assert_eq!(order["refunds"][0]["amount"], "269.90");
+    assert_eq!(order["refunds"][0]["method"], "pix");
+    let types = staff_event_types(&rep, &id).await;
+    for t in ["order.invoice_corrected", "order.invoice_updated", "order.payment_refunded", "order.cancelled"] {
+        assert!(types.iter().any(|x| x == t), "{t} on the timeline: {types:?}");
+    }
+}

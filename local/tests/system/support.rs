@@ -221,6 +221,18 @@ impl Api {
         Resp { status, headers, body }
     }
 
+    /// A download: the status, the content type and the body's bytes as sent.
+    pub(crate) async fn bytes(&self, path: &str) -> (StatusCode, String, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request to osflow-local");
+        let status = resp.status();
+        let ct = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (status, ct, resp.bytes().await.expect("response body").to_vec())
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Resp {
         self.send(reqwest::Method::GET, path, None, &[]).await
     }

@@ -44,6 +44,7 @@ fn sample(company: &str) -> BTreeMap<&'static str, String> {
         ("motivo", "Fonte em falta no fornecedor".to_owned()),
         ("empresa", company.to_owned()),
         ("link", "https://oficina.exemplo.com.br/p/…".to_owned()),
+        ("danfe", "https://oficina.exemplo.com.br/p/…/danfe.pdf".to_owned()),
     ])
 }
 

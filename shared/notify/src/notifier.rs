@@ -165,6 +165,10 @@ fn variables(
         v.insert("motivo", reason.clone());
     }
     v.insert("empresa", settings.company_name.clone().unwrap_or_default());
+    // The DANFE of the authorized NF-e, on the customer's page.
+    if !link.is_empty() && order.invoice.as_ref().is_some_and(|i| i.state == osflow_domain::InvoiceState::Authorized) {
+        v.insert("danfe", format!("{link}/danfe.pdf"));
+    }
     // The customer's page (the portal), when the notifier has a link minter.
     v.insert("link", link);
     v

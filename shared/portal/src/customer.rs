@@ -109,8 +109,29 @@ impl Portal {
             form,
             notice,
             timeline,
+            danfe: r
+                .order
+                .invoice
+                .as_ref()
+                .filter(|i| i.state == osflow_domain::InvoiceState::Authorized)
+                .map(|i| (i.number, format!("{token}/danfe.pdf"))),
         };
         Ok((StatusCode::OK, page::order_page(&view)))
+    }
+
+    /// The DANFE of the order's authorized NF-e (its access key and the PDF): any link of the order opens it,
+    /// as it opens the page; none while the order has no authorized NF-e.
+    pub(crate) async fn danfe(&self, token: &str) -> Result<(String, Vec<u8>), Refusal> {
+        let r = self.reach(token).await?;
+        let invoice = r
+            .order
+            .invoice
+            .as_ref()
+            .filter(|i| i.state == osflow_domain::InvoiceState::Authorized)
+            .ok_or(Refusal::Neutral)?;
+        let at = osflow_app::danfe_blob_key(&r.order.id, &invoice.key);
+        let blob = self.app.blobs.get(&r.claims.tenant, &at).await?.ok_or(Refusal::Neutral)?;
+        Ok((invoice.key.clone(), blob.bytes))
     }
 
     /// The customer's timeline: status changes, quotes, decisions, material, payments, and only the notes and

@@ -11,7 +11,8 @@ use crate::{Portal, page};
 /// Longest user agent kept as evidence.
 const USER_AGENT_MAX: usize = 512;
 
-/// Serves `GET /p/{token}` and `POST /p/{token}/decision`; anything else is the neutral page.
+/// Serves `GET /p/{token}`, `POST /p/{token}/decision` and `GET /p/{token}/danfe.pdf`; anything else is the
+/// neutral page.
 pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     let path = match req.raw_http_path() {
         "" => req.uri().path().to_owned(),
@@ -21,19 +22,23 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     // the path itself.
     let given = req.path_parameters().first("token").map(str::to_owned);
     let rest = path.strip_prefix("/p/").unwrap_or("");
-    let (token, decision) = match (given.as_deref(), rest.split_once('/')) {
-        (Some(t), _) => (t, path.ends_with("/decision")),
-        (None, Some((t, "decision"))) => (t, true),
-        (None, Some(_)) => ("", false),
-        (None, None) => (rest, false),
+    let (token, sub) = match (given.as_deref(), rest.split_once('/')) {
+        (Some(t), _) => (t, path.rsplit_once('/').map(|(_, last)| last).filter(|l| *l != t).unwrap_or("")),
+        (None, Some((t, sub @ ("decision" | "danfe.pdf")))) => (t, sub),
+        (None, Some(_)) => ("", "?"),
+        (None, None) => (rest, ""),
     };
     let method = req.method().as_str();
-    let result = match (method, decision) {
-        ("GET" | "HEAD", false) => portal.page(token).await,
-        ("POST", true) => {
+    let result = match (method, sub) {
+        ("GET" | "HEAD", "") => portal.page(token).await,
+        ("POST", "decision") => {
             let (ip, user_agent) = client(&req);
             portal.decide(token, req.body().as_ref(), ip, user_agent).await
         }
+        ("GET" | "HEAD", "danfe.pdf") => match portal.danfe(token).await {
+            Ok((key, pdf)) => return pdf_response(&key, pdf),
+            Err(e) => Err(e),
+        },
         _ => Err(Refusal::Neutral),
     };
     let (status, body) = match result {
@@ -47,6 +52,22 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     };
     tracing::info!(method, status = status.as_u16(), "portal request served");
     html_response(status, body)
+}
+
+/// The DANFE as a download, under the page's headers (never cached, never indexed).
+fn pdf_response(key: &str, pdf: Vec<u8>) -> Response<Body> {
+    let mut r = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/pdf")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"DANFE-{key}.pdf\""))
+        .body(Body::Binary(pdf))
+        .expect("valid response");
+    let h = r.headers_mut();
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
+    r
 }
 
 fn html_response(status: StatusCode, body: String) -> Response<Body> {

@@ -41,6 +41,8 @@ pub use token::{Claims, KeyTooShort, PortalKey, Purpose, TokenError, default_ttl
 /// The route keys of the portal (what API Gateway routes to the `portal` function).
 pub const ROUTE_PAGE: &str = "GET /p/{token}";
 pub const ROUTE_DECISION: &str = "POST /p/{token}/decision";
+/// The DANFE of the order's authorized NF-e (the PDF the invoicer printed).
+pub const ROUTE_DANFE: &str = "GET /p/{token}/danfe.pdf";
 
 /// The portal: the use cases and the deployment's key.
 #[derive(Debug, Clone)]

@@ -126,6 +126,8 @@ pub(crate) struct OrderPage<'a> {
     pub form: Option<Form>,
     pub notice: Option<String>,
     pub timeline: Vec<Entry>,
+    /// The authorized NF-e's number and the link to its DANFE.
+    pub danfe: Option<(u64, String)>,
 }
 
 fn revision_state(rev: &QuoteRevision) -> &'static str {
@@ -243,6 +245,12 @@ pub(crate) fn order_page(p: &OrderPage<'_>) -> String {
             }
             @if let Some(rev) = p.quote {
                 (quote_section(rev, p.form.as_ref()))
+            }
+            @if let Some((number, href)) = &p.danfe {
+                section {
+                    h2 { "Nota fiscal" }
+                    p { "NF-e nº " (number) " autorizada. " a href=(href) download { "Baixar o DANFE (PDF)" } }
+                }
             }
             section {
                 h2 { "Acompanhamento" }
