@@ -15,6 +15,8 @@ use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
 use serde_json::Value;
 
+pub mod cost;
+
 /// What every failure to reach the emulator says.
 const HOW_TO_RUN: &str = "the DynamoDB system tests need the local AWS emulator: run scripts/test (it starts and \
     stops it), or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660 AWS_REGION=us-east-1 \
@@ -82,16 +84,37 @@ pub struct DynamoHarness {
 impl DynamoHarness {
     /// Creates a table named after a fresh id and wires the App over it as a function's `main.rs` does.
     pub async fn new() -> DynamoHarness {
-        require_emulator().await;
+        DynamoHarness::over(None).await
+    }
+
+    /// A harness whose DynamoDB requests go through a [`cost::Meter`] (requests counted, writes billed).
+    pub async fn metered() -> (DynamoHarness, cost::Meter) {
         let table = format!("osflow-system-{}", uuid::Uuid::now_v7().simple());
-        let store = DynamoStore::from_env(table.clone()).await;
+        let meter = cost::Meter::new(table_definition(&table));
+        let h = DynamoHarness::over(Some((table, meter.clone()))).await;
+        meter.take();
+        (h, meter)
+    }
+
+    async fn over(metered: Option<(String, cost::Meter)>) -> DynamoHarness {
+        require_emulator().await;
+        let (table, meter) = match metered {
+            Some((table, meter)) => (table, Some(meter)),
+            None => (format!("osflow-system-{}", uuid::Uuid::now_v7().simple()), None),
+        };
+        let config = osflow_store_dynamodb::load_sdk_config().await;
+        let mut client = aws_sdk_dynamodb::config::Builder::from(&config);
+        if let Some(meter) = meter {
+            client = client.interceptor(meter);
+        }
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client.build()), table.clone());
         create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
             .await
             .unwrap_or_else(|e| panic!("creating table {table} on the emulator: {e}; {HOW_TO_RUN}"));
         let files = tempfile::tempdir().expect("a temporary folder for files");
         let blobs = LocalBlobStore::new(files.path(), "http://127.0.0.1/blobs", b"system tests".to_vec());
         let shared = Arc::new(store.clone());
-        let app = App::over(shared).with_blobs(Arc::new(blobs));
+        let app = App::over(shared).with_blobs(Arc::new(blobs)).with_flow_cache();
         DynamoHarness { app, store, _files: files }
     }
 

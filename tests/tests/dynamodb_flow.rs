@@ -117,3 +117,6 @@ async fn each_function_serves_only_its_routes() {
 
 /// The drift test of infra/template.yaml (no emulator needed), in this test binary.
 mod template;
+
+/// The requests and write units of a step on DynamoDB.
+mod cost;

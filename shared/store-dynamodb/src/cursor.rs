@@ -25,7 +25,7 @@ fn invalid(why: &str) -> StoreError {
     StoreError::Other(format!("invalid cursor: {why}"))
 }
 
-/// The cursor pointing after `item` (which holds every key attribute, the indexes projecting ALL).
+/// The cursor pointing after `item` (an index entry: the table key and the index key).
 pub(crate) fn encode(shape: CursorShape, item: &Item) -> Result<String, StoreError> {
     let mut map = BTreeMap::new();
     for name in shape.names {

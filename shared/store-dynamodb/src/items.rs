@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::corrupt;
 use crate::keys;
+use crate::packed;
 use crate::table::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, PK, SK, TTL_ATTRIBUTE};
 
 /// An item as the SDK holds it.
@@ -51,6 +52,9 @@ pub mod attr {
     pub const SECRET_VERSION: &str = "secret_version";
     /// When an item was last written (RFC 3339).
     pub const UPDATED_AT: &str = "updated_at";
+    /// A packed value (binary: deflated JSON, see `packed`): the order of an order item, the saved response
+    /// of an idempotency record.
+    pub const BODY: &str = "body";
 }
 
 /// Entity names (values of [`attr::ENTITY`]).
@@ -124,11 +128,21 @@ fn insert_keys(item: &mut Item, pk: String, sk: impl Into<String>, entity: &str)
 
 // --- orders ---------------------------------------------------------------------------------------------------
 
-/// The order item: the order's fields as top-level attributes (`version`, `status`, `flow_version`, customer…)
-/// plus its keys and the GSI1 (status) and GSI2 (customer) keys.
+/// The order item: its keys, `version` (what every step's write is conditional on), the GSI1 (status), GSI2
+/// (customer) and, while an SLA deadline is pending, GSI3 keys, and `body`, the order's JSON packed ([`crate::packed`]). Items written before the body
+/// existed (the order's fields as attributes) still read.
 pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
-    let mut item = to_item("order", order)?;
+    let mut item = Item::new();
     insert_keys(&mut item, keys::order_pk(&order.tenant, &order.id), keys::ORDER_SK, entity::ORDER);
+    item.insert(attr::VERSION.to_owned(), n(order.version));
+    // The key already names the company and the order, and `version` is an attribute: not packed again.
+    let mut body = serde_json::to_value(order).map_err(|e| StoreError::Other(format!("cannot write order: {e}")))?;
+    if let serde_json::Value::Object(fields) = &mut body {
+        for name in KEPT_OUT_OF_BODY {
+            fields.remove(name);
+        }
+    }
+    item.insert(attr::BODY.to_owned(), packed::pack("order", &body)?);
     item.insert(GSI1PK.to_owned(), s(keys::status_pk(&order.tenant, &order.status)));
     item.insert(GSI1SK.to_owned(), s(keys::status_sk(&order.updated_at, &order.id)));
     item.insert(GSI2PK.to_owned(), s(keys::customer_pk(&order.tenant, &order.customer.document)));
@@ -141,8 +155,26 @@ pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// The order's fields the body leaves out (the key and `version` hold them).
+const KEPT_OUT_OF_BODY: [&str; 3] = ["tenant", "id", "version"];
+
 pub(crate) fn read_order(item: Item) -> Result<Order, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| corrupt("order item", e))
+    let Some(packed_body) = item.get(attr::BODY) else {
+        return serde_dynamo::from_item(item).map_err(|e| corrupt("order item", e));
+    };
+    let mut body: serde_json::Value = packed::unpack("order item", packed_body)?;
+    let serde_json::Value::Object(fields) = &mut body else {
+        return Err(StoreError::Corrupt("order item: the body is not an object".into()));
+    };
+    let (tenant, id) = match item.get(PK) {
+        Some(AttributeValue::S(pk)) => keys::parse_order_pk(pk)
+            .ok_or_else(|| StoreError::Corrupt(format!("order item: {pk} is not an order's key")))?,
+        _ => return Err(StoreError::Corrupt("order item: no key".into())),
+    };
+    fields.insert("tenant".into(), serde_json::Value::String(tenant));
+    fields.insert("id".into(), serde_json::Value::String(id));
+    fields.insert("version".into(), serde_json::Value::from(get_u64(&item, attr::VERSION)?));
+    serde_json::from_value(body).map_err(|e| corrupt("order item", e))
 }
 
 // --- events ---------------------------------------------------------------------------------------------------
@@ -290,18 +322,59 @@ pub(crate) fn read_invoice(item: Item) -> Result<InvoiceRecord, StoreError> {
 
 // --- idempotency ----------------------------------------------------------------------------------------------
 
-/// The idempotency record: its fields, the keys, `expires_at_us` (for the "expired, so free again" condition)
-/// and the TTL attribute (epoch seconds, rounded up so that DynamoDB never deletes a live record).
+/// The idempotency record: its fields but the saved response, the keys, `body` (the saved response, packed),
+/// `expires_at_us` (for the "expired, so free again" condition) and the TTL attribute (epoch seconds, rounded up
+/// so that DynamoDB never deletes a live record). Records written with the response as text still read.
 pub(crate) fn idempotency_item(record: &IdempotencyRecord) -> Result<Item, StoreError> {
-    let mut item = to_item("idempotency record", record)?;
+    let mut item = to_item("idempotency record", &IdempotencyHead::of(record))?;
     insert_keys(&mut item, keys::idem_pk(&record.tenant, &record.key), keys::IDEM_SK, entity::IDEMPOTENCY);
+    item.insert(attr::BODY.to_owned(), packed::pack_bytes(record.body.as_bytes())?);
     item.insert(attr::EXPIRES_AT_US.to_owned(), n(record.expires_at.timestamp_micros()));
     item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(record.expires_at)));
     Ok(item)
 }
 
-pub(crate) fn read_idempotency(item: Item) -> Result<IdempotencyRecord, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| corrupt("idempotency item", e))
+pub(crate) fn read_idempotency(mut item: Item) -> Result<IdempotencyRecord, StoreError> {
+    let body = match item.remove(attr::BODY) {
+        Some(AttributeValue::S(text)) => text,
+        Some(packed) => String::from_utf8(packed::unpack_bytes("idempotency record", &packed)?)
+            .map_err(|e| corrupt("idempotency record", e))?,
+        None => return Err(StoreError::Corrupt("idempotency record: attribute body is missing".into())),
+    };
+    let head: IdempotencyHead = serde_dynamo::from_item(item).map_err(|e| corrupt("idempotency item", e))?;
+    Ok(IdempotencyRecord {
+        tenant: head.tenant,
+        key: head.key,
+        request_hash: head.request_hash,
+        status: head.status,
+        body,
+        created_at: head.created_at,
+        expires_at: head.expires_at,
+    })
+}
+
+/// The idempotency record's fields but the saved response.
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyHead {
+    tenant: TenantId,
+    key: String,
+    request_hash: String,
+    status: u16,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl IdempotencyHead {
+    fn of(r: &IdempotencyRecord) -> IdempotencyHead {
+        IdempotencyHead {
+            tenant: r.tenant.clone(),
+            key: r.key.clone(),
+            request_hash: r.request_hash.clone(),
+            status: r.status,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 // --- dedupe records -------------------------------------------------------------------------------------------
@@ -496,6 +569,21 @@ mod tests {
         assert_eq!(decode_event_image(order_item(&order).unwrap()).unwrap(), None);
         assert_eq!(decode_event_image(idempotency_item(&idem_record(&t, "k", at(0))).unwrap()).unwrap(), None);
         assert_eq!(read_event(event_item(&t, &order.id, &opened).unwrap()).unwrap(), opened);
+    }
+
+    #[test]
+    fn items_written_before_the_packed_body_still_read() {
+        let t = tenant("acme");
+        let (order, _) = open_order(&t, 1, cpf(1), at(0));
+        let mut old = to_item("order", &order).unwrap();
+        insert_keys(&mut old, keys::order_pk(&t, &order.id), keys::ORDER_SK, entity::ORDER);
+        assert_eq!(read_order(old).unwrap(), order);
+        let record = idem_record(&t, "k", at(0));
+        let mut old = to_item("idempotency record", &record).unwrap();
+        insert_keys(&mut old, keys::idem_pk(&t, "k"), keys::IDEM_SK, entity::IDEMPOTENCY);
+        assert!(matches!(old.get(attr::BODY), Some(AttributeValue::S(_))));
+        assert_eq!(read_idempotency(old).unwrap(), record);
+        assert_eq!(read_idempotency(idempotency_item(&record).unwrap()).unwrap(), record);
     }
 
     #[test]

@@ -47,6 +47,12 @@ pub fn order_pk(tenant: &TenantId, id: &OrderId) -> String {
     format!("T#{tenant}#ORDER#{id}")
 }
 
+/// The company and the order an order key names (the inverse of [`order_pk`]), as text.
+pub fn parse_order_pk(pk: &str) -> Option<(String, String)> {
+    let (tenant, id) = pk.strip_prefix("T#")?.rsplit_once("#ORDER#")?;
+    Some((tenant.to_owned(), id.to_owned()))
+}
+
 /// `EVT#<version:010>`.
 pub fn event_sk(version: u64) -> String {
     format!("{EVENT_PREFIX}{version:010}")
@@ -229,6 +235,14 @@ pub fn report_event_pk(tenant: &TenantId, event_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+
+    #[test]
+    fn an_order_key_parses_back() {
+        let t = TenantId::parse("acme-2").unwrap();
+        let id = OrderId::parse("0190f0a0-0000-7000-8000-000000000001").unwrap();
+        assert_eq!(parse_order_pk(&order_pk(&t, &id)), Some(("acme-2".into(), id.to_string())));
+        assert_eq!(parse_order_pk("T#acme#FLOW"), None);
+    }
 
     use super::*;
 

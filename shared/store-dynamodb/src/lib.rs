@@ -7,7 +7,7 @@
 //!
 //! | item | PK | SK | attributes |
 //! |---|---|---|---|
-//! | order | `T#<tenant>#ORDER#<id>` | `ORDER` | the order's fields (`version`, `status`, `flow_version`, customer, quote…, decimals as strings); `GSI1PK` `T#<tenant>#STATUS#<status>` / `GSI1SK` `<updated_at>#<id>`; `GSI2PK` `T#<tenant>#CUST#<document>` / `GSI2SK` `<created_at>#<id>` |
+//! | order | `T#<tenant>#ORDER#<id>` | `ORDER` | `version`, `body` (the order's JSON but its tenant, id and version, deflated: binary); `GSI1PK` `T#<tenant>#STATUS#<status>` / `GSI1SK` `<updated_at>#<id>`; `GSI2PK` `T#<tenant>#CUST#<document>` / `GSI2SK` `<created_at>#<id>` |
 //! | event | `T#<tenant>#ORDER#<id>` | `EVT#<version:010>` | `event_id` (`<order>:<version>`), `type`, `tenant`, `order_id`, `occurred_at`, `version`, `data` (the event) |
 //! | invoice | `T#<tenant>#ORDER#<id>` | `NFE#<n:09>#<cnpj>#<serie>` | the invoice record (`revision`, number, cNF, access key, state…) |
 //! | order's NF-e claim | `T#<tenant>#ORDER#<id>` | `CLAIM#NFE#<cnpj>#<serie>` | `number` |
@@ -16,7 +16,7 @@
 //! | NF-e counter | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` | `SEQ` | `last` |
 //! | NF-e number claim | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` | `CLAIM` | `order_id`, `number` |
 //! | order-number counter | `T#<tenant>#SEQ#ORDER` | `SEQ` | `last` |
-//! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record, `expires_at_us`, `ttl` (TTL, epoch seconds) |
+//! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record but its response, `body` (the saved response, deflated), `expires_at_us`, `ttl` (TTL, epoch seconds) |
 //! | dedupe record | `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (`%`, `#` percent-encoded) | `DEDUPE` | `tenant`, `consumer`, `event_id`, `channel`, `claimed_at_ns`, `expires_at_ns` (epoch nanoseconds), `ttl`, `outcome` (a map, once completed) |
 //! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
 //! | report day aggregate | `T#<tenant>#REPORT` | `DAY#<yyyy-mm-dd>` | `tenant`, `version`, `data` (the aggregate as JSON) |
@@ -27,13 +27,13 @@
 //! | A1 certificate pointer | `T#<tenant>#EMITTER` | `CERT` | `tenant`, `revision`, `secret_arn`, `secret_version` (the certificate itself is the Secrets Manager secret `<prefix>/<tenant>/a1`) |
 //!
 //! Every item has an `entity` attribute naming its kind. Only order items have GSI keys (the indexes are
-//! sparse). Timestamps in sort keys are fixed-width (`2026-12-01T12:00:00.123456000Z`), so string order is
+//! sparse, and project keys only). Timestamps in sort keys are fixed-width (`2026-12-01T12:00:00.123456000Z`), so string order is
 //! time order.
 //!
 //! # Requests
 //!
 //! `create` and `apply` are one `TransactWriteItems` each; `get` is one `GetItem`; a page of a list is one
-//! `Query` on GSI1 or GSI2; `next_order_number` is one `UpdateItem` (`ADD`: gaps are allowed for order numbers,
+//! `Query` on GSI1 or GSI2 and one `BatchGetItem` of its orders; `next_order_number` is one `UpdateItem` (`ADD`: gaps are allowed for order numbers,
 //! never for NF-e numbers, which go through a conditional transaction, see [`InvoiceStore`]). A dedupe claim is
 //! one conditional `PutItem` (its failure carries the stored record: no second read); `complete` one
 //! `UpdateItem`, `release` one `DeleteItem`; settings one `GetItem` or `PutItem`.
@@ -57,6 +57,7 @@ mod invoices;
 pub mod items;
 pub mod keys;
 mod orders;
+mod packed;
 mod reports;
 mod settings;
 pub mod table;

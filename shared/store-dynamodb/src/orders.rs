@@ -1,7 +1,10 @@
 //! `OrderStore`: orders and their events.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use chrono::{DateTime, Utc};
 use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
 use osflow_domain::values::{Document, OrderId, TenantId};
@@ -9,15 +12,19 @@ use osflow_domain::{Event, Order, StatusKey};
 
 use crate::DynamoStore;
 use crate::cursor::{self, CursorShape};
-use crate::error::sdk_error;
+use crate::error::{build_error, sdk_error};
 use crate::idempotency::idempotency_put;
 use crate::items::{self, Item, attr, entity, get_u64, key, n, s};
 use crate::keys;
 use crate::table::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, PK, SK};
-use crate::tx::{CondPut, TxOutcome, cancelled_without_condition, failed_condition};
+use crate::tx::{CondPut, TxOutcome, backoff, cancelled_without_condition, failed_condition};
 
 /// The most items one `TransactWriteItems` may hold (DynamoDB's limit).
 const MAX_TRANSACTION_ITEMS: usize = 100;
+/// The most keys one `BatchGetItem` may ask for (DynamoDB's limit).
+const MAX_BATCH_GET: usize = 100;
+/// Attempts of a `BatchGetItem` whose keys DynamoDB left unprocessed (throttling, the 16 MB answer limit).
+const BATCH_ATTEMPTS: u32 = 5;
 
 const STATUS_LIST: CursorShape = CursorShape { names: [PK, SK, GSI1PK, GSI1SK], partition: GSI1PK };
 const CUSTOMER_LIST: CursorShape = CursorShape { names: [PK, SK, GSI2PK, GSI2SK], partition: GSI2PK };
@@ -52,7 +59,7 @@ impl DynamoStore {
             .table_name(self.table())
             .index_name(index)
             .expression_attribute_names("#ipk", shape.partition)
-            .expression_attribute_values(":ipk", s(partition));
+            .expression_attribute_values(":ipk", s(partition.as_str()));
         let query = match below {
             None => query.key_condition_expression("#ipk = :ipk"),
             Some(bound) => query
@@ -80,7 +87,7 @@ impl DynamoStore {
         Ok(Page { items: raw, next })
     }
 
-    /// One page of orders of an index that projects them whole.
+    /// One page of orders of an index: its keys, then the orders ([`DynamoStore::orders_of`]).
     async fn list_page(
         &self,
         shape: CursorShape,
@@ -89,9 +96,62 @@ impl DynamoStore {
         forward: bool,
         page: &PageRequest,
     ) -> StoreResult<Page<Order>> {
-        let found = self.index_page(shape, index, partition, None, forward, page).await?;
-        let items = found.items.into_iter().map(items::read_order).collect::<StoreResult<Vec<_>>>()?;
+        let found = self.index_page(shape, index, partition.clone(), None, forward, page).await?;
+        let items = self.orders_of(&found.items, shape.partition, &partition).await?;
         Ok(Page { items, next: found.next })
+    }
+
+    /// The orders an index page points at, in the page's order: one `BatchGetItem` (strongly consistent) of
+    /// their items, as the indexes project only keys. An order that left the list since the index was read
+    /// (its index partition changed: another status) is left out, as the index will soon do.
+    async fn orders_of(&self, listed: &[Item], index_pk: &str, partition: &str) -> StoreResult<Vec<Order>> {
+        let keys: Vec<Item> = listed
+            .iter()
+            .map(|i| [PK, SK].into_iter().filter_map(|k| Some((k.to_owned(), i.get(k)?.clone()))).collect())
+            .collect();
+        let mut found: Vec<Item> = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table(), pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                found.extend(out.responses.unwrap_or_default().remove(self.table()).unwrap_or_default());
+                match out.unprocessed_keys.unwrap_or_default().remove(self.table()) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        if attempt + 1 >= BATCH_ATTEMPTS {
+                            return Err(StoreError::Unavailable("the orders of a list page stayed unprocessed".into()));
+                        }
+                        backoff(attempt + 1, Duration::from_millis(20), Duration::from_millis(400)).await;
+                        pending = rest;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let text = |i: &Item, name: &str| match i.get(name) {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        };
+        let key_of = |i: &Item| (text(i, PK), text(i, SK));
+        let mut by_key: HashMap<_, Item> = found.into_iter().map(|i| (key_of(&i), i)).collect();
+        let mut orders = Vec::with_capacity(listed.len());
+        for listed in listed {
+            let Some(item) = by_key.remove(&key_of(listed)) else { continue };
+            if item.get(index_pk) != Some(&s(partition)) {
+                continue;
+            }
+            orders.push(items::read_order(item)?);
+        }
+        Ok(orders)
     }
 }
 

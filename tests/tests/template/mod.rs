@@ -329,6 +329,17 @@ fn the_stream_feeds_the_relay_and_the_schedules_the_reporter() {
             assert!((60..=6 * 3600).contains(&age), "{id}: MaximumRecordAgeInSeconds {age}");
             let (dlq_id, _) = relay_dlq(&t);
             assert_eq!(p["DestinationConfig"]["OnFailure"]["Destination"], get_att(&dlq_id, "Arn"), "{id}: OnFailure");
+            // Only the records the relay turns into messages invoke it: new items of the store's event entity.
+            let filters = p["FilterCriteria"]["Filters"].as_array().expect("FilterCriteria.Filters");
+            assert_eq!(filters.len(), 1, "{id}: one filter");
+            let pattern: Value = serde_json::from_str(filters[0]["Pattern"].as_str().expect("Pattern"))
+                .unwrap_or_else(|e| panic!("{id}: the filter pattern is not JSON: {e}"));
+            let event = osflow_store_dynamodb::items::entity::EVENT;
+            assert_eq!(
+                pattern,
+                json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": [event]}}}}),
+                "{id}: the filter"
+            );
         } else {
             assert!(streams.is_empty(), "{id} reads the table's stream");
         }
@@ -520,21 +531,33 @@ fn the_console_signs_in_through_the_hosted_ui_with_its_own_public_code_flow_clie
 }
 
 #[test]
-fn every_function_package_has_its_resource_built_with_cargo_lambda() {
+fn every_function_package_has_its_resource_built_by_the_makefile() {
     let t = Template::load();
     let arch = &t.root["Parameters"]["Architecture"];
     assert_eq!(arch["Default"], "arm64");
     assert_eq!(arch["AllowedValues"], json!(["arm64", "x86_64"]));
 
+    // infra/Makefile: `build-<LogicalId>: bootstraps ; $(call copy,<binary>)` per function, after one cargo
+    // build of every function package.
+    let makefile = std::fs::read_to_string(repo_root().join("infra/Makefile")).expect("infra/Makefile");
+    let targets: BTreeMap<&str, &str> = makefile
+        .lines()
+        .filter_map(|line| {
+            let (target, rest) = line.strip_prefix("build-")?.split_once(": bootstraps ; $(call copy,")?;
+            Some((target, rest.strip_suffix(')')?))
+        })
+        .collect();
     let functions = t.functions();
     let members = workspace_function_packages();
     for (package, bin) in &members {
-        let (id, f) = functions.get(package).unwrap_or_else(|| panic!("functions/{package} has no template resource"));
-        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], bin.as_str(), "{id}: the binary of functions/{package}");
+        let (id, _) = functions.get(package).unwrap_or_else(|| panic!("functions/{package} has no template resource"));
+        assert_eq!(targets.get(id.as_str()), Some(&bin.as_str()), "infra/Makefile: build-{id} copies {bin}");
     }
+    assert_eq!(targets.len(), members.len(), "infra/Makefile builds a function the template does not have");
     for (id, f) in functions.values() {
-        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
-        assert!(f["Metadata"]["BuildProperties"]["Binary"].is_string(), "{id}: Binary");
+        assert_eq!(f["Metadata"]["BuildMethod"], "makefile", "{id}");
+        assert_eq!(f["Metadata"]["ProjectRootDirectory"], "..", "{id}: the workspace root");
+        assert_eq!(f["Metadata"]["ContextPath"], ".", "{id}: infra/Makefile");
         assert_eq!(t.effective(f, "Runtime"), "provided.al2023", "{id}");
         assert_eq!(t.effective(f, "Handler"), "bootstrap", "{id}");
         assert_eq!(t.effective(f, "Architectures"), &json!([reference("Architecture")]), "{id}");
