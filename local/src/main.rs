@@ -157,6 +157,11 @@ fn run(args: ServeArgs) -> Result<(), String> {
         dir.portal_key().map_err(|e| e.to_string()).and_then(|k| PortalKey::new(k).map_err(|e| e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The blocking pool serves file writes (mailbox, uploads) and the store's long reads (the outbox batch, a
+        // period's report days); the requests' reads run on the workers. A few threads suffice, and each thread
+        // keeps its own allocator heap: with tokio's default (up to 512) bursts of notifications left ~20
+        // threads whose heaps doubled the resident memory under the next load.
+        .max_blocking_threads(4)
         .thread_name("osflow-local")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;

@@ -12,9 +12,10 @@ const STATEMENT_CACHE: usize = 64;
 /// Page cache of the writer connection, in KiB (the pages a step touches: the order, the events' last leaf,
 /// the indexes).
 const WRITER_CACHE_KIB: i64 = 8 * 1024;
-/// Page cache of each reader connection, in KiB. Small: a page not in it is read from the operating system's
-/// page cache (a copy), and the resident memory of the process stays small whatever the size of the database.
-const READER_CACHE_KIB: i64 = 4 * 1024;
+/// Page cache of each reader connection, in KiB. Small: a WAL reader empties its cache whenever the database
+/// changed since its last read anyway, a page not in it is a copy from the operating system's page cache, and the
+/// resident memory of the process stays small whatever the size of the database.
+const READER_CACHE_KIB: i64 = 2 * 1024;
 
 /// Opens a connection with the per-connection settings. WAL mode is a property of the file, set by
 /// [`set_wal`] once.
