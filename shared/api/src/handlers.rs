@@ -5,7 +5,6 @@
 //! `Idempotency-Key`/`If-Match` headers common to every operation are added in [`crate::openapi`].
 
 use lambda_http::http::header;
-use lambda_http::{Body, Response};
 use osflow_app::{AppError, Caller, PageRequest, Reply, StoreError};
 use osflow_domain::values::Document;
 use osflow_domain::{Change, Command, Flow, Order, StatusKey};
@@ -431,17 +430,7 @@ pub(crate) async fn invoice_xml(cx: &Cx<'_>) -> Res {
     let id = cx.order_id()?;
     let key = cx.param("key").unwrap_or_default();
     let (_, blob) = cx.app.invoice_xml(&caller, &id, key).await.map_err(problem)?;
-    let content_type = if blob.content_type.is_empty() { "application/xml".to_owned() } else { blob.content_type };
-    let body = match String::from_utf8(blob.bytes) {
-        Ok(text) => Body::Text(text),
-        Err(e) => Body::Binary(e.into_bytes()),
-    };
-    Ok(Response::builder()
-        .status(200)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"NFe{key}.xml\""))
-        .body(body)
-        .expect("valid response"))
+    crate::nfe::download(blob, "application/xml", &format!("NFe{key}.xml"))
 }
 
 /// Sends the order's rejected NF-e again, once its cause is fixed (the emitter's settings, the customer's data):

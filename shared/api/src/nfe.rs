@@ -35,7 +35,7 @@ fn key<'a>(cx: &'a Cx<'_>) -> &'a str {
 }
 
 /// A stored document as a download.
-fn download(blob: Blob, default_type: &str, filename: &str) -> Res {
+pub(crate) fn download(blob: Blob, default_type: &str, filename: &str) -> Res {
     let content_type = if blob.content_type.is_empty() { default_type.to_owned() } else { blob.content_type };
     let body = if content_type.starts_with("application/pdf") {
         Body::Binary(blob.bytes)

@@ -1,13 +1,15 @@
 //! Cancelling an authorized NF-e: the event 110111 with the authorization's `nProt`, within the legal window,
 //! registered at SEFAZ, its procEventoNFe stored beside the nfeProc and the cancellation on the order's timeline.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use osflow_app::{Blob, InvoiceRecord, StoreError};
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{InvoiceState, Order};
 use osflow_nfe::{
-    AccessKey, Cnpj, DocumentError, Environment, EventDetail, EventInput, FiscalAuthority, Outcome, TransportError,
-    proc_evento, sign_event,
+    AccessKey, Certificate, Cnpj, DocumentError, Environment, EventDetail, EventInput, FiscalAuthority, Outcome,
+    TransportError, proc_evento, sign_event,
 };
 
 use crate::config::validate;
@@ -61,6 +63,36 @@ pub(crate) fn authorized_at(proc_xml: &str) -> Option<DateTime<FixedOffset>> {
 }
 
 impl Invoicer {
+    /// What an event about the NF-e of `record` is signed and sent with: its input (the emitter as author, the
+    /// record's environment, now in Brasília time), the company's certificate and the emitter's authority.
+    pub(crate) async fn event_for(
+        &self,
+        tenant: &TenantId,
+        record: &InvoiceRecord,
+        seq: u8,
+        detail: EventDetail,
+    ) -> Result<(EventInput, Certificate, Arc<dyn FiscalAuthority>), InvoiceError> {
+        let config = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
+        let emitter = validate(&config)?;
+        let key = AccessKey::parse(&record.access_key).map_err(|_| InvoiceError::NotFound)?;
+        let environment = match record.numbering.environment {
+            osflow_app::FiscalEnvironment::Production => Environment::Production,
+            osflow_app::FiscalEnvironment::Homologation => Environment::Homologation,
+        };
+        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
+        let input = EventInput {
+            environment,
+            key,
+            author: Cnpj::parse(key.emitter()).map_err(|_| InvoiceError::NotFound)?,
+            at: self.app.clock.now().with_timezone(&brt),
+            seq,
+            detail,
+        };
+        let certificate = self.certificate(tenant).await?;
+        let authority = self.authorities.authority(&emitter, &certificate)?;
+        Ok((input, certificate, authority))
+    }
+
     /// Cancels the order's authorized NF-e `key` with `justification` (15–255 characters).
     ///
     /// Idempotent: an NF-e already cancelled is returned as it is, without a new event; an event SEFAZ already
@@ -106,25 +138,10 @@ impl Invoicer {
         }
         let protocol = record.protocol.clone().ok_or(CancelError::NotAuthorized(record.state))?;
 
-        let config = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
-        let emitter = validate(&config).map_err(InvoiceError::from)?;
-        let access_key = AccessKey::parse(key).map_err(|_| CancelError::NotFound)?;
-        let environment = match record.numbering.environment {
-            osflow_app::FiscalEnvironment::Production => Environment::Production,
-            osflow_app::FiscalEnvironment::Homologation => Environment::Homologation,
-        };
-        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
-        let input = EventInput {
-            environment,
-            key: access_key,
-            author: Cnpj::parse(access_key.emitter()).map_err(|_| CancelError::NotFound)?,
-            at: now.with_timezone(&brt),
-            seq: 1,
-            detail: EventDetail::Cancel { protocol, justification: justification.to_owned() },
-        };
-        let certificate = self.certificate(tenant).await?;
+        let detail = EventDetail::Cancel { protocol, justification: justification.to_owned() };
+        let (input, certificate, authority) = self.event_for(tenant, &record, 1, detail).await?;
+        let access_key = input.key;
         let event = sign_event(&input, &certificate)?;
-        let authority = self.authorities.authority(&emitter, &certificate)?;
         let receipt = authority.send_event(&event).await?;
         let registered = if receipt.registered() {
             let proc_ = proc_evento(&event, &receipt).map_err(|e| StoreError::Other(e.to_string()))?;

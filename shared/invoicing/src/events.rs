@@ -2,17 +2,15 @@
 //! cases send the events through — on the [`Invoicer`].
 
 use async_trait::async_trait;
-use chrono::FixedOffset;
 use osflow_app::{
     AppError, Blob, FieldProblem, InvoiceRecord, NfeEventError, NfeEvents, Rendered, StepRequest, StoreError,
     nfe_event_blob_key,
 };
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Actor, Command, DomainError, InvoiceCorrection, InvoiceState, MAX_CORRECTIONS, Order};
-use osflow_nfe::{AccessKey, Cnpj, Environment, EventDetail, EventInput, SignedEvent, proc_evento, sign_event};
+use osflow_nfe::{EventDetail, SignedEvent, proc_evento, sign_event};
 
 use crate::cancel::CancelError;
-use crate::config::validate;
 use crate::invoicer::{COMPONENT, InvoiceError, Invoicer};
 
 /// `tpEvento` of the carta de correção.
@@ -115,26 +113,10 @@ impl Invoicer {
         let blob_key = nfe_event_blob_key(order_id, key, CORRECTION, seq);
         let now = self.app.clock.now();
 
-        let config = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
-        let emitter = validate(&config).map_err(InvoiceError::from)?;
-        let access_key = AccessKey::parse(key).map_err(|_| NfeEventError::NotFound)?;
-        let environment = match record.numbering.environment {
-            osflow_app::FiscalEnvironment::Production => Environment::Production,
-            osflow_app::FiscalEnvironment::Homologation => Environment::Homologation,
-        };
-        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
-        let input = EventInput {
-            environment,
-            key: access_key,
-            author: Cnpj::parse(access_key.emitter()).map_err(|_| NfeEventError::NotFound)?,
-            at: now.with_timezone(&brt),
-            seq,
-            detail: EventDetail::Correction { text: text.to_owned() },
-        };
-        let certificate = self.certificate(tenant).await?;
+        let detail = EventDetail::Correction { text: text.to_owned() };
+        let (input, certificate, authority) = self.event_for(tenant, &record, seq, detail).await?;
         let event: SignedEvent = sign_event(&input, &certificate)
             .map_err(|e| NfeEventError::Invalid(FieldProblem { field: "text".into(), message: e.to_string() }))?;
-        let authority = self.authorities.authority(&emitter, &certificate).map_err(InvoiceError::from)?;
         let receipt = authority.send_event(&event).await.map_err(InvoiceError::from)?;
         let (protocol, text) = if receipt.registered() {
             let proc_ = proc_evento(&event, &receipt).map_err(store)?;
