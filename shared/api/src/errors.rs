@@ -17,7 +17,9 @@ fn guard_detail(guard: Guard) -> &'static str {
         Guard::ChecklistComplete => "o checklist de qualidade não está completo, ou tem item não conforme",
         Guard::AtLeastOnePhoto => "é preciso anexar ao menos uma foto",
         Guard::PaidInFull => "o pagamento não foi quitado",
-        Guard::InvoiceAuthorized => "a NF-e ainda não foi autorizada",
+        Guard::InvoiceAuthorized => {
+            "as notas fiscais da OS (NF-e das peças, NFS-e dos serviços) ainda não foram autorizadas"
+        }
         Guard::NoPendingExtraItems => "há itens extras aguardando a aprovação do cliente",
     }
 }
@@ -60,6 +62,9 @@ pub fn domain_problem(e: &DomainError) -> Problem {
             field.clone(),
             format!("status desconhecido no fluxo da empresa: {status:?}"),
         ),
+        DomainError::InvoiceRecordStale { key } => {
+            Problem::new(ProblemType::Conflict).with_detail(format!("a OS já mostra este estado da nota {key}"))
+        }
         DomainError::InvoiceNotRejected { state } => {
             Problem::new(ProblemType::InvoiceNotRejected).with_detail(match state {
                 None => "a OS ainda não tem NF-e".to_owned(),

@@ -441,7 +441,7 @@ pub(crate) async fn invoice_xml(cx: &Cx<'_>) -> Res {
     responses((status = 200, description = "The order, its NF-e pending again", body = OrderView, headers(("ETag" = String))))
 )]
 pub(crate) async fn retry_invoice(cx: &Cx<'_>) -> Res {
-    step(cx, "retry_invoice", |_: EmptyRequest| Ok(Command::RetryInvoice)).await
+    step(cx, "retry_invoice", |_: EmptyRequest| Ok(Command::RetryInvoice { key: None })).await
 }
 
 /// The company's NF-e emitter and the facts of its A1 certificate (representante, financeiro); 404 while none

@@ -2,7 +2,7 @@
 //! filters and cursor paging — over the stores' status and customer indexes only (never a full scan).
 
 use osflow_domain::values::{Document, UserId};
-use osflow_domain::{AllowedAction, Context, Flow, Guard, Order, StatusKey, allowed_actions, is_overdue};
+use osflow_domain::{AllowedAction, Context, Flow, Guard, Invoicing, Order, StatusKey, allowed_actions, is_overdue};
 
 use crate::ports::{Page, PageRequest, StoreError};
 use crate::usecases::{App, AppError, AppResult, Caller};
@@ -68,8 +68,8 @@ impl App {
         };
         let guarded =
             flow.def.transitions.iter().any(|t| t.from == order.status && t.guards.contains(&Guard::InvoiceAuthorized));
-        let invoicing_enabled = guarded && self.invoicing.invoicing_enabled(&caller.tenant).await?;
-        let ctx = Context { now: self.clock.now(), invoicing_enabled };
+        let invoicing = if guarded { self.invoicing.documents(&caller.tenant).await? } else { Invoicing::default() };
+        let ctx = Context::at(self.clock.now()).invoicing(invoicing);
         Ok(allowed_actions(order, flow, &caller.actor(), &ctx))
     }
 

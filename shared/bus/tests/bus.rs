@@ -295,6 +295,8 @@ fn routing_table() {
     // Events the walk does not produce: an NF-e update (notifies only once authorized), internal photos.
     let mut invoice_event = w.envelopes()[12].clone();
     let invoice = |state| InvoiceInfo {
+        kind: osflow_domain::DocumentKind::Nfe,
+        issued_elsewhere: None,
         state,
         serie: 1,
         number: 7,

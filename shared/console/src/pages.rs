@@ -86,7 +86,7 @@ pub fn guard_label(g: Guard) -> &'static str {
         Guard::ChecklistComplete => "o checklist não está completo",
         Guard::AtLeastOnePhoto => "falta ao menos uma foto",
         Guard::PaidInFull => "o pagamento não está quitado",
-        Guard::InvoiceAuthorized => "a NF-e ainda não foi autorizada",
+        Guard::InvoiceAuthorized => "as notas fiscais ainda não foram autorizadas",
         Guard::NoPendingExtraItems => "há itens extras aguardando o cliente",
     }
 }
@@ -413,8 +413,12 @@ fn event_text(e: &Event, flow: &Flow) -> String {
         Change::PaymentRegistered { payment, balance } => {
             format!("Pagamento de {} ({}), saldo {}", brl(payment.amount), method_label(payment.method), brl(*balance))
         }
-        Change::InvoiceUpdated { invoice } => format!("NF-e {}: {:?}", invoice.number, invoice.state),
-        Change::InvoiceRetryRequested { .. } => "Reenvio da NF-e pedido".to_owned(),
+        Change::InvoiceUpdated { invoice } => {
+            format!("{} {}: {}", invoice.kind.label(), invoice.number, invoice_state_label(invoice.state))
+        }
+        Change::InvoiceRetryRequested { key } => {
+            format!("Reenvio da {} pedido", if key.starts_with("DPS") { "NFS-e" } else { "NF-e" })
+        }
         Change::InvoiceCorrected { correction } => {
             format!("Carta de correção {} da NF-e: {}", correction.seq, correction.text)
         }
@@ -678,7 +682,7 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                 h2 { "Notas fiscais" }
                 @if p.invoices.is_empty() { p.muted { "Nenhuma nota emitida." } }
                 ul { @for inv in p.invoices {
-                    li { "NF-e nº " (inv.number) " — " (format!("{:?}", inv.state).to_lowercase())
+                    li { (if inv.numbering.document.is_nfe() { "NF-e" } else { "NFS-e (DPS)" }) " nº " (inv.number) " — " (invoice_state_label(inv.state))
                         @if inv.xml_ref.is_some() { " · " a href=(format!("/os/{id}/nfe/{}", inv.access_key)) download { "baixar XML" } }
                     }
                 } }
@@ -835,4 +839,16 @@ pub fn flow_editor(
             }
         },
     )
+}
+
+/// A fiscal document's state as a Brazilian user reads it.
+fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'static str {
+    use osflow_domain::InvoiceState as S;
+    match state {
+        S::Pending => "pendente",
+        S::Authorized => "autorizada",
+        S::Rejected => "rejeitada",
+        S::Denied => "denegada",
+        S::Cancelled => "cancelada",
+    }
 }

@@ -39,7 +39,7 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
     };
     let e = decide_open(&flow, open, &actor, now).unwrap();
     let mut order = Order::from_opened(&e).unwrap();
-    let ctx = Context { now, invoicing_enabled: false };
+    let ctx = Context::at(now);
     for cmd in [Command::SendQuote, decide_quote(), Command::Start] {
         order = step(&order, &flow, cmd, &actor, &ctx).unwrap().1;
     }
@@ -65,7 +65,7 @@ fn decide_quote() -> Command {
 fn bench(c: &mut Criterion) {
     let (flow, order, actor) = order_with_50_events();
     assert_eq!(order.version, 50);
-    let ctx = Context { now: order.updated_at + Duration::hours(1), invoicing_enabled: false };
+    let ctx = Context::at(order.updated_at + Duration::hours(1));
     c.bench_function("decide+apply wait_material on an order with 50 events", |b| {
         b.iter(|| {
             let cmd = Command::WaitMaterial {

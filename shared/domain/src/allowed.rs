@@ -59,8 +59,8 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
     if let Some(material) = &order.material {
         probes.push(Command::ChangeMaterialDate { expected_at: material.expected_at.succ_opt().unwrap_or(today) });
     }
-    if order.invoice.is_some() {
-        probes.push(Command::RetryInvoice);
+    if !order.invoices.is_empty() {
+        probes.push(Command::RetryInvoice { key: None });
     }
     // The probes' placeholder payloads add far less than PROBE_GROWTH_BYTES to an order: when the order is that
     // far below the smaller limit, no probe can be refused for the size, and the check (which serializes the
@@ -152,7 +152,7 @@ pub fn may_give(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context, name: 
             Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None }
         }
         (None, "change_material_date") => Command::ChangeMaterialDate { expected_at: today },
-        (None, "retry_invoice") => Command::RetryInvoice,
+        (None, "retry_invoice") => Command::RetryInvoice { key: None },
         (None, "resend_link") => Command::ResendLink,
         _ => return Ok(()),
     };
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn actions_follow_the_flow_roles_and_guards() {
         let flow = Flow::default_flow();
-        let ctx = Context { now: Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap(), invoicing_enabled: false };
+        let ctx = Context::at(Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap());
         let mut order = opened(&flow, &ctx);
         let atendente = staff(Role::Atendente);
         let financeiro = staff(Role::Financeiro);
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn a_command_may_be_given_when_decide_would_not_refuse_it_for_the_roles() {
         let flow = Flow::default_flow();
-        let ctx = Context { now: Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap(), invoicing_enabled: false };
+        let ctx = Context::at(Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap());
         let order = opened(&flow, &ctx);
         let financeiro = staff(Role::Financeiro);
         let tecnico = staff(Role::Tecnico);

@@ -6,6 +6,7 @@ pub mod allowed;
 pub mod bounds;
 pub mod discount;
 pub mod event;
+pub mod fiscal;
 pub mod flow;
 pub mod machine;
 pub mod order;
@@ -17,6 +18,7 @@ pub mod values;
 pub use allowed::{AllowedAction, allowed_actions, may_give};
 pub use discount::Discount;
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
+pub use fiscal::{DocumentKind, Invoicing, IssuedElsewhere, external_key};
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
 pub use machine::{
     Command, Context, DomainError, MAX_CORRECTIONS, OpenOrder, RefundInput, ReplayError, decide, decide_open, step,

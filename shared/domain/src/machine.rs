@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::discount::{Discount, DiscountError};
 use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
+use crate::fiscal::{DocumentKind, Invoicing, IssuedElsewhere};
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
     Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, InvoiceState,
@@ -20,6 +21,24 @@ pub struct Context {
     pub now: DateTime<Utc>,
     /// Whether the company issues NF-e (has an emitter configured).
     pub invoicing_enabled: bool,
+    /// Whether the company issues NFS-e through osflow (its emitter has the municipal part).
+    pub nfse_enabled: bool,
+}
+
+impl Context {
+    /// At `now`, for a company that issues no fiscal document.
+    pub fn at(now: DateTime<Utc>) -> Context {
+        Context { now, invoicing_enabled: false, nfse_enabled: false }
+    }
+
+    /// With the documents the company issues.
+    pub fn invoicing(self, invoicing: Invoicing) -> Context {
+        Context { invoicing_enabled: invoicing.nfe, nfse_enabled: invoicing.nfse, ..self }
+    }
+
+    fn documents(&self) -> Invoicing {
+        Invoicing { nfe: self.invoicing_enabled, nfse: self.nfse_enabled }
+    }
 }
 
 /// Opening an order: the data of step 1.
@@ -96,9 +115,20 @@ pub enum Command {
     RecordInvoiceCorrection {
         correction: InvoiceCorrection,
     },
-    /// Sends a rejected NF-e again after the cause was fixed (the emitter's settings, the customer's data):
-    /// same number, cNF and key; the invoicer rebuilds, signs and transmits it.
-    RetryInvoice,
+    /// Sends a rejected (or pending) fiscal document again after the cause was fixed (the emitter's settings, the
+    /// customer's data): same number and key (NF-e: same cNF; NFS-e: same DPS); the invoicer rebuilds, signs and
+    /// transmits it, consulting first. `key` names one document; without it, every rejected or pending one.
+    RetryInvoice {
+        key: Option<String>,
+    },
+    /// Records an NFS-e issued outside osflow (a municipality with its own issuer): it stands for the labor's
+    /// NFS-e on the order, and so satisfies the release's `invoice_authorized` guard.
+    RecordExternalNfse {
+        number: u64,
+        verification_code: String,
+        /// The NFS-e's file (PDF or XML) already kept in the blob store.
+        file: Option<String>,
+    },
     Release,
     Close,
     /// Cancels the order. An order whose NF-e is authorized is cancelled only after its NF-e (event 110111);
@@ -157,7 +187,8 @@ impl Command {
             Command::RegisterPayment { .. } => "register_payment",
             Command::RecordInvoice { .. } => "record_invoice",
             Command::RecordInvoiceCorrection { .. } => "record_invoice_correction",
-            Command::RetryInvoice => "retry_invoice",
+            Command::RetryInvoice { .. } => "retry_invoice",
+            Command::RecordExternalNfse { .. } => "record_external_nfse",
             Command::Release => "release",
             Command::Close => "close",
             Command::Cancel { .. } => "cancel",
@@ -197,6 +228,10 @@ pub enum DomainError {
     /// Only a rejected or pending NF-e can be sent again (`None`: the order has no NF-e).
     #[error("the order's NF-e is {state:?}, only a rejected or pending one can be sent again")]
     InvoiceNotRejected { state: Option<InvoiceState> },
+    /// A record of a fiscal document the order already shows, or older than what it shows (a pending record
+    /// after the authorization: a late, concurrent delivery): nothing to record.
+    #[error("the order already shows this state of document {key}, or a later one")]
+    InvoiceRecordStale { key: String },
     /// The flow passed in is not the version the order runs on.
     #[error("order runs on flow version {expected}, got {got}")]
     FlowVersionMismatch { expected: u32, got: u32 },
@@ -403,6 +438,18 @@ pub(crate) fn decide_sized(
         out.push(None, change);
         return Ok(out.events);
     }
+    // A fiscal document's state, recorded by the system in any status: an NFS-e may be cancelled (or a late
+    // answer arrive) after the order was released, closed or cancelled.
+    if let (Actor::System { .. }, Command::RecordInvoice { invoice }) = (actor, &cmd) {
+        stale_record(order, invoice)?;
+    }
+    if let (Actor::System { .. }, Command::RecordInvoice { invoice }) = (actor, &cmd)
+        && status_kind.is_final()
+    {
+        let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        out.push(None, Change::InvoiceUpdated { invoice: invoice.clone() });
+        return Ok(out.events);
+    }
     if status_kind.is_final() {
         return Err(not_allowed());
     }
@@ -443,7 +490,8 @@ pub(crate) fn decide_sized(
         }
         cmd @ (Command::RecordInvoice { .. }
         | Command::RecordInvoiceCorrection { .. }
-        | Command::RetryInvoice
+        | Command::RetryInvoice { .. }
+        | Command::RecordExternalNfse { .. }
         | Command::FlagSlaBreach) => decide_system(&d, &mut out, cmd)?,
         cmd @ (Command::Close | Command::Cancel { .. } | Command::Move { .. }) => decide_closing(&d, &mut out, cmd)?,
         Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
@@ -730,6 +778,25 @@ fn decide_payment(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resu
     Ok(())
 }
 
+/// How far a document's state is along: pending or rejected, then authorized or denied, then cancelled.
+fn state_rank(state: InvoiceState) -> u8 {
+    match state {
+        InvoiceState::Pending | InvoiceState::Rejected => 0,
+        InvoiceState::Authorized | InvoiceState::Denied => 1,
+        InvoiceState::Cancelled => 2,
+    }
+}
+
+/// Refuses a record the order shows already, or one behind what it shows.
+fn stale_record(order: &Order, invoice: &InvoiceInfo) -> Result<(), DomainError> {
+    match order.invoices.iter().find(|i| i.kind == invoice.kind && i.key == invoice.key) {
+        Some(shown) if shown == invoice || state_rank(invoice.state) < state_rank(shown.state) => {
+            Err(DomainError::InvoiceRecordStale { key: invoice.key.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The system's records and the staff's retry of a rejected NF-e: invoice states, SLA breaches.
 fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
     let Deciding { order, flow, ctx, .. } = *d;
@@ -747,15 +814,56 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
             }
             out.push(None, Change::InvoiceCorrected { correction });
         }
-        Command::RetryInvoice => {
+        Command::RetryInvoice { key } => {
             require_roles(&INVOICE_RETRY_ROLES)?;
-            let invoice = order
-                .invoice
-                .as_ref()
-                // A pending one too: its message may have been lost or parked; the invoicer consults it first.
-                .filter(|i| matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending))
-                .ok_or(DomainError::InvoiceNotRejected { state: order.invoice.as_ref().map(|i| i.state) })?;
-            out.push(None, Change::InvoiceRetryRequested { key: invoice.key.clone() });
+            // A pending one too: its message may have been lost or parked; the invoicer consults it first.
+            let retryable = |i: &&InvoiceInfo| {
+                i.issued_elsewhere.is_none() && matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending)
+            };
+            let chosen: Vec<&InvoiceInfo> = match &key {
+                Some(k) => {
+                    let doc = order.document(k).ok_or(DomainError::InvoiceNotRejected { state: None })?;
+                    vec![
+                        Some(doc)
+                            .filter(retryable)
+                            .ok_or(DomainError::InvoiceNotRejected { state: Some(doc.state) })?,
+                    ]
+                }
+                None => order.invoices.iter().filter(retryable).collect(),
+            };
+            if chosen.is_empty() {
+                let state = order.nfe().or(order.invoices.last()).map(|i| i.state);
+                return Err(DomainError::InvoiceNotRejected { state });
+            }
+            for i in chosen {
+                out.push(None, Change::InvoiceRetryRequested { key: i.key.clone() });
+            }
+        }
+        Command::RecordExternalNfse { number, verification_code, file } => {
+            require_roles(&INVOICE_RETRY_ROLES)?;
+            if !order.has_approved_labor() {
+                return Err(invalid("number", "the order has no approved labor to invoice on an NFS-e"));
+            }
+            if number == 0 {
+                return Err(invalid("number", "must be positive"));
+            }
+            let key = crate::fiscal::external_key(number);
+            if order.document(&key).is_some() {
+                return Err(invalid("number", format!("NFS-e {number} is already recorded on this order")));
+            }
+            let verification_code = text("verification_code", &verification_code, 60)?;
+            let invoice = InvoiceInfo {
+                kind: DocumentKind::Nfse,
+                state: InvoiceState::Authorized,
+                serie: 0,
+                number,
+                key,
+                protocol: None,
+                cstat: None,
+                message: None,
+                issued_elsewhere: Some(IssuedElsewhere { verification_code, file }),
+            };
+            out.push(None, Change::InvoiceUpdated { invoice });
         }
         Command::FlagSlaBreach => {
             // Nothing to flag (no limit, not over it yet, or flagged for this stay already): refused, so the
@@ -783,7 +891,10 @@ fn decide_closing(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resu
         Command::Cancel { reason, refund } => {
             let reason = text("reason", &reason, 500)?;
             let t = out.transition(flow, Action::Cancel, |_| true)?;
-            if let Some(i) = order.invoice.as_ref().filter(|i| i.state == InvoiceState::Authorized) {
+            // Every document osflow issued is cancelled first (one issued elsewhere is the municipality's).
+            if let Some(i) =
+                order.invoices.iter().find(|i| i.state == InvoiceState::Authorized && i.issued_elsewhere.is_none())
+            {
                 return Err(DomainError::InvoiceNotCancelled { key: i.key.clone() });
             }
             // What the customer paid goes back, all of it, recorded with the cancellation.
@@ -894,9 +1005,7 @@ impl<'a> Emitter<'a> {
                 Guard::ChecklistComplete => o.checklist_complete(),
                 Guard::AtLeastOnePhoto => o.has_photo(),
                 Guard::PaidInFull => o.paid_in_full(),
-                Guard::InvoiceAuthorized => {
-                    !self.ctx.invoicing_enabled || o.approved_parts().next().is_none() || o.invoice_authorized()
-                }
+                Guard::InvoiceAuthorized => o.fiscal_documents_ready(self.ctx.documents()),
                 Guard::NoPendingExtraItems => !o.pending_extra_items(),
             };
             if !ok {
@@ -962,7 +1071,7 @@ impl Order {
             notifications: vec![],
             material: None,
             tests_performed: None,
-            invoice: None,
+            invoices: vec![],
             cancel_reason: None,
             sla_alerted_since: None,
             invoice_corrections: Vec::new(),
@@ -1031,10 +1140,11 @@ impl Order {
             Change::Validated { checklist } => self.checklist = checklist.clone(),
             Change::PaymentRequested { .. } => {}
             Change::PaymentRegistered { payment, .. } => self.payments.push(payment.clone()),
-            Change::InvoiceUpdated { invoice } => self.invoice = Some(invoice.clone()),
-            // The NF-e goes back to pending (sent again) until the invoicer records the new answer.
-            Change::InvoiceRetryRequested { .. } => {
-                if let Some(i) = self.invoice.as_mut() {
+            Change::InvoiceUpdated { invoice } => self.record_document(invoice),
+            // The document goes back to pending (sent again) until the invoicer records the new answer. Records
+            // made when an order held one NF-e name its key.
+            Change::InvoiceRetryRequested { key } => {
+                if let Some(i) = self.invoices.iter_mut().find(|i| &i.key == key) {
                     i.state = InvoiceState::Pending;
                     i.cstat = None;
                     i.message = None;

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::discount::{Discount, apportion};
+use crate::fiscal::{DocumentKind, IssuedElsewhere};
 use crate::flow::StatusKey;
 use crate::values::{CityCode, Document, Email, Money, Ncm, OrderId, Phone, Quantity, TenantId, Uf, UserId, Zip};
 
@@ -358,13 +359,17 @@ pub enum InvoiceState {
     Cancelled,
 }
 
-/// The fiscal document of the order as the invoicer last reported it.
+/// A fiscal document of the order as the invoicer (or staff, for an NFS-e issued elsewhere) last reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceInfo {
+    /// NF-e (absent on records made before the NFS-e: they are all NF-e) or NFS-e.
+    #[serde(default)]
+    pub kind: DocumentKind,
     pub state: InvoiceState,
     pub serie: u32,
     pub number: u64,
-    /// The 44-character access key.
+    /// NF-e: the 44-character access key. NFS-e: the 45-character DPS Id (its 50-digit NFS-e key is the
+    /// `protocol`), or [`crate::fiscal::external_key`] for one issued elsewhere.
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
@@ -372,6 +377,9 @@ pub struct InvoiceInfo {
     pub cstat: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// An NFS-e issued outside osflow, recorded by staff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_elsewhere: Option<IssuedElsewhere>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,8 +417,9 @@ pub struct Order {
     pub material: Option<MaterialWait>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests_performed: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invoice: Option<InvoiceInfo>,
+    /// The fiscal documents (NF-e, NFS-e), in the order they were first recorded (see [`crate::fiscal`]).
+    #[serde(default, alias = "invoice", deserialize_with = "crate::fiscal::one_or_many")]
+    pub invoices: Vec<InvoiceInfo>,
     /// The cartas de correção of the order's NF-e, in the order registered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invoice_corrections: Vec<InvoiceCorrection>,
@@ -513,7 +522,8 @@ impl Order {
         self.attachments.iter().any(Attachment::is_photo)
     }
 
+    /// Whether the order's NF-e is authorized.
     pub fn invoice_authorized(&self) -> bool {
-        self.invoice.as_ref().is_some_and(|i| i.state == InvoiceState::Authorized)
+        self.nfe().is_some_and(|i| i.state == InvoiceState::Authorized)
     }
 }

@@ -49,7 +49,7 @@ fn rep() -> Actor {
 }
 
 fn ctx(now: DateTime<Utc>) -> Context {
-    Context { now, invoicing_enabled: false }
+    Context::at(now)
 }
 
 fn open_cmd(items: Vec<LineInput>) -> OpenOrder {
@@ -84,14 +84,14 @@ struct Harness {
     order: Order,
     events: Vec<Event>,
     now: DateTime<Utc>,
-    invoicing: bool,
+    invoicing: Invoicing,
 }
 
 impl Harness {
     fn new(flow: Flow, items: Vec<LineInput>) -> Harness {
         let e = decide_open(&flow, open_cmd(items), &rep(), t0()).unwrap();
         let order = Order::from_opened(&e).unwrap();
-        Harness { flow, order, events: vec![e], now: t0(), invoicing: false }
+        Harness { flow, order, events: vec![e], now: t0(), invoicing: Invoicing::default() }
     }
 
     fn default() -> Harness {
@@ -100,7 +100,7 @@ impl Harness {
 
     fn try_as(&mut self, actor: &Actor, cmd: Command) -> Result<Vec<Event>, DomainError> {
         self.now += Duration::hours(1);
-        let ctx = Context { now: self.now, invoicing_enabled: self.invoicing };
+        let ctx = Context::at(self.now).invoicing(self.invoicing);
         let (events, next) = step(&self.order, &self.flow, cmd, actor, &ctx)?;
         for (i, e) in events.iter().enumerate() {
             assert_eq!(e.version, self.order.version + 1 + i as u64);
@@ -239,6 +239,8 @@ fn roles_are_enforced() {
     ));
     // invoices are recorded by the system only
     let invoice = InvoiceInfo {
+        kind: DocumentKind::Nfe,
+        issued_elsewhere: None,
         state: InvoiceState::Pending,
         serie: 1,
         number: 1,
@@ -475,10 +477,12 @@ fn guards_name_what_failed() {
     let err = h.try_(Command::Release).unwrap_err();
     assert_eq!(err, DomainError::GuardFailed { action: "release".into(), guard: Guard::PaidInFull });
     h.ok(Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Cash, reference: None });
-    h.invoicing = true;
+    h.invoicing = Invoicing { nfe: true, nfse: false };
     let err = h.try_(Command::Release).unwrap_err();
     assert_eq!(err, DomainError::GuardFailed { action: "release".into(), guard: Guard::InvoiceAuthorized });
     let invoice = InvoiceInfo {
+        kind: DocumentKind::Nfe,
+        issued_elsewhere: None,
         state: InvoiceState::Authorized,
         serie: 1,
         number: 7,
@@ -489,6 +493,191 @@ fn guards_name_what_failed() {
     };
     h.try_as(&Actor::System { component: "invoicer".into() }, Command::RecordInvoice { invoice }).unwrap();
     h.ok(Command::Release);
+}
+
+fn system() -> Actor {
+    Actor::System { component: "invoicer".into() }
+}
+
+fn document(kind: DocumentKind, key: &str, state: InvoiceState) -> InvoiceInfo {
+    InvoiceInfo {
+        kind,
+        state,
+        serie: 1,
+        number: 1,
+        key: key.into(),
+        protocol: None,
+        cstat: None,
+        message: None,
+        issued_elsewhere: None,
+    }
+}
+
+/// Walks an order of `items` to `aguardando_pagamento`, paid in full.
+fn paid(items: Vec<LineInput>, invoicing: Invoicing) -> Harness {
+    let mut h = Harness::new(Flow::default_flow(), items);
+    h.approve();
+    h.ok(Command::Start);
+    h.ok(Command::Finish { tests_performed: None });
+    h.ok(Command::Validate { checklist: checklist(true), extra_items: vec![] });
+    h.ok(Command::RequestPayment);
+    let due = h.order.balance();
+    h.ok(Command::RegisterPayment { amount: due, method: PaymentMethod::Pix, reference: None });
+    h.invoicing = invoicing;
+    h
+}
+
+const BOTH: Invoicing = Invoicing { nfe: true, nfse: true };
+const NFE_KEY: &str = "35261212345678000195550010000000071234567890";
+const DPS_1: &str = "DPS355030721234567800019500001000000000000001";
+const DPS_2: &str = "DPS355030721234567800019500001000000000000002";
+
+#[test]
+fn the_release_waits_for_every_document_the_order_needs() {
+    let refused = DomainError::GuardFailed { action: "release".into(), guard: Guard::InvoiceAuthorized };
+    // parts and labor: the NF-e and the NFS-e
+    let mut h = paid(vec![part("P-001", "1", "149.90"), labor("120.00")], BOTH);
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused);
+    h.try_as(
+        &system(),
+        Command::RecordInvoice { invoice: document(DocumentKind::Nfe, NFE_KEY, InvoiceState::Authorized) },
+    )
+    .unwrap();
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused, "the NFS-e is still missing");
+    // two service codes: two DPS, both recorded pending before either is sent
+    for key in [DPS_1, DPS_2] {
+        h.try_as(
+            &system(),
+            Command::RecordInvoice { invoice: document(DocumentKind::Nfse, key, InvoiceState::Pending) },
+        )
+        .unwrap();
+    }
+    h.try_as(
+        &system(),
+        Command::RecordInvoice { invoice: document(DocumentKind::Nfse, DPS_1, InvoiceState::Authorized) },
+    )
+    .unwrap();
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused, "one DPS still pending");
+    assert_eq!(h.order.invoices.len(), 3, "a record of a listed document replaces it");
+    h.try_as(
+        &system(),
+        Command::RecordInvoice { invoice: document(DocumentKind::Nfse, DPS_2, InvoiceState::Authorized) },
+    )
+    .unwrap();
+    assert!(h.order.fiscal_documents_ready(BOTH));
+    h.ok(Command::Release);
+    assert_eq!(h.order.nfe().unwrap().key, NFE_KEY);
+    assert_eq!(h.order.documents(DocumentKind::Nfse).count(), 2);
+
+    // a consultancy (labor only) waits for its NFS-e alone, and a cancelled one does not count
+    let mut h = paid(vec![labor("800.00")], BOTH);
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused);
+    h.try_as(
+        &system(),
+        Command::RecordInvoice { invoice: document(DocumentKind::Nfse, DPS_1, InvoiceState::Cancelled) },
+    )
+    .unwrap();
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused);
+    // a company whose NFS-e is not issued through osflow is not held by it
+    h.invoicing = Invoicing { nfe: true, nfse: false };
+    h.ok(Command::Release);
+}
+
+#[test]
+fn an_nfse_issued_elsewhere_stands_for_the_labor_once() {
+    let mut h = paid(vec![labor("800.00")], BOTH);
+    let external = |number| Command::RecordExternalNfse {
+        number,
+        verification_code: "AB12-CD34".into(),
+        file: Some("orders/x/nfse/externa.pdf".into()),
+    };
+    let tec = staff(&[Role::Tecnico]);
+    assert!(matches!(h.try_as(&tec, external(42)).unwrap_err(), DomainError::RoleNotAllowed { .. }));
+    assert!(matches!(h.try_as(&system(), external(42)).unwrap_err(), DomainError::RoleNotAllowed { .. }));
+    assert!(matches!(h.try_(external(0)).unwrap_err(), DomainError::Invalid { field, .. } if field == "number"));
+    let blank = Command::RecordExternalNfse { number: 42, verification_code: " ".into(), file: None };
+    assert!(matches!(h.try_(blank).unwrap_err(), DomainError::Invalid { field, .. } if field == "verification_code"));
+    h.ok(external(42));
+    assert!(matches!(h.try_(external(42)).unwrap_err(), DomainError::Invalid { field, .. } if field == "number"));
+    let doc = h.order.document(&external_key(42)).unwrap();
+    assert_eq!((doc.kind, doc.state, doc.number), (DocumentKind::Nfse, InvoiceState::Authorized, 42));
+    assert_eq!(doc.issued_elsewhere.as_ref().unwrap().verification_code, "AB12-CD34");
+    // nothing to send again
+    assert!(matches!(h.try_(Command::RetryInvoice { key: None }).unwrap_err(), DomainError::InvoiceNotRejected { .. }));
+    h.ok(Command::Release);
+
+    // no labor: nothing an NFS-e could stand for
+    let mut parts_only = paid(vec![part("P-001", "1", "149.90")], BOTH);
+    assert!(
+        matches!(parts_only.try_(external(7)).unwrap_err(), DomainError::Invalid { field, .. } if field == "number")
+    );
+}
+
+#[test]
+fn a_retry_names_one_document_or_takes_every_failed_one() {
+    let mut h = paid(vec![part("P-001", "1", "149.90"), labor("120.00")], BOTH);
+    let record = |h: &mut Harness, kind, key, state| {
+        h.try_as(&system(), Command::RecordInvoice { invoice: document(kind, key, state) }).unwrap();
+    };
+    record(&mut h, DocumentKind::Nfe, NFE_KEY, InvoiceState::Authorized);
+    record(&mut h, DocumentKind::Nfse, DPS_1, InvoiceState::Rejected);
+    record(&mut h, DocumentKind::Nfse, DPS_2, InvoiceState::Rejected);
+    let not = |key: &str| Command::RetryInvoice { key: Some(key.into()) };
+    assert!(matches!(
+        h.try_(not(NFE_KEY)).unwrap_err(),
+        DomainError::InvoiceNotRejected { state: Some(InvoiceState::Authorized) }
+    ));
+    assert!(matches!(h.try_(not("DPS0")).unwrap_err(), DomainError::InvoiceNotRejected { state: None }));
+    assert!(matches!(
+        h.try_as(&staff(&[Role::Atendente]), not(DPS_1)).unwrap_err(),
+        DomainError::RoleNotAllowed { .. }
+    ));
+    let events = h.ok(not(DPS_1));
+    assert_eq!(events.len(), 1);
+    assert_eq!(h.order.document(DPS_1).unwrap().state, InvoiceState::Pending);
+    assert_eq!(h.order.document(DPS_2).unwrap().state, InvoiceState::Rejected);
+    record(&mut h, DocumentKind::Nfse, DPS_1, InvoiceState::Rejected);
+    let events = h.ok(Command::RetryInvoice { key: None });
+    let keys: Vec<_> = events
+        .iter()
+        .map(|e| match &e.change {
+            Change::InvoiceRetryRequested { key } => key.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(keys, [DPS_1, DPS_2]);
+}
+
+/// Orders and events written when an order held one `invoice` (an NF-e) still read, and fold the same.
+#[test]
+fn records_of_the_single_invoice_still_read() {
+    let mut h = paid(vec![part("P-001", "1", "149.90"), labor("120.00")], Invoicing { nfe: true, nfse: false });
+    h.try_as(
+        &system(),
+        Command::RecordInvoice { invoice: document(DocumentKind::Nfe, NFE_KEY, InvoiceState::Rejected) },
+    )
+    .unwrap();
+    h.ok(Command::RetryInvoice { key: None });
+    // the events as they were written then: no `kind` on the invoice
+    let mut old_events = serde_json::to_value(&h.events).unwrap();
+    for e in old_events.as_array_mut().unwrap() {
+        if let Some(inv) = e.pointer_mut("/change/invoice").and_then(|v| v.as_object_mut()) {
+            assert_eq!(inv.remove("kind"), Some(serde_json::json!("nfe")));
+        }
+    }
+    let events: Vec<Event> = serde_json::from_value(old_events).unwrap();
+    assert_eq!(events, h.events);
+    assert_eq!(Order::replay(&events).unwrap(), h.order);
+    // the order item as it was stored then: `invoice` (one, without kind) instead of `invoices`
+    let mut old_order = serde_json::to_value(&h.order).unwrap();
+    let obj = old_order.as_object_mut().unwrap();
+    let mut one = obj.remove("invoices").unwrap()[0].clone();
+    one.as_object_mut().unwrap().remove("kind");
+    obj.insert("invoice".into(), one);
+    let back: Order = serde_json::from_value(old_order.clone()).unwrap();
+    assert_eq!(back, h.order);
+    old_order.as_object_mut().unwrap().insert("invoice".into(), serde_json::Value::Null);
+    assert!(serde_json::from_value::<Order>(old_order).unwrap().invoices.is_empty());
 }
 
 #[test]
@@ -716,8 +905,27 @@ mod properties {
             Just(Command::Close),
             Just(Command::Cancel { reason: "desistiu".into(), refund: None }),
             Just(Command::Move { to: key("diagnostico") }),
+            Just(Command::RetryInvoice { key: None }),
+            (1u64..3).prop_map(|n| Command::RecordExternalNfse {
+                number: n,
+                verification_code: "V".into(),
+                file: None
+            }),
+            (any::<bool>(), 0u8..5, 1u8..3).prop_map(|(nfse, s, k)| Command::RecordInvoice {
+                invoice: document(
+                    if nfse { DocumentKind::Nfse } else { DocumentKind::Nfe },
+                    if k == 1 { DPS_1 } else { DPS_2 },
+                    [
+                        InvoiceState::Pending,
+                        InvoiceState::Authorized,
+                        InvoiceState::Rejected,
+                        InvoiceState::Denied,
+                        InvoiceState::Cancelled
+                    ][s as usize],
+                ),
+            }),
         ]
-        .prop_flat_map(|c| (0u8..4, Just(c)))
+        .prop_flat_map(|c| (0u8..5, Just(c)))
     }
 
     fn actor(i: u8) -> Actor {
@@ -725,7 +933,8 @@ mod properties {
             0 => rep(),
             1 => staff(&[Role::Atendente]),
             2 => staff(&[Role::Tecnico]),
-            _ => staff(&[Role::Financeiro]),
+            3 => staff(&[Role::Financeiro]),
+            _ => system(),
         }
     }
 
@@ -955,6 +1164,8 @@ fn cancelling_a_paid_and_invoiced_order_needs_the_nfe_cancelled_and_a_refund() {
     h.ok(Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None });
     let system = Actor::System { component: "invoicer".into() };
     let mut invoice = InvoiceInfo {
+        kind: DocumentKind::Nfe,
+        issued_elsewhere: None,
         state: InvoiceState::Authorized,
         serie: 1,
         number: 7,

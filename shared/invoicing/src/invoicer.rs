@@ -7,7 +7,7 @@ use osflow_app::{
     App, AppError, Blob, EmitterConfig, EmitterStore, InvoiceRecord, NumberingKey, Rendered, StepRequest, StoreError,
 };
 use osflow_domain::values::{OrderId, TenantId};
-use osflow_domain::{Actor, Command, InvoiceInfo, InvoiceState, Order};
+use osflow_domain::{Actor, Command, DocumentKind, InvoiceInfo, InvoiceState, Order};
 use osflow_nfe::{
     AccessKey, BuildError, CertError, Certificate, Cnf, FiscalAuthority, Outcome, SignError, SignedNfe, TransportError,
     build, sign, wrap,
@@ -148,8 +148,14 @@ pub(crate) fn blob_key(order: &OrderId, key: &str) -> String {
     format!("orders/{order}/nfe/{key}-procNFe.xml")
 }
 
-fn info(record: &InvoiceRecord) -> InvoiceInfo {
+/// The order's view of an invoice record (NF-e, or NFS-e by its DPS).
+pub(crate) fn info(record: &InvoiceRecord) -> InvoiceInfo {
     InvoiceInfo {
+        kind: match record.numbering.document {
+            osflow_app::FiscalDocument::Nfe => DocumentKind::Nfe,
+            osflow_app::FiscalDocument::Dps => DocumentKind::Nfse,
+        },
+        issued_elsewhere: None,
         state: record.state,
         serie: record.numbering.serie,
         number: record.number,
@@ -157,6 +163,24 @@ fn info(record: &InvoiceRecord) -> InvoiceInfo {
         protocol: record.protocol.clone(),
         cstat: record.cstat,
         message: record.message.clone(),
+    }
+}
+
+/// Records a document's state on the order (System actor), unless the order shows it already.
+pub(crate) async fn record_on_order(app: &App, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
+    let invoice = info(record);
+    if order.document(&invoice.key) == Some(&invoice) {
+        return Ok(());
+    }
+    let actor = Actor::System { component: COMPONENT.into() };
+    let render = |_: &Order, _: &osflow_domain::Flow| Rendered { status: 200, body: String::new() };
+    match app
+        .step_as(StepRequest::new(&order.tenant, actor, &order.id, Command::RecordInvoice { invoice }), &render)
+        .await
+    {
+        // Shown already, or a later state is (another delivery of the same order got there first).
+        Ok(_) | Err(AppError::Domain(osflow_domain::DomainError::InvoiceRecordStale { .. })) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -192,16 +216,7 @@ impl Invoicer {
 
     /// Records the invoice state on the order (System actor), unless the order shows it already.
     pub(crate) async fn record_on_order(&self, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
-        let invoice = info(record);
-        if order.invoice.as_ref() == Some(&invoice) {
-            return Ok(());
-        }
-        let actor = Actor::System { component: COMPONENT.into() };
-        let render = |_: &Order, _: &osflow_domain::Flow| Rendered { status: 200, body: String::new() };
-        self.app
-            .step_as(StepRequest::new(&order.tenant, actor, &order.id, Command::RecordInvoice { invoice }), &render)
-            .await?;
-        Ok(())
+        record_on_order(&self.app, order, record).await
     }
 
     /// Issues (or finishes issuing) the NF-e of the order's approved parts.

@@ -66,4 +66,10 @@ impl InvoicingPolicy for EmitterPolicy {
     async fn invoicing_enabled(&self, tenant: &TenantId) -> Result<bool, StoreError> {
         Ok(self.emitters.emitter(tenant).await?.is_some())
     }
+
+    /// NFS-e too when the emitter has its municipal part (the NFS-e invoicer issues it then).
+    async fn documents(&self, tenant: &TenantId) -> Result<osflow_domain::Invoicing, StoreError> {
+        let config = self.emitters.emitter(tenant).await?;
+        Ok(osflow_domain::Invoicing { nfe: config.is_some(), nfse: config.is_some_and(|c| c.nfse.is_some()) })
+    }
 }

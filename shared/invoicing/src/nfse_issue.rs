@@ -14,7 +14,7 @@ use osflow_domain::values::{OrderId, TenantId};
 use osflow_nfse::{Certificate, IssueOutcome, NfseAuthority, SignedDps, TransportError, build, sign_dps};
 use uuid::Uuid;
 
-use crate::invoicer::InvoiceError;
+use crate::invoicer::{InvoiceError, record_on_order};
 use crate::nfse::{ValidNfse, dps_inputs, labor_groups, validate_nfse};
 
 /// The Sefin an emitter talks to: Sefin Nacional (mutual TLS with the emitter's certificate) or the
@@ -145,8 +145,13 @@ impl NfseInvoicer {
             .into_iter()
             .filter(|r| r.numbering == numbering)
             .collect();
-        let all_done = stored.len() == groups && stored.iter().all(|r| r.state == InvoiceState::Authorized);
+        // Issued (or cancelled since): final; calling again only makes sure the order shows them.
+        let all_done = stored.len() == groups
+            && stored.iter().all(|r| matches!(r.state, InvoiceState::Authorized | InvoiceState::Cancelled));
         if all_done {
+            for r in &stored {
+                record_on_order(&self.app, &order, r).await?;
+            }
             return Ok(NfseIssued::Documents(stored));
         }
         if !order.paid_in_full() {
@@ -156,9 +161,8 @@ impl NfseInvoicer {
         for k in 0..groups {
             numbers.push(self.app.invoices.claim_number(tenant, &numbering, &claim_id(order_id, k)).await?);
         }
-        let certificate = self.certificate(tenant).await?;
-        let authority = self.authorities.authority(&settings, &certificate)?;
-        let mut out = Vec::with_capacity(groups);
+        // Every DPS record exists and shows on the order before any is sent: the release waits for all of them.
+        let mut records = Vec::with_capacity(groups);
         for (k, number) in numbers.into_iter().enumerate() {
             let record = match stored.iter().find(|r| r.number == number) {
                 Some(r) => r.clone(),
@@ -196,11 +200,33 @@ impl NfseInvoicer {
                     }
                 }
             };
-            if record.state == InvoiceState::Authorized {
+            record_on_order(&self.app, &order, &record).await?;
+            records.push(record);
+        }
+        let certificate = self.certificate(tenant).await?;
+        let authority = self.authorities.authority(&settings, &certificate)?;
+        let mut out = Vec::with_capacity(groups);
+        for (k, record) in records.into_iter().enumerate() {
+            if matches!(record.state, InvoiceState::Authorized | InvoiceState::Cancelled) {
                 out.push(record);
                 continue;
             }
-            let saved = self.send(&order, &settings, &certificate, authority.as_ref(), record, k).await?;
+            let number = record.number;
+            let saved = match self.send(&order, &settings, &certificate, authority.as_ref(), record, k).await {
+                Ok(saved) => saved,
+                // Another delivery of the same order moved the record on meanwhile: its outcome stands.
+                Err(InvoiceError::Store(StoreError::Conflict { .. })) => self
+                    .app
+                    .invoices
+                    .invoices(tenant, order_id)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.numbering == numbering && r.number == number)
+                    .ok_or(StoreError::NotFound)?,
+                Err(e) => return Err(e),
+            };
+            let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
+            record_on_order(&self.app, &order, &saved).await?;
             out.push(saved);
         }
         Ok(NfseIssued::Documents(out))

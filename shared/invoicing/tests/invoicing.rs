@@ -337,7 +337,7 @@ async fn paid_order_is_authorized_and_release_waits_for_it() {
     assert_eq!(&record.access_key[22..25], "001", "série in the key");
     assert_eq!(&record.access_key[35..43], record.cnf, "cNF in the key");
 
-    let invoice = w.order(&order.id).await.invoice.expect("the order shows its invoice");
+    let invoice = w.order(&order.id).await.nfe().cloned().expect("the order shows its invoice");
     assert_eq!(invoice.state, InvoiceState::Authorized);
     assert_eq!((invoice.number, invoice.key.as_str()), (1, record.access_key.as_str()));
     assert_eq!(invoice.protocol, record.protocol);
@@ -427,7 +427,7 @@ async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_ke
     assert_eq!(rejected.state, InvoiceState::Rejected);
     assert_eq!(rejected.cstat, Some(213));
     assert!(rejected.xml_ref.is_none());
-    let shown = w.order(&order.id).await.invoice.unwrap();
+    let shown = w.order(&order.id).await.nfe().cloned().unwrap();
     assert_eq!((shown.state, shown.cstat), (InvoiceState::Rejected, Some(213)));
     assert!(shown.message.as_deref().unwrap().contains("Certificado"), "{shown:?}");
     assert!(w.step(&order.id, Command::Release).await.is_err(), "a rejected invoice does not release");
@@ -435,12 +435,12 @@ async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_ke
     w.store.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
     // The representante asks for the retry: the order shows the NF-e pending again and the event goes to the
     // invoicer's queue; a pending NF-e may be retried too (its message may have been lost), an authorized one not.
-    let retried = w.step(&order.id, Command::RetryInvoice).await.expect("retry");
-    let pending = retried.invoice.clone().unwrap();
+    let retried = w.step(&order.id, Command::RetryInvoice { key: None }).await.expect("retry");
+    let pending = retried.nfe().cloned().unwrap();
     assert_eq!((pending.state, pending.cstat, &pending.key), (InvoiceState::Pending, None, &rejected.access_key));
     let last = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().pop().unwrap();
     assert!(osflow_bus::triggers_invoicing(&last), "{last:?}");
-    w.step(&order.id, Command::RetryInvoice).await.expect("a pending NF-e can be retried");
+    w.step(&order.id, Command::RetryInvoice { key: None }).await.expect("a pending NF-e can be retried");
     let authorized = w.issue(&order.id).await;
     assert_eq!(authorized.state, InvoiceState::Authorized);
     assert_eq!(
@@ -448,8 +448,8 @@ async fn rejection_is_shown_on_the_order_and_the_fixed_retry_keeps_number_and_ke
         (rejected.number, &rejected.cnf, &rejected.access_key)
     );
     check_proc(&w.proc_xml(&authorized).await);
-    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
-    match w.step(&order.id, Command::RetryInvoice).await {
+    assert_eq!(w.order(&order.id).await.nfe().cloned().unwrap().state, InvoiceState::Authorized);
+    match w.step(&order.id, Command::RetryInvoice { key: None }).await {
         Err(AppError::Domain(osflow_domain::DomainError::InvoiceNotRejected { state })) => {
             assert_eq!(state, Some(InvoiceState::Authorized))
         }
@@ -513,7 +513,7 @@ async fn an_order_without_parts_issues_nothing() {
     let order = w.paid_order(cpf(10), vec![labor("120.00")]).await;
     assert_eq!(w.invoicer.issue(&w.tenant, &order.id).await.unwrap(), Issued::NothingToInvoice);
     assert!(w.store.invoices(&w.tenant, &order.id).await.unwrap().is_empty());
-    assert!(w.order(&order.id).await.invoice.is_none());
+    assert!(w.order(&order.id).await.nfe().is_none());
     w.step(&order.id, Command::Release).await.expect("nothing to invoice: the guard lets it go");
 }
 
@@ -599,7 +599,7 @@ async fn a_timeout_leaves_the_invoice_pending_and_the_retry_consults_before_send
     let pending = w.store.invoices(&w.tenant, &order.id).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].state, InvoiceState::Pending);
-    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Pending);
+    assert_eq!(w.order(&order.id).await.nfe().cloned().unwrap().state, InvoiceState::Pending);
 
     let Issued::Invoice(record) = invoicer.issue(&w.tenant, &order.id).await.expect("retry") else {
         panic!("parts to invoice")
@@ -609,7 +609,7 @@ async fn a_timeout_leaves_the_invoice_pending_and_the_retry_consults_before_send
     assert_eq!(authority.consults.load(Ordering::SeqCst), 1, "the retry consulted the key");
     assert_eq!(authority.authorizations.load(Ordering::SeqCst), 1, "and did not send the document again");
     check_proc(&w.proc_xml(&record).await);
-    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
+    assert_eq!(w.order(&order.id).await.nfe().cloned().unwrap().state, InvoiceState::Authorized);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -723,7 +723,7 @@ async fn an_inconclusive_answer_leaves_the_invoice_pending_and_the_retry_consult
         assert!(matches!(err, osflow_invoicing::InvoiceError::Transport(_)), "{c_stat}: {err:?}");
         let pending = w.store.invoices(&w.tenant, &order.id).await.unwrap();
         assert_eq!(pending[0].state, InvoiceState::Pending, "{c_stat} is not a rejection");
-        assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Pending);
+        assert_eq!(w.order(&order.id).await.nfe().cloned().unwrap().state, InvoiceState::Pending);
 
         let Issued::Invoice(record) = invoicer.issue(&w.tenant, &order.id).await.expect("retry") else {
             panic!("parts to invoice")
@@ -781,11 +781,11 @@ async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_cons
     };
     assert_eq!((failed.state, failed.cstat), (InvoiceState::Rejected, None));
     assert!(failed.message.as_deref().unwrap().starts_with("certificado digital"), "{failed:?}");
-    let shown = w.order(&order.id).await.invoice.unwrap();
+    let shown = w.order(&order.id).await.nfe().cloned().unwrap();
     assert_eq!((shown.state, shown.cstat), (InvoiceState::Rejected, None));
     // Fixed and retried: consulted first (it was sent before), found authorized, not sent again.
     w.store.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
-    w.step(&order.id, Command::RetryInvoice).await.expect("retry");
+    w.step(&order.id, Command::RetryInvoice { key: None }).await.expect("retry");
     let Issued::Invoice(done) = invoicer.issue(&w.tenant, &order.id).await.expect("issued") else {
         panic!("parts to invoice")
     };

@@ -47,4 +47,9 @@ impl osflow_app::InvoicingPolicy for DynamoStore {
     async fn invoicing_enabled(&self, tenant: &TenantId) -> StoreResult<bool> {
         Ok(self.emitter_config(tenant).await?.is_some())
     }
+
+    async fn documents(&self, tenant: &TenantId) -> StoreResult<osflow_domain::Invoicing> {
+        let config = self.emitter_config(tenant).await?;
+        Ok(osflow_domain::Invoicing { nfe: config.is_some(), nfse: config.is_some_and(|c| c.nfse.is_some()) })
+    }
 }

@@ -278,7 +278,7 @@ pub fn open_order(tenant: &TenantId, number: u64, document: Document, when: Date
 
 /// Takes one step of the default flow at `when`: the new events and the order after them.
 pub fn advance(order: &Order, cmd: Command, when: DateTime<Utc>) -> (Vec<Event>, Order) {
-    let ctx = Context { now: when, invoicing_enabled: false };
+    let ctx = Context::at(when);
     step(order, &Flow::default_flow(), cmd, &actor(), &ctx).expect("the fixture step is allowed")
 }
 
@@ -480,7 +480,7 @@ pub async fn a_full_order_refuses_content_and_still_moves_on(s: Stores) {
     let (mut order, opened) = open_order(&t, 1, cpf(1), at(0));
     s.orders.create(&order, &opened, None).await.unwrap();
     let mut events_stored = 1;
-    let ctx = |m: i64| Context { now: at(m), invoicing_enabled: false };
+    let ctx = |m: i64| Context::at(at(m));
     let flow = Flow::default_flow();
     let long = "€".repeat(4000);
     let mut refused = None;

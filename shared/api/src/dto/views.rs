@@ -280,17 +280,41 @@ pub struct MaterialView {
     pub since: DateTime<Utc>,
 }
 
-/// The order's NF-e as the invoicer last reported it.
+/// A fiscal document of the order as the invoicer (or staff, for an NFS-e issued elsewhere) last reported it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InvoiceSummaryView {
+    /// `nfe` (parts) or `nfse` (labor).
+    #[schema(example = "nfe")]
+    pub kind: String,
     pub state: InvoiceState,
     pub serie: u32,
     pub number: u64,
-    /// The 44-character access key.
+    /// NF-e: the 44-character access key. NFS-e: the 45-character DPS Id (`EXT<number>` for one issued
+    /// elsewhere).
     pub key: String,
+    /// NF-e: the authorization protocol. NFS-e: its 50-digit access key.
     pub protocol: Option<String>,
     pub cstat: Option<u16>,
     pub message: Option<String>,
+    /// An NFS-e issued outside osflow: the municipality's verification code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
+}
+
+impl From<&osflow_domain::InvoiceInfo> for InvoiceSummaryView {
+    fn from(i: &osflow_domain::InvoiceInfo) -> InvoiceSummaryView {
+        InvoiceSummaryView {
+            kind: i.kind.as_str().to_owned(),
+            state: i.state.into(),
+            serie: i.serie,
+            number: i.number,
+            key: i.key.clone(),
+            protocol: i.protocol.clone(),
+            cstat: i.cstat,
+            message: i.message.clone(),
+            verification_code: i.issued_elsewhere.as_ref().map(|e| e.verification_code.clone()),
+        }
+    }
 }
 
 /// A service order (OS).
@@ -340,7 +364,10 @@ pub struct OrderView {
     pub attachments: Vec<AttachmentView>,
     pub material: Option<MaterialView>,
     pub tests_performed: Option<String>,
+    /// The order's NF-e (the latest one); every fiscal document is in `invoices`.
     pub invoice: Option<InvoiceSummaryView>,
+    /// Every fiscal document of the order (NF-e and NFS-e), in the order they were first recorded.
+    pub invoices: Vec<InvoiceSummaryView>,
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -445,15 +472,8 @@ impl OrderView {
                 since: m.since,
             }),
             tests_performed: o.tests_performed.clone(),
-            invoice: o.invoice.as_ref().map(|i| InvoiceSummaryView {
-                state: i.state.into(),
-                serie: i.serie,
-                number: i.number,
-                key: i.key.clone(),
-                protocol: i.protocol.clone(),
-                cstat: i.cstat,
-                message: i.message.clone(),
-            }),
+            invoice: o.nfe().map(Into::into),
+            invoices: o.invoices.iter().map(Into::into).collect(),
             cancel_reason: o.cancel_reason.clone(),
             created_at: o.created_at,
             updated_at: o.updated_at,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use osflow_domain::Invoicing;
 use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
@@ -42,10 +43,16 @@ impl Ids for UuidV7Ids {
     }
 }
 
-/// Whether a company issues NF-e (has an emitter configured); the release guard depends on it.
+/// Whether a company issues NF-e (has an emitter configured), and NFS-e (its emitter has the municipal part);
+/// the release guard depends on it.
 #[async_trait::async_trait]
 pub trait InvoicingPolicy: Send + Sync {
     async fn invoicing_enabled(&self, tenant: &TenantId) -> Result<bool, StoreError>;
+
+    /// The documents the company issues through osflow: NF-e only, unless the policy knows about NFS-e.
+    async fn documents(&self, tenant: &TenantId) -> Result<Invoicing, StoreError> {
+        Ok(Invoicing { nfe: self.invoicing_enabled(tenant).await?, nfse: false })
+    }
 }
 
 /// Companies issue no NF-e (no emitter configured anywhere): the invoice guard never blocks.

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use osflow_domain::values::{OrderId, TenantId, UserId};
-use osflow_domain::{Actor, Command, Context, Flow, Guard, OpenOrder, Order, decide, decide_open};
+use osflow_domain::{Actor, Command, Context, Flow, Guard, Invoicing, OpenOrder, Order, decide, decide_open};
 
 use crate::ports::{IdempotencyRecord, StoreError};
 use crate::usecases::{App, AppError, AppResult, Caller, IDEMPOTENCY_TTL_HOURS, Idempotency, Rendered, Reply, Stepped};
@@ -168,7 +168,7 @@ impl App {
         let order = self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
         let flow = self.flow_version(&caller.tenant, order.flow_version).await?;
         // Guards come after the role in `decide`; whether the company invoices matters to a guard only.
-        let ctx = Context { now: self.clock.now(), invoicing_enabled: false };
+        let ctx = Context::at(self.clock.now());
         osflow_domain::may_give(&order, &flow, &caller.actor(), &ctx, name)?;
         Ok(())
     }
@@ -187,7 +187,7 @@ impl App {
         // Whether the company invoices is asked only when the command's transition out of the order's status has
         // the `invoice_authorized` guard (the release, in the default flow), once per call. A transition's
         // command is named as its action (`Command::name`); other commands never match.
-        let mut company_invoices: Option<bool> = None;
+        let mut company_invoices: Option<Invoicing> = None;
         let mut last_conflict = 0;
         for attempt in 0..STEP_ATTEMPTS {
             if attempt > 0 {
@@ -205,12 +205,12 @@ impl App {
                     && t.action.as_str() == cmd.name()
                     && t.guards.contains(&Guard::InvoiceAuthorized)
             });
-            let invoicing_enabled = match (guarded, company_invoices) {
-                (false, _) => false,
+            let invoicing = match (guarded, company_invoices) {
+                (false, _) => Invoicing::default(),
                 (true, Some(known)) => known,
-                (true, None) => *company_invoices.insert(self.invoicing.invoicing_enabled(tenant).await?),
+                (true, None) => *company_invoices.insert(self.invoicing.documents(tenant).await?),
             };
-            let ctx = Context { now: self.clock.now(), invoicing_enabled };
+            let ctx = Context::at(self.clock.now()).invoicing(invoicing);
             let events = decide(&order, &flow, cmd.clone(), actor, &ctx)?;
             let expected = order.version;
             let mut next = order;

@@ -92,7 +92,7 @@ async fn cancel_within_the_window_registers_one_event_stored_and_shown() {
     assert!(proc_.contains("<xJust>Cliente devolveu a peça: \"defeito\" &amp; troca &lt;garantia&gt; d'água</xJust>"));
     check_signed(&proc_, &event_schema("procEventoCancNFe_v1.00.xsd"), "infEvento");
 
-    let shown = w.order(&order.id).await.invoice.unwrap();
+    let shown = w.order(&order.id).await.nfe().cloned().unwrap();
     assert_eq!(shown.state, InvoiceState::Cancelled);
     let timeline = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap();
     let records = timeline.iter().filter(|e| format!("{:?}", e.change).contains("Cancelled")).count();
@@ -114,7 +114,7 @@ async fn cancel_after_24_hours_is_refused_naming_the_window_and_nothing_is_sent(
     assert!(matches!(err, CancelError::WindowClosed { .. }), "{err:?}");
     assert!(err.to_string().contains("prazo de cancelamento de 24 h"), "{err}");
     assert_eq!(authority.events.load(Ordering::SeqCst), 0);
-    assert_eq!(w.order(&order.id).await.invoice.unwrap().state, InvoiceState::Authorized);
+    assert_eq!(w.order(&order.id).await.nfe().cloned().unwrap().state, InvoiceState::Authorized);
     // A short justification is refused naming the field, before anything is sent.
     clock.0.store(0, Ordering::SeqCst);
     let err = invoicer.cancel(&w.tenant, &order.id, &record.access_key, "curta").await.unwrap_err();

@@ -306,6 +306,24 @@ async fn a_labor_only_order_delivered_three_times_has_one_dps_and_one_nfse() {
     check_nfse(std::str::from_utf8(&blob.bytes).unwrap());
     let listed = w.store.invoices(&w.tenant, &order.id).await.unwrap();
     assert_eq!(listed.len(), 1);
+    // The order shows it (once, however many deliveries), and its timeline went pending -> authorized.
+    let shown = w.order(&order.id).await;
+    let on_order: Vec<_> = shown.documents(osflow_domain::DocumentKind::Nfse).collect();
+    assert_eq!(on_order.len(), 1);
+    assert_eq!((on_order[0].state, &on_order[0].key, &on_order[0].protocol), (r.state, &r.access_key, &r.protocol));
+    let states: Vec<_> = w
+        .app
+        .orders
+        .timeline(&w.tenant, &order.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.change {
+            osflow_domain::Change::InvoiceUpdated { invoice } => Some(invoice.state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, [InvoiceState::Pending, InvoiceState::Authorized]);
 }
 
 #[tokio::test]

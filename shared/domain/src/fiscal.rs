@@ -1,0 +1,131 @@
+//! The fiscal documents of an order: the NF-e of the parts and the NFS-e of the labor (one per service code),
+//! each as the invoicer (or staff, for an NFS-e issued outside osflow) last reported it, and which of them the
+//! release waits for.
+//!
+//! An order keeps a list of documents, identified by (kind, key): the NF-e's 44-character access key, the
+//! NFS-e's 45-character DPS Id, or `EXT<number>` for an NFS-e issued elsewhere. A record of a document that
+//! is already listed replaces it; a new one is appended. Orders and events written when an order held a single
+//! `invoice` (always an NF-e) read as a list of that one document.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::order::{InvoiceInfo, InvoiceState, LineKind, Order, RevisionStatus};
+
+/// Which fiscal document: the parts go on an NF-e (model 55), the labor on an NFS-e Nacional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    #[default]
+    Nfe,
+    Nfse,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Nfe => "nfe",
+            DocumentKind::Nfse => "nfse",
+        }
+    }
+    /// How a Brazilian user names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentKind::Nfe => "NF-e",
+            DocumentKind::Nfse => "NFS-e",
+        }
+    }
+}
+
+/// An NFS-e issued outside osflow (the municipality's own issuer) and recorded by staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedElsewhere {
+    /// The municipality's verification code (código de verificação) of the NFS-e.
+    pub verification_code: String,
+    /// The NFS-e's file (PDF or XML) kept in the blob store, when uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// Which documents the company issues through osflow (the release waits for those the order needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Invoicing {
+    /// The company has an NF-e emitter: approved parts need an authorized NF-e.
+    pub nfe: bool,
+    /// The emitter has its municipal part: approved labor needs an issued NFS-e (or one recorded as issued
+    /// elsewhere).
+    pub nfse: bool,
+}
+
+/// The key of an NFS-e issued elsewhere with this number.
+pub fn external_key(number: u64) -> String {
+    format!("EXT{number}")
+}
+
+impl Order {
+    /// The order's fiscal documents of one kind, in the order they were first recorded.
+    pub fn documents(&self, kind: DocumentKind) -> impl Iterator<Item = &InvoiceInfo> {
+        self.invoices.iter().filter(move |i| i.kind == kind)
+    }
+
+    /// The latest NF-e recorded (an order has one, unless cancelled and issued again).
+    pub fn nfe(&self) -> Option<&InvoiceInfo> {
+        self.documents(DocumentKind::Nfe).last()
+    }
+
+    pub fn document(&self, key: &str) -> Option<&InvoiceInfo> {
+        self.invoices.iter().find(|i| i.key == key)
+    }
+
+    /// Whether the approved quote has labor (what goes on the NFS-e).
+    pub fn has_approved_labor(&self) -> bool {
+        self.quote
+            .iter()
+            .filter(|r| r.status == RevisionStatus::Approved)
+            .flat_map(|r| r.lines.iter())
+            .any(|l| l.kind == LineKind::Labor && l.is_approved())
+    }
+
+    /// Whether the documents of this kind are settled: at least one authorized (or issued elsewhere) and none
+    /// still pending or rejected (cancelled and denied ones do not count either way).
+    pub fn documents_issued(&self, kind: DocumentKind) -> bool {
+        let mut any = false;
+        for d in self.documents(kind) {
+            match d.state {
+                InvoiceState::Authorized => any = true,
+                InvoiceState::Pending | InvoiceState::Rejected => return false,
+                InvoiceState::Denied | InvoiceState::Cancelled => {}
+            }
+        }
+        any
+    }
+
+    /// Every document the order needs is issued: the NF-e of its approved parts and the NFS-e of its approved
+    /// labor, each only when the company issues that kind through osflow (the `invoice_authorized` guard).
+    pub fn fiscal_documents_ready(&self, invoicing: Invoicing) -> bool {
+        let nfe = !invoicing.nfe || self.approved_parts().next().is_none() || self.documents_issued(DocumentKind::Nfe);
+        let nfse = !invoicing.nfse || !self.has_approved_labor() || self.documents_issued(DocumentKind::Nfse);
+        nfe && nfse
+    }
+
+    /// Folds a record of a document: replaces the one with the same kind and key, or appends it.
+    pub(crate) fn record_document(&mut self, invoice: &InvoiceInfo) {
+        match self.invoices.iter_mut().find(|i| i.kind == invoice.kind && i.key == invoice.key) {
+            Some(i) => *i = invoice.clone(),
+            None => self.invoices.push(invoice.clone()),
+        }
+    }
+}
+
+/// Reads the order's documents from `invoices` (a list) or the former `invoice` (one document or null).
+pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<InvoiceInfo>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<InvoiceInfo>),
+        One(Option<InvoiceInfo>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(o) => o.into_iter().collect(),
+    })
+}
