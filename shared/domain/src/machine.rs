@@ -446,7 +446,7 @@ pub(crate) fn decide_sized(
     if let (Actor::System { .. }, Command::RecordInvoice { invoice }) = (actor, &cmd)
         && status_kind.is_final()
     {
-        let mut out = Emitter { order, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
         out.push(None, Change::InvoiceUpdated { invoice: invoice.clone() });
         return Ok(out.events);
     }

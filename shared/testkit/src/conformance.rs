@@ -779,7 +779,7 @@ pub async fn sla_due_reads_only_the_orders_due(s: Stores) {
     let d = apply_step(&s, &d, Command::Start, at(3)).await;
     assert_eq!(d.sla_due, None);
     let alerted = create(&s, &t, 6, cpf(6), at(0)).await;
-    let ctx = Context { now: at(0) + hours(25), invoicing_enabled: false };
+    let ctx = Context::at(at(0) + hours(25));
     let system = Actor::System { component: "sla-check".into() };
     let (events, next) = step(&alerted, &Flow::default_flow(), Command::FlagSlaBreach, &system, &ctx).unwrap();
     s.orders.apply(alerted.version, &next, &events, None).await.unwrap();
