@@ -127,7 +127,8 @@ pub(crate) async fn correction_xml(cx: &Cx<'_>) -> Res {
         .param("seq")
         .and_then(|s| s.parse::<u8>().ok())
         .filter(|n| (1..=osflow_domain::MAX_CORRECTIONS).contains(n))
-        .ok_or_else(|| Problem::field(ProblemType::InvalidField, "seq", "use um número de 1 a 20"))?;
+        // No such correction, as for an unknown key (the path names a document, not an input).
+        .ok_or_else(|| Problem::new(ProblemType::NotFound).with_detail("carta de correção não encontrada"))?;
     let blob = cx.app.invoice_correction_xml(&caller, &id, key(cx), seq).await.map_err(problem)?;
     download(blob, "application/xml", &format!("{}-110110-{seq:02}-procEventoNFe.xml", key(cx)))
 }
