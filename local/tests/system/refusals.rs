@@ -98,6 +98,26 @@ async fn tokens_and_roles_are_checked() {
         "cognito:groups": ["representante"], "iss": "osflow-local", "iat": unix_now(), "exp": unix_now() + 3600}),
     );
     rep.with_token(&forged).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
+    // Signed by hand with the real key: a standard HS256 token from another signer is accepted…
+    let claims = json!({"custom:tenant": "oficina-h", "sub": "x", "cognito:groups": ["representante"],
+                        "iss": "osflow-local", "iat": unix_now(), "exp": unix_now() + 3600});
+    let by_hand = sign(&key, claims.clone());
+    rep.with_token(&by_hand).get(&path).await.ok(StatusCode::OK);
+    // …but not unsigned (alg none) nor under another algorithm, whatever the signature says.
+    {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let payload = b64(claims.to_string().as_bytes());
+        let signature = by_hand.rsplit('.').next().expect("a signature");
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#] {
+            for token in [
+                format!("{}.{payload}.", b64(header.as_bytes())),
+                format!("{}.{payload}.{signature}", b64(header.as_bytes())),
+            ] {
+                rep.with_token(&token).get(&path).await.problem(StatusCode::UNAUTHORIZED, "/problems/unauthenticated");
+            }
+        }
+    }
     // Tampered: a valid token with its payload swapped for another tenant's.
     let good = local.token("oficina-h", "representante");
     let other = local.token("oficina-x", "representante");
