@@ -248,7 +248,7 @@ async fn the_payment_event_issues_one_authorized_nfe_on_dynamodb_and_redeliverie
     assert_eq!(record.cstat, Some(100));
     assert!(record.protocol.is_some());
     let xml_ref = record.xml_ref.clone().expect("the nfeProc is stored");
-    let invoice = w.app.orders.get(&w.tenant, &order.id).await.unwrap().unwrap().invoice.expect("on the order");
+    let invoice = w.app.orders.get(&w.tenant, &order.id).await.unwrap().unwrap().nfe().cloned().expect("on the order");
     assert_eq!(
         (invoice.state, invoice.number, invoice.key.as_str()),
         (InvoiceState::Authorized, 1, &*record.access_key)

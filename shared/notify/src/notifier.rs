@@ -166,7 +166,7 @@ fn variables(
     }
     v.insert("empresa", settings.company_name.clone().unwrap_or_default());
     // The DANFE of the authorized NF-e, on the customer's page.
-    if !link.is_empty() && order.invoice.as_ref().is_some_and(|i| i.state == osflow_domain::InvoiceState::Authorized) {
+    if !link.is_empty() && order.nfe().is_some_and(|i| i.state == osflow_domain::InvoiceState::Authorized) {
         v.insert("danfe", format!("{link}/danfe.pdf"));
     }
     // The customer's page (the portal), when the notifier has a link minter.

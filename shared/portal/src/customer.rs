@@ -111,8 +111,7 @@ impl Portal {
             timeline,
             danfe: r
                 .order
-                .invoice
-                .as_ref()
+                .nfe()
                 .filter(|i| i.state == osflow_domain::InvoiceState::Authorized)
                 .map(|i| (i.number, format!("{token}/danfe.pdf"))),
         };
@@ -123,12 +122,8 @@ impl Portal {
     /// as it opens the page; none while the order has no authorized NF-e.
     pub(crate) async fn danfe(&self, token: &str) -> Result<(String, Vec<u8>), Refusal> {
         let r = self.reach(token).await?;
-        let invoice = r
-            .order
-            .invoice
-            .as_ref()
-            .filter(|i| i.state == osflow_domain::InvoiceState::Authorized)
-            .ok_or(Refusal::Neutral)?;
+        let invoice =
+            r.order.nfe().filter(|i| i.state == osflow_domain::InvoiceState::Authorized).ok_or(Refusal::Neutral)?;
         let at = osflow_app::danfe_blob_key(&r.order.id, &invoice.key);
         let blob = self.app.blobs.get(&r.claims.tenant, &at).await?.ok_or(Refusal::Neutral)?;
         Ok((invoice.key.clone(), blob.bytes))
