@@ -627,3 +627,120 @@ async fn sessions_forms_and_user_text_are_guarded() {
     shot(&browser, "escaped-phone").await;
     browser.close().await.unwrap();
 }
+
+/// Presses each key of `keys` (characters, or `Key` codes such as `Key::Tab`) as a keyboard does.
+async fn press(browser: &fantoccini::Client, keys: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut actions = KeyActions::new("teclado".into());
+    for c in keys.chars() {
+        actions = actions.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+    }
+    browser.perform_actions(actions).await.expect("keys pressed");
+}
+
+/// The focused element's attribute (empty when it has none).
+async fn focused(browser: &fantoccini::Client, attribute: &str) -> String {
+    let e = browser.active_element().await.expect("an element has the focus");
+    e.attr(attribute).await.ok().flatten().unwrap_or_default()
+}
+
+/// Presses Tab until the focused element's `attribute` is `value`.
+async fn tab_to(browser: &fantoccini::Client, attribute: &str, value: &str) {
+    let tab = char::from(fantoccini::key::Key::Tab).to_string();
+    for _ in 0..80 {
+        if focused(browser, attribute).await == value {
+            return;
+        }
+        press(browser, &tab).await;
+    }
+    panic!("Tab never reached [{attribute}={value}]; page: {}", browser.source().await.unwrap_or_default());
+}
+
+/// Types `text` into the focused field, replacing what it held.
+async fn type_over(browser: &fantoccini::Client, text: &str) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    let select_all = KeyActions::new("teclado".into())
+        .then(KeyAction::Down { value: Key::Control.into() })
+        .then(KeyAction::Down { value: 'a' })
+        .then(KeyAction::Up { value: 'a' })
+        .then(KeyAction::Up { value: Key::Control.into() })
+        .then(KeyAction::Down { value: Key::Backspace.into() })
+        .then(KeyAction::Up { value: Key::Backspace.into() });
+    browser.perform_actions(select_all).await.expect("clear the field");
+    press(browser, text).await;
+}
+
+#[tokio::test]
+async fn the_counter_opens_and_quotes_an_os_with_the_keyboard_only() {
+    use fantoccini::key::Key;
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let base = local.url.clone();
+    let api = local.api(&local.token("oficina-teclado", "atendente"));
+    let (tab, enter, down) =
+        (char::from(Key::Tab).to_string(), char::from(Key::Enter).to_string(), char::from(Key::Down).to_string());
+    let driver = ChromeDriver::start();
+    let browser = desktop(&driver).await;
+
+    // Sign in: company, role (the arrow picks Atendente, after Representante), Enter.
+    browser.goto(&format!("{base}/entrar")).await.unwrap();
+    tab_to(&browser, "id", "empresa").await;
+    type_over(&browser, "oficina-teclado").await;
+    tab_to(&browser, "id", "papel").await;
+    press(&browser, &down).await;
+    tab_to(&browser, "type", "submit").await;
+    press(&browser, &enter).await;
+    wait_for_text(&browser, "Quadro de OS").await;
+
+    // The first Tab reaches the skip link, drawn with a visible focus ring; Enter moves to the content.
+    press(&browser, &tab).await;
+    assert_eq!(focused(&browser, "href").await, "#conteudo");
+    let ring = browser.execute("return getComputedStyle(document.activeElement).outlineStyle", vec![]).await.unwrap();
+    assert_eq!(ring, json!("solid"), "the keyboard focus is visible");
+    press(&browser, &enter).await;
+    assert_eq!(focused(&browser, "id").await, "conteudo");
+
+    // Nova OS from the navigation, the form filled field by field.
+    browser.goto(&format!("{base}/")).await.unwrap();
+    tab_to(&browser, "href", "/os/nova").await;
+    press(&browser, &enter).await;
+    wait_for_text(&browser, "Nova OS").await;
+    for (name, text) in [
+        ("customer_name", "Cliente do Teclado"),
+        ("customer_document", "529.982.247-25"),
+        ("equipment_description", "Impressora"),
+        ("equipment_serial", "TEC-0001"),
+        ("reported_problem", "Não puxa papel"),
+        ("description_0", "Revisão do tracionador"),
+        ("unit_price_0", "80,00"),
+    ] {
+        tab_to(&browser, "name", name).await;
+        type_over(&browser, text).await;
+    }
+    tab_to(&browser, "type", "submit").await;
+    assert_eq!(browser.active_element().await.unwrap().text().await.unwrap(), "Abrir OS");
+    press(&browser, &enter).await;
+    wait_for_text(&browser, "Feito: ").await;
+    let url = browser.current_url().await.unwrap();
+    let id = url.path().rsplit('/').next().unwrap().to_owned();
+    assert_eq!(api.status_of(&id).await, "aberta");
+
+    // An action without a form: Tab to its button, Enter.
+    tab_to(&browser, "data-action", "send_quote").await;
+    press(&browser, &enter).await;
+    wait_for_text(&browser, "Feito: Enviar orçamento").await;
+    assert_eq!(api.status_of(&id).await, "aguardando_aprovacao");
+    // An action with a form: Enter opens it (a <details>), Tab to its fields and its button.
+    tab_to(&browser, "data-action", "decide_quote").await;
+    press(&browser, &enter).await;
+    tab_to(&browser, "name", "comment").await;
+    type_over(&browser, "Aprovado no balcão").await;
+    press(&browser, &tab).await;
+    assert!(browser.active_element().await.unwrap().text().await.unwrap().starts_with("Confirmar"));
+    press(&browser, &enter).await;
+    wait_for_text(&browser, "Feito: Registrar decisão").await;
+    assert_eq!(api.status_of(&id).await, "aprovada");
+    shot(&browser, "keyboard").await;
+    browser.close().await.unwrap();
+}

@@ -26,7 +26,8 @@ pub struct OrderQuery {
     pub overdue: bool,
     /// The OS number (digits: the number, or a part of a numeric serial), the customer's CPF/CNPJ (any
     /// punctuation: searched on the customer index, every status), or a part of the customer's name or of the
-    /// equipment's serial number (case-insensitive).
+    /// equipment's serial number (case-insensitive). A search with text (and no status) walks every status,
+    /// the final ones last: a closed or cancelled OS is found too.
     pub text: Option<String>,
 }
 
@@ -76,15 +77,22 @@ impl App {
     /// The statuses a search walks, in flow order: the current flow's non-final statuses, then those of older
     /// versions that the current one dropped (orders keep their version).
     pub async fn open_statuses(&self, caller: &Caller) -> AppResult<Vec<StatusKey>> {
+        self.statuses(caller, false).await
+    }
+
+    /// [`App::open_statuses`], then (with `finals`) the final statuses in the same order.
+    async fn statuses(&self, caller: &Caller, finals: bool) -> AppResult<Vec<StatusKey>> {
         self.require(caller, &READERS)?;
         let current = self.current_flow(&caller.tenant).await?;
         let mut versions = self.flows.versions(&caller.tenant).await?;
         versions.insert(0, Flow::default_flow());
         let mut out: Vec<StatusKey> = Vec::new();
-        for flow in std::iter::once(&current).chain(versions.iter().rev()) {
-            for s in flow.def.statuses.iter().filter(|s| !s.kind.is_final()) {
-                if !out.contains(&s.key) {
-                    out.push(s.key.clone());
+        for pass_finals in [false, true].into_iter().take(if finals { 2 } else { 1 }) {
+            for flow in std::iter::once(&current).chain(versions.iter().rev()) {
+                for s in flow.def.statuses.iter().filter(|s| s.kind.is_final() == pass_finals) {
+                    if !out.contains(&s.key) {
+                        out.push(s.key.clone());
+                    }
                 }
             }
         }
@@ -130,7 +138,7 @@ impl App {
         }
         let statuses = match &query.status {
             Some(s) => vec![s.clone()],
-            None => self.open_statuses(caller).await?,
+            None => self.statuses(caller, text.is_some()).await?,
         };
         let (mut index, mut cursor) = match page.cursor.as_deref() {
             None => (0usize, None),

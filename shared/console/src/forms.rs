@@ -92,6 +92,13 @@ pub fn action_request(action: &str, form: &Form) -> Option<(Method, &'static str
             if let Some(r) = form.get("revision").and_then(|r| r.parse::<u32>().ok()) {
                 body["revision"] = json!(r);
             }
+            // Per-line decisions (a flow with per-line approval): `line_<n>` = approve | reject, with an approval.
+            let lines: Vec<Value> = (1..=crate::pages::MAX_LINE_ROWS as u32)
+                .filter_map(|n| form.get(&format!("line_{n}")).map(|d| json!({"line": n, "decision": d})))
+                .collect();
+            if decision == "approve" && !lines.is_empty() {
+                body["lines"] = json!(lines);
+            }
             (Method::POST, "quote/decision", body)
         }
         "start" => (Method::POST, "start", empty),
@@ -142,6 +149,9 @@ pub fn action_request(action: &str, form: &Form) -> Option<(Method, &'static str
     })
 }
 
+/// The customer's address fields of the opening form (`address_<field>`), as the API names them.
+pub const ADDRESS_FIELDS: [&str; 8] = ["zip", "street", "number", "complement", "district", "city", "city_code", "uf"];
+
 /// The opening form as `POST /v1/orders` takes it.
 pub fn open_request(form: &Form) -> Value {
     let mut customer = json!({"name": form.text("customer_name"), "document": form.text("customer_document")});
@@ -150,6 +160,16 @@ pub fn open_request(form: &Form) -> Value {
     }
     if let Some(p) = form.get("customer_phone") {
         customer["phone"] = json!(p);
+    }
+    // The address goes when any of its fields is filled (the API then names what is missing).
+    let mut address = serde_json::Map::new();
+    for field in ADDRESS_FIELDS {
+        if let Some(v) = form.get(&format!("address_{field}")) {
+            address.insert(field.to_owned(), json!(v));
+        }
+    }
+    if !address.is_empty() {
+        customer["address"] = Value::Object(address);
     }
     let mut equipment = json!({"description": form.text("equipment_description")});
     for (field, name) in [("brand", "equipment_brand"), ("model", "equipment_model"), ("serial", "equipment_serial")] {
@@ -181,6 +201,37 @@ mod tests {
         assert_eq!(money("1.234,56"), "1234.56");
         assert_eq!(money("R$ 149,90"), "149.90");
         assert_eq!(money("149.90"), "149.90");
+    }
+
+    #[test]
+    fn the_opening_form_carries_the_address_when_it_is_filled() {
+        let bare = open_request(&Form::parse(b"customer_name=Maria&customer_document=52998224725"));
+        assert!(bare["customer"].get("address").is_none());
+        let form = Form::parse(
+            "customer_name=Maria&address_zip=01305-000&address_street=Rua+Augusta&address_number=100&\
+             address_complement=&address_district=Consola%C3%A7%C3%A3o&address_city=S%C3%A3o+Paulo&\
+             address_city_code=3550308&address_uf=SP"
+                .as_bytes(),
+        );
+        assert_eq!(
+            open_request(&form)["customer"]["address"],
+            json!({"zip": "01305-000", "street": "Rua Augusta", "number": "100", "district": "Consolação",
+                   "city": "São Paulo", "city_code": "3550308", "uf": "SP"})
+        );
+    }
+
+    #[test]
+    fn per_line_decisions_go_with_an_approval() {
+        let form = Form::parse(b"decision=approve&revision=2&line_1=approve&line_2=reject");
+        let (_, path, body) = action_request("decide_quote", &form).unwrap();
+        assert_eq!(path, "quote/decision");
+        assert_eq!(
+            body,
+            json!({"decision": "approve", "revision": 2,
+                   "lines": [{"line": 1, "decision": "approve"}, {"line": 2, "decision": "reject"}]})
+        );
+        let (_, _, body) = action_request("decide_quote", &Form::parse(b"decision=reject&line_1=approve")).unwrap();
+        assert_eq!(body, json!({"decision": "reject"}));
     }
 
     #[test]

@@ -518,6 +518,20 @@ fn action_form(p: &OrderPage<'_>, a: &AllowedAction, csrf: &str) -> Markup {
                 label.check { input type="radio" name="decision" value="adjust"; " Pediu ajustes" }
                 label.check { input type="radio" name="decision" value="reject"; " Recusou" }
             }
+            @if p.flow.def.per_line_approval {
+                @if let Some(r) = o.current_revision() {
+                    fieldset.per-line { legend { "Aprovação por item (com “Aprovou”)" }
+                        @for (i, l) in r.lines.iter().enumerate() {
+                            label { (i + 1) ". " (l.description) " — " (brl(l.total)) " "
+                                select name=(format!("line_{}", i + 1)) {
+                                    option value="approve" selected { "aprovado" }
+                                    option value="reject" { "recusado" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             label { "Comentário " textarea name="comment" {} }
         },
         "add_note" => html! {
@@ -683,6 +697,9 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                 @if p.invoices.is_empty() { p.muted { "Nenhuma nota emitida." } }
                 ul { @for inv in p.invoices {
                     li { (if inv.numbering.document.is_nfe() { "NF-e" } else { "NFS-e (DPS)" }) " nº " (inv.number) " — " (invoice_state_label(inv.state))
+                        @if let Some(m) = inv.message.as_deref().filter(|_| inv.state != osflow_domain::InvoiceState::Authorized) {
+                            " (" @if let Some(c) = inv.cstat { (c) " " } (m) ")"
+                        }
                         @if inv.xml_ref.is_some() { " · " a href=(format!("/os/{id}/nfe/{}", inv.access_key)) download { "baixar XML" } }
                     }
                 } }
@@ -735,6 +752,17 @@ pub fn new_order(frame: &Frame<'_>, message: Option<&str>, technicians: &[String
                     span id="documento-msg" .muted aria-live="polite" {}
                     label for="email" { "E-mail" } input id="email" name="customer_email" type="email" autocomplete="email";
                     label for="telefone" { "Telefone" } input id="telefone" name="customer_phone" type="tel" autocomplete="tel";
+                }
+                fieldset { legend { "Endereço do cliente (opcional; a NF-e precisa dele)" }
+                    label for="cep" { "CEP" } input id="cep" name="address_zip" type="text" inputmode="numeric" autocomplete="postal-code";
+                    label for="logradouro" { "Logradouro" } input id="logradouro" name="address_street" type="text" autocomplete="address-line1";
+                    label for="numero" { "Número" } input id="numero" name="address_number" type="text";
+                    label for="complemento" { "Complemento" } input id="complemento" name="address_complement" type="text" autocomplete="address-line2";
+                    label for="bairro" { "Bairro" } input id="bairro" name="address_district" type="text";
+                    label for="cidade" { "Cidade" } input id="cidade" name="address_city" type="text" autocomplete="address-level2";
+                    label for="ibge" { "Código IBGE da cidade" } input id="ibge" name="address_city_code" type="text" inputmode="numeric" aria-describedby="ibge-ajuda";
+                    span id="ibge-ajuda" .muted { "7 dígitos (São Paulo: 3550308)." }
+                    label for="uf" { "UF" } input id="uf" name="address_uf" type="text" maxlength="2" autocomplete="address-level1";
                 }
                 fieldset { legend { "Equipamento" }
                     label for="equip" { "Descrição" } input id="equip" name="equipment_description" type="text" required;

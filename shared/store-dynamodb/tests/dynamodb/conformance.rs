@@ -44,11 +44,11 @@ use crate::support::{OneRequestAtATime, create_fresh_table, require_endpoint};
 
 /// Counts the HTTP requests (attempts included) the client sends, per operation.
 #[derive(Debug, Clone, Default)]
-struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+pub(crate) struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
 
 impl RequestCounter {
     /// The counts since the last call, and resets them.
-    fn take(&self) -> BTreeMap<String, u32> {
+    pub(crate) fn take(&self) -> BTreeMap<String, u32> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -71,12 +71,12 @@ impl Intercept for RequestCounter {
 }
 
 /// A fresh table on the emulator, and a store on it whose requests are counted.
-struct Fixture {
-    store: Arc<DynamoStore>,
-    counter: RequestCounter,
+pub(crate) struct Fixture {
+    pub(crate) store: Arc<DynamoStore>,
+    pub(crate) counter: RequestCounter,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let endpoint = require_endpoint();
     let config = load_sdk_config().await;
     let counter = RequestCounter::default();
