@@ -196,6 +196,15 @@ fn run(args: ServeArgs) -> Result<(), String> {
             .with_blobs(Arc::new(blobs.clone()))
             // The emitter's settings and certificate (`/v1/fiscal/emitter`), kept in the data folder's database.
             .with_fiscal(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) });
+        // Each company's requests limited (OSFLOW_TENANT_RPS, OSFLOW_TENANT_BURST; 0 requests a second: none).
+        let limit = osflow_api::TenantRateLimit::from_settings(
+            std::env::var(osflow_api::limit::TENANT_RPS_ENV).ok().as_deref(),
+            std::env::var(osflow_api::limit::TENANT_BURST_ENV).ok().as_deref(),
+        )?;
+        let app = match limit {
+            Some(limit) => app.with_request_limit(Arc::new(limit)),
+            None => app,
+        };
         // --demo: the clock port moved into the past while the demo's history is seeded (the real time otherwise).
         let demo_clock = args.demo.then(|| Arc::new(demo::DemoClock::default()));
         let app = match &demo_clock {

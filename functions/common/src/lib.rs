@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
-use osflow_api::Function;
+use osflow_api::{Function, TenantRateLimit};
 use osflow_app::App;
 use osflow_blob_s3::S3BlobStore;
 use osflow_lambda_kit::Config;
@@ -58,6 +58,9 @@ pub struct Env {
     pub cognito_domain: Option<String>,
     pub cognito_issuer: Option<String>,
     pub console_upload_origin: Option<String>,
+    /// `OSFLOW_TENANT_RPS` / `OSFLOW_TENANT_BURST`: each company's request limit in this instance.
+    pub tenant_rps: Option<String>,
+    pub tenant_burst: Option<String>,
 }
 
 impl Env {
@@ -82,6 +85,8 @@ impl Env {
             cognito_domain: get(COGNITO_DOMAIN_ENV),
             cognito_issuer: get(COGNITO_ISSUER_ENV),
             console_upload_origin: get(CONSOLE_UPLOAD_ORIGIN_ENV),
+            tenant_rps: get(osflow_api::limit::TENANT_RPS_ENV),
+            tenant_burst: get(osflow_api::limit::TENANT_BURST_ENV),
         })
     }
 
@@ -132,6 +137,11 @@ pub async fn app(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
         // Invoicing is on once the company's emitter is configured: the release then waits for the NF-e.
         .with_invoicing(store.clone())
         .with_blobs(blobs);
+    // Each company's requests limited in this instance (one company's traffic never takes what all share).
+    let app = match TenantRateLimit::from_settings(env.tenant_rps.as_deref(), env.tenant_burst.as_deref())? {
+        Some(limit) => app.with_request_limit(Arc::new(limit)),
+        None => app,
+    };
     Ok((app, store))
 }
 

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod errors;
 mod handlers;
 mod http;
+pub mod limit;
 mod nfe;
 pub mod openapi;
 mod reports;
@@ -21,10 +22,12 @@ mod search;
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};
 use osflow_app::App;
-use osflow_lambda_kit::caller::{request_id, route_key as context_route_key};
+use osflow_domain::values::TenantId;
+use osflow_lambda_kit::caller::{TENANT_CLAIM, claims, request_id, route_key as context_route_key};
 use osflow_lambda_kit::{Problem, ProblemType, request_span};
 use tracing::Instrument;
 
+pub use limit::TenantRateLimit;
 pub use openapi::{ApiDoc, openapi_json};
 pub use routes::{Function, Matched, ROUTES, Route, by_route_key, match_route, resolve, route_key};
 
@@ -64,6 +67,22 @@ fn locate(req: &Request, method: &str, path: &str) -> Result<(&'static Route, Pa
     Ok((route, params))
 }
 
+/// The 429 of a request whose company (the token's tenant) is over the app's request limit; requests without a
+/// tenant are left to the handler (401).
+fn over_limit(app: &App, req: &Request) -> Option<Problem> {
+    let limit = app.request_limit.as_ref()?;
+    let tenant = claims(req)?.get(TENANT_CLAIM).and_then(|t| TenantId::parse(t).ok())?;
+    let wait = limit.check(&tenant).err()?;
+    // Whole seconds, at least one.
+    let seconds = u32::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u32::MAX).max(1);
+    tracing::warn!(tenant = %tenant, retry_after = seconds, "company over its request limit");
+    Some(
+        Problem::new(ProblemType::TooManyRequests)
+            .with_detail(format!("a empresa passou do seu limite de requisições; tente de novo em {seconds} s"))
+            .with_retry_after(seconds),
+    )
+}
+
 /// Serves one request as API Gateway (HTTP API, payload 2.0) delivers it: the route is found from the request
 /// context's route key (set by API Gateway, and by osflow-local), path parameters from `req.path_parameters()`,
 /// query from `req.query_string_parameters()`, the caller from the JWT authorizer claims.
@@ -101,11 +120,13 @@ pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response
     let span = request_span(&method, route.path, request_id(&req));
     let cx = http::Cx { app, req: &req, route, params, path };
     async {
-        // The headers every write accepts are checked on every write, first: a malformed (or empty)
-        // `Idempotency-Key` or `If-Match` is a 400, even where the route has no use for it.
-        let checked = match route.method {
-            "GET" => Ok(()),
-            _ => cx.write_headers(),
+        // The company's request limit first, before anything is read; then the headers every write accepts, on
+        // every write: a malformed (or empty) `Idempotency-Key` or `If-Match` is a 400, even where the route has
+        // no use for it.
+        let checked = match (over_limit(app, &req), route.method) {
+            (Some(problem), _) => Err(problem),
+            (None, "GET") => Ok(()),
+            (None, _) => cx.write_headers(),
         };
         let handled = match checked {
             Ok(()) => route.handle(&cx).await,

@@ -65,7 +65,7 @@ fn problem_description(status: u16) -> String {
 }
 
 /// The statuses of the problem responses (components `Problem<status>`).
-const PROBLEM_STATUSES: [u16; 11] = [400, 401, 403, 404, 409, 412, 413, 415, 422, 500, 503];
+const PROBLEM_STATUSES: [u16; 12] = [400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 500, 503];
 
 fn problem_response_name(status: u16) -> String {
     format!("Problem{status}")
@@ -75,7 +75,7 @@ fn problem_response(status: u16) -> RefOr<utoipa::openapi::Response> {
     let content = Content::new(Some(Ref::from_schema_name("Problem")));
     let mut response =
         ResponseBuilder::new().description(problem_description(status)).content(PROBLEM_CONTENT_TYPE, content);
-    if status == 503 {
+    if status == 503 || status == 429 {
         let seconds = ObjectBuilder::new().schema_type(Type::Integer).build();
         response = response.header(
             "Retry-After",
@@ -249,7 +249,8 @@ fn decorate(op: &mut Operation) {
     }
     let write = route.method != "GET";
     let order_write = write && route.path.starts_with("/v1/orders");
-    let mut statuses: Vec<u16> = vec![401, 403, 404, 500, 503];
+    // 429: the company is over its request limit (every authenticated route).
+    let mut statuses: Vec<u16> = vec![401, 403, 404, 429, 500, 503];
     if write {
         statuses.extend([400, 409, 412, 413, 415, 422]);
     } else if op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query) {

@@ -62,6 +62,8 @@ pub enum ProblemType {
     InvalidFlow,
     /// 422: the `Idempotency-Key` was used before with another request.
     IdempotencyKeyReused,
+    /// 429: the company is over its request limit; retry after `Retry-After` seconds.
+    TooManyRequests,
     /// 500: an unexpected failure (logged).
     Internal,
     /// 503: the store is unavailable for a moment; retry after `Retry-After` seconds.
@@ -69,7 +71,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 25] = [
+    pub const ALL: [ProblemType; 26] = [
         ProblemType::MalformedJson,
         ProblemType::InvalidHeader,
         ProblemType::InvalidCursor,
@@ -93,6 +95,7 @@ impl ProblemType {
         ProblemType::UnknownStatus,
         ProblemType::InvalidFlow,
         ProblemType::IdempotencyKeyReused,
+        ProblemType::TooManyRequests,
         ProblemType::Internal,
         ProblemType::ServiceUnavailable,
     ];
@@ -125,6 +128,7 @@ impl ProblemType {
             ProblemType::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             ProblemType::Internal => "/problems/internal",
             ProblemType::ServiceUnavailable => "/problems/service-unavailable",
+            ProblemType::TooManyRequests => "/problems/too-many-requests",
         }
     }
 
@@ -152,6 +156,7 @@ impl ProblemType {
             | ProblemType::IdempotencyKeyReused => 422,
             ProblemType::Internal => 500,
             ProblemType::ServiceUnavailable => 503,
+            ProblemType::TooManyRequests => 429,
         }
     }
 
@@ -183,6 +188,7 @@ impl ProblemType {
             ProblemType::IdempotencyKeyReused => "Chave de idempotência já usada em outra requisição",
             ProblemType::Internal => "Erro interno",
             ProblemType::ServiceUnavailable => "Serviço temporariamente indisponível",
+            ProblemType::TooManyRequests => "Muitas requisições da empresa; tente novamente em instantes",
         }
     }
 }

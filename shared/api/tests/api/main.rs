@@ -7,6 +7,7 @@ mod fiscal;
 mod flow;
 mod hardening;
 mod idempotency;
+mod limits;
 mod lists;
 mod openapi;
 mod routing;

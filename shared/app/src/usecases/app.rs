@@ -55,6 +55,13 @@ pub trait InvoicingPolicy: Send + Sync {
     }
 }
 
+/// A per-company request limit, asked by the API layer before it serves a company's request (so that one
+/// company's traffic never takes the capacity every company shares).
+pub trait RequestLimit: Send + Sync {
+    /// `Err(wait)`: the company is over its limit; it may send again after `wait`.
+    fn check(&self, tenant: &TenantId) -> Result<(), std::time::Duration>;
+}
+
 /// Companies issue no NF-e (no emitter configured anywhere): the invoice guard never blocks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoInvoicing;
@@ -88,6 +95,8 @@ pub struct App {
     pub ids: Arc<dyn Ids>,
     /// Webhook URLs may be `http://` to this machine's loopback (osflow-local); otherwise `https://` only.
     pub local_webhooks: bool,
+    /// The per-company request limit of the API (none: no limit).
+    pub request_limit: Option<Arc<dyn RequestLimit>>,
 }
 
 impl std::fmt::Debug for App {
@@ -126,7 +135,14 @@ impl App {
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
             local_webhooks: false,
+            request_limit: None,
         }
+    }
+
+    /// Each company's API requests limited by `limit`.
+    pub fn with_request_limit(mut self, limit: Arc<dyn RequestLimit>) -> App {
+        self.request_limit = Some(limit);
+        self
     }
 
     /// Attachments and fiscal XML kept in `blobs`.
