@@ -8,6 +8,7 @@ use crate::order::{
     Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, LineDecision, MaterialWait, Note,
     Payment, QuoteRevision, Refund, Service,
 };
+use crate::records::{CustomerId, EquipmentId};
 use crate::values::{Money, OrderId, TenantId, UserId};
 
 /// Who did it.
@@ -73,6 +74,12 @@ pub struct Opened {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub technician: Option<UserId>,
     pub quote: QuoteRevision,
+    /// The customer record the order belongs to (absent on orders opened before records were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
+    /// The equipment record (an order whose equipment has a serial or tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment_id: Option<EquipmentId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +179,34 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         for_version: Option<u64>,
     },
+    /// The customer's data changed (on the order, or on the customer's record, which every open order of the
+    /// customer takes): the NF-e issued from now on carries it; issued ones keep theirs.
+    CustomerEdited {
+        customer: Customer,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer_id: Option<CustomerId>,
+    },
+    /// The equipment's data changed (a serial added links the order to that equipment's record).
+    EquipmentEdited {
+        equipment: Equipment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        equipment_id: Option<EquipmentId>,
+    },
+    /// A new due date.
+    DueDateChanged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<NaiveDate>,
+        due_date: NaiveDate,
+    },
+    /// The technician in charge, assigned or replaced.
+    TechnicianAssigned {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<UserId>,
+        technician: UserId,
+    },
+    /// The customer's personal data was erased at their request (LGPD): the order keeps what it did, with a
+    /// placeholder customer.
+    CustomerAnonymized,
 }
 
 impl Change {
@@ -203,6 +238,11 @@ impl Change {
             Change::SlaBreached { .. } => "order.sla_breached",
             Change::LinkResent => "order.link_resent",
             Change::NotificationSent { .. } => "order.notification_sent",
+            Change::CustomerEdited { .. } => "order.customer_edited",
+            Change::EquipmentEdited { .. } => "order.equipment_edited",
+            Change::DueDateChanged { .. } => "order.due_date_changed",
+            Change::TechnicianAssigned { .. } => "order.technician_assigned",
+            Change::CustomerAnonymized => "order.customer_anonymized",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod flow;
 pub mod machine;
 pub mod order;
 pub mod overdue;
+pub mod records;
 pub mod report;
 pub mod timeline;
 pub mod values;
@@ -29,4 +30,5 @@ pub use order::{
     QuoteRevision, Refund, RevisionStatus, Service,
 };
 pub use overdue::{is_overdue, sla_used};
+pub use records::{CustomerId, CustomerRecord, EquipmentId, EquipmentRecord};
 pub use timeline::{Stay, stays, time_in_status};

@@ -13,6 +13,7 @@ use crate::order::{
     LineDecision, LineInput, LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision,
     Refund, RevisionStatus, Service,
 };
+use crate::records::{CustomerId, EquipmentId};
 use crate::values::{Money, OrderId, TenantId, UserId};
 
 /// Facts from outside the order that rules depend on.
@@ -155,6 +156,29 @@ pub enum Command {
         /// The version of the event the message was about.
         for_version: Option<u64>,
     },
+    /// New data of the order's customer (staff; also how an edit of the customer's record reaches each open
+    /// order). `customer_id`: the record the order belongs to from now on.
+    EditCustomer {
+        customer: Customer,
+        customer_id: Option<CustomerId>,
+    },
+    /// New data of the order's equipment; `equipment_id`: the record it links to from now on.
+    EditEquipment {
+        equipment: Equipment,
+        equipment_id: Option<EquipmentId>,
+    },
+    /// A new due date (the customer is told).
+    ChangeDueDate {
+        due_date: NaiveDate,
+    },
+    /// Assigns the technician in charge, or replaces them (the use case checks that the user is one of the
+    /// company's).
+    AssignTechnician {
+        technician: UserId,
+    },
+    /// Erases the customer's personal data from the order (LGPD), in any status: the representante, on the
+    /// customer's request.
+    AnonymizeCustomer,
 }
 
 /// The most cartas de correção of one NF-e (`nSeqEvento` 1–20).
@@ -196,6 +220,11 @@ impl Command {
             Command::FlagSlaBreach => "flag_sla_breach",
             Command::ResendLink => "resend_link",
             Command::RecordNotification { .. } => "record_notification",
+            Command::EditCustomer { .. } => "edit_customer",
+            Command::EditEquipment { .. } => "edit_equipment",
+            Command::ChangeDueDate { .. } => "change_due_date",
+            Command::AssignTechnician { .. } => "assign_technician",
+            Command::AnonymizeCustomer => "anonymize_customer",
         }
     }
 }
@@ -345,6 +374,9 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
             ..a
         }),
     };
+    if cmd.customer.document == crate::records::anonymized_document() {
+        return Err(invalid("customer.document", "is reserved"));
+    }
     let customer = Customer { name: text("customer.name", &cmd.customer.name, 60)?, address, ..cmd.customer };
     let equipment = Equipment {
         description: text("equipment.description", &cmd.equipment.description, 120)?,
@@ -383,6 +415,8 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
             due_date: cmd.due_date,
             technician: cmd.technician,
             quote,
+            customer_id: None,
+            equipment_id: None,
         })),
     })
 }
@@ -450,6 +484,18 @@ pub(crate) fn decide_sized(
         out.push(None, Change::InvoiceUpdated { invoice: invoice.clone() });
         return Ok(out.events);
     }
+    // The LGPD erasure: the representante, in any status (closed orders hold personal data too).
+    if let Command::AnonymizeCustomer = cmd {
+        if !actor.has_any_role(&[Role::Representante]) {
+            return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: vec![Role::Representante] });
+        }
+        if order.customer_anonymized() {
+            return Err(invalid("customer", "is anonymized already"));
+        }
+        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        out.push(None, Change::CustomerAnonymized);
+        return Ok(out.events);
+    }
     if status_kind.is_final() {
         return Err(not_allowed());
     }
@@ -494,7 +540,13 @@ pub(crate) fn decide_sized(
         | Command::RecordExternalNfse { .. }
         | Command::FlagSlaBreach) => decide_system(&d, &mut out, cmd)?,
         cmd @ (Command::Close | Command::Cancel { .. } | Command::Move { .. }) => decide_closing(&d, &mut out, cmd)?,
-        Command::RecordNotification { .. } => unreachable!("recorded before the status checks"),
+        cmd @ (Command::EditCustomer { .. }
+        | Command::EditEquipment { .. }
+        | Command::ChangeDueDate { .. }
+        | Command::AssignTechnician { .. }) => decide_edit(&d, &mut out, cmd)?,
+        Command::RecordNotification { .. } | Command::AnonymizeCustomer => {
+            unreachable!("decided before the status checks")
+        }
     }
     if check_size {
         crate::bounds::check(order, &out.events, size_limit)
@@ -926,6 +978,51 @@ fn decide_closing(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resu
     Ok(())
 }
 
+/// The edits of an open order's data: its customer, its equipment, its due date, its technician.
+fn decide_edit(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<(), DomainError> {
+    let Deciding { order, ctx, .. } = *d;
+    match cmd {
+        Command::EditCustomer { customer, customer_id } => {
+            d.require_roles(&STAFF_ALL)?;
+            if order.customer_anonymized() {
+                return Err(invalid("customer", "was anonymized at the customer's request"));
+            }
+            let customer = crate::records::check_customer("customer", customer)?;
+            if customer == order.customer && customer_id.is_none_or(|id| order.customer_id == Some(id)) {
+                return Err(invalid("customer", "is the data already recorded"));
+            }
+            out.push(None, Change::CustomerEdited { customer, customer_id });
+        }
+        Command::EditEquipment { equipment, equipment_id } => {
+            d.require_roles(&STAFF_OPEN)?;
+            let equipment = crate::records::check_equipment("equipment", equipment)?;
+            if equipment == order.equipment && equipment_id.is_none_or(|id| order.equipment_id == Some(id)) {
+                return Err(invalid("equipment", "is the data already recorded"));
+            }
+            out.push(None, Change::EquipmentEdited { equipment, equipment_id });
+        }
+        Command::ChangeDueDate { due_date } => {
+            d.require_roles(&[Role::Representante, Role::Atendente])?;
+            if due_date < ctx.now.date_naive() {
+                return Err(invalid("due_date", "must not be in the past"));
+            }
+            if order.due_date == Some(due_date) {
+                return Err(invalid("due_date", "is the date already recorded"));
+            }
+            out.push(None, Change::DueDateChanged { previous: order.due_date, due_date });
+        }
+        Command::AssignTechnician { technician } => {
+            d.require_roles(&[Role::Representante, Role::Atendente])?;
+            if order.technician.as_ref() == Some(&technician) {
+                return Err(invalid("technician", "is the technician already assigned"));
+            }
+            out.push(None, Change::TechnicianAssigned { previous: order.technician.clone(), technician });
+        }
+        _ => unreachable!("{} is decided by another group", cmd.name()),
+    }
+    Ok(())
+}
+
 fn decide_lines(
     flow: &Flow,
     rev: &QuoteRevision,
@@ -1051,6 +1148,8 @@ impl Order {
         let Change::Opened(o) = &event.change else { return None };
         let o = o.as_ref().clone();
         Some(Order {
+            customer_id: o.customer_id,
+            equipment_id: o.equipment_id,
             id: o.id,
             tenant: o.tenant,
             number: o.number,
@@ -1170,6 +1269,29 @@ impl Order {
                 let over = self.notifications.len().saturating_sub(crate::bounds::NOTIFICATIONS_KEPT);
                 self.notifications.drain(..over);
             }
+            Change::CustomerEdited { customer, customer_id } => {
+                self.customer = customer.clone();
+                if customer_id.is_some() {
+                    self.customer_id = *customer_id;
+                }
+            }
+            Change::EquipmentEdited { equipment, equipment_id } => {
+                self.equipment = equipment.clone();
+                if equipment_id.is_some() {
+                    self.equipment_id = *equipment_id;
+                }
+            }
+            Change::DueDateChanged { due_date, .. } => self.due_date = Some(*due_date),
+            Change::TechnicianAssigned { technician, .. } => self.technician = Some(technician.clone()),
+            Change::CustomerAnonymized => {
+                self.customer = crate::records::anonymized_customer();
+                for n in &mut self.notifications {
+                    n.to_masked = "***".to_owned();
+                }
+                for r in &mut self.quote {
+                    r.customer_comment = None;
+                }
+            }
         }
         if event.status_after != self.status {
             self.status = event.status_after.clone();
@@ -1195,6 +1317,18 @@ impl Order {
             order.apply(e);
         }
         Ok(order)
+    }
+}
+
+impl Event {
+    /// An opening linked to the company's records: the customer's and the equipment's (the use case finds or
+    /// creates them before the order is stored). Other events are returned as they are.
+    pub fn with_records(mut self, customer: Option<CustomerId>, equipment: Option<EquipmentId>) -> Event {
+        if let Change::Opened(o) = &mut self.change {
+            o.customer_id = customer;
+            o.equipment_id = equipment;
+        }
+        self
     }
 }
 

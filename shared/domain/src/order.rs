@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::discount::{Discount, apportion};
 use crate::fiscal::{DocumentKind, IssuedElsewhere};
 use crate::flow::StatusKey;
+use crate::records::{CustomerId, EquipmentId};
 use crate::values::{CityCode, Document, Email, Money, Ncm, OrderId, Phone, Quantity, TenantId, Uf, UserId, Zip};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -435,6 +436,12 @@ pub struct Order {
     /// alerted): the SLA check reads only the orders due by now, through the stores' index on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_due: Option<DateTime<Utc>>,
+    /// The customer record the order belongs to (absent on orders opened before records were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
+    /// The equipment record, when the equipment has a serial (or tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment_id: Option<EquipmentId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -840,6 +840,45 @@ fn events_round_trip_through_json() {
     assert_eq!(back, h.order);
 }
 
+#[test]
+fn edits_of_an_open_order_are_events_and_refused_once_closed() {
+    let mut h = Harness::default();
+    let phone = osflow_domain::values::Phone::parse("+55 11 91234-5678").unwrap();
+    let customer = Customer { phone: Some(phone.clone()), ..h.order.customer.clone() };
+    let events = h.ok(Command::EditCustomer { customer: customer.clone(), customer_id: None });
+    assert_eq!(events[0].change.type_name(), "order.customer_edited");
+    assert_eq!(h.order.customer.phone, Some(phone));
+    assert_eq!(events[0].status_after, events[0].status_before.clone().unwrap(), "no status change");
+    // The same data again changes nothing.
+    let again = h.try_(Command::EditCustomer { customer, customer_id: None }).unwrap_err();
+    assert!(matches!(again, DomainError::Invalid { ref field, .. } if field == "customer"));
+    // A document the parser accepts but osflow reserves.
+    let reserved = Customer { document: osflow_domain::records::anonymized_document(), ..h.order.customer.clone() };
+    let err = h.try_(Command::EditCustomer { customer: reserved, customer_id: None }).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { ref field, .. } if field == "customer.document"));
+
+    h.ok(Command::ChangeDueDate { due_date: date(20) });
+    assert_eq!(h.order.due_date, Some(date(20)));
+    assert!(h.try_(Command::ChangeDueDate { due_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap() }).is_err());
+    let tec = UserId::parse("tec-1").unwrap();
+    h.ok(Command::AssignTechnician { technician: tec.clone() });
+    let reassigned = h.ok(Command::AssignTechnician { technician: UserId::parse("tec-2").unwrap() });
+    assert!(matches!(&reassigned[0].change, Change::TechnicianAssigned { previous: Some(p), .. } if *p == tec));
+    let by_tecnico = h.try_as(&staff(&[Role::Tecnico]), Command::ChangeDueDate { due_date: date(21) });
+    assert!(matches!(by_tecnico, Err(DomainError::RoleNotAllowed { .. })));
+
+    h.ok(Command::Cancel { reason: "desistiu".into() });
+    let closed = h.try_(Command::EditEquipment { equipment: h.order.equipment.clone(), equipment_id: None });
+    assert!(matches!(closed, Err(DomainError::NotAllowedInStatus { .. })));
+    // The erasure reaches a cancelled order too, by the representante only, once.
+    let by_atendente = h.try_as(&staff(&[Role::Atendente]), Command::AnonymizeCustomer);
+    assert!(matches!(by_atendente, Err(DomainError::RoleNotAllowed { .. })));
+    h.ok(Command::AnonymizeCustomer);
+    assert!(h.order.customer_anonymized());
+    assert_eq!(h.order.customer.name, "Cliente anonimizado");
+    assert!(h.try_(Command::AnonymizeCustomer).is_err());
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -924,6 +963,20 @@ mod properties {
                     ][s as usize],
                 ),
             }),
+            (0u8..3).prop_map(|p| Command::EditCustomer {
+                customer: Customer {
+                    phone: Some(osflow_domain::values::Phone::parse(&format!("+55 11 98765-432{p}")).unwrap()),
+                    ..open_cmd(vec![]).customer
+                },
+                customer_id: None,
+            }),
+            (0u8..3).prop_map(|n| Command::EditEquipment {
+                equipment: Equipment { serial: Some(format!("SN-{n}")), ..open_cmd(vec![]).equipment },
+                equipment_id: None,
+            }),
+            (2u32..28).prop_map(|d| Command::ChangeDueDate { due_date: date(d) }),
+            (0u8..3).prop_map(|t| Command::AssignTechnician { technician: UserId::parse(&format!("tec-{t}")).unwrap() }),
+            Just(Command::AnonymizeCustomer),
         ]
         .prop_flat_map(|c| (0u8..5, Just(c)))
     }
@@ -962,7 +1015,8 @@ mod properties {
                             prop_assert_eq!(e.status_before.as_ref(), Some(&e.status_after));
                         }
                     }
-                    prop_assert!(record || !flow.kind_of(&status_before).unwrap().is_final());
+                    let anonymized = events.iter().all(|e| e.change == Change::CustomerAnonymized);
+                    prop_assert!(record || anonymized || !flow.kind_of(&status_before).unwrap().is_final());
                 }
                 Err(_) => prop_assert_eq!(&h.order, &before, "a refusal changes nothing"),
             }
@@ -1001,6 +1055,16 @@ mod properties {
         }
         prop_assert_eq!(Order::replay(&h.events).unwrap(), h.order.clone());
         prop_assert_eq!(h.order.version, h.events.len() as u64);
+        if h.order.customer_anonymized() {
+            // The history rewritten without the customer's data folds into the same state, and neither holds
+            // the customer's name, document, e-mail or phone.
+            let scrubbed: Vec<Event> = h.events.iter().map(Event::anonymized).collect();
+            prop_assert_eq!(Order::replay(&scrubbed).unwrap(), h.order.clone());
+            let text = format!("{}{}", serde_json::to_string(&h.order).unwrap(), serde_json::to_string(&scrubbed).unwrap());
+            for personal in ["Maria", "52998224725", "maria@", "98765"] {
+                prop_assert!(!text.contains(personal), "{personal} left after anonymization");
+            }
+        }
         Ok(())
     }
 
