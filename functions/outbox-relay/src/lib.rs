@@ -82,7 +82,9 @@ pub async fn relay(event: StreamEvent, publisher: &SqsPublisher) -> DynamoDbEven
 /// The envelope of a record's NEW_IMAGE when it is an event item; `None` for other items and for records without
 /// a new image (deletions).
 fn envelope_of(record: &EventRecord) -> Result<Option<Envelope>, String> {
-    if record.change.new_image.is_empty() {
+    // Only a new event item is an event to send: an event item rewritten in place (the LGPD erasure of a
+    // customer's data from the history) was sent when it was inserted.
+    if record.change.new_image.is_empty() || record.event_name != "INSERT" {
         return Ok(None);
     }
     let Some(stored) = decode_event_image(record.change.new_image.clone()).map_err(|e| e.to_string())? else {

@@ -904,3 +904,75 @@ pub fn nfe_event_blob_key(order: &OrderId, key: &str, tp_evento: &str, seq: u8) 
 pub fn danfe_blob_key(order: &OrderId, key: &str) -> String {
     format!("orders/{order}/nfe/{key}-danfe.pdf")
 }
+
+/// The company's records: customers (found by id or by document) and their equipment (by id or by serial), the
+/// orders each belongs to (its history), and the rewrite of an order's stored history (the LGPD erasure).
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    async fn customer(
+        &self,
+        tenant: &TenantId,
+        id: &osflow_domain::CustomerId,
+    ) -> StoreResult<Option<osflow_domain::CustomerRecord>>;
+    /// The customer holding this document (an anonymized record is found by no document).
+    async fn customer_by_document(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+    ) -> StoreResult<Option<osflow_domain::CustomerRecord>>;
+    /// Stores a customer: `expected` `None` creates it (`AlreadyExists` when its id or its document is
+    /// taken); `Some(v)` replaces version `v` (`Conflict` when the stored version differs, `NotFound` when there
+    /// is none, `AlreadyExists` when the new document is another customer's). An anonymized record gives its
+    /// document up.
+    async fn put_customer(&self, record: &osflow_domain::CustomerRecord, expected: Option<u64>) -> StoreResult<()>;
+    async fn equipment(
+        &self,
+        tenant: &TenantId,
+        id: &osflow_domain::EquipmentId,
+    ) -> StoreResult<Option<osflow_domain::EquipmentRecord>>;
+    /// The equipment with this serial (or tag), compared by `osflow_domain::records::serial_key`.
+    async fn equipment_by_serial(
+        &self,
+        tenant: &TenantId,
+        serial: &str,
+    ) -> StoreResult<Option<osflow_domain::EquipmentRecord>>;
+    /// Stores an equipment as `put_customer` stores a customer, its serial key unique in the company.
+    async fn put_equipment(&self, record: &osflow_domain::EquipmentRecord, expected: Option<u64>) -> StoreResult<()>;
+    /// A customer's equipment, oldest first.
+    async fn equipment_of_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &osflow_domain::CustomerId,
+    ) -> StoreResult<Vec<osflow_domain::EquipmentRecord>>;
+    /// Records that the order belongs to the customer and/or the equipment (idempotent). Written before the
+    /// order itself: a link to an order that was never stored is skipped by the readers.
+    async fn link_order(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        customer: Option<&osflow_domain::CustomerId>,
+        equipment: Option<&osflow_domain::EquipmentId>,
+    ) -> StoreResult<()>;
+    /// The orders linked to the customer, newest first (at most `limit`).
+    async fn orders_of_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &osflow_domain::CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>>;
+    /// The orders linked to the equipment, newest first (at most `limit`).
+    async fn orders_of_equipment(
+        &self,
+        tenant: &TenantId,
+        equipment: &osflow_domain::EquipmentId,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>>;
+    /// Replaces each stored event of the order with `rewrite(event)` (same version, same type): the LGPD
+    /// erasure of the customer's data from the history. The order item is not touched.
+    async fn rewrite_events(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        rewrite: &(dyn for<'e> Fn(&'e Event) -> Event + Sync),
+    ) -> StoreResult<()>;
+}

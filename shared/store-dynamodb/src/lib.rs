@@ -58,6 +58,7 @@ pub mod items;
 pub mod keys;
 mod orders;
 mod packed;
+mod records;
 mod reports;
 mod settings;
 pub mod table;

@@ -31,6 +31,7 @@ mod invoices;
 mod orders;
 mod outbox;
 mod pool;
+mod records;
 mod reports;
 mod schema;
 mod sealed;

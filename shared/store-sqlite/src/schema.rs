@@ -171,6 +171,41 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE orders ADD COLUMN sla_due INTEGER;
     CREATE INDEX IF NOT EXISTS orders_by_sla_due ON orders (tenant, sla_due, id) WHERE sla_due IS NOT NULL;
     "#,
+    // 6: the company's records: customers (their document unique in the company while they hold one),
+    // equipment (the serial key unique in the company), and the orders each belongs to.
+    r#"
+    CREATE TABLE IF NOT EXISTS customers (
+        tenant   TEXT NOT NULL,
+        id       TEXT NOT NULL,
+        document TEXT, -- NULL once anonymized
+        version  INTEGER NOT NULL,
+        body     TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX IF NOT EXISTS customers_by_document ON customers (tenant, document)
+        WHERE document IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS equipment (
+        tenant     TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        customer   TEXT NOT NULL,
+        serial     TEXT NOT NULL, -- the serial key (trimmed, upper case)
+        version    INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX IF NOT EXISTS equipment_by_serial ON equipment (tenant, serial);
+    CREATE INDEX IF NOT EXISTS equipment_by_customer ON equipment (tenant, customer, created_at, id);
+    -- The histories: kind 'C' (customer) or 'E' (equipment); order ids are UUIDv7, so their text order is
+    -- their creation order.
+    CREATE TABLE IF NOT EXISTS record_orders (
+        tenant   TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        record   TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind, record, order_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

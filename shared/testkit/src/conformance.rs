@@ -48,6 +48,7 @@ pub struct Stores {
     pub dedupe: Arc<dyn DedupeStore>,
     pub settings: Arc<dyn SettingsStore>,
     pub reports: Arc<dyn ReportStore>,
+    pub records: Arc<dyn osflow_app::RecordStore>,
 }
 
 impl Stores {
@@ -60,6 +61,7 @@ impl Stores {
             idempotency: store.clone(),
             dedupe: store.clone(),
             settings: store.clone(),
+            records: store.clone(),
             reports: store,
         }
     }
@@ -124,6 +126,10 @@ macro_rules! conformance_tests {
             report_events_count_once_with_their_day,
             report_days_read_by_range_and_tenant,
             reports_save_replace_and_list,
+            customers_by_id_and_document,
+            equipment_by_serial_and_customer,
+            histories_list_linked_orders_newest_first,
+            rewritten_events_replay_to_the_order,
         );
     };
 }
@@ -1765,3 +1771,8 @@ pub async fn reports_save_replace_and_list(s: Stores) {
     let ids: Vec<String> = s.reports.reports(&b, 10).await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, vec!["daily-2026-11-02"]);
 }
+
+pub use crate::records_conformance::{
+    customers_by_id_and_document, equipment_by_serial_and_customer, histories_list_linked_orders_newest_first,
+    rewritten_events_replay_to_the_order,
+};

@@ -7,6 +7,7 @@
 //! - [`money`], [`unique`]: the small helpers every test file wrote again.
 
 pub mod conformance;
+mod records_conformance;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

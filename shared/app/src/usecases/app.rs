@@ -8,7 +8,8 @@ use osflow_domain::Invoicing;
 use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
-    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, OrderStore, ReportStore,
+    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, OrderStore, RecordStore,
+    ReportStore,
     SettingsStore, StoreError,
 };
 use crate::usecases::CachedFlowStore;
@@ -21,6 +22,11 @@ pub trait Clock: Send + Sync {
 /// The source of new ids.
 pub trait Ids: Send + Sync {
     fn order_id(&self) -> OrderId;
+
+    /// A new UUIDv7 for a customer or equipment record.
+    fn record_uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::now_v7()
+    }
 }
 
 /// The real clock.
@@ -91,6 +97,8 @@ pub struct App {
     pub nfe_events: Option<Arc<dyn NfeEvents>>,
     /// Report aggregates and generated reports.
     pub reports: Arc<dyn ReportStore>,
+    /// The company's customers and equipment.
+    pub records: Arc<dyn RecordStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     /// Webhook URLs may be `http://` to this machine's loopback (osflow-local); otherwise `https://` only.
@@ -107,12 +115,12 @@ impl std::fmt::Debug for App {
 
 /// The ports one store adapter serves (SQLite, DynamoDB): [`App::over`] puts it behind all of them.
 pub trait AppStore:
-    OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + 'static
+    OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + RecordStore + 'static
 {
 }
 
 impl<T> AppStore for T where
-    T: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + 'static
+    T: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + RecordStore + 'static
 {
 }
 
@@ -127,6 +135,7 @@ impl App {
             invoices: store.clone(),
             idempotency: store.clone(),
             settings: store.clone(),
+            records: store.clone(),
             reports: store,
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(NoBlobs),

@@ -14,6 +14,7 @@ mod fiscal;
 mod flows;
 mod nfe_events;
 mod reads;
+mod records;
 mod settings;
 mod steps;
 
@@ -21,6 +22,7 @@ pub use app::*;
 pub use fiscal::*;
 pub use flows::*;
 pub use nfe_events::*;
+pub use records::*;
 pub use settings::*;
 pub use steps::*;
 

@@ -128,9 +128,16 @@ impl App {
             due_date: input.due_date,
             technician: input.technician,
         };
-        decide_open(&flow, probe.clone(), &caller.actor(), now)?;
+        let checked = decide_open(&flow, probe.clone(), &caller.actor(), now)?;
+        let osflow_domain::Change::Opened(opened) = &checked.change else { unreachable!("decide_open yields Opened") };
+        // The customer's and the equipment's records (found by document and serial, or created), and the order
+        // in their histories before the order itself (a link to an order never stored is skipped by the reads).
+        let (customer, equipment) = self.records_for(&caller.tenant, &opened.customer, &opened.equipment).await?;
+        let (customer_id, equipment_id) = (customer.id, equipment.as_ref().map(|e| e.id));
+        self.records.link_order(&caller.tenant, &probe.id, Some(&customer_id), equipment_id.as_ref()).await?;
         let number = self.orders.next_order_number(&caller.tenant).await?;
-        let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?;
+        let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?
+            .with_records(Some(customer_id), equipment_id);
         let order = Order::from_opened(&event).expect("decide_open yields Opened");
         let rendered = render(&order, &flow);
         let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
