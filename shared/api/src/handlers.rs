@@ -99,7 +99,7 @@ async fn flows(cx: &Cx<'_>, caller: &Caller, versions: impl Iterator<Item = u32>
 /// the use case, on the flow the step was decided on). A body that does not parse is answered with 403 rather than
 /// its details when the caller may not take a step named `name` (`Command::name`) on the order at all; a body that
 /// parses reaches `decide`, which checks the role first, so the happy path reads the order once.
-async fn step<T: DeserializeOwned>(
+pub(crate) async fn step<T: DeserializeOwned>(
     cx: &Cx<'_>,
     name: &'static str,
     make: impl FnOnce(T) -> Result<Command, Problem>,

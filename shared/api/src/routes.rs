@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use crate::http::{Cx, Res};
-use crate::{handlers, nfe, reports};
+use crate::{handlers, nfe, records, reports};
 
 /// The Lambda functions of the HTTP API (one package each under `functions/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,10 +22,11 @@ pub enum Function {
     FlowAdmin,
     FiscalAdmin,
     Reports,
+    Records,
 }
 
 impl Function {
-    pub const ALL: [Function; 12] = [
+    pub const ALL: [Function; 13] = [
         Function::OpenOrder,
         Function::Quote,
         Function::Execution,
@@ -38,6 +39,7 @@ impl Function {
         Function::FlowAdmin,
         Function::FiscalAdmin,
         Function::Reports,
+        Function::Records,
     ];
 
     /// The package (and folder) name under `functions/`.
@@ -55,6 +57,7 @@ impl Function {
             Function::FlowAdmin => "flow-admin",
             Function::FiscalAdmin => "fiscal-admin",
             Function::Reports => "reports",
+            Function::Records => "records",
         }
     }
 
@@ -198,6 +201,20 @@ routes! {
     POST "/v1/reports", Reports => reports::create_report;
     GET "/v1/reports/{id}", Reports => reports::get_report;
     GET "/v1/reports/{id}/files/{file}", Reports => reports::report_file;
+    // The company's records: customers, equipment, and the edits of an open order's data
+    POST "/v1/customers", Records => records::create_customer;
+    GET "/v1/customers/{document}", Records => records::get_customer;
+    PUT "/v1/customers/{document}", Records => records::edit_customer;
+    GET "/v1/customers/{document}/export", Records => records::export_customer;
+    POST "/v1/customers/{document}/anonymize", Records => records::anonymize_customer;
+    POST "/v1/customers/{document}/equipment", Records => records::create_equipment;
+    GET "/v1/equipment", Records => records::find_equipment;
+    GET "/v1/equipment/{id}", Records => records::get_equipment;
+    PUT "/v1/equipment/{id}", Records => records::edit_equipment;
+    PUT "/v1/orders/{id}/customer", Records => records::edit_order_customer;
+    PUT "/v1/orders/{id}/equipment", Records => records::edit_order_equipment;
+    PUT "/v1/orders/{id}/due-date", Records => records::change_due_date;
+    PUT "/v1/orders/{id}/technician", Records => records::assign_technician;
 }
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

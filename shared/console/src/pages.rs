@@ -434,6 +434,11 @@ fn event_text(e: &Event, flow: &Flow) -> String {
         Change::NotificationSent { channel, to_masked, ok, .. } => {
             format!("Aviso por {channel} para {to_masked}{}", if *ok { "" } else { " (falhou)" })
         }
+        Change::CustomerEdited { .. } => "Dados do cliente alterados".to_owned(),
+        Change::EquipmentEdited { .. } => "Dados do equipamento alterados".to_owned(),
+        Change::DueDateChanged { due_date, .. } => format!("Nova data prevista: {}", date(*due_date)),
+        Change::TechnicianAssigned { technician, .. } => format!("Técnico responsável: {technician}"),
+        Change::CustomerAnonymized => "Dados pessoais do cliente anonimizados (LGPD)".to_owned(),
     };
     match moved {
         Some(to) => format!("{what} → {to}"),

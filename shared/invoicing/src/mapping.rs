@@ -105,7 +105,8 @@ fn recipient(order: &Order) -> Result<Recipient, MapError> {
         city: a.city.clone(),
         uf: a.uf,
         cep: a.zip.as_str().to_owned(),
-        phone: None,
+        // DDD and number (the E.164 form without "+55"): the customer's phone as the order holds it now.
+        phone: c.phone.as_ref().map(|p| p.as_str()[3..].to_owned()),
     });
     Ok(Recipient { id, name: c.name.clone(), address, email: c.email.as_ref().map(|e| e.as_str().to_owned()) })
 }

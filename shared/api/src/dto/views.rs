@@ -369,6 +369,10 @@ pub struct OrderView {
     /// Every fiscal document of the order (NF-e and NFS-e), in the order they were first recorded.
     pub invoices: Vec<InvoiceSummaryView>,
     pub cancel_reason: Option<String>,
+    /// The customer's record (`GET /v1/customers/{id}`), absent on orders opened before records were kept.
+    pub customer_id: Option<String>,
+    /// The equipment's record (`GET /v1/equipment/{id}`), when the equipment has a serial or tag.
+    pub equipment_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// What the caller may do now (only in `GET /v1/orders/{id}`): from the order's flow version, the caller's
@@ -475,6 +479,8 @@ impl OrderView {
             invoice: o.nfe().map(Into::into),
             invoices: o.invoices.iter().map(Into::into).collect(),
             cancel_reason: o.cancel_reason.clone(),
+            customer_id: o.customer_id.map(|c| c.to_string()),
+            equipment_id: o.equipment_id.map(|e| e.to_string()),
             created_at: o.created_at,
             updated_at: o.updated_at,
             allowed_actions: None,
