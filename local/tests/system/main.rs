@@ -9,6 +9,7 @@ mod flows;
 mod nfe;
 mod portal;
 mod process;
+mod records;
 mod refusals;
 mod reports;
 mod support;

@@ -462,7 +462,8 @@ pub(crate) fn decide_sized(
         }
         let change = Change::NotificationSent {
             channel: text("channel", &channel, 40)?,
-            to_masked: text("to_masked", &to_masked, 320)?,
+            // A message of an order whose customer was anonymized meanwhile names no recipient.
+            to_masked: if order.customer_anonymized() { "***".to_owned() } else { text("to_masked", &to_masked, 320)? },
             template: text("template", &template, 80)?,
             ok,
             error: error.map(|e| e.chars().filter(|c| !c.is_control()).take(500).collect()),
