@@ -17,7 +17,9 @@ async fn company_with_emitter(local: &Local, tenant: &str) -> Api {
     let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
     let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA FISCAL LTDA", 30).unwrap();
     let pkcs12 = base64::engine::general_purpose::STANDARD.encode(cert.to_pkcs12("senha-do-a1").unwrap());
-    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1")))).await.ok(StatusCode::OK);
+    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
+        .await
+        .ok(StatusCode::OK);
     rep
 }
 
@@ -71,7 +73,8 @@ async fn a_phone_fixed_on_an_open_order_reaches_the_nfe_and_the_customers_other_
     let record = rep.get("/v1/customers/529.982.247-25").await.ok(StatusCode::OK);
     assert_eq!(record["id"], customer_id.as_str());
     assert_eq!(record["customer"]["phone"], "+5511912345678");
-    let mut history: Vec<&str> = record["orders"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let mut history: Vec<&str> =
+        record["orders"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
     history.sort_unstable();
     let mut both = vec![id.as_str(), other.as_str()];
     both.sort_unstable();
@@ -194,7 +197,11 @@ async fn an_anonymized_customer_is_in_no_answer_and_the_invoices_stay_downloadab
     {
         let found: Vec<&str> =
             after.lines().filter(|l| l.split_once('\t').is_some_and(|(_, body)| body.contains(personal))).collect();
-        assert!(found.is_empty(), "{personal:?} is still in an answer: {}", found.join("\n").chars().take(3000).collect::<String>());
+        assert!(
+            found.is_empty(),
+            "{personal:?} is still in an answer: {}",
+            found.join("\n").chars().take(3000).collect::<String>()
+        );
     }
     assert!(after.contains("Cliente anonimizado"), "{after}");
     for event in ["order.customer_anonymized"] {
@@ -251,7 +258,10 @@ async fn an_order_for_a_known_serial_links_to_the_equipment() {
     assert_eq!(edited["equipment"]["model"], "Inspiron 15 3520");
     let second_id = second["id"].as_str().unwrap();
     assert_eq!(api.order(second_id).await["equipment"]["model"], "Inspiron 15 3520");
-    assert_eq!(api.get(&format!("/v1/equipment/{equipment_id}")).await.ok(StatusCode::OK)["equipment"]["model"], "Inspiron 15 3520");
+    assert_eq!(
+        api.get(&format!("/v1/equipment/{equipment_id}")).await.ok(StatusCode::OK)["equipment"]["model"],
+        "Inspiron 15 3520"
+    );
 
     // An order opened without a serial gets one later: a new equipment, linked.
     let mut no_serial = example_order();

@@ -95,11 +95,9 @@ pub struct TechnicianRequest {
 fn customer_problem(e: AppError) -> Problem {
     match e {
         AppError::NotFound => Problem::new(ProblemType::NotFound).with_detail("cliente não encontrado"),
-        AppError::Store(osflow_app::StoreError::AlreadyExists) => Problem::field(
-            ProblemType::Conflict,
-            "customer.document",
-            "outro cliente da empresa já tem este CPF/CNPJ",
-        ),
+        AppError::Store(osflow_app::StoreError::AlreadyExists) => {
+            Problem::field(ProblemType::Conflict, "customer.document", "outro cliente da empresa já tem este CPF/CNPJ")
+        }
         e => app_problem(&e, None),
     }
 }
@@ -164,7 +162,11 @@ fn equipment_view(r: &EquipmentRecord, orders: Vec<OrderSummary>) -> EquipmentRe
     }
 }
 
-fn customer_view(r: &CustomerRecord, equipment: Vec<EquipmentRecordView>, orders: Vec<OrderSummary>) -> CustomerRecordView {
+fn customer_view(
+    r: &CustomerRecord,
+    equipment: Vec<EquipmentRecordView>,
+    orders: Vec<OrderSummary>,
+) -> CustomerRecordView {
     CustomerRecordView {
         id: r.id.to_string(),
         version: r.version,
@@ -306,7 +308,9 @@ pub(crate) async fn find_equipment(cx: &Cx<'_>) -> Res {
     let q = cx.query();
     let serial = q.first("serial").map(str::trim).filter(|s| !s.is_empty() && s.chars().count() <= 60);
     let serial = serial
-        .ok_or_else(|| Problem::field(ProblemType::InvalidField, "serial", "informe o número de série (até 60 caracteres)"))?
+        .ok_or_else(|| {
+            Problem::field(ProblemType::InvalidField, "serial", "informe o número de série (até 60 caracteres)")
+        })?
         .to_owned();
     let h = cx.app.equipment_by_serial(&caller, &serial).await.map_err(equipment_problem)?;
     equipment_response(cx, &caller, h, 200).await
@@ -363,13 +367,12 @@ pub(crate) async fn edit_order_customer(cx: &Cx<'_>) -> Res {
     let idem = cx.idempotency()?;
     let body: CustomerInput = cx.json()?;
     let render = |o: &Order, flow: &Flow| rendered(200, &OrderView::new(o, flow));
-    let reply = cx
-        .app
-        .edit_order_customer(&caller, &id, body.into(), if_match, idem.as_ref(), &render)
-        .await
-        .map_err(|e| match e {
-            AppError::Store(osflow_app::StoreError::AlreadyExists) => customer_problem(e),
-            e => app_problem(&e, None),
+    let reply =
+        cx.app.edit_order_customer(&caller, &id, body.into(), if_match, idem.as_ref(), &render).await.map_err(|e| {
+            match e {
+                AppError::Store(osflow_app::StoreError::AlreadyExists) => customer_problem(e),
+                e => app_problem(&e, None),
+            }
         })?;
     order_reply(reply).await
 }
@@ -388,14 +391,13 @@ pub(crate) async fn edit_order_equipment(cx: &Cx<'_>) -> Res {
     let idem = cx.idempotency()?;
     let body: EquipmentInput = cx.json()?;
     let render = |o: &Order, flow: &Flow| rendered(200, &OrderView::new(o, flow));
-    let reply = cx
-        .app
-        .edit_order_equipment(&caller, &id, body.into(), if_match, idem.as_ref(), &render)
-        .await
-        .map_err(|e| match e {
-            AppError::Store(osflow_app::StoreError::AlreadyExists) => equipment_problem(e),
-            e => app_problem(&e, None),
-        })?;
+    let reply =
+        cx.app.edit_order_equipment(&caller, &id, body.into(), if_match, idem.as_ref(), &render).await.map_err(
+            |e| match e {
+                AppError::Store(osflow_app::StoreError::AlreadyExists) => equipment_problem(e),
+                e => app_problem(&e, None),
+            },
+        )?;
     order_reply(reply).await
 }
 

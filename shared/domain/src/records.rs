@@ -148,7 +148,13 @@ impl EquipmentRecord {
 
 /// The customer every anonymized order and record holds.
 pub fn anonymized_customer() -> Customer {
-    Customer { name: ANONYMIZED_NAME.to_owned(), document: anonymized_document(), email: None, phone: None, address: None }
+    Customer {
+        name: ANONYMIZED_NAME.to_owned(),
+        document: anonymized_document(),
+        email: None,
+        phone: None,
+        address: None,
+    }
 }
 
 fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {

@@ -975,7 +975,8 @@ mod properties {
                 equipment_id: None,
             }),
             (2u32..28).prop_map(|d| Command::ChangeDueDate { due_date: date(d) }),
-            (0u8..3).prop_map(|t| Command::AssignTechnician { technician: UserId::parse(&format!("tec-{t}")).unwrap() }),
+            (0u8..3)
+                .prop_map(|t| Command::AssignTechnician { technician: UserId::parse(&format!("tec-{t}")).unwrap() }),
             Just(Command::AnonymizeCustomer),
         ]
         .prop_flat_map(|c| (0u8..5, Just(c)))
@@ -1060,7 +1061,8 @@ mod properties {
             // the customer's name, document, e-mail or phone.
             let scrubbed: Vec<Event> = h.events.iter().map(Event::anonymized).collect();
             prop_assert_eq!(Order::replay(&scrubbed).unwrap(), h.order.clone());
-            let text = format!("{}{}", serde_json::to_string(&h.order).unwrap(), serde_json::to_string(&scrubbed).unwrap());
+            let text =
+                format!("{}{}", serde_json::to_string(&h.order).unwrap(), serde_json::to_string(&scrubbed).unwrap());
             for personal in ["Maria", "52998224725", "maria@", "98765"] {
                 prop_assert!(!text.contains(personal), "{personal} left after anonymization");
             }

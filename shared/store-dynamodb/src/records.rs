@@ -61,7 +61,14 @@ fn data_of<T: serde::de::DeserializeOwned>(item: &Item, what: &str) -> StoreResu
     }
 }
 
-fn record_item<T: serde::Serialize>(pk: String, sk: &str, entity: &str, tenant: &TenantId, version: u64, value: &T) -> StoreResult<Item> {
+fn record_item<T: serde::Serialize>(
+    pk: String,
+    sk: &str,
+    entity: &str,
+    tenant: &TenantId,
+    version: u64,
+    value: &T,
+) -> StoreResult<Item> {
     let mut item = key(pk, sk);
     item.insert(attr::ENTITY.to_owned(), s(entity));
     item.insert(attr::TENANT.to_owned(), s(tenant.as_str()));
@@ -101,7 +108,13 @@ impl DynamoStore {
     }
 
     /// The record an index item points to.
-    async fn by_index(&self, index_pk: String, index_sk: &str, record_pk: impl Fn(&str) -> String, record_sk: &str) -> StoreResult<Option<Item>> {
+    async fn by_index(
+        &self,
+        index_pk: String,
+        index_sk: &str,
+        record_pk: impl Fn(&str) -> String,
+        record_sk: &str,
+    ) -> StoreResult<Option<Item>> {
         let Some(index) = self.get(index_pk, index_sk).await? else { return Ok(None) };
         let Some(AttributeValue::S(id)) = index.get(RECORD_ID) else {
             return Err(StoreError::Corrupt("index item without record_id".into()));
@@ -118,7 +131,8 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().put(CondPut::new_item(index).into_put(self.table())?).build());
         }
         if let Some(old) = w.old_index {
-            let delete = Delete::builder().table_name(self.table()).set_key(Some(key_of(&old))).build().map_err(build_error)?;
+            let delete =
+                Delete::builder().table_name(self.table()).set_key(Some(key_of(&old))).build().map_err(build_error)?;
             items.push(TransactWriteItem::builder().delete(delete).build());
         }
         for extra in w.extra {
@@ -134,8 +148,9 @@ impl DynamoStore {
             Ok(_) => return Ok(()),
             Err(err) => err,
         };
-        let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
-            err.as_service_error()
+        let Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c),
+        ) = err.as_service_error()
         else {
             return Err(sdk_error(err));
         };
@@ -203,7 +218,11 @@ impl RecordStore for DynamoStore {
         self.get(customer_pk(tenant, id), CUSTOMER_SK).await?.map(|i| data_of(&i, "customer")).transpose()
     }
 
-    async fn customer_by_document(&self, tenant: &TenantId, document: &Document) -> StoreResult<Option<CustomerRecord>> {
+    async fn customer_by_document(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+    ) -> StoreResult<Option<CustomerRecord>> {
         let found = self
             .by_index(custdoc_pk(tenant, document), CUSTDOC_SK, |id| format!("T#{tenant}#CUSTOMER#{id}"), CUSTOMER_SK)
             .await?;
@@ -224,8 +243,10 @@ impl RecordStore for DynamoStore {
         let keeps = |c: &CustomerRecord| !c.is_anonymized();
         let new_doc = keeps(record).then_some(record.customer.document);
         let old_doc = old.as_ref().filter(|o| keeps(o)).map(|o| o.customer.document);
-        let index = |d: &Document| index_item(custdoc_pk(tenant, d), CUSTDOC_SK, "customer_index", record.id.to_string());
-        let item = record_item(customer_pk(tenant, &record.id), CUSTOMER_SK, "customer", tenant, record.version, record)?;
+        let index =
+            |d: &Document| index_item(custdoc_pk(tenant, d), CUSTDOC_SK, "customer_index", record.id.to_string());
+        let item =
+            record_item(customer_pk(tenant, &record.id), CUSTOMER_SK, "customer", tenant, record.version, record)?;
         let write = RecordWrite {
             record: versioned(item, expected),
             new_index: new_doc.filter(|d| Some(*d) != old_doc).map(|d| index(&d)),
@@ -255,8 +276,10 @@ impl RecordStore for DynamoStore {
         };
         let new_serial = serial_key(record.serial());
         let old_serial = old.as_ref().map(|o| serial_key(o.serial()));
-        let index = |serial: &str| index_item(serial_pk(tenant, serial), SERIAL_SK, "equipment_index", record.id.to_string());
-        let item = record_item(equipment_pk(tenant, &record.id), EQUIP_SK, "equipment", tenant, record.version, record)?;
+        let index =
+            |serial: &str| index_item(serial_pk(tenant, serial), SERIAL_SK, "equipment_index", record.id.to_string());
+        let item =
+            record_item(equipment_pk(tenant, &record.id), EQUIP_SK, "equipment", tenant, record.version, record)?;
         let copy = record_item(
             customer_pk(tenant, &record.customer),
             &format!("{EQUIP_PREFIX}{}", record.id),
@@ -274,9 +297,14 @@ impl RecordStore for DynamoStore {
         self.write_record(write, expected.is_none()).await
     }
 
-    async fn equipment_of_customer(&self, tenant: &TenantId, customer: &CustomerId) -> StoreResult<Vec<EquipmentRecord>> {
+    async fn equipment_of_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+    ) -> StoreResult<Vec<EquipmentRecord>> {
         let found = self.query_prefix(customer_pk(tenant, customer), EQUIP_PREFIX).await?;
-        let mut all: Vec<EquipmentRecord> = found.iter().map(|i| data_of(i, "equipment")).collect::<StoreResult<_>>()?;
+        let mut all: Vec<EquipmentRecord> =
+            found.iter().map(|i| data_of(i, "equipment")).collect::<StoreResult<_>>()?;
         all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
         Ok(all)
     }
@@ -288,7 +316,8 @@ impl RecordStore for DynamoStore {
         customer: Option<&CustomerId>,
         equipment: Option<&EquipmentId>,
     ) -> StoreResult<()> {
-        let pks = customer.map(|c| customer_pk(tenant, c)).into_iter().chain(equipment.map(|e| equipment_pk(tenant, e)));
+        let pks =
+            customer.map(|c| customer_pk(tenant, c)).into_iter().chain(equipment.map(|e| equipment_pk(tenant, e)));
         for pk in pks {
             let mut item = key(pk, format!("{ORDER_LINK_PREFIX}{order}"));
             item.insert(attr::ENTITY.to_owned(), s("order_link"));
@@ -297,11 +326,21 @@ impl RecordStore for DynamoStore {
         Ok(())
     }
 
-    async fn orders_of_customer(&self, tenant: &TenantId, customer: &CustomerId, limit: u32) -> StoreResult<Vec<OrderId>> {
+    async fn orders_of_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>> {
         self.order_links(customer_pk(tenant, customer), limit).await
     }
 
-    async fn orders_of_equipment(&self, tenant: &TenantId, equipment: &EquipmentId, limit: u32) -> StoreResult<Vec<OrderId>> {
+    async fn orders_of_equipment(
+        &self,
+        tenant: &TenantId,
+        equipment: &EquipmentId,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>> {
         self.order_links(equipment_pk(tenant, equipment), limit).await
     }
 

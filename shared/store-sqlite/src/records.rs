@@ -94,7 +94,11 @@ impl RecordStore for SqliteStore {
         .await
     }
 
-    async fn customer_by_document(&self, tenant: &TenantId, document: &Document) -> StoreResult<Option<CustomerRecord>> {
+    async fn customer_by_document(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+    ) -> StoreResult<Option<CustomerRecord>> {
         let (tenant, document) = (tenant.as_str().to_owned(), document.as_str().to_owned());
         self.read(move |conn| {
             let sql = "SELECT body FROM customers WHERE tenant = ?1 AND document = ?2";
@@ -179,7 +183,11 @@ impl RecordStore for SqliteStore {
         .await
     }
 
-    async fn equipment_of_customer(&self, tenant: &TenantId, customer: &CustomerId) -> StoreResult<Vec<EquipmentRecord>> {
+    async fn equipment_of_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+    ) -> StoreResult<Vec<EquipmentRecord>> {
         let (tenant, customer) = (tenant.as_str().to_owned(), customer.to_string());
         self.read(move |conn| {
             let sql = "SELECT body FROM equipment WHERE tenant = ?1 AND customer = ?2 ORDER BY created_at, id";
@@ -197,11 +205,8 @@ impl RecordStore for SqliteStore {
     ) -> StoreResult<()> {
         let tenant = tenant.as_str().to_owned();
         let order = order.to_string();
-        let links: Vec<(&'static str, String)> = customer
-            .map(|c| ("C", c.to_string()))
-            .into_iter()
-            .chain(equipment.map(|e| ("E", e.to_string())))
-            .collect();
+        let links: Vec<(&'static str, String)> =
+            customer.map(|c| ("C", c.to_string())).into_iter().chain(equipment.map(|e| ("E", e.to_string()))).collect();
         self.write(move |conn| {
             let tx = immediate(conn)?;
             {
@@ -220,7 +225,12 @@ impl RecordStore for SqliteStore {
         .await
     }
 
-    async fn orders_of_customer(&self, tenant: &TenantId, customer: &CustomerId, limit: u32) -> StoreResult<Vec<OrderId>> {
+    async fn orders_of_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<OrderId>> {
         let (tenant, record) = (tenant.as_str().to_owned(), customer.to_string());
         self.read(move |conn| order_ids(conn, &tenant, "C", &record, limit)).await
     }

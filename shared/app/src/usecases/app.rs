@@ -9,8 +9,7 @@ use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
     Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, OrderStore, RecordStore,
-    ReportStore,
-    SettingsStore, StoreError,
+    ReportStore, SettingsStore, StoreError,
 };
 use crate::usecases::CachedFlowStore;
 

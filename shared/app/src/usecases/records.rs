@@ -226,12 +226,8 @@ impl App {
         if record.customer == customer {
             return Ok(record);
         }
-        let next = CustomerRecord {
-            customer,
-            version: record.version + 1,
-            updated_at: self.clock.now(),
-            ..record.clone()
-        };
+        let next =
+            CustomerRecord { customer, version: record.version + 1, updated_at: self.clock.now(), ..record.clone() };
         match self.records.put_customer(&next, Some(record.version)).await {
             Ok(()) => Ok(next),
             Err(StoreError::Conflict { current_version }) => Err(AppError::PreconditionFailed { current_version }),
@@ -452,8 +448,7 @@ impl App {
         };
         self.records.link_order(&caller.tenant, id, Some(&record.id), None).await?;
         let cmd = Command::EditCustomer { customer, customer_id: Some(record.id) };
-        let reply =
-            self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await?;
+        let reply = self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await?;
         self.reach_open_orders(caller, &record, Some(id)).await?;
         Ok(reply)
     }
@@ -496,8 +491,7 @@ impl App {
             self.records.link_order(&caller.tenant, id, None, Some(&r.id)).await?;
         }
         let cmd = Command::EditEquipment { equipment, equipment_id: record.as_ref().map(|r| r.id) };
-        let reply =
-            self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await?;
+        let reply = self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await?;
         if let Some(r) = &record {
             self.reach_equipment_orders(caller, r, Some(id)).await?;
         }
