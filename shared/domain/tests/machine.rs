@@ -867,7 +867,7 @@ fn edits_of_an_open_order_are_events_and_refused_once_closed() {
     let by_tecnico = h.try_as(&staff(&[Role::Tecnico]), Command::ChangeDueDate { due_date: date(21) });
     assert!(matches!(by_tecnico, Err(DomainError::RoleNotAllowed { .. })));
 
-    h.ok(Command::Cancel { reason: "desistiu".into() });
+    h.ok(Command::Cancel { reason: "desistiu".into(), refund: None });
     let closed = h.try_(Command::EditEquipment { equipment: h.order.equipment.clone(), equipment_id: None });
     assert!(matches!(closed, Err(DomainError::NotAllowedInStatus { .. })));
     // The erasure reaches a cancelled order too, by the representante only, once.
