@@ -410,7 +410,7 @@ impl App {
     /// a record is changed for it.
     async fn check_step(&self, caller: &Caller, order: &Order, cmd: &Command) -> AppResult<()> {
         let flow: Flow = self.flow_version(&caller.tenant, order.flow_version).await?;
-        let ctx = Context { now: self.clock.now(), invoicing_enabled: false };
+        let ctx = Context::at(self.clock.now());
         decide(order, &flow, cmd.clone(), &caller.actor(), &ctx)?;
         Ok(())
     }
