@@ -72,6 +72,11 @@ impl Order {
         self.documents(DocumentKind::Nfe).last()
     }
 
+    /// Whether `doc` was replaced by a later attempt of the same document: an NF-e that is not the order's latest.
+    pub fn superseded(&self, doc: &InvoiceInfo) -> bool {
+        doc.kind == DocumentKind::Nfe && self.nfe().is_some_and(|latest| latest.key != doc.key)
+    }
+
     pub fn document(&self, key: &str) -> Option<&InvoiceInfo> {
         self.invoices.iter().find(|i| i.key == key)
     }
@@ -101,8 +106,13 @@ impl Order {
 
     /// Every document the order needs is issued: the NF-e of its approved parts and the NFS-e of its approved
     /// labor, each only when the company issues that kind through osflow (the `invoice_authorized` guard).
+    ///
+    /// An order has one NF-e, so its latest attempt decides: an earlier one that was rejected and issued again
+    /// under another key (after the company fixed its environment or data) is superseded, not pending.
     pub fn fiscal_documents_ready(&self, invoicing: Invoicing) -> bool {
-        let nfe = !invoicing.nfe || self.approved_parts().next().is_none() || self.documents_issued(DocumentKind::Nfe);
+        let nfe = !invoicing.nfe
+            || self.approved_parts().next().is_none()
+            || self.nfe().is_some_and(|d| d.state == InvoiceState::Authorized);
         let nfse = !invoicing.nfse || !self.has_approved_labor() || self.documents_issued(DocumentKind::Nfse);
         nfe && nfse
     }

@@ -871,7 +871,9 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
             require_roles(&INVOICE_RETRY_ROLES)?;
             // A pending one too: its message may have been lost or parked; the invoicer consults it first.
             let retryable = |i: &&InvoiceInfo| {
-                i.issued_elsewhere.is_none() && matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending)
+                i.issued_elsewhere.is_none()
+                    && matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending)
+                    && !order.superseded(i)
             };
             let chosen: Vec<&InvoiceInfo> = match &key {
                 Some(k) => {
