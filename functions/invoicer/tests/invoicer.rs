@@ -255,6 +255,7 @@ async fn the_payment_event_issues_one_authorized_nfe_on_dynamodb_and_redeliverie
     );
     let events_after_first = w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len();
     assert_eq!(w.simulator.authorization_requests(), 1);
+    let danfe = osflow_app::danfe_blob_key(&order.id, &record.access_key);
 
     // Three redeliveries of the same message (SQS at-least-once), one in a batch of its own each.
     for attempt in 2..=4 {
@@ -264,8 +265,10 @@ async fn the_payment_event_issues_one_authorized_nfe_on_dynamodb_and_redeliverie
     assert_eq!(w.store.invoices(&w.tenant, &order.id).await.unwrap(), vec![record], "one number, one record");
     assert_eq!(w.simulator.authorization_requests(), 1, "nothing sent again");
     assert_eq!(w.app.orders.timeline(&w.tenant, &order.id).await.unwrap().len(), events_after_first);
-    assert_eq!(w.blobs.len(), 1, "one stored nfeProc");
+    assert_eq!(w.blobs.len(), 2, "one stored nfeProc and its DANFE");
     assert!(w.blobs.get(&w.tenant, &xml_ref).await.unwrap().is_some());
+    let pdf = w.blobs.get(&w.tenant, &danfe).await.unwrap().expect("the DANFE beside the nfeProc");
+    assert!(pdf.bytes.starts_with(b"%PDF-"), "a PDF");
 }
 
 #[tokio::test(flavor = "multi_thread")]
