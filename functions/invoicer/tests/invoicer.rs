@@ -168,6 +168,7 @@ impl World {
             due_date: None,
             technician: None,
             discount: None,
+            intake: None,
         };
         let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
             Reply::Fresh(s) => s.order.id,

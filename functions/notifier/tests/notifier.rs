@@ -158,10 +158,12 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
             quantity: Quantity::parse("1").unwrap(),
             unit_price: Money::parse("269.90").unwrap(),
             discount: None,
+            warranty_days: None,
         }],
         discount: None,
         due_date: None,
         technician: None,
+        intake: None,
     };
     let app = &notifier.app;
     let id = match app.open_order(&caller, input, None, &no_render).await.unwrap() {

@@ -2,11 +2,13 @@
 //! from `osflow-local token`, and every request over HTTP.
 //!
 //! Modules: `support` (the harness), `flows`, `refusals`, `process` (with the notifications), `portal` (a real
-//! browser), `console` (the staff console in a real browser), `nfe`, `reports`.
+//! browser), `console` (the staff console in a real browser), `nfe`, `reports`, `paperwork` (receipts,
+//! warranty returns, an NF-e with discounts).
 
 mod console;
 mod flows;
 mod nfe;
+mod paperwork;
 mod portal;
 mod process;
 mod records;

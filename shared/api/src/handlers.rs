@@ -24,7 +24,7 @@ fn problem(e: AppError) -> Problem {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)]
-pub(crate) struct OrderPath {
+pub struct OrderPath {
     /// The order id (UUIDv7).
     id: String,
 }

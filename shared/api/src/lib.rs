@@ -15,6 +15,7 @@ mod http;
 pub mod limit;
 mod nfe;
 pub mod openapi;
+mod paperwork;
 mod records;
 mod reports;
 pub mod routes;

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use crate::http::{Cx, Res};
-use crate::{handlers, nfe, records, reports};
+use crate::{handlers, nfe, paperwork, records, reports};
 
 /// The Lambda functions of the HTTP API (one package each under `functions/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,6 +144,7 @@ macro_rules! routes {
 routes! {
     // 1. Abertura
     POST "/v1/orders", OpenOrder => handlers::open_order;
+    POST "/v1/orders/{id}/warranty-return", OpenOrder => paperwork::warranty_return;
     // 2. Aprovação
     POST "/v1/orders/{id}/quote/send", Quote => handlers::send_quote;
     PUT "/v1/orders/{id}/quote", Quote => handlers::revise_quote;
@@ -182,6 +183,8 @@ routes! {
     GET "/v1/orders/{id}/timeline", OrdersQuery => handlers::timeline;
     GET "/v1/orders/{id}/notifications", OrdersQuery => handlers::order_notifications;
     GET "/v1/customers/{document}/orders", OrdersQuery => handlers::customer_orders;
+    GET "/v1/orders/{id}/receipts/entry", OrdersQuery => paperwork::entry_receipt;
+    GET "/v1/orders/{id}/receipts/delivery", OrdersQuery => paperwork::delivery_receipt;
     GET "/v1/openapi.json", OrdersQuery => handlers::openapi;
     // Flow editor
     GET "/v1/flow", FlowAdmin => handlers::get_flow;
@@ -189,6 +192,8 @@ routes! {
     GET "/v1/flow/versions", FlowAdmin => handlers::flow_versions;
     GET "/v1/settings/notifications", FlowAdmin => handlers::get_notification_settings;
     PUT "/v1/settings/notifications", FlowAdmin => handlers::put_notification_settings;
+    GET "/v1/settings/company", FlowAdmin => paperwork::get_company_settings;
+    PUT "/v1/settings/company", FlowAdmin => paperwork::put_company_settings;
     // NF-e emitter (the only function that links the NF-e library: certificates are opened here)
     GET "/v1/fiscal/emitter", FiscalAdmin => handlers::get_fiscal_emitter;
     PUT "/v1/fiscal/emitter", FiscalAdmin => handlers::put_fiscal_emitter;

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod ports;
+pub mod receipts;
 pub mod search;
 pub mod templates;
 pub mod usecases;

@@ -653,13 +653,36 @@ pub struct NotificationSettings {
     pub channels: Vec<NotifyChannel>,
 }
 
-/// Company settings (notifications).
+/// A company's paperwork settings: the default warranty per line kind and the texts of its printed OS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanySettings {
+    /// The company's name and document as printed on its receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_document: Option<String>,
+    /// The warranty of lines typed without their own (90 days each when never saved).
+    #[serde(default)]
+    pub warranty: osflow_domain::WarrantyDefaults,
+    /// The warranty term printed on the delivery receipt (a default text when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty_terms: Option<String>,
+    /// The terms printed on the entry receipt (a default text when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_terms: Option<String>,
+}
+
+/// Company settings (notifications; paperwork).
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     /// The company's notification settings, or `None` when never saved.
     async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>>;
     /// Stores (or replaces) them.
     async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()>;
+    /// The company's paperwork settings, or `None` when never saved.
+    async fn company_settings(&self, tenant: &TenantId) -> StoreResult<Option<CompanySettings>>;
+    /// Stores (or replaces) them.
+    async fn put_company_settings(&self, tenant: &TenantId, settings: &CompanySettings) -> StoreResult<()>;
 }
 
 /// An e-mail to a customer (plain text, UTF-8).

@@ -430,6 +430,7 @@ fn event_text(e: &Event, flow: &Flow) -> String {
         Change::Cancelled { reason } => format!("OS cancelada: {reason}"),
         Change::Moved => "Status alterado".to_owned(),
         Change::LinkResent => "Link reenviado ao cliente".to_owned(),
+        Change::WarrantyReturnOpened { link } => format!("Retorno em garantia aberto: OS nº {}", link.number),
         Change::SlaBreached { limit_hours, .. } => format!("Prazo do status ({limit_hours} h) estourado"),
         Change::NotificationSent { channel, to_masked, ok, .. } => {
             format!("Aviso por {channel} para {to_masked}{}", if *ok { "" } else { " (falhou)" })

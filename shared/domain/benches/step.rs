@@ -18,6 +18,7 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
         quantity: Quantity::parse("1").unwrap(),
         unit_price: Money::parse(price).unwrap(),
         discount: None,
+        warranty_days: None,
     };
     let open = OpenOrder {
         id: OrderId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
@@ -36,6 +37,8 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
         due_date: None,
         technician: None,
         discount: None,
+        intake: None,
+        warranty_of: None,
     };
     let e = decide_open(&flow, open, &actor, now).unwrap();
     let mut order = Order::from_opened(&e).unwrap();

@@ -199,10 +199,13 @@ mod tests {
                 quantity: Quantity::parse("1").unwrap(),
                 unit_price: Money::parse("100.00").unwrap(),
                 discount: None,
+                warranty_days: None,
             }],
             discount: None,
             due_date: None,
             technician: None,
+            intake: None,
+            warranty_of: None,
         };
         let e = decide_open(flow, cmd, &staff(Role::Atendente), ctx.now).unwrap();
         Order::from_opened(&e).unwrap()

@@ -80,6 +80,11 @@ pub struct Opened {
     /// The equipment record (an order whose equipment has a serial or tag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equipment_id: Option<EquipmentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<crate::warranty::Intake>,
+    /// The order this one is a warranty return of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty_of: Option<crate::warranty::WarrantyLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +168,10 @@ pub enum Change {
     /// Staff asked to send the customer the current link of the order again (the quote's decision link while it
     /// waits for the customer): the notifier sends it.
     LinkResent,
+    /// A warranty return was opened for this order (recorded on the first order; the return names it too).
+    WarrantyReturnOpened {
+        link: crate::warranty::WarrantyLink,
+    },
     /// A message the notifier sent to the customer (or failed to send), recorded on the timeline by a System
     /// actor. It changes no status and never notifies by itself.
     NotificationSent {
@@ -243,6 +252,7 @@ impl Change {
             Change::DueDateChanged { .. } => "order.due_date_changed",
             Change::TechnicianAssigned { .. } => "order.technician_assigned",
             Change::CustomerAnonymized => "order.customer_anonymized",
+            Change::WarrantyReturnOpened { .. } => "order.warranty_return_opened",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod records;
 pub mod report;
 pub mod timeline;
 pub mod values;
+pub mod warranty;
 
 pub use allowed::{AllowedAction, allowed_actions, may_give};
 pub use discount::Discount;
@@ -32,3 +33,4 @@ pub use order::{
 pub use overdue::{is_overdue, sla_used};
 pub use records::{CustomerId, CustomerRecord, EquipmentId, EquipmentRecord};
 pub use timeline::{Stay, stays, time_in_status};
+pub use warranty::{Intake, LineWarranty, WarrantyDefaults, WarrantyError, WarrantyLink};

@@ -15,6 +15,7 @@ use crate::order::{
 };
 use crate::records::{CustomerId, EquipmentId};
 use crate::values::{Money, OrderId, TenantId, UserId};
+use crate::warranty::{Intake, MAX_ACCESSORIES, MAX_WARRANTY_DAYS, WarrantyLink};
 
 /// Facts from outside the order that rules depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,11 @@ pub struct OpenOrder {
     pub discount: Option<Discount>,
     pub due_date: Option<NaiveDate>,
     pub technician: Option<UserId>,
+    /// What was received with the equipment.
+    pub intake: Option<Intake>,
+    /// The order this one is a warranty return of (its lines at zero price come from
+    /// [`Order::warranty_return_lines`]).
+    pub warranty_of: Option<WarrantyLink>,
 }
 
 /// Every step of the seed after opening.
@@ -179,6 +185,11 @@ pub enum Command {
     /// Erases the customer's personal data from the order (LGPD), in any status: the representante, on the
     /// customer's request.
     AnonymizeCustomer,
+    /// Records on a released order the warranty return opened for it (any status after release, final ones
+    /// included; staff who may open orders).
+    RecordWarrantyReturn {
+        link: WarrantyLink,
+    },
 }
 
 /// The most cartas de correção of one NF-e (`nSeqEvento` 1–20).
@@ -225,6 +236,7 @@ impl Command {
             Command::ChangeDueDate { .. } => "change_due_date",
             Command::AssignTechnician { .. } => "assign_technician",
             Command::AnonymizeCustomer => "anonymize_customer",
+            Command::RecordWarrantyReturn { .. } => "record_warranty_return",
         }
     }
 }
@@ -329,6 +341,9 @@ fn check_lines(field: &str, items: &[LineInput], allow_empty: bool) -> Result<Ve
                 let total = l.unit_price.checked_mul_quantity(l.quantity).unwrap_or_default();
                 check_discount(&f("discount"), d, total, "the line's total")?;
             }
+            if l.warranty_days.is_some_and(|d| d > MAX_WARRANTY_DAYS) {
+                return Err(invalid(&f("warranty_days"), format!("must be at most {MAX_WARRANTY_DAYS} days")));
+            }
             if l.kind == LineKind::Part && l.ncm.is_none() {
                 return Err(invalid(&f("ncm"), "is required for parts (it goes on the NF-e)"));
             }
@@ -395,6 +410,21 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
     }
     let items = check_lines("items", &cmd.items, true)?;
     check_revision_discount(&items, cmd.discount)?;
+    let intake = match cmd.intake {
+        None => None,
+        Some(i) => {
+            if i.accessories.len() > MAX_ACCESSORIES {
+                return Err(invalid("intake.accessories", format!("must have at most {MAX_ACCESSORIES} items")));
+            }
+            let accessories = i
+                .accessories
+                .iter()
+                .enumerate()
+                .map(|(n, a)| text(&format!("intake.accessories[{n}]"), a, 120))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(Intake { accessories, condition: opt_text("intake.condition", i.condition.as_deref(), 1000)? })
+        }
+    };
     let quote = QuoteRevision::new(1, false, items, cmd.discount, cmd.due_date, now);
     Ok(Event {
         version: 1,
@@ -417,6 +447,8 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
             quote,
             customer_id: None,
             equipment_id: None,
+            intake,
+            warranty_of: cmd.warranty_of,
         })),
     })
 }
@@ -497,6 +529,18 @@ pub(crate) fn decide_sized(
         out.push(None, Change::CustomerAnonymized);
         return Ok(out.events);
     }
+    // The link to a warranty return: on a released order, in any status from then on (closed included).
+    if let Command::RecordWarrantyReturn { link } = cmd {
+        if !actor.has_any_role(&STAFF_OPEN) {
+            return Err(DomainError::RoleNotAllowed { action: name.to_owned(), allowed: STAFF_OPEN.to_vec() });
+        }
+        if order.released_at.is_none() || order.warranty_returns.contains(&link) || link.order == order.id {
+            return Err(not_allowed());
+        }
+        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        out.push(None, Change::WarrantyReturnOpened { link });
+        return Ok(out.events);
+    }
     if status_kind.is_final() {
         return Err(not_allowed());
     }
@@ -545,7 +589,7 @@ pub(crate) fn decide_sized(
         | Command::EditEquipment { .. }
         | Command::ChangeDueDate { .. }
         | Command::AssignTechnician { .. }) => decide_edit(&d, &mut out, cmd)?,
-        Command::RecordNotification { .. } | Command::AnonymizeCustomer => {
+        Command::RecordNotification { .. } | Command::AnonymizeCustomer | Command::RecordWarrantyReturn { .. } => {
             unreachable!("decided before the status checks")
         }
     }
@@ -1171,6 +1215,10 @@ impl Order {
             notes: vec![],
             attachments: vec![],
             notifications: vec![],
+            intake: o.intake,
+            released_at: None,
+            warranty_of: o.warranty_of,
+            warranty_returns: vec![],
             material: None,
             tests_performed: None,
             invoices: vec![],
@@ -1228,7 +1276,9 @@ impl Order {
                     }
                 }
             }
-            Change::Started | Change::Released | Change::Closed | Change::Moved | Change::LinkResent => {}
+            Change::Released => self.released_at = Some(now),
+            Change::WarrantyReturnOpened { link } => self.warranty_returns.push(link.clone()),
+            Change::Started | Change::Closed | Change::Moved | Change::LinkResent => {}
             Change::NoteAdded { note } => self.notes.push(note.clone()),
             Change::AttachmentAdded { attachment } => self.attachments.push(attachment.clone()),
             Change::MaterialAwaited { material } => self.material = Some(material.clone()),

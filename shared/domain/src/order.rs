@@ -89,6 +89,9 @@ pub struct LineInput {
     /// The line's own discount (off quantity × unit price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<Discount>,
+    /// The line's warranty in days from release (the company's default for its kind when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +114,9 @@ pub struct QuoteLine {
     /// `total`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub discount_total: Money,
+    /// The line's warranty in days from release (`None` on lines typed before warranties were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty_days: Option<u32>,
     /// The customer's decision on this line, once the revision is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<LineDecision>,
@@ -205,6 +211,7 @@ impl QuoteRevision {
                     unit_price: l.unit_price,
                     discount: l.discount,
                     discount_total: own,
+                    warranty_days: l.warranty_days,
                     decision: None,
                 }
             })
@@ -429,6 +436,18 @@ pub struct Order {
     pub refunds: Vec<Refund>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// What was received with the equipment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intake: Option<crate::warranty::Intake>,
+    /// When the order was released (its lines' warranties start that day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
+    /// The order this one is a warranty return of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warranty_of: Option<crate::warranty::WarrantyLink>,
+    /// The warranty returns opened for this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warranty_returns: Vec<crate::warranty::WarrantyLink>,
     /// The stay (`status_since` of the status) the SLA alert was raised for: one alert per stay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_alerted_since: Option<DateTime<Utc>>,

@@ -25,6 +25,7 @@ fn part(code: &str, qty: &str, price: &str) -> LineInput {
         quantity: Quantity::parse(qty).unwrap(),
         unit_price: money(price),
         discount: None,
+        warranty_days: None,
     }
 }
 
@@ -37,6 +38,7 @@ fn labor(price: &str) -> LineInput {
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money(price),
         discount: None,
+        warranty_days: None,
     }
 }
 
@@ -75,6 +77,8 @@ fn open_cmd(items: Vec<LineInput>) -> OpenOrder {
         due_date: Some(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
         technician: None,
         discount: None,
+        intake: None,
+        warranty_of: None,
     }
 }
 
@@ -187,6 +191,61 @@ fn the_whole_default_flow() {
     // Nothing more after a final status.
     let err = h.try_(Command::AddNote { text: "x".into(), visible_to_customer: false }).unwrap_err();
     assert_eq!(err, DomainError::NotAllowedInStatus { action: "add_note".into(), status: key("encerrada") });
+}
+
+#[test]
+fn warranty_starts_at_release_and_a_return_takes_the_covered_lines_at_zero_price() {
+    let mut p = part("P-001", "1", "149.90");
+    p.warranty_days = Some(30);
+    let mut l = labor("120.00");
+    l.warranty_days = Some(90);
+    let mut h = Harness::new(Flow::default_flow(), vec![p, l]);
+    assert!(h.order.warranties().is_empty(), "nothing before release");
+    h.walk_to_validation();
+    h.ok(Command::RequestPayment);
+    h.ok(Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None });
+    let today = osflow_domain::warranty::today(h.now + Duration::hours(1));
+    assert!(matches!(h.order.warranty_return_lines(&[(1, 1)], today), Err(WarrantyError::NotReleased)));
+    h.ok(Command::Release);
+    let released = osflow_domain::warranty::today(h.order.released_at.unwrap());
+    let w = h.order.warranties();
+    let spans: Vec<(u32, NaiveDate, NaiveDate)> = w.iter().map(|w| (w.days, w.from, w.until)).collect();
+    assert_eq!(spans, [(30, released, released + Duration::days(30)), (90, released, released + Duration::days(90))]);
+    // the part is covered up to its last day, not after; the labor still is
+    let lines = h.order.warranty_return_lines(&[(1, 1), (1, 2)], released + Duration::days(30)).unwrap();
+    assert!(lines.iter().all(|l| l.unit_price.is_zero() && l.warranty_days == Some(0)));
+    assert_eq!(lines[0].description, "Peça P-001");
+    let late = h.order.warranty_return_lines(&[(1, 2), (1, 1)], released + Duration::days(31));
+    assert!(matches!(late, Err(WarrantyError::Expired { index: 1, .. })), "{late:?}");
+    assert!(matches!(h.order.warranty_return_lines(&[(1, 3)], released), Err(WarrantyError::UnknownLine { .. })));
+    assert!(matches!(
+        h.order.warranty_return_lines(&[(1, 1), (1, 1)], released),
+        Err(WarrantyError::Twice { index: 1 })
+    ));
+    // the return is recorded on the first order, also once closed, once per return
+    h.ok(Command::Close);
+    let link = WarrantyLink { order: OrderId::parse("01900000-0000-7000-8000-000000000002").unwrap(), number: 2 };
+    h.ok(Command::RecordWarrantyReturn { link: link.clone() });
+    assert_eq!(h.order.warranty_returns.len(), 1);
+    assert_eq!(h.order.warranty_returns[0], link);
+    assert!(h.try_(Command::RecordWarrantyReturn { link }).is_err());
+    assert_eq!(h.status(), "encerrada");
+}
+
+#[test]
+fn a_warranty_return_opens_linked_with_the_intake() {
+    let mut cmd = open_cmd(vec![labor("0.00")]);
+    cmd.warranty_of =
+        Some(WarrantyLink { order: OrderId::parse("01900000-0000-7000-8000-000000000009").unwrap(), number: 9 });
+    cmd.intake =
+        Some(Intake { accessories: vec![" Carregador ".into(), "Capa".into()], condition: Some("Riscado".into()) });
+    let e = decide_open(&Flow::default_flow(), cmd.clone(), &rep(), t0()).unwrap();
+    let o = Order::from_opened(&e).unwrap();
+    assert_eq!(o.warranty_of.as_ref().map(|l| l.number), Some(9));
+    assert_eq!(o.intake.as_ref().unwrap().accessories, ["Carregador", "Capa"]);
+    cmd.intake = Some(Intake { accessories: vec!["".into()], condition: None });
+    let err = decide_open(&Flow::default_flow(), cmd, &rep(), t0()).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { field, .. } if field == "intake.accessories[0]"));
 }
 
 #[test]
@@ -1068,6 +1127,23 @@ mod properties {
             }
         }
         Ok(())
+    }
+
+    proptest! {
+        /// A warranty of `days` from the release day covers every day up to `release + days` and none after,
+        /// whatever the hour of the release (São Paulo days).
+        #[test]
+        fn warranty_periods_by_dates(minutes in 0i64..(3 * 365 * 24 * 60), days in 0u32..=3650, probe in 0i64..4000) {
+            let released_at = t0() + Duration::minutes(minutes);
+            let from = osflow_domain::warranty::today(released_at);
+            let until = osflow_domain::warranty::warranty_until(from, days);
+            prop_assert_eq!((until - from).num_days(), i64::from(days));
+            let day = from + Duration::days(probe);
+            prop_assert_eq!(day <= until, probe <= i64::from(days));
+            // a release late in the evening (UTC before 03:00) still counts on the São Paulo day
+            let sp = released_at - Duration::hours(3);
+            prop_assert_eq!(from, sp.date_naive());
+        }
     }
 
     proptest! {

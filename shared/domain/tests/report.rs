@@ -65,6 +65,8 @@ fn opened(n: u128, technician: Option<&str>, service: &str, at: DateTime<Utc>) -
         due_date: None,
         technician: technician.map(|t| UserId::parse(t).unwrap()),
         discount: None,
+        intake: None,
+        warranty_of: None,
     };
     let actor = Actor::staff(UserId::parse("rep").unwrap(), vec![Role::Representante]);
     decide_open(&Flow::default_flow(), cmd, &actor, at).unwrap()

@@ -123,6 +123,7 @@ fn part(code: &str, description: &str, quantity: &str, price: &str) -> LineInput
         quantity: Quantity::parse(quantity).unwrap(),
         unit_price: money(price),
         discount: None,
+        warranty_days: None,
     }
 }
 
@@ -135,6 +136,7 @@ fn labor(price: &str) -> LineInput {
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money(price),
         discount: None,
+        warranty_days: None,
     }
 }
 
@@ -176,6 +178,7 @@ impl World {
             due_date: None,
             technician: None,
             discount,
+            intake: None,
         };
         let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
             Reply::Fresh(s) => s.order.id,

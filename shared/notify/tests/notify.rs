@@ -177,6 +177,7 @@ impl World {
                     quantity: Quantity::parse("1").unwrap(),
                     unit_price: money("149.90"),
                     discount: None,
+                    warranty_days: None,
                 },
                 LineInput {
                     kind: LineKind::Labor,
@@ -186,11 +187,13 @@ impl World {
                     quantity: Quantity::parse("1").unwrap(),
                     unit_price: money("120.00"),
                     discount: None,
+                    warranty_days: None,
                 },
             ],
             discount: None,
             due_date: None,
             technician: None,
+            intake: None,
         };
         match self.app.open_order(&self.caller, input, None, &no_render).await.unwrap() {
             Reply::Fresh(s) => s.order.id,
@@ -715,6 +718,7 @@ async fn a_quote_revised_while_waiting_is_sent_again() {
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money("300.00"),
         discount: None,
+        warranty_days: None,
     };
     w.step(&id, Command::ReviseQuote { items: vec![line], due_date: None, discount: None }).await;
     for (env, r) in w.deliver(2).await {

@@ -114,6 +114,7 @@ impl Portal {
                 .nfe()
                 .filter(|i| i.state == osflow_domain::InvoiceState::Authorized)
                 .map(|i| (i.number, format!("{token}/danfe.pdf"))),
+            receipts: receipt_links(&r.order, token),
         };
         Ok((StatusCode::OK, page::order_page(&view)))
     }
@@ -127,6 +128,18 @@ impl Portal {
         let at = osflow_app::danfe_blob_key(&r.order.id, &invoice.key);
         let blob = self.app.blobs.get(&r.claims.tenant, &at).await?.ok_or(Refusal::Neutral)?;
         Ok((invoice.key.clone(), blob.bytes))
+    }
+
+    /// A printed OS of the link's order (PDF bytes): the entry receipt, and the delivery receipt with the
+    /// warranty term once released.
+    pub(crate) async fn receipt(&self, token: &str, kind: &str) -> Result<Vec<u8>, Refusal> {
+        let r = self.reach(token).await?;
+        let kind = match kind {
+            "entry" => osflow_app::ReceiptKind::Entry,
+            "delivery" if r.order.released_at.is_some() => osflow_app::ReceiptKind::Delivery,
+            _ => return Err(Refusal::Neutral),
+        };
+        self.app.receipt_of(&r.order, kind).await.map_err(|e| Refusal::Failed(e.to_string()))
     }
 
     /// The customer's timeline: status changes, quotes, decisions, material, payments, and only the notes and
@@ -393,4 +406,13 @@ fn equipment(o: &Order) -> String {
 pub fn awaits_decision(order: &Order, flow: &Flow) -> bool {
     flow.kind_of(&order.status) == Some(StatusKind::AwaitingApproval)
         && order.current_revision().is_some_and(|r| r.status == RevisionStatus::Sent)
+}
+
+/// The receipts linked on the customer's page (relative to `/p/{token}`).
+fn receipt_links(order: &Order, token: &str) -> Vec<(&'static str, String)> {
+    let mut links = vec![("Recibo de entrada (PDF)", format!("{token}/receipts/entry"))];
+    if order.released_at.is_some() {
+        links.push(("Recibo de entrega e termo de garantia (PDF)", format!("{token}/receipts/delivery")));
+    }
+    links
 }

@@ -1,4 +1,4 @@
-//! The portal's HTTP side: the two routes of the request API Gateway delivers, the client's address and agent,
+//! The portal's HTTP side: the routes of the request API Gateway delivers, the client's address and agent,
 //! the HTML responses and their headers.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -11,8 +11,8 @@ use crate::{Portal, page};
 /// Longest user agent kept as evidence.
 const USER_AGENT_MAX: usize = 512;
 
-/// Serves `GET /p/{token}`, `POST /p/{token}/decision` and `GET /p/{token}/danfe.pdf`; anything else is the
-/// neutral page.
+/// Serves `GET /p/{token}`, `POST /p/{token}/decision`, `GET /p/{token}/danfe.pdf` and
+/// `GET /p/{token}/receipts/{entry|delivery}` (the printed OS); anything else is the neutral page.
 pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     let path = match req.raw_http_path() {
         "" => req.uri().path().to_owned(),
@@ -22,6 +22,21 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     // the path itself.
     let given = req.path_parameters().first("token").map(str::to_owned);
     let rest = path.strip_prefix("/p/").unwrap_or("");
+    // `GET /p/{token}/receipts/{kind}`: a printed OS (PDF).
+    if let Some((t, kind)) = rest.split_once("/receipts/")
+        && matches!(req.method().as_str(), "GET" | "HEAD")
+    {
+        let token = given.as_deref().unwrap_or(t);
+        return match portal.receipt(token, kind).await {
+            Ok(pdf) => receipt_response(pdf, kind),
+            Err(Refusal::Failed(e)) => {
+                tracing::error!(error = %e, "portal receipt failed");
+                html_response(StatusCode::SERVICE_UNAVAILABLE, unavailable())
+            }
+            Err(Refusal::Page(status, body)) => html_response(status, body),
+            Err(Refusal::Neutral) => html_response(StatusCode::NOT_FOUND, page::neutral()),
+        };
+    }
     let (token, sub) = match (given.as_deref(), rest.split_once('/')) {
         (Some(t), _) => (t, path.rsplit_once('/').map(|(_, last)| last).filter(|l| *l != t).unwrap_or("")),
         (None, Some((t, sub @ ("decision" | "danfe.pdf")))) => (t, sub),
@@ -60,6 +75,23 @@ fn pdf_response(key: &str, pdf: Vec<u8>) -> Response<Body> {
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/pdf")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"DANFE-{key}.pdf\""))
+        .body(Body::Binary(pdf))
+        .expect("valid response");
+    let h = r.headers_mut();
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
+    r
+}
+
+/// A printed OS (entry or delivery receipt), under the same headers.
+fn receipt_response(pdf: Vec<u8>, kind: &str) -> Response<Body> {
+    let name = if kind == "entry" { "recibo-de-entrada.pdf" } else { "recibo-de-entrega.pdf" };
+    let mut r = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/pdf")
+        .header(header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\""))
         .body(Body::Binary(pdf))
         .expect("valid response");
     let h = r.headers_mut();

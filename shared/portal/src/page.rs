@@ -128,6 +128,8 @@ pub(crate) struct OrderPage<'a> {
     pub timeline: Vec<Entry>,
     /// The authorized NF-e's number and the link to its DANFE.
     pub danfe: Option<(u64, String)>,
+    /// The printed OS the customer may download: (label, relative URL).
+    pub receipts: Vec<(&'static str, String)>,
 }
 
 fn revision_state(rev: &QuoteRevision) -> &'static str {
@@ -250,6 +252,16 @@ pub(crate) fn order_page(p: &OrderPage<'_>) -> String {
                 section {
                     h2 { "Nota fiscal" }
                     p { "NF-e nº " (number) " autorizada. " a href=(href) download { "Baixar o DANFE (PDF)" } }
+                }
+            }
+            @if !p.receipts.is_empty() {
+                section id="documentos" {
+                    h2 { "Documentos" }
+                    ul {
+                        @for (label, href) in &p.receipts {
+                            li { a href=(href) { (label) } }
+                        }
+                    }
                 }
             }
             section {

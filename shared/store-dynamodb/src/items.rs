@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use osflow_app::{
-    DedupeKey, DedupeOutcome, EmitterConfig, IdempotencyRecord, InvoiceRecord, NotificationSettings, StoreError,
+    CompanySettings, DedupeKey, DedupeOutcome, EmitterConfig, IdempotencyRecord, InvoiceRecord, NotificationSettings,
+    StoreError,
 };
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Event, Flow, Order};
@@ -71,6 +72,7 @@ pub mod entity {
     pub const IDEMPOTENCY: &str = "idempotency";
     pub const DEDUPE: &str = "dedupe";
     pub const NOTIFICATION_SETTINGS: &str = "notification_settings";
+    pub const COMPANY_SETTINGS: &str = "company_settings";
     pub const EMITTER: &str = "emitter";
     pub const EMITTER_CERTIFICATE: &str = "emitter_certificate";
 }
@@ -462,6 +464,25 @@ pub(crate) fn notification_settings_item(
 pub(crate) fn read_notification_settings(item: Item) -> Result<NotificationSettings, StoreError> {
     let stored: SettingsItem<NotificationSettings> =
         serde_dynamo::from_item(item).map_err(|e| corrupt("notification settings item", e))?;
+    Ok(stored.settings)
+}
+
+pub(crate) fn company_settings_item(tenant: &TenantId, settings: &CompanySettings) -> Result<Item, StoreError> {
+    to_item(
+        "company settings",
+        &SettingsItem {
+            pk: keys::settings_pk(tenant),
+            sk: keys::COMPANY_SK.to_owned(),
+            entity: entity::COMPANY_SETTINGS.to_owned(),
+            tenant: tenant.clone(),
+            settings,
+        },
+    )
+}
+
+pub(crate) fn read_company_settings(item: Item) -> Result<CompanySettings, StoreError> {
+    let stored: SettingsItem<CompanySettings> =
+        serde_dynamo::from_item(item).map_err(|e| corrupt("company settings item", e))?;
     Ok(stored.settings)
 }
 

@@ -30,6 +30,8 @@ pub const IDEM_SK: &str = "IDEM";
 pub const DEDUPE_SK: &str = "DEDUPE";
 /// Sort key of a company's notification settings (under [`settings_pk`]).
 pub const NOTIFICATIONS_SK: &str = "NOTIFICATIONS";
+/// Sort key of a company's paperwork settings (under [`settings_pk`]).
+pub const COMPANY_SK: &str = "COMPANY";
 /// Sort key of a company's NF-e emitter configuration (under [`emitter_pk`]).
 pub const EMITTER_CONFIG_SK: &str = "CONFIG";
 /// Sort key of the pointer to a company's A1 certificate (under [`emitter_pk`]): its revision and the Secrets

@@ -1,8 +1,9 @@
-//! `SettingsStore`: a company's notification settings, one item `T#<tenant>#SETTINGS` / `NOTIFICATIONS` (one
-//! `GetItem`, strongly consistent; one unconditional `PutItem` that replaces it).
+//! `SettingsStore`: a company's notification settings, one item `T#<tenant>#SETTINGS` / `NOTIFICATIONS`, and its
+//! paperwork settings, `T#<tenant>#SETTINGS` / `COMPANY` (each one `GetItem`, strongly consistent; one
+//! unconditional `PutItem` that replaces it).
 
 use async_trait::async_trait;
-use osflow_app::{NotificationSettings, SettingsStore, StoreResult};
+use osflow_app::{CompanySettings, NotificationSettings, SettingsStore, StoreResult};
 use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
@@ -30,6 +31,30 @@ impl SettingsStore for DynamoStore {
             .put_item()
             .table_name(self.table())
             .set_item(Some(items::notification_settings_item(tenant, settings)?))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn company_settings(&self, tenant: &TenantId) -> StoreResult<Option<CompanySettings>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::settings_pk(tenant), keys::COMPANY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.filter(|item| !item.is_empty()).map(items::read_company_settings).transpose()
+    }
+
+    async fn put_company_settings(&self, tenant: &TenantId, settings: &CompanySettings) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(items::company_settings_item(tenant, settings)?))
             .send()
             .await
             .map_err(sdk_error)?;

@@ -206,6 +206,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, kind, record, order_id)
     ) WITHOUT ROWID;
     "#,
+    // 7: the companies' paperwork settings (warranty defaults, the texts of the printed OS).
+    r#"
+    CREATE TABLE IF NOT EXISTS company_settings (
+        tenant TEXT NOT NULL PRIMARY KEY,
+        body   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -293,8 +293,16 @@ fn user_version(path: &Path) -> u32 {
 
 /// The tables of migrations 2 (emitters) and 3 (dedupe, notification settings), which builds before them
 /// created on their first write.
-const LATER_TABLES: [&str; 7] =
-    ["emitters", "emitter_certificates", "dedupe", "notification_settings", "report_days", "report_events", "reports"];
+const LATER_TABLES: [&str; 8] = [
+    "emitters",
+    "emitter_certificates",
+    "dedupe",
+    "notification_settings",
+    "report_days",
+    "report_events",
+    "reports",
+    "company_settings",
+];
 
 /// Takes out what later migrations added to the tables of migration 1 (the orders' SLA deadline and its index),
 /// as a file of schema version 1 is.

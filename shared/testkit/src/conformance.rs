@@ -33,9 +33,10 @@ use osflow_domain::{
 };
 
 use osflow_app::{
-    AppStore, Claim, DedupeKey, DedupeOutcome, DedupeStore, FiscalDocument, FlowStore, IdempotencyRecord,
-    IdempotencyStore, InvoiceRecord, InvoiceStore, NotificationSettings, NotifyChannel, NumberingKey, OrderStore, Page,
-    PageRequest, ReportPeriod, ReportRecord, ReportStore, SettingsStore, StoreError, TemplateOverride,
+    AppStore, Claim, CompanySettings, DedupeKey, DedupeOutcome, DedupeStore, FiscalDocument, FlowStore,
+    IdempotencyRecord, IdempotencyStore, InvoiceRecord, InvoiceStore, NotificationSettings, NotifyChannel,
+    NumberingKey, OrderStore, Page, PageRequest, ReportPeriod, ReportRecord, ReportStore, SettingsStore, StoreError,
+    TemplateOverride,
 };
 
 /// A fresh, isolated set of stores, as an adapter's factory returns it.
@@ -123,6 +124,7 @@ macro_rules! conformance_tests {
             dedupe_expired_records_are_absent,
             settings_round_trip_and_replace,
             settings_are_per_tenant,
+            company_settings_round_trip_per_tenant,
             report_events_count_once_with_their_day,
             report_days_read_by_range_and_tenant,
             reports_save_replace_and_list,
@@ -214,6 +216,7 @@ pub fn items() -> Vec<LineInput> {
             quantity: Quantity::parse("1").unwrap(),
             unit_price: money("149.90"),
             discount: None,
+            warranty_days: None,
         },
         LineInput {
             kind: LineKind::Labor,
@@ -223,6 +226,7 @@ pub fn items() -> Vec<LineInput> {
             quantity: Quantity::parse("1").unwrap(),
             unit_price: money("120.00"),
             discount: None,
+            warranty_days: None,
         },
     ]
 }
@@ -271,6 +275,8 @@ pub fn open_order_with_id(
         due_date: Some(when.date_naive() + chrono::Days::new(10)),
         technician: None,
         discount: None,
+        intake: None,
+        warranty_of: None,
     };
     let opened = decide_open(&Flow::default_flow(), cmd, &actor(), when).expect("the fixture opens");
     let order = Order::from_opened(&opened).expect("an opened event makes an order");
@@ -1655,6 +1661,26 @@ pub async fn settings_are_per_tenant(s: Stores) {
     s.settings.put_notification_settings(&b, &other).await.unwrap();
     assert_eq!(s.settings.notification_settings(&a).await.unwrap(), Some(full));
     assert_eq!(s.settings.notification_settings(&b).await.unwrap(), Some(other));
+}
+
+/// Paperwork settings: `None` before any save, read back equal, replaced whole, per company, apart from the
+/// notification settings.
+pub async fn company_settings_round_trip_per_tenant(s: Stores) {
+    let (a, b) = (tenant("acme"), tenant("beta"));
+    assert_eq!(s.settings.company_settings(&a).await.unwrap(), None);
+    let full = CompanySettings {
+        company_name: Some("Assistência Acme".into()),
+        company_document: Some("12.345.678/0001-95".into()),
+        warranty: osflow_domain::WarrantyDefaults { parts_days: 180, labor_days: 30 },
+        warranty_terms: Some("Garantia de peças e serviços; não cobre mau uso.".into()),
+        entry_terms: Some("Equipamento não retirado em 90 dias…".into()),
+    };
+    s.settings.put_company_settings(&a, &full).await.unwrap();
+    assert_eq!(s.settings.company_settings(&a).await.unwrap(), Some(full.clone()));
+    assert_eq!(s.settings.company_settings(&b).await.unwrap(), None);
+    assert_eq!(s.settings.notification_settings(&a).await.unwrap(), None, "apart from the notification settings");
+    s.settings.put_company_settings(&a, &CompanySettings::default()).await.unwrap();
+    assert_eq!(s.settings.company_settings(&a).await.unwrap(), Some(CompanySettings::default()));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

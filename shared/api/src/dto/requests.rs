@@ -149,6 +149,10 @@ pub struct LineInput {
     /// The line's discount, off quantity × unit price (at most that).
     #[serde(default)]
     pub discount: Option<Discount>,
+    /// The line's warranty in days from release (0 to 3650); the company's default for its kind when absent.
+    #[serde(default)]
+    #[schema(maximum = 3650, example = 90)]
+    pub warranty_days: Option<u32>,
 }
 
 impl From<LineInput> for d::LineInput {
@@ -161,12 +165,33 @@ impl From<LineInput> for d::LineInput {
             quantity: l.quantity,
             unit_price: l.unit_price,
             discount: l.discount.map(Into::into),
+            warranty_days: l.warranty_days,
         }
     }
 }
 
 fn lines(items: Vec<LineInput>) -> Vec<d::LineInput> {
     items.into_iter().map(Into::into).collect()
+}
+
+/// What was received with the equipment at the counter.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeInput {
+    /// Accessories left with the equipment (each 1 to 120 characters).
+    #[serde(default)]
+    #[schema(max_items = 30, example = json!(["Carregador", "Capa"]))]
+    pub accessories: Vec<String>,
+    /// The equipment's condition as received.
+    #[serde(default)]
+    #[schema(max_length = 1000, example = "Tela riscada no canto")]
+    pub condition: Option<String>,
+}
+
+impl From<IntakeInput> for d::Intake {
+    fn from(i: IntakeInput) -> d::Intake {
+        d::Intake { accessories: i.accessories, condition: i.condition }
+    }
 }
 
 /// Step 1: opens an order.
@@ -192,6 +217,9 @@ pub struct OpenOrderRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub technician: Option<UserId>,
+    /// What was received with the equipment.
+    #[serde(default)]
+    pub intake: Option<IntakeInput>,
 }
 
 impl From<OpenOrderRequest> for OpenOrderInput {
@@ -204,6 +232,7 @@ impl From<OpenOrderRequest> for OpenOrderInput {
             discount: r.discount.map(Into::into),
             due_date: r.due_date,
             technician: r.technician,
+            intake: r.intake.map(Into::into),
         }
     }
 }
@@ -648,6 +677,88 @@ impl From<NotificationSettingsInput> for osflow_app::NotificationSettings {
                 .map(|(k, t)| (k, osflow_app::TemplateOverride { subject: t.subject, body: t.body }))
                 .collect(),
             channels: i.channels.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// A line of the first order, by revision and line number.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRefInput {
+    #[schema(example = 1)]
+    pub revision: u32,
+    #[schema(example = 1)]
+    pub line: u32,
+}
+
+/// A warranty return: a new OS for the lines of this order still under warranty, at zero price.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WarrantyReturnRequest {
+    /// The covered lines the customer brings back.
+    #[schema(min_items = 1, max_items = 200)]
+    pub lines: Vec<LineRefInput>,
+    #[schema(example = "Voltou a desligar sozinho", min_length = 1, max_length = 2000)]
+    pub reported_problem: String,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-20")]
+    pub due_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub intake: Option<IntakeInput>,
+}
+
+impl From<WarrantyReturnRequest> for osflow_app::WarrantyReturnInput {
+    fn from(r: WarrantyReturnRequest) -> osflow_app::WarrantyReturnInput {
+        osflow_app::WarrantyReturnInput {
+            lines: r.lines.into_iter().map(|l| (l.revision, l.line)).collect(),
+            reported_problem: r.reported_problem,
+            due_date: r.due_date,
+            intake: r.intake.map(Into::into),
+        }
+    }
+}
+
+/// A company's paperwork settings (the whole value is replaced).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanySettingsInput {
+    /// The name printed on the receipts (the notification settings' name when absent).
+    #[serde(default)]
+    #[schema(max_length = 120, example = "Assistência Técnica Exemplo")]
+    pub company_name: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 40, example = "12.345.678/0001-95")]
+    pub company_document: Option<String>,
+    /// Default warranty of part lines, in days (90 when absent).
+    #[serde(default)]
+    #[schema(maximum = 3650, example = 90)]
+    pub warranty_parts_days: Option<u32>,
+    /// Default warranty of labor lines, in days (90 when absent).
+    #[serde(default)]
+    #[schema(maximum = 3650, example = 90)]
+    pub warranty_labor_days: Option<u32>,
+    /// The warranty term of the delivery receipt.
+    #[serde(default)]
+    #[schema(max_length = 4000)]
+    pub warranty_terms: Option<String>,
+    /// The terms of the entry receipt.
+    #[serde(default)]
+    #[schema(max_length = 4000)]
+    pub entry_terms: Option<String>,
+}
+
+impl From<CompanySettingsInput> for osflow_app::CompanySettings {
+    fn from(i: CompanySettingsInput) -> osflow_app::CompanySettings {
+        let default = d::WarrantyDefaults::default();
+        osflow_app::CompanySettings {
+            company_name: i.company_name,
+            company_document: i.company_document,
+            warranty: d::WarrantyDefaults {
+                parts_days: i.warranty_parts_days.unwrap_or(default.parts_days),
+                labor_days: i.warranty_labor_days.unwrap_or(default.labor_days),
+            },
+            warranty_terms: i.warranty_terms,
+            entry_terms: i.entry_terms,
         }
     }
 }

@@ -127,6 +127,8 @@ pub struct QuoteLineView {
     pub total: String,
     /// The line's own discount as typed.
     pub discount: Option<Discount>,
+    /// The line's warranty in days from release.
+    pub warranty_days: Option<u32>,
     /// The line's whole discount: its own plus its share of the revision's (the NF-e `vDesc`).
     #[schema(example = "0.00")]
     pub discount_total: String,
@@ -192,6 +194,7 @@ impl From<&d::QuoteRevision> for QuoteView {
                     unit_price: l.unit_price.to_string(),
                     total: l.total.to_string(),
                     discount: l.discount.map(Into::into),
+                    warranty_days: l.warranty_days,
                     discount_total: l.discount_total.to_string(),
                     net: l.net().to_string(),
                     decision: l.decision.map(Into::into),
@@ -373,12 +376,86 @@ pub struct OrderView {
     pub customer_id: Option<String>,
     /// The equipment's record (`GET /v1/equipment/{id}`), when the equipment has a serial or tag.
     pub equipment_id: Option<String>,
+    /// What was received with the equipment.
+    pub intake: Option<IntakeView>,
+    /// When the order was released: the lines' warranties start that day.
+    pub released_at: Option<DateTime<Utc>>,
+    /// The warranty of each approved line with one, once released.
+    pub warranties: Vec<WarrantyView>,
+    /// The order this one is a warranty return of.
+    pub warranty_of: Option<OrderLinkView>,
+    /// The warranty returns opened for this order.
+    pub warranty_returns: Vec<OrderLinkView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// What the caller may do now (only in `GET /v1/orders/{id}`): from the order's flow version, the caller's
     /// roles and the guards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<Vec<AllowedActionView>>,
+}
+
+/// What was received with the equipment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IntakeView {
+    pub accessories: Vec<String>,
+    pub condition: Option<String>,
+}
+
+/// A line's warranty: `days` from the release day `from` up to and including `until`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WarrantyView {
+    pub revision: u32,
+    pub line: u32,
+    pub description: String,
+    #[schema(example = 90)]
+    pub days: u32,
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub until: NaiveDate,
+}
+
+/// Another order: its id and number.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderLinkView {
+    pub id: String,
+    pub number: u64,
+}
+
+impl From<&d::WarrantyLink> for OrderLinkView {
+    fn from(l: &d::WarrantyLink) -> OrderLinkView {
+        OrderLinkView { id: l.order.to_string(), number: l.number }
+    }
+}
+
+/// A company's paperwork settings: the default warranty per line kind and the texts of the printed OS.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CompanySettingsView {
+    pub company_name: Option<String>,
+    pub company_document: Option<String>,
+    /// Default warranty of part lines, in days.
+    #[schema(example = 90)]
+    pub warranty_parts_days: u32,
+    /// Default warranty of labor lines, in days.
+    #[schema(example = 90)]
+    pub warranty_labor_days: u32,
+    /// The warranty term of the delivery receipt (`null`: the default text).
+    pub warranty_terms: Option<String>,
+    /// The terms of the entry receipt (`null`: the default text).
+    pub entry_terms: Option<String>,
+}
+
+impl From<&osflow_app::CompanySettings> for CompanySettingsView {
+    fn from(s: &osflow_app::CompanySettings) -> CompanySettingsView {
+        CompanySettingsView {
+            company_name: s.company_name.clone(),
+            company_document: s.company_document.clone(),
+            warranty_parts_days: s.warranty.parts_days,
+            warranty_labor_days: s.warranty.labor_days,
+            warranty_terms: s.warranty_terms.clone(),
+            entry_terms: s.entry_terms.clone(),
+        }
+    }
 }
 
 /// A command the caller may give the order now.
@@ -481,6 +558,25 @@ impl OrderView {
             cancel_reason: o.cancel_reason.clone(),
             customer_id: o.customer_id.map(|c| c.to_string()),
             equipment_id: o.equipment_id.map(|e| e.to_string()),
+            intake: o
+                .intake
+                .as_ref()
+                .map(|i| IntakeView { accessories: i.accessories.clone(), condition: i.condition.clone() }),
+            released_at: o.released_at,
+            warranties: o
+                .warranties()
+                .iter()
+                .map(|w| WarrantyView {
+                    revision: w.revision,
+                    line: w.line.line,
+                    description: w.line.description.clone(),
+                    days: w.days,
+                    from: w.from,
+                    until: w.until,
+                })
+                .collect(),
+            warranty_of: o.warranty_of.as_ref().map(OrderLinkView::from),
+            warranty_returns: o.warranty_returns.iter().map(OrderLinkView::from).collect(),
             created_at: o.created_at,
             updated_at: o.updated_at,
             allowed_actions: None,

@@ -91,6 +91,8 @@ impl Api {
         let body = match response.into_body() {
             Body::Empty => String::new(),
             Body::Text(t) => t,
+            // A PDF: its bytes as Latin-1 characters, enough to check its header.
+            Body::Binary(b) if b.starts_with(b"%PDF-") => b.iter().map(|&c| char::from(c)).collect(),
             Body::Binary(b) => String::from_utf8(b).expect("utf-8 body"),
             _ => panic!("unexpected body kind"),
         };

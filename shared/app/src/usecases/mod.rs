@@ -7,12 +7,13 @@
 //!
 //! The modules: [`App`] and its construction (`app`), the steps (`steps`), the reads (`reads`), the flow editor
 //! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`), the events of authorized NF-e
-//! and their documents (`nfe_events`).
+//! and their documents (`nfe_events`), the paperwork settings, warranty returns and printed OS (`paperwork`).
 
 mod app;
 mod fiscal;
 mod flows;
 mod nfe_events;
+mod paperwork;
 mod reads;
 mod records;
 mod settings;
@@ -22,6 +23,7 @@ pub use app::*;
 pub use fiscal::*;
 pub use flows::*;
 pub use nfe_events::*;
+pub use paperwork::*;
 pub use records::*;
 pub use settings::*;
 pub use steps::*;

@@ -69,6 +69,8 @@ pub struct OpenOrderInput {
     pub discount: Option<osflow_domain::Discount>,
     pub due_date: Option<chrono::NaiveDate>,
     pub technician: Option<UserId>,
+    /// What was received with the equipment.
+    pub intake: Option<osflow_domain::Intake>,
 }
 
 impl App {
@@ -108,12 +110,25 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
+        self.open_order_linked(caller, input, None, idem, render).await
+    }
+
+    /// Opens an order, a warranty return of `warranty_of` when given.
+    pub(crate) async fn open_order_linked(
+        &self,
+        caller: &Caller,
+        mut input: OpenOrderInput,
+        warranty_of: Option<osflow_domain::WarrantyLink>,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
         // Authorized before a saved response is replayed.
         self.require(caller, &super::STAFF_ROLES)?;
         if let Some(saved) = self.replay(&caller.tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }
         let flow = self.current_flow(&caller.tenant).await?;
+        self.fill_warranty(&caller.tenant, &mut input.items).await?;
         let now = self.clock.now();
         // Validate before taking a number, so bad input burns none.
         let probe = OpenOrder {
@@ -127,6 +142,8 @@ impl App {
             discount: input.discount,
             due_date: input.due_date,
             technician: input.technician,
+            intake: input.intake,
+            warranty_of,
         };
         let checked = decide_open(&flow, probe.clone(), &caller.actor(), now)?;
         let osflow_domain::Change::Opened(opened) = &checked.change else { unreachable!("decide_open yields Opened") };
@@ -186,11 +203,12 @@ impl App {
         request: StepRequest<'_>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
-        let StepRequest { tenant, actor, order: id, command: cmd, if_match, idempotency: idem } = request;
+        let StepRequest { tenant, actor, order: id, command: mut cmd, if_match, idempotency: idem } = request;
         let actor = &actor;
         if let Some(saved) = self.replay(tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
         }
+        self.fill_command_warranty(tenant, &mut cmd).await?;
         // Whether the company invoices is asked only when the command's transition out of the order's status has
         // the `invoice_authorized` guard (the release, in the default flow), once per call. A transition's
         // command is named as its action (`Command::name`); other commands never match.

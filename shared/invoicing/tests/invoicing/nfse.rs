@@ -128,6 +128,7 @@ fn installation(price: &str) -> LineInput {
         quantity: Quantity::parse("1").unwrap(),
         unit_price: money(price),
         discount: None,
+        warranty_days: None,
     }
 }
 

@@ -1,0 +1,182 @@
+//! The shop's paperwork: the company's paperwork settings (warranty defaults, the texts of the printed OS), the
+//! warranty filled into the lines typed without one, the warranty return, and the printed OS (PDF receipts).
+
+use osflow_domain::values::OrderId;
+use osflow_domain::warranty::today;
+use osflow_domain::{
+    Command, DomainError, Flow, Intake, LineInput, Order, Service, WarrantyDefaults, WarrantyError, WarrantyLink,
+};
+
+use crate::ports::CompanySettings;
+use crate::receipts;
+use crate::usecases::{App, AppError, AppResult, Caller, OpenOrderInput, Rendered, Reply, StepRequest, Stepped};
+
+/// Longest text of the paperwork settings (the terms).
+const TERMS_MAX: usize = 4_000;
+
+/// The printed documents of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptKind {
+    /// The entry receipt (what was left at the counter, the estimate, the terms).
+    Entry,
+    /// The delivery receipt with the warranty term.
+    Delivery,
+}
+
+/// A warranty return asked by staff: the lines of the first order it covers, and what the customer reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarrantyReturnInput {
+    /// (revision, line) of the first order.
+    pub lines: Vec<(u32, u32)>,
+    pub reported_problem: String,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub intake: Option<Intake>,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> AppError {
+    AppError::Domain(DomainError::Invalid { field: field.to_owned(), reason: reason.into() })
+}
+
+fn warranty_error(order: &Order, e: WarrantyError) -> AppError {
+    let reason = e.to_string();
+    match e {
+        WarrantyError::NotReleased => AppError::Domain(DomainError::NotAllowedInStatus {
+            action: "warranty_return".into(),
+            status: order.status.clone(),
+        }),
+        WarrantyError::NoLines => invalid("lines", reason),
+        WarrantyError::UnknownLine { index, .. }
+        | WarrantyError::Expired { index, .. }
+        | WarrantyError::Twice { index } => {
+            invalid(&format!("lines[{index}]"), reason.split_once(": ").map_or(reason.clone(), |(_, r)| r.to_owned()))
+        }
+    }
+}
+
+impl App {
+    /// The company's paperwork settings (defaults when never saved). Every staff role (the receipts use them).
+    pub async fn company_settings(&self, caller: &Caller) -> AppResult<CompanySettings> {
+        self.require(caller, &super::STAFF_ROLES)?;
+        Ok(self.settings.company_settings(&caller.tenant).await?.unwrap_or_default())
+    }
+
+    /// Replaces the company's paperwork settings after checking them. `representante` only.
+    pub async fn put_company_settings(&self, caller: &Caller, s: CompanySettings) -> AppResult<CompanySettings> {
+        self.require(caller, &super::ADMIN_ROLES)?;
+        for (field, v) in
+            [("warranty.parts_days", s.warranty.parts_days), ("warranty.labor_days", s.warranty.labor_days)]
+        {
+            if v > osflow_domain::warranty::MAX_WARRANTY_DAYS {
+                return Err(invalid(
+                    field,
+                    format!("must be at most {} days", osflow_domain::warranty::MAX_WARRANTY_DAYS),
+                ));
+            }
+        }
+        let texts = [
+            ("company_name", &s.company_name, 120),
+            ("company_document", &s.company_document, 40),
+            ("warranty_terms", &s.warranty_terms, TERMS_MAX),
+            ("entry_terms", &s.entry_terms, TERMS_MAX),
+        ];
+        for (field, value, max) in texts {
+            if let Some(v) = value {
+                osflow_domain::machine::text(field, v, max)?;
+            }
+        }
+        self.settings.put_company_settings(&caller.tenant, &s).await?;
+        Ok(s)
+    }
+
+    /// The company's warranty defaults.
+    async fn warranty_defaults(&self, tenant: &osflow_domain::values::TenantId) -> AppResult<WarrantyDefaults> {
+        Ok(self.settings.company_settings(tenant).await?.unwrap_or_default().warranty)
+    }
+
+    /// Gives the lines typed without a warranty the company's default for their kind (read only when a line
+    /// needs it).
+    pub(crate) async fn fill_warranty(
+        &self,
+        tenant: &osflow_domain::values::TenantId,
+        lines: &mut [LineInput],
+    ) -> AppResult<()> {
+        if lines.iter().any(|l| l.warranty_days.is_none()) {
+            self.warranty_defaults(tenant).await?.fill(lines);
+        }
+        Ok(())
+    }
+
+    /// [`App::fill_warranty`] for the commands that type lines.
+    pub(crate) async fn fill_command_warranty(
+        &self,
+        tenant: &osflow_domain::values::TenantId,
+        cmd: &mut Command,
+    ) -> AppResult<()> {
+        match cmd {
+            Command::ReviseQuote { items, .. } | Command::Validate { extra_items: items, .. } => {
+                self.fill_warranty(tenant, items).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Opens a warranty return of a released order: a new OS for the same customer and equipment whose lines are
+    /// the chosen lines of the first, still under warranty today, at zero price; the first order records the
+    /// link (an event on its timeline), so each shows the other.
+    pub async fn open_warranty_return(
+        &self,
+        caller: &Caller,
+        first: &OrderId,
+        input: WarrantyReturnInput,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Stepped> {
+        self.require(caller, &super::STAFF_ROLES)?;
+        let original = self.orders.get(&caller.tenant, first).await?.ok_or(AppError::NotFound)?;
+        let items = original
+            .warranty_return_lines(&input.lines, today(self.clock.now()))
+            .map_err(|e| warranty_error(&original, e))?;
+        let link = WarrantyLink { order: original.id, number: original.number };
+        let open = OpenOrderInput {
+            customer: original.customer.clone(),
+            equipment: original.equipment.clone(),
+            service: Service { kind: original.service.kind.clone(), reported_problem: input.reported_problem },
+            items,
+            discount: None,
+            due_date: input.due_date,
+            technician: original.technician.clone(),
+            intake: input.intake,
+        };
+        let Reply::Fresh(opened) = self.open_order_linked(caller, open, Some(link), None, render).await? else {
+            unreachable!("no idempotency key: nothing to replay")
+        };
+        let back = WarrantyLink { order: opened.order.id, number: opened.order.number };
+        let record = StepRequest::by(caller, first, Command::RecordWarrantyReturn { link: back });
+        self.step_as(record, render).await?;
+        Ok(opened)
+    }
+
+    /// A printed document of the order (PDF bytes), for any staff role.
+    pub async fn receipt(&self, caller: &Caller, id: &OrderId, kind: ReceiptKind) -> AppResult<Vec<u8>> {
+        self.require(caller, &super::STAFF_ROLES)?;
+        let order = self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
+        self.receipt_of(&order, kind).await
+    }
+
+    /// The printed document of an order already read in its company (the customer's page uses it too).
+    pub async fn receipt_of(&self, order: &Order, kind: ReceiptKind) -> AppResult<Vec<u8>> {
+        let settings = self.settings.company_settings(&order.tenant).await?.unwrap_or_default();
+        let company = match &settings.company_name {
+            Some(n) => n.clone(),
+            None => self
+                .settings
+                .notification_settings(&order.tenant)
+                .await?
+                .and_then(|n| n.company_name)
+                .unwrap_or_else(|| order.tenant.as_str().to_owned()),
+        };
+        Ok(match kind {
+            ReceiptKind::Entry => receipts::entry_receipt(order, &settings, &company),
+            ReceiptKind::Delivery => receipts::delivery_receipt(order, &settings, &company),
+        })
+    }
+}
