@@ -362,6 +362,21 @@ async fn one_os_through_the_eight_steps_by_clicking_in_the_console() {
     assert!(xml.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"NFe"));
     let xml = xml.text().await.unwrap();
     assert!(xml.contains("<infNFe") && xml.contains("Fonte 65W"), "{xml}");
+    // And its DANFE, read back by poppler's pdftotext: the access key the link names is printed on it.
+    let danfe = css(&browser, "a[href*='/danfe/']").await.attr("href").await.unwrap().unwrap();
+    let key = danfe.rsplit('/').next().unwrap().to_owned();
+    let pdf = http.get(format!("{base}{danfe}")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("danfe.pdf");
+    std::fs::write(&file, pdf.bytes().await.unwrap()).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils, scripts/setup)");
+    let text: String = String::from_utf8_lossy(&text.stdout).chars().filter(|c| c.is_ascii_digit()).collect();
+    assert!(key.len() == 44 && text.contains(&key), "the DANFE shows the key {key}");
     wait_for_text(&browser, "Liberar equipamento").await;
     click_action(&browser, "release").await;
     assert_eq!(status_of(&rep, &id).await, "liberada");

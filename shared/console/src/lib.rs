@@ -292,6 +292,7 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::POST, ["os", id, "acao", action]) => order_action(&cx, id, action, &form).await,
                 (&Method::GET, ["os", id, "anexos", n]) => attachment(&cx, id, n).await,
                 (&Method::GET, ["os", id, "nfe", key]) => invoice_xml(&cx, id, key).await,
+                (&Method::GET, ["os", id, "danfe", key]) => invoice_danfe(&cx, id, key).await,
                 (&Method::GET, ["documento"]) => document_check(r),
                 (&Method::GET, ["relatorios"]) => reports_page(&cx).await,
                 (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
@@ -663,6 +664,22 @@ async fn invoice_xml(cx: &Cx<'_>, id: &str, key: &str) -> Reply {
             headers: vec![],
         }
         .with(header::CONTENT_DISPOSITION, format!("attachment; filename=\"NFe{}.xml\"", record.access_key)),
+        Err(e) => cx.refusal(&e),
+    }
+}
+
+/// The DANFE of an authorized NF-e of the order, as the invoicer printed it (the same use case as the API's).
+async fn invoice_danfe(cx: &Cx<'_>, id: &str, key: &str) -> Reply {
+    let Some(id) = order_id(id) else { return cx.refusal(&AppError::NotFound) };
+    match cx.app().invoice_danfe(cx.caller, &id, key).await {
+        Ok(blob) => Reply {
+            status: 200,
+            content_type: "application/pdf".into(),
+            body: Body::Binary(blob.bytes),
+            headers: vec![],
+        }
+        .with(header::CONTENT_DISPOSITION, format!("inline; filename=\"DANFE-{key}.pdf\""))
+        .with(header::CACHE_CONTROL, "private, max-age=300".to_owned()),
         Err(e) => cx.refusal(&e),
     }
 }

@@ -707,6 +707,9 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                             " (" @if let Some(c) = inv.cstat { (c) " " } (m) ")"
                         }
                         @if inv.xml_ref.is_some() { " · " a href=(format!("/os/{id}/nfe/{}", inv.access_key)) download { "baixar XML" } }
+                        @if inv.numbering.document.is_nfe() && inv.state == osflow_domain::InvoiceState::Authorized {
+                            " · " a href=(format!("/os/{id}/danfe/{}", inv.access_key)) target="_blank" { "DANFE (PDF)" }
+                        }
                     }
                 } }
             }
