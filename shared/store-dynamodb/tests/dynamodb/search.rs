@@ -43,6 +43,8 @@ fn open(t: &TenantId, spec: &Spec, when: DateTime<Utc>) -> (Order, osflow_domain
         due_date: Some(when.date_naive() + Days::new(spec.due_in)),
         technician: spec.technician.map(|u| UserId::parse(u).unwrap()),
         discount: None,
+        intake: None,
+        warranty_of: None,
     };
     let opened = decide_open(&Flow::default_flow(), cmd, &actor(), when).expect("the fixture opens");
     (Order::from_opened(&opened).unwrap(), opened)
