@@ -200,6 +200,12 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
     // Well-formedness first, so that a syntax error is 400 whatever the content.
     let whole: serde_json::Value = serde_json::from_slice(body).map_err(|e| json_problem(&e, None))?;
+    // Every request body is an object: serde would read a struct from an array of its fields in order.
+    if !whole.is_object() {
+        return Err(
+            Problem::new(ProblemType::InvalidField).with_detail("o corpo da requisição deve ser um objeto JSON")
+        );
+    }
     // Then text that could not travel on the bus, wherever it is (see `osflow_domain::values::text`).
     untransportable_text(&whole, None)?;
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -312,6 +318,18 @@ mod tests {
     fn valid_body_parses() {
         let r: OpenOrderRequest = parse_json(&open_body(|_| {})).unwrap();
         assert_eq!(r.items.len(), 2);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        use crate::dto::requests::CompanySettingsInput;
+        // serde reads a struct from an array of its fields in order: `[null, null]` would be settings of defaults.
+        for body in [&b"[null, null]"[..], b"[]", b"42", b"\"x\"", b"null"] {
+            let p = parse_json::<CompanySettingsInput>(body).unwrap_err();
+            assert_eq!((p.status, p.type_uri.as_str()), (422, "/problems/invalid-field"), "{body:?}");
+            assert_eq!(p.detail.as_deref(), Some("o corpo da requisição deve ser um objeto JSON"));
+        }
+        assert!(parse_json::<CompanySettingsInput>(b"{}").is_ok());
     }
 
     #[test]
