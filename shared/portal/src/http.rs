@@ -28,7 +28,10 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     {
         let token = given.as_deref().unwrap_or(t);
         return match portal.receipt(token, kind).await {
-            Ok(pdf) => receipt_response(pdf, kind),
+            Ok(pdf) => {
+                let name = if kind == "entry" { "recibo-de-entrada.pdf" } else { "recibo-de-entrega.pdf" };
+                pdf_response(format!("inline; filename=\"{name}\""), pdf)
+            }
             Err(Refusal::Failed(e)) => {
                 tracing::error!(error = %e, "portal receipt failed");
                 html_response(StatusCode::SERVICE_UNAVAILABLE, unavailable())
@@ -51,7 +54,9 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
             portal.decide(token, req.body().as_ref(), ip, user_agent).await
         }
         ("GET" | "HEAD", "danfe.pdf") => match portal.danfe(token).await {
-            Ok((key, pdf)) => return pdf_response(&key, pdf),
+            Ok((key, pdf)) => {
+                return pdf_response(format!("attachment; filename=\"DANFE-{key}.pdf\""), pdf);
+            }
             Err(e) => Err(e),
         },
         _ => Err(Refusal::Neutral),
@@ -69,29 +74,12 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     html_response(status, body)
 }
 
-/// The DANFE as a download, under the page's headers (never cached, never indexed).
-fn pdf_response(key: &str, pdf: Vec<u8>) -> Response<Body> {
+/// A PDF of the order (the DANFE, a printed OS) under the page's headers: never cached, never indexed.
+fn pdf_response(disposition: String, pdf: Vec<u8>) -> Response<Body> {
     let mut r = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/pdf")
-        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"DANFE-{key}.pdf\""))
-        .body(Body::Binary(pdf))
-        .expect("valid response");
-    let h = r.headers_mut();
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
-    r
-}
-
-/// A printed OS (entry or delivery receipt), under the same headers.
-fn receipt_response(pdf: Vec<u8>, kind: &str) -> Response<Body> {
-    let name = if kind == "entry" { "recibo-de-entrada.pdf" } else { "recibo-de-entrega.pdf" };
-    let mut r = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/pdf")
-        .header(header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\""))
+        .header(header::CONTENT_DISPOSITION, disposition)
         .body(Body::Binary(pdf))
         .expect("valid response");
     let h = r.headers_mut();
