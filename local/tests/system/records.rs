@@ -281,6 +281,16 @@ async fn an_order_for_a_known_serial_links_to_the_equipment() {
     let due = osflow_testkit::days_ahead(9);
     let moved = api.put(&format!("/v1/orders/{first}/due-date"), json!({"due_date": due})).await.ok(StatusCode::OK);
     assert_eq!(moved["due_date"], due.as_str());
+    // The customer is told the new date, by e-mail (the open status has no channel of its own).
+    let (y, rest) = due.split_once('-').unwrap();
+    let (m, d) = rest.split_once('-').unwrap();
+    let told =
+        format!("A data prevista para a entrega da OS {} (Notebook) mudou para {d}/{m}/{y}.", first_order["number"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !mailbox(dir.path()).iter().any(|eml| crate::portal::eml_body(eml).contains(&told)) {
+        assert!(std::time::Instant::now() < deadline, "no e-mail with the new due date: {told}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let assigned = api.put(&format!("/v1/orders/{first}/technician"), json!({"technician": "joana@oficina"})).await;
     assert_eq!(assigned.ok(StatusCode::OK)["technician"], "joana@oficina");
     tecnico

@@ -1,4 +1,4 @@
-//! Message templates: pt-BR defaults per status kind (and for a changed material date), company overrides, and
+//! Message templates: pt-BR defaults per status kind (and for a changed material or due date), company overrides, and
 //! `{variable}` rendering. An override naming an unknown variable is refused when the settings are saved.
 
 use std::collections::BTreeMap;
@@ -10,15 +10,17 @@ use crate::ports::{NotificationSettings, TemplateOverride};
 pub const VARIABLES: [&str; 10] =
     ["cliente", "os", "equipamento", "status", "valor", "data_prevista", "motivo", "empresa", "link", "danfe"];
 
-/// The template names: the status kinds that notify, plus `material_date_changed`, plus `customer_link` (the
-/// order's link sent again by staff), plus `sla_breached` (the alert to the company itself, not to the customer).
-pub const TEMPLATE_NAMES: [&str; 15] = [
+/// The template names: the status kinds that notify, plus `material_date_changed` and `due_date_changed`, plus
+/// `customer_link` (the order's link sent again by staff), plus `sla_breached` (the alert to the company itself,
+/// not to the customer).
+pub const TEMPLATE_NAMES: [&str; 16] = [
     "open",
     "awaiting_approval",
     "approved",
     "in_progress",
     "waiting_material",
     "material_date_changed",
+    "due_date_changed",
     "finished",
     "validation",
     "awaiting_payment",
@@ -76,6 +78,10 @@ pub fn default_template(name: &str) -> Template<'static> {
         "material_date_changed" => (
             "Nova previsão de material — OS {os}",
             "Olá, {cliente}. A previsão de chegada do material da OS {os} ({equipamento}) mudou para {data_prevista}.",
+        ),
+        "due_date_changed" => (
+            "Nova data prevista — OS {os}",
+            "Olá, {cliente}. A data prevista para a entrega da OS {os} ({equipamento}) mudou para {data_prevista}.",
         ),
         "finished" => (
             "Serviço concluído — OS {os}",

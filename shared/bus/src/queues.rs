@@ -166,7 +166,8 @@ pub fn route(envelope: &Envelope) -> Vec<Queue> {
 /// only keeps away the events that never concern the customer.
 ///
 /// - every status change, `order.opened` included (entering a status is what the flow's `notify` flag is about);
-/// - a quote sent or revised (the quote goes to the customer), the expected date of the material changed;
+/// - a quote sent or revised (the quote goes to the customer), the expected date of the material or the order's
+///   due date changed;
 /// - a note or an attachment visible to the customer;
 /// - a payment registered (the receipt), an NF-e authorized;
 /// - an SLA breach (the alert goes to the company, not to the customer).
@@ -178,7 +179,10 @@ pub fn can_notify(event: &Event) -> bool {
         return true;
     }
     match &event.change {
-        Change::QuoteSent { .. } | Change::QuoteRevised { .. } | Change::MaterialDateChanged { .. } => true,
+        Change::QuoteSent { .. }
+        | Change::QuoteRevised { .. }
+        | Change::MaterialDateChanged { .. }
+        | Change::DueDateChanged { .. } => true,
         Change::NoteAdded { note } => note.visible_to_customer,
         Change::AttachmentAdded { attachment } => attachment.visible_to_customer,
         Change::PaymentRegistered { .. } | Change::SlaBreached { .. } | Change::LinkResent => true,

@@ -20,6 +20,7 @@ fn template_label(name: &str) -> &'static str {
         "in_progress" => "Em execução",
         "waiting_material" => "Aguardando material",
         "material_date_changed" => "Nova previsão do material",
+        "due_date_changed" => "Nova data prevista da OS",
         "finished" => "Serviço finalizado",
         "validation" => "Em validação",
         "awaiting_payment" => "Aguardando pagamento",

@@ -92,6 +92,14 @@ fn decide(event: &Event, flow: &Flow) -> Option<(String, Vec<NotifyChannel>)> {
     let template = match &event.change {
         Change::NotificationSent { .. } => return None,
         Change::MaterialDateChanged { .. } => "material_date_changed".to_owned(),
+        // A new due date is told like a new material date, by e-mail when the status has no channel of its own.
+        Change::DueDateChanged { .. } => {
+            let mut channels = channels_of(status);
+            if channels.is_empty() {
+                channels.push(NotifyChannel::Email);
+            }
+            return Some(("due_date_changed".to_owned(), channels));
+        }
         // The alert goes to the company by e-mail, whatever the status's channels.
         Change::SlaBreached { .. } => return Some((SLA_TEMPLATE.to_owned(), vec![NotifyChannel::Email])),
         // A quote revised while the customer is deciding is sent at once: announced like the first one, with a
@@ -160,6 +168,9 @@ fn variables(
     }
     if let Change::MaterialDateChanged { expected_at, .. } = &env.data.change {
         v.insert("data_prevista", expected_at.format("%d/%m/%Y").to_string());
+    }
+    if let Change::DueDateChanged { due_date, .. } = &env.data.change {
+        v.insert("data_prevista", due_date.format("%d/%m/%Y").to_string());
     }
     if let Change::Cancelled { reason } = &env.data.change {
         v.insert("motivo", reason.clone());

@@ -269,6 +269,7 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
         Command::SendQuote,
         osflow_testkit::conformance::approve(),
         Command::Start,
+        Command::ChangeDueDate { due_date: date(12) },
         Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
         Command::ChangeMaterialDate { expected_at: date(9) },
         Command::MaterialArrived,
@@ -294,11 +295,12 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     let recorded = w.envelopes().await;
     assert!(recorded.iter().all(|e| e.kind == "order.notification_sent" && !route(e).contains(&Queue::Notifications)));
 
-    // The statuses that notify in the default flow, and the changed material date.
+    // The statuses that notify in the default flow, and the changed due and material dates.
     let expected_templates = [
         "awaiting_approval",
         "approved",
         "in_progress",
+        "due_date_changed",
         "waiting_material",
         "material_date_changed",
         "in_progress",
@@ -346,6 +348,14 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
             .contains(&format!("aguarda material: Fonte em falta no fornecedor. Previsão de chegada: {d5}."))
     );
     assert!(message("material_date_changed").contains(&format!("mudou para {d9}.")));
+    let d12 = date(12).format("%d/%m/%Y").to_string();
+    assert_eq!(
+        message("due_date_changed"),
+        format!(
+            "Olá, Joana Lima. A data prevista para a entrega da OS {} (Notebook Dell) mudou para {d12}.",
+            order.number
+        )
+    );
     assert!(message("awaiting_payment").contains("aguarda o pagamento de R$ 269,90."));
     assert!(message("closed").contains("encerrada"));
     // The e-mails: RFC 5322 headers, encoded-word subjects.
@@ -362,8 +372,10 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     }
     let orcamento = osflow_notify::encode_header(&format!("Orçamento da OS {}", order.number));
     assert!(mails.iter().any(|m| m.contains(&format!("Subject: {orcamento}\r\n"))));
-    // Routed: the opening, the 11 notifying events and the payment (routed; its status kind does not notify).
-    assert_eq!(delivered.len(), 13);
+    let new_date = osflow_notify::encode_header(&format!("Nova data prevista — OS {}", order.number));
+    assert!(mails.iter().any(|m| m.contains(&format!("Subject: {new_date}\r\n"))));
+    // Routed: the opening, the 12 notifying events and the payment (routed; its status kind does not notify).
+    assert_eq!(delivered.len(), 14);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -653,8 +653,8 @@ pub struct NotificationSettingsInput {
     /// omitted, the saved one is kept.
     #[schema(min_length = 16, max_length = 256)]
     pub webhook_secret: Option<String>,
-    /// Overrides by message: a status kind (`awaiting_approval`, `waiting_material`…) or
-    /// `material_date_changed`.
+    /// Overrides by message: a status kind (`awaiting_approval`, `waiting_material`…),
+    /// `material_date_changed` or `due_date_changed`.
     #[serde(default)]
     pub templates: std::collections::BTreeMap<String, MessageTemplate>,
     /// The channels the company uses (default: e-mail).

@@ -747,7 +747,8 @@ pub struct NotificationView {
     /// The recipient, mostly hidden.
     #[schema(example = "ma***@example.com")]
     pub to: String,
-    /// The message: the status kind it announced (`awaiting_approval`…) or `material_date_changed`.
+    /// The message: the status kind it announced (`awaiting_approval`…), `material_date_changed` or
+    /// `due_date_changed`.
     #[schema(example = "awaiting_approval")]
     pub template: String,
     /// Delivered (`false`: refused for good, see `error`).
