@@ -3,13 +3,13 @@
 
 use lambda_http::http::header;
 use lambda_http::{Body, Response};
-use osflow_app::ReceiptKind;
+use osflow_app::{ReceiptKind, Reply};
 use osflow_domain::{Flow, Order};
 
 use crate::dto::*;
 use crate::errors::app_problem;
 use crate::handlers::{OrderPath, admin};
-use crate::http::{Cx, Res, json_response, rendered, to_json, with_header};
+use crate::http::{Cx, Res, json_response, rendered, replayed, to_json, with_header};
 
 fn problem(e: osflow_app::AppError) -> osflow_lambda_kit::Problem {
     app_problem(&e, None)
@@ -44,6 +44,9 @@ pub(crate) async fn put_company_settings(cx: &Cx<'_>) -> Res {
 
 /// Opens a warranty return of a released order: a new OS for the same customer and equipment with the chosen
 /// lines still under warranty, at zero price; both orders show the link (`warranty_of`, `warranty_returns`).
+///
+/// With an `Idempotency-Key`, a retry opens no second OS: it gets the same answer, and the link on the first
+/// order is written if an interrupted request left it unwritten.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/warranty-return", tag = "open-order",
     params(OrderPath), request_body = WarrantyReturnRequest,
@@ -53,13 +56,18 @@ pub(crate) async fn put_company_settings(cx: &Cx<'_>) -> Res {
 pub(crate) async fn warranty_return(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
+    let idem = cx.idempotency()?;
     let body: WarrantyReturnRequest = cx.json()?;
     let render = |o: &Order, flow: &Flow| rendered(201, &OrderView::new(o, flow));
-    let done = cx.app.open_warranty_return(&caller, &id, body.into(), &render).await.map_err(problem)?;
-    let order = done.order;
-    tracing::info!(order_id = %order.id, warranty_of = %id, "warranty return opened");
-    let response = json_response(201, done.rendered.body, Some(order.version));
-    Ok(with_header(response, header::LOCATION, &format!("/v1/orders/{}", order.id)))
+    match cx.app.open_warranty_return(&caller, &id, body.into(), idem.as_ref(), &render).await.map_err(problem)? {
+        Reply::Fresh(done) => {
+            let order = done.order;
+            tracing::info!(order_id = %order.id, warranty_of = %id, "warranty return opened");
+            let response = json_response(201, done.rendered.body, Some(order.version));
+            Ok(with_header(response, header::LOCATION, &format!("/v1/orders/{}", order.id)))
+        }
+        Reply::Replayed(r) => Ok(replayed(r, true)),
+    }
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Res {

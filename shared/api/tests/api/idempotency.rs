@@ -97,3 +97,104 @@ async fn a_refused_step_saves_no_response() {
     assert_eq!((r.status, r.header("idempotent-replayed")), (200, None));
     assert_eq!(r.json()["status"], "em_execucao");
 }
+
+/// The order store, with the write of a warranty return's link on the first order lost once (an interruption
+/// between the warranty return's two writes: the new OS stored, the link not).
+struct LinkLostOnce {
+    inner: std::sync::Arc<dyn osflow_app::OrderStore>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl osflow_app::OrderStore for LinkLostOnce {
+    async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64> {
+        self.inner.next_order_number(tenant).await
+    }
+    async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
+        self.inner.create(order, opened, idem).await
+    }
+    async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {
+        self.inner.get(tenant, id).await
+    }
+    async fn apply(
+        &self,
+        v: u64,
+        order: &Order,
+        events: &[Event],
+        idem: Option<&IdempotencyRecord>,
+    ) -> StoreResult<()> {
+        let link = events.iter().any(|e| matches!(e.change, Change::WarrantyReturnOpened { .. }));
+        if link && !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the connection dropped".into()));
+        }
+        self.inner.apply(v, order, events, idem).await
+    }
+    async fn list_by_status(&self, t: &TenantId, s: &StatusKey, p: &PageRequest) -> StoreResult<Page<Order>> {
+        self.inner.list_by_status(t, s, p).await
+    }
+    async fn list_by_customer(&self, t: &TenantId, d: &Document, p: &PageRequest) -> StoreResult<Page<Order>> {
+        self.inner.list_by_customer(t, d, p).await
+    }
+    async fn sla_due(&self, t: &TenantId, until: DateTime<Utc>, p: &PageRequest) -> StoreResult<Page<OrderId>> {
+        self.inner.sla_due(t, until, p).await
+    }
+    async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>> {
+        self.inner.timeline(tenant, id).await
+    }
+}
+
+use chrono::{DateTime, Utc};
+use osflow_app::{IdempotencyRecord, Page, PageRequest, StoreError, StoreResult};
+use osflow_domain::values::{Document, OrderId, TenantId};
+use osflow_domain::{Change, Event, Order, StatusKey};
+
+/// A warranty return sent again with its key opens no second OS; sent again after an interruption between its
+/// two writes, it writes the link the first attempt left unwritten, once.
+#[tokio::test]
+async fn a_warranty_return_is_opened_once_and_its_link_completed_by_the_retry() {
+    let mut api = Api::new();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    for (path, body) in [
+        ("quote/send", "{}"),
+        ("quote/decision", r#"{"decision": "approve"}"#),
+        ("start", "{}"),
+        ("finish", "{}"),
+        ("validation", r#"{"checklist": [{"item": "Liga", "ok": true}], "extra_items": []}"#),
+        ("payment/request", "{}"),
+        ("payments", r#"{"amount": "269.90", "method": "pix"}"#),
+        ("release", "{}"),
+    ] {
+        api.ok(&staff, "POST", &format!("{base}/{path}"), body).await;
+    }
+    let body = json!({"lines": [{"revision": 1, "line": 1}], "reported_problem": "A fonte parou de novo"});
+    let call = Call::post(&format!("{base}/warranty-return"), &body).by(&staff).idem("garantia-os-1");
+
+    // The first attempt stores the new OS, then loses the link's write.
+    let orders = api.app.orders.clone();
+    api.app.orders = std::sync::Arc::new(LinkLostOnce { inner: orders.clone(), lost: false.into() });
+    let interrupted = api.send(call.clone()).await;
+    assert_eq!(interrupted.status, 503, "{}", interrupted.body);
+    assert_eq!(api.order(&staff, &id).await["warranty_returns"], json!([]), "the link was lost");
+    api.app.orders = orders;
+
+    // The retry: the saved answer (the same OS), and the link written.
+    let retry = api.send(call.clone()).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    let ret = retry.json();
+    assert_eq!(ret["warranty_of"]["id"], json!(id));
+    let link = json!([{"id": ret["id"], "number": ret["number"]}]);
+    assert_eq!(api.order(&staff, &id).await["warranty_returns"], link);
+    // Once more: the same answer, no second OS, no second link.
+    let again = api.send(call).await;
+    assert_eq!((again.status, again.body.as_str()), (201, retry.body.as_str()));
+    assert_eq!(api.order(&staff, &id).await["warranty_returns"], link);
+    let open = api.send(Call::get("/v1/orders").query("status", "aberta").by(&staff)).await.json();
+    assert_eq!(open["items"].as_array().unwrap().len(), 1, "one warranty return: {open}");
+    let timeline = api.get(&staff, &format!("{base}/timeline")).await.json();
+    let events = timeline["events"].as_array().unwrap();
+    let links = events.iter().filter(|e| e["type"] == "order.warranty_return_opened").count();
+    assert_eq!(links, 1, "{timeline}");
+}

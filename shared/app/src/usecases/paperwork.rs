@@ -7,9 +7,11 @@ use osflow_domain::{
     Command, DomainError, Flow, Intake, LineInput, Order, Service, WarrantyDefaults, WarrantyError, WarrantyLink,
 };
 
-use crate::ports::CompanySettings;
+use crate::ports::{CompanySettings, PageRequest};
 use crate::receipts;
-use crate::usecases::{App, AppError, AppResult, Caller, OpenOrderInput, Rendered, Reply, StepRequest, Stepped};
+use crate::usecases::{
+    App, AppError, AppResult, Caller, Idempotency, OpenOrderInput, Rendered, Reply, StepRequest, Stepped,
+};
 
 /// Longest text of the paperwork settings (the terms).
 const TERMS_MAX: usize = 4_000;
@@ -123,15 +125,27 @@ impl App {
     /// Opens a warranty return of a released order: a new OS for the same customer and equipment whose lines are
     /// the chosen lines of the first, still under warranty today, at zero price; the first order records the
     /// link (an event on its timeline), so each shows the other.
+    ///
+    /// Two writes, made safe to repeat: with an `Idempotency-Key` the new OS is saved with its answer, so a retry
+    /// opens no second OS and gets the same answer; the link on the first order is written conditionally on the
+    /// version read, and only when it is not there yet. A retry after an interruption between the two writes
+    /// (the new OS stored, the link not) writes the missing link: every return of the first order not yet on it
+    /// is linked.
     pub async fn open_warranty_return(
         &self,
         caller: &Caller,
         first: &OrderId,
         input: WarrantyReturnInput,
+        idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
-    ) -> AppResult<Stepped> {
+    ) -> AppResult<Reply<Stepped>> {
         self.require(caller, &super::STAFF_ROLES)?;
         let original = self.orders.get(&caller.tenant, first).await?.ok_or(AppError::NotFound)?;
+        if let Some(saved) = self.replay(&caller.tenant, idem).await? {
+            // Done before, maybe without its link: complete it.
+            self.link_warranty_returns(caller, &original, render).await?;
+            return Ok(Reply::Replayed(saved));
+        }
         let items = original
             .warranty_return_lines(&input.lines, today(self.clock.now()))
             .map_err(|e| warranty_error(&original, e))?;
@@ -146,13 +160,59 @@ impl App {
             technician: original.technician.clone(),
             intake: input.intake,
         };
-        let Reply::Fresh(opened) = self.open_order_linked(caller, open, Some(link), None, render).await? else {
-            unreachable!("no idempotency key: nothing to replay")
+        let opened = match self.open_order_linked(caller, open, Some(link), idem, render).await? {
+            Reply::Fresh(opened) => opened,
+            // Another request with the same key won the race: it links its own OS.
+            Reply::Replayed(saved) => return Ok(Reply::Replayed(saved)),
         };
         let back = WarrantyLink { order: opened.order.id, number: opened.order.number };
-        let record = StepRequest::by(caller, first, Command::RecordWarrantyReturn { link: back });
-        self.step_as(record, render).await?;
-        Ok(opened)
+        self.link_warranty_return(caller, first, back, render).await?;
+        Ok(Reply::Fresh(opened))
+    }
+
+    /// Records on the first order the link to its warranty return `back` unless it is there: conditional on the
+    /// version read, read again after a lost race.
+    async fn link_warranty_return(
+        &self,
+        caller: &Caller,
+        first: &OrderId,
+        back: WarrantyLink,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<()> {
+        let mut attempts = 0;
+        loop {
+            let order = self.orders.get(&caller.tenant, first).await?.ok_or(AppError::NotFound)?;
+            if order.warranty_returns.contains(&back) {
+                return Ok(());
+            }
+            let record = StepRequest::by(caller, first, Command::RecordWarrantyReturn { link: back.clone() })
+                .if_match(Some(order.version));
+            match self.step_as(record, render).await {
+                Err(AppError::PreconditionFailed { .. }) if attempts < 5 => attempts += 1,
+                done => return done.map(|_| ()),
+            }
+        }
+    }
+
+    /// Links on the first order its warranty returns it does not list yet (an interrupted request's), found
+    /// among the customer's latest orders (a return has the first order's customer).
+    async fn link_warranty_returns(
+        &self,
+        caller: &Caller,
+        original: &Order,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<()> {
+        let latest =
+            self.orders.list_by_customer(&caller.tenant, &original.customer.document, &PageRequest::first(100)).await?;
+        for o in latest.items {
+            let back = WarrantyLink { order: o.id, number: o.number };
+            if o.warranty_of.as_ref().is_some_and(|l| l.order == original.id)
+                && !original.warranty_returns.contains(&back)
+            {
+                self.link_warranty_return(caller, &original.id, back, render).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A printed document of the order (PDF bytes), for any staff role.

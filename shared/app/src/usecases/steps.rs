@@ -88,7 +88,7 @@ impl App {
     }
 
     /// The response saved under the key, if this exact request was already done.
-    async fn replay(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Option<Rendered>> {
+    pub(crate) async fn replay(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Option<Rendered>> {
         let Some(idem) = idem else { return Ok(None) };
         match self.idempotency.get_idempotency(tenant, &idem.key, self.clock.now()).await? {
             None => Ok(None),
