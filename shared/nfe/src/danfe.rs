@@ -41,8 +41,10 @@ fn t(e: Option<&Element>, path: &[&str]) -> String {
     e.and_then(|e| e.text_at(path)).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
+/// (Shared with the other printed fiscal documents, such as the DANFSe.)
+///
 /// "1234.5" → "1.234,50" (dots for thousands, comma for decimals, at least `places` decimals).
-fn br_number(s: &str, places: usize) -> String {
+pub fn br_number(s: &str, places: usize) -> String {
     if s.is_empty() {
         return String::new();
     }
@@ -62,12 +64,12 @@ fn br_number(s: &str, places: usize) -> String {
     format!("{}{grouped},{frac}", if neg { "-" } else { "" })
 }
 
-fn money(s: &str) -> String {
+pub fn money(s: &str) -> String {
     br_number(if s.is_empty() { "0" } else { s }, 2)
 }
 
 /// 12345678000195 → 12.345.678/0001-95; 11 digits → CPF format.
-fn document(s: &str) -> String {
+pub fn document(s: &str) -> String {
     match s.len() {
         14 => format!("{}.{}.{}/{}-{}", &s[0..2], &s[2..5], &s[5..8], &s[8..12], &s[12..14]),
         11 => format!("{}.{}.{}-{}", &s[0..3], &s[3..6], &s[6..9], &s[9..11]),
@@ -81,7 +83,7 @@ fn grouped_key(key: &str) -> String {
 }
 
 /// "2026-11-30T10:00:00-03:00" → ("30/11/2026", "10:00:00").
-fn date_time(s: &str) -> (String, String) {
+pub fn date_time(s: &str) -> (String, String) {
     if s.len() < 19 {
         return (String::new(), String::new());
     }

@@ -1,5 +1,6 @@
 //! Benchmarks: DPS build + sign next to one bare RSA-2048 PKCS#1 v1.5 signature by OpenSSL (the
-//! floor), with the same digest, in the same run; for RSA-SHA256 (the default) and RSA-SHA1.
+//! floor), with the same digest, in the same run; for RSA-SHA256 (the default) and RSA-SHA1. And the DANFSe of an
+//! issued NFS-e (its size is printed once).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -7,7 +8,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use openssl::hash::MessageDigest;
 use openssl::sign::Signer;
-use osflow_nfse::{SignatureAlgorithm, build, sign_dps};
+use osflow_nfse::simulator::Simulator;
+use osflow_nfse::{SignatureAlgorithm, Situation, build, danfse, sign_dps};
 
 #[path = "../tests/nfse/support.rs"]
 mod support;
@@ -37,6 +39,12 @@ fn benches(c: &mut Criterion) {
         });
         g.finish();
     }
+    let nfse = Simulator::new()
+        .issue_xml(sign_dps(&build(&inp).expect("build"), cert, SignatureAlgorithm::RsaSha256).expect("sign").xml())
+        .expect("issued");
+    let pdf = danfse(&nfse.xml, Situation::Issued).expect("danfse");
+    println!("DANFSe: {} bytes", pdf.len());
+    c.bench_function("DANFSe render", |b| b.iter(|| danfse(black_box(&nfse.xml), Situation::Issued).expect("danfse")));
 }
 
 criterion_group! {

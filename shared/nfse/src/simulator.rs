@@ -44,8 +44,6 @@ pub struct SimResponse {
 struct Record {
     nfse: IssuedNfse,
     provider: String,
-    service: String,
-    amount: String,
     events: Vec<(String, Arc<str>)>,
 }
 
@@ -328,16 +326,8 @@ impl Simulator {
         let xml = self.nfse_xml(inf, doc, &key, n, &now.format("%Y-%m-%dT%H:%M:%S%:z").to_string(), &c_mun, &place);
         let nfse = IssuedNfse::from_xml(xml).map_err(|m| vec![e("X0009", m)])?;
         st.by_dps.insert(id.as_str().to_owned(), key.as_str().to_owned());
-        st.by_key.insert(
-            key.as_str().to_owned(),
-            Record {
-                nfse: nfse.clone(),
-                provider: prest_doc,
-                service: format!("{c_trib_nac} - {}", t(&["serv", "cServ", "xDescServ"])),
-                amount: v_serv,
-                events: Vec::new(),
-            },
-        );
+        st.by_key
+            .insert(key.as_str().to_owned(), Record { nfse: nfse.clone(), provider: prest_doc, events: Vec::new() });
         Ok(nfse)
     }
 
@@ -511,25 +501,15 @@ impl Simulator {
         Ok(xml)
     }
 
-    /// The DANFSe of an NFS-e it issued: a one-page PDF with the document's data.
+    /// The DANFSe of an NFS-e it issued, drawn from the NFS-e as issued (cancelled once e101101 is registered).
     pub fn danfse_pdf(&self, key: &NfseKey) -> Option<Vec<u8>> {
-        let st = self.state.lock().ok()?;
-        let r = st.by_key.get(key.as_str())?;
-        let cancelled = r.events.iter().any(|(t, _)| t == "101101");
-        let mut lines = vec![
-            "DANFSe - Documento Auxiliar da NFS-e".to_owned(),
-            "Ambiente de producao restrita - SEM VALOR FISCAL".to_owned(),
-            format!("NFS-e numero {}", r.nfse.number),
-            format!("Chave de acesso {}", r.nfse.key),
-            format!("Prestador {}", r.provider),
-            format!("Servico {}", r.service),
-            format!("Valor do servico R$ {}", r.amount),
-            format!("Emitida em {}", r.nfse.processed_at),
-        ];
-        if cancelled {
-            lines.push("NFS-e CANCELADA".to_owned());
-        }
-        Some(crate::pdf::text_page(&lines))
+        let (xml, cancelled) = {
+            let st = self.state.lock().ok()?;
+            let r = st.by_key.get(key.as_str())?;
+            (r.nfse.xml.clone(), r.events.iter().any(|(t, _)| t == "101101"))
+        };
+        let situation = if cancelled { crate::Situation::Cancelled } else { crate::Situation::Issued };
+        crate::danfse(&xml, situation).map_err(|e| tracing::error!(%key, error = %e, "DANFSe not drawn")).ok()
     }
 
     /// Serves one HTTP request of the Sefin/ADN API (`path` relative to the base URL).

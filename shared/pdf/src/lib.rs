@@ -1,6 +1,6 @@
 //! PDF primitives for the documents osflow prints (the DANFE, later the OS receipts): A4 portrait pages laid out in
-//! millimetres from the top-left corner, text in the standard Helvetica faces with WinAnsiEncoding, boxes, lines and
-//! CODE-128 barcodes.
+//! millimetres from the top-left corner, text in the standard Helvetica faces with WinAnsiEncoding, boxes, lines,
+//! CODE-128 barcodes and QR codes (drawn as filled rectangles: no image to embed).
 //!
 //! The fonts are the PDF standard ones (every reader has them, nothing to embed): WinAnsi covers the Latin-1
 //! printable range U+0020–U+007E and U+00A0–U+00FF, which is exactly what the fiscal documents may contain
@@ -245,6 +245,39 @@ impl Page {
     }
 }
 
+/// The quiet zone a QR code needs around it, in modules (ISO/IEC 18004).
+pub const QR_QUIET_MODULES: f32 = 4.0;
+
+impl Page {
+    /// A QR code of `text` (error correction level M) whose symbol fills the `side` × `side` square at (`x`, `y`);
+    /// the quiet zone of [`QR_QUIET_MODULES`] is the caller's margin. Dark modules are drawn as filled rectangles,
+    /// one per horizontal run.
+    pub fn qr(&mut self, x: f32, y: f32, side: f32, text: &str) -> Result<(), BarcodeError> {
+        let code = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium)
+            .map_err(|e| BarcodeError(format!("QR code: {e}")))?;
+        let n = code.size();
+        let module = side / n as f32;
+        self.content.set_fill_gray(0.0);
+        for row in 0..n {
+            let mut col = 0;
+            while col < n {
+                if !code.get_module(col, row) {
+                    col += 1;
+                    continue;
+                }
+                let start = col;
+                while col < n && code.get_module(col, row) {
+                    col += 1;
+                }
+                let (mx, my) = (x + start as f32 * module, y + row as f32 * module);
+                self.content.rect(pt(mx), y_pt(my + module), pt((col - start) as f32 * module), pt(module));
+            }
+        }
+        self.content.fill_nonzero();
+        Ok(())
+    }
+}
+
 /// A PDF document of A4 portrait pages.
 #[derive(Debug)]
 pub struct Document {
@@ -314,6 +347,13 @@ mod tests {
         let lines = wrap(Font::Regular, 8.0, "uma frase que não cabe numa linha só de vinte milímetros", 20.0);
         assert!(lines.len() > 2 && lines.iter().all(|l| text_width(Font::Regular, 8.0, l) <= 20.0));
         assert_eq!(win_ansi("ção€"), vec![0xE7, 0xE3, b'o', b'?']);
+    }
+
+    #[test]
+    fn qr_fits_or_says_it_does_not() {
+        let mut p = Page::new();
+        assert!(p.qr(0.0, 0.0, 20.0, "https://example.com/?chave=1").is_ok());
+        assert!(p.qr(0.0, 0.0, 20.0, &"x".repeat(3000)).is_err());
     }
 
     #[test]

@@ -6,5 +6,6 @@
 mod support;
 
 mod build;
+mod danfse;
 mod sefin;
 mod simulator;

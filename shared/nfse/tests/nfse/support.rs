@@ -234,3 +234,26 @@ pub fn pdftotext(pdf: &[u8]) -> String {
     let _ = std::fs::remove_dir_all(&dir);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The QR codes on the first page of `pdf`: pdftoppm renders it, zbarimg decodes them.
+pub fn qr_codes(pdf: &[u8]) -> Vec<String> {
+    let dir = temp_dir();
+    let f = dir.join("d.pdf");
+    std::fs::write(&f, pdf).unwrap();
+    let prefix = dir.join("page");
+    let out = Command::new(tool("pdftoppm"))
+        .args(["-r", "200", "-f", "1", "-l", "1", "-png", "-singlefile"])
+        .arg(&f)
+        .arg(&prefix)
+        .output()
+        .expect("run pdftoppm");
+    assert!(out.status.success(), "pdftoppm failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(tool("zbarimg"))
+        .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(prefix.with_extension("png"))
+        .output()
+        .expect("run zbarimg");
+    assert!(out.status.success(), "zbarimg found no QR code: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
