@@ -4,10 +4,27 @@
 //!   idempotency records, invoices);
 //! - [`TestClock`]: a clock the tests set and move; [`MemoryBlobs`]: a blob store in memory;
 //! - [`EXAMPLE_ORDER`] / [`example_order`]: the reference example's `POST /v1/orders` body (ARCHITECTURE.md);
-//! - [`money`], [`unique`]: the small helpers every test file wrote again.
+//! - [`money`], [`unique`]: the small helpers every test file wrote again;
+//! - [`caller`]: who calls ([`Who`], the JWT authorizer's claims; [`caller()`], the use cases' `Caller`);
+//! - [`gateway`]: the one builder of API-Gateway-shaped requests ([`Call`]);
+//! - [`walk`]: the default flow walked as the reference example, with the variants the tests need ([`Walk`]);
+//! - [`emitter`]: the example company's NF-e emitter;
+//! - [`emulator`] (feature `emulator`): the endpoint check, unique names, [`emulator::OneRequestAtATime`],
+//!   [`emulator::RequestCounter`].
 
+pub mod caller;
 pub mod conformance;
+pub mod emitter;
+#[cfg(feature = "emulator")]
+pub mod emulator;
+pub mod gateway;
 mod records_conformance;
+pub mod walk;
+
+pub use caller::{Who, caller};
+pub use emitter::{EMITTER_CNPJ, example_address, example_emitter};
+pub use gateway::Call;
+pub use walk::Walk;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
