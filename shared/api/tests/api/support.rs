@@ -11,43 +11,14 @@ use osflow_app::{App, FiscalAdmin};
 use osflow_invoicing::NfeChecks;
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_sqlite::{SqliteOptions, SqliteStore};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The instant the tests run at: before the dates of the reference example (2026-12-05, 2026-12-10).
 pub const NOW: &str = "2026-11-20T12:00:00Z";
 
 pub use osflow_testkit::TestClock;
 
-/// A staff member as the JWT authorizer describes them.
-#[derive(Debug, Clone)]
-pub struct Who {
-    pub tenant: String,
-    pub user: String,
-    /// `cognito:groups` exactly as API Gateway flattens it.
-    pub groups: String,
-}
-
-impl Who {
-    pub fn new(tenant: &str, user: &str, groups: &str) -> Who {
-        Who { tenant: tenant.into(), user: user.into(), groups: groups.into() }
-    }
-    pub fn representante(tenant: &str) -> Who {
-        Who::new(tenant, "rep-1", "[representante]")
-    }
-    pub fn atendente(tenant: &str) -> Who {
-        Who::new(tenant, "front-1", "[atendente]")
-    }
-    pub fn tecnico(tenant: &str) -> Who {
-        Who::new(tenant, "tech-1", "[tecnico]")
-    }
-    pub fn financeiro(tenant: &str) -> Who {
-        Who::new(tenant, "fin-1", "[financeiro]")
-    }
-    /// Front desk and technician at once (a small shop's owner-operator).
-    pub fn staff(tenant: &str) -> Who {
-        Who::new(tenant, "ana", "[atendente tecnico financeiro]")
-    }
-}
+pub use osflow_testkit::{Call, Who};
 
 pub const SHOP: &str = "oficina-do-ze";
 pub const OTHER_SHOP: &str = "assistencia-sul";
@@ -84,8 +55,7 @@ impl Api {
 
     /// Sends a call to `handle` as the Lambda of one function.
     pub async fn send_to(&self, only: Option<Function>, call: Call) -> Resp {
-        let req = lambda_http::request::from_str(&call.event().to_string()).expect("a valid API Gateway event");
-        let response = handle(&self.app, only, req).await;
+        let response = handle(&self.app, only, routed(call).request()).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = match response.into_body() {
@@ -133,125 +103,12 @@ impl Api {
     }
 }
 
-/// One HTTP call.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-    pub who: Option<Who>,
-    /// Overrides the route key API Gateway would put (e.g. `$default`).
-    pub route_key: Option<String>,
-}
-
-impl Call {
-    pub fn new(method: &str, path: &str) -> Call {
-        Call {
-            method: method.into(),
-            path: path.into(),
-            query: vec![],
-            headers: vec![],
-            body: None,
-            who: None,
-            route_key: None,
-        }
+/// The call with the route API Gateway matches for it (none: `$default`).
+pub fn routed(call: Call) -> Call {
+    match resolve(&call.method, &call.path) {
+        Matched::Route(r, params) => call.route(route_key(r), params),
+        _ => call,
     }
-    pub fn get(path: &str) -> Call {
-        Call::new("GET", path)
-    }
-    pub fn post(path: &str, body: &Value) -> Call {
-        Call::new("POST", path).json(body)
-    }
-    pub fn by(mut self, who: &Who) -> Call {
-        self.who = Some(who.clone());
-        self
-    }
-    pub fn json(self, body: &Value) -> Call {
-        self.raw_body(&body.to_string())
-    }
-    pub fn raw_body(mut self, body: &str) -> Call {
-        self.body = Some(body.to_owned());
-        if !self.headers.iter().any(|(k, _)| k == "content-type") {
-            self.headers.push(("content-type".into(), "application/json".into()));
-        }
-        self
-    }
-    pub fn header(mut self, name: &str, value: &str) -> Call {
-        let name = name.to_ascii_lowercase();
-        self.headers.retain(|(k, _)| *k != name);
-        self.headers.push((name, value.into()));
-        self
-    }
-    pub fn query(mut self, name: &str, value: &str) -> Call {
-        self.query.push((name.into(), value.into()));
-        self
-    }
-    pub fn idem(self, key: &str) -> Call {
-        self.header("Idempotency-Key", key)
-    }
-    pub fn if_match(self, etag: &str) -> Call {
-        self.header("If-Match", etag)
-    }
-
-    /// The API Gateway HTTP API (payload 2.0) event of this call. The route key and path parameters are what API
-    /// Gateway matches (`$default` with no parameters for a path of no route).
-    pub fn event(&self) -> Value {
-        let (route_key, params) = match resolve(&self.method, &self.path) {
-            Matched::Route(r, params) => (route_key(r), params),
-            _ => ("$default".to_owned(), vec![]),
-        };
-        let route_key = self.route_key.clone().unwrap_or(route_key);
-        let path_parameters: serde_json::Map<String, Value> =
-            params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-        let raw_query =
-            self.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
-        let headers: serde_json::Map<String, Value> =
-            self.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-        let authorizer = self.who.as_ref().map(|w| {
-            json!({"jwt": {"claims": {
-                "custom:tenant": w.tenant, "sub": w.user, "cognito:groups": w.groups,
-                "iss": "https://cognito-idp.sa-east-1.amazonaws.com/sa-east-1_test", "token_use": "id"
-            }, "scopes": null}})
-        });
-        let mut ctx = json!({
-            "accountId": "123456789012",
-            "apiId": "osflowapi",
-            "domainName": "osflowapi.execute-api.sa-east-1.amazonaws.com",
-            "domainPrefix": "osflowapi",
-            "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
-                     "userAgent": "osflow-tests"},
-            "requestId": "req-test",
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": "20/Nov/2026:12:00:00 +0000",
-            "timeEpoch": 1_795_176_000_000u64,
-        });
-        if let Some(a) = authorizer {
-            ctx["authorizer"] = a;
-        }
-        let mut event = json!({
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": self.path,
-            "rawQueryString": raw_query,
-            "headers": headers,
-            "requestContext": ctx,
-            "isBase64Encoded": false,
-        });
-        if !path_parameters.is_empty() {
-            event["pathParameters"] = Value::Object(path_parameters);
-        }
-        if let Some(b) = &self.body {
-            event["body"] = Value::String(b.clone());
-        }
-        event
-    }
-}
-
-fn encode(s: &str) -> String {
-    osflow_lambda_kit::blob::percent_encode(s)
 }
 
 /// A response.
