@@ -27,10 +27,10 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use osflow_store_dynamodb::TableDefinition;
+use osflow_testkit::emulator::RequestCounter;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -114,7 +114,7 @@ impl std::fmt::Display for Cost {
 
 #[derive(Debug, Default)]
 struct State {
-    cost: Cost,
+    writes: Vec<Write>,
     /// The last image written of each item, by (PK, SK).
     images: HashMap<(String, String), Item>,
 }
@@ -124,16 +124,18 @@ struct State {
 pub struct Meter {
     table: Arc<TableDefinition>,
     state: Arc<Mutex<State>>,
+    requests: RequestCounter,
 }
 
 impl Meter {
     pub fn new(table: TableDefinition) -> Meter {
-        Meter { table: Arc::new(table), state: Arc::default() }
+        Meter { table: Arc::new(table), state: Arc::default(), requests: RequestCounter::default() }
     }
 
     /// The cost since the last call, and starts again from zero (the item images are kept).
     pub fn take(&self) -> Cost {
-        std::mem::take(&mut self.state.lock().unwrap().cost)
+        let writes = std::mem::take(&mut self.state.lock().unwrap().writes);
+        Cost { requests: self.requests.take(), writes }
     }
 
     fn key_of(&self, item: &Item) -> (String, String) {
@@ -161,7 +163,7 @@ impl Meter {
             Some(AttributeValue::S(e)) => e.clone(),
             _ => key.1.clone(),
         };
-        state.cost.writes.push(Write { entity, bytes, table_units, index_units });
+        state.writes.push(Write { entity, bytes, table_units, index_units });
         state.images.insert(key, item.clone());
     }
 
@@ -235,9 +237,7 @@ impl Intercept for Meter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // The operation's name is known from here on (attempts counted, as DynamoDB bills them).
-        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "?".into());
-        *self.state.lock().unwrap().cost.requests.entry(operation).or_default() += 1;
+        self.requests.count(cfg);
         Ok(())
     }
 }

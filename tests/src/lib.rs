@@ -2,60 +2,21 @@
 //! harness), and requests shaped as API Gateway (HTTP API, payload 2.0, JWT authorizer) delivers them to the
 //! Lambda function that owns the route.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_http::http::{self, HeaderMap, StatusCode};
-use lambda_http::{Body, RequestExt};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::http::{HeaderMap, StatusCode};
 use osflow_api::Function;
 use osflow_app::App;
-use osflow_domain::Role;
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
+use osflow_testkit::Call;
+pub use osflow_testkit::Who;
+use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_emulator};
 use serde_json::Value;
 
 pub mod cost;
-
-/// What every failure to reach the emulator says.
-const HOW_TO_RUN: &str = "the DynamoDB system tests need the local AWS emulator: run scripts/test (it starts and \
-    stops it), or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660 AWS_REGION=us-east-1 \
-    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing";
-
-/// Fails the test, with the way to run it, unless the emulator answers at `AWS_ENDPOINT_URL`.
-pub async fn require_emulator() -> String {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| panic!("AWS_ENDPOINT_URL is not set; {HOW_TO_RUN}"));
-    let authority = endpoint
-        .split_once("://")
-        .map_or(endpoint.as_str(), |(_, rest)| rest)
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let connect = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(authority.clone()));
-    match connect.await {
-        Ok(Ok(_)) => endpoint,
-        Ok(Err(e)) => panic!("the emulator at {endpoint} is unreachable ({e}); {HOW_TO_RUN}"),
-        Err(_) => panic!("the emulator at {endpoint} did not answer; {HOW_TO_RUN}"),
-    }
-}
-
-/// The caller a JWT of this tenant, user and roles makes.
-#[derive(Debug, Clone)]
-pub struct Who {
-    pub tenant: String,
-    pub user: String,
-    pub roles: Vec<Role>,
-}
-
-impl Who {
-    pub fn new(tenant: &str, user: &str, roles: &[Role]) -> Who {
-        Who { tenant: tenant.to_owned(), user: user.to_owned(), roles: roles.to_vec() }
-    }
-}
 
 /// A response, its body parsed as JSON (`Null` when empty).
 #[derive(Debug)]
@@ -110,7 +71,7 @@ impl DynamoHarness {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client.build()), table.clone());
         create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
             .await
-            .unwrap_or_else(|e| panic!("creating table {table} on the emulator: {e}; {HOW_TO_RUN}"));
+            .unwrap_or_else(|e| panic!("creating table {table} on the emulator: {e}; {RUN_SCRIPTS_TEST}"));
         let files = tempfile::tempdir().expect("a temporary folder for files");
         let blobs = LocalBlobStore::new(files.path(), "http://127.0.0.1/blobs", b"system tests".to_vec());
         let shared = Arc::new(store.clone());
@@ -161,28 +122,19 @@ pub fn gateway_request(
 ) -> (Function, lambda_http::Request) {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let (route, params) = osflow_api::match_route(method, path).unwrap_or_else(|| panic!("no route {method} {path}"));
-    let method: http::Method = method.parse().expect("an HTTP method");
-    let claims = who.map(|w| osflow_lambda_kit::claims_of(&w.tenant, &w.user, &w.roles));
-    let context = osflow_lambda_kit::api_gateway_context(
-        &osflow_api::route_key(route),
-        method.clone(),
-        path,
-        Some("127.0.0.1"),
-        claims,
-    );
-    let mut builder = http::Request::builder().method(method).uri(path_and_query);
-    builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
+    let mut call = Call::new(method, path).route(osflow_api::route_key(route), params);
+    let query: QueryMap = query.parse().unwrap_or_default();
+    for (name, value) in query.iter() {
+        call = call.query(name, value);
     }
-    let body = body.map_or(Body::Empty, |b| Body::Text(b.to_string()));
-    let query: lambda_http::aws_lambda_events::query_map::QueryMap = query.parse().unwrap_or_default();
-    let req = builder
-        .body(body)
-        .expect("a valid request")
-        .with_raw_http_path(path)
-        .with_path_parameters(params.into_iter().collect::<HashMap<String, String>>())
-        .with_query_string_parameters(query)
-        .with_request_context(context);
-    (route.function, req)
+    for (name, value) in headers {
+        call = call.header(name, value);
+    }
+    if let Some(who) = who {
+        call = call.by(who);
+    }
+    if let Some(body) = body {
+        call = call.json(body);
+    }
+    (route.function, call.request())
 }

@@ -5,14 +5,15 @@ use lambda_http::http::StatusCode;
 use osflow_api::Function;
 use osflow_domain::Role;
 use osflow_system_tests::{DynamoHarness, Who, gateway_request};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use osflow_testkit::walk::reference_requests;
 use osflow_testkit::{days_ahead, example_order_on_real_clock as example_order};
 
 #[tokio::test]
 async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
     let h = DynamoHarness::new().await;
-    let staff = Who::new("oficina-dynamo", "maria@oficina", &Role::ALL);
+    let staff = Who::with_roles("oficina-dynamo", "maria@oficina", &Role::ALL);
     let who = Some(&staff);
 
     // 1. Abertura
@@ -25,43 +26,34 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
     let id = opened["id"].as_str().expect("id").to_owned();
 
     // 2–8, the reference example's requests in order, with the status each leaves the order in.
-    let steps: [(&str, &str, Value, &str); 14] = [
-        ("POST", "quote/send", json!({}), "aguardando_aprovacao"),
-        ("POST", "quote/decision", json!({"decision": "approve"}), "aprovada"),
-        ("POST", "start", json!({}), "em_execucao"),
-        ("POST", "notes", json!({"text": "Placa limpa", "visible_to_customer": true}), "em_execucao"),
-        (
-            "POST",
-            "material/wait",
-            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": days_ahead(1)}),
-            "aguardando_material",
-        ),
-        ("PATCH", "material", json!({"expected_at": days_ahead(4)}), "aguardando_material"),
-        ("POST", "material/arrived", json!({}), "em_execucao"),
-        ("POST", "finish", json!({"tests_performed": "Ligou e carregou por 2 h"}), "finalizada"),
-        (
-            "POST",
-            "validation",
-            json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}),
-            "em_validacao",
-        ),
-        ("POST", "payment/request", json!({}), "aguardando_pagamento"),
-        ("POST", "payments", json!({"amount": "269.90", "method": "pix"}), "aguardando_pagamento"),
-        ("POST", "release", json!({}), "liberada"),
-        ("POST", "close", json!({}), "encerrada"),
-        ("POST", "notes", json!({"text": "Depois de encerrada"}), "encerrada"),
+    let statuses = [
+        "aguardando_aprovacao",
+        "aprovada",
+        "em_execucao",
+        "em_execucao",
+        "aguardando_material",
+        "aguardando_material",
+        "em_execucao",
+        "finalizada",
+        "em_validacao",
+        "aguardando_pagamento",
+        "aguardando_pagamento",
+        "liberada",
+        "encerrada",
     ];
+    let steps = reference_requests(&days_ahead(1), &days_ahead(4));
+    assert_eq!(steps.len(), statuses.len());
     let mut version = 1;
-    for (method, step, body, status) in steps.iter().take(13) {
+    for ((method, step, body), status) in steps.iter().zip(statuses) {
         let path = format!("/v1/orders/{id}/{step}");
         let order = h.call(who, method, &path, Some(body)).await.expect(StatusCode::OK);
         version += 1;
-        assert_eq!(order["status"], *status, "after {method} {step}: {order}");
+        assert_eq!(order["status"], status, "after {method} {step}: {order}");
         assert_eq!(order["version"], version, "one version per step: {order}");
     }
     // A closed order takes no further step; the refusal names the status.
-    let (method, step, body, _) = &steps[13];
-    let refused = h.call(who, method, &format!("/v1/orders/{id}/{step}"), Some(body)).await;
+    let note = json!({"text": "Depois de encerrada"});
+    let refused = h.call(who, "POST", &format!("/v1/orders/{id}/notes"), Some(&note)).await;
     let problem = refused.expect(StatusCode::CONFLICT);
     assert_eq!(problem["type"], "/problems/not-allowed-in-status");
     assert_eq!(problem["status_key"], "encerrada");
@@ -80,7 +72,7 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
     assert!(history.to_string().contains(&id), "the customer's history (GSI2): {history}");
 
     // Another company's caller sees nothing.
-    let other = Who::new("outra-oficina", "joao@outra", &Role::ALL);
+    let other = Who::with_roles("outra-oficina", "joao@outra", &Role::ALL);
     let hidden = h.call(Some(&other), "GET", &format!("/v1/orders/{id}"), None).await;
     assert_eq!(hidden.expect(StatusCode::NOT_FOUND)["type"], "/problems/not-found");
     let probe =
@@ -95,7 +87,7 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
 #[tokio::test]
 async fn each_function_serves_only_its_routes() {
     let h = DynamoHarness::new().await;
-    let staff = Who::new("oficina-rotas", "ana@oficina", &Role::ALL);
+    let staff = Who::with_roles("oficina-rotas", "ana@oficina", &Role::ALL);
     let (owner, req) = gateway_request(Some(&staff), "POST", "/v1/orders", Some(&example_order()), &[]);
     assert_eq!(owner, Function::OpenOrder);
     let id = h.call_function(owner, req).await.expect(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();

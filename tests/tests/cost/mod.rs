@@ -7,6 +7,7 @@ use osflow_domain::Role;
 use osflow_system_tests::{DynamoHarness, Who, gateway_request};
 use serde_json::{Value, json};
 
+use osflow_testkit::walk::reference_requests;
 use osflow_testkit::{days_ahead, example_order_on_real_clock as example_order};
 
 /// The most write units a step of the reference example may cost (order, event, idempotency record and index
@@ -14,33 +15,10 @@ use osflow_testkit::{days_ahead, example_order_on_real_clock as example_order};
 /// left is the saved response (the whole order view, packed) and the order's notes, still inside the order item.
 const MAX_STEP_UNITS: u32 = 14;
 
-/// The reference example's steps (ARCHITECTURE.md), in order.
-fn reference_steps() -> Vec<(&'static str, &'static str, Value)> {
-    vec![
-        ("POST", "quote/send", json!({})),
-        ("POST", "quote/decision", json!({"decision": "approve"})),
-        ("POST", "start", json!({})),
-        ("POST", "notes", json!({"text": "Placa limpa", "visible_to_customer": true})),
-        (
-            "POST",
-            "material/wait",
-            json!({"reason": "Fonte em falta", "parts": ["P-001"], "expected_at": days_ahead(1)}),
-        ),
-        ("PATCH", "material", json!({"expected_at": days_ahead(4)})),
-        ("POST", "material/arrived", json!({})),
-        ("POST", "finish", json!({"tests_performed": "Ligou e carregou por 2 h"})),
-        ("POST", "validation", json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []})),
-        ("POST", "payment/request", json!({})),
-        ("POST", "payments", json!({"amount": "269.90", "method": "pix"})),
-        ("POST", "release", json!({})),
-        ("POST", "close", json!({})),
-    ]
-}
-
 #[tokio::test]
 async fn a_step_is_one_read_and_one_transaction_of_few_write_units() {
     let (h, meter) = DynamoHarness::metered().await;
-    let staff = Who::new("oficina-custo", "maria@oficina", &Role::ALL);
+    let staff = Who::with_roles("oficina-custo", "maria@oficina", &Role::ALL);
     let call = |method: &'static str, path: String, body: Value, key: String| {
         let (function, req) =
             gateway_request(Some(&staff), method, &path, Some(&body), &[("idempotency-key", key.as_str())]);
@@ -73,7 +51,7 @@ async fn a_step_is_one_read_and_one_transaction_of_few_write_units() {
     h.call(Some(&staff), "GET", &format!("/v1/orders/{id}"), None).await.expect(StatusCode::OK);
     meter.take();
     let mut worst = 0;
-    for (n, (method, path, body)) in reference_steps().into_iter().enumerate() {
+    for (n, (method, path, body)) in reference_requests(&days_ahead(1), &days_ahead(4)).into_iter().enumerate() {
         worst = worst.max(step(&id, n, method, path, body).await);
     }
 
@@ -83,7 +61,7 @@ async fn a_step_is_one_read_and_one_transaction_of_few_write_units() {
     let grown = opened.expect(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     meter.take();
     report.borrow_mut().push("an order with twelve long notes:".into());
-    let mut steps = reference_steps();
+    let mut steps = reference_requests(&days_ahead(1), &days_ahead(4));
     let notes = (0..12).map(|n| ("POST", "notes", json!({"text": varied_note(n), "visible_to_customer": true})));
     steps.splice(7..7, notes);
     for (n, (method, path, body)) in steps.into_iter().enumerate() {
