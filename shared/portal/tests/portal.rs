@@ -11,13 +11,13 @@ use osflow_domain::values::{OrderId, TenantId};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_portal::{Portal, PortalKey, Purpose, default_ttl};
 use osflow_store_sqlite::SqliteStore;
-use osflow_testkit::TestClock;
+use osflow_testkit::{Call, TestClock, Who, example_order};
 use serde_json::{Value, json};
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 const SHOP: &str = "oficina-do-ze";
 const OTHER_SHOP: &str = "assistencia-sul";
-const IP: &str = "203.0.113.7";
+const IP: &str = osflow_testkit::gateway::SOURCE_IP;
 const UA: &str = "Mozilla/5.0 (Linux; Android 14) osflow-tests";
 
 struct H {
@@ -41,19 +41,6 @@ impl Page {
         };
         (hidden("nonce"), hidden("orcamento"))
     }
-}
-
-fn example_order() -> Value {
-    json!({"customer": {"name": "Maria Souza", "document": "529.982.247-25", "email": "maria@example.com",
-              "phone": "+55 11 98765-4321",
-              "address": {"street": "Rua Augusta", "number": "100", "district": "Consolação", "city": "São Paulo",
-                          "city_code": "3550308", "uf": "SP", "zip": "01305-000"}},
-     "equipment": {"description": "Notebook", "brand": "Dell", "model": "Inspiron 15", "serial": "BR123456"},
-     "service": {"type": "reparo", "reported_problem": "Não liga"},
-     "items": [{"kind": "part", "code": "P-001", "description": "Fonte 65W", "ncm": "85044010",
-                "quantity": "1", "unit_price": "149.90"},
-               {"kind": "labor", "code": "S-001", "description": "Diagnóstico e reparo", "quantity": "1", "unit_price": "120.00"}],
-     "due_date": "2026-12-10"})
 }
 
 fn encode(s: &str) -> String {
@@ -106,44 +93,26 @@ impl H {
         self.clock.now()
     }
 
-    fn event(
-        method: &str,
-        path: &str,
-        route_key: &str,
-        body: Option<String>,
-        claims: Option<Value>,
-        ct: &str,
-    ) -> Value {
-        let mut ctx = json!({
-            "accountId": "123456789012", "apiId": "osflowapi", "domainName": "portal.example.com",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": IP, "userAgent": UA},
-            "requestId": "req-test", "routeKey": route_key, "stage": "$default",
-            "time": "20/Nov/2026:12:00:00 +0000", "timeEpoch": 1_795_176_000_000u64,
-        });
-        if let Some(c) = claims {
-            ctx["authorizer"] = json!({"jwt": {"claims": c, "scopes": null}});
-        }
-        let mut e = json!({
-            "version": "2.0", "routeKey": route_key, "rawPath": path, "rawQueryString": "",
-            "headers": {"content-type": ct, "user-agent": UA}, "requestContext": ctx, "isBase64Encoded": false,
-        });
-        if let Some(b) = body {
-            e["body"] = Value::String(b);
-        }
-        e
+    /// A call to the customer's page as API Gateway delivers it: from a phone's browser, route key only.
+    fn customer(call: Call, route_key: &str) -> Call {
+        let mut call = call.header("user-agent", UA).route(route_key.to_owned(), vec![]);
+        call.domain = "portal.example.com".into();
+        call
     }
 
     /// A staff call (representante + atendente) through the HTTP API.
     async fn staff(&self, tenant: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let key = match osflow_api::resolve(method, path) {
-            osflow_api::Matched::Route(r, _) => osflow_api::route_key(r),
-            _ => panic!("no route {method} {path}"),
-        };
-        let claims = json!({"custom:tenant": tenant, "sub": "ana", "cognito:groups": "[representante atendente]"});
-        let body = (method != "GET").then(|| body.to_string());
-        let e = H::event(method, path, &key, body, Some(claims), "application/json");
-        let req = lambda_http::request::from_str(&e.to_string()).unwrap();
-        let resp = osflow_api::handle(&self.portal.app, None, req).await;
+        let (route, params) =
+            osflow_api::match_route(method, path).unwrap_or_else(|| panic!("no route {method} {path}"));
+        let mut call = Call::new(method, path).route(osflow_api::route_key(route), params).by(&Who::new(
+            tenant,
+            "ana",
+            "[representante atendente]",
+        ));
+        if method != "GET" {
+            call = call.json(&body);
+        }
+        let resp = osflow_api::handle(&self.portal.app, None, call.request()).await;
         let status = resp.status().as_u16();
         let text = match resp.into_body() {
             Body::Text(t) => t,
@@ -181,9 +150,8 @@ impl H {
         self.portal.key.mint(&TenantId::parse(tenant).unwrap(), &OrderId::parse(id).unwrap(), purpose, until)
     }
 
-    async fn portal(&self, e: Value) -> Page {
-        let req = lambda_http::request::from_str(&e.to_string()).unwrap();
-        let resp = osflow_portal::handle(&self.portal, req).await;
+    async fn portal(&self, call: Call) -> Page {
+        let resp = osflow_portal::handle(&self.portal, call.request()).await;
         let status = resp.status().as_u16();
         assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
         assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
@@ -196,14 +164,18 @@ impl H {
     }
 
     async fn page(&self, token: &str) -> Page {
-        self.portal(H::event("GET", &format!("/p/{token}"), "GET /p/{token}", None, None, "text/html")).await
+        self.portal(H::customer(
+            Call::get(&format!("/p/{token}")).header("content-type", "text/html"),
+            "GET /p/{token}",
+        ))
+        .await
     }
 
     async fn post(&self, token: &str, fields: &[(&str, &str)]) -> Page {
         let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
         let path = format!("/p/{token}/decision");
-        let ct = "application/x-www-form-urlencoded";
-        self.portal(H::event("POST", &path, "POST /p/{token}/decision", Some(body), None, ct)).await
+        let call = Call::new("POST", &path).header("content-type", "application/x-www-form-urlencoded").raw_body(&body);
+        self.portal(H::customer(call, "POST /p/{token}/decision")).await
     }
 
     /// Opens the page of `token` and answers its form.
