@@ -5,9 +5,12 @@
 //! Wiring only. The adapters: the App and the DynamoDB store (settings + dedupe) of [`osflow_fn_common::app`]
 //! (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), [`SesEmailSender`] and [`HttpWebhookSender`] from the standard AWS
 //! environment. The event source mapping needs `FunctionResponseTypes: [ReportBatchItemFailures]`: the records
-//! that failed (a transient send failure, an unreadable body) come back after the visibility timeout.
+//! that failed (a transient send failure, an unreadable body) come back after the visibility timeout; a message SES
+//! throttled comes back after a back-off ([`osflow_bus::VisibilityBackoff`]: `ChangeMessageVisibility`, 2 minutes
+//! doubling with each receive, up to 15), so throttling delays it instead of spending its receives toward the DLQ.
 //!
 //! Environment ([`osflow_fn_common::Env`], read once), besides the table and the bucket:
+//! - `OSFLOW_QUEUE_URL_NOTIFICATIONS`: the queue's URL, for the back-off (else looked up by name once).
 //! - `OSFLOW_SENDER_EMAIL`: the `From` address of every e-mail (the company's name as display name, its own
 //!   address as Reply-To; default `nao-responda@osflow.com.br`); it must be an identity verified in SES.
 //! - `OSFLOW_EMAIL_PER_SECOND`: this notifier's e-mail pace (default [`EMAIL_PER_SECOND`]).
@@ -23,6 +26,7 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
+use osflow_bus::{BackedOff, VisibilityBackoff};
 use osflow_fn_common::Env;
 use osflow_notify::{HttpWebhookSender, Notifier, NotifierDefaults, SendPace, SesEmailSender};
 use osflow_portal::secrets::key_from_secret;
@@ -75,7 +79,18 @@ pub async fn notifier(env: &Env) -> Result<Notifier, Error> {
     })
 }
 
-/// One invocation: every record through the notifier, the failed ones reported for `ReportBatchItemFailures`.
-pub async fn handle(event: SqsEvent, notifier: &Notifier) -> SqsBatchResponse {
-    osflow_bus::consume_with(event, notifier).await
+/// The back-off of throttled messages: `OSFLOW_QUEUE_URL_NOTIFICATIONS` names the queue whose messages it delays.
+pub async fn backoff() -> VisibilityBackoff {
+    VisibilityBackoff::from_env().await
+}
+
+/// One invocation: every record through the notifier, the failed ones reported for `ReportBatchItemFailures`; a
+/// message SES throttled (or over its company's budget) is also hidden for a back-off growing with its receives.
+pub async fn handle(event: SqsEvent, notifier: &Notifier, backoff: &VisibilityBackoff) -> SqsBatchResponse {
+    handle_detailed(event, notifier, backoff).await.response
+}
+
+/// [`handle`], telling which messages were delayed and for how long.
+pub async fn handle_detailed(event: SqsEvent, notifier: &Notifier, backoff: &VisibilityBackoff) -> BackedOff {
+    backoff.consume(event, notifier).await
 }

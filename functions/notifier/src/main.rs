@@ -13,9 +13,10 @@ async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
     let env = Env::from_env()?;
     let notifier = Arc::new(osflow_fn_notifier::notifier(&env).await?);
+    let backoff = Arc::new(osflow_fn_notifier::backoff().await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let notifier = notifier.clone();
-        async move { Ok::<_, Infallible>(osflow_fn_notifier::handle(event.payload, &notifier).await) }
+        let (notifier, backoff) = (notifier.clone(), backoff.clone());
+        async move { Ok::<_, Infallible>(osflow_fn_notifier::handle(event.payload, &notifier, &backoff).await) }
     }))
     .await
 }

@@ -6,16 +6,20 @@
 //!
 //! Needs `AWS_ENDPOINT_URL` (set by `scripts/test`); without it this test fails saying so.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use osflow_app::{Caller, NotificationSettings, OpenOrderInput, Rendered, Reply};
 use osflow_bus::{
-    Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsMessage, SqsPublisher, create_queues, queues, route,
+    Delayed, Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsMessage, SqsPublisher, VisibilityBackoff,
+    create_queues, queues, route,
 };
 use osflow_domain::values::{Document, Email, Money, Quantity, TenantId, UserId};
 use osflow_domain::{Change, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, Role, Service};
 use osflow_fn_common::Env;
+use osflow_notify::SesEmailSender;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
 use osflow_testkit::unique;
 use serde_json::Value;
@@ -87,6 +91,35 @@ fn lambda_record(message: &aws_sdk_sqs::types::Message) -> SqsMessage {
     record
 }
 
+/// An order of one labor line for `email`'s customer.
+fn order_input(email: &str) -> OpenOrderInput {
+    OpenOrderInput {
+        customer: Customer {
+            name: "Joana Lima".into(),
+            document: Document::parse("529.982.247-25").unwrap(),
+            email: Some(Email::parse(email).unwrap()),
+            phone: None,
+            address: None,
+        },
+        equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
+        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
+        items: vec![LineInput {
+            kind: LineKind::Labor,
+            code: "S-1".into(),
+            description: "Reparo".into(),
+            ncm: None,
+            quantity: Quantity::parse("1").unwrap(),
+            unit_price: Money::parse("269.90").unwrap(),
+            discount: None,
+            warranty_days: None,
+        }],
+        discount: None,
+        due_date: None,
+        technician: None,
+        intake: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_times() {
     let endpoint = require_endpoint();
@@ -105,6 +138,7 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
     let specs: Vec<_> = queues().iter().filter(|s| s.queue == Queue::Notifications).cloned().collect();
     let created = create_queues(&sqs, &prefix, &specs).await.unwrap();
     let queue_url = created[0].url.clone();
+    let backoff = VisibilityBackoff::new(sqs.clone(), QueueUrls::new(sqs.clone(), prefix.clone(), []));
 
     // The function as main.rs wires it.
     // The portal key in Secrets Manager: the quote e-mail links to the customer's page.
@@ -140,31 +174,7 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
     let caller =
         Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
     let customer_email = format!("joana-{}@exemplo.com.br", unique());
-    let input = OpenOrderInput {
-        customer: Customer {
-            name: "Joana Lima".into(),
-            document: Document::parse("529.982.247-25").unwrap(),
-            email: Some(Email::parse(&customer_email).unwrap()),
-            phone: None,
-            address: None,
-        },
-        equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
-        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-        items: vec![LineInput {
-            kind: LineKind::Labor,
-            code: "S-1".into(),
-            description: "Reparo".into(),
-            ncm: None,
-            quantity: Quantity::parse("1").unwrap(),
-            unit_price: Money::parse("269.90").unwrap(),
-            discount: None,
-            warranty_days: None,
-        }],
-        discount: None,
-        due_date: None,
-        technician: None,
-        intake: None,
-    };
+    let input = order_input(&customer_email);
     let app = &notifier.app;
     let id = match app.open_order(&caller, input, None, &no_render).await.unwrap() {
         Reply::Fresh(s) => s.order.id,
@@ -198,7 +208,7 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
 
     // Delivered three times: every time handled, one e-mail.
     for delivery in 1..=3 {
-        let response = osflow_fn_notifier::handle(event.clone(), &notifier).await;
+        let response = osflow_fn_notifier::handle(event.clone(), &notifier, &backoff).await;
         assert!(response.batch_item_failures.is_empty(), "delivery {delivery}: {:?}", response.batch_item_failures);
     }
     let emails = emails_to(&customer_email).await;
@@ -229,6 +239,158 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
         })
         .collect();
     assert_eq!(sent, vec![("email".to_owned(), true)]);
+
+    sqs.delete_queue().queue_url(&queue_url).send().await.unwrap();
+    store.client().delete_table().table_name(&table).send().await.unwrap();
+}
+
+/// SES v2 on a scripted HTTP client (the one failure the emulator cannot produce): `TooManyRequestsException`
+/// ("Maximum sending rate exceeded.", HTTP 429) while `throttling` is set, a sent message otherwise. Counts the
+/// `SendEmail` requests.
+fn scripted_ses(throttling: Arc<AtomicBool>, sends: Arc<AtomicUsize>) -> aws_sdk_sesv2::Client {
+    let http = aws_smithy_http_client::test_util::infallible_client_fn(move |request| {
+        assert!(request.uri().to_string().ends_with("/v2/email/outbound-emails"), "{}", request.uri());
+        sends.fetch_add(1, Ordering::SeqCst);
+        let (status, error_type, body) = if throttling.load(Ordering::SeqCst) {
+            (429, Some("TooManyRequestsException"), r#"{"message":"Maximum sending rate exceeded."}"#.to_owned())
+        } else {
+            (200, None, format!(r#"{{"MessageId":"scripted-{}"}}"#, unique()))
+        };
+        let mut answer = http::Response::builder().status(status).header("content-type", "application/json");
+        if let Some(t) = error_type {
+            answer = answer.header("x-amzn-ErrorType", t);
+        }
+        answer.body(body).unwrap()
+    });
+    let config = aws_sdk_sesv2::Config::builder()
+        .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_sesv2::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url("http://ses.scripted.invalid")
+        // The SDK's own retries are not what is tested: one request per send.
+        .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
+        .http_client(http)
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
+}
+
+/// Receives one message of `queue_url` within `wait` (with a 1 s visibility), or `None`.
+async fn receive_one(sqs: &SqsClient, queue_url: &str, wait: Duration) -> Option<aws_sdk_sqs::types::Message> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(1)
+            .visibility_timeout(1)
+            .wait_time_seconds(i32::try_from(left.as_secs().min(2)).unwrap())
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if let Some(m) = received.into_iter().next() {
+            return Some(m);
+        }
+        if left.is_zero() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// SES throttles the notifier: the message is reported as a batch item failure (not deleted) and hidden with
+/// ChangeMessageVisibility for a delay that grows with its receives, checked against the emulator's SQS (received
+/// with a 1 s visibility, the message stays hidden well beyond it); once SES takes sends again, the same message
+/// is delivered, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_ses_throttles_comes_back_after_a_growing_back_off_and_is_sent_once() {
+    let endpoint = require_endpoint();
+    let sdk = osflow_bus::load_sdk_config().await;
+    let table = format!("osflow-notifier-{}", unique());
+    let store = DynamoStore::from_env(table.clone()).await;
+    create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("creating table {table} on {endpoint}: {e}; {RUN_SCRIPTS_TEST}"));
+    let sqs = SqsClient::new(&sdk);
+    let prefix = format!("throttled-{}-", unique());
+    let specs: Vec<_> = queues().iter().filter(|s| s.queue == Queue::Notifications).cloned().collect();
+    let queue_url = create_queues(&sqs, &prefix, &specs).await.unwrap()[0].url.clone();
+    let urls = QueueUrls::new(sqs.clone(), prefix.clone(), [(Queue::Notifications, queue_url.clone())]);
+    // Short delays so that the test sees two of them: 4 s, then 8 s.
+    let backoff =
+        VisibilityBackoff::new(sqs.clone(), urls.clone()).with_delays(Duration::from_secs(4), Duration::from_secs(60));
+
+    let vars = |name: &str| match name {
+        "OSFLOW_TABLE" => Some(table.clone()),
+        "OSFLOW_BUCKET" => Some("osflow-notifier-test".to_owned()),
+        "OSFLOW_SENDER_EMAIL" => Some("nao-responda@oficinadoze.com.br".to_owned()),
+        _ => None,
+    };
+    let mut notifier = osflow_fn_notifier::notifier(&Env::from_vars(vars).unwrap()).await.unwrap();
+    let (throttling, sends) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicUsize::new(0)));
+    notifier.email = Arc::new(SesEmailSender::new(scripted_ses(throttling.clone(), sends.clone())));
+
+    let tenant = TenantId::parse(&format!("oficina-{}", &unique()[..12])).unwrap();
+    let caller =
+        Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
+    let app = notifier.app.clone();
+    let id = match app.open_order(&caller, order_input("joana@exemplo.com.br"), None, &no_render).await.unwrap() {
+        Reply::Fresh(s) => s.order.id,
+        Reply::Replayed(_) => unreachable!("no idempotency key"),
+    };
+    app.step(&caller, &id, Command::SendQuote, None, None, &no_render).await.unwrap();
+    let events = app.orders.timeline(&tenant, &id).await.unwrap();
+    let quote_sent = events.iter().find(|e| matches!(e.change, Change::QuoteSent { .. })).expect("quote sent");
+    let publisher = SqsPublisher::new(sqs.clone(), urls);
+    publisher.publish(&[(Queue::Notifications, Envelope::from_event(&tenant, &id, quote_sent))]).await.unwrap();
+    let sent_records = || async {
+        let timeline = app.orders.timeline(&tenant, &id).await.unwrap();
+        timeline.into_iter().filter(|e| matches!(e.change, Change::NotificationSent { .. })).count()
+    };
+
+    for (receive, delay) in [(1u32, 4u64), (2, 8)] {
+        let message = receive_one(&sqs, &queue_url, Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("receive {receive}: the message came back"));
+        let count = message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount));
+        assert_eq!(count.map(String::as_str), Some(receive.to_string().as_str()));
+        let mut event = SqsEvent::default();
+        event.records = vec![lambda_record(&message)];
+        let done = osflow_fn_notifier::handle_detailed(event, &notifier, &backoff).await;
+        let failed: Vec<_> = done.response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        assert_eq!(failed, vec![message.message_id().unwrap().to_owned()], "not deleted: reported as failed");
+        assert_eq!(
+            done.delayed,
+            vec![Delayed {
+                message_id: message.message_id().unwrap().to_owned(),
+                receive_count: receive,
+                delay: Duration::from_secs(delay),
+                changed: true,
+            }]
+        );
+        assert_eq!(sends.load(Ordering::SeqCst), receive as usize, "one SendEmail per receive");
+        assert_eq!(sent_records().await, 0, "nothing recorded as sent");
+        // Received with a 1 s visibility: without the back-off it would be back by now.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            receive_one(&sqs, &queue_url, Duration::ZERO).await.is_none(),
+            "receive {receive}: the message is hidden for its back-off"
+        );
+    }
+
+    // SES takes sends again: the message comes back after its back-off and is sent, once.
+    throttling.store(false, Ordering::SeqCst);
+    let message = receive_one(&sqs, &queue_url, Duration::from_secs(30)).await.expect("the message came back");
+    let mut event = SqsEvent::default();
+    event.records = vec![lambda_record(&message)];
+    let done = osflow_fn_notifier::handle_detailed(event, &notifier, &backoff).await;
+    assert!(done.response.batch_item_failures.is_empty(), "{:?}", done.response.batch_item_failures);
+    assert!(done.delayed.is_empty());
+    assert_eq!(sends.load(Ordering::SeqCst), 3);
+    assert_eq!(sent_records().await, 1);
 
     sqs.delete_queue().queue_url(&queue_url).send().await.unwrap();
     store.client().delete_table().table_name(&table).send().await.unwrap();

@@ -699,9 +699,13 @@ pub struct EmailMessage {
 /// Why a message was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying (timeouts, 5xx, throttling).
+    /// Worth retrying (timeouts, 5xx).
     #[error("transient: {0}")]
     Transient(String),
+    /// The provider refused for the pace (SES's "Maximum sending rate exceeded", 429): worth retrying, after a
+    /// back-off, not at once.
+    #[error("throttled: {0}")]
+    Throttled(String),
     /// Retrying will not help (a refused address, a 4xx of the webhook).
     #[error("permanent: {0}")]
     Permanent(String),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -22,12 +23,30 @@ pub enum ConsumeError {
     /// The handler failed.
     #[error("{0}")]
     Failed(String),
+    /// Not handled now, and not worth handling again before `after` (a provider's throttling, a budget used up):
+    /// reported as a batch item failure like the others, and the SQS driver
+    /// ([`VisibilityBackoff`](crate::VisibilityBackoff)) hides the message for at least that long.
+    #[error("{reason} (again in {after:?} at the earliest)")]
+    Later { after: Duration, reason: String },
 }
 
 impl ConsumeError {
     /// A handler failure.
     pub fn failed(reason: impl fmt::Display) -> ConsumeError {
         ConsumeError::Failed(reason.to_string())
+    }
+
+    /// A failure to retry no sooner than `after`.
+    pub fn later(after: Duration, reason: impl fmt::Display) -> ConsumeError {
+        ConsumeError::Later { after, reason: reason.to_string() }
+    }
+
+    /// The earliest a retry is worth it, for [`ConsumeError::Later`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ConsumeError::Later { after, .. } => Some(*after),
+            _ => None,
+        }
     }
 }
 
@@ -65,7 +84,8 @@ const MESSAGE_GROUP_ID: &str = "MessageGroupId";
 /// What became of one record.
 enum Outcome {
     Done,
-    Failed(String),
+    /// Failed; `Some(after)`: not worth handling again before `after` ([`ConsumeError::Later`]).
+    Failed(String, Option<Duration>),
     /// Not handled: an earlier record of its group failed.
     Skipped,
 }
@@ -75,6 +95,24 @@ enum Outcome {
 /// [`Mode::Ordered`] — a record after a failure in its group). Records without a message id cannot be reported
 /// one by one: when one of them fails, an empty identifier is reported, which makes Lambda retry the whole batch.
 pub async fn consume<F, Fut>(event: SqsEvent, mode: Mode, handler: F) -> SqsBatchResponse
+where
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<(), ConsumeError>>,
+{
+    consume_detailed(event, mode, handler).await.response
+}
+
+/// What [`consume_detailed`] did with a batch.
+#[derive(Debug, Clone, Default)]
+pub struct Consumed {
+    /// The batch item failures, for `ReportBatchItemFailures`.
+    pub response: SqsBatchResponse,
+    /// The records that failed with [`ConsumeError::Later`]: their index in the event and the wait they asked for.
+    pub later: Vec<(usize, Duration)>,
+}
+
+/// [`consume`], telling also which failed records asked to come back later (and when).
+pub async fn consume_detailed<F, Fut>(event: SqsEvent, mode: Mode, handler: F) -> Consumed
 where
     F: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), ConsumeError>>,
@@ -95,7 +133,7 @@ where
             join_all(records.iter().map(|r| async {
                 match handle_one(r).await {
                     Ok(()) => Outcome::Done,
-                    Err(e) => Outcome::Failed(e.to_string()),
+                    Err(e) => Outcome::Failed(e.to_string(), e.retry_after()),
                 }
             }))
             .await
@@ -120,7 +158,7 @@ where
                                 Ok(()) => Outcome::Done,
                                 Err(e) => {
                                     failed = true;
-                                    Outcome::Failed(e.to_string())
+                                    Outcome::Failed(e.to_string(), e.retry_after())
                                 }
                             }
                         };
@@ -137,13 +175,17 @@ where
     };
 
     let mut response = SqsBatchResponse::default();
-    for (record, outcome) in records.iter().zip(outcomes) {
+    let mut later = Vec::new();
+    for (i, (record, outcome)) in records.iter().zip(outcomes).enumerate() {
         let id = record.message_id.as_deref().unwrap_or("");
         match outcome {
             Outcome::Done => {}
-            Outcome::Failed(reason) => {
+            Outcome::Failed(reason, after) => {
                 tracing::warn!(message_id = id, %reason, "message not handled; reported as a batch item failure");
                 response.add_failure(id);
+                if let Some(after) = after {
+                    later.push((i, after));
+                }
             }
             Outcome::Skipped => {
                 tracing::info!(message_id = id, "message skipped after a failure in its group");
@@ -151,7 +193,7 @@ where
             }
         }
     }
-    response
+    Consumed { response, later }
 }
 
 /// [`consume`] with a [`Consumer`], in the mode of its queue ([`Mode::for_queue`]).

@@ -9,7 +9,8 @@
 //!   deduplication ids.
 //! - [`consume`]: the partial-batch driver of the SQS-triggered functions (`ReportBatchItemFailures`), in
 //!   [`Mode::Concurrent`] or [`Mode::Ordered`]; [`Consumer`]: the consumer code both Lambda and the embedded
-//!   relay call.
+//!   relay call. [`VisibilityBackoff`]: the same driver for a consumer whose failures say "not before" (throttling):
+//!   such a message is hidden with `ChangeMessageVisibility` for a delay growing with its receives.
 //! - [`EmbeddedRelay`]: the outbox of the embedded store to the in-process consumers (osflow-local).
 //!
 //! The DynamoDB Stream → SQS relay is the `outbox-relay` function (it reads stream images through
@@ -24,7 +25,7 @@ mod queues;
 mod relay;
 mod sqs;
 
-pub use consume::{ConsumeError, Consumer, Mode, consume, consume_with};
+pub use consume::{ConsumeError, Consumed, Consumer, Mode, consume, consume_detailed, consume_with};
 pub use envelope::{Envelope, EnvelopeError, SCHEMA_VERSION, event_id};
 pub use queues::{
     MAX_RECEIVE_COUNT, Queue, QueueSpec, RELAY_DLQ, RELAY_DLQ_RETENTION_SECS, can_notify, message_group_id, queues,
@@ -32,9 +33,9 @@ pub use queues::{
 };
 pub use relay::{EmbeddedRelay, RelayOptions, RelayPass};
 pub use sqs::{
-    CreatedQueue, FailedMessage, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, PublishError, QUEUE_PREFIX_ENV,
-    QUEUE_URL_ENV_PREFIX, QueueUrls, RELAY_DLQ_URL_ENV, RetryPolicy, SqsError, SqsPublisher, create_queues,
-    create_relay_dlq, load_sdk_config,
+    APPROXIMATE_RECEIVE_COUNT, BackedOff, CreatedQueue, Delayed, FailedMessage, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
+    MAX_VISIBILITY, PublishError, QUEUE_PREFIX_ENV, QUEUE_URL_ENV_PREFIX, QueueUrls, RELAY_DLQ_URL_ENV, RetryPolicy,
+    SqsError, SqsPublisher, VisibilityBackoff, create_queues, create_relay_dlq, load_sdk_config,
 };
 
 /// Re-exported so that consumers and tests name the same event types as [`consume`].

@@ -13,6 +13,8 @@ use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::future::join_all;
 use tokio::sync::OnceCell;
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+
 use crate::envelope::Envelope;
 use crate::queues::{Queue, QueueSpec, RELAY_DLQ, RELAY_DLQ_RETENTION_SECS, message_group_id};
 
@@ -559,4 +561,139 @@ async fn queue_arn(client: &Client, url: &str) -> Result<String, SqsError> {
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .ok_or_else(|| SqsError { operation: "GetQueueAttributes", message: format!("no QueueArn for {url}") })
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Back-off through the message's visibility
+// -------------------------------------------------------------------------------------------------------------
+
+/// The SQS system attribute counting a message's receives (this one included).
+pub const APPROXIMATE_RECEIVE_COUNT: &str = "ApproximateReceiveCount";
+/// The longest visibility timeout SQS takes (12 hours).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// A message hidden for a while by [`VisibilityBackoff::consume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delayed {
+    pub message_id: String,
+    /// `ApproximateReceiveCount` of the record (1 when absent).
+    pub receive_count: u32,
+    /// The visibility set from now.
+    pub delay: Duration,
+    /// Whether SQS took the change (otherwise the message comes back after the queue's visibility timeout).
+    pub changed: bool,
+}
+
+/// What [`VisibilityBackoff::consume`] did with a batch.
+#[derive(Debug, Clone, Default)]
+pub struct BackedOff {
+    /// The batch item failures for `ReportBatchItemFailures` (the delayed messages among them: Lambda must not
+    /// delete them).
+    pub response: SqsBatchResponse,
+    pub delayed: Vec<Delayed>,
+}
+
+/// The partial-batch driver for a consumer whose failures may say "not before" ([`ConsumeError::Later`]: a
+/// provider's throttling, a budget used up): such a message is reported as a batch item failure (so it is not
+/// deleted) and hidden with `ChangeMessageVisibility` for a delay that grows with its `ApproximateReceiveCount`
+/// (`first × 2^(receives − 1)`, at most `max`, at least what the failure asked). A throttled message is delayed,
+/// not lost, and its receives — which count toward the queue's DLQ — come no faster than the back-off, instead of
+/// every visibility timeout.
+///
+/// The message's queue URL comes from [`QueueUrls`] (the function's `OSFLOW_QUEUE_URL_<NAME>`); its role needs
+/// `sqs:ChangeMessageVisibility` on the queue (SAM's `SQSPollerPolicy` has it).
+///
+/// [`ConsumeError::Later`]: crate::ConsumeError::Later
+#[derive(Debug, Clone)]
+pub struct VisibilityBackoff {
+    client: Client,
+    urls: QueueUrls,
+    first: Duration,
+    max: Duration,
+}
+
+impl VisibilityBackoff {
+    /// The delay of a first throttled receive.
+    pub const FIRST: Duration = Duration::from_secs(120);
+    /// The longest delay.
+    pub const MAX: Duration = Duration::from_secs(15 * 60);
+
+    /// Delays of [`FIRST`](Self::FIRST) doubling up to [`MAX`](Self::MAX): with the queues' 5 receives, a
+    /// message throttled at every receive reaches the DLQ after about half an hour (2 + 4 + 8 + 15 minutes),
+    /// beyond the "up to 10 minutes" SES asks a throttled sender to wait.
+    pub fn new(client: Client, urls: QueueUrls) -> VisibilityBackoff {
+        VisibilityBackoff { client, urls, first: Self::FIRST, max: Self::MAX }
+    }
+
+    /// From the process environment ([`load_sdk_config`], [`QueueUrls::from_env`]).
+    pub async fn from_env() -> VisibilityBackoff {
+        let client = Client::new(&load_sdk_config().await);
+        VisibilityBackoff::new(client.clone(), QueueUrls::from_env(client))
+    }
+
+    /// Other delays (tests).
+    pub fn with_delays(mut self, first: Duration, max: Duration) -> VisibilityBackoff {
+        self.first = first;
+        self.max = max.min(MAX_VISIBILITY);
+        self
+    }
+
+    /// The delay of a message received `receive_count` times whose failure asked for at least `at_least`.
+    pub fn delay(&self, receive_count: u32, at_least: Duration) -> Duration {
+        let doublings = receive_count.saturating_sub(1).min(20);
+        let grown = self.first.saturating_mul(1u32 << doublings);
+        grown.min(self.max).max(at_least).min(MAX_VISIBILITY)
+    }
+
+    /// Handles the batch with `consumer` ([`crate::consume_detailed`], in the mode of its queue) and hides every
+    /// message that asked to come back later.
+    pub async fn consume(&self, event: SqsEvent, consumer: &dyn crate::Consumer) -> BackedOff {
+        let records = event.records.clone();
+        let done =
+            crate::consume::consume_detailed(event, crate::Mode::for_queue(consumer.queue()), |envelope| async move {
+                consumer.handle(&envelope).await
+            })
+            .await;
+        let mut delayed = Vec::with_capacity(done.later.len());
+        for (i, at_least) in done.later {
+            let record = &records[i];
+            let receive_count = record
+                .attributes
+                .get(APPROXIMATE_RECEIVE_COUNT)
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(1)
+                .max(1);
+            let delay = self.delay(receive_count, at_least);
+            let message_id = record.message_id.clone().unwrap_or_default();
+            let changed = match (&record.receipt_handle, self.urls.url(consumer.queue()).await) {
+                (Some(receipt), Ok(url)) => {
+                    let secs = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
+                    let sent = self
+                        .client
+                        .change_message_visibility()
+                        .queue_url(url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(secs)
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(_) => true,
+                        Err(e) => {
+                            let e = sqs_error("ChangeMessageVisibility", &e);
+                            tracing::warn!(message_id, error = %e, "could not delay the message; it comes back after the visibility timeout");
+                            false
+                        }
+                    }
+                }
+                (None, _) => false,
+                (_, Err(e)) => {
+                    tracing::warn!(message_id, error = %e, "no queue URL to delay the message");
+                    false
+                }
+            };
+            tracing::info!(message_id, receive_count, delay_secs = delay.as_secs(), changed, "message delayed");
+            delayed.push(Delayed { message_id, receive_count, delay, changed });
+        }
+        BackedOff { response: done.response, delayed }
+    }
 }

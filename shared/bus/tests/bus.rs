@@ -24,9 +24,10 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::NaiveDate;
 use osflow_app::{OrderStore, Outbox};
 use osflow_bus::{
-    ConsumeError, Consumer, CreatedQueue, EmbeddedRelay, Envelope, EnvelopeError, Mode, PublishError, Queue, QueueSpec,
-    QueueUrls, RelayOptions, RetryPolicy, SCHEMA_VERSION, SqsClient, SqsEvent, SqsMessage, SqsPublisher, consume,
-    create_queues, load_sdk_config, message_group_id, queues, route,
+    ConsumeError, Consumer, CreatedQueue, Delayed, EmbeddedRelay, Envelope, EnvelopeError, MAX_RECEIVE_COUNT,
+    MAX_VISIBILITY, Mode, PublishError, Queue, QueueSpec, QueueUrls, RelayOptions, RetryPolicy, SCHEMA_VERSION,
+    SqsClient, SqsEvent, SqsMessage, SqsPublisher, VisibilityBackoff, consume, create_queues, load_sdk_config,
+    message_group_id, queues, route,
 };
 use osflow_domain::values::TenantId;
 use osflow_domain::{Change, ChecklistItem, Command, Event, InvoiceInfo, InvoiceState, Order, PaymentMethod};
@@ -1169,4 +1170,82 @@ async fn invoicing_groups_are_per_order_so_one_order_never_holds_the_company() {
     assert_eq!(all.len(), 3, "one group per order, each order's events in one group: {groups:?}");
     let tenants: std::collections::BTreeSet<&str> = envelopes.iter().map(|e| e.tenant.as_str()).collect();
     assert!(tenants.len() < 3, "two of the orders are one company's (and still two groups)");
+}
+
+// =============================================================================================================
+// Back-off through the message's visibility
+// =============================================================================================================
+
+#[tokio::test]
+async fn the_back_off_grows_with_the_receives_and_honours_the_wait_asked() {
+    let backoff = VisibilityBackoff::new(emulator_client().await, QueueUrls::new(emulator_client().await, "", []));
+    let delays: Vec<u64> = (1..=6).map(|n| backoff.delay(n, Duration::ZERO).as_secs()).collect();
+    assert_eq!(delays, [120, 240, 480, 900, 900, 900], "2 minutes doubling, at most 15");
+    assert_eq!(backoff.delay(0, Duration::ZERO), Duration::from_secs(120), "no count: a first receive");
+    assert_eq!(backoff.delay(1, Duration::from_secs(300)), Duration::from_secs(300), "the wait asked");
+    assert_eq!(backoff.delay(u32::MAX, Duration::from_secs(86_400)), MAX_VISIBILITY, "SQS's 12 hours at most");
+    // The 5 receives of a queue before its DLQ take at least the sum of the first four delays.
+    let before_dlq: u64 = (1..MAX_RECEIVE_COUNT).map(|n| backoff.delay(n, Duration::ZERO).as_secs()).sum();
+    assert!(before_dlq >= 25 * 60, "{before_dlq} s");
+}
+
+/// A consumer that asks `later` to come back in 5 minutes and fails `failing` outright.
+struct Picky {
+    later: String,
+    failing: String,
+}
+
+#[async_trait]
+impl Consumer for Picky {
+    fn queue(&self) -> Queue {
+        Queue::Notifications
+    }
+
+    async fn handle(&self, envelope: &Envelope) -> Result<(), ConsumeError> {
+        if envelope.event_id == self.later {
+            Err(ConsumeError::later(Duration::from_secs(300), "throttled"))
+        } else if envelope.event_id == self.failing {
+            Err(ConsumeError::failed("boom"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_asking_to_come_back_later_is_hidden_and_reported_failed() {
+    let client = emulator_client().await;
+    let (_, created) = fresh_queues(&client, queues()).await;
+    let envelopes: Vec<Envelope> = walk(&tenant("acme"), 1).envelopes().into_iter().take(4).collect();
+    let records = records_from(&client, &created, Queue::Notifications, &envelopes).await;
+    let id_of = |event_id: &str| {
+        let r = records.iter().find(|r| r.body.as_deref().is_some_and(|b| b.contains(event_id))).unwrap();
+        r.message_id.clone().unwrap()
+    };
+    let picky = Picky { later: envelopes[1].event_id.clone(), failing: envelopes[2].event_id.clone() };
+    let urls = QueueUrls::new(client.clone(), "", created.iter().map(|(q, c)| (*q, c.url.clone())));
+    let backoff = VisibilityBackoff::new(client.clone(), urls);
+    let done = backoff.consume(sqs_event(records.clone()), &picky).await;
+    assert_eq!(
+        failures(&done.response),
+        BTreeSet::from([id_of(&picky.later), id_of(&picky.failing)]),
+        "both failed: neither is deleted"
+    );
+    assert_eq!(
+        done.delayed,
+        vec![Delayed {
+            message_id: id_of(&picky.later),
+            receive_count: 1,
+            delay: Duration::from_secs(300),
+            changed: true,
+        }],
+        "only the one that asked is delayed, for the longer of its wait and the back-off"
+    );
+    // A receipt handle SQS does not know: the change fails, the message is still reported (it comes back after
+    // the queue's visibility timeout).
+    let mut stale = records[1].clone();
+    stale.receipt_handle = Some("not-a-receipt-handle".into());
+    let done = backoff.consume(sqs_event(vec![stale]), &picky).await;
+    assert_eq!(failures(&done.response), BTreeSet::from([id_of(&picky.later)]));
+    assert!(!done.delayed[0].changed, "{:?}", done.delayed);
 }

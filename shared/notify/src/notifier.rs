@@ -376,8 +376,8 @@ impl Notifier {
         if matches!(d.action, Send::Email(_))
             && let Err(wait) = self.pace.admit(&env.tenant).await
         {
-            tracing::warn!(event_id = %env.event_id, tenant = %env.tenant, ?wait, "e-mail over the company's budget; retried");
-            return Err(failed(format!("email: over the sending budget; retry in {} s", wait.as_secs().max(1))));
+            tracing::warn!(event_id = %env.event_id, tenant = %env.tenant, ?wait, "e-mail over the company's budget; delayed");
+            return Err(ConsumeError::later(wait, "email: over the sending budget"));
         }
         let claim = self
             .dedupe
@@ -406,6 +406,14 @@ impl Notifier {
         let (ok, detail) = match sent {
             Ok(detail) => (true, detail),
             Err(SendError::Permanent(e)) => (false, e),
+            Err(SendError::Throttled(e)) => {
+                // The provider's quota is reached: every send of this process slows down, and this message comes
+                // back after a back-off (its visibility), not at once.
+                tracing::warn!(event_id = %env.event_id, channel = d.channel.as_str(), error = %e, "throttled; delayed");
+                self.pace.throttled();
+                self.dedupe.release(&key).await.map_err(failed)?;
+                return Err(ConsumeError::later(std::time::Duration::ZERO, format!("{}: {e}", d.channel.as_str())));
+            }
             Err(SendError::Transient(e)) => {
                 tracing::warn!(event_id = %env.event_id, channel = d.channel.as_str(), error = %e, "notification failed; will retry");
                 self.dedupe.release(&key).await.map_err(failed)?;
@@ -459,11 +467,14 @@ impl Consumer for Notifier {
         let link = self.links.as_ref().map(|l| l.link(&order, &flow, self.app.clock.now())).unwrap_or_default();
         let vars = variables(&order, &flow, env, &settings, link);
         let deliveries = self.deliveries(&order, env, &template, &channels, &settings, &vars)?;
-        // Every channel is tried; the message fails if any failed (the succeeded ones are deduplicated).
-        let mut first_error = None;
+        // Every channel is tried; the message fails if any failed (the succeeded ones are deduplicated), and
+        // comes back later when one asked for it (throttling).
+        let mut first_error: Option<ConsumeError> = None;
         for d in &deliveries {
-            if let Err(e) = self.deliver(env, d, &template).await {
-                first_error.get_or_insert(e);
+            if let Err(e) = self.deliver(env, d, &template).await
+                && first_error.as_ref().is_none_or(|f| f.retry_after().is_none() && e.retry_after().is_some())
+            {
+                first_error = Some(e);
             }
         }
         first_error.map_or(Ok(()), Err)

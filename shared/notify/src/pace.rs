@@ -66,6 +66,18 @@ impl SendPace {
         SendPace::new(f64::MAX, f64::MAX, f64::MAX, f64::MAX)
     }
 
+    /// The provider throttled a send: the shared pace starts from a second's debt, so the process's next sends
+    /// wait (and, when the debt is over [`MAX_WAIT`], are refused and come back later).
+    pub fn throttled(&self) {
+        if self.rate == f64::MAX {
+            return;
+        }
+        let mut shared = self.shared.lock().expect("pace state");
+        let bucket = shared.get_or_insert_with(|| Bucket::full(self.burst));
+        bucket.refill(self.rate, self.burst);
+        bucket.tokens = bucket.tokens.min(0.0) - self.rate;
+    }
+
     /// Takes one e-mail of `tenant`'s budget and waits for the shared pace. `Err(wait)`: the company's budget is
     /// used up (or the shared pace is too far behind) for that long; nothing was taken.
     pub async fn admit(&self, tenant: &TenantId) -> Result<(), Duration> {

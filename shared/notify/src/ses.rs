@@ -4,7 +4,9 @@
 //! `Name <address>`: a display name of plain ASCII as is (quoted when it has specials such as `,`), any other as
 //! RFC 2047 encoded-words ([`encode_header`]), which is what SES requires of non-ASCII display names.
 //!
-//! Errors: throttling, a paused account, 5xx, timeouts and transport failures are [`SendError::Transient`] (the
+//! Errors: throttling (`TooManyRequestsException`, `Throttling`, HTTP 429, "Maximum sending rate exceeded") is
+//! [`SendError::Throttled`] (the notifier releases its claim, slows its pace and backs off with the message's
+//! visibility); a paused account, 5xx, timeouts and transport failures are [`SendError::Transient`] (the
 //! notifier releases its claim and SQS brings the message back; after `maxReceiveCount` it is in the DLQ, from
 //! where it can be redriven once the cause is gone). `MessageRejected`, `MailFromDomainNotVerified`, a bad request,
 //! a suspended account and any other 4xx are [`SendError::Permanent`]: sending again will not help.
@@ -73,17 +75,23 @@ pub fn from_address(name: &str, address: &str) -> Result<String, SendError> {
     Ok(format!("{display} <{address}>"))
 }
 
-/// Transient or permanent, from what SES answered: its error code and HTTP status.
+/// Throttled, transient or permanent, from what SES answered: its error code, HTTP status and message.
 pub fn classify(code: Option<&str>, status: Option<u16>, message: String) -> SendError {
     let code = code.unwrap_or("");
+    let throttled = code == "TooManyRequestsException"
+        || code.contains("Throttl")
+        || status == Some(429)
+        || message.contains("Maximum sending rate exceeded");
+    if throttled {
+        return SendError::Throttled(message);
+    }
     let transient = match code {
-        "TooManyRequestsException" | "LimitExceededException" | "SendingPausedException" => true,
+        "LimitExceededException" | "SendingPausedException" => true,
         "MessageRejected"
         | "MailFromDomainNotVerifiedException"
         | "BadRequestException"
         | "NotFoundException"
         | "AccountSuspendedException" => false,
-        _ if code.contains("Throttl") => true,
         _ => match status {
             Some(s) => s >= 500 || s == 429 || s == 408,
             None => true,
@@ -168,7 +176,15 @@ mod tests {
         let t = |code: Option<&str>, status: Option<u16>| {
             matches!(classify(code, status, String::new()), SendError::Transient(_))
         };
-        for code in ["TooManyRequestsException", "LimitExceededException", "SendingPausedException", "Throttling"] {
+        let throttled = |code: Option<&str>, status: Option<u16>, message: &str| {
+            matches!(classify(code, status, message.into()), SendError::Throttled(_))
+        };
+        assert!(throttled(Some("TooManyRequestsException"), Some(429), ""));
+        assert!(throttled(Some("Throttling"), Some(400), "Maximum sending rate exceeded."));
+        assert!(throttled(Some("ThrottlingException"), Some(400), "Daily message quota exceeded"));
+        assert!(throttled(None, Some(429), ""));
+        assert!(throttled(Some("Unknown"), Some(400), "SES Unknown: Maximum sending rate exceeded."));
+        for code in ["LimitExceededException", "SendingPausedException"] {
             assert!(t(Some(code), Some(400)), "{code}");
         }
         for code in [
@@ -182,7 +198,6 @@ mod tests {
         }
         assert!(t(Some("InternalFailure"), Some(500)));
         assert!(t(None, Some(503)));
-        assert!(t(None, Some(429)));
         assert!(!t(Some("ValidationException"), Some(400)));
         assert!(!t(None, Some(403)));
     }

@@ -627,6 +627,26 @@ async fn e_mails_are_paced_and_each_company_has_its_budget() {
     pace.admit(&acme).await.expect("acme's budget refilled");
 }
 
+/// When SES throttles a send, the process's next sends wait: the shared pace starts from a second's debt.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_throttled_send_slows_the_shared_pace() {
+    let acme = TenantId::parse("acme").unwrap();
+    let pace = SendPace::new(10.0, 10.0, 100.0, 100.0);
+    let start = tokio::time::Instant::now();
+    pace.admit(&acme).await.expect("a full bucket");
+    assert!(start.elapsed() < std::time::Duration::from_millis(10), "{:?}", start.elapsed());
+    pace.throttled();
+    let start = tokio::time::Instant::now();
+    pace.admit(&acme).await.expect("within the longest wait");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(1_000), "{:?}", start.elapsed());
+    // Throttled again and again: the debt grows past the longest wait, and a send is refused with it.
+    for _ in 0..6 {
+        pace.throttled();
+    }
+    let wait = pace.admit(&acme).await.expect_err("too far behind");
+    assert!(wait > std::time::Duration::from_secs(5), "{wait:?}");
+}
+
 /// The default flow walked to payment with every message held (nothing delivered), as `--hold-events` or a
 /// relay lag does: the envelopes routed to the notifier, in event order.
 async fn walk_held(w: &World) -> (OrderId, Vec<Envelope>) {

@@ -379,7 +379,7 @@ impl Announcer {
                 self.dedupe.complete(&key, &DedupeOutcome { ok: false, detail: e, completed_at: now }).await?;
                 Ok(())
             }
-            Err(SendError::Transient(e)) => {
+            Err(SendError::Transient(e) | SendError::Throttled(e)) => {
                 self.dedupe.release(&key).await?;
                 Err(ReportError::Announce(e))
             }

@@ -766,10 +766,15 @@ fn one_route_or_function_cannot_starve_the_others() {
     let (id, portal) = t.function("portal");
     assert!(number(&portal["Properties"]["ReservedConcurrentExecutions"]).is_some(), "{id}: reserved concurrency");
     // The notifier sends through SES at a bounded pace: the queue mapping bounds its concurrency.
-    let (id, _) = t.function("notifier");
+    let (id, notifier) = t.function("notifier");
     let mapping = mappings(&t, &id).next().expect("the notifier's queue mapping");
     let max = number(&mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]).expect("MaximumConcurrency");
     assert!((2..=10).contains(&max), "{id}: MaximumConcurrency {max}");
+    // A throttled message is hidden for its back-off (ChangeMessageVisibility, which SQSPollerPolicy allows) on
+    // the queue the mapping reads, named by its URL.
+    let queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0].as_str().expect("the queue's Arn");
+    let env = format!("{}{}", osflow_bus::QUEUE_URL_ENV_PREFIX, Queue::Notifications.env_name());
+    assert_eq!(notifier["Properties"]["Environment"]["Variables"][&env], reference(queue_id), "{id}: {env}");
 }
 
 #[test]
