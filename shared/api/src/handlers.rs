@@ -7,7 +7,7 @@
 use lambda_http::http::header;
 use osflow_app::{AppError, Caller, PageRequest, Reply, StoreError};
 use osflow_domain::values::Document;
-use osflow_domain::{Change, Command, Flow, Order, StatusKey};
+use osflow_domain::{Change, Command, Flow, Order, OrderCard, StatusKey};
 use osflow_lambda_kit::{Problem, ProblemType};
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -502,7 +502,7 @@ fn list_problem(e: AppError, page: &PageRequest) -> Problem {
     }
 }
 
-async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<Order>) -> Res {
+async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<OrderCard>) -> Res {
     let flows = flows(cx, caller, page.items.iter().map(|o| o.flow_version)).await?;
     let list = OrderList {
         items: page.items.iter().map(|o| OrderSummary::new(o, flows.as_slice())).collect(),

@@ -142,7 +142,7 @@ async fn summaries(cx: &Cx<'_>, caller: &Caller, orders: &[Order]) -> Result<Vec
     for v in versions {
         flows.push(cx.app.flow_version(&caller.tenant, v).await.map_err(|e| app_problem(&e, None))?);
     }
-    Ok(orders.iter().map(|o| OrderSummary::new(o, flows.as_slice())).collect())
+    Ok(orders.iter().map(|o| OrderSummary::new(&o.card(), flows.as_slice())).collect())
 }
 
 fn equipment_view(r: &EquipmentRecord, orders: Vec<OrderSummary>) -> EquipmentRecordView {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use osflow_domain::values::{Document, OrderId, TenantId};
-use osflow_domain::{Event, Flow, InvoiceState, Order, StatusKey};
+use osflow_domain::{Event, Flow, InvoiceState, Order, OrderCard, StatusKey};
 use serde::{Deserialize, Serialize};
 
 /// Failures of a store. `Conflict` is the optimistic-concurrency refusal and is part of the contract.
@@ -89,6 +89,9 @@ pub struct IdempotencyRecord {
 /// - `list_by_status`: oldest `updated_at` first (a work queue), ties by id;
 /// - `list_by_customer`: newest `created_at` first (a history), ties by id descending;
 /// - `timeline`: ascending version.
+///
+/// `cards_by_status` and `cards_by_customer` are the same pages as cards ([`Order::card`], the same cursors);
+/// their default decodes the orders, a store that keeps the cards beside the orders reads only those.
 #[async_trait]
 pub trait OrderStore: Send + Sync {
     /// The next human order number of the company (1, 2, 3…). Gaps are allowed (a number taken by a request
@@ -129,6 +132,24 @@ pub trait OrderStore: Send + Sync {
         page: &PageRequest,
     ) -> StoreResult<Page<Order>>;
 
+    async fn cards_by_status(
+        &self,
+        tenant: &TenantId,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> StoreResult<Page<OrderCard>> {
+        Ok(cards(self.list_by_status(tenant, status, page).await?))
+    }
+
+    async fn cards_by_customer(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        page: &PageRequest,
+    ) -> StoreResult<Page<OrderCard>> {
+        Ok(cards(self.list_by_customer(tenant, document, page).await?))
+    }
+
     /// The ids of the company's orders whose current stay went over its status's SLA at or before `until` and
     /// has no alert yet (`Order::sla_due`), earliest deadline first, ties by id: read from an index on the
     /// deadline that holds only such orders, never by reading every open order.
@@ -136,6 +157,11 @@ pub trait OrderStore: Send + Sync {
 
     /// The order's events in version order (empty for an unknown order or another tenant's).
     async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>>;
+}
+
+/// A page of orders as their cards.
+fn cards(page: Page<Order>) -> Page<OrderCard> {
+    Page { items: page.items.iter().map(Order::card).collect(), next: page.next }
 }
 
 /// The checks of a step's write before any adapter writes it (the same in every store): at least one event —

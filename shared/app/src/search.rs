@@ -2,7 +2,9 @@
 //! filters and cursor paging — over the stores' status and customer indexes only (never a full scan).
 
 use osflow_domain::values::{Document, UserId};
-use osflow_domain::{AllowedAction, Context, Flow, Guard, Invoicing, Order, StatusKey, allowed_actions, is_overdue};
+use osflow_domain::{
+    AllowedAction, Context, Flow, Guard, Invoicing, Order, OrderCard, StatusKey, allowed_actions, is_overdue,
+};
 
 use crate::ports::{Page, PageRequest, StoreError};
 use crate::usecases::{App, AppError, AppResult, Caller};
@@ -99,7 +101,8 @@ impl App {
         Ok(out)
     }
 
-    /// One page of the company's orders matching `query`. The cursor is this search's own (`s<i>:<store
+    /// One page of the company's orders matching `query`, as their cards (read without decoding the orders
+    /// where the store keeps them). The cursor is this search's own (`s<i>:<store
     /// cursor>` over the statuses, `c:<store cursor>` over a customer's history); a page may be shorter than
     /// the limit and still have a `next` when a rare filter made the store pages mostly misses.
     pub async fn search_orders(
@@ -107,14 +110,14 @@ impl App {
         caller: &Caller,
         query: &OrderQuery,
         page: &PageRequest,
-    ) -> AppResult<Page<Order>> {
+    ) -> AppResult<Page<OrderCard>> {
         self.require(caller, &READERS)?;
         let size = page.size() as usize;
         let text = query.text_lower();
         let document = text.as_deref().and_then(|t| Document::parse(t).ok());
         let now = self.clock.now();
         let mut flows: Vec<Flow> = Vec::new();
-        let mut items: Vec<Order> = Vec::new();
+        let mut items: Vec<OrderCard> = Vec::new();
         if let Some(doc) = document {
             // The customer's history, every status, newest first.
             let mut cursor = match page.cursor.as_deref() {
@@ -123,7 +126,7 @@ impl App {
             };
             for _ in 0..STORE_PAGES_PER_SEARCH {
                 let want = PageRequest { limit: (size - items.len()) as u32, cursor: cursor.take() };
-                let found = self.orders.list_by_customer(&caller.tenant, &doc, &want).await?;
+                let found = self.orders.cards_by_customer(&caller.tenant, &doc, &want).await?;
                 for o in found.items {
                     if self.matches(caller, query, None, &o, &mut flows, now).await? {
                         items.push(o);
@@ -156,7 +159,7 @@ impl App {
         while index < statuses.len() && items.len() < size && reads < STORE_PAGES_PER_SEARCH {
             reads += 1;
             let want = PageRequest { limit: (size - items.len()) as u32, cursor: cursor.take() };
-            let found = self.orders.list_by_status(&caller.tenant, &statuses[index], &want).await?;
+            let found = self.orders.cards_by_status(&caller.tenant, &statuses[index], &want).await?;
             for o in found.items {
                 if self.matches(caller, query, text.as_deref(), &o, &mut flows, now).await? {
                     items.push(o);
@@ -176,22 +179,22 @@ impl App {
         caller: &Caller,
         query: &OrderQuery,
         text: Option<&str>,
-        o: &Order,
+        o: &OrderCard,
         flows: &mut Vec<Flow>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> AppResult<bool> {
         if query.technician.as_ref().is_some_and(|t| o.technician.as_ref() != Some(t)) {
             return Ok(false);
         }
-        if query.service_type.as_ref().is_some_and(|k| !o.service.kind.eq_ignore_ascii_case(k.trim())) {
+        if query.service_type.as_ref().is_some_and(|k| !o.service_type.eq_ignore_ascii_case(k.trim())) {
             return Ok(false);
         }
         if let Some(t) = text {
             // Digits are an OS number (or a numeric serial), never a part of a name.
-            let serial = o.equipment.serial.as_deref().is_some_and(|s| s.to_lowercase().contains(t));
+            let serial = o.serial.as_deref().is_some_and(|s| s.to_lowercase().contains(t));
             let hit = match t.trim_start_matches('#').parse::<u64>() {
                 Ok(number) => number == o.number || serial,
-                Err(_) => o.customer.name.to_lowercase().contains(t) || serial,
+                Err(_) => o.customer_name.to_lowercase().contains(t) || serial,
             };
             if !hit {
                 return Ok(false);

@@ -40,7 +40,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use maud::Markup;
 use osflow_app::{App, AppError, Caller, OrderQuery, PageRequest};
 use osflow_domain::values::{Document, OrderId, TenantId, UserId};
-use osflow_domain::{Flow, Order, Role, StatusKey, is_overdue, sla_used};
+use osflow_domain::{Flow, OrderCard, Role, StatusKey, is_overdue, sla_used};
 use serde_json::{Value, json};
 
 use crate::forms::Form;
@@ -455,7 +455,7 @@ fn sign_in(console: &Console, r: &Req<'_>) -> Reply {
 // Board
 
 /// The flows of the versions the orders run on, loaded once each.
-async fn flows_of(app: &App, tenant: &TenantId, orders: &[Order]) -> Result<Vec<Flow>, AppError> {
+async fn flows_of(app: &App, tenant: &TenantId, orders: &[OrderCard]) -> Result<Vec<Flow>, AppError> {
     let mut flows: Vec<Flow> = Vec::new();
     for o in orders {
         if !flows.iter().any(|f| f.version == o.flow_version) {
@@ -466,7 +466,7 @@ async fn flows_of(app: &App, tenant: &TenantId, orders: &[Order]) -> Result<Vec<
 }
 
 /// Every order a search finds, up to [`BOARD_MAX`].
-async fn all_orders(app: &App, caller: &Caller, query: &OrderQuery) -> Result<Vec<Order>, AppError> {
+async fn all_orders(app: &App, caller: &Caller, query: &OrderQuery) -> Result<Vec<OrderCard>, AppError> {
     let mut orders = Vec::new();
     let mut page = PageRequest { limit: 100, cursor: None };
     loop {

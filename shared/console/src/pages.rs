@@ -7,8 +7,8 @@ use osflow_app::InvoiceRecord;
 use osflow_app::templates::brl;
 use osflow_domain::values::Quantity;
 use osflow_domain::{
-    Actor, AllowedAction, Change, Event, Flow, Guard, LineKind, Order, PaymentMethod, QuoteRevision, RevisionStatus,
-    Role, StatusKind,
+    Actor, AllowedAction, Change, Event, Flow, Guard, LineKind, Order, OrderCard, PaymentMethod, QuoteRevision,
+    RevisionStatus, Role, StatusKind,
 };
 
 use crate::session::Session;
@@ -278,7 +278,7 @@ pub fn message(frame: &Frame<'_>, title: &str, text: &str) -> Markup {
 /// One card of the board.
 #[derive(Debug)]
 pub struct Card<'a> {
-    pub order: &'a Order,
+    pub order: &'a OrderCard,
     /// `None`: no SLA; else the share of the SLA used.
     pub sla_used: Option<f64>,
     pub overdue: bool,
@@ -319,9 +319,9 @@ pub fn board_columns(columns: &[(String, String, Vec<Card<'_>>)], now: DateTime<
                             li class=(format!("os {}", sla_class(c))) {
                                 a href=(format!("/os/{}", c.order.id)) {
                                     strong { "OS " (c.order.number) }
-                                    " · " (first_name(&c.order.customer.name))
+                                    " · " (first_name(&c.order.customer_name))
                                     br;
-                                    span.eq { (c.order.equipment.description) }
+                                    span.eq { (c.order.equipment) }
                                     br;
                                     span.meta {
                                         @if let Some(d) = c.order.due_date { "Entrega " (date(d)) " · " }

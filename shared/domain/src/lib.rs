@@ -4,6 +4,7 @@
 
 pub mod allowed;
 pub mod bounds;
+pub mod card;
 pub mod discount;
 pub mod event;
 pub mod fiscal;
@@ -18,6 +19,7 @@ pub mod values;
 pub mod warranty;
 
 pub use allowed::{AllowedAction, allowed_actions, may_give};
+pub use card::OrderCard;
 pub use discount::Discount;
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 pub use fiscal::{DocumentKind, Invoicing, IssuedElsewhere, external_key};
@@ -30,7 +32,7 @@ pub use order::{
     LineDecision, LineInput, LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteLine,
     QuoteRevision, Refund, RevisionStatus, Service,
 };
-pub use overdue::{is_overdue, sla_used};
+pub use overdue::{Deadlines, is_overdue, sla_used};
 pub use records::{CustomerId, CustomerRecord, EquipmentId, EquipmentRecord};
 pub use timeline::{Stay, stays, time_in_status};
 pub use warranty::{Intake, LineWarranty, WarrantyDefaults, WarrantyError, WarrantyLink};

@@ -13,7 +13,8 @@
 //!   another thread and back), else, like the reads whose size grows with the data, on tokio's blocking pool
 //!   (`spawn_blocking`). Statements are prepared once per connection and cached.
 //! - Orders, events, flows and records are stored as their serde JSON; the columns used as keys and sort keys
-//!   (tenant first, always) are indexed. The events table doubles as the outbox: `seq` is the commit order and
+//!   (tenant first, always) are indexed. Each order row also holds the order's card (`Order::card`, JSON), and
+//!   the status index holds it too: a list page is read from the index alone, without decoding orders. The events table doubles as the outbox: `seq` is the commit order and
 //!   `relayed_at` marks what the relay has published.
 //! - Checkpoints (where `synchronous=NORMAL` syncs) run on a background thread, not in the committing step,
 //!   except when sustained writes grow the WAL past 64 MiB (see `checkpoint`).
@@ -132,6 +133,7 @@ impl SqliteStore {
         if let Some(key) = &options.secrets_key {
             emitter::seal_clear_passwords(&mut writer, key)?;
         }
+        orders::fill_cards(&mut writer)?;
         let checkpointer = pool::connect(&path, options.busy_timeout, false).db()?;
         let checkpointer = checkpoint::Checkpointer::start(checkpointer, &mut writer)?;
         let readers = (0..options.readers.max(1))
@@ -238,6 +240,11 @@ mod tests {
              AND (updated_at, id) > (1, 'x') ORDER BY updated_at, id LIMIT 21",
         );
         assert!(by_status.contains("orders_by_status") && !by_status.contains("TEMP B-TREE"), "{by_status}");
+        let cards = plan(
+            "SELECT id, updated_at, card FROM orders WHERE tenant = 'a' AND status = 'b'
+             AND (updated_at, id) > (1, 'x') ORDER BY updated_at, id LIMIT 21",
+        );
+        assert!(cards.contains("COVERING INDEX orders_by_status") && !cards.contains("TEMP B-TREE"), "{cards}");
         let by_customer = plan(
             "SELECT id, created_at, body FROM orders WHERE tenant = 'a' AND document = 'b'
              AND (created_at, id) < (1, 'x') ORDER BY created_at DESC, id DESC LIMIT 21",

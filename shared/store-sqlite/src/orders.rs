@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
 use osflow_domain::values::{Document, OrderId, TenantId};
-use osflow_domain::{Event, Order, StatusKey};
+use osflow_domain::{Event, Order, OrderCard, StatusKey};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{Db, ListKind, Position, decode_cursor, encode_cursor, from_json, nanos, to_json};
@@ -23,6 +23,7 @@ pub(crate) struct OrderRow {
     updated_at: i64,
     sla_due: Option<i64>,
     body: String,
+    card: String,
 }
 
 impl OrderRow {
@@ -37,8 +38,31 @@ impl OrderRow {
             updated_at: nanos(order.updated_at)?,
             sla_due: order.sla_due.map(nanos).transpose()?,
             body: to_json(order)?,
+            card: to_json(&order.card())?,
         })
     }
+}
+
+/// Writes the card of every order row that has none (rows written before the cards existed). Runs when the
+/// store opens, on the writer connection, before anything reads.
+pub(crate) fn fill_cards(conn: &mut Connection) -> StoreResult<usize> {
+    let tx = conn.transaction().db()?;
+    let mut filled = 0;
+    {
+        let mut select = tx.prepare("SELECT rowid, tenant, id, body FROM orders WHERE card IS NULL").db()?;
+        let mut update = tx.prepare("UPDATE orders SET card = ?1 WHERE rowid = ?2").db()?;
+        let mut rows = select.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            let rowid: i64 = row.get(0).db()?;
+            let (tenant, id): (String, String) = (row.get(1).db()?, row.get(2).db()?);
+            let body = row.get_ref(3).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
+            let order: Order = from_json(body, || format!("order {tenant}/{id}"))?;
+            update.execute(params![to_json(&order.card())?, rowid]).db()?;
+            filled += 1;
+        }
+    }
+    tx.commit().db()?;
+    Ok(filled)
 }
 
 pub(crate) struct EventRow {
@@ -85,8 +109,23 @@ fn read_orders(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> S
     Ok(out)
 }
 
+/// The cards of a list query whose columns are (id, sort instant, card).
+fn read_cards(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<(OrderCard, Position)>> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut rows = stmt.query(params).db()?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        let id: String = row.get(0).db()?;
+        let at: i64 = row.get(1).db()?;
+        let card = row.get_ref(2).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("card {id}: {e}")))?;
+        let card: OrderCard = from_json(card, || format!("card {id}"))?;
+        out.push((card, Position { at, id }));
+    }
+    Ok(out)
+}
+
 /// Builds a page from up to `size + 1` rows: the extra row only tells that there is a next page.
-fn page_of(mut rows: Vec<(Order, Position)>, size: usize, kind: ListKind) -> Page<Order> {
+fn page_of<T>(mut rows: Vec<(T, Position)>, size: usize, kind: ListKind) -> Page<T> {
     let more = rows.len() > size;
     rows.truncate(size);
     let next = if more { rows.last().map(|(_, p)| encode_cursor(kind, p)) } else { None };
@@ -125,8 +164,8 @@ impl OrderStore for SqliteStore {
             let tx = immediate(conn)?;
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO orders (tenant, id, version, status, document, created_at, updated_at, body, sla_due)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (tenant, id) DO NOTHING",
+                    "INSERT INTO orders (tenant, id, version, status, document, created_at, updated_at, body, sla_due,
+                     card) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (tenant, id) DO NOTHING",
                 )
                 .db()?
                 .execute(params![
@@ -138,7 +177,8 @@ impl OrderStore for SqliteStore {
                     row.created_at,
                     row.updated_at,
                     row.body,
-                    row.sla_due
+                    row.sla_due,
+                    row.card
                 ])
                 .db()?;
             if inserted == 0 {
@@ -183,7 +223,7 @@ impl OrderStore for SqliteStore {
             // untouched; a changed document takes the second statement.
             let updated = tx
                 .prepare_cached(
-                    "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, sla_due = ?9
+                    "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, sla_due = ?9, card = ?10
                      WHERE tenant = ?5 AND id = ?6 AND version = ?7 AND document = ?8",
                 )
                 .db()?
@@ -196,7 +236,8 @@ impl OrderStore for SqliteStore {
                     row.id,
                     expected,
                     row.document,
-                    row.sla_due
+                    row.sla_due,
+                    row.card
                 ])
                 .db()?;
             if updated == 0 {
@@ -212,7 +253,7 @@ impl OrderStore for SqliteStore {
                     Some(_) => {
                         tx.prepare_cached(
                             "UPDATE orders SET version = ?1, status = ?2, updated_at = ?3, body = ?4, document = ?5,
-                             sla_due = ?9 WHERE tenant = ?6 AND id = ?7 AND version = ?8",
+                             sla_due = ?9, card = ?10 WHERE tenant = ?6 AND id = ?7 AND version = ?8",
                         )
                         .db()?
                         .execute(params![
@@ -224,7 +265,8 @@ impl OrderStore for SqliteStore {
                             row.tenant,
                             row.id,
                             expected,
-                            row.sla_due
+                            row.sla_due,
+                            row.card
                         ])
                         .db()?;
                     }
@@ -288,6 +330,65 @@ impl OrderStore for SqliteStore {
                 Some(p) => read_orders(
                     conn,
                     "SELECT id, created_at, body FROM orders WHERE tenant = ?1 AND document = ?2
+                     AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5",
+                    params![tenant, document, p.at, p.id, limit],
+                )?,
+            };
+            Ok(page_of(rows, size, ListKind::ByCustomer))
+        })
+        .await
+    }
+
+    async fn cards_by_status(
+        &self,
+        tenant: &TenantId,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> StoreResult<Page<OrderCard>> {
+        let after = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByStatus, c)).transpose()?;
+        let (tenant, status, size) = (tenant.as_str().to_owned(), status.as_str().to_owned(), page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            // Every column is in `orders_by_status`: the page is read from the index, not from the rows.
+            let rows = match &after {
+                None => read_cards(
+                    conn,
+                    "SELECT id, updated_at, card FROM orders WHERE tenant = ?1 AND status = ?2
+                     ORDER BY updated_at, id LIMIT ?3",
+                    params![tenant, status, limit],
+                )?,
+                Some(p) => read_cards(
+                    conn,
+                    "SELECT id, updated_at, card FROM orders WHERE tenant = ?1 AND status = ?2
+                     AND (updated_at, id) > (?3, ?4) ORDER BY updated_at, id LIMIT ?5",
+                    params![tenant, status, p.at, p.id, limit],
+                )?,
+            };
+            Ok(page_of(rows, size, ListKind::ByStatus))
+        })
+        .await
+    }
+
+    async fn cards_by_customer(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        page: &PageRequest,
+    ) -> StoreResult<Page<OrderCard>> {
+        let before = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByCustomer, c)).transpose()?;
+        let (tenant, document, size) = (tenant.as_str().to_owned(), document.as_str().to_owned(), page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            let rows = match &before {
+                None => read_cards(
+                    conn,
+                    "SELECT id, created_at, card FROM orders WHERE tenant = ?1 AND document = ?2
+                     ORDER BY created_at DESC, id DESC LIMIT ?3",
+                    params![tenant, document, limit],
+                )?,
+                Some(p) => read_cards(
+                    conn,
+                    "SELECT id, created_at, card FROM orders WHERE tenant = ?1 AND document = ?2
                      AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5",
                     params![tenant, document, p.at, p.id, limit],
                 )?,

@@ -304,10 +304,14 @@ const LATER_TABLES: [&str; 8] = [
     "company_settings",
 ];
 
-/// Takes out what later migrations added to the tables of migration 1 (the orders' SLA deadline and its index),
-/// as a file of schema version 1 is.
+/// Takes out what later migrations added to the tables of migration 1 (the orders' SLA deadline and its index,
+/// the orders' card and the status index holding it), as a file of schema version 1 is.
 fn drop_later_columns(conn: &rusqlite::Connection) {
-    conn.execute_batch("DROP INDEX orders_by_sla_due; ALTER TABLE orders DROP COLUMN sla_due;").unwrap();
+    conn.execute_batch(
+        "DROP INDEX orders_by_sla_due; DROP INDEX orders_by_status; ALTER TABLE orders DROP COLUMN card;
+         ALTER TABLE orders DROP COLUMN sla_due; CREATE INDEX orders_by_status ON orders (tenant, status, updated_at, id);",
+    )
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,6 +345,9 @@ async fn a_version_1_file_is_migrated_to_the_current_schema() {
     assert_eq!(schema_objects(&path), expected, "the migrated schema is the fresh one");
     assert_eq!(store.get(&order.tenant, &order.id).await.unwrap(), Some(order.clone()));
     assert_eq!(store.timeline(&order.tenant, &order.id).await.unwrap(), events);
+    // The card of the order written before cards existed was filled in when the store opened.
+    let cards = store.cards_by_status(&order.tenant, &order.status, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(cards.items, vec![order.card()]);
     // The new tables work, reads first (no write has created anything).
     let t = tenant("acme");
     assert_eq!(store.notification_settings(&t).await.unwrap(), None);

@@ -94,6 +94,7 @@ macro_rules! conformance_tests {
             list_by_status_pages_oldest_first,
             list_by_status_follows_status_changes,
             list_by_customer_pages_newest_first,
+            cards_are_the_listed_orders_cards,
             sla_due_reads_only_the_orders_due,
             cursors_are_positions_not_offsets,
             page_size_is_clamped,
@@ -859,6 +860,39 @@ pub async fn list_by_status_follows_status_changes(s: Stores) {
     assert_eq!(list(aberta.clone()).await, vec![c2]);
     let a3 = apply_step(&s, &a2, note("depois"), at(30)).await;
     assert_eq!(ids(&list(waiting).await), vec![b.id, a3.id]);
+}
+
+/// The card lists are the order lists as cards (`Order::card` of each, the same pages and cursors), also after
+/// steps changed the orders.
+pub async fn cards_are_the_listed_orders_cards(s: Stores) {
+    let t = tenant("acme");
+    let mut open = Vec::new();
+    for i in 0..5u64 {
+        open.push(create(&s, &t, i + 1, cpf(3), at(i as i64)).await);
+    }
+    open[1] = apply_step(&s, &open[1], note("uma nota"), at(50)).await;
+    open[2] = apply_step(&s, &open[2], Command::SendQuote, at(60)).await;
+    let cards = |orders: &[Order]| orders.iter().map(Order::card).collect::<Vec<_>>();
+    for st in [status("aberta"), status("aguardando_aprovacao")] {
+        let mut request = PageRequest::first(2);
+        loop {
+            let orders = s.orders.list_by_status(&t, &st, &request).await.unwrap();
+            let listed = s.orders.cards_by_status(&t, &st, &request).await.unwrap();
+            assert_eq!(listed.items, cards(&orders.items), "{st}");
+            assert_eq!(listed.next, orders.next);
+            match listed.next {
+                Some(next) => request.cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    let orders = s.orders.list_by_customer(&t, &cpf(3), &PageRequest::first(3)).await.unwrap();
+    let listed = s.orders.cards_by_customer(&t, &cpf(3), &PageRequest::first(3)).await.unwrap();
+    assert_eq!(listed.items, cards(&orders.items));
+    assert_eq!(listed.next, orders.next);
+    let noted = s.orders.cards_by_status(&t, &status("aberta"), &PageRequest::first(10)).await.unwrap();
+    let noted = noted.items.iter().find(|c| c.id == open[1].id).expect("listed");
+    assert_eq!((noted.version, noted.updated_at), (open[1].version, open[1].updated_at), "the card of the last step");
 }
 
 /// `list_by_customer` over several pages: only that document's orders, each exactly once, newest `created_at`

@@ -611,7 +611,7 @@ pub struct OrderSummary {
 }
 
 impl OrderSummary {
-    pub fn new(o: &d::Order, labels: &(impl Labels + ?Sized)) -> OrderSummary {
+    pub fn new(o: &d::OrderCard, labels: &(impl Labels + ?Sized)) -> OrderSummary {
         OrderSummary {
             id: o.id.to_string(),
             number: o.number,
@@ -619,13 +619,13 @@ impl OrderSummary {
             status_label: labels.label(o.flow_version, &o.status),
             version: o.version,
             flow_version: o.flow_version,
-            customer_name: o.customer.name.clone(),
-            customer_document: o.customer.document.as_str().to_owned(),
-            equipment: o.equipment.description.clone(),
+            customer_name: o.customer_name.clone(),
+            customer_document: o.customer_document.as_str().to_owned(),
+            equipment: o.equipment.clone(),
             due_date: o.due_date,
-            quote_total: o.current_revision().map_or(d::values::Money::zero(), |r| r.total).to_string(),
-            amount_due: o.amount_due().to_string(),
-            balance: o.balance().to_string(),
+            quote_total: o.quote_total.to_string(),
+            amount_due: o.amount_due.to_string(),
+            balance: o.balance.to_string(),
             created_at: o.created_at,
             updated_at: o.updated_at,
         }

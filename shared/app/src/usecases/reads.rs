@@ -2,7 +2,7 @@
 //! role reads.
 
 use osflow_domain::values::{Document, OrderId};
-use osflow_domain::{Event, Order, StatusKey};
+use osflow_domain::{Event, Order, OrderCard, StatusKey};
 
 use crate::ports::{Blob, InvoiceRecord, Page, PageRequest};
 use crate::usecases::{App, AppError, AppResult, Caller, READERS};
@@ -27,9 +27,9 @@ impl App {
         caller: &Caller,
         status: &StatusKey,
         page: &PageRequest,
-    ) -> AppResult<Page<Order>> {
+    ) -> AppResult<Page<OrderCard>> {
         self.require(caller, &READERS)?;
-        Ok(self.orders.list_by_status(&caller.tenant, status, page).await?)
+        Ok(self.orders.cards_by_status(&caller.tenant, status, page).await?)
     }
 
     pub async fn customer_orders(
@@ -37,9 +37,9 @@ impl App {
         caller: &Caller,
         document: &Document,
         page: &PageRequest,
-    ) -> AppResult<Page<Order>> {
+    ) -> AppResult<Page<OrderCard>> {
         self.require(caller, &READERS)?;
-        Ok(self.orders.list_by_customer(&caller.tenant, document, page).await?)
+        Ok(self.orders.cards_by_customer(&caller.tenant, document, page).await?)
     }
 
     /// The order's NF-e records, ascending by number (empty until one is issued).
