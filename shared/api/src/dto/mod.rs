@@ -2,6 +2,7 @@
 
 pub mod enums;
 pub mod fiscal;
+mod instant;
 pub mod requests;
 pub mod views;
 

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::enums::{
     Discount, InvoiceState, LineDecision, LineKind, NotifyChannel, PaymentMethod, RevisionStatus, Role,
 };
+use super::instant::{rfc3339, rfc3339_opt};
 use super::requests::{MessageTemplate, StatusDefDto, TransitionDto};
 
 /// Labels of the statuses of the flow versions an answer touches.
@@ -169,8 +170,11 @@ pub struct QuoteView {
     pub approved_total: String,
     #[schema(value_type = Option<String>, format = Date)]
     pub due_date: Option<NaiveDate>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339_opt")]
     pub sent_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "rfc3339_opt")]
     pub decided_at: Option<DateTime<Utc>>,
     pub customer_comment: Option<String>,
 }
@@ -223,6 +227,7 @@ pub struct PaymentView {
     #[schema(example = "100.00")]
     pub amount: String,
     pub method: PaymentMethod,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
     pub reference: Option<String>,
 }
@@ -233,6 +238,7 @@ pub struct RefundView {
     #[schema(example = "269.90")]
     pub amount: String,
     pub method: PaymentMethod,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
     pub reference: Option<String>,
 }
@@ -248,6 +254,7 @@ pub struct ChecklistItemView {
 pub struct NoteView {
     pub text: String,
     pub visible_to_customer: bool,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
 }
 
@@ -258,6 +265,7 @@ pub struct AttachmentView {
     pub content_type: String,
     pub caption: Option<String>,
     pub visible_to_customer: bool,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
 }
 
@@ -280,6 +288,7 @@ pub struct MaterialView {
     pub parts: Vec<String>,
     #[schema(value_type = String, format = Date)]
     pub expected_at: NaiveDate,
+    #[serde(serialize_with = "rfc3339")]
     pub since: DateTime<Utc>,
 }
 
@@ -335,6 +344,7 @@ pub struct OrderView {
     /// pt-BR label of the status.
     #[schema(example = "Aberta")]
     pub status_label: String,
+    #[serde(serialize_with = "rfc3339")]
     pub status_since: DateTime<Utc>,
     /// Bumped by every change; the `ETag`.
     #[schema(example = 1)]
@@ -379,6 +389,7 @@ pub struct OrderView {
     /// What was received with the equipment.
     pub intake: Option<IntakeView>,
     /// When the order was released: the lines' warranties start that day.
+    #[serde(serialize_with = "rfc3339_opt")]
     pub released_at: Option<DateTime<Utc>>,
     /// The warranty of each approved line with one, once released.
     pub warranties: Vec<WarrantyView>,
@@ -386,7 +397,9 @@ pub struct OrderView {
     pub warranty_of: Option<OrderLinkView>,
     /// The warranty returns opened for this order.
     pub warranty_returns: Vec<OrderLinkView>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// What the caller may do now (only in `GET /v1/orders/{id}`): from the order's flow version, the caller's
     /// roles and the guards.
@@ -606,7 +619,9 @@ pub struct OrderSummary {
     pub amount_due: String,
     #[schema(example = "0.00")]
     pub balance: String,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -684,6 +699,7 @@ pub struct EventView {
     #[serde(rename = "type")]
     #[schema(example = "order.opened")]
     pub kind: String,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
     pub actor: ActorView,
     /// The flow action, when the event is a transition.
@@ -740,6 +756,7 @@ pub struct NotificationList {
 pub struct NotificationView {
     /// The timeline entry that records it (`<order id>:<version>`).
     pub event_id: String,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
     /// `email` or `webhook`.
     #[schema(example = "email")]
@@ -823,7 +840,9 @@ pub struct InvoiceView {
     pub danfe_url: Option<String>,
     /// NF-e cancelled: where to download the cancellation's procEventoNFe.
     pub cancellation_xml_url: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -935,6 +954,7 @@ pub struct CorrectionView {
     pub text: String,
     /// `nProt` of the registration.
     pub protocol: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
     /// Where to download its procEventoNFe.
     pub xml_url: String,
