@@ -1,8 +1,7 @@
 //! WAL checkpoints off the write path.
 //!
-//! With `synchronous=NORMAL` a commit does not sync; the syncs happen at checkpoints (WAL, then database
-//! file). SQLite's automatic checkpoint runs them inside the commit that crosses the threshold, stalling the
-//! writer for two syncs. Here the writer's WAL hook only asks a background thread, with its own connection,
+//! A checkpoint copies the WAL into the database file and syncs both. SQLite's automatic checkpoint runs it
+//! inside the commit that crosses the threshold, stalling the writer for the copy and two syncs. Here the writer's WAL hook only asks a background thread, with its own connection,
 //! to run a `PASSIVE` checkpoint (which blocks neither readers nor the writer); the thread also checkpoints
 //! every second, so an idle database has an empty WAL soon after a burst.
 //!

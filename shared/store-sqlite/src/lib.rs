@@ -2,8 +2,9 @@
 //! outbox of the embedded mode) on one SQLite file.
 //!
 //! Design:
-//! - The file is in WAL mode with `synchronous=NORMAL` (a commit survives a process crash; an OS crash may lose
-//!   the last commits but never corrupts), `foreign_keys=ON`, and a busy timeout.
+//! - The file is in WAL mode with `synchronous=FULL` (a commit is synced to the WAL before it is answered, so an
+//!   answered step survives a power loss or an OS crash, not only a process crash), `foreign_keys=ON`, and a busy
+//!   timeout.
 //! - One writer thread owns the writing connection and runs the writes of this process first come, first
 //!   served, with group commit: the writes queued together share one `BEGIN IMMEDIATE` transaction, each in
 //!   its own savepoint, and are answered after the `COMMIT` (see `writer`). A fixed set of reader connections
@@ -16,8 +17,8 @@
 //!   (tenant first, always) are indexed. Each order row also holds the order's card (`Order::card`, JSON), and
 //!   the status index holds it too: a list page is read from the index alone, without decoding orders. The events table doubles as the outbox: `seq` is the commit order and
 //!   `relayed_at` marks what the relay has published.
-//! - Checkpoints (where `synchronous=NORMAL` syncs) run on a background thread, not in the committing step,
-//!   except when sustained writes grow the WAL past 64 MiB (see `checkpoint`).
+//! - Checkpoints (which sync the database file) run on a background thread, not in the committing step, except
+//!   when sustained writes grow the WAL past 64 MiB (see `checkpoint`).
 //! - A step is one transaction: a version-checked `UPDATE` of the order (0 rows -> read the current version ->
 //!   `Conflict`), the events, the idempotency record. NF-e numbers: one transaction reads the order's claim or
 //!   moves the (CNPJ, série) counter and records the claim.
@@ -225,6 +226,16 @@ fn invalid(message: impl Into<String>) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commits_are_synced_before_they_are_answered() {
+        let store = SqliteStore::open_temporary().unwrap();
+        // Every connection is made by `pool::connect`, the writer's too.
+        let conn = store.inner.readers.take();
+        let journal: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+        assert_eq!((journal.as_str(), synchronous), ("wal", 2), "WAL with synchronous=FULL (2)");
+    }
 
     #[test]
     fn list_queries_walk_their_indexes() {
