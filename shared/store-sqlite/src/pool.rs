@@ -10,12 +10,12 @@ use rusqlite::{Connection, OpenFlags};
 /// Prepared statements kept per connection (every statement of the store fits).
 const STATEMENT_CACHE: usize = 64;
 /// Page cache of the writer connection, in KiB (the pages a step touches: the order, the events' last leaf,
-/// the indexes).
-const WRITER_CACHE_KIB: i64 = 8 * 1024;
+/// the indexes' inner pages).
+const WRITER_CACHE_KIB: i64 = 4 * 1024;
 /// Page cache of each reader connection, in KiB. Small: a WAL reader empties its cache whenever the database
 /// changed since its last read anyway, a page not in it is a copy from the operating system's page cache, and the
 /// resident memory of the process stays small whatever the size of the database.
-const READER_CACHE_KIB: i64 = 2 * 1024;
+const READER_CACHE_KIB: i64 = 1024;
 
 /// `FULL`: in WAL mode every commit syncs the WAL before it returns, so a step answered as committed survives a
 /// power loss or an operating-system crash, not only a crash of the process (`NORMAL` syncs only at checkpoints:
