@@ -40,9 +40,20 @@ pub fn adds_content(cmd: &Command) -> bool {
     )
 }
 
-/// The size of the order as stored (its JSON).
+/// The size of the order as stored (its JSON), counted as it is written: nothing is kept.
 pub fn order_bytes(order: &Order) -> usize {
-    serde_json::to_vec(order).map_or(usize::MAX, |v| v.len())
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, order).map_or(usize::MAX, |()| count.0)
 }
 
 /// The limit that applies to a command: [`ORDER_CONTENT_LIMIT_BYTES`] when it adds content, else

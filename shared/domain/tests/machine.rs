@@ -188,6 +188,8 @@ fn the_whole_default_flow() {
     h.ok(Command::Close);
     assert_eq!(h.status(), "encerrada");
     assert_eq!(h.order.version, h.events.len() as u64);
+    // The size the bounds count is the stored JSON's.
+    assert_eq!(osflow_domain::bounds::order_bytes(&h.order), serde_json::to_vec(&h.order).unwrap().len());
     // Nothing more after a final status.
     let err = h.try_(Command::AddNote { text: "x".into(), visible_to_customer: false }).unwrap_err();
     assert_eq!(err, DomainError::NotAllowedInStatus { action: "add_note".into(), status: key("encerrada") });
