@@ -160,8 +160,9 @@ fn run(args: ServeArgs) -> Result<(), String> {
         // The blocking pool serves file writes (mailbox, uploads) and the store's long reads (the outbox batch, a
         // period's report days); the requests' reads run on the workers. A few threads suffice, and each thread
         // keeps its own allocator heap: with tokio's default (up to 512) bursts of notifications left ~20
-        // threads whose heaps doubled the resident memory under the next load.
-        .max_blocking_threads(4)
+        // threads whose heaps doubled the resident memory under the next load. Two, as many as the cores this
+        // runs on: with four, the e-mails of a burst of notifications brought three more threads and ~11 MB.
+        .max_blocking_threads(2)
         .thread_name("osflow-local")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
