@@ -360,6 +360,13 @@ pub struct Blob {
     pub bytes: Vec<u8>,
 }
 
+/// What the store tells of a file without reading it: its type and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobHead {
+    pub content_type: String,
+    pub size: u64,
+}
+
 /// Where files live (S3 in AWS, a folder in the embedded mode). Keys are relative to the tenant (e.g.
 /// `orders/<id>/attachments/<uuid>.jpg`): an adapter keeps every tenant's files apart, so a key never reaches
 /// another tenant's file. Keys are 1–512 chars of `[A-Za-z0-9._/-]`, without empty, `.` or `..` segments;
@@ -372,6 +379,10 @@ pub trait BlobStore: Send + Sync {
 
     /// The file, or `None`.
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>>;
+
+    /// The file's type and size without its bytes (S3: `HeadObject`), or `None`: a file that may be too big to
+    /// use is sized before it is read.
+    async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>>;
 
     /// Stores (or replaces) the file.
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()>;

@@ -13,7 +13,8 @@
 //!
 //! # Requests
 //!
-//! `presign_put` sends nothing (it signs locally); `get` is one `GetObject`; `put` is one `PutObject`.
+//! `presign_put` sends nothing (it signs locally); `get` is one `GetObject`; `head` is one `HeadObject` (the size
+//! before the body); `put` is one `PutObject`.
 //!
 //! # Addressing
 //!
@@ -35,9 +36,10 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use osflow_app::{Blob, BlobStore, StoreError, StoreResult};
+use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::blob::{UPLOAD_URL_TTL_MINUTES, check_key};
 
@@ -129,6 +131,18 @@ impl BlobStore for S3BlobStore {
             .into_bytes()
             .to_vec();
         Ok(Some(Blob { content_type, bytes }))
+    }
+
+    async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>> {
+        let object = object_key(tenant, key)?;
+        let output = match self.client.head_object().bucket(&self.bucket).key(object).send().await {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), HeadObjectError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let content_type = output.content_type().unwrap_or(DEFAULT_CONTENT_TYPE).to_owned();
+        let size = output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+        Ok(Some(BlobHead { content_type, size }))
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_s3::Client;
-use osflow_app::{Blob, BlobStore, StoreError};
+use osflow_app::{Blob, BlobHead, BlobStore, StoreError};
 use osflow_blob_s3::{S3BlobStore, client, load_sdk_config};
 use osflow_domain::values::TenantId;
 
@@ -84,6 +84,9 @@ async fn put_then_get_round_trips_and_replaces() {
         bytes: b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><nfeProc versao=\"4.00\"/>".to_vec(),
     };
     store.put(&acme, "nfe/35-1.xml", &xml).await.unwrap();
+    // The size and type before the body (HeadObject).
+    let head = BlobHead { content_type: "application/xml".into(), size: xml.bytes.len() as u64 };
+    assert_eq!(store.head(&acme, "nfe/35-1.xml").await.unwrap(), Some(head));
     assert_eq!(store.get(&acme, "nfe/35-1.xml").await.unwrap(), Some(xml));
 
     let report = Blob { content_type: "text/csv; charset=utf-8".into(), bytes: "ordem;valor\n1;10,00\n".into() };
@@ -99,6 +102,7 @@ async fn put_then_get_round_trips_and_replaces() {
 async fn a_missing_key_is_none() {
     let (store, _) = fresh_store().await;
     assert_eq!(store.get(&tenant("acme"), "orders/0190/attachments/nothing.jpg").await.unwrap(), None);
+    assert_eq!(store.head(&tenant("acme"), "orders/0190/attachments/nothing.jpg").await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use osflow_app::{Blob, BlobStore, StoreError, StoreResult};
+use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
@@ -144,6 +144,21 @@ impl BlobStore for LocalBlobStore {
         Ok(Some(Blob { content_type, bytes }))
     }
 
+    async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>> {
+        let (data, meta) = self.paths(tenant, key)?;
+        let size = match tokio::fs::metadata(&data).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let content_type = match tokio::fs::read_to_string(&meta).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "application/octet-stream".to_owned(),
+            Err(e) => return Err(io(e)),
+        };
+        Ok(Some(BlobHead { content_type, size }))
+    }
+
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
         let (data, meta) = self.paths(tenant, key)?;
         write_atomically(&meta, blob.content_type.as_bytes()).await?;
@@ -206,8 +221,12 @@ mod tests {
         let store = LocalBlobStore::new(dir.path(), "http://127.0.0.1:3000/blobs/", b"secret".to_vec());
         let (acme, other) = (tenant("acme"), tenant("other"));
         assert_eq!(store.get(&acme, "a/b.txt").await.unwrap(), None);
+        assert_eq!(store.head(&acme, "a/b.txt").await.unwrap(), None);
         let blob = Blob { content_type: "text/plain".into(), bytes: b"hello".to_vec() };
         store.put(&acme, "a/b.txt", &blob).await.unwrap();
+        let head = BlobHead { content_type: "text/plain".into(), size: 5 };
+        assert_eq!(store.head(&acme, "a/b.txt").await.unwrap(), Some(head));
+        assert_eq!(store.head(&other, "a/b.txt").await.unwrap(), None);
         assert_eq!(store.get(&acme, "a/b.txt").await.unwrap(), Some(blob.clone()));
         assert_eq!(store.get(&other, "a/b.txt").await.unwrap(), None, "another tenant's key is another file");
         let replaced = Blob { content_type: "application/xml".into(), bytes: b"<a/>".to_vec() };

@@ -181,16 +181,8 @@ impl Portal {
                     let text = attachment.caption.clone().unwrap_or_else(|| "Foto".to_owned());
                     let wanted = to_read.contains(&attachment.key.as_str());
                     to_read.retain(|k| *k != attachment.key);
-                    // A photo that cannot be read (never uploaded, refused by the store) is left out: one bad
-                    // photo never hides the page.
                     let blob = if wanted {
-                        match self.app.blobs.get(&r.claims.tenant, &attachment.key).await {
-                            Ok(blob) => blob,
-                            Err(e) => {
-                                tracing::warn!(key = %attachment.key, error = %e, "customer photo left out");
-                                None
-                            }
-                        }
+                        self.photo(&r.claims.tenant, &attachment.key, PHOTO_MAX.min(budget)).await
                     } else {
                         None
                     };
@@ -229,6 +221,36 @@ impl Portal {
             }
         }
         Ok(out)
+    }
+
+    /// A photo for the page: sized first (the store's `head`, S3's HeadObject) and read only when it is an image
+    /// within `limit`, so a big file is never read whole. A photo that cannot be sized or read (never uploaded,
+    /// refused by the store) is left out like one too big: one bad photo never hides the page.
+    async fn photo(
+        &self,
+        tenant: &osflow_domain::values::TenantId,
+        key: &str,
+        limit: usize,
+    ) -> Option<osflow_app::Blob> {
+        let head = match self.app.blobs.head(tenant, key).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "customer photo left out");
+                return None;
+            }
+        };
+        if head.size > limit as u64 || !head.content_type.starts_with("image/") {
+            tracing::info!(key, size = head.size, limit, "customer photo too big for the page; left out");
+            return None;
+        }
+        match self.app.blobs.get(tenant, key).await {
+            Ok(blob) => blob,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "customer photo left out");
+                None
+            }
+        }
     }
 
     /// The customer's decision: `body` is the form as posted, `ip` and `user_agent` the client's (evidence).

@@ -23,6 +23,8 @@ const UA: &str = "Mozilla/5.0 (Linux; Android 14) osflow-tests";
 struct H {
     portal: Portal,
     clock: Arc<TestClock>,
+    /// The blob keys whose bytes were read.
+    read: Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -52,6 +54,8 @@ fn encode(s: &str) -> String {
 struct BrokenReads {
     inner: LocalBlobStore,
     broken: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The keys whose bytes were read (`get`).
+    read: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 #[async_trait::async_trait]
@@ -61,10 +65,18 @@ impl osflow_app::BlobStore for BrokenReads {
     }
 
     async fn get(&self, t: &TenantId, key: &str) -> osflow_app::StoreResult<Option<osflow_app::Blob>> {
+        self.read.lock().unwrap().push(key.to_owned());
         if self.broken.lock().unwrap().iter().any(|k| k == key) {
             return Err(osflow_app::StoreError::Unavailable("AccessDenied: 403".into()));
         }
         self.inner.get(t, key).await
+    }
+
+    async fn head(&self, t: &TenantId, key: &str) -> osflow_app::StoreResult<Option<osflow_app::BlobHead>> {
+        if self.broken.lock().unwrap().iter().any(|k| k == key) {
+            return Err(osflow_app::StoreError::Unavailable("AccessDenied: 403".into()));
+        }
+        self.inner.head(t, key).await
     }
 
     async fn put(&self, t: &TenantId, key: &str, blob: &osflow_app::Blob) -> osflow_app::StoreResult<()> {
@@ -82,11 +94,12 @@ impl H {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("osflow.db")).expect("sqlite store"));
         let local = LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"k".to_vec());
-        let blobs = BrokenReads { inner: local, broken };
+        let read: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let blobs = BrokenReads { inner: local, broken, read: read.clone() };
         let clock = Arc::new(TestClock::parse(NOW));
         let app = App::over(store).with_blobs(Arc::new(blobs)).with_clock(clock.clone());
         let portal = Portal { app, key: PortalKey::new(vec![42u8; 32]).unwrap() };
-        H { portal, clock, _dir: dir }
+        H { portal, clock, read, _dir: dir }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -554,4 +567,40 @@ async fn a_photo_that_cannot_be_read_never_hides_the_page() {
         assert!(page.body.contains(shown), "{shown:?} missing");
     }
     assert_eq!(page.body.matches("data:image/png;base64,").count(), 1, "the unreadable photo is left out");
+}
+
+/// A photo over the page's limit (512 KiB) is sized before it is read and never read: left out like a missing
+/// one, and the page shows the others.
+#[tokio::test]
+async fn a_photo_too_big_for_the_page_is_sized_not_read() {
+    let h = H::new();
+    let id = h.quoted(SHOP).await;
+    let path = format!("/v1/orders/{id}");
+    h.ok(SHOP, "POST", &format!("{path}/quote/decision"), json!({"decision": "approve"})).await;
+    h.ok(SHOP, "POST", &format!("{path}/start"), json!({})).await;
+    let mut keys = Vec::new();
+    for (caption, size) in [("Foto enorme", 600 * 1024), ("Foto pequena", 1024)] {
+        let created = h
+            .ok(
+                SHOP,
+                "POST",
+                &format!("{path}/attachments"),
+                json!({"content_type": "image/jpeg", "caption": caption, "visible_to_customer": true}),
+            )
+            .await;
+        let key = created["attachment"]["key"].as_str().unwrap().to_owned();
+        let blob = osflow_app::Blob { content_type: "image/jpeg".into(), bytes: vec![0xff; size] };
+        h.portal.app.blobs.put(&TenantId::parse(SHOP).unwrap(), &key, &blob).await.unwrap();
+        keys.push(key);
+    }
+    let token = h.token(SHOP, &id, Purpose::View);
+    let page = h.page(&token).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in ["Foto enorme", "Foto pequena"] {
+        assert!(page.body.contains(shown), "{shown:?} missing");
+    }
+    assert_eq!(page.body.matches("data:image/jpeg;base64,").count(), 1, "only the small photo is embedded");
+    let read = h.read.lock().unwrap().clone();
+    assert!(!read.contains(&keys[0]), "the big photo was read: {read:?}");
+    assert!(read.contains(&keys[1]), "{read:?}");
 }

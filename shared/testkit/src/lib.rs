@@ -90,6 +90,11 @@ impl BlobStore for MemoryBlobs {
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
         Ok(self.0.lock().expect("blobs lock").get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())
     }
+    async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<osflow_app::BlobHead>> {
+        let blobs = self.0.lock().expect("blobs lock");
+        let blob = blobs.get(&(tenant.as_str().to_owned(), key.to_owned()));
+        Ok(blob.map(|b| osflow_app::BlobHead { content_type: b.content_type.clone(), size: b.bytes.len() as u64 }))
+    }
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
         self.0.lock().expect("blobs lock").insert((tenant.as_str().to_owned(), key.to_owned()), blob.clone());
         Ok(())

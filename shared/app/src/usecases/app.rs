@@ -224,6 +224,10 @@ impl BlobStore for NoBlobs {
         Err(NoBlobs::unavailable())
     }
 
+    async fn head(&self, _tenant: &TenantId, _key: &str) -> Result<Option<crate::BlobHead>, StoreError> {
+        Err(NoBlobs::unavailable())
+    }
+
     async fn put(&self, _tenant: &TenantId, _key: &str, _blob: &Blob) -> Result<(), StoreError> {
         Err(NoBlobs::unavailable())
     }
