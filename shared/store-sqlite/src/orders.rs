@@ -95,41 +95,140 @@ fn insert_events(tx: &Connection, tenant: &str, order_id: &str, events: &[EventR
     Ok(())
 }
 
-fn read_orders(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<(Order, Position)>> {
+/// The keyset queries of the two lists (by status: oldest `updated_at` first; by customer: newest `created_at`
+/// first), each selecting (id, sort instant, one JSON column).
+pub(crate) struct ListSql {
+    by_status: &'static str,
+    by_status_after: &'static str,
+    by_customer: &'static str,
+    by_customer_before: &'static str,
+}
+
+macro_rules! list_sql {
+    ($column:literal) => {
+        ListSql {
+            by_status: concat!(
+                "SELECT id, updated_at, ",
+                $column,
+                " FROM orders WHERE tenant = ?1 AND status = ?2
+                 ORDER BY updated_at, id LIMIT ?3"
+            ),
+            by_status_after: concat!(
+                "SELECT id, updated_at, ",
+                $column,
+                " FROM orders WHERE tenant = ?1 AND status = ?2
+                 AND (updated_at, id) > (?4, ?5) ORDER BY updated_at, id LIMIT ?3"
+            ),
+            by_customer: concat!(
+                "SELECT id, created_at, ",
+                $column,
+                " FROM orders WHERE tenant = ?1 AND document = ?2
+                 ORDER BY created_at DESC, id DESC LIMIT ?3"
+            ),
+            by_customer_before: concat!(
+                "SELECT id, created_at, ",
+                $column,
+                " FROM orders WHERE tenant = ?1 AND document = ?2
+                 AND (created_at, id) < (?4, ?5) ORDER BY created_at DESC, id DESC LIMIT ?3"
+            ),
+        }
+    };
+}
+
+/// What a list reads of each order: the whole order (its `body`) or its card (`card`, which the status index
+/// holds too: a page of a status is then read from the index alone).
+pub(crate) trait Listed: serde::de::DeserializeOwned + Send + 'static {
+    const SQL: ListSql;
+    /// What a row holds, for the error of an unreadable one.
+    const WHAT: &'static str;
+}
+
+impl Listed for Order {
+    const SQL: ListSql = list_sql!("body");
+    const WHAT: &'static str = "order";
+}
+
+impl Listed for OrderCard {
+    const SQL: ListSql = list_sql!("card");
+    const WHAT: &'static str = "card";
+}
+
+/// One page of a list: up to `size + 1` rows of `sql` (the extra row only tells that there is a next page).
+fn read_page<T: Listed>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    size: usize,
+    kind: ListKind,
+) -> StoreResult<Page<T>> {
     let mut stmt = conn.prepare_cached(sql).db()?;
     let mut rows = stmt.query(params).db()?;
-    let mut out = Vec::new();
+    let mut found: Vec<(T, Position)> = Vec::new();
     while let Some(row) = rows.next().db()? {
         let id: String = row.get(0).db()?;
         let at: i64 = row.get(1).db()?;
-        let body = row.get_ref(2).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
-        let order: Order = from_json(body, || format!("order {id}"))?;
-        out.push((order, Position { at, id }));
+        let what = || format!("{} {id}", T::WHAT);
+        let json = row.get_ref(2).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))?;
+        found.push((from_json(json, what)?, Position { at, id }));
     }
-    Ok(out)
+    let more = found.len() > size;
+    found.truncate(size);
+    let next = if more { found.last().map(|(_, p)| encode_cursor(kind, p)) } else { None };
+    Ok(Page { items: found.into_iter().map(|(item, _)| item).collect(), next })
 }
 
-/// The cards of a list query whose columns are (id, sort instant, card).
-fn read_cards(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<Vec<(OrderCard, Position)>> {
-    let mut stmt = conn.prepare_cached(sql).db()?;
-    let mut rows = stmt.query(params).db()?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().db()? {
-        let id: String = row.get(0).db()?;
-        let at: i64 = row.get(1).db()?;
-        let card = row.get_ref(2).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("card {id}: {e}")))?;
-        let card: OrderCard = from_json(card, || format!("card {id}"))?;
-        out.push((card, Position { at, id }));
+impl SqliteStore {
+    /// A page of the company's orders in a status, as `T`.
+    async fn by_status<T: Listed>(
+        &self,
+        tenant: &TenantId,
+        status: &StatusKey,
+        page: &PageRequest,
+    ) -> StoreResult<Page<T>> {
+        let after = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByStatus, c)).transpose()?;
+        let (tenant, status, size) = (tenant.as_str().to_owned(), status.as_str().to_owned(), page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            match &after {
+                None => read_page(conn, T::SQL.by_status, params![tenant, status, limit], size, ListKind::ByStatus),
+                Some(p) => read_page(
+                    conn,
+                    T::SQL.by_status_after,
+                    params![tenant, status, limit, p.at, p.id],
+                    size,
+                    ListKind::ByStatus,
+                ),
+            }
+        })
+        .await
     }
-    Ok(out)
-}
 
-/// Builds a page from up to `size + 1` rows: the extra row only tells that there is a next page.
-fn page_of<T>(mut rows: Vec<(T, Position)>, size: usize, kind: ListKind) -> Page<T> {
-    let more = rows.len() > size;
-    rows.truncate(size);
-    let next = if more { rows.last().map(|(_, p)| encode_cursor(kind, p)) } else { None };
-    Page { items: rows.into_iter().map(|(o, _)| o).collect(), next }
+    /// A page of the customer's history, as `T`.
+    async fn by_customer<T: Listed>(
+        &self,
+        tenant: &TenantId,
+        document: &Document,
+        page: &PageRequest,
+    ) -> StoreResult<Page<T>> {
+        let before = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByCustomer, c)).transpose()?;
+        let (tenant, document, size) = (tenant.as_str().to_owned(), document.as_str().to_owned(), page.size() as usize);
+        self.read(move |conn| {
+            let limit = size as i64 + 1;
+            match &before {
+                None => {
+                    read_page(conn, T::SQL.by_customer, params![tenant, document, limit], size, ListKind::ByCustomer)
+                }
+                Some(p) => read_page(
+                    conn,
+                    T::SQL.by_customer_before,
+                    params![tenant, document, limit, p.at, p.id],
+                    size,
+                    ListKind::ByCustomer,
+                ),
+            }
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -287,27 +386,7 @@ impl OrderStore for SqliteStore {
         status: &StatusKey,
         page: &PageRequest,
     ) -> StoreResult<Page<Order>> {
-        let after = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByStatus, c)).transpose()?;
-        let (tenant, status, size) = (tenant.as_str().to_owned(), status.as_str().to_owned(), page.size() as usize);
-        self.read(move |conn| {
-            let limit = size as i64 + 1;
-            let rows = match &after {
-                None => read_orders(
-                    conn,
-                    "SELECT id, updated_at, body FROM orders WHERE tenant = ?1 AND status = ?2
-                     ORDER BY updated_at, id LIMIT ?3",
-                    params![tenant, status, limit],
-                )?,
-                Some(p) => read_orders(
-                    conn,
-                    "SELECT id, updated_at, body FROM orders WHERE tenant = ?1 AND status = ?2
-                     AND (updated_at, id) > (?3, ?4) ORDER BY updated_at, id LIMIT ?5",
-                    params![tenant, status, p.at, p.id, limit],
-                )?,
-            };
-            Ok(page_of(rows, size, ListKind::ByStatus))
-        })
-        .await
+        self.by_status(tenant, status, page).await
     }
 
     async fn list_by_customer(
@@ -316,27 +395,7 @@ impl OrderStore for SqliteStore {
         document: &Document,
         page: &PageRequest,
     ) -> StoreResult<Page<Order>> {
-        let before = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByCustomer, c)).transpose()?;
-        let (tenant, document, size) = (tenant.as_str().to_owned(), document.as_str().to_owned(), page.size() as usize);
-        self.read(move |conn| {
-            let limit = size as i64 + 1;
-            let rows = match &before {
-                None => read_orders(
-                    conn,
-                    "SELECT id, created_at, body FROM orders WHERE tenant = ?1 AND document = ?2
-                     ORDER BY created_at DESC, id DESC LIMIT ?3",
-                    params![tenant, document, limit],
-                )?,
-                Some(p) => read_orders(
-                    conn,
-                    "SELECT id, created_at, body FROM orders WHERE tenant = ?1 AND document = ?2
-                     AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5",
-                    params![tenant, document, p.at, p.id, limit],
-                )?,
-            };
-            Ok(page_of(rows, size, ListKind::ByCustomer))
-        })
-        .await
+        self.by_customer(tenant, document, page).await
     }
 
     async fn cards_by_status(
@@ -345,28 +404,7 @@ impl OrderStore for SqliteStore {
         status: &StatusKey,
         page: &PageRequest,
     ) -> StoreResult<Page<OrderCard>> {
-        let after = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByStatus, c)).transpose()?;
-        let (tenant, status, size) = (tenant.as_str().to_owned(), status.as_str().to_owned(), page.size() as usize);
-        self.read(move |conn| {
-            let limit = size as i64 + 1;
-            // Every column is in `orders_by_status`: the page is read from the index, not from the rows.
-            let rows = match &after {
-                None => read_cards(
-                    conn,
-                    "SELECT id, updated_at, card FROM orders WHERE tenant = ?1 AND status = ?2
-                     ORDER BY updated_at, id LIMIT ?3",
-                    params![tenant, status, limit],
-                )?,
-                Some(p) => read_cards(
-                    conn,
-                    "SELECT id, updated_at, card FROM orders WHERE tenant = ?1 AND status = ?2
-                     AND (updated_at, id) > (?3, ?4) ORDER BY updated_at, id LIMIT ?5",
-                    params![tenant, status, p.at, p.id, limit],
-                )?,
-            };
-            Ok(page_of(rows, size, ListKind::ByStatus))
-        })
-        .await
+        self.by_status(tenant, status, page).await
     }
 
     async fn cards_by_customer(
@@ -375,27 +413,7 @@ impl OrderStore for SqliteStore {
         document: &Document,
         page: &PageRequest,
     ) -> StoreResult<Page<OrderCard>> {
-        let before = page.cursor.as_deref().map(|c| decode_cursor(ListKind::ByCustomer, c)).transpose()?;
-        let (tenant, document, size) = (tenant.as_str().to_owned(), document.as_str().to_owned(), page.size() as usize);
-        self.read(move |conn| {
-            let limit = size as i64 + 1;
-            let rows = match &before {
-                None => read_cards(
-                    conn,
-                    "SELECT id, created_at, card FROM orders WHERE tenant = ?1 AND document = ?2
-                     ORDER BY created_at DESC, id DESC LIMIT ?3",
-                    params![tenant, document, limit],
-                )?,
-                Some(p) => read_cards(
-                    conn,
-                    "SELECT id, created_at, card FROM orders WHERE tenant = ?1 AND document = ?2
-                     AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5",
-                    params![tenant, document, p.at, p.id, limit],
-                )?,
-            };
-            Ok(page_of(rows, size, ListKind::ByCustomer))
-        })
-        .await
+        self.by_customer(tenant, document, page).await
     }
 
     async fn sla_due(&self, tenant: &TenantId, until: DateTime<Utc>, page: &PageRequest) -> StoreResult<Page<OrderId>> {
