@@ -1,13 +1,14 @@
 //! The wiring every Lambda function shares: the environment, read once ([`Env`]); the DynamoDB store (table
 //! from `OSFLOW_TABLE`) and the S3 blob store (bucket from `OSFLOW_BUCKET`) behind the ports of an `App`
-//! ([`app`]), served by `osflow_api::handle` for one function's routes (a route of another function answers 404).
-//! An HTTP function's `main.rs` is one call to [`serve`].
+//! ([`app`]), served by `osflow_api::handle_only` for one function's routes (a route of another function answers
+//! 404). An HTTP function's `main.rs` is one call to [`serve`], named by its marker type (`osflow_api::only::…`):
+//! the binary then links only that function's handlers, and the S3 client only when its routes use blobs.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
-use osflow_api::{Function, TenantRateLimit};
+use osflow_api::{Every, Serves, TenantRateLimit};
 use osflow_app::App;
 use osflow_blob_s3::S3BlobStore;
 use osflow_lambda_kit::Config;
@@ -129,14 +130,21 @@ impl Env {
 /// of the immutable versions, invoices, idempotency, settings) and the S3 blob store. Also the wiring of the
 /// queue consumers, which act on orders through the same use cases.
 pub async fn app(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
+    app_for::<Every>(env).await
+}
+
+/// [`app`] for a binary serving `S`'s routes: without the S3 client (and `OSFLOW_BUCKET`) when they use no blob
+/// (`S::BLOBS` is a constant: the client is then not linked).
+pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
     let store = Arc::new(DynamoStore::from_env(env.config.table()?).await);
-    let blobs = Arc::new(S3BlobStore::from_env(env.config.bucket()?).await);
-    let app = App::over(store.clone())
+    let mut app = App::over(store.clone())
         // Published flow versions are immutable: a warm container reads each once.
         .with_flow_cache()
         // Invoicing is on once the company's emitter is configured: the release then waits for the NF-e.
-        .with_invoicing(store.clone())
-        .with_blobs(blobs);
+        .with_invoicing(store.clone());
+    if S::BLOBS {
+        app = app.with_blobs(Arc::new(S3BlobStore::from_env(env.config.bucket()?).await));
+    }
     // Each company's requests limited in this instance (one company's traffic never takes what all share).
     let app = match TenantRateLimit::from_settings(env.tenant_rps.as_deref(), env.tenant_burst.as_deref())? {
         Some(limit) => app.with_request_limit(Arc::new(limit)),
@@ -145,19 +153,20 @@ pub async fn app(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
     Ok((app, store))
 }
 
-/// Builds the AWS adapters once per container and serves `function`'s routes until the runtime stops.
-pub async fn serve(function: Function) -> Result<(), Error> {
+/// Builds the AWS adapters once per container and serves the routes of `S` (a function's marker,
+/// `osflow_api::only::Close`) until the runtime stops.
+pub async fn serve<S: Serves>() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
     let env = Env::from_env()?;
-    let (app, _) = app(&env).await?;
-    serve_app(app, function).await
+    let (app, _) = app_for::<S>(&env).await?;
+    serve_app::<S>(app).await
 }
 
-/// Serves `function`'s routes with an `App` the function completed (e.g. with the fiscal admin).
-pub async fn serve_app(app: App, function: Function) -> Result<(), Error> {
+/// Serves the routes of `S` with an `App` the function completed (e.g. with the fiscal admin).
+pub async fn serve_app<S: Serves>(app: App) -> Result<(), Error> {
     lambda_http::run(service_fn(move |req: Request| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(osflow_api::handle(&app, Some(function), req).await) }
+        async move { Ok::<_, Infallible>(osflow_api::handle_only::<S>(&app, req).await) }
     }))
     .await
 }

@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    osflow_fn_common::serve(osflow_api::Function::Finish).await
+    osflow_fn_common::serve::<osflow_api::only::Finish>().await
 }

@@ -20,9 +20,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let prefix = env.secrets_prefix()?;
     let authorities = SefazAuthorities::from_setting(env.sefaz_trust_roots()?)
         .map_err(|e| format!("{SEFAZ_TRUST_ROOTS_ENV}: {e}"))?;
-    let (app, store) = osflow_fn_common::app(&env).await?;
+    let (app, store) = osflow_fn_common::app_for::<osflow_api::only::FiscalAdmin>(&env).await?;
     let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await);
     let events = Arc::new(Invoicer::new(app.clone(), emitters.clone(), Arc::new(authorities)));
     let app = app.with_fiscal(FiscalAdmin { emitters, checks: Arc::new(NfeChecks) }).with_nfe_events(events);
-    osflow_fn_common::serve_app(app, osflow_api::Function::FiscalAdmin).await
+    osflow_fn_common::serve_app::<osflow_api::only::FiscalAdmin>(app).await
 }

@@ -6,5 +6,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    osflow_fn_common::serve(osflow_api::Function::Records).await
+    osflow_fn_common::serve::<osflow_api::only::Records>().await
 }

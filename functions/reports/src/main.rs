@@ -5,5 +5,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    osflow_fn_common::serve(osflow_api::Function::Reports).await
+    osflow_fn_common::serve::<osflow_api::only::Reports>().await
 }

@@ -31,7 +31,9 @@ use tracing::Instrument;
 
 pub use limit::TenantRateLimit;
 pub use openapi::{ApiDoc, openapi_json};
-pub use routes::{Function, Matched, ROUTES, Route, by_route_key, match_route, resolve, route_key};
+pub use routes::{
+    Every, Function, Matched, ROUTES, Route, Serves, by_route_key, match_route, only, resolve, route_key,
+};
 
 /// The route and path parameters of a request: from API Gateway's route key and path parameters when present,
 /// else by matching the path against [`ROUTES`].
@@ -89,8 +91,18 @@ fn over_limit(app: &App, req: &Request) -> Option<Problem> {
 /// context's route key (set by API Gateway, and by osflow-local), path parameters from `req.path_parameters()`,
 /// query from `req.query_string_parameters()`, the caller from the JWT authorizer claims.
 /// `only`: Some(function) in a Lambda (a route of another function → 404 problem), None in osflow-local (all
-/// routes).
+/// routes). Every handler is linked; a Lambda function serves through [`handle_only`].
 pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response<Body> {
+    serve::<Every>(app, only, req).await
+}
+
+/// [`handle`] in a binary that serves `S`'s routes only (`S::ONLY`): the other functions' handlers are not
+/// referenced, so they (and what only they use) are left out of its executable.
+pub async fn handle_only<S: Serves>(app: &App, req: Request) -> Response<Body> {
+    serve::<S>(app, S::ONLY, req).await
+}
+
+async fn serve<S: Serves>(app: &App, only: Option<Function>, req: Request) -> Response<Body> {
     let method = req.method().as_str().to_owned();
     let path = match req.raw_http_path() {
         "" => req.uri().path().to_owned(),
@@ -130,9 +142,11 @@ pub async fn handle(app: &App, only: Option<Function>, req: Request) -> Response
             (None, "GET") => Ok(()),
             (None, _) => cx.write_headers(),
         };
-        let handled = match checked {
-            Ok(()) => route.handle(&cx).await,
-            Err(problem) => Err(problem),
+        let handled = match (checked, routes::dispatch::<S>(route, &cx)) {
+            (Ok(()), Some(handler)) => handler.await,
+            (Ok(()), None) => Err(Problem::new(ProblemType::NotFound)
+                .with_detail(format!("a rota {} não é servida aqui", route_key(route)))),
+            (Err(problem), _) => Err(problem),
         };
         let response = match handled {
             Ok(response) => response,

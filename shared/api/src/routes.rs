@@ -65,17 +65,86 @@ impl Function {
     pub fn routes(self) -> impl Iterator<Item = &'static Route> {
         ROUTES.iter().filter(move |r| r.function == self)
     }
+
+    /// Whether this function's routes read or write blobs (attachments, fiscal XML, the DANFE, report files):
+    /// the others are wired without the S3 client.
+    pub const fn uses_blobs(self) -> bool {
+        matches!(self, Function::Execution | Function::Payment | Function::FiscalAdmin | Function::Reports)
+    }
+}
+
+/// The handlers a binary can run, known when it is compiled: [`handle_only`](crate::handle_only) dispatches
+/// through a `match` whose arms for other functions are constant-false, so a function's bootstrap references
+/// (and links) only its own handlers and what they use — not the report charts, the PDFs or the OpenAPI document
+/// of the routes it does not serve.
+pub trait Serves {
+    /// `Some(f)`: only `f`'s routes (a Lambda function); `None`: every route (osflow-local, the console).
+    const ONLY: Option<Function>;
+    /// Whether the binary needs a blob store (S3 in the functions).
+    const BLOBS: bool = match Self::ONLY {
+        Some(f) => f.uses_blobs(),
+        None => true,
+    };
+}
+
+/// Every route's handler (osflow-local, the console, the tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Every;
+
+impl Serves for Every {
+    const ONLY: Option<Function> = None;
+}
+
+/// Whether a binary of `S` runs the handlers of `function` (constant for each `S`).
+const fn serves<S: Serves>(function: Function) -> bool {
+    match S::ONLY {
+        Some(only) => only as u8 == function as u8,
+        None => true,
+    }
+}
+
+/// One type per function, for [`Serves`]: `osflow_fn_common::serve::<osflow_api::only::Close>()`.
+pub mod only {
+    use super::{Function, Serves};
+
+    macro_rules! markers {
+        ($($name:ident),* $(,)?) => {$(
+            #[doc = concat!("The handlers of [`Function::", stringify!($name), "`] only.")]
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+
+            impl Serves for $name {
+                const ONLY: Option<Function> = Some(Function::$name);
+            }
+        )*};
+    }
+
+    markers!(
+        OpenOrder,
+        Quote,
+        Execution,
+        Material,
+        Finish,
+        Validation,
+        Payment,
+        Close,
+        OrdersQuery,
+        FlowAdmin,
+        FiscalAdmin,
+        Reports,
+        Records,
+    );
 }
 
 /// One route: method, path template (API Gateway syntax, `{id}`), the function serving it, the operation (the
-/// handler's name, also the OpenAPI `operationId`) and the handler.
+/// handler's name, also the OpenAPI `operationId`); its handler is run by [`dispatch`].
 #[derive(Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub function: Function,
     pub operation: &'static str,
-    pub(crate) handler: Handler,
+    pub(crate) op: Op,
 }
 
 /// Routes are the same when their method and path are (the table has each once).
@@ -101,19 +170,9 @@ impl std::fmt::Debug for Route {
 /// The future of a handler.
 pub(crate) type Handled<'a> = Pin<Box<dyn Future<Output = Res> + Send + 'a>>;
 
-/// A handler: reads the request, calls one use case, renders its answer.
-pub(crate) type Handler = for<'a> fn(&'a Cx<'a>) -> Handled<'a>;
-
-impl Route {
-    /// Runs the route's handler.
-    pub(crate) fn handle<'a>(&self, cx: &'a Cx<'a>) -> Handled<'a> {
-        (self.handler)(cx)
-    }
-}
-
-/// The route table, written once: `METHOD "path", Function => module::handler;`. It makes [`ROUTES`] (a
-/// handler the compiler checks for every route; the operation is the handler's name) and [`RoutePaths`] (the
-/// handlers' `#[utoipa::path]` documents, whose `operationId` is the same name).
+/// The route table, written once: `METHOD "path", Function => module::handler;`. It makes [`ROUTES`] (the
+/// routes as data; the operation is the handler's name), [`dispatch`] (a handler the compiler checks for every
+/// route) and [`RoutePaths`] (the handlers' `#[utoipa::path]` documents, whose `operationId` is the same name).
 macro_rules! routes {
     ($($method:ident $path:literal, $function:ident => $module:ident :: $handler:ident;)*) => {
         /// Every route of the API (the customer's page `/p/{token}` is served by the portal function, outside this
@@ -124,14 +183,25 @@ macro_rules! routes {
                 path: $path,
                 function: Function::$function,
                 operation: stringify!($handler),
-                handler: {
-                    fn handler<'a>(cx: &'a Cx<'a>) -> Handled<'a> {
-                        Box::pin($module::$handler(cx))
-                    }
-                    handler
-                },
+                op: Op::$handler,
             },
         )*];
+
+        /// The routes' handlers, one variant each.
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Op { $($handler,)* }
+
+        /// Runs `route`'s handler when a binary of `S` runs it (`None`: a route of another function). The guards
+        /// are constants for each `S`: the other functions' handlers are not referenced by its code.
+        pub(crate) fn dispatch<'a, S: Serves>(route: &Route, cx: &'a Cx<'a>) -> Option<Handled<'a>> {
+            match route.op {
+                $(Op::$handler if const { serves::<S>(Function::$function) } => {
+                    Some(Box::pin($module::$handler(cx)) as Handled<'a>)
+                })*
+                _ => None,
+            }
+        }
 
         /// The OpenAPI paths of [`ROUTES`], from the handlers' `#[utoipa::path]` attributes (only the document's
         /// generator uses it: the functions serve the committed document).
