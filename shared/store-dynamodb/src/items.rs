@@ -15,9 +15,9 @@ use osflow_domain::{Event, Flow, Order};
 use serde::{Deserialize, Serialize};
 
 use crate::error::corrupt;
-use crate::keys;
 use crate::packed;
 use crate::table::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, PK, SK, TTL_ATTRIBUTE};
+use crate::{dictionary, keys};
 
 /// An item as the SDK holds it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -54,8 +54,20 @@ pub mod attr {
     /// When an item was last written (RFC 3339).
     pub const UPDATED_AT: &str = "updated_at";
     /// A packed value (binary: deflated JSON, see `packed`): the order of an order item, the saved response
-    /// of an idempotency record.
+    /// of an idempotency record, in items written before [`BODY_D1`].
     pub const BODY: &str = "body";
+    /// The same, deflated against the first preset dictionary of its item kind (`crate::dictionary`): what the
+    /// order and idempotency items are written with.
+    pub const BODY_D1: &str = "b1";
+    /// The instant an idempotency record was made, in nanoseconds since the epoch.
+    pub const CREATED_AT_NS: &str = "created_ns";
+    /// The instant an idempotency record expires, in nanoseconds since the epoch (exact; `expires_at_us` is the
+    /// one its conditions compare).
+    pub const EXPIRES_NS: &str = "expires_ns";
+    /// The request hash of an idempotency record.
+    pub const REQUEST_HASH: &str = "request_hash";
+    /// The HTTP status of a saved response.
+    pub const STATUS: &str = "status";
 }
 
 /// Entity names (values of [`attr::ENTITY`]).
@@ -131,8 +143,9 @@ fn insert_keys(item: &mut Item, pk: String, sk: impl Into<String>, entity: &str)
 // --- orders ---------------------------------------------------------------------------------------------------
 
 /// The order item: its keys, `version` (what every step's write is conditional on), the GSI1 (status), GSI2
-/// (customer) and, while an SLA deadline is pending, GSI3 keys, and `body`, the order's JSON packed ([`crate::packed`]). Items written before the body
-/// existed (the order's fields as attributes) still read.
+/// (customer) and, while an SLA deadline is pending, GSI3 keys, and `b1`, the order's JSON packed against the
+/// order dictionary ([`crate::packed::pack_with`]). Items written before (`body`, packed without a dictionary;
+/// before that, the order's fields as attributes) still read.
 pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
     let mut item = Item::new();
     insert_keys(&mut item, keys::order_pk(&order.tenant, &order.id), keys::ORDER_SK, entity::ORDER);
@@ -144,7 +157,7 @@ pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
             fields.remove(name);
         }
     }
-    item.insert(attr::BODY.to_owned(), packed::pack("order", &body)?);
+    item.insert(attr::BODY_D1.to_owned(), packed::pack_with("order", dictionary::ORDER, &body)?);
     item.insert(GSI1PK.to_owned(), s(keys::status_pk(&order.tenant, &order.status)));
     item.insert(GSI1SK.to_owned(), s(keys::status_sk(&order.updated_at, &order.id)));
     item.insert(GSI2PK.to_owned(), s(keys::customer_pk(&order.tenant, &order.customer.document)));
@@ -161,10 +174,11 @@ pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
 const KEPT_OUT_OF_BODY: [&str; 3] = ["tenant", "id", "version"];
 
 pub(crate) fn read_order(item: Item) -> Result<Order, StoreError> {
-    let Some(packed_body) = item.get(attr::BODY) else {
-        return serde_dynamo::from_item(item).map_err(|e| corrupt("order item", e));
+    let mut body: serde_json::Value = match (item.get(attr::BODY_D1), item.get(attr::BODY)) {
+        (Some(packed_body), _) => packed::unpack_with("order item", dictionary::ORDER, packed_body)?,
+        (None, Some(packed_body)) => packed::unpack("order item", packed_body)?,
+        (None, None) => return serde_dynamo::from_item(item).map_err(|e| corrupt("order item", e)),
     };
-    let mut body: serde_json::Value = packed::unpack("order item", packed_body)?;
     let serde_json::Value::Object(fields) = &mut body else {
         return Err(StoreError::Corrupt("order item: the body is not an object".into()));
     };
@@ -322,21 +336,53 @@ pub(crate) fn read_invoice(item: Item) -> Result<InvoiceRecord, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| corrupt("invoice item", e))
 }
 
-// --- idempotency ----------------------------------------------------------------------------------------------
+// --- idempotency ---------------------------------------------------------------------------------------------
 
-/// The idempotency record: its fields but the saved response, the keys, `body` (the saved response, packed),
-/// `expires_at_us` (for the "expired, so free again" condition) and the TTL attribute (epoch seconds, rounded up
-/// so that DynamoDB never deletes a live record). Records written with the response as text still read.
+/// The idempotency record: the keys (which name the company and the key), `request_hash`, `status`, the instants
+/// as numbers (`created_ns`, `expires_ns`; `expires_at_us` for the "expired, so free again" condition), the TTL
+/// attribute (epoch seconds, rounded up so that DynamoDB never deletes a live record) and `b1`, the saved response
+/// packed against the response dictionary. Records written before (the fields as attributes, the response in
+/// `body`, packed or as text) still read.
 pub(crate) fn idempotency_item(record: &IdempotencyRecord) -> Result<Item, StoreError> {
-    let mut item = to_item("idempotency record", &IdempotencyHead::of(record))?;
+    let mut item = Item::new();
     insert_keys(&mut item, keys::idem_pk(&record.tenant, &record.key), keys::IDEM_SK, entity::IDEMPOTENCY);
-    item.insert(attr::BODY.to_owned(), packed::pack_bytes(record.body.as_bytes())?);
+    item.insert(attr::REQUEST_HASH.to_owned(), s(&record.request_hash));
+    item.insert(attr::STATUS.to_owned(), n(record.status));
+    item.insert(attr::CREATED_AT_NS.to_owned(), n(epoch_nanos(record.created_at)?));
+    item.insert(attr::EXPIRES_NS.to_owned(), n(epoch_nanos(record.expires_at)?));
+    item.insert(attr::BODY_D1.to_owned(), packed::pack_bytes_with(dictionary::RESPONSE, record.body.as_bytes())?);
     item.insert(attr::EXPIRES_AT_US.to_owned(), n(record.expires_at.timestamp_micros()));
     item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(record.expires_at)));
     Ok(item)
 }
 
 pub(crate) fn read_idempotency(mut item: Item) -> Result<IdempotencyRecord, StoreError> {
+    let Some(packed_body) = item.remove(attr::BODY_D1) else { return read_idempotency_before_d1(item) };
+    let what = "idempotency record";
+    let body = String::from_utf8(packed::unpack_bytes_with(what, dictionary::RESPONSE, &packed_body)?)
+        .map_err(|e| corrupt(what, e))?;
+    let (tenant, key) = match item.get(PK) {
+        Some(AttributeValue::S(pk)) => keys::parse_idem_pk(pk)
+            .ok_or_else(|| StoreError::Corrupt(format!("{what}: {pk} is not an idempotency record's key")))?,
+        _ => return Err(StoreError::Corrupt(format!("{what}: no key"))),
+    };
+    let instant = |name: &str| get_i64(&item, name).map(DateTime::from_timestamp_nanos);
+    Ok(IdempotencyRecord {
+        tenant: TenantId::parse(tenant).map_err(|e| corrupt(what, e))?,
+        key: key.to_owned(),
+        request_hash: match item.get(attr::REQUEST_HASH) {
+            Some(AttributeValue::S(hash)) => hash.clone(),
+            _ => return Err(StoreError::Corrupt(format!("{what}: attribute request_hash is missing"))),
+        },
+        status: u16::try_from(get_u64(&item, attr::STATUS)?).map_err(|e| corrupt(what, e))?,
+        body,
+        created_at: instant(attr::CREATED_AT_NS)?,
+        expires_at: instant(attr::EXPIRES_NS)?,
+    })
+}
+
+/// A record written before `b1`: its fields as attributes, the saved response in `body` (packed, or text).
+fn read_idempotency_before_d1(mut item: Item) -> Result<IdempotencyRecord, StoreError> {
     let body = match item.remove(attr::BODY) {
         Some(AttributeValue::S(text)) => text,
         Some(packed) => String::from_utf8(packed::unpack_bytes("idempotency record", &packed)?)
@@ -355,7 +401,7 @@ pub(crate) fn read_idempotency(mut item: Item) -> Result<IdempotencyRecord, Stor
     })
 }
 
-/// The idempotency record's fields but the saved response.
+/// The fields of an idempotency record written before `b1`, but the saved response.
 #[derive(Debug, Serialize, Deserialize)]
 struct IdempotencyHead {
     tenant: TenantId,
@@ -364,19 +410,6 @@ struct IdempotencyHead {
     status: u16,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-}
-
-impl IdempotencyHead {
-    fn of(r: &IdempotencyRecord) -> IdempotencyHead {
-        IdempotencyHead {
-            tenant: r.tenant.clone(),
-            key: r.key.clone(),
-            request_hash: r.request_hash.clone(),
-            status: r.status,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        }
-    }
 }
 
 // --- dedupe records -------------------------------------------------------------------------------------------
@@ -596,15 +629,31 @@ mod tests {
     fn items_written_before_the_packed_body_still_read() {
         let t = tenant("acme");
         let (order, _) = open_order(&t, 1, cpf(1), at(0));
+        // The order's fields as attributes.
         let mut old = to_item("order", &order).unwrap();
         insert_keys(&mut old, keys::order_pk(&t, &order.id), keys::ORDER_SK, entity::ORDER);
         assert_eq!(read_order(old).unwrap(), order);
-        let record = idem_record(&t, "k", at(0));
+        // `body`: packed without a dictionary.
+        let mut old = order_item(&order).unwrap();
+        let body = packed::unpack_bytes_with("order", dictionary::ORDER, &old.remove(attr::BODY_D1).unwrap()).unwrap();
+        old.insert(attr::BODY.to_owned(), packed::pack_bytes(&body).unwrap());
+        assert_eq!(read_order(old).unwrap(), order);
+
+        let record = IdempotencyRecord {
+            created_at: at(0) + chrono::Duration::nanoseconds(123_456_789),
+            ..idem_record(&t, "k#1", at(0))
+        };
+        // The fields as attributes, the response as text; then packed without a dictionary.
         let mut old = to_item("idempotency record", &record).unwrap();
-        insert_keys(&mut old, keys::idem_pk(&t, "k"), keys::IDEM_SK, entity::IDEMPOTENCY);
+        insert_keys(&mut old, keys::idem_pk(&t, "k#1"), keys::IDEM_SK, entity::IDEMPOTENCY);
         assert!(matches!(old.get(attr::BODY), Some(AttributeValue::S(_))));
+        assert_eq!(read_idempotency(old.clone()).unwrap(), record);
+        old.insert(attr::BODY.to_owned(), packed::pack_bytes(record.body.as_bytes()).unwrap());
         assert_eq!(read_idempotency(old).unwrap(), record);
-        assert_eq!(read_idempotency(idempotency_item(&record).unwrap()).unwrap(), record);
+        // Now: exact to the nanosecond, the company and the key from the item's key.
+        let item = idempotency_item(&record).unwrap();
+        assert!(!item.contains_key("tenant") && !item.contains_key("key") && !item.contains_key(attr::BODY));
+        assert_eq!(read_idempotency(item).unwrap(), record);
     }
 
     #[test]

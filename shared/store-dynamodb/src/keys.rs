@@ -154,6 +154,12 @@ pub fn idem_pk(tenant: &TenantId, key: &str) -> String {
     format!("T#{tenant}#IDEM#{key}")
 }
 
+/// The company and the key an idempotency record's partition key names (tenant ids hold no `#`).
+pub fn parse_idem_pk(pk: &str) -> Option<(&str, &str)> {
+    let (tenant, rest) = pk.strip_prefix("T#")?.split_once('#')?;
+    Some((tenant, rest.strip_prefix("IDEM#")?))
+}
+
 /// A free-text part of a key with `%` and `#` percent-encoded, so that no part can contain the separator: two
 /// different dedupe keys never give one item key.
 fn key_part(text: &str) -> Cow<'_, str> {

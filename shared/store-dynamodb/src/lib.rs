@@ -49,6 +49,7 @@
 mod certificate;
 mod cursor;
 mod dedupe;
+mod dictionary;
 mod emitter;
 mod error;
 mod flows;

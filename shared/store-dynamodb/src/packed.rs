@@ -15,7 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::corrupt;
 
-/// Bytes packed into one binary attribute (raw deflate).
+/// Bytes packed into one binary attribute (raw deflate), as items were written before the dictionaries: the tests
+/// write such items to check that they still read.
+#[cfg(test)]
 pub(crate) fn pack_bytes(bytes: &[u8]) -> Result<AttributeValue, StoreError> {
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(bytes.len() / 3 + 16), Compression::best());
     encoder.write_all(bytes).map_err(|e| StoreError::Other(format!("cannot deflate: {e}")))?;
@@ -23,7 +25,8 @@ pub(crate) fn pack_bytes(bytes: &[u8]) -> Result<AttributeValue, StoreError> {
     Ok(AttributeValue::B(Blob::new(packed)))
 }
 
-/// `value` as its JSON, packed.
+/// `value` as its JSON, packed (as [`pack_bytes`]).
+#[cfg(test)]
 pub(crate) fn pack<T: Serialize>(what: &str, value: &T) -> Result<AttributeValue, StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| StoreError::Other(format!("cannot write {what}: {e}")))?;
     pack_bytes(&json)
@@ -37,6 +40,63 @@ pub(crate) fn unpack_bytes(what: &str, value: &AttributeValue) -> Result<Vec<u8>
     let mut out = Vec::with_capacity(blob.as_ref().len() * 4);
     DeflateDecoder::new(blob.as_ref()).read_to_end(&mut out).map_err(|e| corrupt(what, e))?;
     Ok(out)
+}
+
+/// `value`'s JSON deflated against a preset `dictionary` ([`crate::dictionary`]): the bytes after the dictionary's
+/// own compressed part. The dictionary is compressed first and sync-flushed (the block ends on a byte boundary),
+/// so what follows starts a new block whose matches may reach back into the dictionary; those bytes are kept.
+pub(crate) fn pack_with<T: Serialize>(what: &str, dictionary: &str, value: &T) -> Result<AttributeValue, StoreError> {
+    let json = serde_json::to_vec(value).map_err(|e| StoreError::Other(format!("cannot write {what}: {e}")))?;
+    pack_bytes_with(dictionary, &json)
+}
+
+/// Bytes deflated against a preset dictionary (see [`pack_with`]).
+pub(crate) fn pack_bytes_with(dictionary: &str, bytes: &[u8]) -> Result<AttributeValue, StoreError> {
+    let fail = |e: std::io::Error| StoreError::Other(format!("cannot deflate: {e}"));
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(bytes.len() / 3 + 64), Compression::best());
+    encoder.write_all(dictionary.as_bytes()).map_err(fail)?;
+    // A sync flush: every byte of the dictionary is out, and the next block starts on a byte boundary.
+    encoder.flush().map_err(fail)?;
+    let mark = encoder.get_ref().len();
+    encoder.write_all(bytes).map_err(fail)?;
+    let mut packed = encoder.finish().map_err(fail)?;
+    packed.drain(..mark);
+    Ok(AttributeValue::B(Blob::new(packed)))
+}
+
+/// The bytes of an attribute packed against `dictionary`: the dictionary as stored (uncompressed) deflate blocks,
+/// then the packed bytes, inflated; the dictionary's bytes are dropped from the front.
+pub(crate) fn unpack_bytes_with(what: &str, dictionary: &str, value: &AttributeValue) -> Result<Vec<u8>, StoreError> {
+    let AttributeValue::B(blob) = value else {
+        return Err(StoreError::Corrupt(format!("{what}: the packed attribute is not binary")));
+    };
+    let dictionary = dictionary.as_bytes();
+    let mut stream = Vec::with_capacity(dictionary.len() + dictionary.len() / 65_535 * 5 + 5 + blob.as_ref().len());
+    for chunk in dictionary.chunks(usize::from(u16::MAX)) {
+        // A stored block, not the last: header bits 000 (then padding to the byte), LEN and its complement.
+        let len = u16::try_from(chunk.len()).expect("chunks of at most u16::MAX bytes");
+        stream.push(0);
+        stream.extend_from_slice(&len.to_le_bytes());
+        stream.extend_from_slice(&(!len).to_le_bytes());
+        stream.extend_from_slice(chunk);
+    }
+    stream.extend_from_slice(blob.as_ref());
+    let mut out = Vec::with_capacity(stream.len() * 3);
+    DeflateDecoder::new(stream.as_slice()).read_to_end(&mut out).map_err(|e| corrupt(what, e))?;
+    if !out.starts_with(dictionary) {
+        return Err(StoreError::Corrupt(format!("{what}: the packed attribute does not follow its dictionary")));
+    }
+    out.drain(..dictionary.len());
+    Ok(out)
+}
+
+/// The value an attribute packed against `dictionary` holds.
+pub(crate) fn unpack_with<T: DeserializeOwned>(
+    what: &str,
+    dictionary: &str,
+    value: &AttributeValue,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(&unpack_bytes_with(what, dictionary, value)?).map_err(|e| corrupt(what, e))
 }
 
 /// The value a packed attribute holds.
@@ -61,5 +121,41 @@ mod tests {
         ));
         let damaged = AttributeValue::B(Blob::new(vec![0xff, 0x00, 0x13]));
         assert!(matches!(unpack::<serde_json::Value>("test", &damaged), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_value_packed_against_a_dictionary_reads_back_and_is_smaller_still() {
+        let text =
+            serde_json::json!({"notes": [{"text": "Placa limpa", "visible_to_customer": true}], "total": "269.90"});
+        let dictionary = r#"{"notes":[{"text":"","visible_to_customer":true}],"total":"0.00"}"#;
+        let with = pack_with("test", dictionary, &text).unwrap();
+        let without = pack("test", &text).unwrap();
+        let (AttributeValue::B(with_bytes), AttributeValue::B(without_bytes)) = (&with, &without) else {
+            panic!("binary")
+        };
+        assert!(with_bytes.as_ref().len() < without_bytes.as_ref().len(), "{with:?} {without:?}");
+        assert_eq!(unpack_with::<serde_json::Value>("test", dictionary, &with).unwrap(), text);
+        // Another dictionary does not give the value back.
+        let other = r#"{"checklist":[{"item":"","ok":false}],"due":"2026-01-01"}"#;
+        assert_ne!(unpack_with::<serde_json::Value>("test", other, &with).ok(), Some(text.clone()));
+        // Dictionaries longer than one stored block (64 KiB), and an empty value.
+        let long = "x".repeat(70_000) + dictionary;
+        let packed = pack_with("test", &long, &text).unwrap();
+        assert_eq!(unpack_with::<serde_json::Value>("test", &long, &packed).unwrap(), text);
+        assert_eq!(unpack_bytes_with("test", dictionary, &pack_bytes_with(dictionary, b"").unwrap()).unwrap(), b"");
+        let damaged = AttributeValue::B(Blob::new(vec![0xff, 0x00, 0x13]));
+        assert!(matches!(unpack_with::<serde_json::Value>("test", dictionary, &damaged), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn the_dictionaries_are_the_stored_ones() {
+        // Items packed against a dictionary read only with the same bytes: a change needs a new attribute name.
+        let crc = |text: &str| {
+            let mut crc = flate2::Crc::new();
+            crc.update(text.as_bytes());
+            (text.len(), crc.sum())
+        };
+        assert_eq!(crc(crate::dictionary::ORDER), (1635, 375_007_046));
+        assert_eq!(crc(crate::dictionary::RESPONSE), (2854, 1_445_657_124));
     }
 }
