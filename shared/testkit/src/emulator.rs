@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 /// What a test that cannot reach the emulator says.
-pub const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB, Secrets Manager): run \
+pub const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB, SQS, Secrets Manager): run \
                                     `scripts/test` (or `scripts/emulator start` and export \
                                     AWS_ENDPOINT_URL=http://127.0.0.1:45660, AWS_REGION, AWS_ACCESS_KEY_ID and \
                                     AWS_SECRET_ACCESS_KEY as scripts/test does)";

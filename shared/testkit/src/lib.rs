@@ -9,6 +9,7 @@
 //! - [`gateway`]: the one builder of API-Gateway-shaped requests ([`Call`]);
 //! - [`walk`]: the default flow walked as the reference example, with the variants the tests need ([`Walk`]);
 //! - [`emitter`]: the example company's NF-e emitter;
+//! - [`usecases`]: the use cases driven without HTTP (the example opening, a step, an order paid in full);
 //! - [`emulator`] (feature `emulator`): the endpoint check, unique names, [`emulator::OneRequestAtATime`],
 //!   [`emulator::RequestCounter`].
 
@@ -19,6 +20,7 @@ pub mod emitter;
 pub mod emulator;
 pub mod gateway;
 mod records_conformance;
+pub mod usecases;
 pub mod walk;
 
 pub use caller::{Who, caller};

@@ -1,13 +1,16 @@
 //! The default flow walked from an open order, as the reference example runs it (ARCHITECTURE.md): one list of
 //! commands for the tests that step through the use cases or the domain, and one list of requests for the tests
-//! that step through HTTP. The variants the tests need are parameters: extra notes, the material wait (or none),
+//! that step through HTTP. The variants the tests need are parameters: the steps while working (notes), the
+//! material wait (or none),
 //! the payments, and where to stop.
 
-use chrono::NaiveDate;
-use osflow_domain::{ChecklistItem, Command, PaymentMethod};
+use chrono::{DateTime, NaiveDate, Utc};
+use osflow_app::OrderStore;
+use osflow_domain::values::TenantId;
+use osflow_domain::{ChecklistItem, Command, Event, Order, PaymentMethod};
 use serde_json::{Value, json};
 
-use crate::conformance::{approve, note};
+use crate::conformance::{advance, approve, cpf, note, open_order};
 use crate::money;
 
 /// A day of December 2026, the month of the reference example (`2026-12-05` is its material date).
@@ -30,7 +33,7 @@ pub fn payment(amount: &str, method: PaymentMethod, reference: Option<&str>) -> 
 #[derive(Debug, Clone)]
 pub struct Walk {
     approval: Command,
-    notes: Vec<Command>,
+    working: Vec<Command>,
     material: Option<(NaiveDate, Option<NaiveDate>)>,
     tests_performed: Option<String>,
     payments: Vec<Command>,
@@ -48,11 +51,17 @@ impl Walk {
     pub fn reference() -> Walk {
         Walk {
             approval: approve(),
-            notes: vec![note("Placa limpa")],
+            working: vec![note("Placa limpa")],
             material: Some((december(5), Some(december(8)))),
             tests_performed: Some("Ligou e carregou por 2 h".into()),
             payments: vec![payment("269.90", PaymentMethod::Pix, None)],
         }
+    }
+
+    /// The reference example without its note and its material wait: straight from the approval to the work
+    /// finished.
+    pub fn straight() -> Walk {
+        Walk::reference().working(vec![]).without_material()
     }
 
     /// The quote approved by this command instead of a plain approval.
@@ -61,9 +70,10 @@ impl Walk {
         self
     }
 
-    /// These steps (notes, attachments: no status change) in execution instead of the reference note.
-    pub fn notes(mut self, notes: Vec<Command>) -> Walk {
-        self.notes = notes;
+    /// These steps while the work is in progress (notes, attachments, a new due date: no status change) instead
+    /// of the reference note.
+    pub fn working(mut self, steps: Vec<Command>) -> Walk {
+        self.working = steps;
         self
     }
 
@@ -94,7 +104,7 @@ impl Walk {
     /// From `aberta` to `aguardando_pagamento` (the payment requested, nothing paid).
     pub fn to_payment(&self) -> Vec<Command> {
         let mut steps = vec![Command::SendQuote, self.approval.clone(), Command::Start];
-        steps.extend(self.notes.iter().cloned());
+        steps.extend(self.working.iter().cloned());
         if let Some((expected_at, changed_to)) = self.material {
             steps.push(Command::WaitMaterial {
                 reason: "Fonte em falta".into(),
@@ -164,4 +174,53 @@ pub fn reference_requests(expected_at: &str, new_date: &str) -> Vec<(&'static st
         ("POST", "release", json!({})),
         ("POST", "close", json!({})),
     ]
+}
+
+/// An order of the conformance fixtures ([`crate::conformance::open_order`]) walked through commands by the
+/// domain alone: the opening, then each step's expected version, the order after it and its events.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    pub opened_order: Order,
+    pub opened: Event,
+    pub steps: Vec<(u64, Order, Vec<Event>)>,
+}
+
+impl Walked {
+    /// Order `number` of `tenant` (its customer's CPF made from the number) opened at `opened_at`, the i-th of
+    /// `commands` taken at `step_at(i)`.
+    pub fn new(
+        tenant: &TenantId,
+        number: u64,
+        commands: Vec<Command>,
+        opened_at: DateTime<Utc>,
+        step_at: impl Fn(usize) -> DateTime<Utc>,
+    ) -> Walked {
+        let (opened_order, opened) = open_order(tenant, number, cpf(number as u32), opened_at);
+        let mut order = opened_order.clone();
+        let mut steps = Vec::new();
+        for (i, cmd) in commands.into_iter().enumerate() {
+            let (events, next) = advance(&order, cmd, step_at(i));
+            steps.push((order.version, next.clone(), events));
+            order = next;
+        }
+        Walked { opened_order, opened, steps }
+    }
+
+    /// The order after the last step.
+    pub fn order(&self) -> &Order {
+        self.steps.last().map_or(&self.opened_order, |(_, order, _)| order)
+    }
+
+    /// Every event, the opening first.
+    pub fn events(&self) -> Vec<Event> {
+        std::iter::once(self.opened.clone()).chain(self.steps.iter().flat_map(|(_, _, e)| e.clone())).collect()
+    }
+
+    /// Commits the opening and every step (one `apply` each) through the store.
+    pub async fn write(&self, store: &dyn OrderStore) {
+        store.create(&self.opened_order, &self.opened, None).await.expect("create");
+        for (expected, order, events) in &self.steps {
+            store.apply(*expected, order, events, None).await.expect("apply");
+        }
+    }
 }
