@@ -19,13 +19,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_http_client::test_util::{NeverClient, infallible_client_fn};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::config_bag::ConfigBag;
 use osflow_app::{
     Claim, DedupeStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, SettingsStore, StoreError,
 };
@@ -36,39 +30,13 @@ use osflow_testkit::conformance::{
     invoice_record, new_order_id, note, numbering, open_order, status, tenant,
 };
 
+use osflow_testkit::emulator::RequestCounter;
+
 use crate::support::{OneRequestAtATime, create_fresh_table, require_endpoint};
 
 // -------------------------------------------------------------------------------------------------------------
 // Fixtures
 // -------------------------------------------------------------------------------------------------------------
-
-/// Counts the HTTP requests (attempts included) the client sends, per operation.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestCounter(Arc<Mutex<BTreeMap<String, u32>>>);
-
-impl RequestCounter {
-    /// The counts since the last call, and resets them.
-    pub(crate) fn take(&self) -> BTreeMap<String, u32> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_else(|| "?".into());
-        *self.0.lock().unwrap().entry(operation).or_default() += 1;
-        Ok(())
-    }
-}
 
 /// A fresh table on the emulator, and a store on it whose requests are counted.
 pub(crate) struct Fixture {

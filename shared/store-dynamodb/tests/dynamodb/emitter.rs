@@ -15,13 +15,11 @@ use aws_sdk_dynamodb::config::StalledStreamProtectionConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use osflow_app::{
-    EmitterCertificate, EmitterConfig, EmitterStore, FiscalEnvironment, StoreError, TaxRules, TechResponsibleConfig,
-};
+use osflow_app::{EmitterCertificate, EmitterConfig, EmitterStore, FiscalEnvironment, StoreError, TaxRules};
 use osflow_domain::Address;
-use osflow_domain::values::{CityCode, Uf, Zip};
 use osflow_store_dynamodb::{DynamoEmitterStore, DynamoStore, TENANT_TAG, aws_sdk_secretsmanager, load_sdk_config};
 use osflow_testkit::conformance::tenant;
+use osflow_testkit::{example_address, example_emitter};
 
 use crate::support::{OneRequestAtATime, create_fresh_table, require_endpoint, unique};
 
@@ -46,26 +44,13 @@ async fn emitters() -> DynamoEmitterStore {
     DynamoEmitterStore::new(DynamoStore::new(dynamo, table), secrets, format!("{}/", unique("osflow/test")))
 }
 
+/// The example emitter with every optional field exercised: a complement, no phone, regime normal, IBS/CBS.
 fn emitter(cnpj: &str, serie: u32) -> EmitterConfig {
     EmitterConfig {
         cnpj: cnpj.into(),
-        ie: "111222333444".into(),
-        legal_name: "Oficina Teste Ltda".into(),
-        trade_name: Some("Oficina Teste".into()),
-        address: Address {
-            street: "Rua Augusta".into(),
-            number: "100".into(),
-            complement: Some("Loja 2".into()),
-            district: "Consolação".into(),
-            city: "São Paulo".into(),
-            city_code: CityCode::parse("3550308").unwrap(),
-            uf: Uf::parse("SP").unwrap(),
-            zip: Zip::parse("01305-000").unwrap(),
-        },
+        address: Address { complement: Some("Loja 2".into()), ..example_address() },
         phone: None,
         serie,
-        environment: FiscalEnvironment::Homologation,
-        cfop: "5102".into(),
         tax: TaxRules::RegimeNormal {
             icms_percent: "18".into(),
             pis_percent: "1.65".into(),
@@ -73,13 +58,7 @@ fn emitter(cnpj: &str, serie: u32) -> EmitterConfig {
             pis_cofins_base_excludes_icms: true,
         },
         ibs_cbs: true,
-        tech_responsible: TechResponsibleConfig {
-            cnpj: "11222333000181".into(),
-            contact: "Equipe osflow".into(),
-            email: "fiscal@osflow.example".into(),
-            phone: "11999990000".into(),
-        },
-        nfse: None,
+        ..example_emitter()
     }
 }
 
