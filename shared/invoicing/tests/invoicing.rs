@@ -11,21 +11,19 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use osflow_app::{
     App, AppError, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
-    Rendered, Reply, TaxRules, TechResponsibleConfig,
+    TaxRules,
 };
-use osflow_domain::values::{CityCode, Document, Email, Ncm, OrderId, Percent, Quantity, TenantId, Uf, UserId, Zip};
-use osflow_domain::{
-    Address, ChecklistItem, Command, Customer, Discount, DomainError, Equipment, Flow, Guard, InvoiceState, LineInput,
-    LineKind, Order, PaymentMethod, Role, Service,
-};
+use osflow_domain::values::{CityCode, Document, Ncm, OrderId, Percent, Quantity, TenantId, Uf, Zip};
+use osflow_domain::{Address, Command, Discount, DomainError, Guard, InvoiceState, LineInput, LineKind, Order, Role};
 use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, Issued, SefazAuthorities, SharedAuthority, validate};
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::cpf;
-use osflow_testkit::{MemoryBlobs, money};
+use osflow_testkit::usecases::{opening, paid_in_full, step};
+use osflow_testkit::{MemoryBlobs, Walk, caller, example_emitter, money};
 
-const EMITTER_CNPJ: &str = "12345678000195";
+use osflow_testkit::EMITTER_CNPJ;
 const PASSWORD: &str = "s3nh@-A1";
 
 // ---------------------------------------------------------------------------------------------- fixtures
@@ -47,40 +45,8 @@ struct World {
     caller: Caller,
 }
 
-fn address() -> Address {
-    Address {
-        street: "Rua Augusta".into(),
-        number: "100".into(),
-        complement: None,
-        district: "Consolação".into(),
-        city: "São Paulo".into(),
-        city_code: CityCode::parse("3550308").unwrap(),
-        uf: Uf::parse("SP").unwrap(),
-        zip: Zip::parse("01305-000").unwrap(),
-    }
-}
-
 fn emitter(tax: TaxRules) -> EmitterConfig {
-    EmitterConfig {
-        cnpj: EMITTER_CNPJ.into(),
-        ie: "111222333444".into(),
-        legal_name: "Oficina Teste Ltda".into(),
-        trade_name: Some("Oficina Teste".into()),
-        address: address(),
-        phone: Some("(11) 3333-4444".into()),
-        serie: 1,
-        environment: FiscalEnvironment::Homologation,
-        cfop: "5102".into(),
-        tax,
-        ibs_cbs: false,
-        tech_responsible: TechResponsibleConfig {
-            cnpj: "11222333000181".into(),
-            contact: "Equipe osflow".into(),
-            email: "fiscal@osflow.example".into(),
-            phone: "11999990000".into(),
-        },
-        nfse: None,
-    }
+    EmitterConfig { tax, ..example_emitter() }
 }
 
 fn simples() -> TaxRules {
@@ -109,8 +75,7 @@ async fn world(tax: Option<TaxRules>) -> World {
     }
     let authority = SharedAuthority(Arc::new(Simulator::new()));
     let invoicer = Arc::new(Invoicer::new(app.clone(), Arc::new(store.clone()), Arc::new(authority)));
-    let caller =
-        Caller { tenant: tenant.clone(), user: UserId::parse("user-1").unwrap(), roles: vec![Role::Representante] };
+    let caller = caller(&tenant, "user-1", &[Role::Representante]);
     World { store, app, blobs, invoicer, tenant, caller }
 }
 
@@ -140,16 +105,9 @@ fn labor(price: &str) -> LineInput {
     }
 }
 
-fn render(_: &Order, _: &Flow) -> Rendered {
-    Rendered { status: 200, body: String::new() }
-}
-
 impl World {
     async fn step(&self, id: &OrderId, cmd: Command) -> Result<Order, AppError> {
-        match self.app.step(&self.caller, id, cmd, None, None, &render).await? {
-            Reply::Fresh(s) => Ok(s.order),
-            Reply::Replayed(_) => unreachable!("no idempotency key was sent"),
-        }
+        step(&self.app, &self.caller, id, cmd).await
     }
 
     /// Opens an order with these lines and walks it to paid in full (credit card 100.00, then PIX for the rest).
@@ -164,59 +122,8 @@ impl World {
         items: Vec<LineInput>,
         discount: Option<Discount>,
     ) -> Order {
-        let input = OpenOrderInput {
-            customer: Customer {
-                name: "Maria Souza".into(),
-                document,
-                email: Some(Email::parse("maria@example.com").unwrap()),
-                phone: None,
-                address: Some(address()),
-            },
-            equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
-            service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-            items,
-            due_date: None,
-            technician: None,
-            discount,
-            intake: None,
-        };
-        let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
-            Reply::Fresh(s) => s.order.id,
-            Reply::Replayed(_) => unreachable!(),
-        };
-        for cmd in [
-            Command::SendQuote,
-            osflow_testkit::conformance::approve(),
-            Command::Start,
-            Command::Finish { tests_performed: Some("Ligou".into()) },
-            Command::Validate {
-                checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
-                extra_items: vec![],
-            },
-            Command::RequestPayment,
-        ] {
-            self.step(&id, cmd).await.expect("step");
-        }
-        let order = self
-            .step(
-                &id,
-                Command::RegisterPayment {
-                    amount: money("100.00"),
-                    method: PaymentMethod::Credit,
-                    reference: Some("A1B2C3".into()),
-                },
-            )
-            .await
-            .expect("card payment");
-        let order = self
-            .step(
-                &id,
-                Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None },
-            )
-            .await
-            .expect("pix payment");
-        assert!(order.paid_in_full());
-        order
+        let input = OpenOrderInput { discount, ..opening(document, items) };
+        paid_in_full(&self.app, &self.caller, input, &Walk::straight()).await
     }
 
     async fn issue(&self, id: &OrderId) -> osflow_app::InvoiceRecord {
