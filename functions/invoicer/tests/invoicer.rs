@@ -11,20 +11,14 @@
 //! saying so.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use osflow_app::{
-    App, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput, Rendered,
-    Reply, StoreError, TaxRules, TechResponsibleConfig,
-};
+use osflow_app::{App, BlobStore, Caller, EmitterStore, InvoiceStore, StoreError};
 use osflow_bus::{Envelope, event_id, message_group_id};
-use osflow_domain::values::{CityCode, Email, OrderId, TenantId, Uf, UserId, Zip};
-use osflow_domain::{
-    Address, ChecklistItem, Command, Customer, Equipment, Flow, InvoiceState, Order, PaymentMethod, Role, Service,
-};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{InvoiceState, Order, Role};
 use osflow_invoicing::{EmitterPolicy, Invoicer, SharedAuthority};
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
@@ -32,13 +26,10 @@ use osflow_store_dynamodb::{
     DynamoEmitterStore, DynamoStore, aws_sdk_secretsmanager, create_table, load_sdk_config, table_definition,
 };
 use osflow_testkit::conformance::{cpf, items, new_order_id};
-use osflow_testkit::{MemoryBlobs, money};
+use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint, unique_name as unique};
+use osflow_testkit::usecases::{opening, paid_in_full};
+use osflow_testkit::{EMITTER_CNPJ, MemoryBlobs, Walk, caller, example_emitter};
 
-const RUN_SCRIPTS_TEST: &str = "these tests need the AWS emulator (DynamoDB + Secrets Manager): run `scripts/test` \
-                                (or `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, \
-                                AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as scripts/test does)";
-
-const EMITTER_CNPJ: &str = "12345678000195";
 const PASSWORD: &str = "s3nh@-A1";
 
 // ---------------------------------------------------------------------------------------------- fixtures
@@ -49,48 +40,6 @@ fn certificate() -> &'static Certificate {
         Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30)
             .expect("test certificate")
     })
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-fn address() -> Address {
-    Address {
-        street: "Rua Augusta".into(),
-        number: "100".into(),
-        complement: None,
-        district: "Consolação".into(),
-        city: "São Paulo".into(),
-        city_code: CityCode::parse("3550308").unwrap(),
-        uf: Uf::parse("SP").unwrap(),
-        zip: Zip::parse("01305-000").unwrap(),
-    }
-}
-
-fn emitter() -> EmitterConfig {
-    EmitterConfig {
-        cnpj: EMITTER_CNPJ.into(),
-        ie: "111222333444".into(),
-        legal_name: "Oficina Teste Ltda".into(),
-        trade_name: Some("Oficina Teste".into()),
-        address: address(),
-        phone: Some("(11) 3333-4444".into()),
-        serie: 1,
-        environment: FiscalEnvironment::Homologation,
-        cfop: "5102".into(),
-        tax: TaxRules::SimplesNacional { csosn: "102".into() },
-        ibs_cbs: false,
-        tech_responsible: TechResponsibleConfig {
-            cnpj: "11222333000181".into(),
-            contact: "Equipe osflow".into(),
-            email: "fiscal@osflow.example".into(),
-            phone: "11999990000".into(),
-        },
-        nfse: None,
-    }
 }
 
 struct World {
@@ -106,10 +55,7 @@ struct World {
 /// A fresh table and secret prefix on the emulator; the company's emitter and certificate stored through
 /// [`DynamoEmitterStore`]; the invoicer as `from_env` builds it, with the simulator as the authority.
 async fn world() -> World {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
-    };
+    let endpoint = require_endpoint();
     let config = load_sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let table = unique("osflow-test-invoicer");
@@ -131,76 +77,18 @@ async fn world() -> World {
         .with_invoicing(Arc::new(EmitterPolicy::new(emitters.clone())))
         .with_blobs(blobs.clone());
     let tenant = TenantId::parse("oficina-teste").unwrap();
-    emitters.put_emitter(&tenant, &emitter()).await.unwrap();
+    emitters.put_emitter(&tenant, &example_emitter()).await.unwrap();
     emitters.put_certificate(&tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
     let simulator = Arc::new(Simulator::new());
     let invoicer = Invoicer::new(app.clone(), emitters, Arc::new(SharedAuthority(simulator.clone())));
-    let caller =
-        Caller { tenant: tenant.clone(), user: UserId::parse("user-1").unwrap(), roles: vec![Role::Representante] };
+    let caller = caller(&tenant, "user-1", &[Role::Representante]);
     World { store, app, blobs, simulator, invoicer, tenant, caller }
 }
 
-fn render(_: &Order, _: &Flow) -> Rendered {
-    Rendered { status: 200, body: String::new() }
-}
-
 impl World {
-    async fn step(&self, id: &OrderId, cmd: Command) -> Order {
-        match self.app.step(&self.caller, id, cmd, None, None, &render).await.expect("step") {
-            Reply::Fresh(s) => s.order,
-            Reply::Replayed(_) => unreachable!("no idempotency key was sent"),
-        }
-    }
-
     /// An order with one part and labor, walked to paid in full (card 100.00, then PIX for the rest).
     async fn paid_order(&self) -> Order {
-        let input = OpenOrderInput {
-            customer: Customer {
-                name: "Maria Souza".into(),
-                document: cpf(7),
-                email: Some(Email::parse("maria@example.com").unwrap()),
-                phone: None,
-                address: Some(address()),
-            },
-            equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
-            service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-            items: items(),
-            due_date: None,
-            technician: None,
-            discount: None,
-            intake: None,
-        };
-        let id = match self.app.open_order(&self.caller, input, None, &render).await.expect("open") {
-            Reply::Fresh(s) => s.order.id,
-            Reply::Replayed(_) => unreachable!(),
-        };
-        for cmd in [
-            Command::SendQuote,
-            osflow_testkit::conformance::approve(),
-            Command::Start,
-            Command::Finish { tests_performed: Some("Ligou".into()) },
-            Command::Validate {
-                checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
-                extra_items: vec![],
-            },
-            Command::RequestPayment,
-        ] {
-            self.step(&id, cmd).await;
-        }
-        let payment = Command::RegisterPayment {
-            amount: money("100.00"),
-            method: PaymentMethod::Credit,
-            reference: Some("A1B2C3".into()),
-        };
-        let order = self.step(&id, payment).await;
-        let order = self
-            .step(
-                &id,
-                Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None },
-            )
-            .await;
-        assert!(order.paid_in_full());
-        order
+        paid_in_full(&self.app, &self.caller, opening(cpf(7), items()), &Walk::straight()).await
     }
 
     /// The envelope of the order's last event (the payment that paid it in full), as the relay puts it on the
