@@ -10,13 +10,11 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, NaiveDate, Utc};
 use osflow_app::{
     App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, NotifyChannel, OpenOrderInput,
-    Outbox, Rendered, Reply, SettingsStore, StepRequest, TemplateOverride,
+    Outbox, SettingsStore, StepRequest, TemplateOverride,
 };
 use osflow_bus::{Consumer, Envelope, Queue, route};
-use osflow_domain::values::{Email, Ncm, OrderId, Quantity, TenantId, UserId};
-use osflow_domain::{
-    ChecklistItem, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, PaymentMethod, Role, Service,
-};
+use osflow_domain::values::{Email, Ncm, OrderId, Quantity, TenantId};
+use osflow_domain::{Command, Customer, Equipment, LineInput, LineKind, Order, Role, Service};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_notify::{
     HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SIGNATURE_HEADER, SendPace, TIMESTAMP_HEADER,
@@ -24,7 +22,8 @@ use osflow_notify::{
 };
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::cpf;
-use osflow_testkit::{TestClock, money};
+use osflow_testkit::usecases::{no_render, open, step};
+use osflow_testkit::{TestClock, Walk, caller, money};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -111,10 +110,6 @@ struct World {
     caller: Caller,
 }
 
-fn no_render(_: &Order, _: &Flow) -> Rendered {
-    Rendered { status: 200, body: String::new() }
-}
-
 impl World {
     async fn new(receiver: &Receiver) -> World {
         let store = Arc::new(SqliteStore::open_temporary().unwrap());
@@ -152,8 +147,7 @@ impl World {
             ..NotificationSettings::default()
         };
         store.put_notification_settings(&tenant, &settings).await.unwrap();
-        let caller =
-            Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
+        let caller = caller(&tenant, "ze", &[Role::Representante]);
         World { app, store, notifier, mailbox, _blobs: blobs, tenant, caller }
     }
 
@@ -195,14 +189,11 @@ impl World {
             technician: None,
             intake: None,
         };
-        match self.app.open_order(&self.caller, input, None, &no_render).await.unwrap() {
-            Reply::Fresh(s) => s.order.id,
-            Reply::Replayed(_) => unreachable!("no idempotency key"),
-        }
+        open(&self.app, &self.caller, input).await
     }
 
     async fn step(&self, id: &OrderId, cmd: Command) {
-        self.app.step(&self.caller, id, cmd, None, None, &no_render).await.unwrap();
+        step(&self.app, &self.caller, id, cmd).await.unwrap();
     }
 
     /// The unrelayed events as envelopes (marked relayed).
@@ -265,24 +256,11 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     let id = w.open().await;
     let mut delivered = w.deliver(3).await;
     assert!(delivered.iter().all(|(_, r)| r.is_ok()));
-    let steps = vec![
-        Command::SendQuote,
-        osflow_testkit::conformance::approve(),
-        Command::Start,
-        Command::ChangeDueDate { due_date: date(12) },
-        Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
-        Command::ChangeMaterialDate { expected_at: date(9) },
-        Command::MaterialArrived,
-        Command::Finish { tests_performed: None },
-        Command::Validate {
-            checklist: vec![ChecklistItem { item: "Liga".into(), ok: true, note: None }],
-            extra_items: vec![],
-        },
-        Command::RequestPayment,
-        Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None },
-        Command::Release,
-        Command::Close,
-    ];
+    let steps = Walk::reference()
+        .working(vec![Command::ChangeDueDate { due_date: date(12) }])
+        .material(date(5), Some(date(9)))
+        .tests_performed(None)
+        .commands();
     for cmd in steps {
         w.step(&id, cmd).await;
         let round = w.deliver(3).await;
@@ -344,8 +322,7 @@ async fn the_default_flow_notifies_once_per_event_and_channel_even_when_delivere
     let d5 = date(5).format("%d/%m/%Y").to_string();
     let d9 = date(9).format("%d/%m/%Y").to_string();
     assert!(
-        message("waiting_material")
-            .contains(&format!("aguarda material: Fonte em falta no fornecedor. Previsão de chegada: {d5}."))
+        message("waiting_material").contains(&format!("aguarda material: Fonte em falta. Previsão de chegada: {d5}."))
     );
     assert!(message("material_date_changed").contains(&format!("mudou para {d9}.")));
     let d12 = date(12).format("%d/%m/%Y").to_string();
@@ -651,20 +628,7 @@ async fn a_throttled_send_slows_the_shared_pace() {
 /// relay lag does: the envelopes routed to the notifier, in event order.
 async fn walk_held(w: &World) -> (OrderId, Vec<Envelope>) {
     let id = w.open().await;
-    for cmd in [
-        Command::SendQuote,
-        osflow_testkit::conformance::approve(),
-        Command::Start,
-        Command::WaitMaterial { reason: "Fonte em falta no fornecedor".into(), parts: vec![], expected_at: date(5) },
-        Command::MaterialArrived,
-        Command::Finish { tests_performed: None },
-        Command::Validate {
-            checklist: vec![ChecklistItem { item: "Liga".into(), ok: true, note: None }],
-            extra_items: vec![],
-        },
-        Command::RequestPayment,
-        Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None },
-    ] {
+    for cmd in Walk::reference().working(vec![]).material(date(5), None).tests_performed(None).to_paid() {
         w.step(&id, cmd).await;
     }
     let envelopes = w.envelopes().await.into_iter().filter(|e| route(e).contains(&Queue::Notifications)).collect();
@@ -686,8 +650,7 @@ async fn late_messages_render_the_order_as_of_their_event() {
     let message = |t: &str| calls.iter().find(|c| c["template"] == t).unwrap()["message"].as_str().unwrap().to_owned();
     let d5 = date(5).format("%d/%m/%Y").to_string();
     assert!(
-        message("waiting_material")
-            .contains(&format!("aguarda material: Fonte em falta no fornecedor. Previsão de chegada: {d5}.")),
+        message("waiting_material").contains(&format!("aguarda material: Fonte em falta. Previsão de chegada: {d5}.")),
         "{}",
         message("waiting_material")
     );
