@@ -14,8 +14,8 @@ use osflow_app::{
 };
 use osflow_bus::Envelope;
 use osflow_domain::report::{DayAggregate, contribution, report_day};
-use osflow_domain::values::{Money, TenantId, UserId};
-use osflow_domain::{Command, Event, Order, PaymentMethod, Role};
+use osflow_domain::values::{Money, TenantId};
+use osflow_domain::{Command, Event, Order, Role};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_reports::{
     Announcer, Job, JobSink, ReportError, Reporter, Schedule, Trigger, generate, get_report, list_reports, period_of,
@@ -23,7 +23,8 @@ use osflow_reports::{
 };
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
-use osflow_testkit::{TestClock, money};
+use osflow_testkit::walk::december;
+use osflow_testkit::{TestClock, Walk, money};
 
 /// Counts the calls of the report store and the items they return, and whether any order was read.
 struct Counting {
@@ -107,7 +108,7 @@ fn world() -> World {
 }
 
 fn caller(t: &TenantId, role: Role) -> Caller {
-    Caller { tenant: t.clone(), user: UserId::parse("u-1").unwrap(), roles: vec![role] }
+    osflow_testkit::caller(t, "u-1", &[role])
 }
 
 /// Walks an order through `steps` (one hour apart from `start` minutes), storing every step; returns its events.
@@ -124,27 +125,9 @@ async fn walk(w: &World, t: &TenantId, n: u64, start: i64, steps: Vec<Command>) 
     events
 }
 
+/// The reference example's walk without its note and its material date change.
 fn full_flow() -> Vec<Command> {
-    vec![
-        Command::SendQuote,
-        osflow_testkit::conformance::approve(),
-        Command::Start,
-        Command::WaitMaterial {
-            reason: "Fonte em falta".into(),
-            parts: vec!["P-001".into()],
-            expected_at: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),
-        },
-        Command::MaterialArrived,
-        Command::Finish { tests_performed: None },
-        Command::Validate {
-            checklist: vec![osflow_domain::ChecklistItem { item: "Liga".into(), ok: true, note: None }],
-            extra_items: vec![],
-        },
-        Command::RequestPayment,
-        Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None },
-        Command::Release,
-        Command::Close,
-    ]
+    Walk::reference().working(vec![]).material(december(5), None).tests_performed(None).commands()
 }
 
 /// Three orders: one through the whole flow, one cancelled, one only opened (plus a note). Their envelopes.
