@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use osflow_app::{OrderStore, Outbox};
+use osflow_app::Outbox;
 use osflow_bus::{ConsumeError, Consumer, EmbeddedRelay, Envelope, Queue, RelayOptions};
-use osflow_domain::values::Money;
-use osflow_domain::{ChecklistItem, Command, PaymentMethod};
+use osflow_domain::{Command, PaymentMethod};
 use osflow_store_sqlite::SqliteStore;
-use osflow_testkit::conformance::{advance, at, cpf, open_order, tenant};
+use osflow_testkit::Walk;
+use osflow_testkit::conformance::{at, tenant};
+use osflow_testkit::walk::{Walked, payment};
 use tokio::runtime::Runtime;
 
 /// Orders per outbox; every one makes 16 events.
@@ -43,39 +44,25 @@ fn runtime() -> Runtime {
 
 /// Commits `ORDERS` orders, each through the whole default flow; returns the number of events.
 async fn commit_orders(store: &SqliteStore) -> usize {
-    let money = |s| Money::parse(s).unwrap();
+    let note = |text: &str, visible_to_customer| Command::AddNote { text: text.into(), visible_to_customer };
+    let commands = Walk::reference()
+        .working(vec![
+            note("Placa limpa", true),
+            note("Interna", false),
+            note("Teste", true),
+            note("Teste 2", false),
+            note("Teste 3", true),
+        ])
+        .without_material()
+        .tests_performed(Some("Ligou"))
+        .payments(vec![payment("100.00", PaymentMethod::Pix, None), payment("169.90", PaymentMethod::Pix, None)])
+        .commands();
     let mut events = 0;
     for n in 1..=ORDERS {
         let t = tenant(if n % 2 == 0 { "acme" } else { "beta" });
-        let (mut order, opened) = open_order(&t, n, cpf(n as u32), at(0));
-        store.create(&order, &opened, None).await.unwrap();
-        events += 1;
-        let commands = vec![
-            Command::SendQuote,
-            osflow_testkit::conformance::approve(),
-            Command::Start,
-            Command::AddNote { text: "Placa limpa".into(), visible_to_customer: true },
-            Command::AddNote { text: "Interna".into(), visible_to_customer: false },
-            Command::AddNote { text: "Teste".into(), visible_to_customer: true },
-            Command::AddNote { text: "Teste 2".into(), visible_to_customer: false },
-            Command::AddNote { text: "Teste 3".into(), visible_to_customer: true },
-            Command::Finish { tests_performed: Some("Ligou".into()) },
-            Command::Validate {
-                checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
-                extra_items: vec![],
-            },
-            Command::RequestPayment,
-            Command::RegisterPayment { amount: money("100.00"), method: PaymentMethod::Pix, reference: None },
-            Command::RegisterPayment { amount: money("169.90"), method: PaymentMethod::Pix, reference: None },
-            Command::Release,
-            Command::Close,
-        ];
-        for (i, cmd) in commands.into_iter().enumerate() {
-            let (new_events, next) = advance(&order, cmd, at(i as i64 + 1));
-            store.apply(order.version, &next, &new_events, None).await.unwrap();
-            events += new_events.len();
-            order = next;
-        }
+        let walked = Walked::new(&t, n, commands.clone(), at(0), |i| at(i as i64 + 1));
+        walked.write(store).await;
+        events += walked.events().len();
     }
     events
 }

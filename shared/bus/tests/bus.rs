@@ -21,8 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use chrono::NaiveDate;
-use osflow_app::{OrderStore, Outbox};
+use osflow_app::Outbox;
 use osflow_bus::{
     ConsumeError, Consumer, CreatedQueue, Delayed, EmbeddedRelay, Envelope, EnvelopeError, MAX_RECEIVE_COUNT,
     MAX_VISIBILITY, Mode, PublishError, Queue, QueueSpec, QueueUrls, RelayOptions, RetryPolicy, SCHEMA_VERSION,
@@ -30,73 +29,32 @@ use osflow_bus::{
     message_group_id, queues, route,
 };
 use osflow_domain::values::TenantId;
-use osflow_domain::{Change, ChecklistItem, Command, Event, InvoiceInfo, InvoiceState, Order, PaymentMethod};
+use osflow_domain::{Change, Command, InvoiceInfo, InvoiceState, PaymentMethod};
 use osflow_store_sqlite::SqliteStore;
-use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
-use osflow_testkit::money;
+use osflow_testkit::Walk;
+use osflow_testkit::conformance::{at, note, tenant};
+use osflow_testkit::walk::{Walked, payment};
 
 // =============================================================================================================
 // Fixtures
 // =============================================================================================================
 
-/// An order walked through the whole default flow, with customer-visible and internal notes: the order after
-/// opening, then each step's expected version, resulting order and events.
-struct Walk {
-    opened_order: Order,
-    opened: Event,
-    steps: Vec<(u64, Order, Vec<Event>)>,
+/// An order walked through the whole default flow, with customer-visible and internal notes, paid in two parts:
+/// the order after opening, then each step's expected version, resulting order and events.
+fn walk(t: &TenantId, number: u64) -> Walked {
+    let internal = Command::AddNote { text: "Cliente difícil".into(), visible_to_customer: false };
+    let commands = Walk::reference()
+        .working(vec![note("Placa limpa"), internal])
+        .tests_performed(Some("Ligou"))
+        .payments(vec![payment("100.00", PaymentMethod::Pix, None), payment("169.90", PaymentMethod::Pix, None)])
+        .commands();
+    Walked::new(t, number, commands, at(0), |i| at(i as i64 + 1))
 }
 
-fn walk(t: &TenantId, number: u64) -> Walk {
-    let date = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
-    let commands = vec![
-        Command::SendQuote,
-        osflow_testkit::conformance::approve(),
-        Command::Start,
-        note("Placa limpa"),
-        Command::AddNote { text: "Cliente difícil".into(), visible_to_customer: false },
-        Command::WaitMaterial { reason: "Fonte em falta".into(), parts: vec!["P-001".into()], expected_at: date(5) },
-        Command::ChangeMaterialDate { expected_at: date(8) },
-        Command::MaterialArrived,
-        Command::Finish { tests_performed: Some("Ligou".into()) },
-        Command::Validate {
-            checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
-            extra_items: vec![],
-        },
-        Command::RequestPayment,
-        Command::RegisterPayment { amount: money("100.00"), method: PaymentMethod::Pix, reference: None },
-        Command::RegisterPayment { amount: money("169.90"), method: PaymentMethod::Pix, reference: None },
-        Command::Release,
-        Command::Close,
-    ];
-    let (opened_order, opened) = open_order(t, number, cpf(number as u32), at(0));
-    let mut order = opened_order.clone();
-    let mut steps = Vec::new();
-    for (i, cmd) in commands.into_iter().enumerate() {
-        let (events, next) = advance(&order, cmd, at(i as i64 + 1));
-        steps.push((order.version, next.clone(), events));
-        order = next;
-    }
-    Walk { opened_order, opened, steps }
-}
-
-impl Walk {
-    fn events(&self) -> Vec<Event> {
-        std::iter::once(self.opened.clone()).chain(self.steps.iter().flat_map(|(_, _, e)| e.clone())).collect()
-    }
-
-    fn envelopes(&self) -> Vec<Envelope> {
-        let o = &self.opened_order;
-        self.events().iter().map(|e| Envelope::from_event(&o.tenant, &o.id, e)).collect()
-    }
-
-    /// Commits every step (create, then one apply per step) through the store.
-    async fn write(&self, store: &dyn OrderStore) {
-        store.create(&self.opened_order, &self.opened, None).await.expect("create");
-        for (expected, order, events) in &self.steps {
-            store.apply(*expected, order, events, None).await.expect("apply");
-        }
-    }
+/// The walk's events as the relay puts them on the queues.
+fn envelopes_of(w: &Walked) -> Vec<Envelope> {
+    let o = &w.opened_order;
+    w.events().iter().map(|e| Envelope::from_event(&o.tenant, &o.id, e)).collect()
 }
 
 /// Every (queue, envelope) the routing gives.
@@ -222,7 +180,7 @@ fn failures(response: &osflow_bus::SqsBatchResponse) -> BTreeSet<String> {
 fn envelope_is_versioned_json() {
     let t = tenant("acme");
     let w = walk(&t, 1);
-    let envelope = &w.envelopes()[0];
+    let envelope = &envelopes_of(&w)[0];
     assert_eq!(envelope.schema, SCHEMA_VERSION);
     assert_eq!(envelope.event_id, format!("{}:1", w.opened_order.id));
     assert_eq!(envelope.kind, "order.opened");
@@ -271,7 +229,7 @@ fn routing_table() {
     use Queue::{Invoicing as I, Notifications as N, Reports as R};
     let t = tenant("acme");
     let w = walk(&t, 1);
-    let table: Vec<(String, Vec<Queue>)> = w.envelopes().iter().map(|e| (e.kind.clone(), route(e))).collect();
+    let table: Vec<(String, Vec<Queue>)> = envelopes_of(&w).iter().map(|e| (e.kind.clone(), route(e))).collect();
     let expected: Vec<(&str, Vec<Queue>)> = vec![
         ("order.opened", vec![N, R]),
         ("order.quote_sent", vec![N, R]),
@@ -294,7 +252,7 @@ fn routing_table() {
     assert_eq!(table, expected);
 
     // Events the walk does not produce: an NF-e update (notifies only once authorized), internal photos.
-    let mut invoice_event = w.envelopes()[12].clone();
+    let mut invoice_event = envelopes_of(&w)[12].clone();
     let invoice = |state| InvoiceInfo {
         kind: osflow_domain::DocumentKind::Nfe,
         issued_elsewhere: None,
@@ -323,7 +281,7 @@ async fn published_envelopes_land_on_the_right_queues() {
     // URLs looked up by name (GetQueueUrl under the prefix), as in a deployment without URL variables.
     let publisher = SqsPublisher::new(client.clone(), QueueUrls::new(client.clone(), prefix, []));
     let (a, b) = (tenant("acme"), tenant("beta"));
-    let envelopes: Vec<Envelope> = [walk(&a, 1), walk(&b, 2)].iter().flat_map(Walk::envelopes).collect();
+    let envelopes: Vec<Envelope> = [walk(&a, 1), walk(&b, 2)].iter().flat_map(envelopes_of).collect();
     let messages = routed(&envelopes);
     assert!(messages.iter().filter(|(q, _)| *q == Queue::Reports).count() > 30, "several batches of 10");
     publisher.publish(&messages).await.expect("every message sent");
@@ -404,7 +362,7 @@ async fn fifo_deduplicates_by_event_id() {
     let (prefix, created) = fresh_queues(&client, queues()).await;
     let publisher = SqsPublisher::new(client.clone(), QueueUrls::new(client.clone(), prefix, []));
     let w = walk(&tenant("acme"), 1);
-    let released = w.envelopes().into_iter().find(|e| e.kind == "order.released").unwrap();
+    let released = envelopes_of(&w).into_iter().find(|e| e.kind == "order.released").unwrap();
 
     // Twice in one call, then again in another call (a relay retry).
     let twice = vec![(Queue::Invoicing, released.clone()), (Queue::Invoicing, released.clone())];
@@ -438,7 +396,7 @@ async fn publish_failures_name_the_messages_not_sent() {
     );
     let publisher = SqsPublisher::new(client.clone(), urls)
         .with_retry(RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(1) });
-    let envelopes = walk(&tenant("acme"), 1).envelopes();
+    let envelopes = envelopes_of(&walk(&tenant("acme"), 1));
     let err: PublishError = publisher.publish(&routed(&envelopes)).await.expect_err("invoicing fails");
     let failed: Vec<(Queue, String)> = err.failed.iter().map(|f| (f.queue, f.event_id.clone())).collect();
     let expected: Vec<(Queue, String)> =
@@ -514,7 +472,7 @@ async fn only_failed_entries_are_sent_again() {
         QueueUrls::new(client.clone(), "", [(Queue::Invoicing, "http://scripted.invalid/1/invoicing.fifo".into())]);
     let publisher = SqsPublisher::new(client, urls)
         .with_retry(RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(1) });
-    let envelopes = walk(&tenant("acme"), 1).envelopes();
+    let envelopes = envelopes_of(&walk(&tenant("acme"), 1));
     let three: Vec<(Queue, Envelope)> = envelopes[..3].iter().map(|e| (Queue::Invoicing, e.clone())).collect();
 
     let err = publisher.publish(&three).await.expect_err("the sender fault is final");
@@ -544,7 +502,7 @@ async fn batches_hold_at_most_ten_entries_in_order() {
         QueueUrls::new(client.clone(), "", [(Queue::Notifications, "http://scripted.invalid/1/notifications".into())]);
     let publisher = SqsPublisher::new(client, urls);
     let envelopes: Vec<Envelope> =
-        [walk(&tenant("acme"), 1), walk(&tenant("acme"), 2)].iter().flat_map(Walk::envelopes).collect();
+        [walk(&tenant("acme"), 1), walk(&tenant("acme"), 2)].iter().flat_map(envelopes_of).collect();
     assert_eq!(envelopes.len(), 32);
     let all: Vec<(Queue, Envelope)> = envelopes.iter().map(|e| (Queue::Notifications, e.clone())).collect();
     publisher.publish(&all).await.unwrap();
@@ -603,7 +561,7 @@ async fn records_from(
 async fn driver_handles_each_record_and_reports_failures() {
     let client = emulator_client().await;
     let (_, created) = fresh_queues(&client, queues()).await;
-    let envelopes: Vec<Envelope> = walk(&tenant("acme"), 1).envelopes().into_iter().take(7).collect();
+    let envelopes: Vec<Envelope> = envelopes_of(&walk(&tenant("acme"), 1)).into_iter().take(7).collect();
     let mut records = records_from(&client, &created, Queue::Notifications, &envelopes).await;
     // Two bodies no consumer can read: not JSON, and a newer schema.
     let url = &created[&Queue::Notifications].url;
@@ -656,7 +614,7 @@ async fn driver_handles_each_record_and_reports_failures() {
 async fn concurrent_mode_handles_the_records_together() {
     let client = emulator_client().await;
     let (_, created) = fresh_queues(&client, queues()).await;
-    let envelopes: Vec<Envelope> = walk(&tenant("acme"), 1).envelopes().into_iter().take(10).collect();
+    let envelopes: Vec<Envelope> = envelopes_of(&walk(&tenant("acme"), 1)).into_iter().take(10).collect();
     let records = records_from(&client, &created, Queue::Notifications, &envelopes).await;
     // Every handler waits for all the others: this completes only if all ten run at once.
     let barrier = tokio::sync::Barrier::new(10);
@@ -679,7 +637,7 @@ async fn ordered_mode_keeps_groups_in_order_and_fails_the_rest_of_a_group() {
     let (wa, wb) = (walk(&a, 1), walk(&b, 2));
     // Interleaved groups: a0 b0 a1 b1 …
     let envelopes: Vec<Envelope> =
-        wa.envelopes().into_iter().zip(wb.envelopes()).take(5).flat_map(|(x, y)| [x, y]).collect();
+        envelopes_of(&wa).into_iter().zip(envelopes_of(&wb)).take(5).flat_map(|(x, y)| [x, y]).collect();
     let records = records_from(&client, &created, Queue::Invoicing, &envelopes).await;
     let order_in = |t: &TenantId| -> Vec<String> {
         records
@@ -765,7 +723,7 @@ async fn poison_message_reaches_the_dlq_after_max_receives() {
     let urls = QueueUrls::new(client.clone(), "", [(Queue::Notifications, queue.url.clone())]);
     let publisher = SqsPublisher::new(client.clone(), urls);
 
-    let envelopes: Vec<Envelope> = walk(&tenant("acme"), 1).envelopes().into_iter().take(4).collect();
+    let envelopes: Vec<Envelope> = envelopes_of(&walk(&tenant("acme"), 1)).into_iter().take(4).collect();
     let poison = envelopes[1].event_id.clone();
     let mut pending: Vec<Envelope> = envelopes.clone();
     let handled: Mutex<HashMap<String, usize>> = Mutex::default();
@@ -912,7 +870,7 @@ async fn commit_orders(path: &Path, orders: u64) -> Vec<Envelope> {
         let t = tenant(if n % 2 == 0 { "acme" } else { "beta" });
         let w = walk(&t, n);
         w.write(&store).await;
-        envelopes.extend(w.envelopes());
+        envelopes.extend(envelopes_of(&w));
     }
     envelopes
 }
@@ -1048,7 +1006,7 @@ async fn embedded_relay_retries_failures_and_keeps_fifo_groups_in_order() {
     let (w1, w2) = (walk(&t, 1), walk(&t, 2));
     w1.write(store.as_ref()).await;
     w2.write(store.as_ref()).await;
-    let envelopes: Vec<Envelope> = w1.envelopes().into_iter().chain(w2.envelopes()).collect();
+    let envelopes: Vec<Envelope> = envelopes_of(&w1).into_iter().chain(envelopes_of(&w2)).collect();
     let invoicing = ids_for(&envelopes, Queue::Invoicing);
     assert_eq!(invoicing.len(), 4, "two settling payments and two releases");
 
