@@ -6,43 +6,30 @@
 //! fail saying so. They never pass silently.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord, StreamViewType};
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::NaiveDate;
-use osflow_app::OrderStore;
 use osflow_bus::{
     CreatedQueue, Envelope, Queue, QueueUrls, RetryPolicy, SqsClient, SqsPublisher, create_queues, queues, route,
 };
-use osflow_domain::values::{Money, TenantId};
-use osflow_domain::{ChecklistItem, Command, Event, Order, PaymentMethod};
+use osflow_domain::values::TenantId;
+use osflow_domain::{Command, Event, Order, PaymentMethod};
 use osflow_store_dynamodb::serde_dynamo;
 use osflow_store_dynamodb::{DynamoStore, create_table, keys, table, table_definition};
-use osflow_testkit::conformance::{advance, at, cpf, note, open_order, tenant};
+use osflow_testkit::Walk;
+use osflow_testkit::conformance::{at, note, tenant};
+use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint, unique_name};
+use osflow_testkit::walk::{Walked, payment};
 use outbox_relay::relay;
 
 // -------------------------------------------------------------------------------------------------------------
 // Plumbing
 // -------------------------------------------------------------------------------------------------------------
 
-const RUN_SCRIPTS_TEST: &str = "these tests need the DynamoDB and SQS emulator: run `scripts/test` (or \
-                                `scripts/emulator start` and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, \
-                                AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as scripts/test does)";
-
-fn require_endpoint() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
-    }
-}
-
 fn unique(kind: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("relay-{kind}-{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    unique_name(&format!("relay-{kind}"))
 }
 
 /// A fresh table and the bus's queues on the emulator.
@@ -138,38 +125,15 @@ impl Fixture {
 
 /// An order walked through the whole default flow (with an internal note), written through the store.
 async fn write_walk(store: &DynamoStore, t: &TenantId, number: u64) -> (Order, Vec<Event>) {
-    let date = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
-    let money = |s| Money::parse(s).unwrap();
-    let commands = vec![
-        Command::SendQuote,
-        osflow_testkit::conformance::approve(),
-        Command::Start,
-        note("Placa limpa"),
-        Command::AddNote { text: "Interna".into(), visible_to_customer: false },
-        Command::WaitMaterial { reason: "Fonte em falta".into(), parts: vec!["P-001".into()], expected_at: date(5) },
-        Command::ChangeMaterialDate { expected_at: date(8) },
-        Command::MaterialArrived,
-        Command::Finish { tests_performed: Some("Ligou".into()) },
-        Command::Validate {
-            checklist: vec![ChecklistItem { item: "Equipamento liga".into(), ok: true, note: None }],
-            extra_items: vec![],
-        },
-        Command::RequestPayment,
-        Command::RegisterPayment { amount: money("100.00"), method: PaymentMethod::Pix, reference: None },
-        Command::RegisterPayment { amount: money("169.90"), method: PaymentMethod::Pix, reference: None },
-        Command::Release,
-        Command::Close,
-    ];
-    let (mut order, opened) = open_order(t, number, cpf(number as u32), at(0));
-    store.create(&order, &opened, None).await.expect("create");
-    let mut events = vec![opened];
-    for (i, cmd) in commands.into_iter().enumerate() {
-        let (new_events, next) = advance(&order, cmd, at(i as i64 + 1));
-        store.apply(order.version, &next, &new_events, None).await.expect("apply");
-        events.extend(new_events);
-        order = next;
-    }
-    (order, events)
+    let internal = Command::AddNote { text: "Interna".into(), visible_to_customer: false };
+    let commands = Walk::reference()
+        .working(vec![note("Placa limpa"), internal])
+        .tests_performed(Some("Ligou"))
+        .payments(vec![payment("100.00", PaymentMethod::Pix, None), payment("169.90", PaymentMethod::Pix, None)])
+        .commands();
+    let walked = Walked::new(t, number, commands, at(0), |i| at(i as i64 + 1));
+    walked.write(store).await;
+    (walked.order().clone(), walked.events())
 }
 
 /// A stream record of `item` (NEW_IMAGE view).
