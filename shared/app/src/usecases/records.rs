@@ -2,6 +2,7 @@
 //! of the customer or equipment takes, as an event on each), the LGPD export and anonymization; and the edits of
 //! an open order's customer and equipment, which go through the records.
 
+use chrono::{DateTime, Utc};
 use osflow_domain::records::{check_customer, check_equipment, serial_key};
 use osflow_domain::values::{Document, OrderId, TenantId};
 use osflow_domain::{
@@ -10,9 +11,12 @@ use osflow_domain::{
 };
 use serde::Serialize;
 
-use crate::ports::StoreError;
+use crate::ports::{RecordStore, StoreError, StoreResult};
 use crate::usecases::{ADMIN_ROLES, App, AppError, AppResult, Caller, READERS, Rendered, Reply, STAFF_ROLES};
 use crate::usecases::{Idempotency, StepRequest, Stepped};
+
+/// A future of the record store (its methods are `async_trait`s).
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Most orders a history lists (newest first).
 pub const HISTORY_LIMIT: u32 = 100;
@@ -64,14 +68,35 @@ impl App {
         EquipmentId::from_uuid(self.ids.record_uuid()).expect("record ids are UUIDv7")
     }
 
-    /// The customer with this document, created with `customer` when the company has none.
-    async fn customer_by_document_or_new(&self, tenant: &TenantId, customer: &Customer) -> AppResult<CustomerRecord> {
+    /// The record `find` gives, or the one `new` makes, created (a record another request created meanwhile is
+    /// read again).
+    async fn found_or_created<'a, R: Record>(
+        &self,
+        find: impl Fn() -> BoxFuture<'a, StoreResult<Option<R>>>,
+        new: impl Fn() -> R,
+        which: &str,
+    ) -> AppResult<R> {
         for _ in 0..3 {
-            if let Some(r) = self.records.customer_by_document(tenant, &customer.document).await? {
+            if let Some(r) = find().await? {
                 return Ok(r);
             }
+            let record = new();
+            match record.put(self.records.as_ref(), None).await {
+                Ok(()) => return Ok(record),
+                // Another request created it meanwhile: read it.
+                Err(StoreError::AlreadyExists) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Store(StoreError::Unavailable(format!("the {which}'s record kept changing"))))
+    }
+
+    /// The customer with this document, created with `customer` when the company has none.
+    async fn customer_by_document_or_new(&self, tenant: &TenantId, customer: &Customer) -> AppResult<CustomerRecord> {
+        let find = || self.records.customer_by_document(tenant, &customer.document);
+        let new = || {
             let now = self.clock.now();
-            let record = CustomerRecord {
+            CustomerRecord {
                 id: self.customer_id(),
                 tenant: tenant.clone(),
                 customer: customer.clone(),
@@ -79,15 +104,9 @@ impl App {
                 created_at: now,
                 updated_at: now,
                 anonymized_at: None,
-            };
-            match self.records.put_customer(&record, None).await {
-                Ok(()) => return Ok(record),
-                // Another request created it meanwhile: read it.
-                Err(StoreError::AlreadyExists) => continue,
-                Err(e) => return Err(e.into()),
             }
-        }
-        Err(AppError::Store(StoreError::Unavailable("the customer's record kept changing".into())))
+        };
+        self.found_or_created(find, new, "customer").await
     }
 
     /// The equipment with the serial of `equipment` (none without a serial), created for `customer` when the
@@ -99,12 +118,10 @@ impl App {
         equipment: &Equipment,
     ) -> AppResult<Option<EquipmentRecord>> {
         let Some(serial) = equipment.serial.as_deref() else { return Ok(None) };
-        for _ in 0..3 {
-            if let Some(r) = self.records.equipment_by_serial(tenant, serial).await? {
-                return Ok(Some(r));
-            }
+        let find = || self.records.equipment_by_serial(tenant, serial);
+        let new = || {
             let now = self.clock.now();
-            let record = EquipmentRecord {
+            EquipmentRecord {
                 id: self.equipment_id(),
                 tenant: tenant.clone(),
                 customer: *customer,
@@ -112,14 +129,9 @@ impl App {
                 version: 1,
                 created_at: now,
                 updated_at: now,
-            };
-            match self.records.put_equipment(&record, None).await {
-                Ok(()) => return Ok(Some(record)),
-                Err(StoreError::AlreadyExists) => continue,
-                Err(e) => return Err(e.into()),
             }
-        }
-        Err(AppError::Store(StoreError::Unavailable("the equipment's record kept changing".into())))
+        };
+        self.found_or_created(find, new, "equipment").await.map(Some)
     }
 
     /// The records an order opened for `customer` and `equipment` (checked by the domain) belongs to: found by
@@ -199,57 +211,45 @@ impl App {
         self.require(caller, &STAFF_ROLES)?;
         let customer = check_customer("customer", customer)?;
         let record = self.records.customer(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
-        let record = self.store_customer(record, customer, if_match).await?;
+        let record = self.store_record(record, customer, if_match).await?;
         self.reach_open_orders(caller, &record, None).await?;
         Ok(record)
     }
 
-    /// Stores `customer` as the record's new data, unless it is that already.
-    async fn store_customer(
-        &self,
-        record: CustomerRecord,
-        customer: Customer,
-        if_match: Option<u64>,
-    ) -> AppResult<CustomerRecord> {
+    /// Stores `data` as the record's new data, unless it is that already; `if_match`: the version the client saw.
+    async fn store_record<R: Record>(&self, record: R, data: R::Data, if_match: Option<u64>) -> AppResult<R> {
         if let Some(v) = if_match
-            && v != record.version
+            && v != record.version()
         {
-            return Err(AppError::PreconditionFailed { current_version: record.version });
+            return Err(AppError::PreconditionFailed { current_version: record.version() });
         }
-        if record.is_anonymized() {
-            return Err(osflow_domain::DomainError::Invalid {
-                field: "customer".into(),
-                reason: "was anonymized at the customer's request".into(),
-            }
-            .into());
+        if let Some(refusal) = record.refusal() {
+            return Err(refusal);
         }
-        if record.customer == customer {
+        if *record.data() == data {
             return Ok(record);
         }
-        let next =
-            CustomerRecord { customer, version: record.version + 1, updated_at: self.clock.now(), ..record.clone() };
-        match self.records.put_customer(&next, Some(record.version)).await {
+        let next = record.changed(data, self.clock.now());
+        match next.put(self.records.as_ref(), Some(record.version())).await {
             Ok(()) => Ok(next),
             Err(StoreError::Conflict { current_version }) => Err(AppError::PreconditionFailed { current_version }),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Every open order of the customer (but `except`, done by its own step) takes the record's data.
-    async fn reach_open_orders(
+    /// Every open order of the record (but `except`, done by its own step) takes the record's data.
+    async fn reach_open_orders<R: Record>(
         &self,
         caller: &Caller,
-        record: &CustomerRecord,
+        record: &R,
         except: Option<&OrderId>,
     ) -> AppResult<()> {
-        let ids = self.records.orders_of_customer(&caller.tenant, &record.id, HISTORY_LIMIT).await?;
+        let ids = record.orders(self.records.as_ref(), &caller.tenant, HISTORY_LIMIT).await?;
         for order in self.orders_of(&caller.tenant, ids).await? {
-            if Some(&order.id) == except || (order.customer == record.customer && order.customer_id == Some(record.id))
-            {
+            if Some(&order.id) == except || record.held_by(&order) {
                 continue;
             }
-            let cmd = Command::EditCustomer { customer: record.customer.clone(), customer_id: Some(record.id) };
-            match self.step_as(StepRequest::by(caller, &order.id, cmd), &|_, _| no_body()).await {
+            match self.step_as(StepRequest::by(caller, &order.id, record.command()), &|_, _| no_body()).await {
                 Ok(_) | Err(AppError::NotFound) => {}
                 // A closed or cancelled order keeps the data it was closed with.
                 Err(AppError::Domain(osflow_domain::DomainError::NotAllowedInStatus { .. })) => {}
@@ -355,55 +355,9 @@ impl App {
         self.require(caller, &RECORD_EDITORS)?;
         let equipment = checked_equipment(equipment)?;
         let record = self.records.equipment(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
-        let record = self.store_equipment(record, equipment, if_match).await?;
-        self.reach_equipment_orders(caller, &record, None).await?;
+        let record = self.store_record(record, equipment, if_match).await?;
+        self.reach_open_orders(caller, &record, None).await?;
         Ok(record)
-    }
-
-    async fn store_equipment(
-        &self,
-        record: EquipmentRecord,
-        equipment: Equipment,
-        if_match: Option<u64>,
-    ) -> AppResult<EquipmentRecord> {
-        if let Some(v) = if_match
-            && v != record.version
-        {
-            return Err(AppError::PreconditionFailed { current_version: record.version });
-        }
-        if record.equipment == equipment {
-            return Ok(record);
-        }
-        let next =
-            EquipmentRecord { equipment, version: record.version + 1, updated_at: self.clock.now(), ..record.clone() };
-        match self.records.put_equipment(&next, Some(record.version)).await {
-            Ok(()) => Ok(next),
-            Err(StoreError::Conflict { current_version }) => Err(AppError::PreconditionFailed { current_version }),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn reach_equipment_orders(
-        &self,
-        caller: &Caller,
-        record: &EquipmentRecord,
-        except: Option<&OrderId>,
-    ) -> AppResult<()> {
-        let ids = self.records.orders_of_equipment(&caller.tenant, &record.id, HISTORY_LIMIT).await?;
-        for order in self.orders_of(&caller.tenant, ids).await? {
-            if Some(&order.id) == except
-                || (order.equipment == record.equipment && order.equipment_id == Some(record.id))
-            {
-                continue;
-            }
-            let cmd = Command::EditEquipment { equipment: record.equipment.clone(), equipment_id: Some(record.id) };
-            match self.step_as(StepRequest::by(caller, &order.id, cmd), &|_, _| no_body()).await {
-                Ok(_) | Err(AppError::NotFound) => {}
-                Err(AppError::Domain(osflow_domain::DomainError::NotAllowedInStatus { .. })) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 
     /// Whether `cmd` would be accepted on the order now (its status, the caller's roles, the data): asked before
@@ -443,7 +397,7 @@ impl App {
             None => None,
         };
         let record = match linked {
-            Some(r) => self.store_customer(r, customer.clone(), None).await?,
+            Some(r) => self.store_record(r, customer.clone(), None).await?,
             None => self.customer_by_document_or_new(&caller.tenant, &customer).await?,
         };
         self.records.link_order(&caller.tenant, id, Some(&record.id), None).await?;
@@ -480,7 +434,7 @@ impl App {
             None => None,
         };
         let record = match (linked, order.customer_id) {
-            (Some(r), _) if equipment.serial.is_some() => Some(self.store_equipment(r, equipment.clone(), None).await?),
+            (Some(r), _) if equipment.serial.is_some() => Some(self.store_record(r, equipment.clone(), None).await?),
             (_, Some(cid)) => self.equipment_by_serial_or_new(&caller.tenant, &cid, &equipment).await?,
             (_, None) => {
                 let owner = self.customer_by_document_or_new(&caller.tenant, &order.customer).await?;
@@ -493,7 +447,7 @@ impl App {
         let cmd = Command::EditEquipment { equipment, equipment_id: record.as_ref().map(|r| r.id) };
         let reply = self.step_as(StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem), render).await?;
         if let Some(r) = &record {
-            self.reach_equipment_orders(caller, r, Some(id)).await?;
+            self.reach_open_orders(caller, r, Some(id)).await?;
         }
         Ok(reply)
     }
@@ -527,4 +481,117 @@ fn checked_equipment(equipment: Equipment) -> AppResult<Equipment> {
 /// The steps a record's edit makes on other orders answer nobody: no response is rendered for them.
 fn no_body() -> Rendered {
     Rendered { status: 200, body: String::new() }
+}
+
+/// What an edit does alike to a customer's record and to an equipment's: the data it holds, its next version,
+/// where it is stored, which orders it reaches and the command by which each takes it.
+trait Record: Clone + Send + Sync {
+    type Data: PartialEq + Send + Sync;
+    fn version(&self) -> u64;
+    fn data(&self) -> &Self::Data;
+    /// The next version, with `data`, changed `now`.
+    fn changed(&self, data: Self::Data, now: DateTime<Utc>) -> Self;
+    /// Why the record takes no new data (an anonymized customer's).
+    fn refusal(&self) -> Option<AppError>;
+    /// Stores this version (`expected`: the version it replaces; `None` creates it).
+    fn put<'a>(&'a self, records: &'a dyn RecordStore, expected: Option<u64>) -> BoxFuture<'a, StoreResult<()>>;
+    /// The orders linked to the record, newest first.
+    fn orders<'a>(
+        &'a self,
+        records: &'a dyn RecordStore,
+        tenant: &'a TenantId,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<OrderId>>>;
+    /// Whether `order` holds the record's data and link already.
+    fn held_by(&self, order: &Order) -> bool;
+    /// The step by which an open order takes the record's data.
+    fn command(&self) -> Command;
+}
+
+impl Record for CustomerRecord {
+    type Data = Customer;
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn data(&self) -> &Customer {
+        &self.customer
+    }
+
+    fn changed(&self, customer: Customer, now: DateTime<Utc>) -> CustomerRecord {
+        CustomerRecord { customer, version: self.version + 1, updated_at: now, ..self.clone() }
+    }
+
+    fn refusal(&self) -> Option<AppError> {
+        self.is_anonymized().then(|| {
+            osflow_domain::DomainError::Invalid {
+                field: "customer".into(),
+                reason: "was anonymized at the customer's request".into(),
+            }
+            .into()
+        })
+    }
+
+    fn put<'a>(&'a self, records: &'a dyn RecordStore, expected: Option<u64>) -> BoxFuture<'a, StoreResult<()>> {
+        records.put_customer(self, expected)
+    }
+
+    fn orders<'a>(
+        &'a self,
+        records: &'a dyn RecordStore,
+        tenant: &'a TenantId,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<OrderId>>> {
+        records.orders_of_customer(tenant, &self.id, limit)
+    }
+
+    fn held_by(&self, order: &Order) -> bool {
+        order.customer == self.customer && order.customer_id == Some(self.id)
+    }
+
+    fn command(&self) -> Command {
+        Command::EditCustomer { customer: self.customer.clone(), customer_id: Some(self.id) }
+    }
+}
+
+impl Record for EquipmentRecord {
+    type Data = Equipment;
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn data(&self) -> &Equipment {
+        &self.equipment
+    }
+
+    fn changed(&self, equipment: Equipment, now: DateTime<Utc>) -> EquipmentRecord {
+        EquipmentRecord { equipment, version: self.version + 1, updated_at: now, ..self.clone() }
+    }
+
+    fn refusal(&self) -> Option<AppError> {
+        None
+    }
+
+    fn put<'a>(&'a self, records: &'a dyn RecordStore, expected: Option<u64>) -> BoxFuture<'a, StoreResult<()>> {
+        records.put_equipment(self, expected)
+    }
+
+    fn orders<'a>(
+        &'a self,
+        records: &'a dyn RecordStore,
+        tenant: &'a TenantId,
+        limit: u32,
+    ) -> BoxFuture<'a, StoreResult<Vec<OrderId>>> {
+        records.orders_of_equipment(tenant, &self.id, limit)
+    }
+
+    fn held_by(&self, order: &Order) -> bool {
+        order.equipment == self.equipment && order.equipment_id == Some(self.id)
+    }
+
+    fn command(&self) -> Command {
+        Command::EditEquipment { equipment: self.equipment.clone(), equipment_id: Some(self.id) }
+    }
 }
