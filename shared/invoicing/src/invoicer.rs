@@ -123,6 +123,33 @@ fn decided(outcome: Outcome) -> Result<Outcome, InvoiceError> {
     }
 }
 
+/// The emitters' A1 certificates, each parsed once per stored revision (the NF-e and the NFS-e invoicers keep
+/// one each).
+#[derive(Default)]
+pub(crate) struct Certificates(Mutex<HashMap<TenantId, (u64, Certificate)>>);
+
+impl Certificates {
+    /// The tenant's certificate as stored now.
+    pub(crate) async fn get(
+        &self,
+        emitters: &dyn EmitterStore,
+        tenant: &TenantId,
+    ) -> Result<Certificate, InvoiceError> {
+        let stored = emitters.certificate(tenant).await?.ok_or(InvoiceError::NoCertificate)?;
+        {
+            let cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((rev, cert)) = cache.get(tenant)
+                && *rev == stored.revision
+            {
+                return Ok(cert.clone());
+            }
+        }
+        let cert = Certificate::from_pkcs12(&stored.pkcs12, &stored.password)?;
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(tenant.clone(), (stored.revision, cert.clone()));
+        Ok(cert)
+    }
+}
+
 /// The component name of the invoicer on the order's timeline.
 pub const COMPONENT: &str = "invoicer";
 
@@ -132,8 +159,7 @@ pub struct Invoicer {
     pub(crate) app: App,
     pub(crate) emitters: Arc<dyn EmitterStore>,
     pub(crate) authorities: Arc<dyn AuthorityFor>,
-    /// Parsed certificates per tenant, with the stored revision they were parsed from.
-    certificates: Mutex<HashMap<TenantId, (u64, Certificate)>>,
+    certificates: Certificates,
     /// The NFS-e of the labor, issued by the same consumer when wired ([`Invoicer::with_nfse`]).
     pub(crate) nfse: Option<Arc<crate::nfse_issue::NfseInvoicer>>,
 }
@@ -186,7 +212,7 @@ pub(crate) async fn record_on_order(app: &App, order: &Order, record: &InvoiceRe
 
 impl Invoicer {
     pub fn new(app: App, emitters: Arc<dyn EmitterStore>, authorities: Arc<dyn AuthorityFor>) -> Invoicer {
-        Invoicer { app, emitters, authorities, certificates: Mutex::new(HashMap::new()), nfse: None }
+        Invoicer { app, emitters, authorities, certificates: Certificates::default(), nfse: None }
     }
 
     /// Also issues the NFS-e of the labor of every order it handles (the queue's consumer).
@@ -197,21 +223,7 @@ impl Invoicer {
 
     /// The tenant's certificate, parsed once per stored revision.
     pub(crate) async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
-        let stored = self.emitters.certificate(tenant).await?.ok_or(InvoiceError::NoCertificate)?;
-        {
-            let cache = self.certificates.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((rev, cert)) = cache.get(tenant)
-                && *rev == stored.revision
-            {
-                return Ok(cert.clone());
-            }
-        }
-        let cert = Certificate::from_pkcs12(&stored.pkcs12, &stored.password)?;
-        self.certificates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant.clone(), (stored.revision, cert.clone()));
-        Ok(cert)
+        self.certificates.get(self.emitters.as_ref(), tenant).await
     }
 
     /// Records the invoice state on the order (System actor), unless the order shows it already.

@@ -5,8 +5,7 @@
 //! (50 digits) once issued, `message` Sefin's errors of a rejection (`code: description; …`), `xml_ref` the
 //! stored NFS-e. The signed DPS is kept at [`dps_blob_key`] from the first send on.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use osflow_app::{App, Blob, EmitterStore, InvoiceRecord, NumberingKey, StoreError};
 use osflow_domain::InvoiceState;
@@ -14,7 +13,7 @@ use osflow_domain::values::{OrderId, TenantId};
 use osflow_nfse::{Certificate, IssueOutcome, NfseAuthority, SignedDps, TransportError, build, sign_dps};
 use uuid::Uuid;
 
-use crate::invoicer::{InvoiceError, record_on_order};
+use crate::invoicer::{Certificates, InvoiceError, record_on_order};
 use crate::nfse::{ValidNfse, dps_inputs, labor_groups, validate_nfse};
 
 /// The Sefin an emitter talks to: Sefin Nacional (mutual TLS with the emitter's certificate) or the
@@ -82,7 +81,7 @@ pub struct NfseInvoicer {
     app: App,
     emitters: Arc<dyn EmitterStore>,
     authorities: Arc<dyn NfseAuthorityFor>,
-    certificates: Mutex<HashMap<TenantId, (u64, Certificate)>>,
+    certificates: Certificates,
 }
 
 impl std::fmt::Debug for NfseInvoicer {
@@ -97,25 +96,11 @@ fn errors_text(errors: &[osflow_nfse::SefinError]) -> String {
 
 impl NfseInvoicer {
     pub fn new(app: App, emitters: Arc<dyn EmitterStore>, authorities: Arc<dyn NfseAuthorityFor>) -> NfseInvoicer {
-        NfseInvoicer { app, emitters, authorities, certificates: Mutex::new(HashMap::new()) }
+        NfseInvoicer { app, emitters, authorities, certificates: Certificates::default() }
     }
 
     async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
-        let stored = self.emitters.certificate(tenant).await?.ok_or(InvoiceError::NoCertificate)?;
-        {
-            let cache = self.certificates.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((rev, cert)) = cache.get(tenant)
-                && *rev == stored.revision
-            {
-                return Ok(cert.clone());
-            }
-        }
-        let cert = Certificate::from_pkcs12(&stored.pkcs12, &stored.password)?;
-        self.certificates
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant.clone(), (stored.revision, cert.clone()));
-        Ok(cert)
+        self.certificates.get(self.emitters.as_ref(), tenant).await
     }
 
     /// Issues (or finishes issuing) the NFS-e of the order's approved labor, one DPS per service code.
