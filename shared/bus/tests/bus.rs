@@ -1174,7 +1174,7 @@ impl Consumer for Picky {
 async fn a_message_asking_to_come_back_later_is_hidden_and_reported_failed() {
     let client = emulator_client().await;
     let (_, created) = fresh_queues(&client, queues()).await;
-    let envelopes: Vec<Envelope> = walk(&tenant("acme"), 1).envelopes().into_iter().take(4).collect();
+    let envelopes: Vec<Envelope> = envelopes_of(&walk(&tenant("acme"), 1)).into_iter().take(4).collect();
     let records = records_from(&client, &created, Queue::Notifications, &envelopes).await;
     let id_of = |event_id: &str| {
         let r = records.iter().find(|r| r.body.as_deref().is_some_and(|b| b.contains(event_id))).unwrap();
