@@ -44,7 +44,8 @@ pub struct Gateway {
     console: Option<osflow_console::Console>,
 }
 
-/// Where presigned uploads go (what S3 is in AWS): `PUT <url>/blobs/<tenant>/<key>?content-type=…&expires=…&signature=…`.
+/// Where presigned uploads go (what S3 is in AWS): `POST <url>/blobs/<tenant>/<key>`, a `multipart/form-data`
+/// form of the signed fields and the file.
 pub const BLOBS_PATH: &str = "/blobs";
 
 impl Gateway {
@@ -127,31 +128,74 @@ impl Gateway {
 }
 
 impl Gateway {
-    /// A presigned upload: the signature, its expiry and the declared content type are checked, then the file is
-    /// stored. No token: the signed URL is the authorization, as with S3.
+    /// A presigned upload, as S3's POST form: the `multipart/form-data` fields (`Content-Type`, `expires`,
+    /// `max-bytes`, `signature`) are checked, then the file (the field `file`, last) is read up to `max-bytes` —
+    /// a bigger or empty file is refused and nothing is stored — and stored with the signed content type. No
+    /// token: the signed form is the authorization, as with S3.
     async fn upload(&self, parts: &http::request::Parts, rest: &str, body: Bytes) -> Response<Body> {
-        if parts.method != Method::PUT {
-            return method_not_allowed(parts.uri.path(), &["PUT"]);
+        if parts.method != Method::POST {
+            return method_not_allowed(parts.uri.path(), &["POST"]);
         }
-        let query: QueryMap = parts.uri.query().and_then(|q| q.parse().ok()).unwrap_or_default();
-        let declared = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or_default();
-        let (tenant_str, key) = rest.split_once('/').unwrap_or((rest, ""));
-        let tenant = TenantId::parse(tenant_str).ok();
-        let content_type = query.first("content-type").unwrap_or_default();
-        let expires = query.first("expires").and_then(|e| e.parse::<i64>().ok()).unwrap_or(0);
-        let signature = query.first("signature").unwrap_or_default();
-        let valid = tenant
-            .as_ref()
-            .is_some_and(|t| self.blobs.verify_upload(t, key, content_type, expires, signature, chrono::Utc::now()))
-            && declared.eq_ignore_ascii_case(content_type);
-        let Some(tenant) = tenant.filter(|_| valid) else {
-            return Problem::new(ProblemType::Forbidden)
-                .with_detail("URL de envio inválida ou expirada, ou Content-Type diferente do assinado.")
-                .into_response();
+        let forbidden = || {
+            Problem::new(ProblemType::Forbidden)
+                .with_detail("Formulário de envio inválido ou expirado.")
+                .into_response()
         };
-        let blob = Blob { content_type: content_type.to_owned(), bytes: body.to_vec() };
+        let malformed = |why: &str| Problem::new(ProblemType::UnsupportedMediaType).with_detail(why).into_response();
+        let (tenant_str, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let Ok(tenant) = TenantId::parse(tenant_str) else { return forbidden() };
+        let Some(boundary) =
+            header_str(&parts.headers, header::CONTENT_TYPE).and_then(|t| multer::parse_boundary(t).ok())
+        else {
+            return malformed("Envie o arquivo como multipart/form-data.");
+        };
+        let stream = futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut fields: HashMap<String, String> = HashMap::new();
+        let mut file = loop {
+            match multipart.next_field().await {
+                Ok(Some(field)) if field.name() == Some("file") => break field,
+                Ok(Some(field)) => {
+                    let name = field.name().unwrap_or_default().to_owned();
+                    match field.text().await {
+                        Ok(value) => fields.insert(name, value),
+                        Err(_) => return malformed("Formulário ilegível."),
+                    };
+                }
+                Ok(None) => return malformed("O formulário não tem o campo file."),
+                Err(_) => return malformed("Formulário ilegível."),
+            }
+        };
+        let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+        let form = osflow_lambda_kit::blob::LocalUpload {
+            content_type: field("Content-Type").to_owned(),
+            expires: field("expires").parse().unwrap_or(0),
+            max_bytes: field("max-bytes").parse().unwrap_or(0),
+        };
+        if !self.blobs.verify_upload(&tenant, key, &form, field("signature"), chrono::Utc::now()) {
+            return forbidden();
+        }
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            match file.chunk().await {
+                Ok(Some(chunk)) => {
+                    if (bytes.len() + chunk.len()) as u64 > form.max_bytes {
+                        return Problem::new(ProblemType::PayloadTooLarge)
+                            .with_detail(format!("O arquivo passa de {} bytes.", form.max_bytes))
+                            .into_response();
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => return malformed("Formulário ilegível."),
+            }
+        }
+        if bytes.is_empty() {
+            return malformed("O arquivo está vazio.");
+        }
+        let blob = Blob { content_type: form.content_type, bytes };
         match self.blobs.put(&tenant, key, &blob).await {
-            Ok(()) => Response::builder().status(200).body(Body::Empty).expect("static response parts are valid"),
+            Ok(()) => Response::builder().status(204).body(Body::Empty).expect("static response parts are valid"),
             Err(e) => {
                 tracing::error!(error = %e, "storing an upload failed");
                 Problem::new(ProblemType::Internal).into_response()

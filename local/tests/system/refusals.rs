@@ -181,10 +181,11 @@ async fn tenants_are_isolated() {
     assert_eq!(a.get("/v1/flow").await.ok(StatusCode::OK)["version"], 1);
 }
 
-/// An attachment is recorded with a presigned upload URL; the file goes to the data folder with a PUT to that
-/// URL, which only accepts the signed content type and an untouched signature.
+/// An attachment is recorded with a presigned upload form; the file goes to the data folder with a
+/// `multipart/form-data` POST of that form, as to S3: only with the signed fields untouched, a file of at most
+/// `max_bytes` and not empty.
 #[tokio::test]
-async fn attachments_are_uploaded_through_the_presigned_url() {
+async fn attachments_are_uploaded_through_the_presigned_form() {
     let dir = data_dir();
     let local = Local::start(dir.path(), &[]);
     let api = local.api(&local.token("oficina-k", "tecnico"));
@@ -198,26 +199,70 @@ async fn attachments_are_uploaded_through_the_presigned_url() {
         )
         .await
         .ok(StatusCode::CREATED);
-    assert_eq!(created["upload"]["method"], "PUT");
+    assert_eq!(created["upload"]["method"], "POST");
+    let max = created["upload"]["max_bytes"].as_u64().expect("max_bytes");
+    assert_eq!(max, 8 * 1024 * 1024);
     let url = created["upload"]["url"].as_str().expect("an upload URL").to_owned();
-    assert!(url.starts_with(&format!("{}/blobs/oficina-k/", local.url)), "uploads go to this server: {url}");
     let key = created["attachment"]["key"].as_str().expect("a key").to_owned();
+    assert_eq!(url, format!("{}/blobs/oficina-k/{key}", local.url), "uploads go to this server");
     assert_eq!(created["order"]["attachments"].as_array().map(Vec::len), Some(1));
+    let fields: Vec<(String, String)> = created["upload"]["fields"]
+        .as_object()
+        .expect("the form's fields")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("a text field").to_owned()))
+        .collect();
 
     let photo = b"\xff\xd8\xff\xe0 a photo of the board".to_vec();
     let http = http_client();
-    let put = |url: String, content_type: &'static str| {
-        http.put(url).header(header::CONTENT_TYPE, content_type).body(photo.clone()).send()
+    let post = |url: String, change: Option<(&'static str, String)>, file: Vec<u8>| {
+        let mut fields = fields.clone();
+        if let Some((name, value)) = change {
+            fields.iter_mut().filter(|(n, _)| n == name).for_each(|(_, v)| *v = value.clone());
+        }
+        let (content_type, body) = multipart_form(&fields, &file);
+        http.post(url).header(header::CONTENT_TYPE, content_type).body(body).send()
     };
-    let refused = put(url.clone(), "image/png").await.expect("PUT");
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "another content type than the signed one");
-    let refused = put(url.replace("signature=", "signature=0"), "image/jpeg").await.expect("PUT");
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "a tampered signature");
-    let refused = put(url.replace("/blobs/oficina-k/", "/blobs/oficina-z/"), "image/jpeg").await.expect("PUT");
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "another company's folder");
-    assert_eq!(put(url.clone(), "image/jpeg").await.expect("PUT").status(), StatusCode::OK);
-    let stored = std::fs::read(dir.path().join("blobs").join("oficina-k").join(&key)).expect("the stored file");
-    assert_eq!(stored, photo);
+    let status = |r: reqwest::Response| r.status();
+    let refused = post(url.clone(), Some(("Content-Type", "image/png".into())), photo.clone()).await.unwrap();
+    assert_eq!(status(refused), StatusCode::FORBIDDEN, "another content type than the signed one");
+    let refused = post(url.clone(), Some(("signature", "0".repeat(64))), photo.clone()).await.unwrap();
+    assert_eq!(status(refused), StatusCode::FORBIDDEN, "a tampered signature");
+    let refused = post(url.clone(), Some(("max-bytes", (max * 2).to_string())), photo.clone()).await.unwrap();
+    assert_eq!(status(refused), StatusCode::FORBIDDEN, "a raised size limit");
+    let other = url.replace("/blobs/oficina-k/", "/blobs/oficina-z/");
+    assert_eq!(status(post(other, None, photo.clone()).await.unwrap()), StatusCode::FORBIDDEN, "another company");
+    let too_big = vec![0xffu8; usize::try_from(max).unwrap() + 1];
+    assert_eq!(status(post(url.clone(), None, too_big).await.unwrap()), StatusCode::PAYLOAD_TOO_LARGE, "over max");
+    assert_ne!(status(post(url.clone(), None, Vec::new()).await.unwrap()), StatusCode::NO_CONTENT, "an empty file");
+    let file = std::path::Path::new(dir.path()).join("blobs").join("oficina-k").join(&key);
+    assert!(!file.exists(), "nothing stored by a refused upload");
+    assert_eq!(status(post(url.clone(), None, photo.clone()).await.unwrap()), StatusCode::NO_CONTENT);
+    assert_eq!(std::fs::read(&file).expect("the stored file"), photo);
+    let exact = vec![0xffu8; usize::try_from(max).unwrap()];
+    assert_eq!(status(post(url.clone(), None, exact).await.unwrap()), StatusCode::NO_CONTENT, "max_bytes exactly");
+}
+
+/// A `multipart/form-data` body as a browser sends an HTML form (RFC 7578): the text fields, then the file as
+/// `file`. Written here, apart from the server's parser.
+fn multipart_form(fields: &[(String, String)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----osflow-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"foto.jpg\"\r\n\
+             Content-Type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The OpenAPI document is public, as its API Gateway route has no authorizer.

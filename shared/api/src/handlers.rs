@@ -230,10 +230,13 @@ const ATTACHMENT_TYPES: [(&str, &str); 7] = [
     ("text/plain", "txt"),
 ];
 
+/// The largest attachment accepted (the blob store refuses a bigger upload; under osflow-local's request limit).
+pub const MAX_ATTACHMENT_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Records an attachment (a photo, a PDF…) on the order and tells where to upload the file (step 3).
 ///
-/// The answer carries a presigned upload URL: `PUT` the file there with the given `Content-Type` within a few
-/// minutes.
+/// The answer carries a presigned upload form: POST it with the file (at most 8 MiB, of the given
+/// `Content-Type`) within a few minutes.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/attachments", tag = "execution",
     params(OrderPath), request_body = AttachmentRequest,
@@ -258,8 +261,19 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
         )
     })?;
     let key = format!("orders/{id}/attachments/{}.{ext}", uuid::Uuid::now_v7());
-    let url = cx.app.blobs.presign_put(&caller.tenant, &key, &content_type).await.map_err(|e| problem(e.into()))?;
-    let upload = UploadView { method: "PUT".into(), url, content_type: content_type.clone() };
+    let form = cx
+        .app
+        .blobs
+        .presign_upload(&caller.tenant, &key, &content_type, MAX_ATTACHMENT_BYTES)
+        .await
+        .map_err(|e| problem(e.into()))?;
+    let upload = UploadView {
+        method: "POST".into(),
+        url: form.url,
+        fields: form.fields.into_iter().collect(),
+        content_type: content_type.clone(),
+        max_bytes: MAX_ATTACHMENT_BYTES,
+    };
     let cmd = Command::AddAttachment {
         key: key.clone(),
         content_type,

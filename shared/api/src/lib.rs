@@ -29,6 +29,7 @@ use osflow_lambda_kit::caller::{TENANT_CLAIM, claims, request_id, route_key as c
 use osflow_lambda_kit::{Problem, ProblemType, request_span};
 use tracing::Instrument;
 
+pub use handlers::MAX_ATTACHMENT_BYTES;
 pub use limit::TenantRateLimit;
 pub use openapi::{ApiDoc, openapi_json};
 pub use routes::{

@@ -360,6 +360,13 @@ pub struct Blob {
     pub bytes: Vec<u8>,
 }
 
+/// A presigned upload ([`BlobStore::presign_upload`]): POST `fields` as they are, then the file as `file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadForm {
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+}
+
 /// What the store tells of a file without reading it: its type and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobHead {
@@ -373,9 +380,17 @@ pub struct BlobHead {
 /// adapters refuse other keys with `StoreError::Other`.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    /// A URL the client uploads the file to with `PUT` and the given `Content-Type`, valid for a short while
-    /// (minutes). Signing writes nothing: a URL nobody uses leaves no file behind.
-    async fn presign_put(&self, tenant: &TenantId, key: &str, content_type: &str) -> StoreResult<String>;
+    /// The form the client uploads the file with, valid for a short while (minutes): a `multipart/form-data`
+    /// POST to `url` of `fields`, then the file as the field `file` (last). The store refuses a file of another
+    /// content type, or empty, or over `max_bytes` (S3: the POST policy's `content-length-range`). Signing writes
+    /// nothing: a form nobody uses leaves no file behind.
+    async fn presign_upload(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+    ) -> StoreResult<UploadForm>;
 
     /// The file, or `None`.
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>>;

@@ -593,8 +593,8 @@ async fn order_action(cx: &Cx<'_>, id: &str, action: &str, form: &Form) -> Reply
     }
 }
 
-/// A photo or file: the API records the attachment and hands out the blob store's upload URL, which the page's
-/// script then PUTs the file to (presigned S3 in AWS).
+/// A photo or file: the API records the attachment and hands out the blob store's upload form, which the page's
+/// script then POSTs with the file (S3's presigned POST in AWS, bounded in type and size).
 async fn upload_start(cx: &Cx<'_>, id: &OrderId, form: &Form) -> Reply {
     let mut body = json!({
         "content_type": form.text("content_type"),

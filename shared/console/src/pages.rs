@@ -546,7 +546,8 @@ fn action_form(p: &OrderPage<'_>, a: &AllowedAction, csrf: &str) -> Markup {
         },
         "add_attachment" => html! {
             label { "Foto ou arquivo "
-                input type="file" name="file" accept="image/*,application/pdf,video/mp4,text/plain" capture="environment" required;
+                input type="file" name="file" accept="image/*,application/pdf,video/mp4,text/plain" capture="environment"
+                    data-max-bytes=(osflow_api::MAX_ATTACHMENT_BYTES) required;
             }
             label { "Legenda " input type="text" name="caption"; }
             label.check { input type="checkbox" name="visible_to_customer" value="1"; " Visível ao cliente" }

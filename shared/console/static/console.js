@@ -45,9 +45,15 @@
   document.querySelectorAll("form.upload").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var file = form.querySelector("input[type=file]").files[0];
+      var input = form.querySelector("input[type=file]");
+      var file = input.files[0];
       var status = form.querySelector(".upload-status");
       if (!file) { status.textContent = "Escolha um arquivo."; return; }
+      var max = Number(input.getAttribute("data-max-bytes")) || Infinity;
+      if (file.size > max) {
+        status.textContent = "Arquivo grande demais: o limite é " + Math.floor(max / 1048576) + " MB.";
+        return;
+      }
       var data = new URLSearchParams(new FormData(form));
       data.delete("file");
       data.set("content_type", file.type || "application/octet-stream");
@@ -59,7 +65,11 @@
       }).then(function (r) {
         return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || "Falha"); return j; });
       }).then(function (j) {
-        return fetch(j.upload.url, { method: "PUT", headers: { "Content-Type": j.upload.content_type }, body: file })
+        // The signed form (S3's presigned POST: the policy bounds the type and the size), then the file, last.
+        var upload = new FormData();
+        Object.keys(j.upload.fields).forEach(function (name) { upload.append(name, j.upload.fields[name]); });
+        upload.append("file", file);
+        return fetch(j.upload.url, { method: "POST", body: upload })
           .then(function (r) { if (!r.ok) throw new Error("O envio do arquivo falhou."); window.location.assign(j.done); });
       }).catch(function (e) { status.textContent = e.message; });
     });

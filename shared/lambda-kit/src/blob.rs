@@ -1,17 +1,18 @@
 //! [`LocalBlobStore`]: the [`BlobStore`] port on a local folder, for osflow-local and tests. (The S3 adapter
 //! belongs with the AWS adapters.)
 //!
-//! Files live at `<root>/<tenant>/<key>`, their content type at `<root>/.meta/<tenant>/<key>`. Upload URLs
-//! point at the embedded server (`<base_url>/<tenant>/<key>?content-type=…&expires=…&signature=…`), signed with
-//! HMAC-SHA256 under a secret of the store; the server checks them with [`LocalBlobStore::verify_upload`] and
-//! then calls [`BlobStore::put`].
+//! Files live at `<root>/<tenant>/<key>`, their content type at `<root>/.meta/<tenant>/<key>`. Upload forms
+//! post to the embedded server (`<base_url>/<tenant>/<key>`) with the fields `Content-Type`, `expires`,
+//! `max-bytes` and `signature` (HMAC-SHA256 under a secret of the store over the tenant, the key and those
+//! fields), as S3's presigned POST does; the server checks them with [`LocalBlobStore::verify_upload`], refuses
+//! a file over `max-bytes` and then calls [`BlobStore::put`].
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult};
+use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult, UploadForm};
 use osflow_domain::values::TenantId;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::Sha256;
@@ -26,6 +27,15 @@ pub fn check_key(key: &str) -> StoreResult<()> {
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
         && key.split('/').all(|seg| !seg.is_empty() && !seg.starts_with('.'));
     if ok { Ok(()) } else { Err(StoreError::Other(format!("invalid blob key {key:?}"))) }
+}
+
+/// The signed fields of a local upload form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalUpload {
+    pub content_type: String,
+    /// Unix seconds.
+    pub expires: i64,
+    pub max_bytes: u64,
 }
 
 /// The blob store on a local folder.
@@ -64,50 +74,52 @@ impl LocalBlobStore {
         Ok((data, meta))
     }
 
-    fn mac(&self, tenant: &TenantId, key: &str, content_type: &str, expires: i64) -> HmacSha256 {
-        let message = format!("PUT\n{tenant}\n{key}\n{content_type}\n{expires}");
+    fn mac(&self, tenant: &TenantId, key: &str, form: &LocalUpload) -> HmacSha256 {
+        let LocalUpload { content_type, expires, max_bytes } = form;
+        let message = format!("POST\n{tenant}\n{key}\n{content_type}\n{expires}\n{max_bytes}");
         mac_of(&self.secret, message.as_bytes())
     }
 
-    fn signature(&self, tenant: &TenantId, key: &str, content_type: &str, expires: i64) -> String {
-        hex::encode(self.mac(tenant, key, content_type, expires).finalize().into_bytes())
-    }
-
-    /// The signed upload URL of `key`, valid until `now` + [`UPLOAD_URL_TTL_MINUTES`].
-    pub fn upload_url(
+    /// The signed upload form of `key` (at most `max_bytes`), valid until `now` + [`UPLOAD_URL_TTL_MINUTES`].
+    pub fn upload_form(
         &self,
         tenant: &TenantId,
         key: &str,
         content_type: &str,
+        max_bytes: u64,
         now: DateTime<Utc>,
-    ) -> StoreResult<String> {
+    ) -> StoreResult<UploadForm> {
         check_key(key)?;
         let expires = (now + Duration::minutes(UPLOAD_URL_TTL_MINUTES)).timestamp();
-        let signature = self.signature(tenant, key, content_type, expires);
-        Ok(format!(
-            "{}/{tenant}/{key}?content-type={}&expires={expires}&signature={signature}",
-            self.base_url,
-            percent_encode(content_type)
-        ))
+        let form = LocalUpload { content_type: content_type.to_owned(), expires, max_bytes };
+        let signature = hex::encode(self.mac(tenant, key, &form).finalize().into_bytes());
+        Ok(UploadForm {
+            url: format!("{}/{tenant}/{key}", self.base_url),
+            fields: vec![
+                ("Content-Type".into(), form.content_type),
+                ("expires".into(), expires.to_string()),
+                ("max-bytes".into(), max_bytes.to_string()),
+                ("signature".into(), signature),
+            ],
+        })
     }
 
-    /// Whether an upload with these URL parameters is allowed at `now`: the signature matches and has not
-    /// expired. The server also checks that the request's `Content-Type` is `content_type`.
+    /// Whether an upload of `key` with these form fields is allowed at `now`: the signature matches and has not
+    /// expired. The server also refuses a file over `form.max_bytes`, or empty.
     pub fn verify_upload(
         &self,
         tenant: &TenantId,
         key: &str,
-        content_type: &str,
-        expires: i64,
+        form: &LocalUpload,
         signature: &str,
         now: DateTime<Utc>,
     ) -> bool {
-        if check_key(key).is_err() || now.timestamp() > expires {
+        if check_key(key).is_err() || now.timestamp() > form.expires {
             return false;
         }
         // The MAC's own constant-time comparison.
         let Ok(given) = hex::decode(signature) else { return false };
-        self.mac(tenant, key, content_type, expires).verify_slice(&given).is_ok()
+        self.mac(tenant, key, form).verify_slice(&given).is_ok()
     }
 }
 
@@ -125,8 +137,14 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> StoreResult<()> {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
-    async fn presign_put(&self, tenant: &TenantId, key: &str, content_type: &str) -> StoreResult<String> {
-        self.upload_url(tenant, key, content_type, Utc::now())
+    async fn presign_upload(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+    ) -> StoreResult<UploadForm> {
+        self.upload_form(tenant, key, content_type, max_bytes, Utc::now())
     }
 
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
@@ -237,20 +255,31 @@ mod tests {
     }
 
     #[test]
-    fn upload_urls_are_signed_and_expire() {
+    fn upload_forms_are_signed_bounded_and_expire() {
         let store = LocalBlobStore::new("/nowhere", "http://127.0.0.1:3000/blobs", b"secret".to_vec());
         let acme = tenant("acme");
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let url = store.upload_url(&acme, "orders/1/a.jpg", "image/jpeg", now).unwrap();
+        let form = store.upload_form(&acme, "orders/1/a.jpg", "image/jpeg", 1000, now).unwrap();
+        assert_eq!(form.url, "http://127.0.0.1:3000/blobs/acme/orders/1/a.jpg");
+        let field = |name: &str| form.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap();
         let expires = now.timestamp() + UPLOAD_URL_TTL_MINUTES * 60;
-        assert!(url.starts_with("http://127.0.0.1:3000/blobs/acme/orders/1/a.jpg?content-type=image%2Fjpeg&expires="));
-        let signature = url.rsplit("signature=").next().unwrap();
-        assert!(store.verify_upload(&acme, "orders/1/a.jpg", "image/jpeg", expires, signature, now));
+        assert_eq!(
+            (field("Content-Type"), field("expires"), field("max-bytes")),
+            ("image/jpeg".into(), expires.to_string(), "1000".into())
+        );
+        let signature = field("signature");
+        let signed = LocalUpload { content_type: "image/jpeg".into(), expires, max_bytes: 1000 };
+        assert!(store.verify_upload(&acme, "orders/1/a.jpg", &signed, &signature, now));
         let later = now + Duration::minutes(UPLOAD_URL_TTL_MINUTES + 1);
-        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", "image/jpeg", expires, signature, later));
-        assert!(!store.verify_upload(&acme, "orders/1/b.jpg", "image/jpeg", expires, signature, now));
-        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", "image/png", expires, signature, now));
-        assert!(!store.verify_upload(&tenant("other"), "orders/1/a.jpg", "image/jpeg", expires, signature, now));
-        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", "image/jpeg", expires + 60, signature, now));
+        assert!(!store.verify_upload(&acme, "orders/1/a.jpg", &signed, &signature, later));
+        assert!(!store.verify_upload(&acme, "orders/1/b.jpg", &signed, &signature, now));
+        assert!(!store.verify_upload(&tenant("other"), "orders/1/a.jpg", &signed, &signature, now));
+        for forged in [
+            LocalUpload { content_type: "image/png".into(), ..signed.clone() },
+            LocalUpload { expires: expires + 60, ..signed.clone() },
+            LocalUpload { max_bytes: 1_000_000, ..signed.clone() },
+        ] {
+            assert!(!store.verify_upload(&acme, "orders/1/a.jpg", &forged, &signature, now), "{forged:?}");
+        }
     }
 }

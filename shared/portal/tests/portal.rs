@@ -60,8 +60,14 @@ struct BrokenReads {
 
 #[async_trait::async_trait]
 impl osflow_app::BlobStore for BrokenReads {
-    async fn presign_put(&self, t: &TenantId, key: &str, ct: &str) -> osflow_app::StoreResult<String> {
-        self.inner.presign_put(t, key, ct).await
+    async fn presign_upload(
+        &self,
+        t: &TenantId,
+        key: &str,
+        ct: &str,
+        max: u64,
+    ) -> osflow_app::StoreResult<osflow_app::UploadForm> {
+        self.inner.presign_upload(t, key, ct, max).await
     }
 
     async fn get(&self, t: &TenantId, key: &str) -> osflow_app::StoreResult<Option<osflow_app::Blob>> {

@@ -86,8 +86,14 @@ impl MemoryBlobs {
 
 #[async_trait]
 impl BlobStore for MemoryBlobs {
-    async fn presign_put(&self, tenant: &TenantId, key: &str, _: &str) -> StoreResult<String> {
-        Ok(format!("memory://{tenant}/{key}", tenant = tenant.as_str()))
+    async fn presign_upload(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        _: &str,
+        _: u64,
+    ) -> StoreResult<osflow_app::UploadForm> {
+        Ok(osflow_app::UploadForm { url: format!("memory://{tenant}/{key}", tenant = tenant.as_str()), fields: vec![] })
     }
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
         Ok(self.0.lock().expect("blobs lock").get(&(tenant.as_str().to_owned(), key.to_owned())).cloned())

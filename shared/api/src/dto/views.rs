@@ -794,17 +794,24 @@ impl NotificationList {
     }
 }
 
-/// Where to upload an announced file.
+/// Where and how to upload an announced file: a `multipart/form-data` POST (an HTML form) to `url` with every
+/// field of `fields` as given, then the file as the field `file`, last. The store refuses another content type,
+/// an empty file or one over `max_bytes`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UploadView {
-    /// Upload with this method…
-    #[schema(example = "PUT")]
+    /// Always `POST`.
+    #[schema(example = "POST")]
     pub method: String,
-    /// …to this URL (valid for a few minutes)…
+    /// The form's target (valid for a few minutes).
     pub url: String,
-    /// …with this `Content-Type`.
+    /// The form's fields, sent as they are before the file.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// The file's `Content-Type` (also in `fields`).
     #[schema(example = "image/jpeg")]
     pub content_type: String,
+    /// The largest file accepted, in bytes.
+    #[schema(example = 8388608)]
+    pub max_bytes: u64,
 }
 
 /// The attachment recorded on the order, and where to upload its file.

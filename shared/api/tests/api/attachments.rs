@@ -22,26 +22,25 @@ async fn an_attachment_is_recorded_and_its_upload_url_signed() {
     assert_eq!(created["attachment"]["caption"], "Placa antes da limpeza");
     assert_eq!(created["order"]["attachments"][0]["key"], key.as_str());
     assert_eq!(created["order"]["version"], 2);
-    assert_eq!(created["upload"]["method"], "PUT");
+    assert_eq!(created["upload"]["method"], "POST");
     assert_eq!(created["upload"]["content_type"], "image/jpeg");
+    assert_eq!(created["upload"]["max_bytes"], osflow_api::MAX_ATTACHMENT_BYTES);
 
-    // The URL is the embedded server's, signed for this tenant, key and type.
+    // A form to the embedded server, signed for this tenant, key, type and size bound.
     let url = created["upload"]["url"].as_str().unwrap();
-    let prefix = format!("http://127.0.0.1:3000/blobs/{SHOP}/{key}?");
-    assert!(url.starts_with(&prefix), "{url}");
-    let query: Vec<(&str, &str)> = url[prefix.len()..].split('&').filter_map(|kv| kv.split_once('=')).collect();
-    let get = |name: &str| query.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).unwrap();
+    assert_eq!(url, format!("http://127.0.0.1:3000/blobs/{SHOP}/{key}"));
+    let get = |name: &str| created["upload"]["fields"][name].as_str().unwrap().to_owned();
+    assert_eq!(get("Content-Type"), "image/jpeg");
+    assert_eq!(get("max-bytes"), osflow_api::MAX_ATTACHMENT_BYTES.to_string());
     let tenant = TenantId::parse(SHOP).unwrap();
-    let expires: i64 = get("expires").parse().unwrap();
-    assert!(api.blobs.verify_upload(&tenant, &key, "image/jpeg", expires, get("signature"), chrono::Utc::now()));
-    assert!(!api.blobs.verify_upload(
-        &TenantId::parse(OTHER_SHOP).unwrap(),
-        &key,
-        "image/jpeg",
-        expires,
-        get("signature"),
-        chrono::Utc::now()
-    ));
+    let signed = osflow_lambda_kit::blob::LocalUpload {
+        content_type: "image/jpeg".into(),
+        expires: get("expires").parse().unwrap(),
+        max_bytes: osflow_api::MAX_ATTACHMENT_BYTES,
+    };
+    let now = chrono::Utc::now();
+    assert!(api.blobs.verify_upload(&tenant, &key, &signed, &get("signature"), now));
+    assert!(!api.blobs.verify_upload(&TenantId::parse(OTHER_SHOP).unwrap(), &key, &signed, &get("signature"), now));
 
     // The upload lands in the blob store.
     let photo = Blob { content_type: "image/jpeg".into(), bytes: vec![0xff, 0xd8, 0xff, 0xe0] };

@@ -216,7 +216,13 @@ pub struct NoBlobs;
 
 #[async_trait::async_trait]
 impl BlobStore for NoBlobs {
-    async fn presign_put(&self, _tenant: &TenantId, _key: &str, _content_type: &str) -> Result<String, StoreError> {
+    async fn presign_upload(
+        &self,
+        _tenant: &TenantId,
+        _key: &str,
+        _content_type: &str,
+        _max_bytes: u64,
+    ) -> Result<crate::UploadForm, StoreError> {
         Err(NoBlobs::unavailable())
     }
 
