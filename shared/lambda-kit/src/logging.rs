@@ -1,12 +1,16 @@
-//! Tracing: JSON logs with an env filter, and the request span every log line of a request carries.
+//! Tracing: JSON logs filtered by target and level (`RUST_LOG`: `info`, `osflow_api=debug,info`…; the
+//! `filter::Targets` syntax: no span or field filters, so no regular-expression engine in every function), and
+//! the request span every log line of a request carries.
 //!
 //! The span [`request_span`] has the fields `tenant`, `user`, `order_id`, `event_id` and `status` empty at
 //! first; the handler records them as it learns them (`span.record("tenant", …)`), and the JSON formatter writes
 //! the span's fields (`span`, and every enclosing span in `spans`) on every event inside it.
 
-use tracing::{Span, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing::{Level, Span, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 use crate::config::{Config, LogFormat};
 
@@ -20,8 +24,9 @@ pub fn init_tracing() {
     init_tracing_with(&config);
 }
 
-fn filter(directives: &str) -> EnvFilter {
-    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
+/// The filter of `RUST_LOG`'s directives; `info` for all when they do not parse.
+fn filter(directives: &str) -> Targets {
+    directives.parse().unwrap_or_else(|_| Targets::new().with_default(Level::INFO))
 }
 
 /// The JSON subscriber: one object per line with the event's fields flattened, its target, and the fields of
@@ -30,8 +35,9 @@ pub fn json_subscriber<W>(directives: &str, writer: W) -> impl Subscriber + Send
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    // The builder's own filter (INFO by default) lets everything through: `Targets` decides.
     tracing_subscriber::fmt()
-        .with_env_filter(filter(directives))
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .json()
         .with_target(true)
@@ -39,6 +45,7 @@ where
         .with_span_list(true)
         .flatten_event(true)
         .finish()
+        .with(filter(directives))
 }
 
 /// Installs the global subscriber with this configuration (see [`init_tracing`]).
@@ -49,7 +56,11 @@ pub fn init_tracing_with(config: &Config) {
             tracing::subscriber::set_global_default(json_subscriber(&config.log_filter, std::io::stdout))
         }
         LogFormat::Text => tracing::subscriber::set_global_default(
-            tracing_subscriber::fmt().with_env_filter(filter(&config.log_filter)).with_ansi(false).finish(),
+            tracing_subscriber::fmt()
+                .with_max_level(LevelFilter::TRACE)
+                .with_ansi(false)
+                .finish()
+                .with(filter(&config.log_filter)),
         ),
     };
 }
@@ -123,5 +134,28 @@ mod tests {
         assert_eq!(span["event_id"], "0193a1f2-5c3e-7a10-9b2c-1d2e3f4a5b6c:4");
         assert_eq!(span["route"], "/v1/orders/{id}/start");
         assert_eq!(line["spans"][0]["request_id"], "req-1");
+    }
+
+    #[test]
+    fn rust_log_names_levels_per_target() {
+        let buffer = Buffer::default();
+        tracing::subscriber::with_default(json_subscriber("osflow_lambda_kit=debug,warn", buffer.clone()), || {
+            tracing::debug!("kept: this crate at debug");
+            tracing::info!(target: "other", "dropped: other targets at warn");
+            tracing::warn!(target: "other", "kept: a warning");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let messages: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(messages, ["kept: this crate at debug", "kept: a warning"]);
+        // Directives that do not parse: info for all.
+        let buffer = Buffer::default();
+        tracing::subscriber::with_default(json_subscriber("osflow=loud", buffer.clone()), || {
+            tracing::info!(target: "other", "kept");
+            tracing::debug!(target: "other", "dropped");
+        });
+        assert_eq!(String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap().lines().count(), 1);
     }
 }
