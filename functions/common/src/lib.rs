@@ -37,6 +37,9 @@ pub const COGNITO_DOMAIN_ENV: &str = "OSFLOW_COGNITO_DOMAIN";
 pub const COGNITO_ISSUER_ENV: &str = "OSFLOW_COGNITO_ISSUER";
 /// `OSFLOW_CONSOLE_UPLOAD_ORIGIN`: the origin the console's pages upload attachments to (the bucket's).
 pub const CONSOLE_UPLOAD_ORIGIN_ENV: &str = "OSFLOW_CONSOLE_UPLOAD_ORIGIN";
+/// `OSFLOW_SEALING_KEY_SECRET`: the Secrets Manager secret whose value (at least 32 characters) seals the
+/// equipment's unlock codes; set only for the functions that keep or read them (open-order, records).
+pub const SEALING_KEY_SECRET_ENV: &str = "OSFLOW_SEALING_KEY_SECRET";
 /// The sender address when `OSFLOW_SENDER_EMAIL` is unset.
 pub const DEFAULT_SENDER_EMAIL: &str = "nao-responda@osflow.com.br";
 /// The sender name when `OSFLOW_SENDER_NAME` is unset.
@@ -59,6 +62,7 @@ pub struct Env {
     pub cognito_domain: Option<String>,
     pub cognito_issuer: Option<String>,
     pub console_upload_origin: Option<String>,
+    pub sealing_key_secret: Option<String>,
     /// `OSFLOW_TENANT_RPS` / `OSFLOW_TENANT_BURST`: each company's request limit in this instance.
     pub tenant_rps: Option<String>,
     pub tenant_burst: Option<String>,
@@ -86,6 +90,7 @@ impl Env {
             cognito_domain: get(COGNITO_DOMAIN_ENV),
             cognito_issuer: get(COGNITO_ISSUER_ENV),
             console_upload_origin: get(CONSOLE_UPLOAD_ORIGIN_ENV),
+            sealing_key_secret: get(SEALING_KEY_SECRET_ENV),
             tenant_rps: get(osflow_api::limit::TENANT_RPS_ENV),
             tenant_burst: get(osflow_api::limit::TENANT_BURST_ENV),
         })
@@ -136,7 +141,14 @@ pub async fn app(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
 /// [`app`] for a binary serving `S`'s routes: without the S3 client (and `OSFLOW_BUCKET`) when they use no blob
 /// (`S::BLOBS` is a constant: the client is then not linked).
 pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
-    let store = Arc::new(DynamoStore::from_env(env.config.table()?).await);
+    let mut store = DynamoStore::from_env(env.config.table()?).await;
+    // The functions that keep or read unlock codes read their sealing key once per container.
+    if let Some(secret) = &env.sealing_key_secret {
+        let secrets =
+            osflow_store_dynamodb::aws_sdk_secretsmanager::Client::new(&osflow_store_dynamodb::load_sdk_config().await);
+        store = store.with_secrets_key(osflow_store_dynamodb::secrets_key_from_secret(&secrets, secret).await?);
+    }
+    let store = Arc::new(store);
     let mut app = App::over(store.clone())
         // Published flow versions are immutable: a warm container reads each once.
         .with_flow_cache()

@@ -302,3 +302,68 @@ async fn an_order_for_a_known_serial_links_to_the_equipment() {
         assert!(types.contains(&t.to_owned()), "{t} in {types:?}");
     }
 }
+
+/// Every file under `dir` (the data folder: the SQLite file and its WAL, the mailbox, the blobs), with its path.
+fn every_file(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read the folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            out.extend(every_file(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+/// The unlock code left at the counter: answered only by its own read (the tecnico's, on the timeline), in no
+/// other API answer, no event, no e-mail and no file of the data folder in clear; once the order closes it is
+/// deleted (the timeline says so) and can no longer be read.
+#[tokio::test]
+async fn the_unlock_code_is_in_no_answer_mail_or_file_and_gone_after_close() {
+    const CODE: &str = "DESBLOQUEIO-9137-XZ";
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-senha", "representante"));
+    let tecnico = rep.with_token(&local.token("oficina-senha", "tecnico"));
+    let atendente = rep.with_token(&local.token("oficina-senha", "atendente"));
+    let mut body = example_order();
+    body["intake"] = json!({"accessories": ["Carregador"], "unlock_code": CODE});
+    let opened = atendente.post("/v1/orders", body).await.ok(StatusCode::CREATED);
+    assert_eq!(opened["intake"]["unlock_code"], true, "{opened}");
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/orders/{id}/unlock-code");
+    atendente.get(&path).await.problem(StatusCode::FORBIDDEN, FORBIDDEN);
+    assert_eq!(tecnico.get(&path).await.ok(StatusCode::OK)["unlock_code"], CODE);
+
+    walk_to(&rep, &id, "aguardando_pagamento").await;
+    rep.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await;
+    walk_to(&rep, &id, "liberada").await;
+    rep.step_ok(&id, "close", json!({})).await;
+    settle_notifications(&rep, &id).await;
+
+    let types = staff_event_types(&rep, &id).await;
+    for t in ["order.unlock_code_read", "order.unlock_code_deleted"] {
+        assert!(types.contains(&t.to_owned()), "{t} in {types:?}");
+    }
+    let order = rep.order(&id).await;
+    assert_eq!(order["intake"]["unlock_code"], false);
+    tecnico.get(&path).await.problem(StatusCode::CONFLICT, "/problems/not-allowed-in-status");
+
+    let customer_id = order["customer_id"].as_str().unwrap();
+    let equipment_id = order["equipment_id"].as_str().unwrap();
+    let answers = every_answer(&rep, &[&id], customer_id, equipment_id).await;
+    assert!(answers.contains("order.unlock_code_read"), "the check sees the timeline");
+    assert!(!answers.contains(CODE), "the code in an answer: {answers}");
+    let mails = mailbox(dir.path());
+    assert!(mails.len() >= 5, "the customer was e-mailed along the way: {}", mails.len());
+    for eml in &mails {
+        assert!(!eml.contains(CODE) && !crate::portal::eml_body(eml).contains(CODE), "the code in an e-mail");
+    }
+    let files = every_file(dir.path());
+    assert!(files.iter().any(|(p, _)| p.ends_with("osflow.db")), "the database is among the files read");
+    for (file, bytes) in files {
+        assert!(!String::from_utf8_lossy(&bytes).contains(CODE), "the code in clear in {}", file.display());
+    }
+}

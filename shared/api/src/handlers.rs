@@ -139,8 +139,11 @@ pub(crate) async fn open_order(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let idem = cx.idempotency()?;
     let body: OpenOrderRequest = cx.json()?;
+    let unlock_code =
+        body.intake.as_ref().map(IntakeInput::unlock_code).transpose().map_err(|e| problem(e.into()))?.flatten();
     let render = |o: &Order, flow: &Flow| rendered(201, &OrderView::new(o, flow));
-    match cx.app.open_order(&caller, body.into(), idem.as_ref(), &render).await.map_err(problem)? {
+    let opened = cx.app.open_order_with_unlock_code(&caller, body.into(), unlock_code.as_ref(), idem.as_ref(), &render);
+    match opened.await.map_err(problem)? {
         Reply::Fresh(done) => {
             let order = done.order;
             tracing::Span::current().record("order_id", tracing::field::display(&order.id));

@@ -20,6 +20,7 @@ mod records;
 mod reports;
 pub mod routes;
 mod search;
+mod unlock;
 
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};

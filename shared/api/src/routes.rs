@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use crate::http::{Cx, Res};
-use crate::{handlers, nfe, paperwork, records, reports};
+use crate::{handlers, nfe, paperwork, records, reports, unlock};
 
 /// The Lambda functions of the HTTP API (one package each under `functions/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -290,6 +290,8 @@ routes! {
     PUT "/v1/orders/{id}/equipment", Records => records::edit_order_equipment;
     PUT "/v1/orders/{id}/due-date", Records => records::change_due_date;
     PUT "/v1/orders/{id}/technician", Records => records::assign_technician;
+    PUT "/v1/orders/{id}/unlock-code", Records => unlock::change_unlock_code;
+    GET "/v1/orders/{id}/unlock-code", Records => unlock::read_unlock_code;
 }
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

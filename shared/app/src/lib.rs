@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod ports;
 pub mod receipts;
+pub mod sealed;
 pub mod search;
 pub mod templates;
 pub mod usecases;

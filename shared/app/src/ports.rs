@@ -984,6 +984,23 @@ pub fn danfe_blob_key(order: &OrderId, key: &str) -> String {
     format!("orders/{order}/nfe/{key}-danfe.pdf")
 }
 
+/// The equipment's unlock codes, kept sealed (`crate::sealed`) apart from the orders: never in an order, an event
+/// or a message. `OrderStore::apply` deletes an order's code in the same write when one of the step's events
+/// forgets it (`Change::forgets_unlock_code`: removed while open, or deleted as the order closed or was
+/// cancelled).
+#[async_trait]
+pub trait UnlockCodeStore: Send + Sync {
+    /// Keeps (or replaces) the order's code, sealed and bound to the company and the order. Refused (`Other`) by
+    /// a store without a key to seal with: a code is never kept in clear.
+    async fn put_unlock_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<()>;
+
+    /// The order's code, opened; `None` when none is kept (also for another company's order).
+    async fn unlock_code(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Option<String>>;
+
+    /// Forgets the order's code (nothing when none is kept).
+    async fn delete_unlock_code(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<()>;
+}
+
 /// The company's records: customers (found by id or by document) and their equipment (by id or by serial), the
 /// orders each belongs to (its history), and the rewrite of an order's stored history (the LGPD erasure).
 #[async_trait]

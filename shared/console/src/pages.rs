@@ -440,6 +440,10 @@ fn event_text(e: &Event, flow: &Flow) -> String {
         Change::DueDateChanged { due_date, .. } => format!("Nova data prevista: {}", date(*due_date)),
         Change::TechnicianAssigned { technician, .. } => format!("Técnico responsável: {technician}"),
         Change::CustomerAnonymized => "Dados pessoais do cliente anonimizados (LGPD)".to_owned(),
+        Change::UnlockCodeChanged { set: true } => "Senha de desbloqueio registrada".to_owned(),
+        Change::UnlockCodeChanged { set: false } => "Senha de desbloqueio removida".to_owned(),
+        Change::UnlockCodeRead => "Senha de desbloqueio consultada".to_owned(),
+        Change::UnlockCodeDeleted => "Senha de desbloqueio apagada".to_owned(),
     };
     match moved {
         Some(to) => format!("{what} → {to}"),

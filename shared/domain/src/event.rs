@@ -216,9 +216,23 @@ pub enum Change {
     /// The customer's personal data was erased at their request (LGPD): the order keeps what it did, with a
     /// placeholder customer.
     CustomerAnonymized,
+    /// The equipment's unlock code was left, replaced (`set`) or removed while the order is open (never the code).
+    UnlockCodeChanged {
+        set: bool,
+    },
+    /// A staff member read the unlock code (who and when are the event's; never the code).
+    UnlockCodeRead,
+    /// The unlock code was deleted, as the order closed or was cancelled.
+    UnlockCodeDeleted,
 }
 
 impl Change {
+    /// Whether the event ends the keeping of the order's unlock code (removed while open, or deleted as the order
+    /// closed or was cancelled): the store deletes the sealed code in the event's own write.
+    pub fn forgets_unlock_code(&self) -> bool {
+        matches!(self, Change::UnlockCodeDeleted | Change::UnlockCodeChanged { set: false })
+    }
+
     /// Stable name of the event type (`order.opened`, `order.quote_sent`…), used on the bus.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -253,6 +267,9 @@ impl Change {
             Change::TechnicianAssigned { .. } => "order.technician_assigned",
             Change::CustomerAnonymized => "order.customer_anonymized",
             Change::WarrantyReturnOpened { .. } => "order.warranty_return_opened",
+            Change::UnlockCodeChanged { .. } => "order.unlock_code_changed",
+            Change::UnlockCodeRead => "order.unlock_code_read",
+            Change::UnlockCodeDeleted => "order.unlock_code_deleted",
         }
     }
 }

@@ -190,6 +190,13 @@ pub enum Command {
     RecordWarrantyReturn {
         link: WarrantyLink,
     },
+    /// The equipment's unlock code left, replaced (`set`) or removed while the order is open (the code itself
+    /// goes to the store's sealed keeping, never into the command).
+    ChangeUnlockCode {
+        set: bool,
+    },
+    /// Records that a staff member (tecnico, representante) read the unlock code.
+    ReadUnlockCode,
 }
 
 /// The most cartas de correção of one NF-e (`nSeqEvento` 1–20).
@@ -237,6 +244,8 @@ impl Command {
             Command::AssignTechnician { .. } => "assign_technician",
             Command::AnonymizeCustomer => "anonymize_customer",
             Command::RecordWarrantyReturn { .. } => "record_warranty_return",
+            Command::ChangeUnlockCode { .. } => "change_unlock_code",
+            Command::ReadUnlockCode => "read_unlock_code",
         }
     }
 }
@@ -422,7 +431,11 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
                 .enumerate()
                 .map(|(n, a)| text(&format!("intake.accessories[{n}]"), a, 120))
                 .collect::<Result<Vec<_>, _>>()?;
-            Some(Intake { accessories, condition: opt_text("intake.condition", i.condition.as_deref(), 1000)? })
+            Some(Intake {
+                accessories,
+                condition: opt_text("intake.condition", i.condition.as_deref(), 1000)?,
+                unlock_code: i.unlock_code,
+            })
         }
     };
     let quote = QuoteRevision::new(1, false, items, cmd.discount, cmd.due_date, now);
@@ -588,10 +601,17 @@ pub(crate) fn decide_sized(
         cmd @ (Command::EditCustomer { .. }
         | Command::EditEquipment { .. }
         | Command::ChangeDueDate { .. }
-        | Command::AssignTechnician { .. }) => decide_edit(&d, &mut out, cmd)?,
+        | Command::AssignTechnician { .. }
+        | Command::ChangeUnlockCode { .. }
+        | Command::ReadUnlockCode) => decide_edit(&d, &mut out, cmd)?,
         Command::RecordNotification { .. } | Command::AnonymizeCustomer | Command::RecordWarrantyReturn { .. } => {
             unreachable!("decided before the status checks")
         }
+    }
+    // An order that reaches a final status (closed, cancelled) forgets its unlock code: the store deletes it
+    // with this event, in the same write.
+    if order.has_unlock_code() && flow.kind_of(&out.status).is_some_and(StatusKind::is_final) {
+        out.push(None, Change::UnlockCodeDeleted);
     }
     if check_size {
         crate::bounds::check(order, &out.events, size_limit)
@@ -1065,6 +1085,20 @@ fn decide_edit(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Result<
             }
             out.push(None, Change::TechnicianAssigned { previous: order.technician.clone(), technician });
         }
+        Command::ChangeUnlockCode { set } => {
+            d.require_roles(&STAFF_OPEN)?;
+            if !set && !order.has_unlock_code() {
+                return Err(invalid("unlock_code", "no unlock code was left"));
+            }
+            out.push(None, Change::UnlockCodeChanged { set });
+        }
+        Command::ReadUnlockCode => {
+            d.require_roles(&[Role::Tecnico, Role::Representante])?;
+            if !order.has_unlock_code() {
+                return Err(invalid("unlock_code", "no unlock code was left"));
+            }
+            out.push(None, Change::UnlockCodeRead);
+        }
         _ => unreachable!("{} is decided by another group", cmd.name()),
     }
     Ok(())
@@ -1335,6 +1369,13 @@ impl Order {
                 }
             }
             Change::DueDateChanged { due_date, .. } => self.due_date = Some(*due_date),
+            Change::UnlockCodeChanged { set } => self.intake.get_or_insert_default().unlock_code = *set,
+            Change::UnlockCodeDeleted => {
+                if let Some(i) = &mut self.intake {
+                    i.unlock_code = false;
+                }
+            }
+            Change::UnlockCodeRead => {}
             Change::TechnicianAssigned { technician, .. } => self.technician = Some(technician.clone()),
             Change::CustomerAnonymized => {
                 self.customer = crate::records::anonymized_customer();

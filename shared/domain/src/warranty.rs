@@ -25,6 +25,17 @@ pub struct Intake {
     /// The equipment's condition as received (scratches, broken screen…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
+    /// Whether an unlock code (password, PIN, pattern) was left: the code itself is never on the order or its
+    /// events; it is kept sealed by the store, read through its own route, and deleted at close or cancel.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unlock_code: bool,
+}
+
+impl crate::Order {
+    /// Whether an unlock code was left with the equipment and is still kept.
+    pub fn has_unlock_code(&self) -> bool {
+        self.intake.as_ref().is_some_and(|i| i.unlock_code)
+    }
 }
 
 /// The company's default warranty per line kind, in days (filled into lines typed without their own).

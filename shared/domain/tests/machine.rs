@@ -234,18 +234,73 @@ fn warranty_starts_at_release_and_a_return_takes_the_covered_lines_at_zero_price
     assert_eq!(h.status(), "encerrada");
 }
 
+/// The unlock code: never on the order or its events (only that one is kept); left or removed while open by the
+/// staff who open orders, read only by tecnico and representante (each read an event), and forgotten by the step
+/// that closes or cancels the order.
+#[test]
+fn the_unlock_code_is_kept_read_and_forgotten_at_close_or_cancel() {
+    let mut cmd = open_cmd(vec![labor("50.00")]);
+    cmd.intake = Some(Intake { unlock_code: true, ..Intake::default() });
+    let flow = Flow::default_flow();
+    let e = decide_open(&flow, cmd, &rep(), t0()).unwrap();
+    let order = Order::from_opened(&e).unwrap();
+    assert!(order.has_unlock_code());
+    let mut h = Harness { flow, order, events: vec![e], now: t0(), invoicing: Invoicing::default() };
+    let read = h.try_as(&staff(&[Role::Tecnico]), Command::ReadUnlockCode).unwrap();
+    assert_eq!(read[0].change, Change::UnlockCodeRead);
+    assert!(matches!(
+        h.try_as(&staff(&[Role::Atendente]), Command::ReadUnlockCode),
+        Err(DomainError::RoleNotAllowed { .. })
+    ));
+    assert!(matches!(
+        h.try_as(&staff(&[Role::Financeiro]), Command::ChangeUnlockCode { set: true }),
+        Err(DomainError::RoleNotAllowed { .. })
+    ));
+    // Removed, then left again, while open.
+    let removed = h.try_as(&staff(&[Role::Atendente]), Command::ChangeUnlockCode { set: false }).unwrap();
+    assert!(removed[0].change.forgets_unlock_code() && !h.order.has_unlock_code());
+    assert!(h.try_(Command::ChangeUnlockCode { set: false }).is_err(), "nothing to remove");
+    assert!(h.try_(Command::ReadUnlockCode).is_err(), "nothing to read");
+    h.ok(Command::ChangeUnlockCode { set: true });
+    assert!(h.order.has_unlock_code());
+    // Cancelled: the code is forgotten by the same step.
+    let mut cancelled = Harness {
+        flow: h.flow.clone(),
+        order: h.order.clone(),
+        events: h.events.clone(),
+        now: h.now,
+        invoicing: h.invoicing,
+    };
+    let events = cancelled.ok(Command::Cancel { reason: "desistiu".into(), refund: None });
+    assert_eq!(events.last().unwrap().change, Change::UnlockCodeDeleted);
+    assert!(!cancelled.order.has_unlock_code());
+    // Closed: the same.
+    h.walk_to_validation();
+    h.ok(Command::RequestPayment);
+    h.ok(Command::RegisterPayment { amount: money("50.00"), method: PaymentMethod::Pix, reference: None });
+    h.ok(Command::Release);
+    assert!(h.order.has_unlock_code(), "kept until the order closes");
+    let events = h.ok(Command::Close);
+    let types: Vec<&str> = events.iter().map(|e| e.change.type_name()).collect();
+    assert_eq!(types, ["order.closed", "order.unlock_code_deleted"]);
+    assert!(!h.order.has_unlock_code());
+}
+
 #[test]
 fn a_warranty_return_opens_linked_with_the_intake() {
     let mut cmd = open_cmd(vec![labor("0.00")]);
     cmd.warranty_of =
         Some(WarrantyLink { order: OrderId::parse("01900000-0000-7000-8000-000000000009").unwrap(), number: 9 });
-    cmd.intake =
-        Some(Intake { accessories: vec![" Carregador ".into(), "Capa".into()], condition: Some("Riscado".into()) });
+    cmd.intake = Some(Intake {
+        accessories: vec![" Carregador ".into(), "Capa".into()],
+        condition: Some("Riscado".into()),
+        ..Intake::default()
+    });
     let e = decide_open(&Flow::default_flow(), cmd.clone(), &rep(), t0()).unwrap();
     let o = Order::from_opened(&e).unwrap();
     assert_eq!(o.warranty_of.as_ref().map(|l| l.number), Some(9));
     assert_eq!(o.intake.as_ref().unwrap().accessories, ["Carregador", "Capa"]);
-    cmd.intake = Some(Intake { accessories: vec!["".into()], condition: None });
+    cmd.intake = Some(Intake { accessories: vec!["".into()], ..Intake::default() });
     let err = decide_open(&Flow::default_flow(), cmd, &rep(), t0()).unwrap_err();
     assert!(matches!(err, DomainError::Invalid { field, .. } if field == "intake.accessories[0]"));
 }
@@ -1039,6 +1094,8 @@ mod properties {
             (0u8..3)
                 .prop_map(|t| Command::AssignTechnician { technician: UserId::parse(&format!("tec-{t}")).unwrap() }),
             Just(Command::AnonymizeCustomer),
+            any::<bool>().prop_map(|set| Command::ChangeUnlockCode { set }),
+            Just(Command::ReadUnlockCode),
         ]
         .prop_flat_map(|c| (0u8..5, Just(c)))
     }
@@ -1083,6 +1140,8 @@ mod properties {
                 Err(_) => prop_assert_eq!(&h.order, &before, "a refusal changes nothing"),
             }
             prop_assert!(flow.status(&h.order.status).is_some());
+            // an order in a final status keeps no unlock code
+            prop_assert!(!flow.kind_of(&h.order.status).unwrap().is_final() || !h.order.has_unlock_code());
             // money stays exact to the centavo
             let paid: Money = h.order.payments.iter().map(|p| p.amount).sum();
             prop_assert_eq!(h.order.balance(), h.order.amount_due() - paid);

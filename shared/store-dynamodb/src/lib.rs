@@ -64,6 +64,7 @@ mod reports;
 mod settings;
 pub mod table;
 mod tx;
+mod unlock;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -75,9 +76,13 @@ pub use aws_sdk_secretsmanager;
 #[cfg(feature = "secrets")]
 pub use certificate::{DynamoEmitterStore, TENANT_TAG};
 pub use items::{StoredEvent, decode_event_image};
+/// The key the unlock codes are sealed with ([`DynamoStore::with_secrets_key`]).
+pub use osflow_app::sealed::SecretsKey;
 /// The version of `serde_dynamo` whose `Item` [`decode_event_image`] takes (as `aws_lambda_events` gives it).
 pub use serde_dynamo;
 pub use table::{TableDefinition, create_table, table_definition};
+#[cfg(feature = "secrets")]
+pub use unlock::secrets_key_from_secret;
 
 /// The environment variable the Lambda functions read the table name from.
 pub const TABLE_ENV: &str = "OSFLOW_TABLE";
@@ -90,12 +95,14 @@ pub struct DynamoStore {
     /// One queue per NF-e numbering sequence: the claims of one process take their turn here before they
     /// contend on DynamoDB (where other processes' claims are kept apart by the conditions).
     claim_queues: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// The key the unlock codes are sealed with (none: no code is kept).
+    secrets_key: Option<Arc<osflow_app::sealed::SecretsKey>>,
 }
 
 impl DynamoStore {
     /// A store on `table` through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: Arc::from(table.into()), claim_queues: Arc::default() }
+        DynamoStore { client, table: Arc::from(table.into()), claim_queues: Arc::default(), secrets_key: None }
     }
 
     /// A store on `table`, configured from the standard AWS environment (region, credentials,

@@ -221,10 +221,16 @@ impl OrderStore for DynamoStore {
         for event in events {
             puts.push(CondPut::new_item(items::event_item(&order.tenant, &order.id, event)?));
         }
-        if let Some(record) = idem {
-            puts.push(idempotency_put(record)?);
+        let mut tx_items = self.put_items(puts)?;
+        // The order's unlock code goes with the event that forgets it, in the same transaction (before the
+        // idempotency record, which stays the last item).
+        if events.iter().any(|e| e.change.forgets_unlock_code()) {
+            tx_items.push(crate::unlock::delete_item(self.table(), &order.tenant, &order.id)?);
         }
-        let reasons = match self.transact(puts).await? {
+        if let Some(record) = idem {
+            tx_items.extend(self.put_items(vec![idempotency_put(record)?])?);
+        }
+        let reasons = match self.transact_items(tx_items).await? {
             TxOutcome::Committed => return Ok(()),
             TxOutcome::Cancelled(reasons) => reasons,
         };

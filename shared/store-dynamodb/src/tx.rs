@@ -113,10 +113,18 @@ impl DynamoStore {
     /// knows what each item means; a cancellation by transaction conflicts or throttling alone is retried a few
     /// times, then reported as [`TxOutcome::Cancelled`] with those reasons.
     pub(crate) async fn transact(&self, puts: Vec<CondPut>) -> Result<TxOutcome, StoreError> {
-        let items = puts
-            .into_iter()
+        self.transact_items(self.put_items(puts)?).await
+    }
+
+    /// The transaction items of `puts`.
+    pub(crate) fn put_items(&self, puts: Vec<CondPut>) -> Result<Vec<TransactWriteItem>, StoreError> {
+        puts.into_iter()
             .map(|p| Ok(TransactWriteItem::builder().put(p.into_put(&self.table)?).build()))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()
+    }
+
+    /// One `TransactWriteItems` of `items` (puts and deletes), as [`DynamoStore::transact`].
+    pub(crate) async fn transact_items(&self, items: Vec<TransactWriteItem>) -> Result<TxOutcome, StoreError> {
         let mut attempt = 0;
         loop {
             let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;

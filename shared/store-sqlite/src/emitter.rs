@@ -9,8 +9,8 @@ use osflow_domain::values::TenantId;
 use rusqlite::{OptionalExtension, params};
 
 use crate::codec::{Db, from_json, to_json};
-use crate::sealed::{SecretsKey, is_sealed, seal, unseal};
 use crate::{SqliteStore, immediate};
+use osflow_app::sealed::{SecretsKey, is_sealed, seal, unseal};
 
 /// Seals the passwords stored in clear (by an older build, or an open without a key), in one transaction.
 pub(crate) fn seal_clear_passwords(conn: &mut rusqlite::Connection, key: &SecretsKey) -> StoreResult<()> {

@@ -36,8 +36,8 @@ mod pool;
 mod records;
 mod reports;
 mod schema;
-mod sealed;
 mod settings;
+mod unlock;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -52,7 +52,7 @@ use crate::codec::{Db, nanos};
 use crate::pool::Readers;
 
 pub use crate::schema::SCHEMA_VERSION;
-pub use crate::sealed::SecretsKey;
+pub use osflow_app::sealed::SecretsKey;
 
 /// Tuning of a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +113,9 @@ impl SqliteStore {
             .tempdir()
             .map_err(|e| StoreError::Other(format!("cannot create a temporary directory: {e}")))?;
         let path = dir.path().join("osflow.db");
-        Self::open_inner(path, SqliteOptions::default(), Some(dir))
+        // Its data dies with it: a random key seals its secrets.
+        let options = SqliteOptions { secrets_key: Some(SecretsKey::generate()?), ..SqliteOptions::default() };
+        Self::open_inner(path, options, Some(dir))
     }
 
     fn open_inner(path: PathBuf, options: SqliteOptions, temp: Option<tempfile::TempDir>) -> StoreResult<Self> {

@@ -312,6 +312,8 @@ impl OrderStore for SqliteStore {
         idem: Option<&IdempotencyRecord>,
     ) -> StoreResult<()> {
         check_step(expected_version, order, events, idem)?;
+        // The order's unlock code goes with the event that forgets it, in the same transaction.
+        let forget_unlock_code = events.iter().any(|e| e.change.forgets_unlock_code());
         let expected = version_column(expected_version)?;
         let row = OrderRow::new(order)?;
         let events = events.iter().map(EventRow::new).collect::<StoreResult<Vec<_>>>()?;
@@ -372,6 +374,9 @@ impl OrderStore for SqliteStore {
                 }
             }
             insert_events(&tx, &row.tenant, &row.id, &events)?;
+            if forget_unlock_code {
+                crate::unlock::delete_code(&tx, &row.tenant, &row.id)?;
+            }
             if let Some(idem) = &idem {
                 put_idempotency(&tx, idem)?;
             }

@@ -221,6 +221,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP INDEX orders_by_status;
     CREATE INDEX orders_by_status ON orders (tenant, status, updated_at, id, card);
     "#,
+    // 9: the equipment's unlock codes, sealed (never in clear), deleted with the step that closes the order.
+    r#"
+    CREATE TABLE IF NOT EXISTS unlock_codes (
+        tenant   TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        sealed   TEXT NOT NULL,
+        PRIMARY KEY (tenant, order_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -625,3 +625,31 @@ async fn a1_passwords_are_sealed_with_the_secrets_key() {
     let store = SqliteStore::open(&path).unwrap();
     assert!(store.certificate(&beta).await.is_err());
 }
+
+/// An unlock code is never in the file in clear (nor in its WAL): only its sealed text, bound to the company and
+/// the order; a store opened without a secrets key keeps none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_codes_are_sealed_in_the_file_and_refused_without_a_key() {
+    use osflow_app::UnlockCodeStore;
+    let dir = temp_dir();
+    let path = dir.path().join("unlock.db");
+    let t = tenant("acme");
+    let options =
+        SqliteOptions { secrets_key: Some(SecretsKey::derive(b"the data folder's key")), ..Default::default() };
+    let store = SqliteStore::open_with(&path, options).unwrap();
+    let (order, opened) = open_order(&t, 1, cpf(1), at(0));
+    store.create(&order, &opened, None).await.unwrap();
+    store.put_unlock_code(&t, &order.id, "SENHA-7788-DESBLOQUEIO").await.unwrap();
+    assert_eq!(store.unlock_code(&t, &order.id).await.unwrap().as_deref(), Some("SENHA-7788-DESBLOQUEIO"));
+    let sealed: String = raw(&path).query_row("SELECT sealed FROM unlock_codes", [], |r| r.get(0)).unwrap();
+    assert!(sealed.starts_with("sealed1:"), "{sealed}");
+    for file in ["unlock.db", "unlock.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains("SENHA-7788"), "the code in clear in {file}");
+    }
+    drop(store);
+
+    let keyless = SqliteStore::open(&path).unwrap();
+    assert!(matches!(keyless.put_unlock_code(&t, &order.id, "0000").await, Err(StoreError::Other(_))));
+    assert!(keyless.unlock_code(&t, &order.id).await.is_err(), "a sealed code does not open without the key");
+}

@@ -50,6 +50,7 @@ pub struct Stores {
     pub settings: Arc<dyn SettingsStore>,
     pub reports: Arc<dyn ReportStore>,
     pub records: Arc<dyn osflow_app::RecordStore>,
+    pub unlock_codes: Arc<dyn osflow_app::UnlockCodeStore>,
 }
 
 impl Stores {
@@ -63,6 +64,7 @@ impl Stores {
             dedupe: store.clone(),
             settings: store.clone(),
             records: store.clone(),
+            unlock_codes: store.clone(),
             reports: store,
         }
     }
@@ -133,6 +135,7 @@ macro_rules! conformance_tests {
             equipment_by_serial_and_customer,
             histories_list_linked_orders_newest_first,
             rewritten_events_replay_to_the_order,
+            unlock_codes_are_kept_per_order_and_deleted_with_the_step_that_forgets_them,
         );
     };
 }
@@ -1836,3 +1839,4 @@ pub use crate::records_conformance::{
     customers_by_id_and_document, equipment_by_serial_and_customer, histories_list_linked_orders_newest_first,
     rewritten_events_replay_to_the_order,
 };
+pub use crate::unlock_conformance::unlock_codes_are_kept_per_order_and_deleted_with_the_step_that_forgets_them;

@@ -20,6 +20,7 @@ pub mod emitter;
 pub mod emulator;
 pub mod gateway;
 mod records_conformance;
+mod unlock_conformance;
 pub mod usecases;
 pub mod walk;
 

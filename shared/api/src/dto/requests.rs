@@ -186,11 +186,24 @@ pub struct IntakeInput {
     #[serde(default)]
     #[schema(max_length = 1000, example = "Tela riscada no canto")]
     pub condition: Option<String>,
+    /// The equipment's unlock code (password, PIN, pattern; 1 to 64 characters), when the work needs it: kept
+    /// sealed apart from the order, never answered with it (`intake.unlock_code` is `true`); read through
+    /// `GET /v1/orders/{id}/unlock-code`; deleted when the order closes or is cancelled.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, example = "1234")]
+    pub unlock_code: Option<String>,
 }
 
 impl From<IntakeInput> for d::Intake {
     fn from(i: IntakeInput) -> d::Intake {
-        d::Intake { accessories: i.accessories, condition: i.condition }
+        d::Intake { accessories: i.accessories, condition: i.condition, unlock_code: i.unlock_code.is_some() }
+    }
+}
+
+impl IntakeInput {
+    /// The unlock code typed, parsed (a problem naming `intake.unlock_code`).
+    pub(crate) fn unlock_code(&self) -> Result<Option<osflow_app::UnlockCode>, d::DomainError> {
+        self.unlock_code.as_deref().map(|c| osflow_app::UnlockCode::parse("intake.unlock_code", c)).transpose()
     }
 }
 

@@ -412,6 +412,9 @@ pub struct OrderView {
 pub struct IntakeView {
     pub accessories: Vec<String>,
     pub condition: Option<String>,
+    /// Whether an unlock code was left: the code itself is read only through `GET /v1/orders/{id}/unlock-code`.
+    #[serde(default)]
+    pub unlock_code: bool,
 }
 
 /// A line's warranty: `days` from the release day `from` up to and including `until`.
@@ -571,10 +574,11 @@ impl OrderView {
             cancel_reason: o.cancel_reason.clone(),
             customer_id: o.customer_id.map(|c| c.to_string()),
             equipment_id: o.equipment_id.map(|e| e.to_string()),
-            intake: o
-                .intake
-                .as_ref()
-                .map(|i| IntakeView { accessories: i.accessories.clone(), condition: i.condition.clone() }),
+            intake: o.intake.as_ref().map(|i| IntakeView {
+                accessories: i.accessories.clone(),
+                condition: i.condition.clone(),
+                unlock_code: i.unlock_code,
+            }),
             released_at: o.released_at,
             warranties: o
                 .warranties()

@@ -14,3 +14,4 @@ mod routing;
 mod search;
 mod support;
 mod tenancy;
+mod unlock;

@@ -35,7 +35,12 @@ pub struct Api {
 impl Api {
     pub fn new() -> Api {
         let dir = tempfile::tempdir().expect("temp dir");
-        let options = SqliteOptions { busy_timeout: Duration::from_millis(200), ..SqliteOptions::default() };
+        let options = SqliteOptions {
+            busy_timeout: Duration::from_millis(200),
+            // The secrets (A1 passwords, unlock codes) sealed, as osflow-local keeps them.
+            secrets_key: Some(osflow_store_sqlite::SecretsKey::derive(b"the api tests' key")),
+            ..SqliteOptions::default()
+        };
         let store = SqliteStore::open_with(dir.path().join("osflow.db"), options).expect("sqlite store");
         let blobs =
             LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"test-secret".to_vec());

@@ -9,7 +9,7 @@ use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
     Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, OrderStore, RecordStore,
-    ReportStore, SettingsStore, StoreError,
+    ReportStore, SettingsStore, StoreError, UnlockCodeStore,
 };
 use crate::usecases::CachedFlowStore;
 
@@ -98,6 +98,8 @@ pub struct App {
     pub reports: Arc<dyn ReportStore>,
     /// The company's customers and equipment.
     pub records: Arc<dyn RecordStore>,
+    /// The equipment's unlock codes, sealed.
+    pub unlock_codes: Arc<dyn UnlockCodeStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     /// Webhook URLs may be `http://` to this machine's loopback (osflow-local); otherwise `https://` only.
@@ -114,12 +116,28 @@ impl std::fmt::Debug for App {
 
 /// The ports one store adapter serves (SQLite, DynamoDB): [`App::over`] puts it behind all of them.
 pub trait AppStore:
-    OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + RecordStore + 'static
+    OrderStore
+    + FlowStore
+    + InvoiceStore
+    + IdempotencyStore
+    + SettingsStore
+    + ReportStore
+    + RecordStore
+    + UnlockCodeStore
+    + 'static
 {
 }
 
 impl<T> AppStore for T where
-    T: OrderStore + FlowStore + InvoiceStore + IdempotencyStore + SettingsStore + ReportStore + RecordStore + 'static
+    T: OrderStore
+        + FlowStore
+        + InvoiceStore
+        + IdempotencyStore
+        + SettingsStore
+        + ReportStore
+        + RecordStore
+        + UnlockCodeStore
+        + 'static
 {
 }
 
@@ -135,6 +153,7 @@ impl App {
             idempotency: store.clone(),
             settings: store.clone(),
             records: store.clone(),
+            unlock_codes: store.clone(),
             reports: store,
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(NoBlobs),

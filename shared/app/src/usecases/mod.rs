@@ -7,7 +7,8 @@
 //!
 //! The modules: [`App`] and its construction (`app`), the steps (`steps`), the reads (`reads`), the flow editor
 //! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`), the events of authorized NF-e
-//! and their documents (`nfe_events`), the paperwork settings, warranty returns and printed OS (`paperwork`).
+//! and their documents (`nfe_events`), the paperwork settings, warranty returns and printed OS (`paperwork`), the
+//! equipment's unlock code (`unlock`).
 
 mod app;
 mod fiscal;
@@ -18,6 +19,7 @@ mod reads;
 mod records;
 mod settings;
 mod steps;
+mod unlock;
 
 pub use app::*;
 pub use fiscal::*;
@@ -27,6 +29,7 @@ pub use paperwork::*;
 pub use records::*;
 pub use settings::*;
 pub use steps::*;
+pub use unlock::*;
 
 use osflow_domain::values::{TenantId, UserId};
 use osflow_domain::{Actor, DomainError, FlowError, Order, Role};

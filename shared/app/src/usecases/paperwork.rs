@@ -160,7 +160,7 @@ impl App {
             technician: original.technician.clone(),
             intake: input.intake,
         };
-        let opened = match self.open_order_linked(caller, open, Some(link), idem, render).await? {
+        let opened = match self.open_order_linked(caller, open, Some(link), None, idem, render).await? {
             Reply::Fresh(opened) => opened,
             // Another request with the same key won the race: it links its own OS.
             Reply::Replayed(saved) => return Ok(Reply::Replayed(saved)),

@@ -110,7 +110,20 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
-        self.open_order_linked(caller, input, None, idem, render).await
+        self.open_order_linked(caller, input, None, None, idem, render).await
+    }
+
+    /// Step 1 with the equipment's unlock code left at the counter: the code is kept sealed by the store (never
+    /// on the order or its events: the order's intake says only that one was left) before the order is stored.
+    pub async fn open_order_with_unlock_code(
+        &self,
+        caller: &Caller,
+        input: OpenOrderInput,
+        unlock_code: Option<&crate::usecases::UnlockCode>,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
+        self.open_order_linked(caller, input, None, unlock_code, idem, render).await
     }
 
     /// Opens an order, a warranty return of `warranty_of` when given.
@@ -119,6 +132,7 @@ impl App {
         caller: &Caller,
         mut input: OpenOrderInput,
         warranty_of: Option<osflow_domain::WarrantyLink>,
+        unlock_code: Option<&crate::usecases::UnlockCode>,
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
@@ -126,6 +140,12 @@ impl App {
         self.require(caller, &super::STAFF_ROLES)?;
         if let Some(saved) = self.replay(&caller.tenant, idem).await? {
             return Ok(Reply::Replayed(saved));
+        }
+        // The intake says whether a code was left, and only that.
+        match (&mut input.intake, unlock_code.is_some()) {
+            (Some(intake), left) => intake.unlock_code = left,
+            (None, true) => input.intake = Some(osflow_domain::Intake { unlock_code: true, ..Default::default() }),
+            (None, false) => {}
         }
         let flow = self.current_flow(&caller.tenant).await?;
         self.fill_warranty(&caller.tenant, &mut input.items).await?;
@@ -152,6 +172,10 @@ impl App {
         let (customer, equipment) = self.records_for(&caller.tenant, &opened.customer, &opened.equipment).await?;
         let (customer_id, equipment_id) = (customer.id, equipment.as_ref().map(|e| e.id));
         self.records.link_order(&caller.tenant, &probe.id, Some(&customer_id), equipment_id.as_ref()).await?;
+        // The code sealed before the order (as the links: a code of an order never stored is never read).
+        if let Some(code) = unlock_code {
+            self.unlock_codes.put_unlock_code(&caller.tenant, &probe.id, code.expose()).await?;
+        }
         let number = self.orders.next_order_number(&caller.tenant).await?;
         let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?
             .with_records(Some(customer_id), equipment_id);

@@ -59,7 +59,8 @@ pub(crate) async fn fixture() -> Fixture {
     );
     let table = create_fresh_table(&client, &endpoint).await;
     counter.take();
-    Fixture { store: Arc::new(DynamoStore::new(client, table)), counter }
+    let key = osflow_store_dynamodb::SecretsKey::generate().expect("a sealing key");
+    Fixture { store: Arc::new(DynamoStore::new(client, table).with_secrets_key(key)), counter }
 }
 
 async fn stores() -> Stores {
