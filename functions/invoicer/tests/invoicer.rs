@@ -11,7 +11,7 @@
 //! saying so.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
@@ -21,26 +21,16 @@ use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{InvoiceState, Order, Role};
 use osflow_invoicing::{EmitterPolicy, Invoicer, SharedAuthority};
 use osflow_nfe::simulator::Simulator;
-use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_dynamodb::{
     DynamoEmitterStore, DynamoStore, aws_sdk_secretsmanager, create_table, load_sdk_config, table_definition,
 };
 use osflow_testkit::conformance::{cpf, items, new_order_id};
+use osflow_testkit::emitter::{CERTIFICATE_PASSWORD as PASSWORD, example_certificate as certificate};
 use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint, unique_name as unique};
 use osflow_testkit::usecases::{opening, paid_in_full};
 use osflow_testkit::{EMITTER_CNPJ, MemoryBlobs, Walk, caller, example_emitter};
 
-const PASSWORD: &str = "s3nh@-A1";
-
 // ---------------------------------------------------------------------------------------------- fixtures
-
-fn certificate() -> &'static Certificate {
-    static CERT: OnceLock<Certificate> = OnceLock::new();
-    CERT.get_or_init(|| {
-        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30)
-            .expect("test certificate")
-    })
-}
 
 struct World {
     store: Arc<DynamoStore>,

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command as Process;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use osflow_app::{
@@ -20,21 +20,13 @@ use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::cpf;
+use osflow_testkit::emitter::{CERTIFICATE_PASSWORD as PASSWORD, example_certificate as certificate};
 use osflow_testkit::usecases::{opening, paid_in_full, step};
 use osflow_testkit::{MemoryBlobs, Walk, caller, example_emitter, money};
 
 use osflow_testkit::EMITTER_CNPJ;
-const PASSWORD: &str = "s3nh@-A1";
 
 // ---------------------------------------------------------------------------------------------- fixtures
-
-fn certificate() -> &'static Certificate {
-    static CERT: OnceLock<Certificate> = OnceLock::new();
-    CERT.get_or_init(|| {
-        Certificate::generate_for_homologation(&Cnpj::parse(EMITTER_CNPJ).unwrap(), "OFICINA TESTE LTDA", 30)
-            .expect("test certificate")
-    })
-}
 
 struct World {
     store: SqliteStore,

@@ -1,6 +1,6 @@
 //! The example company's NF-e emitter: its address (the reference example's, in São Paulo) and its fiscal data
 //! in homologation, Simples Nacional (CSOSN 102). Tests change the fields they are about with struct update
-//! syntax; the A1 certificate is the test's own (osflow-nfe generates one for the emitter's CNPJ).
+//! syntax; with the feature `certificate`, its A1 certificate (generated for the emitter's CNPJ).
 
 use osflow_app::{EmitterConfig, FiscalEnvironment, TaxRules, TechResponsibleConfig};
 use osflow_domain::Address;
@@ -46,4 +46,18 @@ pub fn example_emitter() -> EmitterConfig {
         },
         nfse: None,
     }
+}
+
+/// The password the example certificate is stored under.
+#[cfg(feature = "certificate")]
+pub const CERTIFICATE_PASSWORD: &str = "s3nh@-A1";
+
+/// An A1 certificate of [`EMITTER_CNPJ`] for homologation (30 days), generated once per test binary.
+#[cfg(feature = "certificate")]
+pub fn example_certificate() -> &'static osflow_nfe::Certificate {
+    static CERT: std::sync::OnceLock<osflow_nfe::Certificate> = std::sync::OnceLock::new();
+    CERT.get_or_init(|| {
+        let cnpj = osflow_nfe::Cnpj::parse(EMITTER_CNPJ).expect("the example CNPJ");
+        osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA TESTE LTDA", 30).expect("test certificate")
+    })
 }
