@@ -381,6 +381,52 @@ async fn one_os_through_the_eight_steps_by_clicking_in_the_console() {
     click_action(&browser, "release").await;
     assert_eq!(status_of(&rep, &id).await, "liberada");
 
+    // The NF-e after its authorization, by clicking as financeiro: a carta de correção (its text as the API
+    // keeps it, its procEventoNFe downloaded from the list), then the cancellation (its procEventoNFe too).
+    let correction = "Endereço do destinatário: Rua Augusta, 100 — fundos \"B\" & <loja 2> 'térreo'";
+    let scope = open_form(&browser, "correct_nfe").await;
+    fill(&browser, &format!("{scope} textarea[name=text]"), correction).await;
+    submit_form(&browser, &scope).await;
+    wait_for_text(&browser, "Feito: Registrar carta de correção").await;
+    let listed = rep.get(&format!("/v1/orders/{id}/invoices/{key}/corrections")).await.ok(StatusCode::OK);
+    assert_eq!(listed["items"][0]["text"], correction, "{listed}");
+    let cce = css(&browser, "a[href$='/cce/1']").await.attr("href").await.unwrap().unwrap();
+    let cce = http.get(format!("{base}{cce}")).header("cookie", cookie_header(&browser).await).send().await.unwrap();
+    assert_eq!(cce.status(), StatusCode::OK);
+    let cce = cce.text().await.unwrap();
+    assert!(cce.contains("<tpEvento>110110</tpEvento>") && cce.contains("térreo"), "{cce}");
+    // A técnico sees neither form, and a direct POST of the cancellation is refused by the API (403).
+    sign_out(&browser).await;
+    sign_in(&browser, &base, tenant, "tecnico").await;
+    browser.goto(&format!("{base}/os/{id}")).await.unwrap();
+    let page = wait_for_text(&browser, "DANFE (PDF)").await;
+    assert!(!page.contains("cancel_nfe") && !page.contains("correct_nfe"), "no NF-e event form for a técnico");
+    let csrf = css(&browser, "input[name=csrf]").await.attr("value").await.unwrap().unwrap();
+    let direct = http
+        .post(format!("{base}/os/{id}/nfe/{key}/cancelar"))
+        .header("cookie", cookie_header(&browser).await)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", csrf.as_str()), ("justification", "Tentativa de cancelar sem permissão")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), StatusCode::FORBIDDEN);
+    sign_out(&browser).await;
+    sign_in(&browser, &base, tenant, "financeiro").await;
+    browser.goto(&format!("{base}/os/{id}")).await.unwrap();
+    let scope = open_form(&browser, "cancel_nfe").await;
+    fill(&browser, &format!("{scope} textarea[name=justification]"), "Cliente desistiu das peças após a entrega").await;
+    submit_form(&browser, &scope).await;
+    wait_for_text(&browser, "Feito: Cancelar NF-e").await;
+    let cancel = css(&browser, "a[href$='/cancelamento']").await.attr("href").await.unwrap().unwrap();
+    let cancel =
+        http.get(format!("{base}{cancel}")).header("cookie", cookie_header(&browser).await).send().await.unwrap();
+    assert_eq!(cancel.status(), StatusCode::OK);
+    assert!(cancel.text().await.unwrap().contains("<tpEvento>110111</tpEvento>"));
+    assert_eq!(rep.order(&id).await["invoice"]["state"], "cancelled");
+    // Neither form is offered once cancelled.
+    assert!(!browser.source().await.unwrap().contains("data-action=\"cancel_nfe\""));
+
     // 8. Encerramento.
     click_action(&browser, "close").await;
     assert_eq!(status_of(&rep, &id).await, "encerrada");

@@ -145,3 +145,17 @@ pub(crate) async fn invoice_danfe(cx: &Cx<'_>) -> Res {
     let blob = cx.app.invoice_danfe(&caller, &id, key(cx)).await.map_err(problem)?;
     download(blob, "application/pdf", &format!("DANFE-{}.pdf", key(cx)))
 }
+
+/// The DANFSe (A4 PDF) of the order's NFS-e (`key`: its DPS Id or its 50-digit NFS-e key), stored when Sefin
+/// issued it.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/invoices/{key}/danfse.pdf", tag = "payment",
+    params(InvoicePath),
+    responses((status = 200, description = "The DANFSe", body = Vec<u8>, content_type = "application/pdf"))
+)]
+pub(crate) async fn invoice_danfse(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let id = cx.order_id()?;
+    let blob = cx.app.invoice_danfse(&caller, &id, key(cx)).await.map_err(problem)?;
+    download(blob, "application/pdf", &format!("DANFSe-{}.pdf", key(cx)))
+}

@@ -242,6 +242,7 @@ routes! {
     GET "/v1/orders/{id}/invoices/{key}/xml", Payment => handlers::invoice_xml;
     POST "/v1/orders/{id}/invoices/retry", Payment => handlers::retry_invoice;
     GET "/v1/orders/{id}/invoices/{key}/danfe.pdf", Payment => nfe::invoice_danfe;
+    GET "/v1/orders/{id}/invoices/{key}/danfse.pdf", Payment => nfe::invoice_danfse;
     GET "/v1/orders/{id}/invoices/{key}/cancel/xml", Payment => nfe::invoice_cancellation_xml;
     GET "/v1/orders/{id}/invoices/{key}/corrections", Payment => nfe::list_corrections;
     GET "/v1/orders/{id}/invoices/{key}/corrections/{seq}/xml", Payment => nfe::correction_xml;

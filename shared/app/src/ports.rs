@@ -984,6 +984,11 @@ pub fn danfe_blob_key(order: &OrderId, key: &str) -> String {
     format!("orders/{order}/nfe/{key}-danfe.pdf")
 }
 
+/// Where the DANFSe (the PDF of the NFS-e whose 50-digit access key is `nfse_key`) is kept, beside the NFS-e.
+pub fn danfse_blob_key(order: &OrderId, nfse_key: &str) -> String {
+    format!("orders/{order}/nfse/{nfse_key}-danfse.pdf")
+}
+
 /// The equipment's unlock codes, kept sealed (`crate::sealed`) apart from the orders: never in an order, an event
 /// or a message. `OrderStore::apply` deletes an order's code in the same write when one of the step's events
 /// forgets it (`Change::forgets_unlock_code`: removed while open, or deleted as the order closed or was

@@ -6,9 +6,21 @@ use std::collections::BTreeMap;
 use crate::ports::{NotificationSettings, TemplateOverride};
 
 /// The variables a template may use.
-/// `danfe` is the link to the DANFE of the order's authorized NF-e on the customer's page (empty without one).
-pub const VARIABLES: [&str; 10] =
-    ["cliente", "os", "equipamento", "status", "valor", "data_prevista", "motivo", "empresa", "link", "danfe"];
+/// `danfe` is the link to the DANFE of the order's authorized NF-e on the customer's page (empty without one);
+/// `danfse` the links to the DANFSe of its issued NFS-e there, one a line (empty without any).
+pub const VARIABLES: [&str; 11] = [
+    "cliente",
+    "os",
+    "equipamento",
+    "status",
+    "valor",
+    "data_prevista",
+    "motivo",
+    "empresa",
+    "link",
+    "danfe",
+    "danfse",
+];
 
 /// The template names: the status kinds that notify, plus `material_date_changed` and `due_date_changed`, plus
 /// `customer_link` (the order's link sent again by staff), plus `sla_breached` (the alert to the company itself,
@@ -96,7 +108,7 @@ pub fn default_template(name: &str) -> Template<'static> {
         }
         "released" => (
             "Equipamento liberado — OS {os}",
-            "Olá, {cliente}. O equipamento da OS {os} ({equipamento}) está liberado para retirada.\n{danfe}",
+            "Olá, {cliente}. O equipamento da OS {os} ({equipamento}) está liberado para retirada.\n{danfe}\n{danfse}",
         ),
         "closed" => ("OS {os} encerrada", "Olá, {cliente}. A OS {os} foi encerrada. Obrigado pela confiança!"),
         "cancelled" => ("OS {os} cancelada", "Olá, {cliente}. A OS {os} foi cancelada. Motivo: {motivo}."),

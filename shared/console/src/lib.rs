@@ -24,6 +24,7 @@ pub mod api;
 pub mod cognito;
 pub mod fiscal;
 pub mod forms;
+mod invoices;
 pub mod messages;
 pub mod pages;
 pub mod reports;
@@ -293,6 +294,14 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::GET, ["os", id, "anexos", n]) => attachment(&cx, id, n).await,
                 (&Method::GET, ["os", id, "nfe", key]) => invoice_xml(&cx, id, key).await,
                 (&Method::GET, ["os", id, "danfe", key]) => invoice_danfe(&cx, id, key).await,
+                (&Method::GET, ["os", id, "danfse", key]) => invoices::danfse(&cx, id, key).await,
+                (&Method::GET, ["os", id, "nfe", key, "cancelamento"]) => {
+                    invoices::cancellation_xml(&cx, id, key).await
+                }
+                (&Method::GET, ["os", id, "nfe", key, "cce", seq]) => invoices::correction_xml(&cx, id, key, seq).await,
+                (&Method::POST, ["os", id, "nfe", key, kind @ ("cancelar" | "corrigir")]) => {
+                    invoices::register_event(&cx, id, key, kind, &form).await
+                }
                 (&Method::GET, ["documento"]) => document_check(r),
                 (&Method::GET, ["relatorios"]) => reports_page(&cx).await,
                 (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
@@ -569,6 +578,7 @@ async fn order_page(cx: &Cx<'_>, id: &str, message: Option<(bool, String)>, stat
         events: &events,
         invoices: &invoices,
         actions: &actions,
+        may_register_events: invoices::may_register_events(cx.caller),
         message,
         now: app.clock.now(),
     };
@@ -663,7 +673,14 @@ async fn invoice_xml(cx: &Cx<'_>, id: &str, key: &str) -> Reply {
             body: Body::Binary(blob.bytes),
             headers: vec![],
         }
-        .with(header::CONTENT_DISPOSITION, format!("attachment; filename=\"NFe{}.xml\"", record.access_key)),
+        .with(
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{}{}.xml\"",
+                if record.numbering.document.is_nfe() { "NFe" } else { "NFSe" },
+                record.access_key
+            ),
+        ),
         Err(e) => cx.refusal(&e),
     }
 }

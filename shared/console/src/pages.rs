@@ -72,6 +72,8 @@ pub fn action_label(action: &str) -> &'static str {
         "request_payment" => "Solicitar pagamento",
         "register_payment" => "Registrar pagamento",
         "retry_invoice" => "Reenviar NF-e",
+        "cancel_nfe" => "Cancelar NF-e",
+        "correct_nfe" => "Registrar carta de correção",
         "release" => "Liberar equipamento",
         "close" => "Encerrar OS",
         "cancel" => "Cancelar OS",
@@ -470,6 +472,8 @@ pub struct OrderPage<'a> {
     pub events: &'a [Event],
     pub invoices: &'a [InvoiceRecord],
     pub actions: &'a [AllowedAction],
+    /// The caller may cancel and correct an authorized NF-e.
+    pub may_register_events: bool,
     pub message: Option<(bool, String)>,
     pub now: DateTime<Utc>,
 }
@@ -703,21 +707,7 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                     ul { @for pay in &o.payments { li { (date_time(pay.at)) " — " (brl(pay.amount)) " (" (method_label(pay.method)) ")" @if let Some(r) = &pay.reference { " " (r) } } } }
                 }
             }
-            section.card {
-                h2 { "Notas fiscais" }
-                @if p.invoices.is_empty() { p.muted { "Nenhuma nota emitida." } }
-                ul { @for inv in p.invoices {
-                    li { (if inv.numbering.document.is_nfe() { "NF-e" } else { "NFS-e (DPS)" }) " nº " (inv.number) " — " (invoice_state_label(inv.state))
-                        @if let Some(m) = inv.message.as_deref().filter(|_| inv.state != osflow_domain::InvoiceState::Authorized) {
-                            " (" @if let Some(c) = inv.cstat { (c) " " } (m) ")"
-                        }
-                        @if inv.xml_ref.is_some() { " · " a href=(format!("/os/{id}/nfe/{}", inv.access_key)) download { "baixar XML" } }
-                        @if inv.numbering.document.is_nfe() && inv.state == osflow_domain::InvoiceState::Authorized {
-                            " · " a href=(format!("/os/{id}/danfe/{}", inv.access_key)) target="_blank" { "DANFE (PDF)" }
-                        }
-                    }
-                } }
-            }
+            (crate::invoices::section(o, p.invoices, frame.csrf, p.may_register_events))
             section.card {
                 h2 { "Anexos" }
                 @if o.attachments.is_empty() { p.muted { "Nenhum anexo." } }
@@ -884,7 +874,7 @@ pub fn flow_editor(
 }
 
 /// A fiscal document's state as a Brazilian user reads it.
-fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'static str {
+pub(crate) fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'static str {
     use osflow_domain::InvoiceState as S;
     match state {
         S::Pending => "pendente",

@@ -46,6 +46,7 @@ fn sample(company: &str) -> BTreeMap<&'static str, String> {
         ("empresa", company.to_owned()),
         ("link", "https://oficina.exemplo.com.br/p/…".to_owned()),
         ("danfe", "https://oficina.exemplo.com.br/p/…/danfe.pdf".to_owned()),
+        ("danfse", "https://oficina.exemplo.com.br/p/…/danfse/…".to_owned()),
     ])
 }
 

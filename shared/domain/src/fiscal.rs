@@ -67,6 +67,13 @@ impl Order {
         self.invoices.iter().filter(move |i| i.kind == kind)
     }
 
+    /// The NFS-e issued through osflow and standing (each has its DANFSe): (DPS number, the NFS-e's 50-digit key).
+    pub fn issued_nfse(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.documents(DocumentKind::Nfse)
+            .filter(|i| i.state == InvoiceState::Authorized && i.issued_elsewhere.is_none())
+            .filter_map(|i| i.protocol.as_deref().map(|key| (i.number, key)))
+    }
+
     /// The latest NF-e recorded (an order has one, unless cancelled and issued again).
     pub fn nfe(&self) -> Option<&InvoiceInfo> {
         self.documents(DocumentKind::Nfe).last()

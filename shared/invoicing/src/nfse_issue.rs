@@ -283,6 +283,21 @@ impl NfseInvoicer {
                 let key = nfse_blob_key(&record.order_id, n.key.as_str());
                 let blob = Blob { content_type: "application/xml".into(), bytes: n.xml.as_bytes().to_vec() };
                 self.app.blobs.put(tenant, &key, &blob).await?;
+                // The DANFSe stored once beside the NFS-e, so the functions without OpenSSL serve it: the ADN's
+                // when it answers, else drawn here from the NFS-e (the ADN's route is suspended in production).
+                // The NFS-e stands without it (one that cannot be drawn is logged, never retried).
+                let pdf = match authority.danfse(&n.key).await {
+                    Ok(Some(pdf)) if pdf.starts_with(b"%PDF-") => Ok(pdf),
+                    _ => osflow_nfse::danfse(&n.xml, osflow_nfse::Situation::Issued),
+                };
+                match pdf {
+                    Ok(pdf) => {
+                        let at = osflow_app::danfse_blob_key(&record.order_id, n.key.as_str());
+                        let danfse = Blob { content_type: "application/pdf".into(), bytes: pdf };
+                        self.app.blobs.put(tenant, &at, &danfse).await?;
+                    }
+                    Err(e) => tracing::error!(key = %n.key, error = %e, "DANFSe not drawn"),
+                }
                 next.state = InvoiceState::Authorized;
                 next.protocol = Some(n.key.as_str().to_owned());
                 next.message = Some(format!("NFS-e nº {} emitida", n.number));

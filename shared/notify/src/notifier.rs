@@ -180,6 +180,13 @@ fn variables(
     if !link.is_empty() && order.nfe().is_some_and(|i| i.state == osflow_domain::InvoiceState::Authorized) {
         v.insert("danfe", format!("{link}/danfe.pdf"));
     }
+    // The DANFSe of each NFS-e issued through osflow, on the customer's page.
+    if !link.is_empty() {
+        let danfses: Vec<String> = order.issued_nfse().map(|(_, key)| format!("{link}/danfse/{key}")).collect();
+        if !danfses.is_empty() {
+            v.insert("danfse", danfses.join("\n"));
+        }
+    }
     // The customer's page (the portal), when the notifier has a link minter.
     v.insert("link", link);
     v

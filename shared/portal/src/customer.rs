@@ -115,6 +115,7 @@ impl Portal {
                 .filter(|i| i.state == osflow_domain::InvoiceState::Authorized)
                 .map(|i| (i.number, format!("{token}/danfe.pdf"))),
             receipts: receipt_links(&r.order, token),
+            danfses: danfse_links(&r.order, token),
         };
         Ok((StatusCode::OK, page::order_page(&view)))
     }
@@ -128,6 +129,18 @@ impl Portal {
         let at = osflow_app::danfe_blob_key(&r.order.id, &invoice.key);
         let blob = self.app.blobs.get(&r.claims.tenant, &at).await?.ok_or(Refusal::Neutral)?;
         Ok((invoice.key.clone(), blob.bytes))
+    }
+
+    /// The DANFSe of the order's issued NFS-e whose access key is `key`: any link of the order opens it, as it
+    /// opens the page.
+    pub(crate) async fn danfse(&self, token: &str, key: &str) -> Result<Vec<u8>, Refusal> {
+        let r = self.reach(token).await?;
+        let issued = r.order.issued_nfse().any(|(_, k)| k == key);
+        if !issued {
+            return Err(Refusal::Neutral);
+        }
+        let at = osflow_app::danfse_blob_key(&r.order.id, key);
+        Ok(self.app.blobs.get(&r.claims.tenant, &at).await?.ok_or(Refusal::Neutral)?.bytes)
     }
 
     /// A printed OS of the link's order (PDF bytes): the entry receipt, and the delivery receipt with the
@@ -431,6 +444,11 @@ pub fn awaits_decision(order: &Order, flow: &Flow) -> bool {
 }
 
 /// The receipts linked on the customer's page (relative to `/p/{token}`).
+/// The DANFSe links of the order's issued NFS-e: (DPS number, href).
+fn danfse_links(order: &Order, token: &str) -> Vec<(u64, String)> {
+    order.issued_nfse().map(|(n, key)| (n, format!("{token}/danfse/{key}"))).collect()
+}
+
 fn receipt_links(order: &Order, token: &str) -> Vec<(&'static str, String)> {
     let mut links = vec![("Recibo de entrada (PDF)", format!("{token}/receipts/entry"))];
     if order.released_at.is_some() {

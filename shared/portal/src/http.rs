@@ -11,7 +11,7 @@ use crate::{Portal, page};
 /// Longest user agent kept as evidence.
 const USER_AGENT_MAX: usize = 512;
 
-/// Serves `GET /p/{token}`, `POST /p/{token}/decision`, `GET /p/{token}/danfe.pdf` and
+/// Serves `GET /p/{token}`, `POST /p/{token}/decision`, `GET /p/{token}/danfe.pdf`, `GET /p/{token}/danfse/{key}` and
 /// `GET /p/{token}/receipts/{entry|delivery}` (the printed OS); anything else is the neutral page.
 pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
     let path = match req.raw_http_path() {
@@ -34,6 +34,21 @@ pub async fn handle(portal: &Portal, req: Request) -> Response<Body> {
             }
             Err(Refusal::Failed(e)) => {
                 tracing::error!(error = %e, "portal receipt failed");
+                html_response(StatusCode::SERVICE_UNAVAILABLE, unavailable())
+            }
+            Err(Refusal::Page(status, body)) => html_response(status, body),
+            Err(Refusal::Neutral) => html_response(StatusCode::NOT_FOUND, page::neutral()),
+        };
+    }
+    // `GET /p/{token}/danfse/{key}`: the DANFSe of one of the order's NFS-e (PDF).
+    if let Some((t, key)) = rest.split_once("/danfse/")
+        && matches!(req.method().as_str(), "GET" | "HEAD")
+    {
+        let token = given.as_deref().unwrap_or(t);
+        return match portal.danfse(token, key).await {
+            Ok(pdf) => pdf_response(format!("attachment; filename=\"DANFSe-{key}.pdf\""), pdf),
+            Err(Refusal::Failed(e)) => {
+                tracing::error!(error = %e, "portal DANFSe failed");
                 html_response(StatusCode::SERVICE_UNAVAILABLE, unavailable())
             }
             Err(Refusal::Page(status, body)) => html_response(status, body),

@@ -43,6 +43,8 @@ pub const ROUTE_PAGE: &str = "GET /p/{token}";
 pub const ROUTE_DECISION: &str = "POST /p/{token}/decision";
 /// The DANFE of the order's authorized NF-e (the PDF the invoicer printed).
 pub const ROUTE_DANFE: &str = "GET /p/{token}/danfe.pdf";
+/// The DANFSe of one of the order's issued NFS-e (`key`: its 50-digit access key).
+pub const ROUTE_DANFSE: &str = "GET /p/{token}/danfse/{key}";
 
 /// The portal: the use cases and the deployment's key.
 #[derive(Debug, Clone)]

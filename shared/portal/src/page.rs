@@ -128,6 +128,8 @@ pub(crate) struct OrderPage<'a> {
     pub timeline: Vec<Entry>,
     /// The authorized NF-e's number and the link to its DANFE.
     pub danfe: Option<(u64, String)>,
+    /// The DANFSe of each issued NFS-e: (DPS number, href).
+    pub danfses: Vec<(u64, String)>,
     /// The printed OS the customer may download: (label, relative URL).
     pub receipts: Vec<(&'static str, String)>,
 }
@@ -252,6 +254,16 @@ pub(crate) fn order_page(p: &OrderPage<'_>) -> String {
                 section {
                     h2 { "Nota fiscal" }
                     p { "NF-e nº " (number) " autorizada. " a href=(href) download { "Baixar o DANFE (PDF)" } }
+                }
+            }
+            @if !p.danfses.is_empty() {
+                section id="nfse" {
+                    h2 { "Nota fiscal de serviço" }
+                    ul {
+                        @for (number, href) in &p.danfses {
+                            li { "NFS-e (DPS nº " (number) ") emitida. " a href=(href) download { "Baixar o DANFSe (PDF)" } }
+                        }
+                    }
                 }
             }
             @if !p.receipts.is_empty() {

@@ -851,6 +851,8 @@ pub struct InvoiceView {
     pub danfe_url: Option<String>,
     /// NF-e cancelled: where to download the cancellation's procEventoNFe.
     pub cancellation_xml_url: Option<String>,
+    /// NFS-e once issued: where to download its DANFSe (PDF).
+    pub danfse_url: Option<String>,
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
@@ -879,6 +881,8 @@ impl From<&InvoiceRecord> for InvoiceView {
             cancellation_xml_url: (r.numbering.document == osflow_app::FiscalDocument::Nfe
                 && r.state == d::InvoiceState::Cancelled)
                 .then(|| format!("/v1/orders/{}/invoices/{}/cancel/xml", r.order_id, r.access_key)),
+            danfse_url: (r.numbering.document == osflow_app::FiscalDocument::Dps && r.protocol.is_some())
+                .then(|| format!("/v1/orders/{}/invoices/{}/danfse.pdf", r.order_id, r.access_key)),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

@@ -7,10 +7,11 @@
 //!
 //! The modules: [`App`] and its construction (`app`), the steps (`steps`), the reads (`reads`), the flow editor
 //! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`), the events of authorized NF-e
-//! and their documents (`nfe_events`), the paperwork settings, warranty returns and printed OS (`paperwork`), the
-//! equipment's unlock code (`unlock`).
+//! and their documents (`nfe_events`), the DANFSe of an NFS-e (`danfse`), the paperwork settings, warranty returns
+//! and printed OS (`paperwork`), the equipment's unlock code (`unlock`).
 
 mod app;
+mod danfse;
 mod fiscal;
 mod flows;
 mod nfe_events;

@@ -403,3 +403,58 @@ async fn parts_and_two_service_codes_give_one_nfe_and_two_nfse() {
     assert_eq!(sim.issued_count(), 2);
     assert_eq!(w.store.invoices(&w.tenant, &order.id).await.unwrap().len(), 3, "the NF-e and two DPS");
 }
+
+/// Sefin whose ADN does not serve the DANFSe (its route was suspended in production).
+struct NoAdnDanfse(Arc<Simulator>);
+
+#[async_trait]
+impl NfseAuthority for NoAdnDanfse {
+    async fn issue(&self, dps: &SignedDps) -> Result<IssueOutcome, TransportError> {
+        self.0.issue(dps).await
+    }
+    async fn find_by_dps(&self, id: &DpsId) -> Result<Option<NfseKey>, TransportError> {
+        self.0.find_by_dps(id).await
+    }
+    async fn nfse(&self, key: &NfseKey) -> Result<Option<IssuedNfse>, TransportError> {
+        self.0.nfse(key).await
+    }
+    async fn register_event(&self, e: &osflow_nfse::event::SignedEvent) -> Result<EventOutcome, TransportError> {
+        self.0.register_event(e).await
+    }
+    async fn danfse(&self, _: &NfseKey) -> Result<Option<Vec<u8>>, TransportError> {
+        Err(TransportError::Http { status: 404, body: "recurso suspenso".into() })
+    }
+}
+
+/// The DANFSe is stored at issuance beside the NFS-e, drawn by the invoicer when the ADN does not serve it, and
+/// read back through the use case by the DPS Id or the NFS-e key (pdftotext finds the key); an NF-e key or an
+/// unknown key has none.
+#[tokio::test]
+async fn the_danfse_is_stored_beside_the_nfse_even_when_the_adn_does_not_serve_it() {
+    let sim = Arc::new(Simulator::new());
+    let (w, nfse) = nfse_world(settings(), Arc::new(SharedNfseAuthority(Arc::new(NoAdnDanfse(sim.clone()))))).await;
+    let order = w.paid_order(cpf(71), vec![labor("210.00")]).await;
+    let docs = documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
+    let (dps_id, key) = (docs[0].access_key.clone(), docs[0].protocol.clone().unwrap());
+    let stored = w.blobs.get(&w.tenant, &osflow_app::danfse_blob_key(&order.id, &key)).await.unwrap().unwrap();
+    assert_eq!(stored.content_type, "application/pdf");
+    for by in [&dps_id, &key] {
+        let blob = w.app.invoice_danfse(&w.caller, &order.id, by).await.unwrap();
+        assert_eq!(blob.bytes, stored.bytes);
+    }
+    let dir = std::env::temp_dir().join(format!("osflow-danfse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf = dir.join("danfse.pdf");
+    std::fs::write(&pdf, &stored.bytes).unwrap();
+    let out = Process::new(tool("pdftotext")).arg(&pdf).arg("-").output().expect("run pdftotext");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("chave={key}")) && text.contains("R$ 210,00"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(matches!(
+        w.app.invoice_danfse(&w.caller, &order.id, "0".repeat(50).as_str()).await,
+        Err(AppError::NotFound)
+    ));
+    // Delivered again: nothing new is issued or drawn.
+    documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
+    assert_eq!(sim.issued_count(), 1);
+}
