@@ -31,6 +31,7 @@ fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'static str {
         osflow_domain::InvoiceState::Rejected => "rejeitada",
         osflow_domain::InvoiceState::Denied => "denegada",
         osflow_domain::InvoiceState::Cancelled => "cancelada",
+        osflow_domain::InvoiceState::Voided => "inutilizada",
     }
 }
 

@@ -7,6 +7,7 @@ use osflow_app::{AppError, Blob};
 use osflow_lambda_kit::{Problem, ProblemType};
 use utoipa::IntoParams;
 
+use crate::dto::enums::FiscalEnvironment;
 use crate::dto::*;
 use crate::errors::app_problem;
 use crate::handlers::InvoicePath;
@@ -158,4 +159,88 @@ pub(crate) async fn invoice_danfse(cx: &Cx<'_>) -> Res {
     let id = cx.order_id()?;
     let blob = cx.app.invoice_danfse(&caller, &id, key(cx)).await.map_err(problem)?;
     download(blob, "application/pdf", &format!("DANFSe-{}.pdf", key(cx)))
+}
+
+/// The environment of the NF-e sequence to read or void (the emitter's own when absent).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct EnvironmentQuery {
+    /// `homologation` or `production` (default: the emitter's environment).
+    environment: Option<FiscalEnvironment>,
+}
+
+/// Path parameter of an inutilização.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct VoidPath {
+    /// Its first number (`nNFIni`).
+    #[param(minimum = 1, maximum = 999999999)]
+    first: u64,
+}
+
+fn environment(cx: &Cx<'_>) -> Result<Option<osflow_app::FiscalEnvironment>, Problem> {
+    match cx.query().first("environment").map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("homologation") => Ok(Some(osflow_app::FiscalEnvironment::Homologation)),
+        Some("production") => Ok(Some(osflow_app::FiscalEnvironment::Production)),
+        Some(other) => Err(Problem::field(
+            ProblemType::InvalidField,
+            "environment",
+            format!("deve ser homologation ou production (recebido {other:?})"),
+        )),
+    }
+}
+
+/// The gaps of the company's NF-e sequence — numbers claimed and never authorized that SEFAZ expects voided (a
+/// rejected NF-e, one whose order was cancelled, one issued again under another number) — and the inutilizações
+/// made (representante, financeiro).
+#[utoipa::path(
+    get, path = "/v1/fiscal/nfe/gaps", tag = "fiscal-admin",
+    params(EnvironmentQuery),
+    responses((status = 200, description = "The gaps and the inutilizações", body = NfeGapsView))
+)]
+pub(crate) async fn nfe_gaps(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    cx.app.require(&caller, &osflow_app::NFE_EVENT_ROLES).map_err(problem)?;
+    let gaps = cx.app.nfe_gaps(&caller, environment(cx)?).await.map_err(problem)?;
+    Ok(json_response(200, to_json(&NfeGapsView::from(&gaps)), None))
+}
+
+/// Voids a range of gaps at SEFAZ (inutilização, NFeInutilizacao4) with a justification of 15–255 characters
+/// (representante, financeiro): every number of the range must be a gap, and every NF-e built under one is
+/// consulted first (SEFAZ must not know it). The numbers are never given again; an order whose rejected NF-e
+/// was voided gets a new number when its NF-e is retried. The same range again answers the inutilização made.
+#[utoipa::path(
+    post, path = "/v1/fiscal/nfe/voids", tag = "fiscal-admin",
+    request_body = VoidRequest,
+    responses((status = 200, description = "The inutilização", body = NfeVoidView))
+)]
+pub(crate) async fn void_nfe_numbers(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    cx.app.require(&caller, &osflow_app::NFE_EVENT_ROLES).map_err(problem)?;
+    let body: VoidRequest = cx.json()?;
+    let void = cx
+        .app
+        .void_nfe_numbers(&caller, body.environment.map(Into::into), body.first, body.last, &body.justification)
+        .await
+        .map_err(problem)?;
+    Ok(json_response(200, to_json(&NfeVoidView::from(&void)), None))
+}
+
+/// The procInutNFe of the inutilização starting at `first`.
+#[utoipa::path(
+    get, path = "/v1/fiscal/nfe/voids/{first}/xml", tag = "fiscal-admin",
+    params(VoidPath, EnvironmentQuery),
+    responses((status = 200, description = "The procInutNFe", body = String, content_type = "application/xml"))
+)]
+pub(crate) async fn nfe_void_xml(cx: &Cx<'_>) -> Res {
+    let caller = cx.caller()?;
+    let first = cx
+        .param("first")
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Problem::new(ProblemType::NotFound).with_detail("inutilização não encontrada"))?;
+    let (void, blob) = cx.app.nfe_void_xml(&caller, environment(cx)?, first).await.map_err(problem)?;
+    download(blob, "application/xml", &format!("{}-procInutNFe.xml", void.id))
 }

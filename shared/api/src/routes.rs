@@ -271,6 +271,10 @@ routes! {
     // Events of an authorized NF-e (signed with the company's certificate: the function that links the library)
     POST "/v1/orders/{id}/invoices/{key}/cancel", FiscalAdmin => nfe::cancel_invoice;
     POST "/v1/orders/{id}/invoices/{key}/corrections", FiscalAdmin => nfe::correct_invoice;
+    // The NF-e numbers given up and their inutilização (signed with the company's certificate)
+    GET "/v1/fiscal/nfe/gaps", FiscalAdmin => nfe::nfe_gaps;
+    POST "/v1/fiscal/nfe/voids", FiscalAdmin => nfe::void_nfe_numbers;
+    GET "/v1/fiscal/nfe/voids/{first}/xml", FiscalAdmin => nfe::nfe_void_xml;
     // Reports
     GET "/v1/reports/summary", Reports => reports::report_summary;
     GET "/v1/reports", Reports => reports::list_reports;

@@ -321,6 +321,95 @@ pub trait InvoiceStore: Send + Sync {
 
     /// The order's invoices, ascending by number.
     async fn invoices(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Vec<InvoiceRecord>>;
+
+    /// The numbers of the sequence still open (claimed, and neither settled nor voided), ascending from `from`,
+    /// at most `limit`: what may be a gap. Reads only the open numbers (never the whole sequence).
+    async fn open_numbers(
+        &self,
+        tenant: &TenantId,
+        key: &NumberingKey,
+        from: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedNumber>>;
+
+    /// The claims of `first..=last` (ascending; a number above the counter's last has none).
+    async fn claimed_numbers(
+        &self,
+        tenant: &TenantId,
+        key: &NumberingKey,
+        first: u64,
+        last: u64,
+    ) -> StoreResult<Vec<ClaimedNumber>>;
+
+    /// The number's document is final (authorized, denied or cancelled): it is no longer open. Idempotent.
+    async fn settle_number(&self, tenant: &TenantId, key: &NumberingKey, number: u64) -> StoreResult<()>;
+
+    /// The number was voided at SEFAZ: no longer open, marked voided, and the order that held it releases it, so
+    /// that the order's next [`InvoiceStore::claim_number`] takes a new number (a voided number is never given
+    /// again). Idempotent; `NotFound` for a number never claimed.
+    async fn void_number(&self, tenant: &TenantId, key: &NumberingKey, number: u64) -> StoreResult<()>;
+
+    /// Creates (`expected_revision == 0`) or updates the inutilização of a range, keyed by (sequence, first
+    /// number); the same revision rules as [`InvoiceStore::save_invoice`].
+    async fn save_void(&self, record: &VoidRecord, expected_revision: u64) -> StoreResult<()>;
+
+    /// The inutilizações of the sequence, ascending by first number.
+    async fn voids(&self, tenant: &TenantId, key: &NumberingKey) -> StoreResult<Vec<VoidRecord>>;
+}
+
+/// A number of a sequence as claimed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedNumber {
+    pub number: u64,
+    /// The order that claimed it.
+    pub order_id: OrderId,
+    /// Claimed and not yet settled nor voided.
+    pub open: bool,
+    /// Voided at SEFAZ (inutilização).
+    pub voided: bool,
+}
+
+/// Where an inutilização stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidState {
+    /// Signed and recorded; sent or about to be, no answer kept yet: the same request resends these bytes.
+    Pending,
+    /// SEFAZ voided the range (cStat 102; or it already held this very request voided).
+    Voided,
+    /// SEFAZ refused it (its cStat): nothing was voided; a new request for the range may be made.
+    Rejected,
+}
+
+/// The inutilização of a range of numbers of one sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoidRecord {
+    pub tenant: TenantId,
+    pub numbering: NumberingKey,
+    pub first: u64,
+    pub last: u64,
+    pub justification: String,
+    pub state: VoidState,
+    /// `infInut/@Id`.
+    pub id: String,
+    /// The signed `inutNFe`, resent verbatim until SEFAZ answers.
+    pub request_xml: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cstat: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// The blob key of the procInutNFe, once voided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xml_ref: Option<String>,
+    /// While a request is sending it (a lease taken by a conditional write): no other request sends it until
+    /// then; a sender that stopped leaves it to expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_until: Option<DateTime<Utc>>,
+    pub revision: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -972,6 +1061,62 @@ pub trait NfeEvents: Send + Sync {
         key: &str,
         text: &str,
     ) -> Result<osflow_domain::InvoiceCorrection, NfeEventError>;
+
+    /// The gaps of the emitter's NF-e sequence in `environment` (the emitter's own when `None`): the numbers
+    /// given up that SEFAZ expects voided, and the inutilizações made.
+    async fn gaps(&self, tenant: &TenantId, environment: Option<FiscalEnvironment>) -> Result<NfeGaps, NfeEventError>;
+
+    /// Voids `first..=last` of that sequence at SEFAZ (inutilização, NFeInutilizacao4) with a justification of
+    /// 15–255 characters: every number in the range must be a gap. Idempotent: the same range again returns the
+    /// inutilização made (or resends the same signed request while it has no answer).
+    async fn void_range(
+        &self,
+        tenant: &TenantId,
+        environment: Option<FiscalEnvironment>,
+        first: u64,
+        last: u64,
+        justification: &str,
+    ) -> Result<VoidRecord, NfeEventError>;
+}
+
+/// Why a number is a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// SEFAZ rejected its NF-e (or it was refused before sending) and it was not authorized since: the staff may
+    /// give it up (the order's next attempt then takes a new number).
+    Rejected,
+    /// Its order was cancelled before the NF-e was authorized.
+    OrderCancelled,
+    /// Its order's NF-e was issued again under another number or sequence.
+    Superseded,
+}
+
+/// A number given up: claimed, never authorized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberGap {
+    pub number: u64,
+    pub order_id: OrderId,
+    pub reason: GapReason,
+    /// Its NF-e as stored (none when the number was claimed and nothing was built under it).
+    pub invoice: Option<InvoiceRecord>,
+}
+
+/// The gaps and inutilizações of one NF-e sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NfeGaps {
+    pub numbering: NumberingKey,
+    pub gaps: Vec<NumberGap>,
+    pub voids: Vec<VoidRecord>,
+}
+
+/// Where the procInutNFe of the inutilização `id` (`infInut/@Id`) is kept.
+pub fn void_blob_key(numbering: &NumberingKey, id: &str) -> String {
+    let environment = match numbering.environment {
+        FiscalEnvironment::Production => "production",
+        FiscalEnvironment::Homologation => "homologation",
+    };
+    format!("fiscal/nfe/{environment}/{id}-procInutNFe.xml")
 }
 
 /// Where the procEventoNFe of the event `tp_evento` number `seq` of the NF-e `key` is kept.

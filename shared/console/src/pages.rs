@@ -882,5 +882,6 @@ pub(crate) fn invoice_state_label(state: osflow_domain::InvoiceState) -> &'stati
         S::Rejected => "rejeitada",
         S::Denied => "denegada",
         S::Cancelled => "cancelada",
+        S::Voided => "inutilizada",
     }
 }

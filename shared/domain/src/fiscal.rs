@@ -105,7 +105,7 @@ impl Order {
             match d.state {
                 InvoiceState::Authorized => any = true,
                 InvoiceState::Pending | InvoiceState::Rejected => return false,
-                InvoiceState::Denied | InvoiceState::Cancelled => {}
+                InvoiceState::Denied | InvoiceState::Cancelled | InvoiceState::Voided => {}
             }
         }
         any

@@ -899,7 +899,7 @@ fn decide_payment(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resu
 fn state_rank(state: InvoiceState) -> u8 {
     match state {
         InvoiceState::Pending | InvoiceState::Rejected => 0,
-        InvoiceState::Authorized | InvoiceState::Denied => 1,
+        InvoiceState::Authorized | InvoiceState::Denied | InvoiceState::Voided => 1,
         InvoiceState::Cancelled => 2,
     }
 }
@@ -933,10 +933,11 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
         }
         Command::RetryInvoice { key } => {
             require_roles(&INVOICE_RETRY_ROLES)?;
-            // A pending one too: its message may have been lost or parked; the invoicer consults it first.
+            // A pending one too: its message may have been lost or parked; the invoicer consults it first. A
+            // voided one is issued again under a new number.
             let retryable = |i: &&InvoiceInfo| {
                 i.issued_elsewhere.is_none()
-                    && matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending)
+                    && matches!(i.state, InvoiceState::Rejected | InvoiceState::Pending | InvoiceState::Voided)
                     && !order.superseded(i)
             };
             let chosen: Vec<&InvoiceInfo> = match &key {
@@ -1328,9 +1329,10 @@ impl Order {
             Change::PaymentRegistered { payment, .. } => self.payments.push(payment.clone()),
             Change::InvoiceUpdated { invoice } => self.record_document(invoice),
             // The document goes back to pending (sent again) until the invoicer records the new answer. Records
-            // made when an order held one NF-e name its key.
+            // made when an order held one NF-e name its key. A voided one stays voided: the retry is issued under a
+            // new number and key.
             Change::InvoiceRetryRequested { key } => {
-                if let Some(i) = self.invoices.iter_mut().find(|i| &i.key == key) {
+                if let Some(i) = self.invoices.iter_mut().find(|i| &i.key == key && i.state != InvoiceState::Voided) {
                     i.state = InvoiceState::Pending;
                     i.cstat = None;
                     i.message = None;

@@ -365,6 +365,9 @@ pub enum InvoiceState {
     Denied,
     /// Authorized, then cancelled by the event 110111 registered at SEFAZ.
     Cancelled,
+    /// Never authorized, and its number voided at SEFAZ (inutilização): given up for good. The order's next
+    /// attempt takes a new number.
+    Voided,
 }
 
 /// A fiscal document of the order as the invoicer (or staff, for an NFS-e issued elsewhere) last reported it.

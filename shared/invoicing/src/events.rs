@@ -172,4 +172,23 @@ impl NfeEvents for Invoicer {
     ) -> Result<InvoiceCorrection, NfeEventError> {
         Invoicer::correct(self, tenant, order, key, text).await
     }
+
+    async fn gaps(
+        &self,
+        tenant: &TenantId,
+        environment: Option<osflow_app::FiscalEnvironment>,
+    ) -> Result<osflow_app::NfeGaps, NfeEventError> {
+        Ok(Invoicer::gaps(self, tenant, environment).await?)
+    }
+
+    async fn void_range(
+        &self,
+        tenant: &TenantId,
+        environment: Option<osflow_app::FiscalEnvironment>,
+        first: u64,
+        last: u64,
+        justification: &str,
+    ) -> Result<osflow_app::VoidRecord, NfeEventError> {
+        Invoicer::void_range(self, tenant, environment, first, last, justification).await
+    }
 }

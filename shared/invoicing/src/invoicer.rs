@@ -253,8 +253,14 @@ impl Invoicer {
         let numbering = NumberingKey::nfe(emitter.emitter.cnpj.as_str(), u32::from(emitter.serie))
             .in_environment(config.environment);
 
-        let existing =
-            self.app.invoices.invoices(tenant, order_id).await?.into_iter().find(|r| r.numbering == numbering);
+        // A voided attempt is over: the order's claim was released with it, so the next claim is a new number.
+        let existing = self
+            .app
+            .invoices
+            .invoices(tenant, order_id)
+            .await?
+            .into_iter()
+            .find(|r| r.numbering == numbering && r.state != InvoiceState::Voided);
         if let Some(r) = &existing
             && matches!(r.state, InvoiceState::Authorized | InvoiceState::Denied | InvoiceState::Cancelled)
         {
@@ -296,7 +302,10 @@ impl Invoicer {
                     // A concurrent delivery saved it first: go on with its record.
                     Err(StoreError::AlreadyExists) => {
                         let stored = self.app.invoices.invoices(tenant, order_id).await?;
-                        let r = stored.into_iter().find(|r| r.numbering == numbering).ok_or(StoreError::NotFound)?;
+                        let r = stored
+                            .into_iter()
+                            .find(|r| r.numbering == numbering && r.state != InvoiceState::Voided)
+                            .ok_or(StoreError::NotFound)?;
                         (r, false)
                     }
                     Err(e) => return Err(e.into()),
@@ -437,6 +446,10 @@ impl Invoicer {
             }
         }
         self.app.invoices.save_invoice(&next, record.revision).await?;
+        if matches!(next.state, InvoiceState::Authorized | InvoiceState::Denied) {
+            // The number is used for good: no longer a candidate gap.
+            self.app.invoices.settle_number(&next.tenant, &next.numbering, next.number).await?;
+        }
         Ok(next)
     }
 }

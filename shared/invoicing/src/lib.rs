@@ -9,6 +9,7 @@
 //! - the [`Invoicer`] is also the consumer of the `invoicing.fifo` queue (see `consumer`);
 //! - the events of an authorized NF-e: its cancellation ([`cancel`]) and cartas de correção, the
 //!   [`NfeEvents`](osflow_app::NfeEvents) port of the API on the [`Invoicer`];
+//! - the inutilização of numbers given up ([`voids`]): the gaps of a sequence and voiding a range of them;
 //! - [`NfeChecks`]: the emitter checks the API needs (configuration rules, PKCS#12 files) as the
 //!   `FiscalChecks` port;
 //! - [`SefazAuthorities`]: SEFAZ as the authority of each emitter (mutual TLS with its certificate);
@@ -26,6 +27,7 @@ pub mod nfse;
 pub mod nfse_issue;
 mod sefaz;
 mod sefin;
+pub mod voids;
 
 use std::sync::Arc;
 
@@ -42,6 +44,7 @@ pub use nfse::{ValidNfse, dps_inputs, validate_nfse};
 pub use nfse_issue::{NfseAuthorityFor, NfseInvoicer, NfseIssued, SharedNfseAuthority};
 pub use sefaz::SefazAuthorities;
 pub use sefin::SefinAuthorities;
+pub use voids::{MAX_VOID_RANGE, VOID_JUSTIFICATION_CHARS};
 
 /// Invoicing enabled ⇔ the company has an emitter configured.
 #[derive(Clone)]

@@ -703,6 +703,8 @@ async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_cons
 mod cancel;
 #[path = "invoicing/nfse.rs"]
 mod nfse;
+#[path = "invoicing/voids.rs"]
+mod voids;
 
 #[test]
 fn sefaz_authorities_need_trust_roots_and_keep_one_client_per_emitter_and_certificate() {

@@ -336,6 +336,26 @@ impl SignedVoid {
     pub fn xml(&self) -> &str {
         &self.xml
     }
+    /// Reloads stored bytes (to resend them verbatim): reads the Id, UF, environment and range from `infInut`.
+    pub fn from_stored(xml: impl Into<Arc<str>>) -> Result<SignedVoid, crate::xml::XmlError> {
+        let xml: Arc<str> = xml.into();
+        let bad = |m: &str| crate::xml::XmlError { pos: 0, msg: m.to_owned() };
+        let root = crate::xml::parse(&xml)?;
+        let inf = root.child("infInut").filter(|_| root.local_name() == "inutNFe").ok_or_else(|| bad("no infInut"))?;
+        let id = inf.attr("Id").map(str::to_owned).ok_or_else(|| bad("infInut/@Id"))?;
+        let uf = inf
+            .text_at(&["cUF"])
+            .and_then(|c| c.trim().parse().ok())
+            .and_then(Uf::from_code)
+            .ok_or_else(|| bad("infInut/cUF"))?;
+        let number = |tag: &str| inf.text_at(&[tag]).and_then(|n| n.trim().parse::<u32>().ok()).ok_or_else(|| bad(tag));
+        let (first, last) = (number("nNFIni")?, number("nNFFin")?);
+        let environment = match inf.text_at(&["tpAmb"]).as_deref() {
+            Some("1") => Environment::Production,
+            _ => Environment::Homologation,
+        };
+        Ok(SignedVoid { id, uf, environment, first, last, xml })
+    }
 }
 
 /// Validates, writes and signs an inutilização request.

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{Get, TransactGetItem};
-use osflow_app::{InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult};
+use osflow_app::{ClaimedNumber, InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult, VoidRecord};
 use osflow_domain::values::{OrderId, TenantId};
 
 use crate::DynamoStore;
@@ -27,6 +28,11 @@ use crate::error::{build_error, sdk_error};
 use crate::items::{self, Item, attr, entity, get_u64, key, n, s};
 use crate::keys;
 use crate::tx::{CondPut, NEW_ITEM, TxOutcome, backoff, cancelled_without_condition, failed_condition};
+
+/// The attribute naming the order that holds a number.
+const ORDER_ID: &str = "order_id";
+/// The attribute of a voided number.
+const VOIDED: &str = "voided";
 
 /// Rounds of a claim before giving up with `Unavailable` (each lost round means another claim succeeded).
 pub const CLAIM_ATTEMPTS: u32 = 60;
@@ -78,7 +84,7 @@ impl InvoiceStore for DynamoStore {
         // other); claims of other processes are kept apart by the conditions below.
         let queue = self.claim_queue(&sequence);
         let _turn = queue.lock().await;
-        let counter_key = key(sequence, keys::COUNTER_SK);
+        let counter_key = key(sequence.clone(), keys::COUNTER_SK);
         // The counter's value when a lost round told it (the stored item comes back with the cancellation);
         // `None`: read it (and the order's claim) first.
         let mut known_last: Option<u64> = None;
@@ -103,15 +109,23 @@ impl InvoiceStore for DynamoStore {
             } else {
                 CondPut::when(counter, "#last = :previous").name("#last", attr::LAST).value(":previous", n(last))
             };
-            let mut claim = key(keys::nfe_claim_pk(tenant, key_, number), keys::CLAIM_SK);
+            let mut claim = key(sequence.clone(), keys::nfe_number_sk(number));
             claim.insert(attr::ENTITY.into(), s(entity::NFE_CLAIM));
-            claim.insert("order_id".into(), s(order.to_string()));
+            claim.insert(ORDER_ID.into(), s(order.to_string()));
             claim.insert(attr::NUMBER.into(), n(number));
             let mut mine = order_claim_key.clone();
             mine.insert(attr::ENTITY.into(), s(entity::NFE_ORDER_CLAIM));
             mine.insert(attr::NUMBER.into(), n(number));
 
-            let puts = vec![counter.return_old(), CondPut::new_item(claim), CondPut::new_item(mine).return_old()];
+            let mut puts = vec![counter.return_old(), CondPut::new_item(claim), CondPut::new_item(mine).return_old()];
+            // An NF-e number stays open (a candidate gap) until its NF-e is settled or the number voided.
+            if key_.document.is_nfe() {
+                let mut open = key(sequence.clone(), keys::nfe_open_sk(number));
+                open.insert(attr::ENTITY.into(), s(entity::NFE_OPEN));
+                open.insert(ORDER_ID.into(), s(order.to_string()));
+                open.insert(attr::NUMBER.into(), n(number));
+                puts.push(CondPut::new_item(open));
+            }
             let reasons = match self.transact(puts).await? {
                 TxOutcome::Committed => return Ok(number),
                 TxOutcome::Cancelled(reasons) => reasons,
@@ -119,20 +133,20 @@ impl InvoiceStore for DynamoStore {
             let failed: Vec<bool> = reasons.iter().map(failed_condition).collect();
             match failed.as_slice() {
                 // This order claimed a number meanwhile (a concurrent retry): that is the answer.
-                [_, _, true] => {
+                [_, _, true, ..] => {
                     if let Some(claim) = reasons[2].item() {
                         return get_u64(claim, attr::NUMBER);
                     }
                 }
                 // The counter says n-1 but number n is taken: the sequence is damaged; retrying cannot help.
-                [false, true, false] => {
+                [false, true, false, ..] | [false, false, false, true] => {
                     return Err(StoreError::Corrupt(format!(
                         "NF-e number {number} of {}/{} is claimed but the counter is at {last}",
                         key_.cnpj, key_.serie
                     )));
                 }
                 // Another claimer moved the counter: try the next number from the value it holds now.
-                [true, _, false] => {
+                [true, _, false, ..] => {
                     known_last = reasons[0].item().map(|counter| get_u64(counter, attr::LAST)).transpose()?;
                 }
                 // Transaction conflicts that outlasted the retries of `transact`: another round.
@@ -187,5 +201,206 @@ impl InvoiceStore for DynamoStore {
     async fn invoices(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Vec<InvoiceRecord>> {
         let items = self.query_prefix(keys::order_pk(tenant, order), keys::INVOICE_PREFIX).await?;
         items.into_iter().map(items::read_invoice).collect()
+    }
+
+    async fn open_numbers(
+        &self,
+        tenant: &TenantId,
+        key_: &NumberingKey,
+        from: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedNumber>> {
+        check_numbering(key_)?;
+        let sequence = keys::nfe_counter_pk(tenant, key_);
+        let items =
+            self.query_numbers(sequence, keys::nfe_open_sk(from), keys::nfe_open_sk(999_999_999), limit).await?;
+        items.iter().map(|item| read_claim(item, true)).collect()
+    }
+
+    async fn claimed_numbers(
+        &self,
+        tenant: &TenantId,
+        key_: &NumberingKey,
+        first: u64,
+        last: u64,
+    ) -> StoreResult<Vec<ClaimedNumber>> {
+        check_numbering(key_)?;
+        if last < first {
+            return Ok(Vec::new());
+        }
+        let sequence = keys::nfe_counter_pk(tenant, key_);
+        let limit = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        let numbers =
+            self.query_numbers(sequence.clone(), keys::nfe_number_sk(first), keys::nfe_number_sk(last), limit).await?;
+        let open = self.query_numbers(sequence, keys::nfe_open_sk(first), keys::nfe_open_sk(last), limit).await?;
+        let open: Vec<u64> = open.iter().map(|item| get_u64(item, attr::NUMBER)).collect::<StoreResult<_>>()?;
+        numbers
+            .iter()
+            .map(|item| {
+                let number = get_u64(item, attr::NUMBER)?;
+                read_claim(item, open.contains(&number))
+            })
+            .collect()
+    }
+
+    async fn settle_number(&self, tenant: &TenantId, key_: &NumberingKey, number: u64) -> StoreResult<()> {
+        check_numbering(key_)?;
+        let open = key(keys::nfe_counter_pk(tenant, key_), keys::nfe_open_sk(number));
+        self.client.delete_item().table_name(self.table()).set_key(Some(open)).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn void_number(&self, tenant: &TenantId, key_: &NumberingKey, number: u64) -> StoreResult<()> {
+        check_numbering(key_)?;
+        let sequence = keys::nfe_counter_pk(tenant, key_);
+        // The number item first (it names the order): marked voided, conditional on existing.
+        let out = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(sequence.clone(), keys::nfe_number_sk(number))))
+            .update_expression("SET #voided = :yes")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#voided", VOIDED)
+            .expression_attribute_names("#pk", crate::table::PK)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match out {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(err) => {
+                return Err(match err.as_service_error() {
+                    Some(
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_),
+                    ) => StoreError::NotFound,
+                    _ => sdk_error(err),
+                });
+            }
+        };
+        let claim = read_claim(&item, false)?;
+        // The order releases the number (only if it is still the one it holds): its next claim is a new number.
+        let released = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::order_pk(tenant, &claim.order_id), keys::order_claim_sk(key_))))
+            .condition_expression("#number = :number")
+            .expression_attribute_names("#number", attr::NUMBER)
+            .expression_attribute_values(":number", n(number))
+            .send()
+            .await;
+        if let Err(err) = released {
+            match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)) => {
+                }
+                _ => return Err(sdk_error(err)),
+            }
+        }
+        self.settle_number(tenant, key_, number).await
+    }
+
+    async fn save_void(&self, record: &VoidRecord, expected_revision: u64) -> StoreResult<()> {
+        check_numbering(&record.numbering)?;
+        if record.revision != expected_revision + 1 {
+            return Err(StoreError::Other(format!(
+                "an inutilização saved over revision {expected_revision} must have revision {}",
+                expected_revision + 1
+            )));
+        }
+        let body = serde_json::to_string(record).map_err(|e| StoreError::Other(format!("inutilização: {e}")))?;
+        let mut item = key(keys::nfe_counter_pk(&record.tenant, &record.numbering), keys::nfe_void_sk(record.first));
+        item.insert(attr::ENTITY.into(), s(entity::NFE_VOID));
+        item.insert(attr::REVISION.into(), n(record.revision));
+        item.insert(attr::BODY.into(), s(body));
+        let mut put = self.client.put_item().table_name(self.table()).set_item(Some(item));
+        put = if expected_revision == 0 {
+            put.condition_expression(NEW_ITEM).expression_attribute_names("#pk", crate::table::PK)
+        } else {
+            put.condition_expression("#revision = :expected")
+                .expression_attribute_names("#revision", attr::REVISION)
+                .expression_attribute_values(":expected", n(expected_revision))
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+        };
+        let err = match put.send().await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
+                if expected_revision == 0 {
+                    return Err(StoreError::AlreadyExists);
+                }
+                match failed.item() {
+                    Some(old) => Err(StoreError::Conflict { current_version: get_u64(old, attr::REVISION)? }),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+            _ => Err(sdk_error(err)),
+        }
+    }
+
+    async fn voids(&self, tenant: &TenantId, key_: &NumberingKey) -> StoreResult<Vec<VoidRecord>> {
+        check_numbering(key_)?;
+        let items = self.query_prefix(keys::nfe_counter_pk(tenant, key_), keys::VOID_PREFIX).await?;
+        items
+            .iter()
+            .map(|item| match item.get(attr::BODY) {
+                Some(AttributeValue::S(body)) => {
+                    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("inutilização item: {e}")))
+                }
+                _ => Err(StoreError::Corrupt("inutilização item without its body".into())),
+            })
+            .collect()
+    }
+}
+
+/// A number item or an open marker as a claim.
+fn read_claim(item: &Item, open: bool) -> StoreResult<ClaimedNumber> {
+    let number = get_u64(item, attr::NUMBER)?;
+    let order_id = match item.get(ORDER_ID) {
+        Some(AttributeValue::S(id)) => {
+            OrderId::parse(id).map_err(|_| StoreError::Corrupt(format!("number {number}: order id {id:?}")))?
+        }
+        _ => return Err(StoreError::Corrupt(format!("number {number} names no order"))),
+    };
+    let voided = matches!(item.get(VOIDED), Some(AttributeValue::Bool(true)));
+    Ok(ClaimedNumber { number, order_id, open, voided })
+}
+
+impl DynamoStore {
+    /// The items of a sequence partition whose sort keys are between `from` and `to` (inclusive), ascending, at
+    /// most `limit` (read in pages of that size: an open gap list or a range never reads more).
+    async fn query_numbers(&self, pk: String, from: String, to: String, limit: usize) -> StoreResult<Vec<Item>> {
+        let mut all = Vec::new();
+        let mut start: Option<Item> = None;
+        while all.len() < limit {
+            let page = i32::try_from(limit - all.len()).unwrap_or(i32::MAX).min(1000);
+            let out = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#pk", crate::table::PK)
+                .expression_attribute_names("#sk", crate::table::SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":from", s(from.clone()))
+                .expression_attribute_values(":to", s(to.clone()))
+                .consistent_read(true)
+                .limit(page)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            all.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        all.truncate(limit);
+        Ok(all)
     }
 }

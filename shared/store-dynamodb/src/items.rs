@@ -80,6 +80,8 @@ pub mod entity {
     pub const NFE_COUNTER: &str = "nfe_counter";
     pub const NFE_CLAIM: &str = "nfe_claim";
     pub const NFE_ORDER_CLAIM: &str = "nfe_order_claim";
+    pub const NFE_OPEN: &str = "nfe_open";
+    pub const NFE_VOID: &str = "nfe_void";
     pub const ORDER_COUNTER: &str = "order_counter";
     pub const IDEMPOTENCY: &str = "idempotency";
     pub const DEDUPE: &str = "dedupe";

@@ -22,8 +22,6 @@ pub const FLOW_VERSION_PREFIX: &str = "V#";
 pub const FLOW_CURRENT_SK: &str = "CURRENT";
 /// Sort key of a counter item (order numbers, NF-e numbers).
 pub const COUNTER_SK: &str = "SEQ";
-/// Sort key of a claim of an NF-e number.
-pub const CLAIM_SK: &str = "CLAIM";
 /// Sort key of an idempotency record.
 pub const IDEM_SK: &str = "IDEM";
 /// Sort key of a dedupe record.
@@ -139,9 +137,28 @@ pub fn nfe_counter_pk(tenant: &TenantId, key: &NumberingKey) -> String {
     format!("T#{tenant}#SEQ#{}#{}#{}{}", key.document.tag(), key.cnpj, key.serie, key.environment_suffix())
 }
 
-/// `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` (sort key [`CLAIM_SK`]): who holds number `n`.
-pub fn nfe_claim_pk(tenant: &TenantId, key: &NumberingKey, number: u64) -> String {
-    format!("{}#NUM#{number:09}", nfe_counter_pk(tenant, key))
+/// Prefix of a sequence's number items (under [`nfe_counter_pk`]).
+pub const NUMBER_PREFIX: &str = "NUM#";
+/// Prefix of a sequence's open-number markers (under [`nfe_counter_pk`]).
+pub const OPEN_PREFIX: &str = "OPEN#";
+/// Prefix of a sequence's inutilizações (under [`nfe_counter_pk`]).
+pub const VOID_PREFIX: &str = "VOID#";
+
+/// `NUM#<n:09>` under the sequence's partition ([`nfe_counter_pk`]): who holds number `n`, and whether it was
+/// voided. A sequence's numbers are one Query (a range of them, or all), never a Scan.
+pub fn nfe_number_sk(number: u64) -> String {
+    format!("{NUMBER_PREFIX}{number:09}")
+}
+
+/// `OPEN#<n:09>` under the sequence's partition: number `n` of an NF-e sequence is claimed and its NF-e is not
+/// settled (authorized, denied) nor voided yet. The gap listing reads only these.
+pub fn nfe_open_sk(number: u64) -> String {
+    format!("{OPEN_PREFIX}{number:09}")
+}
+
+/// `VOID#<first:09>` under the sequence's partition: the inutilização starting at `first`.
+pub fn nfe_void_sk(first: u64) -> String {
+    format!("{VOID_PREFIX}{first:09}")
 }
 
 /// `T#<tenant>#SEQ#ORDER` (sort key [`COUNTER_SK`]): the last human order number of a tenant.
@@ -281,7 +298,9 @@ mod tests {
         assert!(invoice_sk(&dps, 42).starts_with(INVOICE_PREFIX) && invoice_sk(&dps, 42).starts_with(DPS_PREFIX));
         assert_eq!(nfe_counter_pk(&t, &dps), "T#acme#SEQ#DPS#11222333000181#1");
         assert_eq!(order_claim_sk(&dps), "CLAIM#DPS#11222333000181#1");
-        assert_eq!(nfe_claim_pk(&t, &key, 3), "T#acme#SEQ#NFE#11222333000181#1#NUM#000000003");
+        assert_eq!(nfe_number_sk(3), "NUM#000000003");
+        assert_eq!(nfe_open_sk(3), "OPEN#000000003");
+        assert_eq!(nfe_void_sk(12), "VOID#000000012");
         assert!(valid_numbering(&key));
         assert!(!valid_numbering(&NumberingKey::nfe("1122#333000181", 1)));
     }

@@ -2,7 +2,9 @@
 //! records (revision-checked).
 
 use async_trait::async_trait;
-use osflow_app::{FiscalDocument, InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult};
+use osflow_app::{
+    ClaimedNumber, FiscalDocument, InvoiceRecord, InvoiceStore, NumberingKey, StoreError, StoreResult, VoidRecord,
+};
 use osflow_domain::values::{OrderId, TenantId};
 use rusqlite::{OptionalExtension, params};
 
@@ -24,11 +26,14 @@ impl InvoiceStore for SqliteStore {
     async fn claim_number(&self, tenant: &TenantId, key: &NumberingKey, order: &OrderId) -> StoreResult<u64> {
         let (tenant, cnpj, serie, order) =
             (tenant.as_str().to_owned(), sequence_column(key), key.serie, order.to_string());
+        // Only NF-e numbers can be voided: a DPS number is never open.
+        let open = key.document.is_nfe();
         self.write(move |conn| {
             let tx = immediate(conn)?;
             let claimed: Option<i64> = tx
                 .prepare_cached(
-                    "SELECT number FROM invoice_claims WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND order_id = ?4",
+                    "SELECT number FROM invoice_claims
+                     WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND order_id = ?4 AND voided = 0",
                 )
                 .db()?
                 .query_row(params![tenant, cnpj, serie, order], |r| r.get(0))
@@ -46,10 +51,10 @@ impl InvoiceStore for SqliteStore {
                 .query_row(params![tenant, cnpj, serie], |r| r.get(0))
                 .db()?;
             tx.prepare_cached(
-                "INSERT INTO invoice_claims (tenant, cnpj, serie, order_id, number) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO invoice_claims (tenant, cnpj, serie, order_id, number, open) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .db()?
-            .execute(params![tenant, cnpj, serie, order, n])
+            .execute(params![tenant, cnpj, serie, order, n, open])
             .db()?;
             tx.commit().db()?;
             Ok(n as u64)
@@ -135,4 +140,168 @@ impl InvoiceStore for SqliteStore {
         })
         .await
     }
+
+    async fn open_numbers(
+        &self,
+        tenant: &TenantId,
+        key: &NumberingKey,
+        from: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedNumber>> {
+        let (tenant, cnpj, serie) = (tenant.as_str().to_owned(), sequence_column(key), key.serie);
+        let (from, limit) = (version_column(from)?, i64::try_from(limit).unwrap_or(i64::MAX));
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT number, order_id, open, voided FROM invoice_claims
+                     WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND open = 1 AND number >= ?4
+                     ORDER BY number LIMIT ?5",
+                )
+                .db()?;
+            let rows = stmt.query_map(params![tenant, cnpj, serie, from, limit], claim_row).db()?;
+            rows.map(|r| r.db().and_then(claimed)).collect()
+        })
+        .await
+    }
+
+    async fn claimed_numbers(
+        &self,
+        tenant: &TenantId,
+        key: &NumberingKey,
+        first: u64,
+        last: u64,
+    ) -> StoreResult<Vec<ClaimedNumber>> {
+        let (tenant, cnpj, serie) = (tenant.as_str().to_owned(), sequence_column(key), key.serie);
+        let (first, last) = (version_column(first)?, version_column(last)?);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT number, order_id, open, voided FROM invoice_claims
+                     WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND number BETWEEN ?4 AND ?5
+                     ORDER BY number",
+                )
+                .db()?;
+            let rows = stmt.query_map(params![tenant, cnpj, serie, first, last], claim_row).db()?;
+            rows.map(|r| r.db().and_then(claimed)).collect()
+        })
+        .await
+    }
+
+    async fn settle_number(&self, tenant: &TenantId, key: &NumberingKey, number: u64) -> StoreResult<()> {
+        let (tenant, cnpj, serie, number) =
+            (tenant.as_str().to_owned(), sequence_column(key), key.serie, version_column(number)?);
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE invoice_claims SET open = 0 WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND number = ?4",
+            )
+            .db()?
+            .execute(params![tenant, cnpj, serie, number])
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn void_number(&self, tenant: &TenantId, key: &NumberingKey, number: u64) -> StoreResult<()> {
+        let (tenant, cnpj, serie, number) =
+            (tenant.as_str().to_owned(), sequence_column(key), key.serie, version_column(number)?);
+        self.write(move |conn| {
+            let updated = conn
+                .prepare_cached(
+                    "UPDATE invoice_claims SET open = 0, voided = 1
+                     WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND number = ?4",
+                )
+                .db()?
+                .execute(params![tenant, cnpj, serie, number])
+                .db()?;
+            if updated == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn save_void(&self, record: &VoidRecord, expected_revision: u64) -> StoreResult<()> {
+        if record.revision != expected_revision + 1 {
+            return Err(invalid(format!(
+                "an inutilização saved over revision {expected_revision} has revision {}",
+                expected_revision + 1
+            )));
+        }
+        let tenant = record.tenant.as_str().to_owned();
+        let (cnpj, serie, first) =
+            (sequence_column(&record.numbering), record.numbering.serie, version_column(record.first)?);
+        let (revision, expected) = (version_column(record.revision)?, version_column(expected_revision)?);
+        let body = to_json(record)?;
+        self.write(move |conn| {
+            let changed = if expected == 0 {
+                conn.prepare_cached(
+                    "INSERT INTO invoice_voids (tenant, cnpj, serie, first, revision, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant, cnpj, serie, first) DO NOTHING",
+                )
+                .db()?
+                .execute(params![tenant, cnpj, serie, first, revision, body])
+                .db()?
+            } else {
+                conn.prepare_cached(
+                    "UPDATE invoice_voids SET revision = ?1, body = ?2
+                     WHERE tenant = ?3 AND cnpj = ?4 AND serie = ?5 AND first = ?6 AND revision = ?7",
+                )
+                .db()?
+                .execute(params![revision, body, tenant, cnpj, serie, first, expected])
+                .db()?
+            };
+            if changed == 1 {
+                return Ok(());
+            }
+            if expected == 0 {
+                return Err(StoreError::AlreadyExists);
+            }
+            let current: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT revision FROM invoice_voids WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3 AND first = ?4",
+                )
+                .db()?
+                .query_row(params![tenant, cnpj, serie, first], |r| r.get(0))
+                .optional()
+                .db()?;
+            Err(match current {
+                None => StoreError::NotFound,
+                Some(r) => StoreError::Conflict { current_version: r as u64 },
+            })
+        })
+        .await
+    }
+
+    async fn voids(&self, tenant: &TenantId, key: &NumberingKey) -> StoreResult<Vec<VoidRecord>> {
+        let (tenant, cnpj, serie) = (tenant.as_str().to_owned(), sequence_column(key), key.serie);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT first, body FROM invoice_voids WHERE tenant = ?1 AND cnpj = ?2 AND serie = ?3
+                     ORDER BY first",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map(params![tenant, cnpj, serie], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .db()?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (first, body) = row.db()?;
+                out.push(from_json(&body, || format!("inutilização {tenant}/{cnpj}/{serie}/{first}"))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+type ClaimRow = (i64, String, bool, bool);
+
+fn claim_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClaimRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn claimed((number, order, open, voided): ClaimRow) -> StoreResult<ClaimedNumber> {
+    let order_id =
+        OrderId::parse(&order).map_err(|_| StoreError::Corrupt(format!("claim {number}: order id {order:?}")))?;
+    Ok(ClaimedNumber { number: number as u64, order_id, open, voided })
 }

@@ -230,6 +230,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, order_id)
     ) WITHOUT ROWID;
     "#,
+    // 10: the inutilização. A claim is keyed by its number (an order whose number was voided claims another):
+    // `open` until its NF-e is settled (authorized, denied) or voided, `voided` once SEFAZ voided it; an order
+    // holds one claim per sequence that is not voided. Claims made before are open until the gap listing reads
+    // their records. The inutilizações, one per (sequence, first number).
+    r#"
+    CREATE TABLE invoice_claims_v10 (
+        tenant   TEXT NOT NULL,
+        cnpj     TEXT NOT NULL,
+        serie    INTEGER NOT NULL,
+        number   INTEGER NOT NULL,
+        order_id TEXT NOT NULL,
+        open     INTEGER NOT NULL DEFAULT 1,
+        voided   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, cnpj, serie, number)
+    ) WITHOUT ROWID;
+    INSERT INTO invoice_claims_v10 (tenant, cnpj, serie, number, order_id)
+        SELECT tenant, cnpj, serie, number, order_id FROM invoice_claims;
+    DROP TABLE invoice_claims;
+    ALTER TABLE invoice_claims_v10 RENAME TO invoice_claims;
+    CREATE UNIQUE INDEX invoice_claims_by_order ON invoice_claims (tenant, cnpj, serie, order_id) WHERE voided = 0;
+    CREATE INDEX invoice_claims_open ON invoice_claims (tenant, cnpj, serie, number) WHERE open = 1;
+    CREATE TABLE invoice_voids (
+        tenant   TEXT NOT NULL,
+        cnpj     TEXT NOT NULL,
+        serie    INTEGER NOT NULL,
+        first    INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        body     TEXT NOT NULL,
+        PRIMARY KEY (tenant, cnpj, serie, first)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

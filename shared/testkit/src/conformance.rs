@@ -113,6 +113,9 @@ macro_rules! conformance_tests {
             invoice_numbers_are_claimed_in_order,
             numbering_sequences_are_independent,
             save_invoice_checks_revisions,
+            open_numbers_list_only_what_may_be_a_gap,
+            a_voided_number_is_never_given_again,
+            voids_save_checks_revisions_and_list_per_sequence,
             concurrent_applies_have_one_winner,
             concurrent_claims_are_gapless,
             concurrent_dps_claims_are_gapless,
@@ -1275,6 +1278,120 @@ pub async fn invoice_numbers_are_claimed_in_order(s: Stores) {
     assert_eq!(s.invoices.claim_number(&t, &key, &orders[0]).await.unwrap(), 1);
     assert_eq!(s.invoices.claim_number(&t, &key, &new_order_id()).await.unwrap(), 6);
     assert_eq!(s.invoices.claim_number(&t, &key, &orders[4]).await.unwrap(), 5);
+}
+
+/// A sequence's open numbers are its claimed NF-e numbers not settled nor voided, ascending from a start, paged;
+/// a range of claims reads every claim of it; DPS numbers are never open.
+pub async fn open_numbers_list_only_what_may_be_a_gap(s: Stores) {
+    let t = tenant("acme");
+    let key = numbering("11222333000181", 1);
+    let orders: Vec<OrderId> = (0..6).map(|_| new_order_id()).collect();
+    for o in &orders {
+        s.invoices.claim_number(&t, &key, o).await.unwrap();
+    }
+    let numbers = |v: Vec<osflow_app::ClaimedNumber>| v.iter().map(|c| c.number).collect::<Vec<_>>();
+    assert_eq!(numbers(s.invoices.open_numbers(&t, &key, 1, 100).await.unwrap()), vec![1, 2, 3, 4, 5, 6]);
+    s.invoices.settle_number(&t, &key, 2).await.unwrap();
+    s.invoices.settle_number(&t, &key, 2).await.unwrap();
+    s.invoices.settle_number(&t, &key, 5).await.unwrap();
+    let open = s.invoices.open_numbers(&t, &key, 1, 100).await.unwrap();
+    assert_eq!(numbers(open.clone()), vec![1, 3, 4, 6]);
+    assert_eq!(open[1].order_id, orders[2], "each open number names the order that claimed it");
+    assert!(open.iter().all(|c| c.open && !c.voided));
+    assert_eq!(numbers(s.invoices.open_numbers(&t, &key, 1, 2).await.unwrap()), vec![1, 3], "a page");
+    assert_eq!(numbers(s.invoices.open_numbers(&t, &key, 4, 100).await.unwrap()), vec![4, 6], "from 4");
+    let range = s.invoices.claimed_numbers(&t, &key, 2, 4).await.unwrap();
+    assert_eq!(
+        range.iter().map(|c| (c.number, c.order_id, c.open)).collect::<Vec<_>>(),
+        vec![(2, orders[1], false), (3, orders[2], true), (4, orders[3], true)]
+    );
+    assert!(s.invoices.claimed_numbers(&t, &key, 7, 9).await.unwrap().is_empty(), "never claimed");
+    // Another tenant, another sequence, the DPS of the same CNPJ: nothing of this sequence.
+    assert!(s.invoices.open_numbers(&tenant("other"), &key, 1, 100).await.unwrap().is_empty());
+    let dps = osflow_app::NumberingKey::dps("11222333000181", 1);
+    s.invoices.claim_number(&t, &dps, &orders[0]).await.unwrap();
+    assert!(s.invoices.open_numbers(&t, &dps, 1, 100).await.unwrap().is_empty(), "a DPS number is never open");
+    assert_eq!(s.invoices.open_numbers(&t, &key, 1, 100).await.unwrap().len(), 4);
+}
+
+/// Voiding a number closes it and releases it from its order: the order's next claim is a new number, and the
+/// voided one is never given again, to anyone.
+pub async fn a_voided_number_is_never_given_again(s: Stores) {
+    let t = tenant("acme");
+    let key = numbering("11222333000181", 1);
+    let (x, y, z) = (new_order_id(), new_order_id(), new_order_id());
+    assert_eq!(s.invoices.claim_number(&t, &key, &x).await.unwrap(), 1);
+    assert_eq!(s.invoices.claim_number(&t, &key, &y).await.unwrap(), 2);
+    s.invoices.void_number(&t, &key, 1).await.unwrap();
+    s.invoices.void_number(&t, &key, 1).await.unwrap();
+    assert_eq!(s.invoices.void_number(&t, &key, 9).await, Err(StoreError::NotFound), "never claimed");
+    let claims = s.invoices.claimed_numbers(&t, &key, 1, 2).await.unwrap();
+    assert_eq!(
+        claims.iter().map(|c| (c.number, c.order_id, c.open, c.voided)).collect::<Vec<_>>(),
+        vec![(1, x, false, true), (2, y, true, false)]
+    );
+    assert_eq!(s.invoices.claim_number(&t, &key, &x).await.unwrap(), 3, "the order takes a new number");
+    assert_eq!(s.invoices.claim_number(&t, &key, &x).await.unwrap(), 3, "and keeps it");
+    assert_eq!(s.invoices.claim_number(&t, &key, &z).await.unwrap(), 4);
+    assert_eq!(s.invoices.claim_number(&t, &key, &y).await.unwrap(), 2, "other claims are untouched");
+    let open: Vec<u64> = s.invoices.open_numbers(&t, &key, 1, 100).await.unwrap().iter().map(|c| c.number).collect();
+    assert_eq!(open, vec![2, 3, 4]);
+}
+
+fn void_record(t: &TenantId, key: &osflow_app::NumberingKey, first: u64, last: u64) -> osflow_app::VoidRecord {
+    osflow_app::VoidRecord {
+        tenant: t.clone(),
+        numbering: key.clone(),
+        first,
+        last,
+        justification: "NF-e rejeitada e emitida de novo com \"outro\" número & <série>".into(),
+        state: osflow_app::VoidState::Pending,
+        id: format!("ID35261122233300018155001{first:09}{last:09}"),
+        request_xml: "<inutNFe xmlns=\"http://www.portalfiscal.inf.br/nfe\" versao=\"4.00\"/>".into(),
+        cstat: None,
+        message: None,
+        protocol: None,
+        xml_ref: None,
+        sending_until: Some(at(1)),
+        revision: 1,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+/// Inutilizações: created once per (sequence, first number), updated only over the revision read, listed per
+/// sequence ascending.
+pub async fn voids_save_checks_revisions_and_list_per_sequence(s: Stores) {
+    let t = tenant("acme");
+    let key = numbering("11222333000181", 1);
+    let homologation = key.clone().in_environment(osflow_app::FiscalEnvironment::Homologation);
+    let later = void_record(&t, &key, 7, 9);
+    let first = void_record(&t, &key, 2, 2);
+    s.invoices.save_void(&later, 0).await.unwrap();
+    s.invoices.save_void(&first, 0).await.unwrap();
+    assert_eq!(s.invoices.save_void(&first, 0).await, Err(StoreError::AlreadyExists));
+    s.invoices.save_void(&void_record(&t, &homologation, 2, 5), 0).await.unwrap();
+    assert_eq!(s.invoices.voids(&t, &key).await.unwrap(), vec![first.clone(), later.clone()]);
+
+    let mut voided = later.clone();
+    voided.state = osflow_app::VoidState::Voided;
+    voided.cstat = Some(102);
+    voided.protocol = Some("135260000000009".into());
+    voided.xml_ref = Some("fiscal/nfe/production/x-procInutNFe.xml".into());
+    voided.sending_until = None;
+    voided.revision = 2;
+    voided.updated_at = at(1);
+    s.invoices.save_void(&voided, 1).await.unwrap();
+    let mut stale = later.clone();
+    stale.revision = 2;
+    stale.state = osflow_app::VoidState::Rejected;
+    assert_eq!(s.invoices.save_void(&stale, 1).await, Err(StoreError::Conflict { current_version: 2 }));
+    let mut unknown = void_record(&t, &key, 40, 41);
+    unknown.revision = 2;
+    assert_eq!(s.invoices.save_void(&unknown, 1).await, Err(StoreError::NotFound));
+    assert_eq!(s.invoices.voids(&t, &key).await.unwrap(), vec![first, voided]);
+    assert_eq!(s.invoices.voids(&t, &homologation).await.unwrap().len(), 1);
+    assert!(s.invoices.voids(&tenant("other"), &key).await.unwrap().is_empty());
 }
 
 /// Homologation numbers are a sequence apart from production's, and a record keeps its environment.

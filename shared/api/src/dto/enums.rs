@@ -59,7 +59,7 @@ mirror! {
 
 mirror! {
     /// The state of the order's NF-e.
-    InvoiceState <=> d::InvoiceState { Pending, Authorized, Rejected, Denied, Cancelled }
+    InvoiceState <=> d::InvoiceState { Pending, Authorized, Rejected, Denied, Cancelled, Voided }
 }
 
 mirror! {
@@ -122,6 +122,19 @@ mirror! {
 mirror! {
     /// `tpAmb`: `homologation` (2, no fiscal value; the default) or `production` (1).
     FiscalEnvironment <=> osflow_app::FiscalEnvironment { Homologation, Production }
+}
+
+mirror! {
+    /// Why a number is a gap: `rejected` (SEFAZ rejected its NF-e and it was not authorized since),
+    /// `order_cancelled` (its order was cancelled first), `superseded` (its order's NF-e was issued again under
+    /// another number or sequence).
+    GapReason <=> osflow_app::GapReason { Rejected, OrderCancelled, Superseded }
+}
+
+mirror! {
+    /// An inutilização: `pending` (sent, no answer kept: the same request sends it again), `voided` (SEFAZ voided
+    /// the range), `rejected` (SEFAZ refused it; nothing voided).
+    VoidState <=> osflow_app::VoidState { Pending, Voided, Rejected }
 }
 
 /// A discount: an amount in reais (`{"type": "value", "value": "10.00"}`) or a percentage from 0 to 100

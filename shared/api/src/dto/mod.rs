@@ -5,7 +5,9 @@ pub mod fiscal;
 mod instant;
 pub mod requests;
 pub mod views;
+pub mod voids;
 
 pub use fiscal::*;
 pub use requests::*;
 pub use views::*;
+pub use voids::*;

@@ -1,5 +1,6 @@
 //! After an NF-e is authorized: its cancellation (event 110111), its cartas de correção (110110), the
-//! documents SEFAZ registered (procEventoNFe) and its DANFE.
+//! documents SEFAZ registered (procEventoNFe) and its DANFE; the numbers never authorized: the gaps of a
+//! sequence and their inutilização (procInutNFe).
 //!
 //! Signing needs the NF-e library, so the events go through the [`NfeEvents`] port, wired only where they are
 //! sent ([`App::nfe_events`]); the reads serve what the invoicer stored.
@@ -7,7 +8,9 @@
 use osflow_domain::values::OrderId;
 use osflow_domain::{DomainError, InvoiceCorrection, Role};
 
-use crate::ports::{Blob, InvoiceRecord, NfeEventError, danfe_blob_key, nfe_event_blob_key};
+use crate::ports::{
+    Blob, FiscalEnvironment, InvoiceRecord, NfeEventError, NfeGaps, VoidRecord, danfe_blob_key, nfe_event_blob_key,
+};
 use crate::usecases::{App, AppError, AppResult, Caller, READERS};
 
 /// Who may cancel or correct an NF-e: the people answerable for the company's fiscal documents.
@@ -119,6 +122,42 @@ impl App {
         self.nfe_record(caller, id, key).await?;
         let blob_key = nfe_event_blob_key(id, key, CANCEL_EVENT, 1);
         self.blobs.get(&caller.tenant, &blob_key).await?.ok_or(AppError::NotFound)
+    }
+
+    /// The gaps of the company's NF-e sequence in `environment` (the emitter's own when `None`) and its
+    /// inutilizações; `representante` or `financeiro`.
+    pub async fn nfe_gaps(&self, caller: &Caller, environment: Option<FiscalEnvironment>) -> AppResult<NfeGaps> {
+        self.require(caller, &NFE_EVENT_ROLES)?;
+        Ok(self.nfe_events()?.gaps(&caller.tenant, environment).await?)
+    }
+
+    /// Voids the gaps `first..=last` of that sequence at SEFAZ (inutilização) with a justification of 15–255
+    /// characters; `representante` or `financeiro`. The same range again answers the inutilização made.
+    pub async fn void_nfe_numbers(
+        &self,
+        caller: &Caller,
+        environment: Option<FiscalEnvironment>,
+        first: u64,
+        last: u64,
+        justification: &str,
+    ) -> AppResult<VoidRecord> {
+        self.require(caller, &NFE_EVENT_ROLES)?;
+        let justification = between("justification", justification, JUSTIFICATION_CHARS)?;
+        Ok(self.nfe_events()?.void_range(&caller.tenant, environment, first, last, &justification).await?)
+    }
+
+    /// The procInutNFe of the inutilização starting at `first` of that sequence.
+    pub async fn nfe_void_xml(
+        &self,
+        caller: &Caller,
+        environment: Option<FiscalEnvironment>,
+        first: u64,
+    ) -> AppResult<(VoidRecord, Blob)> {
+        let gaps = self.nfe_gaps(caller, environment).await?;
+        let void = gaps.voids.into_iter().find(|v| v.first == first).ok_or(AppError::NotFound)?;
+        let at = void.xml_ref.as_deref().ok_or(AppError::NotFound)?;
+        let blob = self.blobs.get(&caller.tenant, at).await?.ok_or(AppError::NotFound)?;
+        Ok((void, blob))
     }
 
     /// The DANFE of the order's NF-e `key`: the PDF the invoicer printed when SEFAZ authorized it.
