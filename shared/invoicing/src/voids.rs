@@ -191,7 +191,7 @@ impl Invoicer {
             environment: emitter.environment,
             uf: emitter.emitter.address.uf,
             year: now.with_timezone(&brt).year(),
-            cnpj: emitter.emitter.cnpj.clone(),
+            cnpj: emitter.emitter.cnpj,
             serie: emitter.serie,
             first: range(first)?,
             last: range(last)?,

@@ -305,11 +305,16 @@ const LATER_TABLES: [&str; 8] = [
 ];
 
 /// Takes out what later migrations added to the tables of migration 1 (the orders' SLA deadline and its index,
-/// the orders' card and the status index holding it), as a file of schema version 1 is.
+/// the orders' card and the status index holding it, the claims keyed by number, the inutilizações, which no
+/// older build created), as a file of schema version 1 is.
 fn drop_later_columns(conn: &rusqlite::Connection) {
     conn.execute_batch(
         "DROP INDEX orders_by_sla_due; DROP INDEX orders_by_status; ALTER TABLE orders DROP COLUMN card;
-         ALTER TABLE orders DROP COLUMN sla_due; CREATE INDEX orders_by_status ON orders (tenant, status, updated_at, id);",
+         ALTER TABLE orders DROP COLUMN sla_due; CREATE INDEX orders_by_status ON orders (tenant, status, updated_at, id);
+         DROP TABLE invoice_claims; DROP TABLE invoice_voids;
+         CREATE TABLE invoice_claims (tenant TEXT NOT NULL, cnpj TEXT NOT NULL, serie INTEGER NOT NULL,
+             order_id TEXT NOT NULL, number INTEGER NOT NULL, PRIMARY KEY (tenant, cnpj, serie, order_id),
+             UNIQUE (tenant, cnpj, serie, number)) WITHOUT ROWID;",
     )
     .unwrap();
 }
@@ -336,6 +341,12 @@ async fn a_version_1_file_is_migrated_to_the_current_schema() {
         conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
     }
     drop_later_columns(&conn);
+    // An NF-e number this order claimed then (the claims were keyed by order).
+    conn.execute(
+        "INSERT INTO invoice_claims (tenant, cnpj, serie, order_id, number) VALUES (?1, '11222333000181', 1, ?2, 7)",
+        [order.tenant.as_str().to_owned(), order.id.to_string()],
+    )
+    .unwrap();
     conn.pragma_update(None, "user_version", 1).unwrap();
     drop(conn);
     assert!(schema_objects(&path).iter().all(|(_, name, _)| !LATER_TABLES.contains(&name.as_str())));
@@ -343,6 +354,11 @@ async fn a_version_1_file_is_migrated_to_the_current_schema() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(schema_objects(&path), expected, "the migrated schema is the fresh one");
+    // The claim is kept, open until the gap listing reads its record; the order keeps its number.
+    let sequence = osflow_app::NumberingKey::nfe("11222333000181", 1);
+    let open = store.open_numbers(&order.tenant, &sequence, 1, 10).await.unwrap();
+    assert_eq!(open.iter().map(|c| (c.number, c.order_id)).collect::<Vec<_>>(), vec![(7, order.id)]);
+    assert_eq!(store.claim_number(&order.tenant, &sequence, &order.id).await.unwrap(), 7);
     assert_eq!(store.get(&order.tenant, &order.id).await.unwrap(), Some(order.clone()));
     assert_eq!(store.timeline(&order.tenant, &order.id).await.unwrap(), events);
     // The card of the order written before cards existed was filled in when the store opened.

@@ -279,7 +279,9 @@ async fn items_are_laid_out_as_designed() {
         ("T#acme#FLOW".to_owned(), "V#000001".to_owned()),
         ("T#acme#FLOW".to_owned(), "CURRENT".to_owned()),
         (nfe_seq.clone(), "SEQ".to_owned()),
-        (format!("{nfe_seq}#NUM#000000001"), "CLAIM".to_owned()),
+        // Who holds number 1, and that it is still open (no final answer yet): under the sequence, by number.
+        (nfe_seq.clone(), "NUM#000000001".to_owned()),
+        (nfe_seq.clone(), "OPEN#000000001".to_owned()),
         ("T#acme#SEQ#ORDER".to_owned(), "SEQ".to_owned()),
         ("T#acme#IDEM#key-1".to_owned(), "IDEM".to_owned()),
     ]
@@ -335,8 +337,10 @@ async fn items_are_laid_out_as_designed() {
     assert_eq!(number(current, "version"), "1");
     let counter = &items[&(nfe_seq.clone(), "SEQ".to_owned())];
     assert_eq!(number(counter, "last"), "1");
-    let claim = &items[&(format!("{nfe_seq}#NUM#000000001"), "CLAIM".to_owned())];
-    assert_eq!(text(claim, "order_id"), id.to_string());
+    let claim = &items[&(nfe_seq.clone(), "NUM#000000001".to_owned())];
+    assert_eq!((text(claim, "order_id"), number(claim, "number")), (id.to_string(), "1".to_owned()));
+    let open = &items[&(nfe_seq.clone(), "OPEN#000000001".to_owned())];
+    assert_eq!(text(open, "order_id"), id.to_string());
     let invoice = &items[&(order_pk.clone(), "NFE#000000001#11222333000181#1".to_owned())];
     assert_eq!(number(invoice, "revision"), "1");
     assert_eq!(number(invoice, "number"), "1");
