@@ -206,7 +206,7 @@ async fn a_number_of_a_cancelled_order_is_a_gap_unless_sefaz_holds_its_nfe() {
     invoicer.issue(&w.tenant, &lost.id).await.expect_err("the answer was lost");
     for id in [&crashed.id, &lost.id] {
         let refund = osflow_domain::RefundInput {
-            method: PaymentMethod::Pix,
+            method: osflow_domain::PaymentMethod::Pix,
             amount: w.order(id).await.amount_kept(),
             reference: None,
         };
