@@ -71,6 +71,11 @@ async fn a_warranty_return_at_zero_price_linked_both_ways_and_the_receipts() {
     assert_eq!(first["intake"]["accessories"][0], "Carregador Dell 65W");
     assert_eq!(first["quote"]["lines"][0]["warranty_days"], 30, "the parts default");
     assert_eq!(first["quote"]["lines"][1]["warranty_days"], 90, "the labor default");
+    // An intake photo of the equipment as received: on the order, and listed on the entry receipt.
+    let photo = json!({"content_type": "image/jpeg", "caption": "Canto da tampa riscado", "intake": true});
+    let added = rep.post(&format!("/v1/orders/{id}/attachments"), photo.clone()).await.ok(StatusCode::CREATED);
+    assert_eq!(added["attachment"]["intake"], true, "{added}");
+    assert_eq!(rep.order(&id).await["attachments"][0]["intake"], true);
 
     let entry = receipt(&rep, &id, "entry", dir.path()).await;
     for expected in [
@@ -79,6 +84,7 @@ async fn a_warranty_return_at_zero_price_linked_both_ways_and_the_receipts() {
         "Oficina Garantia Ltda",
         "Carregador Dell 65W, Mochila preta",
         "Tampa riscada",
+        "Fotos de entrada: 1 (Canto da tampa riscado)",
         "Não liga",
         "Fonte 65W",
         "R$ 269,90",
@@ -93,6 +99,10 @@ async fn a_warranty_return_at_zero_price_linked_both_ways_and_the_receipts() {
         .await
         .problem(StatusCode::CONFLICT, NOT_ALLOWED);
     walk_to(&rep, &id, "aguardando_pagamento").await;
+    // The work started: no more intake photos.
+    rep.post(&format!("/v1/orders/{id}/attachments"), photo)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, INVALID_FIELD);
     rep.step_ok(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await;
     let released = rep.step_ok(&id, "release", json!({})).await;
     let warranties = released["warranties"].as_array().expect("warranties");

@@ -282,6 +282,7 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
         content_type,
         caption: body.caption,
         visible_to_customer: body.visible_to_customer,
+        intake: body.intake,
     };
     let view = |o: &Order, flow: &Flow| {
         let attachment = o.attachments.iter().rev().find(|a| a.key == key).map(AttachmentView::from);

@@ -191,6 +191,11 @@ pub fn entry_receipt(order: &Order, settings: &CompanySettings, company: &str) -
     }
     let condition = order.intake.as_ref().and_then(|i| i.condition.as_deref()).unwrap_or("não informado");
     w.field("Estado do equipamento", condition);
+    let photos: Vec<&str> =
+        order.attachments.iter().filter(|a| a.intake).map(|a| a.caption.as_deref().unwrap_or("sem legenda")).collect();
+    if !photos.is_empty() {
+        w.field("Fotos de entrada", &format!("{} ({})", photos.len(), photos.join("; ")));
+    }
     if let Some(link) = &order.warranty_of {
         w.field("Retorno em garantia da OS nº", &link.number.to_string());
     }

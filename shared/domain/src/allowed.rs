@@ -51,6 +51,7 @@ pub fn allowed_actions(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context)
         content_type: "image/jpeg".into(),
         caption: None,
         visible_to_customer: false,
+        intake: false,
     });
     // Nothing to pay is not a payment to offer.
     if order.balance().cents() > 0 {
@@ -147,6 +148,7 @@ pub fn may_give(order: &Order, flow: &Flow, actor: &Actor, ctx: &Context, name: 
             content_type: "image/jpeg".into(),
             caption: None,
             visible_to_customer: false,
+            intake: false,
         },
         (None, "register_payment") => {
             Command::RegisterPayment { amount: order.balance(), method: PaymentMethod::Pix, reference: None }

@@ -92,6 +92,8 @@ pub enum Command {
         content_type: String,
         caption: Option<String>,
         visible_to_customer: bool,
+        /// An intake photo (the equipment as received): only a photo, and only before the work starts.
+        intake: bool,
     },
     WaitMaterial {
         reason: String,
@@ -756,14 +758,22 @@ fn decide_execution(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Re
             require_roles(&STAFF_ALL)?;
             out.push(None, Change::LinkResent);
         }
-        Command::AddAttachment { key, content_type, caption, visible_to_customer } => {
+        Command::AddAttachment { key, content_type, caption, visible_to_customer, intake } => {
             require_roles(&STAFF_ALL)?;
+            if intake && !matches!(status_kind, StatusKind::Open | StatusKind::AwaitingApproval | StatusKind::Approved)
+            {
+                return Err(invalid("intake", "intake photos are taken before the work starts"));
+            }
+            if intake && !content_type.starts_with("image/") {
+                return Err(invalid("intake", "only a photo is an intake photo"));
+            }
             let attachment = Attachment {
                 key: text("key", &key, 512)?,
                 content_type: text("content_type", &content_type, 100)?,
                 caption: opt_text("caption", caption.as_deref(), 200)?,
                 visible_to_customer,
                 at: ctx.now,
+                intake,
             };
             out.push(None, Change::AttachmentAdded { attachment });
         }

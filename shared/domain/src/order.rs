@@ -327,6 +327,9 @@ pub struct Attachment {
     pub caption: Option<String>,
     pub visible_to_customer: bool,
     pub at: DateTime<Utc>,
+    /// An intake photo: the equipment as it was received (taken at opening or before the work starts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intake: bool,
 }
 
 impl Attachment {

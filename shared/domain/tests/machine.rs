@@ -286,6 +286,29 @@ fn the_unlock_code_is_kept_read_and_forgotten_at_close_or_cancel() {
     assert!(!h.order.has_unlock_code());
 }
 
+/// Intake photos: photos of the equipment as received, at opening or before the work starts; never after.
+#[test]
+fn intake_photos_are_taken_before_the_work_starts() {
+    let mut h = Harness::default();
+    let photo = |intake: bool, content_type: &str| Command::AddAttachment {
+        key: "acme/o1/entrada.jpg".into(),
+        content_type: content_type.into(),
+        caption: Some("Tampa riscada".into()),
+        visible_to_customer: false,
+        intake,
+    };
+    h.ok(photo(true, "image/jpeg"));
+    let err = h.try_(photo(true, "application/pdf")).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { field, .. } if field == "intake"));
+    h.approve();
+    h.ok(photo(true, "image/png"));
+    h.ok(Command::Start);
+    let err = h.try_(photo(true, "image/jpeg")).unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { field, .. } if field == "intake"), "after the start");
+    h.ok(photo(false, "image/jpeg"));
+    assert_eq!(h.order.attachments.iter().filter(|a| a.intake).count(), 2);
+}
+
 #[test]
 fn a_warranty_return_opens_linked_with_the_intake() {
     let mut cmd = open_cmd(vec![labor("0.00")]);
@@ -1269,6 +1292,7 @@ fn attachments_and_the_photo_guard() {
         content_type: "application/pdf".into(),
         caption: None,
         visible_to_customer: false,
+        intake: false,
     });
     assert!(h.try_(Command::Finish { tests_performed: None }).is_err());
     let bad = Command::AddAttachment {
@@ -1276,6 +1300,7 @@ fn attachments_and_the_photo_guard() {
         content_type: "image/jpeg".into(),
         caption: None,
         visible_to_customer: true,
+        intake: false,
     };
     assert!(matches!(h.try_(bad).unwrap_err(), DomainError::Invalid { field, .. } if field == "key"));
     h.ok(Command::AddAttachment {
@@ -1283,6 +1308,7 @@ fn attachments_and_the_photo_guard() {
         content_type: "image/jpeg".into(),
         caption: Some("Placa após limpeza".into()),
         visible_to_customer: true,
+        intake: false,
     });
     assert_eq!(h.order.attachments.len(), 2);
     h.ok(Command::Finish { tests_performed: None });

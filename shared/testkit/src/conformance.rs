@@ -455,6 +455,7 @@ pub async fn order_round_trip_through_the_whole_flow(s: Stores) {
             content_type: "image/jpeg".into(),
             caption: Some("Antes".into()),
             visible_to_customer: true,
+            intake: false,
         },
         Command::WaitMaterial { reason: "Fonte em falta".into(), parts: vec!["P-001".into()], expected_at: date(5) },
         Command::ChangeMaterialDate { expected_at: date(8) },

@@ -339,6 +339,10 @@ pub struct AttachmentRequest {
     pub caption: Option<String>,
     #[serde(default)]
     pub visible_to_customer: bool,
+    /// An intake photo: the equipment as received (a photo, at opening or before the work starts), listed on
+    /// the entry receipt.
+    #[serde(default)]
+    pub intake: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

@@ -267,6 +267,9 @@ pub struct AttachmentView {
     pub visible_to_customer: bool,
     #[serde(serialize_with = "rfc3339")]
     pub at: DateTime<Utc>,
+    /// An intake photo (the equipment as received).
+    #[serde(default)]
+    pub intake: bool,
 }
 
 impl From<&d::Attachment> for AttachmentView {
@@ -277,6 +280,7 @@ impl From<&d::Attachment> for AttachmentView {
             caption: a.caption.clone(),
             visible_to_customer: a.visible_to_customer,
             at: a.at,
+            intake: a.intake,
         }
     }
 }
