@@ -8,9 +8,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use osflow_testkit::walk::next_request;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_osflow-local");
 
@@ -332,30 +333,15 @@ pub(crate) fn list_ids(list: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Takes an order of the reference example from wherever it is along the default path to `target`.
+/// Takes an order of the reference example from wherever it is along the default path to `target` (the
+/// reference example's requests, `osflow_testkit::walk::next_request`).
 pub(crate) async fn walk_to(api: &Api, id: &str, target: &str) {
-    let path: [(&str, &str, Value); 7] = [
-        ("aberta", "quote/send", json!({})),
-        ("aguardando_aprovacao", "quote/decision", json!({"decision": "approve"})),
-        ("aprovada", "start", json!({})),
-        ("em_execucao", "finish", json!({"tests_performed": "Ligou"})),
-        (
-            "finalizada",
-            "validation",
-            json!({"checklist": [{"item": "Equipamento liga", "ok": true}], "extra_items": []}),
-        ),
-        ("em_validacao", "payment/request", json!({})),
-        ("aguardando_pagamento", "release", json!({})),
-    ];
     loop {
         let status = api.status_of(id).await;
         if status == target {
             return;
         }
-        let (_, step, body) = path
-            .iter()
-            .find(|(from, _, _)| *from == status)
-            .unwrap_or_else(|| panic!("no way from {status} to {target}"));
-        api.step_ok(id, step, body.clone()).await;
+        let (step, body) = next_request(&status).unwrap_or_else(|| panic!("no way from {status} to {target}"));
+        api.step_ok(id, step, body).await;
     }
 }
