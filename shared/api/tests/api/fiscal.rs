@@ -293,3 +293,55 @@ async fn an_authorized_nfe_is_corrected_then_cancelled_and_the_order_cancelled_w
         assert!(timeline.contains(event), "{event} on the timeline: {timeline}");
     }
 }
+
+#[tokio::test]
+async fn the_gaps_and_their_inutilizacao_through_the_routes() {
+    use std::sync::Arc;
+    let mut api = api_now();
+    let rep = Who::representante(SHOP);
+    let fin = Who::financeiro(SHOP);
+    assert_eq!(put(&api, &rep, &emitter(Some((&pkcs12_b64(CNPJ, 30, PASSWORD), PASSWORD)))).await.status, 200);
+    let simulator = Arc::new(osflow_nfe::simulator::Simulator::new());
+    let invoicer = Arc::new(osflow_invoicing::Invoicer::new(
+        api.app.clone(),
+        Arc::new(api.store.clone()),
+        Arc::new(osflow_invoicing::SharedAuthority(simulator)),
+    ));
+    api.app = api.app.clone().with_nfe_events(invoicer);
+
+    for who in [Who::atendente(SHOP), Who::tecnico(SHOP)] {
+        api.get(&who, "/v1/fiscal/nfe/gaps").await.problem(403, "forbidden");
+    }
+    let gaps = api.get(&fin, "/v1/fiscal/nfe/gaps").await.json();
+    assert_eq!((gaps["environment"].as_str(), gaps["serie"].as_u64()), (Some("homologation"), Some(1)));
+    assert_eq!(gaps["gaps"], json!([]));
+    api.send(Call::get("/v1/fiscal/nfe/gaps").query("environment", "mars").by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "environment",
+    );
+    let production = api.send(Call::get("/v1/fiscal/nfe/gaps").query("environment", "production").by(&fin)).await;
+    assert_eq!(production.json()["environment"], "production");
+
+    let void = |body: Value| Call::post("/v1/fiscal/nfe/voids", &body);
+    api.send(void(json!({"first": 1, "last": 1, "justification": "curta"})).by(&rep)).await.problem_at(
+        422,
+        "invalid-field",
+        "justification",
+    );
+    api.send(void(json!({"first": 1, "last": 1, "justification": "Número pulado por engano", "extra": 1})).by(&rep))
+        .await
+        .problem(422, "unknown-field");
+    api.send(
+        void(json!({"first": 1, "last": 1, "justification": "Número pulado por engano"})).by(&Who::atendente(SHOP)),
+    )
+    .await
+    .problem(403, "forbidden");
+    // Nothing was numbered yet: no gap to void.
+    let refused = api
+        .send(void(json!({"first": 1, "last": 1, "justification": "Número pulado por engano"})).by(&rep))
+        .await
+        .problem(409, "fiscal-event-refused");
+    assert!(refused["detail"].as_str().unwrap().contains("nº 1"), "{refused}");
+    api.get(&rep, "/v1/fiscal/nfe/voids/1/xml").await.problem(404, "not-found");
+}
