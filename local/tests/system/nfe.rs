@@ -82,6 +82,15 @@ async fn an_emitter_configured_through_the_api_and_a_rejected_nfe_sent_again() {
     // Nothing left to retry.
     fin.step(&id, "invoices/retry", json!({})).await.problem(StatusCode::CONFLICT, "/problems/invoice-not-rejected");
 
+    // The production number 1 was given up (superseded by the homologation NF-e): a gap of the production
+    // sequence, none in homologation's.
+    let gaps = fin.get("/v1/fiscal/nfe/gaps?environment=production").await.ok(StatusCode::OK);
+    assert_eq!(gaps["gaps"][0]["number"], 1, "{gaps}");
+    assert_eq!(gaps["gaps"][0]["reason"], "superseded", "{gaps}");
+    assert_eq!(gaps["gaps"][0]["key"], rejected["key"], "{gaps}");
+    let homologation = fin.get("/v1/fiscal/nfe/gaps").await.ok(StatusCode::OK);
+    assert_eq!(homologation["gaps"], json!([]), "{homologation}");
+
     // The A1 password is nowhere in the data folder in clear (it is sealed with the folder's secrets.key).
     let (status, _) = local.stop();
     assert!(status.success());
