@@ -235,17 +235,18 @@ fn run(args: ServeArgs) -> Result<(), String> {
         };
         // NF-e: issued at payment against the SEFAZ homologation simulator (osflow-local does not talk to SEFAZ).
         // The labor's NFS-e through the Sefin simulator, on the same consumer.
-        let nfse = NfseInvoicer::new(
+        let nfse = Arc::new(NfseInvoicer::new(
             app.clone(),
             store.clone(),
             Arc::new(SharedNfseAuthority(Arc::new(osflow_nfse::simulator::Simulator::new()))),
-        );
+        ));
         let invoicer = Arc::new(
             Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))))
-                .with_nfse(Arc::new(nfse)),
+                .with_nfse(nfse.clone()),
         );
-        // The events of an authorized NF-e (cancel, carta de correção) through the same invoicer and simulator.
-        let app = app.with_nfe_events(invoicer.clone());
+        // The events of an authorized NF-e (cancel, carta de correção) through the same invoicer and simulator;
+        // the NFS-e's cancellation through the NFS-e invoicer and the Sefin simulator.
+        let app = app.with_nfe_events(invoicer.clone()).with_nfse_events(nfse);
         // Reports: every event counted into the day aggregates.
         let reporter = Reporter::new(app.clone());
         let relay = Arc::new(EmbeddedRelay::new(store.clone(), vec![Arc::new(notifier), invoicer, Arc::new(reporter)]));

@@ -19,6 +19,9 @@ pub const SECRETS_PREFIX_ENV: &str = "OSFLOW_SECRETS_PREFIX";
 /// `OSFLOW_SEFAZ_TRUST_ROOTS`: the PEM bundle of the roots SEFAZ servers are trusted with (ICP-Brasil), a file
 /// path or the PEM itself.
 pub const SEFAZ_TRUST_ROOTS_ENV: &str = "OSFLOW_SEFAZ_TRUST_ROOTS";
+/// The Sefin Nacional (NFS-e) trust roots, optional: the invoicer (issuing) and fiscal-admin (the cancellation)
+/// talk to Sefin only when it is set.
+pub const SEFIN_TRUST_ROOTS_ENV: &str = "OSFLOW_SEFIN_TRUST_ROOTS";
 /// `OSFLOW_SENDER_EMAIL`: the `From` address of e-mails of companies without one of their own (SES-verified).
 pub const SENDER_EMAIL_ENV: &str = "OSFLOW_SENDER_EMAIL";
 /// `OSFLOW_SENDER_NAME`: the display name of those e-mails.

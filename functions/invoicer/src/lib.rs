@@ -15,12 +15,10 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::Error;
+pub use osflow_fn_common::SEFIN_TRUST_ROOTS_ENV;
 use osflow_fn_common::{Env, SEFAZ_TRUST_ROOTS_ENV};
 use osflow_invoicing::{Invoicer, NfseInvoicer, SefazAuthorities, SefinAuthorities};
 use osflow_store_dynamodb::DynamoEmitterStore;
-
-/// The Sefin Nacional trust roots (optional: without them the function issues no NFS-e).
-pub const SEFIN_TRUST_ROOTS_ENV: &str = "OSFLOW_SEFIN_TRUST_ROOTS";
 
 /// The invoicer of the AWS functions: `osflow_fn_common::app`'s `App` and DynamoDB store, the emitters on that
 /// store and Secrets Manager (the environment's secrets prefix), SEFAZ with the environment's trust roots.

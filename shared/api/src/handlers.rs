@@ -36,7 +36,8 @@ pub struct OrderPath {
 pub(crate) struct InvoicePath {
     /// The order id (UUIDv7).
     id: String,
-    /// The invoice's 44-character access key.
+    /// The document: an NF-e's 44-character access key, an NFS-e's 45-character DPS Id, or `EXT<number>` for an
+    /// NFS-e issued elsewhere.
     key: String,
 }
 
@@ -77,7 +78,7 @@ pub(crate) fn admin(cx: &Cx<'_>, caller: &Caller) -> Result<(), Problem> {
 }
 
 /// Records the id of the last event written on the request span.
-fn record_event(order: &Order) {
+pub(crate) fn record_event(order: &Order) {
     let event_id = format!("{}:{}", order.id, order.version);
     tracing::Span::current().record("event_id", event_id.as_str());
     tracing::info!(event_id, status = %order.status, "order changed");

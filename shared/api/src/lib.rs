@@ -14,6 +14,7 @@ mod handlers;
 mod http;
 pub mod limit;
 mod nfe;
+mod nfse;
 pub mod openapi;
 mod paperwork;
 mod records;

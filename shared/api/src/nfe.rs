@@ -13,7 +13,7 @@ use crate::errors::app_problem;
 use crate::handlers::InvoicePath;
 use crate::http::{Cx, Res, json_response, to_json};
 
-fn problem(e: AppError) -> Problem {
+pub(crate) fn problem(e: AppError) -> Problem {
     app_problem(&e, None)
 }
 
@@ -31,7 +31,7 @@ pub(crate) struct CorrectionPath {
     seq: u8,
 }
 
-fn key<'a>(cx: &'a Cx<'_>) -> &'a str {
+pub(crate) fn key<'a>(cx: &'a Cx<'_>) -> &'a str {
     cx.param("key").unwrap_or_default()
 }
 
@@ -54,34 +54,58 @@ pub(crate) fn download(blob: Blob, default_type: &str, filename: &str) -> Res {
         .expect("valid response"))
 }
 
-/// Cancels the order's authorized NF-e at SEFAZ (event 110111, within 24 h of its authorization) with a
-/// justification of 15–255 characters (representante, financeiro). The cancellation goes on the order's
-/// timeline and its procEventoNFe is kept; asking again for a cancelled NF-e answers it as it is.
+/// Cancels a fiscal document of the order (representante, financeiro), by its kind on the order:
+/// - an authorized NF-e at SEFAZ (event 110111, within 24 h of its authorization) with a `justification` of 15–255
+///   characters;
+/// - an issued NFS-e (`key`: its DPS Id) at Sefin Nacional (event e101101) with `reason` (`cMotivo`: 1 erro na
+///   emissão, 2 serviço não prestado, 9 outros) and a `justification` (`xMotivo`) of 15–255 characters.
+///
+/// The cancellation goes on the order's timeline and the registered event is kept (`…/cancel/xml`); asking again
+/// for a cancelled document answers it as it is.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/invoices/{key}/cancel", tag = "payment",
     params(InvoicePath), request_body = InvoiceCancelRequest,
-    responses((status = 200, description = "The NF-e, cancelled", body = InvoiceView))
+    responses((status = 200, description = "The document, cancelled", body = InvoiceView))
 )]
 pub(crate) async fn cancel_invoice(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     cx.app.require(&caller, &osflow_app::NFE_EVENT_ROLES).map_err(problem)?;
     let id = cx.order_id()?;
     let body: InvoiceCancelRequest = cx.json()?;
-    let record = cx.app.cancel_invoice(&caller, &id, key(cx), &body.justification).await.map_err(problem)?;
+    let record = match cx.app.document_kind(&caller, &id, key(cx)).await.map_err(problem)? {
+        osflow_domain::DocumentKind::Nfse => {
+            cx.app.cancel_nfse(&caller, &id, key(cx), body.reason, &body.justification).await.map_err(problem)?
+        }
+        osflow_domain::DocumentKind::Nfe => {
+            if body.reason.is_some() {
+                return Err(Problem::field(ProblemType::InvalidField, "reason", "o motivo (cMotivo) é só da NFS-e"));
+            }
+            cx.app.cancel_invoice(&caller, &id, key(cx), &body.justification).await.map_err(problem)?
+        }
+    };
     Ok(json_response(200, to_json(&InvoiceView::from(&record)), None))
 }
 
-/// The procEventoNFe of the NF-e's cancellation.
+/// The cancellation's registered event: the procEventoNFe of an NF-e, the `evento` Sefin Nacional returned for
+/// an NFS-e.
 #[utoipa::path(
     get, path = "/v1/orders/{id}/invoices/{key}/cancel/xml", tag = "payment",
     params(InvoicePath),
-    responses((status = 200, description = "The procEventoNFe", body = String, content_type = "application/xml"))
+    responses((status = 200, description = "The procEventoNFe, or the NFS-e's evento", body = String, content_type = "application/xml"))
 )]
 pub(crate) async fn invoice_cancellation_xml(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
-    let blob = cx.app.invoice_cancellation_xml(&caller, &id, key(cx)).await.map_err(problem)?;
-    download(blob, "application/xml", &format!("{}-110111-01-procEventoNFe.xml", key(cx)))
+    match cx.app.document_kind(&caller, &id, key(cx)).await.map_err(problem)? {
+        osflow_domain::DocumentKind::Nfse => {
+            let blob = cx.app.nfse_cancellation_xml(&caller, &id, key(cx)).await.map_err(problem)?;
+            download(blob, "application/xml", &format!("{}-e101101-evento.xml", key(cx)))
+        }
+        osflow_domain::DocumentKind::Nfe => {
+            let blob = cx.app.invoice_cancellation_xml(&caller, &id, key(cx)).await.map_err(problem)?;
+            download(blob, "application/xml", &format!("{}-110111-01-procEventoNFe.xml", key(cx)))
+        }
+    }
 }
 
 /// Registers a carta de correção of the order's authorized NF-e (event 110110; 15–1000 characters; at most 20

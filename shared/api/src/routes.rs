@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use crate::http::{Cx, Res};
-use crate::{handlers, nfe, paperwork, records, reports, unlock};
+use crate::{handlers, nfe, nfse, paperwork, records, reports, unlock};
 
 /// The Lambda functions of the HTTP API (one package each under `functions/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -246,6 +246,8 @@ routes! {
     GET "/v1/orders/{id}/invoices/{key}/cancel/xml", Payment => nfe::invoice_cancellation_xml;
     GET "/v1/orders/{id}/invoices/{key}/corrections", Payment => nfe::list_corrections;
     GET "/v1/orders/{id}/invoices/{key}/corrections/{seq}/xml", Payment => nfe::correction_xml;
+    POST "/v1/orders/{id}/invoices/{key}/retry", Payment => nfse::retry_document;
+    GET "/v1/orders/{id}/invoices/{key}/file", Payment => nfse::external_nfse_file;
     // 8. Encerramento
     POST "/v1/orders/{id}/close", Close => handlers::close;
     // Reads
@@ -268,13 +270,15 @@ routes! {
     // NF-e emitter (the only function that links the NF-e library: certificates are opened here)
     GET "/v1/fiscal/emitter", FiscalAdmin => handlers::get_fiscal_emitter;
     PUT "/v1/fiscal/emitter", FiscalAdmin => handlers::put_fiscal_emitter;
-    // Events of an authorized NF-e (signed with the company's certificate: the function that links the library)
+    // Events of an authorized NF-e or an issued NFS-e (signed with the company's certificate: the function that links the library)
     POST "/v1/orders/{id}/invoices/{key}/cancel", FiscalAdmin => nfe::cancel_invoice;
     POST "/v1/orders/{id}/invoices/{key}/corrections", FiscalAdmin => nfe::correct_invoice;
     // The NF-e numbers given up and their inutilização (signed with the company's certificate)
     GET "/v1/fiscal/nfe/gaps", FiscalAdmin => nfe::nfe_gaps;
     POST "/v1/fiscal/nfe/voids", FiscalAdmin => nfe::void_nfe_numbers;
     GET "/v1/fiscal/nfe/voids/{first}/xml", FiscalAdmin => nfe::nfe_void_xml;
+    // An NFS-e issued elsewhere, recorded with its file (the fiscal function writes fiscal files)
+    POST "/v1/orders/{id}/invoices/external", FiscalAdmin => nfse::record_external_nfse;
     // Reports
     GET "/v1/reports/summary", Reports => reports::report_summary;
     GET "/v1/reports", Reports => reports::list_reports;

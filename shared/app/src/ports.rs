@@ -1124,6 +1124,30 @@ pub fn nfe_event_blob_key(order: &OrderId, key: &str, tp_evento: &str, seq: u8) 
     format!("orders/{order}/nfe/{key}-{tp_evento}-{seq:02}-procEventoNFe.xml")
 }
 
+/// The events Sefin Nacional registers about an issued NFS-e (the cancellation e101101): signed with the company's
+/// A1 certificate, so only where they are sent (the `fiscal-admin` function, osflow-local) wires it. The
+/// implementation stores the event document Sefin returns under [`nfse_event_blob_key`] and records the
+/// cancellation on the order's timeline.
+#[async_trait]
+pub trait NfseEvents: Send + Sync {
+    /// Cancels the order's issued NFS-e whose DPS Id is `key` (`cMotivo` `reason`: 1, 2 or 9; `xMotivo` `text`).
+    /// Idempotent: an NFS-e already cancelled is returned as it is.
+    async fn cancel(
+        &self,
+        tenant: &TenantId,
+        order: &OrderId,
+        key: &str,
+        reason: u8,
+        text: &str,
+    ) -> Result<InvoiceRecord, NfeEventError>;
+}
+
+/// Where the event document (`evento`, as Sefin returned it) of the event `tp_evento` of the order's NFS-e with the
+/// DPS Id `key` is kept.
+pub fn nfse_event_blob_key(order: &OrderId, key: &str, tp_evento: &str) -> String {
+    format!("orders/{order}/nfse/{key}-e{tp_evento}-evento.xml")
+}
+
 /// Where the DANFE (the PDF of the authorized NF-e `key`) is kept.
 pub fn danfe_blob_key(order: &OrderId, key: &str) -> String {
     format!("orders/{order}/nfe/{key}-danfe.pdf")

@@ -10,6 +10,8 @@
 //! - the events of an authorized NF-e: its cancellation ([`cancel`]) and cartas de correção, the
 //!   [`NfeEvents`](osflow_app::NfeEvents) port of the API on the [`Invoicer`];
 //! - the inutilização of numbers given up ([`voids`]): the gaps of a sequence and voiding a range of them;
+//! - the cancellation of an issued NFS-e (e101101), the [`NfseEvents`](osflow_app::NfseEvents) port on the
+//!   [`NfseInvoicer`];
 //! - [`NfeChecks`]: the emitter checks the API needs (configuration rules, PKCS#12 files) as the
 //!   `FiscalChecks` port;
 //! - [`SefazAuthorities`]: SEFAZ as the authority of each emitter (mutual TLS with its certificate);
@@ -24,6 +26,7 @@ mod events;
 pub mod invoicer;
 pub mod mapping;
 pub mod nfse;
+mod nfse_cancel;
 pub mod nfse_issue;
 mod sefaz;
 mod sefin;

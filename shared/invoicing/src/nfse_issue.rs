@@ -99,7 +99,19 @@ impl NfseInvoicer {
         NfseInvoicer { app, emitters, authorities, certificates: Certificates::default() }
     }
 
-    async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
+    pub(crate) fn app(&self) -> &App {
+        &self.app
+    }
+
+    pub(crate) fn emitters(&self) -> &dyn EmitterStore {
+        self.emitters.as_ref()
+    }
+
+    pub(crate) fn authorities(&self) -> &dyn NfseAuthorityFor {
+        self.authorities.as_ref()
+    }
+
+    pub(crate) async fn certificate(&self, tenant: &TenantId) -> Result<Certificate, InvoiceError> {
         self.certificates.get(self.emitters.as_ref(), tenant).await
     }
 

@@ -115,6 +115,9 @@ pub trait NfseAuthority: Send + Sync {
     async fn nfse(&self, key: &NfseKey) -> Result<Option<IssuedNfse>, TransportError>;
     /// `POST /nfse/{key}/eventos`.
     async fn register_event(&self, event: &SignedEvent) -> Result<EventOutcome, TransportError>;
+    /// `GET /nfse/{key}/eventos/{tpEvento}/{nSeqEvento}`: the registered event (`evento`), if any — what an
+    /// event request whose answer was lost is consulted with before it is sent again.
+    async fn event(&self, key: &NfseKey, event_type: &str, seq: u32) -> Result<Option<Arc<str>>, TransportError>;
     /// ADN `GET /danfse/{key}`: the DANFSe PDF.
     async fn danfse(&self, key: &NfseKey) -> Result<Option<Vec<u8>>, TransportError>;
 }

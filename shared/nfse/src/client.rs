@@ -3,6 +3,7 @@
 //!
 //! TLS goes through native-tls (OpenSSL), like the SEFAZ client of the NF-e.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -259,6 +260,20 @@ impl NfseAuthority for SefinClient {
                 let errors = errors_of(&Self::json(&b).map_err(|_| http_error(s, &b))?);
                 if errors.is_empty() { Err(http_error(s, &b)) } else { Ok(EventOutcome::Rejected(errors)) }
             }
+            (s, b) => Err(http_error(s, &b)),
+        }
+    }
+
+    async fn event(&self, key: &NfseKey, event_type: &str, seq: u32) -> Result<Option<Arc<str>>, TransportError> {
+        let url = format!("{}/nfse/{}/eventos/{}/{}", self.base.sefin, key, event_type, seq);
+        match self.send(self.http.get(&url)).await? {
+            (200..=299, b) => {
+                let v = Self::json(&b)?;
+                let b64 = str_ci(&v, "eventoXmlGZipB64")
+                    .ok_or_else(|| TransportError::InvalidResponse("no eventoXmlGZipB64".into()))?;
+                Ok(Some(codec::decode(&b64).map_err(TransportError::InvalidResponse)?.into()))
+            }
+            (404, _) => Ok(None),
             (s, b) => Err(http_error(s, &b)),
         }
     }

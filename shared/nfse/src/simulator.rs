@@ -587,6 +587,14 @@ impl Simulator {
                     Err(errs) => errors(400, errs),
                 }
             }
+            ("GET", ["nfse", key, "eventos", tp, "1"]) => {
+                let found = NfseKey::parse(key)
+                    .and_then(|k| self.events(&k).into_iter().find(|(t, _)| t == tp).map(|(_, x)| x));
+                match found {
+                    Some(x) => json_resp(200, json!({"tipoAmbiente": 2, "eventoXmlGZipB64": codec::encode(&x)})),
+                    None => errors(404, vec![e("X0017", "Evento não encontrado")]),
+                }
+            }
             ("GET", ["danfse", key]) => match NfseKey::parse(key).and_then(|k| self.danfse_pdf(&k)) {
                 Some(pdf) => SimResponse { status: 200, content_type: "application/pdf", body: pdf },
                 None => errors(404, vec![e("X0012", "NFS-e inexistente")]),
@@ -625,6 +633,9 @@ impl NfseAuthority for Simulator {
             Ok(xml) => EventOutcome::Registered { xml },
             Err(errs) => EventOutcome::Rejected(errs),
         })
+    }
+    async fn event(&self, key: &NfseKey, event_type: &str, seq: u32) -> Result<Option<Arc<str>>, TransportError> {
+        Ok((seq == 1).then(|| self.events(key).into_iter().find(|(t, _)| t == event_type).map(|(_, x)| x)).flatten())
     }
     async fn danfse(&self, key: &NfseKey) -> Result<Option<Vec<u8>>, TransportError> {
         Ok(self.danfse_pdf(key))

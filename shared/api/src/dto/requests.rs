@@ -485,13 +485,43 @@ impl From<CancelRequest> for d::Command {
     }
 }
 
-/// Cancels an authorized NF-e (event 110111).
+/// Cancels an authorized NF-e (event 110111) or an issued NFS-e (event e101101).
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceCancelRequest {
-    /// `xJust`: why the NF-e is cancelled.
+    /// Why the document is cancelled: the NF-e's `xJust`, the NFS-e's `xMotivo`.
     #[schema(example = "Cliente desistiu da compra da peça", min_length = 15, max_length = 255)]
     pub justification: String,
+    /// NFS-e only (required there): `cMotivo` — 1 erro na emissão, 2 serviço não prestado, 9 outros.
+    #[serde(default)]
+    #[schema(example = 1, minimum = 1, maximum = 9)]
+    pub reason: Option<u8>,
+}
+
+/// An NFS-e of the order's labor issued outside osflow (the municipality's own issuer).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalNfseRequest {
+    /// The NFS-e's number at the municipality.
+    #[schema(example = 12345, minimum = 1)]
+    pub number: u64,
+    /// Its verification code (código de verificação), up to 60 characters.
+    #[schema(example = "AB12-CD34")]
+    pub verification_code: String,
+    /// The NFS-e's PDF or XML, kept with the record.
+    #[serde(default)]
+    pub file: Option<ExternalNfseFile>,
+}
+
+/// A file sent in the body.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalNfseFile {
+    /// `application/pdf`, `application/xml` or `text/xml`.
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    /// The file's bytes in base64 (standard alphabet), at most 2 MiB decoded.
+    pub data: String,
 }
 
 /// A carta de correção (event 110110) of an authorized NF-e.

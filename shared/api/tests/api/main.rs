@@ -9,6 +9,7 @@ mod hardening;
 mod idempotency;
 mod limits;
 mod lists;
+mod nfse;
 mod openapi;
 mod routing;
 mod search;

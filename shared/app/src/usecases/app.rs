@@ -8,8 +8,8 @@ use osflow_domain::Invoicing;
 use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
-    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, OrderStore, RecordStore,
-    ReportStore, SettingsStore, StoreError, UnlockCodeStore,
+    Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, NfseEvents, OrderStore,
+    RecordStore, ReportStore, SettingsStore, StoreError, UnlockCodeStore,
 };
 use crate::usecases::CachedFlowStore;
 
@@ -94,6 +94,8 @@ pub struct App {
     pub fiscal: Option<FiscalAdmin>,
     /// The events of authorized NF-e (cancellation, carta de correção): only where they are signed.
     pub nfe_events: Option<Arc<dyn NfeEvents>>,
+    /// The events of issued NFS-e (cancellation): only where they are signed.
+    pub nfse_events: Option<Arc<dyn NfseEvents>>,
     /// Report aggregates and generated reports.
     pub reports: Arc<dyn ReportStore>,
     /// The company's customers and equipment.
@@ -159,6 +161,7 @@ impl App {
             blobs: Arc::new(NoBlobs),
             fiscal: None,
             nfe_events: None,
+            nfse_events: None,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
             local_webhooks: false,
@@ -206,6 +209,13 @@ impl App {
     /// osflow-local).
     pub fn with_nfe_events(mut self, events: Arc<dyn NfeEvents>) -> App {
         self.nfe_events = Some(events);
+        self
+    }
+
+    /// The events of issued NFS-e signed and sent by `events` (the function serving those routes, and
+    /// osflow-local).
+    pub fn with_nfse_events(mut self, events: Arc<dyn NfseEvents>) -> App {
+        self.nfse_events = Some(events);
         self
     }
 

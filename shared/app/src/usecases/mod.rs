@@ -7,14 +7,16 @@
 //!
 //! The modules: [`App`] and its construction (`app`), the steps (`steps`), the reads (`reads`), the flow editor
 //! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`), the events of authorized NF-e
-//! and their documents (`nfe_events`), the DANFSe of an NFS-e (`danfse`), the paperwork settings, warranty returns
-//! and printed OS (`paperwork`), the equipment's unlock code (`unlock`).
+//! and their documents (`nfe_events`), the NFS-e's cancellation and one issued elsewhere (`nfse_events`), the
+//! DANFSe of an NFS-e (`danfse`), the paperwork settings, warranty returns and printed OS (`paperwork`), the
+//! equipment's unlock code (`unlock`).
 
 mod app;
 mod danfse;
 mod fiscal;
 mod flows;
 mod nfe_events;
+mod nfse_events;
 mod paperwork;
 mod reads;
 mod records;
@@ -26,6 +28,7 @@ pub use app::*;
 pub use fiscal::*;
 pub use flows::*;
 pub use nfe_events::*;
+pub use nfse_events::*;
 pub use paperwork::*;
 pub use records::*;
 pub use settings::*;

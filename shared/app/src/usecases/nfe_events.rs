@@ -25,7 +25,7 @@ pub const CORRECTION_CHARS: (usize, usize) = (15, 1000);
 const CANCEL_EVENT: &str = "110111";
 const CORRECTION_EVENT: &str = "110110";
 
-fn between(field: &str, value: &str, (min, max): (usize, usize)) -> AppResult<String> {
+pub(crate) fn between(field: &str, value: &str, (min, max): (usize, usize)) -> AppResult<String> {
     let v = value.trim();
     let n = v.chars().count();
     if n < min || n > max {

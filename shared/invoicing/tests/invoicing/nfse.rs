@@ -215,6 +215,9 @@ impl NfseAuthority for LosesFirstAnswer {
     async fn register_event(&self, e: &osflow_nfse::event::SignedEvent) -> Result<EventOutcome, TransportError> {
         self.sim.register_event(e).await
     }
+    async fn event(&self, key: &NfseKey, tp: &str, seq: u32) -> Result<Option<Arc<str>>, TransportError> {
+        self.sim.event(key, tp, seq).await
+    }
     async fn danfse(&self, key: &NfseKey) -> Result<Option<Vec<u8>>, TransportError> {
         self.sim.danfse(key).await
     }

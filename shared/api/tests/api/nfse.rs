@@ -1,0 +1,145 @@
+//! The labor's NFS-e through the routes: its cancellation on the route the NF-e's shares (dispatched by the
+//! document's kind: `reason` required, idempotent, its event downloadable), one document sent again by its key,
+//! and an NFS-e issued elsewhere recorded with its file (a bad file named and nothing recorded).
+
+use std::sync::Arc;
+
+use base64::Engine;
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_nfe::{Certificate, Cnpj};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const CNPJ: &str = "11222333000181";
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An emitter in Campinas (on the national system) with its municipal part.
+fn campinas_emitter() -> Value {
+    let cert = Certificate::generate_for_homologation(&Cnpj::parse(CNPJ).unwrap(), "OFICINA DO ZE LTDA", 30).unwrap();
+    json!({
+        "cnpj": CNPJ, "ie": "244000158110", "legal_name": "Oficina do Zé Ltda", "trade_name": "Oficina do Zé",
+        "address": {"street": "Rua Barão de Jaguara", "number": "900", "district": "Centro", "city": "Campinas",
+                    "city_code": "3509502", "uf": "SP", "zip": "13015-002"},
+        "phone": "(19) 3333-4444", "serie": 1, "cfop": "5102",
+        "tax": {"crt": "simples_nacional", "csosn": "102"},
+        "tech_responsible": {"cnpj": CNPJ, "contact": "Suporte", "email": "suporte@exemplo.com.br",
+                             "phone": "11987654321"},
+        "nfse": {"municipal_registration": "123456", "simples_option": 3, "simples_regime": 1, "special_regime": 0,
+                 "serie": 1, "service": {"c_trib_nac": "140101", "c_nbs": "120012000"},
+                 "iss_rate": "2", "iss_withholding": 1,
+                 "approximate_taxes": {"form": "simples_rate", "percent": "6"}, "signature": "rsa-sha256"},
+        "certificate": {"pkcs12": b64(&cert.to_pkcs12("senha").unwrap()), "password": "senha"}
+    })
+}
+
+#[tokio::test]
+async fn an_issued_nfse_is_cancelled_on_the_shared_route_and_an_external_one_recorded_with_its_file() {
+    let mut api = Api::new();
+    api.clock.advance(chrono::Utc::now() - osflow_app::Clock::now(api.clock.as_ref()));
+    let rep = Who::representante(SHOP);
+    let fin = Who::financeiro(SHOP);
+    let staff = Who::staff(SHOP);
+    let r = api.send(Call::new("PUT", "/v1/fiscal/emitter").json(&campinas_emitter()).by(&rep)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sim = Arc::new(osflow_nfse::simulator::Simulator::new());
+    let nfse = Arc::new(osflow_invoicing::NfseInvoicer::new(
+        api.app.clone(),
+        Arc::new(api.store.clone()),
+        Arc::new(osflow_invoicing::SharedNfseAuthority(sim.clone())),
+    ));
+    api.app = api.app.clone().with_nfse_events(nfse.clone());
+
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    api.ok(&staff, "POST", &format!("{base}/quote/send"), "{}").await;
+    api.ok(&staff, "POST", &format!("{base}/quote/decision"), r#"{"decision": "approve"}"#).await;
+    api.ok(&staff, "POST", &format!("{base}/payments"), r#"{"amount": "269.90", "method": "pix"}"#).await;
+    let (tenant, order_id) = (TenantId::parse(SHOP).unwrap(), OrderId::parse(&id).unwrap());
+    nfse.issue(&tenant, &order_id).await.unwrap();
+    let order = api.order(&staff, &id).await;
+    let doc = order["invoices"].as_array().unwrap().iter().find(|d| d["kind"] == "nfse").unwrap().clone();
+    assert_eq!(doc["state"], "authorized", "{doc}");
+    let key = doc["key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 45, "the DPS Id");
+
+    // The NFS-e's XML, and no retry of an issued document.
+    let xml = api.get(&staff, &format!("{base}/invoices/{key}/xml")).await;
+    assert_eq!(xml.status, 200);
+    assert!(xml.body.contains("<NFSe") && xml.body.contains(&key), "{}", xml.body);
+    api.send(Call::post(&format!("{base}/invoices/{key}/retry"), &json!({})).by(&fin))
+        .await
+        .problem(409, "invoice-not-rejected");
+
+    // Cancel: cMotivo required for an NFS-e (named), the justification's length, the roles.
+    let cancel = format!("{base}/invoices/{key}/cancel");
+    let why = "Serviço cobrado em duplicidade & refeito";
+    api.send(Call::post(&cancel, &json!({"justification": why})).by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "reason",
+    );
+    api.send(Call::post(&cancel, &json!({"justification": why, "reason": 5})).by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "reason",
+    );
+    api.send(Call::post(&cancel, &json!({"justification": "curto", "reason": 1})).by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "justification",
+    );
+    api.send(Call::post(&cancel, &json!({"justification": why, "reason": 1})).by(&Who::tecnico(SHOP)))
+        .await
+        .problem(403, "forbidden");
+    assert_eq!(api.order(&staff, &id).await["invoices"].to_string().matches("cancelled").count(), 0);
+    let done = api.send(Call::post(&cancel, &json!({"justification": why, "reason": 1})).by(&fin)).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!((done.json()["state"].clone(), done.json()["kind"].clone()), (json!("cancelled"), json!("nfse")));
+    let again = api.send(Call::post(&cancel, &json!({"justification": why, "reason": 1})).by(&rep)).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json(), done.json(), "asking again answers the cancelled NFS-e");
+    let protocol = done.json()["protocol"].as_str().unwrap().to_owned();
+    assert_eq!(sim.events(&osflow_nfse::NfseKey::parse(&protocol).unwrap()).len(), 1, "one event at Sefin");
+    let event = api.get(&staff, &format!("{cancel}/xml")).await;
+    assert_eq!(event.status, 200);
+    assert!(event.body.contains("<e101101>") && event.body.contains("&amp; refeito"), "{}", event.body);
+    let timeline = api.get(&staff, &format!("{base}/timeline")).await.json().to_string();
+    assert!(timeline.contains("cancelled"), "the cancellation is on the timeline: {timeline}");
+
+    // An NFS-e issued elsewhere, with its file: a file that is not what it says is named, nothing recorded.
+    let external = format!("{base}/invoices/external");
+    let version = api.version(&id).await;
+    let fake = json!({"number": 4521, "verification_code": "AB12-CD34",
+                      "file": {"content_type": "application/pdf", "data": b64(b"<html>not a pdf</html>")}});
+    api.send(Call::post(&external, &fake).by(&fin)).await.problem_at(422, "invalid-field", "file.data");
+    let not_b64 = json!({"number": 4521, "verification_code": "AB12", "file": {"content_type": "application/pdf", "data": "%%%"}});
+    api.send(Call::post(&external, &not_b64).by(&fin)).await.problem_at(422, "invalid-field", "file.data");
+    let exe = json!({"number": 4521, "verification_code": "AB12", "file": {"content_type": "application/x-msdownload", "data": "TVo="}});
+    api.send(Call::post(&external, &exe).by(&fin)).await.problem_at(422, "invalid-field", "file.content_type");
+    api.send(Call::post(&external, &json!({"number": 4521, "verification_code": "AB12"})).by(&Who::atendente(SHOP)))
+        .await
+        .problem(403, "forbidden");
+    assert_eq!(api.version(&id).await, version, "nothing recorded");
+    let pdf = b"%PDF-1.4\n% NFS-e 4521 da prefeitura\n%%EOF\n";
+    let body = json!({"number": 4521, "verification_code": "AB12-CD34",
+                      "file": {"content_type": "application/pdf", "data": b64(pdf)}});
+    let recorded = api.send(Call::post(&external, &body).by(&fin)).await;
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let shown = recorded.json()["invoices"].as_array().unwrap().iter().find(|d| d["key"] == "EXT4521").unwrap().clone();
+    assert_eq!((shown["kind"].clone(), shown["state"].clone()), (json!("nfse"), json!("authorized")));
+    assert_eq!(shown["verification_code"], "AB12-CD34");
+    let file = api.get(&staff, &format!("{base}/invoices/EXT4521/file")).await;
+    assert_eq!(file.status, 200);
+    assert_eq!(file.body.as_bytes(), pdf, "the file as uploaded");
+    api.send(Call::post(&external, &body).by(&fin)).await.problem_at(422, "invalid-field", "number");
+    // It is the municipality's: not cancelled here.
+    api.send(
+        Call::post(&format!("{base}/invoices/EXT4521/cancel"), &json!({"justification": why, "reason": 1})).by(&fin),
+    )
+    .await
+    .problem(409, "fiscal-event-refused");
+}
