@@ -10,7 +10,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use lambda_http::http::{self, Method, header};
 use osflow_app::{
-    Caller, Clock, EmitterConfig, EmitterStore, FiscalEnvironment, PageRequest, TaxRules, TechResponsibleConfig,
+    ApproximateTaxesConfig, Caller, Clock, EmitterConfig, EmitterStore, FiscalEnvironment, NfseServiceCodes,
+    NfseSettings, PageRequest, TaxRules, TechResponsibleConfig,
 };
 use osflow_domain::values::{CityCode, Cnpj, TenantId, Uf, UserId, Zip};
 use osflow_domain::{Address, Role};
@@ -34,11 +35,12 @@ pub enum Seeded {
 /// The demo company's CNPJ (valid check digits; homologation only).
 pub const DEMO_CNPJ: &str = "11222333000181";
 
-/// How long the seed waits for the demo's NF-e (the in-process relay issues it against the simulator).
+/// How long the seed waits for the demo's NF-e and NFS-e (the in-process relay issues them against the simulators).
 const INVOICE_WAIT: Duration = Duration::from_secs(15);
 
-/// Seeds the demo company unless it has orders already: first its NF-e emitter (homologação, Simples
-/// Nacional, a self-signed test certificate — only the SEFAZ simulator accepts it), then the orders.
+/// Seeds the demo company unless it has orders already: first its NF-e emitter with its municipal part (Campinas,
+/// on the NFS-e Nacional; homologação, Simples Nacional, a self-signed test certificate — only the SEFAZ and Sefin
+/// simulators accept it), then the orders.
 pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&DemoClock>) -> Result<Seeded, String> {
     if has_orders(gw).await? {
         return Ok(Seeded::AlreadyThere);
@@ -72,8 +74,8 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
         .await?;
     client.post(&id, "payment/request", json!({})).await?;
     client.post(&id, "payments", json!({"amount": "269.90", "method": "pix"})).await?;
-    // Paid in full: the invoicer issues the NF-e of the part; the release waits for its authorization.
-    client.wait_for_invoice(&id).await?;
+    // Paid in full: the invoicer issues the NF-e of the part and the NFS-e of the labor; the release waits for both.
+    client.wait_for_documents(&id, &["nfe", "nfse"]).await?;
     client.post(&id, "release", json!({})).await?;
     client.post(&id, "close", json!({})).await?;
     created += 1;
@@ -295,6 +297,10 @@ async fn seed_history(client: &Client<'_>, clock: &DemoClock) -> Result<usize, S
         };
         for (step, body) in &walk[..steps] {
             clock.advance(hours(3 + i % 9));
+            if *step == "release" {
+                // The labor's NFS-e, issued at payment, before the release.
+                client.wait_for_documents(&id, &["nfse"]).await?;
+            }
             client.post(&id, step, body.clone()).await?;
         }
     }
@@ -311,17 +317,18 @@ async fn seed_emitter(emitters: &dyn EmitterStore) -> Result<(), String> {
         ie: "111222333444".into(),
         legal_name: "Oficina Demonstração Ltda".into(),
         trade_name: Some("Oficina Demo".into()),
+        // Campinas issues on the NFS-e Nacional (São Paulo capital keeps its own issuer): the labor's NFS-e too.
         address: Address {
-            street: "Rua Augusta".into(),
+            street: "Rua Barão de Jaguara".into(),
             number: "1500".into(),
             complement: None,
-            district: "Consolação".into(),
-            city: "São Paulo".into(),
-            city_code: CityCode::parse("3550308").map_err(|e| e.to_string())?,
+            district: "Centro".into(),
+            city: "Campinas".into(),
+            city_code: CityCode::parse("3509502").map_err(|e| e.to_string())?,
             uf: Uf::parse("SP").map_err(|e| e.to_string())?,
-            zip: Zip::parse("01305-100").map_err(|e| e.to_string())?,
+            zip: Zip::parse("13015-002").map_err(|e| e.to_string())?,
         },
-        phone: Some("(11) 3333-4444".into()),
+        phone: Some("(19) 3333-4444".into()),
         serie: 1,
         environment: FiscalEnvironment::Homologation,
         cfop: "5102".into(),
@@ -333,8 +340,27 @@ async fn seed_emitter(emitters: &dyn EmitterStore) -> Result<(), String> {
             email: "fiscal@example.com".into(),
             phone: "11999990000".into(),
         },
-        nfse: None,
+        // Simples Nacional ME/EPP; item 14.01 (conserto e manutenção), NBS of computer repair.
+        nfse: Some(NfseSettings {
+            municipal_registration: Some("123456".into()),
+            simples_option: 3,
+            simples_regime: Some(1),
+            special_regime: 0,
+            serie: 1,
+            service: NfseServiceCodes {
+                c_trib_nac: "140101".into(),
+                c_trib_mun: None,
+                c_nbs: Some("120012000".into()),
+            },
+            services_by_type: Default::default(),
+            iss_rate: Some("2".into()),
+            iss_withholding: 1,
+            approximate_taxes: ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
+            signature: "rsa-sha256".into(),
+        }),
+        nfse_elsewhere: false,
     };
+    osflow_invoicing::validate_nfse(&config).map_err(|e| format!("the demo emitter's NFS-e settings: {e}"))?;
     osflow_invoicing::validate(&config).map_err(|e| format!("the demo emitter: {e}"))?;
     let certificate = Certificate::generate_for_homologation(&cnpj, "OFICINA DEMONSTRACAO LTDA", 365)
         .map_err(|e| format!("the demo certificate: {e}"))?;
@@ -411,21 +437,24 @@ impl Client<'_> {
         self.call(Method::POST, &format!("/v1/orders/{id}/{step}"), body).await
     }
 
-    /// Waits until the order shows an authorized NF-e.
-    async fn wait_for_invoice(&self, id: &str) -> Result<(), String> {
+    /// Waits until the order shows a document of each of `kinds` (`nfe`, `nfse`) and all of them authorized.
+    async fn wait_for_documents(&self, id: &str, kinds: &[&str]) -> Result<(), String> {
         let deadline = std::time::Instant::now() + INVOICE_WAIT;
         loop {
             let order = self.call(Method::GET, &format!("/v1/orders/{id}"), Value::Null).await?;
-            match order["invoice"]["state"].as_str() {
-                Some("authorized") => return Ok(()),
-                Some(state @ ("rejected" | "denied")) => {
-                    return Err(format!("the demo NF-e was {state}: {}", order["invoice"]["message"]));
-                }
-                _ if std::time::Instant::now() > deadline => {
-                    return Err(format!("no NF-e for the demo order after {INVOICE_WAIT:?}: {}", order["invoice"]));
-                }
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            let docs = order["invoices"].as_array().cloned().unwrap_or_default();
+            if let Some(bad) = docs.iter().find(|d| matches!(d["state"].as_str(), Some("rejected" | "denied"))) {
+                return Err(format!("a demo fiscal document was refused: {bad}"));
             }
+            let issued = kinds.iter().all(|k| docs.iter().any(|d| d["kind"] == *k))
+                && docs.iter().all(|d| d["state"] == "authorized");
+            if issued {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("the demo order's documents after {INVOICE_WAIT:?}: {}", order["invoices"]));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

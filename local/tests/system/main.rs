@@ -2,12 +2,13 @@
 //! from `osflow-local token`, and every request over HTTP.
 //!
 //! Modules: `support` (the harness), `flows`, `refusals`, `process` (with the notifications), `portal` (a real
-//! browser), `console` (the staff console in a real browser), `nfe`, `reports`, `paperwork` (receipts,
+//! browser), `console` (the staff console in a real browser), `nfe`, `nfse` (the labor's NFS-e), `reports`, `paperwork` (receipts,
 //! warranty returns, an NF-e with discounts).
 
 mod console;
 mod flows;
 mod nfe;
+mod nfse;
 mod paperwork;
 mod portal;
 mod process;

@@ -165,12 +165,22 @@ async fn demo_is_created_once() {
     assert_eq!(key.len(), 44);
     assert_eq!(&key[6..20], "11222333000181", "the key names the emitter's CNPJ");
     let invoices = api.get(&format!("/v1/orders/{id}/invoices")).await.ok(StatusCode::OK);
-    assert_eq!(invoices["items"][0]["access_key"], key.as_str(), "{invoices}");
-    let xml = api.get(invoices["items"][0]["xml_url"].as_str().expect("xml_url")).await;
+    let items = invoices["items"].as_array().expect("items").clone();
+    let nfe = items.iter().find(|i| i["kind"] == "nfe").expect("the NF-e listed");
+    assert_eq!(nfe["access_key"], key.as_str(), "{invoices}");
+    let xml = api.get(nfe["xml_url"].as_str().expect("xml_url")).await;
     assert_eq!(xml.status, StatusCode::OK);
     let xml = xml.body.as_str().expect("XML text").to_owned();
     assert!(xml.contains("<nfeProc") && xml.contains("<protNFe") && xml.contains(&format!("NFe{key}")), "{xml}");
     assert!(xml.contains("<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">"), "signed");
+    // Its labor's NFS-e too (the demo company is in Campinas, on the national system), through the Sefin
+    // simulator in produção restrita.
+    let nfse = items.iter().find(|i| i["kind"] == "nfse").expect("the NFS-e listed");
+    assert_eq!(nfse["state"], "authorized", "{invoices}");
+    let dps_id = nfse["access_key"].as_str().expect("DPS Id");
+    assert!(dps_id.starts_with("DPS350950221122233300018100001"), "Campinas, the CNPJ, série 1: {dps_id}");
+    let xml = api.get(nfse["xml_url"].as_str().expect("xml_url")).await.body.as_str().expect("XML").to_owned();
+    assert!(xml.contains("<NFSe") && xml.contains("<tpAmb>2</tpAmb>") && xml.contains("<ambGer>2</ambGer>"), "{xml}");
 }
 
 #[tokio::test]

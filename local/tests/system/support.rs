@@ -32,10 +32,16 @@ pub(crate) struct Local {
 impl Local {
     /// Starts the binary on a free port with `data` and waits until it has printed its banner.
     pub(crate) fn start(data: &Path, extra: &[&str]) -> Local {
+        Local::start_with_env(data, extra, &[])
+    }
+
+    /// [`Local::start`] with these environment variables set.
+    pub(crate) fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Local {
         let mut child = Command::new(BIN)
             .args(["--addr", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .envs(env.iter().copied())
             .env_remove("OSFLOW_ADDR")
             .env_remove("OSFLOW_DATA_DIR")
             .env("RUST_LOG", "warn")

@@ -585,6 +585,10 @@ pub struct EmitterConfig {
     /// osflow (its labor NFS-e, issued elsewhere, is recorded on the OS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nfse: Option<NfseSettings>,
+    /// The labor's NFS-e is issued outside osflow (a municipality with its own issuer): the release of an OS with
+    /// labor waits for one recorded on it. Not with `nfse`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nfse_elsewhere: bool,
 }
 
 /// The service codes of a DPS `cServ`.

@@ -56,6 +56,41 @@ pub struct Invoicing {
     pub nfse: bool,
 }
 
+/// Municipalities that keep their own NFS-e issuer instead of the national system (LC 214/2025 art. 62 lets them
+/// send their own NFS-e to the national environment): osflow cannot issue their NFS-e.
+pub const OWN_NFSE_ISSUER_CITIES: [(&str, &str); 1] = [("3550308", "São Paulo")];
+
+/// The name of the municipality (IBGE code) when it keeps its own NFS-e issuer.
+pub fn own_nfse_issuer(city_code: &str) -> Option<&'static str> {
+    OWN_NFSE_ISSUER_CITIES.iter().find(|(code, _)| *code == city_code).map(|(_, name)| *name)
+}
+
+/// What a company is told about the NFS-e of its labor when its emitter is configured: `None` when osflow issues
+/// it (`issues`: the municipal part is configured); otherwise where it comes from and what the release does.
+pub fn nfse_notice(city_code: &str, issues: bool, issued_elsewhere: bool) -> Option<String> {
+    if issues {
+        return None;
+    }
+    let place = match own_nfse_issuer(city_code) {
+        Some(name) => format!(
+            "O município de {name} ({city_code}) não usa o Sistema Nacional NFS-e: a NFS-e da mão de obra é emitida no \
+             sistema da prefeitura, não pelo osflow."
+        ),
+        None => "O osflow não emite a NFS-e da mão de obra desta empresa (sem a parte municipal, nfse).".to_owned(),
+    };
+    Some(if issued_elsewhere {
+        format!(
+            "{place} Registre em cada OS com mão de obra a NFS-e emitida (número, código de verificação, PDF ou XML): \
+             a liberação espera por ela."
+        )
+    } else {
+        format!(
+            "{place} Com nfse_elsewhere, a liberação de cada OS com mão de obra espera a NFS-e emitida fora \
+             registrada nela; sem isso, nenhuma NFS-e é exigida."
+        )
+    })
+}
+
 /// The key of an NFS-e issued elsewhere with this number.
 pub fn external_key(number: u64) -> String {
     format!("EXT{number}")

@@ -22,7 +22,9 @@ pub use allowed::{AllowedAction, allowed_actions, may_give};
 pub use card::OrderCard;
 pub use discount::Discount;
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
-pub use fiscal::{DocumentKind, Invoicing, IssuedElsewhere, external_key};
+pub use fiscal::{
+    DocumentKind, Invoicing, IssuedElsewhere, OWN_NFSE_ISSUER_CITIES, external_key, nfse_notice, own_nfse_issuer,
+};
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
 pub use machine::{
     Command, Context, DomainError, MAX_CORRECTIONS, OpenOrder, RefundInput, ReplayError, decide, decide_open, step,

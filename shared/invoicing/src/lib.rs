@@ -73,9 +73,11 @@ impl InvoicingPolicy for EmitterPolicy {
         Ok(self.emitters.emitter(tenant).await?.is_some())
     }
 
-    /// NFS-e too when the emitter has its municipal part (the NFS-e invoicer issues it then).
+    /// NFS-e too when the emitter has its municipal part (the NFS-e invoicer issues it then) or issues it elsewhere
+    /// (one recorded on the OS).
     async fn documents(&self, tenant: &TenantId) -> Result<osflow_domain::Invoicing, StoreError> {
         let config = self.emitters.emitter(tenant).await?;
-        Ok(osflow_domain::Invoicing { nfe: config.is_some(), nfse: config.is_some_and(|c| c.nfse.is_some()) })
+        let nfse = config.as_ref().is_some_and(|c| c.nfse.is_some() || c.nfse_elsewhere);
+        Ok(osflow_domain::Invoicing { nfe: config.is_some(), nfse })
     }
 }

@@ -18,9 +18,8 @@ use rust_decimal::Decimal;
 use crate::config::ConfigError;
 use crate::mapping::{APP_VERSION, brt};
 
-/// Municipalities that keep their own NFS-e issuer instead of the national system (LC 214/2025 art. 62 lets
-/// them send their own NFS-e to the national environment): osflow cannot issue there.
-pub const OWN_ISSUER_CITIES: [(&str, &str); 1] = [("3550308", "São Paulo")];
+/// Municipalities that keep their own NFS-e issuer instead of the national system: osflow cannot issue there.
+pub const OWN_ISSUER_CITIES: [(&str, &str); 1] = osflow_domain::OWN_NFSE_ISSUER_CITIES;
 
 /// The NFS-e settings of an emitter, ready for [`dps_inputs`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +100,12 @@ fn api_field(dps_field: &str, codes_field: &str) -> String {
 /// is checked by building a probe DPS of each service code, so a configuration that passes yields DPS the
 /// national system accepts on these grounds.
 pub fn validate_nfse(c: &EmitterConfig) -> Result<Option<ValidNfse>, ConfigError> {
+    if c.nfse_elsewhere && c.nfse.is_some() {
+        return Err(bad(
+            "nfse_elsewhere",
+            "a NFS-e da mão de obra é emitida pelo osflow (nfse) ou fora dele (nfse_elsewhere), não pelos dois",
+        ));
+    }
     let Some(n) = &c.nfse else { return Ok(None) };
     let city = c.address.city_code.as_str().to_owned();
     if let Some((_, name)) = OWN_ISSUER_CITIES.iter().find(|(code, _)| *code == city) {
@@ -108,8 +113,8 @@ pub fn validate_nfse(c: &EmitterConfig) -> Result<Option<ValidNfse>, ConfigError
             "nfse",
             format!(
                 "o município de {name} ({city}) não usa o Sistema Nacional NFS-e: a prefeitura mantém emissor próprio, \
-                 e o osflow não emite a NFS-e da mão de obra por ele. Remova a parte municipal (nfse) e registre em \
-                 cada OS a NFS-e emitida no sistema da prefeitura"
+                 e o osflow não emite a NFS-e da mão de obra por ele. Remova a parte municipal (nfse), marque \
+                 nfse_elsewhere e registre em cada OS a NFS-e emitida no sistema da prefeitura"
             ),
         ));
     }

@@ -45,6 +45,7 @@ pub fn example_emitter() -> EmitterConfig {
             phone: "11999990000".into(),
         },
         nfse: None,
+        nfse_elsewhere: false,
     }
 }
 

@@ -271,6 +271,11 @@ pub struct EmitterInput {
     /// The municipal part (NFS-e Nacional of the labor); omitted: the company issues no NFS-e through osflow.
     #[serde(default)]
     pub nfse: Option<NfseSettingsDto>,
+    /// The labor's NFS-e is issued outside osflow (a municipality with its own issuer, such as São Paulo capital):
+    /// the release of an OS with labor waits for one recorded on it (`POST /v1/orders/{id}/invoices/external`).
+    /// Not with `nfse`.
+    #[serde(default)]
+    pub nfse_elsewhere: bool,
     #[serde(default)]
     pub certificate: Option<CertificateInput>,
 }
@@ -324,6 +329,7 @@ impl EmitterInput {
                 phone: self.tech_responsible.phone,
             },
             nfse: self.nfse.map(Into::into),
+            nfse_elsewhere: self.nfse_elsewhere,
         };
         Ok((config, certificate))
     }
@@ -372,6 +378,11 @@ pub struct EmitterSettingsView {
     pub tech_responsible: TechResponsibleDto,
     /// The municipal part, when configured.
     pub nfse: Option<NfseSettingsDto>,
+    /// The labor's NFS-e is issued outside osflow and recorded on each OS.
+    pub nfse_elsewhere: bool,
+    /// Where the labor's NFS-e comes from when osflow does not issue it (the municipality outside the national
+    /// system, what the release waits for); `null` when the municipal part is configured.
+    pub nfse_notice: Option<String>,
     /// `null` when no certificate is stored (or the stored one no longer opens): upload one.
     pub certificate: Option<CertificateView>,
 }
@@ -398,6 +409,8 @@ impl From<&EmitterView> for EmitterSettingsView {
                 phone: c.tech_responsible.phone.clone(),
             },
             nfse: c.nfse.as_ref().map(Into::into),
+            nfse_elsewhere: c.nfse_elsewhere,
+            nfse_notice: osflow_domain::nfse_notice(c.address.city_code.as_str(), c.nfse.is_some(), c.nfse_elsewhere),
             certificate: v.certificate.as_ref().map(Into::into),
         }
     }
