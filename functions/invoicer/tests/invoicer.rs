@@ -171,3 +171,119 @@ async fn an_unknown_order_is_acknowledged_and_an_unreadable_message_fails_alone(
     assert!(w.store.invoices(&w.tenant, &order.id).await.unwrap().is_empty());
     assert_eq!(w.simulator.authorization_requests(), 0);
 }
+
+// ---------------------------------------------------------------------------------------------- NFS-e
+
+/// The emitter in Campinas (on the NFS-e Nacional) with its municipal part: the labor goes on an NFS-e.
+fn nfse_emitter() -> EmitterConfig {
+    let codes = |c: &str, n: &str| osflow_app::NfseServiceCodes {
+        c_trib_nac: c.into(),
+        c_trib_mun: None,
+        c_nbs: Some(n.into()),
+    };
+    EmitterConfig {
+        address: Address {
+            street: "Rua Barão de Jaguara".into(),
+            number: "900".into(),
+            complement: None,
+            district: "Centro".into(),
+            city: "Campinas".into(),
+            city_code: CityCode::parse("3509502").unwrap(),
+            uf: Uf::parse("SP").unwrap(),
+            zip: Zip::parse("13015-002").unwrap(),
+        },
+        nfse: Some(osflow_app::NfseSettings {
+            municipal_registration: Some("123456".into()),
+            simples_option: 3,
+            simples_regime: Some(1),
+            special_regime: 0,
+            serie: 1,
+            service: codes("140101", "120012000"),
+            services_by_type: Default::default(),
+            iss_rate: Some("2".into()),
+            iss_withholding: 1,
+            approximate_taxes: osflow_app::ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
+            signature: "rsa-sha256".into(),
+        }),
+        ..emitter()
+    }
+}
+
+/// [`world`] with the municipal part and the NFS-e invoicer on the same consumer, as `from_env` wires it when
+/// Sefin's trust roots are set (the Sefin simulator as the authority).
+async fn nfse_world() -> (World, Arc<osflow_nfse::simulator::Simulator>, Arc<osflow_invoicing::NfseInvoicer>) {
+    let mut w = world().await;
+    let config = load_sdk_config().await;
+    let emitters = Arc::new(DynamoEmitterStore::new(
+        w.store.as_ref().clone(),
+        aws_sdk_secretsmanager::Client::new(&config),
+        unique("osflow/test-nfse"),
+    ));
+    emitters.put_emitter(&w.tenant, &nfse_emitter()).await.unwrap();
+    emitters.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
+    w.app = w.app.clone().with_invoicing(Arc::new(EmitterPolicy::new(emitters.clone())));
+    let sefin = Arc::new(osflow_nfse::simulator::Simulator::new());
+    let nfse = Arc::new(osflow_invoicing::NfseInvoicer::new(
+        w.app.clone(),
+        emitters.clone(),
+        Arc::new(osflow_invoicing::SharedNfseAuthority(sefin.clone())),
+    ));
+    w.invoicer =
+        Invoicer::new(w.app.clone(), emitters, Arc::new(SharedAuthority(w.simulator.clone()))).with_nfse(nfse.clone());
+    (w, sefin, nfse)
+}
+
+/// An OS with parts and labor on DynamoDB: its payment message delivered three times → one NF-e and one NFS-e (DPS
+/// number 1, one DPS sent), the release refused before and allowed after; then 20 OS issued at once → DPS 2..21,
+/// distinct, no gap.
+#[tokio::test(flavor = "multi_thread")]
+async fn parts_and_labor_get_one_nfe_and_one_nfse_on_dynamodb_whatever_the_redeliveries() {
+    let (w, sefin, nfse) = nfse_world().await;
+    let order = w.paid_order().await;
+    // Paid, not invoiced yet: the release waits for both documents.
+    let refused = w.app.step(&w.caller, &order.id, Command::Release, None, None, &render).await;
+    assert!(refused.is_err(), "the release waits for the documents");
+    let envelope = w.last_envelope(&order.id).await;
+    for attempt in 1..=3 {
+        let response = osflow_fn_invoicer::handle(batch(&[(&format!("m-{attempt}"), &envelope)]), &w.invoicer).await;
+        assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    }
+    let records = w.store.invoices(&w.tenant, &order.id).await.unwrap();
+    assert_eq!(records.len(), 2, "one NF-e and one DPS: {records:?}");
+    let dps: Vec<_> = records.iter().filter(|r| !r.numbering.document.is_nfe()).collect();
+    assert_eq!((dps.len(), dps[0].number, dps[0].state), (1, 1, InvoiceState::Authorized), "{records:?}");
+    assert_eq!(sefin.issued_count(), 1, "one NFS-e");
+    assert_eq!(w.simulator.authorization_requests(), 1, "one NF-e sent");
+    let shown = w.app.orders.get(&w.tenant, &order.id).await.unwrap().unwrap();
+    assert_eq!(shown.invoices.len(), 2, "{:?}", shown.invoices);
+    assert!(shown.invoices.iter().all(|d| d.state == InvoiceState::Authorized), "{:?}", shown.invoices);
+    let released = w.step(&order.id, Command::Release).await;
+    assert_eq!(released.status.as_str(), "liberada");
+
+    // Twenty more, issued at once: each its own DPS number, the sequence without a gap.
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(w.paid_order().await.id);
+    }
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (nfse, tenant, id) = (nfse.clone(), w.tenant.clone(), *id);
+            tokio::spawn(async move { nfse.issue(&tenant, &id).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("issued");
+    }
+    let mut numbers = Vec::new();
+    for id in &ids {
+        let records = w.store.invoices(&w.tenant, id).await.unwrap();
+        let dps: Vec<_> = records.iter().filter(|r| !r.numbering.document.is_nfe()).collect();
+        assert_eq!(dps.len(), 1, "{records:?}");
+        assert_eq!(dps[0].state, InvoiceState::Authorized);
+        numbers.push(dps[0].number);
+    }
+    numbers.sort();
+    assert_eq!(numbers, (2..=21).collect::<Vec<u64>>());
+    assert_eq!(sefin.issued_count(), 21);
+}
