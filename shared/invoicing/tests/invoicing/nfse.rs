@@ -424,6 +424,9 @@ impl NfseAuthority for NoAdnDanfse {
     async fn register_event(&self, e: &osflow_nfse::event::SignedEvent) -> Result<EventOutcome, TransportError> {
         self.0.register_event(e).await
     }
+    async fn event(&self, key: &NfseKey, tp: &str, seq: u32) -> Result<Option<Arc<str>>, TransportError> {
+        self.0.event(key, tp, seq).await
+    }
     async fn danfse(&self, _: &NfseKey) -> Result<Option<Vec<u8>>, TransportError> {
         Err(TransportError::Http { status: 404, body: "recurso suspenso".into() })
     }
