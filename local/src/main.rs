@@ -258,6 +258,17 @@ fn run(args: ServeArgs) -> Result<(), String> {
             sender_email: LOCAL_SENDER.into(),
         };
         let report_timer = (!args.hold_events).then(|| tokio::spawn(report_timer(app.clone(), announcer)));
+        // --demo is seeded by this process, not by a client: it does not spend the demo company's request budget
+        // (the user's first requests after the seeding would be refused with 429 otherwise).
+        let seeding = match args.demo {
+            true => {
+                let mut unlimited = app.clone();
+                unlimited.request_limit = None;
+                let keys = TokenKeys::from_secret(&key)?;
+                Some(Gateway::new(unlimited, keys, blobs.clone(), portal_key.clone()).with_relay_waker(relay.waker()))
+            }
+            false => None,
+        };
         let gateway = Arc::new(
             Gateway::new(app.clone(), TokenKeys::from_secret(&key)?, blobs, portal_key)
                 .with_relay_waker(relay.waker())
@@ -282,8 +293,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
                     .await;
             })
         });
-        if args.demo {
-            match demo::seed(&gateway, store.as_ref(), demo_clock.as_deref())
+        if let Some(seeding) = &seeding {
+            match demo::seed(seeding, store.as_ref(), demo_clock.as_deref())
                 .await
                 .map_err(|e| format!("--demo failed: {e}"))?
             {

@@ -578,7 +578,8 @@ async fn order_page(cx: &Cx<'_>, id: &str, message: Option<(bool, String)>, stat
         events: &events,
         invoices: &invoices,
         actions: &actions,
-        may_register_events: invoices::may_register_events(cx.caller),
+        // The forms only where this process can reach SEFAZ/Sefin (osflow-local; in AWS, fiscal-admin serves them).
+        may_register_events: app.nfe_events.is_some() && invoices::may_register_events(cx.caller),
         message,
         now: app.clock.now(),
     };
