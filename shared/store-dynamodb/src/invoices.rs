@@ -72,6 +72,38 @@ impl DynamoStore {
         let last = item(1).map(|counter| get_u64(counter, attr::LAST)).transpose()?.unwrap_or(0);
         Ok((mine, last))
     }
+
+    /// Puts a record's item written over `expected_revision` (0: a new item): AlreadyExists when a new one is
+    /// there already, Conflict naming the stored revision when another write came first.
+    async fn put_revision(&self, item: Item, expected_revision: u64) -> StoreResult<()> {
+        let mut put = self.client.put_item().table_name(self.table()).set_item(Some(item));
+        put = if expected_revision == 0 {
+            put.condition_expression(NEW_ITEM).expression_attribute_names("#pk", crate::table::PK)
+        } else {
+            put.condition_expression("#revision = :expected")
+                .expression_attribute_names("#revision", attr::REVISION)
+                .expression_attribute_values(":expected", n(expected_revision))
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+        };
+        let err = match put.send().await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
+                if expected_revision == 0 {
+                    return Err(StoreError::AlreadyExists);
+                }
+                match failed.item() {
+                    Some(old) => Err(StoreError::Conflict { current_version: get_u64(old, attr::REVISION)? }),
+                    None => Err(StoreError::NotFound),
+                }
+            }
+            _ => Err(sdk_error(err)),
+        }
+    }
 }
 
 #[async_trait]
@@ -169,33 +201,7 @@ impl InvoiceStore for DynamoStore {
             )));
         }
         let item = items::invoice_item(record)?;
-        let mut put = self.client.put_item().table_name(self.table()).set_item(Some(item));
-        put = if expected_revision == 0 {
-            put.condition_expression(NEW_ITEM).expression_attribute_names("#pk", crate::table::PK)
-        } else {
-            put.condition_expression("#revision = :expected")
-                .expression_attribute_names("#revision", attr::REVISION)
-                .expression_attribute_values(":expected", n(expected_revision))
-                .return_values_on_condition_check_failure(
-                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-        };
-        let err = match put.send().await {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
-                if expected_revision == 0 {
-                    return Err(StoreError::AlreadyExists);
-                }
-                match failed.item() {
-                    Some(old) => Err(StoreError::Conflict { current_version: get_u64(old, attr::REVISION)? }),
-                    None => Err(StoreError::NotFound),
-                }
-            }
-            _ => Err(sdk_error(err)),
-        }
+        self.put_revision(item, expected_revision).await
     }
 
     async fn invoices(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Vec<InvoiceRecord>> {
@@ -313,33 +319,7 @@ impl InvoiceStore for DynamoStore {
         item.insert(attr::ENTITY.into(), s(entity::NFE_VOID));
         item.insert(attr::REVISION.into(), n(record.revision));
         item.insert(attr::BODY.into(), s(body));
-        let mut put = self.client.put_item().table_name(self.table()).set_item(Some(item));
-        put = if expected_revision == 0 {
-            put.condition_expression(NEW_ITEM).expression_attribute_names("#pk", crate::table::PK)
-        } else {
-            put.condition_expression("#revision = :expected")
-                .expression_attribute_names("#revision", attr::REVISION)
-                .expression_attribute_values(":expected", n(expected_revision))
-                .return_values_on_condition_check_failure(
-                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-        };
-        let err = match put.send().await {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
-                if expected_revision == 0 {
-                    return Err(StoreError::AlreadyExists);
-                }
-                match failed.item() {
-                    Some(old) => Err(StoreError::Conflict { current_version: get_u64(old, attr::REVISION)? }),
-                    None => Err(StoreError::NotFound),
-                }
-            }
-            _ => Err(sdk_error(err)),
-        }
+        self.put_revision(item, expected_revision).await
     }
 
     async fn voids(&self, tenant: &TenantId, key_: &NumberingKey) -> StoreResult<Vec<VoidRecord>> {
