@@ -257,6 +257,11 @@ fn decorate(op: &mut Operation) {
     } else if op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query) {
         statuses.extend([400, 422]);
     }
+    // Reading the unlock code is a step recorded on the order, refused as one: 409 once the order is closed or
+    // cancelled, 422 when no code was left.
+    if route.operation == "read_unlock_code" {
+        statuses.extend([409, 422]);
+    }
     if write {
         let params = op.parameters.get_or_insert_with(Vec::new);
         params.push(header_param(

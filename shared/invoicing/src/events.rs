@@ -178,7 +178,11 @@ impl NfeEvents for Invoicer {
         tenant: &TenantId,
         environment: Option<osflow_app::FiscalEnvironment>,
     ) -> Result<osflow_app::NfeGaps, NfeEventError> {
-        Ok(Invoicer::gaps(self, tenant, environment).await?)
+        match Invoicer::gaps(self, tenant, environment).await {
+            // No emitter, no sequence to list: not found, as the emitter itself is.
+            Err(InvoiceError::NotConfigured) => Err(NfeEventError::NotFound),
+            other => Ok(other?),
+        }
     }
 
     async fn void_range(

@@ -300,7 +300,6 @@ async fn the_gaps_and_their_inutilizacao_through_the_routes() {
     let mut api = api_now();
     let rep = Who::representante(SHOP);
     let fin = Who::financeiro(SHOP);
-    assert_eq!(put(&api, &rep, &emitter(Some((&pkcs12_b64(CNPJ, 30, PASSWORD), PASSWORD)))).await.status, 200);
     let simulator = Arc::new(osflow_nfe::simulator::Simulator::new());
     let invoicer = Arc::new(osflow_invoicing::Invoicer::new(
         api.app.clone(),
@@ -308,6 +307,10 @@ async fn the_gaps_and_their_inutilizacao_through_the_routes() {
         Arc::new(osflow_invoicing::SharedAuthority(simulator)),
     ));
     api.app = api.app.clone().with_nfe_events(invoicer);
+    // No emitter yet: no sequence, nothing to list or download (404, as the emitter itself).
+    api.get(&fin, "/v1/fiscal/nfe/gaps").await.problem(404, "not-found");
+    api.get(&fin, "/v1/fiscal/nfe/voids/1/xml").await.problem(404, "not-found");
+    assert_eq!(put(&api, &rep, &emitter(Some((&pkcs12_b64(CNPJ, 30, PASSWORD), PASSWORD)))).await.status, 200);
 
     for who in [Who::atendente(SHOP), Who::tecnico(SHOP)] {
         api.get(&who, "/v1/fiscal/nfe/gaps").await.problem(403, "forbidden");
