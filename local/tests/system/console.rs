@@ -377,7 +377,14 @@ async fn one_os_through_the_eight_steps_by_clicking_in_the_console() {
         .expect("pdftotext (poppler-utils, scripts/setup)");
     let text: String = String::from_utf8_lossy(&text.stdout).chars().filter(|c| c.is_ascii_digit()).collect();
     assert!(key.len() == 44 && text.contains(&key), "the DANFE shows the key {key}");
-    wait_for_text(&browser, "Liberar equipamento").await;
+    // The invoicer stores the authorized NF-e before it records it on the order: the release is offered once the
+    // order has it (until then the button is shown disabled, with the reason).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !browser.source().await.unwrap().contains("data-action=\"release\"") {
+        assert!(std::time::Instant::now() < deadline, "the release never offered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        browser.refresh().await.unwrap();
+    }
     click_action(&browser, "release").await;
     assert_eq!(status_of(&rep, &id).await, "liberada");
 
