@@ -10,7 +10,9 @@ use std::sync::Arc;
 use osflow_app::{App, Blob, EmitterStore, InvoiceRecord, NumberingKey, StoreError};
 use osflow_domain::InvoiceState;
 use osflow_domain::values::{OrderId, TenantId};
-use osflow_nfse::{Certificate, IssueOutcome, NfseAuthority, SignedDps, TransportError, build, sign_dps};
+use osflow_nfse::{
+    Certificate, IssueOutcome, NfseAuthority, NfseKey, SignedDps, Situation, TransportError, build, sign_dps,
+};
 use uuid::Uuid;
 
 use crate::invoicer::{Certificates, InvoiceError, record_on_order};
@@ -295,21 +297,7 @@ impl NfseInvoicer {
                 let key = nfse_blob_key(&record.order_id, n.key.as_str());
                 let blob = Blob { content_type: "application/xml".into(), bytes: n.xml.as_bytes().to_vec() };
                 self.app.blobs.put(tenant, &key, &blob).await?;
-                // The DANFSe stored once beside the NFS-e, so the functions without OpenSSL serve it: the ADN's
-                // when it answers, else drawn here from the NFS-e (the ADN's route is suspended in production).
-                // The NFS-e stands without it (one that cannot be drawn is logged, never retried).
-                let pdf = match authority.danfse(&n.key).await {
-                    Ok(Some(pdf)) if pdf.starts_with(b"%PDF-") => Ok(pdf),
-                    _ => osflow_nfse::danfse(&n.xml, osflow_nfse::Situation::Issued),
-                };
-                match pdf {
-                    Ok(pdf) => {
-                        let at = osflow_app::danfse_blob_key(&record.order_id, n.key.as_str());
-                        let danfse = Blob { content_type: "application/pdf".into(), bytes: pdf };
-                        self.app.blobs.put(tenant, &at, &danfse).await?;
-                    }
-                    Err(e) => tracing::error!(key = %n.key, error = %e, "DANFSe not drawn"),
-                }
+                store_danfse(&self.app, tenant, &record.order_id, &n.key, &n.xml, Situation::Issued).await?;
                 next.state = InvoiceState::Authorized;
                 next.protocol = Some(n.key.as_str().to_owned());
                 next.message = Some(format!("NFS-e nº {} emitida", n.number));
@@ -322,6 +310,31 @@ impl NfseInvoicer {
         }
         self.app.invoices.save_invoice(&next, record.revision).await?;
         Ok(next)
+    }
+}
+
+/// Draws the DANFSe of the NFS-e `xml` in its `situation` and stores it beside the NFS-e
+/// ([`danfse_blob_key`](osflow_app::danfse_blob_key)), over any drawn before, so the functions without OpenSSL
+/// serve it. Drawn here, never asked of the ADN: its `GET /danfse` route is suspended in production (NT 008), so
+/// asking would cost a failed call per NFS-e, and the simulator's draws the same PDF. The NFS-e stands without it:
+/// one that cannot be drawn is logged (the same document would fail again), never retried.
+pub(crate) async fn store_danfse(
+    app: &App,
+    tenant: &TenantId,
+    order: &OrderId,
+    key: &NfseKey,
+    xml: &str,
+    situation: Situation,
+) -> Result<(), StoreError> {
+    match osflow_nfse::danfse(xml, situation) {
+        Ok(pdf) => {
+            let danfse = Blob { content_type: "application/pdf".into(), bytes: pdf };
+            app.blobs.put(tenant, &osflow_app::danfse_blob_key(order, key.as_str()), &danfse).await
+        }
+        Err(e) => {
+            tracing::error!(%key, error = %e, "DANFSe not drawn");
+            Ok(())
+        }
     }
 }
 
