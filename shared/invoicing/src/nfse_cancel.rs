@@ -1,18 +1,18 @@
 //! Cancelling an issued NFS-e: the event e101101 (cMotivo, xMotivo) signed with the provider's certificate,
-//! registered at Sefin Nacional (`POST /nfse/{key}/eventos`), the `evento` Sefin returns kept beside the NFS-e and
-//! the cancellation on the order's timeline; and [`NfseEvents`], the port the API's use case sends it through.
+//! registered at Sefin Nacional (`POST /nfse/{key}/eventos`), the `evento` Sefin returns kept beside the NFS-e, its
+//! DANFSe drawn again as "NFS-e CANCELADA" and the cancellation on the order's timeline; and [`NfseEvents`], the port the API's use case sends it through.
 
 use async_trait::async_trait;
 use osflow_app::{Blob, FieldProblem, InvoiceRecord, NfeEventError, NfseEvents, StoreError, nfse_event_blob_key};
 use osflow_domain::InvoiceState;
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_nfse::event::{CANCEL, CancelInput, CancelReason, cancel};
-use osflow_nfse::{Cnpj, EventOutcome, NfseKey};
+use osflow_nfse::{Cnpj, EventOutcome, NfseKey, Situation};
 
 use crate::invoicer::{InvoiceError, record_on_order};
 use crate::mapping::{APP_VERSION, brt};
 use crate::nfse::validate_nfse;
-use crate::nfse_issue::NfseInvoicer;
+use crate::nfse_issue::{NfseInvoicer, store_danfse};
 
 fn refused(message: impl Into<String>) -> NfeEventError {
     NfeEventError::Refused { c_stat: None, message: message.into() }
@@ -94,6 +94,19 @@ impl NfseInvoicer {
         };
         let blob = Blob { content_type: "application/xml".into(), bytes: registered.as_bytes().to_vec() };
         app.blobs.put(tenant, &blob_key, &blob).await?;
+        // The stored DANFSe drawn again as cancelled before the record says so: a request that stops in between
+        // finds the NFS-e still issued here, the event at Sefin, and draws it again.
+        let nfse_xml = match &record.xml_ref {
+            Some(at) => app.blobs.get(tenant, at).await?,
+            None => None,
+        };
+        match nfse_xml {
+            Some(nfse) => {
+                let xml = String::from_utf8_lossy(&nfse.bytes);
+                store_danfse(app, tenant, order_id, &nfse_key, &xml, Situation::Cancelled).await?;
+            }
+            None => tracing::error!(key = %nfse_key, "NFS-e not stored: its DANFSe not drawn as cancelled"),
+        }
         let cancelled = InvoiceRecord {
             state: InvoiceState::Cancelled,
             message: Some(format!("NFS-e cancelada (motivo {}): {text}", reason.code())),

@@ -432,11 +432,11 @@ impl NfseAuthority for NoAdnDanfse {
     }
 }
 
-/// The DANFSe is stored at issuance beside the NFS-e, drawn by the invoicer when the ADN does not serve it, and
+/// The DANFSe is stored at issuance beside the NFS-e, drawn by the invoicer (the ADN does not serve it), and
 /// read back through the use case by the DPS Id or the NFS-e key (pdftotext finds the key); an NF-e key or an
-/// unknown key has none.
+/// unknown key has none. Once the NFS-e is cancelled, the stored DANFSe says "CANCELADA".
 #[tokio::test]
-async fn the_danfse_is_stored_beside_the_nfse_even_when_the_adn_does_not_serve_it() {
+async fn the_danfse_is_stored_beside_the_nfse_and_drawn_again_when_it_is_cancelled() {
     let sim = Arc::new(Simulator::new());
     let (w, nfse) = nfse_world(settings(), Arc::new(SharedNfseAuthority(Arc::new(NoAdnDanfse(sim.clone()))))).await;
     let order = w.paid_order(cpf(71), vec![labor("210.00")]).await;
@@ -448,14 +448,9 @@ async fn the_danfse_is_stored_beside_the_nfse_even_when_the_adn_does_not_serve_i
         let blob = w.app.invoice_danfse(&w.caller, &order.id, by).await.unwrap();
         assert_eq!(blob.bytes, stored.bytes);
     }
-    let dir = std::env::temp_dir().join(format!("osflow-danfse-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pdf = dir.join("danfse.pdf");
-    std::fs::write(&pdf, &stored.bytes).unwrap();
-    let out = Process::new(tool("pdftotext")).arg(&pdf).arg("-").output().expect("run pdftotext");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = pdf_text(&stored.bytes);
     assert!(text.contains(&format!("chave={key}")) && text.contains("R$ 210,00"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!text.contains("CANCELADA"), "{text}");
     assert!(matches!(
         w.app.invoice_danfse(&w.caller, &order.id, "0".repeat(50).as_str()).await,
         Err(AppError::NotFound)
@@ -463,4 +458,21 @@ async fn the_danfse_is_stored_beside_the_nfse_even_when_the_adn_does_not_serve_i
     // Delivered again: nothing new is issued or drawn.
     documents(nfse.issue(&w.tenant, &order.id).await.unwrap());
     assert_eq!(sim.issued_count(), 1);
+    // Cancelled (e101101): the stored DANFSe is drawn again and says so.
+    let cancelled = nfse.cancel(&w.tenant, &order.id, &dps_id, 1, "Serviço lançado em duplicidade").await.unwrap();
+    assert_eq!(cancelled.state, osflow_domain::InvoiceState::Cancelled);
+    let redrawn = w.app.invoice_danfse(&w.caller, &order.id, &dps_id).await.unwrap();
+    let text = pdf_text(&redrawn.bytes);
+    assert!(text.contains("CANCELADA") && text.contains(&format!("chave={key}")), "{text}");
+}
+
+/// The text of a PDF, by poppler's pdftotext.
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("osflow-danfse-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("danfse.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = Process::new(tool("pdftotext")).arg(&path).arg("-").output().expect("run pdftotext");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
