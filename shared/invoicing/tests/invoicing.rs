@@ -446,22 +446,54 @@ async fn emitter_store_keeps_the_certificate_apart_and_drives_the_policy() {
     assert!(failed.message.as_deref().unwrap().starts_with("certificado digital"), "{failed:?}");
 }
 
-/// Forwards to the simulator, but the answer of the first `authorize` is lost (the authority did process it):
-/// what the SEFAZ client reports after a timeout whose consult did not find the document yet.
-struct LostFirstAnswer {
+/// What the first `authorize` reaching [`Counting`] gets.
+enum FirstAnswer {
+    /// The simulator's.
+    Answered,
+    /// The simulator processes it, but its answer is lost: what the SEFAZ client reports after a timeout whose
+    /// consult did not find the document yet.
+    Lost,
+    /// This answer; the document never reaches the simulator.
+    Scripted(osflow_nfe::Outcome),
+}
+
+/// The homologation simulator, counting the authorizations, consults, events and inutilizações it is asked for;
+/// its first authorization may be answered otherwise ([`FirstAnswer`]).
+struct Counting {
     inner: Simulator,
+    first: Mutex<FirstAnswer>,
     authorizations: AtomicU32,
     consults: AtomicU32,
+    events: AtomicU32,
+    voids: AtomicU32,
+}
+
+impl Counting {
+    fn new(first: FirstAnswer) -> Arc<Counting> {
+        Arc::new(Counting {
+            inner: Simulator::new(),
+            first: Mutex::new(first),
+            authorizations: AtomicU32::new(0),
+            consults: AtomicU32::new(0),
+            events: AtomicU32::new(0),
+            voids: AtomicU32::new(0),
+        })
+    }
 }
 
 #[async_trait]
-impl osflow_nfe::FiscalAuthority for LostFirstAnswer {
+impl osflow_nfe::FiscalAuthority for Counting {
     async fn authorize(&self, nfe: &osflow_nfe::SignedNfe) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        let outcome = self.inner.authorize(nfe).await;
-        if self.authorizations.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(osflow_nfe::TransportError::Timeout { consulted: None });
+        self.authorizations.fetch_add(1, Ordering::SeqCst);
+        let first = std::mem::replace(&mut *self.first.lock().unwrap(), FirstAnswer::Answered);
+        match first {
+            FirstAnswer::Answered => self.inner.authorize(nfe).await,
+            FirstAnswer::Lost => {
+                let _processed = self.inner.authorize(nfe).await;
+                Err(osflow_nfe::TransportError::Timeout { consulted: None })
+            }
+            FirstAnswer::Scripted(outcome) => Ok(outcome),
         }
-        outcome
     }
     async fn consult(&self, key: &osflow_nfe::AccessKey) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
         self.consults.fetch_add(1, Ordering::SeqCst);
@@ -474,12 +506,14 @@ impl osflow_nfe::FiscalAuthority for LostFirstAnswer {
         &self,
         event: &osflow_nfe::SignedEvent,
     ) -> Result<osflow_nfe::EventReceipt, osflow_nfe::TransportError> {
+        self.events.fetch_add(1, Ordering::SeqCst);
         self.inner.send_event(event).await
     }
     async fn void_numbers(
         &self,
         request: &osflow_nfe::SignedVoid,
     ) -> Result<osflow_nfe::VoidReceipt, osflow_nfe::TransportError> {
+        self.voids.fetch_add(1, Ordering::SeqCst);
         self.inner.void_numbers(request).await
     }
 }
@@ -487,11 +521,7 @@ impl osflow_nfe::FiscalAuthority for LostFirstAnswer {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_timeout_leaves_the_invoice_pending_and_the_retry_consults_before_sending() {
     let w = world(Some(simples())).await;
-    let authority = Arc::new(LostFirstAnswer {
-        inner: Simulator::new(),
-        authorizations: AtomicU32::new(0),
-        consults: AtomicU32::new(0),
-    });
+    let authority = Counting::new(FirstAnswer::Lost);
     let invoicer =
         Invoicer::new(w.app.clone(), Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
     let order = w.paid_order(cpf(12), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
@@ -569,54 +599,12 @@ fn configuration_errors_name_the_field_in_portuguese() {
     }
 }
 
-/// Forwards to the simulator, but the first `authorize` gets a scripted answer and never reaches it.
-struct ScriptedFirstAnswer {
-    inner: Simulator,
-    first: Mutex<Option<osflow_nfe::Outcome>>,
-    authorizations: AtomicU32,
-    consults: AtomicU32,
-}
-
-#[async_trait]
-impl osflow_nfe::FiscalAuthority for ScriptedFirstAnswer {
-    async fn authorize(&self, nfe: &osflow_nfe::SignedNfe) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        self.authorizations.fetch_add(1, Ordering::SeqCst);
-        if let Some(scripted) = self.first.lock().unwrap().take() {
-            return Ok(scripted);
-        }
-        self.inner.authorize(nfe).await
-    }
-    async fn consult(&self, key: &osflow_nfe::AccessKey) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        self.consults.fetch_add(1, Ordering::SeqCst);
-        self.inner.consult(key).await
-    }
-    async fn status(&self) -> Result<osflow_nfe::ServiceStatus, osflow_nfe::TransportError> {
-        self.inner.status().await
-    }
-    async fn send_event(
-        &self,
-        event: &osflow_nfe::SignedEvent,
-    ) -> Result<osflow_nfe::EventReceipt, osflow_nfe::TransportError> {
-        self.inner.send_event(event).await
-    }
-    async fn void_numbers(
-        &self,
-        request: &osflow_nfe::SignedVoid,
-    ) -> Result<osflow_nfe::VoidReceipt, osflow_nfe::TransportError> {
-        self.inner.void_numbers(request).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_inconclusive_answer_leaves_the_invoice_pending_and_the_retry_consults_first() {
     for (c_stat, x_motivo) in [(656, "Rejeição: Consumo Indevido"), (108, "Serviço Paralisado Momentaneamente")] {
         let w = world(Some(simples())).await;
-        let authority = Arc::new(ScriptedFirstAnswer {
-            inner: Simulator::new(),
-            first: Mutex::new(Some(osflow_nfe::Outcome::Rejected { c_stat, x_motivo: x_motivo.into() })),
-            authorizations: AtomicU32::new(0),
-            consults: AtomicU32::new(0),
-        });
+        let authority =
+            Counting::new(FirstAnswer::Scripted(osflow_nfe::Outcome::Rejected { c_stat, x_motivo: x_motivo.into() }));
         let invoicer =
             Invoicer::new(w.app.clone(), Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
         let order = w.paid_order(cpf(13), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
@@ -665,11 +653,7 @@ async fn a_homologation_nfe_never_stands_for_the_production_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_consults_first() {
     let w = world(Some(simples())).await;
-    let authority = Arc::new(LostFirstAnswer {
-        inner: Simulator::new(),
-        authorizations: AtomicU32::new(0),
-        consults: AtomicU32::new(0),
-    });
+    let authority = Counting::new(FirstAnswer::Lost);
     let invoicer =
         Invoicer::new(w.app.clone(), Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
     let order = w.paid_order(cpf(15), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;

@@ -18,38 +18,6 @@ impl Clock for MovableClock {
     }
 }
 
-/// Counts the events sent to the simulator.
-struct CountingEvents {
-    inner: Simulator,
-    events: AtomicU32,
-}
-
-#[async_trait]
-impl osflow_nfe::FiscalAuthority for CountingEvents {
-    async fn authorize(&self, nfe: &osflow_nfe::SignedNfe) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        self.inner.authorize(nfe).await
-    }
-    async fn consult(&self, key: &osflow_nfe::AccessKey) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        self.inner.consult(key).await
-    }
-    async fn status(&self) -> Result<osflow_nfe::ServiceStatus, osflow_nfe::TransportError> {
-        self.inner.status().await
-    }
-    async fn send_event(
-        &self,
-        event: &osflow_nfe::SignedEvent,
-    ) -> Result<osflow_nfe::EventReceipt, osflow_nfe::TransportError> {
-        self.events.fetch_add(1, Ordering::SeqCst);
-        self.inner.send_event(event).await
-    }
-    async fn void_numbers(
-        &self,
-        request: &osflow_nfe::SignedVoid,
-    ) -> Result<osflow_nfe::VoidReceipt, osflow_nfe::TransportError> {
-        self.inner.void_numbers(request).await
-    }
-}
-
 fn event_schema(xsd: &str) -> PathBuf {
     let nfelib = schema_dir().ancestors().nth(3).unwrap().to_path_buf();
     nfelib.join("nfe_evento_cancel").join("schemas").join("v1_0").join(xsd)
@@ -57,8 +25,8 @@ fn event_schema(xsd: &str) -> PathBuf {
 
 const JUSTIFICATION: &str = "Cliente devolveu a peça: \"defeito\" & troca <garantia> d'água";
 
-async fn authorized(w: &World, clock: Arc<MovableClock>) -> (Invoicer, Arc<CountingEvents>, Order, InvoiceRecord) {
-    let authority = Arc::new(CountingEvents { inner: Simulator::new(), events: AtomicU32::new(0) });
+async fn authorized(w: &World, clock: Arc<MovableClock>) -> (Invoicer, Arc<Counting>, Order, InvoiceRecord) {
+    let authority = Counting::new(FirstAnswer::Answered);
     let app = w.app.clone().with_clock(clock);
     let invoicer = Invoicer::new(app, Arc::new(w.store.clone()), Arc::new(SharedAuthority(authority.clone())));
     let order = w.paid_order(cpf(16), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;

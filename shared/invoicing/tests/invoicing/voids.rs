@@ -6,59 +6,6 @@ use osflow_app::{GapReason, NfeEventError, VoidState};
 
 use super::*;
 
-/// The simulator, counting the inutilizações and consults it receives; the answer of the first authorization
-/// can be lost (the simulator did authorize it).
-struct Counting {
-    inner: Simulator,
-    voids: AtomicU32,
-    consults: AtomicU32,
-    lose_first_answer: bool,
-    authorizations: AtomicU32,
-}
-
-impl Counting {
-    fn new(lose_first_answer: bool) -> Arc<Counting> {
-        Arc::new(Counting {
-            inner: Simulator::new(),
-            voids: AtomicU32::new(0),
-            consults: AtomicU32::new(0),
-            lose_first_answer,
-            authorizations: AtomicU32::new(0),
-        })
-    }
-}
-
-#[async_trait]
-impl osflow_nfe::FiscalAuthority for Counting {
-    async fn authorize(&self, nfe: &osflow_nfe::SignedNfe) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        let outcome = self.inner.authorize(nfe).await;
-        if self.lose_first_answer && self.authorizations.fetch_add(1, Ordering::SeqCst) == 0 {
-            return Err(osflow_nfe::TransportError::Timeout { consulted: None });
-        }
-        outcome
-    }
-    async fn consult(&self, key: &osflow_nfe::AccessKey) -> Result<osflow_nfe::Outcome, osflow_nfe::TransportError> {
-        self.consults.fetch_add(1, Ordering::SeqCst);
-        self.inner.consult(key).await
-    }
-    async fn status(&self) -> Result<osflow_nfe::ServiceStatus, osflow_nfe::TransportError> {
-        self.inner.status().await
-    }
-    async fn send_event(
-        &self,
-        event: &osflow_nfe::SignedEvent,
-    ) -> Result<osflow_nfe::EventReceipt, osflow_nfe::TransportError> {
-        self.inner.send_event(event).await
-    }
-    async fn void_numbers(
-        &self,
-        request: &osflow_nfe::SignedVoid,
-    ) -> Result<osflow_nfe::VoidReceipt, osflow_nfe::TransportError> {
-        self.voids.fetch_add(1, Ordering::SeqCst);
-        self.inner.void_numbers(request).await
-    }
-}
-
 const JUSTIFICATION: &str = "NF-e rejeitada: \"dhEmi\" & série <1> d'água, emissão refeita";
 
 fn invoicer(w: &World, authority: Arc<Counting>) -> Arc<Invoicer> {
@@ -91,7 +38,7 @@ fn inut_schema(xsd: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_number_is_voided_once_and_never_given_again() {
     let w = world(Some(simples())).await;
-    let authority = Counting::new(false);
+    let authority = Counting::new(FirstAnswer::Answered);
     let invoicer = invoicer(&w, authority.clone());
     let (order, rejected) = rejected_order(&w, &invoicer, 21).await;
     let other = authorized_order(&w, &invoicer, 22).await;
@@ -163,7 +110,7 @@ async fn a_rejected_number_is_voided_once_and_never_given_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_range_voided_three_times_at_once_is_one_inutilizacao() {
     let w = world(Some(simples())).await;
-    let authority = Counting::new(false);
+    let authority = Counting::new(FirstAnswer::Answered);
     let invoicer = invoicer(&w, authority.clone());
     rejected_order(&w, &invoicer, 24).await;
     rejected_order(&w, &invoicer, 25).await;
@@ -196,7 +143,7 @@ async fn the_same_range_voided_three_times_at_once_is_one_inutilizacao() {
 async fn a_number_of_a_cancelled_order_is_a_gap_unless_sefaz_holds_its_nfe() {
     let w = world(Some(simples())).await;
     // Number 1: claimed, then the process stopped before anything was built or sent; the order was cancelled.
-    let authority = Counting::new(true);
+    let authority = Counting::new(FirstAnswer::Lost);
     let invoicer = invoicer(&w, authority.clone());
     let crashed = w.paid_order(cpf(26), vec![part("P-001", "Fonte 65W", "1", "149.90")]).await;
     let numbering = osflow_app::NumberingKey::nfe(EMITTER_CNPJ, 1).in_environment(FiscalEnvironment::Homologation);
