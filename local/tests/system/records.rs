@@ -118,6 +118,7 @@ async fn settle_notifications(api: &Api, id: &str) {
         last = n;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    panic!("the notifications of {id} still arrive after 20 s ({last} so far)");
 }
 
 /// Every answer of the API about the customer's orders, records and lists: one line per request, the path and
