@@ -11,37 +11,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use osflow_app::{Caller, NotificationSettings, OpenOrderInput, Rendered, Reply};
+use osflow_app::{NotificationSettings, OpenOrderInput};
 use osflow_bus::{
     Delayed, Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsMessage, SqsPublisher, VisibilityBackoff,
     create_queues, queues, route,
 };
-use osflow_domain::values::{Document, Email, Money, Quantity, TenantId, UserId};
-use osflow_domain::{Change, Command, Customer, Equipment, Flow, LineInput, LineKind, Order, Role, Service};
+use osflow_domain::values::{Document, Email, Money, Quantity, TenantId};
+use osflow_domain::{Change, Command, Customer, Equipment, LineInput, LineKind, Role, Service};
 use osflow_fn_common::Env;
 use osflow_notify::SesEmailSender;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
-use osflow_testkit::unique;
+use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint};
+use osflow_testkit::usecases::{open, step};
+use osflow_testkit::{caller, unique};
 use serde_json::Value;
-
-const RUN_SCRIPTS_TEST: &str = "this test needs the AWS emulator: run `scripts/test` (or `scripts/emulator start` \
-                                and export AWS_ENDPOINT_URL=http://127.0.0.1:45660, AWS_REGION, AWS_ACCESS_KEY_ID \
-                                and AWS_SECRET_ACCESS_KEY as scripts/test does)";
-
-fn require_endpoint() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
-        _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
-    }
-}
-
-fn no_render(_: &Order, _: &Flow) -> Rendered {
-    Rendered { status: 200, body: String::new() }
-}
 
 /// The messages moto's SES recorded to `to`.
 async fn emails_to(to: &str) -> Vec<Value> {
-    let url = format!("{}/moto-api/data.json", require_endpoint());
+    let url = format!("{}/moto-api/data.json", require_endpoint().trim().trim_end_matches('/'));
     let data: Value = http_get_json(&url).await;
     let all = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
     all.into_iter().filter(|m| m["destinations"]["ToAddresses"][0] == to).collect()
@@ -171,16 +158,12 @@ async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_ti
     let settings =
         NotificationSettings { company_name: Some("Oficina do Zé".into()), ..NotificationSettings::default() };
     notifier.settings.put_notification_settings(&tenant, &settings).await.unwrap();
-    let caller =
-        Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
+    let caller = caller(&tenant, "ze", &[Role::Representante]);
     let customer_email = format!("joana-{}@exemplo.com.br", unique());
     let input = order_input(&customer_email);
     let app = &notifier.app;
-    let id = match app.open_order(&caller, input, None, &no_render).await.unwrap() {
-        Reply::Fresh(s) => s.order.id,
-        Reply::Replayed(_) => unreachable!("no idempotency key"),
-    };
-    app.step(&caller, &id, Command::SendQuote, None, None, &no_render).await.unwrap();
+    let id = open(app, &caller, input).await;
+    step(app, &caller, &id, Command::SendQuote).await.unwrap();
     let order = app.get_order(&caller, &id).await.unwrap();
     assert_eq!(order.status.as_str(), "aguardando_aprovacao");
 
@@ -334,14 +317,10 @@ async fn a_message_ses_throttles_comes_back_after_a_growing_back_off_and_is_sent
     notifier.email = Arc::new(SesEmailSender::new(scripted_ses(throttling.clone(), sends.clone())));
 
     let tenant = TenantId::parse(&format!("oficina-{}", &unique()[..12])).unwrap();
-    let caller =
-        Caller { tenant: tenant.clone(), user: UserId::parse("ze").unwrap(), roles: vec![Role::Representante] };
+    let caller = caller(&tenant, "ze", &[Role::Representante]);
     let app = notifier.app.clone();
-    let id = match app.open_order(&caller, order_input("joana@exemplo.com.br"), None, &no_render).await.unwrap() {
-        Reply::Fresh(s) => s.order.id,
-        Reply::Replayed(_) => unreachable!("no idempotency key"),
-    };
-    app.step(&caller, &id, Command::SendQuote, None, None, &no_render).await.unwrap();
+    let id = open(&app, &caller, order_input("joana@exemplo.com.br")).await;
+    step(&app, &caller, &id, Command::SendQuote).await.unwrap();
     let events = app.orders.timeline(&tenant, &id).await.unwrap();
     let quote_sent = events.iter().find(|e| matches!(e.change, Change::QuoteSent { .. })).expect("quote sent");
     let publisher = SqsPublisher::new(sqs.clone(), urls);
