@@ -13,14 +13,22 @@
 //!   a changed index key a removal and a new entry, a changed projected attribute one update; an item without
 //!   the index's keys is not in the (sparse) index.
 //!
+//! - a Delete costs the units of the item it removes (one when there is none) and the removal of its index
+//!   entries; an Update costs the units of the item it changes (the meter does not evaluate update expressions:
+//!   it bills the old image, at least one unit, and keeps it; the store's updates are counters and markers, whose
+//!   size barely changes); a transaction's ConditionCheck is billed as an Update; in a `TransactWriteItems`
+//!   each costs twice that, as a Put does.
+//!
 //! The old image of an item is the last one written through the same [`Meter`] (the tests write every item
 //! through it), so a Put that replaces an item is billed on the larger of the two, as DynamoDB does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
 use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -152,19 +160,44 @@ impl Meter {
         let old = state.images.get(&key);
         let bytes = item_size(item);
         let table_units = units(bytes.max(old.map_or(0, item_size))) * if transactional { 2 } else { 1 };
+        let index_units = self.all_index_units(old, Some(item));
+        let entity = entity_of(item, &key);
+        state.writes.push(Write { entity, bytes, table_units, index_units });
+        state.images.insert(key, item.clone());
+    }
+
+    /// Bills a Delete of the item at `key` (its last image, if any, and that image's index entries).
+    fn delete(&self, state: &mut State, key: &Item, transactional: bool) {
+        let key = self.key_of(key);
+        let old = state.images.remove(&key);
+        let bytes = old.as_ref().map_or(0, item_size);
+        let table_units = units(bytes) * if transactional { 2 } else { 1 };
+        let index_units = self.all_index_units(old.as_ref(), None);
+        let entity = format!("{} deleted", old.as_ref().map_or_else(|| key.1.clone(), |o| entity_of(o, &key)));
+        state.writes.push(Write { entity, bytes, table_units, index_units });
+    }
+
+    /// Bills an Update (or a transaction's ConditionCheck) of the item at `key` on its last image (see the
+    /// module's documentation).
+    fn update(&self, state: &mut State, key: &Item, transactional: bool) {
+        let key = self.key_of(key);
+        let old = state.images.get(&key);
+        let bytes = old.map_or(0, item_size);
+        let table_units = units(bytes) * if transactional { 2 } else { 1 };
+        let entity = format!("{} updated", old.map_or_else(|| key.1.clone(), |o| entity_of(o, &key)));
+        state.writes.push(Write { entity, bytes, table_units, index_units: BTreeMap::new() });
+    }
+
+    /// The index units of replacing `old` by `new` (`None`: no item), per index that changes.
+    fn all_index_units(&self, old: Option<&Item>, new: Option<&Item>) -> BTreeMap<String, u32> {
         let mut index_units = BTreeMap::new();
         for index in &self.table.global_secondary_indexes {
-            let u = self.index_units(index, old, item);
+            let u = self.index_units(index, old, new);
             if u > 0 {
                 index_units.insert(index.name.to_owned(), u);
             }
         }
-        let entity = match item.get("entity") {
-            Some(AttributeValue::S(e)) => e.clone(),
-            _ => key.1.clone(),
-        };
-        state.writes.push(Write { entity, bytes, table_units, index_units });
-        state.images.insert(key, item.clone());
+        index_units
     }
 
     /// The projection of `item` in `index`, or `None` when the item is not in the (sparse) index.
@@ -191,10 +224,10 @@ impl Meter {
         &self,
         index: &osflow_store_dynamodb::table::IndexDefinition,
         old: Option<&Item>,
-        new: &Item,
+        new: Option<&Item>,
     ) -> u32 {
         let before = old.and_then(|o| self.projection(index, o));
-        let after = self.projection(index, new);
+        let after = new.and_then(|n| self.projection(index, n));
         let index_key = |p: &Item| (p.get(index.partition_key.name).cloned(), p.get(index.sort_key.name).cloned());
         match (before, after) {
             (None, None) => 0,
@@ -204,6 +237,14 @@ impl Meter {
             (Some(b), Some(a)) if b != a => units(item_size(&b).max(item_size(&a))),
             (Some(_), Some(_)) => 0,
         }
+    }
+}
+
+/// The item's `entity` attribute, or its sort key.
+fn entity_of(item: &Item, key: &(String, String)) -> String {
+    match item.get("entity") {
+        Some(AttributeValue::S(e)) => e.clone(),
+        _ => key.1.clone(),
     }
 }
 
@@ -223,10 +264,20 @@ impl Intercept for Meter {
             for item in tx.transact_items() {
                 if let Some(put) = item.put() {
                     self.put(&mut state, put.item(), true);
+                } else if let Some(delete) = item.delete() {
+                    self.delete(&mut state, delete.key(), true);
+                } else if let Some(update) = item.update() {
+                    self.update(&mut state, update.key(), true);
+                } else if let Some(check) = item.condition_check() {
+                    self.update(&mut state, check.key(), true);
                 }
             }
         } else if let Some(item) = input.downcast_ref::<PutItemInput>().and_then(PutItemInput::item) {
             self.put(&mut state, item, false);
+        } else if let Some(key) = input.downcast_ref::<DeleteItemInput>().and_then(DeleteItemInput::key) {
+            self.delete(&mut state, key, false);
+        } else if let Some(key) = input.downcast_ref::<UpdateItemInput>().and_then(UpdateItemInput::key) {
+            self.update(&mut state, key, false);
         }
         Ok(())
     }
