@@ -76,6 +76,10 @@ async fn the_unlock_code_is_answered_only_by_its_read_and_deleted_at_cancel() {
     assert_eq!(changed.status, 200, "{}", changed.body);
     assert!(!changed.body.contains(NEW_CODE) && changed.json()["intake"]["unlock_code"] == true);
     assert_eq!(api.get(&tecnico, &path).await.json()["unlock_code"], NEW_CODE);
+    // A replacement refused after the new code was kept (a stale version) leaves the code kept before.
+    let stale = api.send(put(json!(CODE)).by(&atendente).if_match("\"1\"")).await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    assert_eq!(api.get(&tecnico, &path).await.json()["unlock_code"], NEW_CODE);
 
     // The database holds it only sealed.
     let db = std::fs::read(api.store.path()).unwrap();

@@ -172,23 +172,32 @@ impl App {
         let (customer, equipment) = self.records_for(&caller.tenant, &opened.customer, &opened.equipment).await?;
         let (customer_id, equipment_id) = (customer.id, equipment.as_ref().map(|e| e.id));
         self.records.link_order(&caller.tenant, &probe.id, Some(&customer_id), equipment_id.as_ref()).await?;
-        // The code sealed before the order (as the links: a code of an order never stored is never read).
+        // The code sealed before the order (as the links: a code of an order never stored is never read), and
+        // forgotten again when this request does not store the order after all.
+        let id = probe.id;
         if let Some(code) = unlock_code {
-            self.unlock_codes.put_unlock_code(&caller.tenant, &probe.id, code.expose()).await?;
+            self.unlock_codes.put_unlock_code(&caller.tenant, &id, code.expose()).await?;
         }
-        let number = self.orders.next_order_number(&caller.tenant).await?;
-        let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?
-            .with_records(Some(customer_id), equipment_id);
-        let order = Order::from_opened(&event).expect("decide_open yields Opened");
-        let rendered = render(&order, &flow);
-        let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
-        match self.orders.create(&order, &event, record.as_ref()).await {
-            Ok(()) => Ok(Reply::Fresh(Stepped { order, rendered })),
-            Err(StoreError::AlreadyExists) if idem.is_some() => {
-                Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
+        let done: AppResult<Reply<Stepped>> = async {
+            let number = self.orders.next_order_number(&caller.tenant).await?;
+            let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?
+                .with_records(Some(customer_id), equipment_id);
+            let order = Order::from_opened(&event).expect("decide_open yields Opened");
+            let rendered = render(&order, &flow);
+            let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
+            match self.orders.create(&order, &event, record.as_ref()).await {
+                Ok(()) => Ok(Reply::Fresh(Stepped { order, rendered })),
+                Err(StoreError::AlreadyExists) if idem.is_some() => {
+                    Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
+        .await;
+        if unlock_code.is_some() && !matches!(done, Ok(Reply::Fresh(_))) {
+            self.forget_unkept_unlock_code(&caller.tenant, &id).await?;
+        }
+        done
     }
 
     /// Any step after opening, by a staff caller. `if_match` pins the version the client saw (412 when stale);

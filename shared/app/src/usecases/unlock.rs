@@ -3,7 +3,7 @@
 //! message; read only by the staff who need it (tecnico, representante), each read an event on the timeline; and
 //! deleted with the step that closes or cancels the order.
 
-use osflow_domain::values::OrderId;
+use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Command, DomainError, Flow, Order, Role};
 
 use crate::usecases::{App, AppError, AppResult, Caller, Idempotency, Rendered, Reply, StepRequest, Stepped};
@@ -50,7 +50,7 @@ impl App {
     /// Leaves, replaces (`Some`) or removes (`None`) the unlock code of an open order (the staff who may open
     /// orders): the code is sealed by the store, then the `order.unlock_code_changed` event (without the code) is
     /// written; a removal deletes the sealed code in the event's own write. A step refused after the code was
-    /// kept leaves no code for an order that keeps none.
+    /// kept puts back the code kept before (none for an order that kept none).
     pub async fn change_unlock_code(
         &self,
         caller: &Caller,
@@ -66,19 +66,36 @@ impl App {
         }
         // Who may, in which status: asked before anything is kept.
         self.may_step(caller, id, "change_unlock_code").await?;
-        if let Some(code) = &code {
-            self.unlock_codes.put_unlock_code(&caller.tenant, id, code.expose()).await?;
-        }
-        let cmd = Command::ChangeUnlockCode { set: code.is_some() };
+        let Some(code) = code else {
+            let request = StepRequest::by(caller, id, Command::ChangeUnlockCode { set: false });
+            return self.step_as(request.if_match(if_match).idempotency(idem), render).await;
+        };
+        let previous = self.unlock_codes.unlock_code(&caller.tenant, id).await?;
+        self.unlock_codes.put_unlock_code(&caller.tenant, id, code.expose()).await?;
+        let cmd = Command::ChangeUnlockCode { set: true };
         let request = StepRequest::by(caller, id, cmd).if_match(if_match).idempotency(idem);
         let done = self.step_as(request, render).await;
-        if done.is_err() && code.is_some() {
-            let keeps = self.orders.get(&caller.tenant, id).await.ok().flatten().is_some_and(|o| o.has_unlock_code());
-            if !keeps {
-                self.unlock_codes.delete_unlock_code(&caller.tenant, id).await?;
+        match (&done, previous) {
+            // Refused (the rules, a stale version, a lost race): nothing was written, the code kept before is back.
+            (Err(e), Some(previous)) if !matches!(e, AppError::Store(_)) => {
+                self.unlock_codes.put_unlock_code(&caller.tenant, id, &previous).await?;
             }
+            (Err(_), _) => self.forget_unkept_unlock_code(&caller.tenant, id).await?,
+            (Ok(_), _) => {}
         }
         done
+    }
+
+    /// After a step that kept a code first failed: forgets the code unless the order shows one (the order or its
+    /// event may have been written after all when the store failed). Left as it is when the order cannot be read:
+    /// a code kept in vain is better than the lost code of an order that keeps one.
+    pub(crate) async fn forget_unkept_unlock_code(&self, tenant: &TenantId, id: &OrderId) -> AppResult<()> {
+        if let Ok(order) = self.orders.get(tenant, id).await
+            && !order.is_some_and(|o| o.has_unlock_code())
+        {
+            self.unlock_codes.delete_unlock_code(tenant, id).await?;
+        }
+        Ok(())
     }
 
     /// The unlock code of an open order, for the staff who need it (tecnico, representante). The read is recorded
