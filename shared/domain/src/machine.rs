@@ -9,9 +9,9 @@ use crate::event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision
 use crate::fiscal::{DocumentKind, Invoicing, IssuedElsewhere};
 use crate::flow::{Action, Flow, Guard, Role, StatusKey, StatusKind, Transition};
 use crate::order::{
-    Address, Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, InvoiceState,
-    LineDecision, LineInput, LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision,
-    Refund, RevisionStatus, Service,
+    Attachment, ChecklistItem, Customer, Equipment, InvoiceCorrection, InvoiceInfo, InvoiceState, LineDecision,
+    LineInput, LineKind, MaterialWait, Note, Notification, Order, Payment, PaymentMethod, QuoteRevision, Refund,
+    RevisionStatus, Service,
 };
 use crate::records::{CustomerId, EquipmentId};
 use crate::values::{Money, OrderId, TenantId, UserId};
@@ -314,7 +314,7 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError>
     Ok(v.to_owned())
 }
 
-fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
+pub(crate) fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
@@ -389,27 +389,8 @@ pub fn decide_open(flow: &Flow, cmd: OpenOrder, actor: &Actor, now: DateTime<Utc
     if !actor.has_any_role(&STAFF_OPEN) {
         return Err(DomainError::RoleNotAllowed { action: "open".into(), allowed: STAFF_OPEN.to_vec() });
     }
-    let address = match cmd.customer.address {
-        None => None,
-        Some(a) => Some(Address {
-            street: text("customer.address.street", &a.street, 60)?,
-            number: text("customer.address.number", &a.number, 60)?,
-            complement: opt_text("customer.address.complement", a.complement.as_deref(), 60)?,
-            district: text("customer.address.district", &a.district, 60)?,
-            city: text("customer.address.city", &a.city, 60)?,
-            ..a
-        }),
-    };
-    if cmd.customer.document == crate::records::anonymized_document() {
-        return Err(invalid("customer.document", "is reserved"));
-    }
-    let customer = Customer { name: text("customer.name", &cmd.customer.name, 60)?, address, ..cmd.customer };
-    let equipment = Equipment {
-        description: text("equipment.description", &cmd.equipment.description, 120)?,
-        brand: opt_text("equipment.brand", cmd.equipment.brand.as_deref(), 60)?,
-        model: opt_text("equipment.model", cmd.equipment.model.as_deref(), 60)?,
-        serial: opt_text("equipment.serial", cmd.equipment.serial.as_deref(), 60)?,
-    };
+    let customer = crate::records::check_customer("customer", cmd.customer)?;
+    let equipment = crate::records::check_equipment("equipment", cmd.equipment)?;
     let service = Service {
         kind: text("service.type", &cmd.service.kind, 60)?,
         reported_problem: text("service.reported_problem", &cmd.service.reported_problem, 2000)?,

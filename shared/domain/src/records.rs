@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::{Uuid, Variant, Version};
 
 use crate::event::{Change, Event};
-use crate::machine::{DomainError, text};
+use crate::machine::{DomainError, opt_text, text};
 use crate::order::{Address, Customer, Equipment, Order};
 use crate::values::{Document, TenantId, ValueError, ValueKind};
 
@@ -154,13 +154,6 @@ pub fn anonymized_customer() -> Customer {
         email: None,
         phone: None,
         address: None,
-    }
-}
-
-fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => text(field, v, max).map(Some),
     }
 }
 
