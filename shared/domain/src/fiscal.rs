@@ -152,9 +152,7 @@ impl Order {
     /// An order has one NF-e, so its latest attempt decides: an earlier one that was rejected and issued again
     /// under another key (after the company fixed its environment or data) is superseded, not pending.
     pub fn fiscal_documents_ready(&self, invoicing: Invoicing) -> bool {
-        let nfe = !invoicing.nfe
-            || self.approved_parts().next().is_none()
-            || self.nfe().is_some_and(|d| d.state == InvoiceState::Authorized);
+        let nfe = !invoicing.nfe || self.approved_parts().next().is_none() || self.invoice_authorized();
         let nfse = !invoicing.nfse || !self.has_approved_labor() || self.documents_issued(DocumentKind::Nfse);
         nfe && nfse
     }

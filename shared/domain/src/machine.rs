@@ -505,13 +505,11 @@ pub(crate) fn decide_sized(
     // answer arrive) after the order was released, closed or cancelled.
     if let (Actor::System { .. }, Command::RecordInvoice { invoice }) = (actor, &cmd) {
         stale_record(order, invoice)?;
-    }
-    if let (Actor::System { .. }, Command::RecordInvoice { invoice }) = (actor, &cmd)
-        && status_kind.is_final()
-    {
-        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
-        out.push(None, Change::InvoiceUpdated { invoice: invoice.clone() });
-        return Ok(out.events);
+        if status_kind.is_final() {
+            let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
+            out.push(None, Change::InvoiceUpdated { invoice: invoice.clone() });
+            return Ok(out.events);
+        }
     }
     // The LGPD erasure: the representante, in any status (closed orders hold personal data too).
     if let Command::AnonymizeCustomer = cmd {
