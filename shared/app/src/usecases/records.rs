@@ -60,12 +60,32 @@ fn not_found_as_none<T>(r: Result<T, AppError>) -> AppResult<Option<T>> {
 }
 
 impl App {
-    fn customer_id(&self) -> CustomerId {
-        CustomerId::from_uuid(self.ids.record_uuid()).expect("record ids are UUIDv7")
+    /// A new customer's record, at version 1.
+    fn new_customer(&self, tenant: &TenantId, customer: Customer) -> CustomerRecord {
+        let now = self.clock.now();
+        CustomerRecord {
+            id: CustomerId::from_uuid(self.ids.record_uuid()).expect("record ids are UUIDv7"),
+            tenant: tenant.clone(),
+            customer,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            anonymized_at: None,
+        }
     }
 
-    fn equipment_id(&self) -> EquipmentId {
-        EquipmentId::from_uuid(self.ids.record_uuid()).expect("record ids are UUIDv7")
+    /// A new equipment's record of `customer`, at version 1.
+    fn new_equipment(&self, tenant: &TenantId, customer: CustomerId, equipment: Equipment) -> EquipmentRecord {
+        let now = self.clock.now();
+        EquipmentRecord {
+            id: EquipmentId::from_uuid(self.ids.record_uuid()).expect("record ids are UUIDv7"),
+            tenant: tenant.clone(),
+            customer,
+            equipment,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     /// The record `find` gives, or the one `new` makes, created (a record another request created meanwhile is
@@ -94,18 +114,7 @@ impl App {
     /// The customer with this document, created with `customer` when the company has none.
     async fn customer_by_document_or_new(&self, tenant: &TenantId, customer: &Customer) -> AppResult<CustomerRecord> {
         let find = || self.records.customer_by_document(tenant, &customer.document);
-        let new = || {
-            let now = self.clock.now();
-            CustomerRecord {
-                id: self.customer_id(),
-                tenant: tenant.clone(),
-                customer: customer.clone(),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                anonymized_at: None,
-            }
-        };
+        let new = || self.new_customer(tenant, customer.clone());
         self.found_or_created(find, new, "customer").await
     }
 
@@ -119,18 +128,7 @@ impl App {
     ) -> AppResult<Option<EquipmentRecord>> {
         let Some(serial) = equipment.serial.as_deref() else { return Ok(None) };
         let find = || self.records.equipment_by_serial(tenant, serial);
-        let new = || {
-            let now = self.clock.now();
-            EquipmentRecord {
-                id: self.equipment_id(),
-                tenant: tenant.clone(),
-                customer: *customer,
-                equipment: equipment.clone(),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            }
-        };
+        let new = || self.new_equipment(tenant, *customer, equipment.clone());
         self.found_or_created(find, new, "equipment").await.map(Some)
     }
 
@@ -162,17 +160,7 @@ impl App {
     /// document is another customer's.
     pub async fn create_customer(&self, caller: &Caller, customer: Customer) -> AppResult<CustomerRecord> {
         self.require(caller, &RECORD_EDITORS)?;
-        let customer = check_customer("customer", customer)?;
-        let now = self.clock.now();
-        let record = CustomerRecord {
-            id: self.customer_id(),
-            tenant: caller.tenant.clone(),
-            customer,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            anonymized_at: None,
-        };
+        let record = self.new_customer(&caller.tenant, check_customer("customer", customer)?);
         self.records.put_customer(&record, None).await?;
         Ok(record)
     }
@@ -313,17 +301,7 @@ impl App {
     ) -> AppResult<EquipmentRecord> {
         self.require(caller, &RECORD_EDITORS)?;
         let owner = self.records.customer(&caller.tenant, customer).await?.ok_or(AppError::NotFound)?;
-        let equipment = checked_equipment(equipment)?;
-        let now = self.clock.now();
-        let record = EquipmentRecord {
-            id: self.equipment_id(),
-            tenant: caller.tenant.clone(),
-            customer: owner.id,
-            equipment,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let record = self.new_equipment(&caller.tenant, owner.id, checked_equipment(equipment)?);
         self.records.put_equipment(&record, None).await?;
         Ok(record)
     }
