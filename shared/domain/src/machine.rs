@@ -21,25 +21,20 @@ use crate::warranty::{Intake, MAX_ACCESSORIES, MAX_WARRANTY_DAYS, WarrantyLink};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Context {
     pub now: DateTime<Utc>,
-    /// Whether the company issues NF-e (has an emitter configured).
-    pub invoicing_enabled: bool,
-    /// Whether the company issues NFS-e through osflow (its emitter has the municipal part).
-    pub nfse_enabled: bool,
+    /// The documents the company issues through osflow (NF-e: it has an emitter; NFS-e: the emitter has the
+    /// municipal part).
+    pub invoicing: Invoicing,
 }
 
 impl Context {
     /// At `now`, for a company that issues no fiscal document.
     pub fn at(now: DateTime<Utc>) -> Context {
-        Context { now, invoicing_enabled: false, nfse_enabled: false }
+        Context { now, invoicing: Invoicing::default() }
     }
 
     /// With the documents the company issues.
     pub fn invoicing(self, invoicing: Invoicing) -> Context {
-        Context { invoicing_enabled: invoicing.nfe, nfse_enabled: invoicing.nfse, ..self }
-    }
-
-    fn documents(&self) -> Invoicing {
-        Invoicing { nfe: self.invoicing_enabled, nfse: self.nfse_enabled }
+        Context { invoicing, ..self }
     }
 }
 
@@ -1173,7 +1168,7 @@ impl<'a> Emitter<'a> {
                 Guard::ChecklistComplete => o.checklist_complete(),
                 Guard::AtLeastOnePhoto => o.has_photo(),
                 Guard::PaidInFull => o.paid_in_full(),
-                Guard::InvoiceAuthorized => o.fiscal_documents_ready(self.ctx.documents()),
+                Guard::InvoiceAuthorized => o.fiscal_documents_ready(self.ctx.invoicing),
                 Guard::NoPendingExtraItems => !o.pending_extra_items(),
             };
             if !ok {
