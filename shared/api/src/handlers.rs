@@ -5,7 +5,7 @@
 //! `Idempotency-Key`/`If-Match` headers common to every operation are added in [`crate::openapi`].
 
 use lambda_http::http::header;
-use osflow_app::{AppError, Caller, PageRequest, Reply, StoreError};
+use osflow_app::{AppError, Caller, PageRequest, Reply, Stepped, StoreError};
 use osflow_domain::values::Document;
 use osflow_domain::{Change, Command, Flow, Order, OrderCard, StatusKey};
 use osflow_lambda_kit::{Problem, ProblemType};
@@ -118,7 +118,13 @@ pub(crate) async fn step<T: DeserializeOwned>(
     };
     debug_assert_eq!(cmd.name(), name, "the step's name is its command's");
     let render = |o: &Order, flow: &Flow| rendered(200, &OrderView::new(o, flow));
-    match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
+    stepped(cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)?)
+}
+
+/// The answer of a step on an order: the response rendered by the use case with the order's version as its
+/// `ETag` (the event's id on the request span), or the saved answer of the same request.
+pub(crate) fn stepped(reply: Reply<Stepped>) -> Res {
+    match reply {
         Reply::Fresh(done) => {
             record_event(&done.order);
             Ok(json_response(done.rendered.status, done.rendered.body, Some(done.order.version)))
@@ -294,13 +300,7 @@ pub(crate) async fn add_attachment(cx: &Cx<'_>) -> Res {
         })
     };
     let render = |o: &Order, flow: &Flow| rendered(201, &view(o, flow));
-    match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
-        Reply::Fresh(done) => {
-            record_event(&done.order);
-            Ok(json_response(201, done.rendered.body, Some(done.order.version)))
-        }
-        Reply::Replayed(r) => Ok(replayed(r, false)),
-    }
+    stepped(cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)?)
 }
 
 /// Cancels the order, with a reason (any non-final status).

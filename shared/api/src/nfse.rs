@@ -3,13 +3,12 @@
 //! routes: `nfe.rs` dispatches by the document's kind.)
 
 use base64::Engine;
-use osflow_app::Reply;
 use osflow_domain::{Command, Flow, Order};
 use osflow_lambda_kit::{Problem, ProblemType};
 
 use crate::dto::*;
-use crate::handlers::{InvoicePath, OrderPath, record_event, step};
-use crate::http::{Cx, Res, json_response, rendered, replayed};
+use crate::handlers::{InvoicePath, OrderPath, step, stepped};
+use crate::http::{Cx, Res, rendered};
 use crate::nfe::{download, key, problem};
 
 /// Sends one rejected (or pending) fiscal document of the order again, once its cause is fixed: an NF-e by its
@@ -54,13 +53,7 @@ pub(crate) async fn record_external_nfse(cx: &Cx<'_>) -> Res {
     };
     let cmd = Command::RecordExternalNfse { number: body.number, verification_code: body.verification_code, file };
     let render = |o: &Order, flow: &Flow| rendered(201, &OrderView::new(o, flow));
-    match cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)? {
-        Reply::Fresh(done) => {
-            record_event(&done.order);
-            Ok(json_response(done.rendered.status, done.rendered.body, Some(done.order.version)))
-        }
-        Reply::Replayed(r) => Ok(replayed(r, false)),
-    }
+    stepped(cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)?)
 }
 
 /// The file (PDF or XML) of an NFS-e issued elsewhere, as it was uploaded (`key`: `EXT<number>`).

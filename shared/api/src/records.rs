@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::http::header;
-use osflow_app::{AppError, Caller, CustomerHistory, EquipmentHistory, Reply};
+use osflow_app::{AppError, Caller, CustomerHistory, EquipmentHistory};
 use osflow_domain::values::{Document, UserId};
 use osflow_domain::{Command, CustomerId, CustomerRecord, EquipmentId, EquipmentRecord, Flow, Order};
 use osflow_lambda_kit::{Problem, ProblemType};
@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{CustomerInput, CustomerView, EmptyRequest, EquipmentInput, EquipmentView, OrderSummary, OrderView};
 use crate::errors::app_problem;
-use crate::handlers::{OrderPath, step};
-use crate::http::{Cx, Res, json_response, percent_decode, rendered, replayed, to_json, with_header};
+use crate::handlers::{OrderPath, step, stepped};
+use crate::http::{Cx, Res, json_response, percent_decode, rendered, to_json, with_header};
 
 /// Path parameter of a customer.
 #[derive(IntoParams)]
@@ -345,13 +345,6 @@ pub(crate) async fn edit_equipment(cx: &Cx<'_>) -> Res {
     equipment_response(cx, &caller, h, 200).await
 }
 
-async fn order_reply(reply: Reply<osflow_app::Stepped>) -> Res {
-    match reply {
-        Reply::Fresh(done) => Ok(json_response(done.rendered.status, done.rendered.body, Some(done.order.version))),
-        Reply::Replayed(r) => Ok(replayed(r, false)),
-    }
-}
-
 /// New data of the order's customer (the whole of it): an `order.customer_edited` event. The customer's
 /// record takes it, and so do the customer's other open orders; the NF-e issued from now on carries it (a
 /// rejected one is sent again with `POST /v1/orders/{id}/invoices/retry`).
@@ -374,7 +367,7 @@ pub(crate) async fn edit_order_customer(cx: &Cx<'_>) -> Res {
                 e => app_problem(&e, None),
             }
         })?;
-    order_reply(reply).await
+    stepped(reply)
 }
 
 /// New data of the order's equipment (the whole of it): an `order.equipment_edited` event; a serial links the
@@ -398,7 +391,7 @@ pub(crate) async fn edit_order_equipment(cx: &Cx<'_>) -> Res {
                 e => app_problem(&e, None),
             },
         )?;
-    order_reply(reply).await
+    stepped(reply)
 }
 
 /// A new due date of the order (representante, atendente): an `order.due_date_changed` event; the customer is

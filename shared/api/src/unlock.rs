@@ -2,15 +2,15 @@
 //! staff who need it. The code is answered only by its own read, never in an order, a list or a timeline.
 
 use lambda_http::http::header;
-use osflow_app::{Reply, UnlockCode};
+use osflow_app::UnlockCode;
 use osflow_domain::{Flow, Order};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::dto::OrderView;
 use crate::errors::app_problem;
-use crate::handlers::OrderPath;
-use crate::http::{Cx, Res, json_response, rendered, replayed, to_json, with_header};
+use crate::handlers::{OrderPath, stepped};
+use crate::http::{Cx, Res, json_response, rendered, to_json, with_header};
 
 /// The equipment's unlock code (password, PIN, pattern), or `null` to remove it.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -54,10 +54,7 @@ pub(crate) async fn change_unlock_code(cx: &Cx<'_>) -> Res {
         .change_unlock_code(&caller, &id, code, if_match, idem.as_ref(), &render)
         .await
         .map_err(|e| app_problem(&e, None))?;
-    match reply {
-        Reply::Fresh(done) => Ok(json_response(done.rendered.status, done.rendered.body, Some(done.order.version))),
-        Reply::Replayed(r) => Ok(replayed(r, false)),
-    }
+    stepped(reply)
 }
 
 /// The equipment's unlock code (tecnico, representante): each read is recorded on the order's timeline
