@@ -40,20 +40,28 @@ pub(crate) async fn record_external_nfse(cx: &Cx<'_>) -> Res {
     // 403 before the body's details, 404 before anything is kept for an order that is not there.
     cx.app.may_step(&caller, &id, "record_external_nfse").await.map_err(problem)?;
     let body: ExternalNfseRequest = cx.json()?;
-    let file = match body.file {
+    let file = match &body.file {
         None => None,
         Some(f) => {
             let cleaned: String = f.data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
                 .decode(cleaned.trim_end_matches('='))
                 .map_err(|_| Problem::field(ProblemType::InvalidField, "file.data", "o arquivo deve vir em base64"))?;
-            let kept = cx.app.keep_external_nfse_file(&caller, &id, body.number, &f.content_type, bytes).await;
-            Some(kept.map_err(problem)?)
+            Some((f.content_type.as_str(), bytes))
         }
     };
-    let cmd = Command::RecordExternalNfse { number: body.number, verification_code: body.verification_code, file };
     let render = |o: &Order, flow: &Flow| rendered(201, &OrderView::new(o, flow));
-    stepped(cx.app.step(&caller, &id, cmd, if_match, idem.as_ref(), &render).await.map_err(problem)?)
+    let recorded = cx.app.record_external_nfse(
+        &caller,
+        &id,
+        body.number,
+        body.verification_code,
+        file,
+        if_match,
+        idem.as_ref(),
+        &render,
+    );
+    stepped(recorded.await.map_err(problem)?)
 }
 
 /// The file (PDF or XML) of an NFS-e issued elsewhere, as it was uploaded (`key`: `EXT<number>`).

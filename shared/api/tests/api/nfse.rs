@@ -135,7 +135,26 @@ async fn an_issued_nfse_is_cancelled_on_the_shared_route_and_an_external_one_rec
     let file = api.get(&staff, &format!("{base}/invoices/EXT4521/file")).await;
     assert_eq!(file.status, 200);
     assert_eq!(file.body.as_bytes(), pdf, "the file as uploaded");
+    // The same number again is refused before its file is kept: the first upload is the only file.
+    let kept_files = || {
+        let folder = std::fs::read_dir(api.blobs.root().join(SHOP).join(format!("orders/{id}/nfse"))).unwrap();
+        folder.filter(|f| f.as_ref().unwrap().file_name().to_string_lossy().starts_with("EXT")).count()
+    };
+    assert_eq!(kept_files(), 1);
     api.send(Call::post(&external, &body).by(&fin)).await.problem_at(422, "invalid-field", "number");
+    assert_eq!(kept_files(), 1, "a refused record keeps no file");
+    let too_long = json!({"number": 4522, "verification_code": "X".repeat(61),
+                          "file": {"content_type": "application/pdf", "data": b64(pdf)}});
+    api.send(Call::post(&external, &too_long).by(&fin)).await.problem_at(422, "invalid-field", "verification_code");
+    assert_eq!(kept_files(), 1, "a refused record keeps no file");
+    // The same request again (its Idempotency-Key) is answered as saved, its file not checked again.
+    let once = json!({"number": 4523, "verification_code": "EF56",
+                      "file": {"content_type": "application/pdf", "data": b64(pdf)}});
+    let first = api.send(Call::post(&external, &once).by(&fin).idem("ext-4523")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = api.send(Call::post(&external, &once).by(&fin).idem("ext-4523")).await;
+    assert_eq!((again.status, again.json()), (201, first.json()), "the saved answer");
+    assert_eq!(kept_files(), 2, "one file per record");
     // It is the municipality's: not cancelled here.
     api.send(
         Call::post(&format!("{base}/invoices/EXT4521/cancel"), &json!({"justification": why, "reason": 1})).by(&fin),

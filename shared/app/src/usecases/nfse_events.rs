@@ -5,11 +5,14 @@
 //! and call the use case of that kind: [`App::cancel_invoice`] or [`App::cancel_nfse`].
 
 use osflow_domain::values::OrderId;
-use osflow_domain::{DocumentKind, DomainError, InvoiceInfo};
+use osflow_domain::{Command, DocumentKind, DomainError, Flow, InvoiceInfo, Order};
 
 use crate::ports::{Blob, InvoiceRecord, NfseEvents, nfse_event_blob_key};
 use crate::usecases::nfe_events::between;
-use crate::usecases::{App, AppError, AppResult, Caller, JUSTIFICATION_CHARS, NFE_EVENT_ROLES, READERS};
+use crate::usecases::{
+    App, AppError, AppResult, Caller, Idempotency, JUSTIFICATION_CHARS, NFE_EVENT_ROLES, READERS, Rendered, Reply,
+    Stepped,
+};
 
 /// `tpEvento` of the NFS-e cancellation.
 pub const NFSE_CANCEL_EVENT: &str = "101101";
@@ -90,14 +93,46 @@ impl App {
         }
     }
 
+    /// Records on the order an NFS-e of its labor issued elsewhere (`RecordExternalNfse`), with its file when
+    /// one is sent (`(content_type, bytes)`, kept by [`App::keep_external_nfse_file`] first). The same request
+    /// again (its `Idempotency-Key`) is answered as saved before anything is checked or kept.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_external_nfse(
+        &self,
+        caller: &Caller,
+        id: &OrderId,
+        number: u64,
+        verification_code: String,
+        file: Option<(&str, Vec<u8>)>,
+        if_match: Option<u64>,
+        idem: Option<&Idempotency>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
+        self.require(caller, &NFE_EVENT_ROLES)?;
+        if let Some(saved) = self.replay(&caller.tenant, idem).await? {
+            return Ok(Reply::Replayed(saved));
+        }
+        let file = match file {
+            Some((content_type, bytes)) => {
+                Some(self.keep_external_nfse_file(caller, id, number, &verification_code, content_type, bytes).await?)
+            }
+            None => None,
+        };
+        let cmd = Command::RecordExternalNfse { number, verification_code, file };
+        self.step(caller, id, cmd, if_match, idem, render).await
+    }
+
     /// Keeps the file (PDF or XML, at most [`EXTERNAL_NFSE_MAX_BYTES`]) of the NFS-e number `number` issued
     /// elsewhere, before the order records it (`RecordExternalNfse` names the key returned). The file is checked
-    /// to be what its type says; each upload gets its own key, so a refused record never replaces a kept file.
+    /// to be what its type says, and kept only when the order would record the NFS-e now (its number, its
+    /// `verification_code`, the order's labor): a refused record stores nothing. Each upload gets its own key, so
+    /// a record refused after a race never replaces a kept file.
     pub async fn keep_external_nfse_file(
         &self,
         caller: &Caller,
         id: &OrderId,
         number: u64,
+        verification_code: &str,
         content_type: &str,
         bytes: Vec<u8>,
     ) -> AppResult<String> {
@@ -120,9 +155,10 @@ impl App {
         if !looks_right {
             return Err(invalid("file.data", format!("o arquivo não é um {}", ext.to_uppercase())));
         }
-        if self.orders.get(&caller.tenant, id).await?.is_none() {
-            return Err(AppError::NotFound);
-        }
+        let order = self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
+        let verification_code = verification_code.to_owned();
+        let record = Command::RecordExternalNfse { number, verification_code, file: None };
+        self.check_step(caller, &order, &record).await?;
         let key = format!("orders/{id}/nfse/EXT{number}-{}.{ext}", self.clock.now().timestamp_millis());
         self.blobs.put(&caller.tenant, &key, &Blob { content_type, bytes }).await?;
         Ok(key)

@@ -340,7 +340,7 @@ impl App {
 
     /// Whether `cmd` would be accepted on the order now (its status, the caller's roles, the data): asked before
     /// a record is changed for it.
-    async fn check_step(&self, caller: &Caller, order: &Order, cmd: &Command) -> AppResult<()> {
+    pub(super) async fn check_step(&self, caller: &Caller, order: &Order, cmd: &Command) -> AppResult<()> {
         let flow: Flow = self.flow_version(&caller.tenant, order.flow_version).await?;
         let ctx = Context::at(self.clock.now());
         decide(order, &flow, cmd.clone(), &caller.actor(), &ctx)?;
