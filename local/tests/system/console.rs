@@ -11,7 +11,7 @@ use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::nfe::emitter_body;
+use crate::nfe::homologation_emitter;
 use crate::portal::{ChromeDriver, eml_body, wait_for_text};
 use crate::support::*;
 
@@ -186,12 +186,7 @@ async fn one_os_through_the_eight_steps_by_clicking_in_the_console() {
     let rep = local.api(&local.token(tenant, "representante"));
     // Setup through the API: the company's name and an NF-e emitter (homologação, SEFAZ simulator).
     rep.put("/v1/settings/notifications", json!({"company_name": "Oficina do Zé"})).await.ok(StatusCode::OK);
-    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
-    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA FISCAL LTDA", 30).unwrap();
-    let pkcs12 = base64::engine::general_purpose::STANDARD.encode(cert.to_pkcs12("senha-do-a1").unwrap());
-    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
-        .await
-        .ok(StatusCode::OK);
+    homologation_emitter(&rep, "OFICINA FISCAL LTDA").await;
 
     let driver = ChromeDriver::start();
     let browser = driver.session().await;

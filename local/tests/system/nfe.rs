@@ -23,8 +23,21 @@ pub(crate) fn emitter_body(environment: &str, certificate: Option<(&str, &str)>)
     body
 }
 
+/// Configures `rep`'s company as an NF-e emitter in homologação ([`emitter_body`]) with a generated A1 certificate
+/// in the name of `legal_name`; the certificate.
+pub(crate) async fn homologation_emitter(rep: &Api, legal_name: &str) -> osflow_nfe::Certificate {
+    use base64::Engine;
+    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
+    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, legal_name, 30).unwrap();
+    let pkcs12 = base64::engine::general_purpose::STANDARD.encode(cert.to_pkcs12("senha-do-a1").unwrap());
+    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
+        .await
+        .ok(StatusCode::OK);
+    cert
+}
+
 /// Polls the order until its NF-e is in `state`.
-async fn wait_for_invoice(api: &Api, id: &str, state: &str) -> Value {
+pub(crate) async fn wait_for_invoice(api: &Api, id: &str, state: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let order = api.order(id).await;
@@ -165,13 +178,8 @@ async fn an_nfe_corrected_printed_and_cancelled_with_the_order_and_its_refund() 
     let local = Local::start(dir.path(), &[]);
     let rep = local.api(&local.token("oficina-eventos", "representante"));
     let fin = rep.with_token(&local.token("oficina-eventos", "financeiro"));
-    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
-    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA FISCAL LTDA", 30).unwrap();
+    let cert = homologation_emitter(&rep, "OFICINA FISCAL LTDA").await;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let pkcs12 = b64.encode(cert.to_pkcs12("senha-do-a1").unwrap());
-    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
-        .await
-        .ok(StatusCode::OK);
     let work = tempfile::tempdir().unwrap();
     let cert_pem = work.path().join("a1.pem");
     let der = b64.encode(cert.cert_der());

@@ -4,12 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
-use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::nfe::emitter_body;
+use crate::nfe::{homologation_emitter, wait_for_invoice};
 use crate::support::*;
 
 fn tool(name: &str) -> PathBuf {
@@ -139,19 +138,6 @@ async fn a_warranty_return_at_zero_price_linked_both_ways_and_the_receipts() {
     assert!(ret_entry.contains(&format!("Retorno em garantia da OS nº: {number}")), "{ret_entry}");
 }
 
-/// Polls the order until its NF-e is in `state`.
-async fn wait_for_invoice(api: &Api, id: &str, state: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let order = api.order(id).await;
-        if order["invoice"]["state"] == state {
-            return order["invoice"].clone();
-        }
-        assert!(std::time::Instant::now() < deadline, "the NF-e never became {state}: {}", order["invoice"]);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn between<'a>(s: &'a str, a: &str, b: &str) -> Vec<&'a str> {
     s.split(a).skip(1).filter_map(|p| p.split(b).next()).collect()
 }
@@ -165,16 +151,10 @@ fn cents(v: &str) -> i64 {
 /// schema and the signature check, declares each part's vDesc, their sum in ICMSTot, and vNF = vProd − vDesc.
 #[tokio::test]
 async fn an_nfe_with_discounts_passes_the_schema_the_signature_and_its_totals() {
-    use base64::Engine;
     let dir = data_dir();
     let local = Local::start(dir.path(), &[]);
     let rep = local.api(&local.token("oficina-desconto", "representante"));
-    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
-    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA DESCONTO LTDA", 30).unwrap();
-    let pkcs12 = base64::engine::general_purpose::STANDARD.encode(cert.to_pkcs12("senha-do-a1").unwrap());
-    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
-        .await
-        .ok(StatusCode::OK);
+    let cert = homologation_emitter(&rep, "OFICINA DESCONTO LTDA").await;
 
     let mut body = example_order();
     body["items"][0]["discount"] = json!({"type": "value", "value": "9.90"});

@@ -7,32 +7,20 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::nfe::emitter_body;
+use crate::nfe::{homologation_emitter, wait_for_invoice};
 use crate::support::*;
 
 /// A company with an NF-e emitter in homologação (a generated A1 certificate), and its representante's client.
 async fn company_with_emitter(local: &Local, tenant: &str) -> Api {
-    use base64::Engine;
     let rep = local.api(&local.token(tenant, "representante"));
-    let cnpj = osflow_nfe::Cnpj::parse("11222333000181").unwrap();
-    let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "OFICINA FISCAL LTDA", 30).unwrap();
-    let pkcs12 = base64::engine::general_purpose::STANDARD.encode(cert.to_pkcs12("senha-do-a1").unwrap());
-    rep.put("/v1/fiscal/emitter", emitter_body("homologation", Some((&pkcs12, "senha-do-a1"))))
-        .await
-        .ok(StatusCode::OK);
+    homologation_emitter(&rep, "OFICINA FISCAL LTDA").await;
     rep
 }
 
+/// The order once its NF-e is authorized.
 async fn wait_for_authorized(api: &Api, id: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let order = api.order(id).await;
-        if order["invoice"]["state"] == "authorized" {
-            return order;
-        }
-        assert!(std::time::Instant::now() < deadline, "the NF-e was never authorized: {}", order["invoice"]);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_invoice(api, id, "authorized").await;
+    api.order(id).await
 }
 
 /// The NF-e XML of the order (its single invoice), downloaded.
