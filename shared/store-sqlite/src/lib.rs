@@ -126,6 +126,7 @@ impl SqliteStore {
         match schema::migrate(&mut writer) {
             Ok(_) => {}
             Err(schema::MigrateError::Db(e)) => return Err(codec::db_error(e)),
+            Err(schema::MigrateError::Data(e)) => return Err(e),
             Err(schema::MigrateError::Newer(v)) => {
                 return Err(StoreError::Other(format!(
                     "{} has schema version {v}, newer than this build's {SCHEMA_VERSION}",
@@ -136,7 +137,6 @@ impl SqliteStore {
         if let Some(key) = &options.secrets_key {
             emitter::seal_clear_passwords(&mut writer, key)?;
         }
-        orders::fill_cards(&mut writer)?;
         let checkpointer = pool::connect(&path, options.busy_timeout, false).db()?;
         let checkpointer = checkpoint::Checkpointer::start(checkpointer, &mut writer)?;
         let readers = (0..options.readers.max(1))

@@ -43,25 +43,21 @@ impl OrderRow {
     }
 }
 
-/// Writes the card of every order row that has none (rows written before the cards existed). Runs when the
-/// store opens, on the writer connection, before anything reads.
-pub(crate) fn fill_cards(conn: &mut Connection) -> StoreResult<usize> {
-    let tx = conn.transaction().db()?;
+/// Writes the card of every order row that has none (rows written before the cards existed). Runs once, in the
+/// transaction of the migration that added the column (`schema::migrate`), before anything reads.
+pub(crate) fn fill_cards(tx: &Connection) -> StoreResult<usize> {
     let mut filled = 0;
-    {
-        let mut select = tx.prepare("SELECT rowid, tenant, id, body FROM orders WHERE card IS NULL").db()?;
-        let mut update = tx.prepare("UPDATE orders SET card = ?1 WHERE rowid = ?2").db()?;
-        let mut rows = select.query([]).db()?;
-        while let Some(row) = rows.next().db()? {
-            let rowid: i64 = row.get(0).db()?;
-            let (tenant, id): (String, String) = (row.get(1).db()?, row.get(2).db()?);
-            let body = row.get_ref(3).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
-            let order: Order = from_json(body, || format!("order {tenant}/{id}"))?;
-            update.execute(params![to_json(&order.card())?, rowid]).db()?;
-            filled += 1;
-        }
+    let mut select = tx.prepare("SELECT rowid, tenant, id, body FROM orders WHERE card IS NULL").db()?;
+    let mut update = tx.prepare("UPDATE orders SET card = ?1 WHERE rowid = ?2").db()?;
+    let mut rows = select.query([]).db()?;
+    while let Some(row) = rows.next().db()? {
+        let rowid: i64 = row.get(0).db()?;
+        let (tenant, id): (String, String) = (row.get(1).db()?, row.get(2).db()?);
+        let body = row.get_ref(3).db()?.as_str().map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
+        let order: Order = from_json(body, || format!("order {tenant}/{id}"))?;
+        update.execute(params![to_json(&order.card())?, rowid]).db()?;
+        filled += 1;
     }
-    tx.commit().db()?;
     Ok(filled)
 }
 

@@ -215,7 +215,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
     // 8: the order's card (`Order::card` as JSON: what a list shows and a search filters on), kept in the status
     // index so that a page of a status is read from the index alone, without the orders' rows. The cards of the
-    // rows written before are filled in by `orders::fill_cards` when the store opens.
+    // rows written before are filled in by `orders::fill_cards` in the migrating transaction (`CARDS_ADDED`).
     r#"
     ALTER TABLE orders ADD COLUMN card TEXT;
     DROP INDEX orders_by_status;
@@ -266,12 +266,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// The version whose migration added the orders' `card` column (migration 8 above): a database found below it
+/// has rows without their card, which the migrating transaction fills in; writes keep them from then on.
+const CARDS_ADDED: u32 = 8;
+
 /// Why a database cannot be brought to [`SCHEMA_VERSION`].
 #[derive(Debug)]
 pub(crate) enum MigrateError {
     Db(rusqlite::Error),
     /// The file was written by a newer osflow.
     Newer(u32),
+    /// A row the migration rewrites cannot be read.
+    Data(osflow_app::StoreError),
 }
 
 impl From<rusqlite::Error> for MigrateError {
@@ -281,7 +287,8 @@ impl From<rusqlite::Error> for MigrateError {
 }
 
 /// Applies the missing migrations in one `BEGIN IMMEDIATE` transaction (a concurrent opener waits, then finds
-/// the work done). Returns the version found before.
+/// the work done), with the rows' data they need (the orders' cards, once, when found below [`CARDS_ADDED`]; an
+/// open of a current database reads no row). Returns the version found before.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, MigrateError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -290,6 +297,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, MigrateError> {
     }
     for migration in &MIGRATIONS[found as usize..] {
         tx.execute_batch(migration)?;
+    }
+    if found < CARDS_ADDED {
+        crate::orders::fill_cards(&tx).map_err(MigrateError::Data)?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
