@@ -222,7 +222,7 @@ impl InvoiceStore for SqliteStore {
     async fn save_void(&self, record: &VoidRecord, expected_revision: u64) -> StoreResult<()> {
         if record.revision != expected_revision + 1 {
             return Err(invalid(format!(
-                "an inutilização saved over revision {expected_revision} has revision {}",
+                "an inutilização saved over revision {expected_revision} must have revision {}",
                 expected_revision + 1
             )));
         }
