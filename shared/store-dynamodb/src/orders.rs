@@ -30,13 +30,20 @@ const STATUS_LIST: CursorShape = CursorShape { names: [PK, SK, GSI1PK, GSI1SK], 
 const CUSTOMER_LIST: CursorShape = CursorShape { names: [PK, SK, GSI2PK, GSI2SK], partition: GSI2PK };
 const SLA_LIST: CursorShape = CursorShape { names: [PK, SK, GSI3PK, GSI3SK], partition: GSI3PK };
 
-/// The checks every store makes before a step ([`check_step`]), and that the step fits one transaction.
+/// The checks every store makes before a step ([`check_step`]), and that the step fits one transaction: the
+/// order, its events, the idempotency record and, when an event forgets it, the unlock code's deletion.
 fn check_versions(from: u64, order: &Order, events: &[Event], idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
     check_step(from, order, events, idem)?;
-    if events.len() + 2 > MAX_TRANSACTION_ITEMS {
+    let unlock = usize::from(forgets_unlock_code(events));
+    if events.len() + 2 + unlock > MAX_TRANSACTION_ITEMS {
         return Err(StoreError::Other(format!("a step of {} events does not fit one transaction", events.len())));
     }
     Ok(())
+}
+
+/// Whether a step's events forget the order's unlock code (its item is deleted in the step's transaction).
+fn forgets_unlock_code(events: &[Event]) -> bool {
+    events.iter().any(|e| e.change.forgets_unlock_code())
 }
 
 impl DynamoStore {
@@ -224,7 +231,7 @@ impl OrderStore for DynamoStore {
         let mut tx_items = self.put_items(puts)?;
         // The order's unlock code goes with the event that forgets it, in the same transaction (before the
         // idempotency record, which stays the last item).
-        if events.iter().any(|e| e.change.forgets_unlock_code()) {
+        if forgets_unlock_code(events) {
             tx_items.push(crate::unlock::delete_item(self.table(), &order.tenant, &order.id)?);
         }
         if let Some(record) = idem {
