@@ -303,6 +303,20 @@ impl OrderStore for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The item (`pk`, `sk`), strongly consistent (`None` when there is none).
+    pub(crate) async fn get_item(&self, pk: String, sk: impl Into<String>) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.filter(|i| !i.is_empty()))
+    }
+
     /// Every item of partition `pk` whose sort key starts with `prefix`, ascending, strongly consistent (as many
     /// Query pages as needed).
     pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {

@@ -94,19 +94,6 @@ struct RecordWrite {
 }
 
 impl DynamoStore {
-    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.filter(|i| !i.is_empty()))
-    }
-
     /// The record an index item points to.
     async fn by_index(
         &self,
@@ -115,11 +102,11 @@ impl DynamoStore {
         record_pk: impl Fn(&str) -> String,
         record_sk: &str,
     ) -> StoreResult<Option<Item>> {
-        let Some(index) = self.get(index_pk, index_sk).await? else { return Ok(None) };
+        let Some(index) = self.get_item(index_pk, index_sk).await? else { return Ok(None) };
         let Some(AttributeValue::S(id)) = index.get(RECORD_ID) else {
             return Err(StoreError::Corrupt("index item without record_id".into()));
         };
-        self.get(record_pk(id), record_sk).await
+        self.get_item(record_pk(id), record_sk).await
     }
 
     /// One transaction for a record's write. A failed condition on the record is `Conflict` (with the stored
@@ -215,7 +202,7 @@ fn versioned(item: Item, expected: Option<u64>) -> CondPut {
 #[async_trait]
 impl RecordStore for DynamoStore {
     async fn customer(&self, tenant: &TenantId, id: &CustomerId) -> StoreResult<Option<CustomerRecord>> {
-        self.get(customer_pk(tenant, id), CUSTOMER_SK).await?.map(|i| data_of(&i, "customer")).transpose()
+        self.get_item(customer_pk(tenant, id), CUSTOMER_SK).await?.map(|i| data_of(&i, "customer")).transpose()
     }
 
     async fn customer_by_document(
@@ -257,7 +244,7 @@ impl RecordStore for DynamoStore {
     }
 
     async fn equipment(&self, tenant: &TenantId, id: &EquipmentId) -> StoreResult<Option<EquipmentRecord>> {
-        self.get(equipment_pk(tenant, id), EQUIP_SK).await?.map(|i| data_of(&i, "equipment")).transpose()
+        self.get_item(equipment_pk(tenant, id), EQUIP_SK).await?.map(|i| data_of(&i, "equipment")).transpose()
     }
 
     async fn equipment_by_serial(&self, tenant: &TenantId, serial: &str) -> StoreResult<Option<EquipmentRecord>> {

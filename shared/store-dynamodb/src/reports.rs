@@ -83,25 +83,12 @@ impl DynamoStore {
             }
         }
     }
-
-    async fn report_item(&self, pk: String, sk: String) -> StoreResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.filter(|i| !i.is_empty()))
-    }
 }
 
 #[async_trait]
 impl ReportStore for DynamoStore {
     async fn day(&self, tenant: &TenantId, day: NaiveDate) -> StoreResult<Option<StoredDay>> {
-        let Some(found) = self.report_item(keys::report_pk(tenant), keys::report_day_sk(day)).await? else {
+        let Some(found) = self.get_item(keys::report_pk(tenant), keys::report_day_sk(day)).await? else {
             return Ok(None);
         };
         Ok(Some(StoredDay { aggregate: data_of(&found, "report day")?, version: get_u64(&found, attr::VERSION)? }))
@@ -128,7 +115,7 @@ impl ReportStore for DynamoStore {
     }
 
     async fn event_counted(&self, tenant: &TenantId, event_id: &str) -> StoreResult<bool> {
-        Ok(self.report_item(keys::report_event_pk(tenant, event_id), keys::REPORT_EVENT_SK.to_owned()).await?.is_some())
+        Ok(self.get_item(keys::report_event_pk(tenant, event_id), keys::REPORT_EVENT_SK).await?.is_some())
     }
 
     async fn count_event(
@@ -185,7 +172,7 @@ impl ReportStore for DynamoStore {
     }
 
     async fn report(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ReportRecord>> {
-        let found = self.report_item(keys::report_pk(tenant), keys::report_doc_sk(id)).await?;
+        let found = self.get_item(keys::report_pk(tenant), keys::report_doc_sk(id)).await?;
         found.map(|i| data_of(&i, "report")).transpose()
     }
 
