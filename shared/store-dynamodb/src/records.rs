@@ -16,7 +16,7 @@
 //! UUIDv7: their text order is their creation order).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use osflow_app::{RecordStore, StoreError, StoreResult};
 use osflow_domain::records::serial_key;
 use osflow_domain::values::{Document, OrderId, TenantId};
@@ -27,7 +27,7 @@ use crate::error::{build_error, corrupt, sdk_error};
 use crate::items::{Item, attr, event_item, get_u64, key, n, s};
 
 use crate::table::{PK, SK};
-use crate::tx::{CondPut, cancelled_without_condition, failed_condition};
+use crate::tx::{CondPut, TxOutcome, cancelled_without_condition, failed_condition};
 
 const DATA: &str = "data";
 const CUSTOMER_SK: &str = "CUSTOMER";
@@ -109,8 +109,9 @@ impl DynamoStore {
         self.get_item(record_pk(id), record_sk).await
     }
 
-    /// One transaction for a record's write. A failed condition on the record is `Conflict` (with the stored
-    /// version) or `AlreadyExists` (a create); on the new index item, `AlreadyExists`.
+    /// One transaction for a record's write ([`DynamoStore::transact_items`]: a cancellation by transaction
+    /// conflicts or throttling alone is sent again). A failed condition on the record is `Conflict` (with the
+    /// stored version) or `AlreadyExists` (a create); on the new index item, `AlreadyExists`.
     async fn write_record(&self, w: RecordWrite, creating: bool) -> StoreResult<()> {
         let mut items = vec![TransactWriteItem::builder().put(w.record.return_old().into_put(self.table())?).build()];
         let index_at = w.new_index.as_ref().map(|_| items.len());
@@ -130,18 +131,10 @@ impl DynamoStore {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        let sent = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let err = match sent {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
+        let reasons = match self.transact_items(items).await? {
+            TxOutcome::Committed => return Ok(()),
+            TxOutcome::Cancelled(reasons) => reasons,
         };
-        let Some(
-            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c),
-        ) = err.as_service_error()
-        else {
-            return Err(sdk_error(err));
-        };
-        let reasons: Vec<CancellationReason> = c.cancellation_reasons().to_vec();
         if let Some(on_record) = reasons.first().filter(|r| failed_condition(r)) {
             if creating {
                 return Err(StoreError::AlreadyExists);
