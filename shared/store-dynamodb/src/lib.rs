@@ -7,18 +7,22 @@
 //!
 //! | item | PK | SK | attributes |
 //! |---|---|---|---|
-//! | order | `T#<tenant>#ORDER#<id>` | `ORDER` | `version`, `body` (the order's JSON but its tenant, id and version, deflated: binary); `GSI1PK` `T#<tenant>#STATUS#<status>` / `GSI1SK` `<updated_at>#<id>`; `GSI2PK` `T#<tenant>#CUST#<document>` / `GSI2SK` `<created_at>#<id>` |
+//! | order | `T#<tenant>#ORDER#<id>` | `ORDER` | `version`, `b1` (the order's JSON but its tenant, id and version, deflated against the order dictionary, `dictionary.rs`: binary; `body` without a dictionary in older items); `GSI1PK` `T#<tenant>#STATUS#<status>` / `GSI1SK` `<updated_at>#<id>`; `GSI2PK` `T#<tenant>#CUST#<document>` / `GSI2SK` `<created_at>#<id>`; `GSI3PK` `T#<tenant>#SLA` / `GSI3SK` `<sla_due>#<id>` while an SLA deadline is pending |
 //! | event | `T#<tenant>#ORDER#<id>` | `EVT#<version:010>` | `event_id` (`<order>:<version>`), `type`, `tenant`, `order_id`, `occurred_at`, `version`, `data` (the event) |
 //! | invoice | `T#<tenant>#ORDER#<id>` | `NFE#<n:09>#<cnpj>#<serie>` | the invoice record (`revision`, number, cNF, access key, state…) |
 //! | order's NF-e claim | `T#<tenant>#ORDER#<id>` | `CLAIM#NFE#<cnpj>#<serie>` | `number` |
 //! | flow version | `T#<tenant>#FLOW` | `V#<n:06>` | `version`, `flow` |
 //! | current flow | `T#<tenant>#FLOW` | `CURRENT` | `version`, `flow` (a copy of that version) |
 //! | NF-e counter | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` | `SEQ` | `last` |
-//! | NF-e number claim | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>#NUM#<n:09>` | `CLAIM` | `order_id`, `number` |
+//! | NF-e number claim | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` | `NUM#<n:09>` | `order_id`, `number`, `voided` (once voided) |
+//! | open NF-e number | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` | `OPEN#<n:09>` | `order_id`, `number` (claimed, its NF-e not settled nor voided) |
+//! | inutilização | `T#<tenant>#SEQ#NFE#<cnpj>#<serie>` | `VOID#<first:09>` | `revision`, `body` (the record as JSON) |
 //! | order-number counter | `T#<tenant>#SEQ#ORDER` | `SEQ` | `last` |
-//! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | the record but its response, `body` (the saved response, deflated), `expires_at_us`, `ttl` (TTL, epoch seconds) |
+//! | idempotency | `T#<tenant>#IDEM#<key>` | `IDEM` | `request_hash`, `status`, `created_ns`, `expires_ns`, `b1` (the saved response, deflated against the response dictionary; `body` in older items), `expires_at_us`, `ttl` (TTL, epoch seconds) |
 //! | dedupe record | `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (`%`, `#` percent-encoded) | `DEDUPE` | `tenant`, `consumer`, `event_id`, `channel`, `claimed_at_ns`, `expires_at_ns` (epoch nanoseconds), `ttl`, `outcome` (a map, once completed) |
 //! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
+//! | paperwork settings | `T#<tenant>#SETTINGS` | `COMPANY` | `tenant`, `settings` (a map) |
+//! | unlock code | `T#<tenant>#ORDER#<id>` | `UNLOCK` | `sealed` (AES-256-GCM, `osflow_app::sealed`; no `entity`), deleted in the transaction of the step that forgets it |
 //! | report day aggregate | `T#<tenant>#REPORT` | `DAY#<yyyy-mm-dd>` | `tenant`, `version`, `data` (the aggregate as JSON) |
 //! | generated report | `T#<tenant>#REPORT` | `DOC#<id>` | `tenant`, `data` (the report record as JSON; files in S3) |
 //! | active company of a day | `REPORT#ACTIVE#<yyyy-mm-dd>` | `<tenant>` | `tenant` (written with the day's first aggregate) |
@@ -26,7 +30,7 @@
 //! | NF-e emitter | `T#<tenant>#EMITTER` | `CONFIG` | `tenant`, `config` (a map; never the certificate) |
 //! | A1 certificate pointer | `T#<tenant>#EMITTER` | `CERT` | `tenant`, `revision`, `secret_arn`, `secret_version` (the certificate itself is the Secrets Manager secret `<prefix>/<tenant>/a1`) |
 //!
-//! Every item has an `entity` attribute naming its kind. Only order items have GSI keys (the indexes are
+//! The customers and equipment: `records.rs`. Every other item but the unlock code has an `entity` attribute naming its kind. Only order items have GSI keys (the indexes are
 //! sparse, and project keys only). Timestamps in sort keys are fixed-width (`2026-12-01T12:00:00.123456000Z`), so string order is
 //! time order.
 //!
