@@ -127,6 +127,15 @@ fn io(e: std::io::Error) -> StoreError {
     StoreError::Other(format!("blob i/o: {e}"))
 }
 
+/// The content type a blob was stored with (its `meta` file; `application/octet-stream` without one).
+async fn content_type(meta: &Path) -> StoreResult<String> {
+    match tokio::fs::read_to_string(meta).await {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("application/octet-stream".to_owned()),
+        Err(e) => Err(io(e)),
+    }
+}
+
 async fn write_atomically(path: &Path, bytes: &[u8]) -> StoreResult<()> {
     let dir = path.parent().expect("blob paths have a parent");
     tokio::fs::create_dir_all(dir).await.map_err(io)?;
@@ -154,12 +163,7 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let content_type = match tokio::fs::read_to_string(&meta).await {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "application/octet-stream".to_owned(),
-            Err(e) => return Err(io(e)),
-        };
-        Ok(Some(Blob { content_type, bytes }))
+        Ok(Some(Blob { content_type: content_type(&meta).await?, bytes }))
     }
 
     async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>> {
@@ -169,12 +173,7 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(e)),
         };
-        let content_type = match tokio::fs::read_to_string(&meta).await {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "application/octet-stream".to_owned(),
-            Err(e) => return Err(io(e)),
-        };
-        Ok(Some(BlobHead { content_type, size }))
+        Ok(Some(BlobHead { content_type: content_type(&meta).await?, size }))
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
