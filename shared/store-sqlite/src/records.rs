@@ -174,9 +174,8 @@ impl RecordStore for SqliteStore {
                     params![tenant, id, customer, serial, version, created_at, body],
                 ),
                 (
-                    "UPDATE equipment SET customer = ?3, serial = ?4, version = ?5, body = ?7
-                     WHERE tenant = ?1 AND id = ?2 AND ?6 = ?6",
-                    params![tenant, id, customer, serial, version, created_at, body],
+                    "UPDATE equipment SET customer = ?3, serial = ?4, version = ?5, body = ?6 WHERE tenant = ?1 AND id = ?2",
+                    params![tenant, id, customer, serial, version, body],
                 ),
             )
         })

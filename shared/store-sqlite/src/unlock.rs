@@ -1,5 +1,5 @@
 //! [`UnlockCodeStore`] on SQLite: the equipment's unlock codes, sealed (`osflow_app::sealed`, under the store's
-//! secrets key, bound to the company and the order) in their own table (migration 8 in `schema.rs`); the step
+//! secrets key, bound to the company and the order) in their own table (migration 9 in `schema.rs`); the step
 //! that closes or cancels the order deletes its row in the step's transaction (`orders.rs`). Without a secrets
 //! key no code is kept: the file never holds one in clear.
 
