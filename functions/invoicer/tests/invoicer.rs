@@ -174,43 +174,6 @@ async fn an_unknown_order_is_acknowledged_and_an_unreadable_message_fails_alone(
 
 // ---------------------------------------------------------------------------------------------- NFS-e
 
-/// The emitter in Campinas (on the NFS-e Nacional) with its municipal part: the labor goes on an NFS-e.
-fn nfse_emitter() -> osflow_app::EmitterConfig {
-    use osflow_domain::Address;
-    use osflow_domain::values::{CityCode, Uf, Zip};
-    let codes = |c: &str, n: &str| osflow_app::NfseServiceCodes {
-        c_trib_nac: c.into(),
-        c_trib_mun: None,
-        c_nbs: Some(n.into()),
-    };
-    osflow_app::EmitterConfig {
-        address: Address {
-            street: "Rua Barão de Jaguara".into(),
-            number: "900".into(),
-            complement: None,
-            district: "Centro".into(),
-            city: "Campinas".into(),
-            city_code: CityCode::parse("3509502").unwrap(),
-            uf: Uf::parse("SP").unwrap(),
-            zip: Zip::parse("13015-002").unwrap(),
-        },
-        nfse: Some(osflow_app::NfseSettings {
-            municipal_registration: Some("123456".into()),
-            simples_option: 3,
-            simples_regime: Some(1),
-            special_regime: 0,
-            serie: 1,
-            service: codes("140101", "120012000"),
-            services_by_type: Default::default(),
-            iss_rate: Some("2".into()),
-            iss_withholding: 1,
-            approximate_taxes: osflow_app::ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
-            signature: "rsa-sha256".into(),
-        }),
-        ..example_emitter()
-    }
-}
-
 /// [`world`] with the municipal part and the NFS-e invoicer on the same consumer, as `from_env` wires it when
 /// Sefin's trust roots are set (the Sefin simulator as the authority).
 async fn nfse_world() -> (World, Arc<osflow_nfse::simulator::Simulator>, Arc<osflow_invoicing::NfseInvoicer>) {
@@ -221,7 +184,7 @@ async fn nfse_world() -> (World, Arc<osflow_nfse::simulator::Simulator>, Arc<osf
         aws_sdk_secretsmanager::Client::new(&config),
         unique("osflow/test-nfse"),
     ));
-    emitters.put_emitter(&w.tenant, &nfse_emitter()).await.unwrap();
+    emitters.put_emitter(&w.tenant, &osflow_testkit::example_nfse_emitter()).await.unwrap();
     emitters.put_certificate(&w.tenant, &certificate().to_pkcs12(PASSWORD).unwrap(), PASSWORD).await.unwrap();
     w.app = w.app.clone().with_invoicing(Arc::new(EmitterPolicy::new(emitters.clone())));
     let sefin = Arc::new(osflow_nfse::simulator::Simulator::new());

@@ -13,8 +13,8 @@ use osflow_app::{
     App, AppError, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
     TaxRules,
 };
-use osflow_domain::values::{CityCode, Document, Ncm, OrderId, Percent, Quantity, TenantId, Uf, Zip};
-use osflow_domain::{Address, Command, Discount, DomainError, Guard, InvoiceState, LineInput, LineKind, Order, Role};
+use osflow_domain::values::{Document, Ncm, OrderId, Percent, Quantity, TenantId};
+use osflow_domain::{Command, Discount, DomainError, Guard, InvoiceState, LineInput, LineKind, Order, Role};
 use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, Issued, SefazAuthorities, SharedAuthority, validate};
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};

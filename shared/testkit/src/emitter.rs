@@ -2,7 +2,10 @@
 //! in homologation, Simples Nacional (CSOSN 102). Tests change the fields they are about with struct update
 //! syntax; with the feature `certificate`, its A1 certificate (generated for the emitter's CNPJ).
 
-use osflow_app::{EmitterConfig, FiscalEnvironment, TaxRules, TechResponsibleConfig};
+use osflow_app::{
+    ApproximateTaxesConfig, EmitterConfig, FiscalEnvironment, NfseServiceCodes, NfseSettings, TaxRules,
+    TechResponsibleConfig,
+};
 use osflow_domain::Address;
 use osflow_domain::values::{CityCode, Uf, Zip};
 
@@ -47,6 +50,49 @@ pub fn example_emitter() -> EmitterConfig {
         nfse: None,
         nfse_elsewhere: false,
     }
+}
+
+/// Rua Barão de Jaguara, 900, Centro, Campinas-SP (IBGE 3509502, a municipality on the NFS-e Nacional), 13015-000.
+pub fn campinas_address() -> Address {
+    Address {
+        street: "Rua Barão de Jaguara".into(),
+        number: "900".into(),
+        complement: None,
+        district: "Centro".into(),
+        city: "Campinas".into(),
+        city_code: CityCode::parse("3509502").unwrap(),
+        uf: Uf::parse("SP").unwrap(),
+        zip: Zip::parse("13015-000").unwrap(),
+    }
+}
+
+/// The NFS-e service codes `cTribNac` and `cNBS` (no `cTribMun`).
+pub fn nfse_codes(c_trib_nac: &str, c_nbs: &str) -> NfseServiceCodes {
+    NfseServiceCodes { c_trib_nac: c_trib_nac.into(), c_trib_mun: None, c_nbs: Some(c_nbs.into()) }
+}
+
+/// An emitter's municipal part: Simples Nacional ME/EPP, série 1, labor 140101 (installation work 140201), ISS 2 %
+/// withheld by nobody, approximate taxes at the Simples rate, RSA-SHA256.
+pub fn example_nfse_settings() -> NfseSettings {
+    NfseSettings {
+        municipal_registration: Some("123456".into()),
+        simples_option: 3,
+        simples_regime: Some(1),
+        special_regime: 0,
+        serie: 1,
+        service: nfse_codes("140101", "120012000"),
+        services_by_type: [("instalacao".to_owned(), nfse_codes("140201", "120018100"))].into(),
+        iss_rate: Some("2".into()),
+        iss_withholding: 1,
+        approximate_taxes: ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
+        signature: "rsa-sha256".into(),
+    }
+}
+
+/// The example emitter in Campinas ([`campinas_address`]) with its municipal part ([`example_nfse_settings`]):
+/// the labor goes on an NFS-e.
+pub fn example_nfse_emitter() -> EmitterConfig {
+    EmitterConfig { address: campinas_address(), nfse: Some(example_nfse_settings()), ..example_emitter() }
 }
 
 /// The password the example certificate is stored under.

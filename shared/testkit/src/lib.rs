@@ -25,7 +25,7 @@ pub mod usecases;
 pub mod walk;
 
 pub use caller::{Who, caller};
-pub use emitter::{EMITTER_CNPJ, example_address, example_emitter};
+pub use emitter::{EMITTER_CNPJ, example_address, example_emitter, example_nfse_emitter};
 pub use gateway::Call;
 pub use walk::Walk;
 

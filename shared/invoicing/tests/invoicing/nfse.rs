@@ -3,50 +3,17 @@
 //! code), checked with the official NFS-e 1.01 schema (NFSE_SCHEMA_DIR) and xmlsec1, and issued by the Sefin
 //! simulator.
 
-use std::collections::BTreeMap;
-
-use osflow_app::{ApproximateTaxesConfig, FiscalChecks, NfseServiceCodes, NfseSettings};
+use osflow_app::{ApproximateTaxesConfig, FiscalChecks, NfseSettings};
 use osflow_invoicing::{NfeChecks, dps_inputs, validate_nfse};
 use osflow_nfse::simulator::Simulator;
 use osflow_nfse::{SignatureAlgorithm, build, sign_dps};
 
 use super::*;
 
-fn campinas() -> Address {
-    Address {
-        street: "Rua Barão de Jaguara".into(),
-        number: "900".into(),
-        complement: None,
-        district: "Centro".into(),
-        city: "Campinas".into(),
-        city_code: CityCode::parse("3509502").unwrap(),
-        uf: Uf::parse("SP").unwrap(),
-        zip: Zip::parse("13015-000").unwrap(),
-    }
-}
-
-fn codes(c_trib_nac: &str, c_nbs: &str) -> NfseServiceCodes {
-    NfseServiceCodes { c_trib_nac: c_trib_nac.into(), c_trib_mun: None, c_nbs: Some(c_nbs.into()) }
-}
-
-fn settings() -> NfseSettings {
-    NfseSettings {
-        municipal_registration: Some("123456".into()),
-        simples_option: 3,
-        simples_regime: Some(1),
-        special_regime: 0,
-        serie: 1,
-        service: codes("140101", "120012000"),
-        services_by_type: BTreeMap::from([("instalacao".to_owned(), codes("140201", "120018100"))]),
-        iss_rate: Some("2".into()),
-        iss_withholding: 1,
-        approximate_taxes: ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
-        signature: "rsa-sha256".into(),
-    }
-}
+use osflow_testkit::emitter::{campinas_address, example_nfse_settings as settings, nfse_codes as codes};
 
 fn nfse_emitter(n: NfseSettings) -> EmitterConfig {
-    EmitterConfig { address: campinas(), nfse: Some(n), ..emitter(simples()) }
+    EmitterConfig { address: campinas_address(), nfse: Some(n), ..emitter(simples()) }
 }
 
 fn field_of(c: &EmitterConfig) -> String {
