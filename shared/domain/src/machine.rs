@@ -477,6 +477,12 @@ pub(crate) fn decide_sized(
     let name = cmd.name();
     let size_limit = crate::bounds::limit_for(crate::bounds::adds_content(&cmd));
     let not_allowed = || DomainError::NotAllowedInStatus { action: name.to_owned(), status: order.status.clone() };
+    // The changes decided before the status checks: one event each, without a transition.
+    let single = |change: Change| {
+        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
+        out.push(None, change);
+        out.events
+    };
     // The notifier's record: only the system, in any status (a closing or cancelling message comes after the
     // order reached its final status), without a transition.
     if let Command::RecordNotification { channel, to_masked, template, ok, error, for_version } = cmd {
@@ -492,18 +498,14 @@ pub(crate) fn decide_sized(
             error: error.map(|e| e.chars().filter(|c| !c.is_control()).take(500).collect()),
             for_version,
         };
-        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
-        out.push(None, change);
-        return Ok(out.events);
+        return Ok(single(change));
     }
     // A fiscal document's state, recorded by the system in any status: an NFS-e may be cancelled (or a late
     // answer arrive) after the order was released, closed or cancelled.
     if let (Actor::System { .. }, Command::RecordInvoice { invoice }) = (actor, &cmd) {
         stale_record(order, invoice)?;
         if status_kind.is_final() {
-            let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
-            out.push(None, Change::InvoiceUpdated { invoice: invoice.clone() });
-            return Ok(out.events);
+            return Ok(single(Change::InvoiceUpdated { invoice: invoice.clone() }));
         }
     }
     // The LGPD erasure: the representante, in any status (closed orders hold personal data too).
@@ -514,9 +516,7 @@ pub(crate) fn decide_sized(
         if order.customer_anonymized() {
             return Err(invalid("customer", "is anonymized already"));
         }
-        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
-        out.push(None, Change::CustomerAnonymized);
-        return Ok(out.events);
+        return Ok(single(Change::CustomerAnonymized));
     }
     // The link to a warranty return: on a released order, in any status from then on (closed included).
     if let Command::RecordWarrantyReturn { link } = cmd {
@@ -526,9 +526,7 @@ pub(crate) fn decide_sized(
         if order.released_at.is_none() || order.warranty_returns.contains(&link) || link.order == order.id {
             return Err(not_allowed());
         }
-        let mut out = Emitter { order, flow, actor, ctx, events: Vec::new(), status: order.status.clone() };
-        out.push(None, Change::WarrantyReturnOpened { link });
-        return Ok(out.events);
+        return Ok(single(Change::WarrantyReturnOpened { link }));
     }
     if status_kind.is_final() {
         return Err(not_allowed());
