@@ -218,8 +218,8 @@ impl InvoiceStore for DynamoStore {
     ) -> StoreResult<Vec<ClaimedNumber>> {
         check_numbering(key_)?;
         let sequence = keys::nfe_counter_pk(tenant, key_);
-        let items =
-            self.query_numbers(sequence, keys::nfe_open_sk(from), keys::nfe_open_sk(999_999_999), limit).await?;
+        let range = (keys::nfe_open_sk(from), keys::nfe_open_sk(999_999_999));
+        let items = self.query_between(sequence, Some(range), Some(limit)).await?;
         items.iter().map(|item| read_claim(item, true)).collect()
     }
 
@@ -236,9 +236,10 @@ impl InvoiceStore for DynamoStore {
         }
         let sequence = keys::nfe_counter_pk(tenant, key_);
         let limit = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        let numbers =
-            self.query_numbers(sequence.clone(), keys::nfe_number_sk(first), keys::nfe_number_sk(last), limit).await?;
-        let open = self.query_numbers(sequence, keys::nfe_open_sk(first), keys::nfe_open_sk(last), limit).await?;
+        let range = (keys::nfe_number_sk(first), keys::nfe_number_sk(last));
+        let numbers = self.query_between(sequence.clone(), Some(range), Some(limit)).await?;
+        let range = (keys::nfe_open_sk(first), keys::nfe_open_sk(last));
+        let open = self.query_between(sequence, Some(range), Some(limit)).await?;
         let open: Vec<u64> = open.iter().map(|item| get_u64(item, attr::NUMBER)).collect::<StoreResult<_>>()?;
         numbers
             .iter()
@@ -348,39 +349,4 @@ fn read_claim(item: &Item, open: bool) -> StoreResult<ClaimedNumber> {
     };
     let voided = matches!(item.get(VOIDED), Some(AttributeValue::Bool(true)));
     Ok(ClaimedNumber { number, order_id, open, voided })
-}
-
-impl DynamoStore {
-    /// The items of a sequence partition whose sort keys are between `from` and `to` (inclusive), ascending, at
-    /// most `limit` (read in pages of that size: an open gap list or a range never reads more).
-    async fn query_numbers(&self, pk: String, from: String, to: String, limit: usize) -> StoreResult<Vec<Item>> {
-        let mut all = Vec::new();
-        let mut start: Option<Item> = None;
-        while all.len() < limit {
-            let page = i32::try_from(limit - all.len()).unwrap_or(i32::MAX).min(1000);
-            let out = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", crate::table::PK)
-                .expression_attribute_names("#sk", crate::table::SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":from", s(from.clone()))
-                .expression_attribute_values(":to", s(to.clone()))
-                .consistent_read(true)
-                .limit(page)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            all.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
-            }
-        }
-        all.truncate(limit);
-        Ok(all)
-    }
 }

@@ -317,6 +317,52 @@ impl DynamoStore {
         Ok(out.item.filter(|i| !i.is_empty()))
     }
 
+    /// The items of partition `pk` (strongly consistent, ascending, as many Query pages as needed), those whose
+    /// sort key is within `range` (inclusive) when one is given, at most `limit` when one is given (then read in
+    /// pages no bigger than what is left, up to 1000: an open-gap list or a range never reads more).
+    pub(crate) async fn query_between(
+        &self,
+        pk: String,
+        range: Option<(String, String)>,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut all = Vec::new();
+        let mut start: Option<Item> = None;
+        while limit.is_none_or(|limit| all.len() < limit) {
+            let mut query = self
+                .client
+                .query()
+                .table_name(self.table())
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk.as_str()));
+            query = match &range {
+                Some((low, high)) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":low", s(low.as_str()))
+                    .expression_attribute_values(":high", s(high.as_str())),
+                None => query.key_condition_expression("#pk = :pk"),
+            };
+            let page = limit.map(|limit| i32::try_from(limit - all.len()).unwrap_or(i32::MAX).min(1000));
+            let out = query
+                .set_limit(page)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            all.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        if let Some(limit) = limit {
+            all.truncate(limit);
+        }
+        Ok(all)
+    }
+
     /// Every item of partition `pk` whose sort key starts with `prefix`, ascending, strongly consistent (as many
     /// Query pages as needed).
     pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {

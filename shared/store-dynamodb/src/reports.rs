@@ -22,7 +22,7 @@ use crate::DynamoStore;
 use crate::error::{corrupt, sdk_error};
 use crate::items::{Item, attr, get_u64, key, n, s, ttl_seconds};
 use crate::keys;
-use crate::table::{PK, SK, TTL_ATTRIBUTE};
+use crate::table::TTL_ATTRIBUTE;
 use crate::tx::{CondPut, NEW_ITEM, TxOutcome, cancelled_without_condition, failed_condition};
 
 /// The JSON body attribute.
@@ -55,36 +55,6 @@ fn item(pk: String, sk: String, entity: &str, tenant: &TenantId) -> Item {
     item
 }
 
-impl DynamoStore {
-    /// Every item of the partition `pk`, or those whose sort key is within `range` (inclusive).
-    async fn query_between(&self, pk: String, range: Option<(String, String)>) -> StoreResult<Vec<Item>> {
-        let mut all = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(self.table())
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(pk.clone()));
-            query = match &range {
-                Some((low, high)) => query
-                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                    .expression_attribute_names("#sk", SK)
-                    .expression_attribute_values(":low", s(low.clone()))
-                    .expression_attribute_values(":high", s(high.clone())),
-                None => query.key_condition_expression("#pk = :pk"),
-            };
-            let out = query.consistent_read(true).set_exclusive_start_key(start).send().await.map_err(sdk_error)?;
-            all.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => return Ok(all),
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl ReportStore for DynamoStore {
     async fn day(&self, tenant: &TenantId, day: NaiveDate) -> StoreResult<Option<StoredDay>> {
@@ -99,12 +69,12 @@ impl ReportStore for DynamoStore {
             return Ok(Vec::new());
         }
         let range = (keys::report_day_sk(from), keys::report_day_sk(to));
-        let found = self.query_between(keys::report_pk(tenant), Some(range)).await?;
+        let found = self.query_between(keys::report_pk(tenant), Some(range), None).await?;
         found.iter().map(|i| data_of(i, "report day")).collect()
     }
 
     async fn active_tenants(&self, day: NaiveDate) -> StoreResult<Vec<TenantId>> {
-        let found = self.query_between(keys::report_active_pk(day), None).await?;
+        let found = self.query_between(keys::report_active_pk(day), None, None).await?;
         found
             .iter()
             .map(|i| match i.get(attr::TENANT) {
