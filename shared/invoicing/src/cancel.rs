@@ -8,12 +8,13 @@ use osflow_app::{Blob, InvoiceRecord, StoreError};
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{InvoiceState, Order};
 use osflow_nfe::{
-    AccessKey, Certificate, Cnpj, DocumentError, Environment, EventDetail, EventInput, FiscalAuthority, Outcome,
-    TransportError, proc_evento, sign_event,
+    AccessKey, Certificate, Cnpj, DocumentError, EventDetail, EventInput, FiscalAuthority, Outcome, TransportError,
+    proc_evento, sign_event,
 };
 
-use crate::config::validate;
+use crate::config::{nfe_environment, validate};
 use crate::invoicer::{InvoiceError, Invoicer};
+use crate::mapping::brt;
 
 /// The legal window to cancel an NF-e after its authorization (the common rule; some UFs accept later).
 pub const CANCEL_WINDOW_HOURS: i64 = 24;
@@ -75,16 +76,11 @@ impl Invoicer {
         let config = self.emitters.emitter(tenant).await?.ok_or(InvoiceError::NotConfigured)?;
         let emitter = validate(&config)?;
         let key = AccessKey::parse(&record.access_key).map_err(|_| InvoiceError::NotFound)?;
-        let environment = match record.numbering.environment {
-            osflow_app::FiscalEnvironment::Production => Environment::Production,
-            osflow_app::FiscalEnvironment::Homologation => Environment::Homologation,
-        };
-        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
         let input = EventInput {
-            environment,
+            environment: nfe_environment(record.numbering.environment),
             key,
             author: Cnpj::parse(key.emitter()).map_err(|_| InvoiceError::NotFound)?,
-            at: self.app.clock.now().with_timezone(&brt),
+            at: brt(self.app.clock.now()),
             seq,
             detail,
         };

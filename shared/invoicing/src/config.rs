@@ -99,10 +99,7 @@ pub fn validate(c: &EmitterConfig) -> Result<ValidEmitter, ConfigError> {
         email: t.email.clone(),
         phone: digits(&t.phone),
     };
-    let environment = match c.environment {
-        FiscalEnvironment::Homologation => Environment::Homologation,
-        FiscalEnvironment::Production => Environment::Production,
-    };
+    let environment = nfe_environment(c.environment);
     Ok(ValidEmitter {
         emitter: Emitter { cnpj, name: c.legal_name.clone(), trade_name: c.trade_name.clone(), address, ie, crt },
         environment,
@@ -112,4 +109,12 @@ pub fn validate(c: &EmitterConfig) -> Result<ValidEmitter, ConfigError> {
         ibs_cbs: c.ibs_cbs.then(IbsCbs::test_year_2026),
         tech_responsible,
     })
+}
+
+/// The NF-e's `tpAmb` of a fiscal environment.
+pub(crate) fn nfe_environment(environment: FiscalEnvironment) -> Environment {
+    match environment {
+        FiscalEnvironment::Production => Environment::Production,
+        FiscalEnvironment::Homologation => Environment::Homologation,
+    }
 }

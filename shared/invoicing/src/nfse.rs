@@ -157,10 +157,7 @@ pub fn validate_nfse(c: &EmitterConfig) -> Result<Option<ValidNfse>, ConfigError
             regime: Regime { simples, special: n.special_regime },
         },
         city,
-        environment: match c.environment {
-            FiscalEnvironment::Homologation => Environment::Homologation,
-            FiscalEnvironment::Production => Environment::Production,
-        },
+        environment: nfse_environment(c.environment),
         serie: n.serie,
         service: codes("nfse.service", &n.service)?,
         services_by_type: n
@@ -319,4 +316,12 @@ pub fn dps_inputs(order: &Order, s: &ValidNfse, numbers: &[u64], issued_at: Date
             input
         })
         .collect()
+}
+
+/// The DPS's `tpAmb` of a fiscal environment.
+pub(crate) fn nfse_environment(environment: FiscalEnvironment) -> Environment {
+    match environment {
+        FiscalEnvironment::Production => Environment::Production,
+        FiscalEnvironment::Homologation => Environment::Homologation,
+    }
 }

@@ -11,7 +11,7 @@ use osflow_nfse::{Cnpj, EventOutcome, NfseKey, Situation};
 
 use crate::invoicer::{InvoiceError, record_on_order};
 use crate::mapping::{APP_VERSION, brt};
-use crate::nfse::validate_nfse;
+use crate::nfse::{nfse_environment, validate_nfse};
 use crate::nfse_issue::{NfseInvoicer, store_danfse};
 
 fn refused(message: impl Into<String>) -> NfeEventError {
@@ -66,10 +66,7 @@ impl NfseInvoicer {
             None => {
                 let input = CancelInput {
                     // The NFS-e's own environment: a cancellation is registered where the NFS-e was issued.
-                    environment: match record.numbering.environment {
-                        osflow_app::FiscalEnvironment::Production => osflow_nfse::Environment::Production,
-                        osflow_app::FiscalEnvironment::Homologation => osflow_nfse::Environment::Homologation,
-                    },
+                    environment: nfse_environment(record.numbering.environment),
                     app_version: APP_VERSION.into(),
                     at: brt(app.clock.now()),
                     author: Cnpj::parse(&record.numbering.cnpj).map_err(|e| refused(e.to_string()))?,

@@ -8,17 +8,18 @@
 //! its way. Before voiding, every NF-e built under a number of the range is consulted at SEFAZ: only "not found"
 //! (217) lets the range go.
 
-use chrono::{Datelike, FixedOffset};
+use chrono::Datelike;
 use osflow_app::{
     Blob, ClaimedNumber, FieldProblem, FiscalEnvironment, GapReason, InvoiceRecord, NfeEventError, NfeGaps, NumberGap,
     NumberingKey, StoreError, VoidRecord, VoidState, void_blob_key,
 };
 use osflow_domain::InvoiceState;
 use osflow_domain::values::TenantId;
-use osflow_nfe::{AccessKey, Environment, Outcome, SignedVoid, VoidInput, proc_inut, sign_void};
+use osflow_nfe::{AccessKey, Outcome, SignedVoid, VoidInput, proc_inut, sign_void};
 
-use crate::config::{ValidEmitter, validate};
+use crate::config::{ValidEmitter, nfe_environment, validate};
 use crate::invoicer::{InvoiceError, Invoicer, record_on_order};
+use crate::mapping::brt;
 
 /// Open numbers read per store page while listing gaps.
 const PAGE: usize = 200;
@@ -41,13 +42,6 @@ fn refused(message: impl Into<String>) -> NfeEventError {
 
 fn invalid(field: &str, message: impl Into<String>) -> NfeEventError {
     NfeEventError::Invalid(FieldProblem { field: field.into(), message: message.into() })
-}
-
-pub(crate) fn nfe_environment(environment: FiscalEnvironment) -> Environment {
-    match environment {
-        FiscalEnvironment::Production => Environment::Production,
-        FiscalEnvironment::Homologation => Environment::Homologation,
-    }
 }
 
 /// Final states: the number is used for good.
@@ -185,12 +179,11 @@ impl Invoicer {
         }
         let now = self.app.clock.now();
         let certificate = self.certificate(tenant).await?;
-        let brt = FixedOffset::west_opt(3 * 3600).expect("UTC-3");
         let range = |n: u64| u32::try_from(n).map_err(|_| invalid("last", "fora da faixa"));
         let input = VoidInput {
             environment: emitter.environment,
             uf: emitter.emitter.address.uf,
-            year: now.with_timezone(&brt).year(),
+            year: brt(now).year(),
             cnpj: emitter.emitter.cnpj,
             serie: emitter.serie,
             first: range(first)?,
