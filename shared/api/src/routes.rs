@@ -7,60 +7,61 @@ use std::sync::LazyLock;
 use crate::http::{Cx, Res};
 use crate::{handlers, nfe, nfse, paperwork, records, reports, unlock};
 
-/// The Lambda functions of the HTTP API (one package each under `functions/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    OpenOrder,
-    Quote,
-    Execution,
-    Material,
-    Finish,
-    Validation,
-    Payment,
-    Close,
-    OrdersQuery,
-    FlowAdmin,
-    FiscalAdmin,
-    Reports,
-    Records,
+/// The functions, written once: `Name => "package",` makes the enum [`Function`], [`Function::ALL`],
+/// [`Function::package`] and the marker type [`only`]`::Name` of each.
+macro_rules! functions {
+    ($($name:ident => $package:literal,)*) => {
+        /// The Lambda functions of the HTTP API (one package each under `functions/`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Function {
+            $($name,)*
+        }
+
+        impl Function {
+            pub const ALL: [Function; [$(Function::$name),*].len()] = [$(Function::$name),*];
+
+            /// The package (and folder) name under `functions/`.
+            pub fn package(self) -> &'static str {
+                match self {
+                    $(Function::$name => $package,)*
+                }
+            }
+        }
+
+        /// One type per function, for [`Serves`]: `osflow_fn_common::serve::<osflow_api::only::Close>()`.
+        pub mod only {
+            use super::{Function, Serves};
+
+            $(
+                #[doc = concat!("The handlers of [`Function::", stringify!($name), "`] only.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $name;
+
+                impl Serves for $name {
+                    const ONLY: Option<Function> = Some(Function::$name);
+                }
+            )*
+        }
+    };
+}
+
+functions! {
+    OpenOrder => "open-order",
+    Quote => "quote",
+    Execution => "execution",
+    Material => "material",
+    Finish => "finish",
+    Validation => "validation",
+    Payment => "payment",
+    Close => "close",
+    OrdersQuery => "orders-query",
+    FlowAdmin => "flow-admin",
+    FiscalAdmin => "fiscal-admin",
+    Reports => "reports",
+    Records => "records",
 }
 
 impl Function {
-    pub const ALL: [Function; 13] = [
-        Function::OpenOrder,
-        Function::Quote,
-        Function::Execution,
-        Function::Material,
-        Function::Finish,
-        Function::Validation,
-        Function::Payment,
-        Function::Close,
-        Function::OrdersQuery,
-        Function::FlowAdmin,
-        Function::FiscalAdmin,
-        Function::Reports,
-        Function::Records,
-    ];
-
-    /// The package (and folder) name under `functions/`.
-    pub fn package(self) -> &'static str {
-        match self {
-            Function::OpenOrder => "open-order",
-            Function::Quote => "quote",
-            Function::Execution => "execution",
-            Function::Material => "material",
-            Function::Finish => "finish",
-            Function::Validation => "validation",
-            Function::Payment => "payment",
-            Function::Close => "close",
-            Function::OrdersQuery => "orders-query",
-            Function::FlowAdmin => "flow-admin",
-            Function::FiscalAdmin => "fiscal-admin",
-            Function::Reports => "reports",
-            Function::Records => "records",
-        }
-    }
-
     /// The routes this function serves.
     pub fn routes(self) -> impl Iterator<Item = &'static Route> {
         ROUTES.iter().filter(move |r| r.function == self)
@@ -101,39 +102,6 @@ const fn serves<S: Serves>(function: Function) -> bool {
         Some(only) => only as u8 == function as u8,
         None => true,
     }
-}
-
-/// One type per function, for [`Serves`]: `osflow_fn_common::serve::<osflow_api::only::Close>()`.
-pub mod only {
-    use super::{Function, Serves};
-
-    macro_rules! markers {
-        ($($name:ident),* $(,)?) => {$(
-            #[doc = concat!("The handlers of [`Function::", stringify!($name), "`] only.")]
-            #[derive(Debug, Clone, Copy)]
-            pub struct $name;
-
-            impl Serves for $name {
-                const ONLY: Option<Function> = Some(Function::$name);
-            }
-        )*};
-    }
-
-    markers!(
-        OpenOrder,
-        Quote,
-        Execution,
-        Material,
-        Finish,
-        Validation,
-        Payment,
-        Close,
-        OrdersQuery,
-        FlowAdmin,
-        FiscalAdmin,
-        Reports,
-        Records,
-    );
 }
 
 /// One route: method, path template (API Gateway syntax, `{id}`), the function serving it, the operation (the
