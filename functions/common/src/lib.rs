@@ -56,6 +56,8 @@ pub struct Env {
     pub config: Config,
     pub secrets_prefix: Option<String>,
     pub sefaz_trust_roots: Option<String>,
+    /// Unset: no NFS-e at Sefin Nacional (neither issued nor cancelled).
+    pub sefin_trust_roots: Option<String>,
     pub sender_email: String,
     pub sender_name: String,
     pub portal_url: Option<String>,
@@ -84,6 +86,7 @@ impl Env {
             config: Config::from_vars(&var)?,
             secrets_prefix: get(SECRETS_PREFIX_ENV),
             sefaz_trust_roots: get(SEFAZ_TRUST_ROOTS_ENV),
+            sefin_trust_roots: get(SEFIN_TRUST_ROOTS_ENV),
             sender_email: get(SENDER_EMAIL_ENV).unwrap_or_else(|| DEFAULT_SENDER_EMAIL.to_owned()),
             sender_name: get(SENDER_NAME_ENV).unwrap_or_else(|| DEFAULT_SENDER_NAME.to_owned()),
             portal_url: get(PORTAL_URL_ENV),

@@ -28,10 +28,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let app = app.with_fiscal(FiscalAdmin { emitters: emitters.clone(), checks: Arc::new(NfeChecks) });
     let app = app.with_nfe_events(events);
     // The NFS-e's cancellation, when the deployment trusts Sefin Nacional (as the invoicer that issued it).
-    let app = match std::env::var(SEFIN_TRUST_ROOTS_ENV).ok().filter(|v| !v.trim().is_empty()) {
+    let app = match env.sefin_trust_roots.as_deref() {
         None => app,
         Some(roots) => {
-            let sefin = SefinAuthorities::from_setting(&roots).map_err(|e| format!("{SEFIN_TRUST_ROOTS_ENV}: {e}"))?;
+            let sefin = SefinAuthorities::from_setting(roots).map_err(|e| format!("{SEFIN_TRUST_ROOTS_ENV}: {e}"))?;
             let nfse = NfseInvoicer::new(app.clone(), emitters, Arc::new(sefin));
             app.with_nfse_events(Arc::new(nfse))
         }

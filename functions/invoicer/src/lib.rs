@@ -29,10 +29,10 @@ pub async fn from_env(env: &Env) -> Result<Invoicer, Error> {
     let (app, store) = osflow_fn_common::app(env).await?;
     let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await);
     let invoicer = Invoicer::new(app.clone(), emitters.clone(), Arc::new(authorities));
-    Ok(match std::env::var(SEFIN_TRUST_ROOTS_ENV).ok().filter(|v| !v.trim().is_empty()) {
+    Ok(match env.sefin_trust_roots.as_deref() {
         None => invoicer,
         Some(roots) => {
-            let sefin = SefinAuthorities::from_setting(&roots).map_err(|e| format!("{SEFIN_TRUST_ROOTS_ENV}: {e}"))?;
+            let sefin = SefinAuthorities::from_setting(roots).map_err(|e| format!("{SEFIN_TRUST_ROOTS_ENV}: {e}"))?;
             invoicer.with_nfse(Arc::new(NfseInvoicer::new(app, emitters, Arc::new(sefin))))
         }
     })
