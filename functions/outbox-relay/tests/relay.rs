@@ -15,13 +15,13 @@ use osflow_bus::{
     CreatedQueue, Envelope, Queue, QueueUrls, RetryPolicy, SqsClient, SqsPublisher, create_queues, queues, route,
 };
 use osflow_domain::values::TenantId;
-use osflow_domain::{Command, Event, Order, PaymentMethod};
+use osflow_domain::{Event, Order};
 use osflow_store_dynamodb::serde_dynamo;
 use osflow_store_dynamodb::{DynamoStore, create_table, keys, table, table_definition};
 use osflow_testkit::Walk;
-use osflow_testkit::conformance::{at, note, tenant};
+use osflow_testkit::conformance::{at, tenant};
 use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint, unique_name};
-use osflow_testkit::walk::{Walked, payment};
+use osflow_testkit::walk::Walked;
 use outbox_relay::relay;
 
 // -------------------------------------------------------------------------------------------------------------
@@ -125,12 +125,7 @@ impl Fixture {
 
 /// An order walked through the whole default flow (with an internal note), written through the store.
 async fn write_walk(store: &DynamoStore, t: &TenantId, number: u64) -> (Order, Vec<Event>) {
-    let internal = Command::AddNote { text: "Interna".into(), visible_to_customer: false };
-    let commands = Walk::reference()
-        .working(vec![note("Placa limpa"), internal])
-        .tests_performed(Some("Ligou"))
-        .payments(vec![payment("100.00", PaymentMethod::Pix, None), payment("169.90", PaymentMethod::Pix, None)])
-        .commands();
+    let commands = Walk::with_internal_note_paid_in_two().commands();
     let walked = Walked::new(t, number, commands, at(0), |i| at(i as i64 + 1));
     walked.write(store).await;
     (walked.order().clone(), walked.events())

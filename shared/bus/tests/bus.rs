@@ -29,11 +29,11 @@ use osflow_bus::{
     message_group_id, queues, route,
 };
 use osflow_domain::values::TenantId;
-use osflow_domain::{Change, Command, InvoiceInfo, InvoiceState, PaymentMethod};
+use osflow_domain::{Change, InvoiceInfo, InvoiceState};
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::Walk;
-use osflow_testkit::conformance::{at, note, tenant};
-use osflow_testkit::walk::{Walked, payment};
+use osflow_testkit::conformance::{at, tenant};
+use osflow_testkit::walk::Walked;
 
 // =============================================================================================================
 // Fixtures
@@ -42,12 +42,7 @@ use osflow_testkit::walk::{Walked, payment};
 /// An order walked through the whole default flow, with customer-visible and internal notes, paid in two parts:
 /// the order after opening, then each step's expected version, resulting order and events.
 fn walk(t: &TenantId, number: u64) -> Walked {
-    let internal = Command::AddNote { text: "Cliente difícil".into(), visible_to_customer: false };
-    let commands = Walk::reference()
-        .working(vec![note("Placa limpa"), internal])
-        .tests_performed(Some("Ligou"))
-        .payments(vec![payment("100.00", PaymentMethod::Pix, None), payment("169.90", PaymentMethod::Pix, None)])
-        .commands();
+    let commands = Walk::with_internal_note_paid_in_two().commands();
     Walked::new(t, number, commands, at(0), |i| at(i as i64 + 1))
 }
 

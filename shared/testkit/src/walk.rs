@@ -64,6 +64,17 @@ impl Walk {
         Walk::reference().working(vec![]).without_material()
     }
 
+    /// The reference example with an internal note after its customer-visible one, "Ligou" as the tests
+    /// performed, and the 269.90 paid in two PIX payments (100.00, then 169.90): every kind of event the outbox
+    /// carries, the walk the bus and the relay publish.
+    pub fn with_internal_note_paid_in_two() -> Walk {
+        let internal = Command::AddNote { text: "Interna".into(), visible_to_customer: false };
+        Walk::reference()
+            .working(vec![note("Placa limpa"), internal])
+            .tests_performed(Some("Ligou"))
+            .payments(vec![payment("100.00", PaymentMethod::Pix, None), payment("169.90", PaymentMethod::Pix, None)])
+    }
+
     /// The quote approved by this command instead of a plain approval.
     pub fn approved_by(mut self, decision: Command) -> Walk {
         self.approval = decision;
