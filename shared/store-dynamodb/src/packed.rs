@@ -158,4 +158,34 @@ mod tests {
         assert_eq!(crc(crate::dictionary::ORDER), (1635, 375_007_046));
         assert_eq!(crc(crate::dictionary::RESPONSE), (2854, 1_445_657_124));
     }
+
+    #[test]
+    fn attributes_packed_by_an_earlier_build_still_read() {
+        // `b1` attributes as this format's first build wrote them (the dictionary as stored blocks before the
+        // packed bytes, matches reaching back into it). The checksums above pin the dictionaries' bytes; these pin
+        // the framing: a change to how the bytes are packed that still round-trips would fail here, as the items
+        // already in a table would.
+        let stored = |bytes: &[u8]| AttributeValue::B(Blob::new(bytes.to_vec()));
+        let order = stored(&[
+            125, 212, 177, 9, 0, 32, 12, 4, 192, 85, 220, 194, 53, 92, 225, 177, 18, 34, 88, 216, 137, 187, 39, 129,
+            144, 164, 74, 251, 213, 243, 240, 247, 252, 179, 61, 239, 37, 201, 213, 66, 65, 135, 161, 48, 8, 19, 141,
+            214, 62, 168, 125, 248, 12,
+        ]);
+        let order_json =
+            br#"{"number":7,"status":"aberta","notes":[{"text":"Placa limpa","visible_to_customer":true}]}"#;
+        assert_eq!(unpack_bytes_with("order", crate::dictionary::ORDER, &order).unwrap(), order_json);
+        let response = stored(&[
+            101, 150, 177, 9, 0, 48, 8, 192, 126, 233, 1, 165, 116, 104, 113, 244, 20, 127, 112, 19, 127, 215, 69, 81,
+            92, 51, 135, 16, 201, 227, 251, 53, 212, 78, 152, 230, 236, 98, 240, 230, 241, 125, 176, 225, 44, 53,
+        ]);
+        assert_eq!(
+            unpack_bytes_with("response", crate::dictionary::RESPONSE, &response).unwrap(),
+            br#"{"number":7,"status":"aberta","status_label":"Aberta","amount_due":"269.90"}"#
+        );
+        // The matches reach into the dictionary: under the other one, the order does not read back.
+        assert_ne!(
+            unpack_bytes_with("order", crate::dictionary::RESPONSE, &order).ok().as_deref(),
+            Some(&order_json[..])
+        );
+    }
 }
