@@ -648,7 +648,15 @@ impl VisibilityBackoff {
     /// Handles the batch with `consumer` ([`crate::consume_detailed`], in the mode of its queue) and hides every
     /// message that asked to come back later.
     pub async fn consume(&self, event: SqsEvent, consumer: &dyn crate::Consumer) -> BackedOff {
-        let records = event.records.clone();
+        // What a delay needs of each record (not their bodies, which the consumer takes).
+        let records: Vec<(Option<String>, Option<String>, u32)> = event
+            .records
+            .iter()
+            .map(|r| {
+                let receives = r.attributes.get(APPROXIMATE_RECEIVE_COUNT).and_then(|n| n.parse::<u32>().ok());
+                (r.message_id.clone(), r.receipt_handle.clone(), receives.unwrap_or(1).max(1))
+            })
+            .collect();
         let done =
             crate::consume::consume_detailed(event, crate::Mode::for_queue(consumer.queue()), |envelope| async move {
                 consumer.handle(&envelope).await
@@ -656,16 +664,11 @@ impl VisibilityBackoff {
             .await;
         let mut delayed = Vec::with_capacity(done.later.len());
         for (i, at_least) in done.later {
-            let record = &records[i];
-            let receive_count = record
-                .attributes
-                .get(APPROXIMATE_RECEIVE_COUNT)
-                .and_then(|n| n.parse::<u32>().ok())
-                .unwrap_or(1)
-                .max(1);
+            let (message_id, receipt_handle, receive_count) = &records[i];
+            let receive_count = *receive_count;
             let delay = self.delay(receive_count, at_least);
-            let message_id = record.message_id.clone().unwrap_or_default();
-            let changed = match (&record.receipt_handle, self.urls.url(consumer.queue()).await) {
+            let message_id = message_id.clone().unwrap_or_default();
+            let changed = match (receipt_handle, self.urls.url(consumer.queue()).await) {
                 (Some(receipt), Ok(url)) => {
                     let secs = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
                     let sent = self
