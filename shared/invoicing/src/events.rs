@@ -8,7 +8,7 @@ use osflow_app::{
 };
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Actor, Command, DomainError, InvoiceCorrection, InvoiceState, MAX_CORRECTIONS, Order};
-use osflow_nfe::{EventDetail, SignedEvent, proc_evento, sign_event};
+use osflow_nfe::{DocumentError, EventDetail, SignedEvent, proc_evento, sign_event};
 
 use crate::cancel::CancelError;
 use crate::invoicer::{COMPONENT, InvoiceError, Invoicer};
@@ -32,13 +32,23 @@ impl From<InvoiceError> for NfeEventError {
     }
 }
 
+/// A request to SEFAZ that could not be built or signed: a problem of the user's text (the schema's `tag`) is the
+/// request's `field`; any other (the emitter's data, such as an alphanumeric CNPJ the schema does not take yet, or
+/// the signature) is refused with its reason, never blamed on the text.
+pub(crate) fn document_error(e: DocumentError, tag: &str, field: &str) -> NfeEventError {
+    match &e {
+        DocumentError::Build(b) if b.field.ends_with(tag) => {
+            NfeEventError::Invalid(FieldProblem { field: field.into(), message: e.to_string() })
+        }
+        _ => NfeEventError::Refused { c_stat: None, message: format!("pedido à SEFAZ não assinado: {e}") },
+    }
+}
+
 impl From<CancelError> for NfeEventError {
     fn from(e: CancelError) -> NfeEventError {
         match e {
             CancelError::NotFound => NfeEventError::NotFound,
-            CancelError::Event(d) => {
-                NfeEventError::Invalid(FieldProblem { field: "justification".into(), message: d.to_string() })
-            }
+            CancelError::Event(d) => document_error(d, "xJust", "justification"),
             CancelError::Refused { c_stat, x_motivo } => {
                 NfeEventError::Refused { c_stat: Some(c_stat), message: format!("SEFAZ: {c_stat} {x_motivo}") }
             }
@@ -115,8 +125,8 @@ impl Invoicer {
 
         let detail = EventDetail::Correction { text: text.to_owned() };
         let (input, certificate, authority) = self.event_for(tenant, &record, seq, detail).await?;
-        let event: SignedEvent = sign_event(&input, &certificate)
-            .map_err(|e| NfeEventError::Invalid(FieldProblem { field: "text".into(), message: e.to_string() }))?;
+        let event: SignedEvent =
+            sign_event(&input, &certificate).map_err(|e| document_error(e, "xCorrecao", "text"))?;
         let receipt = authority.send_event(&event).await.map_err(InvoiceError::from)?;
         let (protocol, text) = if receipt.registered() {
             let proc_ = proc_evento(&event, &receipt).map_err(store)?;
@@ -194,5 +204,26 @@ impl NfeEvents for Invoicer {
         justification: &str,
     ) -> Result<osflow_app::VoidRecord, NfeEventError> {
         Invoicer::void_range(self, tenant, environment, first, last, justification).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use osflow_app::NfeEventError;
+    use osflow_nfe::{BuildError, DocumentError, Problem};
+
+    use super::document_error;
+
+    #[test]
+    fn only_the_users_text_is_blamed_on_the_request_field() {
+        let text = DocumentError::Build(BuildError::new("infInut.xJust", Problem::TooShort { min: 15, len: 5 }));
+        let NfeEventError::Invalid(problem) = document_error(text, "xJust", "justification") else { panic!("text") };
+        assert_eq!(problem.field, "justification");
+        let cnpj = DocumentError::Build(BuildError::new("infInut.CNPJ", Problem::Format("a numeric CNPJ")));
+        let refused = document_error(cnpj, "xJust", "justification");
+        assert!(
+            matches!(&refused, NfeEventError::Refused { c_stat: None, message } if message.contains("infInut.CNPJ")),
+            "{refused:?}"
+        );
     }
 }

@@ -18,6 +18,7 @@ use osflow_domain::values::TenantId;
 use osflow_nfe::{AccessKey, Outcome, SignedVoid, VoidInput, proc_inut, sign_void};
 
 use crate::config::{ValidEmitter, nfe_environment, validate};
+use crate::events::document_error;
 use crate::invoicer::{InvoiceError, Invoicer, record_on_order};
 use crate::mapping::brt;
 
@@ -190,7 +191,7 @@ impl Invoicer {
             last: range(last)?,
             justification: justification.to_owned(),
         };
-        let signed = sign_void(&input, &certificate).map_err(|e| invalid("justification", e.to_string()))?;
+        let signed = sign_void(&input, &certificate).map_err(|e| document_error(e, "xJust", "justification"))?;
         let mut record = VoidRecord {
             tenant: tenant.clone(),
             numbering: numbering.clone(),
