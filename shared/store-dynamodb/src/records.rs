@@ -38,7 +38,8 @@ const EQUIP_PREFIX: &str = "EQUIP#";
 const ORDER_LINK_PREFIX: &str = "OS#";
 const RECORD_ID: &str = "record_id";
 
-fn customer_pk(tenant: &TenantId, id: &CustomerId) -> String {
+/// A customer's partition (`id`: a `CustomerId`, or its text as an index item holds it).
+fn customer_pk(tenant: &TenantId, id: impl std::fmt::Display) -> String {
     format!("T#{tenant}#CUSTOMER#{id}")
 }
 
@@ -46,7 +47,8 @@ fn custdoc_pk(tenant: &TenantId, document: &Document) -> String {
     format!("T#{tenant}#CUSTDOC#{}", document.as_str())
 }
 
-fn equipment_pk(tenant: &TenantId, id: &EquipmentId) -> String {
+/// An equipment's partition (`id`: an `EquipmentId`, or its text as an index item holds it).
+fn equipment_pk(tenant: &TenantId, id: impl std::fmt::Display) -> String {
     format!("T#{tenant}#EQUIP#{id}")
 }
 
@@ -203,9 +205,8 @@ impl RecordStore for DynamoStore {
         tenant: &TenantId,
         document: &Document,
     ) -> StoreResult<Option<CustomerRecord>> {
-        let found = self
-            .by_index(custdoc_pk(tenant, document), CUSTDOC_SK, |id| format!("T#{tenant}#CUSTOMER#{id}"), CUSTOMER_SK)
-            .await?;
+        let found =
+            self.by_index(custdoc_pk(tenant, document), CUSTDOC_SK, |id| customer_pk(tenant, id), CUSTOMER_SK).await?;
         let record: Option<CustomerRecord> = found.map(|i| data_of(&i, "customer")).transpose()?;
         // An index item left by an interrupted move never finds another document's customer.
         Ok(record.filter(|r| !r.is_anonymized() && r.customer.document == *document))
@@ -226,7 +227,7 @@ impl RecordStore for DynamoStore {
         let index =
             |d: &Document| index_item(custdoc_pk(tenant, d), CUSTDOC_SK, "customer_index", record.id.to_string());
         let item =
-            record_item(customer_pk(tenant, &record.id), CUSTOMER_SK, "customer", tenant, record.version, record)?;
+            record_item(customer_pk(tenant, record.id), CUSTOMER_SK, "customer", tenant, record.version, record)?;
         let write = RecordWrite {
             record: versioned(item, expected),
             new_index: new_doc.filter(|d| Some(*d) != old_doc).map(|d| index(&d)),
@@ -241,9 +242,8 @@ impl RecordStore for DynamoStore {
     }
 
     async fn equipment_by_serial(&self, tenant: &TenantId, serial: &str) -> StoreResult<Option<EquipmentRecord>> {
-        let found = self
-            .by_index(serial_pk(tenant, serial), SERIAL_SK, |id| format!("T#{tenant}#EQUIP#{id}"), EQUIP_SK)
-            .await?;
+        let found =
+            self.by_index(serial_pk(tenant, serial), SERIAL_SK, |id| equipment_pk(tenant, id), EQUIP_SK).await?;
         let record: Option<EquipmentRecord> = found.map(|i| data_of(&i, "equipment")).transpose()?;
         Ok(record.filter(|r| serial_key(r.serial()) == serial_key(serial)))
     }
@@ -258,10 +258,9 @@ impl RecordStore for DynamoStore {
         let old_serial = old.as_ref().map(|o| serial_key(o.serial()));
         let index =
             |serial: &str| index_item(serial_pk(tenant, serial), SERIAL_SK, "equipment_index", record.id.to_string());
-        let item =
-            record_item(equipment_pk(tenant, &record.id), EQUIP_SK, "equipment", tenant, record.version, record)?;
+        let item = record_item(equipment_pk(tenant, record.id), EQUIP_SK, "equipment", tenant, record.version, record)?;
         let copy = record_item(
-            customer_pk(tenant, &record.customer),
+            customer_pk(tenant, record.customer),
             &format!("{EQUIP_PREFIX}{}", record.id),
             "customer_equipment",
             tenant,
