@@ -2,9 +2,7 @@
 //! issued outside osflow recorded with its file, and that file. (The cancellation and its event share the NF-e's
 //! routes: `nfe.rs` dispatches by the document's kind.)
 
-use base64::Engine;
 use osflow_domain::{Command, Flow, Order};
-use osflow_lambda_kit::{Problem, ProblemType};
 
 use crate::dto::*;
 use crate::handlers::{InvoicePath, OrderPath, step, stepped};
@@ -43,10 +41,7 @@ pub(crate) async fn record_external_nfse(cx: &Cx<'_>) -> Res {
     let file = match &body.file {
         None => None,
         Some(f) => {
-            let cleaned: String = f.data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-                .decode(cleaned.trim_end_matches('='))
-                .map_err(|_| Problem::field(ProblemType::InvalidField, "file.data", "o arquivo deve vir em base64"))?;
+            let bytes = crate::dto::fiscal::base64_file(&f.data, "file.data", "o arquivo deve vir em base64")?;
             Some((f.content_type.as_str(), bytes))
         }
     };

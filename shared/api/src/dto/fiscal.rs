@@ -290,6 +290,15 @@ fn default_cfop() -> String {
     "5102".into()
 }
 
+/// A file sent in a JSON body as base64 (standard alphabet; line breaks and spaces ignored, padding optional);
+/// text that is not base64 is a problem naming `field`.
+pub(crate) fn base64_file(text: &str, field: &str, reason: &str) -> Result<Vec<u8>, Problem> {
+    let cleaned: String = text.chars().filter(|ch| !ch.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(cleaned.trim_end_matches('='))
+        .map_err(|_| Problem::field(ProblemType::InvalidField, field, reason))
+}
+
 impl EmitterInput {
     /// The configuration and the decoded certificate; a certificate that is not base64 is a problem naming
     /// `certificate.pkcs12`.
@@ -297,16 +306,8 @@ impl EmitterInput {
         let certificate = match self.certificate {
             None => None,
             Some(c) => {
-                let cleaned: String = c.pkcs12.chars().filter(|ch| !ch.is_ascii_whitespace()).collect();
-                let pkcs12 = base64::engine::general_purpose::STANDARD_NO_PAD
-                    .decode(cleaned.trim_end_matches('='))
-                    .map_err(|_| {
-                        Problem::field(
-                            ProblemType::InvalidField,
-                            "certificate.pkcs12",
-                            "o arquivo do certificado deve vir em base64",
-                        )
-                    })?;
+                let pkcs12 =
+                    base64_file(&c.pkcs12, "certificate.pkcs12", "o arquivo do certificado deve vir em base64")?;
                 Some(CertificateUpload { pkcs12, password: c.password })
             }
         };
