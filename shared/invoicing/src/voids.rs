@@ -389,7 +389,10 @@ impl Invoicer {
     async fn mark_voided(&self, tenant: &TenantId, numbering: &NumberingKey, number: u64) -> Result<(), InvoiceError> {
         let claims = self.app.invoices.claimed_numbers(tenant, numbering, number, number).await?;
         let Some(claim) = claims.first() else { return Ok(()) };
-        for _ in 0..3 {
+        // The number is released only once its NF-e record says voided: a record left as it was (rejected, say)
+        // would be sent again under the voided number. Three lost races fail the request; the inutilização stays
+        // pending and its next send (563, already voided) marks the rest.
+        for attempt in 1..=3 {
             let records = self.app.invoices.invoices(tenant, &claim.order_id).await?;
             let Some(record) = records.into_iter().find(|r| r.numbering == *numbering && r.number == number) else {
                 break;
@@ -406,6 +409,7 @@ impl Invoicer {
                 };
                 match self.app.invoices.save_invoice(&voided, record.revision).await {
                     Ok(()) => voided,
+                    Err(e @ StoreError::Conflict { .. }) if attempt == 3 => return Err(e.into()),
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 }
