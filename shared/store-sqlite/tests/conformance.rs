@@ -659,10 +659,13 @@ async fn unlock_codes_are_sealed_in_the_file_and_refused_without_a_key() {
     assert_eq!(store.unlock_code(&t, &order.id).await.unwrap().as_deref(), Some("SENHA-7788-DESBLOQUEIO"));
     let sealed: String = raw(&path).query_row("SELECT sealed FROM unlock_codes", [], |r| r.get(0)).unwrap();
     assert!(sealed.starts_with("sealed1:"), "{sealed}");
+    let mut stored = String::new();
     for file in ["unlock.db", "unlock.db-wal"] {
         let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
         assert!(!String::from_utf8_lossy(&bytes).contains("SENHA-7788"), "the code in clear in {file}");
+        stored.push_str(&String::from_utf8_lossy(&bytes));
     }
+    assert!(stored.contains(&sealed), "the files read are where the sealed code is");
     drop(store);
 
     let keyless = SqliteStore::open(&path).unwrap();

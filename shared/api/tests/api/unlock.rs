@@ -84,10 +84,12 @@ async fn the_unlock_code_is_answered_only_by_its_read_and_deleted_at_cancel() {
     // The database holds it only sealed.
     let db = std::fs::read(api.store.path()).unwrap();
     let wal = std::fs::read(api.store.path().with_extension("db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
-        let text = String::from_utf8_lossy(&bytes);
+    for bytes in [&db, &wal] {
+        let text = String::from_utf8_lossy(bytes);
         assert!(!text.contains(CODE) && !text.contains(NEW_CODE), "a code in clear in the SQLite file");
     }
+    let stored = format!("{}{}", String::from_utf8_lossy(&db), String::from_utf8_lossy(&wal));
+    assert!(stored.contains("sealed1:"), "the files read are where the sealed codes are");
 
     // Cancelled: the code is deleted by the same step, and the timeline says so.
     let cancelled =
