@@ -37,7 +37,8 @@ struct Item {
     p_ipi: String,
 }
 
-fn t(e: Option<&Element>, path: &[&str]) -> String {
+/// The trimmed text at `path` under `e` (empty when absent). (Shared with the DANFSe.)
+pub fn t(e: Option<&Element>, path: &[&str]) -> String {
     e.and_then(|e| e.text_at(path)).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
@@ -112,9 +113,9 @@ fn payment_name(code: &str) -> &'static str {
     }
 }
 
-/// A labelled field box: the label small at the top, the value below.
+/// A labelled field box: the label small at the top, the value below. (Shared with the DANFSe.)
 #[allow(clippy::too_many_arguments)]
-fn field(p: &mut Page, x: f32, y: f32, w: f32, h: f32, label: &str, value: &str, align: Align) {
+pub fn field(p: &mut Page, x: f32, y: f32, w: f32, h: f32, label: &str, value: &str, align: Align) {
     p.rect(x, y, w, h, 0.2);
     p.text_in(x + 0.8, y + 2.3, w - 1.6, Align::Left, Font::Regular, 5.0, label);
     p.text_in(x + 0.8, y + h - 1.5, w - 1.6, align, Font::Bold, 7.5, value);

@@ -13,7 +13,7 @@
 //! from the NFS-e, so the caller says so) says "NFS-e CANCELADA". The ADN's own DANFSe route was suspended in
 //! 2026 (NT 008): the emitter prints it.
 
-use osflow_nfe::danfe::{br_number, date_time, document, money};
+use osflow_nfe::danfe::{br_number, date_time, document, field, money, t};
 use osflow_nfe::xml::{self, Element};
 use osflow_pdf::{Align, Document, Font, Page};
 
@@ -40,10 +40,6 @@ pub enum Situation {
     Issued,
     /// A cancellation event (e101101) was registered.
     Cancelled,
-}
-
-fn t(e: Option<&Element>, path: &[&str]) -> String {
-    e.and_then(|e| e.text_at(path)).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
 fn or_dash(s: String) -> String {
@@ -130,21 +126,13 @@ const LEFT: f32 = 7.0;
 const WIDTH: f32 = 196.0;
 const ROW: f32 = 7.0;
 
-/// A labelled field box: the label small at the top, the value below.
-#[allow(clippy::too_many_arguments)]
-fn field(p: &mut Page, x: f32, y: f32, w: f32, label: &str, value: &str) {
-    p.rect(x, y, w, ROW, 0.2);
-    p.text_in(x + 0.8, y + 2.3, w - 1.6, Align::Left, Font::Regular, 5.0, label);
-    p.text_in(x + 0.8, y + ROW - 1.5, w - 1.6, Align::Left, Font::Bold, 7.5, value);
-}
-
 /// One row of fields sharing the width in the given proportions.
 fn row(p: &mut Page, y: &mut f32, cells: &[(&str, String, f32)]) {
     let total: f32 = cells.iter().map(|c| c.2).sum();
     let mut x = LEFT;
     for (label, value, share) in cells {
         let w = WIDTH * share / total;
-        field(p, x, *y, w, label, value);
+        field(p, x, *y, w, ROW, label, value, Align::Left);
         x += w;
     }
     *y += ROW;
