@@ -200,7 +200,7 @@ pub fn serial_key(serial: &str) -> String {
 impl Event {
     /// The event with the customer's personal data erased (the LGPD anonymization rewrites the stored history
     /// with it): the customer of an opening or an edit, the name and address the customer's page recorded with a
-    /// decision, the masked recipient of a message. What the event did is kept.
+    /// decision and the decision's comment (but a rejection's: the order's cancellation reason), the masked recipient of a message. What the event did is kept.
     pub fn anonymized(&self) -> Event {
         let mut e = self.clone();
         if let crate::event::Actor::Customer { name } = &mut e.actor {
@@ -209,16 +209,35 @@ impl Event {
         match &mut e.change {
             Change::Opened(o) => o.customer = anonymized_customer(),
             Change::CustomerEdited { customer, .. } => *customer = anonymized_customer(),
-            Change::QuoteDecided { evidence: Some(ev), .. } => {
-                ev.name = ANONYMIZED_NAME.to_owned();
-                ev.ip = String::new();
-                ev.user_agent = String::new();
+            Change::QuoteDecided { evidence, comment, decision, .. } => {
+                // The fold of `order.customer_anonymized` erases the revisions' comments too; a rejection's
+                // comment is the order's cancellation reason, which the order keeps as what happened.
+                if *decision != crate::QuoteDecision::Reject {
+                    *comment = None;
+                }
+                if let Some(ev) = evidence {
+                    ev.name = ANONYMIZED_NAME.to_owned();
+                    ev.ip = String::new();
+                    ev.user_agent = String::new();
+                }
             }
             Change::NotificationSent { to_masked, .. } => *to_masked = "***".to_owned(),
             _ => {}
         }
         e
     }
+
+    /// The event as the anonymization at `version` (its `order.customer_anonymized`) rewrites it: erased up to
+    /// that version, kept as it is after (what came later is new, and the order's state holds it), so the
+    /// rewritten history folds into the same state.
+    pub fn anonymized_up_to(&self, version: u64) -> Event {
+        if self.version <= version { self.anonymized() } else { self.clone() }
+    }
+}
+
+/// The version of the order's anonymization (`order.customer_anonymized`) in its history.
+pub fn anonymized_at(events: &[Event]) -> Option<u64> {
+    events.iter().find(|e| matches!(e.change, Change::CustomerAnonymized)).map(|e| e.version)
 }
 
 impl Order {

@@ -1021,6 +1021,24 @@ fn edits_of_an_open_order_are_events_and_refused_once_closed() {
     assert!(h.try_(Command::AnonymizeCustomer).is_err());
 }
 
+#[test]
+fn the_anonymized_history_keeps_no_comment_of_the_customer_and_folds_into_the_same_state() {
+    let mut h = Harness::default();
+    h.ok(Command::SendQuote);
+    h.ok(decide_cmd(QuoteDecision::Adjust, Some("Ligar para Maria no 98765-4321")));
+    h.ok(Command::AnonymizeCustomer);
+    // Told again after the erasure: new data, which the order holds.
+    h.ok(Command::ReviseQuote { items: vec![labor("100.00")], due_date: None, discount: None });
+    h.ok(Command::SendQuote);
+    h.ok(decide_cmd(QuoteDecision::Approve, Some("Pode fazer")));
+    let at = osflow_domain::records::anonymized_at(&h.events).expect("anonymized");
+    let rewritten: Vec<Event> = h.events.iter().map(|e| e.anonymized_up_to(at)).collect();
+    assert_eq!(Order::replay(&rewritten).unwrap(), h.order, "the same state");
+    let text = serde_json::to_string(&rewritten).unwrap();
+    assert!(!text.contains("Maria") && !text.contains("98765"), "{text}");
+    assert!(text.contains("Pode fazer"), "what came after the erasure is kept");
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -1205,7 +1223,8 @@ mod properties {
         if h.order.customer_anonymized() {
             // The history rewritten without the customer's data folds into the same state, and neither holds
             // the customer's name, document, e-mail or phone.
-            let scrubbed: Vec<Event> = h.events.iter().map(Event::anonymized).collect();
+            let at = osflow_domain::records::anonymized_at(&h.events).expect("the anonymization in the history");
+            let scrubbed: Vec<Event> = h.events.iter().map(|e| e.anonymized_up_to(at)).collect();
             prop_assert_eq!(Order::replay(&scrubbed).unwrap(), h.order.clone());
             let text =
                 format!("{}{}", serde_json::to_string(&h.order).unwrap(), serde_json::to_string(&scrubbed).unwrap());

@@ -279,7 +279,12 @@ impl App {
                     Err(e) => return Err(e),
                 }
             }
-            self.records.rewrite_events(&caller.tenant, &order.id, &Event::anonymized).await?;
+            // The history up to the anonymization (a run that completes an interrupted erasure keeps what
+            // came after it).
+            let events = self.orders.timeline(&caller.tenant, &order.id).await?;
+            if let Some(at) = osflow_domain::records::anonymized_at(&events) {
+                self.records.rewrite_events(&caller.tenant, &order.id, &|e: &Event| e.anonymized_up_to(at)).await?;
+            }
         }
         if record.is_anonymized() {
             return Ok(record);
