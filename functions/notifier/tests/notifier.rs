@@ -16,14 +16,14 @@ use osflow_bus::{
     Delayed, Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsMessage, SqsPublisher, VisibilityBackoff,
     create_queues, queues, route,
 };
-use osflow_domain::values::{Document, Email, Money, Quantity, TenantId};
-use osflow_domain::{Change, Command, Customer, Equipment, LineInput, LineKind, Role, Service};
+use osflow_domain::values::{Document, TenantId};
+use osflow_domain::{Change, Command, Role};
 use osflow_fn_common::Env;
 use osflow_notify::SesEmailSender;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
 use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint};
-use osflow_testkit::usecases::{open, step};
-use osflow_testkit::{caller, unique};
+use osflow_testkit::usecases::{notified_opening, open, step};
+use osflow_testkit::{caller, labor, unique};
 use serde_json::Value;
 
 /// The messages moto's SES recorded to `to`.
@@ -80,31 +80,7 @@ fn lambda_record(message: &aws_sdk_sqs::types::Message) -> SqsMessage {
 
 /// An order of one labor line for `email`'s customer.
 fn order_input(email: &str) -> OpenOrderInput {
-    OpenOrderInput {
-        customer: Customer {
-            name: "Joana Lima".into(),
-            document: Document::parse("529.982.247-25").unwrap(),
-            email: Some(Email::parse(email).unwrap()),
-            phone: None,
-            address: None,
-        },
-        equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
-        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-        items: vec![LineInput {
-            kind: LineKind::Labor,
-            code: "S-1".into(),
-            description: "Reparo".into(),
-            ncm: None,
-            quantity: Quantity::parse("1").unwrap(),
-            unit_price: Money::parse("269.90").unwrap(),
-            discount: None,
-            warranty_days: None,
-        }],
-        discount: None,
-        due_date: None,
-        technician: None,
-        intake: None,
-    }
+    notified_opening(Document::parse("529.982.247-25").unwrap(), email, vec![labor("S-1", "Reparo", "1", "269.90")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use osflow_domain::values::{Document, Money, Ncm, OrderId, Quantity, TenantId, UserId};
+use osflow_domain::testing;
+use osflow_domain::values::UserId;
 use osflow_domain::*;
 use std::hint::black_box;
 
@@ -10,40 +11,10 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
     let flow = Flow::default_flow();
     let actor = Actor::staff(UserId::parse("bench").unwrap(), vec![Role::Representante]);
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
-    let line = |kind, ncm: Option<&str>, price: &str| LineInput {
-        kind,
-        code: "C-1".into(),
-        description: "Linha".into(),
-        ncm: ncm.map(|n| Ncm::parse(n).unwrap()),
-        quantity: Quantity::parse("1").unwrap(),
-        unit_price: Money::parse(price).unwrap(),
-        discount: None,
-        warranty_days: None,
-    };
-    let open = OpenOrder {
-        id: OrderId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
-        tenant: TenantId::parse("bench").unwrap(),
-        number: 1,
-        customer: Customer {
-            name: "Maria Souza".into(),
-            document: Document::parse("52998224725").unwrap(),
-            email: None,
-            phone: None,
-            address: None,
-        },
-        equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
-        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-        items: vec![line(LineKind::Part, Some("85044010"), "149.90"), line(LineKind::Labor, None, "120.00")],
-        due_date: None,
-        technician: None,
-        discount: None,
-        intake: None,
-        warranty_of: None,
-    };
-    let e = decide_open(&flow, open, &actor, now).unwrap();
+    let e = decide_open(&flow, testing::opening("bench", 1), &actor, now).unwrap();
     let mut order = Order::from_opened(&e).unwrap();
     let ctx = Context::at(now);
-    for cmd in [Command::SendQuote, decide_quote(), Command::Start] {
+    for cmd in [Command::SendQuote, testing::approve(), Command::Start] {
         order = step(&order, &flow, cmd, &actor, &ctx).unwrap().1;
     }
     let mut ctx = ctx;
@@ -53,16 +24,6 @@ fn order_with_50_events() -> (Flow, Order, Actor) {
         order = step(&order, &flow, cmd, &actor, &ctx).unwrap().1;
     }
     (flow, order, actor)
-}
-
-fn decide_quote() -> Command {
-    Command::DecideQuote {
-        revision: None,
-        decision: QuoteDecision::Approve,
-        lines: vec![],
-        comment: None,
-        evidence: None,
-    }
 }
 
 fn bench(c: &mut Criterion) {

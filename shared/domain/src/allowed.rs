@@ -171,8 +171,7 @@ mod tests {
     use crate::event::Actor;
     use crate::flow::Role;
     use crate::machine::{OpenOrder, decide, decide_open};
-    use crate::order::{Customer, Equipment, LineInput, LineKind, Service};
-    use crate::values::{Document, Money, OrderId, Quantity, TenantId, UserId};
+    use crate::values::UserId;
     use chrono::{TimeZone, Utc};
 
     fn staff(role: Role) -> Actor {
@@ -181,33 +180,8 @@ mod tests {
 
     fn opened(flow: &Flow, ctx: &Context) -> Order {
         let cmd = OpenOrder {
-            id: OrderId::parse("01890a5d-ac96-774b-bcce-b302099a8057").unwrap(),
-            tenant: TenantId::parse("t1").unwrap(),
-            number: 1,
-            customer: Customer {
-                name: "Maria".into(),
-                document: Document::parse("529.982.247-25").unwrap(),
-                email: None,
-                phone: None,
-                address: None,
-            },
-            equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
-            service: Service { kind: "reparo".into(), reported_problem: "não liga".into() },
-            items: vec![LineInput {
-                kind: LineKind::Labor,
-                code: String::new(),
-                description: "Mão de obra".into(),
-                ncm: None,
-                quantity: Quantity::parse("1").unwrap(),
-                unit_price: Money::parse("100.00").unwrap(),
-                discount: None,
-                warranty_days: None,
-            }],
-            discount: None,
-            due_date: None,
-            technician: None,
-            intake: None,
-            warranty_of: None,
+            items: vec![crate::testing::labor("", "Mão de obra", "1", "100.00")],
+            ..crate::testing::opening("t1", 1)
         };
         let e = decide_open(flow, cmd, &staff(Role::Atendente), ctx.now).unwrap();
         Order::from_opened(&e).unwrap()

@@ -14,6 +14,8 @@ pub mod order;
 pub mod overdue;
 pub mod records;
 pub mod report;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod timeline;
 pub mod values;
 pub mod warranty;

@@ -1,15 +1,12 @@
 //! The state machine: every command's success and refusals, and property tests over random command sequences.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use osflow_domain::values::{Document, Money, Ncm, OrderId, Percent, Quantity, TenantId, UserId};
+use osflow_domain::testing::{self, money};
+use osflow_domain::values::{Money, OrderId, Percent, UserId};
 use osflow_domain::*;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap()
-}
-
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
 }
 
 fn key(s: &str) -> StatusKey {
@@ -17,29 +14,11 @@ fn key(s: &str) -> StatusKey {
 }
 
 fn part(code: &str, qty: &str, price: &str) -> LineInput {
-    LineInput {
-        kind: LineKind::Part,
-        code: code.into(),
-        description: format!("Peça {code}"),
-        ncm: Some(Ncm::parse("85044010").unwrap()),
-        quantity: Quantity::parse(qty).unwrap(),
-        unit_price: money(price),
-        discount: None,
-        warranty_days: None,
-    }
+    testing::part(code, &format!("Peça {code}"), qty, price)
 }
 
 fn labor(price: &str) -> LineInput {
-    LineInput {
-        kind: LineKind::Labor,
-        code: "S-001".into(),
-        description: "Diagnóstico e reparo".into(),
-        ncm: None,
-        quantity: Quantity::parse("1").unwrap(),
-        unit_price: money(price),
-        discount: None,
-        warranty_days: None,
-    }
+    testing::labor("S-001", "Diagnóstico e reparo", "1", price)
 }
 
 fn staff(roles: &[Role]) -> Actor {
@@ -56,29 +35,15 @@ fn ctx(now: DateTime<Utc>) -> Context {
 
 fn open_cmd(items: Vec<LineInput>) -> OpenOrder {
     OpenOrder {
-        id: OrderId::parse("01900000-0000-7000-8000-000000000001").unwrap(),
-        tenant: TenantId::parse("acme").unwrap(),
-        number: 1,
-        customer: Customer {
-            name: "Maria Souza".into(),
-            document: Document::parse("529.982.247-25").unwrap(),
-            email: None,
-            phone: None,
-            address: None,
-        },
         equipment: Equipment {
             description: "Notebook".into(),
             brand: Some("Dell".into()),
             model: None,
             serial: Some("BR123456".into()),
         },
-        service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
         items,
         due_date: Some(NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()),
-        technician: None,
-        discount: None,
-        intake: None,
-        warranty_of: None,
+        ..testing::opening("acme", 1)
     }
 }
 

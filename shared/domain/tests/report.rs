@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use osflow_domain::report::{
     DayAggregate, Histogram, NO_TECHNICIAN, SlaLimits, Summary, contribution, method_name, report_day, sla_breach,
 };
-use osflow_domain::values::{Document, Money, OrderId, TenantId, UserId};
+use osflow_domain::testing;
+use osflow_domain::values::{Money, UserId};
 use osflow_domain::*;
 use proptest::prelude::*;
 
@@ -49,24 +50,10 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn opened(n: u128, technician: Option<&str>, service: &str, at: DateTime<Utc>) -> Event {
     let cmd = OpenOrder {
-        id: OrderId::parse(&format!("01900000-0000-7000-8000-{n:012}")).unwrap(),
-        tenant: TenantId::parse("acme").unwrap(),
-        number: n as u64,
-        customer: Customer {
-            name: "Maria Souza".into(),
-            document: Document::parse("529.982.247-25").unwrap(),
-            email: None,
-            phone: None,
-            address: None,
-        },
-        equipment: Equipment { description: "Notebook".into(), brand: None, model: None, serial: None },
         service: Service { kind: service.into(), reported_problem: "Não liga".into() },
         items: vec![],
-        due_date: None,
         technician: technician.map(|t| UserId::parse(t).unwrap()),
-        discount: None,
-        intake: None,
-        warranty_of: None,
+        ..testing::opening("acme", n as u64)
     };
     let actor = Actor::staff(UserId::parse("rep").unwrap(), vec![Role::Representante]);
     decide_open(&Flow::default_flow(), cmd, &actor, at).unwrap()

@@ -13,8 +13,8 @@ use osflow_app::{
     App, AppError, BlobStore, Caller, EmitterConfig, EmitterStore, FiscalEnvironment, InvoiceStore, OpenOrderInput,
     TaxRules,
 };
-use osflow_domain::values::{Document, Ncm, OrderId, Percent, Quantity, TenantId};
-use osflow_domain::{Command, Discount, DomainError, Guard, InvoiceState, LineInput, LineKind, Order, Role};
+use osflow_domain::values::{Document, OrderId, Percent, TenantId};
+use osflow_domain::{Command, Discount, DomainError, Guard, InvoiceState, LineInput, Order, Role};
 use osflow_invoicing::{AuthorityFor, EmitterPolicy, Invoicer, Issued, SefazAuthorities, SharedAuthority, validate};
 use osflow_nfe::simulator::Simulator;
 use osflow_nfe::{Certificate, Cnpj};
@@ -22,7 +22,7 @@ use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::cpf;
 use osflow_testkit::emitter::{CERTIFICATE_PASSWORD as PASSWORD, example_certificate as certificate};
 use osflow_testkit::usecases::{opening, paid_in_full, step};
-use osflow_testkit::{MemoryBlobs, Walk, caller, example_emitter, money};
+use osflow_testkit::{MemoryBlobs, Walk, caller, example_emitter, money, part};
 
 use osflow_testkit::EMITTER_CNPJ;
 
@@ -71,30 +71,8 @@ async fn world(tax: Option<TaxRules>) -> World {
     World { store, app, blobs, invoicer, tenant, caller }
 }
 
-fn part(code: &str, description: &str, quantity: &str, price: &str) -> LineInput {
-    LineInput {
-        kind: LineKind::Part,
-        code: code.into(),
-        description: description.into(),
-        ncm: Some(Ncm::parse("85044010").unwrap()),
-        quantity: Quantity::parse(quantity).unwrap(),
-        unit_price: money(price),
-        discount: None,
-        warranty_days: None,
-    }
-}
-
 fn labor(price: &str) -> LineInput {
-    LineInput {
-        kind: LineKind::Labor,
-        code: "S-001".into(),
-        description: "Diagnóstico e reparo".into(),
-        ncm: None,
-        quantity: Quantity::parse("1").unwrap(),
-        unit_price: money(price),
-        discount: None,
-        warranty_days: None,
-    }
+    osflow_testkit::labor("S-001", "Diagnóstico e reparo", "1", price)
 }
 
 impl World {

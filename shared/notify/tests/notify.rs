@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDate, Utc};
 use osflow_app::{
-    App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, NotifyChannel, OpenOrderInput,
-    Outbox, SettingsStore, StepRequest, TemplateOverride,
+    App, Caller, Claim, DedupeKey, DedupeOutcome, DedupeStore, NotificationSettings, NotifyChannel, Outbox,
+    SettingsStore, StepRequest, TemplateOverride,
 };
 use osflow_bus::{Consumer, Envelope, Queue, route};
-use osflow_domain::values::{Email, Ncm, OrderId, Quantity, TenantId};
-use osflow_domain::{Command, Customer, Equipment, LineInput, LineKind, Order, Role, Service};
+use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{Command, Order, Role};
 use osflow_lambda_kit::LocalBlobStore;
 use osflow_notify::{
     HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SIGNATURE_HEADER, SendPace, TIMESTAMP_HEADER,
@@ -22,8 +22,8 @@ use osflow_notify::{
 };
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::conformance::cpf;
-use osflow_testkit::usecases::{no_render, open, step};
-use osflow_testkit::{TestClock, Walk, caller, money};
+use osflow_testkit::usecases::{no_render, notified_opening, open, step};
+use osflow_testkit::{TestClock, Walk, caller, labor, part};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -152,43 +152,8 @@ impl World {
     }
 
     async fn open(&self) -> OrderId {
-        let input = OpenOrderInput {
-            customer: Customer {
-                name: "Joana Lima".into(),
-                document: cpf(1),
-                email: Some(Email::parse("joana@exemplo.com.br").unwrap()),
-                phone: None,
-                address: None,
-            },
-            equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
-            service: Service { kind: "reparo".into(), reported_problem: "Não liga".into() },
-            items: vec![
-                LineInput {
-                    kind: LineKind::Part,
-                    code: "P-1".into(),
-                    description: "Fonte".into(),
-                    ncm: Some(Ncm::parse("85044010").unwrap()),
-                    quantity: Quantity::parse("1").unwrap(),
-                    unit_price: money("149.90"),
-                    discount: None,
-                    warranty_days: None,
-                },
-                LineInput {
-                    kind: LineKind::Labor,
-                    code: "S-1".into(),
-                    description: "Reparo".into(),
-                    ncm: None,
-                    quantity: Quantity::parse("1").unwrap(),
-                    unit_price: money("120.00"),
-                    discount: None,
-                    warranty_days: None,
-                },
-            ],
-            discount: None,
-            due_date: None,
-            technician: None,
-            intake: None,
-        };
+        let items = vec![part("P-1", "Fonte", "1", "149.90"), labor("S-1", "Reparo", "1", "120.00")];
+        let input = notified_opening(cpf(1), "joana@exemplo.com.br", items);
         open(&self.app, &self.caller, input).await
     }
 
@@ -705,16 +670,7 @@ async fn a_quote_revised_while_waiting_is_sent_again() {
     let id = w.open().await;
     w.step(&id, Command::SendQuote).await;
     w.deliver(1).await;
-    let line = LineInput {
-        kind: LineKind::Labor,
-        code: "S-2".into(),
-        description: "Reparo da placa".into(),
-        ncm: None,
-        quantity: Quantity::parse("1").unwrap(),
-        unit_price: money("300.00"),
-        discount: None,
-        warranty_days: None,
-    };
+    let line = labor("S-2", "Reparo da placa", "1", "300.00");
     w.step(&id, Command::ReviseQuote { items: vec![line], due_date: None, discount: None }).await;
     for (env, r) in w.deliver(2).await {
         assert!(r.is_ok(), "{}: {r:?}", env.kind);

@@ -24,12 +24,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use osflow_domain::values::{
-    CityCode, Document, Email, Money, Ncm, OrderId, Phone, Quantity, TenantId, Uf, UserId, Zip,
-};
+use osflow_domain::testing::money;
+use osflow_domain::values::{CityCode, Document, Email, Money, OrderId, Phone, TenantId, Uf, UserId, Zip};
 use osflow_domain::{
     Actor, Address, ChecklistItem, Command, Context, Customer, Equipment, Event, Flow, FlowDef, InvoiceState,
-    LineInput, LineKind, OpenOrder, Order, PaymentMethod, QuoteDecision, Role, Service, StatusKey, decide_open, step,
+    OpenOrder, Order, PaymentMethod, QuoteDecision, Role, Service, StatusKey, decide_open, step,
 };
 
 use osflow_app::{
@@ -208,35 +207,8 @@ pub fn actor() -> Actor {
     Actor::staff(UserId::parse("user-1").unwrap(), vec![Role::Representante])
 }
 
-fn money(s: &str) -> Money {
-    Money::parse(s).unwrap()
-}
-
 /// The reference example's lines: a part (Fonte 65W, NCM 85044010, 149.90) and labor (120.00).
-pub fn items() -> Vec<LineInput> {
-    vec![
-        LineInput {
-            kind: LineKind::Part,
-            code: "P-001".into(),
-            description: "Fonte 65W".into(),
-            ncm: Some(Ncm::parse("85044010").unwrap()),
-            quantity: Quantity::parse("1").unwrap(),
-            unit_price: money("149.90"),
-            discount: None,
-            warranty_days: None,
-        },
-        LineInput {
-            kind: LineKind::Labor,
-            code: "S-001".into(),
-            description: "Diagnóstico e reparo".into(),
-            ncm: None,
-            quantity: Quantity::parse("1").unwrap(),
-            unit_price: money("120.00"),
-            discount: None,
-            warranty_days: None,
-        },
-    ]
-}
+pub use osflow_domain::testing::example_items as items;
 
 /// A customer with every optional field filled (so that round trips cover them).
 pub fn customer(document: Document) -> Customer {
@@ -307,15 +279,7 @@ pub fn note(text: &str) -> Command {
 }
 
 /// The staff's approval of the whole quote waiting for a decision.
-pub fn approve() -> Command {
-    Command::DecideQuote {
-        revision: None,
-        decision: QuoteDecision::Approve,
-        lines: vec![],
-        comment: None,
-        evidence: None,
-    }
-}
+pub use osflow_domain::testing::approve;
 
 /// An idempotency record created at `created_at`, expiring one day later.
 pub fn idem_record(tenant: &TenantId, key: &str, created_at: DateTime<Utc>) -> IdempotencyRecord {

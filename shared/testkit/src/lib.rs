@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use osflow_app::{Blob, BlobStore, Clock, StoreResult};
-use osflow_domain::values::{Money, TenantId};
+use osflow_domain::values::TenantId;
 
 /// A clock the tests set and move (millisecond precision).
 #[derive(Debug)]
@@ -110,10 +110,9 @@ impl BlobStore for MemoryBlobs {
     }
 }
 
-/// A money amount from its decimal text (`"149.90"`).
-pub fn money(s: &str) -> Money {
-    Money::parse(s).expect("a money amount")
-}
+/// A money amount from its decimal text (`"149.90"`) and the quote lines ([`part`], [`labor`]): the domain's own
+/// fixtures (`osflow_domain::testing`, which the domain's tests use too).
+pub use osflow_domain::testing::{labor, money, part};
 
 /// A fresh name part (table, queue, secret, tenant): a UUIDv7 in hex.
 pub fn unique() -> String {

@@ -34,6 +34,22 @@ pub fn opening(document: Document, items: Vec<LineInput>) -> OpenOrderInput {
     }
 }
 
+/// The opening the notifier's tests send: Joana Lima (this document and e-mail, nothing else) with a Dell notebook
+/// to repair, these lines, no due date.
+pub fn notified_opening(document: Document, email: &str, items: Vec<LineInput>) -> OpenOrderInput {
+    OpenOrderInput {
+        customer: Customer {
+            name: "Joana Lima".into(),
+            document,
+            email: Some(Email::parse(email).expect("an e-mail")),
+            phone: None,
+            address: None,
+        },
+        equipment: Equipment { description: "Notebook Dell".into(), brand: None, model: None, serial: None },
+        ..opening(document, items)
+    }
+}
+
 /// Opens an order; its id.
 pub async fn open(app: &App, caller: &Caller, input: OpenOrderInput) -> OrderId {
     match app.open_order(caller, input, None, &no_render).await.expect("the order opens") {

@@ -87,16 +87,7 @@ fn check(xml: &str) {
 }
 
 fn installation(price: &str) -> LineInput {
-    LineInput {
-        kind: LineKind::Labor,
-        code: "instalacao".into(),
-        description: "Instalação & configuração <rede> \"Wi-Fi\" d'água".into(),
-        ncm: None,
-        quantity: Quantity::parse("1").unwrap(),
-        unit_price: money(price),
-        discount: None,
-        warranty_days: None,
-    }
+    osflow_testkit::labor("instalacao", "Instalação & configuração <rede> \"Wi-Fi\" d'água", "1", price)
 }
 
 #[tokio::test]
