@@ -789,3 +789,89 @@ fn an_invoicer_batch_fits_its_timeout() {
     let batch = number(&mapping["Properties"]["BatchSize"]).expect("BatchSize");
     assert!(batch * 3 * sefaz_timeout < timeout, "{id}: {batch} × 3 × {sefaz_timeout} s ≥ {timeout} s");
 }
+
+/// The DynamoDB actions a function's role grants on the table (`false`) and on its indexes (`true`): its inline
+/// statements and the template's managed policies it refers to (the stream's actions are not the table's).
+fn table_grants(t: &Template, function: &Value) -> BTreeSet<(String, bool)> {
+    let table = get_att("Table", "Arn");
+    let indexes = json!({ "Fn::Sub": "${Table.Arn}/index/*" });
+    let mut found = Vec::new();
+    for policy in function["Properties"]["Policies"].as_array().expect("Policies") {
+        match policy.get("Ref").and_then(Value::as_str) {
+            Some(managed) => statements(&t.resource(managed)["Properties"]["PolicyDocument"], &mut found),
+            None => statements(policy, &mut found),
+        }
+    }
+    let mut grants = BTreeSet::new();
+    for statement in found.into_iter().filter(|s| s["Effect"] == "Allow") {
+        let resources = match &statement["Resource"] {
+            Value::Array(list) => list.clone(),
+            one => vec![one.clone()],
+        };
+        let actions = match &statement["Action"] {
+            Value::Array(list) => list.clone(),
+            one => vec![one.clone()],
+        };
+        for action in actions.iter().filter_map(Value::as_str).filter(|a| a.starts_with("dynamodb:")) {
+            for resource in &resources {
+                if *resource == table || *resource == indexes {
+                    grants.insert((action.trim_start_matches("dynamodb:").to_owned(), *resource == indexes));
+                }
+            }
+        }
+    }
+    grants
+}
+
+/// Least privilege on the table: each function's role grants exactly the table actions its code sends. A step is
+/// GetItem + a TransactWriteItems of Puts (a TransactGetItems needs GetItem); writes never on the indexes.
+#[test]
+fn each_function_may_do_on_the_table_what_its_code_does_and_no_more() {
+    const STEP: &[&str] = &["GetItem", "Query", "PutItem"];
+    // The status and customer indexes' lists: their key-only entries read back with BatchGetItem.
+    const LISTS: &[&str] = &["GetItem", "BatchGetItem", "Query"];
+    // Consumers: dedupe claims (Put, completed with Update, released with Delete), NF-e numbers, the SLA check's list.
+    const CONSUMER: &[&str] = &["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"];
+    // Which HTTP functions delete: the steps that can reach a final status delete the order's sealed unlock code in
+    // the same transaction (close; cancel in execution; a rejected quote in quote, the portal); records (an old
+    // index item, a code removed); open-order (a code kept in vain after a failed opening); fiscal-admin (a voided
+    // NF-e number released); the console runs every handler. Which update: the order number's counter (open-order,
+    // console), a number voided (fiscal-admin). Which list: orders-query, the console's board and search, and
+    // open-order (a warranty return finds the customer's latest orders).
+    let expected = |package: &str| -> BTreeSet<(String, bool)> {
+        let mut on_table: BTreeSet<&str> = match package {
+            "outbox-relay" => BTreeSet::new(),
+            "notifier" | "invoicer" | "reporter" => CONSUMER.iter().copied().collect(),
+            "orders-query" => LISTS.iter().copied().collect(),
+            _ => STEP.iter().copied().collect(),
+        };
+        let lists = matches!(package, "orders-query" | "console" | "open-order" | "reporter");
+        if lists {
+            on_table.extend(LISTS);
+        }
+        if matches!(
+            package,
+            "open-order" | "quote" | "execution" | "close" | "records" | "portal" | "console" | "fiscal-admin"
+        ) {
+            on_table.insert("DeleteItem");
+        }
+        if matches!(package, "open-order" | "console" | "fiscal-admin") {
+            on_table.insert("UpdateItem");
+        }
+        let mut grants: BTreeSet<(String, bool)> = on_table.iter().map(|a| ((*a).to_owned(), false)).collect();
+        if lists {
+            grants.extend(LISTS.iter().map(|a| ((*a).to_owned(), true)));
+        }
+        if matches!(package, "notifier" | "invoicer" | "reporter") {
+            // The consumers' managed policy names the indexes for all its actions.
+            grants.extend(CONSUMER.iter().map(|a| ((*a).to_owned(), true)));
+        }
+        grants
+    };
+    let t = Template::load();
+    let functions = t.functions();
+    assert_eq!(functions.len(), workspace_function_packages().len(), "every function is checked");
+    for (package, (id, f)) in functions {
+        assert_eq!(table_grants(&t, f), expected(&package), "{id} ({package}): its table actions");
+    }
+}
