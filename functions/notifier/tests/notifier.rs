@@ -13,8 +13,8 @@ use std::time::Duration;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use osflow_app::{NotificationSettings, OpenOrderInput};
 use osflow_bus::{
-    Delayed, Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsMessage, SqsPublisher, VisibilityBackoff,
-    create_queues, queues, route,
+    Delayed, Envelope, Queue, QueueUrls, SqsClient, SqsEvent, SqsPublisher, VisibilityBackoff, create_queues, queues,
+    route,
 };
 use osflow_domain::values::{Document, TenantId};
 use osflow_domain::{Change, Command, Role};
@@ -22,6 +22,7 @@ use osflow_fn_common::Env;
 use osflow_notify::SesEmailSender;
 use osflow_store_dynamodb::{DynamoStore, create_table, table_definition};
 use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint};
+use osflow_testkit::sqs::lambda_record;
 use osflow_testkit::usecases::{notified_opening, open, step};
 use osflow_testkit::{caller, labor, unique};
 use serde_json::Value;
@@ -65,17 +66,26 @@ fn dechunk(mut body: &str) -> String {
     }
 }
 
-fn lambda_record(message: &aws_sdk_sqs::types::Message) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = message.message_id().map(str::to_owned);
-    record.receipt_handle = message.receipt_handle().map(str::to_owned);
-    record.body = message.body().map(str::to_owned);
-    record.attributes = message
-        .attributes()
-        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
-        .unwrap_or_default();
-    record.event_source = Some("aws:sqs".into());
-    record
+/// A fresh table and a fresh `notifications` queue on the emulator.
+struct Fixture {
+    table: String,
+    store: DynamoStore,
+    /// The queues' name prefix, `<kind>-<unique>-`.
+    prefix: String,
+    queue_url: String,
+}
+
+async fn fixture(sqs: &SqsClient, kind: &str) -> Fixture {
+    let endpoint = require_endpoint();
+    let table = format!("osflow-notifier-{}", unique());
+    let store = DynamoStore::from_env(table.clone()).await;
+    create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("creating table {table} on {endpoint}: {e}; {RUN_SCRIPTS_TEST}"));
+    let prefix = format!("{kind}-{}-", unique());
+    let specs: Vec<_> = queues().iter().filter(|s| s.queue == Queue::Notifications).cloned().collect();
+    let queue_url = create_queues(sqs, &prefix, &specs).await.unwrap()[0].url.clone();
+    Fixture { table, store, prefix, queue_url }
 }
 
 /// An order of one labor line for `email`'s customer.
@@ -85,22 +95,13 @@ fn order_input(email: &str) -> OpenOrderInput {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quote_sent_for_approval_is_emailed_once_when_sqs_delivers_it_three_times() {
-    let endpoint = require_endpoint();
     let sdk = osflow_bus::load_sdk_config().await;
 
     // The table, the sender identity, the queue.
-    let table = format!("osflow-notifier-{}", unique());
-    let store = DynamoStore::from_env(table.clone()).await;
-    create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
-        .await
-        .unwrap_or_else(|e| panic!("creating table {table} on {endpoint}: {e}; {RUN_SCRIPTS_TEST}"));
+    let sqs = SqsClient::new(&sdk);
+    let Fixture { table, store, prefix, queue_url } = fixture(&sqs, "notifier").await;
     let sender = format!("nao-responda-{}@oficinadoze.com.br", unique());
     aws_sdk_sesv2::Client::new(&sdk).create_email_identity().email_identity(&sender).send().await.unwrap();
-    let sqs = SqsClient::new(&sdk);
-    let prefix = format!("notifier-{}-", unique());
-    let specs: Vec<_> = queues().iter().filter(|s| s.queue == Queue::Notifications).cloned().collect();
-    let created = create_queues(&sqs, &prefix, &specs).await.unwrap();
-    let queue_url = created[0].url.clone();
     let backoff = VisibilityBackoff::new(sqs.clone(), QueueUrls::new(sqs.clone(), prefix.clone(), []));
 
     // The function as main.rs wires it.
@@ -266,17 +267,9 @@ async fn receive_one(sqs: &SqsClient, queue_url: &str, wait: Duration) -> Option
 /// is delivered, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_ses_throttles_comes_back_after_a_growing_back_off_and_is_sent_once() {
-    let endpoint = require_endpoint();
     let sdk = osflow_bus::load_sdk_config().await;
-    let table = format!("osflow-notifier-{}", unique());
-    let store = DynamoStore::from_env(table.clone()).await;
-    create_table(store.client(), &table_definition(&table), Duration::from_secs(60))
-        .await
-        .unwrap_or_else(|e| panic!("creating table {table} on {endpoint}: {e}; {RUN_SCRIPTS_TEST}"));
     let sqs = SqsClient::new(&sdk);
-    let prefix = format!("throttled-{}-", unique());
-    let specs: Vec<_> = queues().iter().filter(|s| s.queue == Queue::Notifications).cloned().collect();
-    let queue_url = create_queues(&sqs, &prefix, &specs).await.unwrap()[0].url.clone();
+    let Fixture { table, store, prefix, queue_url } = fixture(&sqs, "throttled").await;
     let urls = QueueUrls::new(sqs.clone(), prefix.clone(), [(Queue::Notifications, queue_url.clone())]);
     // Short delays so that the test sees two of them: 4 s, then 8 s.
     let backoff =

@@ -21,6 +21,7 @@ use osflow_store_dynamodb::{DynamoStore, create_table, keys, table, table_defini
 use osflow_testkit::Walk;
 use osflow_testkit::conformance::{at, tenant};
 use osflow_testkit::emulator::{RUN_SCRIPTS_TEST, require_endpoint, unique_name};
+use osflow_testkit::sqs;
 use osflow_testkit::walk::Walked;
 use outbox_relay::relay;
 
@@ -84,42 +85,13 @@ impl Fixture {
         out.items.unwrap_or_default()
     }
 
-    /// Receives until `expected` messages came or the queue stays empty for a few polls.
+    /// Receives until `expected` messages came or the queue stays empty for a few polls, then checks that nothing
+    /// more came.
     async fn receive(&self, queue: Queue, expected: usize) -> Vec<Envelope> {
-        let mut got = Vec::new();
-        let mut empty_polls = 0;
-        while got.len() < expected && empty_polls < 3 {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queues[&queue].url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let messages = out.messages.unwrap_or_default();
-            empty_polls += usize::from(messages.is_empty());
-            // A FIFO group hands out nothing more while a message of it is in flight: delete what came.
-            for m in messages.iter().filter(|_| queue.is_fifo()) {
-                let handle = m.receipt_handle().unwrap();
-                let url = &self.queues[&queue].url;
-                self.sqs.delete_message().queue_url(url).receipt_handle(handle).send().await.expect("DeleteMessage");
-            }
-            got.extend(messages.iter().map(|m| Envelope::from_json(m.body().unwrap()).expect("an envelope")));
-        }
-        // Nothing more than expected.
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queues[&queue].url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        assert!(out.messages.unwrap_or_default().is_empty(), "more messages than expected on {queue}");
-        got
+        let url = &self.queues[&queue].url;
+        let got = sqs::receive(&self.sqs, url, expected).await;
+        sqs::assert_empty(&self.sqs, url).await;
+        got.iter().map(|m| Envelope::from_json(m.body().unwrap()).expect("an envelope")).collect()
     }
 }
 

@@ -33,6 +33,7 @@ use osflow_domain::{Change, InvoiceInfo, InvoiceState};
 use osflow_store_sqlite::SqliteStore;
 use osflow_testkit::Walk;
 use osflow_testkit::conformance::{at, tenant};
+use osflow_testkit::sqs::{assert_empty, lambda_record, receive};
 use osflow_testkit::walk::Walked;
 
 // =============================================================================================================
@@ -98,63 +99,8 @@ async fn fresh_queues(client: &SqsClient, specs: &[QueueSpec]) -> (String, BTree
     }
 }
 
-/// Receives until `expected` messages came or the queue stays empty for a few polls.
-async fn receive(client: &SqsClient, url: &str, expected: usize) -> Vec<Message> {
-    let mut got = Vec::new();
-    let mut empty_polls = 0;
-    while got.len() < expected && empty_polls < 3 {
-        let out = client
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(60)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            empty_polls += 1;
-        }
-        // A FIFO group hands out nothing more while a message of it is in flight: delete what came.
-        if url.ends_with(".fifo") {
-            delete_all(client, url, &messages).await;
-        }
-        got.extend(messages);
-    }
-    got
-}
-
-async fn delete_all(client: &SqsClient, url: &str, messages: &[Message]) {
-    for m in messages {
-        client.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
-    }
-}
-
-/// Nothing more arrives on `url` (a receive after the expected messages).
-async fn assert_empty(client: &SqsClient, url: &str) {
-    let out = client.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await;
-    let extra = out.expect("ReceiveMessage").messages.unwrap_or_default();
-    assert!(extra.is_empty(), "unexpected messages: {:?}", extra.iter().map(|m| m.body()).collect::<Vec<_>>());
-}
-
 fn envelope_of(message: &Message) -> Envelope {
     Envelope::from_json(message.body().expect("a body")).expect("an envelope")
-}
-
-/// The record Lambda would hand the function for a received message.
-fn lambda_record(message: &Message) -> SqsMessage {
-    let mut record = SqsMessage::default();
-    record.message_id = message.message_id().map(str::to_owned);
-    record.receipt_handle = message.receipt_handle().map(str::to_owned);
-    record.body = message.body().map(str::to_owned);
-    record.attributes = message
-        .attributes()
-        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
-        .unwrap_or_default();
-    record.event_source = Some("aws:sqs".into());
-    record
 }
 
 fn sqs_event(records: Vec<SqsMessage>) -> SqsEvent {

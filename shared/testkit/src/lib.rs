@@ -11,7 +11,8 @@
 //! - [`emitter`]: the example company's NF-e emitter;
 //! - [`usecases`]: the use cases driven without HTTP (the example opening, a step, an order paid in full);
 //! - [`emulator`] (feature `emulator`): the endpoint check, unique names, [`emulator::OneRequestAtATime`],
-//!   [`emulator::RequestCounter`].
+//!   [`emulator::RequestCounter`]; [`sqs`]: receiving from a queue as the consumers' tests do, and the record
+//!   Lambda hands a function for a received message.
 
 pub mod caller;
 pub mod conformance;
@@ -20,6 +21,8 @@ pub mod emitter;
 pub mod emulator;
 pub mod gateway;
 mod records_conformance;
+#[cfg(feature = "emulator")]
+pub mod sqs;
 mod unlock_conformance;
 pub mod usecases;
 pub mod walk;
