@@ -197,6 +197,7 @@ fn routing_table() {
     let invoice = |state| InvoiceInfo {
         kind: osflow_domain::DocumentKind::Nfe,
         issued_elsewhere: None,
+        sequence: None,
         state,
         serie: 1,
         number: 7,

@@ -114,9 +114,27 @@ impl Order {
         self.documents(DocumentKind::Nfe).last()
     }
 
-    /// Whether `doc` was replaced by a later attempt of the same document: an NF-e that is not the order's latest.
+    /// Whether `doc` was replaced by a later attempt of the same document: an NF-e that is not the order's latest,
+    /// or an NFS-e of a DPS sequence that is not the order's latest (see [`Order::latest_dps_sequence`]).
     pub fn superseded(&self, doc: &InvoiceInfo) -> bool {
-        doc.kind == DocumentKind::Nfe && self.nfe().is_some_and(|latest| latest.key != doc.key)
+        match doc.kind {
+            DocumentKind::Nfe => self.nfe().is_some_and(|latest| latest.key != doc.key),
+            DocumentKind::Nfse => {
+                doc.issued_elsewhere.is_none()
+                    && self.latest_dps_sequence().is_some_and(|latest| latest != doc.sequence.as_deref())
+            }
+        }
+    }
+
+    /// The DPS sequence of the order's latest NFS-e attempt: that of the NFS-e issued through osflow recorded
+    /// last (`Some(None)` for records made before sequences were recorded; `None` when there is none). A record
+    /// of another sequence than the latest's goes to the end of the list, so this is the sequence the invoicer
+    /// worked in last.
+    pub fn latest_dps_sequence(&self) -> Option<Option<&str>> {
+        self.documents(DocumentKind::Nfse)
+            .filter(|i| i.issued_elsewhere.is_none())
+            .last()
+            .map(|i| i.sequence.as_deref())
     }
 
     pub fn document(&self, key: &str) -> Option<&InvoiceInfo> {
@@ -133,10 +151,11 @@ impl Order {
     }
 
     /// Whether the documents of this kind are settled: at least one authorized (or issued elsewhere) and none
-    /// still pending or rejected (cancelled and denied ones do not count either way).
+    /// still pending or rejected (cancelled and denied ones do not count either way, nor superseded ones: the
+    /// latest attempt decides).
     pub fn documents_issued(&self, kind: DocumentKind) -> bool {
         let mut any = false;
-        for d in self.documents(kind) {
+        for d in self.documents(kind).filter(|d| !self.superseded(d)) {
             match d.state {
                 InvoiceState::Authorized => any = true,
                 InvoiceState::Pending | InvoiceState::Rejected => return false,
@@ -150,17 +169,28 @@ impl Order {
     /// labor, each only when the company issues that kind through osflow (the `invoice_authorized` guard).
     ///
     /// An order has one NF-e, so its latest attempt decides: an earlier one that was rejected and issued again
-    /// under another key (after the company fixed its environment or data) is superseded, not pending.
+    /// under another key (after the company fixed its environment or data) is superseded, not pending. The same
+    /// for the NFS-e: the DPS of the latest DPS sequence decide, those of an earlier one (a DPS rejected in
+    /// homologação before the emitter moved to produção, or back) are superseded.
     pub fn fiscal_documents_ready(&self, invoicing: Invoicing) -> bool {
         let nfe = !invoicing.nfe || self.approved_parts().next().is_none() || self.invoice_authorized();
         let nfse = !invoicing.nfse || !self.has_approved_labor() || self.documents_issued(DocumentKind::Nfse);
         nfe && nfse
     }
 
-    /// Folds a record of a document: replaces the one with the same kind and key, or appends it.
+    /// Folds a record of a document: replaces the one with the same kind and key, or appends it. An NFS-e of
+    /// another DPS sequence than the latest's goes to the end (it is the latest attempt now), even when its DPS
+    /// Id is the one of an earlier sequence's DPS (the Id does not hold the environment), which it replaces.
     pub(crate) fn record_document(&mut self, invoice: &InvoiceInfo) {
-        match self.invoices.iter_mut().find(|i| i.kind == invoice.kind && i.key == invoice.key) {
-            Some(i) => *i = invoice.clone(),
+        let moves = invoice.kind == DocumentKind::Nfse
+            && invoice.issued_elsewhere.is_none()
+            && self.latest_dps_sequence().is_some_and(|latest| latest != invoice.sequence.as_deref());
+        match self.invoices.iter().position(|i| i.kind == invoice.kind && i.key == invoice.key) {
+            Some(at) if moves => {
+                self.invoices.remove(at);
+                self.invoices.push(invoice.clone());
+            }
+            Some(at) => self.invoices[at] = invoice.clone(),
             None => self.invoices.push(invoice.clone()),
         }
     }

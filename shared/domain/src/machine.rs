@@ -886,10 +886,14 @@ fn state_rank(state: InvoiceState) -> u8 {
     }
 }
 
-/// Refuses a record the order shows already, or one behind what it shows.
+/// Refuses a record the order shows already, or one behind what it shows. A record of another DPS sequence under the same DPS Id (the Id does not hold the environment) is another
+/// document: never stale.
 fn stale_record(order: &Order, invoice: &InvoiceInfo) -> Result<(), DomainError> {
     match order.invoices.iter().find(|i| i.kind == invoice.kind && i.key == invoice.key) {
-        Some(shown) if shown == invoice || state_rank(invoice.state) < state_rank(shown.state) => {
+        Some(shown)
+            if shown == invoice
+                || (shown.sequence == invoice.sequence && state_rank(invoice.state) < state_rank(shown.state)) =>
+        {
             Err(DomainError::InvoiceRecordStale { key: invoice.key.clone() })
         }
         _ => Ok(()),
@@ -964,6 +968,7 @@ fn decide_system(d: &Deciding<'_>, out: &mut Emitter<'_>, cmd: Command) -> Resul
                 cstat: None,
                 message: None,
                 issued_elsewhere: Some(IssuedElsewhere { verification_code, file }),
+                sequence: None,
             };
             out.push(None, Change::InvoiceUpdated { invoice });
         }

@@ -394,6 +394,11 @@ pub struct InvoiceInfo {
     /// An NFS-e issued outside osflow, recorded by staff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_elsewhere: Option<IssuedElsewhere>,
+    /// An NFS-e issued through osflow: the DPS sequence it was numbered in (emitter CNPJ, série and environment,
+    /// as the invoicer names it). The order's latest sequence decides its release: a DPS of an earlier one (the
+    /// emitter moved between homologação and produção) is superseded. Absent on records made before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -345,6 +345,7 @@ fn roles_are_enforced() {
     let invoice = InvoiceInfo {
         kind: DocumentKind::Nfe,
         issued_elsewhere: None,
+        sequence: None,
         state: InvoiceState::Pending,
         serie: 1,
         number: 1,
@@ -587,6 +588,7 @@ fn guards_name_what_failed() {
     let invoice = InvoiceInfo {
         kind: DocumentKind::Nfe,
         issued_elsewhere: None,
+        sequence: None,
         state: InvoiceState::Authorized,
         serie: 1,
         number: 7,
@@ -614,6 +616,7 @@ fn document(kind: DocumentKind, key: &str, state: InvoiceState) -> InvoiceInfo {
         cstat: None,
         message: None,
         issued_elsewhere: None,
+        sequence: None,
     }
 }
 
@@ -750,6 +753,60 @@ fn a_retry_names_one_document_or_takes_every_failed_one() {
         })
         .collect();
     assert_eq!(keys, [DPS_1, DPS_2]);
+}
+
+/// The NFS-e's latest attempt decides, as the NF-e's: a DPS of an earlier DPS sequence (the emitter moved from
+/// homologação to produção, or back) is superseded, neither holding the release nor sent again.
+#[test]
+fn a_dps_of_an_earlier_sequence_does_not_hold_the_release() {
+    let refused = DomainError::GuardFailed { action: "release".into(), guard: Guard::InvoiceAuthorized };
+    let in_seq = |key: &str, state, seq: &str| InvoiceInfo {
+        sequence: Some(seq.into()),
+        ..document(DocumentKind::Nfse, key, state)
+    };
+    let record = |h: &mut Harness, invoice: InvoiceInfo| {
+        h.try_as(&system(), Command::RecordInvoice { invoice }).unwrap();
+    };
+    let (hom, prod) = ("12345678000195/1/H", "12345678000195/1");
+    let mut h = paid(vec![labor("800.00")], BOTH);
+    record(&mut h, in_seq(DPS_2, InvoiceState::Rejected, hom));
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused);
+    // produção: a new sequence; the homologação DPS is superseded, the new one pending holds the release
+    record(&mut h, in_seq(DPS_1, InvoiceState::Pending, prod));
+    assert!(h.order.superseded(h.order.document(DPS_2).unwrap()));
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused);
+    let events = h.ok(Command::RetryInvoice { key: None });
+    assert_eq!(events.len(), 1, "the superseded DPS is not sent again");
+    assert!(matches!(
+        h.try_(Command::RetryInvoice { key: Some(DPS_2.into()) }).unwrap_err(),
+        DomainError::InvoiceNotRejected { state: Some(InvoiceState::Rejected) }
+    ));
+    record(&mut h, in_seq(DPS_1, InvoiceState::Authorized, prod));
+    assert!(h.order.fiscal_documents_ready(BOTH));
+    // back to homologação: the old DPS sent again is the latest attempt, to the end of the list
+    record(&mut h, in_seq(DPS_2, InvoiceState::Pending, hom));
+    let keys: Vec<_> = h.order.documents(DocumentKind::Nfse).map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, [DPS_1, DPS_2]);
+    assert!(h.order.superseded(h.order.document(DPS_1).unwrap()));
+    assert!(!h.order.fiscal_documents_ready(BOTH));
+    record(&mut h, in_seq(DPS_2, InvoiceState::Authorized, hom));
+    h.ok(Command::Release);
+
+    // Sequences number apart, so a DPS Id comes again in another environment: it is the new attempt, not a
+    // stale record of the first (an issued homologação DPS 1 does not refuse the pending produção DPS 1).
+    let mut h = paid(vec![labor("800.00")], BOTH);
+    record(&mut h, in_seq(DPS_1, InvoiceState::Authorized, hom));
+    record(&mut h, in_seq(DPS_1, InvoiceState::Pending, prod));
+    assert_eq!(h.order.documents(DocumentKind::Nfse).count(), 1);
+    assert_eq!(h.try_(Command::Release).unwrap_err(), refused);
+    // within one sequence a record behind what the order shows is still stale
+    record(&mut h, in_seq(DPS_1, InvoiceState::Authorized, prod));
+    let late = in_seq(DPS_1, InvoiceState::Pending, prod);
+    assert!(matches!(
+        h.try_as(&system(), Command::RecordInvoice { invoice: late }).unwrap_err(),
+        DomainError::InvoiceRecordStale { .. }
+    ));
+    h.ok(Command::Release);
 }
 
 /// Orders and events written when an order held one `invoice` (an NF-e) still read, and fold the same.
@@ -1384,6 +1441,7 @@ fn cancelling_a_paid_and_invoiced_order_needs_the_nfe_cancelled_and_a_refund() {
     let mut invoice = InvoiceInfo {
         kind: DocumentKind::Nfe,
         issued_elsewhere: None,
+        sequence: None,
         state: InvoiceState::Authorized,
         serie: 1,
         number: 7,

@@ -189,7 +189,18 @@ pub(crate) fn info(record: &InvoiceRecord) -> InvoiceInfo {
         protocol: record.protocol.clone(),
         cstat: record.cstat,
         message: record.message.clone(),
+        sequence: match record.numbering.document {
+            osflow_app::FiscalDocument::Nfe => None,
+            osflow_app::FiscalDocument::Dps => Some(dps_sequence(&record.numbering)),
+        },
     }
+}
+
+/// How the order names the DPS sequence of an NFS-e ([`InvoiceInfo::sequence`]): `<cnpj>/<série>`, `/H` after it
+/// in homologação.
+fn dps_sequence(numbering: &NumberingKey) -> String {
+    let h = if numbering.environment.is_production() { "" } else { "/H" };
+    format!("{}/{}{h}", numbering.cnpj, numbering.serie)
 }
 
 /// Records a document's state on the order (System actor), unless the order shows it already.

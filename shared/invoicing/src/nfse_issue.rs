@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use osflow_app::{App, Blob, EmitterStore, InvoiceRecord, NumberingKey, StoreError};
+use osflow_app::{App, Blob, EmitterStore, FiscalEnvironment, InvoiceRecord, NumberingKey, StoreError};
 use osflow_domain::InvoiceState;
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_nfse::{
@@ -53,9 +53,15 @@ pub enum NfseIssued {
     Documents(Vec<InvoiceRecord>),
 }
 
-/// Where the signed DPS of an order is kept.
-pub fn dps_blob_key(order: &OrderId, dps_id: &str) -> String {
-    format!("orders/{order}/nfse/{dps_id}-dps.xml")
+/// Where the signed DPS of an order is kept. The DPS Id does not hold the environment and each environment
+/// numbers its own DPS, so the same Id comes again after the emitter moves between homologação and produção:
+/// a homologação DPS is kept apart (`-dps-h.xml`; before, both were kept at `-dps.xml`, which
+/// [`NfseInvoicer::issue`] still reads, trusting only bytes of the record's environment).
+pub fn dps_blob_key(order: &OrderId, environment: FiscalEnvironment, dps_id: &str) -> String {
+    match environment {
+        FiscalEnvironment::Production => format!("orders/{order}/nfse/{dps_id}-dps.xml"),
+        FiscalEnvironment::Homologation => format!("orders/{order}/nfse/{dps_id}-dps-h.xml"),
+    }
 }
 
 /// Where the NFS-e returned by Sefin is kept.
@@ -231,6 +237,21 @@ impl NfseInvoicer {
         Ok(NfseIssued::Documents(out))
     }
 
+    /// The DPS of a pending record as it was sent, if it was: at its environment's key, or (homologação) at the
+    /// key both environments shared before; bytes of another environment's DPS with the same Id are not it.
+    async fn kept_dps(&self, record: &InvoiceRecord, key: &str) -> Result<Option<SignedDps>, InvoiceError> {
+        let environment = record.numbering.environment;
+        let mut kept = self.app.blobs.get(&record.tenant, key).await?;
+        if kept.is_none() && environment == FiscalEnvironment::Homologation {
+            let shared = dps_blob_key(&record.order_id, FiscalEnvironment::Production, &record.access_key);
+            kept = self.app.blobs.get(&record.tenant, &shared).await?;
+        }
+        let Some(blob) = kept else { return Ok(None) };
+        let xml = String::from_utf8(blob.bytes).map_err(|_| StoreError::Corrupt("DPS bytes".into()))?;
+        let signed = SignedDps::from_stored(xml).map_err(|e| StoreError::Corrupt(format!("stored DPS: {e}")))?;
+        Ok((signed.environment() == crate::nfse::nfse_environment(environment)).then_some(signed))
+    }
+
     async fn send(
         &self,
         order: &osflow_domain::Order,
@@ -241,14 +262,15 @@ impl NfseInvoicer {
         k: usize,
     ) -> Result<InvoiceRecord, InvoiceError> {
         let tenant = &record.tenant.clone();
-        let dps_key = dps_blob_key(&record.order_id, &record.access_key);
-        let kept = self.app.blobs.get(tenant, &dps_key).await?;
-        let (signed, pending_before) = match (&kept, record.state) {
+        let environment = record.numbering.environment;
+        let dps_key = dps_blob_key(&record.order_id, environment, &record.access_key);
+        let kept = match record.state {
+            InvoiceState::Pending => self.kept_dps(&record, &dps_key).await?,
+            _ => None,
+        };
+        let (signed, pending_before) = match kept {
             // Sent before without an answer: the same bytes, after asking Sefin.
-            (Some(blob), InvoiceState::Pending) => {
-                let xml = String::from_utf8(blob.bytes.clone()).map_err(|_| StoreError::Corrupt("DPS bytes".into()))?;
-                (SignedDps::from_stored(xml).map_err(|e| StoreError::Corrupt(format!("stored DPS: {e}")))?, true)
-            }
+            Some(signed) => (signed, true),
             // Never sent, or rejected: built again from the current order and settings, same number and instant.
             _ => {
                 let mut inputs = dps_inputs(order, settings, &vec![record.number; k + 1], record.created_at);

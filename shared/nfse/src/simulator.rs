@@ -7,7 +7,9 @@
 //!
 //! Error codes: E0014 (DPS already used), E0712 (indTotTrib from a ME/EPP), E0714 (RSA-SHA1
 //! refused, when configured so) and E1235 (schema) are the codes production reports; the
-//! `X0…` codes are the simulator's own for rejections whose production code is not known here.
+//! `X0…` codes are the simulator's own for rejections whose production code is not known here
+//! (X0005: a production DPS sent to produção restrita; X0006: the other way round, from
+//! [`Simulator::production`]).
 //!
 //! [`Simulator::handle`] answers HTTP requests (method, path, body) with the JSON of the API,
 //! so an HTTPS front end can serve it; [`NfseAuthority`] is implemented in process.
@@ -60,6 +62,8 @@ pub struct Simulator {
     state: Mutex<State>,
     seq: AtomicU64,
     refuse_sha1: AtomicBool,
+    /// Stands for the production Sefin (accepts `tpAmb` 1 only) instead of produção restrita.
+    production: bool,
 }
 
 fn e(code: &str, msg: impl Into<String>) -> SefinError {
@@ -160,7 +164,14 @@ impl Simulator {
             state: Mutex::new(State::default()),
             seq: AtomicU64::new(0),
             refuse_sha1: AtomicBool::new(false),
+            production: false,
         }
+    }
+
+    /// A simulator standing for the production Sefin (tpAmb 1; a homologação DPS refused with `X0006`), for the
+    /// tests of an emitter moving from homologação to produção. osflow-local runs the produção restrita one.
+    pub fn production() -> Simulator {
+        Simulator { production: true, ..Simulator::new() }
     }
 
     /// Reproduce production's refusal of RSA-SHA1 (E0714).
@@ -272,8 +283,12 @@ impl Simulator {
         if owner.as_ref().map(|c| &c.as_str()[..8]) != Some(&prest_doc[..8.min(prest_doc.len())]) {
             return Err(vec![e("X0004", "O certificado não pertence ao prestador da DPS")]);
         }
-        if t(&["tpAmb"]) != "2" {
-            return Err(vec![e("X0005", "Ambiente de produção não disponível no simulador (produção restrita)")]);
+        match (self.production, t(&["tpAmb"]).as_str()) {
+            (false, "1") => {
+                return Err(vec![e("X0005", "Ambiente de produção não disponível no simulador (produção restrita)")]);
+            }
+            (true, "2") => return Err(vec![e("X0006", "DPS de homologação enviada ao ambiente de produção")]),
+            _ => {}
         }
 
         // Business rules.

@@ -434,3 +434,81 @@ fn pdf_text(pdf: &[u8]) -> String {
     let _ = std::fs::remove_dir_all(&dir);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Sefin by the emitter's environment: produção restrita and a production stand-in, each its own simulator.
+struct SefinByEnvironment {
+    restricted: Arc<Simulator>,
+    production: Arc<Simulator>,
+}
+
+impl NfseAuthorityFor for SefinByEnvironment {
+    fn authority(
+        &self,
+        settings: &osflow_invoicing::ValidNfse,
+        _: &osflow_nfse::Certificate,
+    ) -> Result<Arc<dyn NfseAuthority>, TransportError> {
+        Ok(match settings.environment {
+            osflow_nfse::Environment::Production => self.production.clone(),
+            osflow_nfse::Environment::Homologation => self.restricted.clone(),
+        })
+    }
+}
+
+/// The emitter moves from homologação (tpAmb 2) to produção (tpAmb 1) after its DPS were rejected: each order's
+/// NFS-e is issued in the production DPS sequence, and the homologação DPS left rejected no longer holds the
+/// release (the latest attempt decides), whether its DPS Id differs from the new one's or is the same (each
+/// environment numbers from 1 and the Id holds no environment: the new DPS is signed and sent anew, never the
+/// kept homologação bytes).
+#[tokio::test]
+async fn a_dps_rejected_before_the_emitter_went_live_does_not_hold_the_release() {
+    let sefin =
+        SefinByEnvironment { restricted: Arc::new(Simulator::new()), production: Arc::new(Simulator::production()) };
+    let (restricted, production) = (sefin.restricted.clone(), sefin.production.clone());
+    let mut wrong = settings();
+    wrong.service.c_trib_nac = "999999".into();
+    let (w, nfse) = nfse_world(wrong, Arc::new(sefin)).await;
+    let both = osflow_domain::Invoicing { nfe: true, nfse: true };
+    let mut orders = Vec::new();
+    for i in 0..3 {
+        let order = w.paid_order(cpf(71 + i), vec![labor("175.00")]).await;
+        let first = documents(nfse.issue(&w.tenant, &order.id).await.unwrap()).remove(0);
+        assert_eq!((first.state, first.number), (InvoiceState::Rejected, u64::from(i) + 1));
+        assert!(!w.order(&order.id).await.fiscal_documents_ready(both));
+        orders.push((order.id, first));
+    }
+    let live = EmitterConfig { environment: FiscalEnvironment::Production, ..nfse_emitter(settings()) };
+    w.store.put_emitter(&w.tenant, &live).await.unwrap();
+    // production DPS 1 and 2 for the second and first orders (Ids unlike their homologação ones), 3 for the third
+    // (the same Id as its homologação DPS 3)
+    for (at, expected) in [(1, 1), (0, 2), (2, 3)] {
+        let (id, homologation) = &orders[at];
+        let live = documents(nfse.issue(&w.tenant, id).await.unwrap()).remove(0);
+        assert_eq!((live.state, live.number), (InvoiceState::Authorized, expected), "{:?}", live.message);
+        assert_eq!(live.numbering.environment, FiscalEnvironment::Production);
+        assert_eq!(live.access_key == homologation.access_key, expected == 3);
+        let order = w.order(id).await;
+        let shown: Vec<_> = order.documents(osflow_domain::DocumentKind::Nfse).collect();
+        assert_eq!(shown.len(), if expected == 3 { 1 } else { 2 }, "{shown:?}");
+        assert_eq!(shown.last().unwrap().state, InvoiceState::Authorized);
+        assert!(order.fiscal_documents_ready(both), "{shown:?}");
+        w.step(id, Command::Release).await.expect("released");
+        // the homologação record stays rejected in the store
+        let records = w.store.invoices(&w.tenant, id).await.unwrap();
+        assert!(
+            records.iter().any(
+                |r| r.numbering.environment == FiscalEnvironment::Homologation && r.state == InvoiceState::Rejected
+            ),
+            "{records:?}"
+        );
+        // each environment's DPS kept apart, each with its tpAmb
+        for (environment, tp_amb) in [(FiscalEnvironment::Homologation, 2), (FiscalEnvironment::Production, 1)] {
+            let key =
+                if environment == FiscalEnvironment::Production { &live.access_key } else { &homologation.access_key };
+            let blob = w.blobs.get(&w.tenant, &osflow_invoicing::nfse_issue::dps_blob_key(id, environment, key)).await;
+            let xml = String::from_utf8(blob.unwrap().expect("kept DPS").bytes).unwrap();
+            assert!(xml.contains(&format!("<tpAmb>{tp_amb}</tpAmb>")), "{xml}");
+            check(&xml);
+        }
+    }
+    assert_eq!((restricted.issued_count(), production.issued_count()), (0, 3));
+}
