@@ -424,17 +424,21 @@ pub(crate) async fn close(cx: &Cx<'_>) -> Res {
     step(cx, "close", |_: EmptyRequest| Ok(Command::Close)).await
 }
 
-/// The order's NF-e (empty until one is issued).
+/// The order's fiscal documents: its NF-e and NFS-e (empty until one is numbered), then the NFS-e issued
+/// elsewhere recorded on it.
 #[utoipa::path(
     get, path = "/v1/orders/{id}/invoices", tag = "payment",
     params(OrderPath),
-    responses((status = 200, description = "The order's invoices, ascending by number", body = InvoiceList))
+    responses((status = 200, description = "The order's fiscal documents: those osflow issues, ascending by number, then the NFS-e issued elsewhere", body = InvoiceList))
 )]
 pub(crate) async fn list_invoices(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
-    let records = cx.app.order_invoices(&caller, &id).await.map_err(problem)?;
-    let list = InvoiceList { items: records.iter().map(InvoiceView::from).collect() };
+    let (records, elsewhere) = cx.app.order_documents(&caller, &id).await.map_err(problem)?;
+    let items = records.iter().map(InvoiceView::from);
+    let list = InvoiceList {
+        items: items.chain(elsewhere.iter().map(|(i, at)| InvoiceView::elsewhere(&id, i, *at))).collect(),
+    };
     Ok(json_response(200, to_json(&list), None))
 }
 

@@ -290,13 +290,17 @@ fn default_cfop() -> String {
     "5102".into()
 }
 
-/// A file sent in a JSON body as base64 (standard alphabet; line breaks and spaces ignored, padding optional);
-/// text that is not base64 is a problem naming `field`.
+/// A file sent in a JSON body as base64 (standard alphabet; line breaks and spaces ignored, padding optional
+/// but never more than the canonical one, no stray bits after the last byte); text that is not base64 is a
+/// problem naming `field`.
 pub(crate) fn base64_file(text: &str, field: &str, reason: &str) -> Result<Vec<u8>, Problem> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const LENIENT_PAD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
     let cleaned: String = text.chars().filter(|ch| !ch.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(cleaned.trim_end_matches('='))
-        .map_err(|_| Problem::field(ProblemType::InvalidField, field, reason))
+    LENIENT_PAD.decode(cleaned).map_err(|_| Problem::field(ProblemType::InvalidField, field, reason))
 }
 
 impl EmitterInput {

@@ -841,8 +841,8 @@ pub struct InvoiceView {
     pub access_key: String,
     pub number: u64,
     pub serie: u32,
-    /// Emitter CNPJ.
-    pub emitter: String,
+    /// Emitter CNPJ (`null` for an NFS-e issued elsewhere: osflow did not issue it).
+    pub emitter: Option<String>,
     pub state: InvoiceState,
     /// SEFAZ's last status code and message (NFS-e: Sefin's error codes and messages in `message`).
     pub cstat: Option<u16>,
@@ -857,10 +857,46 @@ pub struct InvoiceView {
     pub cancellation_xml_url: Option<String>,
     /// NFS-e once issued: where to download its DANFSe (PDF).
     pub danfse_url: Option<String>,
+    /// An NFS-e issued elsewhere (`access_key` `EXT<number>`, `serie` 0): the municipality's verification code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
+    /// An NFS-e issued elsewhere with its file: where to download it as uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_url: Option<String>,
+    /// An NFS-e issued elsewhere: both the instant it was recorded on the order.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl InvoiceView {
+    /// An NFS-e issued elsewhere as the order records it (no invoice record), recorded at `at`.
+    pub fn elsewhere(order: &osflow_domain::values::OrderId, i: &d::InvoiceInfo, at: DateTime<Utc>) -> InvoiceView {
+        InvoiceView {
+            kind: i.kind.as_str().to_owned(),
+            access_key: i.key.clone(),
+            number: i.number,
+            serie: i.serie,
+            emitter: None,
+            state: i.state.into(),
+            cstat: i.cstat,
+            message: i.message.clone(),
+            protocol: i.protocol.clone(),
+            xml_url: None,
+            danfe_url: None,
+            cancellation_xml_url: None,
+            danfse_url: None,
+            verification_code: i.issued_elsewhere.as_ref().map(|e| e.verification_code.clone()),
+            file_url: i
+                .issued_elsewhere
+                .as_ref()
+                .and_then(|e| e.file.as_ref())
+                .map(|_| format!("/v1/orders/{order}/invoices/{}/file", i.key)),
+            created_at: at,
+            updated_at: at,
+        }
+    }
 }
 
 impl From<&InvoiceRecord> for InvoiceView {
@@ -873,7 +909,7 @@ impl From<&InvoiceRecord> for InvoiceView {
             access_key: r.access_key.clone(),
             number: r.number,
             serie: r.numbering.serie,
-            emitter: r.numbering.cnpj.clone(),
+            emitter: Some(r.numbering.cnpj.clone()),
             state: r.state.into(),
             cstat: r.cstat,
             message: r.message.clone(),
@@ -887,6 +923,8 @@ impl From<&InvoiceRecord> for InvoiceView {
                 .then(|| format!("/v1/orders/{}/invoices/{}/cancel/xml", r.order_id, r.access_key)),
             danfse_url: (r.numbering.document == osflow_app::FiscalDocument::Dps && r.protocol.is_some())
                 .then(|| format!("/v1/orders/{}/invoices/{}/danfse.pdf", r.order_id, r.access_key)),
+            verification_code: None,
+            file_url: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

@@ -155,6 +155,47 @@ async fn an_issued_nfse_is_cancelled_on_the_shared_route_and_an_external_one_rec
     let again = api.send(Call::post(&external, &once).by(&fin).idem("ext-4523")).await;
     assert_eq!((again.status, again.json()), (201, first.json()), "the saved answer");
     assert_eq!(kept_files(), 2, "one file per record");
+    // Listed with the order's invoices (as the order's `invoices` does), after the DPS, with the file's link.
+    let listed = api.get(&staff, &format!("{base}/invoices")).await.json()["items"].as_array().unwrap().clone();
+    let keys: Vec<&str> = listed.iter().map(|d| d["access_key"].as_str().unwrap()).collect();
+    assert_eq!(&keys[keys.len() - 2..], ["EXT4521", "EXT4523"], "{listed:?}");
+    assert!(keys[0].starts_with("DPS"), "{listed:?}");
+    let ext = &listed[keys.len() - 2];
+    assert_eq!(
+        (ext["kind"].clone(), ext["state"].clone(), ext["number"].clone()),
+        (json!("nfse"), json!("authorized"), json!(4521))
+    );
+    assert_eq!((ext["verification_code"].clone(), ext["emitter"].clone()), (json!("AB12-CD34"), Value::Null));
+    assert_eq!(ext["created_at"], ext["updated_at"]);
+    let file_url = ext["file_url"].as_str().unwrap();
+    assert_eq!(file_url, format!("/v1/orders/{id}/invoices/EXT4521/file"));
+    assert_eq!(api.get(&staff, file_url).await.body.as_bytes(), pdf);
+    // Base64 with more padding than its length calls for is not base64 (without any, it is).
+    let xml = b"<NFSe>4524</NFSe>";
+    let padded = |data: String| {
+        json!({"number": 4524, "verification_code": "GH78",
+                                        "file": {"content_type": "application/xml", "data": data}})
+    };
+    assert!(b64(xml).ends_with('='), "the case needs padding");
+    api.send(Call::post(&external, &padded(format!("{}=", b64(xml)))).by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "file.data",
+    );
+    let unpadded = api.send(Call::post(&external, &padded(b64(xml).trim_end_matches('=').to_owned())).by(&fin)).await;
+    assert_eq!(unpadded.status, 201, "{}", unpadded.body);
+    assert_eq!(api.get(&staff, &format!("{base}/invoices/EXT4524/file")).await.body.as_bytes(), xml);
+    // Two uploads of one number in the same instant (a race of two records; the test clock stands still) get
+    // their own keys: the one refused later never replaces the file of the one recorded.
+    let who = osflow_testkit::caller(&tenant, "fin-1", &[osflow_domain::Role::Financeiro]);
+    let (a, b) = (b"%PDF-1.4\n% a\n".to_vec(), b"%PDF-1.4\n% b\n".to_vec());
+    let ka =
+        api.app.keep_external_nfse_file(&who, &order_id, 4525, "IJ90", "application/pdf", a.clone()).await.unwrap();
+    let kb =
+        api.app.keep_external_nfse_file(&who, &order_id, 4525, "IJ90", "application/pdf", b.clone()).await.unwrap();
+    assert_ne!(ka, kb);
+    assert_eq!(api.app.blobs.get(&tenant, &ka).await.unwrap().unwrap().bytes, a);
+    assert_eq!(api.app.blobs.get(&tenant, &kb).await.unwrap().unwrap().bytes, b);
     // It is the municipality's: not cancelled here.
     api.send(
         Call::post(&format!("{base}/invoices/EXT4521/cancel"), &json!({"justification": why, "reason": 1})).by(&fin),

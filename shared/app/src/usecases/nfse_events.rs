@@ -4,8 +4,9 @@
 //! The routes an NF-e and an NFS-e share (`…/invoices/{key}/cancel`, `…/cancel/xml`) ask [`App::document_kind`]
 //! and call the use case of that kind: [`App::cancel_invoice`] or [`App::cancel_nfse`].
 
+use chrono::{DateTime, Utc};
 use osflow_domain::values::OrderId;
-use osflow_domain::{Command, DocumentKind, DomainError, Flow, InvoiceInfo, Order};
+use osflow_domain::{Change, Command, DocumentKind, DomainError, Flow, InvoiceInfo, Order};
 
 use crate::ports::{Blob, InvoiceRecord, NfseEvents, nfse_event_blob_key};
 use crate::usecases::nfe_events::between;
@@ -159,9 +160,36 @@ impl App {
         let verification_code = verification_code.to_owned();
         let record = Command::RecordExternalNfse { number, verification_code, file: None };
         self.check_step(caller, &order, &record).await?;
-        let key = format!("orders/{id}/nfse/EXT{number}-{}.{ext}", self.clock.now().timestamp_millis());
+        // A fresh UUIDv7: uploads in the same millisecond (a race of two records) never share a key.
+        let key = format!("orders/{id}/nfse/EXT{number}-{}.{ext}", self.ids.record_uuid().simple());
         self.blobs.put(&caller.tenant, &key, &Blob { content_type, bytes }).await?;
         Ok(key)
+    }
+
+    /// The order's fiscal documents as listed: its invoice records (NF-e and DPS, ascending by number) and the
+    /// NFS-e issued elsewhere it records (no invoice record: the order alone holds them), each with the instant
+    /// it was recorded.
+    pub async fn order_documents(
+        &self,
+        caller: &Caller,
+        id: &OrderId,
+    ) -> AppResult<(Vec<InvoiceRecord>, Vec<(InvoiceInfo, DateTime<Utc>)>)> {
+        self.require(caller, &READERS)?;
+        let order = self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
+        let records = self.invoices.invoices(&caller.tenant, id).await?;
+        let elsewhere: Vec<&InvoiceInfo> =
+            order.documents(DocumentKind::Nfse).filter(|i| i.issued_elsewhere.is_some()).collect();
+        if elsewhere.is_empty() {
+            return Ok((records, Vec::new()));
+        }
+        let timeline = self.orders.timeline(&caller.tenant, id).await?;
+        let recorded = |key: &str| {
+            timeline
+                .iter()
+                .find(|e| matches!(&e.change, Change::InvoiceUpdated { invoice } if invoice.key == key))
+                .map_or(order.updated_at, |e| e.at)
+        };
+        Ok((records, elsewhere.into_iter().map(|i| (i.clone(), recorded(&i.key))).collect()))
     }
 
     /// The file of the order's NFS-e issued elsewhere (`key`: `EXT<number>`).
