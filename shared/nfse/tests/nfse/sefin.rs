@@ -28,6 +28,8 @@ struct TestSefin {
     requests: Arc<Mutex<Vec<Req>>>,
     /// The next POST /nfse is processed but never answered (the answer is lost).
     lose_next_answer: Arc<AtomicBool>,
+    /// The same for the next POST /nfse/{key}/eventos.
+    lose_next_event_answer: Arc<AtomicBool>,
     handshake_failures: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
 }
@@ -96,11 +98,13 @@ fn start() -> TestSefin {
         sim: Arc::new(Simulator::new()),
         requests: Arc::default(),
         lose_next_answer: Arc::default(),
+        lose_next_event_answer: Arc::default(),
         handshake_failures: Arc::default(),
         stop: Arc::default(),
     };
     let (sim, requests, lose, failures, stop) =
         (t.sim.clone(), t.requests.clone(), t.lose_next_answer.clone(), t.handshake_failures.clone(), t.stop.clone());
+    let lose_event = t.lose_next_event_answer.clone();
     std::thread::spawn(move || {
         // Bounded: at most 64 connections and 120 s, and it stops when the test drops it.
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -115,6 +119,7 @@ fn start() -> TestSefin {
             tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let (acc, sim, requests, lose, failures) =
                 (acceptor.clone(), sim.clone(), requests.clone(), lose.clone(), failures.clone());
+            let lose_event = lose_event.clone();
             std::thread::spawn(move || {
                 let Ok(mut tls) = acc.accept(tcp) else {
                     failures.fetch_add(1, Ordering::SeqCst);
@@ -123,7 +128,12 @@ fn start() -> TestSefin {
                 let Some(req) = read_request(&mut tls) else { return };
                 requests.lock().unwrap().push(req.clone());
                 let resp = sim.handle(&req.method, &req.path, &req.body);
-                if req.method == "POST" && req.path == "/nfse" && lose.swap(false, Ordering::SeqCst) {
+                let lost = match (req.method.as_str(), req.path.as_str()) {
+                    ("POST", "/nfse") => lose.swap(false, Ordering::SeqCst),
+                    ("POST", p) if p.ends_with("/eventos") => lose_event.swap(false, Ordering::SeqCst),
+                    _ => false,
+                };
+                if lost {
                     // Processed, but the answer never leaves.
                     std::thread::sleep(Duration::from_secs(6));
                     return;
@@ -230,6 +240,55 @@ async fn cancel_over_mutual_tls() {
     let EventOutcome::Rejected(e) = sefin.register_event(&ev).await.unwrap() else { panic!("twice") };
     assert_eq!(e[0].code, "X0014");
     assert!(pdftotext(&sefin.danfse(&n.key).await.unwrap().unwrap()).contains("CANCELADA"));
+}
+
+/// The event call and its consult over mutual TLS, as the cancellation use case makes them: Sefin asked for the
+/// event first (`GET /nfse/{key}/eventos/101101/1`: none), the request sent with the exact signed bytes (RSA-SHA1
+/// here; SHA-256 above), its answer lost, the consult then finding it registered, and a second request refused.
+#[tokio::test]
+async fn cancel_event_consulted_sent_and_found_after_a_lost_answer_over_mutual_tls() {
+    let t = start();
+    let sefin = client(&t);
+    let IssueOutcome::Issued(n) = sefin.issue(&signed(&input(), SignatureAlgorithm::RsaSha1)).await.unwrap() else {
+        panic!("not issued")
+    };
+    assert_eq!(sefin.event(&n.key, "101101", 1).await.unwrap(), None, "no event yet");
+    let req = CancelInput {
+        environment: Environment::Homologation,
+        app_version: "osflow 0.1".into(),
+        at: issued_at(),
+        author: Cnpj::parse(CNPJ).unwrap(),
+        key: n.key.clone(),
+        reason: CancelReason::Other,
+        text: "Cliente desistiu: \"garantia\" & <troca> d'água, ação".into(),
+    };
+    let ev = cancel(&req, a1(), SignatureAlgorithm::RsaSha1).unwrap();
+    t.lose_next_event_answer.store(true, Ordering::SeqCst);
+    let lost = sefin.register_event(&ev).await;
+    assert!(matches!(lost, Err(TransportError::Timeout { .. })), "{lost:?}");
+    // On the wire: JSON with the gzip+base64 of the exact signed request, valid and signed.
+    let posts = t.requests("POST", &format!("/nfse/{}/eventos", n.key));
+    assert_eq!(posts.len(), 1);
+    let v: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap();
+    let sent = osflow_nfse::codec::decode(v["pedidoRegistroEventoXmlGZipB64"].as_str().unwrap()).unwrap();
+    assert_eq!(sent, ev.xml());
+    xmllint(&sent, "pedRegEvento_v1.01.xsd");
+    xmlsec1(&sent, "infPedReg", &ca_pem());
+    // The consult finds what Sefin registered: its evento, signed by Sefin, holding our request.
+    let xml = sefin.event(&n.key, "101101", 1).await.unwrap().expect("registered despite the lost answer");
+    assert_eq!(t.requests("GET", &format!("/nfse/{}/eventos/101101/1", n.key)).len(), 2);
+    xmllint(&xml, "evento_v1.01.xsd");
+    xmlsec1_root(&xml, "infEvento", &t.sim.certificate().x509().to_pem().unwrap());
+    xmlsec1(&xml, "infPedReg", &ca_pem());
+    assert!(
+        xml.contains("&quot;garantia&quot; &amp; &lt;troca&gt; d'água, ação")
+            || xml.contains("\"garantia\" &amp; &lt;troca&gt; d'água, ação"),
+        "{xml}"
+    );
+    assert_eq!(sefin.event(&n.key, "101101", 2).await.unwrap(), None, "only sequence 1");
+    let EventOutcome::Rejected(e) = sefin.register_event(&ev).await.unwrap() else { panic!("twice") };
+    assert_eq!(e[0].code, "X0014");
+    assert_eq!(t.sim.events(&n.key).len(), 1, "one event at Sefin");
 }
 
 #[tokio::test]
