@@ -269,6 +269,10 @@ fn run(args: ServeArgs) -> Result<(), String> {
             }
             false => None,
         };
+        // The console's fiscal routes travel as the event and response of a Lambda invoke, as the console function
+        // reaches fiscal-admin in AWS (the same handler, here in process).
+        let fiscal_function: Arc<dyn osflow_console::forward::FunctionInvoker> =
+            Arc::new(osflow_console::forward::InProcess::new(app.clone(), osflow_api::Function::FiscalAdmin));
         let gateway = Arc::new(
             Gateway::new(app.clone(), TokenKeys::from_secret(&key)?, blobs, portal_key)
                 .with_relay_waker(relay.waker())
@@ -280,6 +284,7 @@ fn run(args: ServeArgs) -> Result<(), String> {
                     // Plain HTTP on loopback.
                     secure: false,
                     upload_origins: vec![],
+                    fiscal_function: Some(fiscal_function),
                 }),
         );
         let (stop_relay, relay_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -40,6 +40,8 @@ pub const COGNITO_DOMAIN_ENV: &str = "OSFLOW_COGNITO_DOMAIN";
 pub const COGNITO_ISSUER_ENV: &str = "OSFLOW_COGNITO_ISSUER";
 /// `OSFLOW_CONSOLE_UPLOAD_ORIGIN`: the origin the console's pages upload attachments to (the bucket's).
 pub const CONSOLE_UPLOAD_ORIGIN_ENV: &str = "OSFLOW_CONSOLE_UPLOAD_ORIGIN";
+/// `OSFLOW_FISCAL_FUNCTION`: the fiscal-admin function (name or ARN) the console sends the fiscal routes to.
+pub const FISCAL_FUNCTION_ENV: &str = "OSFLOW_FISCAL_FUNCTION";
 /// `OSFLOW_SEALING_KEY_SECRET`: the Secrets Manager secret whose value (at least 32 characters) seals the
 /// equipment's unlock codes; set only for the functions that keep or read them (open-order, records).
 pub const SEALING_KEY_SECRET_ENV: &str = "OSFLOW_SEALING_KEY_SECRET";
@@ -67,6 +69,8 @@ pub struct Env {
     pub cognito_domain: Option<String>,
     pub cognito_issuer: Option<String>,
     pub console_upload_origin: Option<String>,
+    /// The console's fiscal-admin function; unset: the console's App serves the fiscal routes (or refuses them).
+    pub fiscal_function: Option<String>,
     pub sealing_key_secret: Option<String>,
     /// `OSFLOW_TENANT_RPS` / `OSFLOW_TENANT_BURST`: each company's request limit in this instance.
     pub tenant_rps: Option<String>,
@@ -96,6 +100,7 @@ impl Env {
             cognito_domain: get(COGNITO_DOMAIN_ENV),
             cognito_issuer: get(COGNITO_ISSUER_ENV),
             console_upload_origin: get(CONSOLE_UPLOAD_ORIGIN_ENV),
+            fiscal_function: get(FISCAL_FUNCTION_ENV),
             sealing_key_secret: get(SEALING_KEY_SECRET_ENV),
             tenant_rps: get(osflow_api::limit::TENANT_RPS_ENV),
             tenant_burst: get(osflow_api::limit::TENANT_BURST_ENV),

@@ -16,20 +16,20 @@ use crate::portal::{ChromeDriver, eml_body, wait_for_text};
 use crate::support::*;
 
 /// A 1×1 PNG (the photo the técnico takes).
-const PNG_BASE64: &str =
+pub(crate) const PNG_BASE64: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 fn shot_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("console-{name}.png"))
 }
 
-async fn shot(browser: &fantoccini::Client, name: &str) {
+pub(crate) async fn shot(browser: &fantoccini::Client, name: &str) {
     let png = browser.screenshot().await.expect("screenshot");
     std::fs::write(shot_path(name), png).expect("save the screenshot");
 }
 
 /// A desktop-sized headless Chromium session (the phone-sized one is `ChromeDriver::session`).
-async fn desktop(driver: &ChromeDriver) -> fantoccini::Client {
+pub(crate) async fn desktop(driver: &ChromeDriver) -> fantoccini::Client {
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let profile = tempfile::Builder::new().prefix("osflow-chromium-").tempdir().expect("temp dir");
     let mut caps = serde_json::Map::new();
@@ -47,7 +47,7 @@ async fn desktop(driver: &ChromeDriver) -> fantoccini::Client {
     fantoccini::ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a session")
 }
 
-async fn css(browser: &fantoccini::Client, selector: &str) -> fantoccini::elements::Element {
+pub(crate) async fn css(browser: &fantoccini::Client, selector: &str) -> fantoccini::elements::Element {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         match browser.find(Locator::Css(selector)).await {
@@ -58,14 +58,14 @@ async fn css(browser: &fantoccini::Client, selector: &str) -> fantoccini::elemen
     }
 }
 
-async fn fill(browser: &fantoccini::Client, selector: &str, text: &str) {
+pub(crate) async fn fill(browser: &fantoccini::Client, selector: &str, text: &str) {
     let e = css(browser, selector).await;
     e.clear().await.expect("clear");
     e.send_keys(text).await.expect("type");
 }
 
 /// Sets a date input's value (the date picker's typing order depends on the locale).
-async fn set_date(browser: &fantoccini::Client, selector: &str, date: &str) {
+pub(crate) async fn set_date(browser: &fantoccini::Client, selector: &str, date: &str) {
     css(browser, selector).await;
     browser
         .execute("document.querySelector(arguments[0]).value = arguments[1];", vec![json!(selector), json!(date)])
@@ -74,7 +74,7 @@ async fn set_date(browser: &fantoccini::Client, selector: &str, date: &str) {
 }
 
 /// Signs in on the sign-in page as `role` of `tenant`.
-async fn sign_in(browser: &fantoccini::Client, base: &str, tenant: &str, role: &str) {
+pub(crate) async fn sign_in(browser: &fantoccini::Client, base: &str, tenant: &str, role: &str) {
     browser.goto(&format!("{base}/entrar")).await.expect("open the sign-in page");
     fill(browser, "#empresa", tenant).await;
     css(browser, "#papel").await.select_by_value(role).await.expect("pick the role");
@@ -82,13 +82,13 @@ async fn sign_in(browser: &fantoccini::Client, base: &str, tenant: &str, role: &
     wait_for_text(browser, "Quadro de OS").await;
 }
 
-async fn sign_out(browser: &fantoccini::Client) {
+pub(crate) async fn sign_out(browser: &fantoccini::Client) {
     css(browser, "form[action='/sair'] button").await.click().await.expect("sign out");
     wait_for_text(browser, "Entrar no osflow").await;
 }
 
 /// Waits until the page that held `element` is gone (the form was posted and the answer loaded).
-async fn wait_left(element: &fantoccini::elements::Element) {
+pub(crate) async fn wait_left(element: &fantoccini::elements::Element) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while element.tag_name().await.is_ok() {
         assert!(std::time::Instant::now() < deadline, "the page did not change");
@@ -97,7 +97,7 @@ async fn wait_left(element: &fantoccini::elements::Element) {
 }
 
 /// Clicks an action that needs no form.
-async fn click_action(browser: &fantoccini::Client, action: &str) {
+pub(crate) async fn click_action(browser: &fantoccini::Client, action: &str) {
     let button = css(browser, &format!("button[data-action={action}]")).await;
     button.clone().click().await.expect("click the action");
     wait_left(&button).await;
@@ -105,12 +105,12 @@ async fn click_action(browser: &fantoccini::Client, action: &str) {
 }
 
 /// Opens an action's form (its `<details>`).
-async fn open_form(browser: &fantoccini::Client, action: &str) -> String {
+pub(crate) async fn open_form(browser: &fantoccini::Client, action: &str) -> String {
     css(browser, &format!("summary[data-action={action}]")).await.click().await.expect("open the form");
     format!("details:has(summary[data-action={action}])")
 }
 
-async fn submit_form(browser: &fantoccini::Client, scope: &str) {
+pub(crate) async fn submit_form(browser: &fantoccini::Client, scope: &str) {
     let button = css(browser, &format!("{scope} button[type=submit]")).await;
     button.clone().click().await.expect("submit");
     wait_left(&button).await;
@@ -129,7 +129,7 @@ async fn wait_status(api: &Api, id: &str, status: &str) {
 }
 
 /// The session cookie of the browser (HttpOnly: only WebDriver sees it), as a `Cookie` header.
-async fn cookie_header(browser: &fantoccini::Client) -> String {
+pub(crate) async fn cookie_header(browser: &fantoccini::Client) -> String {
     let cookies = browser.get_all_cookies().await.expect("cookies");
     let c = cookies.iter().find(|c| c.name() == "osflow_sessao").expect("a session cookie");
     assert_eq!(c.http_only(), Some(true), "HttpOnly");
@@ -138,7 +138,7 @@ async fn cookie_header(browser: &fantoccini::Client) -> String {
 }
 
 /// An `application/x-www-form-urlencoded` body.
-fn form_body(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -151,7 +151,7 @@ fn form_body(pairs: &[(&str, &str)]) -> String {
 }
 
 /// An HTTP client that does not follow redirects (to see the console's 303s).
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }

@@ -21,13 +21,13 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// The emitter's A1 certificate (PKCS#12 in base64) and its PEM for xmlsec1.
-struct Company {
+pub(crate) struct Company {
     pkcs12: String,
     cert_pem: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-fn company() -> Company {
+pub(crate) fn company() -> Company {
     let cnpj = osflow_nfe::Cnpj::parse(CNPJ).unwrap();
     let cert = osflow_nfe::Certificate::generate_for_homologation(&cnpj, "CONSULTORIA TESTE LTDA", 30).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -43,7 +43,7 @@ fn company() -> Company {
 }
 
 /// The emitter in `city` (IBGE code) with its municipal part (`nfse`), or `nfse_elsewhere`.
-fn emitter(company: Option<&Company>, city: (&str, &str), environment: &str, nfse: Option<Value>) -> Value {
+pub(crate) fn emitter(company: Option<&Company>, city: (&str, &str), environment: &str, nfse: Option<Value>) -> Value {
     let mut body = json!({
         "cnpj": CNPJ, "ie": "110042490114", "legal_name": "Consultoria Teste Ltda",
         "address": {"street": "Rua Barão de Jaguara", "number": "900", "district": "Centro", "city": city.1,
@@ -63,11 +63,11 @@ fn emitter(company: Option<&Company>, city: (&str, &str), environment: &str, nfs
     body
 }
 
-const CAMPINAS: (&str, &str) = ("3509502", "Campinas");
-const SAO_PAULO: (&str, &str) = ("3550308", "São Paulo");
+pub(crate) const CAMPINAS: (&str, &str) = ("3509502", "Campinas");
+pub(crate) const SAO_PAULO: (&str, &str) = ("3550308", "São Paulo");
 
 /// Simples Nacional ME/EPP, item 14.01 by default and 14.02 for the `instalacao` labor.
-fn nfse_part() -> Value {
+pub(crate) fn nfse_part() -> Value {
     json!({"municipal_registration": "123456", "simples_option": 3, "simples_regime": 1, "special_regime": 0,
            "serie": 1, "service": {"c_trib_nac": "140101", "c_nbs": "120012000"},
            "services_by_type": {"instalacao": {"c_trib_nac": "140201", "c_nbs": "120018100"}},
@@ -76,13 +76,13 @@ fn nfse_part() -> Value {
 }
 
 /// Free text with every character XML escapes, and accents.
-const TRICKY: &str = "Consultoria \"técnica\" d'água & <rede> — ação";
+pub(crate) const TRICKY: &str = "Consultoria \"técnica\" d'água & <rede> — ação";
 
-fn labor(code: &str, description: &str, price: &str) -> Value {
+pub(crate) fn labor(code: &str, description: &str, price: &str) -> Value {
     json!({"kind": "labor", "code": code, "description": description, "quantity": "1", "unit_price": price})
 }
 
-fn order(customer: Value, items: Vec<Value>) -> Value {
+pub(crate) fn order(customer: Value, items: Vec<Value>) -> Value {
     json!({"customer": customer,
            "equipment": {"description": "Servidor", "brand": "Dell", "model": "R740", "serial": format!("SRV-{}", unique_suffix())},
            "service": {"type": "consultoria", "reported_problem": TRICKY},
@@ -93,7 +93,7 @@ fn unique_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
-fn cnpj_buyer() -> Value {
+pub(crate) fn cnpj_buyer() -> Value {
     json!({"name": "Padaria Pão & Cia Ltda", "document": "11.444.777/0001-61", "email": "compras@padaria.example.com",
            "address": {"street": "Av. Brasil", "number": "10", "district": "Jardim Guanabara", "city": "Campinas",
                        "city_code": "3509502", "uf": "SP", "zip": "13073-001"}})
@@ -104,7 +104,7 @@ fn cpf_buyer() -> Value {
 }
 
 /// Polls the order until `ready` holds of its documents.
-async fn wait_documents(api: &Api, id: &str, what: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) async fn wait_documents(api: &Api, id: &str, what: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let order = api.order(id).await;
@@ -121,7 +121,7 @@ fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     docs.iter().filter(|d| d["kind"] == kind).collect()
 }
 
-fn all_authorized(docs: &[Value], nfe: usize, nfse: usize) -> bool {
+pub(crate) fn all_authorized(docs: &[Value], nfe: usize, nfse: usize) -> bool {
     of_kind(docs, "nfe").len() == nfe
         && of_kind(docs, "nfse").len() == nfse
         && docs.iter().all(|d| d["state"] == "authorized")

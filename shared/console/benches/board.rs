@@ -59,6 +59,7 @@ fn board(c: &mut Criterion) {
         sign_in: SignIn::Development { default_tenant: "bench".into() },
         secure: false,
         upload_origins: vec![],
+        fiscal_function: None,
     };
     let now = chrono::Utc::now().timestamp();
     let session = Session::new(&t, &UserId::parse("ana").unwrap(), vec![Role::Atendente], "ana", now);

@@ -16,6 +16,9 @@
 //! Routes (everything outside `/v1`, `/p` and `/blobs`): `GET /` (board; `?parcial=1` the columns only),
 //! `GET|POST /entrar`, `GET /entrar/retorno` (Cognito's callback), `POST /sair`, `GET|POST /os/nova`,
 //! `GET /os/{id}`, `POST /os/{id}/acao/{action}`, `GET /os/{id}/anexos/{n}`, `GET /os/{id}/nfe/{key}`,
+//! `POST /os/{id}/nfe/{key}/cancelar|corrigir` (an NF-e's or NFS-e's events), `POST /os/{id}/nfse-externa` and
+//! `GET /os/{id}/nfse-externa/{key}` (an NFS-e issued elsewhere), `GET|POST /inutilizacao` and
+//! `GET /inutilizacao/{first}/xml` (the NF-e gaps and their inutilização),
 //! `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET|POST /emissor`, `GET /relatorios`
 //! (`?de=&ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
 //! `GET /static/console.css|console.js`.
@@ -24,6 +27,8 @@ pub mod api;
 pub mod cognito;
 pub mod fiscal;
 pub mod forms;
+pub mod forward;
+mod gaps;
 mod invoices;
 pub mod messages;
 pub mod pages;
@@ -81,6 +86,10 @@ pub struct Console {
     pub secure: bool,
     /// Origins the page's script may upload to besides its own (the S3 bucket's, in AWS).
     pub upload_origins: Vec<String>,
+    /// The fiscal-admin function, when its routes are not served in this process's App (in AWS the console
+    /// links no OpenSSL): the emitter page, the NF-e and NFS-e events and the inutilização go to it
+    /// ([`forward`]).
+    pub fiscal_function: Option<Arc<dyn forward::FunctionInvoker>>,
 }
 
 /// Whether a path is the console's (osflow-local routes everything else to the API, the portal or the blobs).
@@ -182,7 +191,8 @@ pub async fn handle(console: &Console, req: Request) -> Response<Body> {
     .unwrap_or_default();
     let body: &[u8] = req.body().as_ref();
     let r = Req { method: req.method().clone(), path, host, query, headers: req.headers(), body };
-    let reply = if r.body.len() > MAX_FORM_BYTES {
+    let limit = if invoices::is_external_nfse_form(&r.path) { invoices::EXTERNAL_FORM_BYTES } else { MAX_FORM_BYTES };
+    let reply = if r.body.len() > limit {
         Reply::html(413, pages::message(&anonymous(), "Formulário grande demais", "Envie menos dados de uma vez."))
     } else {
         route(console, &r).await
@@ -302,6 +312,11 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::POST, ["os", id, "nfe", key, kind @ ("cancelar" | "corrigir")]) => {
                     invoices::register_event(&cx, id, key, kind, &form).await
                 }
+                (&Method::POST, ["os", id, "nfse-externa"]) => invoices::record_external(&cx, id, &form).await,
+                (&Method::GET, ["os", id, "nfse-externa", key]) => invoices::external_file(&cx, id, key).await,
+                (&Method::GET, ["inutilizacao"]) => gaps::page(&cx, None, None, 200).await,
+                (&Method::POST, ["inutilizacao"]) => gaps::void(&cx, &form).await,
+                (&Method::GET, ["inutilizacao", first, "xml"]) => gaps::xml(&cx, first).await,
                 (&Method::GET, ["documento"]) => document_check(r),
                 (&Method::GET, ["relatorios"]) => reports_page(&cx).await,
                 (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
@@ -579,7 +594,8 @@ async fn order_page(cx: &Cx<'_>, id: &str, message: Option<(bool, String)>, stat
         invoices: &invoices,
         actions: &actions,
         // The forms only where this process can reach SEFAZ/Sefin (osflow-local; in AWS, fiscal-admin serves them).
-        may_register_events: app.nfe_events.is_some() && invoices::may_register_events(cx.caller),
+        may_register_events: (app.nfe_events.is_some() || cx.console.fiscal_function.is_some())
+            && invoices::may_register_events(cx.caller),
         message,
         now: app.clock.now(),
     };
@@ -788,7 +804,7 @@ async fn save_settings(cx: &Cx<'_>, form: &Form) -> Reply {
 /// The emitter's settings need the certificate checks (OpenSSL), which only some deployments link (in AWS, the
 /// fiscal-admin function): elsewhere the page says where to configure it.
 fn emitter_elsewhere(cx: &Cx<'_>) -> Option<Reply> {
-    cx.app().fiscal.is_none().then(|| {
+    (cx.app().fiscal.is_none() && cx.console.fiscal_function.is_none()).then(|| {
         Reply::html(
             404,
             pages::message(
@@ -805,7 +821,7 @@ async fn emitter_page(cx: &Cx<'_>, message: Option<(bool, String)>, status: u16)
     if let Some(reply) = emitter_elsewhere(cx) {
         return reply;
     }
-    let saved = api::call(cx.app(), cx.caller, Method::GET, "/v1/fiscal/emitter", None).await;
+    let saved = api::send(cx.console, cx.caller, Method::GET, "/v1/fiscal/emitter", None).await;
     let body = match saved.status {
         200 => saved.body,
         // Not configured yet: an empty form.
@@ -822,7 +838,7 @@ async fn save_emitter(cx: &Cx<'_>, form: &Form) -> Reply {
         return reply;
     }
     let body = fiscal::request(form);
-    let answer = api::call(cx.app(), cx.caller, Method::PUT, "/v1/fiscal/emitter", Some(&body)).await;
+    let answer = api::send(cx.console, cx.caller, Method::PUT, "/v1/fiscal/emitter", Some(&body)).await;
     if answer.ok() {
         return Reply::redirect("/emissor?salvo=1");
     }

@@ -74,6 +74,8 @@ pub fn action_label(action: &str) -> &'static str {
         "retry_invoice" => "Reenviar NF-e",
         "cancel_nfe" => "Cancelar NF-e",
         "correct_nfe" => "Registrar carta de correção",
+        "cancel_nfse" => "Cancelar NFS-e",
+        "record_external_nfse" => "Registrar NFS-e emitida fora do osflow",
         "release" => "Liberar equipamento",
         "close" => "Encerrar OS",
         "cancel" => "Cancelar OS",
@@ -181,6 +183,9 @@ pub fn layout(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
                                 a href="/fluxo" { "Fluxo" }
                                 a href="/avisos" { "Avisos" }
                                 a href="/emissor" { "NF-e" }
+                            }
+                            @if s.roles.iter().any(|r| osflow_app::NFE_EVENT_ROLES.contains(r)) {
+                                a href="/inutilizacao" { "Inutilização" }
                             }
                         }
                         span.who {

@@ -93,3 +93,26 @@
     });
   });
 })();
+
+// An NFS-e issued elsewhere: its chosen file (PDF or XML) goes in the form as base64 with its type (the API's
+// file.data and file.content_type); without a file the NFS-e is recorded without one.
+(function () {
+  document.querySelectorAll("form.nfse-file").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      var input = form.querySelector("input[type=file]");
+      var data = form.querySelector("input[name=file_data]");
+      var type = form.querySelector("input[name=file_type]");
+      var file = input.files[0];
+      if (!file || data.value) return;
+      ev.preventDefault();
+      var reader = new FileReader();
+      reader.onload = function () {
+        data.value = String(reader.result).split(",")[1] || "";
+        type.value = file.type || (/\.xml$/i.test(file.name) ? "application/xml" : "application/pdf");
+        input.disabled = true;
+        form.submit();
+      };
+      reader.readAsDataURL(file);
+    });
+  });
+})();

@@ -528,6 +528,21 @@ fn the_console_signs_in_through_the_hosted_ui_with_its_own_public_code_flow_clie
             && s["Resource"]["Fn::Sub"].as_str().is_some_and(|r| r.ends_with(":secret:${AWS::StackName}/console-*"))),
         "{id}: reads its secret"
     );
+    // The fiscal routes go to fiscal-admin (the console links no OpenSSL): named in its environment, and the only
+    // function it may invoke; no other function invokes one.
+    let (fiscal_id, _) = t.function("fiscal-admin");
+    assert_eq!(env["OSFLOW_FISCAL_FUNCTION"], reference(&fiscal_id), "{id}: invokes fiscal-admin");
+    let invokes: Vec<&&Value> =
+        own.iter().filter(|s| s["Action"].to_string().contains("lambda:InvokeFunction")).collect();
+    assert_eq!(invokes.len(), 1, "{id}: {invokes:?}");
+    assert_eq!(invokes[0]["Action"], json!(["lambda:InvokeFunction"]));
+    assert_eq!(invokes[0]["Resource"], json!({"Fn::GetAtt": [fiscal_id, "Arn"]}), "{id}: that function only");
+    for (other, f) in t.functions().values() {
+        let mut theirs = Vec::new();
+        statements(&f["Properties"]["Policies"], &mut theirs);
+        let invokes = theirs.iter().any(|s| s["Action"].to_string().contains("lambda:"));
+        assert!(**other == id || !invokes, "{other} may call the Lambda API");
+    }
 }
 
 #[test]

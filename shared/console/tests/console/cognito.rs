@@ -271,6 +271,7 @@ async fn setup() -> Setup {
         sign_in: SignIn::Cognito(Arc::new(Cognito::new(config).unwrap())),
         secure: true,
         upload_origins: vec![],
+        fiscal_function: None,
     };
     Setup { console, ui, pool, idp }
 }

@@ -1,0 +1,191 @@
+//! The console's Lambda API client (`forward::LambdaFunction`, feature `aws`) against the AWS emulator over HTTP.
+//!
+//! moto keeps functions and answers Invoke, but it runs a function's code only in a Docker container (there is no
+//! Docker daemon here, and moto's images are its own runtimes, not a provided.al2023 bootstrap): with its
+//! `lambda.use_docker` setting off (moto's config API), its Lambda answers an invocation with the payload it got,
+//! or with the answers queued at `/moto-api/static/lambda-simple/response`. So the emulator shows the event reaching
+//! the Invoke API unchanged (the function's name, the credentials, the payload) and a queued HTTP API response
+//! read as the API's answer (the docker-less backend answers even for a function that does not exist, so the
+//! Lambda API's refusals are not checked here); the fiscal function's handler behind such an event is
+//! tested through `InProcess` (the `forward` module, and the browser tests of osflow-local). A function that fails
+//! (`X-Amz-Function-Error`), which moto cannot produce, is played by the SDK's test HTTP client.
+
+use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use lambda_http::http::Method;
+use osflow_app::Caller;
+use osflow_console::forward::{Forward, FunctionInvoker, InvokeError, LambdaFunction, answered, event, forward};
+use osflow_domain::Role;
+use osflow_domain::values::{TenantId, UserId};
+use osflow_testkit::unique;
+use serde_json::{Value, json};
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:45660".into())
+}
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// One call of the emulator's IAM query API (the SDK crate of IAM is not a dependency for one call of a test).
+async fn create_role(name: &str) -> String {
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", name),
+            ("AssumeRolePolicyDocument", &policy.to_string()),
+        ])
+        .finish();
+    let resp = http()
+        .post(format!("{}/", endpoint()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("the AWS emulator at {}: {e}", endpoint()));
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(status.is_success(), "CreateRole: {status} {text}");
+    let arn = text.split("<Arn>").nth(1).and_then(|t| t.split("</Arn>").next()).expect("the role's ARN");
+    arn.to_owned()
+}
+
+/// moto's Lambda without Docker: it answers invocations without running code.
+async fn lambda_without_docker() {
+    let r = http()
+        .post(format!("{}/moto-api/config", endpoint()))
+        .header("content-type", "application/json")
+        .body(json!({"lambda": {"use_docker": false}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "moto config: {}", r.status());
+}
+
+async fn client() -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::new(&osflow_aws_kit::load_sdk_config().await)
+}
+
+/// A function as the template declares the fiscal one (a provided.al2023 bootstrap; moto keeps the zip).
+async fn function(client: &aws_sdk_lambda::Client) -> String {
+    let name = format!("fiscal-admin-{}", &unique()[..12]);
+    let role = create_role(&format!("role-{name}")).await;
+    // The smallest zip there is: its end-of-central-directory record alone.
+    let mut zip = b"PK\x05\x06".to_vec();
+    zip.extend([0u8; 18]);
+    client
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role)
+        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateFunction: {}", osflow_aws_kit::error_text(&e)));
+    name
+}
+
+fn caller() -> Caller {
+    Caller {
+        tenant: TenantId::parse("oficina-aws").unwrap(),
+        user: UserId::parse("fin-1").unwrap(),
+        roles: vec![Role::Financeiro],
+    }
+}
+
+#[tokio::test]
+async fn the_event_reaches_the_function_through_the_lambda_api_and_its_response_is_the_answer() {
+    lambda_without_docker().await;
+    let client = client().await;
+    let name = function(&client).await;
+    let fiscal = LambdaFunction::new(client.clone(), &name);
+    let who = caller();
+    let query = vec![("environment".to_owned(), "homologation".to_owned())];
+    let f = Forward {
+        route_key: "POST /v1/fiscal/nfe/voids".into(),
+        params: vec![],
+        method: Method::POST,
+        path: "/v1/fiscal/nfe/voids",
+        query: &query,
+        caller: &who,
+        body: Some(json!({"first": 5, "last": 7, "justification": "Números abandonados & <rejeitados>"}).to_string()),
+    };
+    // The docker-less Lambda answers with what it was given: the event crossed the Invoke API unchanged.
+    let sent = event(&f);
+    let echoed = fiscal.invoke(sent.clone()).await.unwrap();
+    assert_eq!(echoed, sent);
+    let e: Value = serde_json::from_slice(&echoed).unwrap();
+    assert_eq!(e["requestContext"]["authorizer"]["jwt"]["claims"]["custom:tenant"], "oficina-aws");
+    // lambda_http reads it as the request the function's handler gets.
+    let req = lambda_http::request::from_str(std::str::from_utf8(&echoed).unwrap()).unwrap();
+    assert_eq!((req.method(), req.uri().path()), (&Method::POST, "/v1/fiscal/nfe/voids"));
+    assert_eq!(osflow_lambda_kit::caller::route_key(&req), Some("POST /v1/fiscal/nfe/voids"));
+
+    // The function's answer (queued in the emulator, as the fiscal function's runtime would write it: a problem in
+    // JSON; then an XML download in base64) is the API's answer.
+    let problem = json!({"type": "/problems/fiscal-event-refused", "title": "O evento da NF-e não foi registrado",
+                         "status": 409, "detail": "SEFAZ recusou a inutilização: 252"});
+    let xml = "<procInutNFe versao=\"4.00\">ação &amp; &lt;</procInutNFe>";
+    use base64::Engine;
+    let responses = [
+        json!({"statusCode": 409, "headers": {"content-type": "application/problem+json"},
+               "body": problem.to_string(), "isBase64Encoded": false, "cookies": []}),
+        json!({"statusCode": 200, "headers": {"content-type": "application/xml"}, "cookies": [],
+               "body": base64::engine::general_purpose::STANDARD.encode(xml), "isBase64Encoded": true}),
+    ];
+    let queued = json!({"results": responses.iter().map(Value::to_string).collect::<Vec<_>>(), "region": "us-east-1"});
+    let r = http()
+        .post(format!("{}/moto-api/static/lambda-simple/response", endpoint()))
+        .header("content-type", "application/json")
+        .body(queued.to_string())
+        .send()
+        .await;
+    assert!(r.unwrap().status().is_success());
+    let refused = forward(&fiscal, &f).await.unwrap();
+    assert_eq!((refused.status, refused.content_type.as_str()), (409, "application/problem+json"));
+    assert_eq!(serde_json::from_slice::<Value>(&refused.body).unwrap(), problem);
+    let file = forward(&fiscal, &f).await.unwrap();
+    assert_eq!(
+        (file.status, file.content_type.as_str(), file.body.as_slice()),
+        (200, "application/xml", xml.as_bytes())
+    );
+}
+
+/// What the emulator cannot produce: the function ran and failed (`X-Amz-Function-Error: Unhandled`, its error
+/// document as the payload) — an error, never a response to show.
+#[tokio::test]
+async fn a_function_that_fails_is_an_error_not_an_answer() {
+    let http = aws_smithy_http_client::test_util::infallible_client_fn(|_request| {
+        lambda_http::http::Response::builder()
+            .status(200)
+            .header("x-amz-function-error", "Unhandled")
+            .header("content-type", "application/json")
+            .body(r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited"}"#)
+            .unwrap()
+    });
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url("http://scripted.invalid")
+        .http_client(http)
+        .build();
+    let fiscal = LambdaFunction::new(aws_sdk_lambda::Client::from_conf(config), "fiscal-admin");
+    match fiscal.invoke(b"{}".to_vec()).await {
+        Err(InvokeError::Failed(m)) => assert!(m.starts_with("Unhandled") && m.contains("Runtime exited"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // And a payload that is not an HTTP API response is no answer either.
+    assert!(matches!(answered(b"\"Simple Lambda happy path OK\""), Err(InvokeError::Failed(_))));
+}
