@@ -70,7 +70,8 @@ fn err(field: &str, p: Problem) -> BuildError {
     BuildError::new(field, p)
 }
 
-fn tag(out: &mut String, name: &str, text: &str) {
+/// `<name>text</name>`, the text escaped (the DPS's and the events' one element writer).
+pub(crate) fn tag(out: &mut String, name: &str, text: &str) {
     out.push('<');
     out.push_str(name);
     out.push('>');

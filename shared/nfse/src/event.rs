@@ -6,10 +6,10 @@ use chrono::{DateTime, FixedOffset};
 use osflow_nfe::dsig::{self, SignatureAlgorithm};
 use osflow_nfe::error::{BuildError, Problem};
 use osflow_nfe::sign::SignError;
-use osflow_nfe::text::{push_text, required};
+use osflow_nfe::text::required;
 use osflow_nfe::{Certificate, Cnpj, Environment};
 
-use crate::build::{NFSE_NS, VERSION};
+use crate::build::{NFSE_NS, VERSION, tag};
 use crate::id::{NfseKey, event_request_id};
 
 /// `tpEvento` of the cancellation.
@@ -87,16 +87,6 @@ impl SignedEvent {
     pub fn xml(&self) -> &str {
         &self.xml
     }
-}
-
-fn tag(out: &mut String, name: &str, text: &str) {
-    out.push('<');
-    out.push_str(name);
-    out.push('>');
-    push_text(out, text);
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
 }
 
 /// Builds and signs the cancellation request.
