@@ -5,6 +5,8 @@
 //! the binary then links only that function's handlers, and the S3 client only when its routes use blobs.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use lambda_http::{Error, Request, service_fn};
@@ -12,7 +14,7 @@ use osflow_api::{Every, Serves, TenantRateLimit};
 use osflow_app::App;
 use osflow_blob_s3::S3BlobStore;
 use osflow_lambda_kit::Config;
-use osflow_store_dynamodb::DynamoStore;
+use osflow_store_dynamodb::{DynamoStore, SecretsKey};
 
 /// `OSFLOW_SECRETS_PREFIX`: the A1 certificates are the Secrets Manager secrets `<prefix>/<tenant>/a1`.
 pub const SECRETS_PREFIX_ENV: &str = "OSFLOW_SECRETS_PREFIX";
@@ -149,15 +151,16 @@ pub async fn app(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
     app_for::<Every>(env).await
 }
 
-/// [`app`] for a binary serving `S`'s routes: without the S3 client (and `OSFLOW_BUCKET`) when they use no blob
-/// (`S::BLOBS` is a constant: the client is then not linked).
+/// [`app`] for a binary serving `S`'s routes: without the S3 client (and `OSFLOW_BUCKET`) when they use no blob,
+/// and without the Secrets Manager client when they keep no unlock code (`S::BLOBS` and `S::UNLOCK_CODES` are
+/// constants: the clients are then not linked).
 pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Error> {
     let mut store = DynamoStore::from_env(env.config.table()?).await;
     // The functions that keep or read unlock codes read their sealing key once per container.
-    if let Some(secret) = &env.sealing_key_secret {
-        let secrets =
-            osflow_store_dynamodb::aws_sdk_secretsmanager::Client::new(&osflow_store_dynamodb::load_sdk_config().await);
-        store = store.with_secrets_key(osflow_store_dynamodb::secrets_key_from_secret(&secrets, secret).await?);
+    if let Some(secret) = &env.sealing_key_secret
+        && let Some(read) = sealing_key_reader::<S>()
+    {
+        store = store.with_secrets_key(read(secret.clone()).await?);
     }
     let store = Arc::new(store);
     let mut app = App::over(store.clone())
@@ -165,8 +168,10 @@ pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Er
         .with_flow_cache()
         // Invoicing is on once the company's emitter is configured: the release then waits for the NF-e.
         .with_invoicing(store.clone());
+    // Synchronous: in this constant-false branch nothing of the S3 client is linked.
     if S::BLOBS {
-        app = app.with_blobs(Arc::new(S3BlobStore::from_env(env.config.bucket()?).await));
+        let config = osflow_blob_s3::sdk_config_from_env();
+        app = app.with_blobs(Arc::new(S3BlobStore::from_config(&config, env.config.bucket()?)));
     }
     // Each company's requests limited in this instance (one company's traffic never takes what all share).
     let app = match TenantRateLimit::from_settings(env.tenant_rps.as_deref(), env.tenant_burst.as_deref())? {
@@ -174,6 +179,35 @@ pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Er
         None => app,
     };
     Ok((app, store))
+}
+
+/// Reads the sealing key from its Secrets Manager secret.
+type SealingKeyReader = fn(String) -> Pin<Box<dyn Future<Output = Result<SecretsKey, Error>> + Send>>;
+
+/// The sealing key's reader for a binary of `S`, if its routes keep unlock codes. Chosen here, in plain code, so
+/// that the other binaries do not link the Secrets Manager client: an `.await` of the read in a constant-false
+/// branch of [`app_for`] would still put its future in the state machine of every function (the resumption of a
+/// state is code even when the state is never entered).
+fn sealing_key_reader<S: Serves>() -> Option<SealingKeyReader> {
+    if S::UNLOCK_CODES { Some(|secret| Box::pin(read_sealing_key(secret))) } else { None }
+}
+
+async fn read_sealing_key(secret: String) -> Result<SecretsKey, Error> {
+    let client =
+        osflow_store_dynamodb::aws_sdk_secretsmanager::Client::new(&osflow_store_dynamodb::load_sdk_config().await);
+    Ok(osflow_store_dynamodb::secrets_key_from_secret(&client, &secret).await?)
+}
+
+/// The wiring of a queue consumer ([`app_for`]): every use case, with the S3 client when `BLOBS` and the sealing
+/// key when `UNLOCK_CODES` (the notifier reads neither: `Wiring<false, false>`; the reporter writes report files:
+/// `Wiring<true, false>`).
+#[derive(Debug, Clone, Copy)]
+pub struct Wiring<const BLOBS: bool, const UNLOCK_CODES: bool>;
+
+impl<const B: bool, const U: bool> Serves for Wiring<B, U> {
+    const ONLY: Option<osflow_api::Function> = None;
+    const BLOBS: bool = B;
+    const UNLOCK_CODES: bool = U;
 }
 
 /// Builds the AWS adapters once per container and serves the routes of `S` (a function's marker,

@@ -66,7 +66,8 @@ pub fn pace() -> SendPace {
 /// The notifier over the AWS adapters, as the environment configures it.
 pub async fn notifier(env: &Env) -> Result<Notifier, Error> {
     let links = links(env).await?;
-    let (app, store) = osflow_fn_common::app(env).await?;
+    // No blob and no unlock code is read (its role may read no object): neither client is linked.
+    let (app, store) = osflow_fn_common::app_for::<osflow_fn_common::Wiring<false, false>>(env).await?;
     Ok(Notifier {
         app,
         settings: store.clone(),

@@ -22,7 +22,8 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
     let env = Env::from_env()?;
-    let (app, store) = osflow_fn_common::app(&env).await?;
+    // The report files in S3; no unlock code (the Secrets Manager client is not linked).
+    let (app, store) = osflow_fn_common::app_for::<osflow_fn_common::Wiring<true, false>>(&env).await?;
     let announcer = Arc::new(Announcer {
         dedupe: store,
         email: Arc::new(SesEmailSender::from_env().await),

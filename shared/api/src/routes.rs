@@ -72,6 +72,12 @@ impl Function {
     pub const fn uses_blobs(self) -> bool {
         matches!(self, Function::Execution | Function::Payment | Function::FiscalAdmin | Function::Reports)
     }
+
+    /// Whether this function's routes seal or open the equipment's unlock codes (opening an order with one, the
+    /// records' change and read): only they read the sealing key, so only they link the Secrets Manager client.
+    pub const fn keeps_unlock_codes(self) -> bool {
+        matches!(self, Function::OpenOrder | Function::Records)
+    }
 }
 
 /// The handlers a binary can run, known when it is compiled: [`handle_only`](crate::handle_only) dispatches
@@ -84,6 +90,11 @@ pub trait Serves {
     /// Whether the binary needs a blob store (S3 in the functions).
     const BLOBS: bool = match Self::ONLY {
         Some(f) => f.uses_blobs(),
+        None => true,
+    };
+    /// Whether the binary seals or opens unlock codes (the sealing key from Secrets Manager in the functions).
+    const UNLOCK_CODES: bool = match Self::ONLY {
+        Some(f) => f.keeps_unlock_codes(),
         None => true,
     };
 }

@@ -19,7 +19,7 @@
 //!
 //! # Addressing
 //!
-//! With an endpoint override (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`, i.e. the emulator), requests and
+//! With an endpoint override (`AWS_ENDPOINT_URL`, i.e. the emulator), requests and
 //! upload URLs are path-style (`http://host:port/<bucket>/<object>`): an emulator on `127.0.0.1` has no
 //! per-bucket host names. Without one (AWS), they are virtual-hosted (`https://<bucket>.s3.<region>.amazonaws.com/…`),
 //! the style AWS recommends. [`S3BlobStore::new`] takes any client for other set-ups.
@@ -33,7 +33,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::ProvideCredentials as _;
 use aws_sdk_s3::config::SharedCredentialsProvider;
@@ -43,6 +42,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult, UploadForm};
+use osflow_aws_kit::SdkConfig;
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::blob::{UPLOAD_URL_TTL_MINUTES, check_key};
 
@@ -59,11 +59,11 @@ pub fn object_key(tenant: &TenantId, key: &str) -> StoreResult<String> {
 }
 
 /// The SDK configuration every AWS adapter shares (see `osflow-aws-kit`).
-pub use osflow_aws_kit::load_sdk_config;
+pub use osflow_aws_kit::{load_sdk_config, sdk_config_from_env};
 
 /// The S3 client of `config`: path-style when an endpoint override is configured (see the crate docs).
 pub fn client(config: &SdkConfig) -> Client {
-    let overridden = config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let overridden = config.endpoint_url().is_some();
     Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(overridden).build())
 }
 
