@@ -425,7 +425,7 @@ pub(crate) async fn close(cx: &Cx<'_>) -> Res {
 }
 
 /// The order's fiscal documents: its NF-e and NFS-e (empty until one is numbered), then the NFS-e issued
-/// elsewhere recorded on it.
+/// elsewhere recorded on it. An NFS-e's `danfse_url` is given only when its DANFSe is stored.
 #[utoipa::path(
     get, path = "/v1/orders/{id}/invoices", tag = "payment",
     params(OrderPath),
@@ -434,11 +434,14 @@ pub(crate) async fn close(cx: &Cx<'_>) -> Res {
 pub(crate) async fn list_invoices(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
-    let (records, elsewhere) = cx.app.order_documents(&caller, &id).await.map_err(problem)?;
-    let items = records.iter().map(InvoiceView::from);
-    let list = InvoiceList {
-        items: items.chain(elsewhere.iter().map(|(i, at)| InvoiceView::elsewhere(&id, i, *at))).collect(),
-    };
+    let docs = cx.app.order_documents(&caller, &id).await.map_err(problem)?;
+    let items = docs.records.iter().map(|r| {
+        let mut view = InvoiceView::from(r);
+        view.danfse_url = view.danfse_url.filter(|_| docs.danfse.contains(&r.access_key));
+        view
+    });
+    let elsewhere = docs.elsewhere.iter().map(|(i, at)| InvoiceView::elsewhere(&id, i, *at));
+    let list = InvoiceList { items: items.chain(elsewhere).collect() };
     Ok(json_response(200, to_json(&list), None))
 }
 

@@ -66,6 +66,22 @@ async fn an_issued_nfse_is_cancelled_on_the_shared_route_and_an_external_one_rec
     let key = doc["key"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 45, "the DPS Id");
 
+    // The list links the DANFSe while it is stored: one that could not be drawn (the NFS-e stands without it) is
+    // listed without a link that would answer 404.
+    let listed_nfse =
+        |list: Value| list["items"].as_array().unwrap().iter().find(|d| d["kind"] == "nfse").cloned().unwrap();
+    let listed = listed_nfse(api.get(&staff, &format!("{base}/invoices")).await.json());
+    let danfse_url = listed["danfse_url"].as_str().expect("the DANFSe's link").to_owned();
+    assert_eq!(api.get(&staff, &danfse_url).await.status, 200);
+    let nfse_key = doc["protocol"].as_str().unwrap();
+    let drawn = api.blobs.root().join(SHOP).join(format!("orders/{id}/nfse/{nfse_key}-danfse.pdf"));
+    let pdf_bytes = std::fs::read(&drawn).expect("the DANFSe drawn at issuance");
+    std::fs::remove_file(&drawn).unwrap();
+    let listed = listed_nfse(api.get(&staff, &format!("{base}/invoices")).await.json());
+    assert_eq!(listed["danfse_url"], Value::Null, "{listed}");
+    assert_eq!(api.get(&staff, &danfse_url).await.status, 404);
+    std::fs::write(&drawn, pdf_bytes).unwrap();
+
     // The NFS-e's XML, and no retry of an issued document.
     let xml = api.get(&staff, &format!("{base}/invoices/{key}/xml")).await;
     assert_eq!(xml.status, 200);
@@ -88,6 +104,14 @@ async fn an_issued_nfse_is_cancelled_on_the_shared_route_and_an_external_one_rec
         "reason",
     );
     api.send(Call::post(&cancel, &json!({"justification": "curto", "reason": 1})).by(&fin)).await.problem_at(
+        422,
+        "invalid-field",
+        "justification",
+    );
+    // 17 characters as typed, 6 once its spaces are collapsed as the event's xMotivo is written: the event's
+    // builder refuses it, named as the justification, and nothing reaches Sefin.
+    let spaced = "Erro            x";
+    api.send(Call::post(&cancel, &json!({"justification": spaced, "reason": 1})).by(&fin)).await.problem_at(
         422,
         "invalid-field",
         "justification",

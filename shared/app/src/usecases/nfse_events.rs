@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use osflow_domain::values::OrderId;
 use osflow_domain::{Change, Command, DocumentKind, DomainError, Flow, InvoiceInfo, Order};
 
-use crate::ports::{Blob, InvoiceRecord, NfseEvents, nfse_event_blob_key};
+use crate::ports::{Blob, FiscalDocument, InvoiceRecord, NfseEvents, danfse_blob_key, nfse_event_blob_key};
 use crate::usecases::nfe_events::between;
 use crate::usecases::{
     App, AppError, AppResult, Caller, Idempotency, JUSTIFICATION_CHARS, NFE_EVENT_ROLES, READERS, Rendered, Reply,
@@ -27,6 +27,17 @@ pub const EXTERNAL_NFSE_MAX_BYTES: usize = 2 * 1024 * 1024;
 /// The file types an NFS-e issued elsewhere may be kept as, and their extension.
 pub const EXTERNAL_NFSE_TYPES: [(&str, &str); 3] =
     [("application/pdf", "pdf"), ("application/xml", "xml"), ("text/xml", "xml")];
+
+/// What [`App::order_documents`] lists.
+#[derive(Debug, Clone)]
+pub struct OrderDocuments {
+    /// The invoice records (NF-e and DPS), ascending by number.
+    pub records: Vec<InvoiceRecord>,
+    /// The NFS-e issued elsewhere the order records, each with the instant it was recorded.
+    pub elsewhere: Vec<(InvoiceInfo, DateTime<Utc>)>,
+    /// The DPS Ids (`access_key`) of the NFS-e whose DANFSe is stored.
+    pub danfse: Vec<String>,
+}
 
 fn invalid(field: &str, reason: impl Into<String>) -> AppError {
     AppError::Domain(DomainError::Invalid { field: field.to_owned(), reason: reason.into() })
@@ -169,18 +180,23 @@ impl App {
     /// The order's fiscal documents as listed: its invoice records (NF-e and DPS, ascending by number) and the
     /// NFS-e issued elsewhere it records (no invoice record: the order alone holds them), each with the instant
     /// it was recorded.
-    pub async fn order_documents(
-        &self,
-        caller: &Caller,
-        id: &OrderId,
-    ) -> AppResult<(Vec<InvoiceRecord>, Vec<(InvoiceInfo, DateTime<Utc>)>)> {
+    pub async fn order_documents(&self, caller: &Caller, id: &OrderId) -> AppResult<OrderDocuments> {
         self.require(caller, &READERS)?;
         let order = self.orders.get(&caller.tenant, id).await?.ok_or(AppError::NotFound)?;
         let records = self.invoices.invoices(&caller.tenant, id).await?;
+        // An NFS-e stands without its DANFSe (one that could not be drawn is not drawn again): link only those kept.
+        let mut danfse = Vec::new();
+        for r in records.iter().filter(|r| r.numbering.document == FiscalDocument::Dps) {
+            if let Some(key) = &r.protocol
+                && self.blobs.head(&caller.tenant, &danfse_blob_key(id, key)).await?.is_some()
+            {
+                danfse.push(r.access_key.clone());
+            }
+        }
         let elsewhere: Vec<&InvoiceInfo> =
             order.documents(DocumentKind::Nfse).filter(|i| i.issued_elsewhere.is_some()).collect();
         if elsewhere.is_empty() {
-            return Ok((records, Vec::new()));
+            return Ok(OrderDocuments { records, elsewhere: Vec::new(), danfse });
         }
         let timeline = self.orders.timeline(&caller.tenant, id).await?;
         let recorded = |key: &str| {
@@ -189,7 +205,8 @@ impl App {
                 .find(|e| matches!(&e.change, Change::InvoiceUpdated { invoice } if invoice.key == key))
                 .map_or(order.updated_at, |e| e.at)
         };
-        Ok((records, elsewhere.into_iter().map(|i| (i.clone(), recorded(&i.key))).collect()))
+        let elsewhere = elsewhere.into_iter().map(|i| (i.clone(), recorded(&i.key))).collect();
+        Ok(OrderDocuments { records, elsewhere, danfse })
     }
 
     /// The file of the order's NFS-e issued elsewhere (`key`: `EXT<number>`).
