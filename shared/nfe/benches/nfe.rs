@@ -1,5 +1,6 @@
 //! Benchmarks: build of a 5-item NF-e, its signature next to one bare RSA-2048 PKCS#1 v1.5
-//! SHA-1 signature by OpenSSL (the floor), and PKCS#12 loading per encoding.
+//! SHA-1 signature by OpenSSL (the floor), an event and an inutilização built and signed, the
+//! DANFE, and PKCS#12 loading per encoding.
 //!
 //! Every benchmark runs twice: with wall time (criterion's default) and with the CPU time of
 //! the benchmarking thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)` through the `cpu-time`
@@ -12,7 +13,10 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use openssl::hash::MessageDigest;
 use openssl::sign::Signer;
-use osflow_nfe::{Certificate, Cnpj, Environment, EventDetail, EventInput, Outcome, build, danfe, sign, sign_event};
+use osflow_nfe::{
+    Certificate, Cnpj, Environment, EventDetail, EventInput, Outcome, Uf, VoidInput, build, danfe, sign, sign_event,
+    sign_void,
+};
 
 #[path = "../tests/nfe/support.rs"]
 mod support;
@@ -113,6 +117,20 @@ fn benches<M: Measurement + 'static>(c: &mut Criterion<M>, suffix: &str) {
     };
     c.bench_function(&format!("event/cancel build + sign{suffix}"), |b| {
         b.iter(|| sign_event(black_box(&cancel), cert).expect("event"))
+    });
+    // The inutilização of a range given up: build + sign the inutNFe.
+    let void = VoidInput {
+        environment: Environment::Homologation,
+        uf: Uf::SP,
+        year: 2026,
+        cnpj: Cnpj::parse(CNPJ).expect("cnpj"),
+        serie: 1,
+        first: 7,
+        last: 9,
+        justification: "Numeros rejeitados & abandonados: \"peca\" <importada>".into(),
+    };
+    c.bench_function(&format!("inutilização build + sign{suffix}"), |b| {
+        b.iter(|| sign_void(black_box(&void), cert).expect("inutNFe"))
     });
     let Outcome::Authorized(prot) = osflow_nfe::simulator::Simulator::new().authorize_xml(signed_nfe.xml()) else {
         panic!("authorized")

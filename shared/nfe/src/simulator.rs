@@ -1,7 +1,8 @@
 //! A homologation authority without network. It checks a document the way SEFAZ does before
 //! its business rules — well-formedness, the signature over the canonical `infNFe` with the
 //! embedded certificate, the access key against ide/emit, the homologation environment and
-//! recipient name, the totals and the payments — and answers with a protocol or with the
+//! recipient name, the NCM (chapter 77, reserved in the HS, is 778 "NCM inexistente": a rejection
+//! a retry under the same key cannot cure), the totals and the payments — and answers with a protocol or with the
 //! rejection SEFAZ would give.
 
 use std::collections::HashMap;
@@ -164,6 +165,11 @@ pub fn check(doc: &str) -> Result<(AccessKey, String), Rejection> {
     let mut sum_desc = Decimal::ZERO;
     for det in inf.elements().filter(|e| e.local_name() == "det") {
         let prod = det.child("prod").ok_or_else(|| rej(225, "prod"))?;
+        // Chapter 77 of the HS is reserved for future use: no NCM of the TIPI starts with it (one of the
+        // rejections users hit most, and one a retry under the same key cannot cure).
+        if t(prod, "NCM").starts_with("77") {
+            return Err(rej(778, "Rejeição: Informado NCM inexistente"));
+        }
         let (q, v, vp) = (dec(prod, &["qCom"])?, dec(prod, &["vUnCom"])?, dec(prod, &["vProd"])?);
         if (q * v - vp).abs() > cent {
             return Err(rej(
