@@ -299,3 +299,98 @@ async fn an_nfe_corrected_printed_and_cancelled_with_the_order_and_its_refund() 
         assert!(types.iter().any(|x| x == t), "{t} on the timeline: {types:?}");
     }
 }
+
+/// The inutilização on the real binary. SEFAZ (the homologation simulator) rejects an NF-e for good — 778, an
+/// NCM of chapter 77, reserved in the HS, which no resend under the same key cures — and the staff gives its
+/// number up: listed at `GET /v1/fiscal/nfe/gaps`, voided (`POST /v1/fiscal/nfe/voids`), its procInutNFe valid
+/// against the official schema (xmllint) and signed by the company (xmlsec1). The number is never given again:
+/// the next OS's NF-e takes the next one, and the voided OS's own retry a new one.
+#[tokio::test]
+async fn a_rejected_number_given_up_is_voided_and_never_reused() {
+    let dir = data_dir();
+    let local = Local::start(dir.path(), &[]);
+    let rep = local.api(&local.token("oficina-inutiliza", "representante"));
+    let fin = rep.with_token(&local.token("oficina-inutiliza", "financeiro"));
+    let cert = homologation_emitter(&rep, "OFICINA INUTILIZA LTDA").await;
+
+    let mut body = example_order();
+    body["items"][0]["ncm"] = json!("77011000");
+    let wrong = rep.post("/v1/orders", body).await.ok(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    walk_to(&rep, &wrong, "aguardando_pagamento").await;
+    fin.step_ok(&wrong, "payments", json!({"amount": "269.90", "method": "pix"})).await;
+    let rejected = wait_for_invoice(&rep, &wrong, "rejected").await;
+    assert_eq!((rejected["cstat"].clone(), rejected["number"].clone()), (json!(778), json!(1)), "{rejected}");
+
+    // A gap: rejected, not authorized since.
+    let gaps = fin.get("/v1/fiscal/nfe/gaps").await.ok(StatusCode::OK);
+    assert_eq!(gaps["environment"], "homologation", "{gaps}");
+    let gap = &gaps["gaps"][0];
+    assert_eq!((gap["number"].clone(), gap["reason"].clone()), (json!(1), json!("rejected")), "{gaps}");
+    assert_eq!(
+        (gap["order_id"].as_str(), gap["key"].clone(), gap["cstat"].clone()),
+        (Some(wrong.as_str()), rejected["key"].clone(), json!(778))
+    );
+    assert_eq!(gaps["gaps"].as_array().map(Vec::len), Some(1), "{gaps}");
+
+    // Voided, with a justification holding what XML escapes and accents.
+    let why = "NCM 7701 inexistente & sem correção: \"peça\" <importada> d'água";
+    let void = json!({"first": 1, "last": 1, "justification": why});
+    rep.with_token(&local.token("oficina-inutiliza", "tecnico"))
+        .post("/v1/fiscal/nfe/voids", void.clone())
+        .await
+        .problem(StatusCode::FORBIDDEN, FORBIDDEN);
+    let voided = fin.post("/v1/fiscal/nfe/voids", void.clone()).await.ok(StatusCode::OK);
+    assert_eq!((voided["state"].clone(), voided["cstat"].clone()), (json!("voided"), json!(102)), "{voided}");
+    assert_eq!(voided["protocol"].as_str().map(str::len), Some(15), "{voided}");
+    assert_eq!(fin.post("/v1/fiscal/nfe/voids", void).await.ok(StatusCode::OK), voided, "asked again: the one made");
+    let xml_url = voided["xml_url"].as_str().expect("the procInutNFe's link").to_owned();
+    let (status, content_type, xml) = fin.bytes(&xml_url).await;
+    assert_eq!((status, content_type.as_str()), (StatusCode::OK, "application/xml"));
+    let text = String::from_utf8(xml.clone()).unwrap();
+    assert!(text.starts_with("<ProcInutNFe"), "{text}");
+    assert!(text.contains("&amp; sem correção: \"peça\" &lt;importada&gt; d'água"), "{text}");
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path().join("procInutNFe.xml");
+    std::fs::write(&f, &xml).unwrap();
+    let schema =
+        std::path::PathBuf::from(std::env::var_os("NFE_SCHEMA_DIR").expect("NFE_SCHEMA_DIR: run scripts/test"))
+            .join("procInutNFe_v4.00.xsd");
+    run("xmllint", &["--noout", "--nonet", "--schema", schema.to_str().unwrap(), f.to_str().unwrap()]);
+    let pem = files.path().join("a1.pem");
+    std::fs::write(&pem, cert.x509().to_pem().unwrap()).unwrap();
+    run(
+        "xmlsec1",
+        &[
+            "--verify",
+            "--enabled-reference-uris",
+            "same-doc",
+            "--id-attr:Id",
+            "http://www.portalfiscal.inf.br/nfe:infInut",
+            "--pubkey-cert-pem",
+            pem.to_str().unwrap(),
+            f.to_str().unwrap(),
+        ],
+    );
+    // The OS shows its NF-e voided; no gap left, the inutilização listed.
+    assert_eq!(rep.order(&wrong).await["invoice"]["state"], "voided");
+    let after = fin.get("/v1/fiscal/nfe/gaps").await.ok(StatusCode::OK);
+    assert_eq!(after["gaps"], json!([]), "{after}");
+    assert_eq!(
+        (after["voids"][0]["first"].clone(), after["voids"][0]["last"].clone()),
+        (json!(1), json!(1)),
+        "{after}"
+    );
+
+    // Never given again: the next OS takes 2, the voided OS's retry 3 (rejected again: its NCM is still wrong).
+    let next = rep.open_example().await;
+    walk_to(&rep, &next, "aguardando_pagamento").await;
+    fin.step_ok(&next, "payments", json!({"amount": "269.90", "method": "pix"})).await;
+    assert_eq!(wait_for_invoice(&rep, &next, "authorized").await["number"], 2);
+    fin.step_ok(&wrong, "invoices/retry", json!({})).await;
+    let again = wait_for_invoice(&rep, &wrong, "rejected").await;
+    assert_eq!((again["number"].clone(), again["cstat"].clone()), (json!(3), json!(778)), "{again}");
+    assert_ne!(again["key"], rejected["key"]);
+    let gaps = fin.get("/v1/fiscal/nfe/gaps").await.ok(StatusCode::OK);
+    let numbers: Vec<&Value> = gaps["gaps"].as_array().unwrap().iter().map(|g| &g["number"]).collect();
+    assert_eq!(numbers, [&json!(3)], "{gaps}");
+}

@@ -324,9 +324,10 @@ async fn consultancy_and_mixed_orders_get_their_nfse_and_the_release_waits_for_e
 }
 
 /// An emitter left in production by mistake: its DPS carries tpAmb 1, which produção restrita refuses; the order
-/// shows the refusal with Sefin's code and the release waits. Nothing was issued.
+/// shows the refusal with Sefin's code and the release waits. Nothing was issued. Moved to homologação (signing
+/// RSA-SHA1 now), the retry issues the NFS-e and the refused production DPS no longer holds the release.
 #[tokio::test]
-async fn a_production_dps_is_refused_by_producao_restrita_and_the_release_waits() {
+async fn a_production_dps_refused_by_producao_restrita_does_not_hold_the_release_after_the_switch() {
     let dir = data_dir();
     let company = company();
     let local = Local::start(dir.path(), &[]);
@@ -349,6 +350,25 @@ async fn a_production_dps_is_refused_by_producao_restrita_and_the_release_waits(
     assert!(docs[0]["message"].as_str().unwrap().contains("X0005"), "produção restrita refuses tpAmb 1: {docs:?}");
     let refused = fin.step(&id, "release", json!({})).await.problem(StatusCode::CONFLICT, "/problems/guard-failed");
     assert_eq!(refused["guard"], "invoice_authorized");
+
+    // Fixed: homologação (the certificate kept), and DPS signed RSA-SHA1 now. Homologação numbers its own DPS, so
+    // the retry issues DPS 1 of that sequence, whose Id is the refused production DPS's (the Id holds no
+    // environment): the latest attempt decides, so the order shows the new one, built and signed anew (tpAmb 2,
+    // rsa-sha1), and the release goes through; the production attempt stays listed, rejected.
+    let mut sha1 = nfse_part();
+    sha1["signature"] = json!("rsa-sha1");
+    rep.put("/v1/fiscal/emitter", emitter(None, CAMPINAS, "homologation", Some(sha1))).await.ok(StatusCode::OK);
+    fin.step_ok(&id, "invoices/retry", json!({})).await;
+    let docs = wait_documents(&rep, &id, "the NFS-e issued", |d| all_authorized(d, 0, 1)).await;
+    let items = nfse_items(&rep, &id).await;
+    assert_eq!(items.len(), 2, "the production attempt and the NFS-e: {items:?}");
+    let issued = items.iter().find(|i| i["state"] == "authorized").expect("issued");
+    let production = items.iter().find(|i| i["state"] == "rejected").expect("the production attempt");
+    assert_eq!((&issued["access_key"], &production["access_key"]), (&docs[0]["key"], &docs[0]["key"]));
+    let work = tempfile::tempdir().unwrap();
+    let (_, dps) = check_nfse(&rep, work.path(), issued, &company.cert_pem).await;
+    assert!(dps.contains("Algorithm=\"http://www.w3.org/2000/09/xmldsig#rsa-sha1\""), "{dps}");
+    assert_eq!(fin.step_ok(&id, "release", json!({})).await["status"], "liberada");
 }
 
 /// São Paulo capital keeps its own issuer: the municipal part is refused there, naming `nfse`; declared issued
