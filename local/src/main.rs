@@ -189,6 +189,8 @@ fn run(args: ServeArgs) -> Result<(), String> {
         let app = App::over(store.clone())
             // Published flow versions are immutable: read each once per process.
             .with_flow_cache()
+            // A read that nothing written since has changed is answered from memory (OSFLOW_READ_CACHE_MB).
+            .with_read_cache(read_cache_bytes()?)
             // Webhooks to this machine (http, loopback) are allowed locally; never in AWS.
             .with_local_webhooks()
             // Invoicing is on for a company once its NF-e emitter is configured (the release then waits for the
@@ -423,6 +425,19 @@ const DEFAULT_LOG_FILTER: &str = "warn";
 
 /// Human-readable logs on stderr, or JSON with `OSFLOW_LOG_FORMAT=json`. `RUST_LOG` filters by level and target
 /// (`info`, `warn,osflow_api=info`); a target filter without regular expressions keeps the binary small.
+/// The read cache's budget: `OSFLOW_READ_CACHE_MB` MiB (default 16: the views of about 10,000 orders, compressed).
+fn read_cache_bytes() -> Result<usize, String> {
+    const DEFAULT_MB: usize = 16;
+    match std::env::var("OSFLOW_READ_CACHE_MB") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<usize>()
+            .map(|mb| mb * 1024 * 1024)
+            .map_err(|_| format!("OSFLOW_READ_CACHE_MB={v:?}: a whole number of MiB (0: no read cache)")),
+        _ => Ok(DEFAULT_MB * 1024 * 1024),
+    }
+}
+
 fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

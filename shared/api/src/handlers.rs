@@ -5,7 +5,7 @@
 //! `Idempotency-Key`/`If-Match` headers common to every operation are added in [`crate::openapi`].
 
 use lambda_http::http::header;
-use osflow_app::{AppError, Caller, PageRequest, Reply, Stepped, StoreError};
+use osflow_app::{AppError, Caller, PageRequest, ReadView, Reply, Stepped, StoreError};
 use osflow_domain::values::Document;
 use osflow_domain::{Change, Command, Flow, Order, OrderCard, StatusKey};
 use osflow_lambda_kit::{Problem, ProblemType};
@@ -529,12 +529,17 @@ fn list_problem(e: AppError, page: &PageRequest) -> Problem {
 }
 
 async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<OrderCard>) -> Res {
+    let view = order_list_view(cx, caller, page).await?;
+    Ok(json_response(200, view.body, None))
+}
+
+async fn order_list_view(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<OrderCard>) -> Result<ReadView, Problem> {
     let flows = flows(cx, caller, page.items.iter().map(|o| o.flow_version)).await?;
     let list = OrderList {
         items: page.items.iter().map(|o| OrderSummary::new(o, flows.as_slice())).collect(),
         next_cursor: page.next,
     };
-    Ok(json_response(200, to_json(&list), None))
+    Ok(ReadView { body: to_json(&list), version: None })
 }
 
 /// The company's orders: one status (oldest change first, a work queue), or a search with filters.
@@ -551,6 +556,27 @@ async fn order_list(cx: &Cx<'_>, caller: &Caller, page: osflow_app::Page<OrderCa
 )]
 pub(crate) async fn list_orders(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
+    let q = cx.query();
+    // A page is remembered while nothing is written (it depends on the store, the caller and the query), except
+    // an `overdue` search, which also depends on the hour.
+    if q.first("overdue").is_some() {
+        return list_orders_view(cx, &caller).await.map(|v| json_response(200, v.body, None));
+    }
+    let mut what: Vec<(&str, &str)> = q.iter().collect();
+    what.sort_unstable();
+    let what = what.iter().fold(String::from("GET /v1/orders?"), |mut w, (k, v)| {
+        w.push_str(k);
+        w.push('=');
+        w.push_str(v);
+        w.push('&');
+        w
+    });
+    let view = cx.app.remembered(&caller, &what, || list_orders_view(cx, &caller)).await?;
+    Ok(json_response(200, view.body, None))
+}
+
+async fn list_orders_view(cx: &Cx<'_>, caller: &Caller) -> Result<ReadView, Problem> {
+    let caller = caller.clone();
     let q = cx.query();
     let page = page_request(cx)?;
     let Some(raw) = q.first("status").map(str::trim).filter(|s| !s.is_empty()) else {
@@ -571,14 +597,19 @@ pub(crate) async fn list_orders(cx: &Cx<'_>) -> Res {
         return search_orders(cx, &caller, Some(key), page).await;
     }
     let found = cx.app.list_by_status(&caller, &key, &page).await.map_err(|e| list_problem(e, &page))?;
-    order_list(cx, &caller, found).await
+    order_list_view(cx, &caller, found).await
 }
 
 /// `GET /v1/orders` with the search's filters (or without `status`).
-async fn search_orders(cx: &Cx<'_>, caller: &Caller, status: Option<StatusKey>, page: PageRequest) -> Res {
+async fn search_orders(
+    cx: &Cx<'_>,
+    caller: &Caller,
+    status: Option<StatusKey>,
+    page: PageRequest,
+) -> Result<ReadView, Problem> {
     let query = crate::search::order_query(cx, caller, status)?;
     let found = cx.app.search_orders(caller, &query, &page).await.map_err(|e| list_problem(e, &page))?;
-    order_list(cx, caller, found).await
+    order_list_view(cx, caller, found).await
 }
 
 /// One order, with its `ETag`.
@@ -590,12 +621,21 @@ async fn search_orders(cx: &Cx<'_>, caller: &Caller, status: Option<StatusKey>, 
 pub(crate) async fn get_order(cx: &Cx<'_>) -> Res {
     let caller = cx.caller()?;
     let id = cx.order_id()?;
-    let order = cx.app.get_order(&caller, &id).await.map_err(problem)?;
-    let flow = cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)?;
-    let allowed = cx.app.allowed_actions_on(&caller, &order, Some(&flow)).await.map_err(problem)?;
-    let mut view = OrderView::new(&order, &flow);
-    view.allowed_actions = Some(allowed.iter().map(|a| AllowedActionView::new(a, &flow)).collect());
-    Ok(json_response(200, to_json(&view), Some(order.version)))
+    // Remembered while nothing is written: the view depends on the order, its flow version (immutable), the
+    // caller, the company's invoicing and the day only.
+    let what = format!("GET /v1/orders/{id}");
+    let view = cx
+        .app
+        .remembered(&caller, &what, || async {
+            let order = cx.app.get_order(&caller, &id).await.map_err(problem)?;
+            let flow = cx.app.flow_version(&caller.tenant, order.flow_version).await.map_err(problem)?;
+            let allowed = cx.app.allowed_actions_on(&caller, &order, Some(&flow)).await.map_err(problem)?;
+            let mut view = OrderView::new(&order, &flow);
+            view.allowed_actions = Some(allowed.iter().map(|a| AllowedActionView::new(a, &flow)).collect());
+            Ok::<_, Problem>(ReadView { body: to_json(&view), version: Some(order.version) })
+        })
+        .await?;
+    Ok(json_response(200, view.body, view.version))
 }
 
 /// The order's history: every change, oldest first.

@@ -157,6 +157,15 @@ pub trait OrderStore: Send + Sync {
 
     /// The order's events in version order (empty for an unknown order or another tenant's).
     async fn timeline(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Vec<Event>>;
+
+    /// A number that changes whenever the store commits a write that `tenant`'s reads could see (through any
+    /// port: orders, records, settings, emitters, flows…), changed before the write is answered. Read before a
+    /// read, it tags what that read rendered: the rendering is current for as long as the store answers the same
+    /// number ([`crate::ReadCache`]). `None` (the default) when the store cannot tell — other processes write the
+    /// same data (DynamoDB) —, and then nothing read from it is remembered.
+    fn write_generation(&self, _tenant: &TenantId) -> Option<u64> {
+        None
+    }
 }
 
 /// A page of orders as their cards.

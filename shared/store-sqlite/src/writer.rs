@@ -13,6 +13,8 @@
 //! the WAL once per batch instead of once per job, which makes the WAL grow slower and checkpoints rarer.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -35,11 +37,15 @@ type Job = Box<dyn FnOnce(Result<&mut Connection, StoreError>) -> (bool, Answer)
 pub(crate) struct Writer {
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
+    /// Moved on after every batch's `COMMIT`, before its jobs are answered (`OrderStore::write_generation`).
+    generation: Arc<AtomicU64>,
 }
 
 impl Writer {
     pub(crate) fn start(mut conn: Connection) -> StoreResult<Writer> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let generation = Arc::new(AtomicU64::new(1));
+        let moved = generation.clone();
         let thread = std::thread::Builder::new()
             .name("osflow-sqlite-writer".into())
             .spawn(move || {
@@ -51,11 +57,17 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&mut conn, batch);
+                    run_batch(&mut conn, batch, &moved);
                 }
             })
             .map_err(|e| StoreError::Other(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs: Some(jobs), thread: Some(thread) })
+        Ok(Writer { jobs: Some(jobs), thread: Some(thread), generation })
+    }
+
+    /// How many write batches have ended (committed or not) since the store opened, plus one: read before a
+    /// read, the same number afterwards means that nothing was written meanwhile.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on the writer connection after the jobs queued before it.
@@ -82,8 +94,8 @@ impl Writer {
     }
 }
 
-/// Runs `batch` in one transaction, each job in a savepoint, then answers every job.
-fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+/// Runs `batch` in one transaction, each job in a savepoint, moves `generation` on, then answers every job.
+fn run_batch(conn: &mut Connection, batch: Vec<Job>, generation: &AtomicU64) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         // Busy (another process holds the write lock) or worse: every job answers the error.
         let e = db_error(e);
@@ -119,6 +131,9 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
             Some(db_error(e))
         }
     };
+    // After the commit, so that a read that sees the old number began before it; before the answers, so that a
+    // read after an answered write sees the new one.
+    generation.fetch_add(1, Ordering::SeqCst);
     for answer in answers {
         answer(commit_error.clone());
     }

@@ -138,6 +138,7 @@ macro_rules! conformance_tests {
             histories_list_linked_orders_newest_first,
             rewritten_events_replay_to_the_order,
             unlock_codes_are_kept_per_order_and_deleted_with_the_step_that_forgets_them,
+            the_write_generation_moves_with_every_write,
         );
     };
 }
@@ -558,6 +559,38 @@ pub async fn apply_writes_several_events_at_once(s: Stores) {
     let mut expected = vec![opened];
     expected.extend(events);
     assert_eq!(s.orders.timeline(&t, &order.id).await.unwrap(), expected);
+}
+
+/// A store that tells its write generation (`OrderStore::write_generation`) gives a new one after every write,
+/// whatever the port, and the same one after reads; one that cannot tell never does.
+pub async fn the_write_generation_moves_with_every_write(s: Stores) {
+    let t = tenant("acme");
+    let generation = || s.orders.write_generation(&t);
+    let before = generation();
+    let (order, opened) = open_order(&t, 1, cpf(1), at(0));
+    s.orders.create(&order, &opened, None).await.unwrap();
+    let created = generation();
+    assert_eq!(s.orders.get(&t, &order.id).await.unwrap().as_ref(), Some(&order));
+    s.orders.cards_by_status(&t, &order.status, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(generation(), created, "reads change nothing");
+    let (events, next) = advance(&order, note("Placa limpa"), at(1));
+    s.orders.apply(1, &next, &events, None).await.unwrap();
+    let stepped = generation();
+    s.settings.put_notification_settings(&t, &full_notification_settings()).await.unwrap();
+    let set = generation();
+    // A write refused (a stale version) may move it or not; it never goes back.
+    let _ = s.orders.apply(1, &next, &events, None).await;
+    let refused = generation();
+    match before {
+        None => assert_eq!([created, stepped, set, refused], [None; 4], "a store that cannot tell never does"),
+        Some(b) => {
+            let seen = [Some(b), created, stepped, set];
+            for pair in seen.windows(2) {
+                assert!(pair[1] > pair[0], "every write moves the generation on: {seen:?}");
+            }
+            assert!(refused >= set, "{refused:?} after {set:?}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ mod limits;
 mod lists;
 mod nfse;
 mod openapi;
+mod read_cache;
 mod routing;
 mod search;
 mod support;

@@ -21,6 +21,8 @@ pub use osflow_testkit::TestClock;
 pub use osflow_testkit::{Call, Who};
 
 pub const SHOP: &str = "oficina-do-ze";
+/// The harness App's read cache.
+pub const READ_CACHE_BYTES: usize = 4 * 1024 * 1024;
 pub const OTHER_SHOP: &str = "assistencia-sul";
 
 pub struct Api {
@@ -49,7 +51,9 @@ impl Api {
         let app = App::over(store_arc.clone())
             .with_blobs(Arc::new(blobs.clone()))
             .with_fiscal(FiscalAdmin { emitters: store_arc, checks: Arc::new(NfeChecks) })
-            .with_clock(clock.clone());
+            .with_clock(clock.clone())
+            // As osflow-local answers: every test's reads after its writes check that nothing stale is served.
+            .with_read_cache(READ_CACHE_BYTES);
         Api { app, store, blobs, clock, _dir: dir }
     }
 
@@ -60,18 +64,7 @@ impl Api {
 
     /// Sends a call to `handle` as the Lambda of one function.
     pub async fn send_to(&self, only: Option<Function>, call: Call) -> Resp {
-        let response = handle(&self.app, only, routed(call).request()).await;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = match response.into_body() {
-            Body::Empty => String::new(),
-            Body::Text(t) => t,
-            // A PDF: its bytes as Latin-1 characters, enough to check its header.
-            Body::Binary(b) if b.starts_with(b"%PDF-") => b.iter().map(|&c| char::from(c)).collect(),
-            Body::Binary(b) => String::from_utf8(b).expect("utf-8 body"),
-            _ => panic!("unexpected body kind"),
-        };
-        Resp { status, headers, body }
+        send_with(&self.app, only, call).await
     }
 
     pub async fn open(&self, who: &Who, body: &Value) -> Resp {
@@ -106,6 +99,22 @@ impl Api {
     pub async fn version(&self, id: &str) -> u64 {
         self.order(&Who::staff(SHOP), id).await["version"].as_u64().unwrap()
     }
+}
+
+/// Sends a call to `handle` on `app` (`only`: as the Lambda of one function).
+pub async fn send_with(app: &App, only: Option<Function>, call: Call) -> Resp {
+    let response = handle(app, only, routed(call).request()).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.into_body() {
+        Body::Empty => String::new(),
+        Body::Text(t) => t,
+        // A PDF: its bytes as Latin-1 characters, enough to check its header.
+        Body::Binary(b) if b.starts_with(b"%PDF-") => b.iter().map(|&c| char::from(c)).collect(),
+        Body::Binary(b) => String::from_utf8(b).expect("utf-8 body"),
+        _ => panic!("unexpected body kind"),
+    };
+    Resp { status, headers, body }
 }
 
 /// The call with the route API Gateway matches for it (none: `$default`).

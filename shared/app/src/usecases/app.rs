@@ -108,6 +108,8 @@ pub struct App {
     pub local_webhooks: bool,
     /// The per-company request limit of the API (none: no limit).
     pub request_limit: Option<Arc<dyn RequestLimit>>,
+    /// Reads' answers remembered while nothing is written (none: every read renders).
+    pub read_cache: Option<Arc<crate::ReadCache>>,
 }
 
 impl std::fmt::Debug for App {
@@ -166,6 +168,7 @@ impl App {
             ids: Arc::new(UuidV7Ids),
             local_webhooks: false,
             request_limit: None,
+            read_cache: None,
         }
     }
 

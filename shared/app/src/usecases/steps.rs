@@ -186,7 +186,10 @@ impl App {
             let rendered = render(&order, &flow);
             let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
             match self.orders.create(&order, &event, record.as_ref()).await {
-                Ok(()) => Ok(Reply::Fresh(Stepped { order, rendered })),
+                Ok(()) => {
+                    self.forget_stale_reads(&caller.tenant);
+                    Ok(Reply::Fresh(Stepped { order, rendered }))
+                }
                 Err(StoreError::AlreadyExists) if idem.is_some() => {
                     Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
                 }
@@ -278,7 +281,10 @@ impl App {
             let rendered = render(&next, &flow);
             let record = idem.map(|i| self.idem_record(tenant, i, &rendered));
             match self.orders.apply(expected, &next, &events, record.as_ref()).await {
-                Ok(()) => return Ok(Reply::Fresh(Stepped { order: next, rendered })),
+                Ok(()) => {
+                    self.forget_stale_reads(tenant);
+                    return Ok(Reply::Fresh(Stepped { order: next, rendered }));
+                }
                 Err(StoreError::Conflict { current_version }) => {
                     if if_match.is_some() {
                         return Err(AppError::PreconditionFailed { current_version });
