@@ -31,7 +31,7 @@ async fn download(api: &Api, path: &str) -> (String, Vec<u8>) {
 }
 
 /// The text of a PDF as poppler reads it (layout kept, so a table row stays on one line).
-fn pdf_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
+pub(crate) fn pdf_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
     let file = dir.join(name);
     std::fs::write(&file, pdf).unwrap();

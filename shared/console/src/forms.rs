@@ -43,8 +43,29 @@ pub fn money(typed: &str) -> String {
     if t.contains(',') { t.replace('.', "").replace(',', ".") } else { t.to_owned() }
 }
 
+/// A discount as the API takes it, from a kind (`value` | `percent`; blank: none) and the typed amount or
+/// percentage (Brazilian notation accepted); `None` when no kind or no amount is given.
+pub fn discount(kind: Option<&str>, typed: Option<&str>) -> Option<Value> {
+    let typed = money(typed?);
+    match kind? {
+        "percent" => Some(json!({"type": "percent", "percent": typed})),
+        _ => Some(json!({"type": "value", "value": typed})),
+    }
+}
+
+/// A number of days as typed: a number when it is one, else the text (the API names the field at fault).
+fn days(typed: &str) -> Value {
+    typed.parse::<u64>().map_or_else(|_| json!(typed), |n| json!(n))
+}
+
+/// The whole quote's discount of a lines editor's form (`discount_type`, `discount_value`).
+pub fn quote_discount(form: &Form, prefix: &str) -> Option<Value> {
+    discount(form.get(&format!("{prefix}discount_type")), form.get(&format!("{prefix}discount_value")))
+}
+
 /// The quote lines of a lines editor (`kind_i`, `code_i`, `description_i`, `ncm_i`, `quantity_i`,
-/// `unit_price_i`); rows without a description are left out.
+/// `unit_price_i`, `discount_type_i` + `discount_i`, `warranty_days_i`); rows without a description are left
+/// out.
 pub fn lines(form: &Form, prefix: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for i in 0..crate::pages::MAX_LINE_ROWS {
@@ -61,6 +82,12 @@ pub fn lines(form: &Form, prefix: &str) -> Vec<Value> {
         }
         if let Some(ncm) = f("ncm") {
             line["ncm"] = json!(ncm);
+        }
+        if let Some(d) = discount(f("discount_type").as_deref(), f("discount").as_deref()) {
+            line["discount"] = d;
+        }
+        if let Some(w) = f("warranty_days") {
+            line["warranty_days"] = days(&w);
         }
         out.push(line);
     }
@@ -80,6 +107,9 @@ pub fn action_request(action: &str, form: &Form) -> Option<(Method, &'static str
             let mut body = json!({"items": lines(form, "")});
             if let Some(d) = form.get("due_date") {
                 body["due_date"] = json!(d);
+            }
+            if let Some(d) = quote_discount(form, "") {
+                body["discount"] = d;
             }
             (Method::PUT, "quote", body)
         }
@@ -152,8 +182,9 @@ pub fn action_request(action: &str, form: &Form) -> Option<(Method, &'static str
 /// The customer's address fields of the opening form (`address_<field>`), as the API names them.
 pub const ADDRESS_FIELDS: [&str; 8] = ["zip", "street", "number", "complement", "district", "city", "city_code", "uf"];
 
-/// The opening form as `POST /v1/orders` takes it.
-pub fn open_request(form: &Form) -> Value {
+/// The customer's fields of a form (`customer_name`, `customer_document`, `customer_email`, `customer_phone`,
+/// `address_<field>`) as the API's customer.
+pub fn customer(form: &Form) -> Value {
     let mut customer = json!({"name": form.text("customer_name"), "document": form.text("customer_document")});
     if let Some(e) = form.get("customer_email") {
         customer["email"] = json!(e);
@@ -171,15 +202,26 @@ pub fn open_request(form: &Form) -> Value {
     if !address.is_empty() {
         customer["address"] = Value::Object(address);
     }
+    customer
+}
+
+/// The equipment's fields of a form (`equipment_description`, `equipment_brand`, `equipment_model`,
+/// `equipment_serial`) as the API's equipment.
+pub fn equipment(form: &Form) -> Value {
     let mut equipment = json!({"description": form.text("equipment_description")});
     for (field, name) in [("brand", "equipment_brand"), ("model", "equipment_model"), ("serial", "equipment_serial")] {
         if let Some(v) = form.get(name) {
             equipment[field] = json!(v);
         }
     }
+    equipment
+}
+
+/// The opening form as `POST /v1/orders` takes it.
+pub fn open_request(form: &Form) -> Value {
     let mut body = json!({
-        "customer": customer,
-        "equipment": equipment,
+        "customer": customer(form),
+        "equipment": equipment(form),
         "service": {"type": form.text("service_type"), "reported_problem": form.text("reported_problem")},
         "items": lines(form, ""),
     });
@@ -189,7 +231,32 @@ pub fn open_request(form: &Form) -> Value {
     if let Some(t) = form.get("technician") {
         body["technician"] = json!(t);
     }
+    if let Some(d) = quote_discount(form, "") {
+        body["discount"] = d;
+    }
+    if let Some(intake) = intake(form) {
+        body["intake"] = intake;
+    }
     body
+}
+
+/// What was received at the counter (`intake_accessories`, one a line; `intake_condition`;
+/// `intake_unlock_code`), as the API's `intake`; `None` when nothing was typed.
+pub fn intake(form: &Form) -> Option<Value> {
+    let accessories: Vec<String> =
+        form.text("intake_accessories").lines().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect();
+    let mut intake = serde_json::Map::new();
+    if !accessories.is_empty() {
+        intake.insert("accessories".into(), json!(accessories));
+    }
+    if let Some(c) = form.get("intake_condition") {
+        intake.insert("condition".into(), json!(c));
+    }
+    // The code as typed (spaces may be part of it): only its emptiness is looked at here.
+    if let Some(code) = form.0.get("intake_unlock_code").and_then(|v| v.first()).filter(|c| !c.is_empty()) {
+        intake.insert("unlock_code".into(), json!(code));
+    }
+    (!intake.is_empty()).then_some(Value::Object(intake))
 }
 
 #[cfg(test)]
@@ -232,6 +299,29 @@ mod tests {
         );
         let (_, _, body) = action_request("decide_quote", &Form::parse(b"decision=reject&line_1=approve")).unwrap();
         assert_eq!(body, json!({"decision": "reject"}));
+    }
+
+    #[test]
+    fn discounts_warranty_and_intake_are_the_apis_fields() {
+        let form = Form::parse(
+            "description_0=Fonte&kind_0=part&unit_price_0=149%2C90&discount_type_0=value&discount_0=9%2C90&\
+             warranty_days_0=180&description_1=Reparo&unit_price_1=120&discount_type_1=&discount_1=5&\
+             discount_type=percent&discount_value=12%2C5&intake_accessories=Carregador%0D%0A%0D%0ACapa&\
+             intake_condition=Tela+riscada&intake_unlock_code=+12+34"
+                .as_bytes(),
+        );
+        let body = open_request(&form);
+        assert_eq!(body["items"][0]["discount"], json!({"type": "value", "value": "9.90"}));
+        assert_eq!(body["items"][0]["warranty_days"], json!(180));
+        assert!(body["items"][1].get("discount").is_none(), "no kind, no discount");
+        assert_eq!(body["discount"], json!({"type": "percent", "percent": "12.5"}));
+        assert_eq!(
+            body["intake"],
+            json!({"accessories": ["Carregador", "Capa"], "condition": "Tela riscada", "unlock_code": " 12 34"})
+        );
+        assert!(open_request(&Form::parse(b"customer_name=Maria")).get("intake").is_none());
+        let (_, _, revised) = action_request("revise_quote", &form).unwrap();
+        assert_eq!(revised["discount"], body["discount"]);
     }
 
     #[test]

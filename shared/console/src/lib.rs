@@ -21,7 +21,10 @@
 //! `GET /inutilizacao/{first}/xml` (the NF-e gaps and their inutilização),
 //! `GET /documento?valor=`, `GET|POST /fluxo`, `GET|POST /avisos`, `GET|POST /emissor`, `GET /relatorios`
 //! (`?de=&ate=`; `/relatorios/resumo.csv`, `/relatorios/tempo-por-status.svg`, `/relatorios/abertas-encerradas.svg`),
-//! `GET /static/console.css|console.js`.
+//! `GET /static/console.css|console.js`; the records' pages (`records.rs`): `GET /clientes`,
+//! `GET|POST /clientes/{document or id}`, `GET /clientes/{id}/exportar`, `POST /clientes/{id}/anonimizar`,
+//! `GET|POST /equipamentos/{id}`, `GET|POST /empresa`, `POST /os/{id}/editar/{what}`, `GET /os/{id}/recibo/{kind}`,
+//! `POST /os/{id}/senha`, `POST /os/{id}/garantia`.
 
 pub mod api;
 pub mod cognito;
@@ -32,6 +35,7 @@ mod gaps;
 mod invoices;
 pub mod messages;
 pub mod pages;
+mod records;
 pub mod reports;
 #[cfg(feature = "aws")]
 pub mod secrets;
@@ -318,6 +322,12 @@ async fn route(console: &Console, r: &Req<'_>) -> Reply {
                 (&Method::POST, ["inutilizacao"]) => gaps::void(&cx, &form).await,
                 (&Method::GET, ["inutilizacao", first, "xml"]) => gaps::xml(&cx, first).await,
                 (&Method::GET, ["documento"]) => document_check(r),
+                (_, ["clientes", ..] | ["equipamentos", ..] | ["empresa"]) => {
+                    records::route(&cx, &segments, &form).await
+                }
+                (_, ["os", _, "editar" | "recibo" | "senha" | "garantia", ..]) => {
+                    records::route(&cx, &segments, &form).await
+                }
                 (&Method::GET, ["relatorios"]) => reports_page(&cx).await,
                 (&Method::GET, ["relatorios", file]) => report_file(&cx, file).await,
                 (&Method::GET, ["avisos"]) => settings_page(&cx, None, None, 200).await,
@@ -598,6 +608,8 @@ async fn order_page(cx: &Cx<'_>, id: &str, message: Option<(bool, String)>, stat
             && invoices::may_register_events(cx.caller),
         message,
         now: app.clock.now(),
+        extras: records::order_section(cx, &order, &flow).await,
+        intake_photos: records::may_intake_photo(cx, &order, &flow),
     };
     Reply::html(status, pages::order(cx.frame, &page))
 }
@@ -626,6 +638,7 @@ async fn upload_start(cx: &Cx<'_>, id: &OrderId, form: &Form) -> Reply {
     let mut body = json!({
         "content_type": form.text("content_type"),
         "visible_to_customer": form.checked("visible_to_customer"),
+        "intake": form.checked("intake"),
     });
     if let Some(c) = form.get("caption") {
         body["caption"] = json!(c);

@@ -80,6 +80,12 @@ pub fn action_label(action: &str) -> &'static str {
         "close" => "Encerrar OS",
         "cancel" => "Cancelar OS",
         "move" => "Mover",
+        "edit_customer" => "Corrigir dados do cliente",
+        "edit_equipment" => "Corrigir dados do equipamento",
+        "change_due_date" => "Alterar data prevista",
+        "assign_technician" => "Definir técnico responsável",
+        "change_unlock_code" => "Registrar senha de desbloqueio",
+        "warranty_return" => "Abrir retorno em garantia",
         _ => "Ação",
     }
 }
@@ -178,8 +184,10 @@ pub fn layout(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
                             @if !s.roles.is_empty() && s.roles.iter().any(|r| *r != Role::Financeiro) {
                                 a href="/os/nova" { "Nova OS" }
                             }
+                            a href="/clientes" { "Clientes" }
                             a href="/relatorios" { "Relatórios" }
                             @if s.roles.contains(&Role::Representante) {
+                                a href="/empresa" { "Empresa" }
                                 a href="/fluxo" { "Fluxo" }
                                 a href="/avisos" { "Avisos" }
                                 a href="/emissor" { "NF-e" }
@@ -481,6 +489,10 @@ pub struct OrderPage<'a> {
     pub may_register_events: bool,
     pub message: Option<(bool, String)>,
     pub now: DateTime<Utc>,
+    /// The records' part of the page: intake, edits of the open order, receipts, warranty (`records`).
+    pub extras: Markup,
+    /// A photo may be marked as the intake's now.
+    pub intake_photos: bool,
 }
 
 fn lines_editor(prefix: &str, existing: &[osflow_domain::QuoteLine]) -> Markup {
@@ -502,8 +514,39 @@ fn lines_editor(prefix: &str, existing: &[osflow_domain::QuoteLine]) -> Markup {
                     label { "NCM (peças) " input type="text" inputmode="numeric" name=(format!("{prefix}ncm_{i}")) value=[l.and_then(|l| l.ncm.as_ref()).map(|n| n.to_string())]; }
                     label { "Qtd. " input type="text" inputmode="decimal" name=(format!("{prefix}quantity_{i}")) value=(l.map_or("1".to_owned(), |l| quantity(l.quantity))); }
                     label { "Preço unit. (R$) " input type="text" inputmode="decimal" name=(format!("{prefix}unit_price_{i}")) value=[l.map(|l| l.unit_price.to_string().replace('.', ","))]; }
+                    (discount_fields(&format!("{prefix}discount_type_{i}"), &format!("{prefix}discount_{i}"), l.and_then(|l| l.discount)))
+                    label { "Garantia (dias) " input type="number" min="0" max=(osflow_domain::warranty::MAX_WARRANTY_DAYS) name=(format!("{prefix}warranty_days_{i}")) value=[l.and_then(|l| l.warranty_days)] placeholder="padrão" size="5"; }
                 }
             }
+        }
+    }
+}
+
+/// A discount's kind (none, R$, %) and amount, under the names the form maps to the API's `discount`.
+pub(crate) fn discount_fields(kind: &str, amount: &str, current: Option<osflow_domain::Discount>) -> Markup {
+    use osflow_domain::Discount;
+    let (is_value, is_percent, typed) = match current {
+        Some(Discount::Value { value }) => (true, false, Some(value.to_string().replace('.', ","))),
+        Some(Discount::Percent { percent }) => (false, true, Some(percent.to_string().replace('.', ","))),
+        None => (false, false, None),
+    };
+    html! {
+        label { "Desconto "
+            select name=(kind) {
+                option value="" { "sem desconto" }
+                option value="value" selected[is_value] { "em R$" }
+                option value="percent" selected[is_percent] { "em %" }
+            }
+        }
+        label { "Valor do desconto " input type="text" inputmode="decimal" name=(amount) value=[typed] size="8"; }
+    }
+}
+
+/// The whole quote's discount (off the lines after their own), for the opening and the revision forms.
+pub(crate) fn quote_discount_fields(current: Option<osflow_domain::Discount>) -> Markup {
+    html! {
+        fieldset.quote-discount { legend { "Desconto no orçamento todo" }
+            (discount_fields("discount_type", "discount_value", current))
         }
     }
 }
@@ -528,7 +571,8 @@ fn action_form(p: &OrderPage<'_>, a: &AllowedAction, csrf: &str) -> Markup {
     let fields: Markup = match a.action {
         "revise_quote" => {
             let existing = o.current_revision().map(|r| r.lines.clone()).unwrap_or_default();
-            html! { (lines_editor("", &existing)) label { "Previsão de entrega " input type="date" name="due_date"; } }
+            let discount = o.current_revision().and_then(|r| r.discount);
+            html! { (lines_editor("", &existing)) (quote_discount_fields(discount)) label { "Previsão de entrega " input type="date" name="due_date"; } }
         }
         "decide_quote" => html! {
             @if let Some(r) = o.current_revision() { input type="hidden" name="revision" value=(r.revision); }
@@ -564,6 +608,7 @@ fn action_form(p: &OrderPage<'_>, a: &AllowedAction, csrf: &str) -> Markup {
             }
             label { "Legenda " input type="text" name="caption"; }
             label.check { input type="checkbox" name="visible_to_customer" value="1"; " Visível ao cliente" }
+            @if p.intake_photos { label.check { input type="checkbox" name="intake" value="1"; " Foto de entrada (estado ao receber)" } }
             p.muted.upload-status aria-live="polite" {}
         },
         "wait_material" => html! {
@@ -650,10 +695,12 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                 @if p.actions.is_empty() { p.muted { "Nenhuma ação disponível para você neste status." } }
                 @for a in p.actions { (action_form(p, a, frame.csrf)) }
             }
+            (p.extras)
             div.grid {
                 section.card {
                     h2 { "Cliente" }
                     p { strong { (o.customer.name) } br; (o.customer.document.to_string()) }
+                    @if let Some(cid) = o.customer_id { p { a href=(format!("/clientes/{cid}")) { "Ficha do cliente" } } }
                     @if let Some(e) = &o.customer.email { p { (e.to_string()) } }
                     @if let Some(ph) = &o.customer.phone { p { (ph.to_string()) } }
                     @if let Some(a) = &o.customer.address {
@@ -669,6 +716,7 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                         @if let Some(m) = &o.equipment.model { (m) " " }
                         @if let Some(s) = &o.equipment.serial { "· série " (s) }
                     }
+                    @if let Some(eid) = o.equipment_id { p { a href=(format!("/equipamentos/{eid}")) { "Histórico do equipamento" } } }
                     p { "Serviço: " (o.service.kind) }
                     p { "Problema relatado: " (o.service.reported_problem) }
                     @if let Some(m) = &o.material {
@@ -683,7 +731,7 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                 @for r in o.quote.iter().rev() {
                     h3 { "Revisão " (r.revision) @if r.supplementary { " (itens extras)" } " — " (revision_status(r)) }
                     div.scroll { table {
-                        thead { tr { th { "Item" } th { "Tipo" } th.n { "Qtd." } th.n { "Unit." } th.n { "Total" } th { "Decisão" } } }
+                        thead { tr { th { "Item" } th { "Tipo" } th.n { "Qtd." } th.n { "Unit." } th.n { "Total" } th.n { "Desconto" } th.n { "Garantia" } th { "Decisão" } } }
                         tbody {
                             @for l in &r.lines {
                                 tr {
@@ -692,6 +740,8 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                                     td.n { (quantity(l.quantity)) }
                                     td.n { (brl(l.unit_price)) }
                                     td.n { (brl(l.total)) }
+                                    td.n.discount { @if l.discount_total.cents() > 0 { "− " (brl(l.discount_total)) } @else { "—" } }
+                                    td.n { @match l.warranty_days { Some(d) if d > 0 => { (d) " dias" }, _ => "—" } }
                                     td { @match l.decision {
                                         Some(osflow_domain::LineDecision::Approve) => "aprovado",
                                         Some(osflow_domain::LineDecision::Reject) => "recusado",
@@ -700,7 +750,14 @@ pub fn order(frame: &Frame<'_>, p: &OrderPage<'_>) -> Markup {
                                 }
                             }
                         }
-                        tfoot { tr { td colspan="4" { "Total" } td.n { (brl(r.total)) } td {} } }
+                        tfoot {
+                            @if r.discount_total.cents() > 0 {
+                                tr.discounts { td colspan="4" { "Descontos"
+                                    @match r.discount { Some(osflow_domain::Discount::Percent { percent }) => { " (orçamento: " (percent.to_string().replace('.', ",")) "%)" }, Some(osflow_domain::Discount::Value { value }) => { " (orçamento: " (brl(value)) ")" }, None => {} } }
+                                    td.n colspan="2" { "− " (brl(r.discount_total)) } td colspan="2" {} }
+                            }
+                            tr { td colspan="4" { "Total" } td.n colspan="2" { (brl(r.total)) } td colspan="2" {} }
+                        }
                     } }
                     @if let Some(c) = &r.customer_comment { p { "Comentário do cliente: " (c) } }
                 }
@@ -786,7 +843,8 @@ pub fn new_order(frame: &Frame<'_>, message: Option<&str>, technicians: &[String
                     label for="tec" { "Técnico" } input id="tec" name="technician" type="text" list="tecnicos";
                     datalist id="tecnicos" { @for t in technicians { option value=(t) {} } }
                 }
-                fieldset { legend { "Estimativa" } (lines_editor("", &[])) }
+                (crate::records::intake_fields())
+                fieldset { legend { "Estimativa" } (lines_editor("", &[])) (quote_discount_fields(None)) }
                 button.primary type="submit" { "Abrir OS" }
             }
         },
