@@ -666,7 +666,7 @@ async fn sessions_forms_and_user_text_are_guarded() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(api.status_of(&id).await, "cancelada");
 
-    // User text is shown, not run: a customer named <script>, on the board and on the order page.
+    // User text is shown, not run: a customer named <script>, on the board, the order page and the records' pages.
     let evil = "<script>document.title='pwned'</script>";
     let body = {
         let mut v = example_order();
@@ -679,7 +679,9 @@ async fn sessions_forms_and_user_text_are_guarded() {
     let driver = ChromeDriver::start();
     let browser = driver.session().await;
     sign_in(&browser, &base, "oficina-seg", "atendente").await;
-    for path in ["/".to_owned(), format!("/os/{evil_id}")] {
+    // And on the records' pages: the customers' search (the name of the OS found), the equipment's OS history.
+    let records = ["/clientes?q=script".to_owned()];
+    for path in ["/".to_owned(), format!("/os/{evil_id}")].into_iter().chain(records) {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         wait_for_text(&browser, "&lt;script&gt;").await;
         assert_ne!(browser.title().await.unwrap(), "pwned");
@@ -687,6 +689,12 @@ async fn sessions_forms_and_user_text_are_guarded() {
         let shown = css(&browser, "main").await.text().await.unwrap();
         assert!(shown.contains("<script>document.title='pwned'</script>"), "shown as text: {shown}");
     }
+    let equipment = created["equipment_id"].as_str().unwrap();
+    browser.goto(&format!("{base}/equipamentos/{equipment}")).await.unwrap();
+    wait_for_text(&browser, "&lt;img src=x").await;
+    assert!(browser.get_alert_text().await.is_err(), "no alert opened");
+    let history = css(&browser, "table.history").await.text().await.unwrap();
+    assert!(history.contains("<img src=x onerror=alert(1)>"), "shown as text: {history}");
     shot(&browser, "escaped-phone").await;
     browser.close().await.unwrap();
 }

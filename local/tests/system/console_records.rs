@@ -29,6 +29,19 @@ async fn current_id(browser: &fantoccini::Client, prefix: &str) -> String {
     url.path().trim_start_matches(prefix).trim_matches('/').to_owned()
 }
 
+/// A form posted to the console with the browser's session cookie (a request the page's own limits would not let
+/// the browser send, or one without the form's token).
+async fn post_form(base: &str, cookie: &str, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    no_redirects()
+        .post(format!("{base}{path}"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A GET of a console page with the browser's session cookie: status, content type, headers and bytes.
 async fn console_get(base: &str, cookie: &str, path: &str) -> reqwest::Response {
     no_redirects().get(format!("{base}{path}")).header("cookie", cookie).send().await.unwrap()
@@ -64,14 +77,13 @@ async fn records_discounts_intake_edits_warranty_and_lgpd_by_clicking_in_the_con
     // A day count the API refuses (the page's own limit bypassed): shown as refused, and nothing changes.
     let cookie = cookie_header(&browser).await;
     let csrf = css(&browser, "input[name=csrf]").await.attr("value").await.unwrap().unwrap();
-    let refused = no_redirects()
-        .post(format!("{base}/empresa"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("csrf", csrf.as_str()), ("warranty_parts_days", "180"), ("warranty_labor_days", "99999")]))
-        .send()
-        .await
-        .unwrap();
+    let refused = post_form(
+        &base,
+        &cookie,
+        "/empresa",
+        form_body(&[("csrf", csrf.as_str()), ("warranty_parts_days", "180"), ("warranty_labor_days", "99999")]),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.text().await.unwrap().contains("class=\"err\""), "the refusal is on the page");
     assert_eq!(rep.get("/v1/settings/company").await.ok(StatusCode::OK)["warranty_labor_days"], 30);
@@ -127,28 +139,13 @@ async fn records_discounts_intake_edits_warranty_and_lgpd_by_clicking_in_the_con
     assert!(staff_event_types(&rep, &id).await.contains(&"order.unlock_code_read".to_owned()));
     let cookie = cookie_header(&browser).await;
     let csrf = css(&browser, "input[name=csrf]").await.attr("value").await.unwrap().unwrap();
-    let http = no_redirects();
-    let again = http
-        .post(format!("{base}/os/{id}/senha"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("csrf", csrf.as_str())]))
-        .send()
-        .await
-        .unwrap();
+    let again = post_form(&base, &cookie, &format!("/os/{id}/senha"), form_body(&[("csrf", csrf.as_str())])).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.headers()["cache-control"], "no-store");
     // Without the form's token: refused, nothing read.
     let reads = |types: Vec<String>| types.iter().filter(|t| *t == "order.unlock_code_read").count();
     let before = reads(staff_event_types(&rep, &id).await);
-    let forged = http
-        .post(format!("{base}/os/{id}/senha"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("csrf=")
-        .send()
-        .await
-        .unwrap();
+    let forged = post_form(&base, &cookie, &format!("/os/{id}/senha"), "csrf=").await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(reads(staff_event_types(&rep, &id).await), before);
 
@@ -201,19 +198,18 @@ async fn records_discounts_intake_edits_warranty_and_lgpd_by_clicking_in_the_con
     // The record's edit is conditional on the version the form was made from: an older one is refused.
     let record = rep.get(&format!("/v1/customers/{customer_id}")).await.ok(StatusCode::OK);
     assert_eq!(record["version"], 2, "the phone fixed on the order reached the record");
-    let stale = http
-        .post(format!("{base}/clientes/{customer_id}"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[
+    let stale = post_form(
+        &base,
+        &cookie,
+        &format!("/clientes/{customer_id}"),
+        form_body(&[
             ("csrf", csrf.as_str()),
             ("version", "1"),
             ("customer_name", "Maria S."),
             ("customer_document", "52998224725"),
-        ]))
-        .send()
-        .await
-        .unwrap();
+        ]),
+    )
+    .await;
     assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
     let name = rep.get(&format!("/v1/customers/{customer_id}")).await.ok(StatusCode::OK)["customer"]["name"].clone();
     assert_eq!(name, "Maria Souza");
@@ -289,14 +285,13 @@ async fn records_discounts_intake_edits_warranty_and_lgpd_by_clicking_in_the_con
     browser.goto(&format!("{base}/clientes/{customer_id}")).await.unwrap();
     let csrf = css(&browser, "input[name=csrf]").await.attr("value").await.unwrap().unwrap();
     // Without the confirmation: refused, nothing erased.
-    let unconfirmed = no_redirects()
-        .post(format!("{base}/clientes/{customer_id}/anonimizar"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("csrf", csrf.as_str())]))
-        .send()
-        .await
-        .unwrap();
+    let unconfirmed = post_form(
+        &base,
+        &cookie,
+        &format!("/clientes/{customer_id}/anonimizar"),
+        form_body(&[("csrf", csrf.as_str())]),
+    )
+    .await;
     assert_eq!(unconfirmed.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(rep.get(&format!("/v1/customers/{customer_id}")).await.ok(StatusCode::OK)["anonymized"], false);
     let scope = open_form(&browser, "anonymize_customer").await;

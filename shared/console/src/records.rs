@@ -667,51 +667,41 @@ pub(crate) async fn order_section(cx: &Cx<'_>, order: &Order, flow: &Flow) -> Ma
             section.card.edits id="editar" {
                 h2 { "Editar OS" }
                 @if change_due {
-                    details.action {
-                        summary data-action="change_due_date" { "Alterar data prevista" }
-                        form method="post" action=(format!("/os/{id}/editar/entrega")) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            label { "Nova data prevista " input type="date" name="due_date" required min=(today.to_string()) value=[order.due_date.map(|d| d.to_string())]; }
-                            p.muted { "O cliente é avisado da nova data." }
-                            button.primary type="submit" { "Salvar data" }
-                        }
-                    }
+                    (edit_form(&id, "entrega", "change_due_date", "Alterar data prevista", csrf, html! {
+                        label { "Nova data prevista " input type="date" name="due_date" required min=(today.to_string()) value=[order.due_date.map(|d| d.to_string())]; }
+                        p.muted { "O cliente é avisado da nova data." }
+                    }))
                 }
                 @if assign {
-                    details.action {
-                        summary data-action="assign_technician" { "Técnico responsável" }
-                        form method="post" action=(format!("/os/{id}/editar/tecnico")) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            label { "Técnico "
-                                select name="technician" required {
-                                    option value="" { "— escolha —" }
-                                    @for t in &technicians { option value=(t) selected[order.technician.as_ref().is_some_and(|o| o.as_str() == t)] { (t) } }
-                                }
+                    (edit_form(&id, "tecnico", "assign_technician", "Técnico responsável", csrf, html! {
+                        label { "Técnico "
+                            select name="technician" required {
+                                option value="" { "— escolha —" }
+                                @for t in &technicians { option value=(t) selected[order.technician.as_ref().is_some_and(|o| o.as_str() == t)] { (t) } }
                             }
-                            button.primary type="submit" { "Salvar técnico" }
                         }
-                    }
+                    }))
                 }
                 @if edit_customer {
-                    details.action {
-                        summary data-action="edit_customer" { "Corrigir dados do cliente" }
-                        form method="post" action=(format!("/os/{id}/editar/cliente")) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            (customer_fields(Some(&order.customer)))
-                            button.primary type="submit" { "Salvar dados do cliente" }
-                        }
-                    }
+                    (edit_form(&id, "cliente", "edit_customer", "Corrigir dados do cliente", csrf, customer_fields(Some(&order.customer))))
                 }
                 @if edit_equipment {
-                    details.action {
-                        summary data-action="edit_equipment" { "Corrigir dados do equipamento" }
-                        form method="post" action=(format!("/os/{id}/editar/equipamento")) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            (equipment_fields(Some(&order.equipment)))
-                            button.primary type="submit" { "Salvar equipamento" }
-                        }
-                    }
+                    (edit_form(&id, "equipamento", "edit_equipment", "Corrigir dados do equipamento", csrf, equipment_fields(Some(&order.equipment))))
                 }
+            }
+        }
+    }
+}
+
+/// One edit of the open order: its summary, its fields and the button that saves them.
+fn edit_form(id: &str, what: &str, action: &str, title: &str, csrf: &str, fields: Markup) -> Markup {
+    html! {
+        details.action {
+            summary data-action=(action) { (title) }
+            form method="post" action=(format!("/os/{id}/editar/{what}")) {
+                input type="hidden" name="csrf" value=(csrf);
+                (fields)
+                button.primary type="submit" { "Salvar" }
             }
         }
     }
