@@ -15,6 +15,8 @@ const PORTAL_KEY_FILE: &str = "portal.key";
 const SECRETS_KEY_FILE: &str = "secrets.key";
 const BLOBS_DIR: &str = "blobs";
 const MAILBOX_DIR: &str = "mailbox";
+/// The development users registered, one JSON line each (`osflow_lambda_kit::DevelopmentUsers`).
+const USERS_FILE: &str = "users.jsonl";
 const LOCK_FILE: &str = "osflow.lock";
 const KEY_LEN: usize = 64;
 
@@ -94,6 +96,11 @@ impl DataDir {
     /// The customers' e-mails, one `.eml` file per message (what SES sends in AWS).
     pub fn mailbox_path(&self) -> PathBuf {
         self.path.join(MAILBOX_DIR)
+    }
+
+    /// The development users registered (`token --user`, the demo's technicians): one JSON line each.
+    pub fn users_path(&self) -> PathBuf {
+        self.path.join(USERS_FILE)
     }
 
     fn io(&self, source: io::Error) -> DataDirError {

@@ -220,6 +220,8 @@ impl Clock for DemoClock {
 
 /// Days of history the demo seeds.
 const HISTORY_DAYS: i64 = 21;
+/// The demo's technicians (registered as its development users with the `tecnico` role).
+pub const TECHNICIANS: [&str; 3] = ["tecnico@demo", "joana@demo", "rafael@demo"];
 /// Orders of the history, one opened every ~20 h.
 const HISTORY_ORDERS: i64 = 24;
 
@@ -228,7 +230,6 @@ const HISTORY_ORDERS: i64 = 24;
 /// rest left in the flow's open statuses since the day they got there — the old ones beyond their SLA or due
 /// date (the board's red cards).
 async fn seed_history(client: &Client<'_>, clock: &DemoClock) -> Result<usize, String> {
-    const TECHNICIANS: [&str; 3] = ["tecnico@demo", "joana@demo", "rafael@demo"];
     const CUSTOMERS: [(&str, &str); 6] = [
         ("Lucas Martins", "529.982.247-25"),
         ("Fernanda Rocha", "111.444.777-35"),

@@ -22,8 +22,8 @@ use osflow_bus::EmbeddedRelay;
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
 use osflow_invoicing::{EmitterPolicy, Invoicer, NfeChecks, NfseInvoicer, SharedAuthority, SharedNfseAuthority};
-use osflow_lambda_kit::LocalBlobStore;
 use osflow_lambda_kit::blob::hmac_sha256;
+use osflow_lambda_kit::{DevelopmentUsers, LocalBlobStore};
 use osflow_nfe::simulator::Simulator;
 use osflow_notify::{HttpWebhookSender, MailboxSender, Notifier, NotifierDefaults, SendPace, WebhookTargets};
 use osflow_portal::{PortalKey, PortalLinks};
@@ -133,6 +133,10 @@ fn print_token(args: TokenArgs) -> Result<(), String> {
     let user = UserId::parse(&user).map_err(|e| format!("--user {user:?}: {e}"))?;
     let dir = DataDir::open(&args.data).map_err(|e| e.to_string())?;
     let keys = TokenKeys::from_secret(&dir.token_key().map_err(|e| e.to_string())?)?;
+    // The token's user is one of the company's development users from now on, with these roles.
+    DevelopmentUsers::in_file(dir.users_path())
+        .register(&tenant, &user, &roles)
+        .map_err(|e| format!("cannot register the user {user}: {e}"))?;
     let ttl = Duration::from_secs(args.days * 24 * 3600);
     let token = keys.issue(tenant.as_str(), user.as_str(), &roles, ttl);
     let expires = chrono::Utc::now() + chrono::Duration::seconds(ttl.as_secs() as i64);
@@ -186,6 +190,14 @@ fn run(args: ServeArgs) -> Result<(), String> {
             format!("http://{addr}{}", gateway::BLOBS_PATH),
             hmac_sha256(&key, b"osflow-local upload URLs").to_vec(),
         );
+        let users = Arc::new(DevelopmentUsers::in_file(dir.users_path()));
+        if args.demo {
+            for technician in demo::TECHNICIANS {
+                let technician = UserId::parse(technician).map_err(|e| e.to_string())?;
+                let demo = TenantId::parse(demo::TENANT).map_err(|e| e.to_string())?;
+                users.register(&demo, &technician, &[Role::Tecnico]).map_err(|e| e.to_string())?;
+            }
+        }
         let app = App::over(store.clone())
             // Published flow versions are immutable: read each once per process.
             .with_flow_cache()
@@ -198,7 +210,9 @@ fn run(args: ServeArgs) -> Result<(), String> {
             .with_invoicing(Arc::new(EmitterPolicy::new(store.clone())))
             .with_blobs(Arc::new(blobs.clone()))
             // The emitter's settings and certificate (`/v1/fiscal/emitter`), kept in the data folder's database.
-            .with_fiscal(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) });
+            .with_fiscal(FiscalAdmin { emitters: store.clone(), checks: Arc::new(NfeChecks) })
+            // The company's users: the development users (`<role>@<company>`, those of `token --user`).
+            .with_users(users.clone());
         // Each company's requests limited (OSFLOW_TENANT_RPS, OSFLOW_TENANT_BURST; 0 requests a second: none).
         let limit = osflow_api::TenantRateLimit::from_settings(
             std::env::var(osflow_api::limit::TENANT_RPS_ENV).ok().as_deref(),

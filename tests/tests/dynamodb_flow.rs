@@ -82,6 +82,34 @@ async fn the_default_flow_runs_on_dynamodb_through_the_lambda_handlers() {
     h.drop_table().await;
 }
 
+/// A warranty return without an `Idempotency-Key`, sent twice at once and once more: one OS (its id derived
+/// from the first order and the lines, created only when free), linked once on the first order.
+#[tokio::test]
+async fn a_warranty_return_without_a_key_opens_one_os_on_dynamodb() {
+    let h = DynamoHarness::new().await;
+    let staff = Who::with_roles("oficina-garantia", "maria@oficina", &Role::ALL);
+    let who = Some(&staff);
+    let opened = h.call(who, "POST", "/v1/orders", Some(&example_order())).await.expect(StatusCode::CREATED);
+    let id = opened["id"].as_str().expect("id").to_owned();
+    let steps = reference_requests(&days_ahead(1), &days_ahead(4));
+    // Up to the release (the last step closes).
+    for (method, step, body) in &steps[..steps.len() - 1] {
+        h.call(who, method, &format!("/v1/orders/{id}/{step}"), Some(body)).await.expect(StatusCode::OK);
+    }
+    let path = format!("/v1/orders/{id}/warranty-return");
+    let body = json!({"lines": [{"revision": 1, "line": 1}], "reported_problem": "A fonte parou de novo"});
+    let (a, b) = tokio::join!(h.call(who, "POST", &path, Some(&body)), h.call(who, "POST", &path, Some(&body)));
+    let (a, b) = (a.expect(StatusCode::CREATED), b.expect(StatusCode::CREATED));
+    assert_eq!(a["id"], b["id"]);
+    let again = h.call(who, "POST", &path, Some(&body)).await.expect(StatusCode::CREATED);
+    assert_eq!(again["id"], a["id"]);
+    let first = h.call(who, "GET", &format!("/v1/orders/{id}"), None).await.expect(StatusCode::OK);
+    assert_eq!(first["warranty_returns"], json!([{"id": a["id"], "number": a["number"]}]));
+    let open = h.call(who, "GET", "/v1/orders?status=aberta", None).await.expect(StatusCode::OK);
+    assert_eq!(open["items"].as_array().map(Vec::len), Some(1), "one warranty return: {open}");
+    h.drop_table().await;
+}
+
 /// A Lambda function serves only its own routes: a request for another function's route is a 404, whatever
 /// the route, and a request without authorizer claims is a 401.
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! from `OSFLOW_TABLE`) and the S3 blob store (bucket from `OSFLOW_BUCKET`) behind the ports of an `App`
 //! ([`app`]), served by `osflow_api::handle_only` for one function's routes (a route of another function answers
 //! 404). An HTTP function's `main.rs` is one call to [`serve`], named by its marker type (`osflow_api::only::…`):
-//! the binary then links only that function's handlers, and the S3 client only when its routes use blobs.
+//! the binary then links only that function's handlers, the S3 client only when its routes use blobs, and the
+//! Cognito client (the company's users, pool from `OSFLOW_USER_POOL_ID`) only when they check or list users.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,6 +16,7 @@ use osflow_app::App;
 use osflow_blob_s3::S3BlobStore;
 use osflow_lambda_kit::Config;
 use osflow_store_dynamodb::{DynamoStore, SecretsKey};
+use osflow_users_cognito::CognitoUsers;
 
 /// `OSFLOW_SECRETS_PREFIX`: the A1 certificates are the Secrets Manager secrets `<prefix>/<tenant>/a1`.
 pub const SECRETS_PREFIX_ENV: &str = "OSFLOW_SECRETS_PREFIX";
@@ -47,6 +49,13 @@ pub const FISCAL_FUNCTION_ENV: &str = "OSFLOW_FISCAL_FUNCTION";
 /// `OSFLOW_SEALING_KEY_SECRET`: the Secrets Manager secret whose value (at least 32 characters) seals the
 /// equipment's unlock codes; set only for the functions that keep or read them (open-order, records).
 pub const SEALING_KEY_SECRET_ENV: &str = "OSFLOW_SEALING_KEY_SECRET";
+/// `OSFLOW_USER_POOL_ID`: the staff's Cognito user pool, the company's users (the functions that give an order a
+/// technician or list the users: open-order, records, console).
+pub const USER_POOL_ID_ENV: &str = osflow_users_cognito::USER_POOL_ID_ENV;
+/// How long a warm function trusts the user pool's answers: Cognito's request quotas are per account and region,
+/// shared by every company and by the sign-ins, and a busy shop assigns technicians all day; a technician removed
+/// from the pool can still be assigned for this long.
+pub const USER_CACHE_SECONDS: i64 = osflow_app::USER_CACHE_SECONDS;
 /// The sender address when `OSFLOW_SENDER_EMAIL` is unset.
 pub const DEFAULT_SENDER_EMAIL: &str = "nao-responda@osflow.com.br";
 /// The sender name when `OSFLOW_SENDER_NAME` is unset.
@@ -74,6 +83,7 @@ pub struct Env {
     /// The console's fiscal-admin function; unset: the console's App serves the fiscal routes (or refuses them).
     pub fiscal_function: Option<String>,
     pub sealing_key_secret: Option<String>,
+    pub user_pool_id: Option<String>,
     /// `OSFLOW_TENANT_RPS` / `OSFLOW_TENANT_BURST`: each company's request limit in this instance.
     pub tenant_rps: Option<String>,
     pub tenant_burst: Option<String>,
@@ -104,6 +114,7 @@ impl Env {
             console_upload_origin: get(CONSOLE_UPLOAD_ORIGIN_ENV),
             fiscal_function: get(FISCAL_FUNCTION_ENV),
             sealing_key_secret: get(SEALING_KEY_SECRET_ENV),
+            user_pool_id: get(USER_POOL_ID_ENV),
             tenant_rps: get(osflow_api::limit::TENANT_RPS_ENV),
             tenant_burst: get(osflow_api::limit::TENANT_BURST_ENV),
         })
@@ -136,6 +147,11 @@ impl Env {
     /// The Cognito hosted UI's base URL, required by the console function.
     pub fn cognito_domain(&self) -> Result<&str, Error> {
         self.cognito_domain.as_deref().ok_or_else(|| format!("{COGNITO_DOMAIN_ENV} is not set").into())
+    }
+
+    /// The staff's user pool, required by the functions that check or list the company's users.
+    pub fn user_pool_id(&self) -> Result<&str, Error> {
+        self.user_pool_id.as_deref().ok_or_else(|| format!("{USER_POOL_ID_ENV} is not set").into())
     }
 
     /// The user pool's issuer, required by the console function.
@@ -172,6 +188,18 @@ pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Er
     if S::BLOBS {
         let config = osflow_blob_s3::sdk_config_from_env();
         app = app.with_blobs(Arc::new(S3BlobStore::from_config(&config, env.config.bucket()?)));
+    }
+    // The company's users from the Cognito pool, each answer trusted for a short while per warm container:
+    // required by a function whose routes need them; the consumers' and the console's App (every route) has them
+    // when the pool is named.
+    let pool = match (S::USERS, S::ONLY) {
+        (false, _) => None,
+        (true, Some(_)) => Some(env.user_pool_id()?),
+        (true, None) => env.user_pool_id.as_deref(),
+    };
+    if let Some(pool) = pool {
+        let users = CognitoUsers::from_env(pool).await;
+        app = app.with_users(Arc::new(users)).with_user_cache(USER_CACHE_SECONDS);
     }
     // Each company's requests limited in this instance (one company's traffic never takes what all share).
     let app = match TenantRateLimit::from_settings(env.tenant_rps.as_deref(), env.tenant_burst.as_deref())? {

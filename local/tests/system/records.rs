@@ -280,7 +280,19 @@ async fn an_order_for_a_known_serial_links_to_the_equipment() {
         assert!(std::time::Instant::now() < deadline, "no e-mail with the new due date: {told}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let assigned = api.put(&format!("/v1/orders/{first}/technician"), json!({"technician": "joana@oficina"})).await;
+    // Only one of the company's technicians: joana is not one until a token is made for her with the role
+    // (the development users), the attendant never is.
+    let path = format!("/v1/orders/{first}/technician");
+    let assign = |who: &str| api.put(&path, json!({"technician": who}));
+    for who in ["joana@oficina", "atendente@oficina-serie", "tecnico@outra-oficina"] {
+        let refused = assign(who).await.problem(StatusCode::UNPROCESSABLE_ENTITY, "/problems/invalid-field");
+        assert_eq!(refused["field"], "technician", "{refused}");
+    }
+    token_of(dir.path(), "oficina-serie", Some("joana@oficina"), "tecnico");
+    let technicians = api.get("/v1/users?role=tecnico").await.ok(StatusCode::OK);
+    let ids: Vec<&str> = technicians["items"].as_array().unwrap().iter().filter_map(|u| u["id"].as_str()).collect();
+    assert_eq!(ids, ["joana@oficina", "tecnico@oficina-serie"], "{technicians}");
+    let assigned = assign("joana@oficina").await;
     assert_eq!(assigned.ok(StatusCode::OK)["technician"], "joana@oficina");
     tecnico
         .put(&format!("/v1/orders/{first}/technician"), json!({"technician": "rafael@oficina"}))

@@ -143,8 +143,19 @@ pub(crate) fn wait_with_deadline(child: &mut Child) -> ExitStatus {
 
 /// `osflow-local token --tenant T --role R --data DIR`: the last line of its output.
 pub(crate) fn token(data: &Path, tenant: &str, role: &str) -> String {
+    token_of(data, tenant, None, role)
+}
+
+/// `osflow-local token --tenant T --user U --role R --data DIR` (the user becomes one of the company's development
+/// users, with that role): the last line of its output.
+pub(crate) fn token_of(data: &Path, tenant: &str, user: Option<&str>, role: &str) -> String {
+    let mut args = vec!["token", "--tenant", tenant, "--role", role];
+    if let Some(user) = user {
+        args.extend(["--user", user]);
+    }
     let out = Command::new(BIN)
-        .args(["token", "--tenant", tenant, "--role", role, "--data"])
+        .args(args)
+        .arg("--data")
         .arg(data)
         .env_remove("OSFLOW_DATA_DIR")
         .output()

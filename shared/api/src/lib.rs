@@ -22,6 +22,7 @@ mod reports;
 pub mod routes;
 mod search;
 mod unlock;
+mod users;
 
 use lambda_http::http::header;
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -46,7 +46,7 @@ dates ISO 8601. Errors are application/problem+json with a stable `type` (see `P
         (name = "flow-admin", description = "The company's flow editor (function flow-admin)"),
         (name = "fiscal-admin", description = "The company's NF-e emitter and A1 certificate (function fiscal-admin)"),
         (name = "reports", description = "Reports: live summary, scheduled reports and their files (function reports)"),
-        (name = "records", description = "The company's customers and equipment, LGPD export and anonymization, edits of an open order's data (function records)"),
+        (name = "records", description = "The company's customers and equipment, LGPD export and anonymization, edits of an open order's data, the company's users (function records)"),
     )
 )]
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::LazyLock;
 
 use crate::http::{Cx, Res};
-use crate::{handlers, nfe, nfse, paperwork, records, reports, unlock};
+use crate::{handlers, nfe, nfse, paperwork, records, reports, unlock, users};
 
 /// The functions, written once: `Name => "package",` makes the enum [`Function`], [`Function::ALL`],
 /// [`Function::package`] and the marker type [`only`]`::Name` of each.
@@ -67,6 +67,12 @@ impl Function {
         ROUTES.iter().filter(move |r| r.function == self)
     }
 
+    /// Whether this function's routes give an order a technician or list the company's users (the user
+    /// directory: Cognito in the functions).
+    pub const fn uses_users(self) -> bool {
+        matches!(self, Function::OpenOrder | Function::Records)
+    }
+
     /// Whether this function's routes read or write blobs (attachments, fiscal XML, the DANFE, report files):
     /// the others are wired without the S3 client.
     pub const fn uses_blobs(self) -> bool {
@@ -95,6 +101,11 @@ pub trait Serves {
     /// Whether the binary seals or opens unlock codes (the sealing key from Secrets Manager in the functions).
     const UNLOCK_CODES: bool = match Self::ONLY {
         Some(f) => f.keeps_unlock_codes(),
+        None => true,
+    };
+    /// Whether the binary needs the company's user directory (Cognito in the functions).
+    const USERS: bool = match Self::ONLY {
+        Some(f) => f.uses_users(),
         None => true,
     };
 }
@@ -280,6 +291,7 @@ routes! {
     PUT "/v1/orders/{id}/technician", Records => records::assign_technician;
     PUT "/v1/orders/{id}/unlock-code", Records => unlock::change_unlock_code;
     GET "/v1/orders/{id}/unlock-code", Records => unlock::read_unlock_code;
+    GET "/v1/users", Records => users::list_users;
 }
 
 /// API Gateway's route key of a route: `"POST /v1/orders/{id}/start"`.

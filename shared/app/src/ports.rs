@@ -1181,6 +1181,17 @@ pub trait UnlockCodeStore: Send + Sync {
     /// a store without a key to seal with: a code is never kept in clear.
     async fn put_unlock_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<()>;
 
+    /// Stores a new order as [`OrderStore::create`] does and keeps its code sealed in the same write, all or
+    /// nothing: an opening that is not stored keeps no code (`AlreadyExists` as `create`). Refused (`Other`)
+    /// without a key to seal with.
+    async fn create_with_unlock_code(
+        &self,
+        order: &Order,
+        opened: &Event,
+        idem: Option<&IdempotencyRecord>,
+        code: &str,
+    ) -> StoreResult<()>;
+
     /// The order's code, opened; `None` when none is kept (also for another company's order).
     async fn unlock_code(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Option<String>>;
 
@@ -1258,4 +1269,28 @@ pub trait RecordStore: Send + Sync {
         order: &OrderId,
         rewrite: &(dyn for<'e> Fn(&'e Event) -> Event + Sync),
     ) -> StoreResult<()>;
+}
+
+/// A staff user of a company, as its [`UserDirectory`] knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub id: osflow_domain::values::UserId,
+    /// The name to show: the user's name, else their e-mail, else their id.
+    pub name: String,
+    pub email: Option<String>,
+    /// The user's osflow roles, sorted.
+    pub roles: Vec<osflow_domain::Role>,
+}
+
+/// The company's staff users: in AWS the Cognito user pool (a user's company is its `custom:tenant`, its roles
+/// its groups, its id the `sub` the tokens carry), locally the development users. Asked when an order is given a
+/// technician, and by front ends for the company's technicians.
+#[async_trait]
+pub trait UserDirectory: Send + Sync {
+    /// The enabled user `id` of the company `tenant`; `None` when there is none (also another company's user or
+    /// a disabled one).
+    async fn user(&self, tenant: &TenantId, id: &osflow_domain::values::UserId) -> StoreResult<Option<DirectoryUser>>;
+
+    /// The company's enabled users with `role`, sorted by name then id.
+    async fn users_with_role(&self, tenant: &TenantId, role: osflow_domain::Role) -> StoreResult<Vec<DirectoryUser>>;
 }

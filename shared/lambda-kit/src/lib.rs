@@ -6,7 +6,8 @@
 //! - [`problem`]: `application/problem+json` errors with stable `type` URIs and Portuguese titles;
 //! - [`etag`]: `ETag`/`If-Match` on versions;
 //! - [`idempotency`]: `Idempotency-Key` and the request hash;
-//! - [`blob`]: the blob store on a local folder (osflow-local, tests).
+//! - [`blob`]: the blob store on a local folder (osflow-local, tests);
+//! - [`users`]: the development users (osflow-local, tests): the user directory without Cognito.
 
 pub mod blob;
 pub mod caller;
@@ -15,6 +16,7 @@ pub mod etag;
 pub mod idempotency;
 pub mod logging;
 pub mod problem;
+pub mod users;
 
 pub use blob::LocalBlobStore;
 pub use caller::{api_gateway_context, caller_from_request, claims_of};
@@ -23,3 +25,4 @@ pub use etag::{etag, if_match};
 pub use idempotency::{CLIENT_KEY_PREFIX, IDEMPOTENT_REPLAYED, client_key, idempotency, idempotency_key, request_hash};
 pub use logging::{init_tracing, init_tracing_with, json_subscriber, request_span};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemDetails, ProblemType};
+pub use users::DevelopmentUsers;

@@ -22,7 +22,7 @@
 //! | dedupe record | `T#<tenant>#DEDUPE#<consumer>#<event_id>#<channel>` (`%`, `#` percent-encoded) | `DEDUPE` | `tenant`, `consumer`, `event_id`, `channel`, `claimed_at_ns`, `expires_at_ns` (epoch nanoseconds), `ttl`, `outcome` (a map, once completed) |
 //! | notification settings | `T#<tenant>#SETTINGS` | `NOTIFICATIONS` | `tenant`, `settings` (a map) |
 //! | paperwork settings | `T#<tenant>#SETTINGS` | `COMPANY` | `tenant`, `settings` (a map) |
-//! | unlock code | `T#<tenant>#ORDER#<id>` | `UNLOCK` | `sealed` (AES-256-GCM, `osflow_app::sealed`; no `entity`), deleted in the transaction of the step that forgets it |
+//! | unlock code | `T#<tenant>#ORDER#<id>` | `UNLOCK` | `sealed` (AES-256-GCM, `osflow_app::sealed`; no `entity`), written in the opening's transaction when left at intake, deleted in the transaction of the step that forgets it |
 //! | report day aggregate | `T#<tenant>#REPORT` | `DAY#<yyyy-mm-dd>` | `tenant`, `version`, `data` (the aggregate as JSON) |
 //! | generated report | `T#<tenant>#REPORT` | `DOC#<id>` | `tenant`, `data` (the report record as JSON; files in S3) |
 //! | active company of a day | `REPORT#ACTIVE#<yyyy-mm-dd>` | `<tenant>` | `tenant` (written with the day's first aggregate) |

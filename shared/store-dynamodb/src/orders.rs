@@ -162,6 +162,35 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// [`OrderStore::create`], with the order's unlock code item (already sealed) in the same transaction when
+    /// given.
+    pub(crate) async fn create_order(
+        &self,
+        order: &Order,
+        opened: &Event,
+        idem: Option<&IdempotencyRecord>,
+        unlock_code: Option<Item>,
+    ) -> StoreResult<()> {
+        check_versions(0, order, std::slice::from_ref(opened), idem)?;
+        let mut puts = vec![
+            CondPut::new_item(items::order_item(order)?),
+            CondPut::new_item(items::event_item(&order.tenant, &order.id, opened)?),
+        ];
+        if let Some(code) = unlock_code {
+            puts.push(CondPut::new_item(code));
+        }
+        if let Some(record) = idem {
+            puts.push(idempotency_put(record)?);
+        }
+        match self.transact(puts).await? {
+            TxOutcome::Committed => Ok(()),
+            TxOutcome::Cancelled(reasons) if reasons.iter().any(failed_condition) => Err(StoreError::AlreadyExists),
+            TxOutcome::Cancelled(reasons) => Err(cancelled_without_condition(&reasons)),
+        }
+    }
+}
+
 #[async_trait]
 impl OrderStore for DynamoStore {
     async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64> {
@@ -183,19 +212,7 @@ impl OrderStore for DynamoStore {
     }
 
     async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
-        check_versions(0, order, std::slice::from_ref(opened), idem)?;
-        let mut puts = vec![
-            CondPut::new_item(items::order_item(order)?),
-            CondPut::new_item(items::event_item(&order.tenant, &order.id, opened)?),
-        ];
-        if let Some(record) = idem {
-            puts.push(idempotency_put(record)?);
-        }
-        match self.transact(puts).await? {
-            TxOutcome::Committed => Ok(()),
-            TxOutcome::Cancelled(reasons) if reasons.iter().any(failed_condition) => Err(StoreError::AlreadyExists),
-            TxOutcome::Cancelled(reasons) => Err(cancelled_without_condition(&reasons)),
-        }
+        self.create_order(order, opened, idem, None).await
     }
 
     async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {

@@ -8,8 +8,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use osflow_app::sealed::{SecretsKey, seal, unlock_code_context, unseal};
-use osflow_app::{StoreError, StoreResult, UnlockCodeStore};
+use osflow_app::{IdempotencyRecord, StoreError, StoreResult, UnlockCodeStore};
 use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{Event, Order};
 
 use crate::DynamoStore;
 use crate::error::{build_error, sdk_error};
@@ -35,6 +36,14 @@ impl DynamoStore {
     pub fn with_secrets_key(mut self, key: SecretsKey) -> DynamoStore {
         self.secrets_key = Some(std::sync::Arc::new(key));
         self
+    }
+
+    /// The item of the order's code, sealed and bound to the company and the order.
+    fn code_item(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<crate::items::Item> {
+        let sealed = seal(self.sealing_key()?, &unlock_code_context(tenant, order), code)?;
+        let mut item = key(keys::order_pk(tenant, order), UNLOCK_SK);
+        item.insert(SEALED.to_owned(), s(sealed));
+        Ok(item)
     }
 
     fn sealing_key(&self) -> StoreResult<&SecretsKey> {
@@ -64,11 +73,20 @@ pub async fn secrets_key_from_secret(
 #[async_trait]
 impl UnlockCodeStore for DynamoStore {
     async fn put_unlock_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<()> {
-        let sealed = seal(self.sealing_key()?, &unlock_code_context(tenant, order), code)?;
-        let mut item = key(keys::order_pk(tenant, order), UNLOCK_SK);
-        item.insert(SEALED.to_owned(), s(sealed));
+        let item = self.code_item(tenant, order, code)?;
         self.client.put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(sdk_error)?;
         Ok(())
+    }
+
+    async fn create_with_unlock_code(
+        &self,
+        order: &Order,
+        opened: &Event,
+        idem: Option<&IdempotencyRecord>,
+        code: &str,
+    ) -> StoreResult<()> {
+        let item = self.code_item(&order.tenant, &order.id, code)?;
+        self.create_order(order, opened, idem, Some(item)).await
     }
 
     async fn unlock_code(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Option<String>> {

@@ -227,25 +227,15 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl OrderStore for SqliteStore {
-    async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64> {
-        let tenant = tenant.as_str().to_owned();
-        self.write(move |conn| {
-            let n: i64 = conn
-                .prepare_cached(
-                    "INSERT INTO counters (tenant, name, value) VALUES (?1, 'order', 1)
-                     ON CONFLICT (tenant, name) DO UPDATE SET value = value + 1 RETURNING value",
-                )
-                .db()?
-                .query_row([tenant], |r| r.get(0))
-                .db()?;
-            Ok(n as u64)
-        })
-        .await
-    }
-
-    async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
+impl SqliteStore {
+    /// [`OrderStore::create`], with the order's unlock code (already sealed) in the same transaction when given.
+    pub(crate) async fn create_order(
+        &self,
+        order: &Order,
+        opened: &Event,
+        idem: Option<&IdempotencyRecord>,
+        sealed_code: Option<String>,
+    ) -> StoreResult<()> {
         if order.version != 1 || opened.version != 1 {
             return Err(invalid("a new order and its opened event have version 1"));
         }
@@ -280,12 +270,38 @@ impl OrderStore for SqliteStore {
                 return Err(StoreError::AlreadyExists);
             }
             insert_events(&tx, &row.tenant, &row.id, std::slice::from_ref(&event))?;
+            if let Some(sealed) = &sealed_code {
+                crate::unlock::put_code(&tx, &row.tenant, &row.id, sealed)?;
+            }
             if let Some(idem) = &idem {
                 put_idempotency(&tx, idem)?;
             }
             tx.commit().db()
         })
         .await
+    }
+}
+
+#[async_trait]
+impl OrderStore for SqliteStore {
+    async fn next_order_number(&self, tenant: &TenantId) -> StoreResult<u64> {
+        let tenant = tenant.as_str().to_owned();
+        self.write(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO counters (tenant, name, value) VALUES (?1, 'order', 1)
+                     ON CONFLICT (tenant, name) DO UPDATE SET value = value + 1 RETURNING value",
+                )
+                .db()?
+                .query_row([tenant], |r| r.get(0))
+                .db()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn create(&self, order: &Order, opened: &Event, idem: Option<&IdempotencyRecord>) -> StoreResult<()> {
+        self.create_order(order, opened, idem, None).await
     }
 
     async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {

@@ -5,8 +5,9 @@
 
 use async_trait::async_trait;
 use osflow_app::sealed::{seal, unlock_code_context, unseal};
-use osflow_app::{StoreError, StoreResult, UnlockCodeStore};
+use osflow_app::{IdempotencyRecord, StoreError, StoreResult, UnlockCodeStore};
 use osflow_domain::values::{OrderId, TenantId};
+use osflow_domain::{Event, Order};
 use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
@@ -21,25 +22,45 @@ pub(crate) fn delete_code(conn: &rusqlite::Connection, tenant: &str, order: &str
     Ok(())
 }
 
-#[async_trait]
-impl UnlockCodeStore for SqliteStore {
-    async fn put_unlock_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<()> {
+/// Keeps (or replaces) the order's sealed code (inside the opening's transaction, or alone).
+pub(crate) fn put_code(conn: &rusqlite::Connection, tenant: &str, order: &str, sealed: &str) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO unlock_codes (tenant, order_id, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant, order_id) DO UPDATE SET sealed = excluded.sealed",
+    )
+    .db()?
+    .execute(params![tenant, order, sealed])
+    .db()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// The code sealed under the store's secrets key, bound to the company and the order.
+    fn seal_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<String> {
         let key = self.inner.secrets_key.as_ref().ok_or_else(|| {
             StoreError::Other("the store was opened without a secrets key: an unlock code cannot be kept".into())
         })?;
-        let sealed = seal(key, &unlock_code_context(tenant, order), code)?;
+        seal(key, &unlock_code_context(tenant, order), code)
+    }
+}
+
+#[async_trait]
+impl UnlockCodeStore for SqliteStore {
+    async fn put_unlock_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<()> {
+        let sealed = self.seal_code(tenant, order, code)?;
         let (tenant, order) = (tenant.as_str().to_owned(), order.to_string());
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO unlock_codes (tenant, order_id, sealed) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (tenant, order_id) DO UPDATE SET sealed = excluded.sealed",
-            )
-            .db()?
-            .execute(params![tenant, order, sealed])
-            .db()?;
-            Ok(())
-        })
-        .await
+        self.write(move |conn| put_code(conn, &tenant, &order, &sealed)).await
+    }
+
+    async fn create_with_unlock_code(
+        &self,
+        order: &Order,
+        opened: &Event,
+        idem: Option<&IdempotencyRecord>,
+        code: &str,
+    ) -> StoreResult<()> {
+        let sealed = self.seal_code(&order.tenant, &order.id, code)?;
+        self.create_order(order, opened, idem, Some(sealed)).await
     }
 
     async fn unlock_code(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Option<String>> {

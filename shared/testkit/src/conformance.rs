@@ -139,6 +139,7 @@ macro_rules! conformance_tests {
             rewritten_events_replay_to_the_order,
             unlock_codes_are_kept_per_order_and_deleted_with_the_step_that_forgets_them,
             the_write_generation_moves_with_every_write,
+            an_opening_keeps_its_unlock_code_in_its_own_write,
         );
     };
 }
@@ -1954,4 +1955,7 @@ pub use crate::records_conformance::{
     customers_by_id_and_document, equipment_by_serial_and_customer, histories_list_linked_orders_newest_first,
     rewritten_events_replay_to_the_order,
 };
-pub use crate::unlock_conformance::unlock_codes_are_kept_per_order_and_deleted_with_the_step_that_forgets_them;
+pub use crate::unlock_conformance::{
+    an_opening_keeps_its_unlock_code_in_its_own_write,
+    unlock_codes_are_kept_per_order_and_deleted_with_the_step_that_forgets_them,
+};

@@ -890,3 +890,31 @@ fn each_function_may_do_on_the_table_what_its_code_does_and_no_more() {
         assert_eq!(table_grants(&t, f), expected(&package), "{id} ({package}): its table actions");
     }
 }
+
+/// The functions that give an order a technician or list the company's users (`Function::uses_users`, and the
+/// console, which serves every route) name the staff's user pool and may call exactly the three Cognito reads
+/// of `osflow-users-cognito` on it; no other function may call Cognito.
+#[test]
+fn the_functions_that_check_technicians_read_the_user_pool_and_only_they_do() {
+    let t = Template::load();
+    let (pool_id, _) = t.of_type("AWS::Cognito::UserPool").next().expect("the user pool");
+    let mut readers: BTreeSet<String> =
+        osflow_api::Function::ALL.into_iter().filter(|f| f.uses_users()).map(|f| f.package().to_owned()).collect();
+    readers.insert("console".to_owned());
+    let reads =
+        json!(["cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser", "cognito-idp:ListUsersInGroup"]);
+    for (package, (id, f)) in t.functions() {
+        let mut own = Vec::new();
+        statements(&f["Properties"]["Policies"], &mut own);
+        let cognito: Vec<&&Value> = own.iter().filter(|s| s["Action"].to_string().contains("cognito-idp:")).collect();
+        let env = &f["Properties"]["Environment"]["Variables"][osflow_users_cognito::USER_POOL_ID_ENV];
+        if readers.contains(&package) {
+            assert_eq!(*env, reference(&pool_id), "{id}: {}", osflow_users_cognito::USER_POOL_ID_ENV);
+            assert_eq!(cognito.len(), 1, "{id}: one Cognito statement");
+            assert_eq!(cognito[0]["Action"], reads, "{id}: the directory's reads, nothing more");
+            assert_eq!(cognito[0]["Resource"], get_att(&pool_id, "Arn"), "{id}: on the staff's pool only");
+        } else {
+            assert!(cognito.is_empty() && env.is_null(), "{id} ({package}) does not read the user pool");
+        }
+    }
+}

@@ -197,4 +197,65 @@ async fn a_warranty_return_is_opened_once_and_its_link_completed_by_the_retry() 
     let events = timeline["events"].as_array().unwrap();
     let links = events.iter().filter(|e| e["type"] == "order.warranty_return_opened").count();
     assert_eq!(links, 1, "{timeline}");
+
+    // Without a key, under another key, two at once, with another text: the same lines answer the same OS.
+    let plain = json!({"lines": [{"revision": 1, "line": 1}], "reported_problem": "Outro relato"});
+    let send = |call: Call| api.send(call);
+    let path = format!("{base}/warranty-return");
+    let (a, b, c) = tokio::join!(
+        send(Call::post(&path, &plain).by(&staff)),
+        send(Call::post(&path, &plain).by(&staff)),
+        send(Call::post(&path, &plain).by(&staff).idem("outra-chave")),
+    );
+    for r in [a, b, c] {
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.header("idempotent-replayed"), Some("true"));
+        assert_eq!(r.json()["id"], ret["id"], "{}", r.body);
+    }
+    let open = api.send(Call::get("/v1/orders").query("status", "aberta").by(&staff)).await.json();
+    assert_eq!(open["items"].as_array().unwrap().len(), 1, "still one warranty return: {open}");
+    assert_eq!(api.order(&staff, &id).await["warranty_returns"], link);
+}
+
+/// A warranty return without an `Idempotency-Key` is opened once per line set: sent again (or twice at once) it
+/// answers the OS opened first; another line set is another return.
+#[tokio::test]
+async fn a_warranty_return_without_a_key_is_opened_once_per_line_set() {
+    let api = Api::new();
+    let staff = Who::staff(SHOP);
+    let id = api.open_example(&staff).await;
+    let base = format!("/v1/orders/{id}");
+    for (path, body) in [
+        ("quote/send", "{}"),
+        ("quote/decision", r#"{"decision": "approve"}"#),
+        ("start", "{}"),
+        ("finish", "{}"),
+        ("validation", r#"{"checklist": [{"item": "Liga", "ok": true}], "extra_items": []}"#),
+        ("payment/request", "{}"),
+        ("payments", r#"{"amount": "269.90", "method": "pix"}"#),
+        ("release", "{}"),
+    ] {
+        api.ok(&staff, "POST", &format!("{base}/{path}"), body).await;
+    }
+    let path = format!("{base}/warranty-return");
+    let both =
+        json!({"lines": [{"revision": 1, "line": 2}, {"revision": 1, "line": 1}], "reported_problem": "Não liga"});
+    let (a, b) =
+        tokio::join!(api.send(Call::post(&path, &both).by(&staff)), api.send(Call::post(&path, &both).by(&staff)));
+    assert_eq!((a.status, b.status), (201, 201), "{} {}", a.body, b.body);
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    let first = a.json();
+    // The same set in another order, later: the same OS.
+    let swapped = json!({"lines": [{"revision": 1, "line": 1}, {"revision": 1, "line": 2}], "reported_problem": "x"});
+    let again = api.send(Call::post(&path, &swapped).by(&staff)).await;
+    assert_eq!((again.status, again.json()["id"].clone()), (201, first["id"].clone()), "{}", again.body);
+    // Another line set: another return.
+    let one = json!({"lines": [{"revision": 1, "line": 1}], "reported_problem": "A fonte parou"});
+    let other = api.send(Call::post(&path, &one).by(&staff)).await;
+    assert_eq!((other.status, other.header("idempotent-replayed")), (201, None), "{}", other.body);
+    assert_ne!(other.json()["id"], first["id"]);
+    let returns = api.order(&staff, &id).await["warranty_returns"].clone();
+    assert_eq!(returns.as_array().unwrap().len(), 2, "{returns}");
+    let open = api.send(Call::get("/v1/orders").query("status", "aberta").by(&staff)).await.json();
+    assert_eq!(open["items"].as_array().unwrap().len(), 2, "{open}");
 }

@@ -17,3 +17,4 @@ mod search;
 mod support;
 mod tenancy;
 mod unlock;
+mod users;

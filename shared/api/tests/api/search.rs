@@ -57,6 +57,9 @@ async fn the_order_lists_the_actions_its_flow_allows_the_caller_now() {
 async fn the_search_filters_and_pages_over_every_open_status() {
     let api = Api::new();
     let staff = Who::staff(SHOP);
+    let tec = osflow_domain::values::UserId::parse("tec-1").unwrap();
+    let shop = osflow_domain::values::TenantId::parse(SHOP).unwrap();
+    api.users.register(&shop, &tec, &[osflow_domain::Role::Tecnico]).unwrap();
     let mut ids = vec![];
     for i in 0..7 {
         let body = order_with(|v| {

@@ -30,6 +30,8 @@ pub struct Api {
     pub store: SqliteStore,
     pub blobs: LocalBlobStore,
     pub clock: Arc<TestClock>,
+    /// The company's users (the development users osflow-local knows).
+    pub users: Arc<osflow_lambda_kit::DevelopmentUsers>,
     /// Holds the database and the blobs; removed when the harness drops.
     _dir: tempfile::TempDir,
 }
@@ -48,13 +50,15 @@ impl Api {
             LocalBlobStore::new(dir.path().join("blobs"), "http://127.0.0.1:3000/blobs", b"test-secret".to_vec());
         let clock = Arc::new(TestClock::parse(NOW));
         let store_arc = Arc::new(store.clone());
+        let users = Arc::new(osflow_lambda_kit::DevelopmentUsers::in_memory());
         let app = App::over(store_arc.clone())
             .with_blobs(Arc::new(blobs.clone()))
             .with_fiscal(FiscalAdmin { emitters: store_arc, checks: Arc::new(NfeChecks) })
             .with_clock(clock.clone())
             // As osflow-local answers: every test's reads after its writes check that nothing stale is served.
-            .with_read_cache(READ_CACHE_BYTES);
-        Api { app, store, blobs, clock, _dir: dir }
+            .with_read_cache(READ_CACHE_BYTES)
+            .with_users(users.clone());
+        Api { app, store, blobs, clock, users, _dir: dir }
     }
 
     /// Sends a call to `handle` with every route (osflow-local's view).

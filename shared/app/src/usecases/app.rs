@@ -9,9 +9,9 @@ use osflow_domain::values::{OrderId, TenantId};
 
 use crate::ports::{
     Blob, BlobStore, FiscalAdmin, FlowStore, IdempotencyStore, InvoiceStore, NfeEvents, NfseEvents, OrderStore,
-    RecordStore, ReportStore, SettingsStore, StoreError, UnlockCodeStore,
+    RecordStore, ReportStore, SettingsStore, StoreError, UnlockCodeStore, UserDirectory,
 };
-use crate::usecases::CachedFlowStore;
+use crate::usecases::{CachedFlowStore, CachedUserDirectory, NoUserDirectory};
 
 /// The source of time.
 pub trait Clock: Send + Sync {
@@ -102,6 +102,8 @@ pub struct App {
     pub records: Arc<dyn RecordStore>,
     /// The equipment's unlock codes, sealed.
     pub unlock_codes: Arc<dyn UnlockCodeStore>,
+    /// The company's staff users (the technicians an order may be given).
+    pub users: Arc<dyn UserDirectory>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
     /// Webhook URLs may be `http://` to this machine's loopback (osflow-local); otherwise `https://` only.
@@ -148,7 +150,8 @@ impl<T> AppStore for T where
 impl App {
     /// The use cases over one store behind every store port, with the defaults: the system clock, UUIDv7 ids,
     /// no invoicing (the release is never held for an NF-e), no blob store ([`NoBlobs`]: every call fails), no
-    /// fiscal admin, flow versions read from the store each time. The `with_*` methods change what differs.
+    /// fiscal admin, flow versions read from the store each time, no user directory ([`NoUserDirectory`]: giving an
+    /// order a technician fails as unavailable). The `with_*` methods change what differs.
     pub fn over<S: AppStore>(store: Arc<S>) -> App {
         App {
             orders: store.clone(),
@@ -158,6 +161,7 @@ impl App {
             settings: store.clone(),
             records: store.clone(),
             unlock_codes: store.clone(),
+            users: Arc::new(NoUserDirectory),
             reports: store,
             invoicing: Arc::new(NoInvoicing),
             blobs: Arc::new(NoBlobs),
@@ -231,6 +235,20 @@ impl App {
     /// Webhook URLs may be `http://` to this machine's loopback addresses (osflow-local's integrations).
     pub fn with_local_webhooks(mut self) -> App {
         self.local_webhooks = true;
+        self
+    }
+
+    /// The company's users asked of `users`.
+    pub fn with_users(mut self, users: Arc<dyn UserDirectory>) -> App {
+        self.users = users;
+        self
+    }
+
+    /// The user directory's answers remembered per process for `seconds` ([`CachedUserDirectory`]; wire the
+    /// clock first).
+    pub fn with_user_cache(mut self, seconds: i64) -> App {
+        let ttl = chrono::Duration::seconds(seconds);
+        self.users = Arc::new(CachedUserDirectory::new(self.users, self.clock.clone(), ttl));
         self
     }
 

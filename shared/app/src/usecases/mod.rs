@@ -9,7 +9,7 @@
 //! (`flows`), the notification settings (`settings`), the NF-e emitter (`fiscal`), the events of authorized NF-e
 //! and their documents (`nfe_events`), the NFS-e's cancellation and one issued elsewhere (`nfse_events`), the
 //! DANFSe of an NFS-e (`danfse`), the paperwork settings, warranty returns and printed OS (`paperwork`), the
-//! equipment's unlock code (`unlock`).
+//! equipment's unlock code (`unlock`), the company's users and the technician's check (`users`).
 
 mod app;
 mod danfse;
@@ -24,6 +24,7 @@ mod records;
 mod settings;
 mod steps;
 mod unlock;
+mod users;
 
 pub use app::*;
 pub use fiscal::*;
@@ -36,6 +37,7 @@ pub use records::*;
 pub use settings::*;
 pub use steps::*;
 pub use unlock::*;
+pub use users::*;
 
 use osflow_domain::values::{TenantId, UserId};
 use osflow_domain::{Actor, DomainError, FlowError, Order, Role};

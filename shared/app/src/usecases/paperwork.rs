@@ -7,7 +7,7 @@ use osflow_domain::{
     Command, DomainError, Flow, Intake, LineInput, Order, Service, WarrantyDefaults, WarrantyError, WarrantyLink,
 };
 
-use crate::ports::{CompanySettings, PageRequest};
+use crate::ports::{CompanySettings, StoreError};
 use crate::receipts;
 use crate::usecases::{
     App, AppError, AppResult, Caller, Idempotency, OpenOrderInput, Rendered, Reply, StepRequest, Stepped,
@@ -126,11 +126,12 @@ impl App {
     /// the chosen lines of the first, still under warranty today, at zero price; the first order records the
     /// link (an event on its timeline), so each shows the other.
     ///
-    /// Two writes, made safe to repeat: with an `Idempotency-Key` the new OS is saved with its answer, so a retry
-    /// opens no second OS and gets the same answer; the link on the first order is written conditionally on the
-    /// version read, and only when it is not there yet. A retry after an interruption between the two writes
-    /// (the new OS stored, the link not) writes the missing link: every return of the first order not yet on it
-    /// is linked.
+    /// One warranty return per line set of the first order, by nature: the new OS's id is derived from the first
+    /// order and the chosen lines ([`warranty_return_id`]), and the store creates an order only when its id is
+    /// free. The same lines asked again (a retry with or without an `Idempotency-Key`, two clerks at once)
+    /// answer the return already opened and open no second OS. The link on the first order is written
+    /// conditionally on the version read, and only when missing, so the answer to a retry after an interruption
+    /// between the two writes (the new OS stored, the link not) completes it.
     pub async fn open_warranty_return(
         &self,
         caller: &Caller,
@@ -141,10 +142,14 @@ impl App {
     ) -> AppResult<Reply<Stepped>> {
         self.require(caller, &super::STAFF_ROLES)?;
         let original = self.orders.get(&caller.tenant, first).await?.ok_or(AppError::NotFound)?;
+        let id = warranty_return_id(&original.id, &input.lines);
         if let Some(saved) = self.replay(&caller.tenant, idem).await? {
-            // Done before, maybe without its link: complete it.
-            self.link_warranty_returns(caller, &original, render).await?;
+            self.link_existing_return(caller, &original, &id, render).await?;
             return Ok(Reply::Replayed(saved));
+        }
+        // Opened before: that return answers (its link completed).
+        if let Some(existing) = self.link_existing_return(caller, &original, &id, render).await? {
+            return Ok(Reply::Replayed(existing));
         }
         let items = original
             .warranty_return_lines(&input.lines, today(self.clock.now()))
@@ -160,14 +165,43 @@ impl App {
             technician: original.technician.clone(),
             intake: input.intake,
         };
-        let opened = match self.open_order_linked(caller, open, Some(link), None, idem, render).await? {
-            Reply::Fresh(opened) => opened,
-            // Another request with the same key won the race: it links its own OS.
-            Reply::Replayed(saved) => return Ok(Reply::Replayed(saved)),
+        let opened = match self.open_order_linked(caller, open, Some((link, id)), None, idem, render).await {
+            Ok(Reply::Fresh(opened)) => opened,
+            // Another request with the same key won the race: the OS it opened is this one.
+            Ok(Reply::Replayed(saved)) => {
+                self.link_existing_return(caller, &original, &id, render).await?;
+                return Ok(Reply::Replayed(saved));
+            }
+            // Another request for the same lines won the race: its OS answers.
+            Err(AppError::Store(StoreError::AlreadyExists)) => {
+                return match self.link_existing_return(caller, &original, &id, render).await? {
+                    Some(existing) => Ok(Reply::Replayed(existing)),
+                    None => Err(AppError::Store(StoreError::AlreadyExists)),
+                };
+            }
+            Err(e) => return Err(e),
         };
         let back = WarrantyLink { order: opened.order.id, number: opened.order.number };
         self.link_warranty_return(caller, first, back, render).await?;
         Ok(Reply::Fresh(opened))
+    }
+
+    /// The warranty return `id` of `original` when it was opened before, rendered as it is now, after linking it
+    /// on the first order if an interrupted request left the link unwritten; `None` when it was never opened.
+    async fn link_existing_return(
+        &self,
+        caller: &Caller,
+        original: &Order,
+        id: &OrderId,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Option<Rendered>> {
+        let Some(existing) = self.orders.get(&caller.tenant, id).await? else { return Ok(None) };
+        let back = WarrantyLink { order: existing.id, number: existing.number };
+        if !original.warranty_returns.contains(&back) {
+            self.link_warranty_return(caller, &original.id, back, render).await?;
+        }
+        let flow = self.flow_version(&caller.tenant, existing.flow_version).await?;
+        Ok(Some(render(&existing, &flow)))
     }
 
     /// Records on the first order the link to its warranty return `back` unless it is there: conditional on the
@@ -194,27 +228,6 @@ impl App {
         }
     }
 
-    /// Links on the first order its warranty returns it does not list yet (an interrupted request's), found
-    /// among the customer's latest orders (a return has the first order's customer).
-    async fn link_warranty_returns(
-        &self,
-        caller: &Caller,
-        original: &Order,
-        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
-    ) -> AppResult<()> {
-        let latest =
-            self.orders.list_by_customer(&caller.tenant, &original.customer.document, &PageRequest::first(100)).await?;
-        for o in latest.items {
-            let back = WarrantyLink { order: o.id, number: o.number };
-            if o.warranty_of.as_ref().is_some_and(|l| l.order == original.id)
-                && !original.warranty_returns.contains(&back)
-            {
-                self.link_warranty_return(caller, &original.id, back, render).await?;
-            }
-        }
-        Ok(())
-    }
-
     /// A printed document of the order (PDF bytes), for any staff role.
     pub async fn receipt(&self, caller: &Caller, id: &OrderId, kind: ReceiptKind) -> AppResult<Vec<u8>> {
         self.require(caller, &super::STAFF_ROLES)?;
@@ -238,5 +251,48 @@ impl App {
             ReceiptKind::Entry => receipts::entry_receipt(order, &settings, &company),
             ReceiptKind::Delivery => receipts::delivery_receipt(order, &settings, &company),
         })
+    }
+}
+
+/// The id of the warranty return of `original` for `lines`, the same whatever the order the lines were given in:
+/// a UUIDv7 with the first order's instant and, for its random bits, a SHA-256 of the first order's id and the
+/// sorted lines. A request for lines already returned together finds their return by this id.
+pub fn warranty_return_id(original: &OrderId, lines: &[(u32, u32)]) -> OrderId {
+    let mut sorted = lines.to_vec();
+    sorted.sort_unstable();
+    let mut text = format!("osflow warranty return\0{original}");
+    for (revision, line) in sorted {
+        text.push_str(&format!("\0{revision}:{line}"));
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&digest.as_ref()[..10]);
+    let millis = original
+        .as_uuid()
+        .get_timestamp()
+        .map(|t| {
+            let (secs, nanos) = t.to_unix();
+            secs * 1000 + u64::from(nanos) / 1_000_000
+        })
+        .unwrap_or_default();
+    let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    OrderId::from_uuid(uuid).expect("the builder makes a version 7 UUID")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warranty_return_id_depends_on_the_first_order_and_the_line_set_only() {
+        let first = OrderId::parse("01936d4e-8a3b-7c2d-9e4f-a1b2c3d4e5f6").unwrap();
+        let other = OrderId::parse("01936d4e-8a3b-7c2d-9e4f-a1b2c3d4e5f7").unwrap();
+        let id = warranty_return_id(&first, &[(1, 2), (1, 1)]);
+        assert_eq!(id, warranty_return_id(&first, &[(1, 1), (1, 2)]), "the order of the lines does not matter");
+        assert_ne!(id, warranty_return_id(&first, &[(1, 1)]));
+        assert_ne!(id, warranty_return_id(&first, &[(1, 1), (1, 2), (1, 2)]));
+        assert_ne!(id, warranty_return_id(&other, &[(1, 1), (1, 2)]));
+        assert_eq!(id.as_uuid().get_version_num(), 7);
+        assert_eq!(id.as_uuid().get_timestamp(), first.as_uuid().get_timestamp(), "the first order's instant");
     }
 }

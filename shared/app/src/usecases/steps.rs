@@ -114,7 +114,8 @@ impl App {
     }
 
     /// Step 1 with the equipment's unlock code left at the counter: the code is kept sealed by the store (never
-    /// on the order or its events: the order's intake says only that one was left) before the order is stored.
+    /// on the order or its events: the order's intake says only that one was left) in the order's own write, so
+    /// an opening that fails keeps no code.
     pub async fn open_order_with_unlock_code(
         &self,
         caller: &Caller,
@@ -126,12 +127,12 @@ impl App {
         self.open_order_linked(caller, input, None, unlock_code, idem, render).await
     }
 
-    /// Opens an order, a warranty return of `warranty_of` when given.
+    /// Opens an order; with `warranty_of`, the warranty return of that order under the id given with it.
     pub(crate) async fn open_order_linked(
         &self,
         caller: &Caller,
         mut input: OpenOrderInput,
-        warranty_of: Option<osflow_domain::WarrantyLink>,
+        warranty_of: Option<(osflow_domain::WarrantyLink, OrderId)>,
         unlock_code: Option<&crate::usecases::UnlockCode>,
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
@@ -151,8 +152,12 @@ impl App {
         self.fill_warranty(&caller.tenant, &mut input.items).await?;
         let now = self.clock.now();
         // Validate before taking a number, so bad input burns none.
+        let (warranty_of, id) = match warranty_of {
+            Some((link, id)) => (Some(link), id),
+            None => (None, self.ids.order_id()),
+        };
         let probe = OpenOrder {
-            id: self.ids.order_id(),
+            id,
             tenant: caller.tenant.clone(),
             number: 0,
             customer: input.customer,
@@ -166,41 +171,42 @@ impl App {
             warranty_of,
         };
         let checked = decide_open(&flow, probe.clone(), &caller.actor(), now)?;
+        // A technician given at opening is one of the company's (a warranty return keeps the first order's).
+        if probe.warranty_of.is_none()
+            && let Some(technician) = &probe.technician
+        {
+            self.check_technician(&caller.tenant, technician).await?;
+        }
         let osflow_domain::Change::Opened(opened) = &checked.change else { unreachable!("decide_open yields Opened") };
         // The customer's and the equipment's records (found by document and serial, or created), and the order
         // in their histories before the order itself (a link to an order never stored is skipped by the reads).
         let (customer, equipment) = self.records_for(&caller.tenant, &opened.customer, &opened.equipment).await?;
         let (customer_id, equipment_id) = (customer.id, equipment.as_ref().map(|e| e.id));
         self.records.link_order(&caller.tenant, &probe.id, Some(&customer_id), equipment_id.as_ref()).await?;
-        // The code sealed before the order (as the links: a code of an order never stored is never read), and
-        // forgotten again when this request does not store the order after all.
-        let id = probe.id;
-        if let Some(code) = unlock_code {
-            self.unlock_codes.put_unlock_code(&caller.tenant, &id, code.expose()).await?;
-        }
-        let done: AppResult<Reply<Stepped>> = async {
-            let number = self.orders.next_order_number(&caller.tenant).await?;
-            let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?
-                .with_records(Some(customer_id), equipment_id);
-            let order = Order::from_opened(&event).expect("decide_open yields Opened");
-            let rendered = render(&order, &flow);
-            let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
-            match self.orders.create(&order, &event, record.as_ref()).await {
-                Ok(()) => {
-                    self.forget_stale_reads(&caller.tenant);
-                    Ok(Reply::Fresh(Stepped { order, rendered }))
-                }
-                Err(StoreError::AlreadyExists) if idem.is_some() => {
-                    Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
-                }
-                Err(e) => Err(e.into()),
+        let number = self.orders.next_order_number(&caller.tenant).await?;
+        let event = decide_open(&flow, OpenOrder { number, ..probe }, &caller.actor(), now)?
+            .with_records(Some(customer_id), equipment_id);
+        let order = Order::from_opened(&event).expect("decide_open yields Opened");
+        debug_assert_eq!(order.id, id);
+        let rendered = render(&order, &flow);
+        let record = idem.map(|i| self.idem_record(&caller.tenant, i, &rendered));
+        // The unlock code is sealed and kept in the order's own write: an opening that is not stored keeps none.
+        let created = match unlock_code {
+            Some(code) => {
+                self.unlock_codes.create_with_unlock_code(&order, &event, record.as_ref(), code.expose()).await
             }
+            None => self.orders.create(&order, &event, record.as_ref()).await,
+        };
+        match created {
+            Ok(()) => {
+                self.forget_stale_reads(&caller.tenant);
+                Ok(Reply::Fresh(Stepped { order, rendered }))
+            }
+            Err(StoreError::AlreadyExists) if idem.is_some() => {
+                Ok(Reply::Replayed(self.replay_after_race(&caller.tenant, idem).await?))
+            }
+            Err(e) => Err(e.into()),
         }
-        .await;
-        if unlock_code.is_some() && !matches!(done, Ok(Reply::Fresh(_))) {
-            self.forget_unkept_unlock_code(&caller.tenant, &id).await?;
-        }
-        done
     }
 
     /// Any step after opening, by a staff caller. `if_match` pins the version the client saw (412 when stale);
@@ -250,6 +256,7 @@ impl App {
         // command is named as its action (`Command::name`); other commands never match.
         let mut company_invoices: Option<Invoicing> = None;
         let mut last_conflict = 0;
+        let mut technician_checked = false;
         for attempt in 0..STEP_ATTEMPTS {
             if attempt > 0 {
                 step_backoff(attempt - 1).await;
@@ -273,6 +280,13 @@ impl App {
             };
             let ctx = Context::at(self.clock.now()).invoicing(invoicing);
             let events = decide(&order, &flow, cmd.clone(), actor, &ctx)?;
+            // A technician is one of the company's: asked once the rules allow the step (who, when, a change).
+            if let Command::AssignTechnician { technician } = &cmd
+                && !technician_checked
+            {
+                self.check_technician(tenant, technician).await?;
+                technician_checked = true;
+            }
             let expected = order.version;
             let mut next = order;
             for e in &events {
