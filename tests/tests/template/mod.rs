@@ -909,10 +909,10 @@ fn the_functions_that_check_technicians_read_the_user_pool_and_only_they_do() {
         let cognito: Vec<&&Value> = own.iter().filter(|s| s["Action"].to_string().contains("cognito-idp:")).collect();
         let env = &f["Properties"]["Environment"]["Variables"][osflow_users_cognito::USER_POOL_ID_ENV];
         if readers.contains(&package) {
-            assert_eq!(*env, reference(&pool_id), "{id}: {}", osflow_users_cognito::USER_POOL_ID_ENV);
+            assert_eq!(*env, reference(pool_id), "{id}: {}", osflow_users_cognito::USER_POOL_ID_ENV);
             assert_eq!(cognito.len(), 1, "{id}: one Cognito statement");
             assert_eq!(cognito[0]["Action"], reads, "{id}: the directory's reads, nothing more");
-            assert_eq!(cognito[0]["Resource"], get_att(&pool_id, "Arn"), "{id}: on the staff's pool only");
+            assert_eq!(cognito[0]["Resource"], get_att(pool_id, "Arn"), "{id}: on the staff's pool only");
         } else {
             assert!(cognito.is_empty() && env.is_null(), "{id} ({package}) does not read the user pool");
         }

@@ -61,6 +61,8 @@ pub const USER_CACHE_SECONDS: i64 = 60;
 
 type UserKey = (TenantId, UserId);
 type RoleKey = (TenantId, Role);
+/// Answers with the instant each was taken.
+type Remembered<K, V> = Mutex<HashMap<K, (DateTime<Utc>, V)>>;
 
 /// A [`UserDirectory`] that remembers each answer for `ttl` (time from the App's clock). A user found is trusted
 /// for `ttl`, so a user removed from the company (or from the technicians) can still be assigned for that long;
@@ -69,8 +71,8 @@ pub struct CachedUserDirectory {
     inner: Arc<dyn UserDirectory>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
-    users: Mutex<HashMap<UserKey, (DateTime<Utc>, DirectoryUser)>>,
-    roles: Mutex<HashMap<RoleKey, (DateTime<Utc>, Vec<DirectoryUser>)>>,
+    users: Remembered<UserKey, DirectoryUser>,
+    roles: Remembered<RoleKey, Vec<DirectoryUser>>,
 }
 
 /// Entries kept at most; past this the memory is emptied (a warm function serves a bounded set of companies).
@@ -87,17 +89,13 @@ impl CachedUserDirectory {
         CachedUserDirectory { inner, clock, ttl, users: Mutex::default(), roles: Mutex::default() }
     }
 
-    fn fresh<K: Eq + std::hash::Hash, V: Clone>(
-        &self,
-        map: &Mutex<HashMap<K, (DateTime<Utc>, V)>>,
-        key: &K,
-    ) -> Option<V> {
+    fn fresh<K: Eq + std::hash::Hash, V: Clone>(&self, map: &Remembered<K, V>, key: &K) -> Option<V> {
         let now = self.clock.now();
         let map = map.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(key).filter(|(at, _)| now < *at + self.ttl && now >= *at).map(|(_, v)| v.clone())
     }
 
-    fn keep<K: Eq + std::hash::Hash, V>(&self, map: &Mutex<HashMap<K, (DateTime<Utc>, V)>>, key: K, value: V) {
+    fn keep<K: Eq + std::hash::Hash, V>(&self, map: &Remembered<K, V>, key: K, value: V) {
         let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= CACHE_MAX {
             map.clear();
