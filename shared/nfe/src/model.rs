@@ -45,6 +45,16 @@ impl EmissionType {
             EmissionType::SvcRs => 7,
         }
     }
+
+    /// The emission type of a `tpEmis` digit this crate issues (1, 6, 7).
+    pub fn from_code(code: u8) -> Option<EmissionType> {
+        match code {
+            1 => Some(EmissionType::Normal),
+            6 => Some(EmissionType::SvcAn),
+            7 => Some(EmissionType::SvcRs),
+            _ => None,
+        }
+    }
 }
 
 /// Entry into contingency (`ide/dhCont`, `ide/xJust`), required when `tpEmis` is not 1.

@@ -16,8 +16,9 @@ use rust_decimal::Decimal;
 use crate::authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError};
 use crate::build::NFE_NS;
 use crate::event::{EventReceipt, EventType, SignedEvent, SignedVoid, VoidReceipt};
-use crate::key::{AccessKey, Cnf, KeyError};
+use crate::key::{AccessKey, Cnf, KeyError, Uf};
 use crate::model::HOMOLOGATION_DEST_NAME;
+use crate::sefaz::endpoints;
 use crate::sign::SignedNfe;
 use crate::verify::{self, VerifyError};
 use crate::xml::{self, Element};
@@ -133,6 +134,17 @@ pub fn check(doc: &str) -> Result<(AccessKey, String), Rejection> {
             502,
             "Erro na Chave de Acesso - Campo Id não corresponde à concatenação dos campos correspondentes",
         ));
+    }
+    // Contingency data only with a contingency tpEmis, and always with one.
+    let (dh_cont, x_just) = (t(ide, "dhCont"), t(ide, "xJust"));
+    if key.tp_emis() == "1" && (!dh_cont.is_empty() || !x_just.is_empty()) {
+        return Err(rej(
+            556,
+            "Justificativa de entrada em contingência não deve ser informada para tipo de emissão normal",
+        ));
+    }
+    if key.tp_emis() != "1" && (dh_cont.is_empty() || x_just.is_empty()) {
+        return Err(rej(557, "A Justificativa de entrada em contingência deve ser informada."));
     }
     let cnf: u32 = key.cnf().parse().unwrap_or(0);
     let nnf: u32 = key.n_nf().parse().unwrap_or(0);
@@ -269,6 +281,22 @@ impl Simulator {
         format!("1{cuf}{}{seq:010}", self.now().format("%y"))
     }
 
+    /// An NF-e of a contingency tpEmis (6 SVC-AN, 7 SVC-RS) is authorized only by the SVC of its UF, and only
+    /// while the SEFAZ of origin has it on (here: during the outage): 114 otherwise.
+    fn svc_refusal(&self, key: &AccessKey) -> Option<Outcome> {
+        let asked = match key.tp_emis() {
+            "6" => "SVCAN",
+            "7" => "SVCRS",
+            _ => return None,
+        };
+        let of_the_uf = key.cuf().parse().ok().and_then(Uf::from_code).map(endpoints::contingency_authorizer);
+        if self.outage.load(Ordering::SeqCst) && of_the_uf == Some(asked) {
+            return None;
+        }
+        let label = if asked == "SVCAN" { "SVC-AN" } else { "SVC-RS" };
+        Some(Outcome::Rejected { c_stat: 114, x_motivo: format!("{label} desabilitada pela SEFAZ de Origem") })
+    }
+
     /// Authorizes raw bytes (for documents that did not come from [`crate::sign`]).
     pub fn authorize_xml(&self, doc: &str) -> Outcome {
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -276,6 +304,9 @@ impl Simulator {
             Ok(v) => v,
             Err(r) => return Outcome::Rejected { c_stat: r.c_stat, x_motivo: r.x_motivo },
         };
+        if let Some(refused) = self.svc_refusal(&key) {
+            return refused;
+        }
         let number = (key.emitter().to_owned(), key.serie().to_owned(), key.n_nf().to_owned());
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let n: u32 = key.n_nf().parse().unwrap_or(0);

@@ -109,23 +109,32 @@ impl SefazSoap {
         Ok(SefazSoap { config, http })
     }
 
-    fn url(&self, uf: Uf, service: Service) -> Result<String, TransportError> {
-        if let Some(o) = &self.config.endpoints {
-            return Ok(match service {
-                Service::Authorization => o.authorization.clone(),
-                Service::Consult => o.consult.clone(),
-                Service::Event => o.event.clone(),
-                Service::Inutilization => o.inutilization.clone(),
-                _ => o.status.clone(),
-            });
-        }
-        endpoints::endpoint(uf, self.config.environment, self.config.emission, service)
-            .map(str::to_owned)
-            .ok_or_else(|| TransportError::Config(format!("no {service:?} endpoint for {uf}")))
+    fn url(&self, uf: Uf, emission: EmissionType, service: Service) -> Result<String, TransportError> {
+        service_url(self.config.endpoints.as_ref(), uf, self.config.environment, emission, service)
+    }
+
+    /// The emission type of a document's key: an NF-e issued in SVC (tpEmis 6/7) is authorized, consulted and
+    /// has its events at the SVC, whatever this client's [`SefazConfig::emission`].
+    fn key_emission(key: &AccessKey) -> Result<EmissionType, TransportError> {
+        key.tp_emis()
+            .parse()
+            .ok()
+            .and_then(EmissionType::from_code)
+            .ok_or_else(|| TransportError::Config(format!("tpEmis {} of key {key} is not issued here", key.tp_emis())))
     }
 
     async fn post(&self, uf: Uf, service: Service, message: &str) -> Result<String, TransportError> {
-        let url = self.url(uf, service)?;
+        self.post_to(uf, self.config.emission, service, message).await
+    }
+
+    async fn post_to(
+        &self,
+        uf: Uf,
+        emission: EmissionType,
+        service: Service,
+        message: &str,
+    ) -> Result<String, TransportError> {
+        let url = self.url(uf, emission, service)?;
         let body = wrap::soap12(service.wsdl(), message);
         let ct = format!("application/soap+xml;charset=utf-8;action=\"{}\"", service.action());
         tracing::debug!(service = service.wsdl(), %url, bytes = body.len(), "SEFAZ request");
@@ -152,6 +161,29 @@ impl SefazSoap {
     async fn settle(&self, key: &AccessKey) -> Result<Outcome, TransportError> {
         self.consult(key).await
     }
+}
+
+/// The URL of a service: the override when configured (a test SEFAZ answers every authorizer there), else the
+/// table's for the UF, environment and emission type.
+fn service_url(
+    endpoints: Option<&EndpointOverride>,
+    uf: Uf,
+    environment: Environment,
+    emission: EmissionType,
+    service: Service,
+) -> Result<String, TransportError> {
+    if let Some(o) = endpoints {
+        return Ok(match service {
+            Service::Authorization => o.authorization.clone(),
+            Service::Consult => o.consult.clone(),
+            Service::Event => o.event.clone(),
+            Service::Inutilization => o.inutilization.clone(),
+            _ => o.status.clone(),
+        });
+    }
+    endpoints::endpoint(uf, environment, emission, service)
+        .map(str::to_owned)
+        .ok_or_else(|| TransportError::Config(format!("no {service:?} endpoint for {uf} ({emission:?})")))
 }
 
 /// An HTTPS client with the A1 as TLS client identity that trusts only `trust_roots_pem` (TLS 1.2+,
@@ -211,7 +243,7 @@ impl FiscalAuthority for SefazSoap {
         let uf = Self::key_uf(key)?;
         let id_lote = key.n_nf().parse::<u64>().unwrap_or(1);
         let msg = wrap::envi_nfe(nfe, id_lote);
-        match self.post(uf, Service::Authorization, &msg).await {
+        match self.post_to(uf, Self::key_emission(key)?, Service::Authorization, &msg).await {
             Ok(text) => {
                 let out = response::authorization(&text)?;
                 match out.c_stat() {
@@ -247,7 +279,7 @@ impl FiscalAuthority for SefazSoap {
     async fn consult(&self, key: &AccessKey) -> Result<Outcome, TransportError> {
         let uf = Self::key_uf(key)?;
         let msg = wrap::cons_sit_nfe(key, self.config.environment);
-        let text = self.post(uf, Service::Consult, &msg).await?;
+        let text = self.post_to(uf, Self::key_emission(key)?, Service::Consult, &msg).await?;
         response::consult(&text)
     }
 
@@ -261,12 +293,46 @@ impl FiscalAuthority for SefazSoap {
         let uf = Self::key_uf(event.key())?;
         let id_lote = event.key().n_nf().parse::<u64>().unwrap_or(1) * 100 + u64::from(event.seq());
         let msg = crate::event::env_evento(&[event], id_lote);
-        let text = self.post(uf, Service::Event, &msg).await?;
+        let text = self.post_to(uf, Self::key_emission(event.key())?, Service::Event, &msg).await?;
         response::event(&text)
     }
 
     async fn void_numbers(&self, request: &SignedVoid) -> Result<VoidReceipt, TransportError> {
         let text = self.post(request.uf(), Service::Inutilization, request.xml()).await?;
         response::inutilization(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document's service goes to the authorizer of its key's tpEmis: SP's own for 1, SVC-AN for 6.
+    #[test]
+    fn documents_go_to_the_authorizer_of_their_emission_type() {
+        let at = |emission, service| service_url(None, Uf::SP, Environment::Homologation, emission, service).unwrap();
+        let normal = at(EmissionType::Normal, Service::Authorization);
+        let svc = at(EmissionType::SvcAn, Service::Authorization);
+        assert_eq!(normal, endpoints::url("SP", Environment::Homologation, Service::Authorization).unwrap());
+        assert_eq!(svc, endpoints::url("SVCAN", Environment::Homologation, Service::Authorization).unwrap());
+        assert_ne!(normal, svc);
+        assert_eq!(
+            at(EmissionType::SvcRs, Service::Consult),
+            endpoints::url("SVCRS", Environment::Homologation, Service::Consult).unwrap()
+        );
+        let o = EndpointOverride::single("https://127.0.0.1:1/ws");
+        assert_eq!(
+            service_url(Some(&o), Uf::SP, Environment::Homologation, EmissionType::SvcAn, Service::Status).unwrap(),
+            "https://127.0.0.1:1/ws"
+        );
+        let key = |prefix: &str| {
+            (0..=9).find_map(|dv| AccessKey::parse(&format!("{prefix}{dv}")).ok()).expect("one check digit fits")
+        };
+        let svc = key("3526121122233300018155001000000400600000400");
+        assert_eq!(SefazSoap::key_emission(&svc).unwrap(), EmissionType::SvcAn);
+        let normal = key("3526121122233300018155001000000400100000400");
+        assert_eq!(SefazSoap::key_emission(&normal).unwrap(), EmissionType::Normal);
+        let epec = key("3526121122233300018155001000000400400000400");
+        assert!(SefazSoap::key_emission(&epec).is_err(), "tpEmis 4 is not issued here");
     }
 }

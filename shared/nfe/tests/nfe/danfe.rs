@@ -10,7 +10,10 @@ use crate::support::*;
 
 fn proc_of(inp: &NfeInput) -> (SignedNfe, Protocol, String) {
     let doc = signed(inp);
-    let Outcome::Authorized(p) = Simulator::new().authorize_xml(doc.xml()) else { panic!("not authorized") };
+    let sefaz = Simulator::new();
+    // The SVC authorizes only while the UF's authorizer is down.
+    sefaz.set_outage(inp.emission != EmissionType::Normal);
+    let Outcome::Authorized(p) = sefaz.authorize_xml(doc.xml()) else { panic!("not authorized") };
     let proc_ = osflow_nfe::wrap::nfe_proc(&doc, &p).unwrap();
     (doc, p, proc_)
 }

@@ -221,10 +221,25 @@ async fn outage_then_svc_with_a_new_key_then_back_to_normal() {
     xmlsec1(&proc_);
     dump("procNFe-svc-an.xml", &proc_);
 
+    // During the outage the old key cannot be consulted (108); the SVC one can.
+    let e = sefaz.consult(normal.key()).await.unwrap_err();
+    assert!(matches!(e, TransportError::Inconclusive { c_stat: 108, .. }), "{e:?}");
+    assert_eq!(sefaz.consult(svc.key()).await.unwrap().c_stat(), 100);
+
     mock.state.simulator.set_outage(false);
     assert!(sefaz.status().await.unwrap().in_operation());
+    // Back to normal: the first key never reached SEFAZ (217), the SVC one is authorized.
+    assert!(sefaz.consult(normal.key()).await.unwrap().is_not_found());
+    assert_eq!(sefaz.consult(svc.key()).await.unwrap().c_stat(), 100);
     // The normal key of the same number is now a duplicate with another key (539): one NF-e per number.
     let out = sefaz.authorize(&normal).await.unwrap();
     assert_eq!(out.c_stat(), 539, "{out:?}");
+    // The SVC is off again: a new contingency NF-e is refused (114); so is the SVC of another UF's group.
+    let late = signed(&NfeInput { n_nf: 401, ..svc_input.clone() });
+    assert_eq!(sefaz.authorize(&late).await.unwrap().c_stat(), 114);
+    mock.state.simulator.set_outage(true);
+    let wrong = signed(&NfeInput { n_nf: 402, emission: EmissionType::SvcRs, ..svc_input.clone() });
+    assert_eq!(sefaz.authorize(&wrong).await.unwrap().c_stat(), 114, "SP is served by SVC-AN, not SVC-RS");
+    mock.state.simulator.set_outage(false);
     let _ = dec!(0);
 }
