@@ -313,6 +313,10 @@ pub struct InvoiceRecord {
     pub revision: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// An NF-e keyed for SEFAZ's contingency (tpEmis 6/7 in `access_key`): the entry it is signed with (`dhCont`,
+    /// `xJust`), kept so that the same key always signs the same document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contingency: Option<ContingencyEntry>,
 }
 
 #[async_trait]
@@ -689,6 +693,67 @@ impl std::fmt::Debug for EmitterCertificate {
 
 /// A company's emitter configuration and its certificate (SQLite in the embedded mode; DynamoDB + Secrets
 /// Manager in AWS).
+/// A SEFAZ virtual contingency authorizer (SVC): where a company's NF-e go while its UF's authorizer is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SvcAuthorizer {
+    /// SVC-AN (tpEmis 6).
+    SvcAn,
+    /// SVC-RS (tpEmis 7).
+    SvcRs,
+}
+
+impl SvcAuthorizer {
+    /// `SVC-AN` / `SVC-RS`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SvcAuthorizer::SvcAn => "SVC-AN",
+            SvcAuthorizer::SvcRs => "SVC-RS",
+        }
+    }
+
+    /// The `tpEmis` of its NF-e.
+    pub fn tp_emis(self) -> u8 {
+        match self {
+            SvcAuthorizer::SvcAn => 6,
+            SvcAuthorizer::SvcRs => 7,
+        }
+    }
+}
+
+/// An entry into contingency: the SVC, since when (`dhCont`) and why (`xJust`, 15–256 characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContingencyEntry {
+    pub authorizer: SvcAuthorizer,
+    pub since: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// A company's contingency state: issuing at its UF's authorizer (`active` empty) or at the SVC since an outage.
+/// Writes are conditional on `revision` ([`EmitterStore::save_contingency`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContingencyState {
+    /// The environment whose authorizer is down (a state of another environment is normal issue).
+    pub environment: FiscalEnvironment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ContingencyEntry>,
+    /// The latest entry that ended, and when its UF's authorizer answered again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<ContingencyEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// 1 for the first save, +1 for each save after.
+    pub revision: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ContingencyState {
+    /// The entry in force for `environment`, if any.
+    pub fn active_in(&self, environment: FiscalEnvironment) -> Option<&ContingencyEntry> {
+        self.active.as_ref().filter(|_| self.environment == environment)
+    }
+}
+
 #[async_trait]
 pub trait EmitterStore: Send + Sync {
     /// The emitter configuration, or `None` when the company issues no NF-e.
@@ -699,6 +764,16 @@ pub trait EmitterStore: Send + Sync {
     async fn certificate(&self, tenant: &TenantId) -> StoreResult<Option<EmitterCertificate>>;
     /// Stores (or replaces) the certificate; returns its new revision.
     async fn put_certificate(&self, tenant: &TenantId, pkcs12: &[u8], password: &str) -> StoreResult<u64>;
+    /// The company's contingency state, `None` until it first entered contingency.
+    async fn contingency(&self, tenant: &TenantId) -> StoreResult<Option<ContingencyState>>;
+    /// Saves `state` (whose `revision` is `expected_revision + 1`) only if the stored revision is
+    /// `expected_revision` (0: none stored): `Conflict { current_version }` (or `AlreadyExists` for 0) otherwise.
+    async fn save_contingency(
+        &self,
+        tenant: &TenantId,
+        state: &ContingencyState,
+        expected_revision: u64,
+    ) -> StoreResult<()>;
 }
 
 /// One side effect of a consumer, deduplicated: (tenant, consumer, event, channel), e.g.

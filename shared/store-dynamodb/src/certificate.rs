@@ -169,6 +169,19 @@ impl EmitterStore for DynamoEmitterStore {
         self.store.put_emitter_config(tenant, config).await
     }
 
+    async fn contingency(&self, tenant: &TenantId) -> StoreResult<Option<osflow_app::ContingencyState>> {
+        self.store.contingency_state(tenant).await
+    }
+
+    async fn save_contingency(
+        &self,
+        tenant: &TenantId,
+        state: &osflow_app::ContingencyState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        self.store.save_contingency_state(tenant, state, expected_revision).await
+    }
+
     async fn certificate(&self, tenant: &TenantId) -> StoreResult<Option<EmitterCertificate>> {
         let Some(pointer) = self.pointer(tenant).await? else {
             return Ok(None);

@@ -1,9 +1,10 @@
 //! A company's NF-e emitter configuration: one item `T#<tenant>#EMITTER` / `CONFIG` (one `GetItem`, strongly
 //! consistent; one unconditional `PutItem` that replaces it). The A1 certificate is not here: its pointer is the
 //! item `T#<tenant>#EMITTER` / `CERT` and its bytes are in Secrets Manager (see `DynamoEmitterStore`, feature
-//! `secrets`).
+//! `secrets`). The SEFAZ contingency state is the item `T#<tenant>#EMITTER` / `CONTINGENCY`, written conditionally
+//! on its `revision`.
 
-use osflow_app::{EmitterConfig, StoreResult};
+use osflow_app::{ContingencyState, EmitterConfig, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
@@ -36,6 +37,37 @@ impl DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(())
+    }
+
+    /// The SEFAZ contingency state of `tenant` (one strongly consistent `GetItem`).
+    pub async fn contingency_state(&self, tenant: &TenantId) -> StoreResult<Option<ContingencyState>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(keys::emitter_pk(tenant), keys::EMITTER_CONTINGENCY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.filter(|item| !item.is_empty()).map(items::read_contingency).transpose()
+    }
+
+    /// Saves the contingency state of `tenant` by a `PutItem` conditional on the stored revision
+    /// (`EmitterStore::save_contingency`).
+    pub async fn save_contingency_state(
+        &self,
+        tenant: &TenantId,
+        state: &ContingencyState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        if state.revision != expected_revision + 1 {
+            return Err(StoreError::Other(format!(
+                "a contingency state saved over revision {expected_revision} must have revision {}",
+                expected_revision + 1
+            )));
+        }
+        self.put_revision(items::contingency_item(tenant, state)?, expected_revision).await
     }
 }
 

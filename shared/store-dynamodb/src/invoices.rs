@@ -75,7 +75,7 @@ impl DynamoStore {
 
     /// Puts a record's item written over `expected_revision` (0: a new item): AlreadyExists when a new one is
     /// there already, Conflict naming the stored revision when another write came first.
-    async fn put_revision(&self, item: Item, expected_revision: u64) -> StoreResult<()> {
+    pub(crate) async fn put_revision(&self, item: Item, expected_revision: u64) -> StoreResult<()> {
         let mut put = self.client.put_item().table_name(self.table()).set_item(Some(item));
         put = if expected_revision == 0 {
             put.condition_expression(NEW_ITEM).expression_attribute_names("#pk", crate::table::PK)

@@ -89,6 +89,7 @@ pub mod entity {
     pub const COMPANY_SETTINGS: &str = "company_settings";
     pub const EMITTER: &str = "emitter";
     pub const EMITTER_CERTIFICATE: &str = "emitter_certificate";
+    pub const EMITTER_CONTINGENCY: &str = "emitter_contingency";
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
@@ -547,6 +548,18 @@ pub(crate) fn emitter_item(tenant: &TenantId, config: &EmitterConfig) -> Result<
             config,
         },
     )
+}
+
+/// A company's contingency state: its fields as attributes (`revision` among them) under
+/// `T#<tenant>#EMITTER` / `CONTINGENCY`.
+pub(crate) fn contingency_item(tenant: &TenantId, state: &osflow_app::ContingencyState) -> Result<Item, StoreError> {
+    let mut item = to_item("contingency state", state)?;
+    insert_keys(&mut item, keys::emitter_pk(tenant), keys::EMITTER_CONTINGENCY_SK, entity::EMITTER_CONTINGENCY);
+    Ok(item)
+}
+
+pub(crate) fn read_contingency(item: Item) -> Result<osflow_app::ContingencyState, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| corrupt("contingency state item", e))
 }
 
 pub(crate) fn read_emitter(item: Item) -> Result<EmitterConfig, StoreError> {

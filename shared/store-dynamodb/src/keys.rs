@@ -35,6 +35,8 @@ pub const EMITTER_CONFIG_SK: &str = "CONFIG";
 /// Sort key of the pointer to a company's A1 certificate (under [`emitter_pk`]): its revision and the Secrets
 /// Manager version holding it.
 pub const EMITTER_CERT_SK: &str = "CERT";
+/// Sort key of a company's SEFAZ contingency state (under [`emitter_pk`]): JSON attributes and `revision`.
+pub const EMITTER_CONTINGENCY_SK: &str = "CONTINGENCY";
 
 /// A timestamp in a fixed-width, lexicographically sortable form: `2026-12-01T12:00:00.123456000Z` (always nine
 /// fractional digits), so that string order is time order in the GSI sort keys.

@@ -4,7 +4,7 @@
 //! (`sealed.rs`); the AWS adapter keeps it in Secrets Manager.
 
 use async_trait::async_trait;
-use osflow_app::{EmitterCertificate, EmitterConfig, EmitterStore, StoreResult};
+use osflow_app::{ContingencyState, EmitterCertificate, EmitterConfig, EmitterStore, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
 use rusqlite::{OptionalExtension, params};
 
@@ -103,6 +103,68 @@ impl EmitterStore for SqliteStore {
                 .db()?;
             tx.commit().db()?;
             Ok(revision as u64)
+        })
+        .await
+    }
+
+    async fn contingency(&self, tenant: &TenantId) -> StoreResult<Option<ContingencyState>> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM emitter_contingency WHERE tenant = ?1")
+                .and_then(|mut s| s.query_row([&tenant], |r| r.get(0)).optional())
+                .db()?;
+            body.map(|b| from_json(&b, || format!("contingency state of {tenant}"))).transpose()
+        })
+        .await
+    }
+
+    async fn save_contingency(
+        &self,
+        tenant: &TenantId,
+        state: &ContingencyState,
+        expected_revision: u64,
+    ) -> StoreResult<()> {
+        if state.revision != expected_revision + 1 {
+            return Err(StoreError::Other(format!(
+                "a contingency state saved over revision {expected_revision} must have revision {}",
+                expected_revision + 1
+            )));
+        }
+        let (tenant, body) = (tenant.as_str().to_owned(), to_json(state)?);
+        let (revision, expected) = (state.revision as i64, expected_revision as i64);
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let written = if expected == 0 {
+                tx.prepare_cached(
+                    "INSERT INTO emitter_contingency (tenant, revision, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (tenant) DO NOTHING",
+                )
+                .db()?
+                .execute(params![tenant, revision, body])
+                .db()?
+            } else {
+                tx.prepare_cached(
+                    "UPDATE emitter_contingency SET revision = ?2, body = ?3 WHERE tenant = ?1 AND revision = ?4",
+                )
+                .db()?
+                .execute(params![tenant, revision, body, expected])
+                .db()?
+            };
+            if written == 0 {
+                let current: Option<i64> = tx
+                    .prepare_cached("SELECT revision FROM emitter_contingency WHERE tenant = ?1")
+                    .db()?
+                    .query_row([&tenant], |r| r.get(0))
+                    .optional()
+                    .db()?;
+                return Err(match (expected, current) {
+                    (0, _) => StoreError::AlreadyExists,
+                    (_, None) => StoreError::NotFound,
+                    (_, Some(r)) => StoreError::Conflict { current_version: r as u64 },
+                });
+            }
+            tx.commit().db()
         })
         .await
     }

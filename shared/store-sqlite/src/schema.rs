@@ -261,6 +261,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, cnpj, serie, first)
     ) WITHOUT ROWID;
     "#,
+    // 11: a company's SEFAZ contingency state (the SVC its NF-e go to while its UF's authorizer is down), versioned.
+    r#"
+    CREATE TABLE IF NOT EXISTS emitter_contingency (
+        tenant   TEXT NOT NULL PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        body     TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

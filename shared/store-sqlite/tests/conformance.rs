@@ -293,7 +293,7 @@ fn user_version(path: &Path) -> u32 {
 
 /// The tables of migrations 2 (emitters) and 3 (dedupe, notification settings), which builds before them
 /// created on their first write.
-const LATER_TABLES: [&str; 8] = [
+const LATER_TABLES: [&str; 9] = [
     "emitters",
     "emitter_certificates",
     "dedupe",
@@ -302,6 +302,7 @@ const LATER_TABLES: [&str; 8] = [
     "report_events",
     "reports",
     "company_settings",
+    "emitter_contingency",
 ];
 
 /// Takes out what later migrations added to the tables of migration 1 (the orders' SLA deadline and its index,
@@ -671,4 +672,10 @@ async fn unlock_codes_are_sealed_in_the_file_and_refused_without_a_key() {
     let keyless = SqliteStore::open(&path).unwrap();
     assert!(matches!(keyless.put_unlock_code(&t, &order.id, "0000").await, Err(StoreError::Other(_))));
     assert!(keyless.unlock_code(&t, &order.id).await.is_err(), "a sealed code does not open without the key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contingency_state_is_versioned_and_per_company() {
+    let store = std::sync::Arc::new(SqliteStore::open_temporary().unwrap());
+    osflow_testkit::contingency_conformance::contingency_state_is_versioned_and_per_company(store).await;
 }

@@ -324,6 +324,7 @@ pub fn invoice_record(
         revision: 1,
         created_at: when,
         updated_at: when,
+        contingency: None,
     }
 }
 

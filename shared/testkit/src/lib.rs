@@ -16,6 +16,7 @@
 
 pub mod caller;
 pub mod conformance;
+pub mod contingency_conformance;
 pub mod emitter;
 #[cfg(feature = "emulator")]
 pub mod emulator;

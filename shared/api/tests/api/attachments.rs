@@ -82,6 +82,7 @@ async fn invoices_and_their_xml() {
         revision: 1,
         created_at: now,
         updated_at: now,
+        contingency: None,
     };
     api.store.save_invoice(&record, 0).await.unwrap();
     let xml = format!("<nfeProc versao=\"4.00\"><NFe><infNFe Id=\"NFe{key}\"/></NFe></nfeProc>");

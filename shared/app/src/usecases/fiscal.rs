@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use osflow_domain::{DomainError, Role};
 
-use crate::ports::{CertificateSummary, EmitterConfig, FieldProblem, FiscalAdmin};
+use crate::ports::{CertificateSummary, ContingencyEntry, EmitterConfig, FieldProblem, FiscalAdmin};
 use crate::usecases::{App, AppError, AppResult, Caller};
 
 /// A certificate upload: the PKCS#12 bytes and the password (never stored anywhere but the certificate store,
@@ -34,6 +34,8 @@ impl std::fmt::Debug for CertificateUpload {
 pub struct EmitterView {
     pub config: EmitterConfig,
     pub certificate: Option<CertificateSummary>,
+    /// The SEFAZ contingency the company's NF-e are issued in now (its UF's authorizer down), if any.
+    pub contingency: Option<ContingencyEntry>,
 }
 
 /// An expired certificate, or one not valid yet, cannot sign: refused as an upload.
@@ -93,7 +95,8 @@ impl App {
             // A stored certificate that no longer opens shows as none: the representante uploads it again.
             Some(stored) => fiscal.checks.read_certificate(&stored.pkcs12, &stored.password).ok(),
         };
-        Ok(EmitterView { config, certificate })
+        let contingency = self.contingency_in_force(fiscal, caller, &config).await?;
+        Ok(EmitterView { config, certificate, contingency })
     }
 
     /// Configures (or reconfigures) the company's emitter. Everything is checked before anything is stored: the
@@ -135,6 +138,18 @@ impl App {
             fiscal.emitters.put_certificate(&caller.tenant, &upload.pkcs12, &upload.password).await?;
         }
         fiscal.emitters.put_emitter(&caller.tenant, &config).await?;
-        Ok(EmitterView { config, certificate: Some(summary) })
+        let contingency = self.contingency_in_force(fiscal, caller, &config).await?;
+        Ok(EmitterView { config, certificate: Some(summary), contingency })
+    }
+
+    /// The contingency in force for the emitter's environment (the invoicer enters and leaves it).
+    async fn contingency_in_force(
+        &self,
+        fiscal: &FiscalAdmin,
+        caller: &Caller,
+        config: &EmitterConfig,
+    ) -> AppResult<Option<ContingencyEntry>> {
+        let state = fiscal.emitters.contingency(&caller.tenant).await?;
+        Ok(state.and_then(|s| s.active_in(config.environment).cloned()))
     }
 }

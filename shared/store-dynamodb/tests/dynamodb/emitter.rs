@@ -275,3 +275,20 @@ async fn debug_output_shows_nothing_of_the_certificate() {
     assert!(!shown.contains("senha-secreta"), "{shown}");
     assert!(shown.contains("<redacted>") && shown.contains("<3000 bytes>"), "{shown}");
 }
+
+#[tokio::test]
+async fn contingency_state_is_versioned_and_per_company() {
+    let store = std::sync::Arc::new(emitters().await);
+    osflow_testkit::contingency_conformance::contingency_state_is_versioned_and_per_company(store.clone()).await;
+    // One item beside the configuration, in the company's emitter partition.
+    let items =
+        store.store().client().scan().table_name(store.store().table()).send().await.unwrap().items.unwrap_or_default();
+    let contingency: Vec<_> = items
+        .iter()
+        .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "CONTINGENCY"))
+        .collect();
+    assert_eq!(contingency.len(), 1, "{items:?}");
+    let pk = contingency[0]["PK"].as_s().unwrap();
+    assert!(pk.starts_with("T#acme-") && pk.ends_with("#EMITTER"), "{pk}");
+    assert!(contingency[0]["revision"].as_n().is_ok());
+}
