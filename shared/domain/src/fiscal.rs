@@ -91,6 +91,34 @@ pub fn nfse_notice(city_code: &str, issues: bool, issued_elsewhere: bool) -> Opt
     })
 }
 
+/// Whether two NF-e access keys are one NF-e issued under another emission type: every digit the same but `tpEmis`
+/// (the 35th) and the check digit. SEFAZ's contingency (SVC) re-signs an NF-e never received under its number and
+/// cNF, so the order's record of the old key is the record of the new one.
+pub fn same_nfe(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == 44 && b.len() == 44 && a[..34] == b[..34] && a[35..43] == b[35..43]
+}
+
+impl InvoiceInfo {
+    /// The SEFAZ contingency authorizer an NF-e was issued at, from its key's `tpEmis`: `SVC-AN` (6), `SVC-RS` (7).
+    pub fn contingency(&self) -> Option<&'static str> {
+        if self.kind != DocumentKind::Nfe || self.key.len() != 44 {
+            return None;
+        }
+        match self.key.as_bytes()[34] {
+            b'6' => Some("SVC-AN"),
+            b'7' => Some("SVC-RS"),
+            _ => None,
+        }
+    }
+
+    /// Whether `other` is a record of this document (the same key, or the same NF-e re-keyed).
+    pub fn is_record_of(&self, other: &InvoiceInfo) -> bool {
+        self.kind == other.kind
+            && (self.key == other.key || (self.kind == DocumentKind::Nfe && same_nfe(&self.key, &other.key)))
+    }
+}
+
 /// The key of an NFS-e issued elsewhere with this number.
 pub fn external_key(number: u64) -> String {
     format!("EXT{number}")
@@ -178,14 +206,15 @@ impl Order {
         nfe && nfse
     }
 
-    /// Folds a record of a document: replaces the one with the same kind and key, or appends it. An NFS-e of
-    /// another DPS sequence than the latest's goes to the end (it is the latest attempt now), even when its DPS
-    /// Id is the one of an earlier sequence's DPS (the Id does not hold the environment), which it replaces.
+    /// Folds a record of a document: replaces the one with the same kind and key (or the same NF-e under its key
+    /// before a contingency re-keyed it), or appends it. An NFS-e of another DPS sequence than the latest's goes
+    /// to the end (it is the latest attempt now), even when its DPS Id is the one of an earlier sequence's DPS
+    /// (the Id does not hold the environment), which it replaces.
     pub(crate) fn record_document(&mut self, invoice: &InvoiceInfo) {
         let moves = invoice.kind == DocumentKind::Nfse
             && invoice.issued_elsewhere.is_none()
             && self.latest_dps_sequence().is_some_and(|latest| latest != invoice.sequence.as_deref());
-        match self.invoices.iter().position(|i| i.kind == invoice.kind && i.key == invoice.key) {
+        match self.invoices.iter().position(|i| i.is_record_of(invoice)) {
             Some(at) if moves => {
                 self.invoices.remove(at);
                 self.invoices.push(invoice.clone());

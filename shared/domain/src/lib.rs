@@ -26,6 +26,7 @@ pub use discount::Discount;
 pub use event::{Actor, Change, DecisionEvidence, Event, Opened, QuoteDecision};
 pub use fiscal::{
     DocumentKind, Invoicing, IssuedElsewhere, OWN_NFSE_ISSUER_CITIES, external_key, nfse_notice, own_nfse_issuer,
+    same_nfe,
 };
 pub use flow::{Action, Channel, Flow, FlowDef, FlowError, Guard, Role, StatusDef, StatusKey, StatusKind, Transition};
 pub use machine::{

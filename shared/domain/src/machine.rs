@@ -886,10 +886,10 @@ fn state_rank(state: InvoiceState) -> u8 {
     }
 }
 
-/// Refuses a record the order shows already, or one behind what it shows. A record of another DPS sequence under the same DPS Id (the Id does not hold the environment) is another
-/// document: never stale.
+/// Refuses a record the order shows already, or one behind what it shows. A record of another DPS sequence under
+/// the same DPS Id (the Id does not hold the environment) is another document: never stale.
 fn stale_record(order: &Order, invoice: &InvoiceInfo) -> Result<(), DomainError> {
-    match order.invoices.iter().find(|i| i.kind == invoice.kind && i.key == invoice.key) {
+    match order.invoices.iter().find(|i| i.is_record_of(invoice)) {
         Some(shown)
             if shown == invoice
                 || (shown.sequence == invoice.sequence && state_rank(invoice.state) < state_rank(shown.state)) =>

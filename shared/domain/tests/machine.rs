@@ -1533,3 +1533,43 @@ fn the_sla_deadline_follows_the_stay_until_its_alert() {
     assert_eq!(h.order.sla_due, None);
     assert!(h.events.last().unwrap().sla_due.is_none());
 }
+
+/// An NF-e re-keyed for SEFAZ's contingency (tpEmis 6 and a new check digit, same number and cNF) is the same
+/// document on the order: its record replaces the pending one, a late record of the old key is stale, and the
+/// order shows where it was issued.
+#[test]
+fn an_nfe_rekeyed_for_contingency_replaces_its_record() {
+    let mut h = Harness::default();
+    h.approve();
+    let system = Actor::System { component: "invoicer".into() };
+    let normal = InvoiceInfo {
+        kind: DocumentKind::Nfe,
+        issued_elsewhere: None,
+        state: InvoiceState::Pending,
+        serie: 1,
+        number: 7,
+        key: "35261212345678000195550010000000071234567890".into(),
+        protocol: None,
+        cstat: None,
+        message: None,
+    };
+    h.try_as(&system, Command::RecordInvoice { invoice: normal.clone() }).unwrap();
+    assert_eq!(normal.contingency(), None);
+    let svc = InvoiceInfo {
+        key: "35261212345678000195550010000000076234567893".into(),
+        state: InvoiceState::Authorized,
+        protocol: Some("135260000000001".into()),
+        cstat: Some(100),
+        ..normal.clone()
+    };
+    h.try_as(&system, Command::RecordInvoice { invoice: svc.clone() }).unwrap();
+    assert_eq!(h.order.invoices, vec![svc.clone()], "one NF-e, under its new key");
+    assert_eq!(h.order.invoices[0].contingency(), Some("SVC-AN"));
+    assert!(h.order.invoice_authorized());
+    let err = h.try_as(&system, Command::RecordInvoice { invoice: normal.clone() }).unwrap_err();
+    assert!(matches!(err, DomainError::InvoiceRecordStale { .. }), "{err:?}");
+    // Another number of the same company is another NF-e.
+    let other = InvoiceInfo { key: "35261212345678000195550010000000086234567890".into(), number: 8, ..normal };
+    assert!(!other.is_record_of(&svc));
+    assert!(osflow_domain::same_nfe(&svc.key, "35261212345678000195550010000000071234567890"));
+}
