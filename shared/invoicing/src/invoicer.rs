@@ -9,7 +9,7 @@ use osflow_app::{
 use osflow_domain::values::{OrderId, TenantId};
 use osflow_domain::{Actor, Command, DocumentKind, InvoiceInfo, InvoiceState, Order};
 use osflow_nfe::{
-    AccessKey, BuildError, CertError, Certificate, Cnf, FiscalAuthority, Outcome, SignError, SignedNfe, TransportError,
+    BuildError, CertError, Certificate, Cnf, FiscalAuthority, NfeInput, Outcome, SignError, SignedNfe, TransportError,
     build, sign, wrap,
 };
 
@@ -112,11 +112,13 @@ impl AuthorityFor for SharedAuthority {
     }
 }
 
-/// Only a conclusive answer ends an attempt: a paused or throttled authority (whatever adapter reported it as an
-/// outcome) leaves the record pending, to be consulted and retried.
+/// Only a conclusive answer ends an attempt: a paused or throttled authority, or an SVC not on for the UF
+/// (whatever adapter reported it as an outcome), leaves the record pending, to be consulted and retried.
 fn decided(outcome: Outcome) -> Result<Outcome, InvoiceError> {
     match outcome {
-        Outcome::Rejected { c_stat, x_motivo } if osflow_nfe::inconclusive(c_stat) => {
+        Outcome::Rejected { c_stat, x_motivo }
+            if osflow_nfe::inconclusive(c_stat) || crate::contingency::svc_off(c_stat) =>
+        {
             Err(InvoiceError::Transport(TransportError::Inconclusive { c_stat, x_motivo }))
         }
         other => Ok(other),
@@ -290,8 +292,10 @@ impl Invoicer {
                     u32::try_from(number).map_err(|_| StoreError::Other(format!("nNF {number} out of range")))?;
                 let cnf = Cnf::generate(&mut rand::rng(), n_nf);
                 let now = self.app.clock.now();
+                // In contingency, keyed for the SVC from the start (the status is asked before it is sent).
+                let contingency = self.stored_contingency(&order, config.environment).await?;
                 let input = nfe_input(&order, &emitter, n_nf, cnf, now)?.ok_or(InvoiceError::NotFound)?;
-                let key = build(&input)?.key().as_str().to_owned();
+                let key = build(&crate::contingency::under(input, contingency.as_ref()))?.key().as_str().to_owned();
                 let record = InvoiceRecord {
                     tenant: tenant.clone(),
                     order_id: *order_id,
@@ -307,6 +311,7 @@ impl Invoicer {
                     revision: 1,
                     created_at: now,
                     updated_at: now,
+                    contingency,
                 };
                 match self.app.invoices.save_invoice(&record, 0).await {
                     Ok(()) => (record, true),
@@ -369,7 +374,9 @@ impl Invoicer {
     }
 
     /// Builds the record's document from the current order and configuration, signs it, sends it (consulting
-    /// first unless it was never sent) and settles the outcome.
+    /// first unless it was never sent) and settles the outcome. An NF-e SEFAZ provably never received is issued
+    /// under the company's contingency as it stands now, and moves to the SVC when the UF's authorizer proves
+    /// down (see [`crate::contingency`]).
     async fn send(
         &self,
         order: &Order,
@@ -377,40 +384,63 @@ impl Invoicer {
         record: &InvoiceRecord,
         never_sent: bool,
     ) -> Result<InvoiceRecord, InvoiceError> {
+        let certificate = self.certificate(&order.tenant).await?;
+        let authority = self.authorities.authority(emitter, &certificate)?;
+        let input = self.input(order, emitter, record)?;
+        if !never_sent {
+            // What was sent under this key may be at its authorizer (the UF's or the SVC): asked first.
+            let key = osflow_nfe::AccessKey::parse(&record.access_key)
+                .map_err(|e| StoreError::Corrupt(format!("stored access key: {e}")))?;
+            let found = decided(authority.consult(&key).await?)?;
+            if !found.is_not_found() {
+                let signed = self.signed(&input, record, &certificate)?;
+                return self.settle(record.clone(), &signed, found).await;
+            }
+        }
+        // Never received from here on: issued under the contingency in force now.
+        let entry = self.current_contingency(order, emitter, authority.as_ref()).await?;
+        let mut record = record.clone();
+        if record.contingency != entry {
+            record = self.rekey(order, &record, entry.as_ref(), input.clone()).await?;
+        }
+        let signed = self.signed(&input, &record, &certificate)?;
+        let outcome = match authority.authorize(&signed).await {
+            Err(e) if entry.is_none() && crate::contingency::never_received(&e) => {
+                let entry = self.enter_contingency(order, emitter, &e).await?;
+                record = self.rekey(order, &record, Some(&entry), input.clone()).await?;
+                let signed = self.signed(&input, &record, &certificate)?;
+                let outcome = decided(authority.authorize(&signed).await?)?;
+                return self.settle(record, &signed, outcome).await;
+            }
+            other => decided(other?)?,
+        };
+        self.settle(record, &signed, outcome).await
+    }
+
+    /// The record's NF-e input from the current order and configuration (number, cNF and issue instant stored).
+    fn input(&self, order: &Order, emitter: &ValidEmitter, record: &InvoiceRecord) -> Result<NfeInput, InvoiceError> {
         let n_nf = u32::try_from(record.number).map_err(|_| StoreError::Corrupt("nNF out of range".into()))?;
         let cnf_value: u32 =
             record.cnf.parse().map_err(|_| StoreError::Corrupt(format!("stored cNF {:?}", record.cnf)))?;
         let cnf = Cnf::from_stored(cnf_value, n_nf).map_err(|p| StoreError::Corrupt(format!("stored cNF: {p}")))?;
-        let input = nfe_input(order, emitter, n_nf, cnf, record.created_at)?.ok_or(InvoiceError::NotFound)?;
-        let unsigned = build(&input)?;
+        nfe_input(order, emitter, n_nf, cnf, record.created_at)?.ok_or(InvoiceError::NotFound)
+    }
+
+    /// The record's document under its contingency entry, signed; its key must be the stored one.
+    fn signed(
+        &self,
+        input: &NfeInput,
+        record: &InvoiceRecord,
+        certificate: &Certificate,
+    ) -> Result<SignedNfe, InvoiceError> {
+        let unsigned = build(&crate::contingency::under(input.clone(), record.contingency.as_ref()))?;
         if unsigned.key().as_str() != record.access_key {
             return Err(InvoiceError::KeyChanged {
                 stored: record.access_key.clone(),
                 built: unsigned.key().as_str().to_owned(),
             });
         }
-        let certificate = self.certificate(&order.tenant).await?;
-        let signed = sign(&unsigned, &certificate)?;
-        let authority = self.authorities.authority(emitter, &certificate)?;
-        let outcome = self.transmit(authority.as_ref(), &signed, unsigned.key(), never_sent).await?;
-        self.settle(record.clone(), &signed, outcome).await
-    }
-
-    /// Sends the document; a record left pending by an earlier call is consulted first.
-    async fn transmit(
-        &self,
-        authority: &dyn FiscalAuthority,
-        signed: &SignedNfe,
-        key: &AccessKey,
-        never_sent: bool,
-    ) -> Result<Outcome, InvoiceError> {
-        if !never_sent {
-            let found = decided(authority.consult(key).await?)?;
-            if !found.is_not_found() {
-                return Ok(found);
-            }
-        }
-        decided(authority.authorize(signed).await?)
+        Ok(sign(&unsigned, certificate)?)
     }
 
     /// Stores the outcome: the nfeProc of an authorized NF-e, then the record.

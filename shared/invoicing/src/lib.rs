@@ -9,6 +9,8 @@
 //! - the [`Invoicer`] is also the consumer of the `invoicing.fifo` queue (see `consumer`);
 //! - the events of an authorized NF-e: its cancellation ([`cancel`]) and cartas de correção, the
 //!   [`NfeEvents`](osflow_app::NfeEvents) port of the API on the [`Invoicer`];
+//! - SEFAZ's contingency ([`contingency`]): an NF-e the UF's authorizer provably never received is re-keyed and
+//!   issued at the UF's SVC (SVC-AN / SVC-RS), and the company returns to normal when the authorizer answers;
 //! - the inutilização of numbers given up ([`voids`]): the gaps of a sequence and voiding a range of them;
 //! - the cancellation of an issued NFS-e (e101101), the [`NfseEvents`](osflow_app::NfseEvents) port on the
 //!   [`NfseInvoicer`];
@@ -22,6 +24,7 @@ pub mod cancel;
 mod checks;
 pub mod config;
 mod consumer;
+pub mod contingency;
 mod events;
 pub mod invoicer;
 pub mod mapping;

@@ -191,6 +191,7 @@ impl NfseInvoicer {
                         revision: 1,
                         created_at: now,
                         updated_at: now,
+                        contingency: None,
                     };
                     match self.app.invoices.save_invoice(&record, 0).await {
                         Ok(()) => record,

@@ -663,6 +663,8 @@ async fn a_certificate_that_does_not_load_rejects_the_attempt_and_the_retry_cons
 
 #[path = "invoicing/cancel.rs"]
 mod cancel;
+#[path = "invoicing/contingency.rs"]
+mod contingency;
 #[path = "invoicing/nfse.rs"]
 mod nfse;
 #[path = "invoicing/voids.rs"]
