@@ -390,6 +390,9 @@ pub struct EmitterSettingsView {
     pub nfse_notice: Option<String>,
     /// `null` when no certificate is stored (or the stored one no longer opens): upload one.
     pub certificate: Option<CertificateView>,
+    /// SEFAZ's contingency the NF-e are issued in now (the UF's authorizer down); `null` in normal issue. The
+    /// invoicer enters it and returns to normal when the authorizer answers again.
+    pub contingency: Option<super::views::ContingencyView>,
 }
 
 impl From<&EmitterView> for EmitterSettingsView {
@@ -417,6 +420,7 @@ impl From<&EmitterView> for EmitterSettingsView {
             nfse_elsewhere: c.nfse_elsewhere,
             nfse_notice: osflow_domain::nfse_notice(c.address.city_code.as_str(), c.nfse.is_some(), c.nfse_elsewhere),
             certificate: v.certificate.as_ref().map(Into::into),
+            contingency: v.contingency.as_ref().map(Into::into),
         }
     }
 }

@@ -315,6 +315,10 @@ pub struct InvoiceSummaryView {
     /// An NFS-e issued outside osflow: the municipality's verification code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_code: Option<String>,
+    /// An NF-e issued in SEFAZ's contingency (tpEmis 6/7 in its key): `SVC-AN` or `SVC-RS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "SVC-AN")]
+    pub contingency: Option<String>,
 }
 
 impl From<&osflow_domain::InvoiceInfo> for InvoiceSummaryView {
@@ -329,6 +333,7 @@ impl From<&osflow_domain::InvoiceInfo> for InvoiceSummaryView {
             cstat: i.cstat,
             message: i.message.clone(),
             verification_code: i.issued_elsewhere.as_ref().map(|e| e.verification_code.clone()),
+            contingency: i.contingency().map(str::to_owned),
         }
     }
 }
@@ -863,6 +868,9 @@ pub struct InvoiceView {
     /// An NFS-e issued elsewhere with its file: where to download it as uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_url: Option<String>,
+    /// An NF-e issued in SEFAZ's contingency: the SVC, `dhCont` and `xJust` it was signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contingency: Option<ContingencyView>,
     /// An NFS-e issued elsewhere: both the instant it was recorded on the order.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
@@ -893,6 +901,7 @@ impl InvoiceView {
                 .as_ref()
                 .and_then(|e| e.file.as_ref())
                 .map(|_| format!("/v1/orders/{order}/invoices/{}/file", i.key)),
+            contingency: None,
             created_at: at,
             updated_at: at,
         }
@@ -925,9 +934,29 @@ impl From<&InvoiceRecord> for InvoiceView {
                 .then(|| format!("/v1/orders/{}/invoices/{}/danfse.pdf", r.order_id, r.access_key)),
             verification_code: None,
             file_url: None,
+            contingency: r.contingency.as_ref().map(Into::into),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
+    }
+}
+
+/// SEFAZ's contingency: the NF-e go to the SVC of the UF (SVC-AN, tpEmis 6; SVC-RS, tpEmis 7) while its
+/// authorizer is down.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ContingencyView {
+    #[schema(example = "SVC-AN")]
+    pub authorizer: String,
+    /// `dhCont`: when the company entered it.
+    #[serde(serialize_with = "rfc3339")]
+    pub since: DateTime<Utc>,
+    /// `xJust`: why.
+    pub reason: String,
+}
+
+impl From<&osflow_app::ContingencyEntry> for ContingencyView {
+    fn from(c: &osflow_app::ContingencyEntry) -> ContingencyView {
+        ContingencyView { authorizer: c.authorizer.label().to_owned(), since: c.since, reason: c.reason.clone() }
     }
 }
 
