@@ -6,6 +6,7 @@
 mod data_dir;
 mod demo;
 mod gateway;
+mod sefaz_switch;
 mod server;
 mod token;
 
@@ -257,8 +258,16 @@ fn run(args: ServeArgs) -> Result<(), String> {
             Arc::new(SharedNfseAuthority(Arc::new(osflow_nfse::simulator::Simulator::new()))),
         ));
         let invoicer = Arc::new(
-            Invoicer::new(app.clone(), store.clone(), Arc::new(SharedAuthority(Arc::new(Simulator::new()))))
-                .with_nfse(nfse.clone()),
+            Invoicer::new(
+                app.clone(),
+                store.clone(),
+                // `<data>/sefaz-outage` present: SEFAZ's outage (108), its contingency (SVC) on.
+                Arc::new(SharedAuthority(Arc::new(sefaz_switch::SwitchedSimulator::new(
+                    Arc::new(Simulator::new()),
+                    dir.path().join(sefaz_switch::OUTAGE_FILE),
+                )))),
+            )
+            .with_nfse(nfse.clone()),
         );
         // The events of an authorized NF-e (cancel, carta de correção) through the same invoicer and simulator;
         // the NFS-e's cancellation through the NFS-e invoicer and the Sefin simulator.

@@ -2,12 +2,15 @@
 //! from `osflow-local token`, and every request over HTTP.
 //!
 //! Modules: `support` (the harness), `flows`, `refusals`, `process` (with the notifications), `portal` (a real
-//! browser), `console` (the staff console in a real browser), `console_fiscal` (its NFS-e and inutilização screens), `console_records` (its records and paperwork screens), `nfe`, `nfse` (the labor's NFS-e), `reports`, `paperwork` (receipts,
+//! browser), `console` (the staff console in a real browser), `console_fiscal` (its NFS-e and inutilização
+//! screens), `console_records` (its records and paperwork screens), `nfe`, `contingency` (SEFAZ's SVC), `nfse`
+//! (the labor's NFS-e), `reports`, `paperwork` (receipts,
 //! warranty returns, an NF-e with discounts).
 
 mod console;
 mod console_fiscal;
 mod console_records;
+mod contingency;
 mod flows;
 mod nfe;
 mod nfse;

@@ -125,7 +125,7 @@ async fn an_emitter_configured_through_the_api_and_a_rejected_nfe_sent_again() {
 }
 
 /// Runs a tool the project does not make (poppler-utils, zbar-tools, libxml2-utils, xmlsec1: scripts/setup).
-fn run(cmd: &str, args: &[&str]) -> String {
+pub(crate) fn run(cmd: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(cmd)
         .args(args)
         .output()
