@@ -9,6 +9,11 @@
 //! Lambda API's refusals are not checked here); the fiscal function's handler behind such an event is
 //! tested through `InProcess` (the `forward` module, and the browser tests of osflow-local). A function that fails
 //! (`X-Amz-Function-Error`), which moto cannot produce, is played by the SDK's test HTTP client.
+//!
+//! This test runs its own moto server (the same one `scripts/test` starts, from `$OSFLOW_VENV`, on a free port):
+//! once a Lambda function exists in a moto server, its `/moto-api/data.json` (how the SES tests read the e-mails
+//! sent) answers 500, since listing the function asks for a Docker client; and the docker-less setting and the
+//! queued answers are the whole server's. Nothing of it reaches the emulator the other tests share.
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
@@ -21,8 +26,41 @@ use osflow_domain::values::{TenantId, UserId};
 use osflow_testkit::unique;
 use serde_json::{Value, json};
 
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:45660".into())
+/// A moto server of this test's own, stopped when dropped.
+struct OwnEmulator {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a moto server from the project's virtualenv (`OSFLOW_VENV`, set by `scripts/test`; else `.venv` at the
+/// workspace root) on a free loopback port, and waits until it answers.
+async fn own_emulator() -> OwnEmulator {
+    let venv = std::env::var_os("OSFLOW_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let server = venv.join("bin/moto_server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(&server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} (scripts/setup installs it): {e}", server.display()));
+    let own = OwnEmulator { child, url: format!("http://127.0.0.1:{port}") };
+    for _ in 0..150 {
+        if http().get(format!("{}/moto-api/", own.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return own;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("moto did not answer at {}", own.url);
 }
 
 fn http() -> reqwest::Client {
@@ -31,7 +69,7 @@ fn http() -> reqwest::Client {
 }
 
 /// One call of the emulator's IAM query API (the SDK crate of IAM is not a dependency for one call of a test).
-async fn create_role(name: &str) -> String {
+async fn create_role(endpoint: &str, name: &str) -> String {
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
     let body = form_urlencoded::Serializer::new(String::new())
@@ -43,7 +81,7 @@ async fn create_role(name: &str) -> String {
         ])
         .finish();
     let resp = http()
-        .post(format!("{}/", endpoint()))
+        .post(format!("{endpoint}/"))
         .header("content-type", "application/x-www-form-urlencoded")
         .header(
             "authorization",
@@ -52,7 +90,7 @@ async fn create_role(name: &str) -> String {
         .body(body)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("the AWS emulator at {}: {e}", endpoint()));
+        .unwrap_or_else(|e| panic!("the AWS emulator at {endpoint}: {e}"));
     let status = resp.status();
     let text = resp.text().await.unwrap();
     assert!(status.is_success(), "CreateRole: {status} {text}");
@@ -61,9 +99,9 @@ async fn create_role(name: &str) -> String {
 }
 
 /// moto's Lambda without Docker: it answers invocations without running code.
-async fn lambda_without_docker() {
+async fn lambda_without_docker(endpoint: &str) {
     let r = http()
-        .post(format!("{}/moto-api/config", endpoint()))
+        .post(format!("{endpoint}/moto-api/config"))
         .header("content-type", "application/json")
         .body(json!({"lambda": {"use_docker": false}}).to_string())
         .send()
@@ -72,14 +110,21 @@ async fn lambda_without_docker() {
     assert!(r.status().is_success(), "moto config: {}", r.status());
 }
 
-async fn client() -> aws_sdk_lambda::Client {
-    aws_sdk_lambda::Client::new(&osflow_aws_kit::load_sdk_config().await)
+/// The Lambda client as the console builds it, its endpoint this test's emulator.
+fn client(endpoint: &str) -> aws_sdk_lambda::Client {
+    let config = osflow_aws_kit::sdk_config_from_vars(|name| match name {
+        "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
+        "AWS_REGION" => Some("us-east-1".into()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".into()),
+        _ => None,
+    });
+    aws_sdk_lambda::Client::new(&config)
 }
 
 /// A function as the template declares the fiscal one (a provided.al2023 bootstrap; moto keeps the zip).
-async fn function(client: &aws_sdk_lambda::Client) -> String {
+async fn function(endpoint: &str, client: &aws_sdk_lambda::Client) -> String {
     let name = format!("fiscal-admin-{}", &unique()[..12]);
-    let role = create_role(&format!("role-{name}")).await;
+    let role = create_role(endpoint, &format!("role-{name}")).await;
     // The smallest zip there is: its end-of-central-directory record alone.
     let mut zip = b"PK\x05\x06".to_vec();
     zip.extend([0u8; 18]);
@@ -106,9 +151,11 @@ fn caller() -> Caller {
 
 #[tokio::test]
 async fn the_event_reaches_the_function_through_the_lambda_api_and_its_response_is_the_answer() {
-    lambda_without_docker().await;
-    let client = client().await;
-    let name = function(&client).await;
+    let own = own_emulator().await;
+    let endpoint = own.url.as_str();
+    lambda_without_docker(endpoint).await;
+    let client = client(endpoint);
+    let name = function(endpoint, &client).await;
     let fiscal = LambdaFunction::new(client.clone(), &name);
     let who = caller();
     let query = vec![("environment".to_owned(), "homologation".to_owned())];
@@ -146,7 +193,7 @@ async fn the_event_reaches_the_function_through_the_lambda_api_and_its_response_
     ];
     let queued = json!({"results": responses.iter().map(Value::to_string).collect::<Vec<_>>(), "region": "us-east-1"});
     let r = http()
-        .post(format!("{}/moto-api/static/lambda-simple/response", endpoint()))
+        .post(format!("{endpoint}/moto-api/static/lambda-simple/response"))
         .header("content-type", "application/json")
         .body(queued.to_string())
         .send()
