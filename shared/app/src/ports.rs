@@ -319,6 +319,16 @@ pub struct InvoiceRecord {
     pub contingency: Option<ContingencyEntry>,
 }
 
+/// The order's record of the document `matches` picks: the latest attempt (the last created) when several
+/// match. A DPS Id holds no environment, so a DPS refused in produção and the one issued after the emitter moved
+/// to homologação (or back) share their Id: the latest attempt is the one that decides, as on the order.
+pub fn latest_record(
+    records: impl IntoIterator<Item = InvoiceRecord>,
+    matches: impl Fn(&InvoiceRecord) -> bool,
+) -> Option<InvoiceRecord> {
+    records.into_iter().filter(|r| matches(r)).max_by_key(|r| r.created_at)
+}
+
 #[async_trait]
 pub trait InvoiceStore: Send + Sync {
     /// The number of the order's NF-e in this sequence: the one claimed before for this order, or the next

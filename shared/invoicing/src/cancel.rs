@@ -102,14 +102,9 @@ impl Invoicer {
         justification: &str,
     ) -> Result<InvoiceRecord, CancelError> {
         let order: Order = self.app.orders.get(tenant, order_id).await?.ok_or(CancelError::NotFound)?;
-        let record = self
-            .app
-            .invoices
-            .invoices(tenant, order_id)
-            .await?
-            .into_iter()
-            .find(|r| r.access_key == key)
-            .ok_or(CancelError::NotFound)?;
+        let record =
+            osflow_app::latest_record(self.app.invoices.invoices(tenant, order_id).await?, |r| r.access_key == key)
+                .ok_or(CancelError::NotFound)?;
         match record.state {
             InvoiceState::Cancelled => {
                 self.record_on_order(&order, &record).await?;

@@ -93,14 +93,9 @@ impl Invoicer {
         text: &str,
     ) -> Result<InvoiceCorrection, NfeEventError> {
         let order: Order = self.app.orders.get(tenant, order_id).await?.ok_or(NfeEventError::NotFound)?;
-        let record: InvoiceRecord = self
-            .app
-            .invoices
-            .invoices(tenant, order_id)
-            .await?
-            .into_iter()
-            .find(|r| r.access_key == key)
-            .ok_or(NfeEventError::NotFound)?;
+        let record: InvoiceRecord =
+            osflow_app::latest_record(self.app.invoices.invoices(tenant, order_id).await?, |r| r.access_key == key)
+                .ok_or(NfeEventError::NotFound)?;
         let done: Vec<&InvoiceCorrection> = order.corrections_of(key).collect();
         if let Some(last) = done.last()
             && last.text == text

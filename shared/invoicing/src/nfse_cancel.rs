@@ -34,13 +34,10 @@ impl NfseInvoicer {
     ) -> Result<InvoiceRecord, NfeEventError> {
         let app = self.app();
         let order = app.orders.get(tenant, order_id).await?.ok_or(NfeEventError::NotFound)?;
-        let record = app
-            .invoices
-            .invoices(tenant, order_id)
-            .await?
-            .into_iter()
-            .find(|r| r.numbering.document == osflow_app::FiscalDocument::Dps && r.access_key == key)
-            .ok_or(NfeEventError::NotFound)?;
+        let record = osflow_app::latest_record(app.invoices.invoices(tenant, order_id).await?, |r| {
+            r.numbering.document == osflow_app::FiscalDocument::Dps && r.access_key == key
+        })
+        .ok_or(NfeEventError::NotFound)?;
         match record.state {
             InvoiceState::Cancelled => {
                 record_on_order(app, &order, &record).await?;

@@ -9,7 +9,8 @@ use osflow_domain::values::OrderId;
 use osflow_domain::{DomainError, InvoiceCorrection, Role};
 
 use crate::ports::{
-    Blob, FiscalEnvironment, InvoiceRecord, NfeEventError, NfeGaps, VoidRecord, danfe_blob_key, nfe_event_blob_key,
+    Blob, FiscalEnvironment, InvoiceRecord, NfeEventError, NfeGaps, VoidRecord, danfe_blob_key, latest_record,
+    nfe_event_blob_key,
 };
 use crate::usecases::{App, AppError, AppResult, Caller, READERS};
 
@@ -58,7 +59,7 @@ impl App {
 
     /// The order's NF-e with this key (`NotFound` for another company's order, an unknown key).
     async fn nfe_record(&self, caller: &Caller, id: &OrderId, key: &str) -> AppResult<InvoiceRecord> {
-        self.order_invoices(caller, id).await?.into_iter().find(|r| r.access_key == key).ok_or(AppError::NotFound)
+        latest_record(self.order_invoices(caller, id).await?, |r| r.access_key == key).ok_or(AppError::NotFound)
     }
 
     /// Cancels the order's authorized NF-e `key` at SEFAZ (event 110111) with a justification of 15–255

@@ -4,7 +4,7 @@
 use osflow_domain::values::{Document, OrderId};
 use osflow_domain::{Event, Order, OrderCard, StatusKey};
 
-use crate::ports::{Blob, InvoiceRecord, Page, PageRequest};
+use crate::ports::{Blob, InvoiceRecord, Page, PageRequest, latest_record};
 use crate::usecases::{App, AppError, AppResult, Caller, READERS};
 
 impl App {
@@ -59,11 +59,7 @@ impl App {
         id: &OrderId,
         access_key: &str,
     ) -> AppResult<(InvoiceRecord, Blob)> {
-        let record = self
-            .order_invoices(caller, id)
-            .await?
-            .into_iter()
-            .find(|r| r.access_key == access_key)
+        let record = latest_record(self.order_invoices(caller, id).await?, |r| r.access_key == access_key)
             .ok_or(AppError::NotFound)?;
         let xml_ref = record.xml_ref.as_deref().ok_or(AppError::NotFound)?;
         let blob = self.blobs.get(&caller.tenant, xml_ref).await?.ok_or(AppError::NotFound)?;
