@@ -124,37 +124,41 @@ pub fn digits<F: std::fmt::Display + ?Sized>(
 /// Appends `s` escaped as Canonical XML 1.0 escapes character content:
 /// `&` `<` `>` become entity references and CR becomes `&#xD;`; everything else is literal.
 pub fn push_text(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'\r')) {
-        out.push_str(s);
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
-        }
-    }
+    push_escaped(out, s, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '\r' => Some("&#xD;"),
+        _ => None,
+    });
 }
 
 /// Appends `s` escaped as Canonical XML 1.0 escapes attribute values:
 /// `&` `<` `"` become entity references and TAB, LF, CR become `&#x9;` `&#xA;` `&#xD;`.
 pub fn push_attr(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r')) {
+    push_escaped(out, s, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '"' => Some("&quot;"),
+        '\t' => Some("&#x9;"),
+        '\n' => Some("&#xA;"),
+        '\r' => Some("&#xD;"),
+        _ => None,
+    });
+}
+
+/// Appends `s` with each character that `escape` maps (ASCII only) replaced by its escape; `s` as it is when it
+/// has none.
+fn push_escaped(out: &mut String, s: &str, escape: impl Fn(char) -> Option<&'static str>) {
+    // A byte of a multi-byte character is 0x80 or more: never one of the ASCII characters escaped.
+    if !s.bytes().any(|b| escape(char::from(b)).is_some()) {
         out.push_str(s);
         return;
     }
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            _ => out.push(c),
+        match escape(c) {
+            Some(escaped) => out.push_str(escaped),
+            None => out.push(c),
         }
     }
 }
