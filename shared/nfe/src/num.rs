@@ -45,42 +45,41 @@ pub fn push_fixed(out: &mut String, d: Decimal, places: u32) {
         m = -m;
     }
     let mut buf = [0u8; 48];
-    let mut i = buf.len();
-    let mut digits = 0u32;
     // u64 arithmetic when it fits (always, for NF-e values): i128 division is a slow call.
-    if let Ok(mut m) = u64::try_from(m) {
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-            digits += 1;
-            if digits == places && places > 0 {
-                i -= 1;
-                buf[i] = b'.';
-            }
-            if m == 0 && digits > places {
-                break;
-            }
-        }
-    } else {
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-            digits += 1;
-            if digits == places && places > 0 {
-                i -= 1;
-                buf[i] = b'.';
-            }
-            if m == 0 && digits > places {
-                break;
-            }
-        }
-    }
+    let i = match u64::try_from(m) {
+        Ok(m) => write_digits(&mut buf, m, places),
+        Err(_) => write_digits(&mut buf, m, places),
+    };
     out.reserve(buf.len() - i);
     for &b in &buf[i..] {
         out.push(b as char);
     }
+}
+
+/// Writes `m` (not negative) at the end of `buf`, a point before its last `places` digits (when `places > 0`)
+/// and at least one digit before the point; returns where it starts.
+fn write_digits<T>(buf: &mut [u8], mut m: T, places: u32) -> usize
+where
+    T: Copy + PartialEq + From<u8> + TryInto<u8> + std::ops::Rem<Output = T> + std::ops::DivAssign,
+{
+    let (zero, ten) = (T::from(0), T::from(10));
+    let mut i = buf.len();
+    let mut digits = 0u32;
+    loop {
+        i -= 1;
+        // A digit of a non-negative number: 0 to 9.
+        buf[i] = b'0' + (m % ten).try_into().unwrap_or(0);
+        m /= ten;
+        digits += 1;
+        if digits == places && places > 0 {
+            i -= 1;
+            buf[i] = b'.';
+        }
+        if m == zero && digits > places {
+            break;
+        }
+    }
+    i
 }
 
 /// Appends a rate (`TDec_0302a04`): at least 2 and at most 4 decimals.
@@ -114,6 +113,9 @@ mod tests {
         assert_eq!(f("0.005", 2), "0.01");
         assert_eq!(f("-1.5", 2), "-1.50");
         assert_eq!(f("12", 0), "12");
+        // Beyond u64 (the i128 digits).
+        assert_eq!(f("123456789012345678901234.5", 2), "123456789012345678901234.50");
+        assert_eq!(f("-123456789012345678901", 0), "-123456789012345678901");
         let mut o = String::new();
         push_rate(&mut o, Decimal::from_str("1.65").unwrap());
         push_rate(&mut o, Decimal::from_str("0").unwrap());
