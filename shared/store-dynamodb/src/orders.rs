@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use chrono::{DateTime, Utc};
 use osflow_app::{IdempotencyRecord, OrderStore, Page, PageRequest, StoreError, StoreResult, check_step};
@@ -343,25 +344,47 @@ impl DynamoStore {
         range: Option<(String, String)>,
         limit: Option<usize>,
     ) -> StoreResult<Vec<Item>> {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(pk.as_str()));
+        let query = match &range {
+            Some((low, high)) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":low", s(low.as_str()))
+                .expression_attribute_values(":high", s(high.as_str())),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        self.query_pages(query, limit).await
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`, ascending, strongly consistent (as many
+    /// Query pages as needed).
+    pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
+        let query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", s(prefix));
+        self.query_pages(query, None).await
+    }
+
+    /// The items `query` finds, strongly consistent, in as many Query pages as needed: at most `limit` when one is
+    /// given (then read in pages no bigger than what is left, up to 1000).
+    async fn query_pages(&self, query: QueryFluentBuilder, limit: Option<usize>) -> StoreResult<Vec<Item>> {
         let mut all = Vec::new();
         let mut start: Option<Item> = None;
         while limit.is_none_or(|limit| all.len() < limit) {
-            let mut query = self
-                .client
-                .query()
-                .table_name(self.table())
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(pk.as_str()));
-            query = match &range {
-                Some((low, high)) => query
-                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                    .expression_attribute_names("#sk", SK)
-                    .expression_attribute_values(":low", s(low.as_str()))
-                    .expression_attribute_values(":high", s(high.as_str())),
-                None => query.key_condition_expression("#pk = :pk"),
-            };
             let page = limit.map(|limit| i32::try_from(limit - all.len()).unwrap_or(i32::MAX).min(1000));
             let out = query
+                .clone()
                 .set_limit(page)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
@@ -378,33 +401,5 @@ impl DynamoStore {
             all.truncate(limit);
         }
         Ok(all)
-    }
-
-    /// Every item of partition `pk` whose sort key starts with `prefix`, ascending, strongly consistent (as many
-    /// Query pages as needed).
-    pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
-        let mut all = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            all.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => return Ok(all),
-            }
-        }
     }
 }
