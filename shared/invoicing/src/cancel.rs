@@ -89,6 +89,21 @@ impl Invoicer {
         Ok((input, certificate, authority))
     }
 
+    /// The order `order_id` and its NF-e `key`, `None` when either is not there (the order is read first).
+    pub(crate) async fn order_and_invoice(
+        &self,
+        tenant: &TenantId,
+        order_id: &OrderId,
+        key: &str,
+    ) -> Result<Option<(Order, InvoiceRecord)>, StoreError> {
+        let Some(order) = self.app.orders.get(tenant, order_id).await? else {
+            return Ok(None);
+        };
+        let record =
+            osflow_app::latest_record(self.app.invoices.invoices(tenant, order_id).await?, |r| r.access_key == key);
+        Ok(record.map(|record| (order, record)))
+    }
+
     /// Cancels the order's authorized NF-e `key` with `justification` (15–255 characters).
     ///
     /// Idempotent: an NF-e already cancelled is returned as it is, without a new event; an event SEFAZ already
@@ -101,10 +116,7 @@ impl Invoicer {
         key: &str,
         justification: &str,
     ) -> Result<InvoiceRecord, CancelError> {
-        let order: Order = self.app.orders.get(tenant, order_id).await?.ok_or(CancelError::NotFound)?;
-        let record =
-            osflow_app::latest_record(self.app.invoices.invoices(tenant, order_id).await?, |r| r.access_key == key)
-                .ok_or(CancelError::NotFound)?;
+        let (order, record) = self.order_and_invoice(tenant, order_id, key).await?.ok_or(CancelError::NotFound)?;
         match record.state {
             InvoiceState::Cancelled => {
                 self.record_on_order(&order, &record).await?;

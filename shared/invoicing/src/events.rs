@@ -92,10 +92,7 @@ impl Invoicer {
         key: &str,
         text: &str,
     ) -> Result<InvoiceCorrection, NfeEventError> {
-        let order: Order = self.app.orders.get(tenant, order_id).await?.ok_or(NfeEventError::NotFound)?;
-        let record: InvoiceRecord =
-            osflow_app::latest_record(self.app.invoices.invoices(tenant, order_id).await?, |r| r.access_key == key)
-                .ok_or(NfeEventError::NotFound)?;
+        let (order, record) = self.order_and_invoice(tenant, order_id, key).await?.ok_or(NfeEventError::NotFound)?;
         let done: Vec<&InvoiceCorrection> = order.corrections_of(key).collect();
         if let Some(last) = done.last()
             && last.text == text
