@@ -58,19 +58,7 @@ pub fn validate(c: &EmitterConfig) -> Result<ValidEmitter, ConfigError> {
     if cfop.len() != 4 || !cfop.chars().all(|ch| ch.is_ascii_digit()) || !cfop.starts_with('5') {
         return Err(bad("cfop", "deve ser um CFOP de saída interna com 4 dígitos (ex.: 5102)"));
     }
-    let a = &c.address;
-    let uf = a.uf;
-    let address = Address {
-        street: a.street.clone(),
-        number: a.number.clone(),
-        complement: a.complement.clone(),
-        district: a.district.clone(),
-        city_code: a.city_code.as_str().to_owned(),
-        city: a.city.clone(),
-        uf,
-        cep: a.zip.as_str().to_owned(),
-        phone: c.phone.as_deref().map(digits),
-    };
+    let address = nfe_address(&c.address, c.phone.as_deref().map(digits));
     let (crt, tax) = match &c.tax {
         TaxRules::SimplesNacional { csosn } => {
             let csosn = match csosn.trim() {
@@ -109,6 +97,21 @@ pub fn validate(c: &EmitterConfig) -> Result<ValidEmitter, ConfigError> {
         ibs_cbs: c.ibs_cbs.then(IbsCbs::test_year_2026),
         tech_responsible,
     })
+}
+
+/// An address as the NF-e writes it (the emitter's `enderEmit`, the recipient's `enderDest`), with `phone`.
+pub(crate) fn nfe_address(a: &osflow_domain::Address, phone: Option<String>) -> Address {
+    Address {
+        street: a.street.clone(),
+        number: a.number.clone(),
+        complement: a.complement.clone(),
+        district: a.district.clone(),
+        city_code: a.city_code.as_str().to_owned(),
+        city: a.city.clone(),
+        uf: a.uf,
+        cep: a.zip.as_str().to_owned(),
+        phone,
+    }
 }
 
 /// The NF-e's `tpAmb` of a fiscal environment.

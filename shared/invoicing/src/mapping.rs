@@ -12,10 +12,10 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use osflow_domain::values::Document;
 use osflow_domain::{Order, PaymentMethod as OrderPayment};
-use osflow_nfe::{Address, Card, Cnf, EmissionType, Item, NfeInput, Payment, PaymentMethod, Recipient, RecipientId};
+use osflow_nfe::{Card, Cnf, EmissionType, Item, NfeInput, Payment, PaymentMethod, Recipient, RecipientId};
 use rust_decimal::Decimal;
 
-use crate::config::ValidEmitter;
+use crate::config::{ValidEmitter, nfe_address};
 
 /// Why an order cannot be turned into an NF-e (messages in Portuguese: they reach the user).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,18 +96,8 @@ fn recipient(order: &Order) -> Result<Recipient, MapError> {
         Document::Cpf(cpf) => RecipientId::Cpf(*cpf),
         Document::Cnpj(cnpj) => RecipientId::Cnpj(*cnpj),
     };
-    let address = c.address.as_ref().map(|a| Address {
-        street: a.street.clone(),
-        number: a.number.clone(),
-        complement: a.complement.clone(),
-        district: a.district.clone(),
-        city_code: a.city_code.as_str().to_owned(),
-        city: a.city.clone(),
-        uf: a.uf,
-        cep: a.zip.as_str().to_owned(),
-        // DDD and number (the E.164 form without "+55"): the customer's phone as the order holds it now.
-        phone: c.phone.as_ref().map(|p| p.as_str()[3..].to_owned()),
-    });
+    // The phone: DDD and number (the E.164 form without "+55"), the customer's phone as the order holds it now.
+    let address = c.address.as_ref().map(|a| nfe_address(a, c.phone.as_ref().map(|p| p.as_str()[3..].to_owned())));
     Ok(Recipient { id, name: c.name.clone(), address, email: c.email.as_ref().map(|e| e.as_str().to_owned()) })
 }
 
