@@ -364,16 +364,19 @@ impl DynamoStore {
     /// Every item of partition `pk` whose sort key starts with `prefix`, ascending, strongly consistent (as many
     /// Query pages as needed).
     pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
-        let query = self
-            .client
+        self.query_pages(self.prefix_query(pk, prefix), None).await
+    }
+
+    /// A Query of the items of partition `pk` whose sort key starts with `prefix`.
+    pub(crate) fn prefix_query(&self, pk: String, prefix: &str) -> QueryFluentBuilder {
+        self.client
             .query()
             .table_name(self.table())
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_values(":pk", AttributeValue::S(pk))
-            .expression_attribute_values(":prefix", s(prefix));
-        self.query_pages(query, None).await
+            .expression_attribute_values(":prefix", s(prefix))
     }
 
     /// The items `query` finds, strongly consistent, in as many Query pages as needed: at most `limit` when one is

@@ -154,14 +154,7 @@ impl DynamoStore {
 
     async fn order_links(&self, pk: String, limit: u32) -> StoreResult<Vec<OrderId>> {
         let out = self
-            .client
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(ORDER_LINK_PREFIX))
+            .prefix_query(pk, ORDER_LINK_PREFIX)
             .scan_index_forward(false)
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
             .consistent_read(true)
