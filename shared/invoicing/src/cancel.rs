@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use osflow_app::{Blob, InvoiceRecord, StoreError};
+use osflow_domain::InvoiceState;
 use osflow_domain::values::{OrderId, TenantId};
-use osflow_domain::{InvoiceState, Order};
 use osflow_nfe::{
     AccessKey, Certificate, Cnpj, DocumentError, EventDetail, EventInput, FiscalAuthority, Outcome, TransportError,
     proc_evento, sign_event,
 };
 
 use crate::config::{nfe_environment, validate};
-use crate::invoicer::{InvoiceError, Invoicer};
+use crate::invoicer::{InvoiceError, Invoicer, order_and_invoice};
 use crate::mapping::brt;
 
 /// The legal window to cancel an NF-e after its authorization (the common rule; some UFs accept later).
@@ -89,21 +89,6 @@ impl Invoicer {
         Ok((input, certificate, authority))
     }
 
-    /// The order `order_id` and its NF-e `key`, `None` when either is not there (the order is read first).
-    pub(crate) async fn order_and_invoice(
-        &self,
-        tenant: &TenantId,
-        order_id: &OrderId,
-        key: &str,
-    ) -> Result<Option<(Order, InvoiceRecord)>, StoreError> {
-        let Some(order) = self.app.orders.get(tenant, order_id).await? else {
-            return Ok(None);
-        };
-        let record =
-            osflow_app::latest_record(self.app.invoices.invoices(tenant, order_id).await?, |r| r.access_key == key);
-        Ok(record.map(|record| (order, record)))
-    }
-
     /// Cancels the order's authorized NF-e `key` with `justification` (15–255 characters).
     ///
     /// Idempotent: an NF-e already cancelled is returned as it is, without a new event; an event SEFAZ already
@@ -116,7 +101,9 @@ impl Invoicer {
         key: &str,
         justification: &str,
     ) -> Result<InvoiceRecord, CancelError> {
-        let (order, record) = self.order_and_invoice(tenant, order_id, key).await?.ok_or(CancelError::NotFound)?;
+        let (order, record) = order_and_invoice(&self.app, tenant, order_id, |r| r.access_key == key)
+            .await?
+            .ok_or(CancelError::NotFound)?;
         match record.state {
             InvoiceState::Cancelled => {
                 self.record_on_order(&order, &record).await?;

@@ -11,7 +11,7 @@ use osflow_domain::{Actor, Command, DomainError, InvoiceCorrection, InvoiceState
 use osflow_nfe::{DocumentError, EventDetail, SignedEvent, proc_evento, sign_event};
 
 use crate::cancel::CancelError;
-use crate::invoicer::{COMPONENT, InvoiceError, Invoicer};
+use crate::invoicer::{COMPONENT, InvoiceError, Invoicer, order_and_invoice};
 
 /// `tpEvento` of the carta de correção.
 const CORRECTION: &str = "110110";
@@ -92,7 +92,9 @@ impl Invoicer {
         key: &str,
         text: &str,
     ) -> Result<InvoiceCorrection, NfeEventError> {
-        let (order, record) = self.order_and_invoice(tenant, order_id, key).await?.ok_or(NfeEventError::NotFound)?;
+        let (order, record) = order_and_invoice(&self.app, tenant, order_id, |r| r.access_key == key)
+            .await?
+            .ok_or(NfeEventError::NotFound)?;
         let done: Vec<&InvoiceCorrection> = order.corrections_of(key).collect();
         if let Some(last) = done.last()
             && last.text == text

@@ -205,6 +205,21 @@ fn dps_sequence(numbering: &NumberingKey) -> String {
     format!("{}/{}{h}", numbering.cnpj, numbering.serie)
 }
 
+/// The order `order_id` and the first of its fiscal documents that `which` picks, `None` when either is not
+/// there (the order is read first).
+pub(crate) async fn order_and_invoice(
+    app: &App,
+    tenant: &TenantId,
+    order_id: &OrderId,
+    which: impl Fn(&InvoiceRecord) -> bool,
+) -> Result<Option<(Order, InvoiceRecord)>, StoreError> {
+    let Some(order) = app.orders.get(tenant, order_id).await? else {
+        return Ok(None);
+    };
+    let record = osflow_app::latest_record(app.invoices.invoices(tenant, order_id).await?, which);
+    Ok(record.map(|record| (order, record)))
+}
+
 /// Records a document's state on the order (System actor), unless the order shows it already.
 pub(crate) async fn record_on_order(app: &App, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
     let invoice = info(record);

@@ -9,7 +9,7 @@ use osflow_domain::values::{OrderId, TenantId};
 use osflow_nfse::event::{CANCEL, CancelInput, CancelReason, cancel};
 use osflow_nfse::{Cnpj, EventOutcome, NfseKey, Situation};
 
-use crate::invoicer::{InvoiceError, record_on_order};
+use crate::invoicer::{InvoiceError, order_and_invoice, record_on_order};
 use crate::mapping::{APP_VERSION, brt};
 use crate::nfse::{nfse_environment, validate_nfse};
 use crate::nfse_issue::{NfseInvoicer, store_danfse};
@@ -33,10 +33,10 @@ impl NfseInvoicer {
         text: &str,
     ) -> Result<InvoiceRecord, NfeEventError> {
         let app = self.app();
-        let order = app.orders.get(tenant, order_id).await?.ok_or(NfeEventError::NotFound)?;
-        let record = osflow_app::latest_record(app.invoices.invoices(tenant, order_id).await?, |r| {
+        let (order, record) = order_and_invoice(app, tenant, order_id, |r| {
             r.numbering.document == osflow_app::FiscalDocument::Dps && r.access_key == key
         })
+        .await?
         .ok_or(NfeEventError::NotFound)?;
         match record.state {
             InvoiceState::Cancelled => {
