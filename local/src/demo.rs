@@ -54,9 +54,7 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
     };
 
     // 1. The whole flow, start to end: encerrada.
-    let id = client.open(maria()).await?;
-    client.post(&id, "quote/send", json!({})).await?;
-    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
+    let id = client.open_approved(maria()).await?;
     client.post(&id, "start", json!({})).await?;
     client.post(&id, "notes", json!({"text": "Placa limpa", "visible_to_customer": true})).await?;
     client
@@ -82,7 +80,7 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
 
     // 2. In execution, with a note the customer can see.
     let id = client
-        .open(order(
+        .open_approved(order(
             customer("João Pereira", "111.444.777-35", "joao@example.com"),
             ("Smartphone", "Samsung", "Galaxy S21", "RX8F40ABC"),
             ("reparo", "Tela quebrada"),
@@ -92,15 +90,13 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
             ],
         ))
         .await?;
-    client.post(&id, "quote/send", json!({})).await?;
-    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
     client.post(&id, "start", json!({})).await?;
     client.post(&id, "notes", json!({"text": "Tela removida; conector íntegro", "visible_to_customer": true})).await?;
     created += 1;
 
     // 3. Waiting for a part.
     let id = client
-        .open(order(
+        .open_approved(order(
             customer("Oficina Bom Pedal Ltda", "11.222.333/0001-81", "contato@bompedal.example.com"),
             ("Bicicleta elétrica", "Caloi", "E-Vibe City", "CL-99812"),
             ("reparo", "Motor falhando em subidas"),
@@ -110,8 +106,6 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
             ],
         ))
         .await?;
-    client.post(&id, "quote/send", json!({})).await?;
-    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
     client.post(&id, "start", json!({})).await?;
     client
         .post(
@@ -150,7 +144,7 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
 
     // 6. Validated and partly paid: waiting for the rest of the payment.
     let id = client
-        .open(order(
+        .open_approved(order(
             customer("Beatriz Costa", "987.654.321-00", "bia@example.com"),
             ("Console", "Sony", "PlayStation 5", "PS5-771199"),
             ("reparo", "Superaquecendo"),
@@ -160,8 +154,6 @@ pub async fn seed(gw: &Gateway, emitters: &dyn EmitterStore, clock: Option<&Demo
             ],
         ))
         .await?;
-    client.post(&id, "quote/send", json!({})).await?;
-    client.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
     client.post(&id, "payments", json!({"amount": "100.00", "method": "cash"})).await?;
     client.post(&id, "start", json!({})).await?;
     client.post(&id, "finish", json!({"tests_performed": "Duas horas de jogo a 68 °C"})).await?;
@@ -451,6 +443,14 @@ impl Client<'_> {
     async fn open(&self, body: Value) -> Result<String, String> {
         let created = self.call(Method::POST, "/v1/orders", body).await?;
         created["id"].as_str().map(str::to_owned).ok_or_else(|| format!("POST /v1/orders returned no id: {created}"))
+    }
+
+    /// Opens an order, sends its quote and approves it as the customer would; returns its id.
+    async fn open_approved(&self, body: Value) -> Result<String, String> {
+        let id = self.open(body).await?;
+        self.post(&id, "quote/send", json!({})).await?;
+        self.post(&id, "quote/decision", json!({"decision": "approve"})).await?;
+        Ok(id)
     }
 }
 
