@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use chrono::{DateTime, Utc};
 use osflow_app::{
     App, AppError, Blob, EmitterConfig, EmitterStore, InvoiceRecord, NumberingKey, Rendered, StepRequest, StoreError,
 };
@@ -220,6 +221,35 @@ pub(crate) async fn order_and_invoice(
     Ok(record.map(|record| (order, record)))
 }
 
+/// A fiscal document's first record, saved before anything is sent: `pending`, revision 1, made `now` (no cNF, no
+/// contingency: the NF-e sets its own).
+pub(crate) fn pending_record(
+    tenant: &TenantId,
+    order_id: &OrderId,
+    numbering: &NumberingKey,
+    number: u64,
+    access_key: String,
+    now: DateTime<Utc>,
+) -> InvoiceRecord {
+    InvoiceRecord {
+        tenant: tenant.clone(),
+        order_id: *order_id,
+        numbering: numbering.clone(),
+        number,
+        cnf: String::new(),
+        access_key,
+        state: InvoiceState::Pending,
+        cstat: None,
+        message: None,
+        protocol: None,
+        xml_ref: None,
+        revision: 1,
+        created_at: now,
+        updated_at: now,
+        contingency: None,
+    }
+}
+
 /// Records a document's state on the order (System actor), unless the order shows it already.
 pub(crate) async fn record_on_order(app: &App, order: &Order, record: &InvoiceRecord) -> Result<(), InvoiceError> {
     let invoice = info(record);
@@ -312,21 +342,9 @@ impl Invoicer {
                 let input = nfe_input(&order, &emitter, n_nf, cnf, now)?.ok_or(InvoiceError::NotFound)?;
                 let key = build(&crate::contingency::under(input, contingency.as_ref()))?.key().as_str().to_owned();
                 let record = InvoiceRecord {
-                    tenant: tenant.clone(),
-                    order_id: *order_id,
-                    numbering: numbering.clone(),
-                    number,
                     cnf: format!("{:08}", cnf.value()),
-                    access_key: key,
-                    state: InvoiceState::Pending,
-                    cstat: None,
-                    message: None,
-                    protocol: None,
-                    xml_ref: None,
-                    revision: 1,
-                    created_at: now,
-                    updated_at: now,
                     contingency,
+                    ..pending_record(tenant, order_id, &numbering, number, key, now)
                 };
                 match self.app.invoices.save_invoice(&record, 0).await {
                     Ok(()) => (record, true),

@@ -15,7 +15,7 @@ use osflow_nfse::{
 };
 use uuid::Uuid;
 
-use crate::invoicer::{Certificates, InvoiceError, record_on_order};
+use crate::invoicer::{Certificates, InvoiceError, pending_record, record_on_order};
 use crate::nfse::{ValidNfse, dps_inputs, labor_groups, validate_nfse};
 
 /// The Sefin an emitter talks to: Sefin Nacional (mutual TLS with the emitter's certificate) or the
@@ -176,23 +176,7 @@ impl NfseInvoicer {
                     let input = dps_inputs(&order, &settings, &vec![number; k + 1], now).into_iter().nth(k);
                     let input = input.ok_or(InvoiceError::NotFound)?;
                     let id = build(&input)?.id().as_str().to_owned();
-                    let record = InvoiceRecord {
-                        tenant: tenant.clone(),
-                        order_id: *order_id,
-                        numbering: numbering.clone(),
-                        number,
-                        cnf: String::new(),
-                        access_key: id,
-                        state: InvoiceState::Pending,
-                        cstat: None,
-                        message: None,
-                        protocol: None,
-                        xml_ref: None,
-                        revision: 1,
-                        created_at: now,
-                        updated_at: now,
-                        contingency: None,
-                    };
+                    let record = pending_record(tenant, order_id, &numbering, number, id, now);
                     match self.app.invoices.save_invoice(&record, 0).await {
                         Ok(()) => record,
                         Err(StoreError::AlreadyExists) => {
