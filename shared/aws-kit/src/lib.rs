@@ -5,7 +5,9 @@
 //!   provider (the SDK's default would build aws-lc-rs, a much longer C build); plain `http://` endpoints (the
 //!   local emulator) go through it as well;
 //! - [`store_error`]: an SDK failure as a [`StoreError`] — timeouts, connection failures, unreadable answers,
-//!   5xx and the service's own "try again" codes are `Unavailable` (the caller may retry), anything else `Other`.
+//!   5xx and the service's own "try again" codes are `Unavailable` (the caller may retry), anything else `Other`;
+//! - [`secret_value`] (feature `secrets`): a Secrets Manager secret read with that configuration (the portal's
+//!   and the console's keys).
 //!
 //! # Why not `aws-config`
 //!
@@ -96,6 +98,22 @@ where
         }
         None => DisplayErrorContext(err).to_string(),
     }
+}
+
+/// The value of the Secrets Manager secret `name`, read with a client from the process environment (feature
+/// `secrets`); a failure names the secret as `what` (`"portal key secret"`).
+#[cfg(feature = "secrets")]
+pub async fn secret_value(
+    name: &str,
+    what: &str,
+) -> Result<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput, String> {
+    let client = aws_sdk_secretsmanager::Client::new(&load_sdk_config().await);
+    client
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| format!("reading the {what} {name}: {}", error_text(&e)))
 }
 
 /// Maps an SDK failure; `transient` says which of the service's error codes mean "try again later".

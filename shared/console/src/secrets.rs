@@ -17,13 +17,7 @@ struct ConsoleSecret {
 /// The session key and the app client id from the secret `name`, with a client from the standard AWS
 /// environment.
 pub async fn from_secret(name: &str) -> Result<(SessionKey, String), String> {
-    let client = aws_sdk_secretsmanager::Client::new(&osflow_aws_kit::load_sdk_config().await);
-    let out = client
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .map_err(|e| format!("reading the console secret {name}: {}", osflow_aws_kit::error_text(&e)))?;
+    let out = osflow_aws_kit::secret_value(name, "console secret").await?;
     let text = out.secret_string().ok_or_else(|| format!("the console secret {name} has no string value"))?;
     parse(text).map_err(|e| format!("the console secret {name}: {e}"))
 }

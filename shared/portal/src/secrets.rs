@@ -6,13 +6,7 @@ use crate::token::PortalKey;
 
 /// Reads the key from the secret `name` with a client from the standard AWS environment.
 pub async fn key_from_secret(name: &str) -> Result<PortalKey, String> {
-    let client = aws_sdk_secretsmanager::Client::new(&osflow_aws_kit::load_sdk_config().await);
-    let out = client
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .map_err(|e| format!("reading the portal key secret {name}: {}", osflow_aws_kit::error_text(&e)))?;
+    let out = osflow_aws_kit::secret_value(name, "portal key secret").await?;
     let bytes = match (out.secret_string(), out.secret_binary()) {
         (Some(s), _) => s.as_bytes().to_vec(),
         (None, Some(b)) => b.as_ref().to_vec(),
