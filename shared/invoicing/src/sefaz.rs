@@ -35,22 +35,35 @@ impl std::fmt::Debug for SefazAuthorities {
 impl SefazAuthorities {
     /// Authorities trusting the roots of `trust_roots_pem` (a PEM bundle with at least one certificate).
     pub fn new(trust_roots_pem: Vec<u8>) -> Result<SefazAuthorities, String> {
-        if !trust_roots_pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-            return Err("the SEFAZ trust roots hold no PEM certificate".into());
-        }
+        check_trust_roots(&trust_roots_pem, "SEFAZ")?;
         Ok(SefazAuthorities { trust_roots_pem, clients: Mutex::default() })
     }
 
     /// The roots from a setting: the PEM itself, or the path of a PEM file.
     pub fn from_setting(value: &str) -> Result<SefazAuthorities, String> {
-        let value = value.trim();
-        let pem = if value.contains("-----BEGIN") {
-            value.as_bytes().to_vec()
-        } else {
-            std::fs::read(value).map_err(|e| format!("cannot read the SEFAZ trust roots {value}: {e}"))?
-        };
-        SefazAuthorities::new(pem)
+        Ok(SefazAuthorities { trust_roots_pem: trust_roots_from_setting(value, "SEFAZ")?, clients: Mutex::default() })
     }
+}
+
+/// Trust roots from a setting (SEFAZ's, Sefin's: `whose`, in the errors): the PEM itself, or the path of a PEM
+/// file, holding at least one certificate.
+pub(crate) fn trust_roots_from_setting(value: &str, whose: &str) -> Result<Vec<u8>, String> {
+    let value = value.trim();
+    let pem = if value.contains("-----BEGIN") {
+        value.as_bytes().to_vec()
+    } else {
+        std::fs::read(value).map_err(|e| format!("cannot read the {whose} trust roots {value}: {e}"))?
+    };
+    check_trust_roots(&pem, whose)?;
+    Ok(pem)
+}
+
+/// Whether `pem` holds at least one PEM certificate.
+fn check_trust_roots(pem: &[u8], whose: &str) -> Result<(), String> {
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(format!("the {whose} trust roots hold no PEM certificate"));
+    }
+    Ok(())
 }
 
 impl AuthorityFor for SefazAuthorities {

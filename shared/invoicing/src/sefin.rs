@@ -9,6 +9,7 @@ use osflow_nfse::{Certificate, Environment, NfseAuthority, TransportError};
 
 use crate::nfse::ValidNfse;
 use crate::nfse_issue::NfseAuthorityFor;
+use crate::sefaz::trust_roots_from_setting;
 
 /// The DER of the certificate a client was built with, and the client.
 type Client = (Vec<u8>, Arc<SefinClient>);
@@ -30,16 +31,7 @@ impl std::fmt::Debug for SefinAuthorities {
 impl SefinAuthorities {
     /// The roots from a setting: the PEM itself, or the path of a PEM file.
     pub fn from_setting(value: &str) -> Result<SefinAuthorities, String> {
-        let value = value.trim();
-        let pem = if value.contains("-----BEGIN") {
-            value.as_bytes().to_vec()
-        } else {
-            std::fs::read(value).map_err(|e| format!("cannot read the Sefin trust roots {value}: {e}"))?
-        };
-        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-            return Err("the Sefin trust roots hold no PEM certificate".into());
-        }
-        Ok(SefinAuthorities { trust_roots_pem: pem, clients: Mutex::default() })
+        Ok(SefinAuthorities { trust_roots_pem: trust_roots_from_setting(value, "Sefin")?, clients: Mutex::default() })
     }
 }
 
