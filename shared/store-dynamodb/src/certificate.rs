@@ -34,7 +34,7 @@ use osflow_domain::values::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::error::sdk_error;
-use crate::items::{self, CertificatePointer, attr, key, n};
+use crate::items::{self, CertificatePointer, attr, n};
 use crate::table::PK;
 use crate::tx::backoff;
 use crate::{DynamoStore, keys, load_sdk_config};
@@ -107,17 +107,11 @@ impl DynamoEmitterStore {
 
     /// The certificate pointer of `tenant`, strongly consistent.
     async fn pointer(&self, tenant: &TenantId) -> StoreResult<Option<CertificatePointer>> {
-        let out = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .set_key(Some(key(keys::emitter_pk(tenant), keys::EMITTER_CERT_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.filter(|item| !item.is_empty()).map(|item| items::read_certificate_pointer(&item)).transpose()
+        self.store
+            .get_item(keys::emitter_pk(tenant), keys::EMITTER_CERT_SK)
+            .await?
+            .map(|item| items::read_certificate_pointer(&item))
+            .transpose()
     }
 
     /// Writes `value` as a new version of `tenant`'s secret (creating the secret the first time): its ARN and the

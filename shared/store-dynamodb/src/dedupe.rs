@@ -52,16 +52,7 @@ fn blocking_answer(record: DedupeRecord, now_ns: i64, stale_ns: i64) -> Option<C
 impl DynamoStore {
     /// The dedupe item of `key`, strongly consistent.
     async fn dedupe_item(&self, key_: &DedupeKey) -> StoreResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::dedupe_pk(key_), keys::DEDUPE_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.filter(|item| !item.is_empty()))
+        self.get_item(keys::dedupe_pk(key_), keys::DEDUPE_SK).await
     }
 }
 

@@ -9,22 +9,13 @@ use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
 use crate::error::sdk_error;
-use crate::items::{self, key};
+use crate::items;
 use crate::keys;
 
 impl DynamoStore {
     /// The emitter configuration of `tenant`, or `None` when the company issues no NF-e.
     pub async fn emitter_config(&self, tenant: &TenantId) -> StoreResult<Option<EmitterConfig>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::emitter_pk(tenant), keys::EMITTER_CONFIG_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.filter(|item| !item.is_empty()).map(items::read_emitter).transpose()
+        self.get_item(keys::emitter_pk(tenant), keys::EMITTER_CONFIG_SK).await?.map(items::read_emitter).transpose()
     }
 
     /// Stores (or replaces) the emitter configuration of `tenant`.
@@ -41,16 +32,10 @@ impl DynamoStore {
 
     /// The SEFAZ contingency state of `tenant` (one strongly consistent `GetItem`).
     pub async fn contingency_state(&self, tenant: &TenantId) -> StoreResult<Option<ContingencyState>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::emitter_pk(tenant), keys::EMITTER_CONTINGENCY_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.filter(|item| !item.is_empty()).map(items::read_contingency).transpose()
+        self.get_item(keys::emitter_pk(tenant), keys::EMITTER_CONTINGENCY_SK)
+            .await?
+            .map(items::read_contingency)
+            .transpose()
     }
 
     /// Saves the contingency state of `tenant` by a `PutItem` conditional on the stored revision

@@ -8,22 +8,16 @@ use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
 use crate::error::sdk_error;
-use crate::items::{self, key};
+use crate::items;
 use crate::keys;
 
 #[async_trait]
 impl SettingsStore for DynamoStore {
     async fn notification_settings(&self, tenant: &TenantId) -> StoreResult<Option<NotificationSettings>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::settings_pk(tenant), keys::NOTIFICATIONS_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.filter(|item| !item.is_empty()).map(items::read_notification_settings).transpose()
+        self.get_item(keys::settings_pk(tenant), keys::NOTIFICATIONS_SK)
+            .await?
+            .map(items::read_notification_settings)
+            .transpose()
     }
 
     async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()> {
@@ -38,16 +32,7 @@ impl SettingsStore for DynamoStore {
     }
 
     async fn company_settings(&self, tenant: &TenantId) -> StoreResult<Option<CompanySettings>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::settings_pk(tenant), keys::COMPANY_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.filter(|item| !item.is_empty()).map(items::read_company_settings).transpose()
+        self.get_item(keys::settings_pk(tenant), keys::COMPANY_SK).await?.map(items::read_company_settings).transpose()
     }
 
     async fn put_company_settings(&self, tenant: &TenantId, settings: &CompanySettings) -> StoreResult<()> {
