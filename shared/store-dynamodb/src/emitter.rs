@@ -8,7 +8,6 @@ use osflow_app::{ContingencyState, EmitterConfig, StoreError, StoreResult};
 use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
-use crate::error::sdk_error;
 use crate::items;
 use crate::keys;
 
@@ -20,14 +19,7 @@ impl DynamoStore {
 
     /// Stores (or replaces) the emitter configuration of `tenant`.
     pub async fn put_emitter_config(&self, tenant: &TenantId, config: &EmitterConfig) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(items::emitter_item(tenant, config)?))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_item(items::emitter_item(tenant, config)?).await
     }
 
     /// The SEFAZ contingency state of `tenant` (one strongly consistent `GetItem`).

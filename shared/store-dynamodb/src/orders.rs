@@ -335,6 +335,12 @@ impl DynamoStore {
         Ok(out.item.filter(|i| !i.is_empty()))
     }
 
+    /// Writes `item`, replacing whatever has its key (no condition).
+    pub(crate) async fn put_item(&self, item: Item) -> StoreResult<()> {
+        self.client.put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+
     /// The items of partition `pk` (strongly consistent, ascending, as many Query pages as needed), those whose
     /// sort key is within `range` (inclusive) when one is given, at most `limit` when one is given (then read in
     /// pages no bigger than what is left, up to 1000: an open-gap list or a range never reads more).

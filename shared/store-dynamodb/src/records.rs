@@ -293,7 +293,7 @@ impl RecordStore for DynamoStore {
         for pk in pks {
             let mut item = key(pk, format!("{ORDER_LINK_PREFIX}{order}"));
             item.insert(attr::ENTITY.to_owned(), s("order_link"));
-            self.client.put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(sdk_error)?;
+            self.put_item(item).await?;
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use osflow_domain::report::DayAggregate;
 use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
-use crate::error::{corrupt, sdk_error};
+use crate::error::corrupt;
 use crate::items::{Item, attr, get_u64, key, n, s, ttl_seconds};
 use crate::keys;
 use crate::table::TTL_ATTRIBUTE;
@@ -137,7 +137,7 @@ impl ReportStore for DynamoStore {
         let mut doc =
             item(keys::report_pk(&report.tenant), keys::report_doc_sk(&report.id), entity::REPORT, &report.tenant);
         doc.insert(DATA.to_owned(), json(report)?);
-        self.client.put_item().table_name(self.table()).set_item(Some(doc)).send().await.map_err(sdk_error)?;
+        self.put_item(doc).await?;
         Ok(())
     }
 

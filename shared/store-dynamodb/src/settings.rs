@@ -7,7 +7,6 @@ use osflow_app::{CompanySettings, NotificationSettings, SettingsStore, StoreResu
 use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
-use crate::error::sdk_error;
 use crate::items;
 use crate::keys;
 
@@ -21,14 +20,7 @@ impl SettingsStore for DynamoStore {
     }
 
     async fn put_notification_settings(&self, tenant: &TenantId, settings: &NotificationSettings) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(items::notification_settings_item(tenant, settings)?))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_item(items::notification_settings_item(tenant, settings)?).await
     }
 
     async fn company_settings(&self, tenant: &TenantId) -> StoreResult<Option<CompanySettings>> {
@@ -36,13 +28,6 @@ impl SettingsStore for DynamoStore {
     }
 
     async fn put_company_settings(&self, tenant: &TenantId, settings: &CompanySettings) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(items::company_settings_item(tenant, settings)?))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_item(items::company_settings_item(tenant, settings)?).await
     }
 }

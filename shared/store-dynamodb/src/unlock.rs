@@ -74,7 +74,7 @@ pub async fn secrets_key_from_secret(
 impl UnlockCodeStore for DynamoStore {
     async fn put_unlock_code(&self, tenant: &TenantId, order: &OrderId, code: &str) -> StoreResult<()> {
         let item = self.code_item(tenant, order, code)?;
-        self.client.put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(sdk_error)?;
+        self.put_item(item).await?;
         Ok(())
     }
 
