@@ -1545,6 +1545,7 @@ fn an_nfe_rekeyed_for_contingency_replaces_its_record() {
     let normal = InvoiceInfo {
         kind: DocumentKind::Nfe,
         issued_elsewhere: None,
+        sequence: None,
         state: InvoiceState::Pending,
         serie: 1,
         number: 7,
