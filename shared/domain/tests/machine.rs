@@ -585,24 +585,29 @@ fn guards_name_what_failed() {
     h.invoicing = Invoicing { nfe: true, nfse: false };
     let err = h.try_(Command::Release).unwrap_err();
     assert_eq!(err, DomainError::GuardFailed { action: "release".into(), guard: Guard::InvoiceAuthorized });
-    let invoice = InvoiceInfo {
-        kind: DocumentKind::Nfe,
-        issued_elsewhere: None,
-        sequence: None,
-        state: InvoiceState::Authorized,
-        serie: 1,
-        number: 7,
-        key: "35261212345678000195550010000000071234567890".into(),
-        protocol: Some("135260000000001".into()),
-        cstat: Some(100),
-        message: None,
-    };
+    let invoice = authorized_nfe();
     h.try_as(&Actor::System { component: "invoicer".into() }, Command::RecordInvoice { invoice }).unwrap();
     h.ok(Command::Release);
 }
 
 fn system() -> Actor {
     Actor::System { component: "invoicer".into() }
+}
+
+/// The order's NF-e number 7, authorized (cStat 100).
+fn authorized_nfe() -> InvoiceInfo {
+    InvoiceInfo {
+        kind: DocumentKind::Nfe,
+        issued_elsewhere: None,
+        sequence: None,
+        state: InvoiceState::Authorized,
+        serie: 1,
+        number: 7,
+        key: NFE_KEY.into(),
+        protocol: Some("135260000000001".into()),
+        cstat: Some(100),
+        message: None,
+    }
 }
 
 fn document(kind: DocumentKind, key: &str, state: InvoiceState) -> InvoiceInfo {
@@ -1438,18 +1443,7 @@ fn cancelling_a_paid_and_invoiced_order_needs_the_nfe_cancelled_and_a_refund() {
     h.approve();
     h.ok(Command::RegisterPayment { amount: money("269.90"), method: PaymentMethod::Pix, reference: None });
     let system = Actor::System { component: "invoicer".into() };
-    let mut invoice = InvoiceInfo {
-        kind: DocumentKind::Nfe,
-        issued_elsewhere: None,
-        sequence: None,
-        state: InvoiceState::Authorized,
-        serie: 1,
-        number: 7,
-        key: "35261212345678000195550010000000071234567890".into(),
-        protocol: Some("135260000000001".into()),
-        cstat: Some(100),
-        message: None,
-    };
+    let mut invoice = authorized_nfe();
     h.try_as(&system, Command::RecordInvoice { invoice: invoice.clone() }).unwrap();
     let refund = || RefundInput { amount: money("269.90"), method: PaymentMethod::Pix, reference: Some("E123".into()) };
     let err = h.try_(Command::Cancel { reason: "Cliente desistiu".into(), refund: Some(refund()) }).unwrap_err();
