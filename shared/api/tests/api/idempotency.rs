@@ -154,20 +154,8 @@ use osflow_domain::{Change, Event, Order, StatusKey};
 async fn a_warranty_return_is_opened_once_and_its_link_completed_by_the_retry() {
     let mut api = Api::new();
     let staff = Who::staff(SHOP);
-    let id = api.open_example(&staff).await;
+    let id = api.released_example(&staff).await;
     let base = format!("/v1/orders/{id}");
-    for (path, body) in [
-        ("quote/send", "{}"),
-        ("quote/decision", r#"{"decision": "approve"}"#),
-        ("start", "{}"),
-        ("finish", "{}"),
-        ("validation", r#"{"checklist": [{"item": "Liga", "ok": true}], "extra_items": []}"#),
-        ("payment/request", "{}"),
-        ("payments", r#"{"amount": "269.90", "method": "pix"}"#),
-        ("release", "{}"),
-    ] {
-        api.ok(&staff, "POST", &format!("{base}/{path}"), body).await;
-    }
     let body = json!({"lines": [{"revision": 1, "line": 1}], "reported_problem": "A fonte parou de novo"});
     let call = Call::post(&format!("{base}/warranty-return"), &body).by(&staff).idem("garantia-os-1");
 
@@ -223,20 +211,8 @@ async fn a_warranty_return_is_opened_once_and_its_link_completed_by_the_retry() 
 async fn a_warranty_return_without_a_key_is_opened_once_per_line_set() {
     let api = Api::new();
     let staff = Who::staff(SHOP);
-    let id = api.open_example(&staff).await;
+    let id = api.released_example(&staff).await;
     let base = format!("/v1/orders/{id}");
-    for (path, body) in [
-        ("quote/send", "{}"),
-        ("quote/decision", r#"{"decision": "approve"}"#),
-        ("start", "{}"),
-        ("finish", "{}"),
-        ("validation", r#"{"checklist": [{"item": "Liga", "ok": true}], "extra_items": []}"#),
-        ("payment/request", "{}"),
-        ("payments", r#"{"amount": "269.90", "method": "pix"}"#),
-        ("release", "{}"),
-    ] {
-        api.ok(&staff, "POST", &format!("{base}/{path}"), body).await;
-    }
     let path = format!("{base}/warranty-return");
     let both =
         json!({"lines": [{"revision": 1, "line": 2}, {"revision": 1, "line": 1}], "reported_problem": "Não liga"});

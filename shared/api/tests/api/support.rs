@@ -82,6 +82,24 @@ impl Api {
         self.open(who, &example_order()).await.json()["id"].as_str().unwrap().to_owned()
     }
 
+    /// The example order opened and walked to its release (paid in full by PIX); returns its id.
+    pub async fn released_example(&self, who: &Who) -> String {
+        let id = self.open_example(who).await;
+        for (step, body) in [
+            ("quote/send", "{}"),
+            ("quote/decision", r#"{"decision": "approve"}"#),
+            ("start", "{}"),
+            ("finish", "{}"),
+            ("validation", r#"{"checklist": [{"item": "Liga", "ok": true}], "extra_items": []}"#),
+            ("payment/request", "{}"),
+            ("payments", r#"{"amount": "269.90", "method": "pix"}"#),
+            ("release", "{}"),
+        ] {
+            self.ok(who, "POST", &format!("/v1/orders/{id}/{step}"), body).await;
+        }
+        id
+    }
+
     /// A step that must succeed; returns the order.
     pub async fn ok(&self, who: &Who, method: &str, path: &str, body: &str) -> Value {
         let r = self.send(Call::new(method, path).raw_body(body).by(who)).await;
