@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::nfe::{homologation_emitter, run, wait_for_invoice};
+use crate::nfe::{homologation_emitter, run, wait_for_invoice, xmllint, xmlsec_verify};
 use crate::support::*;
 
 /// The stored nfeProc passes the official schema and its signature verifies with the company's certificate.
@@ -15,20 +15,8 @@ fn check_proc(dir: &std::path::Path, xml: &[u8], cert_pem: &std::path::Path) {
     let schema = std::path::Path::new(&schemas).join("procNFe_v4.00.xsd");
     let f = dir.join("procNFe.xml");
     std::fs::write(&f, xml).unwrap();
-    run("xmllint", &["--noout", "--nonet", "--schema", schema.to_str().unwrap(), f.to_str().unwrap()]);
-    run(
-        "xmlsec1",
-        &[
-            "--verify",
-            "--enabled-reference-uris",
-            "same-doc",
-            "--id-attr:Id",
-            "http://www.portalfiscal.inf.br/nfe:infNFe",
-            "--pubkey-cert-pem",
-            cert_pem.to_str().unwrap(),
-            f.to_str().unwrap(),
-        ],
-    );
+    xmllint(&schema, &f);
+    xmlsec_verify("http://www.portalfiscal.inf.br/nfe:infNFe", cert_pem, &f);
 }
 
 async fn paid(rep: &Api, fin: &Api) -> String {

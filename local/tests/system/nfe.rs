@@ -130,8 +130,36 @@ pub(crate) fn run(cmd: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("`{cmd}` is required (scripts/setup installs it): {e}"));
-    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `file` is valid against the schema `xsd` (xmllint, no network).
+pub(crate) fn xmllint(xsd: &std::path::Path, file: &std::path::Path) {
+    run("xmllint", &["--noout", "--nonet", "--schema", xsd.to_str().unwrap(), file.to_str().unwrap()]);
+}
+
+/// The signature in `file` over the element whose `Id` is named by `id_attr` (`namespace:element`) verifies with
+/// the certificate `cert_pem` (xmlsec1).
+pub(crate) fn xmlsec_verify(id_attr: &str, cert_pem: &std::path::Path, file: &std::path::Path) {
+    run(
+        "xmlsec1",
+        &[
+            "--verify",
+            "--enabled-reference-uris",
+            "same-doc",
+            "--id-attr:Id",
+            id_attr,
+            "--pubkey-cert-pem",
+            cert_pem.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+    );
 }
 
 /// The folder of an nfelib schema package (`nfe_evento_cce`…), next to the NF-e's (`NFE_SCHEMA_DIR`).
@@ -150,20 +178,8 @@ fn check_event(dir: &std::path::Path, xml: &[u8], package: &str, xsd: &str, cert
     let f = dir.join(xsd.replace(".xsd", ".xml"));
     std::fs::write(&f, xml).unwrap();
     let schema = nfelib_schemas(package).join(xsd);
-    run("xmllint", &["--noout", "--nonet", "--schema", schema.to_str().unwrap(), f.to_str().unwrap()]);
-    run(
-        "xmlsec1",
-        &[
-            "--verify",
-            "--enabled-reference-uris",
-            "same-doc",
-            "--id-attr:Id",
-            "http://www.portalfiscal.inf.br/nfe:infEvento",
-            "--pubkey-cert-pem",
-            cert_pem.to_str().unwrap(),
-            f.to_str().unwrap(),
-        ],
-    );
+    xmllint(&schema, &f);
+    xmlsec_verify("http://www.portalfiscal.inf.br/nfe:infEvento", cert_pem, &f);
 }
 
 /// The life of an NF-e after its authorization, on the real binary: the OS paid and released, a carta de
@@ -355,22 +371,10 @@ async fn a_rejected_number_given_up_is_voided_and_never_reused() {
     let schema =
         std::path::PathBuf::from(std::env::var_os("NFE_SCHEMA_DIR").expect("NFE_SCHEMA_DIR: run scripts/test"))
             .join("procInutNFe_v4.00.xsd");
-    run("xmllint", &["--noout", "--nonet", "--schema", schema.to_str().unwrap(), f.to_str().unwrap()]);
+    xmllint(&schema, &f);
     let pem = files.path().join("a1.pem");
     std::fs::write(&pem, cert.x509().to_pem().unwrap()).unwrap();
-    run(
-        "xmlsec1",
-        &[
-            "--verify",
-            "--enabled-reference-uris",
-            "same-doc",
-            "--id-attr:Id",
-            "http://www.portalfiscal.inf.br/nfe:infInut",
-            "--pubkey-cert-pem",
-            pem.to_str().unwrap(),
-            f.to_str().unwrap(),
-        ],
-    );
+    xmlsec_verify("http://www.portalfiscal.inf.br/nfe:infInut", &pem, &f);
     // The OS shows its NF-e voided; no gap left, the inutilização listed.
     assert_eq!(rep.order(&wrong).await["invoice"]["state"], "voided");
     let after = fin.get("/v1/fiscal/nfe/gaps").await.ok(StatusCode::OK);

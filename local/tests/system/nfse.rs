@@ -11,6 +11,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::nfe::{xmllint, xmlsec_verify};
 use crate::support::*;
 
 const CNPJ: &str = "11222333000181";
@@ -127,21 +128,6 @@ pub(crate) fn all_authorized(docs: &[Value], nfe: usize, nfse: usize) -> bool {
         && docs.iter().all(|d| d["state"] == "authorized")
 }
 
-/// Runs a tool the project does not make (libxml2-utils, xmlsec1: scripts/setup).
-fn run(cmd: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("`{cmd}` is required (scripts/setup installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn schema(xsd: &str) -> PathBuf {
     let dir = std::env::var_os("NFSE_SCHEMA_DIR")
         .map(PathBuf::from)
@@ -165,22 +151,9 @@ fn check(dir: &Path, name: &str, xml: &str, xsd: &str, signed: &str, cert: Optio
     let f = dir.join(name);
     std::fs::write(&f, xml).unwrap();
     let xsd = schema(xsd);
-    run("xmllint", &["--noout", "--nonet", "--schema", xsd.to_str().unwrap(), f.to_str().unwrap()]);
+    xmllint(&xsd, &f);
     if let Some(pem) = cert {
-        let id_attr = format!("{NFSE_NS}:{signed}");
-        run(
-            "xmlsec1",
-            &[
-                "--verify",
-                "--enabled-reference-uris",
-                "same-doc",
-                "--id-attr:Id",
-                &id_attr,
-                "--pubkey-cert-pem",
-                pem.to_str().unwrap(),
-                f.to_str().unwrap(),
-            ],
-        );
+        xmlsec_verify(&format!("{NFSE_NS}:{signed}"), pem, &f);
     }
 }
 
