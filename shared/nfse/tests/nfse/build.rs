@@ -1,7 +1,7 @@
 //! The DPS and the cancellation request: official schema and xmlsec1 for every scenario and both
 //! algorithms; canonical escaping; errors naming the field.
 
-use osflow_nfse::event::{CancelInput, CancelReason, cancel, verify_event};
+use osflow_nfse::event::{CancelReason, cancel, verify_event};
 use osflow_nfse::*;
 use rust_decimal_macros::dec;
 
@@ -132,20 +132,9 @@ fn key() -> NfseKey {
 #[test]
 fn the_cancellation_is_schema_valid_and_verifies_with_both_algorithms() {
     for alg in ALGORITHMS {
-        let ev = cancel(
-            &CancelInput {
-                environment: Environment::Homologation,
-                app_version: "osflow 0.1".into(),
-                at: issued_at(),
-                author: Cnpj::parse(CNPJ).unwrap(),
-                key: key(),
-                reason: CancelReason::NotProvided,
-                text: format!("Cliente desistiu: {NASTY}"),
-            },
-            a1(),
-            alg,
-        )
-        .unwrap();
+        let ev =
+            cancel(&cancel_input(key(), CancelReason::NotProvided, format!("Cliente desistiu: {NASTY}")), a1(), alg)
+                .unwrap();
         assert_eq!(ev.id(), format!("PRE{}101101", key()));
         assert_eq!(ev.id().len(), 59);
         xmllint(ev.xml(), "pedRegEvento_v1.01.xsd");
@@ -153,15 +142,7 @@ fn the_cancellation_is_schema_valid_and_verifies_with_both_algorithms() {
         assert_eq!(verify_event(ev.xml(), &ALGORITHMS).unwrap().1, alg);
         assert!(ev.xml().contains("<xMotivo>Cliente desistiu: Troca de tela \"premium\" &amp; &lt;conector&gt;"));
     }
-    let short = CancelInput {
-        environment: Environment::Homologation,
-        app_version: "osflow 0.1".into(),
-        at: issued_at(),
-        author: Cnpj::parse(CNPJ).unwrap(),
-        key: key(),
-        reason: CancelReason::Other,
-        text: "curto demais".into(),
-    };
+    let short = cancel_input(key(), CancelReason::Other, "curto demais");
     let err = cancel(&short, a1(), SignatureAlgorithm::RsaSha256).unwrap_err();
     assert!(err.to_string().starts_with("infPedReg.e101101.xMotivo"), "{err}");
 }

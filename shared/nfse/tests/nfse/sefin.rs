@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use openssl::ssl::{SslAcceptor, SslMethod, SslVerifyMode};
 use osflow_nfse::client::{BaseUrls, SefinClient, SefinConfig};
-use osflow_nfse::event::{CancelInput, CancelReason, cancel};
+use osflow_nfse::event::{CancelReason, cancel};
 use osflow_nfse::simulator::Simulator;
 use osflow_nfse::*;
 
@@ -225,15 +225,7 @@ async fn cancel_over_mutual_tls() {
     let IssueOutcome::Issued(n) = sefin.issue(&signed(&input(), SignatureAlgorithm::RsaSha256)).await.unwrap() else {
         panic!("not issued")
     };
-    let req = CancelInput {
-        environment: Environment::Homologation,
-        app_version: "osflow 0.1".into(),
-        at: issued_at(),
-        author: Cnpj::parse(CNPJ).unwrap(),
-        key: n.key.clone(),
-        reason: CancelReason::NotProvided,
-        text: "Servico nao foi prestado ao cliente".into(),
-    };
+    let req = cancel_input(n.key.clone(), CancelReason::NotProvided, "Servico nao foi prestado ao cliente");
     let ev = cancel(&req, a1(), SignatureAlgorithm::RsaSha256).unwrap();
     let EventOutcome::Registered { xml } = sefin.register_event(&ev).await.unwrap() else { panic!("refused") };
     xmllint(&xml, "evento_v1.01.xsd");
@@ -253,15 +245,7 @@ async fn cancel_event_consulted_sent_and_found_after_a_lost_answer_over_mutual_t
         panic!("not issued")
     };
     assert_eq!(sefin.event(&n.key, "101101", 1).await.unwrap(), None, "no event yet");
-    let req = CancelInput {
-        environment: Environment::Homologation,
-        app_version: "osflow 0.1".into(),
-        at: issued_at(),
-        author: Cnpj::parse(CNPJ).unwrap(),
-        key: n.key.clone(),
-        reason: CancelReason::Other,
-        text: "Cliente desistiu: \"garantia\" & <troca> d'água, ação".into(),
-    };
+    let req = cancel_input(n.key.clone(), CancelReason::Other, "Cliente desistiu: \"garantia\" & <troca> d'água, ação");
     let ev = cancel(&req, a1(), SignatureAlgorithm::RsaSha1).unwrap();
     t.lose_next_event_answer.store(true, Ordering::SeqCst);
     let lost = sefin.register_event(&ev).await;

@@ -1,7 +1,7 @@
 //! The simulator in process: it issues a signed, schema-valid NFS-e, keeps it, and refuses what
 //! Sefin refuses.
 
-use osflow_nfse::event::{CancelInput, CancelReason, cancel};
+use osflow_nfse::event::{CancelReason, cancel};
 use osflow_nfse::simulator::Simulator;
 use osflow_nfse::*;
 
@@ -94,15 +94,7 @@ fn rejections() {
 async fn cancel_registers_a_signed_event_once() {
     let sim = Simulator::new();
     let n = sim.issue_xml(signed(&input(), SignatureAlgorithm::RsaSha256).xml()).unwrap();
-    let req = CancelInput {
-        environment: Environment::Homologation,
-        app_version: "osflow 0.1".into(),
-        at: issued_at(),
-        author: Cnpj::parse(CNPJ).unwrap(),
-        key: n.key.clone(),
-        reason: CancelReason::IssueError,
-        text: "Valor do servico informado errado".into(),
-    };
+    let req = cancel_input(n.key.clone(), CancelReason::IssueError, "Valor do servico informado errado");
     let ev = cancel(&req, a1(), SignatureAlgorithm::RsaSha256).unwrap();
     let EventOutcome::Registered { xml } = sim.register_event(&ev).await.unwrap() else { panic!("refused") };
     xmllint(&xml, "evento_v1.01.xsd");

@@ -19,6 +19,19 @@ pub const ALGORITHMS: [SignatureAlgorithm; 2] = [SignatureAlgorithm::RsaSha256, 
 /// Free text with every XML-special character and accents.
 pub const NASTY: &str = "Troca de tela \"premium\" & <conector> 'ç' — João's Ação";
 
+/// The cancellation (101101) of the NFS-e `key` by the test provider, in homologação, at [`issued_at`].
+pub fn cancel_input(key: NfseKey, reason: event::CancelReason, text: impl Into<String>) -> event::CancelInput {
+    event::CancelInput {
+        environment: Environment::Homologation,
+        app_version: "osflow 0.1".into(),
+        at: issued_at(),
+        author: Cnpj::parse(CNPJ).unwrap(),
+        key,
+        reason,
+        text: text.into(),
+    }
+}
+
 pub fn issued_at() -> chrono::DateTime<FixedOffset> {
     FixedOffset::west_opt(3 * 3600).unwrap().with_ymd_and_hms(2026, 12, 4, 10, 30, 0).single().unwrap()
 }
