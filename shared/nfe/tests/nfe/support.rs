@@ -375,7 +375,8 @@ pub fn pay(method: PaymentMethod, amount: Decimal) -> Payment {
 
 // ---------------------------------------------------------------- external tools
 
-fn tool(name: &str) -> PathBuf {
+/// The path of an external checker (xmllint, xmlsec1, poppler's, zbar's) on `PATH`.
+pub fn tool(name: &str) -> PathBuf {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
         .unwrap_or_default();

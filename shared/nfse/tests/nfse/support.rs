@@ -12,7 +12,9 @@ use rust_decimal_macros::dec;
 #[path = "../../../nfe/tests/nfe/support.rs"]
 mod nfe_support;
 
-pub use nfe_support::{CNPJ, a1, pki, temp_dir, write_temp};
+// The bench includes this file too and uses less of it.
+#[allow(unused_imports)]
+pub use nfe_support::{CNPJ, a1, pki, temp_dir, tool, write_temp};
 
 pub const ALGORITHMS: [SignatureAlgorithm; 2] = [SignatureAlgorithm::RsaSha256, SignatureAlgorithm::RsaSha1];
 
@@ -142,13 +144,6 @@ pub fn signed(inp: &DpsInput, alg: SignatureAlgorithm) -> SignedDps {
 
 // ---------------------------------------------------------------- external tools
 
-fn tool(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
-        .unwrap_or_default();
-    found.unwrap_or_else(|| panic!("`{name}` is not installed: run `scripts/setup`"))
-}
-
 pub fn schema_dir() -> PathBuf {
     let dir = std::env::var_os("NFSE_SCHEMA_DIR").map(PathBuf::from).unwrap_or_else(|| {
         panic!(
@@ -162,20 +157,7 @@ pub fn schema_dir() -> PathBuf {
 
 /// Validates `xml` against the official schema `xsd` with xmllint.
 pub fn xmllint(xml: &str, xsd: &str) {
-    let f = write_temp("doc.xml", xml.as_bytes());
-    let out = Command::new(tool("xmllint"))
-        .args(["--noout", "--nonet", "--schema"])
-        .arg(schema_dir().join(xsd))
-        .arg(&f)
-        .output()
-        .expect("run xmllint");
-    assert!(
-        out.status.success(),
-        "xmllint --schema {xsd} rejected {} (kept for inspection):\n{}",
-        f.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_dir_all(f.parent().unwrap());
+    nfe_support::xmllint_in(xml, &schema_dir(), xsd);
 }
 
 /// Verifies the signature over the element `signed` with xmlsec1, trusting only `ca_pem`.
