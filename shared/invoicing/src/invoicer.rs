@@ -206,8 +206,8 @@ fn dps_sequence(numbering: &NumberingKey) -> String {
     format!("{}/{}{h}", numbering.cnpj, numbering.serie)
 }
 
-/// The order `order_id` and the first of its fiscal documents that `which` picks, `None` when either is not
-/// there (the order is read first).
+/// The order `order_id` and the one of its fiscal documents that `which` picks (the latest attempt when several
+/// do: [`osflow_app::latest_record`]), `None` when either is not there (the order is read first).
 pub(crate) async fn order_and_invoice(
     app: &App,
     tenant: &TenantId,
