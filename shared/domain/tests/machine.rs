@@ -1547,7 +1547,6 @@ fn an_nfe_rekeyed_for_contingency_replaces_its_record() {
         protocol: None,
         cstat: None,
         message: None,
-        sequence: None,
     };
     h.try_as(&system, Command::RecordInvoice { invoice: normal.clone() }).unwrap();
     assert_eq!(normal.contingency(), None);
