@@ -191,15 +191,17 @@ pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Er
     }
     // The company's users from the Cognito pool, each answer trusted for a short while per warm container:
     // required by a function whose routes need them; the consumers' and the console's App (every route) has them
-    // when the pool is named.
-    let pool = match (S::USERS, S::ONLY) {
-        (false, _) => None,
-        (true, Some(_)) => Some(env.user_pool_id()?),
-        (true, None) => env.user_pool_id.as_deref(),
-    };
-    if let Some(pool) = pool {
-        let users = CognitoUsers::from_env(pool).await;
-        app = app.with_users(Arc::new(users)).with_user_cache(USER_CACHE_SECONDS);
+    // when the pool is named. Synchronous as the S3 store: where `S::USERS` is false, the Cognito client is not
+    // linked.
+    if S::USERS {
+        let pool = match S::ONLY {
+            Some(_) => Some(env.user_pool_id()?),
+            None => env.user_pool_id.as_deref(),
+        };
+        if let Some(pool) = pool {
+            let users = CognitoUsers::from_env(pool);
+            app = app.with_users(Arc::new(users)).with_user_cache(USER_CACHE_SECONDS);
+        }
     }
     // Each company's requests limited in this instance (one company's traffic never takes what all share).
     let app = match TenantRateLimit::from_settings(env.tenant_rps.as_deref(), env.tenant_burst.as_deref())? {

@@ -43,9 +43,11 @@ impl CognitoUsers {
         CognitoUsers { client, pool: pool.into(), page: PAGE }
     }
 
-    /// The client from the standard AWS environment (`osflow_aws_kit::load_sdk_config`).
-    pub async fn from_env(pool: impl Into<String>) -> CognitoUsers {
-        CognitoUsers::new(Client::new(&osflow_aws_kit::load_sdk_config().await), pool)
+    /// The client from the standard AWS environment (`osflow_aws_kit::sdk_config_from_env`). Synchronous, so a
+    /// caller can build it in a branch that is constant-false for a binary without linking the client there (an
+    /// `.await` would keep its future in the caller's state machine).
+    pub fn from_env(pool: impl Into<String>) -> CognitoUsers {
+        CognitoUsers::new(Client::new(&osflow_aws_kit::sdk_config_from_env()), pool)
     }
 
     /// Pages of `size` (1 to 60; tests read several pages of a few users).
