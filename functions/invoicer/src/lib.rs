@@ -20,13 +20,14 @@ use osflow_fn_common::{Env, SEFAZ_TRUST_ROOTS_ENV};
 use osflow_invoicing::{Invoicer, NfseInvoicer, SefazAuthorities, SefinAuthorities};
 use osflow_store_dynamodb::DynamoEmitterStore;
 
-/// The invoicer of the AWS functions: `osflow_fn_common::app`'s `App` and DynamoDB store, the emitters on that
+/// The invoicer of the AWS functions: a consumer's `App` and DynamoDB store (`Wiring`), the emitters on that
 /// store and Secrets Manager (the environment's secrets prefix), SEFAZ with the environment's trust roots.
 pub async fn from_env(env: &Env) -> Result<Invoicer, Error> {
     let prefix = env.secrets_prefix()?;
     let authorities = SefazAuthorities::from_setting(env.sefaz_trust_roots()?)
         .map_err(|e| format!("{SEFAZ_TRUST_ROOTS_ENV}: {e}"))?;
-    let (app, store) = osflow_fn_common::app(env).await?;
+    // The consumers' wiring with the S3 client (the nfeProc, the DANFE): no user directory, no sealing key.
+    let (app, store) = osflow_fn_common::app_for::<osflow_fn_common::Wiring<true, false>>(env).await?;
     let emitters = Arc::new(DynamoEmitterStore::from_env(store.as_ref().clone(), prefix).await);
     let invoicer = Invoicer::new(app.clone(), emitters.clone(), Arc::new(authorities));
     Ok(match env.sefin_trust_roots.as_deref() {
