@@ -190,7 +190,7 @@ pub async fn app_for<S: Serves>(env: &Env) -> Result<(App, Arc<DynamoStore>), Er
         app = app.with_blobs(Arc::new(S3BlobStore::from_config(&config, env.config.bucket()?)));
     }
     // The company's users from the Cognito pool, each answer trusted for a short while per warm container:
-    // required by a function whose routes need them; the console's and the portal's App (every route) has them
+    // required by a function whose routes need them; the console's App (every route) has them
     // when the pool is named. Synchronous as the S3 store: where `S::USERS` is false, the Cognito client is not
     // linked.
     if S::USERS {
@@ -230,7 +230,7 @@ async fn read_sealing_key(secret: String) -> Result<SecretsKey, Error> {
 
 /// The wiring of a queue consumer ([`app_for`]): every use case, with the S3 client when `BLOBS` and the sealing
 /// key when `UNLOCK_CODES` (the notifier reads neither: `Wiring<false, false>`; the reporter writes report files:
-/// `Wiring<true, false>`), never the user directory.
+/// `Wiring<true, false>`, as do the invoicer and the portal), never the user directory.
 #[derive(Debug, Clone, Copy)]
 pub struct Wiring<const BLOBS: bool, const UNLOCK_CODES: bool>;
 

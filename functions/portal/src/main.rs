@@ -1,7 +1,7 @@
 //! Lambda `portal`: the customer's page, `GET /p/{token}` (HTML) and `POST /p/{token}/decision` (the decision
 //! form). Public routes: no JWT authorizer, the signed link is the credential.
 //!
-//! Wiring only: the App of [`osflow_fn_common::app`] (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), the portal key from the
+//! Wiring only: the App of [`osflow_fn_common::app_for`] with `Wiring<true, false>` (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), the portal key from the
 //! Secrets Manager secret named by `OSFLOW_PORTAL_KEY_SECRET`, served by [`osflow_portal::handle`].
 
 use std::convert::Infallible;
@@ -16,7 +16,9 @@ use osflow_portal::secrets::key_from_secret;
 async fn main() -> Result<(), Error> {
     osflow_lambda_kit::init_tracing();
     let env = Env::from_env()?;
-    let (app, _) = osflow_fn_common::app(&env).await?;
+    // Every use case and S3 (the photos), no user directory and no sealing key: the portal gives no order a
+    // technician and opens no unlock code, and neither is in its environment.
+    let (app, _) = osflow_fn_common::app_for::<osflow_fn_common::Wiring<true, false>>(&env).await?;
     let portal = Arc::new(Portal { app, key: key_from_secret(env.portal_key_secret()?).await? });
     lambda_http::run(service_fn(move |req: Request| {
         let portal = portal.clone();
