@@ -1,8 +1,9 @@
 //! Lambda `portal`: the customer's page, `GET /p/{token}` (HTML) and `POST /p/{token}/decision` (the decision
 //! form). Public routes: no JWT authorizer, the signed link is the credential.
 //!
-//! Wiring only: the App of [`osflow_fn_common::app_for`] with `Wiring<true, false>` (`OSFLOW_TABLE`, `OSFLOW_BUCKET`), the portal key from the
-//! Secrets Manager secret named by `OSFLOW_PORTAL_KEY_SECRET`, served by [`osflow_portal::handle`].
+//! Wiring only: the App of [`osflow_fn_common::app_for`] with `Wiring<true, false>` (`OSFLOW_TABLE`,
+//! `OSFLOW_BUCKET`), the portal key from the Secrets Manager secret named by `OSFLOW_PORTAL_KEY_SECRET`, served by
+//! [`osflow_portal::handle`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
