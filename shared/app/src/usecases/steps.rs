@@ -240,16 +240,38 @@ impl App {
     }
 
     /// A step by any actor (staff, the customer through the portal, the system), scoped to the request's tenant.
+    /// With an `Idempotency-Key`, the same request again gets the first response back (`Reply::Replayed`); the
+    /// key's record is read only when the step is refused, so a step that goes through reads the order only.
     pub async fn step_as(
+        &self,
+        request: StepRequest<'_>,
+        render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
+    ) -> AppResult<Reply<Stepped>> {
+        let idem = request.idempotency;
+        let tenant = request.tenant;
+        match self.try_step(request, render).await {
+            Ok(reply) => Ok(reply),
+            // The saved response is looked for only when the step cannot be taken as asked (a retry finds the
+            // order moved on: the version pinned is stale, or the command no longer allowed) or its write finds
+            // the key taken: a step reads the order alone, and a retry whose step is taken anew still gets the
+            // first answer, as the write refuses a second record under the key.
+            Err(refused) if idem.is_some() => match self.replay(tenant, idem).await {
+                Ok(Some(saved)) => Ok(Reply::Replayed(saved)),
+                Err(AppError::IdempotencyMismatch) => Err(AppError::IdempotencyMismatch),
+                Ok(None) | Err(_) => Err(refused),
+            },
+            Err(refused) => Err(refused),
+        }
+    }
+
+    /// [`App::step_as`] without looking for a saved response first.
+    async fn try_step(
         &self,
         request: StepRequest<'_>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
         let StepRequest { tenant, actor, order: id, command: mut cmd, if_match, idempotency: idem } = request;
         let actor = &actor;
-        if let Some(saved) = self.replay(tenant, idem).await? {
-            return Ok(Reply::Replayed(saved));
-        }
         self.fill_command_warranty(tenant, &mut cmd).await?;
         // Whether the company invoices is asked only when the command's transition out of the order's status has
         // the `invoice_authorized` guard (the release, in the default flow), once per call. A transition's
@@ -305,9 +327,8 @@ impl App {
                     }
                     last_conflict = current_version;
                 }
-                Err(StoreError::AlreadyExists) if idem.is_some() => {
-                    return Ok(Reply::Replayed(self.replay_after_race(tenant, idem).await?));
-                }
+                // The key holds a record: this request was done (the caller replays it) or the key was reused.
+                Err(StoreError::AlreadyExists) if idem.is_some() => return Err(StoreError::AlreadyExists.into()),
                 Err(StoreError::NotFound) => return Err(AppError::NotFound),
                 Err(e) => return Err(e.into()),
             }
