@@ -57,26 +57,35 @@ async fn a_step_is_one_read_and_one_transaction_of_few_write_units() {
         worst = worst.max(step(&id, n, method, path, body).await);
     }
 
-    // Retries with the same keys get the first answers back. A step the order has moved past: the order and the
-    // saved response read, nothing written. A note (allowed again): its transaction refused on the key, then
-    // the saved response read.
-    let version = |order: Value| order["version"].as_u64().expect("version");
-    let before = version(h.call(Some(&staff), "GET", &format!("/v1/orders/{id}"), None).await.expect(StatusCode::OK));
-    meter.take();
-    let refs = reference_requests(&days_ahead(1), &days_ahead(4));
-    for (n, expected) in [(0, vec![("GetItem", 2)]), (3, vec![("GetItem", 2), ("TransactWriteItems", 1)])] {
-        let (method, path, body) = refs[n].clone();
-        let again = call(method, format!("/v1/orders/{id}/{path}"), body, format!("custo-{id}-{n}")).await;
+    // Retries with the same keys get the first answers back, and change nothing. A step the order has moved
+    // past: the order and the saved response read, nothing written. A note on an order still open (allowed
+    // again): its transaction refused on the key, then the saved response read.
+    let noted = call("POST", "/v1/orders".into(), example_order(), "custo-abertura-3".into()).await;
+    let noted = noted.expect(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let note = json!({"text": "Cliente ligou", "visible_to_customer": false});
+    call("POST", format!("/v1/orders/{noted}/notes"), note.clone(), "custo-nota".into()).await.expect(StatusCode::OK);
+    let (method, path, body) = reference_requests(&days_ahead(1), &days_ahead(4)).swap_remove(0);
+    let retries = [
+        (id.clone(), method, path, body, format!("custo-{id}-0"), vec![("GetItem", 2)]),
+        (noted.clone(), "POST", "notes", note, "custo-nota".into(), vec![("GetItem", 2), ("TransactWriteItems", 1)]),
+    ];
+    for (order, method, path, body, key, expected) in retries {
+        let version = async |order: &str| {
+            let got = h.call(Some(&staff), "GET", &format!("/v1/orders/{order}"), None).await;
+            got.expect(StatusCode::OK)["version"].as_u64().expect("version")
+        };
+        let before = version(&order).await;
+        meter.take();
+        let again = call(method, format!("/v1/orders/{order}/{path}"), body, key).await;
         assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]), "{path}");
         again.expect(StatusCode::OK);
         let cost = meter.take();
         let expected = expected.into_iter().map(|(op, k)| (op.to_owned(), k)).collect();
         assert_eq!(cost.requests, expected, "the retry of {path}: {cost}");
         report.borrow_mut().push(format!("retry of {method} {path}: {cost}"));
+        assert_eq!(version(&order).await, before, "the retry of {path} changed the order");
+        meter.take();
     }
-    let after = version(h.call(Some(&staff), "GET", &format!("/v1/orders/{id}"), None).await.expect(StatusCode::OK));
-    assert_eq!(after, before, "a retry changed the order");
-    meter.take();
 
     // An order that has grown: twelve notes of about 500 characters, then the rest of the flow. Reported (the
     // order and its saved responses still carry the notes: see README, "DynamoDB cost").
