@@ -5,12 +5,11 @@
 //! the binary then links only that function's handlers, the S3 client only when its routes use blobs, and the
 //! Cognito client (the company's users, pool from `OSFLOW_USER_POOL_ID`) only when they check or list users.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::{Error, Request};
 use osflow_api::{Every, Serves, TenantRateLimit};
 use osflow_app::App;
 use osflow_blob_s3::S3BlobStore;
@@ -254,11 +253,7 @@ pub async fn serve<S: Serves>() -> Result<(), Error> {
 
 /// Serves the routes of `S` with an `App` the function completed (e.g. with the fiscal admin).
 pub async fn serve_app<S: Serves>(app: App) -> Result<(), Error> {
-    lambda_http::run(service_fn(move |req: Request| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(osflow_api::handle_only::<S>(&app, req).await) }
-    }))
-    .await
+    osflow_lambda_kit::gateway::run(|req: Request| osflow_api::handle_only::<S>(&app, req)).await
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@
 //! pool's issuer `OSFLOW_COGNITO_ISSUER`; uploads go to `OSFLOW_CONSOLE_UPLOAD_ORIGIN` (the bucket's origin); the
 //! fiscal routes to the function `OSFLOW_FISCAL_FUNCTION` (fiscal-admin), invoked with the session's claims.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::{Error, Request};
 use osflow_console::cognito::{Cognito, CognitoConfig};
 use osflow_console::forward::{FunctionInvoker, LambdaFunction};
 use osflow_console::{Console, SignIn};
@@ -37,9 +36,5 @@ async fn main() -> Result<(), Error> {
         upload_origins: env.console_upload_origin.iter().cloned().collect(),
         fiscal_function,
     });
-    lambda_http::run(service_fn(move |req: Request| {
-        let console = console.clone();
-        async move { Ok::<_, Infallible>(osflow_console::handle(&console, req).await) }
-    }))
-    .await
+    osflow_lambda_kit::gateway::run(|req: Request| osflow_console::handle(&console, req)).await
 }

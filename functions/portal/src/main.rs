@@ -5,10 +5,9 @@
 //! `OSFLOW_BUCKET`), the portal key from the Secrets Manager secret named by `OSFLOW_PORTAL_KEY_SECRET`, served by
 //! [`osflow_portal::handle`].
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::{Error, Request};
 use osflow_fn_common::Env;
 use osflow_portal::Portal;
 use osflow_portal::secrets::key_from_secret;
@@ -21,9 +20,5 @@ async fn main() -> Result<(), Error> {
     // technician and opens no unlock code, and neither is in its environment.
     let (app, _) = osflow_fn_common::app_for::<osflow_fn_common::Wiring<true, false>>(&env).await?;
     let portal = Arc::new(Portal { app, key: key_from_secret(env.portal_key_secret()?).await? });
-    lambda_http::run(service_fn(move |req: Request| {
-        let portal = portal.clone();
-        async move { Ok::<_, Infallible>(osflow_portal::handle(&portal, req).await) }
-    }))
-    .await
+    osflow_lambda_kit::gateway::run(|req: Request| osflow_portal::handle(&portal, req)).await
 }

@@ -13,6 +13,7 @@ pub mod blob;
 pub mod caller;
 pub mod config;
 pub mod etag;
+pub mod gateway;
 pub mod idempotency;
 pub mod logging;
 pub mod problem;
