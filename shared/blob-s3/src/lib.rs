@@ -22,7 +22,16 @@
 //! With an endpoint override (`AWS_ENDPOINT_URL`, i.e. the emulator), requests and
 //! upload URLs are path-style (`http://host:port/<bucket>/<object>`): an emulator on `127.0.0.1` has no
 //! per-bucket host names. Without one (AWS), they are virtual-hosted (`https://<bucket>.s3.<region>.amazonaws.com/…`),
-//! the style AWS recommends. [`S3BlobStore::new`] takes any client for other set-ups.
+//! the style AWS recommends.
+//!
+//! # Not the AWS SDK's S3 client
+//!
+//! The three operations are plain REST requests signed with SigV4 by `aws-sigv4` (the SDK's own signer) and sent
+//! by the connector of `aws-smithy-http-client` (the SDK's own HTTPS stack, rustls on ring), built with the same
+//! connect and read timeouts, and retried as the SDK retries (3 attempts, a 5xx, a throttling code or a failed
+//! connection). `aws-sdk-s3` linked its checksum algorithms (CRC32/CRC32C/CRC64-NVME tables, about 0.7 MB),
+//! S3's endpoint rules and its client into every function that keeps files, about 1.4 MB of a 7.6 MB bootstrap,
+//! for three requests osflow makes without checksums or endpoint rules.
 //!
 //! # Permissions
 //!
@@ -30,80 +39,229 @@
 //! `s3:ListBucket` on the bucket: without `ListBucket`, S3 answers a missing object with 403 (`AccessDenied`)
 //! instead of 404, and `get` reports an error instead of `None`.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use aws_sdk_s3::Client;
-use aws_sdk_s3::config::ProvideCredentials as _;
-use aws_sdk_s3::config::SharedCredentialsProvider;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_sdk_s3::operation::head_object::HeadObjectError;
-use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::primitives::ByteStream;
+use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
+    sign,
+};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult, UploadForm};
 use osflow_aws_kit::SdkConfig;
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::blob::{UPLOAD_URL_TTL_MINUTES, check_key};
 
-/// The content type of an object stored without one.
+/// The content type reported for an object stored without one.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
-/// How long an upload URL stays valid (the port's "minutes", the same as the embedded store's).
+/// How long a presigned upload stays valid.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(UPLOAD_URL_TTL_MINUTES as u64 * 60);
 
-/// The object key of a tenant's blob key: `t/<tenant>/<key>`, after checking `key`.
+/// Attempts of a request, as the SDK's standard retry mode.
+const ATTEMPTS: u32 = 3;
+
+/// How long a response may take to start and each read after it, as the SDK's default HTTP client.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The object key of `key` for `tenant`, after checking `key`.
 pub fn object_key(tenant: &TenantId, key: &str) -> StoreResult<String> {
     check_key(key)?;
     Ok(format!("t/{}/{key}", tenant.as_str()))
 }
 
-/// The SDK configuration every AWS adapter shares (see `osflow-aws-kit`).
 pub use osflow_aws_kit::{load_sdk_config, sdk_config_from_env};
 
-/// The S3 client of `config`: path-style when an endpoint override is configured (see the crate docs).
-pub fn client(config: &SdkConfig) -> Client {
-    let overridden = config.endpoint_url().is_some();
-    Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(overridden).build())
-}
-
-/// The blob store on one S3 bucket.
+/// The `BlobStore` on one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
-    client: Client,
+    http: Arc<aws_smithy_http_client::Connector>,
+    /// The bucket's URL, without a trailing `/`: `<endpoint>/<bucket>` or `https://<bucket>.s3.<region>.amazonaws.com`.
+    bucket_url: String,
     bucket: String,
-    /// Signs the upload forms (a client does not hand its credentials out).
+    region: String,
     credentials: Option<SharedCredentialsProvider>,
 }
 
 impl S3BlobStore {
-    /// A store on `bucket` through `client`; upload forms need [`with_credentials`](Self::with_credentials).
-    pub fn new(client: Client, bucket: impl Into<String>) -> S3BlobStore {
-        S3BlobStore { client, bucket: bucket.into(), credentials: None }
-    }
-
-    /// The credentials the upload forms are signed with (those of the client's configuration).
-    pub fn with_credentials(mut self, credentials: Option<SharedCredentialsProvider>) -> S3BlobStore {
-        self.credentials = credentials;
-        self
-    }
-
-    /// A store on `bucket` with the client and credentials of `config` (see [`client`]).
+    /// The store on `bucket` with the configuration's region, credentials, endpoint override and timeouts.
     pub fn from_config(config: &SdkConfig, bucket: impl Into<String>) -> S3BlobStore {
-        S3BlobStore::new(client(config), bucket).with_credentials(config.credentials_provider())
+        let bucket = bucket.into();
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        let bucket_url = match config.endpoint_url() {
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        };
+        let timeouts = config.timeout_config();
+        let mut settings = HttpConnectorSettings::builder().read_timeout(READ_TIMEOUT);
+        if let Some(connect) = timeouts.and_then(|t| t.connect_timeout()) {
+            settings = settings.connect_timeout(connect);
+        }
+        let mut connector = aws_smithy_http_client::Connector::builder().connector_settings(settings.build());
+        if let Some(sleep) = config.sleep_impl() {
+            connector = connector.sleep_impl(sleep);
+        }
+        let http = connector.tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build();
+        S3BlobStore { http: Arc::new(http), bucket_url, bucket, region, credentials: config.credentials_provider() }
     }
 
-    /// A store on `bucket` with the configuration of [`load_sdk_config`].
+    /// [`S3BlobStore::from_config`] with the configuration from the process environment.
     pub async fn from_env(bucket: impl Into<String>) -> S3BlobStore {
         S3BlobStore::from_config(&load_sdk_config().await, bucket)
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
+    /// The bucket's name.
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The same store on another bucket (tests).
+    pub fn on_bucket(&self, bucket: &str) -> S3BlobStore {
+        let bucket_url = match self.bucket_url.strip_suffix(&self.bucket) {
+            Some(endpoint) if endpoint.ends_with('/') => format!("{endpoint}{bucket}"),
+            _ => format!("https://{bucket}.s3.{}.amazonaws.com", self.region),
+        };
+        S3BlobStore { bucket_url, bucket: bucket.to_owned(), ..self.clone() }
+    }
+
+    async fn credentials(&self) -> StoreResult<aws_credential_types::Credentials> {
+        self.credentials
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("no credentials configured".into()))?
+            .provide_credentials()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("credentials: {e}")))
+    }
+
+    /// The object's URL (each key segment percent-encoded as SigV4 canonicalizes it).
+    fn object_url(&self, object: &str) -> String {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+        let path: Vec<String> = object.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        format!("{}/{}", self.bucket_url, path.join("/"))
+    }
+
+    /// Sends one signed request, retried on a failed connection, a 5xx or a throttling code (as the SDK does);
+    /// the last answer (a success or a failure not worth retrying) with its status, headers and body.
+    async fn send(&self, method: &'static str, object: &str, put: Option<&Blob>) -> StoreResult<Answer> {
+        let url = self.object_url(object);
+        let mut last = StoreError::Unavailable("no attempt".into());
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                osflow_app::backoff(attempt - 1, Duration::from_millis(50), Duration::from_secs(2)).await;
+            }
+            let request = self.signed(method, &url, put).await?;
+            let response = match self.http.call(request).await {
+                Ok(response) => response,
+                Err(e) => {
+                    last = StoreError::Unavailable(format!("{method} {object}: {e}"));
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let content_type = response.headers().get("content-type").map(str::to_owned);
+            let content_length = response.headers().get("content-length").and_then(|n| n.parse().ok());
+            let body = match ByteStream::new(response.into_body()).collect().await {
+                Ok(bytes) => bytes.into_bytes().to_vec(),
+                Err(e) => {
+                    last = StoreError::Unavailable(format!("{method} {object}: reading the answer: {e}"));
+                    continue;
+                }
+            };
+            let answer = Answer { status, content_type, content_length, body };
+            match answer.failure(method, object) {
+                Some(StoreError::Unavailable(text)) => last = StoreError::Unavailable(text),
+                _ => return Ok(answer),
+            }
+        }
+        Err(last)
+    }
+
+    /// The request signed with SigV4 (`x-amz-content-sha256` of the body, as S3 requires).
+    async fn signed(&self, method: &'static str, url: &str, put: Option<&Blob>) -> StoreResult<HttpRequest> {
+        let credentials = self.credentials().await?;
+        let identity = credentials.into();
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| StoreError::Other(format!("signing: {e}")))?
+            .into();
+        let mut builder = http::Request::builder().method(method).uri(url);
+        if let Some(blob) = put {
+            builder = builder
+                .header("content-type", blob.content_type.as_str())
+                .header("content-length", blob.bytes.len().to_string());
+        }
+        let body = put.map(|b| b.bytes.clone()).unwrap_or_default();
+        let mut request =
+            builder.body(SdkBody::empty()).map_err(|e| StoreError::Other(format!("S3 request {url}: {e}")))?;
+        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let signable = SignableRequest::new(method, url, headers, SignableBody::Bytes(&body))
+            .map_err(|e| StoreError::Other(format!("signing {url}: {e}")))?;
+        let (instructions, _) =
+            sign(signable, &params).map_err(|e| StoreError::Other(format!("signing {url}: {e}")))?.into_parts();
+        instructions.apply_to_request_http1x(&mut request);
+        *request.body_mut() = SdkBody::from(body);
+        HttpRequest::try_from(request).map_err(|e| StoreError::Other(format!("S3 request {url}: {e}")))
+    }
+}
+
+/// An answer of S3.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: Option<String>,
+    content_length: Option<u64>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// What a non-2xx answer means: `Unavailable` for a 5xx or a throttling code (tried again), `Other` with S3's
+    /// code and message otherwise (a 404's code tells a missing key from a missing bucket).
+    fn failure(&self, method: &str, object: &str) -> Option<StoreError> {
+        if (200..300).contains(&self.status) {
+            return None;
+        }
+        let code = self.code();
+        let message = self.element("Message").unwrap_or_default();
+        let text = format!("{method} {object}: {code}: {message}");
+        if self.status >= 500 || TRANSIENT_CODES.contains(&code.as_str()) {
+            Some(StoreError::Unavailable(text))
+        } else {
+            Some(StoreError::Other(text))
+        }
+    }
+
+    /// S3's error code (the `<Code>` of its XML error), or `HTTP <status>` for an answer without one.
+    fn code(&self) -> String {
+        self.element("Code").unwrap_or_else(|| format!("HTTP {}", self.status))
+    }
+
+    /// The text of the error document's element `name`.
+    fn element(&self, name: &str) -> Option<String> {
+        let text = std::str::from_utf8(&self.body).ok()?;
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].to_owned())
+    }
+
+    /// A missing object: 404 with `NoSuchKey` (for a HEAD, which has no body, any 404).
+    fn is_missing_key(&self, method: &str) -> bool {
+        self.status == 404 && (method == "HEAD" || self.code() == "NoSuchKey")
     }
 }
 
@@ -117,32 +275,7 @@ impl BlobStore for S3BlobStore {
         max_bytes: u64,
     ) -> StoreResult<UploadForm> {
         let object = object_key(tenant, key)?;
-        // The bucket's URL in the client's addressing style (path-style on an emulator, virtual-hosted in AWS):
-        // a presigned GetObject of the object (signed locally, never sent) with the object's path cut off.
-        let presigning = PresigningConfig::expires_in(UPLOAD_URL_TTL)
-            .map_err(|e| StoreError::Other(format!("presigning config: {e}")))?;
-        let get = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&object)
-            .presigned(presigning)
-            .await
-            .map_err(sdk_error)?;
-        let path = get.uri().split('?').next().unwrap_or_default();
-        let url = path
-            .strip_suffix(&format!("/{object}"))
-            .ok_or_else(|| StoreError::Other(format!("unexpected object URL {path}")))?
-            .to_owned();
-        let config = self.client.config();
-        let region = config.region().ok_or_else(|| StoreError::Other("no region configured".into()))?.to_string();
-        let credentials = self
-            .credentials
-            .as_ref()
-            .ok_or_else(|| StoreError::Other("no credentials configured".into()))?
-            .provide_credentials()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("credentials: {}", DisplayErrorContext(&e))))?;
+        let credentials = self.credentials().await?;
         let policy = PostPolicy {
             bucket: &self.bucket,
             object: &object,
@@ -151,53 +284,43 @@ impl BlobStore for S3BlobStore {
             access_key_id: credentials.access_key_id(),
             secret_access_key: credentials.secret_access_key(),
             session_token: credentials.session_token(),
-            region: &region,
+            region: &self.region,
         };
-        Ok(post_form(&policy, url, std::time::SystemTime::now()))
+        Ok(post_form(&policy, self.bucket_url.clone(), SystemTime::now()))
     }
 
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
         let object = object_key(tenant, key)?;
-        let output = match self.client.get_object().bucket(&self.bucket).key(object).send().await {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), GetObjectError::NoSuchKey(_)) => return Ok(None),
-            Err(e) => return Err(sdk_error(e)),
-        };
-        let content_type = output.content_type().unwrap_or(DEFAULT_CONTENT_TYPE).to_owned();
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("reading object body: {}", DisplayErrorContext(&e))))?
-            .into_bytes()
-            .to_vec();
-        Ok(Some(Blob { content_type, bytes }))
+        let answer = self.send("GET", &object, None).await?;
+        if answer.is_missing_key("GET") {
+            return Ok(None);
+        }
+        if let Some(failure) = answer.failure("GET", &object) {
+            return Err(failure);
+        }
+        let content_type = answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
+        Ok(Some(Blob { content_type, bytes: answer.body }))
     }
 
     async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>> {
         let object = object_key(tenant, key)?;
-        let output = match self.client.head_object().bucket(&self.bucket).key(object).send().await {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), HeadObjectError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(sdk_error(e)),
-        };
-        let content_type = output.content_type().unwrap_or(DEFAULT_CONTENT_TYPE).to_owned();
-        let size = output.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        Ok(Some(BlobHead { content_type, size }))
+        let answer = self.send("HEAD", &object, None).await?;
+        if answer.is_missing_key("HEAD") {
+            return Ok(None);
+        }
+        if let Some(failure) = answer.failure("HEAD", &object) {
+            return Err(failure);
+        }
+        let content_type = answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
+        Ok(Some(BlobHead { content_type, size: answer.content_length.unwrap_or(0) }))
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
         let object = object_key(tenant, key)?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(object)
-            .content_type(&blob.content_type)
-            .body(ByteStream::from(blob.bytes.clone()))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        match self.send("PUT", &object, Some(blob)).await?.failure("PUT", &object) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 }
 
@@ -253,14 +376,6 @@ pub fn post_form(policy: &PostPolicy<'_>, url: String, now: std::time::SystemTim
 
 /// Error codes of S3 that mean "try again later" (besides any 5xx answer).
 const TRANSIENT_CODES: &[&str] = &["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"];
-
-/// Maps an SDK failure (see `osflow_aws_kit::store_error`).
-fn sdk_error<E>(err: SdkError<E>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    osflow_aws_kit::store_error(err, |code| TRANSIENT_CODES.contains(&code))
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_s3::Client;
 use osflow_app::{Blob, BlobHead, BlobStore, StoreError};
-use osflow_blob_s3::{S3BlobStore, client, load_sdk_config};
+use osflow_blob_s3::{S3BlobStore, load_sdk_config};
 use osflow_domain::values::TenantId;
 
 const RUN_SCRIPTS_TEST: &str = "these tests need the S3 emulator: run `scripts/test` (or `scripts/emulator start` \
@@ -33,7 +33,9 @@ async fn fresh_store() -> (S3BlobStore, Client) {
         _ => panic!("AWS_ENDPOINT_URL is not set; {RUN_SCRIPTS_TEST}"),
     }
     let config = load_sdk_config().await;
-    let client = client(&config);
+    // The SDK's own client (path-style on the emulator), apart from the adapter under test.
+    let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
+    let client = Client::from_conf(s3);
     let bucket = unique_bucket_name();
     if let Err(e) = client.create_bucket().bucket(&bucket).send().await {
         panic!("cannot create bucket {bucket}: {}; {RUN_SCRIPTS_TEST}", aws_sdk_s3::error::DisplayErrorContext(&e));
@@ -196,8 +198,8 @@ async fn bad_keys_are_refused_before_any_request() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_an_error_not_none() {
-    let (store, client) = fresh_store().await;
-    let gone = S3BlobStore::new(client, format!("{}-missing", store.bucket()));
+    let (store, _) = fresh_store().await;
+    let gone = store.on_bucket(&format!("{}-missing", store.bucket()));
     let err = gone.get(&tenant("acme"), "a.txt").await.unwrap_err();
     assert!(matches!(&err, StoreError::Other(text) if text.contains("NoSuchBucket")), "{err:?}");
 }
