@@ -381,6 +381,45 @@ const TRANSIENT_CODES: &[&str] = &["SlowDown", "RequestTimeout", "InternalError"
 mod tests {
     use super::*;
 
+    fn answer(status: u16, code: Option<&str>) -> Answer {
+        let body = code.map(|c| format!("<?xml version=\"1.0\"?><Error><Code>{c}</Code><Message>m</Message></Error>"));
+        Answer { status, content_type: None, content_length: None, body: body.unwrap_or_default().into_bytes() }
+    }
+
+    #[test]
+    fn answers_are_classified_as_the_sdk_classifies_them() {
+        assert!(answer(200, None).failure("GET", "o").is_none());
+        // Tried again: a 5xx, a throttling code.
+        for retried in [answer(503, Some("SlowDown")), answer(500, None), answer(400, Some("RequestTimeout"))] {
+            assert!(matches!(retried.failure("PUT", "o"), Some(StoreError::Unavailable(_))), "{retried:?}");
+        }
+        // Not: the others, with S3's code and message.
+        let denied = answer(403, Some("AccessDenied")).failure("GET", "t/a/x");
+        assert_eq!(denied, Some(StoreError::Other("GET t/a/x: AccessDenied: m".into())));
+        // Missing: a key (any 404 of a HEAD, which has no body), not a bucket.
+        assert!(answer(404, Some("NoSuchKey")).is_missing_key("GET"));
+        assert!(!answer(404, Some("NoSuchBucket")).is_missing_key("GET"));
+        assert!(answer(404, None).is_missing_key("HEAD"));
+        assert!(!answer(403, None).is_missing_key("HEAD"));
+    }
+
+    #[test]
+    fn addressing_is_path_style_on_an_endpoint_and_virtual_hosted_on_aws() {
+        let config = |endpoint: Option<&'static str>| {
+            osflow_aws_kit::sdk_config_from_vars(move |name| match name {
+                "AWS_REGION" => Some("sa-east-1".to_owned()),
+                "AWS_ENDPOINT_URL" => endpoint.map(str::to_owned),
+                _ => None,
+            })
+        };
+        let aws = S3BlobStore::from_config(&config(None), "osflow-files");
+        assert_eq!(aws.object_url("t/acme/a.pdf"), "https://osflow-files.s3.sa-east-1.amazonaws.com/t/acme/a.pdf");
+        let emulator = S3BlobStore::from_config(&config(Some("http://127.0.0.1:45660/")), "b1");
+        assert_eq!(emulator.object_url("t/acme/x y.pdf"), "http://127.0.0.1:45660/b1/t/acme/x%20y.pdf");
+        assert_eq!(emulator.on_bucket("b2").object_url("k"), "http://127.0.0.1:45660/b2/k");
+        assert_eq!(aws.on_bucket("b2").object_url("k"), "https://b2.s3.sa-east-1.amazonaws.com/k");
+    }
+
     #[test]
     fn object_keys_are_scoped_by_tenant_and_checked() {
         let acme = TenantId::parse("acme").unwrap();
