@@ -97,20 +97,35 @@ pub trait AuthorityFor: Send + Sync {
     ) -> Result<Arc<dyn FiscalAuthority>, TransportError>;
 }
 
-/// One authority for every emitter (the simulator of the embedded mode and the tests).
-#[derive(Clone)]
-pub struct SharedAuthority(pub Arc<dyn FiscalAuthority>);
+/// Defines `$name`, one authority (`Arc<dyn $authority>`) for every emitter, whatever its settings (`$settings`)
+/// and certificate: the `$port` of the simulator of the embedded mode and the tests. The NF-e's
+/// [`SharedAuthority`] and the NFS-e's [`crate::SharedNfseAuthority`] are this one type over their own port; a
+/// macro rather than a generic type, so that both stay tuple structs built as `SharedAuthority(simulator)` (a
+/// type alias cannot construct one).
+macro_rules! shared_authority {
+    ($(#[$doc:meta])* $name:ident: $port:ident for $settings:ty => $authority:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name(pub Arc<dyn $authority>);
 
-impl std::fmt::Debug for SharedAuthority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedAuthority")
-    }
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+
+        impl $port for $name {
+            fn authority(&self, _: &$settings, _: &Certificate) -> Result<Arc<dyn $authority>, TransportError> {
+                Ok(self.0.clone())
+            }
+        }
+    };
 }
+pub(crate) use shared_authority;
 
-impl AuthorityFor for SharedAuthority {
-    fn authority(&self, _: &ValidEmitter, _: &Certificate) -> Result<Arc<dyn FiscalAuthority>, TransportError> {
-        Ok(self.0.clone())
-    }
+shared_authority! {
+    /// One authority for every emitter (the simulator of the embedded mode and the tests).
+    SharedAuthority: AuthorityFor for ValidEmitter => FiscalAuthority
 }
 
 /// Only a conclusive answer ends an attempt: a paused or throttled authority, or an SVC not on for the UF

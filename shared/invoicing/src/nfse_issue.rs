@@ -15,7 +15,7 @@ use osflow_nfse::{
 };
 use uuid::Uuid;
 
-use crate::invoicer::{Certificates, InvoiceError, pending_record, record_on_order};
+use crate::invoicer::{Certificates, InvoiceError, pending_record, record_on_order, shared_authority};
 use crate::nfse::{ValidNfse, dps_inputs, labor_groups, validate_nfse};
 
 /// The Sefin an emitter talks to: Sefin Nacional (mutual TLS with the emitter's certificate) or the
@@ -28,20 +28,9 @@ pub trait NfseAuthorityFor: Send + Sync {
     ) -> Result<Arc<dyn NfseAuthority>, TransportError>;
 }
 
-/// One Sefin for every emitter (the simulator of the embedded mode and the tests).
-#[derive(Clone)]
-pub struct SharedNfseAuthority(pub Arc<dyn NfseAuthority>);
-
-impl std::fmt::Debug for SharedNfseAuthority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedNfseAuthority")
-    }
-}
-
-impl NfseAuthorityFor for SharedNfseAuthority {
-    fn authority(&self, _: &ValidNfse, _: &Certificate) -> Result<Arc<dyn NfseAuthority>, TransportError> {
-        Ok(self.0.clone())
-    }
+shared_authority! {
+    /// One Sefin for every emitter (the simulator of the embedded mode and the tests).
+    SharedNfseAuthority: NfseAuthorityFor for ValidNfse => NfseAuthority
 }
 
 /// What [`NfseInvoicer::issue`] did.
