@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::flow::StatusKey;
 use crate::order::Order;
-use crate::overdue::Deadlines;
 use crate::values::{Document, Money, OrderId, UserId};
 
 /// The card of an order at one version ([`Order::card`]). Its serde form is a stored form, compact to read back
@@ -64,17 +63,5 @@ impl Order {
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
-    }
-}
-
-impl Deadlines for OrderCard {
-    fn status(&self) -> &StatusKey {
-        &self.status
-    }
-    fn status_since(&self) -> DateTime<Utc> {
-        self.status_since
-    }
-    fn due_date(&self) -> Option<NaiveDate> {
-        self.due_date
     }
 }

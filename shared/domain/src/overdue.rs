@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
+use crate::card::OrderCard;
 use crate::flow::{Flow, StatusKey};
 use crate::order::Order;
 
@@ -13,17 +14,24 @@ pub trait Deadlines {
     fn due_date(&self) -> Option<NaiveDate>;
 }
 
-impl Deadlines for Order {
-    fn status(&self) -> &StatusKey {
-        &self.status
-    }
-    fn status_since(&self) -> DateTime<Utc> {
-        self.status_since
-    }
-    fn due_date(&self) -> Option<NaiveDate> {
-        self.due_date
-    }
+/// [`Deadlines`] read from the fields of the same names, the one way both types have them.
+macro_rules! deadlines_from_fields {
+    ($($holder:ty),+) => {$(
+        impl Deadlines for $holder {
+            fn status(&self) -> &StatusKey {
+                &self.status
+            }
+            fn status_since(&self) -> DateTime<Utc> {
+                self.status_since
+            }
+            fn due_date(&self) -> Option<NaiveDate> {
+                self.due_date
+            }
+        }
+    )+};
 }
+
+deadlines_from_fields!(Order, OrderCard);
 
 /// How far the order's current stay is into its status's SLA (`sla_hours`): 0.0 at entry, 1.0 at the limit;
 /// `None` when the status has no limit.
