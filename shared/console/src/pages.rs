@@ -2,7 +2,7 @@
 //! load one same-origin stylesheet and one same-origin script; no inline script or style (the CSP forbids them).
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use osflow_app::InvoiceRecord;
 use osflow_app::templates::brl;
 use osflow_domain::values::Quantity;
@@ -163,53 +163,48 @@ pub struct Frame<'a> {
 
 /// The frame of every page: header with the navigation and the sign-out button.
 pub fn layout(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="pt-BR" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex, nofollow";
-                title { (title) " · osflow" }
-                link rel="stylesheet" href="/static/console.css";
-                script src="/static/console.js" defer {}
-            }
-            body {
-                a.skip href="#conteudo" { "Pular para o conteúdo" }
-                header.top {
-                    a.brand href="/" { "osflow" }
-                    @if let Some(s) = frame.session {
-                        nav aria-label="Principal" {
-                            a href="/" { "Quadro" }
-                            @if !s.roles.is_empty() && s.roles.iter().any(|r| *r != Role::Financeiro) {
-                                a href="/os/nova" { "Nova OS" }
-                            }
-                            a href="/clientes" { "Clientes" }
-                            a href="/relatorios" { "Relatórios" }
-                            @if s.roles.contains(&Role::Representante) {
-                                a href="/empresa" { "Empresa" }
-                                a href="/fluxo" { "Fluxo" }
-                                a href="/avisos" { "Avisos" }
-                                a href="/emissor" { "NF-e" }
-                            }
-                            @if s.roles.iter().any(|r| osflow_app::NFE_EVENT_ROLES.contains(r)) {
-                                a href="/inutilizacao" { "Inutilização" }
-                            }
+    let head = html! {
+        title { (title) " · osflow" }
+        link rel="stylesheet" href="/static/console.css";
+        script src="/static/console.js" defer {}
+    };
+    osflow_html::page(
+        head,
+        html! {
+            a.skip href="#conteudo" { "Pular para o conteúdo" }
+            header.top {
+                a.brand href="/" { "osflow" }
+                @if let Some(s) = frame.session {
+                    nav aria-label="Principal" {
+                        a href="/" { "Quadro" }
+                        @if !s.roles.is_empty() && s.roles.iter().any(|r| *r != Role::Financeiro) {
+                            a href="/os/nova" { "Nova OS" }
                         }
-                        span.who {
-                            (frame.company) " · " (s.display) " ("
-                            (s.roles.iter().map(|r| role_label(*r)).collect::<Vec<_>>().join(", ")) ")"
+                        a href="/clientes" { "Clientes" }
+                        a href="/relatorios" { "Relatórios" }
+                        @if s.roles.contains(&Role::Representante) {
+                            a href="/empresa" { "Empresa" }
+                            a href="/fluxo" { "Fluxo" }
+                            a href="/avisos" { "Avisos" }
+                            a href="/emissor" { "NF-e" }
                         }
-                        form.inline method="post" action="/sair" {
-                            input type="hidden" name="csrf" value=(frame.csrf);
-                            button.link type="submit" { "Sair" }
+                        @if s.roles.iter().any(|r| osflow_app::NFE_EVENT_ROLES.contains(r)) {
+                            a href="/inutilizacao" { "Inutilização" }
                         }
                     }
+                    span.who {
+                        (frame.company) " · " (s.display) " ("
+                        (s.roles.iter().map(|r| role_label(*r)).collect::<Vec<_>>().join(", ")) ")"
+                    }
+                    form.inline method="post" action="/sair" {
+                        input type="hidden" name="csrf" value=(frame.csrf);
+                        button.link type="submit" { "Sair" }
+                    }
                 }
-                main id="conteudo" tabindex="-1" { (body) }
             }
-        }
-    }
+            main id="conteudo" tabindex="-1" { (body) }
+        },
+    )
 }
 
 /// The sign-in page (development users).
@@ -244,19 +239,14 @@ pub fn sign_in(token: &str, message: Option<&str>, tenant: &str) -> Markup {
 /// itself (a same-site navigation, so that the SameSite=Strict cookie goes with it: a redirect straight from
 /// Cognito's page would be cross-site and arrive without it).
 pub fn signed_in() -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="pt-BR" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="refresh" content="0;url=/";
-                title { "Entrando · osflow" }
-                link rel="stylesheet" href="/static/console.css";
-            }
-            body { main id="conteudo" { section.card.narrow { h1 { "Entrando…" } p { a href="/" { "Abrir o quadro" } } } } }
-        }
-    }
+    osflow_html::page(
+        html! {
+            meta http-equiv="refresh" content="0;url=/";
+            title { "Entrando · osflow" }
+            link rel="stylesheet" href="/static/console.css";
+        },
+        html! { main id="conteudo" { section.card.narrow { h1 { "Entrando…" } p { a href="/" { "Abrir o quadro" } } } } },
+    )
 }
 
 /// A Cognito sign-in that did not complete.

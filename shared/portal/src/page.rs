@@ -3,7 +3,7 @@
 //! `data:` URLs). LGPD: the customer's first name only; no document, no address, no contact.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
 use osflow_domain::{LineDecision, QuoteRevision, RevisionStatus};
 
 use crate::quote::{brl, quantity};
@@ -55,25 +55,19 @@ a{color:#17457a}
 
 /// The frame of every page.
 fn layout(title: &str, company: &str, heading: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="pt-BR" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex, nofollow";
-                title { (title) }
-                style { (PreEscaped(STYLE)) }
+    osflow_html::page(
+        html! {
+            title { (title) }
+            style { (PreEscaped(STYLE)) }
+        },
+        html! {
+            header {
+                p { (company) }
+                h1 { (heading) }
             }
-            body {
-                header {
-                    p { (company) }
-                    h1 { (heading) }
-                }
-                main { (body) }
-            }
-        }
-    }
+            main { (body) }
+        },
+    )
 }
 
 /// The page every refused link gets: the same words whatever was wrong (unknown, expired, forged, another
