@@ -9,10 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use lambda_http::http::{self, Method, header};
-use osflow_app::{
-    ApproximateTaxesConfig, Caller, Clock, EmitterConfig, EmitterStore, FiscalEnvironment, NfseServiceCodes,
-    NfseSettings, PageRequest, TaxRules, TechResponsibleConfig,
-};
+use osflow_app::{Caller, Clock, EmitterConfig, EmitterStore, NfseSettings, PageRequest, TechResponsibleConfig};
 use osflow_domain::values::{CityCode, Cnpj, TenantId, Uf, UserId, Zip};
 use osflow_domain::{Address, Role};
 use osflow_nfe::Certificate;
@@ -305,53 +302,33 @@ async fn seed_history(client: &Client<'_>, clock: &DemoClock) -> Result<usize, S
 async fn seed_emitter(emitters: &dyn EmitterStore) -> Result<(), String> {
     let tenant = TenantId::parse(TENANT).map_err(|e| e.to_string())?;
     let cnpj = Cnpj::parse(DEMO_CNPJ).map_err(|e| e.to_string())?;
-    let config = EmitterConfig {
+    // Campinas issues on the NFS-e Nacional (São Paulo capital keeps its own issuer): the labor's NFS-e too.
+    let address = Address {
+        street: "Rua Barão de Jaguara".into(),
+        number: "1500".into(),
+        complement: None,
+        district: "Centro".into(),
+        city: "Campinas".into(),
+        city_code: CityCode::parse("3509502").map_err(|e| e.to_string())?,
+        uf: Uf::parse("SP").map_err(|e| e.to_string())?,
+        zip: Zip::parse("13015-002").map_err(|e| e.to_string())?,
+    };
+    let tech_responsible = TechResponsibleConfig {
         cnpj: DEMO_CNPJ.into(),
-        ie: "111222333444".into(),
-        legal_name: "Oficina Demonstração Ltda".into(),
-        trade_name: Some("Oficina Demo".into()),
-        // Campinas issues on the NFS-e Nacional (São Paulo capital keeps its own issuer): the labor's NFS-e too.
-        address: Address {
-            street: "Rua Barão de Jaguara".into(),
-            number: "1500".into(),
-            complement: None,
-            district: "Centro".into(),
-            city: "Campinas".into(),
-            city_code: CityCode::parse("3509502").map_err(|e| e.to_string())?,
-            uf: Uf::parse("SP").map_err(|e| e.to_string())?,
-            zip: Zip::parse("13015-002").map_err(|e| e.to_string())?,
-        },
-        phone: Some("(19) 3333-4444".into()),
-        serie: 1,
-        environment: FiscalEnvironment::Homologation,
-        cfop: "5102".into(),
-        tax: TaxRules::SimplesNacional { csosn: "102".into() },
-        ibs_cbs: false,
-        tech_responsible: TechResponsibleConfig {
-            cnpj: DEMO_CNPJ.into(),
-            contact: "Equipe Demo".into(),
-            email: "fiscal@example.com".into(),
-            phone: "11999990000".into(),
-        },
-        // Simples Nacional ME/EPP; item 14.01 (conserto e manutenção), NBS of computer repair.
-        nfse: Some(NfseSettings {
-            municipal_registration: Some("123456".into()),
-            simples_option: 3,
-            simples_regime: Some(1),
-            special_regime: 0,
-            serie: 1,
-            service: NfseServiceCodes {
-                c_trib_nac: "140101".into(),
-                c_trib_mun: None,
-                c_nbs: Some("120012000".into()),
-            },
-            services_by_type: Default::default(),
-            iss_rate: Some("2".into()),
-            iss_withholding: 1,
-            approximate_taxes: ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
-            signature: "rsa-sha256".into(),
-        }),
-        nfse_elsewhere: false,
+        contact: "Equipe Demo".into(),
+        email: "fiscal@example.com".into(),
+        phone: "11999990000".into(),
+    };
+    let config = EmitterConfig {
+        nfse: Some(NfseSettings::example()),
+        ..EmitterConfig::example(
+            DEMO_CNPJ,
+            "Oficina Demonstração Ltda",
+            "Oficina Demo",
+            address,
+            "(19) 3333-4444",
+            tech_responsible,
+        )
     };
     osflow_invoicing::validate_nfse(&config).map_err(|e| format!("the demo emitter's NFS-e settings: {e}"))?;
     osflow_invoicing::validate(&config).map_err(|e| format!("the demo emitter: {e}"))?;

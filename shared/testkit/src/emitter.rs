@@ -2,10 +2,7 @@
 //! in homologation, Simples Nacional (CSOSN 102). Tests change the fields they are about with struct update
 //! syntax; with the feature `certificate`, its A1 certificate (generated for the emitter's CNPJ).
 
-use osflow_app::{
-    ApproximateTaxesConfig, EmitterConfig, FiscalEnvironment, NfseServiceCodes, NfseSettings, TaxRules,
-    TechResponsibleConfig,
-};
+use osflow_app::{EmitterConfig, NfseServiceCodes, NfseSettings, TechResponsibleConfig};
 use osflow_domain::Address;
 use osflow_domain::values::{CityCode, Uf, Zip};
 
@@ -29,27 +26,20 @@ pub fn example_address() -> Address {
 /// The example emitter: [`EMITTER_CNPJ`], série 1, homologation, CFOP 5102, Simples Nacional (CSOSN 102), no
 /// IBS/CBS groups, no municipal part.
 pub fn example_emitter() -> EmitterConfig {
-    EmitterConfig {
-        cnpj: EMITTER_CNPJ.into(),
-        ie: "111222333444".into(),
-        legal_name: "Oficina Teste Ltda".into(),
-        trade_name: Some("Oficina Teste".into()),
-        address: example_address(),
-        phone: Some("(11) 3333-4444".into()),
-        serie: 1,
-        environment: FiscalEnvironment::Homologation,
-        cfop: "5102".into(),
-        tax: TaxRules::SimplesNacional { csosn: "102".into() },
-        ibs_cbs: false,
-        tech_responsible: TechResponsibleConfig {
-            cnpj: "11222333000181".into(),
-            contact: "Equipe osflow".into(),
-            email: "fiscal@osflow.example".into(),
-            phone: "11999990000".into(),
-        },
-        nfse: None,
-        nfse_elsewhere: false,
-    }
+    let tech_responsible = TechResponsibleConfig {
+        cnpj: "11222333000181".into(),
+        contact: "Equipe osflow".into(),
+        email: "fiscal@osflow.example".into(),
+        phone: "11999990000".into(),
+    };
+    EmitterConfig::example(
+        EMITTER_CNPJ,
+        "Oficina Teste Ltda",
+        "Oficina Teste",
+        example_address(),
+        "(11) 3333-4444",
+        tech_responsible,
+    )
 }
 
 /// Rua Barão de Jaguara, 900, Centro, Campinas-SP (IBGE 3509502, a municipality on the NFS-e Nacional), 13015-000.
@@ -71,21 +61,12 @@ pub fn nfse_codes(c_trib_nac: &str, c_nbs: &str) -> NfseServiceCodes {
     NfseServiceCodes { c_trib_nac: c_trib_nac.into(), c_trib_mun: None, c_nbs: Some(c_nbs.into()) }
 }
 
-/// An emitter's municipal part: Simples Nacional ME/EPP, série 1, labor 140101 (installation work 140201), ISS 2 %
-/// withheld by nobody, approximate taxes at the Simples rate, RSA-SHA256.
+/// An emitter's municipal part: [`NfseSettings::example`] (Simples Nacional ME/EPP, série 1, labor 140101, ISS 2 %
+/// withheld by nobody, approximate taxes at the Simples rate, RSA-SHA256) with installation work under 140201.
 pub fn example_nfse_settings() -> NfseSettings {
     NfseSettings {
-        municipal_registration: Some("123456".into()),
-        simples_option: 3,
-        simples_regime: Some(1),
-        special_regime: 0,
-        serie: 1,
-        service: nfse_codes("140101", "120012000"),
         services_by_type: [("instalacao".to_owned(), nfse_codes("140201", "120018100"))].into(),
-        iss_rate: Some("2".into()),
-        iss_withholding: 1,
-        approximate_taxes: ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
-        signature: "rsa-sha256".into(),
+        ..NfseSettings::example()
     }
 }
 

@@ -8,7 +8,10 @@
 use chrono::{DateTime, Utc};
 use osflow_domain::{DomainError, Role};
 
-use crate::ports::{CertificateSummary, ContingencyEntry, EmitterConfig, FieldProblem, FiscalAdmin};
+use crate::ports::{
+    ApproximateTaxesConfig, CertificateSummary, ContingencyEntry, EmitterConfig, FieldProblem, FiscalAdmin,
+    FiscalEnvironment, NfseServiceCodes, NfseSettings, TaxRules, TechResponsibleConfig,
+};
 use crate::usecases::{App, AppError, AppResult, Caller};
 
 /// A certificate upload: the PKCS#12 bytes and the password (never stored anywhere but the certificate store,
@@ -25,6 +28,63 @@ impl std::fmt::Debug for CertificateUpload {
             .field("pkcs12", &format_args!("<{} bytes>", self.pkcs12.len()))
             .field("password", &"<redacted>")
             .finish()
+    }
+}
+
+impl EmitterConfig {
+    /// The example emitter of osflow-local's demo and of the tests (osflow-testkit's), each for its own company
+    /// (CNPJ, names, address, phone, `infRespTec`): IE 111222333444, série 1, homologation, CFOP 5102, Simples
+    /// Nacional (CSOSN 102), no IBS/CBS groups, no municipal part ([`NfseSettings::example`] is one).
+    pub fn example(
+        cnpj: &str,
+        legal_name: &str,
+        trade_name: &str,
+        address: osflow_domain::Address,
+        phone: &str,
+        tech_responsible: TechResponsibleConfig,
+    ) -> EmitterConfig {
+        EmitterConfig {
+            cnpj: cnpj.into(),
+            ie: "111222333444".into(),
+            legal_name: legal_name.into(),
+            trade_name: Some(trade_name.into()),
+            address,
+            phone: Some(phone.into()),
+            serie: 1,
+            environment: FiscalEnvironment::Homologation,
+            cfop: "5102".into(),
+            tax: TaxRules::SimplesNacional { csosn: "102".into() },
+            ibs_cbs: false,
+            tech_responsible,
+            nfse: None,
+            nfse_elsewhere: false,
+        }
+    }
+}
+
+impl NfseSettings {
+    /// The example emitter's municipal part (osflow-local's demo and the tests): Simples Nacional ME/EPP, municipal
+    /// registration 123456, série 1, the labor under item 14.01 (conserto e manutenção, `cTribNac` 140101) with the
+    /// NBS of computer repair (120012000), no codes by service type, ISS 2 % withheld by nobody, approximate taxes
+    /// at the Simples rate (6 %), RSA-SHA256.
+    pub fn example() -> NfseSettings {
+        NfseSettings {
+            municipal_registration: Some("123456".into()),
+            simples_option: 3,
+            simples_regime: Some(1),
+            special_regime: 0,
+            serie: 1,
+            service: NfseServiceCodes {
+                c_trib_nac: "140101".into(),
+                c_trib_mun: None,
+                c_nbs: Some("120012000".into()),
+            },
+            services_by_type: Default::default(),
+            iss_rate: Some("2".into()),
+            iss_withholding: 1,
+            approximate_taxes: ApproximateTaxesConfig::SimplesRate { percent: "6".into() },
+            signature: "rsa-sha256".into(),
+        }
     }
 }
 
