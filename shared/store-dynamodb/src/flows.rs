@@ -6,23 +6,13 @@ use osflow_domain::Flow;
 use osflow_domain::values::TenantId;
 
 use crate::DynamoStore;
-use crate::error::sdk_error;
-use crate::items::{self, attr, get_u64, key, n};
+use crate::items::{self, attr, get_u64, n};
 use crate::keys;
 use crate::tx::{CondPut, NEW_ITEM, TxOutcome, cancelled_without_condition, failed_condition};
 
 impl DynamoStore {
     async fn flow_item(&self, tenant: &TenantId, sk: String) -> StoreResult<Option<Flow>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::flow_pk(tenant), sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(items::read_flow).transpose()
+        self.get_item(keys::flow_pk(tenant), sk).await?.map(items::read_flow).transpose()
     }
 }
 

@@ -217,16 +217,7 @@ impl OrderStore for DynamoStore {
     }
 
     async fn get(&self, tenant: &TenantId, id: &OrderId) -> StoreResult<Option<Order>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::order_pk(tenant, id), keys::ORDER_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(items::read_order).transpose()
+        self.get_item(keys::order_pk(tenant, id), keys::ORDER_SK).await?.map(items::read_order).transpose()
     }
 
     async fn apply(

@@ -90,16 +90,7 @@ impl UnlockCodeStore for DynamoStore {
     }
 
     async fn unlock_code(&self, tenant: &TenantId, order: &OrderId) -> StoreResult<Option<String>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(keys::order_pk(tenant, order), UNLOCK_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = self.get_item(keys::order_pk(tenant, order), UNLOCK_SK).await? else { return Ok(None) };
         let Some(AttributeValue::S(sealed)) = item.get(SEALED) else {
             return Err(StoreError::Corrupt(format!("the unlock code item of order {order} has no sealed text")));
         };
