@@ -7,7 +7,8 @@
 //! - [`store_error`]: an SDK failure as a [`StoreError`] — timeouts, connection failures, unreadable answers,
 //!   5xx and the service's own "try again" codes are `Unavailable` (the caller may retry), anything else `Other`;
 //! - [`secret_value`] (feature `secrets`): a Secrets Manager secret read with that configuration (the portal's
-//!   and the console's keys).
+//!   and the console's keys); [`read_secret`], the same read with a given client, its failure a [`StoreError`]
+//!   (the store's sealing key and A1 certificates).
 //!
 //! # Why not `aws-config`
 //!
@@ -100,20 +101,50 @@ where
     }
 }
 
+/// What a Secrets Manager read answers (feature `secrets`).
+#[cfg(feature = "secrets")]
+pub type SecretOutput = aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+
+/// Error codes of Secrets Manager that mean "try again later" (a 5xx answer is one whatever its code).
+const SECRETS_TRANSIENT_CODES: &[&str] = &["ThrottlingException", "InternalServiceError"];
+
+/// A failed Secrets Manager request as a [`StoreError`] ([`store_error`] with Secrets Manager's transient codes):
+/// the one mapping of every Secrets Manager call of a store.
+pub fn secrets_error<E>(err: SdkError<E, Response>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    store_error(err, |code| SECRETS_TRANSIENT_CODES.contains(&code))
+}
+
+/// The one `GetSecretValue` of osflow: the secret `id` at `version` (its current version when `None`).
+#[cfg(feature = "secrets")]
+async fn get_secret_value(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    version: Option<&str>,
+) -> Result<SecretOutput, SdkError<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError, Response>>
+{
+    client.get_secret_value().secret_id(id).set_version_id(version.map(str::to_owned)).send().await
+}
+
 /// The value of the Secrets Manager secret `name`, read with a client from the process environment (feature
 /// `secrets`); a failure names the secret as `what` (`"portal key secret"`).
 #[cfg(feature = "secrets")]
-pub async fn secret_value(
-    name: &str,
-    what: &str,
-) -> Result<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput, String> {
+pub async fn secret_value(name: &str, what: &str) -> Result<SecretOutput, String> {
     let client = aws_sdk_secretsmanager::Client::new(&load_sdk_config().await);
-    client
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .map_err(|e| format!("reading the {what} {name}: {}", error_text(&e)))
+    get_secret_value(&client, name, None).await.map_err(|e| format!("reading the {what} {name}: {}", error_text(&e)))
+}
+
+/// The value of the Secrets Manager secret `id` at `version` (its current version when `None`), read with the
+/// store's `client` (feature `secrets`); a failure as a [`StoreError`] ([`secrets_error`]).
+#[cfg(feature = "secrets")]
+pub async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    version: Option<&str>,
+) -> Result<SecretOutput, StoreError> {
+    get_secret_value(client, id, version).await.map_err(secrets_error)
 }
 
 /// Maps an SDK failure; `transient` says which of the service's error codes mean "try again later".

@@ -129,7 +129,7 @@ impl DynamoEmitterStore {
                 }
                 Err(err)
                     if matches!(err.as_service_error(), Some(PutSecretValueError::ResourceNotFoundException(_))) => {}
-                Err(err) => return Err(sdk_error(err)),
+                Err(err) => return Err(osflow_aws_kit::secrets_error(err)),
             }
             let created = self
                 .secrets
@@ -146,7 +146,7 @@ impl DynamoEmitterStore {
                     return Ok((arn, out.version_id.ok_or_else(|| missing("version id"))?));
                 }
                 Err(err) if matches!(err.as_service_error(), Some(CreateSecretError::ResourceExistsException(_))) => {}
-                Err(err) => return Err(sdk_error(err)),
+                Err(err) => return Err(osflow_aws_kit::secrets_error(err)),
             }
         }
         Err(StoreError::Unavailable(format!("certificate secret {name}: created and not found, try again")))
@@ -180,14 +180,8 @@ impl EmitterStore for DynamoEmitterStore {
         let Some(pointer) = self.pointer(tenant).await? else {
             return Ok(None);
         };
-        let out = self
-            .secrets
-            .get_secret_value()
-            .secret_id(&pointer.secret_arn)
-            .version_id(&pointer.secret_version)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let out =
+            osflow_aws_kit::read_secret(&self.secrets, &pointer.secret_arn, Some(&pointer.secret_version)).await?;
         let corrupt = |what: &str| {
             StoreError::Corrupt(format!("certificate secret of {tenant} (revision {}): {what}", pointer.revision))
         };

@@ -62,7 +62,7 @@ pub async fn secrets_key_from_secret(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
 ) -> StoreResult<SecretsKey> {
-    let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(sdk_error)?;
+    let out = osflow_aws_kit::read_secret(client, secret_id, None).await?;
     let text = out.secret_string.unwrap_or_default();
     if text.chars().count() < 32 {
         return Err(StoreError::Other(format!("the sealing key secret {secret_id} holds fewer than 32 characters")));
