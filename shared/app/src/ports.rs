@@ -319,6 +319,37 @@ pub struct InvoiceRecord {
     pub contingency: Option<ContingencyEntry>,
 }
 
+impl InvoiceRecord {
+    /// A fiscal document's first record, saved before anything is sent: `pending`, revision 1, made `now` (no
+    /// cNF, no contingency: the NF-e sets its own).
+    pub fn pending(
+        tenant: &TenantId,
+        order_id: &OrderId,
+        numbering: &NumberingKey,
+        number: u64,
+        access_key: String,
+        now: DateTime<Utc>,
+    ) -> InvoiceRecord {
+        InvoiceRecord {
+            tenant: tenant.clone(),
+            order_id: *order_id,
+            numbering: numbering.clone(),
+            number,
+            cnf: String::new(),
+            access_key,
+            state: InvoiceState::Pending,
+            cstat: None,
+            message: None,
+            protocol: None,
+            xml_ref: None,
+            revision: 1,
+            created_at: now,
+            updated_at: now,
+            contingency: None,
+        }
+    }
+}
+
 /// The order's record of the document `matches` picks: the latest attempt (the last created) when several
 /// match. A DPS Id holds no environment, so a DPS refused in produção and the one issued after the emitter moved
 /// to homologação (or back) share their Id: the latest attempt is the one that decides, as on the order.

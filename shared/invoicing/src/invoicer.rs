@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
 use osflow_app::{
     App, AppError, Blob, EmitterConfig, EmitterStore, InvoiceRecord, NumberingKey, Rendered, StepRequest, StoreError,
 };
@@ -236,33 +235,22 @@ pub(crate) async fn order_and_invoice(
     Ok(record.map(|record| (order, record)))
 }
 
-/// A fiscal document's first record, saved before anything is sent: `pending`, revision 1, made `now` (no cNF, no
-/// contingency: the NF-e sets its own).
-pub(crate) fn pending_record(
-    tenant: &TenantId,
-    order_id: &OrderId,
-    numbering: &NumberingKey,
-    number: u64,
-    access_key: String,
-    now: DateTime<Utc>,
-) -> InvoiceRecord {
-    InvoiceRecord {
-        tenant: tenant.clone(),
-        order_id: *order_id,
-        numbering: numbering.clone(),
-        number,
-        cnf: String::new(),
-        access_key,
+/// A rejected record sent again (a retry asked for after the fix, or a later event): pending until the new
+/// answer, saved at the next revision; any other record as it is.
+pub(crate) async fn pending_again(app: &App, record: InvoiceRecord) -> Result<InvoiceRecord, InvoiceError> {
+    if record.state != InvoiceState::Rejected {
+        return Ok(record);
+    }
+    let pending = InvoiceRecord {
         state: InvoiceState::Pending,
         cstat: None,
         message: None,
-        protocol: None,
-        xml_ref: None,
-        revision: 1,
-        created_at: now,
-        updated_at: now,
-        contingency: None,
-    }
+        revision: record.revision + 1,
+        updated_at: app.clock.now(),
+        ..record.clone()
+    };
+    app.invoices.save_invoice(&pending, record.revision).await?;
+    Ok(pending)
 }
 
 /// Records a document's state on the order (System actor), unless the order shows it already.
@@ -359,7 +347,7 @@ impl Invoicer {
                 let record = InvoiceRecord {
                     cnf: format!("{:08}", cnf.value()),
                     contingency,
-                    ..pending_record(tenant, order_id, &numbering, number, key, now)
+                    ..InvoiceRecord::pending(tenant, order_id, &numbering, number, key, now)
                 };
                 match self.app.invoices.save_invoice(&record, 0).await {
                     Ok(()) => (record, true),
@@ -380,20 +368,7 @@ impl Invoicer {
         // the new answer. Only a rejection by SEFAZ (a cStat) proves it was never authorized; a record that failed
         // here (no cStat) may have been sent before, so it is consulted first like a pending one.
         let never_sent = fresh || (record.state == InvoiceState::Rejected && record.cstat.is_some());
-        let record = if record.state == InvoiceState::Rejected {
-            let pending = InvoiceRecord {
-                state: InvoiceState::Pending,
-                cstat: None,
-                message: None,
-                revision: record.revision + 1,
-                updated_at: self.app.clock.now(),
-                ..record.clone()
-            };
-            self.app.invoices.save_invoice(&pending, record.revision).await?;
-            pending
-        } else {
-            record
-        };
+        let record = pending_again(&self.app, record).await?;
         let order = self.app.orders.get(tenant, order_id).await?.ok_or(InvoiceError::NotFound)?;
         self.record_on_order(&order, &record).await?;
 

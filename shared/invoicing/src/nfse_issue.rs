@@ -15,7 +15,7 @@ use osflow_nfse::{
 };
 use uuid::Uuid;
 
-use crate::invoicer::{Certificates, InvoiceError, pending_record, record_on_order, shared_authority};
+use crate::invoicer::{Certificates, InvoiceError, pending_again, record_on_order, shared_authority};
 use crate::nfse::{ValidNfse, dps_inputs, labor_groups, validate_nfse};
 
 /// The Sefin an emitter talks to: Sefin Nacional (mutual TLS with the emitter's certificate) or the
@@ -165,7 +165,7 @@ impl NfseInvoicer {
                     let input = dps_inputs(&order, &settings, &vec![number; k + 1], now).into_iter().nth(k);
                     let input = input.ok_or(InvoiceError::NotFound)?;
                     let id = build(&input)?.id().as_str().to_owned();
-                    let record = pending_record(tenant, order_id, &numbering, number, id, now);
+                    let record = InvoiceRecord::pending(tenant, order_id, &numbering, number, id, now);
                     match self.app.invoices.save_invoice(&record, 0).await {
                         Ok(()) => record,
                         Err(StoreError::AlreadyExists) => {
@@ -262,19 +262,8 @@ impl NfseInvoicer {
                 (signed, false)
             }
         };
-        let record = if record.state == InvoiceState::Rejected {
-            let pending = InvoiceRecord {
-                state: InvoiceState::Pending,
-                message: None,
-                revision: record.revision + 1,
-                updated_at: self.app.clock.now(),
-                ..record.clone()
-            };
-            self.app.invoices.save_invoice(&pending, record.revision).await?;
-            pending
-        } else {
-            record
-        };
+        // An NFS-e record holds no cStat: clearing it changes nothing.
+        let record = pending_again(&self.app, record).await?;
         let outcome = if pending_before {
             match authority.find_by_dps(signed.id()).await? {
                 Some(key) => match authority.nfse(&key).await? {

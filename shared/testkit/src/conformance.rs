@@ -309,23 +309,8 @@ pub fn invoice_record(
     number: u64,
     when: DateTime<Utc>,
 ) -> InvoiceRecord {
-    InvoiceRecord {
-        tenant: tenant.clone(),
-        order_id: *order,
-        numbering: key.clone(),
-        number,
-        cnf: "12345678".into(),
-        access_key: format!("3526121122233300018155{:03}{:09}1123456780", key.serie % 1000, number % 1_000_000_000),
-        state: InvoiceState::Pending,
-        cstat: None,
-        message: None,
-        protocol: None,
-        xml_ref: None,
-        revision: 1,
-        created_at: when,
-        updated_at: when,
-        contingency: None,
-    }
+    let access_key = format!("3526121122233300018155{:03}{:09}1123456780", key.serie % 1000, number % 1_000_000_000);
+    InvoiceRecord { cnf: "12345678".into(), ..InvoiceRecord::pending(tenant, order, key, number, access_key, when) }
 }
 
 /// A flow version whose content differs from the other versions' (the label of the initial status).
