@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_http_client::test_util::{NeverClient, infallible_client_fn};
+use aws_smithy_runtime_api::client::http::HttpClient;
 use aws_smithy_types::body::SdkBody;
 use osflow_app::{
     Claim, DedupeStore, FlowStore, IdempotencyStore, InvoiceStore, OrderStore, PageRequest, SettingsStore, StoreError,
@@ -69,16 +70,22 @@ async fn stores() -> Stores {
 
 osflow_testkit::conformance_tests!(stores);
 
+/// A client's configuration for the tests that need no emulator: `http` answers at `endpoint` (test credentials,
+/// us-east-1); each test adds its retries and timeouts.
+fn client_config(endpoint: &str, http: impl HttpClient + 'static) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .http_client(http)
+}
+
 #[tokio::test]
 #[should_panic(expected = "run `scripts/test`")]
 async fn an_unreachable_emulator_fails_the_test_with_instructions() {
     // Nothing listens on port 9 of the loopback (discard): the connection is refused at once.
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url("http://127.0.0.1:9")
-        .http_client(osflow_store_dynamodb::https_client())
+    let config = client_config("http://127.0.0.1:9", osflow_store_dynamodb::https_client())
         .retry_config(RetryConfig::disabled())
         .build();
     create_fresh_table(&Client::from_conf(config), "http://127.0.0.1:9").await;
@@ -528,12 +535,7 @@ fn mocked_store(status: u16, body: &'static str) -> (DynamoStore, Arc<AtomicUsiz
             .body(SdkBody::from(body))
             .unwrap()
     });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url("http://mock.invalid")
-        .http_client(http)
+    let config = client_config("http://mock.invalid", http)
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
         .build();
     (DynamoStore::new(Client::from_conf(config), "mock"), attempts)
@@ -616,12 +618,7 @@ async fn an_unreadable_item_is_corrupt() {
 
 #[tokio::test]
 async fn a_timeout_is_unavailable() {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url("http://mock.invalid")
-        .http_client(NeverClient::new())
+    let config = client_config("http://mock.invalid", NeverClient::new())
         .retry_config(RetryConfig::disabled())
         .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_millis(50)).build())
         .build();
@@ -658,14 +655,7 @@ async fn a_failed_claim_without_the_stored_record_reads_it() {
             .body(SdkBody::from(body))
             .unwrap()
     });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url("http://mock.invalid")
-        .http_client(http)
-        .retry_config(RetryConfig::disabled())
-        .build();
+    let config = client_config("http://mock.invalid", http).retry_config(RetryConfig::disabled()).build();
     let store = DynamoStore::new(Client::from_conf(config), "mock");
     let t = tenant("acme");
     let answer = store.claim(&dedupe_key(&t, "o:1", "email"), at(0), chrono::Duration::minutes(5), at(60)).await;
