@@ -30,21 +30,8 @@ pub(crate) async fn shot(browser: &fantoccini::Client, name: &str) {
 
 /// A desktop-sized headless Chromium session (the phone-sized one is `ChromeDriver::session`).
 pub(crate) async fn desktop(driver: &ChromeDriver) -> fantoccini::Client {
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let profile = tempfile::Builder::new().prefix("osflow-chromium-").tempdir().expect("temp dir");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-sync", "--hide-scrollbars", "--window-size=1440,1000",
-                format!("--user-data-dir={}", profile.keep().display()),
-            ],
-        }),
-    );
-    fantoccini::ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a session")
+    crate::portal::chromium(driver, &profile.keep(), &["--window-size=1440,1000"], json!({})).await
 }
 
 pub(crate) async fn css(browser: &fantoccini::Client, selector: &str) -> fantoccini::elements::Element {

@@ -38,28 +38,45 @@ impl ChromeDriver {
 
     /// A headless Chromium session with a phone-sized window and a fresh profile; no network but loopback is used.
     pub(crate) async fn session(&self) -> fantoccini::Client {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--hide-scrollbars",
-                    format!("--user-data-dir={}", self.profile.path().display()),
-                ],
-                // A phone's viewport (CSS pixels).
-                "mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1.0}},
-            }),
-        );
-        fantoccini::ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .expect("a Chromium session through chromedriver")
+        // A phone's viewport (CSS pixels).
+        let phone = json!({"mobileEmulation": {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 1.0}}});
+        let args = ["--disable-quic", "--disable-component-update"];
+        chromium(self, self.profile.path(), &args, phone).await
     }
+}
+
+/// A headless Chromium session through `driver` on the profile folder `profile`: the flags every session has,
+/// then `args`; `options` adds to `goog:chromeOptions` (a phone's window).
+pub(crate) async fn chromium(
+    driver: &ChromeDriver,
+    profile: &Path,
+    args: &[&str],
+    options: serde_json::Value,
+) -> fantoccini::Client {
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ];
+    let mut flags: Vec<String> = common.iter().chain(args).map(|a| (*a).to_owned()).collect();
+    flags.push(format!("--user-data-dir={}", profile.display()));
+    let mut chrome = serde_json::Map::new();
+    chrome.insert("binary".into(), json!("/usr/bin/chromium"));
+    chrome.insert("args".into(), json!(flags));
+    chrome.extend(options.as_object().cloned().unwrap_or_default());
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), serde_json::Value::Object(chrome));
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    fantoccini::ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session through chromedriver")
 }
 
 impl Drop for ChromeDriver {
