@@ -17,26 +17,12 @@ async fn list_by_status_pages_with_a_cursor() {
     api.ok(&staff, "POST", &format!("/v1/orders/{}/quote/send", ids[1]), "{}").await;
 
     let mut seen = vec![];
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut call = Call::get("/v1/orders").query("status", "aberta").query("limit", "2").by(&staff);
-        if let Some(c) = &cursor {
-            call = call.query("cursor", c);
-        }
-        let r = api.send(call).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let page = r.json();
-        for item in page["items"].as_array().unwrap() {
-            assert_eq!(item["status"], "aberta");
-            assert_eq!(item["status_label"], "Aberta");
-            assert_eq!(item["quote_total"], "269.90");
-            assert_eq!(item["customer_name"], "Maria Souza");
-            seen.push(item["id"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
+    for item in api.all_pages(Call::get("/v1/orders").query("status", "aberta").query("limit", "2").by(&staff)).await {
+        assert_eq!(item["status"], "aberta");
+        assert_eq!(item["status_label"], "Aberta");
+        assert_eq!(item["quote_total"], "269.90");
+        assert_eq!(item["customer_name"], "Maria Souza");
+        seen.push(item["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(seen, [ids[0].clone(), ids[2].clone(), ids[3].clone(), ids[4].clone()], "oldest change first");
 

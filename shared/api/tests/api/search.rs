@@ -81,27 +81,11 @@ async fn the_search_filters_and_pages_over_every_open_status() {
         let api = &api;
         let staff = staff.clone();
         async move {
-            let mut seen = vec![];
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut call = Call::get("/v1/orders").query("limit", "2").by(&staff);
-                for (k, v) in &query {
-                    call = call.query(k, v);
-                }
-                if let Some(c) = &cursor {
-                    call = call.query("cursor", c);
-                }
-                let r = api.send(call).await;
-                assert_eq!(r.status, 200, "{}", r.body);
-                let page = r.json();
-                for item in page["items"].as_array().unwrap() {
-                    seen.push(item["number"].as_u64().unwrap());
-                }
-                match page["next_cursor"].as_str() {
-                    Some(c) => cursor = Some(c.to_owned()),
-                    None => return seen,
-                }
+            let mut call = Call::get("/v1/orders").query("limit", "2").by(&staff);
+            for (k, v) in &query {
+                call = call.query(k, v);
             }
+            api.all_pages(call).await.iter().map(|item| item["number"].as_u64().unwrap()).collect::<Vec<_>>()
         }
     };
     // Every open order: "aberta" (oldest change first) before "aguardando_aprovacao".

@@ -107,6 +107,26 @@ impl Api {
         r.json()
     }
 
+    /// Every item of a paginated list: `call` sent again with each page's `next_cursor` until there is none.
+    pub async fn all_pages(&self, call: Call) -> Vec<Value> {
+        let mut items = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut page_call = call.clone();
+            if let Some(c) = &cursor {
+                page_call = page_call.query("cursor", c);
+            }
+            let r = self.send(page_call).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let page = r.json();
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
     pub async fn get(&self, who: &Who, path: &str) -> Resp {
         self.send(Call::get(path).by(who)).await
     }
