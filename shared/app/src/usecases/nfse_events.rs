@@ -120,9 +120,8 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
-        self.require(caller, &NFE_EVENT_ROLES)?;
-        if let Some(saved) = self.replay(&caller.tenant, idem).await? {
-            return Ok(Reply::Replayed(saved));
+        if let Some(saved) = self.authorized_replay(caller, &NFE_EVENT_ROLES, idem).await? {
+            return Ok(saved);
         }
         let file = match file {
             Some((content_type, bytes)) => {

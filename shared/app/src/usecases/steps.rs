@@ -97,6 +97,18 @@ impl App {
         }
     }
 
+    /// The saved response of this request for a caller with one of `roles`: authorized first, so a saved answer
+    /// is never shown to a caller who may not ask (`Forbidden`), then replayed if this exact request was done.
+    pub(crate) async fn authorized_replay(
+        &self,
+        caller: &Caller,
+        roles: &[osflow_domain::Role],
+        idem: Option<&Idempotency>,
+    ) -> AppResult<Option<Reply<Stepped>>> {
+        self.require(caller, roles)?;
+        Ok(self.replay(&caller.tenant, idem).await?.map(Reply::Replayed))
+    }
+
     /// After a write lost the race on its idempotency key: the winner's saved response.
     async fn replay_after_race(&self, tenant: &TenantId, idem: Option<&Idempotency>) -> AppResult<Rendered> {
         self.replay(tenant, idem).await?.ok_or(AppError::Store(StoreError::AlreadyExists))
@@ -137,10 +149,8 @@ impl App {
         idem: Option<&Idempotency>,
         render: &(dyn Fn(&Order, &Flow) -> Rendered + Sync),
     ) -> AppResult<Reply<Stepped>> {
-        // Authorized before a saved response is replayed.
-        self.require(caller, &super::STAFF_ROLES)?;
-        if let Some(saved) = self.replay(&caller.tenant, idem).await? {
-            return Ok(Reply::Replayed(saved));
+        if let Some(saved) = self.authorized_replay(caller, &super::STAFF_ROLES, idem).await? {
+            return Ok(saved);
         }
         // The intake says whether a code was left, and only that.
         match (&mut input.intake, unlock_code.is_some()) {
