@@ -183,6 +183,19 @@ impl S3BlobStore {
         Err(last)
     }
 
+    /// A GET or HEAD of the object of `key`: `None` when S3 has no such key, the failure of any other error.
+    async fn read(&self, method: &'static str, tenant: &TenantId, key: &str) -> StoreResult<Option<Answer>> {
+        let object = object_key(tenant, key)?;
+        let answer = self.send(method, &object, None).await?;
+        if answer.is_missing_key(method) {
+            return Ok(None);
+        }
+        match answer.failure(method, &object) {
+            Some(failure) => Err(failure),
+            None => Ok(Some(answer)),
+        }
+    }
+
     /// The request signed with SigV4 (`x-amz-content-sha256` of the body, as S3 requires).
     async fn signed(&self, method: &'static str, url: &str, put: Option<&Blob>) -> StoreResult<HttpRequest> {
         let credentials = self.credentials().await?;
@@ -290,29 +303,17 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
-        let object = object_key(tenant, key)?;
-        let answer = self.send("GET", &object, None).await?;
-        if answer.is_missing_key("GET") {
-            return Ok(None);
-        }
-        if let Some(failure) = answer.failure("GET", &object) {
-            return Err(failure);
-        }
-        let content_type = answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
-        Ok(Some(Blob { content_type, bytes: answer.body }))
+        Ok(self.read("GET", tenant, key).await?.map(|answer| Blob {
+            content_type: answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+            bytes: answer.body,
+        }))
     }
 
     async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>> {
-        let object = object_key(tenant, key)?;
-        let answer = self.send("HEAD", &object, None).await?;
-        if answer.is_missing_key("HEAD") {
-            return Ok(None);
-        }
-        if let Some(failure) = answer.failure("HEAD", &object) {
-            return Err(failure);
-        }
-        let content_type = answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned());
-        Ok(Some(BlobHead { content_type, size: answer.content_length.unwrap_or(0) }))
+        Ok(self.read("HEAD", tenant, key).await?.map(|answer| BlobHead {
+            content_type: answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+            size: answer.content_length.unwrap_or(0),
+        }))
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
