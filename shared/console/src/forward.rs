@@ -2,16 +2,15 @@
 //! certificate nor reach SEFAZ or Sefin: the routes of the `fiscal-admin` function (the emitter and its
 //! certificate, the events of an NF-e or an NFS-e, the inutilização, an NFS-e issued elsewhere) are sent to that
 //! function as API Gateway sends them — an HTTP API payload 2.0 event of the route, the session's claims as the
-//! JWT authorizer's — and its answer is the API's answer. The function decodes the event with `lambda_http` and
-//! runs `osflow_api::handle` as for any request: the rules, the roles and the problems stay the API's, in one
-//! place.
+//! JWT authorizer's — and its answer is the API's answer. The function decodes the event with
+//! `osflow_lambda_kit::gateway` and runs `osflow_api::handle` as for any request: the rules, the roles and the
+//! problems stay the API's, in one place.
 //!
 //! [`FunctionInvoker`] is how the event reaches the function: [`LambdaFunction`] (feature `aws`) invokes it
 //! through the Lambda API; [`InProcess`] runs its handler in this process through the same event and response
 //! encodings (osflow-local, so its console's fiscal writes take the path they take in AWS).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::fmt::Debug;
 
 use async_trait::async_trait;
@@ -20,10 +19,11 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, Service};
+use lambda_http::Body;
 use osflow_api::Function;
 use osflow_app::{App, Caller};
 use osflow_lambda_kit::caller::{api_gateway_context, claims_of};
+use osflow_lambda_kit::gateway;
 
 /// Why a function gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +130,8 @@ pub async fn forward(invoker: &dyn FunctionInvoker, f: &Forward<'_>) -> Result<A
     answered(&payload)
 }
 
-/// A function's handler in this process, reached through the event and the response Lambda carries: the event
-/// decoded by `lambda_http` as the function's runtime decodes it, the response encoded by its adapter.
+/// A function's handler in this process, reached through the event and the response Lambda carries, each mapped
+/// by `osflow_lambda_kit::gateway` as the function's own loop maps them.
 #[derive(Debug, Clone)]
 pub struct InProcess {
     app: App,
@@ -148,17 +148,11 @@ impl InProcess {
 #[async_trait]
 impl FunctionInvoker for InProcess {
     async fn invoke(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        let request: lambda_http::request::LambdaRequest =
+        let event: ApiGatewayV2httpRequest =
             serde_json::from_slice(&event).map_err(|e| InvokeError::Failed(format!("the event ({e})")))?;
-        let (app, function) = (self.app.clone(), self.function);
-        let handler = lambda_http::service_fn(move |req: Request| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(osflow_api::handle(&app, Some(function), req).await) }
-        });
-        let mut adapter = lambda_http::Adapter::from(handler);
-        let event = lambda_http::LambdaEvent::new(request, lambda_http::Context::default());
-        let response = adapter.call(event).await.map_err(|e| InvokeError::Failed(e.to_string()))?;
-        serde_json::to_vec(&response).map_err(|e| InvokeError::Failed(e.to_string()))
+        let event = lambda_http::LambdaEvent::new(event, lambda_http::Context::default());
+        let response = osflow_api::handle(&self.app, Some(self.function), gateway::request(event)).await;
+        serde_json::to_vec(&gateway::answer(response)).map_err(|e| InvokeError::Failed(e.to_string()))
     }
 }
 
