@@ -15,11 +15,11 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 use base64::Engine;
+use lambda_http::Body;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::{HeaderMap, HeaderValue, Method, header};
 use lambda_http::request::RequestContext;
-use lambda_http::Body;
 use osflow_api::Function;
 use osflow_app::{App, Caller};
 use osflow_lambda_kit::caller::{api_gateway_context, claims_of};
