@@ -307,7 +307,10 @@ def main():
           % (table, bucket, endpoint, args.runs, args.warm))
 
     functions = [
-        ("open-order", {"AWS_LAMBDA_FUNCTION_NAME": "open-order"}, lambda: api_gateway_event(tenant)),
+        # open-order checks technicians against the staff's user pool (its Cognito client is built at start; the
+        # opening measured gives no technician, so the pool is never asked).
+        ("open-order", {"AWS_LAMBDA_FUNCTION_NAME": "open-order", "OSFLOW_USER_POOL_ID": region + "_coldstart"},
+         lambda: api_gateway_event(tenant)),
         ("invoicer", {"AWS_LAMBDA_FUNCTION_NAME": "invoicer", "OSFLOW_SECRETS_PREFIX": "osflow-coldstart/certificates",
                       "OSFLOW_SEFAZ_TRUST_ROOTS": trust_roots, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"},
          lambda: sqs_event(endpoint, region, table, tenant, urls["InvoicingQueue"])),
@@ -321,7 +324,12 @@ def main():
         outcome = None
         for _ in range(args.runs):
             events = [make_event() for _ in range(1 + args.warm)]
-            init_ms, first_ms, kind, body, warm_ms = run_once(bootstrap, dict(base_env, **extra), events, args.warm)
+            try:
+                init_ms, first_ms, kind, body, warm_ms = run_once(bootstrap, dict(base_env, **extra), events, args.warm)
+            except RuntimeError:
+                # What the bootstrap wrote before it failed or hung.
+                print("%s: the bootstrap's output:\n%s" % (name, getattr(run_once, "last_log", "")[-3000:]))
+                raise
             inits.append(init_ms)
             firsts.append(first_ms)
             warms.extend(warm_ms)
