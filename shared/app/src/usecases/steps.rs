@@ -265,10 +265,11 @@ impl App {
             // order moved on: the version pinned is stale, or the command no longer allowed) or its write finds
             // the key taken: a step reads the order alone, and a retry whose step is taken anew still gets the
             // first answer, as the write refuses a second record under the key.
-            Err(refused) if idem.is_some() => match self.replay(tenant, idem).await {
-                Ok(Some(saved)) => Ok(Reply::Replayed(saved)),
-                Err(AppError::IdempotencyMismatch) => Err(AppError::IdempotencyMismatch),
-                Ok(None) | Err(_) => Err(refused),
+            // A key reused for another request is `IdempotencyMismatch`; a record that cannot be read fails the
+            // step (the caller retries) rather than answer a refusal to a request that may have been done.
+            Err(refused) if idem.is_some() => match self.replay(tenant, idem).await? {
+                Some(saved) => Ok(Reply::Replayed(saved)),
+                None => Err(refused),
             },
             Err(refused) => Err(refused),
         }
@@ -337,8 +338,8 @@ impl App {
                     }
                     last_conflict = current_version;
                 }
-                // The key holds a record: this request was done (the caller replays it) or the key was reused.
-                Err(StoreError::AlreadyExists) if idem.is_some() => return Err(StoreError::AlreadyExists.into()),
+                // `AlreadyExists`, with a key: the key holds a record, this request was done or the key reused
+                // (`step_as` reads which).
                 Err(StoreError::NotFound) => return Err(AppError::NotFound),
                 Err(e) => return Err(e.into()),
             }
