@@ -241,15 +241,16 @@ pub(crate) async fn pending_again(app: &App, record: InvoiceRecord) -> Result<In
     if record.state != InvoiceState::Rejected {
         return Ok(record);
     }
+    let rejected_at = record.revision;
     let pending = InvoiceRecord {
         state: InvoiceState::Pending,
         cstat: None,
         message: None,
-        revision: record.revision + 1,
+        revision: rejected_at + 1,
         updated_at: app.clock.now(),
-        ..record.clone()
+        ..record
     };
-    app.invoices.save_invoice(&pending, record.revision).await?;
+    app.invoices.save_invoice(&pending, rejected_at).await?;
     Ok(pending)
 }
 
