@@ -67,7 +67,9 @@ pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(UPLOAD_URL_TTL_MINUTES 
 /// Attempts of a request, as the SDK's standard retry mode.
 const ATTEMPTS: u32 = 3;
 
-/// How long a response may take to start and each read after it, as the SDK's default HTTP client.
+/// How long a response may take to start, and each read after it, when the SDK configuration sets no read
+/// timeout (osflow's sets none: its DynamoDB requests end with the Lambda's own time limit). An object is a file
+/// of a few MB at most; a stalled read is tried again rather than waited on until the function times out.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The object key of `key` for `tenant`, after checking `key`.
@@ -82,8 +84,8 @@ pub use osflow_aws_kit::{load_sdk_config, sdk_config_from_env};
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
     http: Arc<aws_smithy_http_client::Connector>,
-    /// The bucket's URL, without a trailing `/`: `<endpoint>/<bucket>` or `https://<bucket>.s3.<region>.amazonaws.com`.
-    bucket_url: String,
+    /// The endpoint override (`AWS_ENDPOINT_URL`, without a trailing `/`): path-style addressing.
+    endpoint: Option<String>,
     bucket: String,
     region: String,
     credentials: Option<SharedCredentialsProvider>,
@@ -92,14 +94,11 @@ pub struct S3BlobStore {
 impl S3BlobStore {
     /// The store on `bucket` with the configuration's region, credentials, endpoint override and timeouts.
     pub fn from_config(config: &SdkConfig, bucket: impl Into<String>) -> S3BlobStore {
-        let bucket = bucket.into();
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-        let bucket_url = match config.endpoint_url() {
-            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
-        };
+        let endpoint = config.endpoint_url().map(|e| e.trim_end_matches('/').to_owned());
         let timeouts = config.timeout_config();
-        let mut settings = HttpConnectorSettings::builder().read_timeout(READ_TIMEOUT);
+        let read = timeouts.and_then(|t| t.read_timeout()).unwrap_or(READ_TIMEOUT);
+        let mut settings = HttpConnectorSettings::builder().read_timeout(read);
         if let Some(connect) = timeouts.and_then(|t| t.connect_timeout()) {
             settings = settings.connect_timeout(connect);
         }
@@ -108,7 +107,8 @@ impl S3BlobStore {
             connector = connector.sleep_impl(sleep);
         }
         let http = connector.tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build();
-        S3BlobStore { http: Arc::new(http), bucket_url, bucket, region, credentials: config.credentials_provider() }
+        let credentials = config.credentials_provider();
+        S3BlobStore { http: Arc::new(http), endpoint, bucket: bucket.into(), region, credentials }
     }
 
     /// [`S3BlobStore::from_config`] with the configuration from the process environment.
@@ -123,11 +123,16 @@ impl S3BlobStore {
 
     /// The same store on another bucket (tests).
     pub fn on_bucket(&self, bucket: &str) -> S3BlobStore {
-        let bucket_url = match self.bucket_url.strip_suffix(&self.bucket) {
-            Some(endpoint) if endpoint.ends_with('/') => format!("{endpoint}{bucket}"),
-            _ => format!("https://{bucket}.s3.{}.amazonaws.com", self.region),
-        };
-        S3BlobStore { bucket_url, bucket: bucket.to_owned(), ..self.clone() }
+        S3BlobStore { bucket: bucket.to_owned(), ..self.clone() }
+    }
+
+    /// The bucket's URL, without a trailing `/`: `<endpoint>/<bucket>` on an endpoint override (path-style),
+    /// `https://<bucket>.s3.<region>.amazonaws.com` in AWS (virtual-hosted).
+    fn bucket_url(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("{endpoint}/{}", self.bucket),
+            None => format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region),
+        }
     }
 
     async fn credentials(&self) -> StoreResult<aws_credential_types::Credentials> {
@@ -144,19 +149,22 @@ impl S3BlobStore {
         use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
         const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
         let path: Vec<String> = object.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
-        format!("{}/{}", self.bucket_url, path.join("/"))
+        format!("{}/{}", self.bucket_url(), path.join("/"))
     }
 
     /// Sends one signed request, retried on a failed connection, a 5xx or a throttling code (as the SDK does);
     /// the last answer (a success or a failure not worth retrying) with its status, headers and body.
     async fn send(&self, method: &'static str, object: &str, put: Option<&Blob>) -> StoreResult<Answer> {
         let url = self.object_url(object);
+        // The body copied once; each attempt sends the same bytes.
+        let body = put.map(|blob| bytes::Bytes::from(blob.bytes.clone())).unwrap_or_default();
+        let content_type = put.map(|blob| blob.content_type.as_str());
         let mut last = StoreError::Unavailable("no attempt".into());
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 osflow_app::backoff(attempt - 1, Duration::from_millis(50), Duration::from_secs(2)).await;
             }
-            let request = self.signed(method, &url, put).await?;
+            let request = self.signed(method, &url, content_type, body.clone()).await?;
             let response = match self.http.call(request).await {
                 Ok(response) => response,
                 Err(e) => {
@@ -197,7 +205,13 @@ impl S3BlobStore {
     }
 
     /// The request signed with SigV4 (`x-amz-content-sha256` of the body, as S3 requires).
-    async fn signed(&self, method: &'static str, url: &str, put: Option<&Blob>) -> StoreResult<HttpRequest> {
+    async fn signed(
+        &self,
+        method: &'static str,
+        url: &str,
+        content_type: Option<&str>,
+        body: bytes::Bytes,
+    ) -> StoreResult<HttpRequest> {
         let credentials = self.credentials().await?;
         let identity = credentials.into();
         let mut settings = SigningSettings::default();
@@ -214,12 +228,9 @@ impl S3BlobStore {
             .map_err(|e| StoreError::Other(format!("signing: {e}")))?
             .into();
         let mut builder = http::Request::builder().method(method).uri(url);
-        if let Some(blob) = put {
-            builder = builder
-                .header("content-type", blob.content_type.as_str())
-                .header("content-length", blob.bytes.len().to_string());
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type).header("content-length", body.len().to_string());
         }
-        let body = put.map(|b| b.bytes.clone()).unwrap_or_default();
         let mut request =
             builder.body(SdkBody::empty()).map_err(|e| StoreError::Other(format!("S3 request {url}: {e}")))?;
         let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
@@ -299,7 +310,7 @@ impl BlobStore for S3BlobStore {
             session_token: credentials.session_token(),
             region: &self.region,
         };
-        Ok(post_form(&policy, self.bucket_url.clone(), SystemTime::now()))
+        Ok(post_form(&policy, self.bucket_url(), SystemTime::now()))
     }
 
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
