@@ -8,7 +8,9 @@
 //!   5xx and the service's own "try again" codes are `Unavailable` (the caller may retry), anything else `Other`;
 //! - [`secret_value`] (feature `secrets`): a Secrets Manager secret read with that configuration (the portal's
 //!   and the console's keys); [`read_secret`], the same read with a given client, its failure a [`StoreError`]
-//!   (the store's sealing key and A1 certificates).
+//!   (the store's sealing key and A1 certificates);
+//! - [`signed`]: requests signed and sent without a service's SDK crate ([`signed::SignedHttp`]; the JSON 1.1
+//!   protocol, [`signed::JsonService`]): S3's objects, Lambda's `Invoke`, Cognito's user reads.
 //!
 //! # Why not `aws-config`
 //!
@@ -39,6 +41,8 @@ use aws_types::region::Region;
 use osflow_app::StoreError;
 
 pub use aws_types::SdkConfig;
+
+pub mod signed;
 
 /// The connect timeout `aws-config` sets by default.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);

@@ -26,10 +26,10 @@
 //!
 //! # Not the AWS SDK's S3 client
 //!
-//! The three operations are plain REST requests signed with SigV4 by `aws-sigv4` (the SDK's own signer) and sent
-//! by the connector of `aws-smithy-http-client` (the SDK's own HTTPS stack, rustls on ring), built with the same
-//! connect and read timeouts, and retried as the SDK retries (3 attempts, a 5xx, a throttling code or a failed
-//! connection). `aws-sdk-s3` linked its checksum algorithms (CRC32/CRC32C/CRC64-NVME tables, about 0.7 MB),
+//! The three operations are plain REST requests sent by `osflow_aws_kit::signed::SignedHttp`: signed with SigV4
+//! by `aws-sigv4` (the SDK's own signer), sent by the connector of `aws-smithy-http-client` (the SDK's own HTTPS
+//! stack, rustls on ring) with the configuration's connect timeout and a read timeout, and retried as the SDK
+//! retries (3 attempts, a 5xx, a throttling code or a failed connection). `aws-sdk-s3` linked its checksum algorithms (CRC32/CRC32C/CRC64-NVME tables, about 0.7 MB),
 //! S3's endpoint rules and its client into every function that keeps files, about 1.4 MB of a 7.6 MB bootstrap,
 //! for three requests osflow makes without checksums or endpoint rules.
 //!
@@ -39,22 +39,12 @@
 //! `s3:ListBucket` on the bucket: without `ListBucket`, S3 answers a missing object with 403 (`AccessDenied`)
 //! instead of 404, and `get` reports an error instead of `None`.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
-    sign,
-};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::byte_stream::ByteStream;
 use osflow_app::{Blob, BlobHead, BlobStore, StoreError, StoreResult, UploadForm};
 use osflow_aws_kit::SdkConfig;
+use osflow_aws_kit::signed::{Answer, SignedHttp, Signing};
 use osflow_domain::values::TenantId;
 use osflow_lambda_kit::blob::{UPLOAD_URL_TTL_MINUTES, check_key};
 
@@ -63,9 +53,6 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// How long a presigned upload stays valid.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(UPLOAD_URL_TTL_MINUTES as u64 * 60);
-
-/// Attempts of a request, as the SDK's standard retry mode.
-const ATTEMPTS: u32 = 3;
 
 /// How long a response may take to start, and each read after it, when the SDK configuration sets no read
 /// timeout (osflow's sets none: its DynamoDB requests end with the Lambda's own time limit). An object is a file
@@ -83,32 +70,14 @@ pub use osflow_aws_kit::{load_sdk_config, sdk_config_from_env};
 /// The `BlobStore` on one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
-    http: Arc<aws_smithy_http_client::Connector>,
-    /// The endpoint override (`AWS_ENDPOINT_URL`, without a trailing `/`): path-style addressing.
-    endpoint: Option<String>,
+    http: SignedHttp,
     bucket: String,
-    region: String,
-    credentials: Option<SharedCredentialsProvider>,
 }
 
 impl S3BlobStore {
     /// The store on `bucket` with the configuration's region, credentials, endpoint override and timeouts.
     pub fn from_config(config: &SdkConfig, bucket: impl Into<String>) -> S3BlobStore {
-        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = config.endpoint_url().map(|e| e.trim_end_matches('/').to_owned());
-        let timeouts = config.timeout_config();
-        let read = timeouts.and_then(|t| t.read_timeout()).unwrap_or(READ_TIMEOUT);
-        let mut settings = HttpConnectorSettings::builder().read_timeout(read);
-        if let Some(connect) = timeouts.and_then(|t| t.connect_timeout()) {
-            settings = settings.connect_timeout(connect);
-        }
-        let mut connector = aws_smithy_http_client::Connector::builder().connector_settings(settings.build());
-        if let Some(sleep) = config.sleep_impl() {
-            connector = connector.sleep_impl(sleep);
-        }
-        let http = connector.tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build();
-        let credentials = config.credentials_provider();
-        S3BlobStore { http: Arc::new(http), endpoint, bucket: bucket.into(), region, credentials }
+        S3BlobStore { http: SignedHttp::new(config, "s3", Signing::S3, Some(READ_TIMEOUT)), bucket: bucket.into() }
     }
 
     /// [`S3BlobStore::from_config`] with the configuration from the process environment.
@@ -129,19 +98,10 @@ impl S3BlobStore {
     /// The bucket's URL, without a trailing `/`: `<endpoint>/<bucket>` on an endpoint override (path-style),
     /// `https://<bucket>.s3.<region>.amazonaws.com` in AWS (virtual-hosted).
     fn bucket_url(&self) -> String {
-        match &self.endpoint {
+        match self.http.endpoint_override() {
             Some(endpoint) => format!("{endpoint}/{}", self.bucket),
-            None => format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.region),
+            None => format!("https://{}.s3.{}.amazonaws.com", self.bucket, self.http.region()),
         }
-    }
-
-    async fn credentials(&self) -> StoreResult<aws_credential_types::Credentials> {
-        self.credentials
-            .as_ref()
-            .ok_or_else(|| StoreError::Other("no credentials configured".into()))?
-            .provide_credentials()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("credentials: {e}")))
     }
 
     /// The object's URL (each key segment percent-encoded as SigV4 canonicalizes it).
@@ -153,140 +113,70 @@ impl S3BlobStore {
     }
 
     /// Sends one signed request, retried on a failed connection, a 5xx or a throttling code (as the SDK does);
-    /// the last answer (a success or a failure not worth retrying) with its status, headers and body.
+    /// the last answer (a success or a failure not worth retrying).
     async fn send(&self, method: &'static str, object: &str, put: Option<&Blob>) -> StoreResult<Answer> {
         let url = self.object_url(object);
         // The body copied once; each attempt sends the same bytes.
         let body = put.map(|blob| bytes::Bytes::from(blob.bytes.clone())).unwrap_or_default();
-        let content_type = put.map(|blob| blob.content_type.as_str());
-        let mut last = StoreError::Unavailable("no attempt".into());
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                osflow_app::backoff(attempt - 1, Duration::from_millis(50), Duration::from_secs(2)).await;
-            }
-            let request = self.signed(method, &url, content_type, body.clone()).await?;
-            let response = match self.http.call(request).await {
-                Ok(response) => response,
-                Err(e) => {
-                    last = StoreError::Unavailable(format!("{method} {object}: {e}"));
-                    continue;
-                }
-            };
-            let status = response.status().as_u16();
-            let content_type = response.headers().get("content-type").map(str::to_owned);
-            let content_length = response.headers().get("content-length").and_then(|n| n.parse().ok());
-            let body = match ByteStream::new(response.into_body()).collect().await {
-                Ok(bytes) => bytes.into_bytes().to_vec(),
-                Err(e) => {
-                    last = StoreError::Unavailable(format!("{method} {object}: reading the answer: {e}"));
-                    continue;
-                }
-            };
-            let answer = Answer { status, content_type, content_length, body };
-            match answer.failure(method, object) {
-                Some(StoreError::Unavailable(text)) => last = StoreError::Unavailable(text),
-                _ => return Ok(answer),
-            }
-        }
-        Err(last)
+        let headers: &[(&str, &str)] = match put {
+            Some(blob) => &[("content-type", blob.content_type.as_str())],
+            None => &[],
+        };
+        let retry = |answer: &Answer| matches!(failure(answer, method, object), Some(StoreError::Unavailable(_)));
+        self.http.send(method, &url, headers, body, retry).await
     }
 
     /// A GET or HEAD of the object of `key`: `None` when S3 has no such key, the failure of any other error.
     async fn read(&self, method: &'static str, tenant: &TenantId, key: &str) -> StoreResult<Option<Answer>> {
         let object = object_key(tenant, key)?;
         let answer = self.send(method, &object, None).await?;
-        if answer.is_missing_key(method) {
+        if is_missing_key(&answer, method) {
             return Ok(None);
         }
-        match answer.failure(method, &object) {
+        match failure(&answer, method, &object) {
             Some(failure) => Err(failure),
             None => Ok(Some(answer)),
         }
     }
+}
 
-    /// The request signed with SigV4 (`x-amz-content-sha256` of the body, as S3 requires).
-    async fn signed(
-        &self,
-        method: &'static str,
-        url: &str,
-        content_type: Option<&str>,
-        body: bytes::Bytes,
-    ) -> StoreResult<HttpRequest> {
-        let credentials = self.credentials().await?;
-        let identity = credentials.into();
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("s3")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| StoreError::Other(format!("signing: {e}")))?
-            .into();
-        let mut builder = http::Request::builder().method(method).uri(url);
-        if let Some(content_type) = content_type {
-            builder = builder.header("content-type", content_type).header("content-length", body.len().to_string());
-        }
-        let mut request =
-            builder.body(SdkBody::empty()).map_err(|e| StoreError::Other(format!("S3 request {url}: {e}")))?;
-        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        let signable = SignableRequest::new(method, url, headers, SignableBody::Bytes(&body))
-            .map_err(|e| StoreError::Other(format!("signing {url}: {e}")))?;
-        let (instructions, _) =
-            sign(signable, &params).map_err(|e| StoreError::Other(format!("signing {url}: {e}")))?.into_parts();
-        instructions.apply_to_request_http1x(&mut request);
-        *request.body_mut() = SdkBody::from(body);
-        HttpRequest::try_from(request).map_err(|e| StoreError::Other(format!("S3 request {url}: {e}")))
+/// What a non-2xx answer of S3 means: `Unavailable` for a 5xx or a throttling code (tried again), `Other` with
+/// S3's code and message otherwise (a 404's code tells a missing key from a missing bucket).
+fn failure(answer: &Answer, method: &str, object: &str) -> Option<StoreError> {
+    if answer.is_success() {
+        return None;
+    }
+    let code = code(answer);
+    let message = element(answer, "Message").unwrap_or_default();
+    let text = format!("{method} {object}: {code}: {message}");
+    if answer.status >= 500 || TRANSIENT_CODES.contains(&code.as_str()) {
+        Some(StoreError::Unavailable(text))
+    } else {
+        Some(StoreError::Other(text))
     }
 }
 
-/// An answer of S3.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: Option<String>,
-    content_length: Option<u64>,
-    body: Vec<u8>,
+/// S3's error code (the `<Code>` of its XML error), or `HTTP <status>` for an answer without one.
+fn code(answer: &Answer) -> String {
+    element(answer, "Code").unwrap_or_else(|| format!("HTTP {}", answer.status))
 }
 
-impl Answer {
-    /// What a non-2xx answer means: `Unavailable` for a 5xx or a throttling code (tried again), `Other` with S3's
-    /// code and message otherwise (a 404's code tells a missing key from a missing bucket).
-    fn failure(&self, method: &str, object: &str) -> Option<StoreError> {
-        if (200..300).contains(&self.status) {
-            return None;
-        }
-        let code = self.code();
-        let message = self.element("Message").unwrap_or_default();
-        let text = format!("{method} {object}: {code}: {message}");
-        if self.status >= 500 || TRANSIENT_CODES.contains(&code.as_str()) {
-            Some(StoreError::Unavailable(text))
-        } else {
-            Some(StoreError::Other(text))
-        }
-    }
+/// The text of the error document's element `name`.
+fn element(answer: &Answer, name: &str) -> Option<String> {
+    let text = std::str::from_utf8(&answer.body).ok()?;
+    let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].to_owned())
+}
 
-    /// S3's error code (the `<Code>` of its XML error), or `HTTP <status>` for an answer without one.
-    fn code(&self) -> String {
-        self.element("Code").unwrap_or_else(|| format!("HTTP {}", self.status))
-    }
+/// A missing object: 404 with `NoSuchKey` (for a HEAD, which has no body, any 404).
+fn is_missing_key(answer: &Answer, method: &str) -> bool {
+    answer.status == 404 && (method == "HEAD" || code(answer) == "NoSuchKey")
+}
 
-    /// The text of the error document's element `name`.
-    fn element(&self, name: &str) -> Option<String> {
-        let text = std::str::from_utf8(&self.body).ok()?;
-        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
-        let end = text[start..].find(&format!("</{name}>"))? + start;
-        Some(text[start..end].to_owned())
-    }
-
-    /// A missing object: 404 with `NoSuchKey` (for a HEAD, which has no body, any 404).
-    fn is_missing_key(&self, method: &str) -> bool {
-        self.status == 404 && (method == "HEAD" || self.code() == "NoSuchKey")
-    }
+/// The answer's content type (`application/octet-stream` when it has none).
+fn content_type(answer: &Answer) -> String {
+    answer.header("content-type").unwrap_or(DEFAULT_CONTENT_TYPE).to_owned()
 }
 
 #[async_trait]
@@ -299,7 +189,7 @@ impl BlobStore for S3BlobStore {
         max_bytes: u64,
     ) -> StoreResult<UploadForm> {
         let object = object_key(tenant, key)?;
-        let credentials = self.credentials().await?;
+        let credentials = self.http.credentials().await?;
         let policy = PostPolicy {
             bucket: &self.bucket,
             object: &object,
@@ -308,28 +198,28 @@ impl BlobStore for S3BlobStore {
             access_key_id: credentials.access_key_id(),
             secret_access_key: credentials.secret_access_key(),
             session_token: credentials.session_token(),
-            region: &self.region,
+            region: self.http.region(),
         };
         Ok(post_form(&policy, self.bucket_url(), SystemTime::now()))
     }
 
     async fn get(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Blob>> {
-        Ok(self.read("GET", tenant, key).await?.map(|answer| Blob {
-            content_type: answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-            bytes: answer.body,
-        }))
+        Ok(self
+            .read("GET", tenant, key)
+            .await?
+            .map(|answer| Blob { content_type: content_type(&answer), bytes: answer.body }))
     }
 
     async fn head(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<BlobHead>> {
         Ok(self.read("HEAD", tenant, key).await?.map(|answer| BlobHead {
-            content_type: answer.content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-            size: answer.content_length.unwrap_or(0),
+            content_type: content_type(&answer),
+            size: answer.header("content-length").and_then(|n| n.parse().ok()).unwrap_or(0),
         }))
     }
 
     async fn put(&self, tenant: &TenantId, key: &str, blob: &Blob) -> StoreResult<()> {
         let object = object_key(tenant, key)?;
-        match self.send("PUT", &object, Some(blob)).await?.failure("PUT", &object) {
+        match failure(&self.send("PUT", &object, Some(blob)).await?, "PUT", &object) {
             Some(failure) => Err(failure),
             None => Ok(()),
         }
@@ -395,24 +285,24 @@ mod tests {
 
     fn answer(status: u16, code: Option<&str>) -> Answer {
         let body = code.map(|c| format!("<?xml version=\"1.0\"?><Error><Code>{c}</Code><Message>m</Message></Error>"));
-        Answer { status, content_type: None, content_length: None, body: body.unwrap_or_default().into_bytes() }
+        Answer { status, headers: Default::default(), body: body.unwrap_or_default().into_bytes() }
     }
 
     #[test]
     fn answers_are_classified_as_the_sdk_classifies_them() {
-        assert!(answer(200, None).failure("GET", "o").is_none());
+        assert!(failure(&answer(200, None), "GET", "o").is_none());
         // Tried again: a 5xx, a throttling code.
         for retried in [answer(503, Some("SlowDown")), answer(500, None), answer(400, Some("RequestTimeout"))] {
-            assert!(matches!(retried.failure("PUT", "o"), Some(StoreError::Unavailable(_))), "{retried:?}");
+            assert!(matches!(failure(&retried, "PUT", "o"), Some(StoreError::Unavailable(_))), "{retried:?}");
         }
         // Not: the others, with S3's code and message.
-        let denied = answer(403, Some("AccessDenied")).failure("GET", "t/a/x");
+        let denied = failure(&answer(403, Some("AccessDenied")), "GET", "t/a/x");
         assert_eq!(denied, Some(StoreError::Other("GET t/a/x: AccessDenied: m".into())));
         // Missing: a key (any 404 of a HEAD, which has no body), not a bucket.
-        assert!(answer(404, Some("NoSuchKey")).is_missing_key("GET"));
-        assert!(!answer(404, Some("NoSuchBucket")).is_missing_key("GET"));
-        assert!(answer(404, None).is_missing_key("HEAD"));
-        assert!(!answer(403, None).is_missing_key("HEAD"));
+        assert!(is_missing_key(&answer(404, Some("NoSuchKey")), "GET"));
+        assert!(!is_missing_key(&answer(404, Some("NoSuchBucket")), "GET"));
+        assert!(is_missing_key(&answer(404, None), "HEAD"));
+        assert!(!is_missing_key(&answer(403, None), "HEAD"));
     }
 
     #[test]

@@ -156,23 +156,31 @@ impl FunctionInvoker for InProcess {
     }
 }
 
-/// A Lambda function invoked through the Lambda API (`lambda:InvokeFunction`, synchronous).
+/// A Lambda function invoked through the Lambda API (`lambda:InvokeFunction`, synchronous): `POST
+/// /2015-03-31/functions/<name>/invocations`, signed and sent by `osflow_aws_kit::signed` (not `aws-sdk-lambda`:
+/// its client was 0.37 MB of the console's bootstrap for one operation, and turned on the SDK runtime's
+/// `event-stream` in every function). No read timeout: the fiscal function answers within its own time limit.
 #[cfg(feature = "aws")]
 #[derive(Debug, Clone)]
 pub struct LambdaFunction {
-    client: aws_sdk_lambda::Client,
-    name: String,
+    http: osflow_aws_kit::signed::SignedHttp,
+    url: String,
 }
 
 #[cfg(feature = "aws")]
 impl LambdaFunction {
-    /// The function `name` (its name or ARN), with a client from the standard AWS environment.
+    /// The function `name` (its name or ARN), reached with the configuration from the process environment.
     pub async fn from_env(name: &str) -> LambdaFunction {
-        LambdaFunction::new(aws_sdk_lambda::Client::new(&osflow_aws_kit::load_sdk_config().await), name)
+        LambdaFunction::new(&osflow_aws_kit::load_sdk_config().await, name)
     }
 
-    pub fn new(client: aws_sdk_lambda::Client, name: &str) -> LambdaFunction {
-        LambdaFunction { client, name: name.to_owned() }
+    /// The function `name` (its name or ARN), reached with `config`'s region, credentials and endpoint override.
+    pub fn new(config: &osflow_aws_kit::SdkConfig, name: &str) -> LambdaFunction {
+        use osflow_aws_kit::signed::{SignedHttp, Signing};
+        let http = SignedHttp::new(config, "lambda", Signing::Standard, None);
+        let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        let url = format!("{}/2015-03-31/functions/{name}/invocations", http.service_url("lambda"));
+        LambdaFunction { http, url }
     }
 }
 
@@ -180,19 +188,24 @@ impl LambdaFunction {
 #[async_trait]
 impl FunctionInvoker for LambdaFunction {
     async fn invoke(&self, event: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
-        let out = self
-            .client
-            .invoke()
-            .function_name(&self.name)
-            .payload(aws_sdk_lambda::primitives::Blob::new(event))
-            .send()
+        use osflow_aws_kit::signed::{error_code, error_message};
+        let throttled = |answer: &osflow_aws_kit::signed::Answer| answer.status == 429;
+        let headers = [("content-type", "application/json")];
+        let answer = self
+            .http
+            .send("POST", &self.url, &headers, event.into(), throttled)
             .await
-            .map_err(|e| InvokeError::Unavailable(osflow_aws_kit::error_text(&e)))?;
-        let payload = out.payload.map(|b| b.into_inner()).unwrap_or_default();
-        match out.function_error {
+            .map_err(|e| InvokeError::Unavailable(e.to_string()))?;
+        if !answer.is_success() {
+            // The Lambda API refused the invocation (throttled, no such function, not allowed): the function did
+            // not run.
+            let code = error_code(&answer).unwrap_or_else(|| format!("HTTP {}", answer.status));
+            return Err(InvokeError::Unavailable(format!("{code}: {}", error_message(&answer).unwrap_or_default())));
+        }
+        match answer.header("x-amz-function-error") {
             // The function's error document (errorType, errorMessage), for the logs.
-            Some(kind) => Err(InvokeError::Failed(format!("{kind}: {}", String::from_utf8_lossy(&payload)))),
-            None => Ok(payload),
+            Some(kind) => Err(InvokeError::Failed(format!("{kind}: {}", String::from_utf8_lossy(&answer.body)))),
+            None => Ok(answer.body),
         }
     }
 }

@@ -14,14 +14,20 @@
 //! Cognito's request quotas are per account and region and shared by every company and by the sign-ins, so the
 //! functions put `osflow_app::CachedUserDirectory` in front of this.
 
+//! # Not the SDK's Cognito client
+//!
+//! The three reads are AWS JSON 1.1 calls made by `osflow_aws_kit::signed::JsonService` (the SDK's signer and
+//! HTTPS connector, retried as the SDK retries): `aws-sdk-cognitoidentityprovider` linked about ... of client
+//! code into each function that checks users, for three read operations.
+
 use async_trait::async_trait;
-use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use osflow_app::{DirectoryUser, StoreResult, UserDirectory};
+use osflow_aws_kit::SdkConfig;
+use osflow_aws_kit::signed::{CallError, JsonService};
 use osflow_domain::Role;
 use osflow_domain::values::{TenantId, UserId};
-
-pub use aws_sdk_cognitoidentityprovider;
+use serde::Deserialize;
+use serde_json::json;
 
 /// `OSFLOW_USER_POOL_ID`: the staff's Cognito user pool (the functions that check or list the company's users).
 pub const USER_POOL_ID_ENV: &str = "OSFLOW_USER_POOL_ID";
@@ -30,24 +36,81 @@ pub const TENANT_ATTRIBUTE: &str = "custom:tenant";
 /// The most users or groups Cognito gives in one page.
 const PAGE: i32 = 60;
 
+/// The service's "try again later" codes.
+const TRANSIENT: &[&str] = &["TooManyRequestsException", "InternalErrorException", "LimitExceededException"];
+
 /// The company's users in a Cognito user pool.
 #[derive(Debug, Clone)]
 pub struct CognitoUsers {
-    client: Client,
+    service: JsonService,
     pool: String,
     page: i32,
 }
 
+/// An attribute of a user (`Name`, `Value`).
+#[derive(Debug, Deserialize)]
+struct Attribute {
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "Value", default)]
+    value: Option<String>,
+}
+
+/// `AdminGetUser`'s answer.
+#[derive(Debug, Deserialize)]
+struct GotUser {
+    #[serde(rename = "Username")]
+    username: String,
+    #[serde(rename = "UserAttributes", default)]
+    attributes: Vec<Attribute>,
+    #[serde(rename = "Enabled", default)]
+    enabled: bool,
+}
+
+/// A user of `ListUsersInGroup`'s answer.
+#[derive(Debug, Deserialize)]
+struct ListedUser {
+    #[serde(rename = "Username", default)]
+    username: String,
+    #[serde(rename = "Attributes", default)]
+    attributes: Vec<Attribute>,
+    #[serde(rename = "Enabled", default)]
+    enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct UsersPage {
+    #[serde(rename = "Users", default)]
+    users: Vec<ListedUser>,
+    #[serde(rename = "NextToken", default)]
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Group {
+    #[serde(rename = "GroupName", default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GroupsPage {
+    #[serde(rename = "Groups", default)]
+    groups: Vec<Group>,
+    #[serde(rename = "NextToken", default)]
+    next: Option<String>,
+}
+
 impl CognitoUsers {
-    pub fn new(client: Client, pool: impl Into<String>) -> CognitoUsers {
-        CognitoUsers { client, pool: pool.into(), page: PAGE }
+    /// The pool `pool`, reached with the configuration's region, credentials and endpoint override.
+    pub fn new(config: &SdkConfig, pool: impl Into<String>) -> CognitoUsers {
+        let service =
+            JsonService::new(config, "cognito-idp", "cognito-idp", "AWSCognitoIdentityProviderService", TRANSIENT);
+        CognitoUsers { service, pool: pool.into(), page: PAGE }
     }
 
-    /// The client from the standard AWS environment (`osflow_aws_kit::sdk_config_from_env`). Synchronous, so a
-    /// caller can build it in a branch that is constant-false for a binary without linking the client there (an
-    /// `.await` would keep its future in the caller's state machine).
+    /// [`CognitoUsers::new`] with the configuration from the process environment (`osflow_aws_kit::sdk_config_from_env`).
     pub fn from_env(pool: impl Into<String>) -> CognitoUsers {
-        CognitoUsers::new(Client::new(&osflow_aws_kit::sdk_config_from_env()), pool)
+        CognitoUsers::new(&osflow_aws_kit::sdk_config_from_env(), pool)
     }
 
     /// Pages of `size` (1 to 60; tests read several pages of a few users).
@@ -61,18 +124,13 @@ impl CognitoUsers {
         let mut roles = Vec::new();
         let mut next: Option<String> = None;
         loop {
-            let out = self
-                .client
-                .admin_list_groups_for_user()
-                .user_pool_id(&self.pool)
-                .username(username)
-                .limit(self.page)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| osflow_aws_kit::store_error(e, transient))?;
-            roles.extend(out.groups().iter().filter_map(|g| g.group_name().and_then(Role::parse)));
-            match out.next_token {
+            let mut input = json!({"UserPoolId": self.pool, "Username": username, "Limit": self.page});
+            if let Some(token) = next.take() {
+                input["NextToken"] = token.into();
+            }
+            let page: GroupsPage = self.service.call("AdminListGroupsForUser", &input).await?;
+            roles.extend(page.groups.iter().filter_map(|g| g.name.as_deref().and_then(Role::parse)));
+            match page.next {
                 Some(token) if !token.is_empty() => next = Some(token),
                 _ => break,
             }
@@ -83,20 +141,15 @@ impl CognitoUsers {
     }
 }
 
-/// The service's "try again later" codes.
-fn transient(code: &str) -> bool {
-    matches!(code, "TooManyRequestsException" | "InternalErrorException" | "LimitExceededException")
-}
-
-fn attribute<'a>(attributes: &'a [AttributeType], name: &str) -> Option<&'a str> {
-    attributes.iter().find(|a| a.name() == name).and_then(|a| a.value()).filter(|v| !v.trim().is_empty())
+fn attribute<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a str> {
+    attributes.iter().find(|a| a.name == name).and_then(|a| a.value.as_deref()).filter(|v| !v.trim().is_empty())
 }
 
 /// The user as the directory answers it when it belongs to `tenant` and is enabled.
 fn company_user(
     tenant: &TenantId,
     username: &str,
-    attributes: &[AttributeType],
+    attributes: &[Attribute],
     enabled: bool,
     roles: Vec<Role>,
 ) -> Option<DirectoryUser> {
@@ -112,48 +165,41 @@ fn company_user(
 #[async_trait]
 impl UserDirectory for CognitoUsers {
     async fn user(&self, tenant: &TenantId, id: &UserId) -> StoreResult<Option<DirectoryUser>> {
-        let got = self.client.admin_get_user().user_pool_id(&self.pool).username(id.as_str()).send().await;
-        let out = match got {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_user_not_found_exception()) => return Ok(None),
-            Err(e) => return Err(osflow_aws_kit::store_error(e, transient)),
+        let input = json!({"UserPoolId": self.pool, "Username": id.as_str()});
+        let user: GotUser = match self.service.call("AdminGetUser", &input).await {
+            Ok(user) => user,
+            Err(e) if e.code() == Some("UserNotFoundException") => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
-        let attributes = out.user_attributes();
-        if company_user(tenant, out.username(), attributes, out.enabled(), vec![]).is_none() {
+        if company_user(tenant, &user.username, &user.attributes, user.enabled, vec![]).is_none() {
             return Ok(None);
         }
-        let roles = self.roles(out.username()).await?;
-        Ok(company_user(tenant, out.username(), attributes, out.enabled(), roles))
+        let roles = self.roles(&user.username).await?;
+        Ok(company_user(tenant, &user.username, &user.attributes, user.enabled, roles))
     }
 
     async fn users_with_role(&self, tenant: &TenantId, role: Role) -> StoreResult<Vec<DirectoryUser>> {
         let mut users = Vec::new();
         let mut next: Option<String> = None;
         loop {
-            let out = self
-                .client
-                .list_users_in_group()
-                .user_pool_id(&self.pool)
-                .group_name(role.as_str())
-                .limit(self.page)
-                .set_next_token(next.take())
-                .send()
-                .await;
-            let out = match out {
-                Ok(out) => out,
+            let mut input = json!({"UserPoolId": self.pool, "GroupName": role.as_str(), "Limit": self.page});
+            if let Some(token) = next.take() {
+                input["NextToken"] = token.into();
+            }
+            let page: UsersPage = match self.service.call("ListUsersInGroup", &input).await {
+                Ok(page) => page,
                 // A pool without the role's group has no user with that role.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => break,
-                Err(e) => return Err(osflow_aws_kit::store_error(e, transient)),
+                Err(CallError::Service { code, .. }) if code == "ResourceNotFoundException" => break,
+                Err(e) => return Err(e.into()),
             };
-            for u in out.users() {
-                let username = u.username().unwrap_or_default();
-                if company_user(tenant, username, u.attributes(), u.enabled(), vec![]).is_none() {
+            for u in &page.users {
+                if company_user(tenant, &u.username, &u.attributes, u.enabled, vec![]).is_none() {
                     continue;
                 }
-                let roles = self.roles(username).await?;
-                users.extend(company_user(tenant, username, u.attributes(), u.enabled(), roles));
+                let roles = self.roles(&u.username).await?;
+                users.extend(company_user(tenant, &u.username, &u.attributes, u.enabled, roles));
             }
-            match out.next_token {
+            match page.next {
                 Some(token) if !token.is_empty() => next = Some(token),
                 _ => break,
             }

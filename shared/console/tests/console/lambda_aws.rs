@@ -6,16 +6,19 @@
 //! or with the answers queued at `/moto-api/static/lambda-simple/response`. So the emulator shows the event reaching
 //! the Invoke API unchanged (the function's name, the credentials, the payload) and a queued HTTP API response
 //! read as the API's answer (the docker-less backend answers even for a function that does not exist, so the
-//! Lambda API's refusals are not checked here); the fiscal function's handler behind such an event is
-//! tested through `InProcess` (the `forward` module, and the browser tests of osflow-local). A function that fails
-//! (`X-Amz-Function-Error`), which moto cannot produce, is played by the SDK's test HTTP client.
+//! Lambda API's refusals are not checked against it); the fiscal function's handler behind such an event is
+//! tested through `InProcess` (the `forward` module, and the browser tests of osflow-local). What moto cannot
+//! produce — a function that ran and failed (`X-Amz-Function-Error`), the Lambda API's refusals — is played by a
+//! small HTTP server of the test, over real HTTP too.
 //!
 //! This test runs its own moto server (the same one `scripts/test` starts, from `$OSFLOW_VENV`, on a free port):
 //! once a Lambda function exists in a moto server, its `/moto-api/data.json` (how the SES tests read the e-mails
 //! sent) answers 500, since listing the function asks for a Docker client; and the docker-less setting and the
 //! queued answers are the whole server's. Nothing of it reaches the emulator the other tests share.
 
-use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use lambda_http::http::Method;
@@ -110,15 +113,19 @@ async fn lambda_without_docker(endpoint: &str) {
     assert!(r.status().is_success(), "moto config: {}", r.status());
 }
 
-/// The Lambda client as the console builds it, its endpoint this test's emulator.
-fn client(endpoint: &str) -> aws_sdk_lambda::Client {
-    let config = osflow_aws_kit::sdk_config_from_vars(|name| match name {
+/// The SDK configuration as the console's function builds it, its endpoint `endpoint`.
+fn config(endpoint: &str) -> osflow_aws_kit::SdkConfig {
+    osflow_aws_kit::sdk_config_from_vars(|name| match name {
         "AWS_ENDPOINT_URL" => Some(endpoint.to_owned()),
         "AWS_REGION" => Some("us-east-1".into()),
         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing".into()),
         _ => None,
-    });
-    aws_sdk_lambda::Client::new(&config)
+    })
+}
+
+/// The SDK's Lambda client on this test's emulator (to create the function).
+fn client(endpoint: &str) -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::new(&config(endpoint))
 }
 
 /// A function as the template declares the fiscal one (a provided.al2023 bootstrap; moto keeps the zip).
@@ -156,7 +163,7 @@ async fn the_event_reaches_the_function_through_the_lambda_api_and_its_response_
     lambda_without_docker(endpoint).await;
     let client = client(endpoint);
     let name = function(endpoint, &client).await;
-    let fiscal = LambdaFunction::new(client.clone(), &name);
+    let fiscal = LambdaFunction::new(&config(endpoint), &name);
     let who = caller();
     let query = vec![("environment".to_owned(), "homologation".to_owned())];
     let f = Forward {
@@ -209,30 +216,90 @@ async fn the_event_reaches_the_function_through_the_lambda_api_and_its_response_
     );
 }
 
+/// An answer of the played Lambda API: status, headers, body.
+type Scripted = (u16, Vec<(&'static str, &'static str)>, &'static str);
+
+/// What the Lambda API answers, as a small HTTP server plays it: each request recorded (path, signature, body),
+/// answered with the next of `answers` (status, headers, body).
+struct LambdaApi {
+    answers: Mutex<Vec<Scripted>>,
+    seen: Mutex<Vec<(String, String, Vec<u8>)>>,
+}
+
+async fn serve_lambda_api(api: Arc<LambdaApi>) -> String {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let api = api.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let api = api.clone();
+                    async move {
+                        let path = req.uri().path().to_owned();
+                        let auth = req.headers().get("authorization").map(|v| v.to_str().unwrap().to_owned());
+                        let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                        api.seen.lock().unwrap().push((path, auth.unwrap_or_default(), body));
+                        let (status, headers, body) = api.answers.lock().unwrap().remove(0);
+                        let mut response = hyper::Response::builder().status(status);
+                        for (name, value) in headers {
+                            response = response.header(name, value);
+                        }
+                        Ok::<_, Infallible>(response.body(Full::new(Bytes::from(body))).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 /// What the emulator cannot produce: the function ran and failed (`X-Amz-Function-Error: Unhandled`, its error
-/// document as the payload) — an error, never a response to show.
+/// document as the payload) — an error, never a response to show; the Lambda API throttling (tried again) or
+/// refusing (the function did not run).
 #[tokio::test]
 async fn a_function_that_fails_is_an_error_not_an_answer() {
-    let http = aws_smithy_http_client::test_util::infallible_client_fn(|_request| {
-        lambda_http::http::Response::builder()
-            .status(200)
-            .header("x-amz-function-error", "Unhandled")
-            .header("content-type", "application/json")
-            .body(r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited"}"#)
-            .unwrap()
+    let failed = r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited"}"#;
+    let throttled = r#"{"Type":"User","message":"Rate exceeded"}"#;
+    let missing = r#"{"Type":"User","message":"Function not found: arn:aws:lambda:us-east-1:1:function:fiscal"}"#;
+    let json = ("content-type", "application/json");
+    let api = Arc::new(LambdaApi {
+        answers: Mutex::new(vec![
+            (200, vec![json, ("x-amz-function-error", "Unhandled")], failed),
+            (429, vec![json, ("x-amzn-errortype", "TooManyRequestsException")], throttled),
+            (200, vec![json], r#"{"statusCode":204,"headers":{},"body":"","isBase64Encoded":false}"#),
+            (404, vec![json, ("x-amzn-errortype", "ResourceNotFoundException")], missing),
+        ]),
+        seen: Mutex::new(Vec::new()),
     });
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url("http://scripted.invalid")
-        .http_client(http)
-        .build();
-    let fiscal = LambdaFunction::new(aws_sdk_lambda::Client::from_conf(config), "fiscal-admin");
-    match fiscal.invoke(b"{}".to_vec()).await {
+    let endpoint = serve_lambda_api(api.clone()).await;
+    let fiscal = LambdaFunction::new(&config(&endpoint), "arn:aws:lambda:us-east-1:1:function:fiscal");
+    match fiscal.invoke(b"{\"a\":1}".to_vec()).await {
         Err(InvokeError::Failed(m)) => assert!(m.starts_with("Unhandled") && m.contains("Runtime exited"), "{m}"),
         other => panic!("{other:?}"),
     }
+    // Throttled, then answered: the second attempt's answer.
+    let answer = fiscal.invoke(b"{}".to_vec()).await.unwrap();
+    assert_eq!(answered(&answer).unwrap().status, 204);
+    // Refused: the function did not run.
+    match fiscal.invoke(b"{}".to_vec()).await {
+        Err(InvokeError::Unavailable(m)) => {
+            assert!(m.starts_with("ResourceNotFoundException: Function not found"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let seen = api.seen.lock().unwrap();
+    assert_eq!(seen.len(), 4);
+    // The Invoke API's path (the ARN's colons encoded), a SigV4 signature of the service `lambda`, the event.
+    assert_eq!(seen[0].0, "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Afiscal/invocations");
+    assert!(seen[0].1.starts_with("AWS4-HMAC-SHA256 Credential=testing/") && seen[0].1.contains("/us-east-1/lambda/"));
+    assert_eq!(seen[0].2, b"{\"a\":1}");
     // And a payload that is not an HTTP API response is no answer either.
     assert!(matches!(answered(b"\"Simple Lambda happy path OK\""), Err(InvokeError::Failed(_))));
 }

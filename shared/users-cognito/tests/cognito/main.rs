@@ -83,7 +83,8 @@ async fn the_company_users_and_their_roles_come_from_the_pool() {
     let off = user(&client, &pool, "off@oficina.com.br", Some("Desligado"), "oficina", &[Role::Tecnico]).await;
     client.admin_disable_user().user_pool_id(&pool).username(&off).send().await.expect("disable a user");
 
-    let users = CognitoUsers::new(client.clone(), &pool).with_page_size(2);
+    let config = osflow_aws_kit::load_sdk_config().await;
+    let users = CognitoUsers::new(&config, &pool).with_page_size(2);
     let id = |s: &str| UserId::parse(s).unwrap();
 
     // One user: found by the id the tokens carry, with its roles; only in its own company, only while enabled.
@@ -109,4 +110,10 @@ async fn the_company_users_and_their_roles_come_from_the_pool() {
     assert!(financial.is_empty(), "{financial:?}");
     let theirs = users.users_with_role(&other, Role::Tecnico).await.unwrap();
     assert_eq!(theirs.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), [rafael.as_str()]);
+
+    // A pool without the role's group: nobody has the role. A pool that does not exist: an error, not "nobody".
+    client.delete_group().user_pool_id(&pool).group_name(Role::Financeiro.as_str()).send().await.expect("delete");
+    assert!(users.users_with_role(&shop, Role::Financeiro).await.unwrap().is_empty());
+    let nowhere = CognitoUsers::new(&config, "us-east-1_NoSuchPool");
+    assert!(nowhere.user(&shop, &id(&joana)).await.is_err());
 }
