@@ -124,6 +124,7 @@ async fn a_presigned_post_binds_type_and_size_and_lands_the_file() {
     assert_eq!(store.get(&acme, key).await.unwrap(), None);
     let bytes = b"\xff\xd8\xff\xe0 not really a jpeg".to_vec();
     let (content_type, body) = multipart_form(&form.fields, &bytes);
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let response = reqwest::Client::new()
         .post(&form.url)
         .header("content-type", content_type)
