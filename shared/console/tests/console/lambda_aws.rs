@@ -273,7 +273,7 @@ async fn a_function_that_fails_is_an_error_not_an_answer() {
         answers: Mutex::new(vec![
             (200, vec![json, ("x-amz-function-error", "Unhandled")], failed),
             (429, vec![json, ("x-amzn-errortype", "TooManyRequestsException")], throttled),
-            (200, vec![json], r#"{"statusCode":204,"headers":{},"body":"","isBase64Encoded":false}"#),
+            (200, vec![json], r#"{"statusCode":204,"headers":{},"cookies":[],"body":"","isBase64Encoded":false}"#),
             (404, vec![json, ("x-amzn-errortype", "ResourceNotFoundException")], missing),
         ]),
         seen: Mutex::new(Vec::new()),
