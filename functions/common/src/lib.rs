@@ -222,9 +222,8 @@ fn sealing_key_reader<S: Serves>() -> Option<SealingKeyReader> {
 }
 
 async fn read_sealing_key(secret: String) -> Result<SecretsKey, Error> {
-    let client =
-        osflow_store_dynamodb::aws_sdk_secretsmanager::Client::new(&osflow_store_dynamodb::load_sdk_config().await);
-    Ok(osflow_store_dynamodb::secrets_key_from_secret(&client, &secret).await?)
+    let secrets = osflow_store_dynamodb::SecretsReader::new(&osflow_store_dynamodb::load_sdk_config().await);
+    Ok(osflow_store_dynamodb::secrets_key_from_secret(&secrets, &secret).await?)
 }
 
 /// The wiring of a queue consumer ([`app_for`]): every use case, with the S3 client when `BLOBS` and the sealing

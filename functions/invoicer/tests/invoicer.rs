@@ -22,7 +22,8 @@ use osflow_domain::{InvoiceState, Order, Role};
 use osflow_invoicing::{EmitterPolicy, Invoicer, SharedAuthority};
 use osflow_nfe::simulator::Simulator;
 use osflow_store_dynamodb::{
-    DynamoEmitterStore, DynamoStore, aws_sdk_secretsmanager, create_table, load_sdk_config, table_definition,
+    DynamoEmitterStore, DynamoStore, SecretsReader, aws_sdk_secretsmanager, create_table, load_sdk_config,
+    table_definition,
 };
 use osflow_testkit::conformance::{cpf, items, new_order_id};
 use osflow_testkit::emitter::{CERTIFICATE_PASSWORD as PASSWORD, example_certificate as certificate};
@@ -60,6 +61,7 @@ async fn world() -> World {
     let emitters = Arc::new(DynamoEmitterStore::new(
         store.as_ref().clone(),
         aws_sdk_secretsmanager::Client::new(&config),
+        SecretsReader::new(&config),
         unique("osflow/test"),
     ));
     let blobs = Arc::new(MemoryBlobs::default());
@@ -182,6 +184,7 @@ async fn nfse_world() -> (World, Arc<osflow_nfse::simulator::Simulator>, Arc<osf
     let emitters = Arc::new(DynamoEmitterStore::new(
         w.store.as_ref().clone(),
         aws_sdk_secretsmanager::Client::new(&config),
+        SecretsReader::new(&config),
         unique("osflow/test-nfse"),
     ));
     emitters.put_emitter(&w.tenant, &osflow_testkit::example_nfse_emitter()).await.unwrap();

@@ -6,9 +6,9 @@
 //!   local emulator) go through it as well;
 //! - [`store_error`]: an SDK failure as a [`StoreError`] — timeouts, connection failures, unreadable answers,
 //!   5xx and the service's own "try again" codes are `Unavailable` (the caller may retry), anything else `Other`;
-//! - [`secret_value`] (feature `secrets`): a Secrets Manager secret read with that configuration (the portal's
-//!   and the console's keys); [`read_secret`], the same read with a given client, its failure a [`StoreError`]
-//!   (the store's sealing key and A1 certificates);
+//! - [`SecretsReader`]: a Secrets Manager secret read (the store's sealing key and A1 certificates);
+//!   [`secret_value`], the same read with the process environment's configuration (the portal's and the
+//!   console's keys);
 //! - [`signed`]: requests signed and sent without a service's SDK crate ([`signed::SignedHttp`]; the JSON 1.1
 //!   protocol, [`signed::JsonService`]): S3's objects, Lambda's `Invoke`, Cognito's user reads.
 //!
@@ -105,15 +105,11 @@ where
     }
 }
 
-/// What a Secrets Manager read answers (feature `secrets`).
-#[cfg(feature = "secrets")]
-pub type SecretOutput = aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
-
 /// Error codes of Secrets Manager that mean "try again later" (a 5xx answer is one whatever its code).
 const SECRETS_TRANSIENT_CODES: &[&str] = &["ThrottlingException", "InternalServiceError"];
 
-/// A failed Secrets Manager request as a [`StoreError`] ([`store_error`] with Secrets Manager's transient codes):
-/// the one mapping of every Secrets Manager call of a store.
+/// A failed Secrets Manager request of the SDK's client as a [`StoreError`] ([`store_error`] with Secrets
+/// Manager's transient codes): the certificate store's writes.
 pub fn secrets_error<E>(err: SdkError<E, Response>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -121,34 +117,71 @@ where
     store_error(err, |code| SECRETS_TRANSIENT_CODES.contains(&code))
 }
 
-/// The one `GetSecretValue` of osflow: the secret `id` at `version` (its current version when `None`).
-#[cfg(feature = "secrets")]
-async fn get_secret_value(
-    client: &aws_sdk_secretsmanager::Client,
-    id: &str,
-    version: Option<&str>,
-) -> Result<SecretOutput, SdkError<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError, Response>>
-{
-    client.get_secret_value().secret_id(id).set_version_id(version.map(str::to_owned)).send().await
+/// A secret's value as `GetSecretValue` answers it.
+#[derive(Clone, Default, serde::Deserialize)]
+pub struct SecretValue {
+    /// The secret's string, when it has one.
+    #[serde(rename = "SecretString", default)]
+    pub string: Option<String>,
+    /// The secret's binary value (base64 in the answer, decoded here), when it has one.
+    #[serde(rename = "SecretBinary", default, deserialize_with = "base64_blob")]
+    pub binary: Option<Vec<u8>>,
+    /// The version read.
+    #[serde(rename = "VersionId", default)]
+    pub version_id: Option<String>,
 }
 
-/// The value of the Secrets Manager secret `name`, read with a client from the process environment (feature
-/// `secrets`); a failure names the secret as `what` (`"portal key secret"`).
-#[cfg(feature = "secrets")]
-pub async fn secret_value(name: &str, what: &str) -> Result<SecretOutput, String> {
-    let client = aws_sdk_secretsmanager::Client::new(&load_sdk_config().await);
-    get_secret_value(&client, name, None).await.map_err(|e| format!("reading the {what} {name}: {}", error_text(&e)))
+impl std::fmt::Debug for SecretValue {
+    /// The version only: a secret's value never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretValue").field("version_id", &self.version_id).finish_non_exhaustive()
+    }
 }
 
-/// The value of the Secrets Manager secret `id` at `version` (its current version when `None`), read with the
-/// store's `client` (feature `secrets`); a failure as a [`StoreError`] ([`secrets_error`]).
-#[cfg(feature = "secrets")]
-pub async fn read_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    id: &str,
-    version: Option<&str>,
-) -> Result<SecretOutput, StoreError> {
-    get_secret_value(client, id, version).await.map_err(secrets_error)
+fn base64_blob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    use base64::Engine as _;
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.map(|t| base64::engine::general_purpose::STANDARD.decode(t).map_err(serde::de::Error::custom)).transpose()
+}
+
+/// The one `GetSecretValue` of osflow, through [`signed::JsonService`] (not `aws-sdk-secretsmanager`: a read of
+/// one operation in the functions that keep unlock codes, the portal and the console; the SDK's client stays
+/// for the certificate store's writes).
+#[derive(Debug, Clone)]
+pub struct SecretsReader {
+    service: signed::JsonService,
+}
+
+impl SecretsReader {
+    pub fn new(config: &SdkConfig) -> SecretsReader {
+        let service = signed::JsonService::new(
+            config,
+            "secretsmanager",
+            "secretsmanager",
+            "secretsmanager",
+            SECRETS_TRANSIENT_CODES,
+        );
+        SecretsReader { service }
+    }
+
+    /// The value of the secret `id` (its name or ARN) at `version` (its current version when `None`); a failure
+    /// as a [`StoreError`] (`Unavailable` when worth another try).
+    pub async fn read(&self, id: &str, version: Option<&str>) -> Result<SecretValue, StoreError> {
+        let mut input = serde_json::json!({ "SecretId": id });
+        if let Some(version) = version {
+            input["VersionId"] = version.into();
+        }
+        Ok(self.service.call("GetSecretValue", &input).await?)
+    }
+}
+
+/// The value of the Secrets Manager secret `name`, read with the configuration from the process environment; a
+/// failure names the secret as `what` (`"portal key secret"`).
+pub async fn secret_value(name: &str, what: &str) -> Result<SecretValue, String> {
+    SecretsReader::new(&load_sdk_config().await)
+        .read(name, None)
+        .await
+        .map_err(|e| format!("reading the {what} {name}: {e}"))
 }
 
 /// Maps an SDK failure; `transient` says which of the service's error codes mean "try again later".

@@ -18,8 +18,8 @@ struct ConsoleSecret {
 /// environment.
 pub async fn from_secret(name: &str) -> Result<(SessionKey, String), String> {
     let out = osflow_aws_kit::secret_value(name, "console secret").await?;
-    let text = out.secret_string().ok_or_else(|| format!("the console secret {name} has no string value"))?;
-    parse(text).map_err(|e| format!("the console secret {name}: {e}"))
+    let text = out.string.ok_or_else(|| format!("the console secret {name} has no string value"))?;
+    parse(&text).map_err(|e| format!("the console secret {name}: {e}"))
 }
 
 /// The secret's value.

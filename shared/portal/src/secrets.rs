@@ -7,9 +7,9 @@ use crate::token::PortalKey;
 /// Reads the key from the secret `name` with a client from the standard AWS environment.
 pub async fn key_from_secret(name: &str) -> Result<PortalKey, String> {
     let out = osflow_aws_kit::secret_value(name, "portal key secret").await?;
-    let bytes = match (out.secret_string(), out.secret_binary()) {
-        (Some(s), _) => s.as_bytes().to_vec(),
-        (None, Some(b)) => b.as_ref().to_vec(),
+    let bytes = match (out.string, out.binary) {
+        (Some(s), _) => s.into_bytes(),
+        (None, Some(b)) => b,
         (None, None) => return Err(format!("the portal key secret {name} has no value")),
     };
     PortalKey::new(bytes).map_err(|e| format!("the portal key secret {name}: {e}"))

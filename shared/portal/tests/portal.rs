@@ -470,15 +470,22 @@ async fn the_key_comes_from_the_secret() {
     let (tenant, order) =
         (TenantId::parse(SHOP).unwrap(), OrderId::parse("01936b2e-7c3a-7f00-8000-000000000001").unwrap());
     let now = Utc::now();
-    let token = PortalKey::new(value.into_bytes()).unwrap().mint(&tenant, &order, Purpose::View, now + default_ttl());
+    let token =
+        PortalKey::new(value.clone().into_bytes()).unwrap().mint(&tenant, &order, Purpose::View, now + default_ttl());
     assert_eq!(key.verify(&token, now).expect("signed with the secret's value").order, order);
+    // A binary secret: its bytes are the key (decoded from the answer's base64).
+    let binary = format!("{name}-binary");
+    let blob = aws_sdk_secretsmanager::primitives::Blob::new(value.as_bytes());
+    client.create_secret().name(&binary).secret_binary(blob).send().await.expect("CreateSecret on the emulator");
+    let key = key_from_secret(&binary).await.expect("the key");
+    assert_eq!(key.verify(&token, now).expect("signed with the secret's bytes").order, order);
 
     let short = format!("osflow/test/portal-short-{unique}");
     client.create_secret().name(&short).secret_string("too short").send().await.unwrap();
     let e = key_from_secret(&short).await.unwrap_err();
     assert!(e.contains("at least 32 bytes"), "{e}");
     let e = key_from_secret(&format!("osflow/test/missing-{unique}")).await.unwrap_err();
-    assert!(e.contains("reading the portal key secret"), "{e}");
+    assert!(e.contains("reading the portal key secret") && e.contains("ResourceNotFoundException"), "{e}");
 }
 
 #[tokio::test]

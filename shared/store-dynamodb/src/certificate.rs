@@ -30,6 +30,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use osflow_app::{EmitterCertificate, EmitterConfig, EmitterStore, StoreError, StoreResult};
+use osflow_aws_kit::SecretsReader;
 use osflow_domain::values::TenantId;
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,10 @@ struct SecretValue {
 #[derive(Clone)]
 pub struct DynamoEmitterStore {
     store: DynamoStore,
+    /// The writes (`CreateSecret`, `PutSecretValue`).
     secrets: aws_sdk_secretsmanager::Client,
+    /// The reads (`GetSecretValue`), as every secret of osflow is read.
+    reader: SecretsReader,
     prefix: Arc<str>,
 }
 
@@ -75,21 +79,26 @@ impl std::fmt::Debug for DynamoEmitterStore {
 }
 
 impl DynamoEmitterStore {
-    /// The emitter store on `store`'s table, with the certificates as secrets `<prefix>/<tenant>/a1` through
-    /// `secrets`.
+    /// The emitter store on `store`'s table, with the certificates as secrets `<prefix>/<tenant>/a1`, written
+    /// through `secrets` and read through `reader`.
     pub fn new(
         store: DynamoStore,
         secrets: aws_sdk_secretsmanager::Client,
+        reader: SecretsReader,
         prefix: impl Into<String>,
     ) -> DynamoEmitterStore {
-        DynamoEmitterStore { store, secrets, prefix: Arc::from(prefix.into()) }
+        DynamoEmitterStore { store, secrets, reader, prefix: Arc::from(prefix.into()) }
     }
 
-    /// [`DynamoEmitterStore::new`] with a Secrets Manager client from the standard AWS environment
-    /// ([`load_sdk_config`]).
+    /// [`DynamoEmitterStore::new`] with the configuration from the standard AWS environment ([`load_sdk_config`]).
     pub async fn from_env(store: DynamoStore, prefix: impl Into<String>) -> DynamoEmitterStore {
-        let secrets = aws_sdk_secretsmanager::Client::new(&load_sdk_config().await);
-        DynamoEmitterStore::new(store, secrets, prefix)
+        let config = load_sdk_config().await;
+        DynamoEmitterStore::new(
+            store,
+            aws_sdk_secretsmanager::Client::new(&config),
+            SecretsReader::new(&config),
+            prefix,
+        )
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -180,12 +189,11 @@ impl EmitterStore for DynamoEmitterStore {
         let Some(pointer) = self.pointer(tenant).await? else {
             return Ok(None);
         };
-        let out =
-            osflow_aws_kit::read_secret(&self.secrets, &pointer.secret_arn, Some(&pointer.secret_version)).await?;
+        let out = self.reader.read(&pointer.secret_arn, Some(&pointer.secret_version)).await?;
         let corrupt = |what: &str| {
             StoreError::Corrupt(format!("certificate secret of {tenant} (revision {}): {what}", pointer.revision))
         };
-        let text = out.secret_string.ok_or_else(|| corrupt("no secret string"))?;
+        let text = out.string.ok_or_else(|| corrupt("no secret string"))?;
         // The parser's message may quote the content: only its position is kept.
         let value: SecretValue = serde_json::from_str(&text)
             .map_err(|e| corrupt(&format!("not the expected JSON (line {}, column {})", e.line(), e.column())))?;

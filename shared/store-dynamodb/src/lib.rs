@@ -82,10 +82,10 @@ pub use certificate::{DynamoEmitterStore, TENANT_TAG};
 pub use items::{StoredEvent, decode_event_image};
 /// The key the unlock codes are sealed with ([`DynamoStore::with_secrets_key`]).
 pub use osflow_app::sealed::SecretsKey;
+pub use osflow_aws_kit::SecretsReader;
 /// The version of `serde_dynamo` whose `Item` [`decode_event_image`] takes (as `aws_lambda_events` gives it).
 pub use serde_dynamo;
 pub use table::{TableDefinition, create_table, table_definition};
-#[cfg(feature = "secrets")]
 pub use unlock::secrets_key_from_secret;
 
 /// The environment variable the Lambda functions read the table name from.

@@ -1,7 +1,7 @@
 //! [`UnlockCodeStore`] on DynamoDB: an order's unlock code is the item `T#<t>#ORDER#<id>` / `UNLOCK` beside the
 //! order (never in its events, so never on the stream), sealed with AES-256-GCM (`osflow_app::sealed`, the same
 //! sealing as the embedded store's) under the key the store is given ([`DynamoStore::with_secrets_key`]): in AWS
-//! a generated Secrets Manager secret ([`secrets_key_from_secret`], feature `secrets`), read once per container by
+//! a generated Secrets Manager secret ([`secrets_key_from_secret`]), read once per container by
 //! the functions that keep or read codes. The step that closes or cancels the order deletes the item in the step's
 //! transaction (`orders.rs`), so no other function needs the key.
 
@@ -57,13 +57,12 @@ impl DynamoStore {
 
 /// The sealing key from the Secrets Manager secret `secret_id` (its string, at least 32 characters, derived into
 /// the AES key). Nothing of the value reaches an error message.
-#[cfg(feature = "secrets")]
 pub async fn secrets_key_from_secret(
-    client: &aws_sdk_secretsmanager::Client,
+    secrets: &osflow_aws_kit::SecretsReader,
     secret_id: &str,
 ) -> StoreResult<SecretsKey> {
-    let out = osflow_aws_kit::read_secret(client, secret_id, None).await?;
-    let text = out.secret_string.unwrap_or_default();
+    let out = secrets.read(secret_id, None).await?;
+    let text = out.string.unwrap_or_default();
     if text.chars().count() < 32 {
         return Err(StoreError::Other(format!("the sealing key secret {secret_id} holds fewer than 32 characters")));
     }

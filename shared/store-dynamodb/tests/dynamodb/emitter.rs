@@ -17,7 +17,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use osflow_app::{EmitterCertificate, EmitterConfig, EmitterStore, FiscalEnvironment, StoreError, TaxRules};
 use osflow_domain::Address;
-use osflow_store_dynamodb::{DynamoEmitterStore, DynamoStore, TENANT_TAG, aws_sdk_secretsmanager, load_sdk_config};
+use osflow_store_dynamodb::{
+    DynamoEmitterStore, DynamoStore, SecretsReader, TENANT_TAG, aws_sdk_secretsmanager, load_sdk_config,
+};
 use osflow_testkit::conformance::tenant;
 use osflow_testkit::{example_address, example_emitter};
 
@@ -41,7 +43,8 @@ async fn emitters() -> DynamoEmitterStore {
             .build(),
     );
     let table = create_fresh_table(&dynamo, &endpoint).await;
-    DynamoEmitterStore::new(DynamoStore::new(dynamo, table), secrets, format!("{}/", unique("osflow/test")))
+    let reader = SecretsReader::new(&config);
+    DynamoEmitterStore::new(DynamoStore::new(dynamo, table), secrets, reader, format!("{}/", unique("osflow/test")))
 }
 
 /// The example emitter with every optional field exercised: a complement, no phone, regime normal, IBS/CBS.
