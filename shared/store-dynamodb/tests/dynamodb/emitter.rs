@@ -295,3 +295,28 @@ async fn contingency_state_is_versioned_and_per_company() {
     assert!(pk.starts_with("T#acme-") && pk.ends_with("#EMITTER"), "{pk}");
     assert!(contingency[0]["revision"].as_n().is_ok());
 }
+
+/// The unlock codes' sealing key read from its secret as the functions read it (`secrets_key_from_secret`): the
+/// key derived from the secret's string seals what the read key opens; a string under 32 characters and a
+/// missing secret are errors, and no error quotes the value.
+#[tokio::test]
+async fn the_sealing_key_is_read_from_its_secret() {
+    use osflow_app::sealed::{SecretsKey, seal, unseal};
+    use osflow_store_dynamodb::secrets_key_from_secret;
+    let s = emitters().await;
+    let config = load_sdk_config().await;
+    let reader = SecretsReader::new(&config);
+    let value = format!("{}-{}", unique("sealing"), "0123456789abcdef0123456789abcdef");
+    let name = unique("osflow/test/sealing");
+    s.secrets().create_secret().name(&name).secret_string(&value).send().await.expect("CreateSecret");
+    let key = secrets_key_from_secret(&reader, &name).await.expect("the sealing key");
+    let sealed = seal(&SecretsKey::derive(value.as_bytes()), "ctx", "1234").unwrap();
+    assert_eq!(unseal(Some(&key), "ctx", sealed).unwrap(), "1234");
+
+    let short = unique("osflow/test/sealing-short");
+    s.secrets().create_secret().name(&short).secret_string("pequena-demais").send().await.expect("CreateSecret");
+    let e = secrets_key_from_secret(&reader, &short).await.unwrap_err();
+    assert!(matches!(&e, StoreError::Other(m) if m.contains("fewer than 32") && !m.contains("pequena")), "{e:?}");
+    let e = secrets_key_from_secret(&reader, &unique("osflow/test/none")).await.unwrap_err();
+    assert!(matches!(&e, StoreError::Other(m) if m.contains("ResourceNotFoundException")), "{e:?}");
+}
