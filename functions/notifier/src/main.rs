@@ -16,7 +16,9 @@ async fn main() -> Result<(), Error> {
     let backoff = Arc::new(osflow_fn_notifier::backoff().await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (notifier, backoff) = (notifier.clone(), backoff.clone());
-        async move { Ok::<_, Infallible>(osflow_fn_notifier::handle(event.payload, &notifier, &backoff).await) }
+        // Boxed: the handler's state machine nested in the runtime's exceeded rustc's query depth limit when
+        // computing the layout of `main`.
+        async move { Ok::<_, Infallible>(Box::pin(osflow_fn_notifier::handle(event.payload, &notifier, &backoff)).await) }
     }))
     .await
 }

@@ -178,10 +178,8 @@ impl SecretsReader {
 /// The value of the Secrets Manager secret `name`, read with the configuration from the process environment; a
 /// failure names the secret as `what` (`"portal key secret"`).
 pub async fn secret_value(name: &str, what: &str) -> Result<SecretValue, String> {
-    SecretsReader::new(&load_sdk_config().await)
-        .read(name, None)
-        .await
-        .map_err(|e| format!("reading the {what} {name}: {e}"))
+    let reader = SecretsReader::new(&load_sdk_config().await);
+    reader.read(name, None).await.map_err(|e| format!("reading the {what} {name}: {e}"))
 }
 
 /// Maps an SDK failure; `transient` says which of the service's error codes mean "try again later".
