@@ -1,5 +1,5 @@
 //! Benchmarks: build of a 5-item NF-e, its signature next to one bare RSA-2048 PKCS#1 v1.5
-//! SHA-1 signature by OpenSSL (the floor), an event and an inutilização built and signed, the
+//! SHA-1 signature (the floor), an event and an inutilização built and signed, the
 //! DANFE, and PKCS#12 loading per encoding.
 //!
 //! Every benchmark runs twice: with wall time (criterion's default) and with the CPU time of

@@ -1,6 +1,7 @@
 //! The A1 certificate: PKCS#12 loading (AES/PBES2, 3DES and legacy RC2-40 encodings, through
-//! the pure-Rust `p12-keystore`, so no OpenSSL legacy provider is needed), the CNPJ of the
-//! holder and the validity dates.
+//! the pure-Rust `p12-keystore`: RC2-40 included, which OpenSSL 3 reads only with its legacy
+//! provider), the RSA key that signs (RustCrypto `rsa`), the CNPJ of the holder and the validity
+//! dates.
 //!
 //! Parse once and cache: [`Certificate`] is an `Arc` and cheap to clone. Its `Debug` shows
 //! only public facts; the private key and the password are never printed or logged.

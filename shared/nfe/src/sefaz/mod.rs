@@ -5,7 +5,7 @@
 //! client of the workspace. Only the roots given in [`SefazConfig::trust_roots_pem`] are trusted
 //! (the ICP-Brasil bundle in production): the system and Mozilla roots are never loaded. rustls
 //! does not implement TLS renegotiation: an authorizer that asks for the client certificate
-//! through a renegotiation cannot be reached (ARCHITECTURE.md, fiscal documents, known limits).
+//! through a renegotiation cannot be reached (ARCHITECTURE.md, "The fiscal crates are pure Rust").
 
 pub mod endpoints;
 pub mod response;

@@ -200,7 +200,10 @@ fn read_request(s: &mut impl Read) -> Option<Req> {
 
 pub fn start_mock() -> Mock {
     // Mutual TLS: a client certificate chaining to the test CA is required.
-    let acceptor = tls_server_config();
+    start_mock_on(tls_server_config())
+}
+
+pub fn start_mock_on(acceptor: Arc<rustls::ServerConfig>) -> Mock {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -356,6 +359,15 @@ async fn client_without_certificate_is_refused_at_the_tls_layer() {
     assert!(mock.state.handshake_failures.load(Ordering::SeqCst) >= 1);
     // The same server accepts the A1 client.
     assert!(client(&mock).status().await.unwrap().in_operation());
+}
+
+#[tokio::test]
+async fn an_authorizer_that_speaks_only_tls_1_2_is_reached_with_the_client_certificate() {
+    // Many SEFAZ endpoints offer TLS 1.2 and nothing newer.
+    let mock = start_mock_on(tls_server_config_for(&[&rustls::version::TLS12]));
+    assert!(client(&mock).status().await.unwrap().in_operation());
+    assert_eq!(requests(&mock, "nfeStatusServicoNF").len(), 1);
+    assert_eq!(mock.state.handshake_failures.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]

@@ -211,6 +211,11 @@ pub fn pkcs12(key: &TestKey, cert: &X509Cert, ca: &X509Cert, enc: P12Encoding) -
 /// The rustls configuration of the loopback SEFAZ / Sefin: the test server certificate, and mutual TLS
 /// (a client certificate chaining to the test CA is required).
 pub fn tls_server_config() -> Arc<rustls::ServerConfig> {
+    tls_server_config_for(rustls::DEFAULT_VERSIONS)
+}
+
+/// [`tls_server_config`] speaking only the TLS `versions` given.
+pub fn tls_server_config_for(versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let p = pki();
@@ -221,7 +226,7 @@ pub fn tls_server_config() -> Arc<rustls::ServerConfig> {
         .build()
         .expect("client verifier");
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .expect("versions")
         .with_client_cert_verifier(verifier)
         .with_single_cert(
