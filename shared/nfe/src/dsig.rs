@@ -104,11 +104,13 @@ pub fn push_signed_info(out: &mut String, alg: SignatureAlgorithm, id: &str, dig
 ///
 /// The signature is deterministic (PKCS#1 v1.5: the same bytes OpenSSL produced); the random source only
 /// blinds the private-key operation. RustCrypto `rsa` is used here for signing (and [`verify_enveloped`] for
-/// verifying), never for decryption: RUSTSEC-2023-0071 (Marvin) is a timing side channel that lets an attacker
-/// who gets many ciphertexts decrypted, and times the decryptions, recover a plaintext or forge a signature; it
-/// has no fixed version. Here the only private-key operation is signing documents and SignedInfo this process
-/// built itself (no attacker-chosen input reaches the key, and no oracle answers for it), blinded by a fresh
-/// random factor per signature (`sign_with_rng`), on rsa 0.10's constant-time bignum arithmetic.
+/// verifying), never for decryption. RUSTSEC-2023-0071 (Marvin) is a timing side channel: an attacker who can
+/// have many chosen ciphertexts decrypted and time each decryption recovers a plaintext or forges a signature;
+/// the advisory was filed with no fixed version (rsa 0.10 moved to constant-time crypto-bigint arithmetic to
+/// close it). Here the only private-key operation is signing the SignedInfo of a document this process built
+/// itself: no attacker-chosen ciphertext reaches the key and nothing answers as a decryption oracle; and each
+/// signature is blinded by a fresh random factor (`try_sign_with_rng` with the OS random source), so its timing
+/// does not follow the key's bits.
 pub fn signature_value(cert: &Certificate, alg: SignatureAlgorithm, signed_info: &str) -> Result<String, SignError> {
     let mut rng = rsa::rand_core::UnwrapErr(getrandom::SysRng);
     let msg = signed_info.as_bytes();
