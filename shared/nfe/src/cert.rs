@@ -72,14 +72,11 @@ impl fmt::Debug for X509Cert {
 }
 
 impl X509Cert {
-    /// Checks that `der` is one X.509 certificate (and nothing after it).
+    /// The X.509 certificate `der` starts with (bytes after it are ignored, as OpenSSL's `d2i` did).
     pub fn from_der(der: &[u8]) -> Result<X509Cert, CertError> {
         use x509_parser::prelude::*;
         let (rest, _) = X509Certificate::from_der(der).map_err(|e| CertError::Parse(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(CertError::Parse("trailing bytes after the certificate".into()));
-        }
-        Ok(X509Cert(der.to_vec()))
+        Ok(X509Cert(der[..der.len() - rest.len()].to_vec()))
     }
 
     pub fn as_der(&self) -> &[u8] {
