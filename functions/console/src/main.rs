@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     let (key, client_id) = osflow_console::secrets::from_secret(env.console_secret()?).await?;
     let cognito = Cognito::new(CognitoConfig::new(env.cognito_domain()?, &client_id, env.cognito_issuer()?))?;
     // The fiscal routes (the emitter's certificate, the NF-e and NFS-e events, the inutilização) go to the
-    // fiscal-admin function, which links OpenSSL; this one does not.
+    // fiscal-admin function, which links the fiscal crates; this one does not.
     let fiscal_function = match env.fiscal_function.as_deref() {
         Some(name) => Some(Arc::new(LambdaFunction::from_env(name).await) as Arc<dyn FunctionInvoker>),
         None => None,

@@ -2,8 +2,8 @@
 //! the events of an authorized NF-e (`POST …/invoices/{key}/cancel`, `…/corrections`).
 //!
 //! Wiring only: `osflow_fn_common::app`'s adapters, plus the emitter store (the configuration in DynamoDB, the
-//! certificate in Secrets Manager under `OSFLOW_SECRETS_PREFIX`/<tenant>/a1), the NF-e checks (OpenSSL opens
-//! the PKCS#12 files: this is the only HTTP function that links it) and the invoicer's events, sent to SEFAZ
+//! certificate in Secrets Manager under `OSFLOW_SECRETS_PREFIX`/<tenant>/a1), the NF-e checks (osflow-nfe opens
+//! the PKCS#12 files: this is the only HTTP function that links the fiscal crates) and the invoicer's events, sent to SEFAZ
 //! trusted with `OSFLOW_SEFAZ_TRUST_ROOTS`; the cancellation of an issued NFS-e (the same route, by the document's
 //! kind) sent to Sefin Nacional trusted with `OSFLOW_SEFIN_TRUST_ROOTS` (unset: no NFS-e events); an NFS-e issued
 //! elsewhere recorded with its file (`POST …/invoices/external`).

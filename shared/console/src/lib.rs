@@ -91,7 +91,7 @@ pub struct Console {
     /// Origins the page's script may upload to besides its own (the S3 bucket's, in AWS).
     pub upload_origins: Vec<String>,
     /// The fiscal-admin function, when its routes are not served in this process's App (in AWS the console
-    /// links no OpenSSL): the emitter page, the NF-e and NFS-e events and the inutilização go to it
+    /// links no fiscal crates): the emitter page, the NF-e and NFS-e events and the inutilização go to it
     /// ([`forward`]).
     pub fiscal_function: Option<Arc<dyn forward::FunctionInvoker>>,
 }
@@ -814,7 +814,7 @@ async fn save_settings(cx: &Cx<'_>, form: &Form) -> Reply {
 // ---------------------------------------------------------------------------------------------------------------
 // The NF-e emitter
 
-/// The emitter's settings need the certificate checks (OpenSSL), which only some deployments link (in AWS, the
+/// The emitter's settings need the certificate checks (the fiscal crates), which only some deployments link (in AWS, the
 /// fiscal-admin function): elsewhere the page says where to configure it.
 fn emitter_elsewhere(cx: &Cx<'_>) -> Option<Reply> {
     (cx.app().fiscal.is_none() && cx.console.fiscal_function.is_none()).then(|| {

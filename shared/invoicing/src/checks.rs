@@ -1,5 +1,5 @@
 //! [`NfeChecks`]: the [`FiscalChecks`] port on osflow-nfe (the emitter rules of [`crate::config`], PKCS#12 files
-//! opened by OpenSSL), for the function that edits the emitter and for osflow-local.
+//! opened by its certificate loader), for the function that edits the emitter and for osflow-local.
 
 use osflow_app::{CertificateSummary, EmitterConfig, FieldProblem, FiscalChecks};
 use osflow_nfe::{CertError, Certificate};
@@ -21,7 +21,8 @@ impl FiscalChecks for NfeChecks {
 
     fn read_certificate(&self, pkcs12: &[u8], password: &str) -> Result<CertificateSummary, FieldProblem> {
         let cert = Certificate::from_pkcs12(pkcs12, password).map_err(|e| match e {
-            // OpenSSL cannot tell a wrong password from a damaged file: name the password, the likelier cause.
+            // A wrong password and a damaged file fail alike (the MAC does not verify): name the password, the
+            // likelier cause.
             CertError::Pkcs12(_) => FieldProblem {
                 field: "certificate.password".into(),
                 message: "o arquivo PKCS#12 não abre com esta senha (ou está danificado)".into(),

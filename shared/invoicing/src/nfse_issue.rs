@@ -299,8 +299,8 @@ impl NfseInvoicer {
 }
 
 /// Draws the DANFSe of the NFS-e `xml` in its `situation` and stores it beside the NFS-e
-/// ([`danfse_blob_key`](osflow_app::danfse_blob_key)), over any drawn before, so the functions without OpenSSL
-/// serve it. Drawn here, never asked of the ADN: its `GET /danfse` route is suspended in production (NT 008), so
+/// ([`danfse_blob_key`](osflow_app::danfse_blob_key)), over any drawn before, so the functions without the fiscal
+/// crates serve it. Drawn here, never asked of the ADN: its `GET /danfse` route is suspended in production (NT 008), so
 /// asking would cost a failed call per NFS-e, and the simulator's draws the same PDF. The NFS-e stands without it:
 /// one that cannot be drawn is logged (the same document would fail again), never retried.
 pub(crate) async fn store_danfse(

@@ -1,6 +1,7 @@
 //! The A1 certificate: PKCS#12 loading (AES/PBES2, 3DES and legacy RC2-40 encodings, through
-//! the pure-Rust `p12-keystore`, so no OpenSSL legacy provider is needed), the CNPJ of the
-//! holder and the validity dates.
+//! the pure-Rust `p12-keystore`: RC2-40 included, which OpenSSL 3 reads only with its legacy
+//! provider), the RSA key that signs (RustCrypto `rsa`), the CNPJ of the holder and the validity
+//! dates.
 //!
 //! Parse once and cache: [`Certificate`] is an `Arc` and cheap to clone. Its `Debug` shows
 //! only public facts; the private key and the password are never printed or logged.
@@ -8,9 +9,15 @@
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine;
 use chrono::{DateTime, Utc};
-use openssl::pkey::{PKey, Private};
-use openssl::x509::X509;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, SecretDocument};
+use rsa::{PrivateKey, PublicKey};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha1::Sha1;
+use sha2::Sha256;
 
 use crate::key::Cnpj;
 
@@ -50,11 +57,72 @@ pub struct CertInfo {
     pub not_after: DateTime<Utc>,
 }
 
+/// An X.509 certificate, as DER: the holder's, one of its chain, or the signer's of a verified document.
+#[derive(Clone, PartialEq, Eq)]
+pub struct X509Cert(Vec<u8>);
+
+impl fmt::Debug for X509Cert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = parse_info(&self.0).ok();
+        f.debug_struct("X509Cert")
+            .field("subject", &info.as_ref().map(|i| i.common_name.as_str()))
+            .field("serial", &info.as_ref().map(|i| i.serial_hex.as_str()))
+            .finish()
+    }
+}
+
+impl X509Cert {
+    /// The X.509 certificate `der` starts with (bytes after it are ignored, as OpenSSL's `d2i` did).
+    pub fn from_der(der: &[u8]) -> Result<X509Cert, CertError> {
+        use x509_parser::prelude::*;
+        let (rest, _) = X509Certificate::from_der(der).map_err(|e| CertError::Parse(e.to_string()))?;
+        Ok(X509Cert(der[..der.len() - rest.len()].to_vec()))
+    }
+
+    pub fn as_der(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The PEM text (`-----BEGIN CERTIFICATE-----`, LF line endings).
+    pub fn to_pem(&self) -> Result<Vec<u8>, CertError> {
+        x509_cert::der::pem::encode_string("CERTIFICATE", x509_cert::der::pem::LineEnding::LF, &self.0)
+            .map(String::into_bytes)
+            .map_err(|e| CertError::Parse(e.to_string()))
+    }
+
+    /// Subject, CNPJ, issuer, serial and validity.
+    pub fn info(&self) -> Result<CertInfo, CertError> {
+        parse_info(&self.0)
+    }
+
+    /// The CNPJ it carries (SAN otherName 2.16.76.1.3.3, else the CN).
+    pub fn cnpj(&self) -> Option<Cnpj> {
+        Certificate::cnpj_of_der(&self.0)
+    }
+
+    /// Subject equal to issuer (a root; a TLS peer already has it).
+    fn is_self_issued(&self) -> bool {
+        use x509_parser::prelude::*;
+        X509Certificate::from_der(&self.0).map(|(_, c)| c.subject().as_raw() == c.issuer().as_raw()).unwrap_or(false)
+    }
+
+    /// The RSA public key of the subject.
+    pub(crate) fn rsa_public_key(&self) -> Result<PublicKey, CertError> {
+        use rsa::pkcs8::DecodePublicKey;
+        use x509_parser::prelude::*;
+        let (_, c) = X509Certificate::from_der(&self.0).map_err(|e| CertError::Parse(e.to_string()))?;
+        PublicKey::from_public_key_der(c.public_key().raw).map_err(|_| CertError::NotRsa)
+    }
+}
+
 struct Inner {
-    key: PKey<Private>,
-    cert: X509,
-    chain: Vec<X509>,
-    cert_der: Vec<u8>,
+    /// The RSA private key, kept only as the two PKCS#1 v1.5 signers (SHA-1 for the NF-e, SHA-256 for the
+    /// NFS-e) and its PKCS#8 encoding (TLS client identity, PKCS#12 export); zeroized on drop.
+    sha1_signer: SigningKey<Sha1>,
+    sha256_signer: SigningKey<Sha256>,
+    key_pkcs8: SecretDocument,
+    cert: X509Cert,
+    chain: Vec<X509Cert>,
     cert_b64: String,
     info: CertInfo,
 }
@@ -73,6 +141,9 @@ impl fmt::Debug for Certificate {
             .finish()
     }
 }
+
+/// The OID of `rsaEncryption` (PKCS#1), the algorithm of an RSA key in PKCS#8.
+const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 
 const OID_CNPJ: &str = "2.16.76.1.3.3";
 
@@ -148,15 +219,16 @@ impl Certificate {
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Certificate, CertError> {
         let archive =
             p12_keystore::Pkcs12Archive::from_pkcs12(der, password).map_err(|e| CertError::Pkcs12(e.to_string()))?;
-        let certs: Vec<X509> = archive
-            .certs
-            .iter()
-            .map(|c| X509::from_der(c.cert.as_der()).map_err(|e| CertError::Parse(e.to_string())))
-            .collect::<Result<_, _>>()?;
+        let certs: Vec<X509Cert> =
+            archive.certs.iter().map(|c| X509Cert::from_der(c.cert.as_der())).collect::<Result<_, _>>()?;
         for bag in &archive.keys {
-            let key = PKey::private_key_from_pkcs8(bag.key.as_der())
+            if bag.key.oid().to_string() != OID_RSA_ENCRYPTION {
+                return Err(CertError::NotRsa);
+            }
+            let key = PrivateKey::from_pkcs8_der(bag.key.as_der())
                 .map_err(|e| CertError::Parse(format!("private key: {e}")))?;
-            if let Some(i) = certs.iter().position(|c| c.public_key().map(|pk| pk.public_eq(&key)).unwrap_or(false)) {
+            let public = key.to_public_key();
+            if let Some(i) = certs.iter().position(|c| c.rsa_public_key().is_ok_and(|pk| pk == public)) {
                 let leaf = certs[i].clone();
                 let chain = certs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| c.clone()).collect();
                 return Certificate::from_parts(key, leaf, chain);
@@ -165,28 +237,45 @@ impl Certificate {
         if archive.keys.is_empty() { Err(CertError::NoPrivateKey) } else { Err(CertError::NoMatchingCertificate) }
     }
 
-    /// Builds from PEM: the certificate (optionally followed by its chain) and the key.
+    /// Builds from PEM: the certificate (optionally followed by its chain) and the key (PKCS#8
+    /// `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`, unencrypted).
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Certificate, CertError> {
-        let mut certs = X509::stack_from_pem(cert_pem).map_err(|e| CertError::Parse(e.to_string()))?;
+        let mut certs = CertificateDer::pem_slice_iter(cert_pem)
+            .map(|c| c.map_err(|e| CertError::Parse(e.to_string())).and_then(|c| X509Cert::from_der(&c)))
+            .collect::<Result<Vec<_>, _>>()?;
         if certs.is_empty() {
             return Err(CertError::NoMatchingCertificate);
         }
-        let key = PKey::private_key_from_pem(key_pem).map_err(|e| CertError::Parse(e.to_string()))?;
+        let key = match PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| CertError::Parse(e.to_string()))? {
+            PrivateKeyDer::Pkcs8(k) => {
+                PrivateKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|e| CertError::Parse(e.to_string()))?
+            }
+            PrivateKeyDer::Pkcs1(k) => {
+                use rsa::pkcs1::DecodeRsaPrivateKey;
+                PrivateKey::from_pkcs1_der(k.secret_pkcs1_der()).map_err(|e| CertError::Parse(e.to_string()))?
+            }
+            _ => return Err(CertError::NotRsa),
+        };
         let leaf = certs.remove(0);
-        if !leaf.public_key().map(|pk| pk.public_eq(&key)).unwrap_or(false) {
+        if !leaf.rsa_public_key().is_ok_and(|pk| pk == key.to_public_key()) {
             return Err(CertError::NoMatchingCertificate);
         }
         Certificate::from_parts(key, leaf, certs)
     }
 
-    fn from_parts(key: PKey<Private>, cert: X509, chain: Vec<X509>) -> Result<Certificate, CertError> {
-        if key.rsa().is_err() {
-            return Err(CertError::NotRsa);
-        }
-        let cert_der = cert.to_der().map_err(|e| CertError::Parse(e.to_string()))?;
-        let info = parse_info(&cert_der)?;
-        let cert_b64 = openssl::base64::encode_block(&cert_der);
-        Ok(Certificate(Arc::new(Inner { key, cert, chain, cert_der, cert_b64, info })))
+    fn from_parts(key: PrivateKey, cert: X509Cert, chain: Vec<X509Cert>) -> Result<Certificate, CertError> {
+        let info = parse_info(cert.as_der())?;
+        let cert_b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_der());
+        let key_pkcs8 = key.to_pkcs8_der().map_err(|e| CertError::Parse(format!("private key: {e}")))?;
+        Ok(Certificate(Arc::new(Inner {
+            sha1_signer: SigningKey::new(key.clone()),
+            sha256_signer: SigningKey::new(key),
+            key_pkcs8,
+            cert,
+            chain,
+            cert_b64,
+            info,
+        })))
     }
 
     /// Generates a self-signed certificate shaped like an ICP-Brasil e-CNPJ A1 (CN
@@ -194,63 +283,28 @@ impl Certificate {
     /// development and the [`crate::simulator::Simulator`] (demo mode). Real SEFAZ
     /// homologation requires an ICP-Brasil certificate.
     pub fn generate_for_homologation(cnpj: &Cnpj, name: &str, days: u32) -> Result<Certificate, CertError> {
-        use openssl::asn1::{Asn1Object, Asn1Time};
-        use openssl::bn::{BigNum, MsbOption};
-        use openssl::hash::MessageDigest;
-        use openssl::nid::Nid;
-        use openssl::rsa::Rsa;
-        use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName};
-        use openssl::x509::{X509Builder, X509NameBuilder};
-        let e = |e: openssl::error::ErrorStack| CertError::Parse(e.to_string());
-        let key = PKey::from_rsa(Rsa::generate(2048).map_err(e)?).map_err(e)?;
-        let mut n = X509NameBuilder::new().map_err(e)?;
-        n.append_entry_by_nid(Nid::COUNTRYNAME, "BR").map_err(e)?;
-        n.append_entry_by_nid(Nid::ORGANIZATIONNAME, "osflow homologacao (sem validade)").map_err(e)?;
+        let e = |e: &dyn fmt::Display| CertError::Parse(e.to_string());
+        let key = PrivateKey::new(&mut getrandom::SysRng, 2048).map_err(|x| e(&x))?;
         let cn: String = format!("{}:{}", name.trim(), cnpj.as_str()).chars().take(64).collect();
-        n.append_entry_by_nid(Nid::COMMONNAME, &cn).map_err(e)?;
-        let n = n.build();
-        let mut b = X509Builder::new().map_err(e)?;
-        b.set_version(2).map_err(e)?;
-        let mut serial = BigNum::new().map_err(e)?;
-        serial.rand(63, MsbOption::MAYBE_ZERO, false).map_err(e)?;
-        let serial = serial.to_asn1_integer().map_err(e)?;
-        b.set_serial_number(&serial).map_err(e)?;
-        b.set_subject_name(&n).map_err(e)?;
-        b.set_issuer_name(&n).map_err(e)?;
-        b.set_pubkey(&key).map_err(e)?;
-        let (from, until) = (Asn1Time::days_from_now(0).map_err(e)?, Asn1Time::days_from_now(days).map_err(e)?);
-        b.set_not_before(&from).map_err(e)?;
-        b.set_not_after(&until).map_err(e)?;
-        b.append_extension(BasicConstraints::new().build().map_err(e)?).map_err(e)?;
-        b.append_extension(
-            KeyUsage::new().critical().digital_signature().non_repudiation().key_encipherment().build().map_err(e)?,
-        )
-        .map_err(e)?;
-        b.append_extension(ExtendedKeyUsage::new().client_auth().build().map_err(e)?).map_err(e)?;
-        // otherName value: a DER PrintableString holding the CNPJ.
-        let mut value = vec![0x13, cnpj.as_str().len() as u8];
-        value.extend_from_slice(cnpj.as_str().as_bytes());
-        let oid = Asn1Object::from_str(OID_CNPJ).map_err(e)?;
-        let san =
-            SubjectAlternativeName::new().other_name2(oid, &value).build(&b.x509v3_context(None, None)).map_err(e)?;
-        b.append_extension(san).map_err(e)?;
-        b.sign(&key, MessageDigest::sha256()).map_err(e)?;
-        Certificate::from_parts(key, b.build(), Vec::new())
+        let der = homologation::self_signed(&key, &cn, cnpj.as_str(), days).map_err(|x| e(&x))?;
+        Certificate::from_parts(key, X509Cert::from_der(&der)?, Vec::new())
     }
 
-    /// Exports as PKCS#12 (PBES2/AES-256, the OpenSSL 3 default) to store it encrypted.
+    /// Exports as PKCS#12 (PBES2: PBKDF2-HMAC-SHA256 + AES-256-CBC, HMAC-SHA256 MAC, as OpenSSL 3's
+    /// default) to store it encrypted. The key and its certificate chain (leaf first) under the name `a1`.
     pub fn to_pkcs12(&self, password: &str) -> Result<Vec<u8>, CertError> {
-        let e = |e: openssl::error::ErrorStack| CertError::Parse(e.to_string());
-        let mut chain = openssl::stack::Stack::new().map_err(e)?;
-        for c in &self.0.chain {
-            chain.push(c.clone()).map_err(e)?;
-        }
-        let mut b = openssl::pkcs12::Pkcs12::builder();
-        b.name("a1").pkey(&self.0.key).cert(&self.0.cert);
-        if !self.0.chain.is_empty() {
-            b.ca(chain);
-        }
-        b.build2(password).map_err(e)?.to_der().map_err(e)
+        use p12_keystore::{KeyStore, KeyStoreEntry, PrivateKey as P12Key, PrivateKeyChain};
+        let e = |e: p12_keystore::error::Error| CertError::Pkcs12(e.to_string());
+        let key = P12Key::from_der(self.0.key_pkcs8.as_bytes()).map_err(e)?;
+        let certs = std::iter::once(&self.0.cert)
+            .chain(&self.0.chain)
+            .map(|c| p12_keystore::Certificate::from_der(c.as_der()).map_err(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The local key id ties the key bag to its certificate: the SHA-1 of the leaf, as OpenSSL does.
+        let local_key_id = <Sha1 as sha1::Digest>::digest(self.0.cert.as_der()).to_vec();
+        let mut store = KeyStore::new();
+        store.add_entry("a1", KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certs)));
+        store.writer(password).write().map_err(e)
     }
 
     /// The CNPJ carried by a DER certificate (SAN otherName 2.16.76.1.3.3, else the CN).
@@ -284,35 +338,124 @@ impl Certificate {
         Ok(())
     }
 
-    pub fn x509(&self) -> &X509 {
+    pub fn x509(&self) -> &X509Cert {
         &self.0.cert
     }
-    pub fn chain(&self) -> &[X509] {
+    pub fn chain(&self) -> &[X509Cert] {
         &self.0.chain
     }
     pub fn cert_der(&self) -> &[u8] {
-        &self.0.cert_der
+        self.0.cert.as_der()
     }
     /// Base64 of the DER certificate (the `X509Certificate` content).
     pub fn cert_base64(&self) -> &str {
         &self.0.cert_b64
     }
-    pub(crate) fn private_key(&self) -> &PKey<Private> {
-        &self.0.key
+    pub(crate) fn sha1_signer(&self) -> &SigningKey<Sha1> {
+        &self.0.sha1_signer
+    }
+    pub(crate) fn sha256_signer(&self) -> &SigningKey<Sha256> {
+        &self.0.sha256_signer
     }
 
-    /// PEM of the certificate followed by its chain, and the PKCS#8 PEM of the key, for the
-    /// TLS client identity.
-    pub(crate) fn identity_pem(&self) -> Result<(Vec<u8>, Vec<u8>), CertError> {
-        let mut chain = self.0.cert.to_pem().map_err(|e| CertError::Parse(e.to_string()))?;
-        for c in &self.0.chain {
-            // Skip self-signed roots: the server has them.
-            if c.subject_name_hash() == c.issuer_name_hash() {
-                continue;
-            }
-            chain.extend(c.to_pem().map_err(|e| CertError::Parse(e.to_string()))?);
+    /// The TLS client identity: the certificate followed by its chain (without self-signed roots:
+    /// the server has them), and the PKCS#8 key.
+    pub(crate) fn tls_identity(&self) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let chain = std::iter::once(&self.0.cert)
+            .chain(self.0.chain.iter().filter(|c| !c.is_self_issued()))
+            .map(|c| CertificateDer::from(c.as_der().to_vec()))
+            .collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.0.key_pkcs8.as_bytes().to_vec()));
+        (chain, key)
+    }
+}
+
+/// The self-signed certificate of [`Certificate::generate_for_homologation`], built with RustCrypto's X.509
+/// builder: the subject C=BR, O, CN; CA:FALSE; key usage (critical) digitalSignature, nonRepudiation,
+/// keyEncipherment; extended key usage clientAuth; SAN otherName 2.16.76.1.3.3 = the CNPJ as a
+/// PrintableString; RSA-SHA256.
+mod homologation {
+    use std::time::Duration;
+
+    use rsa::PrivateKey;
+    use rsa::pkcs1v15::{Signature, SigningKey};
+    use rsa::rand_core::UnwrapErr;
+    use sha2::Sha256;
+    use x509_cert::attr::AttributeTypeAndValue;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    use x509_cert::der::asn1::{Any, ObjectIdentifier, PrintableStringRef, Utf8StringRef};
+    use x509_cert::der::{Decode, Encode};
+    use x509_cert::ext::Extension;
+    use x509_cert::ext::pkix::name::{GeneralName, OtherName};
+    use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
+    use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
+    use x509_cert::time::Validity;
+    use x509_cert::{TbsCertificate, der};
+
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    /// Issuer = subject; no extension beyond the ones added explicitly.
+    struct SelfSigned(Name);
+
+    impl Profile for SelfSigned {
+        fn get_issuer(&self, subject: &Name) -> Name {
+            subject.clone()
         }
-        let key = self.0.key.private_key_to_pem_pkcs8().map_err(|e| CertError::Parse(e.to_string()))?;
-        Ok((chain, key))
+        fn get_subject(&self) -> Name {
+            self.0.clone()
+        }
+        fn build_extensions(
+            &self,
+            _spk: SubjectPublicKeyInfoRef<'_>,
+            _issuer_spk: SubjectPublicKeyInfoRef<'_>,
+            _tbs: &TbsCertificate,
+        ) -> x509_cert::builder::Result<Vec<Extension>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn oid(s: &str) -> der::Result<ObjectIdentifier> {
+        ObjectIdentifier::new(s).map_err(|_| der::ErrorKind::OidMalformed.into())
+    }
+
+    fn rdn(attr: &str, value: Any) -> der::Result<RelativeDistinguishedName> {
+        RelativeDistinguishedName::try_from(vec![AttributeTypeAndValue { oid: oid(attr)?, value }])
+    }
+
+    /// The DER of the certificate.
+    pub(super) fn self_signed(key: &PrivateKey, cn: &str, cnpj: &str, days: u32) -> Result<Vec<u8>, Error> {
+        // C as PrintableString, O and CN as UTF8String (what OpenSSL's name builder wrote).
+        let rdns = RdnSequence::from(vec![
+            rdn("2.5.4.6", Any::encode_from(&PrintableStringRef::new("BR")?)?)?,
+            rdn("2.5.4.10", Any::encode_from(&Utf8StringRef::new("osflow homologacao (sem validade)")?)?)?,
+            rdn("2.5.4.3", Any::encode_from(&Utf8StringRef::new(cn)?)?)?,
+        ]);
+        let name = Name::from_der(&rdns.to_der()?)?;
+        // A positive 63-bit random serial.
+        let mut serial = [0u8; 8];
+        getrandom::fill(&mut serial).map_err(|e| e.to_string())?;
+        serial[0] &= 0x7f;
+        if serial[0] == 0 {
+            serial[0] = 1;
+        }
+        let validity = Validity::from_now(Duration::from_secs(u64::from(days) * 86_400))?;
+        let spki = SubjectPublicKeyInfoOwned::from_key(&key.to_public_key())?;
+        let mut b = CertificateBuilder::new(SelfSigned(name), SerialNumber::new(&serial)?, validity, spki)?;
+        b.add_extension((false, &BasicConstraints { ca: false, path_len_constraint: None }))?;
+        b.add_extension(&KeyUsage(
+            KeyUsages::DigitalSignature | KeyUsages::NonRepudiation | KeyUsages::KeyEncipherment,
+        ))?;
+        b.add_extension(&ExtendedKeyUsage(vec![oid("1.3.6.1.5.5.7.3.2")?]))?;
+        let value = Any::encode_from(&PrintableStringRef::new(cnpj)?)?;
+        b.add_extension(&SubjectAltName(vec![GeneralName::OtherName(OtherName {
+            type_id: oid(super::OID_CNPJ)?,
+            value,
+        })]))?;
+        // Blinded signature with the OS random source (see crate::dsig::signature_value).
+        let signer = SigningKey::<Sha256>::new(key.clone());
+        let cert = b.build_with_rng::<_, Signature, _>(&signer, &mut UnwrapErr(getrandom::SysRng))?;
+        Ok(cert.to_der()?)
     }
 }

@@ -7,11 +7,14 @@
 //! The writers produce canonical XML, so the caller passes the canonical bytes of the signed
 //! element (with the namespace declaration it inherits) and places the returned `Signature`.
 
-use openssl::hash::MessageDigest;
-use openssl::sign::{Signer, Verifier};
-use openssl::x509::X509;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, X509Cert};
 use crate::sign::{C14N_ALG, DSIG_NS, ENVELOPED_ALG, RSA_SHA1_ALG, SHA1_ALG, SignError};
 use crate::verify::VerifyError;
 use crate::xml::{self, Element};
@@ -42,17 +45,11 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::RsaSha256 => SHA256_ALG,
         }
     }
-    fn message_digest(self) -> MessageDigest {
-        match self {
-            SignatureAlgorithm::RsaSha1 => MessageDigest::sha1(),
-            SignatureAlgorithm::RsaSha256 => MessageDigest::sha256(),
-        }
-    }
     /// The digest of `bytes`, base64.
     pub fn digest_b64(self, bytes: &[u8]) -> String {
         match self {
-            SignatureAlgorithm::RsaSha1 => openssl::base64::encode_block(&openssl::sha::sha1(bytes)),
-            SignatureAlgorithm::RsaSha256 => openssl::base64::encode_block(&openssl::sha::sha256(bytes)),
+            SignatureAlgorithm::RsaSha1 => BASE64.encode(Sha1::digest(bytes)),
+            SignatureAlgorithm::RsaSha256 => BASE64.encode(Sha256::digest(bytes)),
         }
     }
     /// `"rsa-sha1"` / `"rsa-sha256"` (settings and logs).
@@ -104,10 +101,25 @@ pub fn push_signed_info(out: &mut String, alg: SignatureAlgorithm, id: &str, dig
 }
 
 /// RSA PKCS#1 v1.5 signature of the canonical `SignedInfo`, base64.
+///
+/// The signature is deterministic (PKCS#1 v1.5: the same bytes OpenSSL produced); the random source only
+/// blinds the private-key operation. RustCrypto `rsa` is used here for signing (and [`verify_enveloped`] for
+/// verifying), never for decryption. RUSTSEC-2023-0071 (Marvin) is a timing side channel: an attacker who can
+/// have many chosen ciphertexts decrypted and time each decryption recovers a plaintext or forges a signature;
+/// the advisory was filed with no fixed version (rsa 0.10 moved to constant-time crypto-bigint arithmetic to
+/// close it). Here the only private-key operation is signing the SignedInfo of a document this process built
+/// itself: no attacker-chosen ciphertext reaches the key and nothing answers as a decryption oracle; and each
+/// signature is blinded by a fresh random factor (`try_sign_with_rng` with the OS random source), so its timing
+/// does not follow the key's bits.
 pub fn signature_value(cert: &Certificate, alg: SignatureAlgorithm, signed_info: &str) -> Result<String, SignError> {
-    let mut signer = Signer::new(alg.message_digest(), cert.private_key()).map_err(|e| SignError(e.to_string()))?;
-    let sig = signer.sign_oneshot_to_vec(signed_info.as_bytes()).map_err(|e| SignError(e.to_string()))?;
-    Ok(openssl::base64::encode_block(&sig))
+    let mut rng = rsa::rand_core::UnwrapErr(getrandom::SysRng);
+    let msg = signed_info.as_bytes();
+    let sig: Signature = match alg {
+        SignatureAlgorithm::RsaSha1 => cert.sha1_signer().try_sign_with_rng(&mut rng, msg),
+        SignatureAlgorithm::RsaSha256 => cert.sha256_signer().try_sign_with_rng(&mut rng, msg),
+    }
+    .map_err(|e| SignError(e.to_string()))?;
+    Ok(BASE64.encode(sig.to_bytes()))
 }
 
 /// Appends the whole `Signature` element for the element `id` whose canonical bytes (in
@@ -136,7 +148,7 @@ pub fn push_signature(
 
 fn b64(s: &str) -> Result<Vec<u8>, ()> {
     let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    openssl::base64::decode_block(&clean).map_err(|_| ())
+    BASE64.decode(clean).map_err(|_| ())
 }
 
 /// Verifies the signature of the first element `parent` found in `doc` (at any depth) over its
@@ -147,7 +159,7 @@ pub fn verify_enveloped(
     parent: &str,
     signed: &str,
     allowed: &[SignatureAlgorithm],
-) -> Result<(X509, SignatureAlgorithm), VerifyError> {
+) -> Result<(X509Cert, SignatureAlgorithm), VerifyError> {
     let root = xml::parse(doc)?;
     verify_enveloped_tree(&root, parent, signed, allowed)
 }
@@ -157,7 +169,7 @@ pub(crate) fn verify_enveloped_tree(
     parent: &str,
     signed: &str,
     allowed: &[SignatureAlgorithm],
-) -> Result<(X509, SignatureAlgorithm), VerifyError> {
+) -> Result<(X509Cert, SignatureAlgorithm), VerifyError> {
     let missing = || VerifyError::NoInfNFe;
     let path = xml::find_path(root, &|e| e.local_name() == parent).ok_or_else(missing)?;
     let holder = *path.last().ok_or_else(missing)?;
@@ -205,7 +217,7 @@ pub(crate) fn verify_enveloped_tree(
         .path(&["KeyInfo", "X509Data", "X509Certificate"])
         .ok_or_else(|| prof("KeyInfo/X509Data/X509Certificate".into()))?;
     let der = b64(&x509.text()).map_err(|_| VerifyError::Certificate("bad base64".into()))?;
-    let cert = X509::from_der(&der).map_err(|e| VerifyError::Certificate(e.to_string()))?;
+    let cert = X509Cert::from_der(&der).map_err(|e| VerifyError::Certificate(e.to_string()))?;
 
     // Digest over the canonical signed element in its context.
     let canon = xml::c14n(inf, &scope);
@@ -219,10 +231,14 @@ pub(crate) fn verify_enveloped_tree(
     let si_canon = xml::c14n(si, &xml::scope_of(&si_chain));
     let sv = sig.child("SignatureValue").map(|s| s.text()).unwrap_or_default();
     let sv = b64(&sv).map_err(|_| VerifyError::Signature)?;
-    let pk = cert.public_key().map_err(|e| VerifyError::Certificate(e.to_string()))?;
-    let mut v = Verifier::new(alg.message_digest(), &pk).map_err(|_| VerifyError::Signature)?;
-    match v.verify_oneshot(&sv, si_canon.as_bytes()) {
-        Ok(true) => Ok((cert, alg)),
-        _ => Err(VerifyError::Signature),
+    let pk = cert.rsa_public_key().map_err(|e| VerifyError::Certificate(e.to_string()))?;
+    let sv = Signature::try_from(sv.as_slice()).map_err(|_| VerifyError::Signature)?;
+    let verified = match alg {
+        SignatureAlgorithm::RsaSha1 => VerifyingKey::<Sha1>::new(pk).verify(si_canon.as_bytes(), &sv),
+        SignatureAlgorithm::RsaSha256 => VerifyingKey::<Sha256>::new(pk).verify(si_canon.as_bytes(), &sv),
+    };
+    match verified {
+        Ok(()) => Ok((cert, alg)),
+        Err(_) => Err(VerifyError::Signature),
     }
 }

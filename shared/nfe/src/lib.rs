@@ -29,7 +29,7 @@ pub mod xml;
 
 pub use authority::{FiscalAuthority, Outcome, Protocol, ServiceStatus, TransportError, inconclusive};
 pub use build::{IbsCbsTotals, NFE_NS, Totals, UnsignedNfe, build};
-pub use cert::{CertError, CertInfo, Certificate};
+pub use cert::{CertError, CertInfo, Certificate, X509Cert};
 pub use danfe::{DanfeError, danfe};
 pub use dsig::SignatureAlgorithm;
 pub use error::{BuildError, Problem};

@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use openssl::sha::Sha1;
+use base64::Engine;
+use sha1::{Digest, Sha1};
 
 use crate::build::{NFE_NS, UnsignedNfe};
 use crate::cert::Certificate;
@@ -22,7 +23,7 @@ pub const RSA_SHA1_ALG: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
 pub const SHA1_ALG: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
 pub const ENVELOPED_ALG: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
-/// The signing failed inside OpenSSL.
+/// The RSA signing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("signature failed: {0}")]
 pub struct SignError(pub String);
@@ -86,7 +87,7 @@ pub fn digest(nfe: &UnsignedNfe) -> String {
     h.update(b"\" versao=\"4.00\">");
     h.update(nfe.content().as_bytes());
     h.update(b"</infNFe>");
-    openssl::base64::encode_block(&h.finish())
+    base64::engine::general_purpose::STANDARD.encode(h.finalize())
 }
 
 /// Signs the NF-e with the A1 certificate.

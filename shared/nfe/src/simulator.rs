@@ -156,7 +156,7 @@ pub fn check(doc: &str) -> Result<(AccessKey, String), Rejection> {
     if t(ide, "tpAmb") != "2" {
         return Err(rej(252, "Ambiente informado diverge do Ambiente de recebimento"));
     }
-    let cert_cnpj = cert.to_der().ok().and_then(|d| crate::cert::Certificate::cnpj_of_der(&d));
+    let cert_cnpj = cert.cnpj();
     match cert_cnpj {
         Some(c) if doc_id.len() == 14 && c.root() == &doc_id[..8] => {}
         _ => {
@@ -377,7 +377,7 @@ impl Simulator {
         if key.emitter() != cnpj {
             return refuse(574, "O autor do evento diverge do emissor da NF-e");
         }
-        let cert_cnpj = cert.to_der().ok().and_then(|d| crate::cert::Certificate::cnpj_of_der(&d));
+        let cert_cnpj = cert.cnpj();
         if !cert_cnpj.is_some_and(|c| cnpj.len() == 14 && c.root() == &cnpj[..8]) {
             return refuse(213, "CNPJ-Base do Autor difere do CNPJ-Base do Certificado Digital");
         }
@@ -475,7 +475,7 @@ impl Simulator {
         if t("tpAmb") != "2" {
             return answer(252, "Rejeição: Ambiente informado diverge do Ambiente de recebimento", None, &body);
         }
-        let cert_cnpj = cert.to_der().ok().and_then(|d| crate::cert::Certificate::cnpj_of_der(&d));
+        let cert_cnpj = cert.cnpj();
         if !cert_cnpj.is_some_and(|c| cnpj.len() == 14 && c.root() == &cnpj[..8]) {
             return answer(
                 213,

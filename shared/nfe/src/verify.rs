@@ -2,7 +2,7 @@
 //! canonical `infNFe` (inclusive C14N, in its real context) and RSA-SHA1 over the canonical
 //! `SignedInfo` with the embedded certificate.
 
-use openssl::x509::X509;
+use crate::cert::X509Cert;
 
 use crate::dsig::{self, SignatureAlgorithm};
 use crate::xml::{self, Element};
@@ -28,23 +28,23 @@ pub enum VerifyError {
 
 /// Verifies the (first) NFe signature of `doc` (root `NFe`, `nfeProc`, `enviNFe` or a SOAP
 /// envelope). Returns the signer's certificate.
-pub fn verify(doc: &str) -> Result<X509, VerifyError> {
+pub fn verify(doc: &str) -> Result<X509Cert, VerifyError> {
     let root = xml::parse(doc)?;
     verify_tree(&root)
 }
 
-pub(crate) fn verify_tree(root: &Element) -> Result<X509, VerifyError> {
+pub(crate) fn verify_tree(root: &Element) -> Result<X509Cert, VerifyError> {
     verify_signed(root, "NFe", "infNFe")
 }
 
 /// Verifies the signature of the first `outer` element of `doc` over its child `inner` (`evento`/`infEvento`,
 /// `inutNFe`/`infInut`, or `NFe`/`infNFe`), with the same profile as the NF-e's. Returns the signer's
 /// certificate.
-pub fn verify_document(doc: &str, outer: &str, inner: &str) -> Result<X509, VerifyError> {
+pub fn verify_document(doc: &str, outer: &str, inner: &str) -> Result<X509Cert, VerifyError> {
     let root = xml::parse(doc)?;
     verify_signed(&root, outer, inner)
 }
 
-pub(crate) fn verify_signed(root: &Element, outer: &str, inner: &str) -> Result<X509, VerifyError> {
+pub(crate) fn verify_signed(root: &Element, outer: &str, inner: &str) -> Result<X509Cert, VerifyError> {
     dsig::verify_enveloped_tree(root, outer, inner, &[SignatureAlgorithm::RsaSha1]).map(|(cert, _)| cert)
 }

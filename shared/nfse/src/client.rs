@@ -1,7 +1,8 @@
 //! The Sefin Nacional REST client: JSON over HTTPS with mutual TLS (the A1 certificate as
 //! client identity), only the configured trust roots (ICP-Brasil in production).
 //!
-//! TLS goes through native-tls (OpenSSL), like the SEFAZ client of the NF-e.
+//! TLS goes through rustls on ring with only the configured roots, like the SEFAZ client of the NF-e
+//! ([`osflow_nfe::sefaz::mtls_client`]).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,6 +2,8 @@
 
 use std::io::{Read, Write};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -12,13 +14,13 @@ pub fn encode(xml: &str) -> String {
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(xml.as_bytes());
     let gz = enc.finish().unwrap_or_default();
-    openssl::base64::encode_block(&gz)
+    BASE64.encode(gz)
 }
 
 /// base64 + gunzip back to the XML text. At most 16 MiB once inflated.
 pub fn decode(b64: &str) -> Result<String, String> {
     let clean: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let gz = openssl::base64::decode_block(&clean).map_err(|e| format!("base64: {e}"))?;
+    let gz = BASE64.decode(clean).map_err(|e| format!("base64: {e}"))?;
     let mut out = String::new();
     GzDecoder::new(&gz[..]).take(16 << 20).read_to_string(&mut out).map_err(|e| format!("gzip: {e}"))?;
     Ok(out)

@@ -150,6 +150,6 @@ pub enum CancelError {
 pub fn verify_event(
     doc: &str,
     allowed: &[SignatureAlgorithm],
-) -> Result<(openssl::x509::X509, SignatureAlgorithm), osflow_nfe::VerifyError> {
+) -> Result<(osflow_nfe::X509Cert, SignatureAlgorithm), osflow_nfe::VerifyError> {
     dsig::verify_enveloped(doc, "pedRegEvento", "infPedReg", allowed)
 }

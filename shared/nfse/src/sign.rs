@@ -81,7 +81,7 @@ pub fn sign_dps(dps: &UnsignedDps, cert: &Certificate, alg: SignatureAlgorithm) 
 pub fn verify_dps(
     doc: &str,
     allowed: &[SignatureAlgorithm],
-) -> Result<(openssl::x509::X509, SignatureAlgorithm), osflow_nfe::VerifyError> {
+) -> Result<(osflow_nfe::X509Cert, SignatureAlgorithm), osflow_nfe::VerifyError> {
     dsig::verify_enveloped(doc, "DPS", "infDPS", allowed)
 }
 

@@ -278,8 +278,7 @@ impl Simulator {
             return Err(vec![e("X0003", "Id da DPS difere do composto por cLocEmi, inscrição, série e nDPS")]);
         }
         // The certificate's owner is the provider.
-        let der = signer.to_der().unwrap_or_default();
-        let owner = Certificate::cnpj_of_der(&der);
+        let owner = signer.cnpj();
         if owner.as_ref().map(|c| &c.as_str()[..8]) != Some(&prest_doc[..8.min(prest_doc.len())]) {
             return Err(vec![e("X0004", "O certificado não pertence ao prestador da DPS")]);
         }
@@ -481,8 +480,7 @@ impl Simulator {
             return Err(vec![e("X0011", format!("Evento {tp} não suportado pelo simulador"))]);
         }
         let author = text(inf, &["CNPJAutor"]).or_else(|| text(inf, &["CPFAutor"])).unwrap_or_default();
-        let der = signer.to_der().unwrap_or_default();
-        let owner = Certificate::cnpj_of_der(&der).map(|c| c.as_str().to_owned()).unwrap_or_default();
+        let owner = signer.cnpj().map(|c| c.as_str().to_owned()).unwrap_or_default();
         let mut st = self.state.lock().map_err(|_| vec![e("X0009", "estado do simulador indisponível")])?;
         let rec = st.by_key.get_mut(key.as_str()).ok_or_else(|| vec![e("X0012", "NFS-e inexistente")])?;
         if author != rec.provider || owner.get(..8) != author.get(..8) {

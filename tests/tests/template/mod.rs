@@ -528,7 +528,7 @@ fn the_console_signs_in_through_the_hosted_ui_with_its_own_public_code_flow_clie
             && s["Resource"]["Fn::Sub"].as_str().is_some_and(|r| r.ends_with(":secret:${AWS::StackName}/console-*"))),
         "{id}: reads its secret"
     );
-    // The fiscal routes go to fiscal-admin (the console links no OpenSSL): named in its environment, and the only
+    // The fiscal routes go to fiscal-admin (the console links no fiscal crates): named in its environment, and the only
     // function it may invoke; no other function invokes one.
     let (fiscal_id, _) = t.function("fiscal-admin");
     assert_eq!(env["OSFLOW_FISCAL_FUNCTION"], reference(&fiscal_id), "{id}: invokes fiscal-admin");

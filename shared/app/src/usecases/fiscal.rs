@@ -1,8 +1,8 @@
 //! The company's NF-e emitter as the `representante` edits it: the configuration and the A1 certificate
 //! (`GET|PUT /v1/fiscal/emitter`), and the retry of a rejected NF-e.
 //!
-//! Opening a PKCS#12 file and checking a configuration against the NF-e rules need the NF-e library (OpenSSL),
-//! which only the function that serves these routes links: the [`FiscalChecks`] port, wired in [`FiscalAdmin`]
+//! Opening a PKCS#12 file and checking a configuration against the NF-e rules need the NF-e library, which only
+//! the function that serves these routes links: the [`FiscalChecks`] port, wired in [`FiscalAdmin`]
 //! there (and in osflow-local); every other function leaves [`App::fiscal`] empty.
 
 use chrono::{DateTime, Utc};

@@ -1,10 +1,11 @@
 //! The SEFAZ adapter: SOAP 1.2 over HTTPS with mutual TLS (the A1 certificate as client
 //! identity) and a configurable trust store.
 //!
-//! TLS goes through `native-tls` (OpenSSL on Linux): the same library this crate already
-//! needs for RSA-SHA1, so there is a single crypto stack; it also keeps TLS renegotiation,
-//! which rustls lacks. Only the roots given in [`SefazConfig::trust_roots_pem`] are trusted
-//! (the ICP-Brasil bundle in production): the system and Mozilla roots are disabled.
+//! TLS goes through rustls on the `ring` provider (see [`mtls_client`]), like every other HTTPS
+//! client of the workspace. Only the roots given in [`SefazConfig::trust_roots_pem`] are trusted
+//! (the ICP-Brasil bundle in production): the system and Mozilla roots are never loaded. rustls
+//! does not implement TLS renegotiation: an authorizer that asks for the client certificate
+//! through a renegotiation cannot be reached (ARCHITECTURE.md, "The fiscal crates are pure Rust").
 
 pub mod endpoints;
 pub mod response;
@@ -188,31 +189,53 @@ fn service_url(
 
 /// An HTTPS client with the A1 as TLS client identity that trusts only `trust_roots_pem` (TLS 1.2+,
 /// HTTP/1.1, no proxy): the fiscal authorities' mutual TLS (SEFAZ, Sefin Nacional).
+///
+/// rustls on the `ring` provider, configured here rather than through reqwest's builder so that
+/// nothing else is trusted: no system or webpki roots, the client chain (leaf and intermediates,
+/// not the self-signed root) with the A1's key, TLS 1.3 and 1.2.
 pub fn mtls_client(
     certificate: &Certificate,
     trust_roots_pem: &[u8],
     timeout: Duration,
     connect_timeout: Duration,
 ) -> Result<reqwest::Client, TransportError> {
-    let cfg = |e: &dyn std::fmt::Display| TransportError::Config(e.to_string());
-    let (chain, key) = certificate.identity_pem().map_err(|e| cfg(&e))?;
-    let identity = reqwest::Identity::from_pkcs8_pem(&chain, &key).map_err(|e| cfg(&e))?;
-    drop(key);
-    let roots = reqwest::Certificate::from_pem_bundle(trust_roots_pem).map_err(|e| cfg(&e))?;
-    if roots.is_empty() {
-        return Err(TransportError::Config("the trust store is empty".into()));
-    }
+    let tls = mtls_config(certificate, trust_roots_pem)?;
     reqwest::Client::builder()
-        .tls_backend_native()
-        .tls_certs_only(roots)
-        .identity(identity)
-        .tls_version_min(reqwest::tls::Version::TLS_1_2)
+        .use_preconfigured_tls(tls)
         .timeout(timeout)
         .connect_timeout(connect_timeout)
         .http1_only()
         .no_proxy()
         .build()
-        .map_err(|e| cfg(&e))
+        .map_err(|e| TransportError::Config(e.to_string()))
+}
+
+/// The rustls client configuration of [`mtls_client`].
+pub fn mtls_config(certificate: &Certificate, trust_roots_pem: &[u8]) -> Result<rustls::ClientConfig, TransportError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let cfg = |e: &dyn std::fmt::Display| TransportError::Config(e.to_string());
+    let ders = CertificateDer::pem_slice_iter(trust_roots_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| cfg(&format!("the trust store: {e}")))?;
+    let mut roots = rustls::RootCertStore::empty();
+    // A bundle may carry a certificate webpki cannot use as an anchor: skip it (and say so) rather
+    // than refuse the whole store.
+    let (_, ignored) = roots.add_parsable_certificates(ders);
+    if ignored > 0 {
+        tracing::warn!(ignored, "trust store: certificates that cannot be TLS trust anchors were skipped");
+    }
+    if roots.is_empty() {
+        return Err(TransportError::Config("the trust store is empty".into()));
+    }
+    let (chain, key) = certificate.tls_identity();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| cfg(&e))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| cfg(&format!("the A1 as TLS client identity: {e}")))
 }
 
 fn classify(e: reqwest::Error) -> TransportError {

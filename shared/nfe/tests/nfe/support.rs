@@ -4,22 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use base64::Engine;
 use chrono::{DateTime, FixedOffset, TimeZone};
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkcs12::Pkcs12;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::stack::Stack;
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
-};
-use openssl::x509::{X509, X509Builder, X509Extension, X509NameBuilder};
 use osflow_nfe::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -49,198 +38,229 @@ pub fn write_temp(name: &str, content: &[u8]) -> PathBuf {
 
 // ---------------------------------------------------------------- certificates
 
+// The test PKI is made by the `openssl` CLI (Debian package openssl), independently of the crate's own
+// certificate code: a CA, two ICP-Brasil-shaped A1 leaves, a TLS server certificate, and PKCS#12 files in
+// the three encodings found in the wild.
+
+/// Runs the openssl CLI; panics with its stderr when it fails. Returns its stdout.
+pub fn openssl(args: &[&str]) -> Vec<u8> {
+    let out =
+        Command::new("openssl").args(args).output().expect("the openssl CLI is required (Debian package openssl)");
+    assert!(out.status.success(), "openssl {} failed:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// An RSA-2048 private key: its PKCS#8 PEM and a file holding it (for the CLI).
+pub struct TestKey {
+    pub pem: Vec<u8>,
+    pub path: PathBuf,
+}
+
+pub fn rsa_key() -> TestKey {
+    let path = temp_dir().join("key.pem");
+    openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path_str(&path)]);
+    TestKey { pem: std::fs::read(&path).expect("read key"), path }
+}
+
+/// A certificate from the CLI's PEM output.
+fn x509_of_pem(path: &Path) -> X509Cert {
+    let der = openssl(&["x509", "-in", path_str(path), "-outform", "DER"]);
+    X509Cert::from_der(&der).expect("a certificate")
+}
+
+fn write_pem(dir: &Path, name: &str, cert: &X509Cert) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, cert.to_pem().expect("pem")).expect("write pem");
+    p
+}
+
+/// A random 64-bit serial, in hex (the CLI reads it as a positive number).
+fn serial() -> String {
+    format!("0x{}", String::from_utf8_lossy(&openssl(&["rand", "-hex", "8"])).trim())
+}
+
+/// A minimal `openssl req` configuration in `dir` (the subject comes from `-subj`) with `extensions` as section
+/// `v3`.
+fn config(dir: &Path, extensions: &str) -> PathBuf {
+    let p = dir.join("openssl.cnf");
+    let text = format!("[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n[v3]\n{extensions}\n");
+    std::fs::write(&p, text).expect("write openssl.cnf");
+    p
+}
+
 pub struct Pki {
-    pub ca: X509,
-    pub ca_key: PKey<Private>,
+    pub ca: X509Cert,
+    pub ca_key: TestKey,
     pub ca_pem_path: PathBuf,
     /// Leaf for CNPJ 12345678000195 with the ICP-Brasil SAN otherName and CN "NAME:CNPJ".
-    pub leaf: X509,
-    pub leaf_key: PKey<Private>,
+    pub leaf: X509Cert,
+    pub leaf_key: TestKey,
     /// Leaf for the alphanumeric CNPJ.
-    pub alnum_leaf: X509,
-    pub alnum_key: PKey<Private>,
-    pub server: X509,
-    pub server_key: PKey<Private>,
-}
-
-fn rsa_key() -> PKey<Private> {
-    PKey::from_rsa(Rsa::generate(2048).expect("rsa")).expect("pkey")
-}
-
-fn serial() -> Asn1Integer {
-    let mut bn = BigNum::new().expect("bn");
-    bn.rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false).expect("rand");
-    bn.to_asn1_integer().expect("serial")
+    pub alnum_leaf: X509Cert,
+    pub alnum_key: TestKey,
+    pub server: X509Cert,
+    pub server_key: TestKey,
 }
 
 pub struct LeafSpec<'a> {
     pub cn: &'a str,
     pub san_cnpj: Option<&'a str>,
-    pub not_before: Asn1Time,
-    pub not_after: Asn1Time,
+    /// Valid from now for this many days.
+    pub days: u32,
     pub server: bool,
 }
 
-pub fn issue(ca: &X509, ca_key: &PKey<Private>, key: &PKey<Private>, spec: LeafSpec<'_>) -> X509 {
-    let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_nid(Nid::COUNTRYNAME, "BR").expect("C");
-    name.append_entry_by_nid(Nid::ORGANIZATIONNAME, "ICP-Brasil TESTE").expect("O");
-    name.append_entry_by_nid(Nid::COMMONNAME, spec.cn).expect("CN");
-    let name = name.build();
-    let mut b = X509Builder::new().expect("builder");
-    b.set_version(2).expect("v3");
-    b.set_serial_number(&serial()).expect("serial");
-    b.set_subject_name(&name).expect("subject");
-    b.set_issuer_name(ca.subject_name()).expect("issuer");
-    b.set_pubkey(key).expect("pubkey");
-    b.set_not_before(&spec.not_before).expect("nb");
-    b.set_not_after(&spec.not_after).expect("na");
-    b.append_extension(BasicConstraints::new().build().expect("bc")).expect("bc");
-    if spec.server {
-        b.append_extension(KeyUsage::new().critical().digital_signature().key_encipherment().build().expect("ku"))
-            .expect("ku");
-        b.append_extension(ExtendedKeyUsage::new().server_auth().build().expect("eku")).expect("eku");
-        let ctx = b.x509v3_context(Some(ca), None);
-        let san = SubjectAlternativeName::new().dns("localhost").ip("127.0.0.1").build(&ctx).expect("san");
-        b.append_extension(san).expect("san");
+/// A certificate for `key` issued by the CA (`openssl x509 -req`, RSA-SHA256).
+pub fn issue(ca: &X509Cert, ca_key: &TestKey, key: &TestKey, spec: LeafSpec<'_>) -> X509Cert {
+    let extensions = if spec.server {
+        "basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\n\
+         extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1"
+            .to_owned()
     } else {
-        b.append_extension(
-            KeyUsage::new().critical().digital_signature().non_repudiation().key_encipherment().build().expect("ku"),
-        )
-        .expect("ku");
-        b.append_extension(ExtendedKeyUsage::new().client_auth().email_protection().build().expect("eku"))
-            .expect("eku");
+        let mut e = "basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature, nonRepudiation, \
+                     keyEncipherment\nextendedKeyUsage = clientAuth, emailProtection"
+            .to_owned();
         if let Some(cnpj) = spec.san_cnpj {
-            let ctx = b.x509v3_context(Some(ca), None);
-            #[allow(deprecated)]
-            let san = X509Extension::new_nid(
-                None,
-                Some(&ctx),
-                Nid::SUBJECT_ALT_NAME,
-                &format!("otherName:2.16.76.1.3.3;PRINTABLESTRING:{cnpj}"),
-            )
-            .expect("san otherName");
-            b.append_extension(san).expect("san");
+            e.push_str(&format!("\nsubjectAltName = otherName:2.16.76.1.3.3;PRINTABLESTRING:{cnpj}"));
         }
-    }
-    b.sign(ca_key, MessageDigest::sha256()).expect("sign");
-    b.build()
+        e
+    };
+    let dir = temp_dir();
+    let cnf = config(&dir, &extensions);
+    let csr = dir.join("req.csr");
+    let subject = format!("/C=BR/O=ICP-Brasil TESTE/CN={}", spec.cn);
+    #[rustfmt::skip]
+    openssl(&["req", "-new", "-config", path_str(&cnf), "-key", path_str(&key.path), "-subj", &subject,
+        "-out", path_str(&csr)]);
+    let out = dir.join("cert.pem");
+    let (ca_pem, days) = (write_pem(&dir, "ca.pem", ca), spec.days.to_string());
+    #[rustfmt::skip]
+    openssl(&["x509", "-req", "-in", path_str(&csr), "-CA", path_str(&ca_pem), "-CAkey", path_str(&ca_key.path),
+        "-set_serial", &serial(), "-days", &days, "-sha256", "-extfile", path_str(&cnf), "-extensions", "v3",
+        "-out", path_str(&out)]);
+    let cert = x509_of_pem(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    cert
 }
 
 pub fn pki() -> &'static Pki {
     static P: OnceLock<Pki> = OnceLock::new();
     P.get_or_init(|| {
         let ca_key = rsa_key();
-        let mut name = X509NameBuilder::new().expect("name");
-        name.append_entry_by_nid(Nid::COUNTRYNAME, "BR").expect("C");
-        name.append_entry_by_nid(Nid::ORGANIZATIONNAME, "ICP-Brasil TESTE").expect("O");
-        name.append_entry_by_nid(Nid::COMMONNAME, "AC RAIZ TESTE OSFLOW").expect("CN");
-        let name = name.build();
-        let mut b = X509Builder::new().expect("builder");
-        b.set_version(2).expect("v3");
-        b.set_serial_number(&serial()).expect("serial");
-        b.set_subject_name(&name).expect("subject");
-        b.set_issuer_name(&name).expect("issuer");
-        b.set_pubkey(&ca_key).expect("pubkey");
-        b.set_not_before(&Asn1Time::days_from_now(0).expect("t")).expect("nb");
-        b.set_not_after(&Asn1Time::days_from_now(3650).expect("t")).expect("na");
-        b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc")).expect("bc");
-        b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build().expect("ku")).expect("ku");
-        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None)).expect("ski");
-        b.append_extension(ski).expect("ski");
-        b.sign(&ca_key, MessageDigest::sha256()).expect("sign");
-        let ca = b.build();
-        let ca_pem_path = write_temp("ca.pem", &ca.to_pem().expect("pem"));
-
-        let now = || Asn1Time::days_from_now(0).expect("t");
-        let later = || Asn1Time::days_from_now(365).expect("t");
+        let dir = temp_dir();
+        let cnf = config(
+            &dir,
+            "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n\
+             subjectKeyIdentifier = hash",
+        );
+        let ca_pem_path = dir.join("ca.pem");
+        #[rustfmt::skip]
+        openssl(&["req", "-x509", "-new", "-config", path_str(&cnf), "-extensions", "v3",
+            "-key", path_str(&ca_key.path), "-subj", "/C=BR/O=ICP-Brasil TESTE/CN=AC RAIZ TESTE OSFLOW",
+            "-set_serial", &serial(), "-days", "3650", "-sha256", "-out", path_str(&ca_pem_path)]);
+        let ca = x509_of_pem(&ca_pem_path);
+        let client = |cn: &str, cnpj: &str, key: &TestKey| {
+            issue(&ca, &ca_key, key, LeafSpec { cn, san_cnpj: Some(cnpj), days: 365, server: false })
+        };
         let leaf_key = rsa_key();
-        let leaf = issue(
-            &ca,
-            &ca_key,
-            &leaf_key,
-            LeafSpec {
-                cn: &format!("EMPRESA TESTE LTDA:{CNPJ}"),
-                san_cnpj: Some(CNPJ),
-                not_before: now(),
-                not_after: later(),
-                server: false,
-            },
-        );
+        let leaf = client(&format!("EMPRESA TESTE LTDA:{CNPJ}"), CNPJ, &leaf_key);
         let alnum_key = rsa_key();
-        let alnum_leaf = issue(
-            &ca,
-            &ca_key,
-            &alnum_key,
-            LeafSpec {
-                cn: &format!("OFICINA ALFA LTDA:{ALNUM_CNPJ}"),
-                san_cnpj: Some(ALNUM_CNPJ),
-                not_before: now(),
-                not_after: later(),
-                server: false,
-            },
-        );
+        let alnum_leaf = client(&format!("OFICINA ALFA LTDA:{ALNUM_CNPJ}"), ALNUM_CNPJ, &alnum_key);
         let server_key = rsa_key();
-        let server = issue(
-            &ca,
-            &ca_key,
-            &server_key,
-            LeafSpec { cn: "localhost", san_cnpj: None, not_before: now(), not_after: later(), server: true },
-        );
+        let server =
+            issue(&ca, &ca_key, &server_key, LeafSpec { cn: "localhost", san_cnpj: None, days: 365, server: true });
         Pki { ca, ca_key, ca_pem_path, leaf, leaf_key, alnum_leaf, alnum_key, server, server_key }
     })
 }
 
 /// The three PKCS#12 encodings of a key + certificate + CA.
 pub enum P12Encoding {
+    /// PBES2 (PBKDF2) with AES-256-CBC and an HMAC-SHA256 MAC: OpenSSL 3's default.
     Aes256,
+    /// PBE-SHA1-3DES with an HMAC-SHA1 MAC: older Windows and Java exports.
     TripleDes,
+    /// The certificates under RC2-40 (OpenSSL 1.x's default): OpenSSL 3 needs its legacy provider.
     LegacyRc2,
 }
 
-pub fn pkcs12(key: &PKey<Private>, cert: &X509, ca: &X509, enc: P12Encoding) -> Vec<u8> {
-    match enc {
-        P12Encoding::Aes256 | P12Encoding::TripleDes => {
-            let mut chain = Stack::new().expect("stack");
-            chain.push(ca.clone()).expect("push");
-            let mut b = Pkcs12::builder();
-            b.name("a1").pkey(key).cert(cert).ca(chain);
-            if let P12Encoding::TripleDes = enc {
-                b.key_algorithm(Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC)
-                    .cert_algorithm(Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC)
-                    .mac_md(MessageDigest::sha1());
-            } else {
-                b.key_algorithm(Nid::AES_256_CBC).cert_algorithm(Nid::AES_256_CBC).mac_md(MessageDigest::sha256());
-            }
-            b.build2(PASSWORD).expect("pkcs12").to_der().expect("der")
-        }
-        P12Encoding::LegacyRc2 => {
-            // OpenSSL 3 creates RC2-40 only with the legacy provider: use the CLI's -legacy.
-            let dir = temp_dir();
-            std::fs::write(dir.join("k.pem"), key.private_key_to_pem_pkcs8().expect("pem")).expect("w");
-            std::fs::write(dir.join("c.pem"), cert.to_pem().expect("pem")).expect("w");
-            std::fs::write(dir.join("ca.pem"), ca.to_pem().expect("pem")).expect("w");
-            let out = dir.join("legacy.pfx");
-            let st = Command::new("openssl")
-                .args(["pkcs12", "-export", "-legacy", "-name", "a1"])
-                .arg("-inkey")
-                .arg(dir.join("k.pem"))
-                .arg("-in")
-                .arg(dir.join("c.pem"))
-                .arg("-certfile")
-                .arg(dir.join("ca.pem"))
-                .arg("-passout")
-                .arg(format!("pass:{PASSWORD}"))
-                .arg("-out")
-                .arg(&out)
-                .status()
-                .expect("the openssl CLI is required (Debian package openssl)");
-            assert!(st.success(), "openssl pkcs12 -export -legacy failed");
-            let der = std::fs::read(out).expect("read pfx");
-            let _ = std::fs::remove_dir_all(&dir);
-            der
-        }
+pub fn pkcs12(key: &TestKey, cert: &X509Cert, ca: &X509Cert, enc: P12Encoding) -> Vec<u8> {
+    let dir = temp_dir();
+    let (cert_pem, ca_pem) = (write_pem(&dir, "cert.pem", cert), write_pem(&dir, "ca.pem", ca));
+    let out = dir.join("a1.pfx");
+    let pass = format!("pass:{PASSWORD}");
+    #[rustfmt::skip]
+    let mut args = vec!["pkcs12", "-export", "-name", "a1", "-inkey", path_str(&key.path), "-in", path_str(&cert_pem),
+        "-certfile", path_str(&ca_pem), "-passout", &pass, "-out", path_str(&out)];
+    args.extend_from_slice(match enc {
+        P12Encoding::Aes256 => &["-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC", "-macalg", "sha256"][..],
+        P12Encoding::TripleDes => &["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"],
+        P12Encoding::LegacyRc2 => &["-legacy"],
+    });
+    openssl(&args);
+    let der = std::fs::read(out).expect("read pfx");
+    let _ = std::fs::remove_dir_all(&dir);
+    der
+}
+
+// ---------------------------------------------------------------- TLS test servers
+
+/// The rustls configuration of the loopback SEFAZ / Sefin: the test server certificate, and mutual TLS
+/// (a client certificate chaining to the test CA is required).
+pub fn tls_server_config() -> Arc<rustls::ServerConfig> {
+    tls_server_config_for(rustls::DEFAULT_VERSIONS)
+}
+
+/// [`tls_server_config`] speaking only the TLS `versions` given.
+pub fn tls_server_config_for(versions: &[&'static rustls::SupportedProtocolVersion]) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let p = pki();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(p.ca.as_der().to_vec())).expect("CA as root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .expect("client verifier");
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(p.server.as_der().to_vec())],
+            PrivateKeyDer::from_pem_slice(&p.server_key.pem).expect("server key"),
+        )
+        .expect("server config");
+    Arc::new(cfg)
+}
+
+/// The TLS handshake of an accepted connection, completed before anything is read (as OpenSSL's `accept`
+/// did): `None` when it fails (e.g. no client certificate).
+pub fn tls_accept(
+    cfg: &Arc<rustls::ServerConfig>,
+    mut tcp: std::net::TcpStream,
+) -> Option<rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>> {
+    let mut conn = rustls::ServerConnection::new(cfg.clone()).ok()?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).ok()?;
     }
+    Some(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// A reqwest client that trusts the test CA and has no client certificate.
+pub fn anonymous_client() -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(pki().ca.as_der().to_vec())).expect("CA as root");
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let timeout = std::time::Duration::from_secs(3);
+    reqwest::Client::builder().use_preconfigured_tls(tls).timeout(timeout).build().expect("client")
 }
 
 /// The A1 certificate of the main test emitter, loaded through PKCS#12 like production.
@@ -487,7 +507,7 @@ pub fn check_nfe(xml: &str) {
 /// Re-signs a tampered document with a signer written here (not the crate's): replaces the
 /// `infNFe` element by `edit(infNFe)` and computes a fresh, valid signature over it. Used to
 /// make documents that pass the signature check but break another rule.
-pub fn tamper_and_resign(doc: &str, key: &PKey<Private>, edit: impl Fn(&str) -> String) -> String {
+pub fn tamper_and_resign(doc: &str, key: &TestKey, edit: impl Fn(&str) -> String) -> String {
     let start = doc.find("<infNFe ").expect("infNFe");
     let end = doc.find("</infNFe>").expect("/infNFe") + "</infNFe>".len();
     let inf = edit(&doc[start..end]);
@@ -495,7 +515,8 @@ pub fn tamper_and_resign(doc: &str, key: &PKey<Private>, edit: impl Fn(&str) -> 
     let id = &inf[id_start..id_start + 47];
     // Canonical form of infNFe inside NFe: the inherited default namespace first.
     let canon = inf.replacen("<infNFe ", "<infNFe xmlns=\"http://www.portalfiscal.inf.br/nfe\" ", 1);
-    let digest = openssl::base64::encode_block(&openssl::sha::sha1(canon.as_bytes()));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let digest = b64.encode(openssl_dgst("-sha1", None, canon.as_bytes()));
     let si_body = format!(
         "<CanonicalizationMethod Algorithm=\"http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"></CanonicalizationMethod>\
          <SignatureMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#rsa-sha1\"></SignatureMethod>\
@@ -504,8 +525,7 @@ pub fn tamper_and_resign(doc: &str, key: &PKey<Private>, edit: impl Fn(&str) -> 
          <DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1\"></DigestMethod><DigestValue>{digest}</DigestValue></Reference>"
     );
     let si_canon = format!("<SignedInfo xmlns=\"http://www.w3.org/2000/09/xmldsig#\">{si_body}</SignedInfo>");
-    let mut signer = openssl::sign::Signer::new(MessageDigest::sha1(), key).expect("signer");
-    let sig = openssl::base64::encode_block(&signer.sign_oneshot_to_vec(si_canon.as_bytes()).expect("sign"));
+    let sig = b64.encode(openssl_dgst("-sha1", Some(key), si_canon.as_bytes()));
     let cert_start = doc.find("<X509Certificate>").expect("cert") + "<X509Certificate>".len();
     let cert_end = doc.find("</X509Certificate>").expect("/cert");
     format!(
@@ -514,6 +534,19 @@ pub fn tamper_and_resign(doc: &str, key: &PKey<Private>, edit: impl Fn(&str) -> 
          </X509Certificate></X509Data></KeyInfo></Signature></NFe>",
         &doc[cert_start..cert_end]
     )
+}
+
+/// `openssl dgst <digest> -binary [-sign key]` over `data`: a digest, or an RSA PKCS#1 v1.5 signature.
+pub fn openssl_dgst(digest: &str, key: Option<&TestKey>, data: &[u8]) -> Vec<u8> {
+    let input = write_temp("data.bin", data);
+    let mut args = vec!["dgst", digest, "-binary"];
+    if let Some(k) = key {
+        args.extend(["-sign", path_str(&k.path)]);
+    }
+    args.push(path_str(&input));
+    let out = openssl(&args);
+    remove_temp(&input);
+    out
 }
 
 pub fn signed(inp: &NfeInput) -> SignedNfe {

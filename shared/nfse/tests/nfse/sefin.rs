@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openssl::ssl::{SslAcceptor, SslMethod, SslVerifyMode};
 use osflow_nfse::client::{BaseUrls, SefinClient, SefinConfig};
 use osflow_nfse::event::{CancelReason, cancel};
 use osflow_nfse::simulator::Simulator;
@@ -84,13 +83,8 @@ fn read_request(s: &mut impl Read) -> Option<Req> {
 }
 
 fn start() -> TestSefin {
-    let p = pki();
-    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-    b.set_private_key(&p.server_key).unwrap();
-    b.set_certificate(&p.server).unwrap();
-    b.cert_store_mut().add_cert(p.ca.clone()).unwrap();
-    b.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
-    let acceptor = Arc::new(b.build());
+    // Mutual TLS: a client certificate chaining to the test CA is required.
+    let acceptor = tls_server_config();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let t = TestSefin {
@@ -121,7 +115,7 @@ fn start() -> TestSefin {
                 (acceptor.clone(), sim.clone(), requests.clone(), lose.clone(), failures.clone());
             let lose_event = lose_event.clone();
             std::thread::spawn(move || {
-                let Ok(mut tls) = acc.accept(tcp) else {
+                let Some(mut tls) = tls_accept(&acc, tcp) else {
                     failures.fetch_add(1, Ordering::SeqCst);
                     return;
                 };
@@ -146,7 +140,8 @@ fn start() -> TestSefin {
                 );
                 let _ = tls.write_all(head.as_bytes());
                 let _ = tls.write_all(&resp.body);
-                let _ = tls.shutdown();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
             });
         }
     });
@@ -278,13 +273,7 @@ async fn cancel_event_consulted_sent_and_found_after_a_lost_answer_over_mutual_t
 #[tokio::test]
 async fn a_client_without_certificate_is_refused_at_the_tls_layer() {
     let t = start();
-    let http = reqwest::Client::builder()
-        .tls_backend_native()
-        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca_pem()).unwrap())
-        .timeout(Duration::from_secs(3))
-        .build()
-        .unwrap();
-    let r = http.get(format!("https://127.0.0.1:{}/nfse/1", t.addr.port())).send().await;
+    let r = anonymous_client().get(format!("https://127.0.0.1:{}/nfse/1", t.addr.port())).send().await;
     assert!(r.is_err(), "answered without a client certificate");
     for _ in 0..50 {
         if t.handshake_failures.load(Ordering::SeqCst) > 0 {

@@ -14,7 +14,7 @@ mod nfe_support;
 
 // The bench includes this file too and uses less of it.
 #[allow(unused_imports)]
-pub use nfe_support::{CNPJ, a1, pki, temp_dir, tool, write_temp};
+pub use nfe_support::{CNPJ, a1, anonymous_client, pki, temp_dir, tls_accept, tls_server_config, tool, write_temp};
 
 pub const ALGORITHMS: [SignatureAlgorithm; 2] = [SignatureAlgorithm::RsaSha256, SignatureAlgorithm::RsaSha1];
 
