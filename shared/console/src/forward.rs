@@ -1,5 +1,6 @@
-//! The API routes of another function. In AWS the console function links no OpenSSL, so it cannot open an A1
-//! certificate nor reach SEFAZ or Sefin: the routes of the `fiscal-admin` function (the emitter and its
+//! The API routes of another function. In AWS the console function does not link the fiscal crates (the A1
+//! certificate, the signatures, the clients of SEFAZ and Sefin: its bootstrap stays small, and only the fiscal
+//! function's role reads the certificates' secrets): the routes of the `fiscal-admin` function (the emitter and its
 //! certificate, the events of an NF-e or an NFS-e, the inutilização, an NFS-e issued elsewhere) are sent to that
 //! function as API Gateway sends them — an HTTP API payload 2.0 event of the route, the session's claims as the
 //! JWT authorizer's — and its answer is the API's answer. The function decodes the event with
