@@ -1,6 +1,7 @@
 //! The customer's page in a real browser (headless Chromium driven over WebDriver).
 
 use std::path::Path;
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,8 +20,10 @@ pub(crate) struct ChromeDriver {
 impl ChromeDriver {
     pub(crate) fn start() -> ChromeDriver {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().unwrap().port();
+        // Its own process group: the Chromium it starts is in it, and goes with it (below).
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -80,7 +83,11 @@ pub(crate) async fn chromium(
 }
 
 impl Drop for ChromeDriver {
+    /// Stops chromedriver and every Chromium it started: a session a test did not close (a failed assertion, an
+    /// early return) would otherwise outlive the test run, its browser orphaned when chromedriver is killed.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
