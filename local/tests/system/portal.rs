@@ -1,7 +1,7 @@
 //! The customer's page in a real browser (headless Chromium driven over WebDriver).
 
-use std::path::Path;
 use std::os::unix::process::CommandExt as _;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
