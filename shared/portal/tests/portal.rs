@@ -250,7 +250,19 @@ async fn the_page_shows_the_order_and_approving_records_the_evidence() {
     }
     // LGPD: no document, no address, no contact, no surname; internal notes stay internal; no script at all.
     for hidden in
-        ["529", "Augusta", "Consolação", "01305", "maria@example.com", "98765", "Souza", "cliente difícil", "<script"]
+        // The CPF whole, formatted and bare: a part of it ("529") also turns up in the quote's hex fingerprint.
+        [
+            "529.982.247-25",
+            "52998224725",
+            "Augusta",
+            "Consolação",
+            "01305",
+            "maria@example.com",
+            "98765",
+            "Souza",
+            "cliente difícil",
+            "<script",
+        ]
     {
         assert!(!page.body.contains(hidden), "{hidden:?} shown in {}", page.body);
     }
